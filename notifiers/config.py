@@ -1,0 +1,293 @@
+"""Delivery configuration: receivers, reliability knobs and redaction, validated by pydantic.
+
+Every field has a default so that `NotifiersConfig()` is the embedded default: notifications go
+to the console and to the incident log under the state directory. Secrets are never literal:
+fields that hold one take a reference (`{env: NAME}` or `{aws_secret: ARN-or-name}`) resolved at
+start-up by `notifiers.secret_refs`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import re2
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvSecretRef(_Strict):
+    """A secret read from an environment variable at start-up."""
+
+    env: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}"
+
+
+class AwsSecretRef(_Strict):
+    """A secret read from AWS Secrets Manager; `key` picks one field of a JSON secret string."""
+
+    aws_secret: str = Field(min_length=1)
+    key: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    def describe(self) -> str:
+        field = f" (key {self.key})" if self.key else ""
+        return f"AWS secret {self.aws_secret}{field}"
+
+
+def _no_literal_secret(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError(
+            "secrets are never written literally in the configuration: "
+            "use {env: VARIABLE_NAME} or {aws_secret: ARN-or-name}"
+        )
+    return value
+
+
+SecretRef = Annotated[EnvSecretRef | AwsSecretRef, BeforeValidator(_no_literal_secret)]
+
+
+class _ReceiverBase(_Strict):
+    name: str = Field(pattern=_NAME_PATTERN)
+    min_interval_seconds: float = Field(default=0.0, ge=0)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+
+
+class ConsoleReceiverConfig(_ReceiverBase):
+    """One human-readable line (or one JSON line) per notification on stdout/stderr."""
+
+    type: Literal["console"] = "console"
+    format: Literal["text", "json"] = "text"
+    stream: Literal["stdout", "stderr"] = "stdout"
+
+
+class FileReceiverConfig(_ReceiverBase):
+    """Incident-log JSON lines appended to a file (relative paths are under the state dir)."""
+
+    type: Literal["file"] = "file"
+    path: str = "incidents.jsonl"
+
+
+class SlackReceiverConfig(_ReceiverBase):
+    """Slack through an incoming webhook, or `chat.postMessage` with a bot token and a channel.
+
+    With a bot token, later transitions of an incident update its first message and/or reply in
+    its thread (`thread_updates`); an incoming webhook cannot edit, so every transition is a new
+    message there. Slack allows about one message per second per channel.
+    """
+
+    type: Literal["slack"] = "slack"
+    webhook_url: SecretRef | None = None
+    bot_token: SecretRef | None = None
+    channel: str | None = None
+    api_base_url: str = "https://slack.com/api/"
+    thread_updates: Literal["update", "reply", "update_and_reply"] = "update_and_reply"
+    max_incidents: int = Field(default=5, ge=1, le=10)
+    min_interval_seconds: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> SlackReceiverConfig:
+        if (self.webhook_url is None) == (self.bot_token is None):
+            raise ValueError("a slack receiver needs exactly one of webhook_url or bot_token")
+        if self.bot_token is not None and not self.channel:
+            raise ValueError("a slack receiver with bot_token needs a channel")
+        return self
+
+
+class TeamsReceiverConfig(_ReceiverBase):
+    """Microsoft Teams: Workflows webhook with an Adaptive Card (default) or legacy MessageCard."""
+
+    type: Literal["teams"] = "teams"
+    webhook_url: SecretRef
+    format: Literal["adaptive_card", "message_card"] = "adaptive_card"
+    max_incidents: int = Field(default=5, ge=1, le=20)
+
+
+class SnsReceiverConfig(_ReceiverBase):
+    """AWS SNS topic; FIFO when the ARN ends in `.fifo` unless `fifo` says otherwise."""
+
+    type: Literal["sns"] = "sns"
+    topic_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]*:\d{12}:[A-Za-z0-9_.-]+$")
+    region: str | None = None
+    endpoint_url: str | None = None
+    fifo: bool | None = None
+    subject_prefix: str = "[spanwatch]"
+
+    @property
+    def is_fifo(self) -> bool:
+        return self.fifo if self.fifo is not None else self.topic_arn.endswith(".fifo")
+
+
+class WebhookReceiverConfig(_ReceiverBase):
+    """Any HTTP endpoint: the notification as JSON, signed with HMAC-SHA256 when a key is set."""
+
+    type: Literal["webhook"] = "webhook"
+    url: str | SecretRef
+    hmac_key: SecretRef | None = None
+    signature_header: str = "X-Spanwatch-Signature"
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.startswith(("http://", "https://")):
+            raise ValueError("webhook url must start with http:// or https://")
+        return value
+
+
+ReceiverConfig = Annotated[
+    ConsoleReceiverConfig
+    | FileReceiverConfig
+    | SlackReceiverConfig
+    | TeamsReceiverConfig
+    | SnsReceiverConfig
+    | WebhookReceiverConfig,
+    Field(discriminator="type"),
+]
+
+
+class DeliveryConfig(_Strict):
+    """Reliability knobs; relative file paths are under the dispatcher's state directory."""
+
+    # One worker per receiver keeps its notifications in order (a chat thread's first message
+    # before its updates); more workers deliver faster but in no guaranteed order.
+    workers: int = Field(default=1, ge=1, le=16, description="worker threads per receiver")
+    queue_size: int = Field(default=10_000, ge=1)
+    submit_block_seconds: float = Field(default=0.05, ge=0)
+    max_backlog: int = Field(default=100_000, ge=1, description="undelivered per receiver")
+    max_attempts: int = Field(default=6, ge=1)
+    backoff_initial_seconds: float = Field(default=1.0, ge=0)
+    backoff_max_seconds: float = Field(default=60.0, ge=0)
+    backoff_multiplier: float = Field(default=2.0, ge=1)
+    jitter: float = Field(default=0.2, ge=0, le=1)
+    max_retry_after_seconds: float = Field(default=300.0, ge=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, ge=0)
+    max_pending_age_seconds: float = Field(default=3600.0, gt=0)
+    delivery_log_retention_seconds: float = Field(default=7 * 86400.0, gt=0)
+    dead_letter_file: str = "dead-letters.jsonl"
+    delivery_log_file: str = "delivery.sqlite"
+
+
+class RedactionPattern(_Strict):
+    """A named google-re2 pattern; matches are replaced by `[REDACTED:<name>]`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    regex: str = Field(min_length=1)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            re2.compile(value, options)
+        except re2.error as exc:
+            raise ValueError(f"not a valid RE2 pattern: {exc}") from None
+        return value
+
+
+DEFAULT_PATTERNS: tuple[RedactionPattern, ...] = (
+    RedactionPattern(
+        name="private-key",
+        regex=r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----"
+        r"|[\s\S]*)",
+    ),
+    RedactionPattern(name="aws-access-key", regex=r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
+    RedactionPattern(
+        name="aws-secret-key",
+        regex=r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40}",
+    ),
+    RedactionPattern(name="slack-token", regex=r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
+    RedactionPattern(
+        name="slack-webhook", regex=r"https://hooks\.slack\.com/(?:services|workflows)/[\w/-]+"
+    ),
+    RedactionPattern(
+        name="github-token", regex=r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{22,})"
+    ),
+    RedactionPattern(name="anthropic-key", regex=r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
+    RedactionPattern(name="bearer", regex=r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{8,}=*"),
+    RedactionPattern(
+        name="jwt", regex=r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    ),
+    RedactionPattern(
+        name="password",
+        regex=r"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token)\b"
+        r"[\"']?\s*[:=]\s*[\"']?[^\s\"']{4,}",
+    ),
+)
+
+EMAIL_PATTERN = RedactionPattern(
+    name="email", regex=r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+)
+
+
+class RedactionConfig(_Strict):
+    """What is scrubbed from every payload before it leaves.
+
+    `patterns` replaces the safe defaults (rarely wanted); `extra_patterns` adds to them.
+    `field_caps` cuts named fields (by the last part of a dotted key) to a length; every other
+    string is cut at `max_string_length`.
+    """
+
+    enabled: bool = True
+    patterns: list[RedactionPattern] = Field(default_factory=lambda: list(DEFAULT_PATTERNS))
+    extra_patterns: list[RedactionPattern] = Field(default_factory=list)
+    redact_emails: bool = False
+    field_caps: dict[str, int] = Field(
+        default_factory=lambda: {
+            "prompt": 200,
+            "user_prompt": 200,
+            "command": 500,
+            "full_command": 500,
+            "bash_command": 500,
+        }
+    )
+    max_string_length: int = Field(default=4000, ge=16)
+
+
+def _default_receivers() -> list[Any]:
+    return [
+        ConsoleReceiverConfig(name="console"),
+        FileReceiverConfig(name="incident-log", path="incidents.jsonl"),
+    ]
+
+
+class NotifiersConfig(_Strict):
+    """The whole `notifiers:` section of spanwatch's configuration."""
+
+    receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    redaction: RedactionConfig = Field(default_factory=RedactionConfig)
+
+    @field_validator("receivers")
+    @classmethod
+    def _unique_names(cls, receivers: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for receiver in receivers:
+            if receiver.name in seen:
+                raise ValueError(f"receiver name {receiver.name!r} is used twice")
+            seen.add(receiver.name)
+        return receivers
+
+    def receiver(self, name: str) -> Any:
+        """The receiver configuration called `name` (KeyError if there is none)."""
+        for receiver in self.receivers:
+            if receiver.name == name:
+                return receiver
+        raise KeyError(name)

@@ -1,0 +1,136 @@
+"""Shared fixtures: notifications, fast delivery settings, moto's server, fake services."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from notifiers.config import DeliveryConfig, NotifiersConfig
+from notifiers.dispatcher import Dispatcher
+from notifiers.model import Notification
+from tests.notifiers.fakes import FakeService, Reply
+
+
+def make_incident(n: int = 1, **overrides: Any) -> dict[str, Any]:
+    incident = {
+        "id": f"inc-{n}",
+        "fingerprint": f"fp-{n}",
+        "source": "rule",
+        "rule_id": "shell-pipe-to-shell",
+        "title": "Shell command pipes a download into a shell",
+        "severity": "critical",
+        "status": "firing",
+        "group": {"user": "alice", "team": "payments"},
+        "first_seen": "2026-11-28T03:04:05Z",
+        "last_seen": "2026-11-28T03:04:05Z",
+        "count": 1,
+        "escalation_level": 0,
+        "labels": {"runbook": "https://runbooks.example.com/shell-pipe"},
+        "evidence": {"command": "curl -s https://get.example.com | sh", "repo": "payments-api"},
+    }
+    incident.update(overrides)
+    return incident
+
+
+def make_notification(
+    key: str = "grp-1:incident.opened:0",
+    receiver: str = "console",
+    transition: str = "incident.opened",
+    incidents: list[dict[str, Any]] | None = None,
+    **overrides: Any,
+) -> Notification:
+    fields: dict[str, Any] = {
+        "key": key,
+        "receiver": receiver,
+        "status": "resolved" if transition == "incident.resolved" else "firing",
+        "transition": transition,
+        "at": "2026-11-28T03:04:05Z",
+        "group_labels": {"team": "payments"},
+        "incidents": incidents if incidents is not None else [make_incident()],
+    }
+    fields.update(overrides)
+    return Notification(**fields)
+
+
+FAST = {
+    "backoff_initial_seconds": 0.01,
+    "backoff_max_seconds": 0.05,
+    "jitter": 0.0,
+    "timeout_seconds": 1.0,
+    "breaker_reset_seconds": 0.05,
+    "max_attempts": 4,
+}
+
+
+def fast_config(receivers: list[Any], **delivery: Any) -> NotifiersConfig:
+    """A configuration whose retries and backoff take milliseconds."""
+    return NotifiersConfig(receivers=receivers, delivery=DeliveryConfig(**{**FAST, **delivery}))
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.005)
+    raise AssertionError("condition not reached in time")
+
+
+def deliver_all(
+    config: NotifiersConfig, state_dir: Any, notifications: list[Notification], **kwargs: Any
+) -> dict:
+    """Runs a dispatcher until everything is finished; returns its stats."""
+    dispatcher = Dispatcher(config, state_dir, **kwargs)
+    dispatcher.start()
+    for notification in notifications:
+        dispatcher.submit(notification)
+    dispatcher.close(timeout=10)
+    return dispatcher.stats
+
+
+@pytest.fixture
+def service() -> Iterator[Callable[[Callable], FakeService]]:
+    """Factory for FakeService instances that are stopped after the test."""
+    started: list[FakeService] = []
+
+    def start(responder: Callable = lambda _r: Reply(200, "ok")) -> FakeService:
+        fake = FakeService(responder)
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def aws_env() -> Iterator[None]:
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    patch.delenv("AWS_PROFILE", raising=False)
+    yield
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def moto_url(aws_env: None) -> Iterator[str]:
+    """moto's server on a free loopback port (SNS, SQS, Secrets Manager)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
