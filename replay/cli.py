@@ -1,0 +1,64 @@
+"""`spanwatch simulate`: the function behind the command (argparse lives in engine/cli.py)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from replay.simulate import SimulationSpec, simulate
+from replay.timefmt import iso, parse_time
+
+
+def simulate_command(
+    days: int,
+    users: int,
+    seed: int,
+    start: str | float | None,
+    claude_code_logs: bool,
+    incidents: bool,
+    out: str,
+    truth: str | None,
+    stdout: TextIO,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the simulator and print a short summary; 0 on success, 2 on a bad argument or path."""
+    stderr = stderr or sys.stderr
+    try:
+        spec_start = SimulationSpec.start if start is None else parse_time(start)
+        spec = SimulationSpec(
+            days=days,
+            users=users,
+            seed=seed,
+            start=spec_start,
+            claude_code_logs=claude_code_logs,
+            incidents=incidents,
+        )
+    except ValueError as exc:
+        print(f"spanwatch simulate: {exc}", file=stderr)
+        return 2
+    try:
+        summary = simulate(spec, out, truth)
+    except OSError as exc:
+        where = exc.filename or out
+        print(f"spanwatch simulate: cannot write {where}: {exc.strerror or exc}", file=stderr)
+        return 2
+    rate = summary.spans / summary.seconds if summary.seconds > 0 else 0.0
+    print(
+        f"simulated {spec.days} day(s) of {spec.users} users (seed {spec.seed}) "
+        f"from {iso(summary.start)} to {iso(summary.end)}",
+        file=stdout,
+    )
+    print(
+        f"  {summary.spans:,} spans, {summary.log_records:,} log records "
+        f"in {summary.lines:,} lines -> {out}",
+        file=stdout,
+    )
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.incidents_by_kind().items()))
+    truth_note = f" -> {truth}" if truth else " (no --truth file written)"
+    print(
+        f"  {len(summary.incidents)} incidents injected{': ' + kinds if kinds else ''}"
+        f"{truth_note if summary.incidents else ''}",
+        file=stdout,
+    )
+    print(f"  took {summary.seconds:.1f} s ({rate:,.0f} spans/s)", file=stdout)
+    return 0

@@ -1,0 +1,426 @@
+"""Injected incidents: where and when they happen, the activity they add, and their ground truth.
+
+Every kind of the shared universe is injected at seeded times in working hours of the people
+concerned, spread over the weekdays and spaced out, so that a backtest can tell which alert
+belongs to which incident. Incidents that change ordinary traffic (latency, token drift, a
+silent team, an error burst) are set as `Effects` windows before the traffic is drawn; the
+others add sessions of their own. Each yields one ground-truth record, and each record is really
+in the data within its window: a range without working time (a weekend, a late start) gets
+after-hours incidents, someone of the group is at work during a slowdown or a drift, and only a
+team silence, which means nothing outside working hours, is left out of a range that has none.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from replay.commands import credential_command, dangerous_command, ordinary_command, test_command
+from replay.placement import HOUR, MINUTE, Calendar
+from replay.population import Repo, Team, User
+from replay.timefmt import iso
+from replay.traffic import SessionBuilder, World
+from replay.universe import (
+    COST_SPIKE,
+    CREDENTIAL_IN_COMMAND,
+    DANGEROUS_COMMAND,
+    DISALLOWED_REGION,
+    DISALLOWED_REGION_USE,
+    ERROR_BURST,
+    FORBIDDEN_MODEL,
+    FORBIDDEN_MODEL_USE,
+    LATENCY_DEGRADATION,
+    MANY_REPOS,
+    OPUS,
+    PR_WITHOUT_PASSING_ASSERTIONS,
+    SONNET,
+    TEAM_SILENT,
+    TOKEN_BURN_DRIFT,
+)
+from replay.workday import US, ship
+
+SEVERITY = {
+    COST_SPIKE: "high",
+    TOKEN_BURN_DRIFT: "medium",
+    LATENCY_DEGRADATION: "high",
+    ERROR_BURST: "medium",
+    FORBIDDEN_MODEL_USE: "high",
+    DISALLOWED_REGION_USE: "high",
+    DANGEROUS_COMMAND: "critical",
+    CREDENTIAL_IN_COMMAND: "critical",
+    PR_WITHOUT_PASSING_ASSERTIONS: "medium",
+    MANY_REPOS: "medium",
+    TEAM_SILENT: "high",
+}
+# Incidents per weekday of the simulated range (at least one of each kind).
+RATE_PER_WEEKDAY = {
+    FORBIDDEN_MODEL_USE: 0.6,
+    DISALLOWED_REGION_USE: 0.6,
+    DANGEROUS_COMMAND: 0.6,
+    CREDENTIAL_IN_COMMAND: 0.6,
+    PR_WITHOUT_PASSING_ASSERTIONS: 0.6,
+    COST_SPIKE: 0.4,
+    ERROR_BURST: 0.4,
+    MANY_REPOS: 0.4,
+    LATENCY_DEGRADATION: 0.2,
+    TOKEN_BURN_DRIFT: 0.2,
+    TEAM_SILENT: 0.2,
+}
+# How long a user-level incident occupies its user's timeline (for spacing them out).
+EXPECTED_LENGTH = {COST_SPIKE: 65 * MINUTE, ERROR_BURST: 42 * MINUTE, MANY_REPOS: 30 * MINUTE}
+# How long the few calls of someone at work during a drift or a slowdown may take.
+AT_WORK = 30 * MINUTE
+
+
+@dataclass(frozen=True)
+class InjectedIncident:
+    """One line of the truth file: what was injected, when, and for which group."""
+
+    kind: str
+    start: float
+    end: float
+    group: dict[str, str]
+    severity: str
+    description: str
+    details: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "group": self.group,
+            "severity": self.severity,
+            "description": self.description,
+            "details": self.details,
+        }
+
+
+def _truth(
+    kind: str, start: int, end: int, group: dict[str, str], text: str, **details: object
+) -> InjectedIncident:
+    # Whole milliseconds (as RFC 3339 in the truth file shows them), widened to cover the activity.
+    start_ms, end_ms = start // 1000, -(-end // 1000)
+    return InjectedIncident(
+        kind, start_ms / 1000, end_ms / 1000, group, SEVERITY[kind], text, details
+    )
+
+
+def inject_incidents(world: World, seed: int, lo: int, hi: int) -> list[InjectedIncident]:
+    """Plan every incident of the universe in [lo, hi) µs, set its effects, add its activity.
+
+    Effects come first (every session built afterwards sees all of them), activity last.
+    """
+    rng = random.Random(f"{seed}:incidents")
+    org = world.org
+    calendar = Calendar(rng, lo, hi)
+    n_weekdays = len(calendar.weekdays)
+    counts = {kind: max(1, round(rate * n_weekdays)) for kind, rate in RATE_PER_WEEKDAY.items()}
+    truths: list[InjectedIncident] = []
+    activity: list[tuple[str, User, int, int]] = []  # (why, who, when, seed salt)
+
+    by_size = sorted(org.teams, key=lambda t: (-len(org.members(t)), t.name))
+    big = by_size[: max(1, (len(by_size) + 1) // 2)]
+    drift_teams = [rng.choice(big) for _ in range(counts[TOKEN_BURN_DRIFT])]
+    quiet_pool = [t for t in big if t not in drift_teams] or big
+    silent_teams = [rng.choice(quiet_pool) for _ in range(counts[TEAM_SILENT])]
+    drifts: list[tuple[Team, int, int]] = []
+    for i, team in enumerate(drift_teams):
+        day = calendar.weekdays[(i * 2) % len(calendar.weekdays)]
+        truth, window = _token_drift(world, calendar, team, day)
+        truths.append(truth)
+        drifts.append((team, *window))
+    fallback = [*quiet_pool, *big, *by_size]
+    for i, team in enumerate(silent_teams):
+        day = calendar.weekdays[(i * 2 + 1) % len(calendar.weekdays)]
+        for candidate in dict.fromkeys([team, *fallback]):  # the drawn team, else one that works
+            silence = _team_silence(world, calendar, candidate, day)
+            if silence is not None:
+                truths.append(silence)
+                break
+    for i in range(counts[LATENCY_DEGRADATION]):
+        day = calendar.weekdays[(i * 2 + 2) % len(calendar.weekdays)]
+        truth, someone, start = _latency_degradation(world, calendar, day)
+        truths.append(truth)
+        activity.append(("latency", someone, start, i))
+    # Someone of each drifting team works in the second half of its drift, whatever the day.
+    for i, (team, drift_lo, drift_hi) in enumerate(drifts):
+        member = rng.choice(world.org.members(team))
+        half = (drift_lo + (drift_hi - drift_lo) // 2, drift_hi)
+        at = calendar.pick(
+            member.utc_offset_s,
+            AT_WORK,
+            (9.5, 16.5),
+            avoid=world.effects.silences.get(team.name, []),
+            within=half,
+        )
+        if at is not None:
+            activity.append(("drift", member, at, i))
+
+    excluded = {t.name for t in drift_teams} | set(world.effects.silences)
+    candidates = [u for u in org.users if u.team.name not in excluded] or list(org.users)
+    rng.shuffle(candidates)
+    kinds = [k for k in USER_INCIDENTS for _ in range(counts[k])]
+    rng.shuffle(kinds)
+    planned: list[tuple[str, User, int]] = []
+    busy: list[tuple[int, int]] = []
+    for i, kind in enumerate(kinds):
+        user = candidates[i % len(candidates)]
+        length = EXPECTED_LENGTH.get(kind, 15 * MINUTE)
+        day = calendar.weekdays[i % len(calendar.weekdays)]
+        hours = (9.5, 17.0 - length / HOUR)
+        # Not while the user's own team is silenced: the incident would vanish with it.
+        silenced = world.effects.silences.get(user.team.name, [])
+        start = calendar.pick(
+            user.utc_offset_s, length, hours, prefer_day=day, busy=busy, avoid=silenced
+        )
+        if start is None:  # no room left anywhere in range: do not claim what did not happen
+            continue
+        busy.append((start, start + length))
+        planned.append((kind, user, start))
+        if kind == ERROR_BURST:
+            world.effects.error_bursts.setdefault(user.email, []).append(
+                (start, start + length - 2 * MINUTE, 0.5)
+            )
+    for why, user, start, salt in activity:
+        session_rng = random.Random(f"{seed}:{why}:{salt}:{user.index}:{start}")
+        where = {"model": SONNET} if why == "latency" else {}
+        _invocations(world, session_rng, user, start, **where)
+    for kind, user, start in planned:
+        session_rng = random.Random(f"{seed}:incident:{kind}:{user.index}:{start}")
+        truths.append(USER_INCIDENTS[kind](world, session_rng, user, start))
+    truths.sort(key=lambda t: (t.start, t.kind, sorted(t.group.items())))
+    return truths
+
+
+# -- incidents that change ordinary traffic -------------------------------------------------------
+
+
+def _token_drift(
+    world: World, calendar: Calendar, team: Team, day: int
+) -> tuple[InjectedIncident, tuple[int, int]]:
+    length = 12 * HOUR
+    start = calendar.pick(team.utc_offset_h * 3600, length, (8.0, 8.0), prefer_day=day)
+    start = calendar.lo if start is None else start  # a range is a day at least: never None
+    factor = 3.0
+    world.effects.token_ramps.setdefault(team.name, []).append((start, start + length, factor))
+    text = f"tokens per invocation of team {team.name} creep up to {factor:g}x over the day"
+    group = {"team": team.name}
+    truth = _truth(TOKEN_BURN_DRIFT, start, start + length, group, text, factor=factor)
+    return truth, (start, start + length)
+
+
+def _team_silence(
+    world: World, calendar: Calendar, team: Team, day: int
+) -> InjectedIncident | None:
+    """Three hours of the team's weekday working time, or None if the range holds none."""
+    length = 3 * HOUR
+    earlier = world.effects.silences.get(team.name, [])
+    start = calendar.pick(
+        team.utc_offset_h * 3600,
+        length,
+        (10.0, 13.0),
+        prefer_day=day,
+        busy=earlier,
+        avoid=earlier,
+        working_only=True,
+    )
+    if start is None:
+        return None
+    world.effects.silences.setdefault(team.name, []).append((start, start + length))
+    members = len(world.org.members(team))
+    text = f"no telemetry from team {team.name} ({members} people) for 3 hours of working time"
+    return _truth(TEAM_SILENT, start, start + length, {"team": team.name}, text, members=members)
+
+
+def _latency_degradation(
+    world: World, calendar: Calendar, day: int
+) -> tuple[InjectedIncident, User, int]:
+    """Returns the truth, someone who calls the slow model meanwhile, and when they start."""
+    users = world.org.users
+    someone = calendar.rng.choice(users)
+    region, model = someone.region, SONNET
+    factor = round(calendar.rng.uniform(3.5, 5.0), 2)
+    length = 2 * HOUR
+    silenced = world.effects.silences.get(someone.team.name, [])
+    start = calendar.pick(
+        someone.utc_offset_s, length, (10.0, 14.0), prefer_day=day, avoid=silenced
+    )
+    start = calendar.lo if start is None else start  # three hours of silence leave room
+    world.effects.latency.append((model, region, start, start + length, factor))
+    at = calendar.pick(
+        someone.utc_offset_s, AT_WORK, (9.5, 16.5), avoid=silenced, within=(start, start + length)
+    )
+    text = f"{model} in {region} answers {factor:g}x slower for 2 hours"
+    group = {"model": model, "region": region}
+    truth = _truth(LATENCY_DEGRADATION, start, start + length, group, text, factor=factor)
+    return truth, someone, start if at is None else at
+
+
+# -- incidents that add activity of their own ------------------------------------------------------
+
+
+def _gap(rng: random.Random, low: float = 0.2, high: float = 2.0) -> int:
+    return int(rng.uniform(low, high) * US)
+
+
+def _cost_spike(world: World, rng: random.Random, user: User, t0: int) -> InjectedIncident:
+    """A runaway agent: four parallel loops of big Opus calls re-running failing tests."""
+    b = SessionBuilder(world, rng, user, user.repos[0], "refactor", t0)
+    b.turn(t0)
+    stop, last, n, cost = t0 + HOUR, t0, 0, 0.0
+    for lane in range(4):
+        t = t0 + lane * rng.randint(2, 9) * US
+        while t < stop:
+            result = b.invoke(
+                t, "implement", model=OPUS, tokens_scale=2.0, cache_p=0.5, error_p=0.0
+            )
+            n, cost, t = n + 1, cost + result.cost, result.end
+            if rng.random() < 0.3:
+                command = test_command(rng, b.repo.language)
+                t = b.shell(t + _gap(rng), "test", command, exit_code=1, seconds=rng.uniform(2, 8))
+            last = max(last, t)
+            t += _gap(rng)
+    text = f"runaway agent: {n} Opus invocations costing ${cost:,.0f} in one hour"
+    group = {"user": user.email}
+    return _truth(COST_SPIKE, t0, last, group, text, invocations=n, cost_usd=round(cost, 2))
+
+
+def _error_burst(world: World, rng: random.Random, user: User, t0: int) -> InjectedIncident:
+    """Half of one user's invocations fail (throttling, timeouts) for about half an hour."""
+    (window_lo, window_hi, p) = world.effects.error_bursts[user.email][-1]
+    b = SessionBuilder(world, rng, user, rng.choice(user.repos), "bugfix", t0)
+    t, n, errors = t0, 0, 0
+    while t < window_hi:
+        if n % 8 == 0:
+            b.turn(t)
+        result = b.invoke(t, "implement", error_p=p)
+        n, errors, t = n + 1, errors + bool(result.error), result.end + _gap(rng, 0.5, 4.0)
+    text = f"{errors} of {n} invocations by {user.email} failed within {(t - t0) // MINUTE} minutes"
+    group = {"user": user.email}
+    return _truth(ERROR_BURST, window_lo, t, group, text, invocations=n, errors=errors)
+
+
+def _short_session(
+    world: World, rng: random.Random, user: User, t0: int, workflow: str = "feature"
+) -> tuple[SessionBuilder, int]:
+    """A session's usual opening (plan, look around) before the incident's own step."""
+    b = SessionBuilder(world, rng, user, rng.choice(user.repos), workflow, t0)
+    b.turn(t0)
+    t = b.invoke(t0, "plan", error_p=0.0).end
+    command = ordinary_command(rng, b.repo.language, team=user.team.name)
+    t = b.shell(t + _gap(rng), "implement", command)
+    return b, b.invoke(t + _gap(rng), "implement", error_p=0.0).end + _gap(rng)
+
+
+def _dangerous(world: World, rng: random.Random, user: User, t0: int) -> InjectedIncident:
+    b, t = _short_session(world, rng, user, t0)
+    category, command = dangerous_command(rng, team=user.team.name)
+    end = b.shell(
+        t, "implement", command, exit_code=rng.choice((0, 1)), seconds=rng.uniform(0.3, 6)
+    )
+    b.invoke(end + _gap(rng), "implement", error_p=0.0)
+    text = f"dangerous shell command ({category}) run by {user.email}"
+    group = {"user": user.email}
+    return _truth(DANGEROUS_COMMAND, t, end, group, text, command=command, category=category)
+
+
+def _credential(world: World, rng: random.Random, user: User, t0: int) -> InjectedIncident:
+    b, t = _short_session(world, rng, user, t0)
+    kind, command = credential_command(rng, b.repo.name, user.team.name)
+    end = b.shell(t, "implement", command, seconds=rng.uniform(0.5, 4))
+    b.invoke(end + _gap(rng), "implement", error_p=0.0)
+    text = f"{kind.replace('_', ' ')} in a shell command run by {user.email}"
+    group = {"user": user.email}
+    return _truth(CREDENTIAL_IN_COMMAND, t, end, group, text, credential_type=kind, command=command)
+
+
+def _invocations(
+    world: World, rng: random.Random, user: User, t0: int, **where: str
+) -> tuple[int, int, int]:
+    """3 to 6 invocations of one session, maybe with a model or region override.
+
+    Returns (n, first start, last end).
+    """
+    b = SessionBuilder(world, rng, user, rng.choice(user.repos), "feature", t0)
+    b.turn(t0)
+    t, n = t0, rng.randint(3, 6)
+    for i in range(n):
+        t = b.invoke(t, "plan" if i == 0 else "implement", error_p=0.0, **where).end
+        if rng.random() < 0.5:
+            command = ordinary_command(rng, b.repo.language, team=user.team.name)
+            t = b.shell(t + _gap(rng), "implement", command)
+        t += _gap(rng)
+    return n, t0, t
+
+
+def _forbidden_model(world: World, rng: random.Random, user: User, t0: int) -> InjectedIncident:
+    n, start, end = _invocations(world, rng, user, t0, model=FORBIDDEN_MODEL)
+    text = f"{user.email} invoked {FORBIDDEN_MODEL}, which is not approved ({n} calls)"
+    group = {"user": user.email}
+    return _truth(
+        FORBIDDEN_MODEL_USE, start, end, group, text, model=FORBIDDEN_MODEL, invocations=n
+    )
+
+
+def _disallowed_region(world: World, rng: random.Random, user: User, t0: int) -> InjectedIncident:
+    n, start, end = _invocations(world, rng, user, t0, region=DISALLOWED_REGION)
+    text = f"{user.email} invoked Bedrock in {DISALLOWED_REGION} ({n} calls)"
+    group = {"user": user.email}
+    return _truth(
+        DISALLOWED_REGION_USE, start, end, group, text, region=DISALLOWED_REGION, invocations=n
+    )
+
+
+def _pr_without_assertions(
+    world: World, rng: random.Random, user: User, t0: int
+) -> InjectedIncident:
+    b, t = _short_session(world, rng, user, t0)
+    failing = rng.random() < 0.5
+    if failing:
+        name = f"unit: {rng.choice(('auth', 'cart', 'parser'))}"
+        t = b.assertion(t, "test", name, False, rng.uniform(2, 15)) + _gap(rng)
+    branch = f"feature/{rng.choice(('quick-fix', 'hotpatch', 'skip-ci'))}"
+    known = {"branch": branch, "base": b.repo.base_branch, "team": user.team.name}
+    pr_end = ship(b, t, branch, known)
+    text = f"{user.email} opened a pull request with {'only failing' if failing else 'no'} checks"
+    group = {"user": user.email}
+    assertions = "failing" if failing else "none"
+    return _truth(PR_WITHOUT_PASSING_ASSERTIONS, t, pr_end, group, text, assertions=assertions)
+
+
+def _many_repos(world: World, rng: random.Random, user: User, t0: int) -> InjectedIncident:
+    """A scripted dependency bump: one short session in each of 16 to 20 repositories."""
+    wanted = rng.randint(16, 20)
+    pool = [r for r in world.org.all_repos if r not in user.repos]
+    for i in range(wanted - len(pool)):  # a small organisation: old repositories nobody owns
+        pool.append(Repo(f"acme/legacy-{i:02d}-service", "typescript", "main"))
+    repos = rng.sample(pool, wanted)
+    t, done = t0, 0
+    for repo in repos:
+        if done >= 15 and t > t0 + 27 * MINUTE:
+            break
+        b = SessionBuilder(world, rng, user, repo, "migration", t)
+        b.turn(t)
+        t = b.invoke(t, "implement", tokens_scale=0.4, error_p=0.0).end
+        t = b.shell(t + _gap(rng), "implement", "git checkout -b chore/bump-lodash", seconds=0.2)
+        t = b.shell(
+            t + _gap(rng), "implement", "npm install lodash@4.17.21", seconds=rng.uniform(3, 9)
+        )
+        t = b.shell(t + _gap(rng), "implement", 'git commit -am "chore: bump lodash"', seconds=0.3)
+        t += _gap(rng, 2.0, 10.0)
+        done += 1
+    text = f"{user.email} touched {done} repositories in {(t - t0) // MINUTE} minutes"
+    return _truth(MANY_REPOS, t0, t, {"user": user.email}, text, repos=done)
+
+
+USER_INCIDENTS = {
+    COST_SPIKE: _cost_spike,
+    ERROR_BURST: _error_burst,
+    FORBIDDEN_MODEL_USE: _forbidden_model,
+    DISALLOWED_REGION_USE: _disallowed_region,
+    DANGEROUS_COMMAND: _dangerous,
+    CREDENTIAL_IN_COMMAND: _credential,
+    PR_WITHOUT_PASSING_ASSERTIONS: _pr_without_assertions,
+    MANY_REPOS: _many_repos,
+}
