@@ -1,0 +1,101 @@
+"""The data the incident stage takes in and gives out: hits in; transitions, notifications and
+control reports out. All plain, frozen and picklable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.timeutil import iso
+from notifiers.model import Notification
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+SOURCES = ("rule", "detector")
+TRANSITIONS = (
+    "incident.opened",
+    "incident.updated",
+    "incident.escalated",
+    "incident.acknowledged",
+    "incident.resolved",
+)
+
+
+def fingerprint(rule_id: str, group: dict[str, str]) -> str:
+    """Stable identity of one problem: a hash of the rule or detector id and the group labels."""
+    canonical = json.dumps([rule_id, sorted(group.items())], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One firing (or explicit end) of a rule or detector, as the engine adapts it."""
+
+    source: str  # "rule" | "detector"
+    rule_id: str
+    title: str
+    severity: str  # info|low|medium|high|critical
+    time: float  # event time
+    group: dict[str, str]
+    labels: dict[str, str]
+    evidence: dict
+    runbook: str | None = None
+    resolve_after: float | None = None  # rules: auto-resolve after this much time without hits
+    resolved: bool = False  # detectors: an explicit "no longer firing"
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        # A bad hit is a bug in the adapter that built it, not user input: fail loudly there.
+        if self.severity not in SEVERITY_RANK:
+            raise ValueError(f"hit {self.rule_id!r}: unknown severity {self.severity!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"hit {self.rule_id!r}: unknown source {self.source!r}")
+        if self.resolve_after is not None and self.resolve_after <= 0:
+            raise ValueError(f"hit {self.rule_id!r}: resolve_after must be positive")
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.rule_id, self.group)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One lifecycle step of one incident; `incident` is the incident dict at that moment."""
+
+    type: str
+    at: float
+    incident: dict[str, Any]
+
+    def to_log(self) -> dict[str, Any]:
+        """Exactly one incident-log line of DESIGN.md."""
+        return {"type": self.type, "at": iso(self.at), "incident": self.incident}
+
+
+@dataclass(frozen=True)
+class ControlReport:
+    """The answer to one control event.
+
+    `outcome` is `applied`, `unchanged` (already so), `not_found` (the API answers 404) or
+    `refused` (the request contradicts the state or is invalid; the API answers 4xx).
+    """
+
+    at: float | None
+    kind: str
+    target: str
+    outcome: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("applied", "unchanged")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["at"] = None if self.at is None else iso(self.at)
+        return out
+
+
+Output = Transition | Notification | ControlReport

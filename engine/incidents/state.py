@@ -1,0 +1,120 @@
+"""The mutable records an IncidentBook keeps: incidents, their escalation, aggregation groups.
+
+Plain dataclasses of plain values, so that Bytewax can pickle the whole book.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.incidents.model import Hit
+from engine.timeutil import iso
+
+
+@dataclass
+class Escalation:
+    """Where an incident stands in the escalation policy it was first notified under."""
+
+    policy: str
+    levels: tuple[tuple[tuple[str, ...], float], ...]  # (receivers, timeout) snapshot
+    repeat: int
+    group: str  # the aggregation group whose route started it (for muting and labels)
+    level: int = 0
+    round: int = 0
+    next_at: float | None = None
+    held: bool = False  # muted when due: waits for the next unmuted flush of its group
+    paged: list[str] = field(default_factory=list)  # every receiver paged so far, sorted
+
+
+@dataclass
+class Incident:
+    id: str
+    fingerprint: str
+    source: str
+    rule_id: str
+    title: str
+    severity: str
+    group: dict[str, str]
+    labels: dict[str, str]
+    first_seen: float
+    last_seen: float
+    runbook: str | None
+    resolve_after: float | None
+    status: str = "firing"
+    count: int = 0
+    escalation_level: int = 0
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    omitted: int = 0
+    acknowledged: dict[str, Any] | None = None
+    resolution: dict[str, Any] | None = None
+    groups: set[str] = field(default_factory=set)
+    escalation: Escalation | None = None
+    logged_count: int = 0
+    logged_at: float = 0.0
+
+    @property
+    def open(self) -> bool:
+        return self.status != "resolved"
+
+    def route_labels(self) -> dict[str, str]:
+        """What matchers see: the hit labels, the group labels, then rule_id/severity/source."""
+        return {
+            **self.labels,
+            **self.group,
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "source": self.source,
+        }
+
+    def add_evidence(self, hit: Hit, limit: int) -> None:
+        """Keep the first `limit - 1` samples and always the latest one: bounded, deterministic."""
+        sample: dict[str, Any] = {"at": iso(hit.time)}
+        if hit.score is not None:
+            sample["score"] = hit.score
+        sample["data"] = copy.deepcopy(hit.evidence)
+        if len(self.samples) < limit:
+            self.samples.append(sample)
+        else:
+            self.samples[-1] = sample
+            self.omitted += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The incident dict of DESIGN.md's incident log (plus runbook/ack/resolution if set)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "fingerprint": self.fingerprint,
+            "source": self.source,
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "severity": self.severity,
+            "status": self.status,
+            "group": dict(self.group),
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "count": self.count,
+            "escalation_level": self.escalation_level,
+            "labels": dict(self.labels),
+            "evidence": {"samples": copy.deepcopy(self.samples), "omitted": self.omitted},
+        }
+        if self.runbook:
+            out["runbook"] = self.runbook
+        if self.acknowledged:
+            out["acknowledged"] = dict(self.acknowledged)
+        if self.resolution:
+            out["resolution"] = dict(self.resolution)
+        return out
+
+
+@dataclass
+class Group:
+    """An Alertmanager aggregation group: incidents of one route with equal group labels."""
+
+    key: str
+    route: str
+    labels: dict[str, str]
+    created_at: float
+    members: set[str] = field(default_factory=set)  # fingerprints
+    notified: dict[str, str] = field(default_factory=dict)  # fingerprint -> severity announced
+    last_notified_at: float | None = None
