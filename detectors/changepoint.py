@@ -1,0 +1,127 @@
+"""Change-point detection: level shifts and slow drifts, with river's Page-Hinkley or ADWIN."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from river import drift
+
+from detectors.scoring import deviation_score, robust_step
+
+
+@dataclass(frozen=True)
+class ChangePointParams:
+    """threshold: Page-Hinkley lambda in sigmas (the cumulative drift that scores 0.5).
+
+    delta: the per-point drift (in sigmas) tolerated as noise. method: page_hinkley|adwin.
+    """
+
+    threshold: float = 20.0
+    delta: float = 0.5
+    direction: str = "both"
+    method: str = "page_hinkley"
+    min_points: int = 30
+    alpha: float = 0.005
+    clip: float = 5.0
+
+
+class ChangePoint:
+    """A lasting change of the mean: Page-Hinkley's cumulative sum of standardised deviations.
+
+    Points are standardised against a long-memory robust baseline and clipped to `clip`
+    sigmas, so a lone spike cannot look like a change; a level shift or a slow drift adds up
+    until the Page-Hinkley statistic crosses `threshold` sigmas (score 0.5). After a change
+    the baseline restarts from the new level. With method="adwin", river's ADWIN on the raw
+    values decides instead, and the score is 1 at a detected change, else 0.
+
+    >>> m = ChangePoint(ChangePointParams(direction="up"))
+    >>> scores = []
+    >>> for i in range(400):
+    ...     x = 10.0 + (i % 7) * 0.1 + (3.0 if i >= 300 else 0.0)
+    ...     scores.append(m.score_one(x, float(i)))
+    ...     m.learn_one(x, float(i))
+    >>> max(scores[:300]) < 0.1 and max(scores[300:330]) > 0.5
+    True
+    """
+
+    __slots__ = ("detector", "loc", "n", "p", "scale")
+
+    def __init__(self, params: ChangePointParams | None = None) -> None:
+        self.p = params or ChangePointParams()
+        self.loc = 0.0
+        self.scale = 0.0
+        self.n = 0
+        self.detector = self._new_detector()
+
+    def _new_detector(self) -> drift.PageHinkley | drift.ADWIN:
+        if self.p.method == "adwin":
+            return drift.ADWIN()
+        mode = {"up": "up", "down": "down"}.get(self.p.direction, "both")
+        return drift.PageHinkley(
+            min_instances=self.p.min_points,
+            delta=self.p.delta,
+            threshold=self.p.threshold,
+            alpha=1.0,
+            mode=mode,
+        )
+
+    def spawn(self) -> ChangePoint:
+        child = ChangePoint(self.p)
+        child.loc, child.scale = self.loc, self.scale
+        return child
+
+    def is_warm(self, t: float, warmup: float) -> bool:
+        return self.n >= self.p.min_points
+
+    def _z(self, x: float) -> float:
+        sigma = max(self.scale, 1e-6 * (abs(self.loc) + 1e-6))
+        z = (x - self.loc) / sigma
+        return max(-self.p.clip, min(self.p.clip, z))
+
+    def _statistic(self, x: float) -> float:
+        """The Page-Hinkley statistic as it would be after learning x (without learning it)."""
+        ph = self.detector
+        if ph.drift_detected:
+            return 0.0
+        z = self._z(x)
+        mean = ph._x_mean
+        m = (mean.get() * mean.n + z) / (mean.n + 1)
+        dev = z - m
+        inc = ph._sum_increase + dev - ph.delta
+        dec = ph._sum_decrease + dev + ph.delta
+        up = inc - min(ph._min_increase, inc)
+        down = max(ph._max_decrease, dec) - dec
+        if self.p.direction == "up":
+            return up
+        if self.p.direction == "down":
+            return down
+        return max(up, down)
+
+    def score_one(self, x: float, t: float, n: int = 0) -> float:
+        if self.n < self.p.min_points:
+            return 0.0
+        if self.p.method == "adwin":
+            return 1.0 if self.detector.drift_detected else 0.0
+        return deviation_score(self._statistic(x), self.p.threshold)
+
+    def describe(self, x: float, t: float, n: int = 0) -> dict:
+        return {"value": x, "baseline": round(self.loc, 6), "sigma": round(self.scale, 6)}
+
+    def learn_one(self, x: float, t: float, n: int = 0) -> None:
+        self.n += 1
+        if self.n == 1:
+            self.loc = x
+            return
+        if self.p.method == "adwin":
+            self.detector.update(x)
+            return
+        alpha = max(1.0 / self.n, self.p.alpha)
+        warm = self.n > self.p.min_points
+        self.detector.update(self._z(x))
+        if self.detector.drift_detected:
+            # The mean has moved: start the baseline again from here (keep the noise scale).
+            self.loc, self.n = x, 1
+            return
+        clip = self.p.clip if warm else math.inf
+        self.loc, self.scale = robust_step(self.loc, self.scale, x, alpha, clip, self.scale)

@@ -1,0 +1,352 @@
+"""Detectors as the dataflow sees them: a stateless router and one state object per detector."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from detectors import hysteresis
+from detectors.config import DetectorsConfig, DetectorSpec
+from detectors.estimators import INHERITS, build_params, new_estimator
+from detectors.model import Observation, Signal
+from detectors.rollup import NUMERIC_INPUT, TRUTH_INPUT, Accumulator, empty_value, window_start
+from detectors.routing import Route, event_time
+from detectors.timeparse import iso
+
+MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
+STAT_NAMES = (
+    "observations",
+    "late",
+    "bad_value",
+    "bad_time",
+    "windows",
+    "points",
+    "signals",
+    "evictions",
+    "skipped_windows",
+)
+
+
+@dataclass(frozen=True)
+class CompiledDetector:
+    """Everything a DetectorState needs, as plain picklable values."""
+
+    id: str
+    kind: str
+    title: str
+    severity: str
+    interval: float
+    group_by: tuple[str, ...]
+    parent_by: tuple[str, ...]
+    aggregations: tuple[str, ...]
+    fields: tuple[str, ...]
+    min_count: int
+    allow_negative: bool
+    params: Any
+    budgets: tuple[tuple[str, float], ...]
+    threshold: float
+    for_: int
+    keep_firing_for: int
+    warmup: float
+    max_keys: int
+    runbook: str | None
+    labels: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def compile(cls, spec: DetectorSpec) -> CompiledDetector:
+        metrics = spec.metric_specs
+        params = build_params(
+            spec.kind, spec.params, step=spec.interval, aggregation=metrics[0].aggregation
+        )
+        return cls(
+            id=spec.id,
+            kind=spec.kind,
+            title=spec.display_title,
+            severity=spec.severity,
+            interval=spec.interval,
+            group_by=tuple(spec.group_by),
+            parent_by=tuple(spec.parent_by),
+            aggregations=tuple(m.aggregation for m in metrics),
+            fields=tuple("+".join(m.fields) for m in metrics),
+            min_count=spec.min_count,
+            allow_negative=spec.allow_negative,
+            params=params,
+            budgets=tuple(sorted(spec.budgets.items())),
+            threshold=spec.threshold,
+            for_=spec.for_,
+            keep_firing_for=spec.keep_firing_for,
+            warmup=spec.warmup,
+            max_keys=spec.max_keys,
+            runbook=spec.runbook,
+            labels=tuple(sorted(spec.labels.items())),
+        )
+
+
+class DetectorSet:
+    """All enabled detectors: `route` maps an event to observations (no state, no I/O)."""
+
+    def __init__(self, specs: list[DetectorSpec]) -> None:
+        enabled = [s for s in specs if s.enabled]
+        self._compiled = {s.id: CompiledDetector.compile(s) for s in enabled}
+        self._routes = tuple(Route.compile(s) for s in enabled)
+        self.detector_ids: list[str] = [s.id for s in enabled]
+
+    @classmethod
+    def from_config(cls, config: DetectorsConfig) -> DetectorSet:
+        return cls(list(config.detectors))
+
+    def compiled(self, detector_id: str) -> CompiledDetector:
+        return self._compiled[detector_id]
+
+    def route(self, event: Mapping[str, Any]) -> list[Observation]:
+        """One Observation per detector that this event feeds (none without a valid time)."""
+        t = event_time(event)
+        if t is None:
+            return []
+        out = []
+        for r in self._routes:
+            obs = r.observe(event, t)
+            if obs is not None:
+                out.append(obs)
+        return out
+
+    def new_state(self, detector_id: str) -> DetectorState:
+        return DetectorState(self._compiled[detector_id])
+
+
+class DetectorState:
+    """All keys of one detector: open windows, per-key models, parent baselines, alerts.
+
+    Plain picklable Python. Keys are kept least-recently-seen first and capped at
+    `max_keys` (evictions counted; an evicted firing key resolves). Windows are tumbling
+    and event-time aligned; `advance(watermark)` closes them, including empty windows of
+    every known key, so silence is a point too.
+    """
+
+    def __init__(self, detector: CompiledDetector) -> None:
+        self.d = detector
+        self.keys: dict[tuple[str, ...], Any] = {}
+        self.pools: dict[tuple[str, ...], Any] = {}
+        self.root: Any = None
+        self.alerts: dict[tuple[str, ...], hysteresis.Hysteresis] = {}
+        self.open: dict[float, dict[tuple[str, ...], tuple[tuple, list[Accumulator]]]] = {}
+        self.next_start: float | None = None
+        self.first_time: float | None = None
+        self.rng = random.Random(0)
+        self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+
+    # -- input ---------------------------------------------------------------------------
+
+    def update(self, obs: Observation) -> list[Signal]:
+        """Add one observation to its key's open window (late or bad ones are counted)."""
+        d, stats = self.d, self.stats
+        stats["observations"] += 1
+        t = obs.time
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+            stats["bad_time"] += 1
+            return []
+        values = self._values(obs)
+        if values is None:
+            stats["bad_value"] += 1
+            return []
+        start = window_start(t, d.interval)
+        if self.next_start is None:
+            self.next_start = start
+            self.first_time = t
+        elif start < self.next_start:
+            stats["late"] += 1
+            return []
+        key = obs.group
+        signals: list[Signal] = []
+        model = self.keys.pop(key, None)
+        if model is None:
+            model = self._new_model(key, obs.extra.get("parent", ()))
+            self.keys[key] = model
+            if len(self.keys) > d.max_keys:
+                signals.extend(self._evict(start))
+        else:
+            self.keys[key] = model  # most recently seen goes last
+        window = self.open.get(start)
+        if window is None:
+            window = self.open[start] = {}
+        entry = window.get(key)
+        if entry is None:
+            entry = window[key] = (
+                tuple(obs.extra.get("parent", ())),
+                [Accumulator() for _ in d.aggregations],
+            )
+        for agg, acc, v in zip(d.aggregations, entry[1], values, strict=True):
+            if v is not None or agg == "count":
+                acc.add(agg, v, self.rng)
+        return signals
+
+    def _values(self, obs: Observation) -> tuple | None:
+        """The observation's per-metric values, or None if any is bad (NaN, inf, negative)."""
+        values = obs.extra.get("values") if len(self.d.aggregations) > 1 else (obs.value,)
+        if values is None or len(values) != len(self.d.aggregations):
+            return None
+        for agg, v in zip(self.d.aggregations, values, strict=True):
+            if v is None or agg in ("count", "distinct"):
+                if agg == "distinct" and v is not None and not isinstance(v, str):
+                    return None
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                return None
+            if agg in TRUTH_INPUT and v not in (0.0, 1.0):
+                return None
+            if agg in NUMERIC_INPUT and v < 0 and not self.d.allow_negative:
+                return None
+        return values
+
+    def _new_model(self, key: tuple[str, ...], parent: tuple) -> Any:
+        d = self.d
+        if d.kind in INHERITS:
+            now = self.next_start or 0.0
+            pools = [self.pools.get(tuple(parent)) if d.parent_by else None, self.root]
+            # The warmest parent first; a parent still warming up still knows more than
+            # nothing, and its child warms up with it (the child inherits its history).
+            for warmup in (d.warmup, 0.0):
+                for pool in pools:
+                    if pool is not None and pool.is_warm(now, warmup):
+                        return pool.spawn()
+        budget = dict(d.budgets).get("/".join(key)) if d.kind == "budget" else None
+        return new_estimator(d.kind, d.params, budget)
+
+    def _evict(self, now: float) -> list[Signal]:
+        out = []
+        while len(self.keys) > self.d.max_keys:
+            key = next(iter(self.keys))
+            model = self.keys.pop(key)
+            self.stats["evictions"] += 1
+            state = self.alerts.pop(key, None)
+            if state is not None and state[0]:
+                ev = {"reason": "key evicted (max_keys)"}
+                out.append(self._signal(key, now, 0.0, False, ev))
+            del model
+        return out
+
+    # -- windows -------------------------------------------------------------------------
+
+    def advance(self, watermark: float) -> list[Signal]:
+        """Close every window ending at or before `watermark`; score, learn, open/resolve."""
+        if self.next_start is None or not math.isfinite(watermark):
+            return []
+        interval = self.d.interval
+        out: list[Signal] = []
+        pending = int((watermark - self.next_start) // interval)
+        if pending > MAX_CATCH_UP_WINDOWS:
+            skip = pending - MAX_CATCH_UP_WINDOWS
+            self.stats["skipped_windows"] += skip
+            for start in [s for s in self.open if s < self.next_start + skip * interval]:
+                del self.open[start]
+            self.next_start += skip * interval
+        while self.next_start + interval <= watermark:
+            out.extend(self._close(self.next_start))
+            self.next_start += interval
+        return out
+
+    def _close(self, start: float) -> list[Signal]:
+        d = self.d
+        self.stats["windows"] += 1
+        window = self.open.pop(start, {})
+        end = start + d.interval
+        detector_warm = self.first_time is not None and end - self.first_time >= d.warmup
+        out: list[Signal] = []
+        skip_empty = d.kind in ("new_value", "hst")
+        alerts, thr = self.alerts, d.threshold
+        for key, model in self.keys.items():
+            entry = window.get(key)
+            accs = entry[1] if entry is not None else None
+            if accs is None and skip_empty:
+                continue
+            x = self._point(accs)
+            if x is None:
+                continue
+            n = accs[0].count if accs is not None else 0
+            self.stats["points"] += 1
+            score = model.score_one(x, start, n)
+            above = score >= thr and detector_warm and model.is_warm(start, d.warmup)
+            state = alerts.get(key)
+            if above or state is not None:
+                new, emit = hysteresis.step(state, above, d.for_, d.keep_firing_for)
+                if new is None:
+                    alerts.pop(key, None)
+                else:
+                    alerts[key] = new
+                if emit is not None:
+                    evidence = model.describe(x, start, n) if emit else {}
+                    evidence["window_start"] = iso(start)
+                    evidence["window_end"] = iso(end)
+                    out.append(self._signal(key, end, score, emit, evidence))
+            model.learn_one(x, start, n)
+            if entry is not None and d.kind in INHERITS:
+                self._teach_pools(entry[0], x, start, n)
+        self.stats["signals"] += len(out)
+        return out
+
+    def _point(self, accs: list[Accumulator] | None) -> Any:
+        """The window's value for the estimator (None: this window is no point)."""
+        d = self.d
+        if d.kind == "new_value":
+            return set(accs[0].distinct or ()) if accs else None
+        if d.kind == "hst":
+            if not accs:
+                return None
+            values = [
+                a.value(agg, d.min_count) for a, agg in zip(accs, d.aggregations, strict=True)
+            ]
+            return None if all(v is None for v in values) else values
+        agg = d.aggregations[0]
+        if accs is None:
+            return empty_value(agg)
+        return accs[0].value(agg, d.min_count)
+
+    def _teach_pools(self, parent: tuple, x: Any, start: float, n: int) -> None:
+        d = self.d
+        if d.parent_by:
+            pool = self.pools.pop(parent, None)
+            if pool is None:
+                pool = new_estimator(d.kind, d.params)
+            self.pools[parent] = pool
+            if len(self.pools) > d.max_keys:
+                del self.pools[next(iter(self.pools))]
+            pool.learn_one(x, start, n)
+        if d.group_by:
+            if self.root is None:
+                self.root = new_estimator(d.kind, d.params)
+            self.root.learn_one(x, start, n)
+
+    def _signal(
+        self, key: tuple[str, ...], time: float, score: float, firing: bool, evidence: dict
+    ) -> Signal:
+        d = self.d
+        group = dict(zip(d.group_by, key, strict=True))
+        title = d.title
+        for name, value in group.items():
+            title = title.replace("{" + name + "}", value)
+        labels = dict(d.labels)
+        labels.setdefault("detector_kind", d.kind)
+        evidence = {
+            "aggregation": d.aggregations[0] if len(d.aggregations) == 1 else list(d.aggregations),
+            **({"field": d.fields[0]} if len(d.fields) == 1 and d.fields[0] else {}),
+            **evidence,
+        }
+        return Signal(
+            detector_id=d.id,
+            title=title,
+            severity=d.severity,
+            time=time,
+            group=group,
+            score=round(min(1.0, max(0.0, score)), 6),
+            firing=firing,
+            labels=labels,
+            evidence=evidence,
+            runbook=d.runbook,
+        )
+
+    @property
+    def key_count(self) -> int:
+        return len(self.keys)

@@ -1,0 +1,135 @@
+"""Half-Space Trees (river) over several metrics of one key at once."""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from river import anomaly
+
+from detectors.scoring import deviation_score, robust_step
+
+
+@dataclass(frozen=True)
+class HalfSpaceParams:
+    """z: how far (in sigmas of the forest's own score distribution) scores 0.5; the raw
+    HST score is bounded by 1, a few sigmas above its usual level, hence the small default.
+
+    n_trees/height/window_size: river's HalfSpaceTrees knobs; alpha: learning rate of each
+    metric's standardiser.
+    """
+
+    z: float = 2.5
+    n_trees: int = 10
+    height: int = 6
+    window_size: int = 250
+    alpha: float = 0.02
+    min_points: int = 30
+    seed: int = 7
+
+
+class Forest:
+    """One river HalfSpaceTrees shared by every key of a detector, plus its score calibration.
+
+    The keys feed it their own standardised deviations, so the forest learns which
+    combinations of deviations are usual; sharing it keeps memory per key tiny.
+    """
+
+    __slots__ = ("hst", "loc", "n", "scale")
+
+    def __init__(self, p: HalfSpaceParams) -> None:
+        self.hst = anomaly.HalfSpaceTrees(
+            n_trees=p.n_trees, height=p.height, window_size=p.window_size, seed=p.seed
+        )
+        self.loc = 0.0
+        self.scale = 0.0
+        self.n = 0
+
+    def raw(self, features: dict[str, float]) -> float:
+        return float(self.hst.score_one(features))
+
+    def learn(self, features: dict[str, float]) -> None:
+        raw = self.raw(features)
+        self.hst.learn_one(features)
+        if self.hst._first_window:
+            return
+        self.n += 1
+        alpha = max(1.0 / self.n, 0.01)
+        clip = 3.0 if self.n > 50 else math.inf
+        self.loc, self.scale = robust_step(self.loc, self.scale, raw, alpha, clip, 1e-3)
+
+    def calibrated_z(self, raw: float) -> float:
+        return (raw - self.loc) / max(self.scale, 1e-3)
+
+
+class HalfSpaceScorer:
+    """Multi-metric outlier score for one key: unusual combinations of its metrics.
+
+    Each metric is standardised against the key's own robust baseline and squashed into
+    [0, 1] (what HalfSpaceTrees expects); the shared forest scores the point, and the raw
+    score is compared with the forest's usual scores. Anomalous means: this key's metrics
+    together sit in a region of the space that the recent window rarely visits. Missing
+    metrics (None) are allowed.
+
+    >>> m = HalfSpaceScorer(HalfSpaceParams(window_size=50))
+    >>> for i in range(600):
+    ...     m.learn_one([10.0 + (i % 5), 100.0 + (i % 7)], float(i))
+    >>> m.score_one([12.0, 103.0], 600.0) < 0.5 < m.score_one([60.0, 20.0], 600.0)
+    True
+    """
+
+    __slots__ = ("forest", "loc", "n", "p", "scale")
+
+    def __init__(self, params: HalfSpaceParams | None = None, forest: Forest | None = None) -> None:
+        self.p = params or HalfSpaceParams()
+        self.forest = forest or Forest(self.p)
+        self.loc = array("d")
+        self.scale = array("d")
+        self.n = 0
+
+    def spawn(self) -> HalfSpaceScorer:
+        child = HalfSpaceScorer(self.p, self.forest)
+        child.loc, child.scale, child.n = array("d", self.loc), array("d", self.scale), self.n
+        return child
+
+    def is_warm(self, t: float, warmup: float) -> bool:
+        return self.n >= self.p.min_points
+
+    def _features(self, xs: Sequence[float | None]) -> dict[str, float]:
+        features = {}
+        for i, x in enumerate(xs):
+            if x is None or i >= len(self.loc):
+                continue
+            sigma = max(self.scale[i], 1e-6 * (abs(self.loc[i]) + 1e-6))
+            features[f"m{i}"] = 0.5 + 0.5 * math.tanh((x - self.loc[i]) / (4.0 * sigma))
+        return features
+
+    def score_one(self, xs: Sequence[float | None], t: float, n: int = 0) -> float:
+        if self.n < self.p.min_points or self.forest.n == 0:
+            return 0.0
+        z = self.forest.calibrated_z(self.forest.raw(self._features(xs)))
+        return deviation_score(z, self.p.z)
+
+    def describe(self, xs: Sequence[float | None], t: float, n: int = 0) -> dict:
+        return {"values": list(xs), "expected": [round(v, 6) for v in self.loc]}
+
+    def learn_one(self, xs: Sequence[float | None], t: float, n: int = 0) -> None:
+        while len(self.loc) < len(xs):
+            self.loc.append(math.nan)
+            self.scale.append(0.0)
+        self.n += 1
+        if self.n > self.p.min_points // 2:
+            self.forest.learn(self._features(xs))
+        alpha = max(1.0 / self.n, self.p.alpha)
+        clip = 3.0 if self.n > self.p.min_points else math.inf
+        for i, x in enumerate(xs):
+            if x is None:
+                continue
+            if self.loc[i] != self.loc[i]:
+                self.loc[i] = x
+                continue
+            self.loc[i], self.scale[i] = robust_step(
+                self.loc[i], self.scale[i], x, alpha, clip, self.scale[i]
+            )

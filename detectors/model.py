@@ -1,0 +1,45 @@
+"""The two records that cross the dataflow: what an event contributes, and what a detector says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the stateless routing stage forwards to one detector's state.
+
+    `value` is what the rollup needs from the event: a number for numeric aggregations,
+    1.0/0.0 for the truth of a rate/ratio condition, the field's text for `distinct` and
+    `new_value`, None for `count`. Multi-metric detectors put one value per metric in
+    `extra["values"]`. `extra["parent"]` holds the parent-baseline label values.
+    """
+
+    detector_id: str
+    time: float
+    group: tuple[str, ...]
+    value: float | str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A detector's verdict on one key for one closed window, consumed by the incident stage.
+
+    `firing` is True once per interval while the key is firing, then exactly one False
+    when it resolves. `time` is the end of the window that produced it (event time).
+    """
+
+    detector_id: str
+    title: str
+    severity: str
+    time: float
+    group: dict[str, str]
+    score: float
+    firing: bool
+    labels: dict[str, str] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    runbook: str | None = None

@@ -1,0 +1,63 @@
+"""`new_value`: the first appearance of a value of a field for a key (ElastAlert's new_term)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NewValueParams:
+    """max_values: how many distinct values a key remembers (least recently seen are forgotten)."""
+
+    max_values: int = 256
+
+
+class NewValue:
+    """Anomalous means: the window holds a value this key (or its parent) has never shown.
+
+    A new key starts from its parent's values (a new user of a team knows the team's
+    regions), so only values new to the whole parent count. The score is 1 for a window
+    with a new value, else 0; warm-up (no alerts until the key or its parent has been seen
+    for the detector's `warmup`) is judged by `is_warm`.
+
+    >>> m = NewValue()
+    >>> m.learn_one({"us-east-1"}, 0.0)
+    >>> m.score_one({"us-east-1"}, 60.0), m.score_one({"ap-southeast-1"}, 60.0)
+    (0.0, 1.0)
+    """
+
+    __slots__ = ("p", "seen", "t0")
+
+    def __init__(self, params: NewValueParams | None = None) -> None:
+        self.p = params or NewValueParams()
+        self.seen: dict[str, None] = {}
+        self.t0: float | None = None
+
+    def spawn(self) -> NewValue:
+        child = NewValue(self.p)
+        child.seen = dict(self.seen)
+        child.t0 = self.t0
+        return child
+
+    def is_warm(self, t: float, warmup: float) -> bool:
+        return self.t0 is not None and t - self.t0 >= warmup
+
+    def new_values(self, values: Iterable[str]) -> list[str]:
+        return sorted(v for v in set(values) if v not in self.seen)
+
+    def score_one(self, values: Iterable[str], t: float, n: int = 0) -> float:
+        return 1.0 if self.new_values(values) else 0.0
+
+    def describe(self, values: Iterable[str], t: float, n: int = 0) -> dict:
+        return {"new_values": self.new_values(values), "known_values": len(self.seen)}
+
+    def learn_one(self, values: Iterable[str], t: float, n: int = 0) -> None:
+        if self.t0 is None:
+            self.t0 = t
+        seen = self.seen
+        for v in sorted(set(values)):
+            seen.pop(v, None)
+            seen[v] = None
+        while len(seen) > self.p.max_values:
+            del seen[next(iter(seen))]

@@ -1,0 +1,170 @@
+"""The stateless hot path: which detectors an event feeds, under which key, with which value."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from detectors.config import DetectorSpec, Matcher, MetricSpec
+from detectors.model import Observation
+
+_TRUE = frozenset({"true", "1", "yes", "y", "on"})
+_NAN = float("nan")
+
+
+def norm(value: Any) -> str:
+    """Comparable text of a label or attribute value (1 == 1.0 == "1", True == "true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value)
+    low = text.lower()
+    return low if low in ("true", "false") else text
+
+
+def truth(value: Any) -> bool:
+    """Truthiness of an attribute as telemetry writes it (bool, 0/1, "true"/"false")."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return str(value).strip().lower() in _TRUE
+
+
+def number(value: Any) -> float:
+    """A float from a numeric attribute; NaN when it is not a number (counted downstream)."""
+    if isinstance(value, bool):
+        return _NAN
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return _NAN
+
+
+@dataclass(frozen=True)
+class CompiledMatcher:
+    """All of `fields` must be present with one of the accepted values."""
+
+    clauses: tuple[tuple[str, frozenset[str]], ...]
+
+    @classmethod
+    def compile(cls, matcher: Matcher | None) -> CompiledMatcher:
+        clauses = []
+        for field, want in sorted((matcher or {}).items()):
+            values = want if isinstance(want, list) else [want]
+            clauses.append((field, frozenset(norm(v) for v in values)))
+        return cls(tuple(clauses))
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        for field, accepted in self.clauses:
+            v = event.get(field)
+            if v is None or norm(v) not in accepted:
+                return False
+        return True
+
+    def excludes(self, event: Mapping[str, Any]) -> bool:
+        """For `exclude`: any clause that matches excludes the event."""
+        for field, accepted in self.clauses:
+            v = event.get(field)
+            if v is not None and norm(v) in accepted:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class MetricExtractor:
+    """Pulls one metric's contribution out of an event (None = the event has nothing for it)."""
+
+    aggregation: str
+    fields: tuple[str, ...]
+    condition: CompiledMatcher | None
+
+    @classmethod
+    def compile(cls, m: MetricSpec) -> MetricExtractor:
+        cond = CompiledMatcher.compile(m.condition) if m.condition else None
+        return cls(m.aggregation, m.fields, cond)
+
+    def extract(self, event: Mapping[str, Any]) -> float | str | None:
+        agg = self.aggregation
+        if agg == "count":
+            return 1.0
+        if agg in ("rate", "ratio"):
+            if self.condition is not None:
+                if self.fields and event.get(self.fields[0]) is None:
+                    return None
+                return 1.0 if self.condition.matches(event) else 0.0
+            v = event.get(self.fields[0])
+            return None if v is None else (1.0 if truth(v) else 0.0)
+        if agg == "distinct":
+            v = event.get(self.fields[0])
+            return None if v is None else norm(v)
+        total, found = 0.0, False
+        for f in self.fields:
+            v = event.get(f)
+            if v is not None:
+                total += number(v)
+                found = True
+        return total if found else None
+
+
+@dataclass(frozen=True)
+class Route:
+    """One detector's compiled routing: filter, exclusions, key, parent key, metrics."""
+
+    detector_id: str
+    filter: CompiledMatcher
+    exclude: CompiledMatcher
+    group_by: tuple[str, ...]
+    parent_by: tuple[str, ...]
+    metrics: tuple[MetricExtractor, ...]
+
+    @classmethod
+    def compile(cls, spec: DetectorSpec) -> Route:
+        return cls(
+            spec.id,
+            CompiledMatcher.compile(spec.filter),
+            CompiledMatcher.compile(spec.exclude),
+            tuple(spec.group_by),
+            tuple(spec.parent_by),
+            tuple(MetricExtractor.compile(m) for m in spec.metric_specs),
+        )
+
+    def observe(self, event: Mapping[str, Any], time: float) -> Observation | None:
+        """The Observation for this event, or None when the event does not feed this detector."""
+        if not self.filter.matches(event) or self.exclude.excludes(event):
+            return None
+        group = []
+        for f in self.group_by:
+            v = event.get(f)
+            if v is None or v == "":
+                return None
+            group.append(norm(v))
+        extra: dict[str, Any] = {}
+        if self.parent_by:
+            extra["parent"] = tuple(norm(event.get(f, "")) for f in self.parent_by)
+        if len(self.metrics) == 1:
+            value = self.metrics[0].extract(event)
+            if value is None:
+                return None
+        else:
+            values = tuple(m.extract(event) for m in self.metrics)
+            if all(v is None for v in values):
+                return None
+            extra["values"] = values
+            value = None
+        return Observation(self.detector_id, time, tuple(group), value, extra)
+
+
+def event_time(event: Mapping[str, Any]) -> float | None:
+    """The event's time as a finite float, else None."""
+    t = event.get("time")
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        return None
+    return float(t)

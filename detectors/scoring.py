@@ -1,0 +1,87 @@
+"""Shared statistics: robust exponentially weighted location/scale and the map from deviation to score.
+
+Every detector turns "how far from normal" into a score in [0, 1] the same way, so that one
+threshold means the same thing everywhere: a score of 0.5 is the detector's alert point at its
+default sensitivity, higher is more anomalous, and ranks are preserved for large deviations.
+"""
+
+from __future__ import annotations
+
+import math
+
+LN2 = math.log(2.0)
+# Mean absolute deviation of a normal distribution is sigma * sqrt(2 / pi); this undoes it.
+MAD_TO_SIGMA = math.sqrt(math.pi / 2.0)
+DIRECTIONS = ("up", "down", "both")
+
+
+def deviation_score(z: float, z_half: float) -> float:
+    """Score in [0, 1] for a (one-sided, non-negative) deviation of `z` robust sigmas.
+
+    0.5 at `z_half`, 0.94 at twice it; smooth and monotone, 0 for z <= 0.
+    """
+    if not z > 0.0:
+        return 0.0
+    if z == math.inf:
+        return 1.0
+    return 1.0 - math.exp(-LN2 * (z / z_half) ** 2)
+
+
+def ratio_score(q: float, steepness: float = 4.0) -> float:
+    """Score in [0, 1] for a ratio to a limit: 0.5 at q == 1 (the limit), rising steeply above."""
+    if not q > 0.0:
+        return 0.0
+    if q == math.inf:
+        return 1.0
+    qk = q**steepness
+    return qk / (1.0 + qk)
+
+
+def directed(residual: float, direction: str) -> float:
+    """The part of a signed residual that counts as anomalous for `direction`."""
+    if direction == "up":
+        return residual if residual > 0.0 else 0.0
+    if direction == "down":
+        return -residual if residual < 0.0 else 0.0
+    return abs(residual)
+
+
+def robust_step(
+    loc: float, scale: float, x: float, alpha: float, clip: float, floor: float
+) -> tuple[float, float]:
+    """One Huber-style EW update of (location, sigma-scale) with `x`.
+
+    The residual is clipped to `clip` scales (never below `floor`) before it moves either
+    estimate, so a single outlier cannot drag the baseline: what is anomalous stays anomalous.
+    """
+    bound = clip * max(scale, floor)
+    r = x - loc
+    rc = bound if r > bound else (-bound if r < -bound else r)
+    loc += alpha * rc
+    scale += alpha * (MAD_TO_SIGMA * abs(rc) - scale)
+    return loc, scale
+
+
+NOISE_MODELS = ("none", "poisson", "compound", "binomial")
+
+
+def noise_floor(noise: str, expected: float, n: int, unit: float) -> float:
+    """The smallest sigma a window's value can honestly have, given how it was produced.
+
+    poisson: a count of events (sd >= sqrt(expected), at least one event's worth).
+    compound: a sum of event values of typical size `unit` (sd >= sqrt(expected * unit)).
+    binomial: a share of `n` events (sd >= sqrt(p(1 - p) / n), p shrunk towards 1/2).
+    """
+    if noise == "poisson":
+        return math.sqrt(max(expected, 1.0))
+    if noise == "compound":
+        return math.sqrt(max(expected, unit) * unit) if unit > 0.0 else 0.0
+    if noise == "binomial" and n > 0:
+        p = min(1.0, (max(expected, 0.0) * n + 1.0) / (n + 2.0))
+        return math.sqrt(p * (1.0 - p) / n)
+    return 0.0
+
+
+def is_number(x: object) -> bool:
+    """True for a finite int/float (not bool)."""
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)

@@ -1,0 +1,240 @@
+"""Seasonal baseline: hour-of-day x day-of-week profiles learned online, robust residual score."""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass
+
+from detectors.scoring import deviation_score, directed, noise_floor, robust_step
+
+_CELLS = 168  # hours in a week: cell = day-of-week * 24 + hour-of-day (UTC)
+_SCALES = _CELLS  # then 48 sigmas: hour-of-day on working days, then on weekends
+_G_LOC, _G_SCALE, _R_SCALE, _N, _T0H, _RUN, _UNIT, _DISP, _ACT = range(_CELLS + 48, _CELLS + 57)
+_SIZE = _CELLS + 57
+_NAN = float("nan")
+_EPOCH_MONDAY_SHIFT = 72  # 1970-01-01 was a Thursday: +72 h puts Monday 00:00 at cell 0
+_WEEKDAY_CELLS = tuple(tuple(d * 24 + h for d in range(5)) for h in range(24))
+_EVENT_NOISE = ("poisson", "compound")
+_WEEKEND_CELLS = tuple(tuple(d * 24 + h for d in range(5, 7)) for h in range(24))
+
+
+def _scale_index(cell: int) -> int:
+    return _SCALES + (24 if cell >= 120 else 0) + cell % 24
+
+
+def same_hour_cells(cell: int) -> tuple[int, ...]:
+    """The cells of the same hour on days of the same type (working day or weekend)."""
+    return (_WEEKEND_CELLS if cell >= 120 else _WEEKDAY_CELLS)[cell % 24]
+
+
+@dataclass(frozen=True)
+class SeasonalParams:
+    """Knobs (shared by all keys of a detector, so they cost nothing per key).
+
+    z: the residual, in robust sigmas, that scores 0.5. direction: up|down|both.
+    step: seconds between points (sets how fast an hour's cell learns). noise: none, or how
+    the value was produced from `n` events (poisson: a count, compound: a sum of event values,
+    binomial: a share), which floors sigma so that a handful of events is never a spike;
+    for counts and sums the floor is scaled by the learned overdispersion (events come in
+    sessions, so the variance is several times the Poisson one).
+    """
+
+    z: float = 5.0
+    direction: str = "both"
+    step: float = 300.0
+    noise: str = "none"
+    clip: float = 3.0
+    min_points: int = 12
+    adapt_after: int = 24
+
+
+class SeasonalBaseline:
+    """What is normal for this hour of this weekday, and how far the point is from it.
+
+    The model keeps, for each of the 168 hours of the week, a robust location, and for each
+    hour of a working day and of a weekend day a robust sigma (Huber-clipped exponentially
+    weighted mean and mean absolute deviation; sharing sigma across days of a type gives it
+    five times the data), plus a global level and the typical size of residuals. A point is anomalous when its residual from
+    the expected value for its hour, divided by a robust sigma, is large. Until a cell has
+    seen a full week, the expected value comes from the same hour on the other days of
+    the same type, working day or weekend (hour-of-day profile), and before that from the
+    global level. Outliers are clipped
+    while learning so an incident does not teach itself as normal; a shift that persists
+    for `adapt_after` points is accepted as the new normal.
+
+    State is one compact float32 array (under 1 kB), so a million keys fit in memory.
+
+    >>> m = SeasonalBaseline(SeasonalParams(direction="up", step=3600))
+    >>> for i in range(24 * 14):
+    ...     t = i * 3600.0
+    ...     m.learn_one(10.0 + (5.0 if (i % 24) >= 12 else 0.0) + (i % 3) * 0.1, t)
+    >>> m.score_one(15.1, 24 * 14 * 3600.0 + 13 * 3600) < 0.1
+    True
+    >>> m.score_one(60.0, 24 * 14 * 3600.0 + 13 * 3600) > 0.9
+    True
+    """
+
+    __slots__ = ("a", "p")
+
+    def __init__(self, params: SeasonalParams | None = None) -> None:
+        self.p = params or SeasonalParams()
+        self.a = array("f", [_NAN]) * _SIZE
+        self.a[_N] = 0.0
+        self.a[_RUN] = 0.0
+        self.a[_UNIT] = 0.0
+        self.a[_DISP] = 1.0
+        self.a[_ACT] = 0.0
+
+    def __getstate__(self) -> tuple:
+        return (self.a, self.p)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.a, self.p = state
+
+    @property
+    def n(self) -> int:
+        return int(self.a[_N])
+
+    def spawn(self) -> SeasonalBaseline:
+        """A new key's model that starts from this (parent) baseline."""
+        child = SeasonalBaseline.__new__(SeasonalBaseline)
+        child.p = self.p
+        child.a = array("f", self.a)
+        child.a[_RUN] = 0.0
+        return child
+
+    def is_warm(self, t: float, warmup: float) -> bool:
+        a = self.a
+        return a[_N] > 0 and t - a[_T0H] * 3600.0 >= warmup
+
+    def _expect(self, t: float) -> tuple[float, float]:
+        """Expected value and sigma for time t (cell, else hour-of-day, else global)."""
+        a = self.a
+        h = int(t // 3600.0)
+        b = (h + _EPOCH_MONDAY_SHIFT) % _CELLS
+        scale = a[_scale_index(b)]
+        if scale != scale:
+            scale = a[_G_SCALE]
+        loc = a[b]
+        if loc == loc and h - a[_T0H] >= _CELLS:
+            return loc, scale
+        total = 0.0
+        k = 0
+        for c in same_hour_cells(b):
+            v = a[c]
+            if c != b and v == v:
+                total += v
+                k += 1
+        if k:
+            return total / k, scale
+        return a[_G_LOC], a[_G_SCALE]
+
+    def _sigma(self, expected: float, scale: float, n: int) -> float:
+        a = self.a
+        sigma = max(scale, 0.3 * a[_R_SCALE], 1e-6 * (abs(expected) + 1e-6))
+        floor = noise_floor(self.p.noise, expected, n, a[_UNIT])
+        if floor > 0.0 and self.p.noise != "binomial":
+            floor *= math.sqrt(max(a[_DISP], 1.0))  # overdispersion: events come in bursts
+            # On/off activity: whether the key is active in this window is itself uncertain,
+            # so a window at the key's usual active level is no spike (sd of the mixture).
+            floor = max(floor, 0.5 * a[_ACT])
+        return max(sigma, floor)
+
+    def residual_z(self, x: float, t: float, n: int = 0) -> tuple[float, float, float]:
+        """(signed z, expected, sigma) of x at time t."""
+        expected, scale = self._expect(t)
+        sigma = self._sigma(expected, scale, n)
+        return (x - expected) / sigma, expected, sigma
+
+    def _idle(self, x: float, n: int) -> bool:
+        """A window without events of a key that has been active: for an upward detector it
+        says nothing about how high the key goes when it works, so it is neither scored nor
+        learned (a person's idle hours would otherwise make any session look like a spike)."""
+        p = self.p
+        return (
+            x == 0.0
+            and n == 0
+            and p.direction == "up"
+            and p.noise in _EVENT_NOISE
+            and self.a[_ACT] > 0.0
+        )
+
+    def score_one(self, x: float, t: float, n: int = 0) -> float:
+        if self.a[_N] < self.p.min_points or self._idle(x, n):
+            return 0.0
+        z, _, _ = self.residual_z(x, t, n)
+        return deviation_score(directed(z, self.p.direction), self.p.z)
+
+    def describe(self, x: float, t: float, n: int = 0) -> dict:
+        z, expected, sigma = self.residual_z(x, t, n)
+        return {
+            "value": x,
+            "expected": round(expected, 6),
+            "sigma": round(sigma, 6),
+            "z": round(z, 3),
+        }
+
+    def learn_one(self, x: float, t: float, n: int = 0) -> None:
+        a, p = self.a, self.p
+        if self._idle(x, n):
+            return
+        if n > 0 and x > 0.0 and p.noise == "compound":
+            unit = a[_UNIT]
+            a[_UNIT] = x / n if unit <= 0.0 else unit + 0.02 * (x / n - unit)
+        if x > 0.0 and p.noise in ("poisson", "compound"):
+            # The upper level of an active window: rises faster than it falls (an upper
+            # quantile of busy windows), capped so that a spike barely moves it.
+            act = a[_ACT]
+            step = 0.2 if x > act else 0.05
+            a[_ACT] = x if act <= 0.0 else act + step * (min(x, 3.0 * act) - act)
+        events, n = n, a[_N] + 1.0
+        if n == 1.0:
+            a[_T0H] = float(int(t // 3600.0))
+            a[_G_LOC] = x
+            a[_G_SCALE] = 0.0
+            a[_R_SCALE] = 0.0
+            a[_N] = n
+            self._learn_cell(x, t, x, 0.0, clip=math.inf)
+            return
+        a[_N] = n
+        expected, scale = self._expect(t)
+        sigma = self._sigma(expected, scale, events)
+        learning = n <= p.min_points
+        clip = math.inf if learning or a[_RUN] >= p.adapt_after else p.clip
+        if abs(x - expected) > p.clip * sigma and not learning:
+            a[_RUN] = a[_RUN] + 1.0
+        else:
+            a[_RUN] = 0.0
+        g_alpha = max(1.0 / n, 0.01)
+        a[_G_LOC], a[_G_SCALE] = robust_step(a[_G_LOC], a[_G_SCALE], x, g_alpha, clip, sigma)
+        r = abs(x - expected)
+        if clip != math.inf:
+            r = min(r, clip * sigma)
+        a[_R_SCALE] = a[_R_SCALE] + g_alpha * (1.2533141373155 * r - a[_R_SCALE])
+        base = noise_floor(p.noise, expected, events, a[_UNIT])
+        if base > 0.0 and p.noise != "binomial":
+            d = min((abs(x - expected) / base) ** 2, 100.0)
+            a[_DISP] = a[_DISP] + g_alpha * (d - a[_DISP])
+        self._learn_cell(x, t, expected, scale, clip)
+
+    def _cell_alpha(self) -> float:
+        step = self.p.step
+        # Average over about two visits of an hour (two weeks), within sane bounds.
+        points_per_hour = 3600.0 / step if step > 0 else 12.0
+        return min(0.3, max(0.02, 1.0 / (2.0 * points_per_hour)))
+
+    def _learn_cell(self, x: float, t: float, expected: float, scale: float, clip: float) -> None:
+        a = self.a
+        b = (int(t // 3600.0) + _EPOCH_MONDAY_SHIFT) % _CELLS
+        si = _scale_index(b)
+        cell_scale = a[si]
+        if cell_scale != cell_scale:
+            cell_scale = scale if scale == scale else 0.0
+        loc = a[b]
+        if loc != loc:  # first visit: the point itself is the best guess for its hour
+            a[b] = x
+            a[si] = cell_scale
+            return
+        floor = max(0.3 * a[_R_SCALE], 1e-9)
+        a[b], a[si] = robust_step(loc, cell_scale, x, self._cell_alpha(), clip, floor)

@@ -1,0 +1,71 @@
+"""The detectors section of the configuration: defaults and precise errors."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from detectors.config import DetectorsConfig
+
+
+def errors(data):
+    with pytest.raises(ValidationError) as exc:
+        DetectorsConfig.model_validate(data)
+    return [(e["loc"], e["msg"]) for e in exc.value.errors()]
+
+
+def test_the_embedded_default_set_covers_the_claude_code_use_cases():
+    ids = {d.id: d for d in DetectorsConfig().detectors}
+    assert ids["cost-per-team"].group_by == ["team"]
+    assert ids["cost-per-user"].parent_by == ["team"]
+    assert ids["invocations-per-user"].aggregation == "count"
+    assert ids["error-rate-per-model-region"].group_by == ["model", "region"]
+    assert ids["latency-p95-per-model-region"].aggregation == "p95"
+    assert ids["cache-hit-ratio-per-workflow"].aggregation == "ratio"
+    assert ids["new-region-per-user"].kind == "new_value"
+    assert ids["new-model-per-team"].field == "model"
+    assert ids["team-silent"].kind == "absence"
+    assert ids["team-monthly-budget"].kind == "budget"
+    assert {"tokens-per-team", "tokens-per-user"} <= set(ids)
+
+
+def test_a_bad_parameter_is_reported_at_its_own_location():
+    errs = errors({"detectors": [{"id": "x", "kind": "seasonal", "params": {"z": -1, "zz": 1}}]})
+    assert (("detectors", 0, "params", "z"), "Input should be greater than 0") in errs
+    assert (("detectors", 0, "params", "zz"), "Extra inputs are not permitted") in errs
+
+
+def test_a_bad_interval_names_the_field_and_how_to_write_it():
+    errs = errors({"detectors": [{"id": "x", "kind": "ewma", "interval": "5 parsecs"}]})
+    assert errs[0][0] == ("detectors", 0, "interval")
+    assert "5m" in errs[0][1]
+
+
+def test_aggregations_that_need_a_field_say_so():
+    errs = errors({"detectors": [{"id": "x", "kind": "ewma", "aggregation": "p95"}]})
+    assert errs[0][0] == ("detectors", 0)
+    assert "needs a `field`" in errs[0][1]
+
+
+def test_unknown_keys_and_duplicate_ids_are_refused():
+    errs = errors({"detectors": [{"id": "x", "kind": "ewma", "tresh": 0.5}]})
+    assert errs[0][0] == ("detectors", 0, "tresh")
+    errs = errors({"detectors": [{"id": "x", "kind": "ewma"}, {"id": "x", "kind": "ewma"}]})
+    assert "duplicate detector id 'x'" in errs[0][1]
+
+
+def test_budget_needs_an_amount_and_hst_needs_several_metrics():
+    errs = errors(
+        {"detectors": [{"id": "b", "kind": "budget", "aggregation": "sum", "field": "cost"}]}
+    )
+    assert "needs `params.budget`" in errs[0][1]
+    errs = errors({"detectors": [{"id": "h", "kind": "hst"}]})
+    assert "several metrics" in errs[0][1]
+
+
+def test_for_is_accepted_under_its_yaml_name_and_durations_as_text():
+    cfg = DetectorsConfig.model_validate(
+        {"detectors": [{"id": "x", "kind": "ewma", "for": 3, "warmup": "2h", "interval": "1m"}]}
+    )
+    d = cfg.detectors[0]
+    assert (d.for_, d.warmup, d.interval) == (3, 7200.0, 60.0)

@@ -1,0 +1,233 @@
+"""Routing events to detectors and the per-detector state: windows, keys, alerts."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+
+from detectors import DetectorsConfig, DetectorSet, Observation, Signal
+
+MONDAY = 1793577600.0  # 2026-11-02T00:00:00Z
+STEP = 300.0
+
+
+def one(**spec) -> DetectorSet:
+    spec.setdefault("id", "d")
+    return DetectorSet.from_config(DetectorsConfig.model_validate({"detectors": [spec]}))
+
+
+def invoke(t, user="alice", team="payments", **kw):
+    return {"time": t, "name": "claude.invoke", "user": user, "team": team, "cost": 0.1, **kw}
+
+
+def feed(ds, state, events, until):
+    signals: list[Signal] = []
+    for ev in sorted(events, key=lambda e: e["time"]):
+        for obs in ds.route(ev):
+            signals += state.update(obs)
+        signals += state.advance(ev["time"] - 60)
+    signals += state.advance(until)
+    return signals
+
+
+def test_route_applies_filter_exclude_and_group_and_carries_the_parent():
+    ds = one(
+        kind="seasonal",
+        aggregation="sum",
+        field="cost",
+        filter={"name": "claude.invoke"},
+        exclude={"status": "error"},
+        group_by=["user"],
+        parent_by=["team"],
+    )
+    [obs] = ds.route(invoke(MONDAY))
+    assert obs == Observation("d", MONDAY, ("alice",), 0.1, {"parent": ("payments",)})
+    assert ds.route({**invoke(MONDAY), "name": "shell.run"}) == []
+    assert ds.route(invoke(MONDAY, status="error")) == []
+    assert ds.route({k: v for k, v in invoke(MONDAY).items() if k != "user"}) == []
+    assert ds.route({**invoke(MONDAY), "time": float("nan")}) == []
+
+
+def test_route_sums_several_fields_and_reads_conditions_and_booleans():
+    tokens = one(kind="seasonal", aggregation="sum", field=["tokens_in", "tokens_out"])
+    assert tokens.route({"time": 1.0, "tokens_in": 3, "tokens_out": "2"})[0].value == 5.0
+    rate = one(kind="ewma", aggregation="rate", condition={"status": "error"})
+    assert rate.route({"time": 1.0, "status": "error"})[0].value == 1.0
+    assert rate.route({"time": 1.0, "status": "ok"})[0].value == 0.0
+    ratio = one(kind="ewma", aggregation="ratio", field="cache_hit")
+    assert [ratio.route({"time": 1.0, "cache_hit": v})[0].value for v in (True, "false")] == [1, 0]
+
+
+def test_empty_windows_of_known_keys_are_points_so_silence_is_seen():
+    ds = one(kind="absence", group_by=["team"], warmup="1d", **{"for": 2})
+    state = ds.new_state("d")
+    rng = random.Random(1)
+    events = []
+    for day in range(8):
+        for minute in range(9 * 60, 17 * 60):
+            t = MONDAY + day * 86400 + minute * 60 + rng.random()
+            silent = day == 7 and minute >= 10 * 60  # next Monday, from 10:00
+            if (day % 7) < 5 and not silent:
+                events.append(invoke(t))
+    signals = feed(ds, state, events, MONDAY + 7 * 86400 + 12 * 3600)
+    opened = [s for s in signals if s.firing]
+    assert opened, "a team that stops in working hours must be noticed"
+    first = opened[0]
+    assert first.group == {"team": "payments"}
+    assert MONDAY + 7 * 86400 + 10 * 3600 < first.time <= MONDAY + 7 * 86400 + 11 * 3600 + 1800
+    assert first.evidence["value"] == 0.0
+
+
+def test_late_and_bad_points_are_counted_never_raised():
+    ds = one(kind="seasonal", aggregation="sum", field="cost", group_by=["user"])
+    state = ds.new_state("d")
+    for value in (float("nan"), math.inf, -3.0):
+        assert state.update(Observation("d", MONDAY, ("a",), value)) == []
+    state.update(Observation("d", MONDAY, ("a",), 1.0))
+    state.update(Observation("d", float("inf"), ("a",), 1.0))
+    state.advance(MONDAY + 2 * STEP)
+    state.update(Observation("d", MONDAY + 10, ("a",), 1.0))  # its window is closed
+    bad_text = ds.route({"time": MONDAY, "user": "a", "cost": "lots"})[0]
+    state.update(bad_text)
+    assert state.stats["bad_value"] == 4
+    assert state.stats["bad_time"] == 1
+    assert state.stats["late"] == 1
+    assert state.stats["points"] == 2  # the first window and the empty one after it
+
+
+def test_keys_are_capped_least_recently_seen_first_and_counted():
+    ds = one(kind="seasonal", group_by=["user"], max_keys=2)
+    state = ds.new_state("d")
+    for user in ("a", "b", "a", "c"):
+        state.update(Observation("d", MONDAY, (user,), None))
+    assert set(state.keys) == {("a",), ("c",)}
+    assert state.stats["evictions"] == 1
+
+
+def spike_run(ds, state, spike_user="u3", spike_day=8, warm_start=0):
+    rng = random.Random(2)
+    events = []
+    for day in range(warm_start, spike_day + 1):
+        for i in range(12 * 24):
+            t = MONDAY + day * 86400 + i * STEP
+            for u in range(6):
+                n = rng.randrange(3)
+                if day == spike_day and 10 * 12 <= i < 11 * 12 and f"u{u}" == spike_user:
+                    n = 40
+                events += [invoke(t + k, user=f"u{u}", team="t1") for k in range(n)]
+    return feed(ds, state, events, MONDAY + (spike_day + 1) * 86400)
+
+
+def test_a_runaway_user_opens_once_fires_per_window_and_resolves_once():
+    ds = one(
+        kind="seasonal",
+        title="Runaway invocations for {user}",
+        severity="high",
+        filter={"name": "claude.invoke"},
+        group_by=["user"],
+        parent_by=["team"],
+        params={"direction": "up"},
+        keep_firing_for=2,
+        **{"for": 2},
+    )
+    signals = spike_run(ds, ds.new_state("d"))
+    assert {s.group["user"] for s in signals} == {"u3"}, "nobody else is anomalous"
+    firing = [s for s in signals if s.firing]
+    resolved = [s for s in signals if not s.firing]
+    assert len(resolved) == 1 and resolved[0].time > firing[-1].time
+    spike = MONDAY + 8 * 86400 + 10 * 3600
+    assert firing[0].time == spike + 2 * STEP, "opens after `for` = 2 windows"
+    assert [s.time for s in firing] == [firing[0].time + k * STEP for k in range(len(firing))]
+    first = firing[0]
+    assert first.title == "Runaway invocations for u3" and first.severity == "high"
+    assert 0.5 <= first.score <= 1.0 and first.evidence["value"] == 40.0
+
+
+def test_no_alerts_during_warmup():
+    ds = one(kind="seasonal", group_by=["user"], warmup="30d", params={"direction": "up"})
+    assert spike_run(ds, ds.new_state("d")) == []
+
+
+def test_a_new_user_starts_from_the_team_baseline():
+    spec = {
+        "kind": "seasonal",
+        "group_by": ["user"],
+        "parent_by": ["team"],
+        "warmup": "1d",
+        "params": {"direction": "up"},
+    }
+    ds = one(**spec)
+    state = ds.new_state("d")
+    rng = random.Random(3)
+    events = [
+        invoke(MONDAY + i * STEP + k, user=f"u{u}", team="t1")
+        for i in range(12 * 24 * 3)
+        for u in range(5)
+        for k in range(rng.randrange(3))
+    ]
+    feed(ds, state, events, MONDAY + 3 * 86400)
+    newcomer = ("newbie",)
+    state.update(Observation("d", MONDAY + 3 * 86400 + 10, newcomer, None, {"parent": ("t1",)}))
+    model = state.keys[newcomer]
+    assert model.is_warm(MONDAY + 3 * 86400, 86400.0), "inherits the team's maturity"
+    assert abs(model.residual_z(1.0, MONDAY + 3 * 86400)[1] - 1.0) < 0.5
+
+
+def test_a_new_region_for_a_user_is_new_only_if_the_team_never_used_it():
+    ds = one(
+        kind="new_value",
+        aggregation="distinct",
+        field="region",
+        group_by=["user"],
+        parent_by=["team"],
+        warmup="1h",
+    )
+    state = ds.new_state("d")
+    events = [invoke(MONDAY + i * STEP, user="old", region="us-east-1") for i in range(30)]
+    events += [invoke(MONDAY + i * STEP, user="old2", region="eu-west-1") for i in range(30)]
+    events.append(invoke(MONDAY + 40 * STEP, user="new", region="eu-west-1"))
+    events.append(invoke(MONDAY + 41 * STEP, user="old", region="ap-southeast-1"))
+    signals = [s for s in feed(ds, state, events, MONDAY + 50 * STEP) if s.firing]
+    assert [(s.group["user"], s.evidence["new_values"]) for s in signals] == [
+        ("old", ["ap-southeast-1"])
+    ]
+
+
+def test_hst_watches_several_metrics_of_one_key():
+    ds = one(
+        kind="hst",
+        group_by=["user"],
+        warmup="1h",
+        metrics=[{"aggregation": "count"}, {"aggregation": "sum", "field": "cost"}],
+    )
+    [obs] = ds.route(invoke(MONDAY))
+    assert obs.value is None and obs.extra["values"] == (1.0, 0.1)
+    state = ds.new_state("d")
+    feed(ds, state, [invoke(MONDAY + i * 60) for i in range(600)], MONDAY + 700 * 60)
+    assert state.stats["points"] > 100 and state.stats["bad_value"] == 0
+
+
+def test_replaying_the_same_input_gives_the_same_signals_even_across_a_snapshot():
+    def make():
+        ds = one(kind="seasonal", group_by=["user"], parent_by=["team"], params={"direction": "up"})
+        return ds, ds.new_state("d")
+
+    ds, straight = make()
+    expected = spike_run(ds, straight, spike_day=5)
+    ds2, state = make()
+    rng = random.Random(2)
+    events = []
+    for day in range(6):
+        for i in range(12 * 24):
+            t = MONDAY + day * 86400 + i * STEP
+            for u in range(6):
+                n = rng.randrange(3)
+                if day == 5 and 120 <= i < 132 and u == 3:
+                    n = 40
+                events += [invoke(t + k, user=f"u{u}", team="t1") for k in range(n)]
+    half = len(events) // 2
+    got = feed(ds2, state, events[:half], events[half]["time"] - 60)
+    state = pickle.loads(pickle.dumps(state))
+    got += feed(ds2, state, events[half:], MONDAY + 6 * 86400)
+    assert got == expected and expected

@@ -1,0 +1,193 @@
+"""Each estimator flags what its docstring calls anomalous, and nothing ordinary."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors.absence import Absence, AbsenceParams
+from detectors.budget import BudgetBurn, BudgetParams
+from detectors.changepoint import ChangePoint, ChangePointParams
+from detectors.ewma import EwmaChart, EwmaParams
+from detectors.halfspace import HalfSpaceParams, HalfSpaceScorer
+from detectors.new_value import NewValue
+from detectors.seasonal import SeasonalBaseline, SeasonalParams
+
+MONDAY = 1793577600.0  # 2026-11-02T00:00:00Z
+HOUR = 3600.0
+STEP = 300.0
+
+
+def office_load(t: float, rng: random.Random) -> float:
+    """Busy in working hours on weekdays, quiet at night and on weekends, with noise."""
+    hour = (t % 86400) / 3600
+    weekday = int(((t - MONDAY) // 86400) % 7) < 5
+    base = 100.0 if (weekday and 9 <= hour < 18) else 10.0
+    return base + rng.gauss(0, base * 0.05)
+
+
+def run(model, series):
+    scores = []
+    for t, x in series:
+        scores.append(model.score_one(x, t))
+        model.learn_one(x, t)
+    return scores
+
+
+def test_seasonal_knows_busy_hours_and_flags_a_spike_in_a_quiet_hour():
+    rng = random.Random(1)
+    m = SeasonalBaseline(SeasonalParams(direction="up", step=STEP))
+    series = [(MONDAY + i * STEP, office_load(MONDAY + i * STEP, rng)) for i in range(12 * 24 * 15)]
+    scores = run(m, series)
+    after_two_weeks = scores[12 * 24 * 14 :]
+    assert max(after_two_weeks) < 0.5, "ordinary weekday peaks must not look anomalous"
+    night = MONDAY + 15 * 86400 + 2 * HOUR
+    assert m.score_one(100.0, night) > 0.99, "a working-hours load at 2am is a spike"
+    busy = MONDAY + 15 * 86400 + 11 * HOUR
+    assert m.score_one(100.0, busy) < 0.1
+
+
+def test_seasonal_tells_weekends_from_weekdays():
+    rng = random.Random(2)
+    m = SeasonalBaseline(SeasonalParams(direction="up", step=STEP))
+    run(m, [(MONDAY + i * STEP, office_load(MONDAY + i * STEP, rng)) for i in range(12 * 24 * 14)])
+    saturday_noon = MONDAY + 19 * 86400 + 12 * HOUR
+    assert m.score_one(100.0, saturday_noon) > 0.9
+    assert m.score_one(11.0, saturday_noon) < 0.1
+
+
+def test_seasonal_accepts_a_lasting_shift_as_the_new_normal():
+    m = SeasonalBaseline(SeasonalParams(direction="both", step=HOUR, adapt_after=24))
+    rng = random.Random(3)
+    series = [(i * HOUR, 50.0 + rng.gauss(0, 1)) for i in range(24 * 10)]
+    series += [(i * HOUR, 80.0 + rng.gauss(0, 1)) for i in range(24 * 10, 24 * 30)]
+    scores = run(m, series)
+    assert scores[24 * 10] > 0.99, "the shift itself is anomalous"
+    assert max(scores[-24 * 5 :]) < 0.5, "three weeks later it is normal"
+
+
+def test_poisson_noise_keeps_a_few_events_from_being_a_spike():
+    m = SeasonalBaseline(SeasonalParams(direction="up", step=STEP, noise="poisson"))
+    for i in range(500):
+        m.learn_one(0.0, MONDAY + i * STEP)
+    t = MONDAY + 500 * STEP
+    assert m.score_one(2.0, t) < 0.2
+    assert m.score_one(40.0, t) > 0.99
+
+
+def test_ewma_chart_catches_a_small_sustained_shift_that_single_points_hide():
+    rng = random.Random(4)
+    m = EwmaChart(EwmaParams(direction="up", lam=0.2))
+    base = [(float(i), 10.0 + rng.gauss(0, 1)) for i in range(300)]
+    shifted = [(300.0 + i, 11.5 + rng.gauss(0, 1)) for i in range(40)]
+    scores = run(m, base + shifted)
+    assert max(scores[50:300]) < 0.5
+    assert max(scores[300:]) > 0.5
+
+
+def test_changepoint_finds_a_level_shift_but_not_a_lone_spike():
+    rng = random.Random(5)
+    m = ChangePoint(ChangePointParams(direction="up"))
+    series = [(float(i), 100.0 + rng.gauss(0, 2)) for i in range(300)]
+    series[150] = (150.0, 500.0)
+    series += [(300.0 + i, 106.0 + rng.gauss(0, 2)) for i in range(60)]
+    scores = run(m, series)
+    assert max(scores[40:300]) < 0.5, "one spike is not a change of level"
+    assert max(scores[300:]) > 0.5
+
+
+def test_changepoint_finds_a_slow_drift():
+    rng = random.Random(6)
+    m = ChangePoint(ChangePointParams(direction="up"))
+    series = [(float(i), 1000.0 + rng.gauss(0, 20)) for i in range(300)]
+    series += [(300.0 + i, 1000.0 + 2.0 * i + rng.gauss(0, 20)) for i in range(200)]
+    scores = run(m, series)
+    assert max(scores[40:300]) < 0.5
+    assert max(scores[300:]) > 0.5
+
+
+def test_halfspace_flags_an_unusual_combination_of_metrics():
+    rng = random.Random(7)
+    m = HalfSpaceScorer(HalfSpaceParams(window_size=100))
+    for i in range(1500):
+        calls = 20.0 + rng.gauss(0, 2)
+        m.learn_one([calls, calls * 1000.0 + rng.gauss(0, 500)], float(i))
+    usual = m.score_one([21.0, 21000.0], 1500.0)
+    odd = m.score_one([20.0, 80000.0], 1500.0)
+    assert usual < 0.5 < odd
+
+
+def test_new_value_scores_only_values_never_seen():
+    m = NewValue()
+    m.learn_one({"us-east-1", "us-west-2"}, 0.0)
+    assert m.score_one({"us-west-2"}, 1.0) == 0.0
+    assert m.score_one({"us-west-2", "ap-southeast-1"}, 1.0) == 1.0
+    assert m.describe({"ap-southeast-1"}, 1.0)["new_values"] == ["ap-southeast-1"]
+
+
+def test_absence_is_quiet_at_night_and_loud_when_a_busy_team_stops():
+    rng = random.Random(8)
+    m = Absence(AbsenceParams(step=STEP))
+    for i in range(12 * 24 * 8):
+        t = MONDAY + i * STEP
+        m.learn_one(float(round(office_load(t, rng) / 5)), t)
+    tuesday = MONDAY + 8 * 86400
+    assert m.score_one(0.0, tuesday + 3 * HOUR) < 0.1
+    assert m.score_one(0.0, tuesday + 3 * HOUR + 3 * STEP) < 0.1
+    for k in range(12):
+        m.learn_one(0.0, tuesday + 11 * HOUR + k * STEP)
+    assert m.score_one(0.0, tuesday + 12 * HOUR) > 0.5, "an hour of silence at 11am"
+
+
+def test_budget_scores_a_projection_over_budget():
+    m = BudgetBurn(BudgetParams(budget=100.0, period="day", step=HOUR, min_history=2 * HOUR))
+    day = MONDAY
+    for h in range(6):
+        m.learn_one(1.0, day + h * HOUR)
+    assert m.score_one(1.0, day + 6 * HOUR) < 0.05, "24/day projected against 100"
+    for h in range(6, 10):
+        m.learn_one(20.0, day + h * HOUR)
+    assert m.score_one(20.0, day + 10 * HOUR) > 0.9, "20/hour will blow the budget"
+    m.learn_one(1.0, day + 86400.0)
+    assert m.describe(1.0, day + 86400.0 + HOUR)["spent"] == pytest.approx(2.0)
+
+
+FACTORIES = {
+    "seasonal": lambda: SeasonalBaseline(SeasonalParams(step=STEP)),
+    "ewma": lambda: EwmaChart(),
+    "changepoint": lambda: ChangePoint(),
+    "absence": lambda: Absence(),
+    "budget": lambda: BudgetBurn(BudgetParams(budget=50.0, min_history=0.0)),
+}
+values = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
+
+
+@pytest.mark.parametrize("kind", sorted(FACTORIES))
+@settings(max_examples=25, deadline=None)
+@given(xs=st.lists(values, min_size=1, max_size=60))
+def test_scores_stay_in_unit_interval_for_any_stream(kind, xs):
+    m = FACTORIES[kind]()
+    for i, x in enumerate(xs):
+        s = m.score_one(x, MONDAY + i * STEP)
+        assert 0.0 <= s <= 1.0 and not math.isnan(s)
+        m.learn_one(x, MONDAY + i * STEP)
+
+
+@pytest.mark.parametrize("kind", sorted(FACTORIES))
+def test_a_pickled_model_scores_exactly_like_the_original(kind):
+    rng = random.Random(9)
+    m = FACTORIES[kind]()
+    for i in range(400):
+        m.learn_one(abs(rng.gauss(10, 3)), MONDAY + i * STEP)
+    copy = pickle.loads(pickle.dumps(m))
+    for i in range(400, 450):
+        x = abs(rng.gauss(10, 3))
+        t = MONDAY + i * STEP
+        assert copy.score_one(x, t) == m.score_one(x, t)
+        m.learn_one(x, t)
+        copy.learn_one(x, t)

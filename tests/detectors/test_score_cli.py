@@ -1,0 +1,105 @@
+"""`spanwatch score`: one detector over a CSV series, outside the dataflow."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+
+from detectors.cli import score
+
+
+def write_series(path, rows, header="timestamp,value"):
+    path.write_text("\n".join(([header] if header else []) + rows) + "\n")
+
+
+def daily(n=3000, spike_at=2500):
+    rng = random.Random(4)
+    rows = []
+    for i in range(n):
+        t = 1793577600 + i * 300
+        v = 100 + 30 * math.sin(2 * math.pi * (t % 86400) / 86400) + rng.gauss(0, 3)
+        rows.append(f"{t},{v + (80 if i == spike_at else 0):.4f}")
+    return rows
+
+
+def read(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_scores_every_point_and_ranks_the_spike_highest(tmp_path):
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    write_series(src, daily())
+    report = io.StringIO()
+    assert score(str(src), "seasonal", {}, str(out), report) == 0
+    rows = read(out)
+    assert list(rows[0]) == ["timestamp", "value", "anomaly_score"]
+    assert len(rows) == 3000
+    scores = [float(r["anomaly_score"]) for r in rows]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores.index(max(scores)) == 2500 and max(scores) > 0.8
+    assert "scored 3000 points" in report.getvalue()
+
+
+def test_iso_timestamps_without_header_and_the_csv_on_stdout(tmp_path):
+    src = tmp_path / "s.csv"
+    write_series(src, ["2026-11-02T00:00:00Z,1", "2026-11-02T00:05:00Z,2"], header=None)
+    out = io.StringIO()
+    assert score(str(src), "ewma", {}, None, out) == 0
+    assert out.getvalue().splitlines() == [
+        "timestamp,value,anomaly_score",
+        "2026-11-02T00:00:00Z,1,0.000000",
+        "2026-11-02T00:05:00Z,2,0.000000",
+    ]
+
+
+def test_columns_are_found_by_name_in_any_order(tmp_path):
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    write_series(src, ["5,1793577600", "6,1793577900"], header="value,timestamp")
+    assert score(str(src), "ewma", {}, str(out), io.StringIO()) == 0
+    assert [r["value"] for r in read(out)] == ["5", "6"]
+
+
+def test_bad_rows_are_skipped_and_reported_with_line_numbers(tmp_path):
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    rows = ["1793577600,1", "yesterday,2", "1793578200,nan", "1793578500,3", "1793577000,4", "x"]
+    write_series(src, rows)
+    report = io.StringIO()
+    assert score(str(src), "seasonal", {}, str(out), report) == 0
+    text = report.getvalue()
+    assert "4 bad rows" in text
+    for fragment in (
+        "line 3: not a timestamp",
+        "line 4: not a finite number",
+        "line 6: out of order",
+        "line 7: expected at least 2 columns",
+    ):
+        assert fragment in text
+    assert [r["value"] for r in read(out)] == ["1", "3"]
+
+
+def test_params_are_validated_and_unknown_detectors_named(tmp_path):
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    write_series(src, daily(50))
+    report = io.StringIO()
+    assert score(str(src), "seasonal", {"z": "-1", "bogus": "2"}, str(out), report) == 2
+    assert "--param z" in report.getvalue() and "--param bogus" in report.getvalue()
+    report = io.StringIO()
+    assert score(str(src), "prophet", {}, str(out), report) == 2
+    assert "unknown detector 'prophet'" in report.getvalue() and "seasonal" in report.getvalue()
+    report = io.StringIO()
+    assert score(str(src), "budget", {}, str(out), report) == 2
+    assert "budget=AMOUNT" in report.getvalue()
+    assert score(str(tmp_path / "missing.csv"), "ewma", {}, str(out), io.StringIO()) == 2
+
+
+def test_params_change_the_scores_and_configured_ids_are_accepted(tmp_path):
+    src, a, b = tmp_path / "s.csv", tmp_path / "a.csv", tmp_path / "b.csv"
+    write_series(src, daily())
+    assert score(str(src), "seasonal", {"z": "10"}, str(a), io.StringIO()) == 0
+    assert score(str(src), "cost-per-team", {}, str(b), io.StringIO()) == 0
+    lenient = max(float(r["anomaly_score"]) for r in read(a))
+    default = max(float(r["anomaly_score"]) for r in read(b))
+    assert lenient < default
