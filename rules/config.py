@@ -1,0 +1,73 @@
+"""The `rules:` section of spanwatch's configuration; `RulesConfig()` is the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PACKS_DIR = Path(__file__).parent / "packs"
+
+APPROVED_MODELS = [
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "us.anthropic.claude-opus-4-1-20250805-v1:0",
+]
+ALLOWED_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
+DEFAULT_BRANCHES = ["main", "master"]
+
+
+def _default_lists() -> dict[str, list[str]]:
+    return {
+        "approved_models": list(APPROVED_MODELS),
+        "allowed_regions": list(ALLOWED_REGIONS),
+        "default_branches": list(DEFAULT_BRANCHES),
+    }
+
+
+def _default_values() -> dict[str, float | int | str]:
+    return {
+        "user_hourly_cost_budget_usd": 25,
+        "team_hourly_token_budget": 20_000_000,
+        "user_error_burst_count": 10,
+        "user_distinct_repos": 15,
+        "session_assertion_failures": 8,
+    }
+
+
+class RulesConfig(BaseModel):
+    """Which rules run and the lists and values (allow-lists, budgets) they refer to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    packs: list[str] = Field(default_factory=lambda: ["claude_code"])
+    paths: list[str] = Field(default_factory=list)
+    lists: dict[str, list[str]] = Field(default_factory=_default_lists)
+    values: dict[str, float | int | str] = Field(default_factory=_default_values)
+    max_groups_per_rule: int = Field(default=10000, ge=1)
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("packs")
+    @classmethod
+    def _packs_exist(cls, packs: list[str]) -> list[str]:
+        for name in packs:
+            if not (PACKS_DIR / name).is_dir():
+                known = ", ".join(sorted(p.name for p in PACKS_DIR.iterdir() if p.is_dir()))
+                raise ValueError(f"unknown rule pack {name!r} (built-in packs: {known})")
+        return packs
+
+    @field_validator("lists")
+    @classmethod
+    def _lists_merge_defaults(cls, lists: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {**_default_lists(), **lists}
+
+    @field_validator("values")
+    @classmethod
+    def _values_merge_defaults(
+        cls, values: dict[str, float | int | str]
+    ) -> dict[str, float | int | str]:
+        return {**_default_values(), **values}
+
+    def rule_paths(self) -> list[Path]:
+        """The built-in packs' directories followed by the extra rule paths."""
+        return [PACKS_DIR / name for name in self.packs] + [Path(p) for p in self.paths]

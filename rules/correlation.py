@@ -1,0 +1,363 @@
+"""Correlation rules as event-time sliding windows, one bounded window per group.
+
+Semantics (Sigma correlation specification, made concrete for a stream):
+- The window of an input at time t is (t - timespan, t]; the condition is checked after
+  every input of a group, and each input after which it holds is one hit (the incident stage
+  turns repeated hits into updates of one incident).
+- `event_count` counts matching events, `value_count` distinct values of `field`,
+  `value_sum`/`value_avg` sum/average `field` (a list of fields is summed per event),
+  `value_percentile`/`value_median` take the percentile of `field`.
+- `temporal` holds when the referenced rules seen in the window satisfy the condition
+  (default: all of them; an extended condition such as `a and not b` is a boolean formula);
+  `temporal_ordered` needs them in the listed order.
+- Conditions: gt, gte, lt, lte, eq, neq, several at once for a range (`gte: 10, lt: 20`).
+
+Memory is bounded: events closer than timespan/256 share one bucket (so a window edge is
+exact to 1/256 of the timespan), distinct values are exact up to 1000 and then saturate,
+percentiles use an evenly thinned sample of at most 512 values, and at most
+`max_groups` groups are kept, evicting the least recently seen (counted in `evictions`).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from .model import CorrelationInput, Hit
+
+BUCKETS_PER_WINDOW = 256
+DISTINCT_CAP = 1000
+SAMPLE_CAP = 512
+
+_OPS = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "eq": operator.eq,
+    "neq": operator.ne,
+}
+_SUMMED = frozenset(("event_count", "value_sum", "value_avg"))
+_SAMPLED = frozenset(("value_percentile", "value_median"))
+
+Formula = tuple  # ("rule", id) | ("not", f) | ("and", f, g, ...) | ("or", f, g, ...)
+
+
+@dataclass(frozen=True)
+class CorrelationSpec:
+    """Everything a correlation's state needs, as plain picklable data."""
+
+    rule_id: str
+    title: str
+    severity: str
+    type: str
+    rules: tuple[str, ...]
+    group_by: tuple[str, ...]
+    timespan: float
+    timespan_text: str
+    conditions: tuple[tuple[str, float], ...]
+    value_fields: tuple[str, ...] = ()
+    percentile: float = 50.0
+    formula: Formula | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    runbook: str | None = None
+    resolve_after: float | None = None
+    state_key: str = ""  # equal keys mean an old window can be kept on reload
+
+    def holds(self, value: float) -> bool:
+        for op, bound in self.conditions:  # noqa: SIM110 - a loop beats all() on the hot path
+            if not _OPS[op](value, bound):
+                return False
+        return True
+
+
+# --- per-group windows --------------------------------------------------------------------
+
+
+class SumWindow:
+    """Counts and sums in buckets of width timespan/256: bounded, exact for sparse events."""
+
+    __slots__ = ("buckets", "count", "last", "total")
+
+    def __init__(self) -> None:
+        self.buckets: deque[list[float]] = deque()  # [start, sum, count]
+        self.total = 0.0
+        self.count = 0
+        self.last = -math.inf
+
+    def add(self, t: float, value: float, width: float) -> None:
+        if self.buckets and t - self.buckets[-1][0] < width:
+            bucket = self.buckets[-1]
+            bucket[1] += value
+            bucket[2] += 1
+        else:
+            self.buckets.append([t, value, 1])
+        self.total += value
+        self.count += 1
+        self.last = max(self.last, t)
+
+    def expire(self, cutoff: float) -> None:
+        buckets = self.buckets
+        while buckets and buckets[0][0] <= cutoff:
+            _, value, count = buckets.popleft()
+            self.total -= value
+            self.count -= int(count)
+        if not buckets:
+            self.total, self.count = 0.0, 0
+
+
+class DistinctWindow:
+    """Distinct values with their last time, exact up to DISTINCT_CAP, then saturating."""
+
+    __slots__ = ("last", "seen")
+
+    def __init__(self) -> None:
+        self.seen: dict[str, float] = {}
+        self.last = -math.inf
+
+    def add(self, t: float, value: str) -> None:
+        self.seen.pop(value, None)
+        self.seen[value] = t
+        if len(self.seen) > DISTINCT_CAP:
+            del self.seen[next(iter(self.seen))]
+        self.last = max(self.last, t)
+
+    def expire(self, cutoff: float) -> None:
+        seen = self.seen
+        while seen:
+            oldest = next(iter(seen))
+            if seen[oldest] > cutoff:
+                break
+            del seen[oldest]
+
+
+class SampleWindow:
+    """An evenly thinned sample of the window's values (keeps every `stride`-th input)."""
+
+    __slots__ = ("last", "seen", "stride", "values")
+
+    def __init__(self) -> None:
+        self.values: deque[tuple[float, float]] = deque()
+        self.stride = 1
+        self.seen = 0
+        self.last = -math.inf
+
+    def add(self, t: float, value: float) -> None:
+        self.last = max(self.last, t)
+        self.seen += 1
+        if self.seen % self.stride:
+            return
+        self.values.append((t, value))
+        if len(self.values) > SAMPLE_CAP:
+            self.values = deque(list(self.values)[1::2])
+            self.stride *= 2
+
+    def expire(self, cutoff: float) -> None:
+        values = self.values
+        while values and values[0][0] <= cutoff:
+            values.popleft()
+        while self.stride > 1 and len(values) < SAMPLE_CAP // 4:
+            self.stride //= 2
+
+    def percentile(self, q: float) -> float | None:
+        ordered = sorted(v for _, v in self.values)
+        if not ordered:
+            return None
+        rank = (len(ordered) - 1) * min(max(q, 0.0), 100.0) / 100.0
+        low = math.floor(rank)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+class TemporalWindow:
+    """Last time each referenced rule matched, plus ordered-chain starts for temporal_ordered."""
+
+    __slots__ = ("chain", "last", "seen")
+
+    def __init__(self, size: int) -> None:
+        self.seen: dict[str, float] = {}
+        self.chain: list[float | None] = [None] * size  # chain[k]: latest start of rules[0..k]
+        self.last = -math.inf
+
+    def add(self, t: float, rule_id: str, rules: tuple[str, ...]) -> None:
+        self.seen[rule_id] = t
+        self.last = max(self.last, t)
+        for k in range(len(rules) - 1, -1, -1):  # backwards: one input extends a chain once
+            if rules[k] != rule_id:
+                continue
+            start = t if k == 0 else self.chain[k - 1]
+            if start is not None and (self.chain[k] is None or start > self.chain[k]):
+                self.chain[k] = start
+
+    def expire(self, cutoff: float) -> None:
+        self.seen = {r: t for r, t in self.seen.items() if t > cutoff}
+        self.chain = [s if s is not None and s > cutoff else None for s in self.chain]
+
+
+Window = SumWindow | DistinctWindow | SampleWindow | TemporalWindow
+
+
+# --- the state of one correlation rule ----------------------------------------------------------
+
+
+class CorrelationState:
+    """All groups of one correlation rule: plain attributes, so Bytewax can snapshot it."""
+
+    def __init__(self, spec: CorrelationSpec, max_groups: int = 10000) -> None:
+        self.spec = spec
+        self.max_groups = max_groups
+        self.groups: OrderedDict[tuple[str, ...], Window] = OrderedDict()
+        self.evictions = 0
+        self.watermark = -math.inf
+
+    def __repr__(self) -> str:
+        return (
+            f"CorrelationState({self.spec.rule_id!r}, groups={len(self.groups)}, "
+            f"evictions={self.evictions})"
+        )
+
+    def update(self, inp: CorrelationInput) -> list[Hit]:
+        """Add one input (inputs arrive in event-time order); return the hits it causes."""
+        spec = self.spec
+        groups = self.groups
+        key = inp.group
+        window = groups.get(key)
+        if window is None:
+            window = self._new_window()
+            groups[key] = window
+            if len(groups) > self.max_groups:
+                groups.popitem(last=False)
+                self.evictions += 1
+        else:
+            groups.move_to_end(key)
+        t = inp.time
+        last = window.last
+        cutoff = (last if last > t else t) - spec.timespan  # max(t, last), NaN as max() has it
+        kind = spec.type
+        value = inp.value
+        if kind in _SUMMED:
+            if kind == "event_count":
+                value = 1.0
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                value = float(value)
+            else:
+                return []
+            window.add(t, value, spec.timespan / BUCKETS_PER_WINDOW)
+        elif kind == "value_count":
+            if value is None:
+                return []
+            window.add(t, str(value))
+        elif kind in _SAMPLED:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                return []
+            window.add(t, float(value))
+        else:
+            window.add(t, inp.rule_id, spec.rules)
+        window.expire(cutoff)
+        measured = self._measure(window)
+        if measured is None or not self._satisfied(measured, window):
+            return []
+        # Evidence only for a hit: building it on every input would cost more than the window.
+        evidence = self._evidence(window, measured)
+        evidence["last_event"] = inp.evidence
+        return [
+            Hit(
+                rule_id=spec.rule_id,
+                title=spec.title,
+                severity=spec.severity,
+                time=t,
+                group=dict(zip(spec.group_by, key, strict=False)),
+                labels=dict(spec.labels),
+                evidence=evidence,
+                runbook=spec.runbook,
+                resolve_after=spec.resolve_after,
+            )
+        ]
+
+    def advance(self, watermark: float) -> list[Hit]:
+        """Forget groups with nothing left in their window; emits nothing."""
+        self.watermark = max(self.watermark, watermark)
+        cutoff = watermark - self.spec.timespan
+        groups = self.groups
+        while groups:
+            key = next(iter(groups))
+            if groups[key].last > cutoff:
+                break
+            del groups[key]
+        return []
+
+    # -- internals --
+
+    def _new_window(self) -> Window:
+        kind = self.spec.type
+        if kind in ("event_count", "value_sum", "value_avg"):
+            return SumWindow()
+        if kind == "value_count":
+            return DistinctWindow()
+        if kind in ("value_percentile", "value_median"):
+            return SampleWindow()
+        return TemporalWindow(len(self.spec.rules))
+
+    def _measure(self, window: Window) -> float | None:
+        """The number the condition is checked against (None: nothing to check yet)."""
+        kind = self.spec.type
+        if isinstance(window, SumWindow):
+            if kind == "event_count":
+                return float(window.count)
+            if kind == "value_sum":
+                return window.total
+            return window.total / window.count if window.count else None
+        if isinstance(window, DistinctWindow):
+            return float(len(window.seen))
+        if isinstance(window, SampleWindow):
+            return window.percentile(50.0 if kind == "value_median" else self.spec.percentile)
+        if kind == "temporal_ordered":
+            return float(sum(1 for start in window.chain if start is not None))
+        return float(len(window.seen))
+
+    def _evidence(self, window: Window, measured: float) -> dict[str, Any]:
+        """What a hit shows of the window, given what `_measure` returned for it."""
+        spec = self.spec
+        base: dict[str, Any] = {"type": spec.type, "timespan": spec.timespan_text}
+        if isinstance(window, SumWindow):
+            base["events"] = window.count
+            if spec.type == "value_sum":
+                base["sum"] = round(window.total, 6)
+            elif spec.type == "value_avg":
+                base["avg"] = round(measured, 6)
+            return base
+        if isinstance(window, DistinctWindow):
+            base["distinct"] = len(window.seen)
+            base["saturated"] = len(window.seen) >= DISTINCT_CAP
+            base["values"] = list(window.seen)[-10:]
+            return base
+        if isinstance(window, SampleWindow):
+            base["percentile"] = 50.0 if spec.type == "value_median" else spec.percentile
+            base["value"] = measured
+            base["sample"] = len(window.values)
+            return base
+        if spec.type == "temporal_ordered":
+            base["ordered_rules"] = int(measured)
+            return base
+        base["rules_seen"] = sorted(window.seen)
+        return base
+
+    def _satisfied(self, measured: float, window: Window) -> bool:
+        spec = self.spec
+        if spec.formula is not None and isinstance(window, TemporalWindow):
+            return _formula_holds(spec.formula, window.seen)
+        return spec.holds(measured)
+
+
+def _formula_holds(formula: Formula, seen: dict[str, float]) -> bool:
+    kind = formula[0]
+    if kind == "rule":
+        return formula[1] in seen
+    if kind == "not":
+        return not _formula_holds(formula[1], seen)
+    if kind == "and":
+        return all(_formula_holds(f, seen) for f in formula[1:])
+    return any(_formula_holds(f, seen) for f in formula[1:])

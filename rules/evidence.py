@@ -1,0 +1,107 @@
+"""Small, secret-free evidence for hits: the key fields of the matching event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+import re2
+
+from .timeutil import iso
+
+KEY_FIELDS = ("name", "session", "trace_id", "span_id", "user", "team", "repo")
+MAX_TEXT = 300
+
+# Credentials that must never reach an incident log or a chat channel verbatim.
+_SECRETS = re2.compile(
+    r"(AKIA|ASIA)[0-9A-Z]{16}"
+    r"|-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
+    r"|(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"
+    r"|github_pat_[A-Za-z0-9_]{20,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|sk-ant-[A-Za-z0-9_\-]{10,}"
+    r"|ABSK[A-Za-z0-9+/=]{20,}"
+    r"|(?i:(aws_secret_access_key|password|passwd|secret|token)\s*[=:]\s*)\S{6,}"
+)
+
+
+# Every credential above contains one of these (lower-cased): a cheap test before RE2 runs.
+_TRIGGERS = (
+    "akia", "asia", "private key", "gh", "xox", "sk-ant-", "absk", "passw", "secret", "token",
+)  # fmt: skip
+
+
+def redact(text: str) -> str:
+    """Mask credentials, keeping their first four characters so a human can tell them apart."""
+    low = text.lower()
+    if not any(t in low for t in _TRIGGERS):
+        return text
+    try:
+        return _SECRETS.sub(_mask, text)
+    except UnicodeEncodeError:  # RE2 needs UTF-8: lone surrogates (bad JSON escapes) become "?"
+        return _SECRETS.sub(_mask, text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def _mask(match: Any) -> str:
+    return match.group(0)[:4] + "…[redacted]"
+
+
+def small_value(value: Any, *, secret_free: bool = False) -> Any:
+    """A value fit for evidence: scalars as they are, strings redacted and truncated."""
+    if isinstance(value, str):
+        text = value if secret_free else redact(value)
+        return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    try:
+        text = str(value)
+    except ValueError:  # e.g. a list holding an int too long to print
+        text = f"<unprintable {type(value).__name__}>"
+    return small_value(text, secret_free=secret_free)
+
+
+def event_evidence(event: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """The event's time, key fields and the fields the rule looked at."""
+    out: dict[str, Any] = {}
+    t = event.get("time")
+    if isinstance(t, int | float) and not isinstance(t, bool):
+        try:
+            out["time"] = iso(float(t))
+        except (ValueError, OverflowError, OSError):
+            out["time"] = t
+    for name in KEY_FIELDS:  # identifiers: truncated, not scanned for credentials
+        value = event.get(name)
+        if value is not None:
+            out[name] = small_value(value, secret_free=True)
+    for name in fields:
+        if name not in out:
+            value = event.get(name)
+            if value is not None:
+                out[name] = small_value(value)
+    return out
+
+
+def evidence_names(fields: Iterable[str]) -> tuple[str, ...]:
+    """Every event key `event_evidence(event, fields)` reads, each once."""
+    return tuple(dict.fromkeys(("time", *KEY_FIELDS, *fields)))
+
+
+class EvidenceSource(NamedTuple):
+    """What evidence is built from, captured when a rule matches; built only when it is shown.
+
+    Correlation inputs are many and their evidence is shown only when a window fires, so they
+    carry the raw values of the few keys `event_evidence` reads instead of the finished dict:
+    `EvidenceSource(names, fields, tuple(map(event.get, names)))`, one C-level pass. A tuple
+    of plain values, so picklable.
+    """
+
+    names: tuple[str, ...]  # evidence_names(fields)
+    fields: tuple[str, ...]  # the rule's evidence fields
+    values: tuple[Any, ...]  # event.get(name) for each of names
+
+    def build(self) -> dict[str, Any]:
+        """Exactly `event_evidence(event, fields)` of the event the values were taken from."""
+        return event_evidence(dict(zip(self.names, self.values, strict=True)), self.fields)
+
+
+NO_EVIDENCE = EvidenceSource((), (), ())

@@ -1,0 +1,406 @@
+"""Read Sigma rule files into pySigma objects, remembering where every key was written.
+
+pySigma stops at the first problem of a detection and knows only the file, so loading here
+parses each YAML document with its node tree, checks every detection item on its own, and
+turns each error into a `Problem` with file, line, rule and field.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sigma import exceptions as sx
+from sigma.collection import deep_dict_update
+from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.filters import SigmaFilter
+from sigma.rule import SigmaDetectionItem, SigmaRule
+from sigma.rule.base import check_alias_expansion
+
+from .config import RulesConfig
+from .model import Problem
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+VALUE_REF = re.compile(r"^%([A-Za-z0-9_.\-]+)%$")
+COMPARE_MODIFIERS = {"gt", "gte", "lt", "lte"}
+CONDITION_OPS = SigmaCorrelationConditionOperator.operators()
+TEST_SUFFIXES = (".test.yml", ".test.yaml")
+
+SigmaObject = SigmaRule | SigmaCorrelationRule | SigmaFilter
+
+
+@dataclass
+class RuleDoc:
+    """One YAML document that defines a rule or filter, with its place in the file."""
+
+    path: Path
+    line: int
+    node: yaml.Node
+    data: dict[str, Any]
+    obj: SigmaObject | None = None
+    conditions: list[tuple[str, float]] = field(default_factory=list)  # correlation ranges
+
+    @property
+    def label(self) -> str:
+        """How messages name the rule: its name, id or title."""
+        for key in ("name", "id", "title"):
+            value = self.data.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return "<untitled>"
+
+    def line_of(self, *keys: str | int) -> int:
+        """1-based line of the deepest existing key along `keys` (the document start if none)."""
+        node, line = self.node, self.line
+        for key in keys:
+            child = _child(node, key)
+            if child is None:
+                break
+            key_node, node = child
+            line = key_node.start_mark.line + 1
+        return line
+
+    def problem(self, message: str, *keys: str | int, severity: str = "error") -> Problem:
+        where = ".".join(str(k) for k in keys) or None
+        return Problem(str(self.path), self.line_of(*keys), self.label, where, message, severity)
+
+
+def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(key, str):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return k, v
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        item = node.value[key]
+        return item, item
+    return None
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def discover_rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
+    """Rule files under `paths` (files as given, directories recursively; `*.test.yml` skipped)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix in (".yml", ".yaml")
+                and not p.name.endswith(TEST_SUFFIXES)
+            )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(str(path), None, None, None, "no such rule file or directory"))
+    unique = list(dict.fromkeys(files))
+    return unique, problems
+
+
+def read_yaml_documents(path: Path) -> tuple[list[tuple[yaml.Node, Any]], list[Problem]]:
+    """Every document of a YAML file with its node tree; YAML errors become problems."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Problem(str(path), None, None, None, f"cannot read: {exc}")]
+    loader = _Loader(text)
+    docs: list[tuple[yaml.Node, Any]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            duplicates = _duplicate_keys(node)
+            if duplicates:
+                return docs, [
+                    Problem(str(path), line, None, key, f"duplicate key {key!r}")
+                    for key, line in duplicates
+                ]
+            docs.append((node, loader.construct_document(node)))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        return docs, [Problem(str(path), line, None, None, f"invalid YAML: {reason}")]
+    finally:
+        loader.dispose()
+    return docs, []
+
+
+def _duplicate_keys(root: yaml.Node) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    seen_nodes: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    if k.value in keys:
+                        found.append((k.value, k.start_mark.line + 1))
+                    keys.add(k.value)
+                stack.append(v)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return found
+
+
+# --- documents -> pySigma objects ---------------------------------------------------------------
+
+
+def load_rule_docs(
+    paths: Sequence[str | Path], config: RulesConfig
+) -> tuple[list[RuleDoc], list[Problem]]:
+    """Parse every rule document under `paths`; return the documents and all problems found."""
+    files, problems = discover_rule_files(paths)
+    docs: list[RuleDoc] = []
+    for path in files:
+        raw_docs, file_problems = read_yaml_documents(path)
+        problems.extend(file_problems)
+        global_doc: dict[str, Any] = {}
+        previous: dict[str, Any] = {}
+        for node, data in raw_docs:
+            line = node.start_mark.line + 1
+            if data is None:
+                continue
+            if not isinstance(data, dict):
+                problems.append(
+                    Problem(str(path), line, None, None, "a rule document must be a YAML mapping")
+                )
+                continue
+            try:
+                check_alias_expansion(data, sx.SigmaCollectionError)
+            except SigmaError as exc:
+                problems.append(Problem(str(path), line, None, None, _message(exc)))
+                continue
+            action = data.get("action")
+            if action == "global":
+                global_doc = {k: v for k, v in data.items() if k != "action"}
+                previous = copy.deepcopy(global_doc)
+                continue
+            if action == "reset":
+                global_doc = {}
+                continue
+            if action == "repeat":
+                merged = deep_dict_update(
+                    copy.deepcopy(previous), {k: v for k, v in data.items() if k != "action"}
+                )
+            elif action is not None:
+                problems.append(
+                    Problem(
+                        str(path), line, None, "action", f"unknown collection action {action!r}"
+                    )
+                )
+                continue
+            elif "correlation" in data or "filter" in data:
+                merged = copy.deepcopy(data)
+            else:
+                merged = deep_dict_update(copy.deepcopy(data), copy.deepcopy(global_doc))
+                previous = copy.deepcopy(data)
+            doc = RuleDoc(path, line, node, merged)
+            problems.extend(_parse_doc(doc, config))
+            docs.append(doc)
+    return docs, problems
+
+
+def _parse_doc(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
+    problems = _substitute_values(doc, config)
+    data = copy.deepcopy(doc.data)
+    source = SigmaRuleLocation(doc.path, doc.line)
+    try:
+        if "correlation" in data:
+            problems.extend(_split_condition_range(doc, data))
+            obj: SigmaObject = SigmaCorrelationRule.from_dict(
+                data, collect_errors=True, source=source
+            )
+        elif "filter" in data:
+            obj = SigmaFilter.from_dict(data, collect_errors=True, source=source)
+        else:
+            obj = SigmaRule.from_dict(data, collect_errors=True, source=source)
+    except (SigmaError, TypeError, AttributeError) as exc:  # pySigma raises some despite collecting
+        problem = doc.problem(
+            _message(exc), *(_keys_for(exc, doc) if isinstance(exc, SigmaError) else ())
+        )
+        if not any(p.line == problem.line and p.field == problem.field for p in problems):
+            problems.append(problem)
+        return problems
+    doc.obj = obj
+    detailed = _detection_item_problems(doc) if "correlation" not in data else []
+    for error in obj.errors:
+        keys = _keys_for(error, doc)
+        if detailed and keys and keys[0] in ("detection", "filter"):
+            continue  # reported item by item below
+        problems.append(doc.problem(_message(error), *keys))
+    problems.extend(detailed)
+    return problems
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, SigmaError):
+        return str(error.args[0]) if error.args else type(error).__name__
+    return str(error)
+
+
+_ERROR_KEYS: list[tuple[type[SigmaError], tuple[str, ...]]] = [
+    (sx.SigmaTitleError, ("title",)),
+    (sx.SigmaIdentifierError, ("id",)),
+    (sx.SigmaNameError, ("name",)),
+    (sx.SigmaLevelError, ("level",)),
+    (sx.SigmaStatusError, ("status",)),
+    (sx.SigmaDateError, ("date",)),
+    (sx.SigmaModifiedError, ("modified",)),
+    (sx.SigmaTagError, ("tags",)),
+    (sx.SigmaLogsourceError, ("logsource",)),
+    (sx.SigmaRelatedError, ("related",)),
+    (sx.SigmaAuthorError, ("author",)),
+    (sx.SigmaDescriptionError, ("description",)),
+    (sx.SigmaFieldsError, ("fields",)),
+    (sx.SigmaFalsePositivesError, ("falsepositives",)),
+    (sx.SigmaReferencesError, ("references",)),
+    (sx.SigmaTimespanError, ("correlation", "timespan")),
+    (sx.SigmaCorrelationConditionError, ("correlation", "condition")),
+    (sx.SigmaCorrelationTypeError, ("correlation", "type")),
+    (sx.SigmaRuleNotFoundError, ("correlation", "rules")),
+    (sx.SigmaCorrelationRuleError, ("correlation",)),
+    (sx.SigmaFilterError, ("filter",)),
+]
+
+
+def _keys_for(error: SigmaError, doc: RuleDoc) -> tuple[str, ...]:
+    for error_type, keys in _ERROR_KEYS:
+        if isinstance(error, error_type):
+            if keys == ("correlation",):
+                text = _message(error).lower()
+                for key in ("group-by", "aliases", "generate", "rules", "condition", "timespan"):
+                    if key.replace("-", " ") in text or key in text:
+                        return ("correlation", key)
+            return keys
+    if "filter" in doc.data:
+        return ("filter",)
+    if "correlation" in doc.data:
+        return ("correlation",)
+    if isinstance(error, sx.SigmaConditionError):
+        return ("detection", "condition")
+    return ("detection",)
+
+
+def _detection_item_problems(doc: RuleDoc) -> list[Problem]:
+    """Check every detection item separately, so that all of them are reported."""
+    section = "filter" if "filter" in doc.data else "detection"
+    detection = doc.data.get(section)
+    if not isinstance(detection, dict):
+        return []
+    problems: list[Problem] = []
+    for name, definition in detection.items():
+        if name in ("condition", "rules"):
+            continue
+        if isinstance(definition, dict):
+            items = [((name, key), key, value) for key, value in definition.items()]
+        elif isinstance(definition, list) and any(isinstance(d, dict) for d in definition):
+            items = [
+                ((name, i, key), key, value)
+                for i, d in enumerate(definition)
+                if isinstance(d, dict)
+                for key, value in d.items()
+            ]
+        else:
+            items = [((name,), None, definition)]
+        for keys, key, value in items:
+            if isinstance(value, dict):
+                problems.append(
+                    doc.problem("a detection value must be a scalar or a list", section, *keys)
+                )
+                continue
+            try:
+                SigmaDetectionItem.from_mapping(key, value)
+            except SigmaError as exc:
+                problems.append(doc.problem(_message(exc), section, *keys))
+    return problems
+
+
+# --- configuration references ---------------------------------------------------------------
+
+
+def _substitute_values(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
+    """Replace `%name%` in thresholds with `rules.values.name` from the configuration."""
+    problems: list[Problem] = []
+
+    def resolve(value: Any, *keys: str | int) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = VALUE_REF.match(value.strip())
+        if match is None:
+            return value
+        name = match.group(1)
+        if name not in config.values:
+            problems.append(
+                doc.problem(
+                    f"unknown value %{name}% (define it under rules.values in the configuration)",
+                    *keys,
+                )
+            )
+            return value
+        return config.values[name]
+
+    correlation = doc.data.get("correlation")
+    if isinstance(correlation, dict) and isinstance(correlation.get("condition"), dict):
+        condition = correlation["condition"]
+        for op in list(condition):
+            if op in CONDITION_OPS:
+                condition[op] = resolve(condition[op], "correlation", "condition", op)
+    for section in ("detection", "filter"):
+        detection = doc.data.get(section)
+        if not isinstance(detection, dict):
+            continue
+        for name, definition in detection.items():
+            maps = (
+                [(definition, (name,))]
+                if isinstance(definition, dict)
+                else [(d, (name, i)) for i, d in enumerate(definition) if isinstance(d, dict)]
+                if isinstance(definition, list)
+                else []
+            )
+            for mapping, keys in maps:
+                for key in list(mapping):
+                    modifiers = set(str(key).split("|")[1:])
+                    if not modifiers & COMPARE_MODIFIERS:
+                        continue
+                    value = mapping[key]
+                    where = (section, *keys, key)
+                    if isinstance(value, list):
+                        mapping[key] = [resolve(v, *where) for v in value]
+                    else:
+                        mapping[key] = resolve(value, *where)
+    return problems
+
+
+def _split_condition_range(doc: RuleDoc, data: dict[str, Any]) -> list[Problem]:
+    """Keep every operator of a range condition (`gte: 10, lt: 20`); pySigma accepts one."""
+    condition = data.get("correlation", {}).get("condition")
+    if not isinstance(condition, dict):
+        return []
+    ops = [op for op in condition if op in CONDITION_OPS]
+    problems: list[Problem] = []
+    for op in ops:
+        value = condition[op]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue  # pySigma reports it
+        doc.conditions.append((op, float(value)))
+    for op in ops[1:]:
+        del data["correlation"]["condition"][op]
+    return problems

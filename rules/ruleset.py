@@ -1,0 +1,677 @@
+"""A loaded, compiled rule set: the stateless hot path and the factory for correlation state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sigma import exceptions as sx
+from sigma.collection import SigmaCollection
+from sigma.conditions import ConditionOR
+from sigma.correlations import (
+    CorrelationConditionAND,
+    CorrelationConditionNOT,
+    CorrelationConditionOR,
+    SigmaCorrelationRule,
+    SigmaExtendedCorrelationCondition,
+    SigmaRuleReference,
+)
+from sigma.filters import SigmaFilter
+from sigma.rule import SigmaRule
+
+from .compiler import (
+    CompileError,
+    Matcher,
+    compile_condition,
+    plain_values,
+    referenced_fields,
+    required_values,
+    specialise,
+)
+from .config import RulesConfig
+from .correlation import CorrelationSpec, CorrelationState
+from .evidence import EvidenceSource, event_evidence, evidence_names, small_value
+from .extension import SpanwatchExtension, parse_extension
+from .lint import unknown_field_problems
+from .loader import RuleDoc, load_rule_docs
+from .model import CorrelationInput, Hit, Problem, RuleLoadError
+from .semantics import as_text
+
+log = logging.getLogger(__name__)
+
+_SEVERITY = {
+    "informational": "info",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "critical": "critical",
+}
+DEFAULT_GROUP_BY = ("user",)
+DISPATCH_FIELD = "name"
+NAME_CACHE_LIMIT = 4096  # index entries, beyond the rules' own names, remembered per rule set
+
+
+@dataclass(frozen=True)
+class Feed:
+    """How one detection rule feeds one correlation."""
+
+    correlation_id: str
+    group_fields: tuple[str, ...]
+    value_fields: tuple[str, ...]
+    value_kind: str  # none | number | text
+
+
+@dataclass
+class DetectionRule:
+    """A compiled detection rule and what to do when it matches."""
+
+    rule_id: str
+    title: str
+    severity: str
+    matcher: Callable[[Mapping[str, Any]], bool]
+    condition_tree: Any
+    generates: bool
+    group_by: tuple[str, ...]
+    labels: dict[str, str]
+    runbook: str | None
+    resolve_after: float | None
+    evidence_fields: tuple[str, ...]
+    dispatch: frozenset[str] | None
+    feeds: tuple[Feed, ...] = ()
+    fingerprint: str = ""
+    has_level: bool = True
+    where: tuple[str, int] = ("", 0)
+    evidence_names: tuple[str, ...] = ()  # set by RuleSet: evidence_names(evidence_fields)
+
+
+class RuleSet:
+    """Detection and correlation rules compiled from Sigma files.
+
+    `evaluate` is stateless and safe to run on every event; correlation windows live in one
+    `CorrelationState` per correlation rule, created by `new_correlation_state`.
+    """
+
+    def __init__(
+        self,
+        detections: list[DetectionRule],
+        correlations: dict[str, CorrelationSpec],
+        config: RulesConfig,
+        problems: list[Problem],
+        files: list[Path],
+    ) -> None:
+        self.detections = detections
+        self.correlations = correlations
+        self.correlation_ids: list[str] = list(correlations)
+        self.config = config
+        self.problems = problems  # warnings (a set with errors is never built)
+        self.files = files
+        self.runtime_errors: dict[str, int] = {}
+        for rule in detections:
+            rule.evidence_names = evidence_names(rule.evidence_fields)
+        self._by_name, self._everywhere = build_name_index(detections, config.lists)
+
+    # -- loading --
+
+    @classmethod
+    def load(cls, paths: Sequence[str | Path], config: RulesConfig | None = None) -> RuleSet:
+        """Load, validate and compile rule files and directories.
+
+        With no `paths`, loads the configured packs and paths (`config.rule_paths()`), so
+        `RuleSet.load([])` is the embedded default. Raises `RuleLoadError` with every problem
+        when anything is wrong; warnings are kept in `.problems`.
+        """
+        config = config or RulesConfig()
+        ruleset, problems = build_ruleset(paths, config)
+        if ruleset is None or any(p.severity == "error" for p in problems):
+            raise RuleLoadError(problems)
+        return ruleset
+
+    @classmethod
+    def from_config(cls, config: RulesConfig | None = None) -> RuleSet:
+        """The configured packs and extra paths."""
+        return cls.load([], config)
+
+    # -- hot path --
+
+    def evaluate(self, event: Mapping[str, Any]) -> tuple[list[Hit], list[CorrelationInput]]:
+        """Hits of incident-raising detection rules and inputs for correlation windows.
+
+        Only the rules that can match the event's `name` are tried (`build_name_index`).
+        When nothing matches, both lists are one shared, read-only empty list (`NO_OUTPUT`).
+        """
+        name = event.get(DISPATCH_FIELD)
+        tries = self._by_name.get(name) if type(name) is str else None
+        if tries is None:
+            tries = self._tries(name)
+        hits: list[Hit] | None = None
+        inputs: list[CorrelationInput] = NO_OUTPUT
+        for rule, matcher in tries:
+            try:
+                if matcher(event):
+                    if hits is None:
+                        hits, inputs = [], []
+                    self._on_match(rule, event, hits, inputs)
+            except Exception:  # a rule must never take the dataflow down: count it
+                self.runtime_errors[rule.rule_id] = self.runtime_errors.get(rule.rule_id, 0) + 1
+                log.exception("rule %s failed on an event", rule.rule_id)
+        return (NO_OUTPUT, NO_OUTPUT) if hits is None else (hits, inputs)
+
+    def candidates(self, event: Mapping[str, Any]) -> tuple[DetectionRule, ...]:
+        """The detection rules `evaluate` tries on this event (the others cannot match it)."""
+        name = event.get(DISPATCH_FIELD)
+        tries = self._by_name.get(name) if type(name) is str else None
+        if tries is None:
+            tries = self._tries(name)
+        return tuple(rule for rule, _ in tries)
+
+    def _tries(self, name: Any) -> Tries:
+        """The index entry for a `name` that is not literally a key: the text a matcher sees."""
+        text = as_text(name)
+        if text is None:  # missing, bool, list...: no `name` string test can hold
+            return self._everywhere
+        tries = self._by_name.get(text)
+        if tries is None:
+            tries = self._by_name.get(text.lower(), self._everywhere)
+            if type(name) is str and len(name) <= 200 and len(self._by_name) < NAME_CACHE_LIMIT:
+                self._by_name[name] = tries  # remember the lookup: span names repeat endlessly
+        return tries
+
+    def _on_match(
+        self,
+        rule: DetectionRule,
+        event: Mapping[str, Any],
+        hits: list[Hit],
+        inputs: list[CorrelationInput],
+    ) -> None:
+        t = event.get("time")
+        if type(t) is not float:
+            t = _event_time(event)
+        if rule.generates:
+            hits.append(
+                Hit(
+                    rule_id=rule.rule_id,
+                    title=rule.title,
+                    severity=rule.severity,
+                    time=t,
+                    group={f: _group_value(event.get(f)) for f in rule.group_by},
+                    labels=dict(rule.labels),
+                    evidence=event_evidence(event, rule.evidence_fields),
+                    runbook=rule.runbook,
+                    resolve_after=rule.resolve_after,
+                )
+            )
+        if not rule.feeds:
+            return
+        # Evidence of a correlation input is built only if its window fires (most never do).
+        get = event.get
+        names = rule.evidence_names
+        source = EvidenceSource(names, rule.evidence_fields, tuple(map(get, names)))
+        for feed in rule.feeds:
+            kind = feed.value_kind
+            if kind == "none":
+                value = None
+            elif len(feed.value_fields) == 1:  # _feed_value's common cases, inline
+                v = get(feed.value_fields[0])
+                if kind == "text" and type(v) is str:
+                    value = v
+                elif kind == "number" and type(v) is float and v == v:
+                    value = 0.0 + v
+                else:
+                    value = _feed_value(event, feed)
+                    if value is None:
+                        continue
+            else:
+                value = _feed_value(event, feed)
+                if value is None:
+                    continue
+            fields = feed.group_fields
+            if len(fields) == 1:
+                v = get(fields[0])
+                group = (v if type(v) is str else _group_value(v),)
+            else:
+                group = tuple([v if type(v) is str else _group_value(v) for v in map(get, fields)])
+            inputs.append(
+                CorrelationInput(feed.correlation_id, t, group, rule.rule_id, value, source)
+            )
+
+    # -- state --
+
+    def new_correlation_state(self, correlation_id: str) -> CorrelationState:
+        return CorrelationState(self.correlations[correlation_id], self.config.max_groups_per_rule)
+
+    def adopt(self, old_states: dict[str, CorrelationState]) -> dict[str, CorrelationState]:
+        """States for this set: an old window is kept when what it aggregates is unchanged."""
+        states: dict[str, CorrelationState] = {}
+        for cid, spec in self.correlations.items():
+            old = old_states.get(cid)
+            if old is not None and old.spec.state_key == spec.state_key:
+                old.spec = spec  # thresholds, labels and titles may have changed
+                old.max_groups = self.config.max_groups_per_rule
+                states[cid] = old
+            else:
+                states[cid] = self.new_correlation_state(cid)
+        return states
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [r.rule_id for r in self.detections] + self.correlation_ids
+
+
+# --- helpers for the hot path ----------------------------------------------------------------
+
+
+class _ReadOnlyEmptyList(list):
+    """An empty list that refuses to grow, so one instance can be every event's empty result."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("RuleSet.evaluate's empty result is shared and read-only: copy it first")
+
+    append = extend = insert = __setitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+
+NO_OUTPUT: list[Any] = _ReadOnlyEmptyList()
+
+
+def _event_time(event: Mapping[str, Any]) -> float:
+    t = event.get("time")
+    if isinstance(t, int | float) and not isinstance(t, bool):
+        return float(t)
+    return 0.0
+
+
+def _group_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(small_value(value))
+
+
+def _feed_value(event: Mapping[str, Any], feed: Feed) -> float | str | None:
+    if feed.value_kind == "none":
+        return None
+    if feed.value_kind == "text":
+        parts = [event.get(f) for f in feed.value_fields]
+        if any(p is None for p in parts):
+            return None
+        return "\x1f".join(_group_value(p) for p in parts)
+    total, found = 0.0, False
+    for f in feed.value_fields:
+        v = event.get(f)
+        if isinstance(v, int | float) and not isinstance(v, bool) and v == v:
+            total += float(v)
+            found = True
+    return total if found else None
+
+
+Tries = tuple[tuple[DetectionRule, Matcher], ...]
+
+
+def build_name_index(
+    detections: Sequence[DetectionRule], lists: Mapping[str, list[str]]
+) -> tuple[dict[str, Tries], Tries]:
+    """Per lower-cased `name` value, the rules that can match an event with that name.
+
+    A rule whose condition cannot hold unless `name` equals one of a few plain values
+    (`rule.dispatch`, from `compiler.required_values`) is listed under those values only; every
+    other rule (no `name` test, `not name`, wildcards, `contains`, `cased`, ...) goes
+    everywhere, which is also the entry for a name no rule names. An event is looked up by its
+    `name` text as it is, then lower-cased, as the string matchers compare it. Entries keep
+    rule order and pair each rule with its matcher specialised to the entry
+    (`compiler.specialise`: there, every plain `name` test is known to hold or to fail).
+    """
+    named = {r.rule_id: plain_values(r.condition_tree, DISPATCH_FIELD) for r in detections}
+    keys = sorted(set().union(*named.values()) if named else set())
+    by_name: dict[str, Tries] = {}
+    for key in keys:
+        by_name[key] = tuple(
+            (r, _specialised(r, key, lists) if named[r.rule_id] else r.matcher)
+            for r in detections
+            if r.dispatch is None or key in r.dispatch
+        )
+    # An event found under no key has a name that no plain `name` test names: all are false.
+    everywhere = tuple(
+        (r, _specialised(r, None, lists) if named[r.rule_id] else r.matcher)
+        for r in detections
+        if r.dispatch is None
+    )
+    return by_name, everywhere
+
+
+def _specialised(rule: DetectionRule, name: str | None, lists: Mapping[str, list[str]]) -> Matcher:
+    try:
+        return compile_condition(specialise(rule.condition_tree, DISPATCH_FIELD, name), lists)
+    except CompileError:  # cannot happen (it compiled whole): the general matcher is right too
+        return rule.matcher
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+def rule_id_of(obj: SigmaRule | SigmaCorrelationRule | SigmaFilter) -> str | None:
+    if obj.name:
+        return obj.name
+    if obj.id is not None:
+        return str(obj.id)
+    return None
+
+
+def _fingerprint(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_ruleset(
+    paths: Sequence[str | Path],
+    config: RulesConfig,
+    known_fields: Collection[str] | None = None,
+) -> tuple[RuleSet | None, list[Problem]]:
+    """Load and compile; returns the set (None if it has errors) and all problems.
+
+    With `known_fields`, fields that are neither known nor configured aliases are warnings.
+    """
+    source_paths = list(paths) if paths else config.rule_paths()
+    docs, problems = load_rule_docs(source_paths, config)
+    if known_fields is not None:
+        problems.extend(unknown_field_problems(docs, known_fields, config))
+    files = sorted({d.path for d in docs})
+    usable = [d for d in docs if d.obj is not None and not d.obj.errors]
+    by_id: dict[str, RuleDoc] = {}
+    for doc in usable:
+        if isinstance(doc.obj, SigmaFilter):
+            continue
+        rid = rule_id_of(doc.obj)
+        if rid is None:
+            problems.append(doc.problem("a rule needs a `name` (or an `id`) to be referred to"))
+            continue
+        if rid in by_id:
+            first = by_id[rid]
+            problems.append(
+                doc.problem(f"rule id {rid!r} is already used in {first.path}:{first.line}", "name")
+            )
+            continue
+        by_id[rid] = doc
+    rule_docs = list(by_id.values())
+    filter_docs = [d for d in usable if isinstance(d.obj, SigmaFilter)]
+    collection = SigmaCollection(
+        init_rules=[d.obj for d in rule_docs], collect_filters=True, resolve_references=False
+    )
+    problems.extend(_check_filters(filter_docs, collection))
+    for fdoc in filter_docs:
+        for doc in rule_docs:
+            if isinstance(doc.obj, SigmaRule):
+                try:
+                    doc.obj = fdoc.obj.apply_on_rule(doc.obj)
+                except sx.SigmaError as exc:
+                    problems.append(fdoc.problem(f"cannot apply to {doc.label}: {exc}", "filter"))
+
+    filters_data = [d.data for d in filter_docs]
+    detections: dict[str, DetectionRule] = {}
+    for doc in rule_docs:
+        if isinstance(doc.obj, SigmaRule):
+            compiled = _compile_detection(doc, config, problems, filters_data)
+            if compiled is not None:
+                detections[compiled.rule_id] = compiled
+
+    correlations: dict[str, CorrelationSpec] = {}
+    feeds: dict[str, list[Feed]] = {}
+    generate_wanted: dict[str, bool] = {}
+    for doc in rule_docs:
+        if isinstance(doc.obj, SigmaCorrelationRule):
+            built = _compile_correlation(doc, collection, detections, problems)
+            if built is None:
+                continue
+            spec, rule_feeds, generate = built
+            correlations[spec.rule_id] = spec
+            for rid, feed in rule_feeds:
+                feeds.setdefault(rid, []).append(feed)
+                generate_wanted[rid] = generate_wanted.get(rid, False) or generate
+    for rid, rule in detections.items():
+        if rid in feeds:
+            rule.feeds = tuple(feeds[rid])
+            rule.generates = generate_wanted[rid]
+            extra = [f for feed in rule.feeds for f in (*feed.group_fields, *feed.value_fields)]
+            rule.evidence_fields = tuple(dict.fromkeys((*rule.evidence_fields, *extra)))
+        if rule.generates and not rule.has_level:
+            path, line = rule.where
+            problems.append(
+                Problem(
+                    path, line, rid, "level", "no level: severity defaults to medium", "warning"
+                )
+            )
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return RuleSet(list(detections.values()), correlations, config, problems, files), problems
+
+
+def _check_filters(filter_docs: list[RuleDoc], collection: SigmaCollection) -> list[Problem]:
+    problems = []
+    for fdoc in filter_docs:
+        refs = fdoc.obj.filter.rules
+        if isinstance(refs, str):
+            continue
+        for ref in refs:
+            try:
+                collection[ref.reference]
+            except sx.SigmaRuleNotFoundError:
+                problems.append(
+                    fdoc.problem(
+                        f"filter refers to rule {ref.reference!r}, which is not loaded",
+                        "filter",
+                        "rules",
+                        severity="warning",
+                    )
+                )
+    return problems
+
+
+def _meta(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExtension:
+    ext, ext_problems = parse_extension(doc.data.get("spanwatch"))
+    for key, message in ext_problems:
+        problems.append(doc.problem(message, "spanwatch", *key.split(".")))
+    return ext
+
+
+def _severity(obj: SigmaRule | SigmaCorrelationRule) -> str:
+    return _SEVERITY.get(str(obj.level), "medium") if obj.level is not None else "medium"
+
+
+def _compile_detection(
+    doc: RuleDoc, config: RulesConfig, problems: list[Problem], filters_data: list[Any]
+) -> DetectionRule | None:
+    rule: SigmaRule = doc.obj
+    ext = _meta(doc, problems)
+    try:
+        trees = [c.parsed for c in rule.detection.parsed_condition]
+    except sx.SigmaError as exc:
+        problems.append(doc.problem(str(exc.args[0]), "detection", "condition"))
+        return None
+    trees = [t for t in trees if t is not None]
+    tree = trees[0] if len(trees) == 1 else ConditionOR(trees) if trees else None
+    try:
+        matcher = compile_condition(tree, config.lists)
+    except CompileError as exc:
+        keys = _key_path(doc, exc.field) or ("detection",)
+        problems.append(doc.problem(str(exc), *keys))
+        return None
+    rule_id = rule_id_of(rule) or ""
+    return DetectionRule(
+        rule_id=rule_id,
+        title=rule.title,
+        severity=_severity(rule),
+        matcher=matcher,
+        condition_tree=tree,
+        generates=True,
+        group_by=tuple(ext.group_by) if ext.group_by is not None else DEFAULT_GROUP_BY,
+        labels=dict(ext.labels),
+        runbook=ext.runbook,
+        resolve_after=ext.resolve_after,
+        evidence_fields=tuple(referenced_fields(tree)),
+        dispatch=required_values(tree, DISPATCH_FIELD),
+        fingerprint=_fingerprint(doc.data, _lists_used(doc, config), filters_data),
+        has_level=rule.level is not None,
+        where=(str(doc.path), doc.line),
+    )
+
+
+def _key_path(doc: RuleDoc, field: str | None) -> tuple[str, ...] | None:
+    """Where a field is written in the detection, for the line number of a problem."""
+    if not field:
+        return None
+    detection = doc.data.get("detection")
+    if not isinstance(detection, dict):
+        return None
+    for name, definition in detection.items():
+        maps = [definition] if isinstance(definition, dict) else []
+        if isinstance(definition, list):
+            maps = [d for d in definition if isinstance(d, dict)]
+        for i, mapping in enumerate(maps):
+            for key in mapping:
+                if str(key).split("|")[0] == field:
+                    if isinstance(definition, list):
+                        return ("detection", name, i, key)
+                    return ("detection", name, key)
+    return None
+
+
+def _lists_used(doc: RuleDoc, config: RulesConfig) -> dict[str, list[str]]:
+    text = json.dumps(doc.data, default=str)
+    return {name: values for name, values in config.lists.items() if f"%{name}%" in text}
+
+
+def _compile_correlation(
+    doc: RuleDoc,
+    collection: SigmaCollection,
+    detections: dict[str, DetectionRule],
+    problems: list[Problem],
+) -> tuple[CorrelationSpec, list[tuple[str, Feed]], bool] | None:
+    rule: SigmaCorrelationRule = doc.obj
+    ext = _meta(doc, problems)
+    rule_id = rule_id_of(rule) or ""
+    if ext.group_by is not None:
+        problems.append(
+            doc.problem(
+                "a correlation groups by `correlation.group-by`, not `spanwatch.group-by`",
+                "spanwatch",
+                "group-by",
+            )
+        )
+    try:
+        rule.resolve_rule_references(collection)
+        for alias in rule.aliases:
+            alias.resolve_rule_references(collection)
+    except sx.SigmaRuleNotFoundError as exc:
+        problems.append(doc.problem(f"{exc.args[0]}", "correlation", "rules"))
+        return None
+    referenced: list[str] = []
+    for ref in rule.referenced_rules:
+        target = ref.rule
+        rid = rule_id_of(target) or ""
+        if isinstance(target, SigmaCorrelationRule):
+            problems.append(
+                doc.problem(
+                    f"refers to correlation rule {rid!r}: a correlation can only refer to "
+                    "detection rules",
+                    "correlation",
+                    "rules",
+                )
+            )
+            return None
+        if rid not in detections:
+            return None  # the referenced rule has its own problems, reported there
+        referenced.append(rid)
+    kind = str(rule.type)
+    group_by = tuple(rule.group_by or ())
+    aliases = {
+        alias.alias: {rule_id_of(ref.rule): field for ref, field in alias.mapping.items()}
+        for alias in rule.aliases
+    }
+    value_fields: tuple[str, ...] = ()
+    percentile = 50.0
+    formula = None
+    conditions: tuple[tuple[str, float], ...]
+    if isinstance(rule.condition, SigmaExtendedCorrelationCondition):
+        formula = _formula(rule.condition.parsed, collection)
+        conditions = ()
+    else:
+        conditions = tuple(doc.conditions) or (
+            (rule.condition.op.name.lower(), float(rule.condition.count)),
+        )
+        fieldref = rule.condition.fieldref
+        if fieldref:
+            value_fields = (fieldref,) if isinstance(fieldref, str) else tuple(fieldref)
+        if kind == "value_percentile":
+            if rule.condition.percentile is None:
+                problems.append(
+                    doc.problem(
+                        "value_percentile needs `percentile` (1-99) in the condition",
+                        "correlation",
+                        "condition",
+                    )
+                )
+                return None
+            percentile = float(rule.condition.percentile)
+    value_kind = (
+        "text"
+        if kind == "value_count"
+        else "number"
+        if kind in ("value_sum", "value_avg", "value_percentile", "value_median")
+        else "none"
+    )
+    state_key = _fingerprint(
+        kind,
+        referenced,
+        group_by,
+        rule.timespan.seconds,
+        value_fields,
+        sorted((a, sorted(m.items())) for a, m in aliases.items()),
+        [detections[r].fingerprint for r in referenced],
+    )
+    spec = CorrelationSpec(
+        rule_id=rule_id,
+        title=rule.title,
+        severity=_severity(rule),
+        type=kind,
+        rules=tuple(referenced),
+        group_by=group_by,
+        timespan=float(rule.timespan.seconds),
+        timespan_text=rule.timespan.spec,
+        conditions=conditions,
+        value_fields=value_fields,
+        percentile=percentile,
+        formula=formula,
+        labels=tuple(sorted(ext.labels.items())),
+        runbook=ext.runbook,
+        resolve_after=ext.resolve_after,
+        state_key=state_key,
+    )
+    feeds = [
+        (
+            rid,
+            Feed(
+                correlation_id=rule_id,
+                group_fields=tuple(aliases.get(g, {}).get(rid, g) for g in group_by),
+                value_fields=value_fields,
+                value_kind=value_kind,
+            ),
+        )
+        for rid in dict.fromkeys(referenced)
+    ]
+    return spec, feeds, bool(rule.generate)
+
+
+def _formula(node: Any, collection: SigmaCollection) -> tuple:
+    if isinstance(node, SigmaRuleReference):
+        return ("rule", rule_id_of(collection[node.reference]))
+    if isinstance(node, CorrelationConditionNOT):
+        return ("not", _formula(node.args[0], collection))
+    op = "and" if isinstance(node, CorrelationConditionAND) else "or"
+    assert isinstance(node, CorrelationConditionAND | CorrelationConditionOR)
+    return (op, *(_formula(a, collection) for a in node.args))

@@ -1,0 +1,237 @@
+"""Loading and `rules check`: every problem reported with file, line, rule and field."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from rules.cli import check
+from rules.config import RulesConfig
+from rules.model import RuleLoadError
+from rules.ruleset import RuleSet
+from tests.rules.conftest import write
+
+BROKEN = """\
+title: good rule
+name: good
+level: high
+logsource: {product: test}
+detection:
+  sel:
+    command|contains: x
+  condition: sel
+---
+title: broken rule
+name: broken
+level: severe
+logsource: {product: test}
+detection:
+  sel:
+    command|nosuchmodifier: x
+  other:
+    command|re: '(unclosed'
+  condition: sel or other
+---
+title: broken correlation
+name: broken-corr
+correlation:
+  type: event_count
+  rules: [does-not-exist]
+  group-by: [user]
+  timespan: 10x
+  condition: {gte: 3}
+"""
+
+
+def run_check(paths, known=("command", "user")) -> tuple[int, str]:
+    out = io.StringIO()
+    code = check([str(p) for p in paths], config=RulesConfig(), known_fields=known, out=out)
+    return code, out.getvalue()
+
+
+def test_check_reports_every_problem_with_file_line_rule_and_field(tmp_path):
+    path = write(tmp_path, "broken.yml", BROKEN)
+    code, text = run_check([path])
+    assert code == 2
+    assert f"{path}:12 error: [broken] level:" in text
+    assert (
+        f"{path}:16 error: [broken] detection.sel.command|nosuchmodifier: Unknown modifier" in text
+    )
+    assert f"{path}:18 error: [broken] detection.other.command|re:" in text
+    assert f"{path}:27 error: [broken-corr] correlation.timespan:" in text
+
+
+def test_unresolved_rule_reference_is_reported_at_the_rules_key(tmp_path):
+    text = BROKEN.split("---\n")[0] + "---\n" + BROKEN.split("---\n")[2].replace("10x", "10m")
+    path = write(tmp_path, "ref.yml", text)
+    code, out = run_check([path])
+    assert code == 2
+    assert f"{path}:14 error: [broken-corr] correlation.rules:" in out
+    assert "does-not-exist" in out
+
+
+def test_load_raises_rule_load_error_carrying_all_problems(tmp_path):
+    path = write(tmp_path, "broken.yml", BROKEN)
+    with pytest.raises(RuleLoadError) as caught:
+        RuleSet.load([path])
+    errors = [p for p in caught.value.problems if p.severity == "error"]
+    assert len(errors) >= 4
+    assert all(p.file == str(path) and p.line for p in errors)
+
+
+def test_unknown_fields_are_warnings_and_do_not_fail_check(tmp_path):
+    path = write(
+        tmp_path,
+        "fields.yml",
+        """\
+        title: t
+        name: t
+        level: low
+        logsource: {product: test}
+        detection:
+          sel:
+            comand|contains: x
+            exit_code: 1
+          condition: sel
+        """,
+    )
+    code, text = run_check([path])
+    assert code == 0
+    assert f"{path}:7 warning: [t] detection.sel.comand|contains: unknown field 'comand'" in text
+    assert "exit_code" not in text  # a documented span attribute
+
+
+def test_invalid_yaml_and_duplicate_keys_name_the_line(tmp_path):
+    bad = write(tmp_path, "bad.yml", "title: x\ndetection: [unclosed\n")
+    dup = write(tmp_path, "dup.yml", "title: x\ntitle: y\n")
+    code, text = run_check([bad, dup])
+    assert code == 2
+    assert f"{bad}:3 error: invalid YAML" in text
+    assert f"{dup}:2 error: title: duplicate key 'title'" in text
+
+
+def test_unknown_placeholders_and_values_are_errors(tmp_path):
+    path = write(
+        tmp_path,
+        "refs.yml",
+        """\
+        title: t
+        name: t
+        level: low
+        logsource: {product: test}
+        detection:
+          sel:
+            model|expand: '%no_such_list%'
+          condition: sel
+        ---
+        title: c
+        name: c
+        correlation:
+          type: event_count
+          rules: [t]
+          group-by: [user]
+          timespan: 1h
+          condition: {gt: '%no_such_value%'}
+        """,
+    )
+    code, text = run_check([path])
+    assert code == 2
+    assert (
+        f"{path}:7 error: [t] detection.sel.model|expand: unknown placeholder %no_such_list%"
+        in text
+    )
+    assert f"{path}:17 error: [c] correlation.condition.gt: unknown value %no_such_value%" in text
+
+
+def test_bad_spanwatch_attribute_is_reported(tmp_path):
+    path = write(
+        tmp_path,
+        "ext.yml",
+        """\
+        title: t
+        name: t
+        level: low
+        logsource: {product: test}
+        detection:
+          sel: {x: 1}
+          condition: sel
+        spanwatch:
+          resolve-after: soon
+          colour: red
+        """,
+    )
+    code, text = run_check([path])
+    assert code == 2
+    assert "spanwatch.resolve-after" in text
+    assert "spanwatch.colour" in text
+
+
+def test_duplicate_rule_ids_are_refused(tmp_path):
+    rule = "title: t\nname: same\nlevel: low\nlogsource: {product: x}\ndetection: {s: {x: 1}, condition: s}\n"
+    write(tmp_path, "a.yml", rule)
+    write(tmp_path, "b.yml", rule)
+    code, text = run_check([tmp_path])
+    assert code == 2
+    assert "rule id 'same' is already used" in text
+
+
+def test_global_filter_adds_an_exception_to_many_rules(tmp_path):
+    write(
+        tmp_path,
+        "rules.yml",
+        """\
+        title: a
+        name: a
+        level: low
+        logsource: {product: claude_code}
+        detection: {s: {command|contains: rm}, condition: s}
+        ---
+        title: b
+        name: b
+        level: low
+        logsource: {product: claude_code}
+        detection: {s: {command|contains: curl}, condition: s}
+        """,
+    )
+    write(
+        tmp_path,
+        "filter.yml",
+        """\
+        title: the CI bot is allowed
+        name: ci-bot-exception
+        logsource: {product: claude_code}
+        filter:
+          rules: any
+          bot:
+            user: ci-bot
+          condition: not bot
+        """,
+    )
+    ruleset = RuleSet.load([tmp_path])
+    assert len(ruleset.evaluate({"user": "al", "command": "rm x; curl y"})[0]) == 2
+    assert ruleset.evaluate({"user": "ci-bot", "command": "rm x; curl y"})[0] == []
+
+
+def test_one_or_many_rules_per_file_and_directories_load(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write(
+        tmp_path / "sub",
+        "one.yml",
+        "title: t\nname: one\nlevel: low\nlogsource: {product: x}\ndetection: {s: {x: 1}, condition: s}\n",
+    )
+    write(
+        tmp_path,
+        "two.yaml",
+        "title: t\nname: two\nlevel: low\nlogsource: {product: x}\ndetection: {s: {x: 1}, condition: s}\n---\ntitle: u\nname: three\nlevel: low\nlogsource: {product: x}\ndetection: {s: {x: 2}, condition: s}\n",
+    )
+    write(tmp_path, "two.test.yml", "tests: []\n")  # test files are not rules
+    ruleset = RuleSet.load([tmp_path])
+    assert sorted(ruleset.rule_ids) == ["one", "three", "two"]
+
+
+def test_default_rule_set_is_the_claude_code_pack():
+    ruleset = RuleSet.load([])
+    assert "unapproved-model" in ruleset.rule_ids
+    assert "user-hourly-cost-over-budget" in ruleset.correlation_ids
+    assert ruleset.problems == []
