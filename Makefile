@@ -1,6 +1,7 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 PY ?= python3
 VENV := .venv
+DEMO_ARGS ?=
 STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
@@ -13,7 +14,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/spanwatch demo
+	$(VENV)/bin/spanwatch demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,41 +1,9 @@
-"""Event-time formatting shared by the incident log, the CLI and the control stream."""
+"""Event-time formatting shared by the incident log, the CLI and the control stream.
 
-from __future__ import annotations
+The leaf packages may not import one another, so each keeps its own copy of these two
+functions; the engine, which may import them all, uses the replay package's.
+"""
 
-import datetime as _dt
+from replay.timefmt import iso, parse_time
 
-_UTC = _dt.UTC
-
-
-def iso(t: float) -> str:
-    """RFC 3339 in UTC with a `Z`: whole seconds when exact, else milliseconds."""
-    whole = int(t // 1)
-    millis = round((t - whole) * 1000)
-    if millis == 1000:
-        whole, millis = whole + 1, 0
-    base = _dt.datetime.fromtimestamp(whole, _UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}Z" if millis == 0 else f"{base}.{millis:03d}Z"
-
-
-def parse_time(value: str | float | int) -> float:
-    """Seconds since the epoch from a number or an RFC 3339 / ISO 8601 string (naive means UTC)."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a time: {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = _dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(
-            f"not a time: {value!r} (use RFC 3339, e.g. 2026-11-28T03:04:05Z)"
-        ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_UTC)
-    return parsed.timestamp()
+__all__ = ["iso", "parse_time"]

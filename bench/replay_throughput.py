@@ -1,0 +1,74 @@
+"""Replay throughput: the whole pipeline next to merely JSON-decoding the same lines.
+
+Both are measured in this run, on this machine, so the ratio holds on a noisy box:
+    python bench/replay_throughput.py [--days 1] [--users 100] [--workers 1]
+Target (issue 2): the pipeline at 40% or more of the decode-only rate on one worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from engine.config import SpanwatchConfig
+from engine.replay_run import ReplayOptions, run_replay
+from replay.simulate import SimulationSpec, simulate
+
+
+def decode_only(path: Path) -> tuple[int, float]:
+    """Read and orjson-decode every line: the floor any pipeline pays."""
+    started = time.perf_counter()
+    spans = 0
+    with path.open("rb") as f:
+        for line in f:
+            obj = orjson.loads(line)
+            for rs in obj.get("resourceSpans", ()):
+                for ss in rs.get("scopeSpans", ()):
+                    spans += len(ss.get("spans", ()))
+            for rl in obj.get("resourceLogs", ()):
+                for sl in rl.get("scopeLogs", ()):
+                    spans += len(sl.get("logRecords", ()))
+    return spans, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        packed = Path(tmp) / "history.jsonl.gz"
+        simulate(SimulationSpec(days=args.days, users=args.users, seed=3), packed)
+        plain = Path(tmp) / "history.jsonl"
+        plain.write_bytes(gzip.decompress(packed.read_bytes()))
+        config = SpanwatchConfig(state_dir=str(Path(tmp) / "state"))
+        base_rates, pipe_rates = [], []
+        for _ in range(args.rounds):
+            events, seconds = decode_only(plain)
+            base_rates.append(events / seconds)
+            report = run_replay(
+                config,
+                ReplayOptions(
+                    paths=[str(plain)], out=str(Path(tmp) / "out.jsonl"), workers=args.workers
+                ),
+            )
+            pipe_rates.append(report.result.summary.stats["events"] / report.seconds)
+        base, pipe = (
+            sorted(base_rates)[len(base_rates) // 2],
+            sorted(pipe_rates)[len(pipe_rates) // 2],
+        )
+        print(f"events: {events:,} ({plain.stat().st_size / 1e6:.1f} MB of OTLP/JSON)")
+        print(f"decode-only (orjson):         {base:12,.0f} events/s")
+        print(f"pipeline ({args.workers} worker(s)):        {pipe:12,.0f} events/s")
+        print(f"pipeline / decode-only:       {pipe / base:12.1%}   (target >= 40%)")
+
+
+if __name__ == "__main__":
+    main()

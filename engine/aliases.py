@@ -1,0 +1,164 @@
+"""The alias table: which attribute names fill each canonical key of the normalised event.
+
+Telemetry arrives with many spellings of the same fact (`user.email` from Claude Code,
+`enduser.id` from OpenTelemetry semantic conventions, `user` from the span contract).
+Rules and detectors read only canonical keys, so the spelling is settled here, once,
+from a table that the configuration can extend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+CANONICAL_KEYS: tuple[str, ...] = (
+    "time",
+    "kind",
+    "name",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "session",
+    "user",
+    "team",
+    "repo",
+    "workflow",
+    "step",
+    "model",
+    "region",
+    "tokens_in",
+    "tokens_out",
+    "latency_ms",
+    "cache_hit",
+    "cost",
+    "command",
+    "status",
+    "error_type",
+)
+
+DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
+    "user": ("user", "user.email", "enduser.id", "user.account_uuid", "user.id", "user.name"),
+    "team": ("team", "team.name", "department"),
+    "repo": ("repo", "repository", "vcs.repository.name", "git.repository", "repo.name"),
+    "workflow": ("workflow", "workflow.name"),
+    "step": ("step", "workflow.step"),
+    "session": ("session.id", "session", "session_id"),
+    "model": ("model", "gen_ai.request.model", "gen_ai.response.model"),
+    "region": ("region", "cloud.region", "aws.region"),
+    "tokens_in": ("tokens_in", "input_tokens", "gen_ai.usage.input_tokens"),
+    "tokens_out": ("tokens_out", "output_tokens", "gen_ai.usage.output_tokens"),
+    "latency_ms": ("latency_ms", "duration_ms"),
+    "cache_hit": ("cache_hit", "cache.hit"),
+    "cost": ("cost", "cost_estimate", "cost_usd"),
+    "command": (
+        "command",
+        "bash_command",
+        "full_command",
+        "tool_parameters.full_command",
+        "tool_parameters.bash_command",
+        "process.command_line",
+    ),
+    "error_type": ("error.type", "error_type", "exception.type"),
+}
+
+INT_KEYS = frozenset({"tokens_in", "tokens_out"})
+FLOAT_KEYS = frozenset({"latency_ms", "cost"})
+BOOL_KEYS = frozenset({"cache_hit"})
+STR_KEYS = frozenset(
+    {
+        "session",
+        "user",
+        "team",
+        "repo",
+        "workflow",
+        "step",
+        "model",
+        "region",
+        "command",
+        "error_type",
+    }
+)
+
+
+class AliasTable:
+    """Canonical key -> attribute names to try in order (the first present wins)."""
+
+    __slots__ = ("pairs", "sources")
+
+    def __init__(self, extra: Mapping[str, Sequence[str]] | None = None) -> None:
+        table: dict[str, list[str]] = {k: list(v) for k, v in DEFAULT_ALIASES.items()}
+        for key, names in (extra or {}).items():
+            if key not in CANONICAL_KEYS:
+                raise ValueError(f"alias for unknown canonical key {key!r}")
+            merged = list(names) + [n for n in table.get(key, []) if n not in names]
+            table[key] = merged
+        self.pairs: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+            (k, tuple(v)) for k, v in table.items()
+        )
+        # attribute name -> the canonical keys it may fill (most names fill one)
+        sources: dict[str, list[str]] = {}
+        for key, names in self.pairs:
+            for name in names:
+                sources.setdefault(name, []).append(key)
+        self.sources = {name: tuple(keys) for name, keys in sources.items()}
+
+    def known_fields(self) -> set[str]:
+        """Every name a rule may use: canonical keys and every alias."""
+        names = set(CANONICAL_KEYS)
+        for _key, sources in self.pairs:
+            names.update(sources)
+        return names
+
+    def fill(self, event: dict[str, Any], touched: Iterable[str] | None = None) -> dict[str, Any]:
+        """Set each canonical key from its first present alias, coerced to the key's type.
+
+        `touched`: only the names that changed since the event was last filled (a span's own
+        attributes over its already-filled resource), so shared attributes are done once.
+        """
+        sources = self.sources
+        names_in = event if touched is None else touched
+        wanted = {k for name in names_in if name in sources for k in sources[name]}
+        if not wanted:
+            return event
+        for key, names in self.pairs:
+            if key not in wanted:
+                continue
+            for name in names:
+                value = event.get(name)
+                if value is None:
+                    continue
+                if type(value) is str and key in STR_KEYS:  # the common case, without a call
+                    event[key] = value
+                    break
+                coerced = coerce(key, value)
+                if coerced is not None:
+                    event[key] = coerced
+                    break
+        return event
+
+
+def coerce(key: str, value: Any) -> Any:
+    """The canonical type of a key's value; None when the value cannot be that type."""
+    try:
+        if key in INT_KEYS:
+            if isinstance(value, bool):
+                return None
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if key in FLOAT_KEYS:
+            if isinstance(value, bool):
+                return None
+            return float(value)
+        if key in BOOL_KEYS:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("true", "1", "yes", "hit"):
+                    return True
+                if low in ("false", "0", "no", "miss"):
+                    return False
+                return None
+            return bool(value)
+        if key in STR_KEYS:
+            return value if isinstance(value, str) else str(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value

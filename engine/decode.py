@@ -1,0 +1,41 @@
+"""One history line or OTLP payload -> normalised events, with a reason when it is not one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from engine.aliases import AliasTable
+from engine.events import NotOtlpError, normalise_flat
+from engine.otlp_json import decode_logs, decode_traces
+
+
+class DecodeError(ValueError):
+    """A line that is not JSON, or JSON that is neither OTLP nor a normalised event."""
+
+
+def decode_object(obj: Any, aliases: AliasTable) -> list[dict[str, Any]]:
+    """An already-parsed JSON object -> normalised events."""
+    if not isinstance(obj, Mapping):
+        raise NotOtlpError(f"expected a JSON object, got {type(obj).__name__}")
+    if "resourceSpans" in obj:
+        return decode_traces(obj, aliases)
+    if "resourceLogs" in obj:
+        return decode_logs(obj, aliases)
+    return [normalise_flat(obj, aliases)]
+
+
+def decode_line(line: bytes | str, aliases: AliasTable) -> list[dict[str, Any]]:
+    """One line of a history file -> normalised events; DecodeError says why not."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not valid JSON: {exc}") from None
+    try:
+        return decode_object(obj, aliases)
+    except NotOtlpError as exc:
+        raise DecodeError(f"not OTLP: {exc}") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise DecodeError(f"not OTLP: malformed ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,142 @@
+"""The normalised event (DESIGN.md): one flat mapping per span or log record.
+
+Both OTLP encodings (JSON and protobuf) end here, so spans and Claude Code's log
+events come out the same whatever the wire format was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from engine.aliases import AliasTable
+from engine.timeutil import parse_time
+
+
+class NotOtlpError(ValueError):
+    """Valid JSON (or protobuf) that is not an OTLP request nor a normalised event."""
+
+
+_ERROR_SEVERITY = 17  # SEVERITY_NUMBER_ERROR
+_CLAUDE_CODE_PREFIX = "claude_code."
+
+
+def finish_span(
+    event: dict[str, Any],
+    *,
+    name: str,
+    start_ns: int,
+    end_ns: int,
+    trace_id: str | None,
+    span_id: str | None,
+    parent_span_id: str | None,
+    error: bool,
+    status_message: str | None,
+    aliases: AliasTable,
+    own: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Attributes of one span (resource, scope and its own, merged) -> the normalised event.
+
+    Event time is the span's end: that is when its outcome (status, tokens, cost) is known.
+    `own`: the span's own attribute names when the rest was filled already (see AliasTable).
+    """
+    aliases.fill(event, own)
+    if "latency_ms" not in event and start_ns and end_ns >= start_ns:
+        event["latency_ms"] = (end_ns - start_ns) / 1e6
+    event["time"] = (end_ns or start_ns) / 1e9
+    event["kind"] = "span"
+    event["name"] = name
+    event["trace_id"] = trace_id
+    event["span_id"] = span_id
+    event["parent_span_id"] = parent_span_id
+    event["status"] = "error" if error else "ok"
+    if error and "error_type" not in event and status_message:
+        event["error_type"] = status_message
+    return event
+
+
+def _log_name(event: Mapping[str, Any], body: Any, event_name: str | None) -> str:
+    attr_name = event.get("event.name")
+    body_name = body if isinstance(body, str) and 0 < len(body) < 200 and " " not in body else None
+    short = event_name or (attr_name if isinstance(attr_name, str) else None)
+    if short and body_name and (body_name == short or body_name.endswith("." + short)):
+        name = body_name
+    else:
+        name = short or body_name or "log"
+    if "." not in name and str(event.get("service.name", "")).startswith("claude-code"):
+        name = _CLAUDE_CODE_PREFIX + name
+    return name
+
+
+def _falsy(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
+
+
+def finish_log(
+    event: dict[str, Any],
+    *,
+    time_ns: int,
+    body: Any,
+    event_name: str | None,
+    severity_number: Any,
+    trace_id: str | None,
+    span_id: str | None,
+    aliases: AliasTable,
+) -> dict[str, Any]:
+    """Attributes of one log record -> the normalised event; Claude Code events get their name."""
+    params = event.get("tool_parameters")
+    if isinstance(params, str) and params.startswith("{"):
+        try:
+            parsed = orjson.loads(params)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            for key, value in parsed.items():
+                if not isinstance(value, dict | list):
+                    event[f"tool_parameters.{key}"] = value
+    if isinstance(body, dict):
+        for key, value in body.items():
+            event.setdefault(f"body.{key}", value)
+    name = _log_name(event, body, event_name)
+    aliases.fill(event)
+    event["time"] = time_ns / 1e9
+    event["kind"] = "log"
+    event["name"] = name
+    event["trace_id"] = trace_id
+    event["span_id"] = span_id
+    event["parent_span_id"] = None
+    try:
+        severity = int(severity_number or 0)
+    except (TypeError, ValueError):
+        severity = 0
+    error = (
+        name.endswith("api_error") or _falsy(event.get("success")) or severity >= _ERROR_SEVERITY
+    )
+    event["status"] = "error" if error else "ok"
+    if error and "error_type" not in event:
+        for key in ("error", "status_code"):
+            if event.get(key) is not None:
+                event["error_type"] = str(event[key])
+                break
+    return event
+
+
+def normalise_flat(obj: Mapping[str, Any], aliases: AliasTable) -> dict[str, Any]:
+    """A flat JSON event (one normalised event per line) -> the normalised event."""
+    if "time" not in obj:
+        raise NotOtlpError(
+            "not an OTLP request (no resourceSpans/resourceLogs) nor an event (no time)"
+        )
+    event = dict(obj)
+    try:
+        event["time"] = parse_time(obj["time"])
+    except ValueError as exc:
+        raise NotOtlpError(str(exc)) from exc
+    aliases.fill(event)
+    event.setdefault("kind", "span")
+    event.setdefault("name", "")
+    status = event.get("status")
+    event["status"] = "error" if status in ("error", 2, "STATUS_CODE_ERROR") else "ok"
+    return event

@@ -1,0 +1,141 @@
+"""The engine's HTTP API: health, incidents, acknowledgement, silences, Slack buttons.
+
+Every write endpoint needs `Authorization: Bearer <token>` (the token comes from the
+environment); acks, resolves and silences enter the dataflow's control stream, exactly as
+a replay's `--control` file does, so all incident state stays in the dataflow.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from engine.incidents.control import ControlError, parse_control
+from engine.live.inbox import Inbox
+from engine.live.views import Views
+
+
+def make_api_app(
+    views: Views,
+    inbox: Inbox,
+    *,
+    token: str | None,
+    slack_actions: Any | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    def authorized(request: Request) -> Response | None:
+        if not token:
+            return JSONResponse(
+                {"error": "write endpoints are disabled: set SPANWATCH_API_TOKEN"}, status_code=503
+            )
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+            return JSONResponse(
+                {"error": "missing or wrong bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return None
+
+    async def body(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if not raw:
+            return {}
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ControlError(f"invalid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ControlError("expected a JSON object")
+        return data
+
+    def enqueue(obj: dict[str, Any]) -> Response:
+        try:
+            event = parse_control(obj, where="api")
+        except ControlError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        inbox.offer_control(event)
+        return JSONResponse({"accepted": obj}, status_code=202)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "events_accepted": inbox.accepted,
+                "events_refused": inbox.refused,
+                "open_incidents": len(views.list()),
+            }
+        )
+
+    async def incidents(request: Request) -> Response:
+        return JSONResponse({"incidents": views.list(request.query_params.get("status"))})
+
+    async def incident(request: Request) -> Response:
+        found = views.find(request.path_params["ref"])
+        if found is None:
+            return JSONResponse({"error": "no such incident"}, status_code=404)
+        return JSONResponse(found)
+
+    async def transition(request: Request) -> Response:
+        denied = authorized(request)
+        if denied is not None:
+            return denied
+        found = views.find(request.path_params["ref"])
+        if found is None:
+            return JSONResponse({"error": "no such incident"}, status_code=404)
+        try:
+            data = await body(request)
+        except ControlError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        kind = request.path_params["action"]
+        if kind not in ("ack", "resolve"):
+            return JSONResponse({"error": "actions are ack and resolve"}, status_code=404)
+        return enqueue(
+            {
+                "type": kind,
+                "at": clock(),
+                "incident": found["id"],
+                "by": str(data.get("by", "api")),
+                "comment": str(data.get("comment", "")),
+            }
+        )
+
+    async def silences(request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse({"silences": list(views.silences.values())})
+        denied = authorized(request)
+        if denied is not None:
+            return denied
+        try:
+            data = await body(request)
+        except ControlError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        data = {"starts_at": clock(), **data, "type": "silence", "at": clock()}
+        return enqueue(data)
+
+    async def expire(request: Request) -> Response:
+        denied = authorized(request)
+        if denied is not None:
+            return denied
+        return enqueue({"type": "expire_silence", "at": clock(), "id": request.path_params["id"]})
+
+    routes: list[Any] = [
+        Route("/healthz", health),
+        Route("/v1/incidents", incidents),
+        Route("/v1/incidents/{ref}", incident),
+        Route("/v1/incidents/{ref}/{action:str}", transition, methods=["POST"]),
+        Route("/v1/silences", silences, methods=["GET", "POST"]),
+        Route("/v1/silences/{id}", expire, methods=["DELETE"]),
+    ]
+    if slack_actions is not None:
+        routes.append(Route("/slack/actions", slack_actions, methods=["POST"]))
+    return Starlette(routes=routes)

@@ -1,0 +1,111 @@
+"""Kafka source: OTLP requests as the Collector's Kafka exporter writes them.
+
+Each message is one ExportTraceServiceRequest / ExportLogsServiceRequest, as protobuf
+(`otlp_proto`, the exporter's default) or OTLP/JSON (`otlp_json`); the encoding is
+recognised per message. Offsets are committed only after the events are in the inbox, and
+a full inbox pauses consumption (the messages wait in Kafka, not in memory). A message that
+does not decode is counted and logged with its topic, partition and offset, then skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.aliases import AliasTable
+from engine.decode import DecodeError, decode_line
+from engine.live.inbox import Inbox
+from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
+
+log = logging.getLogger("spanwatch.kafka")
+
+
+class KafkaConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brokers: str = Field(min_length=1, description="bootstrap servers, host:port[,host:port]")
+    traces_topic: str | None = "otlp_spans"
+    logs_topic: str | None = "otlp_logs"
+    group_id: str = "spanwatch"
+    options: dict[str, str | int | bool] = Field(
+        default_factory=dict, description="extra librdkafka settings (no secrets here)"
+    )
+    password_env: str | None = Field(None, description="environment variable for sasl.password")
+
+
+class KafkaIntake:
+    """A consumer thread feeding the inbox."""
+
+    def __init__(self, config: KafkaConfig, inbox: Inbox, aliases: AliasTable) -> None:
+        self.config = config
+        self.inbox = inbox
+        self.aliases = aliases
+        self.stopped = threading.Event()
+        self.bad_messages = 0
+        self.thread = threading.Thread(target=self._run, name="kafka-intake", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "bootstrap.servers": self.config.brokers,
+            "group.id": self.config.group_id,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **self.config.options,
+        }
+        if self.config.password_env:
+            settings["sasl.password"] = os.environ.get(self.config.password_env, "")
+        return settings
+
+    def decode(self, topic: str, value: bytes) -> list[dict[str, Any]]:
+        """One message -> events; DecodeError with the reason when it is not OTLP."""
+        if value[:1] == b"{":  # protobuf never starts so: field 1's tag is 0x0a
+            return decode_line(value, self.aliases)
+        try:
+            if topic == self.config.logs_topic:
+                return decode_logs_bytes(value, self.aliases)
+            return decode_trace_bytes(value, self.aliases)
+        except Exception as exc:  # protobuf raises its own DecodeError and friends
+            if value.lstrip()[:1] == b"{":
+                return decode_line(value, self.aliases)
+            raise DecodeError(f"not OTLP protobuf: {exc}") from None
+
+    def _run(self) -> None:
+        from confluent_kafka import Consumer
+
+        consumer = Consumer(self._settings())
+        topics = [t for t in (self.config.traces_topic, self.config.logs_topic) if t]
+        consumer.subscribe(topics)
+        try:
+            while not self.stopped.is_set():
+                message = consumer.poll(0.5)
+                if message is None:
+                    continue
+                if message.error():
+                    log.warning("kafka: %s", message.error())
+                    continue
+                where = f"{message.topic()}[{message.partition()}]@{message.offset()}"
+                try:
+                    events = self.decode(message.topic(), message.value() or b"")
+                except (DecodeError, orjson.JSONDecodeError) as exc:
+                    self.bad_messages += 1
+                    log.warning("kafka message %s skipped: %s", where, exc)
+                    consumer.commit(message=message, asynchronous=True)
+                    continue
+                while not self.inbox.offer_events(events):
+                    if self.stopped.wait(0.2) or self.inbox.closed:
+                        return  # not committed: the message is read again after a restart
+                consumer.commit(message=message, asynchronous=True)
+        finally:
+            consumer.close()

@@ -1,0 +1,223 @@
+"""`spanwatch run`: the live engine.
+
+OTLP/HTTP in, the same dataflow as replay, incident state in Bytewax state recovered from
+SQLite under the state directory, notifications through the dispatcher, and the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import uvicorn
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.run import cli_main
+
+from engine.config import SpanwatchConfig
+from engine.dataflow import build_dataflow
+from engine.live.api import make_api_app
+from engine.live.inbox import Inbox
+from engine.live.otlp_http import make_otlp_app
+from engine.live.source import InboxSource
+from engine.live.views import Views
+from engine.plan import Plan
+from engine.sinks import log_line
+from engine.sources import Part
+from notifiers.dispatcher import Dispatcher
+from replay.readers import HistoryFile
+from rules.reload import RuleReloader
+
+log = logging.getLogger("spanwatch")
+TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
+SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"  # noqa: S105 - the name of the variable
+RECOVERY_PARTITIONS = 1
+
+
+def _listen(address: str) -> socket.socket:
+    host, _, port = address.rpartition(":")
+    sock = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104 - the configured address
+    sock.listen(128)
+    return sock
+
+
+class _Server:
+    """A uvicorn server on an already-bound socket, in a thread."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.sock = sock
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+
+    @property
+    def address(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"{host}:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
+    def __init__(self, out: IO[bytes], views: Views, dispatcher: Dispatcher) -> None:
+        self.out, self.views, self.dispatcher = out, views, dispatcher
+
+    def write_batch(self, values: list[tuple[str, Any]]) -> None:
+        for kind, obj in values:
+            if kind == "log":
+                self.out.write(log_line(obj))
+                self.views.apply(obj)
+            elif kind == "notify":
+                self.dispatcher.submit(obj)
+            elif kind == "report":
+                report = obj.to_dict()
+                self.views.report(report)
+                log.info("control: %s", orjson.dumps(report).decode())
+        self.out.flush()
+
+    def snapshot(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.out.close()
+
+
+class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
+    def __init__(self, log_path: Path, views: Views, dispatcher: Dispatcher) -> None:
+        self.log_path, self.views, self.dispatcher = log_path, views, dispatcher
+
+    def list_parts(self) -> list[str]:
+        return ["results"]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LivePartition:
+        return _LivePartition(self.log_path.open("ab"), self.views, self.dispatcher)
+
+
+@dataclass
+class LiveEngine:
+    """Everything `spanwatch run` starts; `serve()` blocks until `stop()` or a signal."""
+
+    config: SpanwatchConfig
+    rules: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        live = self.config.live
+        self.state_dir = Path(self.config.state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.plan = Plan(self.config, rules=self.rules, all_shards=True)
+        self.inbox = Inbox(live.inbox_events)
+        self.views = Views()
+        self.log_path = self.state_dir / "incident-log.jsonl"
+        self.views.load_log(self.log_path)
+        self.dispatcher = Dispatcher(self.config.notifiers, self.state_dir)
+        self.reloader = RuleReloader(self.plan.rule_paths, self.config.rules)
+        self._reload_lock = threading.Lock()
+        self._stopped = threading.Event()
+        slack = None
+        secret = os.environ.get(SLACK_SECRET_ENV)
+        if secret:
+            from notifiers.slack_actions import make_slack_actions_app
+
+            slack = make_slack_actions_app(secret, self._control_from_slack)
+        self.otlp = _Server(
+            make_otlp_app(self.inbox, self.plan.aliases, max_body=live.max_request_bytes),
+            _listen(live.otlp_http),
+        )
+        self.kafka = None
+        if live.kafka is not None:
+            from engine.live.kafka import KafkaIntake
+
+            self.kafka = KafkaIntake(live.kafka, self.inbox, self.plan.aliases)
+        self.api = _Server(
+            make_api_app(
+                self.views, self.inbox, token=os.environ.get(TOKEN_ENV), slack_actions=slack
+            ),
+            _listen(live.api),
+        )
+
+    def _control_from_slack(self, obj: dict) -> None:
+        from engine.incidents.control import ControlError, parse_control
+
+        try:
+            self.inbox.offer_control(parse_control(obj, where="slack"))
+        except ControlError as exc:
+            log.warning("slack action refused: %s", exc)
+
+    def stop(self, *_: Any) -> None:
+        self.inbox.close()
+        self._stopped.set()
+
+    def reload_rules(self, *_: Any, force: bool = True) -> bool:
+        """SIGHUP, or a changed rule file: swap in the new set, or keep the old one running."""
+        with self._reload_lock:
+            new = self.reloader.reload() if force else self.reloader.poll()
+            if new is None:
+                return False
+            try:
+                self.plan.swap_rules(new)
+            except ValueError as exc:
+                log.error("rules not reloaded: %s", exc)
+                return False
+            log.warning("rules reloaded: %d rules", len(new.rule_ids))
+            return True
+
+    def _watch_rules(self) -> None:
+        while not self._stopped.wait(self.config.live.rules_poll_seconds):
+            try:
+                self.reload_rules(force=False)
+            except Exception:  # a watcher must never take the engine down
+                log.exception("rule watcher failed")
+
+    def serve(self) -> int:
+        recovery_dir = self.state_dir / "recovery"
+        if not recovery_dir.exists():
+            recovery_dir.mkdir(parents=True)
+            init_db_dir(recovery_dir, RECOVERY_PARTITIONS)
+        part = Part(0, HistoryFile("live", "live"))
+        sink = LiveSink(self.log_path, self.views, self.dispatcher)
+        flow = build_dataflow(self.plan, [part], sink, source=InboxSource(self.inbox), persist=True)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+            signal.signal(signal.SIGHUP, self.reload_rules)
+        threading.Thread(target=self._watch_rules, name="rule-watcher", daemon=True).start()
+        self.dispatcher.start()
+        self.otlp.start()
+        self.api.start()
+        if self.kafka is not None:
+            self.kafka.start()
+        log.warning("spanwatch: OTLP/HTTP on %s, API on %s", self.otlp.address, self.api.address)
+        try:
+            cli_main(
+                flow,
+                workers_per_process=1,
+                epoch_interval=timedelta(seconds=self.config.live.epoch_seconds),
+                recovery_config=RecoveryConfig(str(recovery_dir)),
+            )
+        finally:
+            if self.kafka is not None:
+                self.kafka.stop()
+            self.otlp.stop()
+            self.api.stop()
+            self.dispatcher.close()
+        return 0

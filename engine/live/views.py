@@ -1,0 +1,71 @@
+"""What the API can answer without entering the dataflow: incidents and silences as last seen.
+
+Fed by the sink from the incident log and the control reports; rebuilt at start-up from
+the incident log file, so a restart answers the same.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+class Views:
+    def __init__(self, keep_resolved: int = 1000) -> None:
+        self._lock = threading.Lock()
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self.by_fingerprint: dict[str, str] = {}
+        self.silences: dict[str, dict[str, Any]] = {}
+        self.resolved_order: list[str] = []
+        self.keep_resolved = keep_resolved
+        self.reports: list[dict[str, Any]] = []
+
+    def apply(self, line: dict[str, Any]) -> None:
+        incident = line["incident"]
+        with self._lock:
+            self.incidents[incident["id"]] = incident
+            self.by_fingerprint[incident["fingerprint"]] = incident["id"]
+            if line["type"] == "incident.resolved":
+                self.resolved_order.append(incident["id"])
+                while len(self.resolved_order) > self.keep_resolved:
+                    self.incidents.pop(self.resolved_order.pop(0), None)
+
+    def report(self, report: dict[str, Any]) -> None:
+        with self._lock:
+            self.reports = [*self.reports[-99:], report]
+            if report.get("kind") == "silence" and report.get("outcome") == "applied":
+                data = report.get("data") or {}
+                self.silences[report["target"]] = data or {"id": report["target"]}
+            if report.get("kind") == "expire_silence" and report.get("outcome") == "applied":
+                self.silences.pop(report["target"], None)
+
+    def find(self, ref: str) -> dict[str, Any] | None:
+        with self._lock:
+            if ref in self.incidents:
+                return self.incidents[ref]
+            ident = self.by_fingerprint.get(ref)
+            return self.incidents.get(ident) if ident else None
+
+    def list(self, status: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            items = list(self.incidents.values())
+        if status and status != "all":
+            items = [i for i in items if i.get("status") == status]
+        elif not status:
+            items = [i for i in items if i.get("status") != "resolved"]
+        return sorted(items, key=lambda i: (i.get("first_seen", ""), i["id"]))
+
+    def load_log(self, path: Path) -> None:
+        if not path.exists():
+            return
+        with path.open("rb") as f:
+            for raw in f:
+                try:
+                    line = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue  # a torn last line after a crash
+                if isinstance(line, dict) and "incident" in line:
+                    self.apply(line)

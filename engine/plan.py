@@ -1,0 +1,190 @@
+"""What a run is made of: the loaded rules, detectors and incident settings, and where
+each kind of item goes. The dataflow's steps are thin shells around this object."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from detectors.detectorset import DetectorSet
+from detectors.model import Observation, Signal
+from engine.aliases import AliasTable
+from engine.config import SpanwatchConfig
+from engine.incidents.model import Hit
+from rules import ruleset as _ruleset
+from rules.model import CorrelationInput
+from rules.model import Hit as RuleHit
+
+PACKS_DIR = Path(_ruleset.__file__).resolve().parent / "packs"
+INCIDENTS = "incidents"
+
+
+def rule_hit(hit: RuleHit) -> Hit:
+    return Hit(
+        source="rule",
+        rule_id=hit.rule_id,
+        title=hit.title,
+        severity=hit.severity,
+        time=hit.time,
+        group=dict(hit.group),
+        labels=dict(hit.labels),
+        evidence=dict(hit.evidence),
+        runbook=hit.runbook,
+        resolve_after=hit.resolve_after,
+    )
+
+
+def signal_hit(signal: Signal) -> Hit:
+    return Hit(
+        source="detector",
+        rule_id=signal.detector_id,
+        title=signal.title,
+        severity=signal.severity,
+        time=signal.time,
+        group=dict(signal.group),
+        labels=dict(signal.labels),
+        evidence=dict(signal.evidence),
+        runbook=signal.runbook,
+        resolved=not signal.firing,
+        score=signal.score,
+    )
+
+
+def rule_paths(config: SpanwatchConfig, override: Sequence[str] | None = None) -> list[str]:
+    """`--rules` replaces the configured packs and paths (DESIGN.md)."""
+    if override:
+        return list(override)
+    return [str(PACKS_DIR / name) for name in config.rules.packs] + list(config.rules.paths)
+
+
+def _shard(ident: str, prefix: str, count: int) -> str:
+    return f"{prefix}{zlib.crc32(ident.encode()) % count}"
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: float | None = None
+    end: float | None = None
+
+    def __contains__(self, t: float) -> bool:
+        return (self.start is None or t >= self.start) and (self.end is None or t < self.end)
+
+
+class Plan:
+    """Loaded once per run; read-only afterwards, so every worker may share it."""
+
+    def __init__(
+        self,
+        config: SpanwatchConfig,
+        *,
+        rules: Sequence[str] | None = None,
+        time_range: TimeRange = TimeRange(),
+        all_shards: bool = False,
+    ) -> None:
+        self.config = config
+        self.aliases = AliasTable(config.aliases)
+        self.rule_paths = rule_paths(config, rules)
+        self.detectors = DetectorSet.from_config(config.detectors)
+        self.time_range = time_range
+        shards = config.stream.shards
+        self.rules = LoadedRules(_ruleset.RuleSet.load(self.rule_paths, config.rules), shards, 0)
+        self.det_shard = {d: _shard(d, "d", shards) for d in self.detectors.detector_ids}
+        used = set(self.rules.shard_of.values()) | set(self.det_shard.values())
+        if all_shards:  # live: every shard exists, so a reloaded rule set may use any of them
+            used |= {f"c{i}" for i in range(shards)} | {f"d{i}" for i in range(shards)}
+        self.shard_names = sorted(used)
+        self.dests = [INCIDENTS, *self.shard_names]
+
+    def evaluate(self, event: Mapping[str, Any], late: bool) -> list[tuple[str, Any]]:
+        """The stateless hot path: rule matches, and what the keyed stages need of the event."""
+        rules = self.rules
+        hits, inputs = rules.ruleset.evaluate(event)
+        out: list[tuple[str, Any]] = [(INCIDENTS, rule_hit(h)) for h in hits]
+        if late:
+            return out  # late records still raise policy hits, but stay out of windows
+        out.extend((rules.shard_of[i.correlation_id], i) for i in inputs)
+        out.extend((self.det_shard[o.detector_id], o) for o in self.detectors.route(event))
+        return out
+
+    @property
+    def ruleset(self) -> Any:
+        return self.rules.ruleset
+
+    def swap_rules(self, ruleset: Any) -> None:
+        """A reloaded rule set; shards adopt it at their next epoch (see ShardState.sync)."""
+        shards = self.config.stream.shards
+        new = LoadedRules(ruleset, shards, self.rules.generation + 1)
+        unknown = set(new.shard_of.values()) - set(self.shard_names)
+        if unknown:
+            raise ValueError(f"the new rules need shards {sorted(unknown)} this run does not have")
+        self.rules = new  # one assignment: evaluate() sees either the old set or the new one
+
+    def new_shard_state(self, shard: str) -> ShardState:
+        state = ShardState()
+        state.generation = self.rules.generation
+        for cid, name in sorted(self.rules.shard_of.items()):
+            if name == shard:
+                state.correlations[cid] = self.ruleset.new_correlation_state(cid)
+        for did, name in sorted(self.det_shard.items()):
+            if name == shard:
+                state.detectors[did] = self.detectors.new_state(did)
+        return state
+
+
+class LoadedRules:
+    """A rule set and where its correlations live; replaced whole on reload."""
+
+    def __init__(self, ruleset: Any, shards: int, generation: int) -> None:
+        self.ruleset = ruleset
+        self.generation = generation
+        self.shard_of = {c: _shard(c, "c", shards) for c in ruleset.correlation_ids}
+
+
+class ShardState:
+    """The correlation windows and detector states that one keyed shard owns."""
+
+    def __init__(self) -> None:
+        self.correlations: dict[str, Any] = {}
+        self.detectors: dict[str, Any] = {}
+        self.generation = 0
+        self.dropped = 0
+
+    def sync(self, plan: Plan, shard: str) -> None:
+        """After a reload: keep the windows of unchanged correlations, start new ones fresh."""
+        rules = plan.rules
+        if rules.generation == self.generation:
+            return
+        adopted = rules.ruleset.adopt(self.correlations)
+        self.correlations = {c: s for c, s in adopted.items() if rules.shard_of[c] == shard}
+        self.generation = rules.generation
+
+    def apply(self, items: list[Any], watermark: float) -> list[Hit]:
+        out: list[Hit] = []
+        for item in items:
+            if isinstance(item, CorrelationInput):
+                window = self.correlations.get(item.correlation_id)
+                if window is None:  # matched by a rule set that a reload just replaced
+                    self.dropped += 1
+                    continue
+                out.extend(rule_hit(h) for h in window.update(item))
+            elif isinstance(item, Observation):
+                out.extend(signal_hit(s) for s in self.detectors[item.detector_id].update(item))
+        for cid in sorted(self.correlations):
+            out.extend(rule_hit(h) for h in self.correlations[cid].advance(watermark))
+        for did in sorted(self.detectors):
+            out.extend(signal_hit(s) for s in self.detectors[did].advance(watermark))
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for cid, state in sorted(self.correlations.items()):
+            if getattr(state, "evictions", 0):
+                out[f"correlation {cid} evictions"] = state.evictions
+        for did, state in sorted(self.detectors.items()):
+            for key, value in sorted(getattr(state, "stats", {}).items()):
+                if value:
+                    out[f"detector {did} {key}"] = value
+        return out

