@@ -12,8 +12,10 @@ from detectors import hysteresis
 from detectors.config import DetectorsConfig, DetectorSpec
 from detectors.estimators import INHERITS, build_params, new_estimator
 from detectors.model import Observation, Signal
-from detectors.rollup import NUMERIC_INPUT, TRUTH_INPUT, Accumulator, empty_value, window_start
+from detectors.rollup import NUMERIC_INPUT, TRUTH_INPUT, Accumulator, empty_value
+from detectors.route_plan import NameIndex
 from detectors.routing import Route, event_time
+from detectors.seasonal import ignores_empty_windows
 from detectors.timeparse import iso
 
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
@@ -85,6 +87,26 @@ class CompiledDetector:
         )
 
 
+def _finite(v: Any) -> bool:
+    """A finite int or float, not a bool (floats, the usual case, take one subtraction)."""
+    if type(v) is float:
+        return v - v == 0.0
+    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+
+
+def _valid(aggregation: str, v: Any, allow_negative: bool) -> bool:
+    """Whether one metric's value can go into a window (None = the event has no value)."""
+    if v is None or aggregation == "count":
+        return True
+    if aggregation == "distinct":
+        return isinstance(v, str)
+    if not _finite(v):
+        return False
+    if aggregation in TRUTH_INPUT and v not in (0.0, 1.0):
+        return False
+    return not (aggregation in NUMERIC_INPUT and v < 0 and not allow_negative)
+
+
 class DetectorSet:
     """All enabled detectors: `route` maps an event to observations (no state, no I/O)."""
 
@@ -92,6 +114,7 @@ class DetectorSet:
         enabled = [s for s in specs if s.enabled]
         self._compiled = {s.id: CompiledDetector.compile(s) for s in enabled}
         self._routes = tuple(Route.compile(s) for s in enabled)
+        self._index = NameIndex(self._routes)
         self.detector_ids: list[str] = [s.id for s in enabled]
 
     @classmethod
@@ -102,7 +125,20 @@ class DetectorSet:
         return self._compiled[detector_id]
 
     def route(self, event: Mapping[str, Any]) -> list[Observation]:
-        """One Observation per detector that this event feeds (none without a valid time)."""
+        """One Observation per detector that this event feeds (none without a valid time).
+
+        Only the detectors that can accept the event's `name` are tried (see `NameIndex`);
+        `route_each` is the same without the index, kept as the reference.
+        """
+        t = event.get("time")
+        if type(t) is not float or t - t != 0.0:  # not a finite float: the full check
+            t = event_time(event)
+            if t is None:
+                return []
+        return self._index.plan(event.get("name")).observe(event, t)
+
+    def route_each(self, event: Mapping[str, Any]) -> list[Observation]:
+        """`route` by testing every detector in turn (the reference the index must equal)."""
         t = event_time(event)
         if t is None:
             return []
@@ -145,14 +181,22 @@ class DetectorState:
         d, stats = self.d, self.stats
         stats["observations"] += 1
         t = obs.time
-        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        if (type(t) is not float or t - t != 0.0) and not _finite(t):  # floats: no call
             stats["bad_time"] += 1
             return []
-        values = self._values(obs)
+        aggregations = d.aggregations
+        single = len(aggregations) == 1
+        if single:
+            values: tuple | None = (obs.value,)
+            if not _valid(aggregations[0], obs.value, d.allow_negative):
+                values = None
+        else:
+            values = self._values(obs)
         if values is None:
             stats["bad_value"] += 1
             return []
-        start = window_start(t, d.interval)
+        interval = d.interval
+        start = (t // interval) * interval  # window_start(t, interval), inlined
         if self.next_start is None:
             self.next_start = start
             self.first_time = t
@@ -160,15 +204,16 @@ class DetectorState:
             stats["late"] += 1
             return []
         key = obs.group
+        keys = self.keys
         signals: list[Signal] = []
-        model = self.keys.pop(key, None)
+        model = keys.pop(key, None)
         if model is None:
             model = self._new_model(key, obs.extra.get("parent", ()))
-            self.keys[key] = model
-            if len(self.keys) > d.max_keys:
-                signals.extend(self._evict(start))
+            keys[key] = model
+            if len(keys) > d.max_keys:
+                signals = self._evict(start)
         else:
-            self.keys[key] = model  # most recently seen goes last
+            keys[key] = model  # most recently seen goes last
         window = self.open.get(start)
         if window is None:
             window = self.open[start] = {}
@@ -176,28 +221,26 @@ class DetectorState:
         if entry is None:
             entry = window[key] = (
                 tuple(obs.extra.get("parent", ())),
-                [Accumulator() for _ in d.aggregations],
+                [Accumulator() for _ in aggregations],
             )
-        for agg, acc, v in zip(d.aggregations, entry[1], values, strict=True):
+        if single:
+            v, agg = values[0], aggregations[0]
+            if v is not None or agg == "count":
+                entry[1][0].add(agg, v, self.rng)
+            return signals
+        for agg, acc, v in zip(aggregations, entry[1], values, strict=True):
             if v is not None or agg == "count":
                 acc.add(agg, v, self.rng)
         return signals
 
     def _values(self, obs: Observation) -> tuple | None:
         """The observation's per-metric values, or None if any is bad (NaN, inf, negative)."""
-        values = obs.extra.get("values") if len(self.d.aggregations) > 1 else (obs.value,)
-        if values is None or len(values) != len(self.d.aggregations):
+        aggregations = self.d.aggregations
+        values = obs.extra.get("values") if len(aggregations) > 1 else (obs.value,)
+        if values is None or len(values) != len(aggregations):
             return None
-        for agg, v in zip(self.d.aggregations, values, strict=True):
-            if v is None or agg in ("count", "distinct"):
-                if agg == "distinct" and v is not None and not isinstance(v, str):
-                    return None
-                continue
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                return None
-            if agg in TRUTH_INPUT and v not in (0.0, 1.0):
-                return None
-            if agg in NUMERIC_INPUT and v < 0 and not self.d.allow_negative:
+        for agg, v in zip(aggregations, values, strict=True):
+            if not _valid(agg, v, self.d.allow_negative):
                 return None
         return values
 
@@ -255,19 +298,30 @@ class DetectorState:
         end = start + d.interval
         detector_warm = self.first_time is not None and end - self.first_time >= d.warmup
         out: list[Signal] = []
-        skip_empty = d.kind in ("new_value", "hst")
+        # What a key without events in this window gives: None = no point at all, so only
+        # the keys with events are visited (most keys of a busy detector are idle).
+        empty_x = None if d.kind in ("new_value", "hst") else empty_value(d.aggregations[0])
+        items = self.keys.items() if empty_x is not None else self._keys_in(window)
+        # An upward seasonal model neither scores nor learns an empty window of an active
+        # key (`SeasonalBaseline._idle`): such keys cost a check, not two model calls.
+        idle_empty = empty_x == 0.0 and d.kind == "seasonal" and ignores_empty_windows(d.params)
+        inherits = d.kind in INHERITS
         alerts, thr = self.alerts, d.threshold
-        for key, model in self.keys.items():
+        points = 0
+        for key, model in items:
             entry = window.get(key)
-            accs = entry[1] if entry is not None else None
-            if accs is None and skip_empty:
-                continue
-            x = self._point(accs)
-            if x is None:
-                continue
-            n = accs[0].count if accs is not None else 0
-            self.stats["points"] += 1
-            score = model.score_one(x, start, n)
+            if entry is None:
+                x, n = empty_x, 0
+                idle = idle_empty and model.active
+            else:
+                accs = entry[1]
+                x = self._point(accs)
+                if x is None:
+                    continue
+                n = accs[0].count
+                idle = False
+            points += 1
+            score = 0.0 if idle else model.score_one(x, start, n)
             above = score >= thr and detector_warm and model.is_warm(start, d.warmup)
             state = alerts.get(key)
             if above or state is not None:
@@ -281,11 +335,32 @@ class DetectorState:
                     evidence["window_start"] = iso(start)
                     evidence["window_end"] = iso(end)
                     out.append(self._signal(key, end, score, emit, evidence))
+            if idle:
+                continue
             model.learn_one(x, start, n)
-            if entry is not None and d.kind in INHERITS:
+            if entry is not None and inherits:
                 self._teach_pools(entry[0], x, start, n)
+        self.stats["points"] += points
         self.stats["signals"] += len(out)
         return out
+
+    def _keys_in(self, window: dict) -> list[tuple[tuple[str, ...], Any]]:
+        """(key, model) of the known keys with events in `window`, in `self.keys` order.
+
+        Keys are kept least-recently-seen first, so those seen in a window are at the end:
+        walking back from the newest finds them without visiting the idle ones.
+        """
+        if not window:
+            return []
+        found = []
+        wanted = len(window)
+        for key in reversed(self.keys):
+            if key in window:
+                found.append((key, self.keys[key]))
+                if len(found) == wanted:
+                    break
+        found.reverse()
+        return found
 
     def _point(self, accs: list[Accumulator] | None) -> Any:
         """The window's value for the estimator (None: this window is no point)."""

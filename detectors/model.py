@@ -25,6 +25,22 @@ class Observation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_new = object.__new__
+
+
+def new_observation(
+    detector_id: str, time: float, group: tuple[str, ...], value: float | str | None, extra: dict
+) -> Observation:
+    """`Observation(...)` at half the cost, for the router's hot path.
+
+    A frozen dataclass's `__init__` sets each field through `object.__setattr__`; this fills
+    the instance dict at once (what `copy` and `pickle` do). Same fields, same equality.
+    """
+    obs = _new(Observation)
+    obs.__dict__.update(detector_id=detector_id, time=time, group=group, value=value, extra=extra)
+    return obs
+
+
 @dataclass(frozen=True)
 class Signal:
     """A detector's verdict on one key for one closed window, consumed by the incident stage.

@@ -11,11 +11,17 @@ from detectors.config import DetectorSpec, Matcher, MetricSpec
 from detectors.model import Observation
 
 _TRUE = frozenset({"true", "1", "yes", "y", "on"})
+_BOOL_TEXT = frozenset({"true", "false"})
 _NAN = float("nan")
 
 
 def norm(value: Any) -> str:
     """Comparable text of a label or attribute value (1 == 1.0 == "1", True == "true")."""
+    if type(value) is str:  # the hot case: only "true"/"false" in any case change
+        if len(value) not in (4, 5):
+            return value
+        low = value.lower()
+        return low if low in _BOOL_TEXT else value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -24,7 +30,7 @@ def norm(value: Any) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     text = str(value)
     low = text.lower()
-    return low if low in ("true", "false") else text
+    return low if low in _BOOL_TEXT else text
 
 
 def truth(value: Any) -> bool:
@@ -62,6 +68,17 @@ class CompiledMatcher:
             clauses.append((field, frozenset(norm(v) for v in values)))
         return cls(tuple(clauses))
 
+    def on(self, field: str) -> frozenset[str] | None:
+        """The values accepted for `field`, or None when the matcher does not look at it."""
+        for name, accepted in self.clauses:
+            if name == field:
+                return accepted
+        return None
+
+    def without(self, field: str) -> CompiledMatcher:
+        """The same matcher minus its clause on `field` (for a caller that checked it)."""
+        return CompiledMatcher(tuple(c for c in self.clauses if c[0] != field))
+
     def matches(self, event: Mapping[str, Any]) -> bool:
         for field, accepted in self.clauses:
             v = event.get(field)
@@ -91,6 +108,18 @@ class MetricExtractor:
         cond = CompiledMatcher.compile(m.condition) if m.condition else None
         return cls(m.aggregation, m.fields, cond)
 
+    def shared(self) -> MetricExtractor:
+        """An extractor that gives the same values, the same one for metrics that read the
+        event alike (a sum, an average and a p95 of a field all read its numeric value)."""
+        agg = self.aggregation
+        if agg == "count":
+            return MetricExtractor("count", (), None)
+        if agg in ("rate", "ratio"):
+            return MetricExtractor("rate", self.fields, self.condition)
+        if agg == "distinct":
+            return MetricExtractor("distinct", self.fields, None)
+        return MetricExtractor("sum", self.fields, None)  # every numeric aggregation
+
     def extract(self, event: Mapping[str, Any]) -> float | str | None:
         agg = self.aggregation
         if agg == "count":
@@ -109,7 +138,7 @@ class MetricExtractor:
         for f in self.fields:
             v = event.get(f)
             if v is not None:
-                total += number(v)
+                total += v if type(v) is float else number(v)
                 found = True
         return total if found else None
 

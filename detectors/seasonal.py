@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass
+from functools import cache
 
 from detectors.scoring import deviation_score, directed, noise_floor, robust_step
 
@@ -21,6 +22,19 @@ _WEEKEND_CELLS = tuple(tuple(d * 24 + h for d in range(5, 7)) for h in range(24)
 
 def _scale_index(cell: int) -> int:
     return _SCALES + (24 if cell >= 120 else 0) + cell % 24
+
+
+def ignores_empty_windows(params: SeasonalParams) -> bool:
+    """Whether models with these params skip the empty windows of an active key (`_idle`)."""
+    return params.direction == "up" and params.noise in _EVENT_NOISE
+
+
+@cache
+def _cell_alpha(step: float) -> float:
+    """How fast an hour's cell learns: over about two visits of an hour (two weeks), within
+    sane bounds (one value per detector, so cached)."""
+    points_per_hour = 3600.0 / step if step > 0 else 12.0
+    return min(0.3, max(0.02, 1.0 / (2.0 * points_per_hour)))
 
 
 def same_hour_cells(cell: int) -> tuple[int, ...]:
@@ -131,15 +145,23 @@ class SeasonalBaseline:
         return a[_G_LOC], a[_G_SCALE]
 
     def _sigma(self, expected: float, scale: float, n: int) -> float:
+        # `if b > m: m = b` is what max() does, item by item, without its call (hot path).
         a = self.a
-        sigma = max(scale, 0.3 * a[_R_SCALE], 1e-6 * (abs(expected) + 1e-6))
-        floor = noise_floor(self.p.noise, expected, n, a[_UNIT])
-        if floor > 0.0 and self.p.noise != "binomial":
-            floor *= math.sqrt(max(a[_DISP], 1.0))  # overdispersion: events come in bursts
+        sigma = scale
+        if (b := 0.3 * a[_R_SCALE]) > sigma:
+            sigma = b
+        if (b := 1e-6 * (abs(expected) + 1e-6)) > sigma:
+            sigma = b
+        noise = self.p.noise
+        floor = noise_floor(noise, expected, n, a[_UNIT])
+        if floor > 0.0 and noise != "binomial":
+            # overdispersion: events come in bursts
+            floor *= math.sqrt(max(a[_DISP], 1.0))
             # On/off activity: whether the key is active in this window is itself uncertain,
             # so a window at the key's usual active level is no spike (sd of the mixture).
-            floor = max(floor, 0.5 * a[_ACT])
-        return max(sigma, floor)
+            if (b := 0.5 * a[_ACT]) > floor:
+                floor = b
+        return floor if floor > sigma else sigma
 
     def residual_z(self, x: float, t: float, n: int = 0) -> tuple[float, float, float]:
         """(signed z, expected, sigma) of x at time t."""
@@ -151,17 +173,15 @@ class SeasonalBaseline:
         """A window without events of a key that has been active: for an upward detector it
         says nothing about how high the key goes when it works, so it is neither scored nor
         learned (a person's idle hours would otherwise make any session look like a spike)."""
-        p = self.p
-        return (
-            x == 0.0
-            and n == 0
-            and p.direction == "up"
-            and p.noise in _EVENT_NOISE
-            and self.a[_ACT] > 0.0
-        )
+        return x == 0.0 and n == 0 and ignores_empty_windows(self.p) and self.a[_ACT] > 0.0
+
+    @property
+    def active(self) -> bool:
+        """Whether the key has had a window with activity (so its empty windows are idle)."""
+        return self.a[_ACT] > 0.0
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
-        if self.a[_N] < self.p.min_points or self._idle(x, n):
+        if self.a[_N] < self.p.min_points or (x == 0.0 and self._idle(x, n)):
             return 0.0
         z, _, _ = self.residual_z(x, t, n)
         return deviation_score(directed(z, self.p.direction), self.p.z)
@@ -177,7 +197,7 @@ class SeasonalBaseline:
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
         a, p = self.a, self.p
-        if self._idle(x, n):
+        if x == 0.0 and self._idle(x, n):
             return
         if n > 0 and x > 0.0 and p.noise == "compound":
             unit = a[_UNIT]
@@ -218,12 +238,6 @@ class SeasonalBaseline:
             a[_DISP] = a[_DISP] + g_alpha * (d - a[_DISP])
         self._learn_cell(x, t, expected, scale, clip)
 
-    def _cell_alpha(self) -> float:
-        step = self.p.step
-        # Average over about two visits of an hour (two weeks), within sane bounds.
-        points_per_hour = 3600.0 / step if step > 0 else 12.0
-        return min(0.3, max(0.02, 1.0 / (2.0 * points_per_hour)))
-
     def _learn_cell(self, x: float, t: float, expected: float, scale: float, clip: float) -> None:
         a = self.a
         b = (int(t // 3600.0) + _EPOCH_MONDAY_SHIFT) % _CELLS
@@ -237,4 +251,4 @@ class SeasonalBaseline:
             a[si] = cell_scale
             return
         floor = max(0.3 * a[_R_SCALE], 1e-9)
-        a[b], a[si] = robust_step(loc, cell_scale, x, self._cell_alpha(), clip, floor)
+        a[b], a[si] = robust_step(loc, cell_scale, x, _cell_alpha(self.p.step), clip, floor)
