@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,6 +20,7 @@ from engine.plan import Plan, TimeRange
 from engine.sinks import ResultSink, RunResult
 from engine.sources import Part
 from engine.stages import Abort, Summary
+from notifiers.model import Notification
 from replay.readers import HistoryError, HistoryFile, expand_paths
 
 EPOCH = timedelta(milliseconds=3000)  # wall-clock epochs: short, since replay keeps no snapshots
@@ -75,7 +76,11 @@ def _parts(options: ReplayOptions) -> list[Part]:
     return parts
 
 
-def run_replay(config: SpanwatchConfig, options: ReplayOptions, notify=None) -> ReplayReport:
+def run_replay(
+    config: SpanwatchConfig,
+    options: ReplayOptions,
+    notify: Callable[[Notification], None] | None = None,
+) -> ReplayReport:
     """Replay history; raises ReplayError for bad paths and `--strict` failures."""
     parts = _parts(options)
     plan = Plan(config, rules=options.rules, time_range=options.time_range)
@@ -86,34 +91,12 @@ def run_replay(config: SpanwatchConfig, options: ReplayOptions, notify=None) -> 
     abort = Abort() if options.strict else None
     flow = build_dataflow(plan, parts, sink, abort=abort)
     started = time.perf_counter()
-    try:
-        with quiet_gc():
-            cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
-    except Exception as exc:
-        history = _find(exc, HistoryError)
-        if history is not None:
-            raise ReplayError(str(history)) from None
-        raise
+    with quiet_gc():
+        cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
     seconds = time.perf_counter() - started
     if abort is not None and abort.reason is not None:
         raise ReplayError(f"--strict: {abort.reason}")
     return ReplayReport(result, seconds, sum(not p.is_control for p in parts), options.out)
-
-
-def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """Bytewax wraps errors raised in a step; find ours in the chain or in the message."""
-    seen = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    text = str(exc)
-    marker = f"{kind.__name__}: "
-    if marker in text:
-        return kind(text.split(marker, 1)[1].splitlines()[0].strip())
-    return None
 
 
 ROUTINE_COUNTERS = (" observations", " points", " windows")
