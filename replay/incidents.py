@@ -2,21 +2,24 @@
 
 Every kind of the shared universe is injected at seeded times in working hours of the people
 concerned, spread over the weekdays and spaced out, so that a backtest can tell which alert
-belongs to which incident. Incidents that change ordinary traffic (latency, token drift, a
-silent team, an error burst) are set as `Effects` windows before the traffic is drawn; the
-others add sessions of their own. Each yields one ground-truth record, and each record is really
-in the data within its window: a range without working time (a weekend, a late start) gets
-after-hours incidents, someone of the group is at work during a slowdown or a drift, and only a
-team silence, which means nothing outside working hours, is left out of a range that has none.
+belongs to which incident. In a range of four days or more, the kinds that only an online
+detector's learned baseline can reveal (`NEEDS_BASELINE`) wait for two days of history.
+Incidents that change ordinary traffic (latency, token drift, a silent team, an error burst) are
+set as `Effects` windows before the traffic is drawn; the others add sessions of their own. Each
+yields one ground-truth record, and each record is really in the data within its window: a range
+without working time (a weekend, a late start) gets after-hours incidents, several people of the
+group are at work during a slowdown or a drift, and only a team silence, which means nothing
+outside working hours, is left out of a range that has none.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from replay.commands import credential_command, dangerous_command, ordinary_command, test_command
-from replay.placement import HOUR, MINUTE, Calendar
+from replay.placement import HOUR, MINUTE, Calendar, Window, after_history
 from replay.population import Repo, Team, User
 from replay.timefmt import iso
 from replay.traffic import SessionBuilder, World
@@ -70,6 +73,17 @@ RATE_PER_WEEKDAY = {
 EXPECTED_LENGTH = {COST_SPIKE: 65 * MINUTE, ERROR_BURST: 42 * MINUTE, MANY_REPOS: 30 * MINUTE}
 # How long the few calls of someone at work during a drift or a slowdown may take.
 AT_WORK = 30 * MINUTE
+# Parallel loops of a runaway agent (each iterates every 10 s or so).
+RUNAWAY_LANES = 5
+# Incidents that only an online detector's learned baseline can tell from ordinary traffic.
+NEEDS_BASELINE = frozenset(
+    (COST_SPIKE, TOKEN_BURN_DRIFT, LATENCY_DEGRADATION, ERROR_BURST, TEAM_SILENT)
+)
+# A drift spans the team's working day (local start hours), ending about when people leave.
+DRIFT_START_H = (8.75, 9.5)
+DRIFT_LENGTH = 8 * HOUR
+# Members of a drifting team sure to be at work in the second half of the drift.
+DRIFT_WORKERS = 3
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,9 @@ def inject_incidents(world: World, seed: int, lo: int, hi: int) -> list[Injected
     rng = random.Random(f"{seed}:incidents")
     org = world.org
     calendar = Calendar(rng, lo, hi)
+    history_end = after_history(lo, hi)
+    learned = calendar if history_end is None else Calendar(rng, history_end, hi)
+    plan = _Plan(calendar, learned)
     n_weekdays = len(calendar.weekdays)
     counts = {kind: max(1, round(rate * n_weekdays)) for kind, rate in RATE_PER_WEEKDAY.items()}
     truths: list[InjectedIncident] = []
@@ -124,56 +141,75 @@ def inject_incidents(world: World, seed: int, lo: int, hi: int) -> list[Injected
     drift_teams = [rng.choice(big) for _ in range(counts[TOKEN_BURN_DRIFT])]
     quiet_pool = [t for t in big if t not in drift_teams] or big
     silent_teams = [rng.choice(quiet_pool) for _ in range(counts[TEAM_SILENT])]
+    days = learned.weekdays
     drifts: list[tuple[Team, int, int]] = []
     for i, team in enumerate(drift_teams):
-        day = calendar.weekdays[(i * 2) % len(calendar.weekdays)]
-        truth, window = _token_drift(world, calendar, team, day)
+        truth, window = _token_drift(world, plan, team, days[(i * 2) % len(days)])
         truths.append(truth)
         drifts.append((team, *window))
     fallback = [*quiet_pool, *big, *by_size]
     for i, team in enumerate(silent_teams):
-        day = calendar.weekdays[(i * 2 + 1) % len(calendar.weekdays)]
+        day = days[(i * 2 + 1) % len(days)]
         for candidate in dict.fromkeys([team, *fallback]):  # the drawn team, else one that works
-            silence = _team_silence(world, calendar, candidate, day)
+            silence = _team_silence(world, plan, candidate, day)
             if silence is not None:
                 truths.append(silence)
+                plan.taken.append((_us(silence.start), _us(silence.end)))
                 break
     for i in range(counts[LATENCY_DEGRADATION]):
-        day = calendar.weekdays[(i * 2 + 2) % len(calendar.weekdays)]
-        truth, someone, start = _latency_degradation(world, calendar, day)
-        truths.append(truth)
-        activity.append(("latency", someone, start, i))
-    # Someone of each drifting team works in the second half of its drift, whatever the day.
-    for i, (team, drift_lo, drift_hi) in enumerate(drifts):
-        member = rng.choice(world.org.members(team))
-        half = (drift_lo + (drift_hi - drift_lo) // 2, drift_hi)
-        at = calendar.pick(
-            member.utc_offset_s,
-            AT_WORK,
-            (9.5, 16.5),
-            avoid=world.effects.silences.get(team.name, []),
-            within=half,
+        day = days[(i * 2 + 2) % len(days)]
+        # Away from drifts too: bloating prompts slow their team's calls down a little.
+        truth, someone, start = _latency_degradation(
+            world, plan, day, [(a, b) for _, a, b in drifts]
         )
-        if at is not None:
-            activity.append(("drift", member, at, i))
+        truths.append(truth)
+        plan.taken.append((_us(truth.start), _us(truth.end)))
+        activity.append(("latency", someone, start, i))
+    # Several members of each drifting team work in the second half of its drift, whatever the day.
+    for i, (team, drift_lo, drift_hi) in enumerate(drifts):
+        members = world.org.members(team)
+        half = (drift_lo + (drift_hi - drift_lo) // 2, drift_hi)
+        for j, member in enumerate(rng.sample(members, min(DRIFT_WORKERS, len(members)))):
+            at = calendar.pick(
+                member.utc_offset_s,
+                AT_WORK,
+                (9.5, 16.5),
+                avoid=world.effects.silences.get(team.name, []),
+                within=half,
+            )
+            if at is not None:
+                activity.append(("drift", member, at, i * DRIFT_WORKERS + j))
 
     excluded = {t.name for t in drift_teams} | set(world.effects.silences)
     candidates = [u for u in org.users if u.team.name not in excluded] or list(org.users)
     rng.shuffle(candidates)
     kinds = [k for k in USER_INCIDENTS for _ in range(counts[k])]
     rng.shuffle(kinds)
+    # Those that need history first, while the days after it still have room for them.
+    kinds.sort(key=lambda k: k not in NEEDS_BASELINE)
     planned: list[tuple[str, User, int]] = []
     busy: list[tuple[int, int]] = []
     for i, kind in enumerate(kinds):
         user = candidates[i % len(candidates)]
         length = EXPECTED_LENGTH.get(kind, 15 * MINUTE)
-        day = calendar.weekdays[i % len(calendar.weekdays)]
         hours = (9.5, 17.0 - length / HOUR)
         # Not while the user's own team is silenced: the incident would vanish with it.
         silenced = world.effects.silences.get(user.team.name, [])
-        start = calendar.pick(
-            user.utc_offset_s, length, hours, prefer_day=day, busy=busy, avoid=silenced
-        )
+        if kind in NEEDS_BASELINE:
+            start = plan.pick(
+                user.utc_offset_s,
+                length,
+                hours,
+                prefer_day=days[i % len(days)],
+                busy=busy,
+                apart=plan.taken,
+                avoid=silenced,
+            )
+        else:
+            day = calendar.weekdays[i % len(calendar.weekdays)]
+            start = calendar.pick(
+                user.utc_offset_s, length, hours, prefer_day=day, busy=busy, avoid=silenced
+            )
         if start is None:  # no room left anywhere in range: do not claim what did not happen
             continue
         busy.append((start, start + length))
@@ -193,15 +229,71 @@ def inject_incidents(world: World, seed: int, lo: int, hi: int) -> list[Injected
     return truths
 
 
+def _us(seconds: float) -> int:
+    return round(seconds * US)
+
+
+@dataclass
+class _Plan:
+    """Placement of the incidents that are seen only against a learned baseline.
+
+    In a long range they go into the weekday working hours after two days of history (the
+    `learned` calendar), apart from each other (`taken`) where there is room for that; when that
+    part of the range has no room at all, wherever the whole range allows, as in a short range.
+    """
+
+    calendar: Calendar
+    learned: Calendar
+    taken: list[tuple[int, int]] = field(default_factory=list)
+
+    def pick(
+        self,
+        offset_s: int,
+        length: int,
+        hours: tuple[float, float],
+        *,
+        prefer_day: int | None = None,
+        busy: Sequence[Window] = (),
+        apart: Sequence[Window] = (),
+        avoid: Sequence[Window] = (),
+        working_only: bool = False,
+    ) -> int | None:
+        """Like `Calendar.pick`; `apart` are windows to keep away from only if there is room."""
+        spaced = [*busy, *apart]
+        if self.learned is not self.calendar:
+            for keep_clear in (spaced, busy) if apart else (busy,):
+                found = self.learned.pick(
+                    offset_s,
+                    length,
+                    hours,
+                    prefer_day=prefer_day,
+                    busy=keep_clear,
+                    avoid=avoid,
+                    working_only=True,
+                )
+                if found is not None:
+                    return found
+        return self.calendar.pick(
+            offset_s,
+            length,
+            hours,
+            prefer_day=prefer_day,
+            busy=spaced,
+            avoid=avoid,
+            working_only=working_only,
+        )
+
+
 # -- incidents that change ordinary traffic -------------------------------------------------------
 
 
 def _token_drift(
-    world: World, calendar: Calendar, team: Team, day: int
+    world: World, plan: _Plan, team: Team, day: int
 ) -> tuple[InjectedIncident, tuple[int, int]]:
-    length = 12 * HOUR
-    start = calendar.pick(team.utc_offset_h * 3600, length, (8.0, 8.0), prefer_day=day)
-    start = calendar.lo if start is None else start  # a range is a day at least: never None
+    """Over one working day of the team, its tokens per invocation creep up to three times."""
+    length = DRIFT_LENGTH
+    start = plan.pick(team.utc_offset_h * 3600, length, DRIFT_START_H, prefer_day=day)
+    start = plan.calendar.lo if start is None else start  # a range is a day at least: never None
     factor = 3.0
     world.effects.token_ramps.setdefault(team.name, []).append((start, start + length, factor))
     text = f"tokens per invocation of team {team.name} creep up to {factor:g}x over the day"
@@ -210,18 +302,17 @@ def _token_drift(
     return truth, (start, start + length)
 
 
-def _team_silence(
-    world: World, calendar: Calendar, team: Team, day: int
-) -> InjectedIncident | None:
+def _team_silence(world: World, plan: _Plan, team: Team, day: int) -> InjectedIncident | None:
     """Three hours of the team's weekday working time, or None if the range holds none."""
     length = 3 * HOUR
     earlier = world.effects.silences.get(team.name, [])
-    start = calendar.pick(
+    start = plan.pick(
         team.utc_offset_h * 3600,
         length,
         (10.0, 13.0),
         prefer_day=day,
         busy=earlier,
+        apart=plan.taken,
         avoid=earlier,
         working_only=True,
     )
@@ -234,17 +325,23 @@ def _team_silence(
 
 
 def _latency_degradation(
-    world: World, calendar: Calendar, day: int
+    world: World, plan: _Plan, day: int, drifts: Sequence[Window]
 ) -> tuple[InjectedIncident, User, int]:
     """Returns the truth, someone who calls the slow model meanwhile, and when they start."""
+    calendar = plan.calendar
     users = world.org.users
     someone = calendar.rng.choice(users)
     region, model = someone.region, SONNET
     factor = round(calendar.rng.uniform(3.5, 5.0), 2)
     length = 2 * HOUR
     silenced = world.effects.silences.get(someone.team.name, [])
-    start = calendar.pick(
-        someone.utc_offset_s, length, (10.0, 14.0), prefer_day=day, avoid=silenced
+    start = plan.pick(
+        someone.utc_offset_s,
+        length,
+        (10.0, 14.0),
+        prefer_day=day,
+        apart=[*plan.taken, *drifts],
+        avoid=silenced,
     )
     start = calendar.lo if start is None else start  # three hours of silence leave room
     world.effects.latency.append((model, region, start, start + length, factor))
@@ -265,22 +362,32 @@ def _gap(rng: random.Random, low: float = 0.2, high: float = 2.0) -> int:
 
 
 def _cost_spike(world: World, rng: random.Random, user: User, t0: int) -> InjectedIncident:
-    """A runaway agent: four parallel loops of big Opus calls re-running failing tests."""
+    """A runaway agent: parallel loops of big-context Opus calls re-running failing tests.
+
+    A loop iterates every ten seconds or so, each lane alone several times a busy person's pace:
+    together well over ten times the user's usual invocations (and cost) per hour, for an hour.
+    """
     b = SessionBuilder(world, rng, user, user.repos[0], "refactor", t0)
     b.turn(t0)
     stop, last, n, cost = t0 + HOUR, t0, 0, 0.0
-    for lane in range(4):
+    for lane in range(RUNAWAY_LANES):
         t = t0 + lane * rng.randint(2, 9) * US
         while t < stop:
             result = b.invoke(
-                t, "implement", model=OPUS, tokens_scale=2.0, cache_p=0.5, error_p=0.0
+                t,
+                "implement",
+                model=OPUS,
+                tokens_scale=2.0,
+                tokens_out_scale=0.25,
+                cache_p=0.9,
+                error_p=0.0,
             )
             n, cost, t = n + 1, cost + result.cost, result.end
             if rng.random() < 0.3:
                 command = test_command(rng, b.repo.language)
-                t = b.shell(t + _gap(rng), "test", command, exit_code=1, seconds=rng.uniform(2, 8))
+                t = b.shell(t + _gap(rng), "test", command, exit_code=1, seconds=rng.uniform(2, 6))
             last = max(last, t)
-            t += _gap(rng)
+            t += _gap(rng, 0.2, 1.5)
     text = f"runaway agent: {n} Opus invocations costing ${cost:,.0f} in one hour"
     group = {"user": user.email}
     return _truth(COST_SPIKE, t0, last, group, text, invocations=n, cost_usd=round(cost, 2))

@@ -5,7 +5,8 @@ chosen where the whole incident fits in the simulated range and clear of the win
 group sends nothing (a silenced team). Within that, the choice prefers the group's weekday working
 hours, spaced out from the other incidents; a range with no such time (a weekend, a few late
 hours) gets an after-hours incident instead, unless the caller asks for working time only (a
-team cannot go quiet in hours it does not work anyway).
+team cannot go quiet in hours it does not work anyway). `after_history` tells where, in a long
+range, the incidents that detectors can only see against a learned baseline may begin.
 """
 
 from __future__ import annotations
@@ -21,7 +22,46 @@ SPACING = 30 * MINUTE
 # Local hours that still count as someone's day when their preferred hours are not in range.
 DAYTIME = (8.0, 20.0)
 
+# A range this long gives online detectors history before the incidents they need one for.
+LONG_RANGE_DAYS = 4
+HISTORY_DAYS = 2
+
 Window = tuple[int, int]
+
+
+def after_history(lo: int, hi: int) -> int | None:
+    """Where incidents seen only against a learned baseline may start in [lo, hi) µs.
+
+    None for a short range (anywhere goes). In a long one: after two whole weekdays of history
+    (UTC days, midnight to midnight), or else two days after `lo`, whichever leaves two weekdays
+    for the incidents (one if none leaves two); None again if neither leaves any.
+    """
+    day_us = DAY_S * US
+    if hi - lo < LONG_RANGE_DAYS * day_us:
+        return None
+
+    def weekdays_from(start: int) -> int:
+        """Weekdays with at least half of them in [start, hi)."""
+        days = range(start // day_us, (hi - 1) // day_us + 1)
+        half = day_us // 2
+        return sum(
+            weekday(d) < 5 and min(hi, (d + 1) * day_us) - max(start, d * day_us) >= half
+            for d in days
+        )
+
+    starts = []
+    day, seen = -(-lo // day_us), 0  # the first whole day of the range
+    while seen < HISTORY_DAYS and (day + 1) * day_us <= hi:
+        seen += weekday(day) < 5
+        day += 1
+    if seen == HISTORY_DAYS:
+        starts.append(day * day_us)
+    starts.append(lo + HISTORY_DAYS * day_us)
+    for enough in (2, 1):
+        for start in starts:
+            if weekdays_from(start) >= enough:
+                return start
+    return None
 
 
 def _overlaps(t: int, end: int, windows: Sequence[Window], margin: int = 0) -> bool:

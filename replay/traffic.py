@@ -264,10 +264,14 @@ class SessionBuilder:
         model: str | None = None,
         region: str | None = None,
         tokens_scale: float = 1.0,
+        tokens_out_scale: float = 1.0,
         cache_p: float | None = None,
         error_p: float | None = None,
     ) -> Invocation:
-        """One Bedrock invocation with its prompt-cache lookup; cost from the price table."""
+        """One Bedrock invocation with its prompt-cache lookup; cost from the price table.
+
+        `tokens_scale` scales input and output, `tokens_out_scale` the output once more.
+        """
         rng = self.rng
         model = model or self._pick_model()
         region = region or self.user.region
@@ -288,7 +292,8 @@ class SessionBuilder:
             latency_ms = rng.randint(low, high)
             cost = 0.0
         else:
-            tokens_out = min(8192, max(1, int(rng.lognormvariate(MU_TOKENS_OUT, 0.9) * scale)))
+            out_scale = scale * tokens_out_scale
+            tokens_out = min(8192, max(1, int(rng.lognormvariate(MU_TOKENS_OUT, 0.9) * out_scale)))
             cache_read = int(tokens_in * rng.uniform(0.6, 0.95)) if hit else 0
             first_token, per_token = LATENCY_MODEL[model]
             ms = (
@@ -354,7 +359,8 @@ class SessionBuilder:
             b_attr("assertion.passed", passed),
         ]
         self._span(SPAN_ASSERTION, SPAN_KIND_INTERNAL, t, end, attrs)
-        self.passed_assertion = self.passed_assertion or passed
+        # Only a pass that reaches the telemetry counts: one lost in a silence shows nothing.
+        self.passed_assertion = self.passed_assertion or (passed and not self._cut(t, end))
         return end
 
     def pr(self, t: int, base: str, head: str) -> tuple[int, str]:

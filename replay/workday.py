@@ -1,17 +1,21 @@
 """Ordinary work: when people use the assistant, and what one of their sessions looks like.
 
-Days follow the user's local clock: most work between about 09:00 and 17:30 with a lunch dip,
-an occasional evening session, quiet weekends. A session is a few turns (user prompts); a turn
-is an agent loop of invocations, each maybe followed by a shell command, a test run or a check;
-some sessions end in a pull request, and only after a check passed (anything else would be a
-real policy violation, which only injected incidents may contain).
+Days follow the user's local clock: most work between about 09:00 and 17:30, spreading their
+sessions over the day, with a lunch break of their own around noon (which a session waits out);
+an occasional evening session, quiet weekends. A session is several turns (user prompts) minutes
+apart; a turn is an agent loop of invocations, each maybe followed by a shell command, a test run
+or a check, whose outcomes run in streaks within the session (`replay.checks`). Some sessions end
+in a pull request: when the latest check passed, and only after a passing assertion (anything
+else would be a real policy violation, which only injected incidents may contain).
 """
 
 from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 
+from replay.checks import SessionChecks
 from replay.commands import (
     BRANCH_PREFIX,
     COMMIT_VERB,
@@ -28,6 +32,16 @@ DAY_S = 86_400
 US = 1_000_000
 WORKFLOW_NAMES = tuple(w for w, _ in WORKFLOWS)
 WORKFLOW_WEIGHTS = tuple(p for _, p in WORKFLOWS)
+# Everyone has lunch around noon, but not at the same minute: (mean, sd) of the start, length range.
+LUNCH_START_H = (12.2, 0.45)
+LUNCH_LENGTH_H = (0.5, 1.0)
+LUNCH_AT_DESK = 0.2  # share of days with lunch at the desk: work goes on through it
+# Mean prompts of a session beyond the first, and invocations of a prompt beyond the first.
+EXTRA_TURNS = 4.5
+EXTRA_STEPS = 1.6
+# Between two prompts of a session the developer reads, reviews and edits: minutes, heavy tailed.
+THINK_MEDIAN_S = 300.0
+THINK_MAX_S = 2700.0
 PR_WORKFLOWS = frozenset(("feature", "bugfix", "refactor", "test-writing", "docs", "migration"))
 
 
@@ -40,27 +54,59 @@ def local_midnight_us(user: User, day: int) -> int:
     return (day * DAY_S - user.utc_offset_s) * US
 
 
-def session_starts(rng: random.Random, user: User, day: int) -> list[int]:
-    """Start times (µs) of the sessions `user` opens on local `day`, sorted."""
+@dataclass(frozen=True)
+class Presence:
+    """When someone is at their desk on a working day (µs): the next prompt of a session waits
+    out their lunch break, and a session still open when they leave gets no more prompts."""
+
+    lunch: tuple[int, int]
+    leave: int
+
+    def next_prompt(self, rng: random.Random, t: int) -> int | None:
+        """The earliest time of a prompt that would come at `t`; None once they are gone."""
+        if self.lunch[0] <= t < self.lunch[1]:
+            t = self.lunch[1] + rng.randint(60, 900) * US
+        return None if t > self.leave else t
+
+
+def session_starts(rng: random.Random, user: User, day: int) -> tuple[list[int], Presence | None]:
+    """Start times (µs) of the sessions `user` opens on local `day`, sorted, and their presence
+    (None on a day they do not come in)."""
     midnight = local_midnight_us(user, day)
     hours: list[float] = []
+    presence = None
     if weekday(day) < 5:
         if rng.random() < 0.9:
             first, last = rng.gauss(9.0, 0.6), rng.gauss(17.6, 0.7)
-            for _ in range(_poisson(rng, user.sessions_per_day)):
-                hours.append(_working_hour(rng, first, last))
+            lunch = rng.gauss(*LUNCH_START_H)
+            lunch_hours = (lunch, lunch + rng.uniform(*LUNCH_LENGTH_H))
+            if rng.random() < LUNCH_AT_DESK:
+                lunch_hours = (lunch, lunch)
+            n = _poisson(rng, user.sessions_per_day)
+            hours.extend(_spread_over_day(rng, n, first, last, lunch_hours))
             if rng.random() < 0.08:
                 hours.append(rng.uniform(19.5, 22.0))
+            at = [midnight + int(h * 3600 * US) for h in (*lunch_hours, last)]
+            presence = Presence((at[0], at[1]), at[2])
     elif rng.random() < 0.07:
         hours.extend(rng.uniform(10.0, 18.0) for _ in range(1 + _poisson(rng, 0.6)))
-    return sorted(midnight + int(h * 3600 * US) for h in hours)
+    return sorted(midnight + int(h * 3600 * US) for h in hours), presence
 
 
-def _working_hour(rng: random.Random, first: float, last: float) -> float:
-    while True:
-        h = rng.uniform(first, last)
-        if not 12.0 <= h < 13.0 or rng.random() < 0.35:
-            return h
+def _spread_over_day(
+    rng: random.Random, n: int, first: float, last: float, lunch: tuple[float, float]
+) -> list[float]:
+    """Start hours of `n` sessions over the working day outside lunch: one in each of n equal
+    shares of the working time, at a random point of it (people spread their work over the
+    day; a uniform draw for each session would pile some up and leave hours empty)."""
+    lunch_start = min(max(lunch[0], first), last)
+    lunch_end = min(max(lunch[1], lunch_start), last)
+    working = (last - first) - (lunch_end - lunch_start)
+    hours = []
+    for i in range(n):
+        h = first + working * (i + rng.random()) / n
+        hours.append(h if h < lunch_start else h + (lunch_end - lunch_start))
+    return hours
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -74,26 +120,35 @@ def _poisson(rng: random.Random, lam: float) -> int:
 def user_day(world: World, rng: random.Random, user: User, day: int, lo: int, hi: int) -> None:
     """All ordinary sessions of `user` on local `day` that start within [lo, hi)."""
     free = 0
-    for start in session_starts(rng, user, day):
+    starts, presence = session_starts(rng, user, day)
+    for start in starts:
         start = max(start, free + rng.randint(30, 600) * US)
         if not lo <= start < hi:
             continue
         workflow = rng.choices(WORKFLOW_NAMES, weights=WORKFLOW_WEIGHTS)[0]
         repo = rng.choice(user.repos)
-        free = ordinary_session(SessionBuilder(world, rng, user, repo, workflow, start))
+        b = SessionBuilder(world, rng, user, repo, workflow, start)
+        # An evening session (begun after leaving the office) runs on its own clock.
+        free = ordinary_session(b, presence if presence and start < presence.leave else None)
 
 
-def ordinary_session(b: SessionBuilder) -> int:
+def ordinary_session(b: SessionBuilder, presence: Presence | None = None) -> int:
     """Drive one ordinary session to its end; returns the end time."""
     rng, user, repo = b.rng, b.user, b.repo
     mod = rng.choice(("auth", "billing", "cart", "config", "handlers", "parser", "client"))
     branch = f"{BRANCH_PREFIX[b.workflow]}/{rng.choice(SLUGS)}"
     known = {"mod": mod, "branch": branch, "base": repo.base_branch, "team": user.team.name}
     review = b.workflow == "code-review"
-    t = b.start
-    for turn in range(1 + _geometric(rng, 2.5)):
+    checks = SessionChecks(rng)
+    t = end = b.start
+    for turn in range(1 + _geometric(rng, EXTRA_TURNS)):
+        if turn:
+            prompt = _think(rng, presence, end)
+            if prompt is None:  # gone for the day: the session is left as it is
+                return end
+            t = prompt
         b.turn(t)
-        for step_no in range(1 + _geometric(rng, 3.0)):
+        for step_no in range(1 + _geometric(rng, EXTRA_STEPS)):
             step = "plan" if turn == 0 and step_no == 0 else ("review" if review else "implement")
             t = _invoke_with_retry(b, t, step)
             roll = rng.random()
@@ -102,7 +157,7 @@ def ordinary_session(b: SessionBuilder) -> int:
                 t = b.shell(t + _gap(rng), step, command, exit_code=_exit_code(rng, 0.05))
             elif roll < 0.52:
                 command = test_command(rng, repo.language, **known)
-                passed = rng.random() < 0.8
+                passed = checks.outcome()
                 seconds = min(120.0, rng.lognormvariate(2.4, 0.8))
                 exit_code = 0 if passed else 1
                 t = b.shell(t + _gap(rng), "test", command, exit_code=exit_code, seconds=seconds)
@@ -111,13 +166,22 @@ def ordinary_session(b: SessionBuilder) -> int:
                     t = b.assertion(t + _gap(rng), "test", name, passed, rng.uniform(0.05, 0.5))
             elif roll < 0.58:
                 name = assertion_name(rng, mod=mod)
-                passed = rng.random() < 0.85
+                passed = checks.outcome()
                 t = b.assertion(t + _gap(rng), "test", name, passed, rng.uniform(0.5, 20.0))
             t += _gap(rng)
-        t += int(min(1200.0, rng.lognormvariate(math.log(75.0), 0.8)) * US)
-    if b.workflow in PR_WORKFLOWS and b.passed_assertion and rng.random() < 0.45:
-        t = ship(b, t, branch, known)
-    return t
+        end = t
+    # Shipped only when the latest check is green and one of them made it into the telemetry.
+    if b.workflow in PR_WORKFLOWS and checks.green and b.passed_assertion and rng.random() < 0.45:
+        prompt = _think(rng, presence, end)
+        if prompt is not None:
+            end = ship(b, prompt, branch, known)
+    return end
+
+
+def _think(rng: random.Random, presence: Presence | None, t: int) -> int | None:
+    """When the developer's next prompt comes after the agent stopped at `t` (None: never)."""
+    t += int(min(THINK_MAX_S, rng.lognormvariate(math.log(THINK_MEDIAN_S), 0.9)) * US)
+    return t if presence is None else presence.next_prompt(rng, t)
 
 
 def ship(b: SessionBuilder, t: int, branch: str, known: dict[str, str]) -> int:

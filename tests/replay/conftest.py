@@ -48,3 +48,10 @@ def day_with_logs(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
     """One day of 12 people with Claude Code's own log events too."""
     spec = SimulationSpec(days=1, users=12, seed=3, claude_code_logs=True)
     return run(tmp_path_factory.mktemp("logs"), spec, "day")
+
+
+@pytest.fixture(scope="session")
+def big_teams(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
+    """Four weekdays of a 150-person organisation, whose larger teams have 12 to 30 people."""
+    spec = SimulationSpec(days=4, users=150, seed=4, incidents=False)
+    return run(tmp_path_factory.mktemp("big"), spec, "big")

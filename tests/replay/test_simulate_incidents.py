@@ -27,7 +27,16 @@ KINDS = {
     "team_silent",
 }
 USER_KINDS = KINDS - {"token_burn_drift", "latency_degradation", "team_silent"}
+# Kinds that no rule can see: only against what a detector learned of the group's usual traffic.
+NEEDS_BASELINE = {
+    "cost_spike",
+    "token_burn_drift",
+    "latency_degradation",
+    "error_burst",
+    "team_silent",
+}
 HOUR = 3600.0
+DAY = 86400.0
 
 
 def seconds(text: str) -> float:
@@ -45,7 +54,8 @@ def truths_of(sim: Simulated, kind: str) -> list[dict]:
 
 
 def inside(event: dict, lo: float, hi: float) -> bool:
-    return lo <= event["time"] <= hi
+    """Within [lo, hi], give or take the last bit of float seconds made of nanoseconds."""
+    return lo - 1e-6 <= event["time"] <= hi + 1e-6
 
 
 def calls(sim: Simulated) -> list[dict]:
@@ -95,36 +105,82 @@ def test_incidents_start_in_working_hours_of_weekdays_spread_over_the_week(
     assert len(days) >= 4
 
 
+def test_incidents_that_need_a_baseline_come_after_two_days_of_history(week: Simulated) -> None:
+    """A week gives online detectors two days to learn before anything needs what they learned;
+    what a rule sees at once can happen from the first day."""
+    history_end = week.spec.start + 2 * DAY
+    learned = [t for t in week.truths if t["kind"] in NEEDS_BASELINE]
+    assert {t["kind"] for t in learned} == NEEDS_BASELINE
+    assert all(seconds(t["start"]) >= history_end for t in learned)
+    early = [t for t in week.truths if seconds(t["start"]) < history_end]
+    assert len({t["kind"] for t in early}) >= 3
+    # Apart from each other, but for a drift (all day long, of a team no one else belongs to).
+    spans = sorted(window(t) for t in learned if t["kind"] != "token_burn_drift")
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start - end > 10 * 60
+
+
 def test_user_incidents_are_spaced_out(week: Simulated) -> None:
     spans = sorted(window(t) for t in week.truths if t["kind"] in USER_KINDS)
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start - end > 10 * 60
 
 
-def test_cost_spike_is_ten_times_the_users_usual_hour_and_over_budget(week: Simulated) -> None:
+def ordinary_calls(sim: Simulated) -> list[dict]:
+    """Invocations outside every user-level incident (ten minutes either side) of their user."""
+    windows = [(t["group"]["user"], *window(t)) for t in sim.truths if "user" in t["group"]]
+    return [
+        e
+        for e in calls(sim)
+        if not any(e["user"] == u and lo - 600 <= e["time"] <= hi + 600 for u, lo, hi in windows)
+    ]
+
+
+def test_a_runaway_agent_loops_at_ten_times_its_users_busiest_hour(week: Simulated) -> None:
+    busiest_five_minutes = max(
+        Counter((e["user"], int(e["time"] // 300)) for e in ordinary_calls(week)).values()
+    )
     for truth in truths_of(week, "cost_spike"):
         user, (lo, hi) = truth["group"]["user"], window(truth)
-        assert hi - lo <= 1.1 * HOUR
+        assert 0.9 * HOUR <= hi - lo <= 1.1 * HOUR
         mine = [e for e in calls(week) if e["user"] == user]
-        spike = sum(e["cost_estimate"] for e in mine if inside(e, lo, hi))
-        usual = Counter()
+        spike = [e for e in mine if inside(e, lo, hi)]
+        usual_calls, usual_cost = Counter(), Counter()
         for e in mine:
             if not inside(e, lo - HOUR, hi + HOUR):
-                usual[int(e["time"] // HOUR)] += e["cost_estimate"]
-        assert spike > 25
-        assert spike > 10 * statistics.median(usual.values())
-        counts = Counter(int(e["time"] // HOUR) for e in mine if not inside(e, lo, hi))
-        assert sum(1 for e in mine if inside(e, lo, hi)) > 10 * statistics.median(counts.values())
+                usual_calls[int(e["time"] // HOUR)] += 1
+                usual_cost[int(e["time"] // HOUR)] += e["cost_estimate"]
+        hours = (hi - lo) / HOUR
+        rate, cost_rate = len(spike) / hours, sum(e["cost_estimate"] for e in spike) / hours
+        # Ten times the user's busiest hour of ordinary work, let alone a usual one.
+        assert rate > 10 * max(usual_calls.values())
+        assert cost_rate > 10 * max(usual_cost.values())
+        assert cost_rate > 25  # over the hourly cost budget
+        assert truth["details"]["invocations"] <= len(spike)  # and the user's own calls
+        # The loop keeps it up: any five minutes of it beat anyone's busiest five minutes thrice.
+        per_five = Counter(int(e["time"] // 300) for e in spike)
+        whole = range(int(-(-lo // 300)), int(hi // 300))
+        assert min(per_five[w] for w in whole) > 3 * busiest_five_minutes
 
 
-def test_token_burn_drift_doubles_a_teams_tokens_per_invocation(week: Simulated) -> None:
+def test_token_burn_drift_triples_a_teams_tokens_over_its_working_day(week: Simulated) -> None:
+    org = build_organisation(week.spec.seed, week.spec.users)
     for truth in truths_of(week, "token_burn_drift"):
         team, (lo, hi) = truth["group"]["team"], window(truth)
+        (offset,) = [t.utc_offset_h * HOUR for t in org.teams if t.name == team]
+        # The truth window is the drift itself: one working day of the team, morning to evening.
+        assert 8.5 <= (lo + offset) % DAY / HOUR <= 9.5
+        assert 16.5 <= (hi + offset) % DAY / HOUR <= 17.5
         mine = [e for e in calls(week) if e["team"] == team and e["status"] == "ok"]
-        late = [e["tokens_in"] for e in mine if inside(e, (lo + hi) / 2, hi)]
-        outside = [e["tokens_in"] for e in mine if not inside(e, lo, hi)]
-        assert len(late) > 20
-        assert statistics.mean(late) > 1.8 * statistics.mean(outside)
+        outside = statistics.median(e["tokens_in"] for e in mine if not inside(e, lo, hi))
+        quarter = (hi - lo) / 4
+        first = [e for e in mine if inside(e, lo, lo + quarter)]
+        last = [e for e in mine if inside(e, hi - quarter, hi)]
+        # Several people at work while it creeps up, and it shows.
+        assert len({e["user"] for e in first}) >= 3 and len({e["user"] for e in last}) >= 3
+        assert len(first) > 30 and len(last) > 30
+        assert statistics.median(e["tokens_in"] for e in first) < 1.5 * outside
+        assert statistics.median(e["tokens_in"] for e in last) > 2.2 * outside
 
 
 def test_latency_degradation_slows_one_model_in_one_region(week: Simulated) -> None:

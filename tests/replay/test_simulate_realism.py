@@ -6,6 +6,7 @@ from the simulator), so that the simulator is checked against the specification.
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -128,6 +129,82 @@ def test_sessions_mix_the_five_span_kinds(quiet_week: Simulated) -> None:
     assert names["claude.invoke"] > names["shell.run"] > names["assertion"] > names["pr.create"] > 0
     passed = [e["assertion.passed"] for e in quiet_week.events if e["name"] == "assertion"]
     assert 0.7 < sum(passed) / len(passed) < 0.95
+
+
+def assertion_runs(sim: Simulated) -> list[list[bool]]:
+    """Outcomes of each session's assertions, in order."""
+    runs: dict[str, list[bool]] = defaultdict(list)
+    for e in sorted(sim.events, key=lambda e: e["time"]):
+        if e["name"] == "assertion":
+            runs[e["session.id"]].append(e["assertion.passed"])
+    return list(runs.values())
+
+
+def test_failing_checks_come_in_runs_within_a_session(quiet_week: Simulated) -> None:
+    runs = assertion_runs(quiet_week)
+    after = Counter((a, b) for run in runs for a, b in itertools.pairwise(run))
+    fail_after_fail = after[(False, False)] / (after[(False, False)] + after[(False, True)])
+    fail_after_pass = after[(True, False)] / (after[(True, False)] + after[(True, True)])
+    assert fail_after_fail > 3 * fail_after_pass
+    # Most sessions pass all their checks: more than independent draws would let pass.
+    pass_rate = sum(map(sum, runs)) / sum(map(len, runs))
+    all_green = sum(all(run) for run in runs) / len(runs)
+    independent = statistics.mean(pass_rate ** len(run) for run in runs)
+    assert all_green > 0.6
+    assert all_green > independent + 0.04
+    failing = [run.count(False) for run in runs if not all(run)]
+    assert statistics.mean(failing) > 1.4
+
+
+def test_ordinary_prs_are_opened_when_the_latest_check_passed(quiet_week: Simulated) -> None:
+    """The latest assertion or test run of the session, that is (a test run may report none)."""
+    latest: dict[str, bool] = {}
+    prs = 0
+    for e in sorted(quiet_week.events, key=lambda e: e["end"]):
+        if e["name"] == "assertion":
+            latest[e["session.id"]] = e["assertion.passed"]
+        if e["name"] == "shell.run" and e["step"] == "test":
+            latest[e["session.id"]] = e["exit_code"] == 0
+        if e["name"] == "pr.create":
+            prs += 1
+            assert latest[e["session.id"]], e
+    assert prs > 10
+
+
+def test_a_big_teams_work_overlaps_all_through_working_hours(big_teams: Simulated) -> None:
+    """No whole-team silence of half an hour mid-morning or mid-afternoon in a team of 12+,
+    yet its activity still rises and falls (lunch, people coming and going)."""
+    org = build_organisation(big_teams.spec.seed, big_teams.spec.users)
+    members = Counter(u.team.name for u in org.users)
+    big = {t.name: t.utc_offset_h * HOUR for t in org.teams if members[t.name] >= 12}
+    assert len(big) >= 4
+    times: dict[str, list[float]] = defaultdict(list)
+    for e in big_teams.events:
+        if e["team"] in big:
+            times[e["team"]].append(e["time"])
+    start, end = big_teams.spec.start, big_teams.spec.start + big_teams.spec.days * 86400
+    windows = 0
+    for team, offset in big.items():
+        stamps = sorted(times[team])
+        for day in range(int(start // 86400), int(end // 86400)):
+            for first, last in ((10.0, 11.5), (14.0, 16.5)):
+                lo, hi = day * 86400 - offset + first * HOUR, day * 86400 - offset + last * HOUR
+                if lo < start or hi > end:
+                    continue
+                windows += 1
+                points = [lo, *(t for t in stamps if lo <= t <= hi), hi]
+                longest = max(b - a for a, b in itertools.pairwise(points))
+                assert longest < 30 * 60, (team, day, first)
+        # Quarter hours of weekday working time (10:00 to 16:30) are far from alike.
+        quarters = Counter(
+            int((t + offset) // 900)
+            for t in stamps
+            if 10 <= (t + offset) % 86400 / HOUR < 16.5 and (int((t + offset) // 86400) + 3) % 7 < 5
+        )
+        counts = list(quarters.values())
+        assert statistics.pstdev(counts) > 0.25 * statistics.mean(counts)
+        assert min(counts) < max(counts) / 4
+    assert windows > 20
 
 
 def test_ordinary_traffic_uses_only_approved_models_and_allowed_regions(
