@@ -130,6 +130,8 @@ class LiveEngine:
         self.views = Views()
         self.log_path = self.state_dir / "incident-log.jsonl"
         self.views.load_log(self.log_path)
+        for silence in self.config.incidents.silences:
+            self.views.silences[silence.id] = silence.model_dump(mode="json")
         self.dispatcher = Dispatcher(self.config.notifiers, self.state_dir)
         self.reloader = RuleReloader(self.plan.rule_paths, self.config.rules)
         self._reload_lock = threading.Lock()

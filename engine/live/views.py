@@ -36,11 +36,9 @@ class Views:
     def report(self, report: dict[str, Any]) -> None:
         with self._lock:
             self.reports = [*self.reports[-99:], report]
-            if report.get("kind") == "silence" and report.get("outcome") == "applied":
-                data = report.get("data") or {}
-                self.silences[report["target"]] = data or {"id": report["target"]}
-            if report.get("kind") == "expire_silence" and report.get("outcome") == "applied":
-                self.silences.pop(report["target"], None)
+            kind = report.get("kind")
+            if kind in ("silence", "expire_silence") and report.get("outcome") == "applied":
+                self.silences[report["target"]] = report.get("data") or {"id": report["target"]}
 
     def find(self, ref: str) -> dict[str, Any] | None:
         with self._lock:

@@ -139,6 +139,21 @@ def test_spans_from_the_sdk_become_incidents_that_the_api_acknowledges(engine):
         timeout=60,
     )
     assert silenced.returncode == 0, silenced.stderr
+    deadline = time.monotonic() + 20
+    listed_silences: list = []
+    while time.monotonic() < deadline and not listed_silences:
+        listed_silences = httpx.get(f"{engine.base}/v1/silences").json()["silences"]
+        time.sleep(0.2)
+    assert [s["id"] for s in listed_silences] == ["pentest"]
+    assert httpx.delete(f"{engine.base}/v1/silences/pentest").status_code == 401
+    assert httpx.delete(f"{engine.base}/v1/silences/pentest", headers=auth).status_code == 202
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        (silence,) = httpx.get(f"{engine.base}/v1/silences").json()["silences"]
+        if silence.get("state") == "expired":
+            break
+        time.sleep(0.2)
+    assert silence.get("state") == "expired", silence
     missing = subprocess.run(
         [*cli, "resolve", "no-such"], capture_output=True, text=True, env=env, timeout=60
     )
