@@ -204,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("demo", help="simulate a small organisation and replay it on defaults")
-    p.add_argument("--days", type=int, default=2)
-    p.add_argument("--users", type=int, default=60)
+    p.add_argument("--days", type=int, default=5)
+    p.add_argument("--users", type=int, default=80)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep", metavar="DIR", help="keep the generated files here")
     p.set_defaults(func=cmd_demo)
