@@ -127,6 +127,7 @@ def main() -> int:
     parser.add_argument("--keep", help="directory for the simulated data and incident log")
     parser.add_argument("--reuse", action="store_true", help="reuse the data in --keep")
     parser.add_argument("--score-only", action="store_true", help="reuse data and incident log")
+    parser.add_argument("--show-false", action="store_true", help="list the false incidents")
     parser.add_argument("--spanwatch", default=str(Path(sys.executable).parent / "spanwatch"))
     args = parser.parse_args()
 
@@ -198,6 +199,11 @@ def main() -> int:
         by_source[line["incident"].get("rule_id", "?")] += 1
     for rule_id, count in sorted(by_source.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  false from {rule_id}: {count}")
+    if args.show_false:
+        for line in false:
+            inc = line["incident"]
+            sample = (inc.get("evidence", {}).get("samples") or [{}])[0].get("data", {})
+            print(f"  {line['at']} {inc.get('rule_id')} {inc.get('group')} {sample}")
     ok = ok and share < FALSE_SHARE_TARGET and critical_share < FALSE_SHARE_TARGET
     print("\nRESULT:", "all targets met" if ok else "targets NOT met")
     print(f"(data and incident log in {workdir})")

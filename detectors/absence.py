@@ -12,8 +12,10 @@ from detectors.weekly import CELLS, cell_of, quietest_hour, same_type_cells
 # Per hour-of-week cell, exponentially decayed sums: windows seen, windows with activity,
 # windows that followed an empty one, and how many of those had activity (resumptions).
 _SEEN, _ACTIVE, _AFTER_EMPTY, _RESUMED = (k * CELLS for k in range(4))
-_RUN, _RUN_LEN, _ANOMALOUS, _N, _T0H, _DAY_START, _DAY_START_AT = range(4 * CELLS, 4 * CELLS + 7)
-_SIZE = 4 * CELLS + 7
+_RUN, _RUN_LEN, _ANOMALOUS, _N, _T0H, _DAY_START, _DAY_START_AT, _FLAGGED_AT = range(
+    4 * CELLS, 4 * CELLS + 8
+)
+_SIZE = 4 * CELLS + 8
 _MAX_REPLAY = 7 * 24 * 12  # windows of a finished silence learned at most (a week of 5 min)
 
 
@@ -47,7 +49,10 @@ class Absence:
     Until an hour of the week has history, the same hour on the other days of the same type
     stands in (see `detectors.weekly`); with no history, nothing is expected. A silence
     teaches the hazard only when it ends (so it is never judged by what it taught itself),
-    and an anomalous one never.
+    and an anomalous one only up to the window where it became anomalous (a censored
+    observation: leaving out the long silences altogether would teach that silences are
+    always short, and over-state the hazard wherever long silences are normal, as at the
+    end of a working day).
 
     >>> m = Absence(AbsenceParams(step=3600))
     >>> for i in range(24 * 14):
@@ -105,17 +110,25 @@ class Absence:
         # the estimate is shrunk towards "not active" by half an observation (Jeffreys):
         # activity is claimed only where it has been seen.
         visits = seen / self._per_hour()
-        independent = (active / seen) * visits / (visits + 0.5)
+        independent = self._active_share(seen, active)
         # As strong as the days it comes from: observed resumptions outweigh it soon.
         return (resumed + visits * independent) / (after + visits)
+
+    def _active_share(self, seen: float, active: float) -> float:
+        """P(a window at this hour is active): the observed share, shrunk towards "not
+        active" by half an observation (Jeffreys), where an hour's windows on one day count
+        as one observation (a session spans many windows)."""
+        visits = seen / self._per_hour()
+        return (active / seen) * visits / (visits + 0.5)
 
     def _per_hour(self) -> float:
         return max(1.0, 3600.0 / self.p.step) if self.p.step > 0 else 12.0
 
     def _expected_active(self, t: float) -> bool:
-        """Whether the key is more often active than not at t's hour."""
+        """Whether the key is more often active than not at t's hour, by the same estimate
+        as the hazard's (so one or two busy evenings do not yet make the evening busy)."""
         seen, active, _, _ = self._pooled(t)
-        return seen > 0.0 and 2.0 * active >= seen
+        return seen > 0.0 and self._active_share(seen, active) >= 0.5
 
     def _step_surprise(self, t: float) -> float:
         h = self.hazard(t)
@@ -158,16 +171,17 @@ class Absence:
         if hours - a[_DAY_START_AT] >= 24.0:
             self._find_day_start(hours)
         if x > 0.0:
-            if a[_RUN_LEN] > 0.0 and not a[_ANOMALOUS]:
-                self._learn_silence(t)
-            a[_RUN] = a[_RUN_LEN] = a[_ANOMALOUS] = 0.0
+            if a[_RUN_LEN] > 0.0:
+                self._learn_silence(t, int(a[_FLAGGED_AT]) if a[_ANOMALOUS] else 0)
+            a[_RUN] = a[_RUN_LEN] = a[_ANOMALOUS] = a[_FLAGGED_AT] = 0.0
         else:
             a[_RUN] = self._run_surprise(t)
             a[_RUN_LEN] = a[_RUN_LEN] + 1.0
             # Like a clipped residual: a silence already half-way to an alert is not learned
             # (else it would explain itself away), and never will be if it ends normally.
-            if a[_N] > p.min_points and a[_RUN] >= 0.5 * p.surprise:
+            if a[_N] > p.min_points and a[_RUN] >= 0.5 * p.surprise and not a[_ANOMALOUS]:
                 a[_ANOMALOUS] = 1.0
+                a[_FLAGGED_AT] = a[_RUN_LEN]
             if a[_ANOMALOUS]:
                 return  # an anomalous silence: do not learn it as normal
         c = cell_of(t)
@@ -179,13 +193,17 @@ class Absence:
         """Decay per window of a cell's sums: forget over about two visits of its hour."""
         return 1.0 - min(0.3, max(0.02, self.p.step / 7200.0))
 
-    def _learn_silence(self, t: float) -> None:
+    def _learn_silence(self, t: float, flagged_at: int = 0) -> None:
         """A silence ended at t: teach its hours how often activity resumed after an empty
-        window. Done only now, so that a silence is never judged by what it taught itself."""
+        window. Done only now, so that a silence is never judged by what it taught itself.
+        If it was flagged anomalous at its `flagged_at`-th window, only the windows before
+        that are taught, as empty windows that did not resume (censored), and t is not."""
         a, step, keep = self.a, self.p.step, self._keep()
-        length = int(min(a[_RUN_LEN], _MAX_REPLAY))
-        for k in range(length, -1, -1):  # the silence's windows after its first, then t
-            if k == length and length == int(a[_RUN_LEN]):
+        run = int(a[_RUN_LEN])
+        length = min(run, _MAX_REPLAY)
+        last = run - flagged_at + 1 if flagged_at else 0  # windows after the flagged one: skip
+        for k in range(length, last - 1, -1):  # the silence's windows after its first, then t
+            if k == run:
                 continue  # the first silent window followed activity
             c = cell_of(t - k * step)
             a[_AFTER_EMPTY + c] = keep * a[_AFTER_EMPTY + c] + 1.0

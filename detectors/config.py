@@ -1,6 +1,7 @@
 """Detector configuration (spanwatch YAML, `detectors:` section), validated by pydantic v2.
 
-`DetectorsConfig()` is the embedded default set for Claude Code telemetry. Every error
+`DetectorsConfig()` is the default set for Claude Code telemetry, read from `defaults.yml`
+(package data, validated at import) so users see it as configuration they can copy. Every error
 carries a precise `loc` (e.g. `detectors.3.params.z`) that the engine's YAML loader turns
 into file:line.
 """
@@ -9,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     create_model,
     field_validator,
@@ -56,6 +60,7 @@ _CHOICES: dict[str, Any] = {
     "noise": Literal["none", "poisson", "compound", "binomial"],
     "method": Literal["page_hinkley", "adwin"],
     "period": Literal["day", "month"],
+    "transform": Literal["none", "log"],
 }
 _DURATIONS = frozenset({"step", "tau", "min_history"})
 _ZERO_OK = frozenset({"budget", "min_points", "adapt_after", "seed"})
@@ -197,206 +202,64 @@ class DetectorSpec(BaseModel):
         return self.title or self.id.replace("-", " ").replace("_", " ").capitalize()
 
 
-def _d(**kw: Any) -> DetectorSpec:
-    return DetectorSpec.model_validate(kw)
-
-
-_INVOKE = {"name": "claude.invoke"}
-_TOKENS = ["tokens_in", "tokens_out"]
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
 RUNBOOK = "https://github.com/spanwatch/spanwatch/blob/main/docs/runbooks/detectors.md"
 
 
-def default_detectors() -> list[DetectorSpec]:
-    """The embedded default set for Claude Code telemetry (issue 4, item 4).
+class DefaultsError(ValueError):
+    """The default detector file is broken: says the file, the line and the reason."""
 
-    Per-user rollups use 15-minute windows and a stricter z (10): one person's activity is
-    bursty (sessions), while a runaway agent is an order of magnitude above it for an hour.
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
+    node, line = root, 1
+    for part in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if 0 <= part < len(node.value) else None
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+def load_detector_file(path: Path) -> list[DetectorSpec]:
+    """The `detectors:` list of a YAML file, validated; errors say file:line and why."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise DefaultsError(f"{path}:{line}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("detectors"), list):
+        raise DefaultsError(f"{path}:1: expected a mapping with a `detectors:` list")
+    try:
+        return DetectorsConfig.model_validate(data).detectors
+    except ValidationError as exc:
+        problems = [
+            f"{path}:{_line_of(root, tuple(e['loc']))}: "
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise DefaultsError("\n".join(problems)) from exc
+
+
+_DEFAULTS: list[DetectorSpec] = []
+
+
+def default_detectors() -> list[DetectorSpec]:
+    """The default set for Claude Code telemetry (issue 4, item 4), from `defaults.yml`.
+
+    Read and validated once, at import; each call returns fresh copies (specs are mutable).
     """
-    return [
-        _d(
-            id="cost-per-team",
-            kind="seasonal",
-            title="Cost spike for team {team}",
-            severity="high",
-            aggregation="sum",
-            field="cost",
-            filter=_INVOKE,
-            group_by=["team"],
-            params={"direction": "up"},
-            **{"for": 2},
-        ),
-        _d(
-            id="cost-per-user",
-            kind="seasonal",
-            title="Cost spike for user {user}",
-            severity="high",
-            aggregation="sum",
-            field="cost",
-            filter=_INVOKE,
-            group_by=["user"],
-            parent_by=["team"],
-            params={"direction": "up", "z": 10},
-            max_keys=200_000,
-            interval="15m",
-        ),
-        _d(
-            id="tokens-per-team",
-            kind="seasonal",
-            title="Token burn spike for team {team}",
-            severity="medium",
-            aggregation="sum",
-            field=_TOKENS,
-            filter=_INVOKE,
-            group_by=["team"],
-            params={"direction": "up"},
-            **{"for": 2},
-        ),
-        _d(
-            id="tokens-per-user",
-            kind="seasonal",
-            title="Token burn spike for user {user}",
-            severity="medium",
-            aggregation="sum",
-            field=_TOKENS,
-            filter=_INVOKE,
-            group_by=["user"],
-            parent_by=["team"],
-            params={"direction": "up", "z": 10},
-            max_keys=200_000,
-            interval="15m",
-        ),
-        _d(
-            id="tokens-per-invocation-drift",
-            kind="changepoint",
-            title="Tokens per invocation drifting up for team {team}",
-            severity="medium",
-            aggregation="avg",
-            field=_TOKENS,
-            filter=_INVOKE,
-            group_by=["team"],
-            interval="15m",
-            min_count=5,
-            params={"direction": "up"},
-        ),
-        _d(
-            id="invocations-per-user",
-            kind="seasonal",
-            title="Runaway invocations for user {user}",
-            severity="high",
-            aggregation="count",
-            filter=_INVOKE,
-            group_by=["user"],
-            parent_by=["team"],
-            params={"direction": "up", "noise": "poisson", "z": 10},
-            max_keys=200_000,
-            interval="15m",
-        ),
-        _d(
-            id="error-rate-per-model-region",
-            kind="ewma",
-            title="Error rate up for {model} in {region}",
-            severity="high",
-            aggregation="rate",
-            condition={"status": "error"},
-            filter=_INVOKE,
-            group_by=["model", "region"],
-            min_count=10,
-            params={"direction": "up"},
-            **{"for": 2},
-        ),
-        _d(
-            id="error-rate-per-user",
-            kind="ewma",
-            title="Error burst for user {user}",
-            severity="medium",
-            aggregation="rate",
-            condition={"status": "error"},
-            filter=_INVOKE,
-            group_by=["user"],
-            parent_by=["team"],
-            min_count=5,
-            params={"direction": "up"},
-            max_keys=200_000,
-            **{"for": 2},
-        ),
-        _d(
-            id="latency-p95-per-model-region",
-            kind="ewma",
-            title="p95 latency up for {model} in {region}",
-            severity="high",
-            aggregation="p95",
-            field="latency_ms",
-            # Failed calls have their own latency (a throttle answers at once, a timeout
-            # after a minute) and their own detector; a p95 needs a score of samples, or
-            # it is just the window's slowest call.
-            filter={**_INVOKE, "status": "ok"},
-            group_by=["model", "region"],
-            interval="15m",
-            min_count=20,
-            params={"direction": "up"},
-            **{"for": 2},
-        ),
-        _d(
-            id="cache-hit-ratio-per-workflow",
-            kind="ewma",
-            title="Cache-hit ratio down for workflow {workflow}",
-            severity="low",
-            aggregation="ratio",
-            field="cache_hit",
-            filter={"name": "cache.lookup"},
-            group_by=["workflow"],
-            interval="15m",
-            min_count=10,
-            params={"direction": "down"},
-            **{"for": 2},
-        ),
-        _d(
-            id="new-region-per-user",
-            kind="new_value",
-            title="User {user} uses a new region",
-            severity="medium",
-            aggregation="distinct",
-            field="region",
-            filter=_INVOKE,
-            group_by=["user"],
-            parent_by=["team"],
-            max_keys=200_000,
-            keep_firing_for=1,
-        ),
-        _d(
-            id="new-model-per-team",
-            kind="new_value",
-            title="Team {team} uses a new model",
-            severity="low",
-            aggregation="distinct",
-            field="model",
-            filter=_INVOKE,
-            group_by=["team"],
-            keep_firing_for=1,
-        ),
-        _d(
-            id="team-silent",
-            kind="absence",
-            title="Team {team} went silent",
-            severity="high",
-            aggregation="count",
-            group_by=["team"],
-        ),
-        _d(
-            id="team-monthly-budget",
-            kind="budget",
-            title="Team {team} will overspend its monthly budget",
-            severity="medium",
-            aggregation="sum",
-            field="cost",
-            filter=_INVOKE,
-            group_by=["team"],
-            interval="1h",
-            params={"budget": 50_000, "period": "month"},
-            warmup="6h",
-            keep_firing_for=24,
-        ),
-    ]
+    return [spec.model_copy(deep=True) for spec in _DEFAULTS]
 
 
 class DetectorsConfig(BaseModel):
@@ -417,4 +280,15 @@ class DetectorsConfig(BaseModel):
         return value
 
 
-__all__ = ["SEVERITIES", "DetectorSpec", "DetectorsConfig", "MetricSpec", "default_detectors"]
+_DEFAULTS.extend(load_detector_file(DEFAULTS_FILE))
+
+__all__ = [
+    "DEFAULTS_FILE",
+    "SEVERITIES",
+    "DefaultsError",
+    "DetectorSpec",
+    "DetectorsConfig",
+    "MetricSpec",
+    "default_detectors",
+    "load_detector_file",
+]

@@ -306,8 +306,10 @@ class DetectorState:
         # key (`SeasonalBaseline._idle`): such keys cost a check, not two model calls.
         idle_empty = empty_x == 0.0 and d.kind == "seasonal" and ignores_empty_windows(d.params)
         inherits = d.kind in INHERITS
+        adopts = d.kind == "new_value" and bool(d.parent_by)
         alerts, thr = self.alerts, d.threshold
         points = 0
+        stepped: set[tuple[str, ...]] = set()
         for key, model in items:
             entry = window.get(key)
             if entry is None:
@@ -321,10 +323,13 @@ class DetectorState:
                 n = accs[0].count
                 idle = False
             points += 1
+            if adopts and entry is not None and (pool := self.pools.get(entry[0])) is not None:
+                model.adopt(pool)
             score = 0.0 if idle else model.score_one(x, start, n)
             above = score >= thr and detector_warm and model.is_warm(start, d.warmup)
             state = alerts.get(key)
             if above or state is not None:
+                stepped.add(key)
                 new, emit = hysteresis.step(state, above, d.for_, d.keep_firing_for)
                 if new is None:
                     alerts.pop(key, None)
@@ -340,8 +345,29 @@ class DetectorState:
             model.learn_one(x, start, n)
             if entry is not None and inherits:
                 self._teach_pools(entry[0], x, start, n)
+        if len(stepped) < len(alerts):
+            out.extend(self._step_without_point(stepped, start, end))
         self.stats["points"] += points
         self.stats["signals"] += len(out)
+        return out
+
+    def _step_without_point(
+        self, stepped: set[tuple[str, ...]], start: float, end: float
+    ) -> list[Signal]:
+        """Alerting keys that got no point in this window (no events, or too few) still
+        count it: a window without a point is not above the threshold. So `keep_firing_for`
+        is in intervals, as configured, and a sparse key does not stay firing for a day and
+        then re-open an incident with its next ordinary point."""
+        d, out = self.d, []
+        for key in [k for k in self.alerts if k not in stepped]:
+            new, emit = hysteresis.step(self.alerts[key], False, d.for_, d.keep_firing_for)
+            if new is None:
+                del self.alerts[key]
+            else:
+                self.alerts[key] = new
+            if emit is not None:
+                evidence = {"value": None, "window_start": iso(start), "window_end": iso(end)}
+                out.append(self._signal(key, end, 0.0, emit, evidence))
         return out
 
     def _keys_in(self, window: dict) -> list[tuple[tuple[str, ...], Any]]:

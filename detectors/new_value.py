@@ -40,6 +40,16 @@ class NewValue:
         child.t0 = self.t0
         return child
 
+    def adopt(self, parent: NewValue) -> None:
+        """Know what the parent has seen since this key started: a value is new only if it is
+        new to the whole parent (a team's region is not new to its next user)."""
+        seen = self.seen
+        for v in parent.seen:
+            if v not in seen:
+                seen[v] = None
+        while len(seen) > self.p.max_values:
+            del seen[next(iter(seen))]
+
     def is_warm(self, t: float, warmup: float) -> bool:
         return self.t0 is not None and t - self.t0 >= warmup
 

@@ -69,3 +69,47 @@ def test_for_is_accepted_under_its_yaml_name_and_durations_as_text():
     )
     d = cfg.detectors[0]
     assert (d.for_, d.warmup, d.interval) == (3, 7200.0, 60.0)
+
+
+def test_the_default_set_is_the_shipped_yaml_file_validated_by_the_same_models():
+    import yaml
+
+    from detectors.config import DEFAULTS_FILE, default_detectors
+
+    raw = yaml.safe_load(DEFAULTS_FILE.read_text())
+    from_file = DetectorsConfig.model_validate(raw).detectors
+    assert [d.model_dump() for d in from_file] == [
+        d.model_dump() for d in DetectorsConfig().detectors
+    ]
+    assert [d.model_dump() for d in default_detectors()] == [d.model_dump() for d in from_file]
+    assert len(from_file) == len(raw["detectors"]) >= 14
+
+
+def test_the_default_specs_handed_out_are_copies_that_cannot_change_the_defaults():
+    first = DetectorsConfig().detectors
+    first[0].params["z"] = 99.0
+    first[0].group_by.append("repo")
+    again = DetectorsConfig().detectors[0]
+    assert "z" not in again.params or again.params["z"] != 99.0
+    assert "repo" not in again.group_by
+
+
+def test_a_broken_detector_file_names_the_file_and_the_line(tmp_path):
+    from detectors.config import DefaultsError, load_detector_file
+
+    path = tmp_path / "detectors.yml"
+    path.write_text(
+        "detectors:\n"
+        "  - id: ok\n"
+        "    kind: ewma\n"
+        "  - id: bad\n"
+        "    kind: seasonal\n"
+        "    params:\n"
+        "      z: -1\n"
+    )
+    with pytest.raises(DefaultsError) as exc:
+        load_detector_file(path)
+    assert f"{path}:7: detectors.1.params.z: Input should be greater than 0" in str(exc.value)
+    path.write_text("detectors:\n  - id: [unclosed\n")
+    with pytest.raises(DefaultsError, match=rf"{path}:\d+: not valid YAML"):
+        load_detector_file(path)

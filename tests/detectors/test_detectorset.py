@@ -188,10 +188,12 @@ def test_a_new_region_for_a_user_is_new_only_if_the_team_never_used_it():
     events += [invoke(MONDAY + i * STEP, user="old2", region="eu-west-1") for i in range(30)]
     events.append(invoke(MONDAY + 40 * STEP, user="new", region="eu-west-1"))
     events.append(invoke(MONDAY + 41 * STEP, user="old", region="ap-southeast-1"))
-    signals = [s for s in feed(ds, state, events, MONDAY + 50 * STEP) if s.firing]
-    assert [(s.group["user"], s.evidence["new_values"]) for s in signals] == [
+    signals = feed(ds, state, events, MONDAY + 50 * STEP)
+    opened = [s for s in signals if s.firing and "new_values" in s.evidence]
+    assert [(s.group["user"], s.evidence["new_values"]) for s in opened] == [
         ("old", ["ap-southeast-1"])
     ]
+    assert {s.group["user"] for s in signals} == {"old"}
 
 
 def test_hst_watches_several_metrics_of_one_key():
@@ -231,3 +233,52 @@ def test_replaying_the_same_input_gives_the_same_signals_even_across_a_snapshot(
     state = pickle.loads(pickle.dumps(state))
     got += feed(ds2, state, events[half:], MONDAY + 6 * 86400)
     assert got == expected and expected
+
+
+def test_a_firing_key_without_further_points_resolves_after_keep_firing_for_intervals():
+    """Windows with too few events give no point, and count as windows below the threshold:
+    the alert resolves on time instead of staying open until the key's next busy hour."""
+    ds = one(
+        kind="ewma",
+        aggregation="rate",
+        condition={"status": "error"},
+        group_by=["user"],
+        min_count=5,
+        warmup="1h",
+        keep_firing_for=3,
+        params={"direction": "up"},
+    )
+    state = ds.new_state("d")
+    events = [invoke(MONDAY + i * 30.0, status="ok") for i in range(600)]  # 5 h, 10 a window
+    burst = MONDAY + 600 * 30.0
+    events += [invoke(burst + i * 30.0, status="error") for i in range(10)]
+    signals = feed(ds, state, events, burst + 6 * STEP)
+    assert [s.firing for s in signals] == [True, True, True, False]
+    assert signals[-1].time == burst + 4 * STEP  # the burst's window, then three without points
+    # A day later the user works normally again: no stale alert comes back to life.
+    later = [invoke(burst + 86400.0 + i * 30.0, status="ok") for i in range(60)]
+    assert feed(ds, state, later, burst + 86400.0 + 40 * STEP) == []
+
+
+def test_a_region_the_team_took_up_after_a_user_started_is_not_new_for_that_user():
+    ds = one(
+        kind="new_value",
+        aggregation="distinct",
+        field="region",
+        group_by=["user"],
+        parent_by=["team"],
+        warmup="1h",
+    )
+    state = ds.new_state("d")
+    events = [invoke(MONDAY + i * STEP, user="ann", region="us-east-1") for i in range(30)]
+    # Ann started when the team knew only us-east-1; then Cid takes up eu-west-1.
+    events += [invoke(MONDAY + i * STEP, user="cid", region="eu-west-1") for i in range(20, 40)]
+    events.append(invoke(MONDAY + 45 * STEP, user="ann", region="eu-west-1"))
+    events.append(invoke(MONDAY + 46 * STEP, user="ann", region="ap-southeast-1"))
+    opened = [
+        (s.group["user"], s.evidence["new_values"])
+        for s in feed(ds, state, events, MONDAY + 60 * STEP)
+        if s.firing and "new_values" in s.evidence
+    ]
+    assert ("ann", ["eu-west-1"]) not in opened
+    assert ("ann", ["ap-southeast-1"]) in opened

@@ -159,3 +159,47 @@ def test_the_day_begins_in_the_middle_of_the_nights_quiet_hours():
     assert quietest_hour(pacific) == 9
     assert quietest_hour([1.0] * 24) == 0
     assert cell_of(MONDAY) == 0 and cell_of(MONDAY + 7 * 86400 - 1) == CELLS - 1
+
+
+def test_an_anomalous_silence_is_learned_as_censored_up_to_where_it_was_flagged():
+    """Leaving long silences out altogether would teach that silences are always short."""
+    from detectors.absence import Absence, AbsenceParams
+
+    hour = 3600.0
+    m = Absence(AbsenceParams(step=hour))
+    day0 = 7 * 24 * 4  # a Monday 00:00 UTC (epoch day 4 was a Monday): whole weeks follow
+    for i in range(24 * 14):
+        m.learn_one(40.0 if 8 <= i % 24 < 18 else 0.0, (day0 + i) * hour)
+    monday = day0 + 24 * 14
+    before = {h: m.hazard((monday + 7 * 24 + h) * hour) for h in (9, 10, 16)}
+    for h in range(9, 17):  # silent from 09:00 to 16:00 on a working day: flagged early on
+        m.learn_one(0.0, (monday + h) * hour)
+    assert m.score_one(0.0, (monday + 16) * hour) > 0.5
+    m.learn_one(40.0, (monday + 17) * hour)  # it ends
+    after = {h: m.hazard((monday + 7 * 24 + h) * hour) for h in (9, 10, 16)}
+    assert after[10] < before[10]  # its first windows count as empty windows that did not resume
+    assert after[16] == before[16]  # nothing after the flag is taught, nor its resumption
+
+
+def _silence_after_17h(days_working_late: int) -> float:
+    """Highest score of an early finish (silent 17:00-21:00) after days of working until 21:00."""
+    from detectors.absence import Absence, AbsenceParams
+
+    step, day0 = 300.0, 7 * 24 * 4 * 3600.0  # 5-minute windows from a Monday 00:00 UTC
+    m = Absence(AbsenceParams(step=step))
+    for d in range(days_working_late):
+        for w in range(288):
+            m.learn_one(5.0 if 9 <= w / 12 < 21 else 0.0, day0 + d * 86400 + w * step)
+    worst = 0.0
+    for w in range(288):
+        t, h = day0 + days_working_late * 86400 + w * step, w / 12
+        x = 5.0 if 9 <= h < 17 else 0.0
+        if 17 <= h < 21:
+            worst = max(worst, m.score_one(x, t))
+        m.learn_one(x, t)
+    return worst
+
+
+def test_one_late_evening_does_not_make_the_evening_an_hour_the_team_must_be_active():
+    assert _silence_after_17h(1) < 0.5
+    assert _silence_after_17h(5) > 0.5  # a working week of late evenings does

@@ -1,0 +1,77 @@
+"""Change-point and EWMA charts: drifts caught inside the drift, noise and old excursions left alone."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from detectors.changepoint import ChangePoint, ChangePointParams
+
+LOG = ChangePointParams(direction="up", transform="log")
+
+
+def run(values: list[float], params: ChangePointParams = LOG) -> list[float]:
+    m = ChangePoint(params)
+    scores = []
+    for i, x in enumerate(values):
+        scores.append(m.score_one(x, float(i)))
+        m.learn_one(x, float(i))
+    return scores
+
+
+def noisy_level(rng: random.Random, n: int, level: float = 1000.0) -> list[float]:
+    return [level * rng.lognormvariate(0.0, 0.25) for _ in range(n)]
+
+
+@pytest.mark.parametrize("params", [LOG, ChangePointParams(direction="up")])
+def test_a_day_long_creep_to_three_times_the_level_is_flagged_before_it_doubles(params):
+    rng = random.Random(7)
+    history = noisy_level(rng, 200)
+    ramp = [1000.0 * (1 + 2 * i / 32) * rng.lognormvariate(0.0, 0.25) for i in range(32)]
+    scores = run(history + ramp, params)
+    first = next(i for i, s in enumerate(scores) if s >= 0.5)
+    assert 200 <= first < 200 + 16  # before the ramp is half-way, i.e. below twice the level
+
+
+def test_stationary_heavy_tailed_noise_raises_no_alarm_for_a_month_of_windows():
+    for seed in range(6):
+        assert max(run(noisy_level(random.Random(seed), 3000))) < 0.4, seed
+
+
+def test_on_a_long_right_tail_the_log_transform_keeps_a_wider_margin_than_raw_values():
+    raw = ChangePointParams(direction="up")
+    for seed in range(3):
+        values = noisy_level(random.Random(seed), 3000)
+        assert max(run(values)) < max(run(values, raw)), seed
+
+
+def test_a_lone_spike_is_not_a_change():
+    values = noisy_level(random.Random(3), 200)
+    values[150] = 50_000.0
+    assert max(run(values)) < 0.5
+
+
+def test_the_log_detector_reports_its_baseline_in_the_metric_s_own_units():
+    m = ChangePoint(LOG)
+    for i, x in enumerate(noisy_level(random.Random(1), 300)):
+        m.learn_one(x, float(i))
+    evidence = m.describe(1000.0, 300.0)
+    assert 800.0 < evidence["baseline"] < 1200.0
+    assert evidence["value"] == 1000.0
+
+
+def test_an_ewma_chart_forgets_an_excursion_over_the_windows_a_sparse_key_skipped():
+    from detectors.ewma import EwmaChart, EwmaParams
+
+    m = EwmaChart(EwmaParams(direction="up", step=300.0))
+    rng = random.Random(5)
+    t = 0.0
+    for _ in range(200):
+        m.learn_one(0.02 + 0.02 * rng.random(), t)
+        t += 300.0
+    for _ in range(3):  # an error burst
+        m.learn_one(0.6, t)
+        t += 300.0
+    assert m.score_one(0.03, t) > 0.5  # the next window: the chart still remembers it
+    assert m.score_one(0.03, t + 86400.0) < 0.05  # a day without points: it has passed
