@@ -36,16 +36,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.aliases import AliasTable
-from engine.decode import decode_line
+from engine.backtest import Injection, collect_subject_labels
 
 CRITICAL_WITHIN = 300.0
-EARLY_ALLOWANCE = 300.0
-GRACE_AFTER_END = 1800.0
 FALSE_SHARE_TARGET = 0.05
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-# Labels an incident may group by that the subject's events can vouch for.
-SUBJECT_LABELS = ("user", "team", "repo", "workflow", "model", "region", "session")
 
 
 def parse_time(value: str | float) -> float:
@@ -67,56 +62,6 @@ def run(cmd: list[str]) -> None:
 def load_jsonl(path: Path) -> list[dict]:
     with path.open() as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-class Injection:
-    """One injected incident: its window, its group, and the labels its subject's events carry."""
-
-    def __init__(self, truth: dict) -> None:
-        self.truth = truth
-        self.kind: str = truth["kind"]
-        self.severity: str = truth.get("severity", "")
-        self.start = parse_time(truth["start"])
-        self.end = parse_time(truth["end"])
-        self.group = {k: str(v) for k, v in truth.get("group", {}).items()}
-        self.labels: dict[str, set[str]] = defaultdict(set)
-
-    def observe(self, event: dict) -> None:
-        """Record the labels of one event if it belongs to this injection's subject and time."""
-        if not self.start - EARLY_ALLOWANCE <= event["time"] <= self.end:
-            return
-        if any(str(event.get(k)) != v for k, v in self.group.items()):
-            return
-        for k in SUBJECT_LABELS:
-            v = event.get(k)
-            if v is not None and v != "":
-                self.labels[k].add(str(v))
-
-    def matches(self, incident: dict, opened_at: float) -> bool:
-        if not self.start - EARLY_ALLOWANCE <= opened_at <= self.end + GRACE_AFTER_END:
-            return False
-        group = {k: str(v) for k, v in incident.get("group", {}).items()}
-        if not group:
-            return False
-        for k, v in group.items():
-            if k in self.group:
-                if self.group[k] != v:
-                    return False
-            elif v not in self.labels.get(k, ()):
-                return False
-        return True
-
-
-def collect_subject_labels(sim: Path, injections: list[Injection]) -> None:
-    aliases = AliasTable()
-    with sim.open("rb") as f:
-        for line in f:
-            for event in decode_line(line, aliases):
-                t = event.get("time")
-                if not isinstance(t, int | float):
-                    continue
-                for inj in injections:
-                    inj.observe(event)
 
 
 def main() -> int:
@@ -147,7 +92,7 @@ def main() -> int:
         run([sw, "replay", str(sim), "--out", str(log)])
 
     injections = [Injection(t) for t in load_jsonl(truth_path)]
-    collect_subject_labels(sim, injections)
+    collect_subject_labels([str(sim)], injections)
     opened = [line for line in load_jsonl(log) if line.get("type") == "incident.opened"]
     matched: set[int] = set()
     per_kind: dict[str, list[tuple[bool, float | None, str]]] = defaultdict(list)

@@ -12,31 +12,16 @@ from typing import Any, TextIO
 
 import orjson
 
+from engine.backtest import Injection, collect_subject_labels
 from engine.config import SpanwatchConfig
 from engine.replay_run import ReplayOptions, print_summary, run_replay
 from engine.timeutil import parse_time
 from replay.simulate import SimulationSpec, simulate
 
-MATCH_BEFORE = 300.0  # an incident may open this long before the injected start (lateness)
-MATCH_AFTER = 3600.0  # ... and this long after the injected end
-
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open("rb") as f:
         return [orjson.loads(line) for line in f if line.strip()]
-
-
-def matches(truth: dict[str, Any], incident: dict[str, Any]) -> bool:
-    """An incident explains an injected one when it shares a group value and its time."""
-    first = parse_time(incident["first_seen"])
-    if (
-        not parse_time(truth["start"]) - MATCH_BEFORE
-        <= first
-        <= parse_time(truth["end"]) + MATCH_AFTER
-    ):
-        return False
-    values = {str(v) for v in truth.get("group", {}).values()}
-    return bool(values & {str(v) for v in incident.get("group", {}).values()})
 
 
 def run_demo(workdir: Path, *, days: int, users: int, seed: int, out: TextIO = sys.stdout) -> int:
@@ -51,16 +36,21 @@ def run_demo(workdir: Path, *, days: int, users: int, seed: int, out: TextIO = s
     print_summary(report, out=out)
 
     opened = [r["incident"] for r in read_jsonl(log) if r["type"] == "incident.opened"]
-    truth = read_jsonl(truth_path)
+    injections = [Injection(t) for t in read_jsonl(truth_path)]
+    collect_subject_labels([str(history)], injections)
     print("\ninjected incidents and what the engine raised:", file=out)
     explained: set[str] = set()
-    for t in truth:
-        found = [i for i in opened if matches(t, i)]
+    for inj in injections:
+        found = [i for i in opened if inj.matches(i, parse_time(i["first_seen"]))]
         explained.update(i["id"] for i in found)
+        t = inj.truth
         group = ", ".join(f"{k}={v}" for k, v in t.get("group", {}).items())
         if found:
-            first = min(found, key=lambda i: i["first_seen"])
-            delay = parse_time(first["first_seen"]) - parse_time(t["start"])
+            # an incident about the injected group itself first, then one about its team or repo
+            first = min(
+                found, key=lambda i: (not set(i["group"]) & set(inj.group), i["first_seen"])
+            )
+            delay = parse_time(first["first_seen"]) - inj.start
             verdict = f"DETECTED by {first['rule_id']} after {max(delay, 0) / 60:.1f} min"
         else:
             verdict = "missed"

@@ -1,0 +1,84 @@
+"""Scoring a replay against injected ground truth: which incidents explain which injection.
+
+An incident explains an injected one when it opened in the injection's window (a little
+before, for lateness, and up to half an hour after its end), and every label it groups by
+either equals the injection's own group or is carried by the injected subject's events in
+that window (a team alert for the team of the user whose agent ran away; the repo of a
+user's dangerous command). A label the incident does not share with the injection must be
+one the subject determines when it is the only evidence, so a team alert does not explain a
+model's slowdown merely because that team used the model. Sharing one value is not enough. Used by `spanwatch demo` and `bench/detection_quality.py`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from engine.aliases import AliasTable
+from engine.decode import DecodeError, decode_line
+from engine.timeutil import parse_time
+from replay.readers import expand_paths, read_lines
+
+EARLY_ALLOWANCE = 300.0
+GRACE_AFTER_END = 1800.0
+# Labels an incident may group by that the subject's events can vouch for.
+SUBJECT_LABELS = ("user", "team", "repo", "workflow", "model", "region", "session")
+
+
+class Injection:
+    """One injected incident: its window, its group, and the labels its subject's events carry."""
+
+    def __init__(self, truth: dict[str, Any]) -> None:
+        self.truth = truth
+        self.kind: str = truth["kind"]
+        self.severity: str = truth.get("severity", "")
+        self.start = parse_time(truth["start"])
+        self.end = parse_time(truth["end"])
+        self.group = {k: str(v) for k, v in truth.get("group", {}).items()}
+        self.labels: dict[str, set[str]] = defaultdict(set)
+
+    def observe(self, event: dict[str, Any]) -> None:
+        """Record the labels of one event if it belongs to this injection's subject and time."""
+        if not self.start - EARLY_ALLOWANCE <= event["time"] <= self.end:
+            return
+        if any(str(event.get(k)) != v for k, v in self.group.items()):
+            return
+        for k in SUBJECT_LABELS:
+            v = event.get(k)
+            if v is not None and v != "":
+                self.labels[k].add(str(v))
+
+    def matches(self, incident: dict[str, Any], opened_at: float) -> bool:
+        if not self.start - EARLY_ALLOWANCE <= opened_at <= self.end + GRACE_AFTER_END:
+            return False
+        group = {k: str(v) for k, v in incident.get("group", {}).items()}
+        if not group:
+            return False
+        shares_a_key = any(k in self.group for k in group)
+        for k, v in group.items():
+            if k in self.group:
+                if self.group[k] != v:
+                    return False
+                continue
+            seen = self.labels.get(k, set())
+            # a label the subject's events vouch for: enough beside a shared key; alone, the
+            # subject must determine it (a user's one team, not one of the teams using a model)
+            if v not in seen or (not shares_a_key and len(seen) != 1):
+                return False
+        return True
+
+
+def collect_subject_labels(history: Iterable[str], injections: list[Injection]) -> None:
+    """Read the history once (plain or gzip) and let every injection see its subject's events."""
+    aliases = AliasTable()
+    for f in expand_paths(list(history)):
+        for _line_no, raw in read_lines(f):
+            try:
+                events = decode_line(raw, aliases)
+            except DecodeError:
+                continue
+            for event in events:
+                if isinstance(event.get("time"), int | float):
+                    for inj in injections:
+                        inj.observe(event)

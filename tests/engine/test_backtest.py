@@ -1,0 +1,41 @@
+"""Which incident explains which injected one: strict about groups, honest about time."""
+
+from __future__ import annotations
+
+from engine.backtest import Injection
+
+T = 1_764_316_800.0
+
+
+def injection(group: dict, **labels: set[str]) -> Injection:
+    inj = Injection({"kind": "k", "start": T, "end": T + 3600, "group": group})
+    for key, values in labels.items():
+        inj.labels[key] = set(values)
+    return inj
+
+
+def incident(**group: str) -> dict:
+    return {"group": group}
+
+
+def test_the_injected_group_itself_matches_inside_the_window_only():
+    inj = injection({"user": "ann"})
+    assert inj.matches(incident(user="ann"), T + 60)
+    assert not inj.matches(incident(user="bob"), T + 60)
+    assert not inj.matches(incident(user="ann"), T - 3600)
+    assert not inj.matches(incident(user="ann"), T + 3600 + 1801)
+
+
+def test_a_label_the_subject_determines_matches_alone():
+    inj = injection({"user": "ann"}, team={"payments"}, repo={"a", "b"})
+    assert inj.matches(incident(team="payments"), T + 60)  # ann's one team
+    assert not inj.matches(incident(team="checkout"), T + 60)
+    assert inj.matches(incident(user="ann", repo="b"), T + 60)  # beside the shared key
+    assert not inj.matches(incident(repo="b"), T + 60)  # ann used two repos: not determined
+
+
+def test_a_team_that_merely_used_a_slow_model_does_not_explain_the_slowdown():
+    inj = injection({"model": "m", "region": "r"}, team={"payments", "checkout"})
+    assert inj.matches(incident(model="m", region="r"), T + 600)
+    assert not inj.matches(incident(team="payments"), T + 600)
+    assert not inj.matches(incident(), T + 600)
