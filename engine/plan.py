@@ -6,7 +6,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from detectors.detectorset import DetectorSet
@@ -18,7 +17,6 @@ from rules import ruleset as _ruleset
 from rules.model import CorrelationInput
 from rules.model import Hit as RuleHit
 
-PACKS_DIR = Path(_ruleset.__file__).resolve().parent / "packs"
 INCIDENTS = "incidents"
 
 
@@ -57,7 +55,7 @@ def rule_paths(config: SpanwatchConfig, override: Sequence[str] | None = None) -
     """`--rules` replaces the configured packs and paths (DESIGN.md)."""
     if override:
         return list(override)
-    return [str(PACKS_DIR / name) for name in config.rules.packs] + list(config.rules.paths)
+    return [str(p) for p in config.rules.rule_paths()]
 
 
 def _shard(ident: str, prefix: str, count: int) -> str:
