@@ -16,8 +16,10 @@ Matching is strict. An opened incident matches an injected one when
 - every label of the incident's group is consistent with the injected incident: equal to
   the injected group's value for that label, or else a value that the injected subject's
   own events carried during the injection (a team-level cost alert for the team of the user
-  whose agent ran away, an error-rate alert for the model and region that the user's
-  failing calls went to). Sharing one label value with it is not enough.
+  whose agent ran away, an error-rate alert for the model and region that most of the
+  user's calls went to). Alone, a label must be the value most of the subject's events
+  carried (not one of the many teams that used a slow model). Sharing one label value with
+  it is not enough.
 
 `--keep DIR --reuse` re-runs only the replay on the data in DIR; `--score-only` also reuses
 DIR's incident log (to score a log written by another version with the same matching).

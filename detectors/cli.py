@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from detectors.config import DetectorSpec, default_detectors, params_model
-from detectors.csvseries import BadRows, read_series, typical_step
+from detectors.csvseries import BadRows, Point, read_series, typical_step
 from detectors.estimators import KINDS, build_params, new_estimator
 
 
@@ -83,13 +83,8 @@ def score(
     if kind == "budget" and model_params.budget <= 0:
         print("error: the budget detector needs --param budget=AMOUNT", file=report)
         return 2
-    model = new_estimator(kind, model_params)
-    rows = []
-    for p in points:
-        x = _point_value(kind, p.value, p.raw_value)
-        s = model.score_one(x, p.time)
-        model.learn_one(x, p.time)
-        rows.append((p.raw_time, p.raw_value, f"{min(1.0, max(0.0, s)):.6f}"))
+    scores = run_online(kind, model_params, points)
+    rows = [(p.raw_time, p.raw_value, f"{s:.6f}") for p, s in zip(points, scores, strict=True)]
     try:
         if out_path:
             with open(out_path, "w", newline="", encoding="utf-8") as out:
@@ -105,6 +100,18 @@ def score(
         file=report,
     )
     return 0
+
+
+def run_online(kind: str, model_params: Any, points: list[Point]) -> list[float]:
+    """Each point's score in [0, 1] before the model learns it (what a live key would see)."""
+    model = new_estimator(kind, model_params)
+    scores = []
+    for p in points:
+        x = _point_value(kind, p.value, p.raw_value)
+        s = model.score_one(x, p.time)
+        model.learn_one(x, p.time)
+        scores.append(min(1.0, max(0.0, s)))
+    return scores
 
 
 def _write(out: TextIO, rows: list[tuple[str, str, str]]) -> None:

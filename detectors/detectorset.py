@@ -306,7 +306,8 @@ class DetectorState:
         # key (`SeasonalBaseline._idle`): such keys cost a check, not two model calls.
         idle_empty = empty_x == 0.0 and d.kind == "seasonal" and ignores_empty_windows(d.params)
         inherits = d.kind in INHERITS
-        adopts = d.kind == "new_value" and bool(d.parent_by)
+        novelty = d.kind == "new_value"
+        adopts = novelty and bool(d.parent_by)
         alerts, thr = self.alerts, d.threshold
         points = 0
         stepped: set[tuple[str, ...]] = set()
@@ -323,9 +324,14 @@ class DetectorState:
                 n = accs[0].count
                 idle = False
             points += 1
-            if adopts and entry is not None and (pool := self.pools.get(entry[0])) is not None:
-                model.adopt(pool)
-            score = 0.0 if idle else model.score_one(x, start, n)
+            seen_x = x
+            if novelty and entry is not None:
+                if adopts and (pool := self.pools.get(entry[0])) is not None:
+                    model.adopt(pool)
+                if self.root is not None and model.is_young(start, d.warmup):
+                    # a young key's first values are its habits: news only if new to all
+                    seen_x = self.root.new_values(x)
+            score = 0.0 if idle else model.score_one(seen_x, start, n)
             above = score >= thr and detector_warm and model.is_warm(start, d.warmup)
             state = alerts.get(key)
             if above or state is not None:
@@ -336,7 +342,7 @@ class DetectorState:
                 else:
                     alerts[key] = new
                 if emit is not None:
-                    evidence = model.describe(x, start, n) if emit else {}
+                    evidence = model.describe(seen_x, start, n) if emit else {}
                     evidence["window_start"] = iso(start)
                     evidence["window_end"] = iso(end)
                     out.append(self._signal(key, end, score, emit, evidence))

@@ -17,9 +17,14 @@ class NewValue:
     """Anomalous means: the window holds a value this key (or its parent) has never shown.
 
     A new key starts from its parent's values (a new user of a team knows the team's
-    regions), so only values new to the whole parent count. The score is 1 for a window
-    with a new value, else 0; warm-up (no alerts until the key or its parent has been seen
-    for the detector's `warmup`) is judged by `is_warm`.
+    regions), so only values new to the whole parent count. While the key itself is young
+    (seen for less than the detector's `warmup`), its first values are its habits, not
+    news: values anyone has shown (the global baseline) are learned without alerting, and
+    only a value new to everyone counts (the first call ever to a region). Once the key has
+    its own history, a value new to it counts even if others use it (a person who always
+    worked in one region turning up in another). The score is 1 for a window with a new
+    value, else 0; warm-up (no alerts until the key or its parent has been seen for the
+    detector's `warmup`) is judged by `is_warm`.
 
     >>> m = NewValue()
     >>> m.learn_one({"us-east-1"}, 0.0)
@@ -27,18 +32,30 @@ class NewValue:
     (0.0, 1.0)
     """
 
-    __slots__ = ("p", "seen", "t0")
+    __slots__ = ("born", "p", "seen", "t0")
 
     def __init__(self, params: NewValueParams | None = None) -> None:
         self.p = params or NewValueParams()
         self.seen: dict[str, None] = {}
         self.t0: float | None = None
+        self.born: float | None = None
+
+    def __setstate__(self, state: tuple) -> None:
+        # state pickled before `born` existed: such a key is judged by its own history
+        _, slots = state
+        self.born = None
+        for name, value in slots.items():
+            setattr(self, name, value)
 
     def spawn(self) -> NewValue:
         child = NewValue(self.p)
         child.seen = dict(self.seen)
         child.t0 = self.t0
         return child
+
+    def is_young(self, t: float, warmup: float) -> bool:
+        """Whether the key's own history is shorter than `warmup` (its parent's may not be)."""
+        return self.born is None or t - self.born < warmup
 
     def adopt(self, parent: NewValue) -> None:
         """Know what the parent has seen since this key started: a value is new only if it is
@@ -65,6 +82,8 @@ class NewValue:
     def learn_one(self, values: Iterable[str], t: float, n: int = 0) -> None:
         if self.t0 is None:
             self.t0 = t
+        if self.born is None:
+            self.born = t
         seen = self.seen
         for v in sorted(set(values)):
             seen.pop(v, None)

@@ -4,14 +4,16 @@ An incident explains an injected one when it opened in the injection's window (a
 before, for lateness, and up to half an hour after its end), and every label it groups by
 either equals the injection's own group or is carried by the injected subject's events in
 that window (a team alert for the team of the user whose agent ran away; the repo of a
-user's dangerous command). A label the incident does not share with the injection must be
-one the subject determines when it is the only evidence, so a team alert does not explain a
-model's slowdown merely because that team used the model. Sharing one value is not enough. Used by `spanwatch demo` and `bench/detection_quality.py`.
+user's dangerous command). When the incident shares no label with the injection, each of
+its values must be the one most of the subject's events carried (the model and region that
+took most of a user's failing calls), so a team alert does not explain a model's slowdown
+merely because that team used the model. Sharing one value is not enough. Used by
+`spanwatch demo` and `bench/detection_quality.py`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,7 +38,7 @@ class Injection:
         self.start = parse_time(truth["start"])
         self.end = parse_time(truth["end"])
         self.group = {k: str(v) for k, v in truth.get("group", {}).items()}
-        self.labels: dict[str, set[str]] = defaultdict(set)
+        self.labels: dict[str, Counter[str]] = defaultdict(Counter)
 
     def observe(self, event: dict[str, Any]) -> None:
         """Record the labels of one event if it belongs to this injection's subject and time."""
@@ -47,7 +49,7 @@ class Injection:
         for k in SUBJECT_LABELS:
             v = event.get(k)
             if v is not None and v != "":
-                self.labels[k].add(str(v))
+                self.labels[k][str(v)] += 1
 
     def matches(self, incident: dict[str, Any], opened_at: float) -> bool:
         if not self.start - EARLY_ALLOWANCE <= opened_at <= self.end + GRACE_AFTER_END:
@@ -61,10 +63,11 @@ class Injection:
                 if self.group[k] != v:
                     return False
                 continue
-            seen = self.labels.get(k, set())
-            # a label the subject's events vouch for: enough beside a shared key; alone, the
-            # subject must determine it (a user's one team, not one of the teams using a model)
-            if v not in seen or (not shares_a_key and len(seen) != 1):
+            seen = self.labels.get(k, Counter())
+            # a label the subject's events vouch for: enough beside a shared key; alone, it
+            # must be the value of most of the subject's events (a user's team, the model
+            # most of their calls went to; not one of the many teams using a model)
+            if not seen[v] or (not shares_a_key and 2 * seen[v] <= seen.total()):
                 return False
         return True
 

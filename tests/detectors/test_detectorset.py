@@ -282,3 +282,45 @@ def test_a_region_the_team_took_up_after_a_user_started_is_not_new_for_that_user
     ]
     assert ("ann", ["eu-west-1"]) not in opened
     assert ("ann", ["ap-southeast-1"]) in opened
+
+
+def test_a_newcomers_first_region_is_news_only_if_nobody_has_used_it():
+    """A user whose home region differs from their team's is not an incident on their first
+    day; once they have their own history, a region new to them is (even if others use it)."""
+    ds = one(
+        kind="new_value",
+        aggregation="distinct",
+        field="region",
+        group_by=["user"],
+        parent_by=["team"],
+        warmup="1h",
+    )
+    state = ds.new_state("d")
+    events = [invoke(MONDAY + i * STEP, user="ann", region="us-west-2") for i in range(30)]
+    events += [
+        invoke(MONDAY + i * STEP, user="eve", team="infra", region=r)
+        for i in range(30)
+        for r in ("us-east-1", "eu-west-1")
+    ]
+    events.append(invoke(MONDAY + 31 * STEP, user="bob", region="us-east-1"))  # bob's first call
+    events.append(invoke(MONDAY + 32 * STEP, user="cat", region="sa-east-1"))  # nobody's region
+    events += [invoke(MONDAY + i * STEP, user="bob", region="us-east-1") for i in range(33, 50)]
+    events.append(invoke(MONDAY + 51 * STEP, user="bob", region="eu-west-1"))  # bob, an hour in
+    opened = [
+        (s.group["user"], s.evidence["new_values"])
+        for s in feed(ds, state, events, MONDAY + 60 * STEP)
+        if s.firing and "new_values" in s.evidence
+    ]
+    assert opened == [("cat", ["sa-east-1"]), ("bob", ["eu-west-1"])]
+
+
+def test_a_new_value_model_pickled_before_it_knew_its_birth_is_judged_by_its_history():
+    from detectors.new_value import NewValue
+
+    model = NewValue()
+    model.learn_one({"us-east-1"}, MONDAY)
+    state = model.__reduce_ex__(2)[2]
+    restored = NewValue.__new__(NewValue)
+    slots = {k: v for k, v in state[1].items() if k != "born"}
+    restored.__setstate__((None, slots))
+    assert restored.seen == {"us-east-1": None} and restored.is_young(MONDAY, 3600.0)

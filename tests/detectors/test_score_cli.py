@@ -98,7 +98,7 @@ def test_params_are_validated_and_unknown_detectors_named(tmp_path):
 def test_params_change_the_scores_and_configured_ids_are_accepted(tmp_path):
     src, a, b = tmp_path / "s.csv", tmp_path / "a.csv", tmp_path / "b.csv"
     write_series(src, daily())
-    assert score(str(src), "seasonal", {"z": "10"}, str(a), io.StringIO()) == 0
+    assert score(str(src), "seasonal", {"z": "20"}, str(a), io.StringIO()) == 0
     assert score(str(src), "cost-per-team", {}, str(b), io.StringIO()) == 0
     lenient = max(float(r["anomaly_score"]) for r in read(a))
     default = max(float(r["anomaly_score"]) for r in read(b))

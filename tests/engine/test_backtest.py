@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from engine.backtest import Injection
 
 T = 1_764_316_800.0
 
 
-def injection(group: dict, **labels: set[str]) -> Injection:
+def injection(group: dict, **labels: dict[str, int]) -> Injection:
+    """An injection whose subject's events carried each label value that many times."""
     inj = Injection({"kind": "k", "start": T, "end": T + 3600, "group": group})
-    for key, values in labels.items():
-        inj.labels[key] = set(values)
+    for key, counts in labels.items():
+        inj.labels[key] = Counter(counts)
     return inj
 
 
@@ -27,15 +30,23 @@ def test_the_injected_group_itself_matches_inside_the_window_only():
 
 
 def test_a_label_the_subject_determines_matches_alone():
-    inj = injection({"user": "ann"}, team={"payments"}, repo={"a", "b"})
+    inj = injection({"user": "ann"}, team={"payments": 9}, repo={"a": 5, "b": 5})
     assert inj.matches(incident(team="payments"), T + 60)  # ann's one team
     assert not inj.matches(incident(team="checkout"), T + 60)
     assert inj.matches(incident(user="ann", repo="b"), T + 60)  # beside the shared key
-    assert not inj.matches(incident(repo="b"), T + 60)  # ann used two repos: not determined
+    assert not inj.matches(incident(repo="b"), T + 60)  # half of ann's work: not determined
+
+
+def test_the_model_most_of_a_users_failing_calls_went_to_is_explained_by_them():
+    inj = injection({"user": "bob"}, model={"sonnet": 113, "haiku": 33, "opus": 4})
+    assert inj.matches(incident(model="sonnet"), T + 600)
+    assert not inj.matches(incident(model="haiku"), T + 600)
 
 
 def test_a_team_that_merely_used_a_slow_model_does_not_explain_the_slowdown():
-    inj = injection({"model": "m", "region": "r"}, team={"payments", "checkout"})
+    inj = injection(
+        {"model": "m", "region": "r"}, team={"payments": 40, "checkout": 35, "search": 30}
+    )
     assert inj.matches(incident(model="m", region="r"), T + 600)
     assert not inj.matches(incident(team="payments"), T + 600)
     assert not inj.matches(incident(), T + 600)
