@@ -80,6 +80,39 @@ def evaluate(points: list[Point], scores: list[float], windows: list[tuple[float
     return caught, positions, false
 
 
+def sigmoid_position(y: float) -> float:
+    """The benchmark's scaled sigmoid: about 1 early in a window, 0 at its end, -1 far after."""
+    return 2.0 / (1.0 + math.exp(min(5.0 * y, 700.0))) - 1.0
+
+
+def standard_score(points: list[Point], scores: list[float], windows, threshold: float):
+    """(raw score, perfect, null) under the standard profile (true positive 1, false
+    positive 0.11, missed window 1): every point at or above the threshold is a detection;
+    the first in a window earns by how early it came, every one outside costs by how far
+    it is from the window before it (all of the cost when there is none)."""
+    start = int(len(points) * PROBATION)
+    total, seen_window = 0.0, set()
+    for i in range(start, len(points)):
+        if scores[i] < threshold:
+            continue
+        t = points[i].time
+        inside = next((k for k, (lo, hi) in enumerate(windows) if lo <= t <= hi), None)
+        if inside is not None:
+            if inside not in seen_window:
+                seen_window.add(inside)
+                lo, hi = windows[inside]
+                total += sigmoid_position((t - hi) / max(hi - lo, 1.0))
+            continue
+        before = [(lo, hi) for lo, hi in windows if hi < t]
+        if before:
+            lo, hi = before[-1]
+            total += 0.11 * sigmoid_position((t - hi) / max(hi - lo, 1.0))
+        else:
+            total -= 0.11
+    total -= len(windows) - len(seen_window)
+    return total, float(len(windows)), -float(len(windows))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -99,6 +132,7 @@ def main() -> int:
         given[kind][key] = value
     totals: dict[str, list] = {k: [0, [], 0] for k in (*kinds, "three-sigma")}
     n_windows = n_series = n_points = 0
+    profile: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for path in sorted(root.rglob("*.csv")):
         rel = path.relative_to(root).as_posix()
         if rel not in labels:
@@ -118,6 +152,9 @@ def main() -> int:
             runs[kind] = run_online(kind, build_params(kind, valid, step=step), points)
         for name, scores in runs.items():
             caught, positions, false = evaluate(points, scores, windows)
+            raw, perfect, null = standard_score(points, scores, windows, THRESHOLD)
+            for k, v in zip(("raw", "perfect", "null"), (raw, perfect, null), strict=True):
+                profile[name][k] += v
             t = totals[name]
             t[0] += caught
             t[1].extend(positions)
@@ -129,13 +166,20 @@ def main() -> int:
         return 2
     print(f"\n{n_series} series, {n_points} points, {n_windows} anomaly windows")
     print(f"{'detector':12} {'caught':>10} {'median pos':>10} {'false':>6} {'per series':>10}"
-          f" {'per 1k pts':>10}")  # fmt: skip
+          f" {'per 1k pts':>10} {'standard':>9}")  # fmt: skip
     for name, (caught, positions, false) in totals.items():
         pos = sorted(positions)[len(positions) // 2] if positions else float("nan")
+        pr = profile[name]
+        normalised = 100.0 * (pr["raw"] - pr["null"]) / (pr["perfect"] - pr["null"])
         print(
             f"{name:12} {caught:4}/{n_windows:<5} {pos:10.2f} {false:6} "
-            f"{false / n_series:10.2f} {1000 * false / n_points:10.2f}"
+            f"{false / n_series:10.2f} {1000 * false / n_points:10.2f} {normalised:9.1f}"
         )
+    print(
+        "\ncaught: windows with an alarm (a rise to 0.5) inside; false: alarms outside every"
+        "\nwindow; standard: 100 x (score - null) / (perfect - null) under the standard"
+        "\nprofile, every point at or above 0.5 a detection (null: no detection at all)."
+    )
     return 0
 
 

@@ -9,6 +9,8 @@ from river import drift
 
 from detectors.scoring import deviation_score, robust_step
 
+_TYPICAL = 3.0  # sigmas: larger deviations do not teach the autocorrelation
+
 
 @dataclass(frozen=True)
 class ChangePointParams:
@@ -54,7 +56,7 @@ class ChangePoint:
     True
     """
 
-    __slots__ = ("detector", "loc", "n", "p", "scale")
+    __slots__ = ("c0", "c1", "detector", "loc", "n", "p", "prev", "scale")
 
     def __init__(self, params: ChangePointParams | None = None) -> None:
         self.p = params or ChangePointParams()
@@ -62,6 +64,14 @@ class ChangePoint:
         self.scale = 0.0
         self.n = 0
         self.detector = self._new_detector()
+        self.c0 = self.c1 = self.prev = 0.0
+
+    def __setstate__(self, state: tuple) -> None:
+        # a model pickled before it measured autocorrelation starts that from none
+        _, slots = state
+        self.c0 = self.c1 = self.prev = 0.0
+        for name, value in slots.items():
+            setattr(self, name, value)
 
     def _new_detector(self) -> drift.PageHinkley | drift.ADWIN:
         if self.p.method == "adwin":
@@ -88,12 +98,22 @@ class ChangePoint:
         z = (x - self.loc) / sigma
         return max(-self.p.clip, min(self.p.clip, z))
 
+    def _inflation(self) -> float:
+        """How much further a sum of the standardised deviations wanders than a sum of
+        independent ones: sqrt((1 + rho) / (1 - rho)) for lag-one autocorrelation rho.
+        Real metrics are autocorrelated (a warm hour follows a warm hour); the cumulative
+        sum assumes independence and, fed raw, alarms on every slow wander."""
+        if not self.c0 > 0.0:
+            return 1.0
+        rho = min(max(self.c1 / self.c0, 0.0), 0.95)
+        return math.sqrt((1.0 + rho) / (1.0 - rho))
+
     def _statistic(self, x: float) -> float:
         """The Page-Hinkley statistic as it would be after learning x (without learning it)."""
         ph = self.detector
         if ph.drift_detected:
             return 0.0
-        z = self._z(x)
+        z = self._z(x) / self._inflation()
         mean = ph._x_mean
         m = (mean.get() * mean.n + z) / (mean.n + 1)
         dev = z - m
@@ -139,10 +159,23 @@ class ChangePoint:
             return
         alpha = max(1.0 / self.n, self.p.alpha)
         warm = self.n > self.p.min_points
-        self.detector.update(self._z(x))
+        z = self._z(x)
+        # A change under way (half-way to the alert) must not teach the noise model that
+        # such deviations are normal: neither the scale nor the autocorrelation learn then.
+        in_control = not warm or self._statistic(x) < 0.5 * self.p.threshold
+        if in_control and abs(z) < _TYPICAL:
+            # lag-one autocorrelation of in-control deviations: a long-run property, so at
+            # the baseline's slow rate (the ratio of the two sums is unbiased from the start)
+            self.c0 += self.p.alpha * (z * z - self.c0)
+            self.c1 += self.p.alpha * (z * self.prev - self.c1)
+        self.prev = z
+        self.detector.update(z / self._inflation())
         if self.detector.drift_detected:
             # The mean has moved: start the baseline again from here (keep the noise scale).
             self.loc, self.n = x, 1
             return
         clip = self.p.clip if warm else math.inf
+        scale = self.scale
         self.loc, self.scale = robust_step(self.loc, self.scale, x, alpha, clip, self.scale)
+        if not in_control:
+            self.scale = scale

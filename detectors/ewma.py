@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from detectors.scoring import deviation_score, directed, noise_floor, robust_step
+from detectors.scoring import (
+    MAD_TO_SIGMA,
+    TAIL_Z,
+    deviation_score,
+    directed,
+    noise_floor,
+    robust_step,
+    tail_step,
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ class EwmaChart:
     True
     """
 
-    __slots__ = ("ewma", "loc", "n", "p", "run", "scale", "t_last", "unit")
+    __slots__ = ("escale", "ewma", "loc", "n", "p", "run", "scale", "t_last", "tail", "unit")
 
     def __init__(self, params: EwmaParams | None = None) -> None:
         self.p = params or EwmaParams()
@@ -58,18 +66,28 @@ class EwmaChart:
         self.run = 0
         self.unit = 0.0
         self.t_last = -math.inf
+        self.escale = 0.0
+        self.tail = 0.0
+
+    def __setstate__(self, state: tuple) -> None:
+        # a chart pickled before it learned its statistic's spread starts that from zero
+        _, slots = state
+        self.escale = self.tail = 0.0
+        for name, value in slots.items():
+            setattr(self, name, value)
 
     def spawn(self) -> EwmaChart:
         child = EwmaChart(self.p)
         child.loc, child.scale, child.ewma, child.n = self.loc, self.scale, self.loc, self.n
-        child.unit = self.unit
+        child.unit, child.escale, child.tail = self.unit, self.escale, self.tail
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
         return self.n >= self.p.min_points
 
     def _sigma(self, n: int = 0) -> float:
-        sigma = max(self.scale, 1e-6 * (abs(self.loc) + 1e-6))
+        # recurring spikes are normal: sigma at least makes their usual size 2.33 sigmas
+        sigma = max(self.scale, 1e-6 * (abs(self.loc) + 1e-6), self.tail / TAIL_Z)
         return max(sigma, noise_floor(self.p.noise, self.loc, n, self.unit))
 
     def _previous(self, t: float) -> float:
@@ -80,10 +98,18 @@ class EwmaChart:
             return self.ewma
         return self.loc + (1.0 - self.p.lam) ** (round(min(gap, 1e6)) - 1) * (self.ewma - self.loc)
 
+    def _chart_sigma(self, n: int = 0) -> float:
+        """The spread of the chart statistic around the baseline: what independent points
+        would give, or what the statistic has shown, whichever is larger (real metrics are
+        autocorrelated, and then the average of recent points wanders further)."""
+        lam = self.p.lam
+        theory = self._sigma(n) * math.sqrt(lam / (2.0 - lam))
+        return theory if theory > self.escale else self.escale
+
     def chart_z(self, x: float, n: int = 0, t: float = -math.inf) -> float:
         lam = self.p.lam
         e = lam * x + (1.0 - lam) * self._previous(t)
-        return (e - self.loc) / (self._sigma(n) * math.sqrt(lam / (2.0 - lam)))
+        return (e - self.loc) / self._chart_sigma(n)
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         if self.n < self.p.min_points:
@@ -95,6 +121,7 @@ class EwmaChart:
             "value": x,
             "expected": round(self.loc, 6),
             "sigma": round(self._sigma(n), 6),
+            "chart_sigma": round(self._chart_sigma(n), 6),
             "z": round(self.chart_z(x, n, t), 3) if self.n else 0.0,
         }
 
@@ -114,7 +141,16 @@ class EwmaChart:
             self.run += 1
         else:
             self.run = 0
+        if self.run <= 2:  # a run of outliers past its second point is not a recurring spike
+            self.tail = tail_step(self.tail, abs(x - self.loc))
         clip = math.inf if learning or self.run >= p.adapt_after else p.clip
         alpha = max(1.0 / self.n, p.alpha)
+        chart_sigma = self._chart_sigma(n)
         self.loc, self.scale = robust_step(self.loc, self.scale, x, alpha, clip, sigma)
         self.ewma = p.lam * x + (1.0 - p.lam) * previous
+        # The statistic's own spread: a long-run property, so learned four times slower
+        # than the baseline, and only while the chart is in control (below its alert
+        # point), so that an incident neither widens it nor hides itself.
+        d = abs(self.ewma - self.loc)
+        if d < p.z * chart_sigma:
+            self.escale += max(1.0 / self.n, p.alpha / 4.0) * (MAD_TO_SIGMA * d - self.escale)

@@ -62,6 +62,22 @@ def robust_step(
     return loc, scale
 
 
+# The usual tail of residual sizes: their 98th percentile, 2.33 sigmas for normal noise.
+TAIL_Q, TAIL_Z, TAIL_RATE = 0.98, 2.326, 0.05
+
+
+def tail_step(tail: float, size: float) -> float:
+    """One multiplicative stochastic-approximation step of the 98th percentile of `size`.
+
+    Scale-free (steps are relative), one float of state, and unclipped: it is how a model
+    learns that spikes of some size recur (a job at the top of every hour), so that sigma
+    can be floored at tail / TAIL_Z and such spikes stop alarming.
+    """
+    if not tail > 0.0:
+        return size
+    return tail * math.exp(TAIL_RATE * (TAIL_Q if size > tail else TAIL_Q - 1.0))
+
+
 NOISE_MODELS = ("none", "poisson", "compound", "binomial")
 
 

@@ -7,12 +7,22 @@ from array import array
 from dataclasses import dataclass
 from functools import cache
 
-from detectors.scoring import deviation_score, directed, noise_floor, robust_step
+from detectors.scoring import (
+    MAD_TO_SIGMA,
+    TAIL_Z,
+    deviation_score,
+    directed,
+    noise_floor,
+    robust_step,
+    tail_step,
+)
 
 _CELLS = 168  # hours in a week: cell = day-of-week * 24 + hour-of-day (UTC)
 _SCALES = _CELLS  # then 48 sigmas: hour-of-day on working days, then on weekends
-_G_LOC, _G_SCALE, _R_SCALE, _N, _T0H, _RUN, _UNIT, _DISP, _ACT = range(_CELLS + 48, _CELLS + 57)
-_SIZE = _CELLS + 57
+_G_LOC, _G_SCALE, _R_SCALE, _N, _T0H, _RUN, _UNIT, _DISP, _ACT, _LVL, _TAIL = range(
+    _CELLS + 48, _CELLS + 59
+)
+_SIZE = _CELLS + 59
 _NAN = float("nan")
 _EPOCH_MONDAY_SHIFT = 72  # 1970-01-01 was a Thursday: +72 h puts Monday 00:00 at cell 0
 _WEEKDAY_CELLS = tuple(tuple(d * 24 + h for d in range(5)) for h in range(24))
@@ -27,6 +37,12 @@ def _scale_index(cell: int) -> int:
 def ignores_empty_windows(params: SeasonalParams) -> bool:
     """Whether models with these params skip the empty windows of an active key (`_idle`)."""
     return params.direction == "up" and params.noise in _EVENT_NOISE
+
+
+@cache
+def _level_alpha(step: float) -> float:
+    """How fast the level offset follows the recent residuals: over about a day of points."""
+    return min(0.2, max(0.002, step / 86400.0 if step > 0 else 0.0035))
 
 
 @cache
@@ -69,13 +85,18 @@ class SeasonalBaseline:
     The model keeps, for each of the 168 hours of the week, a robust location, and for each
     hour of a working day and of a weekend day a robust sigma (Huber-clipped exponentially
     weighted mean and mean absolute deviation; sharing sigma across days of a type gives it
-    five times the data), plus a global level and the typical size of residuals. A point is anomalous when its residual from
-    the expected value for its hour, divided by a robust sigma, is large. Until a cell has
-    seen a full week, the expected value comes from the same hour on the other days of
-    the same type, working day or weekend (hour-of-day profile), and before that from the
-    global level. Outliers are clipped
-    while learning so an incident does not teach itself as normal; a shift that persists
-    for `adapt_after` points is accepted as the new normal.
+    five times the data), plus a global level and the typical size of residuals. A point is
+    anomalous when its residual from the expected value for its hour, divided by a robust
+    sigma, is large. Until a cell has seen a full week, the expected value comes from the
+    same hour on the other days of the same type, working day or weekend (hour-of-day
+    profile), and before that from the global level.
+
+    A cell is visited once a week, so on its own the profile would lag a level that moves
+    between weeks (a warm spell, a growing team): the expected value is the profile plus a
+    level offset, the recent mean of the residuals from the profile (over about a day, as in
+    Holt-Winters' additive form), and sigma is learned from the residuals of that sum.
+    Outliers are clipped while learning so an incident does not teach itself as normal; a
+    shift that persists for `adapt_after` points is accepted as the new normal.
 
     State is one compact float32 array (under 1 kB), so a million keys fit in memory.
 
@@ -99,12 +120,16 @@ class SeasonalBaseline:
         self.a[_UNIT] = 0.0
         self.a[_DISP] = 1.0
         self.a[_ACT] = 0.0
+        self.a[_LVL] = 0.0
+        self.a[_TAIL] = 0.0
 
     def __getstate__(self) -> tuple:
         return (self.a, self.p)
 
     def __setstate__(self, state: tuple) -> None:
         self.a, self.p = state
+        if len(self.a) < _SIZE:  # pickled before the level offset existed
+            self.a.extend([0.0] * (_SIZE - len(self.a)))
 
     @property
     def n(self) -> int:
@@ -123,7 +148,12 @@ class SeasonalBaseline:
         return a[_N] > 0 and t - a[_T0H] * 3600.0 >= warmup
 
     def _expect(self, t: float) -> tuple[float, float]:
-        """Expected value and sigma for time t (cell, else hour-of-day, else global)."""
+        """Expected value (profile plus level offset) and sigma for time t."""
+        loc, scale = self._profile(t)
+        return loc + self.a[_LVL], scale
+
+    def _profile(self, t: float) -> tuple[float, float]:
+        """The profile's value and sigma for time t (cell, else hour-of-day, else global)."""
         a = self.a
         h = int(t // 3600.0)
         b = (h + _EPOCH_MONDAY_SHIFT) % _CELLS
@@ -151,6 +181,10 @@ class SeasonalBaseline:
         if (b := 0.3 * a[_R_SCALE]) > sigma:
             sigma = b
         if (b := 1e-6 * (abs(expected) + 1e-6)) > sigma:
+            sigma = b
+        # Recurring spikes (a job at the top of every hour) are part of normal: sigma is at
+        # least what makes the usual tail of residuals 2.33 sigmas, as it is for normal noise.
+        if (b := a[_TAIL] / TAIL_Z) > sigma:
             sigma = b
         noise = self.p.noise
         floor = noise_floor(noise, expected, n, a[_UNIT])
@@ -228,6 +262,16 @@ class SeasonalBaseline:
             a[_RUN] = 0.0
         g_alpha = max(1.0 / n, 0.01)
         a[_G_LOC], a[_G_SCALE] = robust_step(a[_G_LOC], a[_G_SCALE], x, g_alpha, clip, sigma)
+        # the tail of residual sizes, unclipped (it must see the spikes that are usual), by a
+        # multiplicative stochastic-approximation step towards the 98th percentile; a run of
+        # outliers past its second point is a change or an incident, not a recurring spike
+        if a[_RUN] <= 2.0:
+            a[_TAIL] = tail_step(a[_TAIL], abs(x - expected))
+        # the level offset: the recent mean of residuals from the profile, clipped likewise
+        bound = clip * sigma
+        r = x - (expected - a[_LVL])
+        r = bound if r > bound else (-bound if r < -bound else r)
+        a[_LVL] = a[_LVL] + _level_alpha(p.step) * (r - a[_LVL])
         r = abs(x - expected)
         if clip != math.inf:
             r = min(r, clip * sigma)
@@ -251,4 +295,9 @@ class SeasonalBaseline:
             a[si] = cell_scale
             return
         floor = max(0.3 * a[_R_SCALE], 1e-9)
-        a[b], a[si] = robust_step(loc, cell_scale, x, _cell_alpha(self.p.step), clip, floor)
+        alpha = _cell_alpha(self.p.step)
+        a[b], _ = robust_step(loc, cell_scale, x, alpha, clip, floor)
+        # sigma is the spread of what is predicted (profile plus level), not of the profile
+        r = abs(x - expected)
+        bound = clip * (cell_scale if cell_scale > floor else floor)
+        a[si] = cell_scale + alpha * (MAD_TO_SIGMA * (r if r < bound else bound) - cell_scale)

@@ -75,3 +75,38 @@ def test_an_ewma_chart_forgets_an_excursion_over_the_windows_a_sparse_key_skippe
         t += 300.0
     assert m.score_one(0.03, t) > 0.5  # the next window: the chart still remembers it
     assert m.score_one(0.03, t + 86400.0) < 0.05  # a day without points: it has passed
+
+
+def ar1(rng: random.Random, n: int, phi: float, level: float = 50.0) -> list[float]:
+    """An autocorrelated in-control series (a room's temperature, a queue's depth)."""
+    x, out = 0.0, []
+    for _ in range(n):
+        x = phi * x + rng.gauss(0.0, 1.0)
+        out.append(level + x)
+    return out
+
+
+def ewma_scores(values: list[float]) -> list[float]:
+    from detectors.ewma import EwmaChart, EwmaParams
+
+    m = EwmaChart(EwmaParams())
+    scores = []
+    for i, x in enumerate(values):
+        scores.append(m.score_one(x, float(i)))
+        m.learn_one(x, float(i))
+    return scores
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_autocorrelated_wander_is_not_a_change_but_a_level_shift_is(seed):
+    """Sums and averages of autocorrelated points wander further than those of independent
+    ones; the charts measure that instead of assuming independence (which alarmed on every
+    slow wander), and a real shift of several of the series' own sigmas is still caught."""
+    rng = random.Random(seed)
+    calm = ar1(rng, 3000, phi=0.9)  # sd of the series about 2.3
+    both = ChangePointParams(direction="both")
+    assert max(run(calm, both)[300:]) < 0.5
+    assert max(ewma_scores(calm)[300:]) < 0.5
+    shifted = calm + [v + 15.0 for v in ar1(rng, 100, phi=0.9)]
+    assert max(run(shifted, both)[3000:3050]) >= 0.5
+    assert max(ewma_scores(shifted)[3000:3020]) >= 0.5

@@ -191,3 +191,41 @@ def test_a_pickled_model_scores_exactly_like_the_original(kind):
         assert copy.score_one(x, t) == m.score_one(x, t)
         m.learn_one(x, t)
         copy.learn_one(x, t)
+
+
+def hourly_job(rng: random.Random, n: int, spike: float = 60.0) -> list[tuple[float, float]]:
+    """A host at 30% CPU with a job at the top of every hour (a cron), 5-minute points."""
+    return [
+        (MONDAY + i * STEP, 30.0 + rng.gauss(0, 1) + (spike if i % 12 == 0 else 0.0))
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        lambda: SeasonalBaseline(SeasonalParams(direction="both", step=STEP)),
+        lambda: EwmaChart(EwmaParams(direction="both")),
+    ],
+)
+def test_a_spike_that_recurs_every_hour_is_learned_as_normal_and_a_bigger_one_is_not(model):
+    rng = random.Random(11)
+    m = model()
+    scores = run(m, hourly_job(rng, 12 * 24 * 14))
+    day_seven_on = scores[12 * 24 * 7 :]
+    assert max(day_seven_on) < 0.5, "the hourly job is part of normal after a week"
+    t = MONDAY + 12 * 24 * 14 * STEP + 5 * STEP
+    assert m.score_one(30.0 + 5 * 60.0, t) > 0.9, "a spike five times the job's is not"
+
+
+def test_seasonal_follows_a_level_that_moves_between_weeks_within_a_day():
+    """A warm spell lifts a room's temperature for days: the hour-of-week profile is a week
+    behind, the level offset is not, so the alarm is the change itself, not a week of it."""
+    rng = random.Random(12)
+    m = SeasonalBaseline(SeasonalParams(direction="both", step=HOUR))
+    daily = [(i * HOUR, 70.0 + 3.0 * math.sin(i / 24 * 2 * math.pi)) for i in range(24 * 21)]
+    warm = [(t + 24 * 21 * HOUR, x + 4.0) for t, x in daily[: 24 * 7]]
+    scores = run(m, [(t, x + rng.gauss(0, 0.3)) for t, x in daily + warm])
+    warm_scores = scores[24 * 21 :]
+    assert max(warm_scores[:6]) > 0.5, "the step itself is a change worth a look"
+    assert max(warm_scores[48:]) < 0.5, "two days on, the new level is expected"
