@@ -22,7 +22,10 @@ _SCALES = _CELLS  # then 48 sigmas: hour-of-day on working days, then on weekend
 _G_LOC, _G_SCALE, _R_SCALE, _N, _T0H, _RUN, _UNIT, _DISP, _ACT, _LVL, _TAIL = range(
     _CELLS + 48, _CELLS + 59
 )
-_SIZE = _CELLS + 59
+_PEAK = _CELLS + 59  # 24 cells: per hour of the day, the usual largest residual in that hour
+_HOUR_MAX, _HOUR_AT = _PEAK + 24, _PEAK + 25  # the largest residual so far in the hour, and which
+_SIZE = _PEAK + 26
+_PEAK_ALPHA = 0.3  # the usual peak of an hour follows its last few days
 _NAN = float("nan")
 _EPOCH_MONDAY_SHIFT = 72  # 1970-01-01 was a Thursday: +72 h puts Monday 00:00 at cell 0
 _WEEKDAY_CELLS = tuple(tuple(d * 24 + h for d in range(5)) for h in range(24))
@@ -37,6 +40,18 @@ def _scale_index(cell: int) -> int:
 def ignores_empty_windows(params: SeasonalParams) -> bool:
     """Whether models with these params skip the empty windows of an active key (`_idle`)."""
     return params.direction == "up" and params.noise in _EVENT_NOISE
+
+
+@cache
+def _peak_z(step: float) -> float:
+    """The expected largest of an hour's residuals, in sigmas, for normal noise: the mean of
+    the maximum of n half-normal variables, n the points per hour (0.80 for one, 1.9 for 12)."""
+    n = max(1, round(3600.0 / step)) if step > 0 else 12
+    m, total, dm = 0.0, 0.0, 0.002
+    while m < 10.0:  # E[max] = integral of P(max > m)
+        total += (1.0 - math.erf(m / math.sqrt(2.0)) ** n) * dm
+        m += dm
+    return total
 
 
 @cache
@@ -95,8 +110,13 @@ class SeasonalBaseline:
     between weeks (a warm spell, a growing team): the expected value is the profile plus a
     level offset, the recent mean of the residuals from the profile (over about a day, as in
     Holt-Winters' additive form), and sigma is learned from the residuals of that sum.
-    Outliers are clipped while learning so an incident does not teach itself as normal; a
-    shift that persists for `adapt_after` points is accepted as the new normal.
+    Spikes that recur are normal too: a job at the top of every hour (sigma is at least the
+    98th percentile of residual sizes over 2.33), or every night at 03:00 (per hour of the
+    day, sigma is at least the usual largest residual in that hour over what the largest of
+    its points would be for normal noise). Outliers are clipped while learning so an
+    incident does not teach itself as normal (a run of outliers past its second point
+    teaches neither tail); a shift that persists for `adapt_after` points is accepted as
+    the new normal.
 
     State is one compact float32 array (under 1 kB), so a million keys fit in memory.
 
@@ -122,14 +142,17 @@ class SeasonalBaseline:
         self.a[_ACT] = 0.0
         self.a[_LVL] = 0.0
         self.a[_TAIL] = 0.0
+        self.a[_HOUR_MAX] = 0.0
+        self.a[_HOUR_AT] = -1.0
 
     def __getstate__(self) -> tuple:
         return (self.a, self.p)
 
     def __setstate__(self, state: tuple) -> None:
         self.a, self.p = state
-        if len(self.a) < _SIZE:  # pickled before the level offset existed
+        if len(self.a) < _SIZE:  # pickled before the level offset and the tails existed
             self.a.extend([0.0] * (_SIZE - len(self.a)))
+            self.a[_HOUR_AT] = -1.0
 
     @property
     def n(self) -> int:
@@ -141,6 +164,7 @@ class SeasonalBaseline:
         child.p = self.p
         child.a = array("f", self.a)
         child.a[_RUN] = 0.0
+        child.a[_HOUR_AT], child.a[_HOUR_MAX] = -1.0, 0.0
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -174,10 +198,12 @@ class SeasonalBaseline:
             return total / k, scale
         return a[_G_LOC], a[_G_SCALE]
 
-    def _sigma(self, expected: float, scale: float, n: int) -> float:
+    def _sigma(self, expected: float, scale: float, n: int, t: float) -> float:
         # `if b > m: m = b` is what max() does, item by item, without its call (hot path).
         a = self.a
         sigma = scale
+        if (b := a[_PEAK + int(t // 3600.0) % 24] / _peak_z(self.p.step)) > sigma:
+            sigma = b
         if (b := 0.3 * a[_R_SCALE]) > sigma:
             sigma = b
         if (b := 1e-6 * (abs(expected) + 1e-6)) > sigma:
@@ -200,7 +226,7 @@ class SeasonalBaseline:
     def residual_z(self, x: float, t: float, n: int = 0) -> tuple[float, float, float]:
         """(signed z, expected, sigma) of x at time t."""
         expected, scale = self._expect(t)
-        sigma = self._sigma(expected, scale, n)
+        sigma = self._sigma(expected, scale, n, t)
         return (x - expected) / sigma, expected, sigma
 
     def _idle(self, x: float, n: int) -> bool:
@@ -253,7 +279,7 @@ class SeasonalBaseline:
             return
         a[_N] = n
         expected, scale = self._expect(t)
-        sigma = self._sigma(expected, scale, events)
+        sigma = self._sigma(expected, scale, events, t)
         learning = n <= p.min_points
         clip = math.inf if learning or a[_RUN] >= p.adapt_after else p.clip
         if abs(x - expected) > p.clip * sigma and not learning:
@@ -265,8 +291,15 @@ class SeasonalBaseline:
         # the tail of residual sizes, unclipped (it must see the spikes that are usual), by a
         # multiplicative stochastic-approximation step towards the 98th percentile; a run of
         # outliers past its second point is a change or an incident, not a recurring spike
+        size = abs(x - expected)
+        hour = float(int(t // 3600.0))
+        if hour != a[_HOUR_AT]:
+            self._close_hour()
+            a[_HOUR_AT], a[_HOUR_MAX] = hour, 0.0
         if a[_RUN] <= 2.0:
-            a[_TAIL] = tail_step(a[_TAIL], abs(x - expected))
+            a[_TAIL] = tail_step(a[_TAIL], size)
+        if a[_RUN] <= 1.0 and size > a[_HOUR_MAX]:  # an isolated spike, or the usual noise
+            a[_HOUR_MAX] = size
         # the level offset: the recent mean of residuals from the profile, clipped likewise
         bound = clip * sigma
         r = x - (expected - a[_LVL])
@@ -281,6 +314,15 @@ class SeasonalBaseline:
             d = min((abs(x - expected) / base) ** 2, 100.0)
             a[_DISP] = a[_DISP] + g_alpha * (d - a[_DISP])
         self._learn_cell(x, t, expected, scale, clip)
+
+    def _close_hour(self) -> None:
+        """Fold the hour just ended into the usual peak of its hour of the day."""
+        a = self.a
+        if a[_HOUR_AT] < 0.0:
+            return
+        i = _PEAK + int(a[_HOUR_AT]) % 24
+        peak = a[i]
+        a[i] = a[_HOUR_MAX] if peak != peak else peak + _PEAK_ALPHA * (a[_HOUR_MAX] - peak)
 
     def _learn_cell(self, x: float, t: float, expected: float, scale: float, clip: float) -> None:
         a = self.a

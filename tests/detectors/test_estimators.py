@@ -229,3 +229,20 @@ def test_seasonal_follows_a_level_that_moves_between_weeks_within_a_day():
     warm_scores = scores[24 * 21 :]
     assert max(warm_scores[:6]) > 0.5, "the step itself is a change worth a look"
     assert max(warm_scores[48:]) < 0.5, "two days on, the new level is expected"
+
+
+def test_seasonal_learns_a_nightly_job_within_a_week_and_still_flags_a_bigger_one():
+    """A backup at 03:10 every night is one point in 288: too rare for the overall tail, but
+    the usual largest residual of the 03:00 hour knows it."""
+    rng = random.Random(13)
+    m = SeasonalBaseline(SeasonalParams(direction="both", step=STEP))
+    series = [
+        (MONDAY + i * STEP, 0.1 + abs(rng.gauss(0, 0.01)) + (1.5 if i % 288 == 38 else 0.0))
+        for i in range(288 * 21)
+    ]
+    scores = run(m, series)
+    nightly = [s for i, s in enumerate(scores) if i % 288 == 38]
+    assert max(nightly[7:]) < 0.5, "after a week the nightly job is expected"
+    t = MONDAY + 288 * 21 * STEP + 38 * STEP
+    assert m.score_one(0.1 + 6.0, t) > 0.5, "four times the usual job is not"
+    assert m.score_one(1.6, t + 6 * HOUR) > 0.9, "nor is the job's load at another hour"
