@@ -1,4 +1,18 @@
-"""`absence`: a key that is expected to be active goes silent."""
+"""`absence`: a key that is expected to be active goes silent.
+
+A silence is judged by the probability, under the key's own rhythm, that it would last as
+long as it has. Two ordinary things make a long silence plausible, and both are modelled:
+
+* The team's day may be over. When its working days usually end is learned (the time of
+  the last activity of each of its days), so a silence that starts close to, or within the
+  spread of, its usual end explains itself: it is the day ending, not the team vanishing.
+* Gaps between sessions are not memoryless. The resumption rate of a team differs from day
+  to day (fewer people in, a meeting, a lull), so the longer a silence already is, the more
+  likely it is one of the long ones. A Gamma-distributed day-to-day rate turns the survival
+  exp(-H) of a memoryless model into (1 + H / a)^-a, where H is the expected number of
+  resumptions so far (the cumulative hazard): a decreasing hazard, with surprise growing
+  like a * log(H) instead of linearly in the silence's length.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +26,42 @@ from detectors.weekly import CELLS, cell_of, quietest_hour, same_type_cells
 # Per hour-of-week cell, exponentially decayed sums: windows seen, windows with activity,
 # windows that followed an empty one, and how many of those had activity (resumptions).
 _SEEN, _ACTIVE, _AFTER_EMPTY, _RESUMED = (k * CELLS for k in range(4))
-_RUN, _RUN_LEN, _ANOMALOUS, _N, _T0H, _DAY_START, _DAY_START_AT, _FLAGGED_AT = range(
-    4 * CELLS, 4 * CELLS + 8
-)
-_SIZE = 4 * CELLS + 8
+(
+    _RUN,  # cumulative resumption hazard H of the current silence (expected-active hours)
+    _RUN_LEN,  # windows in the current silence
+    _ANOMALOUS,  # 1 once the current silence has been flagged (it is then not learned)
+    _N,  # windows learned
+    _T0H,  # hour of the first window learned
+    _DAY_START,  # UTC hour at which the key's day starts (its quietest hour)
+    _DAY_START_AT,  # hour at which _DAY_START was last learned
+    _FLAGGED_AT,  # window of the silence at which it was flagged
+    _END_NATS,  # -log P(the day ended where the current silence began)
+    _DAY,  # index of the key's current day (days of the key's own calendar)
+    _LAST_ACTIVE,  # end of the last active window of that day, hours into the day (-1: none)
+    _DAY_WEEKEND,  # 1 if that day is a weekend day of the key
+    _DAY_BEGAN,  # hour (since the epoch) at which that day began; -1: not from a known start
+) = range(4 * CELLS, 4 * CELLS + 13)
+# Where the key's working days (type 0) and weekend days (type 1) end, hours into its day:
+# decayed weight, mean and sum of squared deviations of the time of the day's last activity.
+_END_W, _END_MEAN, _END_SS = 4 * CELLS + 13, 4 * CELLS + 15, 4 * CELLS + 17
+_SIZE = 4 * CELLS + 19
 _MAX_REPLAY = 7 * 24 * 12  # windows of a finished silence learned at most (a week of 5 min)
+_PRIOR_END_SD = 1.0  # hours: how much a team's end of day varies, before it has shown it
+_END_KEEP = 1.0 - 1.0 / 14.0  # per day of the type: the end of day is learned over ~2 weeks
 
 
 @dataclass(frozen=True)
 class AbsenceParams:
-    """surprise: nats of surprise (-log P(a silence this long at these hours)) that score 0.5.
+    """surprise: nats of surprise (-log P(a silence this long, here)) that score 0.5.
 
+    heterogeneity: shape a of the day-to-day spread of a key's resumption rate (a Gamma
+        with coefficient of variation 1/sqrt(a)); smaller = long lulls are more ordinary.
     step: seconds between points (sets how fast the profile forgets old weeks).
     min_points: windows seen before the key can be said to be silent at all.
     """
 
-    surprise: float = 20.0
+    surprise: float = 10.0
+    heterogeneity: float = 10.0
     step: float = 300.0
     min_points: int = 12
 
@@ -38,30 +72,31 @@ class Absence:
     Activity comes in bursts (sessions), so the event count of a window says little about
     how long a silence may last. The model learns, per hour of the week, how often a window
     has any activity and, after an empty window, how often activity resumes in the next one
-    (the hazard of resumption). The probability that a silence lasts as long as it has is
-    the product of (1 - hazard) over its windows; its surprise, -log of that, adds up window
-    by window, but only over hours at which the key is more often active than not (a night
-    or a usual break explains a silence, and the count restarts). A busy team that rarely
-    has an empty window at 11:00 is surprising after a few silent windows; a small team with
-    long gaps between sessions needs a long silence. Where an hour has seen few empty
-    windows, the hazard is shrunk towards the share of active windows at that hour (what it
-    would be if windows were independent), as strongly as the days behind that share.
-    Until an hour of the week has history, the same hour on the other days of the same type
-    stands in (see `detectors.weekly`); with no history, nothing is expected. A silence
-    teaches the hazard only when it ends (so it is never judged by what it taught itself),
-    and an anomalous one only up to the window where it became anomalous (a censored
-    observation: leaving out the long silences altogether would teach that silences are
-    always short, and over-state the hazard wherever long silences are normal, as at the
-    end of a working day).
+    (the hazard of resumption). The expected number of resumptions over a silence, H, is
+    the sum of -log(1 - hazard) over its windows, but only over hours at which the key is
+    more often active than not (a night or a usual break explains a silence, and the count
+    restarts). A busy team that rarely has an empty window at 11:00 gathers H fast; a small
+    team with long gaps between sessions needs a long silence. Where an hour has seen few
+    empty windows, the hazard is shrunk towards the share of active windows at that hour
+    (what it would be if windows were independent), as strongly as the days behind that
+    share. Until an hour of the week has history, the same hour on the other days of the
+    same type stands in (see `detectors.weekly`); with no history, nothing is expected.
+
+    The probability of the silence is then P(day over) + (1 - P(day over)) (1 + H/a)^-a
+    (see the module docstring): the day may have ended where the silence began (from the
+    spread of the key's past ends of day, wider while there are few of them), else the team's rate varies from day to day with shape a. A silence teaches the
+    hazard only when it ends (so it is never judged by what it taught itself), and an
+    anomalous one only up to the window where it became anomalous (a censored observation:
+    leaving out the long silences altogether would teach that silences are always short).
 
     >>> m = Absence(AbsenceParams(step=3600))
     >>> for i in range(24 * 14):
     ...     m.learn_one(40.0 if 8 <= i % 24 < 18 else 0.0, i * 3600.0)
     >>> m.score_one(0.0, (24 * 14 + 3) * 3600.0) < 0.1
     True
-    >>> for h in range(10, 16):  # hourly points are few: hours of silence before it is sure
+    >>> for h in range(10, 17):  # hourly points are few: hours of silence before it is sure
     ...     m.learn_one(0.0, (24 * 14 + h) * 3600.0)
-    >>> m.score_one(0.0, (24 * 14 + 16) * 3600.0) > 0.5
+    >>> m.score_one(0.0, (24 * 14 + 17) * 3600.0) > 0.5
     True
     """
 
@@ -71,6 +106,7 @@ class Absence:
         self.p = params or AbsenceParams()
         self.a = array("f", bytes(4 * _SIZE))
         self.a[_DAY_START_AT] = -1e9
+        self.a[_DAY] = self.a[_LAST_ACTIVE] = self.a[_DAY_BEGAN] = -1.0
 
     def __getstate__(self) -> tuple:
         return (self.a, self.p)
@@ -82,7 +118,7 @@ class Absence:
         child = Absence.__new__(Absence)
         child.p = self.p
         child.a = array("f", self.a)
-        child.a[_RUN] = child.a[_RUN_LEN] = child.a[_ANOMALOUS] = 0.0
+        child.a[_RUN] = child.a[_RUN_LEN] = child.a[_ANOMALOUS] = child.a[_END_NATS] = 0.0
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -130,23 +166,43 @@ class Absence:
         seen, active, _, _ = self._pooled(t)
         return seen > 0.0 and self._active_share(seen, active) >= 0.5
 
-    def _step_surprise(self, t: float) -> float:
+    def _step_hazard(self, t: float) -> float:
         h = self.hazard(t)
         return -math.log(max(1.0 - h, 1e-12)) if h > 0.0 else 0.0
 
-    def _run_surprise(self, t: float) -> float:
-        """The silence's surprise after a silent window at t. Only the part of a silence
-        in which the key is expected to be active counts: an hour at which it is usually
-        idle (a night, a lunch break) explains the silence so far, and the count restarts."""
+    def _run_hazard(self, t: float) -> float:
+        """The silence's cumulative hazard after a silent window at t. Only the part of a
+        silence in which the key is expected to be active counts: an hour at which it is
+        usually idle (a night, a lunch break) explains the silence so far, and it restarts."""
         if not self._expected_active(t):
             return 0.0
-        return self.a[_RUN] + self._step_surprise(t)
+        return self.a[_RUN] + self._step_hazard(t)
+
+    def _shape(self, t: float) -> float:
+        """Gamma shape of today's resumption rate around the learned one: the day-to-day
+        spread (heterogeneity), widened by 1 + 1/days for the uncertainty of a rate learned
+        from few days (the same inflation as a predictive variance)."""
+        days = max(0.0, t / 86400.0 - self.a[_T0H] / 24.0)
+        return self.p.heterogeneity * days / (days + 1.0)
+
+    def _surprise_of(self, hazard: float, end_nats: float, t: float) -> float:
+        """-log P(a silence with this cumulative hazard | the day may have ended)."""
+        shape = self._shape(t)
+        if hazard <= 0.0 or shape <= 0.0:
+            return 0.0
+        log_gap = -shape * math.log1p(hazard / shape)  # log (1 + H/a)^-a
+        log_end = -max(end_nats, 0.0)
+        # log(P_end + (1 - P_end) * P_gap), computed without underflow.
+        hi, lo = max(log_end, log_gap), min(log_end, log_gap)
+        mixed = hi + math.log1p(math.exp(lo - hi) - math.exp(log_end + log_gap - hi))
+        return max(0.0, -mixed)
 
     def surprise(self, x: float, t: float) -> float:
         """Nats of surprise of the silence so far, this window included (0 if active)."""
         if x > 0.0:
             return 0.0
-        return self._run_surprise(t)
+        end_nats = self.a[_END_NATS] if self.a[_RUN] > 0.0 else self._end_nats(t)
+        return self._surprise_of(self._run_hazard(t), end_nats, t)
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         if self.a[_N] < self.p.min_points:
@@ -155,10 +211,12 @@ class Absence:
 
     def describe(self, x: float, t: float, n: int = 0) -> dict:
         seen, active, _, _ = self._pooled(t)
+        end_nats = self.a[_END_NATS] if self.a[_RUN] > 0.0 else self._end_nats(t)
         return {
             "value": x,
             "active_share_at_this_hour": round(active / seen, 4) if seen else 0.0,
             "resume_probability": round(self.hazard(t), 4),
+            "day_over_probability": round(math.exp(-end_nats), 4) if end_nats > 0 else 0.0,
             "surprise_nats": round(self.surprise(x, t), 3),
         }
 
@@ -170,16 +228,21 @@ class Absence:
         hours = int(t // 3600.0)
         if hours - a[_DAY_START_AT] >= 24.0:
             self._find_day_start(hours)
+        self._roll_day(t)
         if x > 0.0:
             if a[_RUN_LEN] > 0.0:
                 self._learn_silence(t, int(a[_FLAGGED_AT]) if a[_ANOMALOUS] else 0)
-            a[_RUN] = a[_RUN_LEN] = a[_ANOMALOUS] = a[_FLAGGED_AT] = 0.0
+            a[_RUN] = a[_RUN_LEN] = a[_ANOMALOUS] = a[_FLAGGED_AT] = a[_END_NATS] = 0.0
+            a[_LAST_ACTIVE] = self._hours_into_day(t) + p.step / 3600.0
         else:
-            a[_RUN] = self._run_surprise(t)
+            if a[_RUN] == 0.0:  # the silence starts, or starts to count after idle hours
+                a[_END_NATS] = self._end_nats(t)
+            a[_RUN] = self._run_hazard(t)
             a[_RUN_LEN] = a[_RUN_LEN] + 1.0
             # Like a clipped residual: a silence already half-way to an alert is not learned
             # (else it would explain itself away), and never will be if it ends normally.
-            if a[_N] > p.min_points and a[_RUN] >= 0.5 * p.surprise and not a[_ANOMALOUS]:
+            half_way = self._surprise_of(a[_RUN], a[_END_NATS], t) >= 0.5 * p.surprise
+            if a[_N] > p.min_points and half_way and not a[_ANOMALOUS]:
                 a[_ANOMALOUS] = 1.0
                 a[_FLAGGED_AT] = a[_RUN_LEN]
             if a[_ANOMALOUS]:
@@ -209,6 +272,72 @@ class Absence:
             a[_AFTER_EMPTY + c] = keep * a[_AFTER_EMPTY + c] + 1.0
             a[_RESUMED + c] = keep * a[_RESUMED + c] + (1.0 if k == 0 else 0.0)
 
+    # --- when the key's days end ------------------------------------------------------
+
+    def _day_of(self, t: float) -> int:
+        """Index of the key's own day holding t (its days start at its quietest hour)."""
+        return int((t / 3600.0 - self.a[_DAY_START]) // 24.0)
+
+    def _hours_into_day(self, t: float) -> float:
+        """Hours since the key's current day began (its start stays put for the day)."""
+        a = self.a
+        began = a[_DAY_BEGAN] if a[_DAY_BEGAN] >= 0.0 else a[_DAY] * 24.0 + a[_DAY_START]
+        return t / 3600.0 - began
+
+    def _is_weekend(self, t: float) -> bool:
+        return len(same_type_cells(cell_of(t), int(self.a[_DAY_START]))) == 2
+
+    def _roll_day(self, t: float) -> None:
+        """At the first window of a new day of the key, learn when the previous day ended.
+
+        Every day counts, even one that ended in a silence flagged as anomalous: when a day
+        ends is a fact about the day, and leaving out the early ends that looked anomalous
+        would keep a team whose days end at varied hours from ever learning it. Only a day
+        seen whole, cut by one day start learned from data, is learned; one that ran into the
+        next ends at the latest, the day's boundary (a key busy round the clock never ends)."""
+        a, day = self.a, self._day_of(t)
+        if day <= a[_DAY]:
+            return
+        whole = a[_DAY_BEGAN] >= a[_T0H]
+        if a[_DAY] >= 0.0 and a[_LAST_ACTIVE] >= 0.0 and whole:
+            kind = int(a[_DAY_WEEKEND])
+            w, mean = a[_END_W + kind] * _END_KEEP, a[_END_MEAN + kind]
+            end = a[_LAST_ACTIVE]
+            # Weighted Welford update of the mean and squared deviations.
+            delta = end - mean
+            mean += delta / (w + 1.0)
+            a[_END_SS + kind] = a[_END_SS + kind] * _END_KEEP + w / (w + 1.0) * delta * delta
+            a[_END_MEAN + kind], a[_END_W + kind] = mean, w + 1.0
+        a[_DAY], a[_LAST_ACTIVE] = float(day), -1.0
+        a[_DAY_WEEKEND] = 1.0 if self._is_weekend(t) else 0.0
+        known = a[_DAY_START_AT] >= a[_T0H] + 24.0  # the day start was learned from a day
+        a[_DAY_BEGAN] = day * 24.0 + a[_DAY_START] if known else -1.0
+
+    def _end_nats(self, t: float) -> float:
+        """-log P(the key's day ended with the window before t | it lasted until then).
+
+        The hazard, at the end of that window, of the day's last activity, whose time is
+        taken as normal around the key's past ends of day on days of this type, with a
+        spread that starts at an hour (a prior worth one day) and is widened by 1 + 1/days
+        for the uncertainty of the mean: after a day or two, an end a couple of hours
+        earlier than usual is no surprise. Before a day of this type has ended, the end is
+        taken as equally likely in any window left of the day: nothing can be claimed."""
+        a = self.a
+        kind = 1 if self._is_weekend(t) else 0
+        w = a[_END_W + kind]
+        end = self._hours_into_day(t)
+        width = self.p.step / 3600.0
+        if w <= 0.0:  # no day of this type has ended yet: it may end any time before the next
+            return math.log(max(24.0 - end + width, width) / width)
+        var = (_PRIOR_END_SD**2 + max(a[_END_SS + kind], 0.0)) / (1.0 + w) * (1.0 + 1.0 / w)
+        sd, mean = math.sqrt(var), a[_END_MEAN + kind]
+        lo = _log_normal_sf((end - width - mean) / sd)
+        hi = _log_normal_sf((end - mean) / sd)
+        if lo < -700.0:
+            return 0.0  # far beyond every plausible end: the day is surely over
+        # log P(end in the window | end after its start) = log(1 - sf(hi) / sf(lo))
+        return -math.log(-math.expm1(hi - lo)) if hi < lo else 690.0
+
     def _find_day_start(self, hours: int) -> None:
         a = self.a
         a[_DAY_START_AT] = float(hours)
@@ -218,3 +347,11 @@ class Absence:
             if seen > 0.0:
                 by_hour[c % 24] += a[_ACTIVE + c] / seen
         a[_DAY_START] = float(quietest_hour(by_hour))
+
+
+def _log_normal_sf(z: float) -> float:
+    """log P(Z > z) for a standard normal Z, accurate far into both tails."""
+    if z < 25.0:
+        return math.log(0.5 * math.erfc(z / math.sqrt(2.0)))
+    # Mills ratio: P(Z > z) ~ phi(z) / z * (1 - 1/z^2 + 3/z^4)
+    return -0.5 * z * z - math.log(z * math.sqrt(2.0 * math.pi)) + math.log1p(-1 / z**2 + 3 / z**4)

@@ -300,11 +300,16 @@ class SeasonalBaseline:
             a[_TAIL] = tail_step(a[_TAIL], size)
         if a[_RUN] <= 1.0 and size > a[_HOUR_MAX]:  # an isolated spike, or the usual noise
             a[_HOUR_MAX] = size
-        # the level offset: the recent mean of residuals from the profile, clipped likewise
+        # the level offset: the recent mean of residuals from the profile, clipped likewise;
+        # a shift accepted as the new normal moves the level (over `adapt_after` points),
+        # not the hours of the week that happened to see it
         bound = clip * sigma
         r = x - (expected - a[_LVL])
         r = bound if r > bound else (-bound if r < -bound else r)
-        a[_LVL] = a[_LVL] + _level_alpha(p.step) * (r - a[_LVL])
+        rate = _level_alpha(p.step)
+        if a[_RUN] >= p.adapt_after and not learning:
+            rate = max(rate, 1.0 / p.adapt_after)
+        a[_LVL] = a[_LVL] + rate * (r - a[_LVL])
         r = abs(x - expected)
         if clip != math.inf:
             r = min(r, clip * sigma)
@@ -313,7 +318,7 @@ class SeasonalBaseline:
         if base > 0.0 and p.noise != "binomial":
             d = min((abs(x - expected) / base) ** 2, 100.0)
             a[_DISP] = a[_DISP] + g_alpha * (d - a[_DISP])
-        self._learn_cell(x, t, expected, scale, clip)
+        self._learn_cell(x, t, expected, scale, math.inf if learning else p.clip)
 
     def _close_hour(self) -> None:
         """Fold the hour just ended into the usual peak of its hour of the day."""
