@@ -24,7 +24,9 @@ class EwmaParams:
     sustained shifts; 1 = Shewhart chart). alpha: learning rate of the in-control baseline.
     step: seconds between points (the interval): the chart statistic forgets by elapsed
     time, so a key that skips windows (too few events) does not carry an old excursion
-    into its next active hours.
+    into its next active hours. winsor: how far from the baseline (in sigmas) a point
+    counts in the average at most; a chart is for shifts that last, a lone spike is the
+    seasonal detector's business.
     """
 
     z: float = 4.0
@@ -36,6 +38,7 @@ class EwmaParams:
     adapt_after: int = 48
     noise: str = "none"
     step: float = 300.0
+    winsor: float = 6.0
 
 
 class EwmaChart:
@@ -51,7 +54,9 @@ class EwmaChart:
     ...     m.learn_one(100.0 + (i % 5), float(i))
     >>> m.score_one(102.0, 200.0) < 0.05
     True
-    >>> m.score_one(140.0, 200.0) > 0.9
+    >>> for i in range(200, 203):  # 20% up, and staying there
+    ...     m.learn_one(120.0, float(i))
+    >>> m.score_one(120.0, 203.0) > 0.9
     True
     """
 
@@ -106,9 +111,19 @@ class EwmaChart:
         theory = self._sigma(n) * math.sqrt(lam / (2.0 - lam))
         return theory if theory > self.escale else self.escale
 
+    def _winsorised(self, x: float, n: int = 0) -> float:
+        """The point as the chart averages it: at most `winsor` sigmas from the baseline, so
+        a lone spike (one busy minute, a nightly job) cannot carry the average across the
+        alert line; a shift that lasts still does, a few points later."""
+        if self.n < self.p.min_points:
+            return x
+        bound = self.p.winsor * self._sigma(n)
+        d = x - self.loc
+        return self.loc + (bound if d > bound else (-bound if d < -bound else d))
+
     def chart_z(self, x: float, n: int = 0, t: float = -math.inf) -> float:
         lam = self.p.lam
-        e = lam * x + (1.0 - lam) * self._previous(t)
+        e = lam * self._winsorised(x, n) + (1.0 - lam) * self._previous(t)
         return (e - self.loc) / self._chart_sigma(n)
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
@@ -147,7 +162,7 @@ class EwmaChart:
         alpha = max(1.0 / self.n, p.alpha)
         chart_sigma = self._chart_sigma(n)
         self.loc, self.scale = robust_step(self.loc, self.scale, x, alpha, clip, sigma)
-        self.ewma = p.lam * x + (1.0 - p.lam) * previous
+        self.ewma = p.lam * self._winsorised(x, n) + (1.0 - p.lam) * previous
         # The statistic's own spread: a long-run property, so learned four times slower
         # than the baseline, and only while the chart is in control (below its alert
         # point), so that an incident neither widens it nor hides itself.

@@ -110,3 +110,12 @@ def test_an_autocorrelated_wander_is_not_a_change_but_a_level_shift_is(seed):
     shifted = calm + [v + 15.0 for v in ar1(rng, 100, phi=0.9)]
     assert max(run(shifted, both)[3000:3050]) >= 0.5
     assert max(ewma_scores(shifted)[3000:3020]) >= 0.5
+
+
+def test_a_lone_spike_does_not_carry_the_chart_across_its_line_but_a_lasting_shift_does():
+    rng = random.Random(21)
+    calm = [50.0 + rng.gauss(0.0, 1.0) for _ in range(500)]
+    spiked = [*calm, 50.0 + 40.0, *(50.0 + rng.gauss(0.0, 1.0) for _ in range(20))]
+    assert max(ewma_scores(spiked)[500:]) < 0.5
+    shifted = calm + [56.0 + rng.gauss(0.0, 1.0) for _ in range(10)]
+    assert max(ewma_scores(shifted)[500:503]) >= 0.5
