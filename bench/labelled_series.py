@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors.cli import run_online
+from detectors.cli import auto_transform, run_online
 from detectors.config import params_model
 from detectors.csvseries import BadRows, Point, read_series, typical_step
 from detectors.estimators import build_params
@@ -149,6 +149,8 @@ def main() -> int:
         runs = {"three-sigma": three_sigma(points)}
         for kind in kinds:
             valid = params_model(kind).model_validate(given[kind]).model_dump(exclude_unset=True)
+            if transform := auto_transform(kind, valid, points):  # as `spanwatch score` does
+                valid["transform"] = transform
             runs[kind] = run_online(kind, build_params(kind, valid, step=step), points)
         for name, scores in runs.items():
             caught, positions, false = evaluate(points, scores, windows)

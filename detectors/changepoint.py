@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from river import drift
 
-from detectors.scoring import deviation_score, robust_step
+from detectors.scoring import deviation_score, log_scale, robust_step
 
 _TYPICAL = 3.0  # sigmas: larger deviations do not teach the autocorrelation
 
@@ -128,7 +128,7 @@ class ChangePoint:
         return max(up, down)
 
     def _tx(self, x: float) -> float:
-        return math.log1p(max(x, 0.0)) if self.p.transform == "log" else x
+        return log_scale(x) if self.p.transform == "log" else x
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         x = self._tx(x)

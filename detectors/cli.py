@@ -75,6 +75,10 @@ def score(
     step = typical_step([p.time for p in points[:5000]])
     if spec is not None and "step" not in given:
         step = spec.interval if step is None else step
+    scale = ""
+    if spec is None and (transform := auto_transform(kind, given, points)):
+        given = {**given, "transform": transform}
+        scale = f"; on a {transform} scale (its values span orders of magnitude)"
     try:
         model_params = build_params(kind, given, step=step, aggregation=aggregation)
     except (TypeError, ValueError) as exc:
@@ -96,10 +100,32 @@ def score(
         return 2
     print(
         f"scored {len(rows)} points of {csv_path} with {detector} ({kind})"
+        + scale
         + (f"; {len(bad)} bad rows skipped: {bad.summary()}" if bad else ""),
         file=report,
     )
     return 0
+
+
+# The first part of a series that may choose its scale: what a deployment would have seen
+# before it trusted the detector's alerts.
+LEAD_SHARE, LEAD_MIN = 0.15, 100
+
+
+def auto_transform(kind: str, given: dict[str, Any], points: list[Point]) -> str | None:
+    """ "log" when the kind can model log(1 + x), no transform (or noise model) was asked for,
+    and the series' first part is non-negative with its 99th percentile more than ten times
+    its median: bytes or requests that span orders of magnitude, where a difference of a
+    thousand means nothing at a million and everything at ten. Else None."""
+    if "transform" not in params_model(kind).model_fields or "transform" in given:
+        return None
+    if given.get("noise", "none") != "none":
+        return None
+    lead = sorted(p.value for p in points[: max(LEAD_MIN, int(len(points) * LEAD_SHARE))])
+    if len(lead) < LEAD_MIN or lead[0] < 0.0:
+        return None
+    median, q99 = lead[len(lead) // 2], lead[min(len(lead) - 1, int(len(lead) * 0.99))]
+    return "log" if median > 0.0 and q99 > 10.0 * median else None
 
 
 def run_online(kind: str, model_params: Any, points: list[Point]) -> list[float]:

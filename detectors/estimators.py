@@ -60,7 +60,10 @@ def build_params(
         raise ValueError(f"unknown parameter(s) for {kind}: {', '.join(unknown)}")
     if "step" in names and "step" not in values and step:
         values["step"] = float(step)
-    if "noise" in names and "noise" not in values and aggregation in _NOISE:
+    log = values.get("transform") == "log"
+    if log and values.get("noise", "none") != "none":
+        raise ValueError("transform: log and a noise model do not go together (noise: none)")
+    if "noise" in names and "noise" not in values and aggregation in _NOISE and not log:
         values["noise"] = _NOISE[aggregation]
     return cls(**values)
 

@@ -10,6 +10,7 @@ from detectors.scoring import (
     TAIL_Z,
     deviation_score,
     directed,
+    log_scale,
     noise_floor,
     robust_step,
     tail_step,
@@ -26,7 +27,8 @@ class EwmaParams:
     time, so a key that skips windows (too few events) does not carry an old excursion
     into its next active hours. winsor: how far from the baseline (in sigmas) a point
     counts in the average at most; a chart is for shifts that last, a lone spike is the
-    seasonal detector's business.
+    seasonal detector's business. transform: none, or log for a positive metric whose
+    values span orders of magnitude (the chart then works on log(1 + x)).
     """
 
     z: float = 4.0
@@ -39,6 +41,7 @@ class EwmaParams:
     noise: str = "none"
     step: float = 300.0
     winsor: float = 6.0
+    transform: str = "none"
 
 
 class EwmaChart:
@@ -129,12 +132,17 @@ class EwmaChart:
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         if self.n < self.p.min_points:
             return 0.0
+        if self.p.transform == "log":
+            x = log_scale(x)
         return deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
 
     def describe(self, x: float, t: float, n: int = 0) -> dict:
+        raw = x
+        if self.p.transform == "log":
+            x = log_scale(x)
         return {
-            "value": x,
-            "expected": round(self.loc, 6),
+            "value": raw,
+            "expected": round(math.expm1(self.loc) if self.p.transform == "log" else self.loc, 6),
             "sigma": round(self._sigma(n), 6),
             "chart_sigma": round(self._chart_sigma(n), 6),
             "z": round(self.chart_z(x, n, t), 3) if self.n else 0.0,
@@ -142,6 +150,8 @@ class EwmaChart:
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
         p = self.p
+        if p.transform == "log":
+            x = log_scale(x)
         if n > 0 and x > 0.0 and p.noise == "compound":
             self.unit = x / n if self.unit <= 0.0 else self.unit + 0.02 * (x / n - self.unit)
         self.n += 1

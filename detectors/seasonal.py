@@ -12,6 +12,7 @@ from detectors.scoring import (
     TAIL_Z,
     deviation_score,
     directed,
+    log_scale,
     noise_floor,
     robust_step,
     tail_step,
@@ -78,6 +79,8 @@ class SeasonalParams:
     """Knobs (shared by all keys of a detector, so they cost nothing per key).
 
     z: the residual, in robust sigmas, that scores 0.5. direction: up|down|both.
+    transform: none, or log for a positive metric whose values span orders of magnitude
+    (bytes, requests): the model then works on log(1 + x), so changes are relative.
     step: seconds between points (sets how fast an hour's cell learns). noise: none, or how
     the value was produced from `n` events (poisson: a count, compound: a sum of event values,
     binomial: a share), which floors sigma so that a handful of events is never a spike;
@@ -92,6 +95,7 @@ class SeasonalParams:
     clip: float = 3.0
     min_points: int = 12
     adapt_after: int = 24
+    transform: str = "none"
 
 
 class SeasonalBaseline:
@@ -243,10 +247,20 @@ class SeasonalBaseline:
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         if self.a[_N] < self.p.min_points or (x == 0.0 and self._idle(x, n)):
             return 0.0
+        if self.p.transform == "log":
+            x = log_scale(x)
         z, _, _ = self.residual_z(x, t, n)
         return deviation_score(directed(z, self.p.direction), self.p.z)
 
     def describe(self, x: float, t: float, n: int = 0) -> dict:
+        if self.p.transform == "log":
+            z, expected, sigma = self.residual_z(log_scale(x), t, n)
+            return {
+                "value": x,
+                "expected": round(math.expm1(expected), 6),
+                "log_sigma": round(sigma, 6),
+                "z": round(z, 3),
+            }
         z, expected, sigma = self.residual_z(x, t, n)
         return {
             "value": x,
@@ -257,6 +271,8 @@ class SeasonalBaseline:
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
         a, p = self.a, self.p
+        if p.transform == "log":
+            x = log_scale(x)
         if x == 0.0 and self._idle(x, n):
             return
         if n > 0 and x > 0.0 and p.noise == "compound":

@@ -103,3 +103,46 @@ def test_params_change_the_scores_and_configured_ids_are_accepted(tmp_path):
     lenient = max(float(r["anomaly_score"]) for r in read(a))
     default = max(float(r["anomaly_score"]) for r in read(b))
     assert lenient < default
+
+
+def request_bytes(n=3000, rise_at=2500):
+    """Bytes per request batch: lognormal (a long right tail, 99th percentile some fifteen
+    times the median), and from `rise_at` on thirty times larger (a payload gone wrong)."""
+    rng = random.Random(9)
+    return [
+        f"{1793577600 + i * 300},{1000 * rng.lognormvariate(0, 1.2) * (30 if i >= rise_at else 1):.1f}"
+        for i in range(n)
+    ]
+
+
+def test_a_series_spanning_orders_of_magnitude_is_scored_on_a_log_scale(tmp_path):
+    src, out, raw = tmp_path / "s.csv", tmp_path / "o.csv", tmp_path / "r.csv"
+    write_series(src, request_bytes())
+    report = io.StringIO()
+    assert score(str(src), "ewma", {}, str(out), report) == 0
+    assert "on a log scale" in report.getvalue()
+    scores = [float(r["anomaly_score"]) for r in read(out)]
+    assert max(scores[2500:2510]) > 0.5, "thirty times the usual size is a change"
+    alarms_before = sum(s >= 0.5 for s in scores[500:2500])
+    assert score(str(src), "ewma", {"transform": "none"}, str(raw), io.StringIO()) == 0
+    raw_scores = [float(r["anomaly_score"]) for r in read(raw)]
+    assert alarms_before < sum(s >= 0.5 for s in raw_scores[500:2500]), (
+        "on the raw scale the long tail alarms more"
+    )
+
+
+def test_a_series_of_ordinary_spread_keeps_its_scale(tmp_path):
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    write_series(src, daily())
+    report = io.StringIO()
+    assert score(str(src), "seasonal", {}, str(out), report) == 0
+    assert "log scale" not in report.getvalue()
+
+
+def test_a_log_scale_and_a_noise_model_together_are_refused(tmp_path):
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    write_series(src, daily(300))
+    report = io.StringIO()
+    params = {"transform": "log", "noise": "poisson"}
+    assert score(str(src), "seasonal", params, str(out), report) == 2
+    assert "noise" in report.getvalue()
