@@ -1,39 +1,36 @@
-"""Readers for telemetry history: files and directories of JSON lines, gzip read transparently.
+"""Readers for telemetry history: local files and directories or S3 objects and prefixes, holding
+JSON lines (plain or gzip) or Parquet.
 
 Two line formats live in history and both are one JSON document per line: the OpenTelemetry
 Collector's file exporter (one OTLP/JSON `ExportTraceServiceRequest` or `ExportLogsServiceRequest`
-per line) and flat JSON lines (one normalised event per line). The readers do not decode them:
-they yield raw lines with their numbers, so that `engine/` can decode and report a bad line by file
-and line number without this package knowing the event model.
+per line) and flat JSON lines (one normalised event per line). Parquet holds flat events, one per
+row, and each row is handed on as the flat JSON line it stands for. The readers do not decode:
+they yield raw lines with their numbers (a row's number for Parquet), so that `engine/` can decode
+and report a bad line by file and line number without this package knowing the event model.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import stat
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from typing import BinaryIO
 
+from replay.history import HistoryError, HistoryFile, StorageReadError, is_s3, one_line
+
+__all__ = ["GZIP_MAGIC", "HistoryError", "HistoryFile", "expand_paths", "read_lines"]
+
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-class HistoryError(Exception):
-    """A history path that cannot be read; the message is one line meant for the user."""
-
-
-@dataclass(frozen=True)
-class HistoryFile:
-    """One file of history: `path` to open, `display` to name it in messages (as the user spelt it)."""
-
-    path: str
-    display: str
+PARQUET_MAGIC = b"PAR1"
+LINE_BUFFER = 1 << 20
 
 
 def expand_paths(paths: Sequence[str]) -> list[HistoryFile]:
-    """Files in the order given; directories expanded recursively in sorted order.
+    """Files in the order given; directories (and `s3://` prefixes) expanded in sorted order.
 
     Hidden files and directories (name starting with `.`) inside a directory are skipped, a file
     reached twice is read once (at its first place), and every path is checked for existence and
@@ -42,8 +39,8 @@ def expand_paths(paths: Sequence[str]) -> list[HistoryFile]:
     files: list[HistoryFile] = []
     seen: set[str] = set()
     for given in paths:
-        for found in _expand_one(given):
-            key = os.path.realpath(found.path)
+        for found in _expand_s3(given) if is_s3(given) else _expand_one(given):
+            key = found.path if is_s3(found.path) else os.path.realpath(found.path)
             if key not in seen:
                 seen.add(key)
                 files.append(found)
@@ -63,6 +60,12 @@ def _expand_one(given: str) -> list[HistoryFile]:
         raise HistoryError(f"{given}: not a regular file or directory")
     _check_readable(given, given)
     return [HistoryFile(path=os.path.abspath(given), display=given)]
+
+
+def _expand_s3(given: str) -> list[HistoryFile]:
+    from replay.s3 import expand_s3  # boto3 is imported only by those who read S3
+
+    return expand_s3(given)
 
 
 def _walk_directory(root: str) -> list[HistoryFile]:
@@ -104,12 +107,22 @@ def read_lines(f: HistoryFile, start_line: int = 1) -> Iterator[tuple[int, bytes
 
     The newline (and a `\\r` before it) is removed and blank lines are skipped but still counted,
     so numbers match the file. Gzip is recognised by its magic bytes; a truncated or corrupt
-    gzip stream raises `HistoryError` naming the file and the last line read whole.
+    gzip stream raises `HistoryError` naming the file and the last line read whole. Parquet
+    (`PAR1` magic or a `.parquet` name) yields each row as its flat JSON line, numbered by row.
     """
     number = 0
     try:
-        with open(f.path, "rb") as raw:
-            stream = _maybe_gunzip(raw, f)
+        with _open(f) as raw:
+            head = raw.read(4)
+            raw.seek(0)
+            if head == PARQUET_MAGIC or (f.path.endswith(".parquet") and head[:2] != GZIP_MAGIC):
+                from replay.parquet import parquet_rows  # pyarrow only for those who read Parquet
+
+                source = raw if is_s3(f.path) else f.path
+                yield from parquet_rows(source, f.display, start_line)
+                return
+            buffered = io.BufferedReader(raw, LINE_BUFFER) if is_s3(f.path) else raw
+            stream = _maybe_gunzip(buffered, f, head)
             for number, line in enumerate(stream, 1):
                 if number < start_line:
                     continue
@@ -120,14 +133,27 @@ def read_lines(f: HistoryFile, start_line: int = 1) -> Iterator[tuple[int, bytes
         raise HistoryError(
             f"{f.display}: truncated or corrupt gzip data after line {number} ({exc})"
         ) from None
+    except StorageReadError as exc:
+        where = f"after line {number}" if number else "before the first line"
+        raise HistoryError(f"{f.display}: read failed {where} ({one_line(exc)})") from None
     except OSError as exc:
         raise HistoryError(f"{f.display}: read failed after line {number} ({exc})") from None
 
 
-def _maybe_gunzip(raw: BinaryIO, f: HistoryFile) -> BinaryIO:
-    head = raw.read(2)
-    raw.seek(0)
-    if head == GZIP_MAGIC:
+def _open(f: HistoryFile) -> AbstractContextManager[BinaryIO]:
+    """A local file (buffered by Python) or an S3 object (buffered by its own fetches).
+
+    Local Parquet is reopened by pyarrow from its path (faster than through Python).
+    """
+    if is_s3(f.path):
+        from replay.s3 import S3ObjectReader
+
+        return S3ObjectReader(f.path)  # type: ignore[return-value]
+    return open(f.path, "rb")
+
+
+def _maybe_gunzip(raw: BinaryIO, f: HistoryFile, head: bytes) -> BinaryIO:
+    if head[:2] == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if head and f.path.endswith(".gz"):
         raise HistoryError(f"{f.display}: not a gzip file (name ends in .gz)")
