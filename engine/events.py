@@ -123,13 +123,35 @@ def finish_log(
     return event
 
 
+# Columns in which exports of spans and log records to tables (Parquet, a warehouse) keep the
+# attributes, as maps: their entries are read like OTLP attributes (the record's own first).
+ATTRIBUTE_MAPS = ("attributes", "span_attributes", "log_attributes", "resource_attributes")
+
+
+def _lift_attribute_maps(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The record with the entries of its attribute maps as fields: a column of the record
+    wins over a span's attribute of the same name, which wins over its resource's."""
+    event = {k: v for k, v in obj.items() if k not in ATTRIBUTE_MAPS or not isinstance(v, dict)}
+    for column in ATTRIBUTE_MAPS:
+        attrs = obj.get(column)
+        if isinstance(attrs, dict):
+            for name, value in attrs.items():
+                if isinstance(name, str) and value is not None and name not in event:
+                    event[name] = value
+    return event
+
+
 def normalise_flat(obj: Mapping[str, Any], aliases: AliasTable) -> dict[str, Any]:
-    """A flat JSON event (one normalised event per line) -> the normalised event."""
+    """A flat JSON event (one normalised event per line) -> the normalised event.
+
+    Attribute maps (`attributes`, `resource_attributes`, ... as table exports keep them) are
+    lifted into the event, so their Claude Code attribute names fill the canonical keys.
+    """
     if "time" not in obj:
         raise NotOtlpError(
             "not an OTLP request (no resourceSpans/resourceLogs) nor an event (no time)"
         )
-    event = dict(obj)
+    event = _lift_attribute_maps(obj)
     try:
         event["time"] = parse_time(obj["time"])
     except ValueError as exc:

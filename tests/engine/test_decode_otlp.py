@@ -275,3 +275,24 @@ def test_the_alias_table_is_configurable_and_the_first_alias_wins():
     assert "github.login" in aliases.known_fields()
     with pytest.raises(ValueError, match="unknown canonical key"):
         AliasTable({"usr": ["x"]})
+
+
+def test_a_flat_record_with_attribute_maps_fills_the_canonical_keys():
+    """Exports of spans to tables (Parquet from the Collector's S3 path, a warehouse) keep
+    attributes as maps; their entries count like OTLP attributes, the record's own first."""
+    from engine.aliases import AliasTable
+    from engine.decode import decode_object
+
+    record = {
+        "time": "2026-11-02T10:00:00Z",
+        "name": "claude.invoke",
+        "region": "us-east-1",
+        "attributes": {"user.email": "ann@example.com", "region": "eu-west-1", "cost": 0.5},
+        "resource_attributes": {"team": "payments", "service.name": "claude-code"},
+    }
+    [event] = decode_object(record, AliasTable())
+    assert event["user"] == "ann@example.com"
+    assert event["team"] == "payments"
+    assert event["region"] == "us-east-1", "the record's own column wins"
+    assert event["cost"] == 0.5
+    assert "attributes" not in event and "resource_attributes" not in event
