@@ -72,6 +72,10 @@ def score(
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         print(f"error: cannot read {csv_path}: {exc}", file=report)
         return 2
+    if not points:
+        why = f": {bad.summary(3)}" if bad else " (it is empty)"
+        print(f"error: no usable points in {csv_path}{why}", file=report)
+        return 2
     step = typical_step([p.time for p in points[:5000]])
     if spec is not None and "step" not in given:
         step = spec.interval if step is None else step

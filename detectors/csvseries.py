@@ -1,8 +1,15 @@
-"""Reading a `timestamp,value` CSV for `spanwatch score`: headers, ISO or epoch times, bad rows."""
+"""Reading a `timestamp,value` CSV for `spanwatch score`: headers, ISO or epoch times, bad rows.
+
+Series come from everywhere (a monitoring export, a spreadsheet, a public benchmark), so the
+separator is found from the data rows (comma, tab, semicolon or bar) and, besides RFC 3339
+and epoch seconds, year-first dates with slashes (`2019/1/1`, `2019/01/01 13:45`) are read.
+"""
 
 from __future__ import annotations
 
 import csv
+import datetime as _dt
+import io
 import itertools
 import math
 from collections.abc import Iterator
@@ -10,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from detectors.timeparse import parse_time
+
+SEPARATORS = (",", "\t", ";", "|")
+_SLASH_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d")
 
 TIME_COLUMNS = ("timestamp", "time", "ts", "datetime", "date")
 VALUE_COLUMNS = ("value", "y", "metric")
@@ -51,17 +61,43 @@ def _columns(header: list[str]) -> tuple[int, int]:
     return t_col, v_col
 
 
+def series_time(text: str) -> float:
+    """Seconds since the epoch from RFC 3339 / ISO 8601, epoch seconds, or a year-first date
+    with slashes (naive means UTC); ValueError otherwise."""
+    try:
+        return parse_time(text)
+    except ValueError:
+        for fmt in _SLASH_FORMATS:
+            try:
+                parsed = _dt.datetime.strptime(text.strip(), fmt)
+            except ValueError:
+                continue
+            return parsed.replace(tzinfo=_dt.UTC).timestamp()
+        raise
+
+
 def _is_header(row: list[str]) -> bool:
     try:
-        parse_time(row[0])
+        series_time(row[0])
     except ValueError:
         return True
     return False
 
 
+def separator(lines: list[str]) -> str:
+    """The separator every one of the first data rows has (the header is not asked: it may
+    be written differently); a comma when none or several fit."""
+    rows = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    rows = rows[1:21] or rows[:1]  # a lone line may be the only data row
+    fitting = [sep for sep in SEPARATORS if rows and all(sep in ln for ln in rows)]
+    return fitting[0] if len(fitting) == 1 else ","
+
+
 def read_series(stream: TextIO, bad: BadRows) -> Iterator[Point]:
     """Good points in file order; bad rows (unparseable, NaN/inf, out of order) go to `bad`."""
-    reader = csv.reader(stream)
+    text = stream.read()
+    head = text[:65536].splitlines()
+    reader = csv.reader(io.StringIO(text), delimiter=separator(head))
     t_col, v_col = 0, 1
     last_time = -math.inf
     first = True
@@ -79,7 +115,7 @@ def read_series(stream: TextIO, bad: BadRows) -> Iterator[Point]:
             continue
         raw_t, raw_v = row[t_col].strip(), row[v_col].strip()
         try:
-            t = parse_time(raw_t)
+            t = series_time(raw_t)
         except ValueError:
             bad.add(line, f"not a timestamp: {raw_t!r}")
             continue

@@ -7,6 +7,9 @@ import io
 import math
 import random
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from detectors.cli import score
 
 
@@ -146,3 +149,43 @@ def test_a_log_scale_and_a_noise_model_together_are_refused(tmp_path):
     params = {"transform": "log", "noise": "poisson"}
     assert score(str(src), "seasonal", params, str(out), report) == 2
     assert "noise" in report.getvalue()
+
+
+def test_a_tab_separated_series_with_slash_dates_is_read(tmp_path):
+    """A spreadsheet export: the header written with a comma, the rows with tabs."""
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    rows = [f"2019/1/{d}\t{100 + d}" for d in range(1, 29)]
+    src.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    report = io.StringIO()
+    assert score(str(src), "ewma", {}, str(out), report) == 0
+    got = read(out)
+    assert len(got) == 28 and got[0]["timestamp"] == "2019/1/1" and got[0]["value"] == "101"
+    assert "bad rows" not in report.getvalue()
+
+
+def test_a_file_without_a_usable_point_is_an_error_that_says_why(tmp_path):
+    empty, bad, out = tmp_path / "e.csv", tmp_path / "b.csv", tmp_path / "o.csv"
+    empty.write_text("timestamp,value\n")
+    bad.write_text("timestamp,value\nyesterday,1\nnoon,2\n")
+    report = io.StringIO()
+    assert score(str(empty), "ewma", {}, str(out), report) == 2
+    assert "no usable points" in report.getvalue() and "empty" in report.getvalue()
+    report = io.StringIO()
+    assert score(str(bad), "ewma", {}, str(out), report) == 2
+    assert "line 2: not a timestamp: 'yesterday'" in report.getvalue()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sep=st.sampled_from([",", "\t", ";", "|"]),
+    values=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=30),
+    header=st.booleans(),
+)
+def test_any_separator_reads_back_the_same_points(sep, values, header):
+    from detectors.csvseries import BadRows, read_series
+
+    lines = [f"timestamp{sep}value"] if header else []
+    lines += [f"{1793577600 + 60 * i}{sep}{v!r}" for i, v in enumerate(values)]
+    bad = BadRows()
+    points = list(read_series(io.StringIO("\n".join(lines) + "\n"), bad))
+    assert not bad and [p.value for p in points] == values
