@@ -7,7 +7,7 @@ rule pack, the default detectors, and notifications to the console and the incid
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -33,7 +33,7 @@ class StreamConfig(BaseModel):
 
 
 class LiveConfig(BaseModel):
-    """Where the live engine listens, and how much it buffers before it pushes back."""
+    """Where the live engine listens, who may write to it, and how much it buffers."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +45,11 @@ class LiveConfig(BaseModel):
     epoch_seconds: float = Field(2.0, gt=0, description="wall time between state snapshots")
     rules_poll_seconds: float = Field(5.0, gt=0, description="how often rule files are checked")
     kafka: KafkaConfig | None = None
+    ingest_auth: Literal["bearer", "none"] = Field(
+        "bearer",
+        description="bearer: OTLP writes need SPANWATCH_INGEST_TOKEN (refused without it); "
+        "none: unauthenticated, only behind a Collector on a private network",
+    )
 
 
 def _detector_list(value: object) -> object:

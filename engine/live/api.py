@@ -30,6 +30,7 @@ def make_api_app(
     token: str | None,
     slack_actions: Any | None = None,
     clock: Callable[[], float] = time.time,
+    ingest_refused: Callable[[], dict[str, int]] | None = None,
 ) -> Starlette:
     def authorized(request: Request) -> Response | None:
         if not token:
@@ -72,6 +73,7 @@ def make_api_app(
                 "status": "ok",
                 "events_accepted": inbox.accepted,
                 "events_refused": inbox.refused,
+                "ingest_requests_refused": ingest_refused() if ingest_refused else {},
                 "open_incidents": len(views.list()),
             }
         )

@@ -2,7 +2,9 @@
 
 Answers as the OTLP specification asks: INVALID_ARGUMENT with the reason for a request
 that does not decode (not retryable), UNAVAILABLE when the engine's inbox is full (the
-exporters retry with backoff).
+exporters retry with backoff). Every call passes the ingest gate first, as a server
+interceptor: UNAUTHENTICATED for missing or wrong `authorization: Bearer` metadata,
+UNAVAILABLE while ingest is disabled; a refused request is never decoded.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from engine.aliases import AliasTable
 from engine.live.inbox import Inbox
+from engine.live.ingest_auth import IngestGate
 from engine.otlp_proto import decode_logs_request, decode_trace_request
 
 
@@ -50,10 +53,45 @@ class _Logs(logs_service_pb2_grpc.LogsServiceServicer):
         return logs_service_pb2.ExportLogsServiceResponse()
 
 
+class _GateInterceptor(grpc.ServerInterceptor):
+    """Refuses a call before its request is decoded, as the Collector's auth extensions do."""
+
+    def __init__(self, gate: IngestGate) -> None:
+        self.gate = gate
+
+    def intercept_service(
+        self, continuation: Any, handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
+        metadata = handler_call_details.invocation_metadata or ()
+        authorization = next(
+            (value for key, value in metadata if key.lower() == "authorization"), None
+        )
+        refusal = self.gate.check(authorization if isinstance(authorization, str) else None)
+        if refusal is None:
+            return continuation(handler_call_details)
+        code = (
+            grpc.StatusCode.UNAVAILABLE
+            if refusal.kind == "disabled"
+            else grpc.StatusCode.UNAUTHENTICATED
+        )
+
+        def refuse(_request: bytes, context: grpc.ServicerContext) -> None:
+            context.abort(code, refusal.reason)
+
+        # no deserializer: the request stays opaque bytes and is never decoded
+        return grpc.unary_unary_rpc_method_handler(refuse)
+
+
 class GrpcReceiver:
-    def __init__(self, inbox: Inbox, aliases: AliasTable, address: str, max_body: int) -> None:
+    def __init__(
+        self, inbox: Inbox, aliases: AliasTable, address: str, max_body: int, *, gate: IngestGate
+    ) -> None:
         options = [("grpc.max_receive_message_length", max_body)]
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=options)
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=4),
+            interceptors=[_GateInterceptor(gate)],
+            options=options,
+        )
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
             _Traces(inbox, aliases), self.server
         )

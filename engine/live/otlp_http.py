@@ -3,7 +3,9 @@
 Follows the OTLP/HTTP specification's answers: 200 with an empty Export*ServiceResponse
 on success, 400 with the reason for a malformed request (not retryable), 413 for a body
 over the limit, 415 for an unknown content type, and 429 with `Retry-After` when the
-engine's inbox is full (exporters retry).
+engine's inbox is full (exporters retry). Before any of that, the ingest gate: 401 with
+`WWW-Authenticate: Bearer` for a missing or wrong token, 503 while ingest is disabled;
+the body of a refused request is never read.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.routing import Route
 from engine.aliases import AliasTable
 from engine.events import NotOtlpError
 from engine.live.inbox import Inbox
+from engine.live.ingest_auth import IngestGate
 from engine.otlp_json import decode_logs, decode_traces
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
@@ -55,10 +58,20 @@ def _body(raw: bytes, encoding: str, limit: int) -> bytes:
 
 
 def make_otlp_app(
-    inbox: Inbox, aliases: AliasTable, *, max_body: int = 16 << 20, retry_after: int = 5
+    inbox: Inbox,
+    aliases: AliasTable,
+    *,
+    gate: IngestGate,
+    max_body: int = 16 << 20,
+    retry_after: int = 5,
 ) -> Starlette:
     async def export(request: Request, signal: str) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        refusal = gate.check(request.headers.get("authorization", "").encode("latin-1"))
+        if refusal is not None:
+            if refusal.kind == "disabled":
+                return _error(503, refusal.reason, ctype)
+            return _error(401, refusal.reason, ctype, www_authenticate="Bearer")
         try:
             body = _body(
                 await request.body(),
@@ -113,7 +126,16 @@ def _decode(signal: str, ctype: str, body: bytes, aliases: AliasTable) -> list[d
     raise BadRequest(415, f"unsupported Content-Type {ctype!r}; use {PROTOBUF} or {JSON}")
 
 
-def _error(status: int, reason: str, ctype: str, retry_after: int | None = None) -> Response:
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+def _error(
+    status: int,
+    reason: str,
+    ctype: str,
+    retry_after: int | None = None,
+    *,
+    www_authenticate: str | None = None,
+) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    if www_authenticate is not None:
+        headers["WWW-Authenticate"] = www_authenticate
     # google.rpc.Status in JSON form; protobuf clients log the text either way
     return JSONResponse({"code": status, "message": reason}, status_code=status, headers=headers)

@@ -1,6 +1,6 @@
 """`spanwatch run`: the live engine.
 
-OTLP/HTTP in, the same dataflow as replay, incident state in Bytewax state recovered from
+OTLP/HTTP and gRPC in (behind the ingest token), the same dataflow as replay, incident state in Bytewax state recovered from
 SQLite under the state directory, notifications through the dispatcher, and the API.
 """
 
@@ -26,6 +26,7 @@ from engine.config import SpanwatchConfig
 from engine.dataflow import build_dataflow
 from engine.live.api import make_api_app
 from engine.live.inbox import Inbox
+from engine.live.ingest_auth import IngestGate
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
 from engine.live.source import InboxSource
@@ -142,12 +143,22 @@ class LiveEngine:
             from notifiers.slack_actions import make_slack_actions_app
 
             slack = make_slack_actions_app(secret, self._control_from_slack)
+        self.ingest_gate = IngestGate.from_env(live.ingest_auth)
         self.otlp = _Server(
-            make_otlp_app(self.inbox, self.plan.aliases, max_body=live.max_request_bytes),
+            make_otlp_app(
+                self.inbox,
+                self.plan.aliases,
+                gate=self.ingest_gate,
+                max_body=live.max_request_bytes,
+            ),
             _listen(live.otlp_http),
         )
         self.grpc = GrpcReceiver(
-            self.inbox, self.plan.aliases, live.otlp_grpc, live.max_request_bytes
+            self.inbox,
+            self.plan.aliases,
+            live.otlp_grpc,
+            live.max_request_bytes,
+            gate=self.ingest_gate,
         )
         self.kafka = None
         if live.kafka is not None:
@@ -156,7 +167,11 @@ class LiveEngine:
             self.kafka = KafkaIntake(live.kafka, self.inbox, self.plan.aliases)
         self.api = _Server(
             make_api_app(
-                self.views, self.inbox, token=os.environ.get(TOKEN_ENV), slack_actions=slack
+                self.views,
+                self.inbox,
+                token=os.environ.get(TOKEN_ENV),
+                slack_actions=slack,
+                ingest_refused=self.ingest_gate.counts,
             ),
             _listen(live.api),
         )
@@ -213,6 +228,9 @@ class LiveEngine:
         self.api.start()
         if self.kafka is not None:
             self.kafka.start()
+        notice = self.ingest_gate.startup_notice()
+        if notice is not None:
+            log.warning("%s", notice)
         log.warning(
             "spanwatch: OTLP/gRPC on %s, OTLP/HTTP on %s, API on %s",
             self.grpc.address,

