@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from replay.commands import credential_command, dangerous_command, ordinary_command, test_command
-from replay.placement import HOUR, MINUTE, Calendar, Window, after_history
+from replay.placement import HISTORY_DAYS, HOUR, MINUTE, Calendar, Window, after_history
 from replay.population import Repo, Team, User
 from replay.timefmt import iso
 from replay.traffic import SessionBuilder, World
@@ -40,7 +40,7 @@ from replay.universe import (
     TEAM_SILENT,
     TOKEN_BURN_DRIFT,
 )
-from replay.workday import US, ship
+from replay.workday import DAY_S, US, ship
 
 SEVERITY = {
     COST_SPIKE: "high",
@@ -130,7 +130,9 @@ def inject_incidents(world: World, seed: int, lo: int, hi: int) -> list[Injected
     calendar = Calendar(rng, lo, hi)
     history_end = after_history(lo, hi)
     learned = calendar if history_end is None else Calendar(rng, history_end, hi)
-    plan = _Plan(calendar, learned)
+    two_days = lo + HISTORY_DAYS * DAY_S * US
+    later = Calendar(rng, two_days, hi) if history_end not in (None, two_days) else None
+    plan = _Plan(calendar, learned, later)
     n_weekdays = len(calendar.weekdays)
     counts = {kind: max(1, round(rate * n_weekdays)) for kind, rate in RATE_PER_WEEKDAY.items()}
     truths: list[InjectedIncident] = []
@@ -238,12 +240,15 @@ class _Plan:
     """Placement of the incidents that are seen only against a learned baseline.
 
     In a long range they go into the weekday working hours after two days of history (the
-    `learned` calendar), apart from each other (`taken`) where there is room for that; when that
-    part of the range has no room at all, wherever the whole range allows, as in a short range.
+    `learned` calendar), apart from each other (`taken`) where there is room for that; else
+    anywhere at least two days into the range (`later`: the learned part may start later, after
+    two whole weekdays, and be crowded by a team's silence); when neither has room at all,
+    wherever the whole range allows, as in a short range.
     """
 
     calendar: Calendar
     learned: Calendar
+    later: Calendar | None = None
     taken: list[tuple[int, int]] = field(default_factory=list)
 
     def pick(
@@ -261,18 +266,19 @@ class _Plan:
         """Like `Calendar.pick`; `apart` are windows to keep away from only if there is room."""
         spaced = [*busy, *apart]
         if self.learned is not self.calendar:
-            for keep_clear in (spaced, busy) if apart else (busy,):
-                found = self.learned.pick(
-                    offset_s,
-                    length,
-                    hours,
-                    prefer_day=prefer_day,
-                    busy=keep_clear,
-                    avoid=avoid,
-                    working_only=True,
-                )
-                if found is not None:
-                    return found
+            for learned in (c for c in (self.learned, self.later) if c is not None):
+                for keep_clear in (spaced, busy) if apart else (busy,):
+                    found = learned.pick(
+                        offset_s,
+                        length,
+                        hours,
+                        prefer_day=prefer_day,
+                        busy=keep_clear,
+                        avoid=avoid,
+                        working_only=True,
+                    )
+                    if found is not None:
+                        return found
         return self.calendar.pick(
             offset_s,
             length,
