@@ -20,8 +20,9 @@ import math
 from array import array
 from dataclasses import dataclass
 
+from detectors.persist import restore_array
 from detectors.scoring import deviation_score
-from detectors.weekly import CELLS, cell_of, quietest_hour, same_type_cells
+from detectors.weekly import CELLS, cell_of, is_weekend, quietest_hour, same_type_cells
 
 # Per hour-of-week cell, exponentially decayed sums: windows seen, windows with activity,
 # windows that followed an empty one, and how many of those had activity (resumptions).
@@ -84,10 +85,11 @@ class Absence:
 
     The probability of the silence is then P(day over) + (1 - P(day over)) (1 + H/a)^-a
     (see the module docstring): the day may have ended where the silence began (from the
-    spread of the key's past ends of day, wider while there are few of them), else the team's rate varies from day to day with shape a. A silence teaches the
-    hazard only when it ends (so it is never judged by what it taught itself), and an
-    anomalous one only up to the window where it became anomalous (a censored observation:
-    leaving out the long silences altogether would teach that silences are always short).
+    spread of the key's past ends of day, wider while there are few of them), else the
+    team's rate varies from day to day with shape a. A silence teaches the hazard only when
+    it ends (so it is never judged by what it taught itself), and an anomalous one only up
+    to the window where it became anomalous (a censored observation: leaving out the long
+    silences altogether would teach that silences are always short).
 
     >>> m = Absence(AbsenceParams(step=3600))
     >>> for i in range(24 * 14):
@@ -111,8 +113,7 @@ class Absence:
     def __getstate__(self) -> tuple:
         return (self.a, self.p)
 
-    def __setstate__(self, state: tuple) -> None:
-        self.a, self.p = state
+    __setstate__ = restore_array
 
     def spawn(self) -> Absence:
         child = Absence.__new__(Absence)
@@ -201,8 +202,7 @@ class Absence:
         """Nats of surprise of the silence so far, this window included (0 if active)."""
         if x > 0.0:
             return 0.0
-        end_nats = self.a[_END_NATS] if self.a[_RUN] > 0.0 else self._end_nats(t)
-        return self._surprise_of(self._run_hazard(t), end_nats, t)
+        return self._surprise_of(self._run_hazard(t), self._current_end_nats(t), t)
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         if self.a[_N] < self.p.min_points:
@@ -211,7 +211,7 @@ class Absence:
 
     def describe(self, x: float, t: float, n: int = 0) -> dict:
         seen, active, _, _ = self._pooled(t)
-        end_nats = self.a[_END_NATS] if self.a[_RUN] > 0.0 else self._end_nats(t)
+        end_nats = self._current_end_nats(t)
         return {
             "value": x,
             "active_share_at_this_hour": round(active / seen, 4) if seen else 0.0,
@@ -285,7 +285,11 @@ class Absence:
         return t / 3600.0 - began
 
     def _is_weekend(self, t: float) -> bool:
-        return len(same_type_cells(cell_of(t), int(self.a[_DAY_START]))) == 2
+        return is_weekend(cell_of(t), int(self.a[_DAY_START]))
+
+    def _current_end_nats(self, t: float) -> float:
+        """-log P(the day ended where the current silence began), or at t if none runs."""
+        return self.a[_END_NATS] if self.a[_RUN] > 0.0 else self._end_nats(t)
 
     def _roll_day(self, t: float) -> None:
         """At the first window of a new day of the key, learn when the previous day ended.

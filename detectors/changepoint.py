@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from river import drift
 
+from detectors.persist import restore_slots
 from detectors.scoring import deviation_score, log_scale, robust_step
 
 _TYPICAL = 3.0  # sigmas: larger deviations do not teach the autocorrelation
@@ -66,12 +67,7 @@ class ChangePoint:
         self.detector = self._new_detector()
         self.c0 = self.c1 = self.prev = 0.0
 
-    def __setstate__(self, state: tuple) -> None:
-        # a model pickled before it measured autocorrelation starts that from none
-        _, slots = state
-        self.c0 = self.c1 = self.prev = 0.0
-        for name, value in slots.items():
-            setattr(self, name, value)
+    __setstate__ = restore_slots
 
     def _new_detector(self) -> drift.PageHinkley | drift.ADWIN:
         if self.p.method == "adwin":
@@ -175,7 +171,6 @@ class ChangePoint:
             self.loc, self.n = x, 1
             return
         clip = self.p.clip if warm else math.inf
-        scale = self.scale
-        self.loc, self.scale = robust_step(self.loc, self.scale, x, alpha, clip, self.scale)
-        if not in_control:
+        self.loc, scale = robust_step(self.loc, self.scale, x, alpha, clip, self.scale)
+        if in_control:
             self.scale = scale

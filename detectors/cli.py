@@ -117,10 +117,11 @@ LEAD_SHARE, LEAD_MIN = 0.15, 100
 
 
 def auto_transform(kind: str, given: dict[str, Any], points: list[Point]) -> str | None:
-    """ "log" when the kind can model log(1 + x), no transform (or noise model) was asked for,
-    and the series' first part is non-negative with its 99th percentile more than ten times
-    its median: bytes or requests that span orders of magnitude, where a difference of a
-    thousand means nothing at a million and everything at ten. Else None."""
+    """The scale to score a series on when none was asked for: `log` if the kind can model
+    log(1 + x), no noise model was asked for, and the series' first part is non-negative with
+    its 99th percentile more than ten times its median (bytes or requests that span orders
+    of magnitude, where a difference of a thousand means nothing at a million and everything
+    at ten); else None."""
     if "transform" not in params_model(kind).model_fields or "transform" in given:
         return None
     if given.get("noise", "none") != "none":

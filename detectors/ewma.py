@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from detectors.persist import restore_slots
 from detectors.scoring import (
     MAD_TO_SIGMA,
     TAIL_Z,
@@ -77,12 +78,7 @@ class EwmaChart:
         self.escale = 0.0
         self.tail = 0.0
 
-    def __setstate__(self, state: tuple) -> None:
-        # a chart pickled before it learned its statistic's spread starts that from zero
-        _, slots = state
-        self.escale = self.tail = 0.0
-        for name, value in slots.items():
-            setattr(self, name, value)
+    __setstate__ = restore_slots
 
     def spawn(self) -> EwmaChart:
         child = EwmaChart(self.p)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from detectors.persist import restore_slots
+
 
 @dataclass(frozen=True)
 class NewValueParams:
@@ -40,12 +42,7 @@ class NewValue:
         self.t0: float | None = None
         self.born: float | None = None
 
-    def __setstate__(self, state: tuple) -> None:
-        # state pickled before `born` existed: such a key is judged by its own history
-        _, slots = state
-        self.born = None
-        for name, value in slots.items():
-            setattr(self, name, value)
+    __setstate__ = restore_slots  # saved before `born` existed: judged by its own history
 
     def spawn(self) -> NewValue:
         child = NewValue(self.p)

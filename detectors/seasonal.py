@@ -7,6 +7,7 @@ from array import array
 from dataclasses import dataclass
 from functools import cache
 
+from detectors.persist import restore_array
 from detectors.scoring import (
     MAD_TO_SIGMA,
     TAIL_Z,
@@ -152,11 +153,7 @@ class SeasonalBaseline:
     def __getstate__(self) -> tuple:
         return (self.a, self.p)
 
-    def __setstate__(self, state: tuple) -> None:
-        self.a, self.p = state
-        if len(self.a) < _SIZE:  # pickled before the level offset and the tails existed
-            self.a.extend([0.0] * (_SIZE - len(self.a)))
-            self.a[_HOUR_AT] = -1.0
+    __setstate__ = restore_array
 
     @property
     def n(self) -> int:
@@ -253,19 +250,12 @@ class SeasonalBaseline:
         return deviation_score(directed(z, self.p.direction), self.p.z)
 
     def describe(self, x: float, t: float, n: int = 0) -> dict:
-        if self.p.transform == "log":
-            z, expected, sigma = self.residual_z(log_scale(x), t, n)
-            return {
-                "value": x,
-                "expected": round(math.expm1(expected), 6),
-                "log_sigma": round(sigma, 6),
-                "z": round(z, 3),
-            }
-        z, expected, sigma = self.residual_z(x, t, n)
+        log = self.p.transform == "log"
+        z, expected, sigma = self.residual_z(log_scale(x) if log else x, t, n)
         return {
             "value": x,
-            "expected": round(expected, 6),
-            "sigma": round(sigma, 6),
+            "expected": round(math.expm1(expected) if log else expected, 6),
+            "log_sigma" if log else "sigma": round(sigma, 6),
             "z": round(z, 3),
         }
 
@@ -326,13 +316,11 @@ class SeasonalBaseline:
         if a[_RUN] >= p.adapt_after and not learning:
             rate = max(rate, 1.0 / p.adapt_after)
         a[_LVL] = a[_LVL] + rate * (r - a[_LVL])
-        r = abs(x - expected)
-        if clip != math.inf:
-            r = min(r, clip * sigma)
-        a[_R_SCALE] = a[_R_SCALE] + g_alpha * (1.2533141373155 * r - a[_R_SCALE])
+        r = size if clip == math.inf else min(size, clip * sigma)
+        a[_R_SCALE] = a[_R_SCALE] + g_alpha * (MAD_TO_SIGMA * r - a[_R_SCALE])
         base = noise_floor(p.noise, expected, events, a[_UNIT])
         if base > 0.0 and p.noise != "binomial":
-            d = min((abs(x - expected) / base) ** 2, 100.0)
+            d = min((size / base) ** 2, 100.0)
             a[_DISP] = a[_DISP] + g_alpha * (d - a[_DISP])
         self._learn_cell(x, t, expected, scale, math.inf if learning else p.clip)
 

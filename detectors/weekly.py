@@ -18,7 +18,9 @@ def cell_of(t: float) -> int:
     return (int(t // 3600.0) + EPOCH_MONDAY_SHIFT) % CELLS
 
 
-def _is_weekend(cell: int, day_start: int) -> bool:
+def is_weekend(cell: int, day_start: int = 0) -> bool:
+    """Whether the hour-of-week `cell` falls on a weekend day of a key whose day begins at
+    UTC hour `day_start`."""
     return ((cell - day_start) % CELLS) // 24 >= 5
 
 
@@ -27,11 +29,9 @@ def _same_type_table() -> tuple[tuple[tuple[int, ...], ...], ...]:
     for day_start in range(24):
         row = []
         for cell in range(CELLS):
-            weekend = _is_weekend(cell, day_start)
+            weekend = is_weekend(cell, day_start)
             row.append(
-                tuple(
-                    c for c in range(cell % 24, CELLS, 24) if _is_weekend(c, day_start) == weekend
-                )
+                tuple(c for c in range(cell % 24, CELLS, 24) if is_weekend(c, day_start) == weekend)
             )
         table.append(tuple(row))
     return tuple(table)

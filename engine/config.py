@@ -32,6 +32,9 @@ class StreamConfig(BaseModel):
     shards: int = Field(4, ge=1, le=256, description="keyed shards for correlations and detectors")
 
 
+IngestAuth = Literal["bearer", "none"]
+
+
 class LiveConfig(BaseModel):
     """Where the live engine listens, who may write to it, and how much it buffers."""
 
@@ -45,7 +48,7 @@ class LiveConfig(BaseModel):
     epoch_seconds: float = Field(2.0, gt=0, description="wall time between state snapshots")
     rules_poll_seconds: float = Field(5.0, gt=0, description="how often rule files are checked")
     kafka: KafkaConfig | None = None
-    ingest_auth: Literal["bearer", "none"] = Field(
+    ingest_auth: IngestAuth = Field(
         "bearer",
         description="bearer: OTLP writes need SPANWATCH_INGEST_TOKEN (refused without it); "
         "none: unauthenticated, only behind a Collector on a private network",

@@ -25,7 +25,6 @@ from botocore.config import Config
 
 from replay.history import S3_SCHEME, HistoryError, HistoryFile, StorageReadError, is_s3, one_line
 
-SCHEME = S3_SCHEME
 MIN_FETCH = 256 << 10  # a jump (Parquet seeking) fetches this much at least
 MAX_FETCH = 16 << 20  # sequential reading doubles its fetches up to this
 BODY_RETRIES = 2  # a connection dropped mid-body is fetched again; botocore retries the rest
@@ -46,14 +45,14 @@ class S3Location:
 
     @property
     def url(self) -> str:
-        return f"{SCHEME}{self.bucket}/{self.key}"
+        return f"{S3_SCHEME}{self.bucket}/{self.key}"
 
 
 def parse_s3_url(url: str) -> S3Location:
     """`s3://bucket/key` -> its parts; the key is taken as written (S3 URLs are not escaped)."""
     if not is_s3(url):
         raise HistoryError(f"{url}: not an s3:// location")
-    bucket, _, key = url[len(SCHEME) :].partition("/")
+    bucket, _, key = url[len(S3_SCHEME) :].partition("/")
     if not bucket:
         raise HistoryError(f"{url}: no bucket name (use s3://bucket/key or s3://bucket/prefix/)")
     return S3Location(bucket, key)
@@ -148,7 +147,7 @@ def expand_s3(url: str) -> list[HistoryFile]:
         raise _fail(url, exc) from None
     shown = url if url.endswith("/") else url + "/"
     return [
-        HistoryFile(path=f"{SCHEME}{where.bucket}/{prefix}{k}", display=shown + k) for k in keys
+        HistoryFile(path=f"{S3_SCHEME}{where.bucket}/{prefix}{k}", display=shown + k) for k in keys
     ]
 
 

@@ -7,7 +7,6 @@ a replay's `--control` file does, so all incident state stays in the dataflow.
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.incidents.control import ControlError, parse_control
+from engine.live.bearer import bearer_matches
 from engine.live.inbox import Inbox
 from engine.live.views import Views
 
@@ -37,9 +37,7 @@ def make_api_app(
             return JSONResponse(
                 {"error": "write endpoints are disabled: set SPANWATCH_API_TOKEN"}, status_code=503
             )
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        if not bearer_matches(request.headers.get("authorization", ""), token.encode()):
             return JSONResponse(
                 {"error": "missing or wrong bearer token"},
                 status_code=401,

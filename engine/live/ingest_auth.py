@@ -12,18 +12,18 @@ part of a message, a log line or this object's repr.
 
 from __future__ import annotations
 
-import hmac
 import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from engine.config import IngestAuth
+from engine.live.bearer import bearer_matches
+
 INGEST_TOKEN_ENV = "SPANWATCH_INGEST_TOKEN"  # noqa: S105 - the name of the variable
 DISABLED_REASON = "ingest is disabled: set SPANWATCH_INGEST_TOKEN (or live.ingest_auth: none)"
 UNAUTHENTICATED_REASON = "missing or wrong bearer token"
-
-IngestAuth = Literal["bearer", "none"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class IngestGate:
             with self._lock:
                 self.refused_disabled += 1
             return DISABLED
-        if not _bearer_matches(authorization or "", self._token):
+        if not bearer_matches(authorization or "", self._token):
             with self._lock:
                 self.refused_unauthenticated += 1
             return UNAUTHENTICATED
@@ -100,16 +100,3 @@ class IngestGate:
         if self._token is None:
             return f"spanwatch: {DISABLED_REASON}; the OTLP receivers refuse every write"
         return None
-
-
-def _bearer_matches(header: str | bytes, token: bytes) -> bool:
-    """`Bearer <token>`, the scheme in any case (RFC 7235), compared in constant time."""
-    if isinstance(header, str):
-        try:
-            header = header.encode()
-        except UnicodeEncodeError:  # a lone surrogate: no token can match it
-            return False
-    scheme, _, given = header.strip().partition(b" ")
-    if scheme.lower() != b"bearer":
-        return False
-    return hmac.compare_digest(given.strip(), token)

@@ -1,7 +1,8 @@
 """`spanwatch run`: the live engine.
 
-OTLP/HTTP and gRPC in (behind the ingest token), the same dataflow as replay, incident state in Bytewax state recovered from
-SQLite under the state directory, notifications through the dispatcher, and the API.
+OTLP/HTTP and gRPC in (behind the ingest token), the same dataflow as replay, incident state
+in Bytewax state recovered from SQLite under the state directory, notifications through the
+dispatcher, and the API.
 """
 
 from __future__ import annotations

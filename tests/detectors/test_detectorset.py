@@ -174,8 +174,9 @@ def test_a_new_user_starts_from_the_team_baseline():
     assert abs(model.residual_z(1.0, MONDAY + 3 * 86400)[1] - 1.0) < 0.5
 
 
-def test_a_new_region_for_a_user_is_new_only_if_the_team_never_used_it():
-    ds = one(
+def new_region_per_user() -> DetectorSet:
+    """The default new-region detector's shape, with an hour of warm-up."""
+    return one(
         kind="new_value",
         aggregation="distinct",
         field="region",
@@ -183,6 +184,10 @@ def test_a_new_region_for_a_user_is_new_only_if_the_team_never_used_it():
         parent_by=["team"],
         warmup="1h",
     )
+
+
+def test_a_new_region_for_a_user_is_new_only_if_the_team_never_used_it():
+    ds = new_region_per_user()
     state = ds.new_state("d")
     events = [invoke(MONDAY + i * STEP, user="old", region="us-east-1") for i in range(30)]
     events += [invoke(MONDAY + i * STEP, user="old2", region="eu-west-1") for i in range(30)]
@@ -261,14 +266,7 @@ def test_a_firing_key_without_further_points_resolves_after_keep_firing_for_inte
 
 
 def test_a_region_the_team_took_up_after_a_user_started_is_not_new_for_that_user():
-    ds = one(
-        kind="new_value",
-        aggregation="distinct",
-        field="region",
-        group_by=["user"],
-        parent_by=["team"],
-        warmup="1h",
-    )
+    ds = new_region_per_user()
     state = ds.new_state("d")
     events = [invoke(MONDAY + i * STEP, user="ann", region="us-east-1") for i in range(30)]
     # Ann started when the team knew only us-east-1; then Cid takes up eu-west-1.
@@ -287,14 +285,7 @@ def test_a_region_the_team_took_up_after_a_user_started_is_not_new_for_that_user
 def test_a_newcomers_first_region_is_news_only_if_nobody_has_used_it():
     """A user whose home region differs from their team's is not an incident on their first
     day; once they have their own history, a region new to them is (even if others use it)."""
-    ds = one(
-        kind="new_value",
-        aggregation="distinct",
-        field="region",
-        group_by=["user"],
-        parent_by=["team"],
-        warmup="1h",
-    )
+    ds = new_region_per_user()
     state = ds.new_state("d")
     events = [invoke(MONDAY + i * STEP, user="ann", region="us-west-2") for i in range(30)]
     events += [

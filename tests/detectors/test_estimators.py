@@ -271,6 +271,19 @@ def test_a_model_saved_before_its_newer_fields_existed_loads_and_scores(make, ad
     old.learn_one(11.0, 100.0)
 
 
+def test_an_absence_model_saved_before_it_knew_when_days_end_loads_and_scores():
+    m = Absence(AbsenceParams(step=STEP))
+    for i in range(300):
+        m.learn_one(float(i % 7), MONDAY + i * STEP)
+    a, p = m.__getstate__()
+    old = Absence.__new__(Absence)
+    old.__setstate__((a[: 4 * 168 + 8], p))  # as it was before the end-of-day fields
+    t = MONDAY + 300 * STEP
+    assert 0.0 <= old.score_one(0.0, t) <= 1.0
+    old.learn_one(0.0, t)
+    assert len(old.a) == len(m.a)
+
+
 def test_a_seasonal_model_saved_with_a_shorter_state_loads_and_scores():
     m = SeasonalBaseline(SeasonalParams(step=STEP))
     for i in range(300):

@@ -54,15 +54,20 @@ def aws_environment(endpoint: str, **overrides: str | None) -> dict[str, str]:
     return env
 
 
-def s3_admin(endpoint: str) -> Any:
-    """A client for setting up buckets in tests (what the Collector's exporter would have done)."""
+def admin_client(endpoint: str, service: str = "s3") -> Any:
+    """A client for setting up the fake AWS in tests: buckets (what the Collector's exporter
+    would have done), IAM users and policies."""
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def s3_admin(endpoint: str) -> Any:
+    return admin_client(endpoint)
 
 
 def upload_tree(s3: Any, bucket: str, prefix: str, root: Path) -> None:

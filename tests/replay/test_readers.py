@@ -95,19 +95,21 @@ def test_a_gz_name_on_plain_text_is_reported(tmp_path: Path) -> None:
         lines_of(path)
 
 
+# An export folder as a Collector leaves it: days, a late file, hidden leftovers.
+TREE = (
+    "2026-11-03/traces.json",
+    "2026-11-02/traces-2.json.gz",
+    "2026-11-02/traces-1.json",
+    "2026-11-02/late/extra.jsonl",
+    "2026-11-02/.traces.json.swp",
+    ".staging/hidden.json",
+    "a-top.jsonl",
+)
+
+
 def make_tree(root: Path) -> None:
-    (root / "2026-11-03").mkdir(parents=True)
-    (root / "2026-11-02" / "late").mkdir(parents=True)
-    (root / ".staging").mkdir()
-    for rel in (
-        "2026-11-03/traces.json",
-        "2026-11-02/traces-2.json.gz",
-        "2026-11-02/traces-1.json",
-        "2026-11-02/late/extra.jsonl",
-        "2026-11-02/.traces.json.swp",
-        ".staging/hidden.json",
-        "a-top.jsonl",
-    ):
+    for rel in TREE:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(EVENT_LINE + b"\n")
 
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -19,9 +18,16 @@ from hypothesis import strategies as st
 
 from replay.readers import HistoryError, HistoryFile, expand_paths, read_lines
 from replay.s3 import S3ObjectReader
-from tests.replay.moto_s3 import aws_environment, moto_server, s3_admin, set_moto_auth, upload_tree
+from tests.replay.moto_s3 import (
+    admin_client,
+    aws_environment,
+    moto_server,
+    s3_admin,
+    set_moto_auth,
+    upload_tree,
+)
+from tests.replay.test_readers import EVENT_LINE, TREE
 
-EVENT_LINE = b'{"time":1793600000.0,"kind":"span","name":"shell.run","user":"a@example.com"}'
 _buckets = itertools.count()
 
 
@@ -80,15 +86,8 @@ def test_gzip_objects_are_recognised_by_content(s3: Any, bucket: str) -> None:
 
 
 def make_tree(root: Path) -> None:
-    for rel in (
-        "2026-11-03/traces.json",
-        "2026-11-02/traces-2.json.gz",
-        "2026-11-02/traces-1.json",
-        "2026-11-02/late/extra.jsonl",
-        "2026-11-02/.traces.json.swp",
-        ".staging/hidden.json",
-        "a-top.jsonl",
-    ):
+    """The local readers' export folder, with real gzip where the name says so (S3 reads it)."""
+    for rel in TREE:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         body = EVENT_LINE + b"\n"
         (root / rel).write_bytes(gzip.compress(body) if rel.endswith(".gz") else body)
@@ -253,13 +252,7 @@ def iam_keys(endpoint: str, s3: Any, bucket: str) -> Iterator[dict[str, dict[str
     """Keys of two IAM users — one may list the bucket but not read, one may do nothing — and
     moto enforcing IAM policies while the test runs."""
     s3.put_object(Bucket=bucket, Key="2026/a.jsonl", Body=EVENT_LINE)
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    iam = admin_client(endpoint, "iam")
     keys = {}
     for user, actions in (("lister", ["s3:ListBucket"]), ("nobody", [])):
         name = f"{user}-{bucket}"

@@ -20,7 +20,14 @@ from engine.aliases import AliasTable
 from engine.cli import main
 from engine.decode import decode_line
 from replay.simulate import SimulationSpec, simulate
-from tests.replay.moto_s3 import aws_environment, moto_server, s3_admin, set_moto_auth, upload_tree
+from tests.replay.moto_s3 import (
+    admin_client,
+    aws_environment,
+    moto_server,
+    s3_admin,
+    set_moto_auth,
+    upload_tree,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESOURCE_KEYS = ("service.name", "service.version", "host.name", "os.type", "department")
@@ -175,15 +182,7 @@ def test_missing_credentials_stop_the_replay_with_one_line(
 def test_access_denied_stops_the_replay_with_one_line(
     aws, endpoint, capsys, tmp_path, monkeypatch
 ) -> None:
-    import boto3
-
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    iam = admin_client(endpoint, "iam")
     name = f"outsider-{os.getpid()}"
     iam.create_user(UserName=name)
     key = iam.create_access_key(UserName=name)["AccessKey"]
