@@ -23,6 +23,16 @@ def _time(value: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return number
+
+
 def _labels(values: Sequence[str]) -> dict[str, str]:
     labels = {}
     for item in values:
@@ -54,6 +64,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         strict=args.strict,
         workers=args.workers,
         notifications=args.notifications,
+        sort_memory_mb=args.sort_memory,
     )
     dispatcher = None
     if args.notify:
@@ -186,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control", metavar="FILE", help="acks, resolves and silences (JSON lines)")
     p.add_argument("--strict", action="store_true", help="the first bad line is fatal (exit 2)")
     p.add_argument("--workers", type=int, default=1, help="Bytewax workers (default 1)")
+    p.add_argument(
+        "--sort-memory",
+        type=_positive,
+        metavar="MB",
+        help="memory for sorting the history (default: replay.sort_memory_mb, 256)",
+    )
     p.add_argument("--notify", action="store_true", help="also deliver notifications")
     p.add_argument(
         "--notifications", metavar="FILE", help="write the notifications due (JSON lines)"

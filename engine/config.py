@@ -13,11 +13,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from detectors.config import DetectorsConfig
 from engine.aliases import CANONICAL_KEYS
-from engine.incidents.config import IncidentsConfig
+from engine.incidents.config import IncidentsConfig, Time
 from engine.live.kafka import KafkaConfig
 from engine.yamlfile import ConfigError, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
 from rules.config import RulesConfig
+
+EARLIEST = 946_684_800.0  # 2000-01-01T00:00:00Z: older event times are a clock or unit error
 
 
 class StreamConfig(BaseModel):
@@ -25,11 +27,36 @@ class StreamConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    allowed_lateness: float = Field(60.0, ge=0, description="seconds a record may trail its source")
+    allowed_lateness: float = Field(
+        60.0, ge=0, description="live: seconds an event may trail the slowest source's clock"
+    )
+    idle_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="live: the longest a source (idle, or with a clock behind) holds back "
+        "the watermark, in seconds behind the wall clock",
+    )
+    max_future: float = Field(
+        300.0, ge=0, description="seconds an event time may be ahead of this machine's clock"
+    )
+    earliest: Time = Field(EARLIEST, description="event times before this are refused")
     tick: float = Field(30.0, gt=0, description="seconds of event time per epoch")
     heartbeat: float = Field(300.0, gt=0)
     max_quiet: float = Field(86400.0, gt=0, description="longest silence filled with heartbeats")
     shards: int = Field(4, ge=1, le=256, description="keyed shards for correlations and detectors")
+
+
+class ReplayConfig(BaseModel):
+    """How replay sorts a history: memory for the sort, and where it spills the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sort_memory_mb: float = Field(
+        256.0, gt=0, description="memory the sort may hold; the rest spills to disk in runs"
+    )
+    spill_dir: str | None = Field(
+        None, description="where sorted runs go (default: a temporary folder in state_dir)"
+    )
 
 
 IngestAuth = Literal["bearer", "none"]
@@ -67,6 +94,7 @@ class SpanwatchConfig(BaseModel):
     aliases: dict[str, list[str]] = Field(default_factory=dict)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     detectors: Annotated[DetectorsConfig, BeforeValidator(_detector_list)] = Field(
         default_factory=DetectorsConfig

@@ -1,16 +1,20 @@
-"""The dataflow, read top to bottom like the data flow in DESIGN.md.
+"""The dataflow, read top to bottom like the data flow.
 
-read ─ decode (per file: OTLP -> events -> rule matches, routed items)
-     ─ order (one merge point: event time, bounded lateness, epochs)
-     ─┬─ incidents' share of each epoch ─────────────────────────────┐
-      └─ correlate_and_detect (keyed shards: windows, rollups, detectors) ─┤
-                                                                     ▼
-                           incidents (epoch merge, incident book) ─ results
+read ─ decode ─ match ─┬─ (live) hits of rules without a window, control events, the clock ─┐
+                       └─ order (event time: sorted history, or a watermark per source)       │
+                            ├─ the incidents' share of each epoch ────────────────────────────┤
+                            └─ correlate_and_detect (keyed shards: windows, rollups, detectors) ┤
+                                                                                              ▼
+                                          incidents (epochs merged in one order; incident book)
+                                                                                              ▼
+                                                           deliver (incident log, notifications)
+
+`decode` and `match` run per partition, on whichever worker owns it; `order` and `incidents`
+are single keys; the shards spread over the workers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import bytewax.operators as op
@@ -19,70 +23,87 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from engine.bw import keyed_step
+from engine.items import Arrivals, Decoded, Health, Prompt, SortedRecords, ToOrder
+from engine.merge import EpochMsg
 from engine.plan import INCIDENTS, Plan
-from engine.sources import HistorySource, Part
-from engine.stages import Abort, DecodeState, IncidentStage, LineChunk, OrderState, shard_step
+from engine.stages import DecodeState, IncidentStage, OrderState, fresh, match, shard_step
 
 
 def build_dataflow(
     plan: Plan,
-    parts: list[Part],
+    source: Source,
+    partitions: list[str],
     sink: Sink,
     *,
-    source: Source | None = None,
-    abort: Abort | None = None,
+    live: bool = False,
     persist: bool = False,
 ) -> Dataflow:
-    """`parts` describe the source's partitions (history files by default).
+    """`partitions`: the source's partition keys. `live`: per-source watermarks, and hits
+    without a window straight to the incidents. `persist`: snapshot state (Bytewax recovery)."""
 
-    `source`: another source over the same partitions (the live inbox);
-    `persist`: snapshot state for Bytewax recovery (the live engine); replay does not.
-    """
-    by_index = {p.index: p for p in parts}
+    def decode(
+        state: DecodeState | None, chunk: tuple[str, SortedRecords | Arrivals]
+    ) -> tuple[DecodeState, list[Decoded]]:
+        if fresh(state, DecodeState):
+            state = DecodeState()
+        partition, records = chunk
+        return state, [state.step(partition, records)]
 
-    def decode(state: DecodeState | None, chunk: LineChunk) -> tuple[DecodeState, list[Any]]:
-        if state is None:
-            part = by_index[chunk.partition]
-            state = DecodeState(part.index, part.file.display, part.is_control, abort)
-        batch = state.step(plan, chunk)
-        return state, [(batch, state.stats if chunk.done else None)]
+    def match_chunk(kv: tuple[str, Decoded]) -> list[tuple[str, ToOrder | Prompt]]:
+        return match(plan, kv[1], live=live)
 
-    def order(state: OrderState | None, item: tuple[Any, Any]) -> tuple[OrderState, list[Any]]:
-        if state is None:
-            state = OrderState(plan, len(parts))
-        batch, stats = item
-        return state, state.step(plan, batch, stats)
+    def order(state: OrderState | None, batch: ToOrder) -> tuple[OrderState, list[Any]]:
+        if fresh(state, OrderState):
+            state = OrderState(plan, partitions, live)
+        return state, state.step(plan, batch)
 
-    def correlate_and_detect(state: Any, routed: tuple[str, Any]) -> tuple[Any, list[Any]]:
+    def correlate_and_detect(state: Any, routed: tuple[str, EpochMsg]) -> tuple[Any, list[Any]]:
         shard, msg = routed
         state, out = shard_step(plan, shard, state, msg)
         return state, [out]
 
-    def incidents(state: IncidentStage | None, msg: Any) -> tuple[IncidentStage, list[Any]]:
-        if state is None:
+    def incidents(
+        state: IncidentStage | None, msg: EpochMsg | Prompt | Health
+    ) -> tuple[IncidentStage, list[Any]]:
+        if not isinstance(state, IncidentStage):
             state = IncidentStage(plan)
+        state.adapt(plan, live)
         return state, state.step(msg)
 
     flow = Dataflow("spanwatch")
-    lines = op.input("read", flow, source or HistorySource(parts, abort))
-    batches = keyed_step("decode", lines, decode, persist=persist)
-    to_order = op.map("to_order", batches, _rekey("order"))
-    epochs = keyed_step("order", to_order, order, persist=persist)
-    routed = op.map("route", epochs, lambda kv: (kv[1][0], kv[1]))
-    split = op.branch("split", routed, lambda kv: kv[0] == INCIDENTS)
-    from_order = op.map("order_share", split.trues, lambda kv: (INCIDENTS, kv[1][1]))
-    shard_out = keyed_step(
-        "correlate_and_detect", split.falses, correlate_and_detect, persist=persist
+    arrived = op.input("read", flow, source)
+    decoded = keyed_step(
+        "decode", op.map("by_partition", arrived, _with_key), decode, persist=persist
     )
-    from_shards = op.map("shard_share", shard_out, _rekey(INCIDENTS))
-    merged = op.merge("merge", from_order, from_shards)
+    matched = op.flat_map("match", decoded, match_chunk)
+    now_or_later = op.branch("fire_now_or_order", matched, _for_incidents)
+    epochs = keyed_step("order", now_or_later.falses, order, persist=persist)
+    addressed = op.map("address", epochs, _value)
+    to_incidents = op.branch("incidents_or_shards", addressed, _for_incidents)
+    for_shards = op.map("by_shard", to_incidents.falses, _with_key)
+    shard_out = keyed_step(
+        "correlate_and_detect", for_shards, correlate_and_detect, persist=persist
+    )
+    from_shards = op.map("from_shards", shard_out, _to_incidents)
+    merged = op.merge("to_incidents", now_or_later.trues, to_incidents.trues, from_shards)
     results = keyed_step("incidents", merged, incidents, persist=persist)
-    op.output("results", results, sink)
+    op.output("deliver", results, sink)
     return flow
 
 
-def _rekey(key: str) -> Callable[[tuple[str, Any]], tuple[str, Any]]:
-    def rekey(kv: tuple[str, Any]) -> tuple[str, Any]:
-        return key, kv[1]
+def _with_key(kv: tuple[str, Any]) -> tuple[str, tuple[str, Any]]:
+    """A keyed step's function sees values only: hand it the key (partition, shard) too."""
+    return kv[0], kv
 
-    return rekey
+
+def _for_incidents(kv: tuple[str, Any]) -> bool:
+    return kv[0] == INCIDENTS
+
+
+def _value(kv: tuple[str, tuple[str, Any]]) -> tuple[str, Any]:
+    """The order stage emits (destination, message): key the message by its destination."""
+    return kv[1]
+
+
+def _to_incidents(kv: tuple[str, Any]) -> tuple[str, Any]:
+    return INCIDENTS, kv[1]

@@ -1,39 +1,29 @@
-"""Event-time ordering: many partitions in, one deterministic sequence of epochs out.
+"""Event-time ordering: items in, one deterministic sequence of epochs out.
 
-Each history file (or live source partition) is read in its own order; a record more
-than `lateness` behind its partition's newest time is late and is placed at that
-partition's watermark instead of its own time. The partitions are merged by a
-watermark (the minimum over live partitions of their newest time, less the allowed
-lateness), and released in epochs that end on fixed multiples of `tick` seconds.
+Items wait in a heap by (time, sequence) until the watermark passes them, and are released in
+epochs that end on fixed multiples of `tick` seconds: an epoch holds, in time order, every item
+before its end that had not been released yet. Which items fall into which epoch depends only on
+the items and the watermarks, never on how they were batched, so every downstream stage sees the
+same input on every run and with any number of workers.
 
-Which items fall into which epoch depends only on the data, never on the order in
-which partitions happened to arrive, so every downstream stage sees the same input
-on every run and with any number of workers. That is what makes replay byte-identical.
+Where the watermark comes from is the caller's business: replay reads a history that is already
+sorted (`engine.history_sort`), so its watermark is simply the newest time read (`Frontier`);
+the live engine keeps one per sender (`engine.source_clocks`). An item that arrives behind the
+watermark is not moved: it keeps its own time and goes out with the next epoch, and the order
+stage decides, window by window, whether it can still count (see `Plan.window_closed`).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass(slots=True)
-class Batch:
-    """What one partition hands to the merger: items and how far the partition has got."""
-
-    partition: int
-    high: float  # the newest event time the partition has seen so far
-    items: list[tuple[float, int, str, Any]] = field(
-        default_factory=list
-    )  # (time, seq, dest, payload)
-    done: bool = False
-
-
-@dataclass(slots=True)
 class Epoch:
-    """All items with time before `watermark` not yet released, in time order."""
+    """All items with time before `watermark` not released before, in (time, seq) order."""
 
     index: int
     watermark: float
@@ -42,51 +32,35 @@ class Epoch:
 
 
 class EventOrder:
-    """The merger. Plain attributes, so it pickles as Bytewax state."""
+    """The heap and the epoch boundaries. Plain attributes, so it pickles as Bytewax state."""
 
     def __init__(
-        self,
-        partitions: int,
-        *,
-        lateness: float = 60.0,
-        tick: float = 30.0,
-        heartbeat: float = 300.0,
-        max_quiet: float = 86400.0,
+        self, *, tick: float = 30.0, heartbeat: float = 300.0, max_quiet: float = 86400.0
     ) -> None:
         if tick <= 0 or heartbeat < tick:
             raise ValueError("tick must be positive and heartbeat at least one tick")
-        self.high = [-math.inf] * partitions
-        self.lateness = lateness
-        self.done = [False] * partitions
         self.tick = tick
         self.heartbeat = heartbeat
         self.max_quiet = max_quiet
-        self.heap: list[tuple[float, int, int, Any]] = []
+        self.heap: list[tuple[float, int, Any]] = []
         self.last_boundary: float | None = None
         self.last_nonempty: float = -math.inf
         self.index = 0
         self.finished = False
 
-    def watermark(self) -> float:
-        live = [h for h, d in zip(self.high, self.done, strict=True) if not d]
-        return min(live) - self.lateness if live else math.inf
+    @property
+    def released(self) -> float:
+        """Every item before this time has gone out (the last epoch's watermark)."""
+        return -math.inf if self.last_boundary is None else self.last_boundary
 
-    def push(self, batch: Batch) -> list[Epoch]:
-        """Add a partition's batch; return the epochs that became complete."""
-        p = batch.partition
-        if batch.high > self.high[p]:
-            self.high[p] = batch.high
-        heap = self.heap
-        for t, seq, payload in batch.items:
-            heapq.heappush(heap, (t, p, seq, payload))
-        if batch.done:
-            self.done[p] = True
-        return self._release()
+    def push(self, t: float, seq: int, item: Any) -> None:
+        heapq.heappush(self.heap, (t, seq, item))
 
-    def _release(self) -> list[Epoch]:
+    def release(self, watermark: float) -> list[Epoch]:
+        """The epochs complete at `watermark`; `math.inf` ends the stream with a final epoch."""
         if self.finished:
             return []
-        w = self.watermark()
+        w = watermark
         out: list[Epoch] = []
         if self.last_boundary is None:
             if not self.heap or self.heap[0][0] >= w:
@@ -129,7 +103,7 @@ class EventOrder:
         items: list[Any] = []
         heap = self.heap
         while heap and heap[0][0] < boundary:
-            items.append(heapq.heappop(heap)[3])
+            items.append(heapq.heappop(heap)[2])
         if items:
             self.last_nonempty = boundary
         self.last_boundary = boundary
@@ -137,7 +111,7 @@ class EventOrder:
         return Epoch(self.index, boundary, items)
 
     def _finish(self, out: list[Epoch]) -> list[Epoch]:
-        """All partitions are done: one final, possibly empty, epoch closes the run."""
+        """The stream ended: one final, possibly empty, epoch closes the run."""
         self.finished = True
         boundary = (self.last_boundary + self.tick) if self.last_boundary is not None else 0.0
         self.index += 1
@@ -145,26 +119,25 @@ class EventOrder:
         return out
 
 
-class LatenessTracker:
-    """Per-partition: the newest time seen, and whether a record is late."""
+class Frontier:
+    """The watermark of partitions that each arrive in time order: the least newest time.
 
-    __slots__ = ("high", "lateness")
+    A partition whose input has ended no longer holds anything back; when every one has ended
+    the watermark is infinite, which closes the stream.
+    """
 
-    def __init__(self, lateness: float) -> None:
-        self.lateness = lateness
-        self.high = -math.inf
+    def __init__(self, partitions: list[str]) -> None:
+        self.high: dict[str, float] = dict.fromkeys(partitions, -math.inf)
+        self.done: set[str] = set()
 
-    def advance_to(self, now: float) -> None:
-        """Live sources: wall time moves the watermark on when no data arrives."""
-        if now > self.high:
-            self.high = now
+    def advance(self, partition: str, t: float, done: bool = False) -> None:
+        if t > self.high.get(partition, -math.inf):
+            self.high[partition] = t
+        else:
+            self.high.setdefault(partition, -math.inf)
+        if done:
+            self.done.add(partition)
 
-    def place(self, t: float) -> tuple[float, bool]:
-        """The time to order a record by, and whether it is late."""
-        if t > self.high:
-            self.high = t
-            return t, False
-        floor = self.high - self.lateness
-        if t < floor:
-            return floor, True
-        return t, False
+    def watermark(self) -> float:
+        live = [h for p, h in self.high.items() if p not in self.done]
+        return min(live) if live else math.inf

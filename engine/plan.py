@@ -18,6 +18,7 @@ from rules.model import CorrelationInput
 from rules.model import Hit as RuleHit
 
 INCIDENTS = "incidents"
+ORDER = "order"
 
 
 def rule_hit(hit: RuleHit) -> Hit:
@@ -96,16 +97,32 @@ class Plan:
         self.shard_names = sorted(used)
         self.dests = [INCIDENTS, *self.shard_names]
 
-    def evaluate(self, event: Mapping[str, Any], late: bool) -> list[tuple[str, Any]]:
-        """The stateless hot path: rule matches, and what the keyed stages need of the event."""
+    def match(self, event: Mapping[str, Any]) -> tuple[list[Hit], list[tuple[str, Any]]]:
+        """The stateless hot path: hits of rules without a window, and what the windows need.
+
+        Returns the incident hits (they need no window, so they can open an incident at once)
+        and `(shard, CorrelationInput | Observation)` for the keyed shards.
+        """
         rules = self.rules
         hits, inputs = rules.ruleset.evaluate(event)
-        out: list[tuple[str, Any]] = [(INCIDENTS, rule_hit(h)) for h in hits]
-        if late:
-            return out  # late records still raise policy hits, but stay out of windows
-        out.extend((rules.shard_of[i.correlation_id], i) for i in inputs)
-        out.extend((self.det_shard[o.detector_id], o) for o in self.detectors.route(event))
-        return out
+        windowed: list[tuple[str, Any]] = [(rules.shard_of[i.correlation_id], i) for i in inputs]
+        windowed.extend((self.det_shard[o.detector_id], o) for o in self.detectors.route(event))
+        return [rule_hit(h) for h in hits], windowed
+
+    def window_closed(self, item: Any, watermark: float) -> bool:
+        """Whether every window `item` could count in has closed at `watermark`.
+
+        A correlation window of an input at t is (s - timespan, s] for some s >= t, and windows
+        up to the watermark have been evaluated; a detector's tumbling window holding t closes
+        when the watermark reaches its end.
+        """
+        if isinstance(item, CorrelationInput):
+            spec = self.rules.ruleset.correlations.get(item.correlation_id)
+            return spec is None or item.time <= watermark - spec.timespan
+        if isinstance(item, Observation):
+            interval = self.detectors.compiled(item.detector_id).interval
+            return (item.time // interval) * interval + interval <= watermark
+        return False
 
     @property
     def ruleset(self) -> Any:
@@ -181,6 +198,8 @@ class ShardState:
         for cid, state in sorted(self.correlations.items()):
             if getattr(state, "evictions", 0):
                 out[f"correlation {cid} evictions"] = state.evictions
+            if getattr(state, "late", 0):
+                out[f"correlation {cid} late"] = state.late
         for did, state in sorted(self.detectors.items()):
             for key, value in sorted(getattr(state, "stats", {}).items()):
                 if value:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,14 +18,18 @@ from bytewax.run import cli_main
 
 from engine.config import SpanwatchConfig
 from engine.dataflow import build_dataflow
+from engine.history_sort import HistoryPart, StrictStop, sort_history
+from engine.items import RunStats
 from engine.plan import Plan, TimeRange
 from engine.sinks import ResultSink, RunResult
-from engine.sources import Part
-from engine.stages import Abort, Summary
+from engine.sources import HISTORY_KEY, SortedHistorySource
+from engine.stages import Summary
 from notifiers.model import Notification
+from replay.external_sort import ExternalSort, SpillError
 from replay.readers import HistoryError, HistoryFile, expand_paths
 
 EPOCH = timedelta(milliseconds=3000)  # wall-clock epochs: short, since replay keeps no snapshots
+MB = 1 << 20
 
 
 @contextmanager
@@ -53,6 +59,7 @@ class ReplayOptions:
     strict: bool = False
     workers: int = 1
     notifications: str | None = None  # write what would be sent, one line per notification
+    sort_memory_mb: float | None = None  # overrides replay.sort_memory_mb
 
 
 @dataclass
@@ -61,9 +68,10 @@ class ReplayReport:
     seconds: float
     files: int
     out: str | None
+    sort_runs: int = 0
 
 
-def _parts(options: ReplayOptions) -> list[Part]:
+def _parts(options: ReplayOptions) -> list[HistoryPart]:
     try:
         files = expand_paths(options.paths)
         control: list[HistoryFile] = expand_paths([options.control]) if options.control else []
@@ -71,9 +79,24 @@ def _parts(options: ReplayOptions) -> list[Part]:
         raise ReplayError(str(exc)) from None
     if not files:
         raise ReplayError("no history files found in " + ", ".join(options.paths))
-    parts = [Part(i, f) for i, f in enumerate(files)]
-    parts += [Part(len(parts) + i, f, is_control=True) for i, f in enumerate(control)]
-    return parts
+    return [HistoryPart(f) for f in files] + [HistoryPart(f, is_control=True) for f in control]
+
+
+@contextmanager
+def _spill_dir(config: SpanwatchConfig) -> Iterator[Path]:
+    """A private folder for the sort's runs (under `replay.spill_dir` or `state_dir`)."""
+    parent = Path(config.replay.spill_dir or config.state_dir)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="replay-sort-", dir=parent))
+    except OSError as exc:
+        raise ReplayError(
+            f"cannot make a folder for the sort in {parent}: {exc.strerror}"
+        ) from None
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_replay(
@@ -81,22 +104,40 @@ def run_replay(
     options: ReplayOptions,
     notify: Callable[[Notification], None] | None = None,
 ) -> ReplayReport:
-    """Replay history; raises ReplayError for bad paths and `--strict` failures."""
+    """Replay history; raises ReplayError for bad paths, a failing disk and `--strict` failures.
+
+    First the whole history is read, checked and sorted by event time (`sort_history`), then
+    the dataflow reads it in that order.
+    """
     parts = _parts(options)
     plan = Plan(config, rules=options.rules, time_range=options.time_range)
     result = RunResult()
     if options.out:
         Path(options.out).parent.mkdir(parents=True, exist_ok=True)
-    sink = ResultSink(options.out, result, notify, options.notifications)
-    abort = Abort() if options.strict else None
-    flow = build_dataflow(plan, parts, sink, abort=abort)
+    budget = int((options.sort_memory_mb or config.replay.sort_memory_mb) * MB)
     started = time.perf_counter()
-    with quiet_gc():
+    with quiet_gc(), _spill_dir(config) as spill, ExternalSort(spill, budget) as sorter:
+        try:
+            read = sort_history(parts, plan, sorter, strict=options.strict)
+        except StrictStop as exc:
+            raise ReplayError(f"--strict: {exc}") from None
+        except SpillError as exc:
+            raise ReplayError(str(exc)) from None
+        source = SortedHistorySource(sorter.merged())
+        sink = ResultSink(options.out, result, notify, options.notifications)
+        flow = build_dataflow(plan, source, [HISTORY_KEY], sink)
         cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
+        runs = sorter.runs_written
+    if source.error.reason is not None:
+        raise ReplayError(source.error.reason)
     seconds = time.perf_counter() - started
-    if abort is not None and abort.reason is not None:
-        raise ReplayError(f"--strict: {abort.reason}")
-    return ReplayReport(result, seconds, sum(not p.is_control for p in parts), options.out)
+    if result.summary is not None:
+        stats = RunStats(**result.summary.stats)
+        stats.merge(read)
+        result.summary.stats = vars(stats)
+    return ReplayReport(
+        result, seconds, sum(not p.is_control for p in parts), options.out, sort_runs=runs
+    )
 
 
 ROUTINE_COUNTERS = (" observations", " points", " windows")
@@ -126,7 +167,8 @@ def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = 
     print(
         f"  lines {_n(stats.get('lines', 0))} · bad lines {_n(bad)} · late {_n(stats.get('late', 0))}"
         f" · outside --from/--to {_n(stats.get('outside_range', 0))}"
-        f" · control events {_n(stats.get('control_events', 0))}",
+        f" · control events {_n(stats.get('control_events', 0))}"
+        f" · duplicates {_n(stats.get('duplicates', 0))}",
         file=out,
     )
     if summary is None:

@@ -1,72 +1,56 @@
-"""Bytewax sources over history: one partition per file, lines handed on in chunks."""
+"""Replay's Bytewax source: the sorted history (see `engine.history_sort`), in chunks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from itertools import islice
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from engine.stages import Abort, LineChunk
-from replay.readers import HistoryError, HistoryFile, read_lines
+from engine.items import SortedRecords
+from replay.external_sort import SpillError
 
-CHUNK_LINES = 256
-
-
-@dataclass(frozen=True)
-class Part:
-    index: int
-    file: HistoryFile
-    is_control: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"{self.index:05d}"
+CHUNK_RECORDS = 1024
+HISTORY_KEY = "history"
 
 
-class _FilePartition(StatefulSourcePartition[tuple[str, LineChunk], int]):
-    def __init__(self, part: Part, next_line: int, abort: Abort | None) -> None:
-        self.part = part
-        self.abort = abort
-        self.next_line = next_line
-        self.lines: Iterator[tuple[int, bytes]] = read_lines(part.file, start_line=next_line)
+class SortedHistoryError:
+    """Where the source leaves a failure to read the sorted runs, for `run_replay` to report."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+
+class _SortedPartition(StatefulSourcePartition[tuple[str, SortedRecords], None]):
+    def __init__(self, records: Iterator[tuple[float, bytes]], error: SortedHistoryError) -> None:
+        self.records = records
+        self.error = error
         self.finished = False
 
-    def next_batch(self) -> list[tuple[str, LineChunk]]:
+    def next_batch(self) -> list[tuple[str, SortedRecords]]:
         if self.finished:
             raise StopIteration
-        chunk: list[tuple[int, bytes]] = []
-        if self.abort is not None and self.abort.reason is not None:
-            self.finished = True
-            return [(self.part.key, LineChunk(self.part.index, chunk, done=True))]
-        error = None
         try:
-            for line_no, raw in self.lines:
-                chunk.append((line_no, raw))
-                if len(chunk) >= CHUNK_LINES:
-                    break
-            else:
-                self.finished = True
-        except HistoryError as exc:  # unreadable from here on: report it, keep what was read
-            error = str(exc)
-            self.finished = True
-        if chunk:
-            self.next_line = chunk[-1][0] + 1
-        return [(self.part.key, LineChunk(self.part.index, chunk, self.finished, error))]
+            chunk = list(islice(self.records, CHUNK_RECORDS))
+        except SpillError as exc:  # the disk failed under the runs: end the stream, say why
+            self.error.reason = str(exc)
+            chunk = []
+        self.finished = len(chunk) < CHUNK_RECORDS
+        return [(HISTORY_KEY, SortedRecords(chunk, self.finished))]
 
-    def snapshot(self) -> int:
-        return self.next_line
+    def snapshot(self) -> None:
+        return None
 
 
-class HistorySource(FixedPartitionedSource[tuple[str, LineChunk], int]):
-    """Every history file (and the control file) is a partition of its own."""
+class SortedHistorySource(FixedPartitionedSource[tuple[str, SortedRecords], None]):
+    """One partition: the whole history, merged from the sort's runs in event-time order."""
 
-    def __init__(self, parts: list[Part], abort: Abort | None = None) -> None:
-        self.parts = {p.key: p for p in parts}
-        self.abort = abort
+    def __init__(self, records: Iterator[tuple[float, bytes]]) -> None:
+        self.records = records
+        self.error = SortedHistoryError()
 
     def list_parts(self) -> list[str]:
-        return list(self.parts)
+        return [HISTORY_KEY]
 
-    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _FilePartition:
-        return _FilePartition(self.parts[for_part], resume_state or 1, self.abort)
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _SortedPartition:
+        return _SortedPartition(self.records, self.error)

@@ -1,208 +1,203 @@
-"""The dataflow's steps as plain objects: decode, order, shard, incidents.
+"""The dataflow's steps as plain objects: decode, match, order, correlate and detect, incidents.
 
-`engine.dataflow` only wires these into Bytewax; everything they do can be driven
-(and tested) without it.
+`engine.dataflow` only wires these into Bytewax; everything they do can be driven (and tested)
+without it.
+
+Replay and live differ in two places only. Replay's input is already in event-time order
+(`engine.history_sort`), and every hit travels with its event through the order, so the incident
+stage sees one deterministic sequence. Live, the order stage keeps a watermark per source
+(`engine.source_clocks`), and hits of rules without a window skip the order altogether: the
+incident stage applies them, and control events from the API, as soon as they arrive, at the
+wall clock.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from engine.decode import DecodeError, decode_line
+from engine.history_sort import CONTROL
 from engine.incidents.book import IncidentBook
-from engine.incidents.control import ControlError, parse_control
+from engine.incidents.control import parse_control
 from engine.incidents.model import ControlReport, Hit, Transition
+from engine.items import (
+    Arrivals,
+    Decoded,
+    Health,
+    Matched,
+    Prompt,
+    RunStats,
+    SortedRecords,
+    Timed,
+    ToOrder,
+)
 from engine.merge import EpochMerger, EpochMsg
-from engine.ordering import Batch, EventOrder, LatenessTracker
-from engine.plan import INCIDENTS, Plan
+from engine.ordering import Epoch, EventOrder, Frontier
+from engine.plan import INCIDENTS, ORDER, Plan
+from engine.source_clocks import SourceClocks
 from notifiers.model import Notification
 
-MAX_REPORTED_BAD_LINES = 100
+STATE_VERSION = 2  # snapshots of older shapes are started afresh (see `fresh`)
 
 
-class Abort:
-    """`--strict`: the first bad line ends the run. Shared by the sources and the decoders,
-    so the run winds down through end-of-input instead of an exception inside Bytewax."""
-
-    def __init__(self) -> None:
-        self.reason: str | None = None
-
-    def set(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
-
-
-@dataclass(slots=True)
-class LineChunk:
-    """Raw lines of one partition, as a source hands them on."""
-
-    partition: int
-    lines: list[tuple[int, bytes]]
-    done: bool = False
-    error: str | None = None  # the file could not be read to its end (e.g. a truncated .gz)
-    events: list[dict[str, Any]] | None = None  # live: already decoded by the receiver
-    controls: list[Any] | None = None  # live: acks, resolves and silences from the API
-    clock: float | None = None  # live: wall time, so the watermark moves without data
-
-
-@dataclass
-class RunStats:
-    """Counters that travel with the data to the end of the run, then make the summary."""
-
-    lines: int = 0
-    events: int = 0
-    bad_lines: int = 0
-    late: int = 0
-    outside_range: int = 0
-    control_events: int = 0
-    bad_examples: list[str] = field(default_factory=list)
-
-    def merge(self, other: RunStats) -> None:
-        self.lines += other.lines
-        self.events += other.events
-        self.bad_lines += other.bad_lines
-        self.late += other.late
-        self.outside_range += other.outside_range
-        self.control_events += other.control_events
-        room = MAX_REPORTED_BAD_LINES - len(self.bad_examples)
-        self.bad_examples.extend(other.bad_examples[: max(room, 0)])
+def fresh(state: Any, cls: type) -> bool:
+    """Whether a step must build a new state: none yet, or one recovered from an older shape."""
+    return not isinstance(state, cls) or getattr(state, "version", 1) != STATE_VERSION
 
 
 class DecodeState:
-    """One partition (one file): lines -> normalised events -> routed items with order times."""
+    """One partition: sorted history records (replay) or arrivals (live) -> Decoded."""
 
-    def __init__(self, partition: int, display: str, is_control: bool, abort: Abort | None) -> None:
-        self.partition = partition
-        self.display = display
-        self.is_control = is_control
-        self.abort = abort
-        self.tracker: LatenessTracker | None = None
+    def __init__(self) -> None:
+        self.version = STATE_VERSION
         self.seq = 0
+        self.last_record = b""
         self.stats = RunStats()
 
-    def _bad(self, line_no: int, reason: str) -> None:
-        where = f"{self.display}:{line_no}: {reason}"
-        self.stats.bad_lines += 1
-        if self.abort is not None:
-            self.abort.set(where)
-        if len(self.stats.bad_examples) < MAX_REPORTED_BAD_LINES:
-            self.stats.bad_examples.append(where)
-
-    def step(self, plan: Plan, chunk: LineChunk) -> Batch:
-        if self.tracker is None:
-            self.tracker = LatenessTracker(plan.config.stream.allowed_lateness)
-        items: list[tuple[float, int, Any]] = []
-        tracker, time_range, aliases = self.tracker, plan.time_range, plan.aliases
-        for line_no, raw in chunk.lines:
-            if self.abort is not None and self.abort.reason is not None:
-                break
-            self.stats.lines += 1
-            if self.is_control:
-                self._control(line_no, raw, items)
+    def step(self, partition: str, chunk: SortedRecords | Arrivals) -> Decoded:
+        if isinstance(chunk, Arrivals):
+            return self._arrivals(partition, chunk)
+        items: list[Timed] = []
+        for t, record in chunk.items:
+            self.seq += 1
+            if record[:1] == CONTROL:
+                items.append(Timed(t, self.seq, "", parse_control(orjson.loads(record[1:]))))
                 continue
-            try:
-                events = decode_line(raw, aliases)
-            except DecodeError as exc:
-                self._bad(line_no, str(exc))
+            event = orjson.loads(record[1:])
+            if record == self.last_record and event.get("kind") == "span" and event.get("span_id"):
+                self.stats.duplicates += 1  # the same span sent twice (see history_sort)
                 continue
-            for event in events:
-                t = event["time"]
-                if t not in time_range:
-                    self.stats.outside_range += 1
-                    continue
-                self.stats.events += 1
-                placed, late = tracker.place(t)
-                if late:
-                    self.stats.late += 1
-                self.seq += 1
-                items.append((placed, self.seq, (event, late)))
-        if chunk.events or chunk.controls or chunk.clock is not None:
-            self._live(plan, chunk, items)
-        if chunk.error is not None:
-            self.stats.bad_lines += 1
-            self.stats.bad_examples.append(chunk.error)
-            if self.abort is not None:
-                self.abort.set(chunk.error)
-        return Batch(
-            self.partition,
-            self.tracker.high,
-            items,
-            done=chunk.done,
-        )
-
-    def _live(self, plan: Plan, chunk: LineChunk, items: list[tuple[float, int, Any]]) -> None:
-        assert self.tracker is not None
-        if chunk.clock is not None:
-            self.tracker.advance_to(chunk.clock)
-        for event in chunk.events or ():
+            self.last_record = record
             self.stats.events += 1
-            placed, late = self.tracker.place(event["time"])
-            if late:
-                self.stats.late += 1
-            self.seq += 1
-            items.append((placed, self.seq, (event, late)))
-        for control in chunk.controls or ():
-            placed, _late = self.tracker.place(control.at)
-            self.stats.control_events += 1
-            self.seq += 1
-            items.append((placed, self.seq, control))
+            items.append(Timed(t, self.seq, "", event))
+        stats = self.stats if chunk.done else None
+        return Decoded(partition, items, [], None, chunk.done, stats)
 
-    def _control(self, line_no: int, raw: bytes, items: list[tuple[float, int, Any]]) -> None:
-        where = f"{self.display}:{line_no}"
-        try:
-            event = parse_control(orjson.loads(raw), where=where)
-        except orjson.JSONDecodeError as exc:
-            self._bad(line_no, f"not valid JSON: {exc}")
-            return
-        except ControlError as exc:
-            self._bad(line_no, str(exc))
-            return
-        assert self.tracker is not None
-        placed, _late = self.tracker.place(event.at)
-        self.stats.control_events += 1
-        self.seq += 1
-        items.append((placed, self.seq, event))
+    def _arrivals(self, partition: str, chunk: Arrivals) -> Decoded:
+        items: list[Timed] = []
+        for source, event in chunk.events:
+            self.seq += 1
+            self.stats.events += 1
+            items.append(Timed(event["time"], self.seq, source, event))
+        return Decoded(partition, items, chunk.controls, chunk.clock, False, None)
+
+
+def match(plan: Plan, decoded: Decoded, *, live: bool) -> list[tuple[str, ToOrder | Prompt]]:
+    """Rules and detector routing for each event of a chunk (stateless: any worker may run it).
+
+    Live, the hits of rules without a window leave at once for the incident stage (with the
+    chunk's control events and clock); everything else goes to the order stage.
+    """
+    prompt: list[Hit] = []
+    for timed in decoded.items:
+        if isinstance(timed.payload, dict):
+            hits, windowed = plan.match(timed.payload)
+            if live:
+                prompt.extend(hits)
+                hits = []
+            timed.payload = Matched(hits, windowed)
+    out: list[tuple[str, ToOrder | Prompt]] = [
+        (
+            ORDER,
+            ToOrder(decoded.partition, decoded.items, decoded.clock, decoded.done, decoded.stats),
+        )
+    ]
+    if live:
+        assert decoded.clock is not None
+        out.append((INCIDENTS, Prompt(decoded.clock, prompt, decoded.controls)))
+    return out
 
 
 class OrderState:
     """The single merge point: partitions in, epochs out to every destination.
 
-    Records are matched against the rules and routed to the keyed shards here, after
-    ordering, so that each record is one entry in the merge rather than one per detector.
+    Replay: the input is sorted, so the watermark is the newest time read (`Frontier`). Live:
+    one clock per source (`SourceClocks`); an event behind the watermark keeps its own time and
+    leaves with the next epoch, and only what it would add to windows already closed is dropped
+    (and the event counted late, for its source).
     """
 
-    def __init__(self, plan: Plan, partitions: int) -> None:
+    def __init__(self, plan: Plan, partitions: list[str], live: bool) -> None:
         stream = plan.config.stream
+        self.version = STATE_VERSION
         self.order = EventOrder(
-            partitions,
-            lateness=stream.allowed_lateness,
-            tick=stream.tick,
-            heartbeat=stream.heartbeat,
-            max_quiet=stream.max_quiet,
+            tick=stream.tick, heartbeat=stream.heartbeat, max_quiet=stream.max_quiet
         )
+        self.frontier = Frontier(partitions)
+        self.clocks = (
+            SourceClocks(
+                allowed_lateness=stream.allowed_lateness,
+                idle_timeout=stream.idle_timeout,
+                max_future=stream.max_future,
+            )
+            if live
+            else None
+        )
+        self.shard_watermark = -math.inf  # what the keyed shards have been advanced to
+        self.seq = 0
         self.stats = RunStats()
 
-    def step(self, plan: Plan, batch: Batch, stats: RunStats | None) -> list[tuple[str, EpochMsg]]:
-        if stats is not None:
-            self.stats.merge(stats)
-        out: list[tuple[str, EpochMsg]] = []
-        for epoch in self.order.push(batch):
-            routed: dict[str, list[Any]] = {dest: [] for dest in plan.dests}
-            for item in epoch.items:
-                if isinstance(item, tuple):
-                    event, late = item
-                    for dest, payload in plan.evaluate(event, late):
-                        routed[dest].append(payload)
-                else:
-                    routed[INCIDENTS].append(item)  # a control event
-            for dest, items in routed.items():
-                extra = vars(self.stats).copy() if (epoch.final and dest == INCIDENTS) else {}
-                msg = EpochMsg("order", epoch.index, epoch.watermark, items, epoch.final, extra)
-                out.append((dest, msg))
+    def step(self, plan: Plan, batch: ToOrder) -> list[tuple[str, EpochMsg | Health]]:
+        if batch.stats is not None:
+            self.stats.merge(batch.stats)
+        clocks, order = self.clocks, self.order
+        if clocks is None:
+            high = -math.inf
+            for timed in batch.items:
+                order.push(timed.time, timed.seq, timed)
+                high = max(high, timed.time)
+            self.frontier.advance(batch.partition, high, batch.done)
+            watermark = self.frontier.watermark()
+            now = math.nan
+        else:
+            assert batch.clock is not None
+            now = batch.clock
+            for timed in batch.items:
+                if clocks.arrive(timed.source, timed.time, now):
+                    self.seq += 1  # live: arrival order breaks ties
+                    order.push(timed.time, self.seq, timed)
+            clocks.forget_idle(now)
+            watermark = clocks.watermark(now)
+        out: list[tuple[str, EpochMsg | Health]] = []
+        for epoch in order.release(watermark):
+            out.extend(self._route(plan, epoch, now))
+        if clocks is not None:
+            health = clocks.health(now)
+            if health is not None:
+                out.append((INCIDENTS, health))
+        return out
+
+    def _route(self, plan: Plan, epoch: Epoch, now: float) -> list[tuple[str, EpochMsg]]:
+        routed: dict[str, list[Any]] = {dest: [] for dest in plan.dests}
+        closed_at = self.shard_watermark
+        for timed in epoch.items:
+            payload = timed.payload
+            if not isinstance(payload, Matched):
+                routed[INCIDENTS].append(payload)  # a control event (replay)
+                continue
+            routed[INCIDENTS].extend(payload.hits)
+            behind = timed.time < closed_at
+            lost = False
+            for dest, item in payload.windowed:
+                if behind and plan.window_closed(item, closed_at):
+                    lost = True
+                    continue
+                routed[dest].append(item)
+            if lost:
+                self.stats.late += 1
+                if self.clocks is not None:
+                    self.clocks.count_late(timed.source, now)
+        self.shard_watermark = epoch.watermark
+        out = []
+        for dest, items in routed.items():
+            extra = vars(self.stats).copy() if (epoch.final and dest == INCIDENTS) else {}
+            out.append(
+                (dest, EpochMsg(ORDER, epoch.index, epoch.watermark, items, epoch.final, extra))
+            )
         return out
 
 
@@ -227,15 +222,36 @@ class Summary:
 
 
 class IncidentStage:
-    """The incident book behind the epoch merger: one deterministic order for everything."""
+    """The incident book behind the epoch merger: one deterministic order for everything.
+
+    Replay: the book's clock is event time. Live: it is the wall clock, carried by every Prompt;
+    hits of windows (which arrive a watermark later) apply at the current wall time, so an
+    incident's timers (`resolve_after`, escalation) count from when spanwatch saw the problem.
+    """
+
+    clock: float = -math.inf  # live: the latest wall time seen (class default: older snapshots)
 
     def __init__(self, plan: Plan) -> None:
-        self.merger = EpochMerger(["order", *plan.shard_names])
+        self.version = STATE_VERSION
+        self.merger = EpochMerger([ORDER, *plan.shard_names])
         self.book = IncidentBook(plan.config.incidents)
         self.opened: Counter = Counter()
         self.transitions: Counter = Counter()
+        self.live = False
 
-    def step(self, msg: EpochMsg) -> list[tuple[str, Any]]:
+    def adapt(self, plan: Plan, live: bool) -> None:
+        """Set the mode; a book recovered from an older shape keeps its incidents, but its
+        epoch merger starts over with the order stage (which that shape's recovery restarts)."""
+        self.live = live
+        if getattr(self, "version", 1) != STATE_VERSION:
+            self.merger = EpochMerger([ORDER, *plan.shard_names])
+            self.version = STATE_VERSION
+
+    def step(self, msg: EpochMsg | Prompt | Health) -> list[tuple[str, Any]]:
+        if isinstance(msg, Prompt):
+            return self._prompt(msg)
+        if isinstance(msg, Health):
+            return [("health", msg)]
         out: list[tuple[str, Any]] = []
         for epoch in self.merger.add(msg):
             keyed: list[tuple[float, int, int, Any]] = []
@@ -244,21 +260,35 @@ class IncidentStage:
                     t = item.time if isinstance(item, Hit) else item.at
                     keyed.append((t, rank, pos, item))
             keyed.sort(key=lambda k: k[:3])
+            at = self.clock if self.live else None
             for _t, _rank, _pos, item in keyed:
                 if isinstance(item, Hit):
-                    self._emit(self.book.on_hit(item), out)
+                    self._emit(self.book.on_hit(item, at=at), out)
                 else:
                     self._emit(self.book.on_control(item), out)
             self._emit(self.book.advance(epoch.watermark), out)
             if epoch.final:
                 merged: dict[str, Any] = {}
                 for source, stats in epoch.stats.items():
-                    if source != "order":
+                    if source != ORDER:
                         merged.update(stats)
-                summary = Summary(
-                    epoch.stats.get("order", {}), merged, self.opened, self.transitions
-                )
+                summary = Summary(epoch.stats.get(ORDER, {}), merged, self.opened, self.transitions)
                 out.append(("summary", summary))
+        return out
+
+    def _prompt(self, msg: Prompt) -> list[tuple[str, Any]]:
+        """Live: hits that need no window and control events, applied now; then the timers."""
+        self.clock = at = max(self.clock, msg.at)
+        out: list[tuple[str, Any]] = []
+        for hit in msg.hits:
+            self._emit(self.book.on_hit(hit, at=at), out)
+        for ticket, control in msg.controls:
+            outputs = self.book.on_control(control)
+            self._emit(outputs, out)
+            if ticket is not None:
+                answer = next((o for o in outputs if isinstance(o, ControlReport)), None)
+                out.append(("answer", (ticket, answer)))
+        self._emit(self.book.advance(at), out)
         return out
 
     def _emit(self, outputs: list[Any], out: list[tuple[str, Any]]) -> None:

@@ -12,6 +12,11 @@ Semantics (Sigma correlation specification, made concrete for a stream):
   `temporal_ordered` needs them in the listed order.
 - Conditions: gt, gte, lt, lte, eq, neq, several at once for a range (`gte: 10, lt: 20`).
 
+Inputs arrive in event-time order, except live, where an input that came behind the watermark
+still counts in windows that are open: it is placed at its own time (a correlation rule's window
+closes for it once the watermark is more than `timespan` past it; older inputs are counted in
+`late` and left out). Its hit, if any, is for the window ending at the group's newest input.
+
 Memory is bounded: events closer than timespan/256 share one bucket (so a window edge is
 exact to 1/256 of the timespan), distinct values are exact up to 1000 and then saturate,
 percentiles use an evenly thinned sample of at most 512 values, and at most
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import math
 import operator
+from bisect import bisect_right
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +37,7 @@ from .model import CorrelationInput, Hit
 BUCKETS_PER_WINDOW = 256
 DISTINCT_CAP = 1000
 SAMPLE_CAP = 512
+CHAIN_HISTORY = 32  # inputs an ordered window keeps to redo its chains for a late input
 
 _OPS = {
     "gt": operator.gt,
@@ -89,12 +96,21 @@ class SumWindow:
         self.last = -math.inf
 
     def add(self, t: float, value: float, width: float) -> None:
-        if self.buckets and t - self.buckets[-1][0] < width:
-            bucket = self.buckets[-1]
-            bucket[1] += value
-            bucket[2] += 1
-        else:
-            self.buckets.append([t, value, 1])
+        buckets = self.buckets
+        if not buckets or t >= buckets[-1][0]:
+            if buckets and t - buckets[-1][0] < width:
+                bucket = buckets[-1]
+                bucket[1] += value
+                bucket[2] += 1
+            else:
+                buckets.append([t, value, 1])
+        else:  # behind the newest bucket: into the bucket that holds t, or a new one there
+            i = bisect_right(buckets, t, key=_start)
+            if i and t - buckets[i - 1][0] < width:
+                buckets[i - 1][1] += value
+                buckets[i - 1][2] += 1
+            else:
+                buckets.insert(i, [t, value, 1])
         self.total += value
         self.count += 1
         self.last = max(self.last, t)
@@ -119,10 +135,16 @@ class DistinctWindow:
         self.last = -math.inf
 
     def add(self, t: float, value: str) -> None:
-        self.seen.pop(value, None)
-        self.seen[value] = t
-        if len(self.seen) > DISTINCT_CAP:
-            del self.seen[next(iter(self.seen))]
+        seen = self.seen
+        if t >= self.last:
+            seen.pop(value, None)
+            seen[value] = t
+        elif seen.get(value, -math.inf) < t:  # behind: keep `seen` in time order
+            ordered = [(v, s) for v, s in seen.items() if v != value]
+            ordered.insert(bisect_right(ordered, t, key=_time_of), (value, t))
+            self.seen = seen = dict(ordered)
+        if len(seen) > DISTINCT_CAP:
+            del seen[next(iter(seen))]
         self.last = max(self.last, t)
 
     def expire(self, cutoff: float) -> None:
@@ -146,11 +168,15 @@ class SampleWindow:
         self.last = -math.inf
 
     def add(self, t: float, value: float) -> None:
+        behind = t < self.last
         self.last = max(self.last, t)
         self.seen += 1
         if self.seen % self.stride:
             return
-        self.values.append((t, value))
+        if behind:
+            self.values.insert(bisect_right(self.values, t, key=_start), (t, value))
+        else:
+            self.values.append((t, value))
         if len(self.values) > SAMPLE_CAP:
             self.values = deque(list(self.values)[1::2])
             self.stride *= 2
@@ -173,18 +199,38 @@ class SampleWindow:
 
 
 class TemporalWindow:
-    """Last time each referenced rule matched, plus ordered-chain starts for temporal_ordered."""
+    """Last time each referenced rule matched, plus ordered-chain starts for temporal_ordered.
 
-    __slots__ = ("chain", "last", "seen")
+    An ordered window also keeps its last `CHAIN_HISTORY` inputs, so that an input that arrives
+    behind newer ones can be put in its place and the chains worked out again.
+    """
 
-    def __init__(self, size: int) -> None:
+    __slots__ = ("chain", "history", "last", "seen")
+
+    def __init__(self, size: int, ordered: bool = False) -> None:
         self.seen: dict[str, float] = {}
         self.chain: list[float | None] = [None] * size  # chain[k]: latest start of rules[0..k]
         self.last = -math.inf
+        self.history: list[tuple[float, str]] | None = [] if ordered else None
 
     def add(self, t: float, rule_id: str, rules: tuple[str, ...]) -> None:
-        self.seen[rule_id] = t
+        self.seen[rule_id] = max(self.seen.get(rule_id, -math.inf), t)
+        history = getattr(self, "history", None)  # None also for windows saved without one
+        if history is not None:
+            if t < self.last:
+                history.insert(bisect_right(history, t, key=_start), (t, rule_id))
+                del history[:-CHAIN_HISTORY]
+                self.chain = [None] * len(rules)
+                for past, rule in history:
+                    self._extend(past, rule, rules)
+                self.last = max(self.last, t)
+                return
+            history.append((t, rule_id))
+            del history[:-CHAIN_HISTORY]
         self.last = max(self.last, t)
+        self._extend(t, rule_id, rules)
+
+    def _extend(self, t: float, rule_id: str, rules: tuple[str, ...]) -> None:
         for k in range(len(rules) - 1, -1, -1):  # backwards: one input extends a chain once
             if rules[k] != rule_id:
                 continue
@@ -195,6 +241,17 @@ class TemporalWindow:
     def expire(self, cutoff: float) -> None:
         self.seen = {r: t for r, t in self.seen.items() if t > cutoff}
         self.chain = [s if s is not None and s > cutoff else None for s in self.chain]
+        history = getattr(self, "history", None)
+        if history:
+            self.history = [(t, r) for t, r in history if t > cutoff]
+
+
+def _start(item: tuple | list) -> float:
+    return item[0]
+
+
+def _time_of(item: tuple[str, float]) -> float:
+    return item[1]
 
 
 Window = SumWindow | DistinctWindow | SampleWindow | TemporalWindow
@@ -211,6 +268,7 @@ class CorrelationState:
         self.max_groups = max_groups
         self.groups: OrderedDict[tuple[str, ...], Window] = OrderedDict()
         self.evictions = 0
+        self.late = 0
         self.watermark = -math.inf
 
     def __repr__(self) -> str:
@@ -220,8 +278,11 @@ class CorrelationState:
         )
 
     def update(self, inp: CorrelationInput) -> list[Hit]:
-        """Add one input (inputs arrive in event-time order); return the hits it causes."""
+        """Add one input (in event-time order, but see the module's note); return its hits."""
         spec = self.spec
+        if inp.time <= self.watermark - spec.timespan:  # every window it could join has closed
+            self.late = getattr(self, "late", 0) + 1
+            return []
         groups = self.groups
         key = inp.group
         window = groups.get(key)
@@ -235,7 +296,8 @@ class CorrelationState:
             groups.move_to_end(key)
         t = inp.time
         last = window.last
-        cutoff = (last if last > t else t) - spec.timespan  # max(t, last), NaN as max() has it
+        end = last if last > t else t  # max(t, last), NaN as max() has it
+        cutoff = end - spec.timespan
         kind = spec.type
         value = inp.value
         if kind in _SUMMED:
@@ -268,7 +330,7 @@ class CorrelationState:
                 rule_id=spec.rule_id,
                 title=spec.title,
                 severity=spec.severity,
-                time=t,
+                time=end,
                 group=dict(zip(spec.group_by, key, strict=False)),
                 labels=dict(spec.labels),
                 evidence=evidence,
@@ -299,7 +361,7 @@ class CorrelationState:
             return DistinctWindow()
         if kind in ("value_percentile", "value_median"):
             return SampleWindow()
-        return TemporalWindow(len(self.spec.rules))
+        return TemporalWindow(len(self.spec.rules), ordered=kind == "temporal_ordered")
 
     def _measure(self, window: Window) -> float | None:
         """The number the condition is checked against (None: nothing to check yet)."""

@@ -110,9 +110,13 @@ class IncidentBook:
         """Move the clock to `now` (never backwards) and fire every timer due by then."""
         return self._run_timers(now)
 
-    def on_hit(self, hit: Hit) -> list[Output]:
-        """Open, update or (for a detector's explicit end) resolve the hit's incident."""
-        out = self._run_timers(hit.time)
+    def on_hit(self, hit: Hit, at: float | None = None) -> list[Output]:
+        """Open, update or (for a detector's explicit end) resolve the hit's incident.
+
+        `at`: when the hit is applied, if not at its own event time. The live engine applies
+        hits at the wall clock, so that a sender's clock cannot move the book's.
+        """
+        out = self._run_timers(hit.time if at is None else at)
         at = self._now
         fp = hit.fingerprint
         incident = self._incidents.get(fp)
@@ -243,8 +247,9 @@ class IncidentBook:
         return [self._log("incident.resolved", incident, at)]
 
     def _schedule_resolve(self, incident: Incident) -> None:
+        """`resolve_after` counts from the last hit, or from now when that hit came late."""
         if incident.resolve_after is not None:
-            due = incident.last_seen + incident.resolve_after
+            due = max(incident.last_seen, self._now) + incident.resolve_after
             self._schedule(RESOLVE, incident.fingerprint, due)
 
     def _log(self, kind: str, incident: Incident, at: float) -> Transition:

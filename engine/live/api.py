@@ -2,15 +2,21 @@
 
 Every write endpoint needs `Authorization: Bearer <token>` (the token comes from the
 environment); acks, resolves and silences enter the dataflow's control stream, exactly as
-a replay's `--control` file does, so all incident state stays in the dataflow.
+a replay's `--control` file does, so all incident state stays in the dataflow. The incident
+stage applies them as soon as they arrive, and the request waits (up to `control_wait`
+seconds) for the outcome: 200 when applied or already so, 404 for an unknown incident, 409
+when refused (an ack of a resolved incident), 202 when the answer did not come in time. Once
+answered, the next read shows the change.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
+import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +28,8 @@ from engine.live.bearer import bearer_matches
 from engine.live.inbox import Inbox
 from engine.live.views import Views
 
+OUTCOME_STATUS = {"applied": 200, "unchanged": 200, "not_found": 404, "refused": 409}
+
 
 def make_api_app(
     views: Views,
@@ -31,6 +39,7 @@ def make_api_app(
     slack_actions: Any | None = None,
     clock: Callable[[], float] = time.time,
     ingest_refused: Callable[[], dict[str, int]] | None = None,
+    control_wait: float = 2.0,
 ) -> Starlette:
     def authorized(request: Request) -> Response | None:
         if not token:
@@ -57,13 +66,23 @@ def make_api_app(
             raise ControlError("expected a JSON object")
         return data
 
-    def enqueue(obj: dict[str, Any]) -> Response:
+    async def enqueue(obj: dict[str, Any]) -> Response:
         try:
             event = parse_control(obj, where="api")
         except ControlError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        inbox.offer_control(event)
-        return JSONResponse({"accepted": obj}, status_code=202)
+        ticket = secrets.token_hex(8)
+        waiting = views.expect(ticket)
+        inbox.offer_control(event, ticket)
+        if not await anyio.to_thread.run_sync(waiting.ready.wait, control_wait):
+            views.forget(ticket)
+            return JSONResponse({"accepted": obj}, status_code=202)
+        report = waiting.report or {}
+        status = OUTCOME_STATUS.get(report.get("outcome", ""), 200)
+        body: dict[str, Any] = {"accepted": obj, "outcome": report}
+        if status >= 400:
+            body["error"] = report.get("message", "")
+        return JSONResponse(body, status_code=status)
 
     async def health(_: Request) -> Response:
         return JSONResponse(
@@ -73,6 +92,7 @@ def make_api_app(
                 "events_refused": inbox.refused,
                 "ingest_requests_refused": ingest_refused() if ingest_refused else {},
                 "open_incidents": len(views.list()),
+                "event_time": views.event_time,
             }
         )
 
@@ -99,7 +119,7 @@ def make_api_app(
         kind = request.path_params["action"]
         if kind not in ("ack", "resolve"):
             return JSONResponse({"error": "actions are ack and resolve"}, status_code=404)
-        return enqueue(
+        return await enqueue(
             {
                 "type": kind,
                 "at": clock(),
@@ -120,13 +140,15 @@ def make_api_app(
         except ControlError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         data = {"starts_at": clock(), **data, "type": "silence", "at": clock()}
-        return enqueue(data)
+        return await enqueue(data)
 
     async def expire(request: Request) -> Response:
         denied = authorized(request)
         if denied is not None:
             return denied
-        return enqueue({"type": "expire_silence", "at": clock(), "id": request.path_params["id"]})
+        return await enqueue(
+            {"type": "expire_silence", "at": clock(), "id": request.path_params["id"]}
+        )
 
     routes: list[Any] = [
         Route("/healthz", health),

@@ -65,14 +65,18 @@ def transition(base: str, action: str, ref: str, by: str, comment: str, err: Tex
     code, payload = call(
         base, "POST", f"/v1/incidents/{ref}/{action}", {"by": by, "comment": comment}
     )
-    if code != 202:
+    if code not in (200, 202):
         return _fail(code, payload, err)
     return 0
 
 
 def silence(base: str, body: dict[str, Any], out: TextIO, err: TextIO) -> int:
     code, payload = call(base, "POST", "/v1/silences", body)
-    if code != 202:
+    if code not in (200, 202):
         return _fail(code, payload, err)
-    print(f"silence {payload['accepted'].get('id', '')} accepted", file=out)
+    outcome = payload.get("outcome")
+    if outcome:
+        print(outcome.get("message", ""), file=out)
+    else:
+        print(f"silence {payload['accepted'].get('id', '')} accepted", file=out)
     return 0

@@ -3,7 +3,8 @@
 Each message is one ExportTraceServiceRequest / ExportLogsServiceRequest, as protobuf
 (`otlp_proto`, the exporter's default) or OTLP/JSON (`otlp_json`); the encoding is
 recognised per message. Offsets are committed only after the events are in the inbox, and
-a full inbox pauses consumption (the messages wait in Kafka, not in memory). A message that
+a full inbox pauses consumption (the messages wait in Kafka, not in memory). Each partition is
+a sender of its own for the event-time watermarks (`engine.source_clocks`). A message that
 does not decode is counted and logged with its topic, partition and offset, then skipped.
 """
 
@@ -103,7 +104,8 @@ class KafkaIntake:
                     log.warning("kafka message %s skipped: %s", where, exc)
                     consumer.commit(message=message, asynchronous=True)
                     continue
-                while not self.inbox.offer_events(events):
+                sender = f"kafka={message.topic()}[{message.partition()}]"
+                while not self.inbox.offer_events(events, sender):
                     if self.stopped.wait(0.2) or self.inbox.closed:
                         return  # not committed: the message is read again after a restart
                 consumer.commit(message=message, asynchronous=True)

@@ -19,11 +19,12 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from engine.aliases import AliasTable
 from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestGate
+from engine.live.senders import senders_of
 from engine.otlp_proto import decode_logs_request, decode_trace_request
 
 
 def _take(inbox: Inbox, events: list[dict[str, Any]], context: grpc.ServicerContext) -> None:
-    if events and not inbox.offer_events(events):
+    if events and not inbox.offer_events(events, senders_of(events, context.peer())):
         context.abort(grpc.StatusCode.UNAVAILABLE, "spanwatch is overloaded; retry later")
 
 

@@ -26,6 +26,7 @@ from engine.aliases import AliasTable
 from engine.events import NotOtlpError
 from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestGate
+from engine.live.senders import senders_of
 from engine.otlp_json import decode_logs, decode_traces
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
@@ -81,7 +82,9 @@ def make_otlp_app(
             events = _decode(signal, ctype, body, aliases)
         except BadRequest as exc:
             return _error(exc.status, exc.reason, ctype)
-        if events and not inbox.offer_events(events):
+        client = request.client
+        connection = f"{client.host}:{client.port}" if client else "unknown"
+        if events and not inbox.offer_events(events, senders_of(events, connection)):
             return _error(429, "spanwatch is overloaded; retry later", ctype, retry_after)
         response = (
             ExportTraceServiceResponse() if signal == "traces" else ExportLogsServiceResponse()

@@ -30,13 +30,11 @@ from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestGate
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
-from engine.live.source import InboxSource
+from engine.live.source import LIVE_KEY, InboxSource
 from engine.live.views import Views
 from engine.plan import Plan
 from engine.sinks import log_line
-from engine.sources import Part
 from notifiers.dispatcher import Dispatcher
-from replay.readers import HistoryFile
 from rules.reload import RuleReloader
 
 log = logging.getLogger("spanwatch")
@@ -93,7 +91,15 @@ class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
                 report = obj.to_dict()
                 self.views.report(report)
                 log.info("control: %s", orjson.dumps(report).decode())
+            elif kind == "health":
+                self.views.health(obj.sources, obj.totals)
+                for warning in obj.warnings:
+                    log.warning("event time: %s", warning)
         self.out.flush()
+        for kind, obj in values:  # after the log lines above: an answered request reads them
+            if kind == "answer":
+                ticket, report = obj
+                self.views.answer(ticket, None if report is None else report.to_dict())
 
     def snapshot(self) -> None:
         return None
@@ -215,9 +221,10 @@ class LiveEngine:
         if not recovery_dir.exists():
             recovery_dir.mkdir(parents=True)
             init_db_dir(recovery_dir, RECOVERY_PARTITIONS)
-        part = Part(0, HistoryFile("live", "live"))
         sink = LiveSink(self.log_path, self.views, self.dispatcher)
-        flow = build_dataflow(self.plan, [part], sink, source=InboxSource(self.inbox), persist=True)
+        flow = build_dataflow(
+            self.plan, InboxSource(self.inbox), [LIVE_KEY], sink, live=True, persist=True
+        )
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)

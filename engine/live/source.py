@@ -1,4 +1,8 @@
-"""The live source: one partition that drains the inbox and carries the wall clock."""
+"""The live source: one partition that drains the inbox and carries the wall clock.
+
+It polls often (every `POLL` when idle), because what it hands on is also the incident stage's
+clock: a policy hit, an ack or a due timer waits at most that long before it takes effect.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,20 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from engine.items import Arrivals
 from engine.live.inbox import Inbox
-from engine.stages import LineChunk
 
-POLL = timedelta(milliseconds=200)
+POLL = timedelta(milliseconds=50)
 LIVE_KEY = "live"
 
 
-class _InboxPartition(StatefulSourcePartition[tuple[str, LineChunk], None]):
+class _InboxPartition(StatefulSourcePartition[tuple[str, Arrivals], None]):
     def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
         self.finished = False
         self.idle = False
 
-    def next_batch(self) -> list[tuple[str, LineChunk]]:
+    def next_batch(self) -> list[tuple[str, Arrivals]]:
         if self.finished:
             raise StopIteration
         events, controls, done = self.inbox.drain()
@@ -29,8 +33,7 @@ class _InboxPartition(StatefulSourcePartition[tuple[str, LineChunk], None]):
             # so their recovered state carries on where it stopped after a restart.
             self.finished = True
         self.idle = not events and not controls
-        chunk = LineChunk(0, [], False, events=events, controls=controls, clock=time.time())
-        return [(LIVE_KEY, chunk)]
+        return [(LIVE_KEY, Arrivals(events, controls, time.time()))]
 
     def next_awake(self) -> datetime | None:
         return datetime.now(UTC) + POLL if self.idle else None
@@ -39,7 +42,7 @@ class _InboxPartition(StatefulSourcePartition[tuple[str, LineChunk], None]):
         return None
 
 
-class InboxSource(FixedPartitionedSource[tuple[str, LineChunk], None]):
+class InboxSource(FixedPartitionedSource[tuple[str, Arrivals], None]):
     def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
 

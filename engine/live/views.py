@@ -1,7 +1,9 @@
 """What the API can answer without entering the dataflow: incidents and silences as last seen.
 
 Fed by the sink from the incident log and the control reports; rebuilt at start-up from
-the incident log file, so a restart answers the same.
+the incident log file, so a restart answers the same. An API request that posts a control
+event waits here for its answer (`expect` / `answer`): the sink applies the incident-log lines
+of the control before its answer, so once a request has its answer, the next read shows it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Views:
         self.resolved_order: list[str] = []
         self.keep_resolved = keep_resolved
         self.reports: list[dict[str, Any]] = []
+        self.event_time: dict[str, Any] = {}
+        self._waiting: dict[str, _Answer] = {}
 
     def apply(self, line: dict[str, Any]) -> None:
         incident = line["incident"]
@@ -39,6 +43,29 @@ class Views:
             kind = report.get("kind")
             if kind in ("silence", "expire_silence") and report.get("outcome") == "applied":
                 self.silences[report["target"]] = report.get("data") or {"id": report["target"]}
+
+    def expect(self, ticket: str) -> _Answer:
+        """Register a control event's ticket before it enters the inbox."""
+        answer = _Answer()
+        with self._lock:
+            self._waiting[ticket] = answer
+        return answer
+
+    def answer(self, ticket: str, report: dict[str, Any] | None) -> None:
+        with self._lock:
+            waiting = self._waiting.pop(ticket, None)
+        if waiting is not None:
+            waiting.report = report
+            waiting.ready.set()
+
+    def forget(self, ticket: str) -> None:
+        """A request that stopped waiting (timed out): no answer is kept for it."""
+        with self._lock:
+            self._waiting.pop(ticket, None)
+
+    def health(self, sources: dict[str, Any], totals: dict[str, Any]) -> None:
+        with self._lock:
+            self.event_time = {"sources": sources, **totals}
 
     def find(self, ref: str) -> dict[str, Any] | None:
         with self._lock:
@@ -67,3 +94,11 @@ class Views:
                     continue  # a torn last line after a crash
                 if isinstance(line, dict) and "incident" in line:
                     self.apply(line)
+
+
+class _Answer:
+    """One waiting request's answer: the control report, once the incident stage applied it."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.report: dict[str, Any] | None = None

@@ -125,7 +125,7 @@ def test_spans_from_the_sdk_become_incidents_that_the_api_acknowledges(engine):
     )
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert httpx.post(f"{engine.base}/v1/incidents/no-such/ack", headers=auth).status_code == 404
-    assert httpx.post(url, json={"by": "alice"}, headers=auth).status_code == 202
+    assert httpx.post(url, json={"by": "alice"}, headers=auth).status_code == 200
     engine.wait_for(lambda i: i["status"] == "acknowledged", "the acknowledgement")
 
     bad = httpx.post(
@@ -155,7 +155,7 @@ def test_spans_from_the_sdk_become_incidents_that_the_api_acknowledges(engine):
         time.sleep(0.2)
     assert [s["id"] for s in listed_silences] == ["pentest"]
     assert httpx.delete(f"{engine.base}/v1/silences/pentest").status_code == 401
-    assert httpx.delete(f"{engine.base}/v1/silences/pentest", headers=auth).status_code == 202
+    assert httpx.delete(f"{engine.base}/v1/silences/pentest", headers=auth).status_code == 200
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         (silence,) = httpx.get(f"{engine.base}/v1/silences").json()["silences"]
@@ -196,7 +196,7 @@ def test_incident_state_survives_a_restart(tmp_path):
         e.start()
         auth = {"Authorization": f"Bearer {TOKEN}"}
         url = f"{e.base}/v1/incidents/{incident['id']}/resolve"
-        assert httpx.post(url, headers=auth).status_code == 202
+        assert httpx.post(url, headers=auth).status_code == 200
         e.wait_for(lambda i: i["id"] == incident["id"] and i["status"] == "resolved", "resolve")
         log = (tmp_path / "state" / "incident-log.jsonl").read_text().splitlines()
         assert [line.split('"')[3] for line in log] == ["incident.opened", "incident.resolved"]

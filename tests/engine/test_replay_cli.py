@@ -181,3 +181,62 @@ def test_a_truncated_gzip_file_is_reported_and_the_other_files_still_replay(tmp_
     assert "b-cut.jsonl.gz" in done.stderr and "Traceback" not in done.stderr
     assert "bad lines 1" in done.stdout
     assert {i["group"]["user"] for i in opened(out)} == {"kept", "cut"}
+
+
+def span_request(*spans: tuple[str, int]) -> bytes:
+    """An OTLP/JSON traces request with one `shell.run` span per (command, end in ns)."""
+    return orjson.dumps(
+        {
+            "resourceSpans": [
+                {
+                    "resource": {"attributes": [{"key": "user", "value": {"stringValue": "otto"}}]},
+                    "scopeSpans": [
+                        {
+                            "spans": [
+                                {
+                                    "traceId": "5b8efff798038103d269b633813fc60c",
+                                    "spanId": f"{i + 1:016x}",
+                                    "name": "shell.run",
+                                    "startTimeUnixNano": str(end - 1000),
+                                    "endTimeUnixNano": str(end),
+                                    "attributes": [
+                                        {"key": "command", "value": {"stringValue": command}}
+                                    ],
+                                }
+                                for i, (command, end) in enumerate(spans)
+                            ]
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+
+def test_event_times_far_off_are_bad_lines_and_the_rest_of_their_line_is_kept(tmp_path):
+    year_9999 = 253_402_214_400 * 10**9
+    path = tmp_path / "clocks.jsonl"
+    path.write_bytes(
+        b"\n".join(
+            [
+                flat("9999-12-31T00:00:00Z", name="shell.run", user="a", command="x | sh"),
+                flat(0, name="shell.run", user="b", command="curl x | sh"),
+                flat(-100, name="shell.run", user="c", command="curl x | sh"),
+                span_request(("curl https://x.io | sh", int(T0 * 1e9)), ("curl y | sh", year_9999)),
+                pipe_to_shell(T0 + 5, user="fine"),
+            ]
+        )
+        + b"\n"
+    )
+    out = tmp_path / "out.jsonl"
+    done = spanwatch("replay", str(path), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert f"{path}:1: event time 9999-12-31T00:00:00Z is more than 300 s after" in done.stderr
+    assert f"{path}:2: event time 1970-01-01T00:00:00Z is before 2000-01-01" in done.stderr
+    assert f"{path}:3: event time 1969-12-31T23:58:20Z is before" in done.stderr
+    assert f"{path}:4: event time 9999-12-31" in done.stderr and "other 1 event(s) are kept" in (
+        done.stderr
+    )
+    assert "bad lines 4" in done.stdout and "2 events" in done.stdout
+    assert sorted(i["group"]["user"] for i in opened(out)) == ["fine", "otto"]
+    assert "Traceback" not in done.stderr

@@ -31,7 +31,7 @@ class Receivers:
 
     def ingested(self) -> list[dict]:
         events, _, _ = self.inbox.drain()
-        return events
+        return [event for _sender, event in events]
 
 
 @contextmanager

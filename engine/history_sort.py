@@ -1,0 +1,202 @@
+"""Replay's first pass: every line of every file decoded, checked, and sorted by event time.
+
+Replay has the whole history in hand, so it orders it itself instead of guessing how late a
+record may be: every line of every file is decoded (a bad line is counted and reported with its
+file and line, as always), each event is written as its canonical serialisation (JSON with
+sorted keys) into an external sort (`replay.external_sort`) that holds at most a memory budget
+and spills sorted runs to disk, and the dataflow then reads the merged runs in event-time order.
+Nothing is ever late in replay.
+
+The order is total and depends on the records alone: by event time, then by the canonical bytes.
+So any permutation of the lines, any split into files, plain or gzip, and any re-batching of the
+same spans into requests give the same sequence, hence byte-identical incident logs. Since the
+events the dataflow sees are read back from their canonical form, even the order of attributes
+in the input does not show.
+
+Control events (`--control`) are sorted into the same sequence at their own times; at the same
+instant, events come before control events.
+
+Exact duplicates: an OTLP exporter that did not hear the answer to a request sends it again, so
+history can hold the same span twice. Two spans with the same trace and span id and every other
+field equal are one span: the second is dropped and counted as a duplicate (the dataflow does
+that, as they arrive side by side). Log records and flat events carry no identity, so identical
+ones are all kept: two equal `tool_result` events may well be two commands.
+
+An event whose time is before `stream.earliest` (year 1970, negative times) or more than
+`stream.max_future` after this machine's clock (year 9999), or with a number that cannot be kept
+exactly (a non-finite float, an integer beyond 64 bits), makes its line a bad line; the line's
+other events are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from engine.decode import DecodeError, decode_line
+from engine.incidents.control import ControlError, parse_control
+from engine.items import RunStats
+from engine.plan import Plan
+from engine.timeutil import iso
+from replay.external_sort import ExternalSort
+from replay.readers import HistoryError, HistoryFile, read_lines
+
+EVENT = b"\x00"  # record tags: at the same instant, events before control events
+CONTROL = b"\x01"
+
+
+class StrictStop(Exception):
+    """`--strict` and a bad line: its file:line and reason."""
+
+
+@dataclass(frozen=True)
+class HistoryPart:
+    file: HistoryFile
+    is_control: bool = False
+
+
+def canonical(event: Mapping[str, Any]) -> bytes:
+    """The event's canonical serialisation; ValueError when a value cannot be kept exactly."""
+    for key, value in event.items():
+        if type(value) is float and value - value != 0.0:
+            raise ValueError(f"{key} is {value}, not a finite number")
+    try:
+        return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:  # integers beyond 64 bits, and anything orjson cannot write
+        raise ValueError(f"a value cannot be stored exactly ({exc})") from None
+
+
+class TimeBounds:
+    """Event times a replay accepts: not before `earliest`, not beyond the clock + `max_future`."""
+
+    def __init__(self, earliest: float, max_future: float, now: float) -> None:
+        self.earliest = earliest
+        self.latest = now + max_future
+        self.max_future = max_future
+
+    def problem(self, t: float) -> str | None:
+        if not math.isfinite(t) or t < self.earliest:
+            return (
+                f"event time {_show(t)} is before {iso(self.earliest)} "
+                f"(stream.earliest): a clock or a unit is wrong"
+            )
+        if t > self.latest:
+            return (
+                f"event time {_show(t)} is more than {self.max_future:g} s after this "
+                f"machine's clock (stream.max_future): a clock or a unit is wrong"
+            )
+        return None
+
+
+def _show(t: float) -> str:
+    try:
+        return iso(t)
+    except (ValueError, OverflowError, OSError):
+        return repr(t)
+
+
+def sort_history(
+    parts: Iterable[HistoryPart],
+    plan: Plan,
+    sorter: ExternalSort,
+    *,
+    strict: bool = False,
+    now: Callable[[], float] = time.time,
+) -> RunStats:
+    """Decode every line of `parts` into `sorter`; return the counters of what was read.
+
+    Raises StrictStop at the first bad line when `strict`.
+    """
+    stream = plan.config.stream
+    bounds = TimeBounds(stream.earliest, stream.max_future, now())
+    stats = RunStats()
+    for part in parts:
+        reader = _Reader(part, plan, sorter, bounds, stats, strict)
+        reader.read()
+    return stats
+
+
+class _Reader:
+    """One file's lines into the sort."""
+
+    def __init__(
+        self,
+        part: HistoryPart,
+        plan: Plan,
+        sorter: ExternalSort,
+        bounds: TimeBounds,
+        stats: RunStats,
+        strict: bool,
+    ) -> None:
+        self.part, self.plan, self.sorter = part, plan, sorter
+        self.bounds, self.stats, self.strict = bounds, stats, strict
+
+    def bad(self, where: str) -> None:
+        self.stats.bad(where)
+        if self.strict:
+            raise StrictStop(where)
+
+    def read(self) -> None:
+        display = self.part.file.display
+        try:
+            for line_no, raw in read_lines(self.part.file):
+                self.stats.lines += 1
+                if self.part.is_control:
+                    self._control(line_no, raw)
+                else:
+                    self._events(line_no, raw)
+        except HistoryError as exc:  # unreadable from here on: report it, keep what was read
+            self.bad(str(exc) if str(exc).startswith(display) else f"{display}: {exc}")
+
+    def _events(self, line_no: int, raw: bytes) -> None:
+        try:
+            events = decode_line(raw, self.plan.aliases)
+        except DecodeError as exc:
+            self.bad(f"{self.part.file.display}:{line_no}: {exc}")
+            return
+        problems: list[str] = []
+        time_range, add = self.plan.time_range, self.sorter.add
+        for event in events:
+            t = event["time"]
+            problem = self.bounds.problem(t)
+            if problem is None:
+                try:
+                    record = canonical(event)
+                except ValueError as exc:
+                    problem = str(exc)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            if t not in time_range:
+                self.stats.outside_range += 1
+                continue
+            add(t, EVENT + record)
+        if problems:
+            more = f" (and {len(problems) - 1} more of its events)" if len(problems) > 1 else ""
+            kept = len(events) - len(problems)
+            tail = f"; its other {kept} event(s) are kept" if kept else ""
+            self.bad(f"{self.part.file.display}:{line_no}: {problems[0]}{more}{tail}")
+
+    def _control(self, line_no: int, raw: bytes) -> None:
+        where = f"{self.part.file.display}:{line_no}"
+        try:
+            obj = orjson.loads(raw)
+            event = parse_control(obj, where=where)
+        except orjson.JSONDecodeError as exc:
+            self.bad(f"{where}: not valid JSON: {exc}")
+            return
+        except ControlError as exc:
+            self.bad(str(exc))
+            return
+        try:
+            record = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        except TypeError as exc:
+            self.bad(f"{where}: a value cannot be stored exactly ({exc})")
+            return
+        self.stats.control_events += 1
+        self.sorter.add(event.at, CONTROL + record)

@@ -1,0 +1,172 @@
+"""Live watermarks: one per sender, so that one sender's clock or delay is not everyone's.
+
+A source is one sender of telemetry: an OTLP client or resource (see `engine.live.sources`) or a
+Kafka partition. Each source's clock is the newest event time it has sent, never beyond the
+wall clock at arrival. The watermark, the time before which every event is taken to have
+arrived, is the least of the sources' clocks less `allowed_lateness`:
+
+    watermark = min(now, min over sources of max(clock, now - idle_timeout)) - allowed_lateness
+
+So a source holds the others back by at most `idle_timeout` behind the wall clock: one that has
+gone quiet stops holding them back after that long, and so does one whose clock is hours behind
+(its events then arrive behind the watermark, and count only in windows still open). A source
+whose clock is ahead cannot move the watermark past the wall clock. An event more than
+`max_future` after the wall clock is counted as `future` and stays out of the windows (its
+policy hits still fire).
+
+Counters per source (events, late, future, lag) go to `/healthz` under a pseudonym, since a
+source's name may be a host name or an address; the log warning that names the setting to change
+when more than 0.1% of a minute's events were late gives the name and the pseudonym together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+from engine.items import Health
+
+WARN_SHARE = 0.001  # warn when more than this share of a minute's events were late
+MINUTE = 60.0
+HEALTH_EVERY = 1.0  # seconds of wall time between two Health reports
+SHOWN_SOURCES = 100  # sources listed in /healthz, the latest first
+
+
+def pseudonym(source: str) -> str:
+    """A stable short name for a source that says nothing about who or where it is."""
+    return "src-" + hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+
+@dataclass(slots=True)
+class SourceClock:
+    high: float = -math.inf  # newest event time sent, capped at the wall clock on arrival
+    seen: float = -math.inf  # wall time of the last arrival
+    events: int = 0
+    late: int = 0
+    future: int = 0
+
+
+class SourceClocks:
+    """Per-source clocks and lateness counters. Plain attributes: Bytewax snapshots it."""
+
+    def __init__(
+        self,
+        *,
+        allowed_lateness: float,
+        idle_timeout: float,
+        max_future: float,
+        max_sources: int = 10_000,
+    ) -> None:
+        self.allowed_lateness = allowed_lateness
+        self.idle_timeout = idle_timeout
+        self.max_future = max_future
+        self.max_sources = max_sources
+        self.clocks: dict[str, SourceClock] = {}  # least recently seen first
+        self.totals = {"events": 0, "late": 0, "future": 0, "sources_forgotten": 0}
+        self.minute_start = -math.inf
+        self.minute = {"events": 0, "late": 0, "behind": 0}
+        self.minute_late_by: dict[str, int] = {}
+        self.warnings: list[str] = []
+        self.last_health = -math.inf
+
+    def arrive(self, source: str, t: float, now: float) -> bool:
+        """Count one event; False when it is too far in the future to enter any window."""
+        clock = self.clocks.pop(source, None)
+        if clock is None:
+            clock = SourceClock()
+            if len(self.clocks) >= self.max_sources:
+                del self.clocks[next(iter(self.clocks))]
+                self.totals["sources_forgotten"] += 1
+        self.clocks[source] = clock  # most recently seen goes last
+        clock.seen = max(clock.seen, now)
+        clock.events += 1
+        self.totals["events"] += 1
+        self._roll_minute(now)
+        self.minute["events"] += 1
+        if t > now + self.max_future:
+            clock.future += 1
+            self.totals["future"] += 1
+            clock.high = max(clock.high, now)
+            return False
+        clock.high = max(clock.high, min(t, now))
+        return True
+
+    def count_late(self, source: str, now: float) -> None:
+        """An event of `source` came after a window it belonged to had closed."""
+        self.totals["late"] += 1
+        self._roll_minute(now)
+        self.minute["late"] += 1
+        self.minute_late_by[source] = self.minute_late_by.get(source, 0) + 1
+        clock = self.clocks.get(source)
+        if clock is not None:
+            clock.late += 1
+            if now - clock.high > self.idle_timeout:
+                self.minute["behind"] += 1
+
+    def watermark(self, now: float) -> float:
+        floor = now - self.idle_timeout
+        low = now
+        for clock in self.clocks.values():
+            if clock.high < low:
+                low = max(clock.high, floor)
+        return low - self.allowed_lateness
+
+    def forget_idle(self, now: float) -> None:
+        """Drop sources silent for a long while; their clocks no longer matter."""
+        horizon = now - max(10 * self.idle_timeout, 3600.0)
+        while self.clocks:
+            first = next(iter(self.clocks))
+            if self.clocks[first].seen >= horizon:
+                break
+            del self.clocks[first]
+
+    def health(self, now: float) -> Health | None:
+        """A report for `/healthz` (and any warnings), at most once per second of wall time."""
+        self._roll_minute(now)
+        if now - self.last_health < HEALTH_EVERY and not self.warnings:
+            return None
+        self.last_health = now
+        shown = list(self.clocks.items())[-SHOWN_SOURCES:]
+        sources = {
+            pseudonym(name): {
+                "events": c.events,
+                "late": c.late,
+                "future": c.future,
+                "lag_seconds": round(now - c.high, 3) if math.isfinite(c.high) else None,
+                "idle_seconds": round(now - c.seen, 3),
+            }
+            for name, c in reversed(shown)
+        }
+        totals = {**self.totals, "sources": len(self.clocks)}
+        warnings, self.warnings = self.warnings, []
+        return Health(sources, totals, warnings)
+
+    def _roll_minute(self, now: float) -> None:
+        if now < self.minute_start + MINUTE:
+            return
+        events, late = self.minute["events"], self.minute["late"]
+        if events and late > WARN_SHARE * events:
+            self.warnings.append(self._warning(events, late, self.minute["behind"]))
+        self.minute_start = now
+        self.minute = {"events": 0, "late": 0, "behind": 0}
+        self.minute_late_by = {}
+
+    def _warning(self, events: int, late: int, behind: int) -> str:
+        worst, count = max(self.minute_late_by.items(), key=lambda kv: (kv[1], kv[0]))
+        if behind * 2 > late:
+            advice = (
+                f"most came from sources whose clocks run more than stream.idle_timeout "
+                f"({self.idle_timeout:g} s) behind this machine's: fix their clocks, or raise "
+                f"stream.idle_timeout to wait for them"
+            )
+        else:
+            advice = (
+                f"raise stream.allowed_lateness (now {self.allowed_lateness:g} s) to keep "
+                f"windows open longer"
+            )
+        return (
+            f"{late} of {events} events ({late / events:.2%}) in the last minute came after "
+            f"their windows had closed; the most from {worst} ({pseudonym(worst)}, {count}); "
+            f"{advice}"
+        )

@@ -1,0 +1,161 @@
+"""Live watermarks per sender: one sender's clock or silence never holds everyone back for long."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.config import SpanwatchConfig
+from engine.items import Matched, Timed, ToOrder
+from engine.merge import EpochMsg
+from engine.plan import INCIDENTS, Plan
+from engine.source_clocks import SourceClocks, pseudonym
+from engine.stages import OrderState
+from rules.model import CorrelationInput
+
+NOW = 1_795_000_000.0
+
+
+def clocks(**overrides) -> SourceClocks:
+    settings_ = {"allowed_lateness": 10.0, "idle_timeout": 60.0, "max_future": 300.0}
+    return SourceClocks(**{**settings_, **overrides})
+
+
+def test_the_watermark_follows_the_slowest_sender_less_the_allowed_lateness():
+    c = clocks()
+    c.arrive("a", NOW - 5, NOW)
+    c.arrive("b", NOW - 20, NOW)
+    assert c.watermark(NOW) == NOW - 20 - 10
+
+
+def test_a_sender_whose_clock_is_hours_behind_holds_the_others_back_at_most_the_idle_timeout():
+    c = clocks()
+    c.arrive("punctual", NOW - 1, NOW)
+    c.arrive("skewed", NOW - 3 * 3600, NOW)
+    assert c.watermark(NOW) == NOW - 60 - 10
+
+
+def test_a_sender_whose_clock_is_ahead_cannot_move_the_watermark_past_the_wall_clock():
+    c = clocks()
+    assert c.arrive("ahead", NOW + 200, NOW)  # within max_future: ordered at its own time
+    assert c.watermark(NOW) == NOW - 10
+    assert not c.arrive("far-ahead", NOW + 3600, NOW)  # beyond max_future: no window
+    assert c.totals["future"] == 1 and c.watermark(NOW) == NOW - 10
+
+
+def test_an_idle_sender_stops_holding_the_watermark_back_after_the_idle_timeout():
+    c = clocks()
+    c.arrive("quiet", NOW, NOW)
+    c.arrive("busy", NOW, NOW)
+    later = NOW + 200
+    c.arrive("busy", later - 1, later)
+    assert c.watermark(later) == later - 60 - 10  # "quiet" holds back only this far
+    c.arrive("quiet", later - 2, later)
+    assert c.watermark(later) == later - 2 - 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "skewed"]),
+            st.floats(-1e9, 1e9, allow_nan=False),  # offset of the event time from now
+            st.floats(0, 1000, allow_nan=False),  # wall time passing before it arrives
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_the_watermark_stays_between_idle_timeout_and_lateness_behind_the_wall_clock(arrivals):
+    c, now = clocks(), NOW
+    for source, offset, step in arrivals:
+        now += step
+        c.arrive(source, now + offset, now)
+        w = c.watermark(now)
+        assert now - 60 - 10 <= w <= now - 10
+
+
+def test_health_names_sources_by_pseudonym_and_a_late_minute_warns_with_the_setting():
+    c = clocks()
+    for i in range(999):
+        c.arrive("host.name=laptop-7", NOW - 1, NOW + i * 0.01)
+    c.arrive("host.name=laptop-9", NOW - 4000, NOW + 10)
+    c.count_late("host.name=laptop-9", NOW + 10)
+    c.count_late("host.name=laptop-9", NOW + 10)
+    first = c.health(NOW + 10)
+    assert first is not None and first.warnings == []
+    assert set(first.sources) == {pseudonym("host.name=laptop-7"), pseudonym("host.name=laptop-9")}
+    assert "laptop" not in repr(first.sources)
+    assert first.sources[pseudonym("host.name=laptop-9")]["late"] == 2
+    assert first.totals["late"] == 2 and first.totals["events"] == 1000
+    c.arrive("host.name=laptop-7", NOW + 61, NOW + 61)  # the minute is over
+    report = c.health(NOW + 61)
+    (warning,) = report.warnings
+    assert "2 of 1000 events (0.20%)" in warning
+    assert "host.name=laptop-9" in warning and pseudonym("host.name=laptop-9") in warning
+    assert "stream.idle_timeout" in warning  # its clock runs far behind: that is the setting
+
+
+def test_a_minute_under_the_threshold_does_not_warn():
+    c = clocks()
+    for i in range(2000):
+        c.arrive("a", NOW, NOW + i * 0.01)
+    c.count_late("a", NOW + 20)
+    c.arrive("a", NOW + 61, NOW + 61)
+    assert c.health(NOW + 61).warnings == []
+
+
+def plan_with_correlation(tmp_path) -> Plan:
+    rule = tmp_path / "burst.yml"
+    rule.write_text(
+        "title: failed\nname: failed\nlogsource: {product: t}\n"
+        "detection:\n  sel: {status: error}\n  condition: sel\n---\n"
+        "title: burst\nname: burst\nlevel: high\ncorrelation:\n  type: event_count\n"
+        "  rules: [failed]\n  group-by: [user]\n  timespan: 10m\n  condition: {gte: 3}\n"
+    )
+    config = SpanwatchConfig.model_validate(
+        {
+            "state_dir": str(tmp_path),
+            "stream": {"allowed_lateness": 0, "idle_timeout": 30, "tick": 10},
+            "detectors": [],
+        }
+    )
+    return Plan(config, rules=[str(rule)])
+
+
+def batch(plan: Plan, source: str, times: list[float], clock: float) -> ToOrder:
+    items = []
+    for i, t in enumerate(times):
+        hits, windowed = plan.match({"time": t, "status": "error", "user": "u"})
+        items.append(Timed(t, i, source, Matched(hits, windowed)))
+    return ToOrder("live", items, clock, False, None)
+
+
+def shard_items(out) -> list[CorrelationInput]:
+    return [
+        item
+        for dest, msg in out
+        if dest != INCIDENTS and isinstance(msg, EpochMsg)
+        for item in msg.items
+    ]
+
+
+def test_an_event_behind_the_watermark_still_counts_where_its_window_is_open(tmp_path):
+    plan = plan_with_correlation(tmp_path)
+    state = OrderState(plan, ["live"], live=True)
+    state.step(plan, batch(plan, "a", [NOW - 100], NOW - 99))
+    state.step(plan, batch(plan, "a", [NOW - 1], NOW))
+    assert state.shard_watermark == NOW - 90  # the epoch of NOW - 100 went out
+    # a sender three minutes behind: behind the watermark, but its 10-minute window is open
+    out = state.step(plan, batch(plan, "b", [NOW - 180], NOW + 1))
+    out += state.step(plan, batch(plan, "a", [NOW + 44], NOW + 45))
+    assert [i.time for i in shard_items(out)] == [NOW - 180, NOW - 1]  # own times, in order
+    assert state.stats.late == 0
+    # twenty minutes behind: every window it could join has closed
+    out = state.step(plan, batch(plan, "b", [NOW - 1200], NOW + 46))
+    out += state.step(plan, batch(plan, "a", [NOW + 90], NOW + 91))
+    assert all(i.time > NOW - 1200 for i in shard_items(out))
+    assert state.stats.late == 1 and state.clocks.clocks["b"].late == 1
+    assert math.isfinite(state.shard_watermark)
