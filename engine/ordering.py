@@ -35,10 +35,18 @@ class EventOrder:
     """The heap and the epoch boundaries. Plain attributes, so it pickles as Bytewax state."""
 
     def __init__(
-        self, *, tick: float = 30.0, heartbeat: float = 300.0, max_quiet: float = 86400.0
+        self,
+        *,
+        tick: float = 30.0,
+        heartbeat: float = 300.0,
+        max_quiet: float = 86400.0,
+        start_at_watermark: bool = False,
     ) -> None:
+        """`start_at_watermark` (live): the first epoch boundary is the first watermark, even
+        before any item, so that time passes for the windows from the start."""
         if tick <= 0 or heartbeat < tick:
             raise ValueError("tick must be positive and heartbeat at least one tick")
+        self.start_at_watermark = start_at_watermark
         self.tick = tick
         self.heartbeat = heartbeat
         self.max_quiet = max_quiet
@@ -63,9 +71,13 @@ class EventOrder:
         w = watermark
         out: list[Epoch] = []
         if self.last_boundary is None:
-            if not self.heap or self.heap[0][0] >= w:
+            if self.start_at_watermark and math.isfinite(w):
+                first = min(w, self.heap[0][0]) if self.heap else w
+            elif not self.heap or self.heap[0][0] >= w:
                 return self._finish(out) if w == math.inf else out
-            self.last_boundary = math.floor(self.heap[0][0] / self.tick) * self.tick
+            else:
+                first = self.heap[0][0]
+            self.last_boundary = math.floor(first / self.tick) * self.tick
             self.last_nonempty = self.last_boundary
         while True:
             boundary = self._next_boundary(w)

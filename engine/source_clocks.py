@@ -15,8 +15,8 @@ whose clock is ahead cannot move the watermark past the wall clock. An event mor
 policy hits still fire).
 
 Counters per source (events, late, future, lag) go to `/healthz` under a pseudonym, since a
-source's name may be a host name or an address; the log warning that names the setting to change
-when more than 0.1% of a minute's events were late gives the name and the pseudonym together.
+source's name may be a host name or an address. When more than 0.1% of the last minute's events
+came late, a warning (at most one a minute) names the source and the setting to change.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass
 
 from engine.items import Health
+from engine.timeutil import iso
 
 WARN_SHARE = 0.001  # warn when more than this share of a minute's events were late
 MINUTE = 60.0
@@ -64,9 +65,10 @@ class SourceClocks:
         self.max_sources = max_sources
         self.clocks: dict[str, SourceClock] = {}  # least recently seen first
         self.totals = {"events": 0, "late": 0, "future": 0, "sources_forgotten": 0}
-        self.minute_start = -math.inf
-        self.minute = {"events": 0, "late": 0, "behind": 0}
-        self.minute_late_by: dict[str, int] = {}
+        # the last minute, by second of wall time: [events, late, late from clocks behind]
+        self.seconds: dict[int, list[int]] = {}
+        self.late_by: dict[str, int] = {}  # since the last warning
+        self.last_warning = -math.inf
         self.warnings: list[str] = []
         self.last_health = -math.inf
 
@@ -82,8 +84,7 @@ class SourceClocks:
         clock.seen = max(clock.seen, now)
         clock.events += 1
         self.totals["events"] += 1
-        self._roll_minute(now)
-        self.minute["events"] += 1
+        self._second(now)[0] += 1
         if t > now + self.max_future:
             clock.future += 1
             self.totals["future"] += 1
@@ -95,14 +96,21 @@ class SourceClocks:
     def count_late(self, source: str, now: float) -> None:
         """An event of `source` came after a window it belonged to had closed."""
         self.totals["late"] += 1
-        self._roll_minute(now)
-        self.minute["late"] += 1
-        self.minute_late_by[source] = self.minute_late_by.get(source, 0) + 1
+        second = self._second(now)
+        second[1] += 1
+        self.late_by[source] = self.late_by.get(source, 0) + 1
         clock = self.clocks.get(source)
         if clock is not None:
             clock.late += 1
             if now - clock.high > self.idle_timeout:
-                self.minute["behind"] += 1
+                second[2] += 1
+        if now - self.last_warning < MINUTE:
+            return  # once a minute is enough
+        events, late, behind = (sum(col) for col in zip(*self.seconds.values(), strict=True))
+        if late > WARN_SHARE * events:
+            self.last_warning = now
+            self.warnings.append(self._warning(events, late, behind))
+            self.late_by = {}
 
     def watermark(self, now: float) -> float:
         floor = now - self.idle_timeout
@@ -121,9 +129,11 @@ class SourceClocks:
                 break
             del self.clocks[first]
 
-    def health(self, now: float) -> Health | None:
-        """A report for `/healthz` (and any warnings), at most once per second of wall time."""
-        self._roll_minute(now)
+    def health(self, now: float, watermark: float, closed: float) -> Health | None:
+        """A report for `/healthz` (and any warnings), at most once per second of wall time.
+
+        `watermark`: what the order stage waits for; `closed`: the windows closed so far.
+        """
         if now - self.last_health < HEALTH_EVERY and not self.warnings:
             return None
         self.last_health = now
@@ -138,22 +148,27 @@ class SourceClocks:
             }
             for name, c in reversed(shown)
         }
-        totals = {**self.totals, "sources": len(self.clocks)}
+        totals = {
+            **self.totals,
+            "source_count": len(self.clocks),
+            "watermark": iso(watermark) if math.isfinite(watermark) else None,
+            "windows_closed_to": iso(closed) if math.isfinite(closed) else None,
+        }
         warnings, self.warnings = self.warnings, []
         return Health(sources, totals, warnings)
 
-    def _roll_minute(self, now: float) -> None:
-        if now < self.minute_start + MINUTE:
-            return
-        events, late = self.minute["events"], self.minute["late"]
-        if events and late > WARN_SHARE * events:
-            self.warnings.append(self._warning(events, late, self.minute["behind"]))
-        self.minute_start = now
-        self.minute = {"events": 0, "late": 0, "behind": 0}
-        self.minute_late_by = {}
+    def _second(self, now: float) -> list[int]:
+        """This second's counters; seconds older than a minute are dropped."""
+        key = int(now)
+        second = self.seconds.get(key)
+        if second is None:
+            second = self.seconds[key] = [0, 0, 0]
+            for old in [k for k in self.seconds if k <= key - MINUTE]:
+                del self.seconds[old]
+        return second
 
     def _warning(self, events: int, late: int, behind: int) -> str:
-        worst, count = max(self.minute_late_by.items(), key=lambda kv: (kv[1], kv[0]))
+        worst, count = max(self.late_by.items(), key=lambda kv: (kv[1], kv[0]))
         if behind * 2 > late:
             advice = (
                 f"most came from sources whose clocks run more than stream.idle_timeout "
@@ -166,7 +181,7 @@ class SourceClocks:
                 f"windows open longer"
             )
         return (
-            f"{late} of {events} events ({late / events:.2%}) in the last minute came after "
-            f"their windows had closed; the most from {worst} ({pseudonym(worst)}, {count}); "
+            f"{late} of {events} events ({late / max(events, 1):.2%}) in the last minute came after "
+            f"their windows had closed, the most from {worst} ({pseudonym(worst)}, {count}); "
             f"{advice}"
         )

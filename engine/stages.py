@@ -124,9 +124,14 @@ class OrderState:
     def __init__(self, plan: Plan, partitions: list[str], live: bool) -> None:
         stream = plan.config.stream
         self.version = STATE_VERSION
-        self.order = EventOrder(
-            tick=stream.tick, heartbeat=stream.heartbeat, max_quiet=stream.max_quiet
-        )
+        if live:  # every tick of wall time closes what it can, with data or without
+            self.order = EventOrder(
+                tick=stream.tick, heartbeat=stream.tick, max_quiet=math.inf, start_at_watermark=True
+            )
+        else:
+            self.order = EventOrder(
+                tick=stream.tick, heartbeat=stream.heartbeat, max_quiet=stream.max_quiet
+            )
         self.frontier = Frontier(partitions)
         self.clocks = (
             SourceClocks(
@@ -166,7 +171,7 @@ class OrderState:
         for epoch in order.release(watermark):
             out.extend(self._route(plan, epoch, now))
         if clocks is not None:
-            health = clocks.health(now)
+            health = clocks.health(now, watermark, self.shard_watermark)
             if health is not None:
                 out.append((INCIDENTS, health))
         return out

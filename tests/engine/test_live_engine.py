@@ -37,17 +37,25 @@ class Engine:
     """`spanwatch run` in a subprocess; `ingest_token=None` starts it without the variable."""
 
     def __init__(
-        self, tmp: Path, *, ingest_token: str | None = INGEST_TOKEN, live_extra: str = ""
+        self,
+        tmp: Path,
+        *,
+        ingest_token: str | None = INGEST_TOKEN,
+        live_extra: str = "",
+        stream: str = "{allowed_lateness: 1, tick: 1, heartbeat: 5}",
+        extra: str = "",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.ingest_token = ingest_token
+        self.env = env or {}
         self.otlp, self.api, self.grpc = free_port(), free_port(), free_port()
         self.config = tmp / "spanwatch.yml"
         self.config.write_text(
             f"state_dir: {tmp / 'state'}\n"
-            "stream: {allowed_lateness: 1, tick: 1, heartbeat: 5}\n"
+            f"stream: {stream}\n"
             f'live: {{otlp_http: "127.0.0.1:{self.otlp}", api: "127.0.0.1:{self.api}", '
             f'otlp_grpc: "127.0.0.1:{self.grpc}", '
-            f"epoch_seconds: 0.5{live_extra}}}\n"
+            f"epoch_seconds: 0.5{live_extra}}}\n" + extra
         )
         self.proc: subprocess.Popen | None = None
         self.log = tmp / "engine.log"
@@ -57,7 +65,12 @@ class Engine:
         return f"http://127.0.0.1:{self.api}"
 
     def start(self) -> None:
-        env = {**os.environ, "SPANWATCH_API_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET}
+        env = {
+            **os.environ,
+            "SPANWATCH_API_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            **self.env,
+        }
         env.pop("SPANWATCH_INGEST_TOKEN", None)
         if self.ingest_token is not None:
             env["SPANWATCH_INGEST_TOKEN"] = self.ingest_token

@@ -83,28 +83,37 @@ def test_health_names_sources_by_pseudonym_and_a_late_minute_warns_with_the_sett
         c.arrive("host.name=laptop-7", NOW - 1, NOW + i * 0.01)
     c.arrive("host.name=laptop-9", NOW - 4000, NOW + 10)
     c.count_late("host.name=laptop-9", NOW + 10)
-    c.count_late("host.name=laptop-9", NOW + 10)
-    first = c.health(NOW + 10)
-    assert first is not None and first.warnings == []
-    assert set(first.sources) == {pseudonym("host.name=laptop-7"), pseudonym("host.name=laptop-9")}
-    assert "laptop" not in repr(first.sources)
-    assert first.sources[pseudonym("host.name=laptop-9")]["late"] == 2
-    assert first.totals["late"] == 2 and first.totals["events"] == 1000
-    c.arrive("host.name=laptop-7", NOW + 61, NOW + 61)  # the minute is over
-    report = c.health(NOW + 61)
+    report = c.health(NOW + 10, NOW, NOW)
+    assert report is not None and report.warnings == []  # 1 in 1000 is not over 0.1%
+    assert set(report.sources) == {pseudonym("host.name=laptop-7"), pseudonym("host.name=laptop-9")}
+    assert "laptop" not in repr(report.sources)
+    c.count_late("host.name=laptop-9", NOW + 11)
+    c.count_late("host.name=laptop-9", NOW + 12)  # the warning comes once a minute
+    report = c.health(NOW + 12, NOW, NOW)
+    assert report.sources[pseudonym("host.name=laptop-9")]["late"] == 3
+    assert report.totals["late"] == 3 and report.totals["events"] == 1000
     (warning,) = report.warnings
     assert "2 of 1000 events (0.20%)" in warning
     assert "host.name=laptop-9" in warning and pseudonym("host.name=laptop-9") in warning
     assert "stream.idle_timeout" in warning  # its clock runs far behind: that is the setting
+    for i in range(3000):  # a minute later; late by the sender's own order, not its clock
+        c.arrive("host.name=laptop-7", NOW + 80 + i * 0.001, NOW + 81 + i * 0.001)
+    for _ in range(4):
+        c.count_late("host.name=laptop-7", NOW + 84)
+    (warning,) = c.health(NOW + 84, NOW, NOW).warnings
+    assert "stream.allowed_lateness (now 10 s)" in warning
 
 
 def test_a_minute_under_the_threshold_does_not_warn():
     c = clocks()
-    for i in range(2000):
-        c.arrive("a", NOW, NOW + i * 0.01)
-    c.count_late("a", NOW + 20)
-    c.arrive("a", NOW + 61, NOW + 61)
-    assert c.health(NOW + 61).warnings == []
+    for i in range(3000):
+        c.arrive("a", NOW + i * 0.02, NOW + i * 0.02)
+    c.count_late("a", NOW + 59)
+    c.count_late("a", NOW + 59.5)  # 2 in 3000: under 0.1%
+    assert c.health(NOW + 59.5, NOW, NOW).warnings == []
+    c.count_late("a", NOW + 59.9)
+    c.count_late("a", NOW + 59.9)  # 4 in 3000: over
+    assert len(c.health(NOW + 59.9, NOW, NOW).warnings) == 1
 
 
 def plan_with_correlation(tmp_path) -> Plan:
@@ -147,7 +156,7 @@ def test_an_event_behind_the_watermark_still_counts_where_its_window_is_open(tmp
     state = OrderState(plan, ["live"], live=True)
     state.step(plan, batch(plan, "a", [NOW - 100], NOW - 99))
     state.step(plan, batch(plan, "a", [NOW - 1], NOW))
-    assert state.shard_watermark == NOW - 90  # the epoch of NOW - 100 went out
+    assert state.shard_watermark == NOW - 10  # every tick up to the watermark went out
     # a sender three minutes behind: behind the watermark, but its 10-minute window is open
     out = state.step(plan, batch(plan, "b", [NOW - 180], NOW + 1))
     out += state.step(plan, batch(plan, "a", [NOW + 44], NOW + 45))
