@@ -28,7 +28,7 @@ class StreamConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     allowed_lateness: float = Field(
-        60.0, ge=0, description="live: seconds an event may trail the slowest source's clock"
+        10.0, ge=0, description="live: seconds an event may trail its own sender's newest one"
     )
     idle_timeout: float = Field(
         60.0,

@@ -65,7 +65,9 @@ class SortedRecords:
 class Arrivals:
     """The live engine's input: what the receivers and the API took in, and the wall clock."""
 
-    events: list[tuple[str, dict[str, Any]]]  # (source, event)
+    # (source, event, what windows need of it, or None when it is still to be matched)
+    events: list[tuple[str, dict[str, Any], list[tuple[str, Any]] | None]]
+    hits: list[Hit]  # hits of rules without a window, matched as the events came in
     controls: list[tuple[str | None, ControlEvent]]  # (ticket the API waits on, control)
     clock: float
 
@@ -86,6 +88,7 @@ class Decoded:
 
     partition: str
     items: list[Timed]
+    hits: list[Hit]  # live: matched on arrival, applied at once
     controls: list[tuple[str | None, ControlEvent]]  # live: applied at once, not ordered
     clock: float | None  # live: wall time when the chunk was taken in
     done: bool

@@ -14,6 +14,7 @@ wall clock.
 from __future__ import annotations
 
 import math
+import pickle
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,10 @@ from engine.plan import INCIDENTS, ORDER, Plan
 from engine.source_clocks import SourceClocks
 from notifiers.model import Notification
 
+PICKLE = pickle.HIGHEST_PROTOCOL
+# Live epochs are at most a second of event time: a window closes within a second of the
+# watermark passing its end, and an item waits no longer than it must (it is in every snapshot).
+LIVE_TICK = 1.0
 STATE_VERSION = 2  # snapshots of older shapes are started afresh (see `fresh`)
 
 
@@ -75,24 +80,26 @@ class DecodeState:
             self.stats.events += 1
             items.append(Timed(t, self.seq, "", event))
         stats = self.stats if chunk.done else None
-        return Decoded(partition, items, [], None, chunk.done, stats)
+        return Decoded(partition, items, [], [], None, chunk.done, stats)
 
     def _arrivals(self, partition: str, chunk: Arrivals) -> Decoded:
         items: list[Timed] = []
-        for source, event in chunk.events:
+        for source, event, windowed in chunk.events:
             self.seq += 1
             self.stats.events += 1
-            items.append(Timed(event["time"], self.seq, source, event))
-        return Decoded(partition, items, chunk.controls, chunk.clock, False, None)
+            payload = event if windowed is None else Matched([], windowed)
+            items.append(Timed(event["time"], self.seq, source, payload))
+        return Decoded(partition, items, chunk.hits, chunk.controls, chunk.clock, False, None)
 
 
 def match(plan: Plan, decoded: Decoded, *, live: bool) -> list[tuple[str, ToOrder | Prompt]]:
     """Rules and detector routing for each event of a chunk (stateless: any worker may run it).
 
     Live, the hits of rules without a window leave at once for the incident stage (with the
-    chunk's control events and clock); everything else goes to the order stage.
+    chunk's control events and clock); everything else goes to the order stage. The live inbox
+    usually matched its events already, as they came in (`engine.live.inbox`).
     """
-    prompt: list[Hit] = []
+    prompt: list[Hit] = list(decoded.hits)
     for timed in decoded.items:
         if isinstance(timed.payload, dict):
             hits, windowed = plan.match(timed.payload)
@@ -119,14 +126,19 @@ class OrderState:
     one clock per source (`SourceClocks`); an event behind the watermark keeps its own time and
     leaves with the next epoch, and only what it would add to windows already closed is dropped
     (and the event counted late, for its source).
+
+    Live items wait for the watermark pickled: the engine snapshots its state every few
+    seconds while an item waits tens of seconds, so pickling each once when it arrives keeps
+    the snapshots of a busy engine short.
     """
 
     def __init__(self, plan: Plan, partitions: list[str], live: bool) -> None:
         stream = plan.config.stream
         self.version = STATE_VERSION
-        if live:  # every tick of wall time closes what it can, with data or without
+        if live:  # every second of wall time closes what it can, with data or without
+            tick = min(stream.tick, LIVE_TICK)
             self.order = EventOrder(
-                tick=stream.tick, heartbeat=stream.tick, max_quiet=math.inf, start_at_watermark=True
+                tick=tick, heartbeat=tick, max_quiet=math.inf, start_at_watermark=True
             )
         else:
             self.order = EventOrder(
@@ -164,7 +176,7 @@ class OrderState:
             for timed in batch.items:
                 if clocks.arrive(timed.source, timed.time, now):
                     self.seq += 1  # live: arrival order breaks ties
-                    order.push(timed.time, self.seq, timed)
+                    order.push(timed.time, self.seq, pickle.dumps(timed, PICKLE))
             clocks.forget_idle(now)
             watermark = clocks.watermark(now)
         out: list[tuple[str, EpochMsg | Health]] = []
@@ -179,7 +191,9 @@ class OrderState:
     def _route(self, plan: Plan, epoch: Epoch, now: float) -> list[tuple[str, EpochMsg]]:
         routed: dict[str, list[Any]] = {dest: [] for dest in plan.dests}
         closed_at = self.shard_watermark
-        for timed in epoch.items:
+        for item in epoch.items:
+            # live items wait pickled (see OrderState): our own bytes, from this process
+            timed = pickle.loads(item) if isinstance(item, bytes) else item  # noqa: S301
             payload = timed.payload
             if not isinstance(payload, Matched):
                 routed[INCIDENTS].append(payload)  # a control event (replay)

@@ -134,7 +134,7 @@ class LiveEngine:
         self.state_dir = Path(self.config.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.plan = Plan(self.config, rules=self.rules, all_shards=True)
-        self.inbox = Inbox(live.inbox_events)
+        self.inbox = Inbox(live.inbox_events, match=self.plan.match)
         self.views = Views()
         self.log_path = self.state_dir / "incident-log.jsonl"
         self.views.load_log(self.log_path)

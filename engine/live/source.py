@@ -27,13 +27,13 @@ class _InboxPartition(StatefulSourcePartition[tuple[str, Arrivals], None]):
     def next_batch(self) -> list[tuple[str, Arrivals]]:
         if self.finished:
             raise StopIteration
-        events, controls, done = self.inbox.drain()
+        events, hits, controls, done = self.inbox.drain()
         if done:
             # A stop is not the end of the stream: no end-of-input marker reaches the stages,
             # so their recovered state carries on where it stopped after a restart.
             self.finished = True
-        self.idle = not events and not controls
-        return [(LIVE_KEY, Arrivals(events, controls, time.time()))]
+        self.idle = not events and not controls and not hits
+        return [(LIVE_KEY, Arrivals(events, hits, controls, time.time()))]
 
     def next_awake(self) -> datetime | None:
         return datetime.now(UTC) + POLL if self.idle else None

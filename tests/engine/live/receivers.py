@@ -30,8 +30,8 @@ class Receivers:
     grpc: str  # host:port of OTLP/gRPC
 
     def ingested(self) -> list[dict]:
-        events, _, _ = self.inbox.drain()
-        return [event for _sender, event in events]
+        events, _, _, _ = self.inbox.drain()
+        return [event for _sender, event, _windowed in events]
 
 
 @contextmanager
