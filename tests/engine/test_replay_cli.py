@@ -240,3 +240,16 @@ def test_event_times_far_off_are_bad_lines_and_the_rest_of_their_line_is_kept(tm
     assert "bad lines 4" in done.stdout and "2 events" in done.stdout
     assert sorted(i["group"]["user"] for i in opened(out)) == ["fine", "otto"]
     assert "Traceback" not in done.stderr
+
+
+def test_a_small_sort_budget_spills_to_disk_and_gives_the_same_bytes(history, tmp_path):
+    outs = []
+    for budget in ["0.02", "256"]:
+        out = tmp_path / f"budget-{budget}.jsonl"
+        done = spanwatch("replay", str(history), "--out", str(out), "--sort-memory", budget)
+        assert done.returncode == 0, done.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] and outs[0]
+    refused = spanwatch("replay", str(history), "--sort-memory", "0")
+    assert refused.returncode == 2 and "positive number" in refused.stderr
+    assert "Traceback" not in refused.stderr

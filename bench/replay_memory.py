@@ -1,0 +1,104 @@
+"""Peak memory of a replay whose history is many times larger than the sort's memory budget.
+
+    python bench/replay_memory.py [--budget-mb 16] [--users 150] [--days 2 8]
+
+Simulates a short and a long history of the same organisation and replays each in a process of
+its own with `--sort-memory BUDGET`, reading the process's peak resident memory (ru_maxrss).
+Then the long one again with a budget big enough to sort it all in memory, as the baseline of
+the same run: with a budget the peak stays flat as the history grows; without one it grows
+with the history. Also printed: the size of the history as the sort holds it (its canonical
+events), so "several times the budget" is a measured figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from replay.simulate import SimulationSpec, simulate
+
+MEASURE = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+if done.returncode:
+    sys.exit(done.stderr)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, done.stdout.splitlines()[0])
+"""
+
+
+def peak_mb(history: Path, out: Path, budget_mb: float, state: Path) -> tuple[float, str]:
+    config = state / "spanwatch.yml"
+    config.write_text(f"state_dir: {state}\n")
+    command = [
+        sys.executable,
+        "-c",
+        MEASURE,
+        sys.executable,
+        "-m",
+        "engine.cli",
+        "replay",
+        str(history),
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--sort-memory",
+        str(budget_mb),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    kb, summary = done.stdout.split(" ", 1)
+    return int(kb) / 1024, summary.strip()
+
+
+def canonical_mb(history: Path) -> float:
+    from engine.config import SpanwatchConfig
+    from engine.decode import decode_line
+    from engine.history_sort import canonical
+    from engine.plan import Plan
+
+    aliases = Plan(SpanwatchConfig()).aliases
+    total = 0
+    with history.open("rb") as f:
+        for line in f:
+            total += sum(len(canonical(e)) + 1 for e in decode_line(line, aliases))
+    return total / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--budget-mb", type=float, default=16.0)
+    parser.add_argument("--users", type=int, default=150)
+    parser.add_argument("--days", type=int, nargs=2, default=[2, 8], metavar=("SHORT", "LONG"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rows = []
+        histories = {}
+        for days in args.days:
+            path = folder / f"history-{days}d.jsonl"
+            simulate(SimulationSpec(days=days, users=args.users, seed=11), path)
+            histories[days] = path
+        for days, budget in [(args.days[0], args.budget_mb), (args.days[1], args.budget_mb)]:
+            size = canonical_mb(histories[days])
+            peak, summary = peak_mb(histories[days], folder / "out.jsonl", budget, folder)
+            rows.append((days, size, budget, peak, summary))
+        long_days = args.days[1]
+        size = canonical_mb(histories[long_days])
+        peak, summary = peak_mb(histories[long_days], folder / "out.jsonl", 4 * size + 64, folder)
+        rows.append((long_days, size, 4 * size + 64, peak, summary))
+        print(f"{'days':>4} {'history (canonical)':>20} {'sort budget':>12} {'peak RSS':>10}")
+        for days, size, budget, peak, summary in rows:
+            print(f"{days:>4} {size:>17.0f} MB {budget:>9.0f} MB {peak:>7.0f} MB   {summary}")
+        flat = rows[1][3] / rows[0][3]
+        print(
+            f"long history / budget: {rows[1][1] / args.budget_mb:.1f}x; peak RSS long / short "
+            f"with the budget: {flat:.2f}; in-memory sort / budgeted, long history: "
+            f"{rows[2][3] / rows[1][3]:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
