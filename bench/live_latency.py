@@ -143,6 +143,8 @@ def main() -> None:
                     time.sleep(0.2)
             time.sleep(1.0)  # the dataflow's first poll
             result = measure(otlp, args)
+            health = httpx.get(f"http://127.0.0.1:{api}/healthz", timeout=5).json()
+            result["backlog"] = health["events_accepted"] - health["event_time"].get("events", 0)
             time.sleep(3.0)  # stragglers
         finally:
             engine.terminate()
@@ -236,6 +238,10 @@ def report(result: dict, hook: Hook, args: argparse.Namespace) -> None:
     print(
         f"load: {args.rate:,} spans/s asked, {rate:,.0f}/s accepted over {args.seconds:g} s "
         f"({result['sent']['failed']:,} refused); default rules, detectors and stream settings"
+    )
+    print(
+        f"events accepted but not yet taken into the order stage when the load ended: "
+        f"{result['backlog']:,}"
     )
     print(
         f"plain OTLP request round trip ({BATCH} spans): "

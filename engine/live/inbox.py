@@ -72,7 +72,7 @@ class Inbox:
             self._controls.append((ticket, event))
 
     def drain(
-        self, limit: int = 1000
+        self, limit: int = 250
     ) -> tuple[list[Queued], list[Any], list[tuple[str | None, Any]], bool]:
         """Up to `limit` queued events, every pending hit and (ticket, control event), and
         whether the inbox is done."""
