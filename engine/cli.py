@@ -273,20 +273,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         handled = _user_error(exc)
         if handled is None:
             raise
-        print(f"spanwatch: {handled}", file=sys.stderr)
+        for line in handled:
+            print(f"spanwatch: {line}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def _user_error(exc: Exception) -> str | None:
-    """Errors a user caused get one line, not a traceback."""
-    from engine.replay_run import ReplayError
+RECEIVER_HINT = (
+    "spanwatch does not start with a receiver it cannot use: fix it, or remove it and the "
+    "routes to it"
+)
 
-    if isinstance(exc, ReplayError):
-        return str(exc)
+
+def _user_error(exc: Exception) -> list[str] | None:
+    """Errors a user caused get one line each, not a traceback."""
+    from engine.live.run import StartupError
+    from engine.replay_run import ReplayError
+    from notifiers.registry import ReceiverSetupError
     from rules.ruleset import RuleLoadError
 
+    if isinstance(exc, ReplayError | StartupError):
+        return [str(exc)]
     if isinstance(exc, RuleLoadError):
-        return "the rules do not load:\n" + "\n".join(str(p) for p in exc.problems)
+        return ["the rules do not load:", *(str(p) for p in exc.problems)]
+    if isinstance(exc, ReceiverSetupError):
+        return [f"{problem} ({RECEIVER_HINT})" for problem in exc.problems]
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return [f"{exc.filename}: {exc.strerror or exc}"]
     return None
 
 
