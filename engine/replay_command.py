@@ -11,10 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.atomic_output import discard, written_whole
+from engine.atomic_output import OutputError, discard, written_whole
 from engine.config import SpanwatchConfig
 from engine.plan import TimeRange
-from engine.replay_run import ReplayOptions, ReplayReport, print_summary, run_replay
+from engine.replay_run import ReplayError, ReplayOptions, ReplayReport, print_summary, run_replay
 
 EXIT_NOTHING_REPLAYED = 1
 
@@ -36,12 +36,6 @@ def nothing_replayed(report: ReplayReport) -> str | None:
 
 def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
     out = args.out or str(Path(config.state_dir) / "replay-incidents.jsonl")
-    dispatcher = None
-    if args.notify:
-        from notifiers.dispatcher import Dispatcher
-
-        dispatcher = Dispatcher(config.notifiers, config.state_dir)
-        dispatcher.start()
     try:
         with written_whole([out, args.notifications]) as partial:
             options = ReplayOptions(
@@ -54,7 +48,7 @@ def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
                 workers=args.workers,
                 notifications=partial[1],
             )
-            report = run_replay(config, options, notify=dispatcher.submit if dispatcher else None)
+            report = _run(config, options, notify=args.notify)
             why = nothing_replayed(report)
             report.out = None if why else out
             print_summary(report)
@@ -62,7 +56,20 @@ def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
                 discard(partial)
                 print(f"spanwatch: nothing replayed: {why}; no output written", file=sys.stderr)
                 return EXIT_NOTHING_REPLAYED
-    finally:
-        if dispatcher is not None:
-            dispatcher.close()
+    except OutputError as exc:
+        raise ReplayError(str(exc)) from None
     return 0
+
+
+def _run(config: SpanwatchConfig, options: ReplayOptions, *, notify: bool) -> ReplayReport:
+    """The replay, delivering its notifications too with `--notify`."""
+    if not notify:
+        return run_replay(config, options)
+    from notifiers.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(config.notifiers, config.state_dir)
+    dispatcher.start()
+    try:
+        return run_replay(config, options, notify=dispatcher.submit)
+    finally:
+        dispatcher.close()

@@ -185,3 +185,20 @@ def test_workers_must_be_a_positive_whole_number(history):
     done = spanwatch("replay", str(history), "--workers", "0")
     assert done.returncode == 2
     assert "argument --workers: '0': must be 1 or more" in done.stderr
+
+
+def test_an_output_that_cannot_be_written_stops_the_replay_before_it_starts(tmp_path, history):
+    taken = tmp_path / "a-directory"
+    taken.mkdir()
+    done = spanwatch("replay", str(history), "--out", str(taken))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"spanwatch: cannot write {taken}: it is a directory\n"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    notes = blocker / "notifications.jsonl"
+    done = spanwatch(
+        "replay", str(history), "--out", str(tmp_path / "o"), "--notifications", str(notes)
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"spanwatch: cannot write {notes}: {blocker} is not a directory\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-directory", "a-file", "history.jsonl"]
