@@ -100,14 +100,27 @@ def silence_end(for_seconds: float | None, until: float | None, now: float | Non
 
 
 def looks_like_rules(path: str) -> bool:
-    """A YAML file, or a directory of nothing but YAML files: rules, not history."""
+    """A YAML file, or a directory of YAML files holding Sigma rules: not history."""
     candidate = Path(path)
     if candidate.suffix in RULE_SUFFIXES:
         return True
     if not candidate.is_dir():
         return False
     files = [p for p in candidate.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    return bool(files) and all(p.suffix in RULE_SUFFIXES for p in files)
+    if not files or any(p.suffix not in RULE_SUFFIXES for p in files):
+        return False
+    return any(line.startswith(SIGMA_SECTIONS) for p in files for line in _head(p).splitlines())
+
+
+SIGMA_SECTIONS = ("detection:", "correlation:", "filter:")
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            return f.read(65536).decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def check_replay_arguments(args: argparse.Namespace) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from engine.cli import main
+
 RULE = """\
 title: {title}
 name: {name}
@@ -187,18 +189,33 @@ def test_workers_must_be_a_positive_whole_number(history):
     assert "argument --workers: '0': must be 1 or more" in done.stderr
 
 
-def test_an_output_that_cannot_be_written_stops_the_replay_before_it_starts(tmp_path, history):
+def test_an_output_that_cannot_be_written_stops_the_replay_before_it_starts(
+    tmp_path, history, capsys
+):
     taken = tmp_path / "a-directory"
     taken.mkdir()
-    done = spanwatch("replay", str(history), "--out", str(taken))
-    assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == f"spanwatch: cannot write {taken}: it is a directory\n"
+    assert main(["replay", str(history), "--out", str(taken)]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        f"spanwatch: cannot write {taken}: it is a directory\n",
+    )
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     notes = blocker / "notifications.jsonl"
-    done = spanwatch(
-        "replay", str(history), "--out", str(tmp_path / "o"), "--notifications", str(notes)
+    code = main(
+        ["replay", str(history), "--out", str(tmp_path / "o"), "--notifications", str(notes)]
     )
-    assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == f"spanwatch: cannot write {notes}: {blocker} is not a directory\n"
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (2, "")
+    assert captured.err == f"spanwatch: cannot write {notes}: {blocker} is not a directory\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-directory", "a-file", "history.jsonl"]
+
+
+def test_a_directory_of_rules_among_the_history_is_refused(tmp_path, rules, history):
+    extra = tmp_path / "more-rules"
+    extra.mkdir()
+    rules[1].rename(extra / rules[1].name)
+    done = spanwatch("replay", "--rules", str(rules[0]), str(extra), str(history))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"spanwatch: {extra} looks like rules, not history")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.cli import main
+
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "spanwatch.yml"
 SECRETS = ("SLACK_BOT_TOKEN", "TEAMS_WEBHOOK_URL")
@@ -66,35 +68,48 @@ def test_receivers_without_their_secrets_stop_the_start_naming_receiver_and_vari
     assert all("does not start with a receiver it cannot use" in line for line in lines)
 
 
-def test_one_missing_secret_is_one_line(tmp_path):
+def test_one_missing_secret_is_one_line(tmp_path, monkeypatch, capsys):
     config, _ = example_config(tmp_path)
-    done = run(config, TEAMS_WEBHOOK_URL="https://example.invalid/hook")
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1
-    assert "'security-slack'" in done.stderr and "SLACK_BOT_TOKEN" in done.stderr
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("TEAMS_WEBHOOK_URL", "https://example.invalid/hook")
+    assert main(["run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "'security-slack'" in err and "SLACK_BOT_TOKEN" in err
+
+
+def run_here(config: Path, monkeypatch, capsys) -> tuple[int, str]:
+    """The same command in this process (quicker), with both secrets set."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("TEAMS_WEBHOOK_URL", "https://x.invalid/h")
+    code = main(["run", "--config", str(config)])
+    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("setting", ["otlp_http", "otlp_grpc", "api"])
-def test_a_busy_port_names_the_address_and_the_setting(tmp_path, setting):
+def test_a_busy_port_names_the_address_and_the_setting(tmp_path, setting, monkeypatch, capsys):
     config, ports = example_config(tmp_path)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", ports[setting]))
         holder.listen()
-        done = run(config, SLACK_BOT_TOKEN="xoxb-test", TEAMS_WEBHOOK_URL="https://x.invalid/h")
-    assert done.returncode == 2
-    assert done.stderr == (
+        code, err = run_here(config, monkeypatch, capsys)
+    assert code == 2
+    assert err == (
         f"spanwatch: cannot listen on 127.0.0.1:{ports[setting]} (live.{setting}): "
         f"Address already in use; set live.{setting} to a free HOST:PORT\n"
     )
+    for port in ports.values():  # whatever was bound before the busy one is free again
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port if port != ports[setting] else 0))
 
 
-def test_a_state_dir_that_cannot_be_created_is_one_line(tmp_path):
+def test_a_state_dir_that_cannot_be_created_is_one_line(tmp_path, monkeypatch, capsys):
     config, _ = example_config(tmp_path)
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     config.write_text(
         config.read_text().replace(f"state_dir: {tmp_path / 'state'}", f"state_dir: {blocker}/s")
     )
-    done = run(config, SLACK_BOT_TOKEN="xoxb-test", TEAMS_WEBHOOK_URL="https://x.invalid/h")
-    assert done.returncode == 2
-    assert done.stderr == f"spanwatch: cannot create state_dir {blocker}/s: Not a directory\n"
+    code, err = run_here(config, monkeypatch, capsys)
+    assert code == 2
+    assert err == f"spanwatch: cannot create state_dir {blocker}/s: Not a directory\n"
