@@ -106,6 +106,12 @@ def _n(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _control_line(report: dict) -> str:
+    """`2025-11-28T08:01:40Z ack inc-1: not_found (ack for unknown incident inc-1)`."""
+    line = f"{report.get('at') or '-'} {report['kind']} {report['target']}: {report['outcome']}"
+    return f"{line} ({report['message']})" if report.get("message") else line
+
+
 def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
     summary: Summary | None = report.result.summary
     stats = summary.stats if summary else {}
@@ -117,7 +123,7 @@ def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = 
     if bad > len(stats.get("bad_examples", [])):
         print(f"bad line: … and {bad - len(stats['bad_examples'])} more", file=err)
     for rep in report.result.reports:
-        print(f"control: {rep}", file=err)
+        print(f"control: {_control_line(rep.to_dict())}", file=err)
     print(
         f"replayed {report.files} file(s): {_n(events)} events in {report.seconds:.1f} s "
         f"({_n(rate)} events/s)",

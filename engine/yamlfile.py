@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from engine.config_hints import explain
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -101,5 +103,5 @@ def validate(model: type[M], data: Any, index: LineIndex, file: str) -> M:
                     continue
                 loc.append(part)
             where = ".".join(str(p) for p in loc)
-            problems.append(Problem(file, index.line(loc), where, err["msg"]))
-        raise ConfigError(problems) from None
+            problems.append(Problem(file, index.line(loc), where, explain(model, err)))
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from None

@@ -28,7 +28,11 @@ from notifiers.webhook import WebhookReceiver
 
 
 class ReceiverSetupError(Exception):
-    """A receiver that cannot be built; the message names it and says why."""
+    """Receivers that cannot be built; one line per receiver, naming it and saying why."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 def build_receiver(
@@ -73,8 +77,9 @@ def build_receivers(
     threads: ThreadStore,
     secrets: SecretResolver,
 ) -> dict[str, Receiver]:
-    """Every configured receiver by name; raises ReceiverSetupError on the first that fails."""
+    """Every configured receiver by name; ReceiverSetupError names every one that fails."""
     receivers: dict[str, Receiver] = {}
+    problems: list[str] = []
     for receiver_config in config.receivers:
         try:
             receivers[receiver_config.name] = build_receiver(
@@ -85,8 +90,10 @@ def build_receivers(
                 secrets=secrets,
             )
         except SecretError as exc:
-            raise ReceiverSetupError(f"receiver {receiver_config.name!r}: {exc}") from None
+            problems.append(f"receiver {receiver_config.name!r}: {exc}")
         except ValueError as exc:
             reason = scrub(str(exc), secrets.resolved)
-            raise ReceiverSetupError(f"receiver {receiver_config.name!r}: {reason}") from None
+            problems.append(f"receiver {receiver_config.name!r}: {reason}")
+    if problems:
+        raise ReceiverSetupError(problems)
     return receivers

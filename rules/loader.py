@@ -25,12 +25,14 @@ from sigma.rule.base import check_alias_expansion
 
 from .config import RulesConfig
 from .model import Problem
+from .regex import SIGMA_POLICY, RegexSyntaxError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 VALUE_REF = re.compile(r"^%([A-Za-z0-9_.\-]+)%$")
 COMPARE_MODIFIERS = {"gt", "gte", "lt", "lte"}
 CONDITION_OPS = SigmaCorrelationConditionOperator.operators()
 TEST_SUFFIXES = (".test.yml", ".test.yaml")
+EMPTY_FILE_MESSAGE = "no rule in this file (it is empty or holds only comments)"
 
 SigmaObject = SigmaRule | SigmaCorrelationRule | SigmaFilter
 
@@ -172,6 +174,11 @@ def load_rule_docs(
     for path in files:
         raw_docs, file_problems = read_yaml_documents(path)
         problems.extend(file_problems)
+        if not file_problems and all(data is None for _node, data in raw_docs):
+            problems.append(
+                Problem(str(path), None, None, None, EMPTY_FILE_MESSAGE, severity="warning")
+            )
+            continue
         global_doc: dict[str, Any] = {}
         previous: dict[str, Any] = {}
         for node, data in raw_docs:
@@ -226,12 +233,14 @@ def _parse_doc(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
         if "correlation" in data:
             problems.extend(_split_condition_range(doc, data))
             obj: SigmaObject = SigmaCorrelationRule.from_dict(
-                data, collect_errors=True, source=source
+                data, collect_errors=True, source=source, policy=SIGMA_POLICY
             )
         elif "filter" in data:
-            obj = SigmaFilter.from_dict(data, collect_errors=True, source=source)
+            obj = SigmaFilter.from_dict(
+                data, collect_errors=True, source=source, policy=SIGMA_POLICY
+            )
         else:
-            obj = SigmaRule.from_dict(data, collect_errors=True, source=source)
+            obj = SigmaRule.from_dict(data, collect_errors=True, source=source, policy=SIGMA_POLICY)
     except (SigmaError, TypeError, AttributeError) as exc:  # pySigma raises some despite collecting
         problem = doc.problem(
             _message(exc), *(_keys_for(exc, doc) if isinstance(exc, SigmaError) else ())
@@ -251,6 +260,8 @@ def _parse_doc(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
 
 
 def _message(error: BaseException) -> str:
+    if isinstance(error.__cause__, RegexSyntaxError):
+        return error.__cause__.describe()
     if isinstance(error, SigmaError):
         return str(error.args[0]) if error.args else type(error).__name__
     return str(error)
@@ -327,7 +338,7 @@ def _detection_item_problems(doc: RuleDoc) -> list[Problem]:
                 )
                 continue
             try:
-                SigmaDetectionItem.from_mapping(key, value)
+                SigmaDetectionItem.from_mapping(key, value, policy=SIGMA_POLICY)
             except SigmaError as exc:
                 problems.append(doc.problem(_message(exc), section, *keys))
     return problems

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.incidents.control import ControlError, parse_control
+from engine.incidents.control import ControlError, CreateSilence, parse_control
 from engine.live.bearer import bearer_matches
 from engine.live.inbox import Inbox
 from engine.live.views import Views
@@ -63,6 +63,8 @@ def make_api_app(
         except ControlError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         inbox.offer_control(event)
+        if isinstance(event, CreateSilence):  # say which id a silence got, to expire it later
+            obj = {**obj, "id": event.silence.id}
         return JSONResponse({"accepted": obj}, status_code=202)
 
     async def health(_: Request) -> Response:

@@ -45,6 +45,10 @@ SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"  # noqa: S105 - the name of the variab
 RECOVERY_PARTITIONS = 1
 
 
+class StartupError(Exception):
+    """The engine cannot start for a reason the user can fix; one line that says which."""
+
+
 def _listen(address: str) -> socket.socket:
     host, _, port = address.rpartition(":")
     sock = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET)
@@ -52,6 +56,26 @@ def _listen(address: str) -> socket.socket:
     sock.bind((host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104 - the configured address
     sock.listen(128)
     return sock
+
+
+def _bind_all(addresses: list[tuple[str, str]]) -> dict[str, socket.socket]:
+    """A listening socket per `live.<setting>`; StartupError names the address and setting.
+
+    All are bound before anything starts, so a busy port stops the start cleanly.
+    """
+    bound: dict[str, socket.socket] = {}
+    for setting, address in addresses:
+        try:
+            bound[setting] = _listen(address)
+        except (OSError, OverflowError, ValueError) as exc:
+            for sock in bound.values():
+                sock.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StartupError(
+                f"cannot listen on {address} (live.{setting}): {reason}; "
+                f"set live.{setting} to a free HOST:PORT"
+            ) from None
+    return bound
 
 
 class _Server:
@@ -126,7 +150,12 @@ class LiveEngine:
     def __post_init__(self) -> None:
         live = self.config.live
         self.state_dir = Path(self.config.state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(
+                f"cannot create state_dir {self.state_dir}: {exc.strerror or exc}"
+            ) from None
         self.plan = Plan(self.config, rules=self.rules, all_shards=True)
         self.inbox = Inbox(live.inbox_events)
         self.views = Views()
@@ -135,6 +164,15 @@ class LiveEngine:
         for silence in self.config.incidents.silences:
             self.views.silences[silence.id] = silence.model_dump(mode="json")
         self.dispatcher = Dispatcher(self.config.notifiers, self.state_dir)
+        self.dispatcher.start()  # builds the receivers: one that cannot work stops the start
+        try:
+            sockets = _bind_all(
+                [("otlp_http", live.otlp_http), ("otlp_grpc", live.otlp_grpc), ("api", live.api)]
+            )
+        except StartupError:
+            self.dispatcher.close(timeout=0)
+            raise
+        sockets.pop("otlp_grpc").close()  # free again for gRPC, which binds its own
         self.reloader = RuleReloader(self.plan.rule_paths, self.config.rules)
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
@@ -152,15 +190,24 @@ class LiveEngine:
                 gate=self.ingest_gate,
                 max_body=live.max_request_bytes,
             ),
-            _listen(live.otlp_http),
+            sockets["otlp_http"],
         )
-        self.grpc = GrpcReceiver(
-            self.inbox,
-            self.plan.aliases,
-            live.otlp_grpc,
-            live.max_request_bytes,
-            gate=self.ingest_gate,
-        )
+        try:
+            self.grpc = GrpcReceiver(
+                self.inbox,
+                self.plan.aliases,
+                live.otlp_grpc,
+                live.max_request_bytes,
+                gate=self.ingest_gate,
+            )
+        except (OSError, RuntimeError) as exc:
+            for sock in sockets.values():
+                sock.close()
+            self.dispatcher.close(timeout=0)
+            raise StartupError(
+                f"cannot listen on {live.otlp_grpc} (live.otlp_grpc): {exc}; "
+                "set live.otlp_grpc to a free HOST:PORT"
+            ) from None
         self.kafka = None
         if live.kafka is not None:
             from engine.live.kafka import KafkaIntake
@@ -174,7 +221,7 @@ class LiveEngine:
                 slack_actions=slack,
                 ingest_refused=self.ingest_gate.counts,
             ),
-            _listen(live.api),
+            sockets["api"],
         )
 
     def _control_from_slack(self, obj: dict) -> None:
