@@ -287,6 +287,10 @@ def _user_error(exc: Exception) -> str | None:
 
     if isinstance(exc, RuleLoadError):
         return "the rules do not load:\n" + "\n".join(str(p) for p in exc.problems)
+    from notifiers.registry import ReceiverSetupError
+
+    if isinstance(exc, ReceiverSetupError):
+        return str(exc)
     return None
 
 
