@@ -341,3 +341,36 @@ def test_a_lambda_function_gone_after_start_fails_counted_and_dead_lettered(serv
         json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()
     ]
     assert letter["reason"].startswith("lambda ResourceNotFoundException: Function not found")
+
+
+def accepted(_request: Recorded) -> Reply:
+    return Reply(202, "", {"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("in_doubt", "requests", "outcome"), [(None, 1, "dead_lettered"), ("resend", 2, "sent")]
+)
+def test_a_timeout_after_sending_is_in_doubt(service, tmp_path, in_doubt, requests, outcome):
+    """Lambda got the invocation but its answer came too late: it may have run."""
+    lambda_api = service(accepted)
+    lambda_api.script(Reply(202, "", {"Content-Type": "application/json"}, delay=1.0))
+    options = {"in_doubt": in_doubt} if in_doubt else {}
+    config = responders_config(
+        [
+            LambdaResponderConfig(
+                name="act",
+                type="lambda",
+                function="slow",
+                endpoint_url=lambda_api.url,
+                check=False,
+                timeout_seconds=0.3,
+                **options,
+            )
+        ]
+    )
+    stats = deliver_all(config, tmp_path, [make_notification(receiver="act")])
+    assert stats[outcome] == 1
+    assert len(lambda_api.wait_for(requests)) == requests
+    if outcome == "dead_lettered":
+        letter = json.loads((tmp_path / "dead-letters.jsonl").read_text())
+        assert letter["reason"].startswith("in doubt: lambda call interrupted after sending")
