@@ -30,7 +30,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import boto3
 
@@ -126,12 +126,14 @@ def make_function(url: str, name: str | None = None) -> str:
 
 
 def event_invocations(moto: MotoProcess, function: str) -> list[dict[str, Any]]:
-    """Payloads of the asynchronous invocations of `function` that moto received, in order."""
+    """Payloads of the asynchronous invocations of `function` (named or by ARN) that moto
+    received, in order."""
     payloads = []
     for entry in moto.recording():
-        path = urlsplit(entry["url"]).path
+        path = unquote(urlsplit(entry["url"]).path)
         headers = {k.lower(): v for k, v in entry["headers"].items()}
-        if not path.endswith(f"/functions/{function}/invocations"):
+        named = path.removesuffix("/invocations").rpartition("/functions/")[2]
+        if not path.endswith("/invocations") or named.rpartition(":function:")[2] != function:
             continue
         if headers.get("x-amz-invocation-type") != "Event":
             continue
