@@ -4,11 +4,13 @@ failures that cannot be foreseen are counted and dead-lettered."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
 
+from notifiers.cli import retry_dead_letters
 from notifiers.config import NotifiersConfig
 from notifiers.dispatcher import Dispatcher
 from notifiers.registry import ReceiverSetupError
@@ -374,3 +376,27 @@ def test_a_timeout_after_sending_is_in_doubt(service, tmp_path, in_doubt, reques
     if outcome == "dead_lettered":
         letter = json.loads((tmp_path / "dead-letters.jsonl").read_text())
         assert letter["reason"].startswith("in doubt: lambda call interrupted after sending")
+
+
+def test_an_action_left_in_doubt_runs_again_only_when_a_human_resends_it(service, tmp_path):
+    lambda_api = service(accepted)
+    lambda_api.script(Reply(202, "", {"Content-Type": "application/json"}, delay=1.0))
+    config = responders_config(
+        [
+            LambdaResponderConfig(
+                name="act",
+                type="lambda",
+                function="slow",
+                endpoint_url=lambda_api.url,
+                check=False,
+                timeout_seconds=0.3,
+            )
+        ]
+    )
+    deliver_all(config, tmp_path, [make_notification(receiver="act")])
+    out = io.StringIO()
+    assert retry_dead_letters(config, tmp_path, out) == 0
+    assert "sent opened:inc-1 to act" in out.getvalue()
+    assert [r.json()["idempotency_key"] for r in lambda_api.wait_for(2)] == ["act/opened:inc-1"] * 2
+    stats = deliver_all(config, tmp_path, [make_notification(receiver="act")])
+    assert stats["deduplicated"] == 1 and len(lambda_api.requests) == 2
