@@ -86,13 +86,13 @@ class SpanwatchConfig(BaseModel):
 
     @model_validator(mode="after")
     def _receivers_exist(self) -> SpanwatchConfig:
-        """Routes and escalation levels may only name receivers that are configured."""
-        configured = {r.name for r in self.notifiers.receivers}
+        """Routes and escalation levels may only name receivers or responders that exist."""
+        configured = set(self.notifiers.names)
         missing = [n for n in self.incidents.receiver_names() if n not in configured]
         if missing:
             raise ValueError(
-                f"incidents name receivers that notifiers.receivers does not define: {missing}; "
-                f"defined: {sorted(configured)}"
+                f"incidents name receivers that notifiers.receivers and notifiers.responders "
+                f"do not define: {missing}; defined: {sorted(configured)}"
             )
         return self
 
