@@ -220,7 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="anomaly scores for one metric series (CSV)")
     p.add_argument("series", metavar="SERIES.csv")
-    p.add_argument("--detector", required=True, metavar="NAME")
+    p.add_argument(
+        "--detector",
+        metavar="NAME",
+        help="a detector kind or default detector id (default: likelihood)",
+    )
     p.add_argument("--param", nargs="*", metavar="K=V", help="detector parameters")
     p.add_argument("--out", metavar="FILE", help="default: standard output")
     p.set_defaults(func=cmd_score)
