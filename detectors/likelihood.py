@@ -16,8 +16,10 @@ one speaks:
   that end in the current bin (of one to `order` points before it) never occurred (a daily
   cycle that breaks, flattens or jumps while every single value stays in range).
 
-A detection is followed by a quiet period (`refractory` points scored at most just below
-the alert point), since an anomaly announces itself once and its aftermath is not news.
+A surprise is followed by a quiet period: for `refractory` points after a score of 0.35 or
+more, a score that does not rise above that peak is damped to a quarter, since an anomaly
+announces itself once and its aftermath is not news; a larger surprise still speaks (and
+starts a new quiet period). This holds at any threshold the scores are read at.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from detectors.scoring import log_scale, robust_step
 
 _SQRT2 = math.sqrt(2.0)
 _TESTS = 3  # point, run, context: their smallest tail probability is multiplied by this
+# A score at or above this opens a quiet period, in which scores not above its peak are
+# damped: an event announces itself once, at whatever threshold it is read.
+_PEAK_FLOOR = 0.35
+_DAMP = 0.25
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class LikelihoodParams:
 
     average: points in the short average of each test's errors. memory: points the long-run
     distribution of those averages remembers. min_points: points learned before anything
-    is scored. refractory: points after a detection during which scores stay below 0.5.
+    is scored. refractory: points after a peak during which lower scores are damped.
     bins, order: the context test's resolution and longest history. contexts: how many
     distinct histories it keeps at most (older, rarer ones are forgotten). step: seconds
     between points (unused: positions are counted in points). transform: none, or log for a
@@ -135,6 +141,7 @@ class AnomalyLikelihood:
         "lo",
         "n",
         "p",
+        "peak",
         "run",
         "scale",
         "table",
@@ -156,6 +163,7 @@ class AnomalyLikelihood:
         self.table: dict[int, int] = {}
         self.tails = (ErrorTail(), ErrorTail(), ErrorTail())
         self.cooldown = 0
+        self.peak = 0.0
 
     __setstate__ = restore_slots
 
@@ -175,8 +183,8 @@ class AnomalyLikelihood:
         span = self.hi - self.lo
         if not span > 0.0:
             return 0 if x == self.lo else (-1 if x < self.lo else self.p.bins)
-        b = int((x - self.lo) / span * self.p.bins)
-        return -1 if b < 0 else (self.p.bins if b > self.p.bins else b)
+        f = (x - self.lo) / span * self.p.bins  # may overflow to inf for a tiny span
+        return -1 if f < 0.0 else (self.p.bins if f >= self.p.bins else int(f))
 
     def _run_code(self, b: int, length: int) -> int:
         """A run of `length` points in bin b, its length in powers of two (1, 2-3, 4-7, ...)."""
@@ -223,13 +231,17 @@ class AnomalyLikelihood:
     def _tx(self, x: float) -> float:
         return log_scale(x) if self.p.transform == "log" else x
 
+    def _raw(self, x: float) -> float:
+        """The score of the (already transformed) x before any quiet period."""
+        p = self._tail_p(x)
+        return min(1.0, math.log10(max(p, 1e-300)) / (2.0 * math.log10(self.p.tail)))
+
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         if self.n < self.p.min_points:
             return 0.0
-        p = self._tail_p(self._tx(x))
-        s = min(1.0, math.log10(max(p, 1e-300)) / (2.0 * math.log10(self.p.tail)))
-        if self.cooldown > 0:
-            return min(s, 0.49)
+        s = self._raw(self._tx(x))
+        if self.cooldown > 0 and s <= self.peak:
+            return _DAMP * s
         return s
 
     def describe(self, x: float, t: float, n: int = 0) -> dict:
@@ -248,10 +260,14 @@ class AnomalyLikelihood:
         p = self.p
         x = self._tx(x)
         if self.n >= p.min_points:
-            if self.cooldown > 0:
+            s = self._raw(x)
+            if s >= _PEAK_FLOOR and (s > self.peak or self.cooldown <= 0):
+                # a new peak: only what rises above it is news for the next `refractory` points
+                self.peak, self.cooldown = s, p.refractory
+            elif self.cooldown > 0:
                 self.cooldown -= 1
-            elif self._fires(x):
-                self.cooldown = p.refractory
+                if self.cooldown == 0:
+                    self.peak = 0.0
         self.n += 1
         if self.n == 1:
             self.level = x

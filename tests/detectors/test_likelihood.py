@@ -44,6 +44,16 @@ def test_a_spike_raises_one_alarm_then_the_refractory_period_keeps_it_quiet(seed
     assert all(s < 0.5 for s in scores[2001 : 2000 + LikelihoodParams().refractory])
 
 
+def test_a_larger_surprise_in_a_quiet_period_still_speaks():
+    rng = random.Random(6)
+    xs = daily(3000, rng)
+    xs[2000] += 40
+    xs[2050] += 400
+    _, scores = run(xs)
+    assert scores[2000] >= 0.5 and scores[2050] >= 0.5
+    assert max(scores[2001:2050]) < 0.3
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_noise_of_any_shape_stays_nearly_quiet(seed):
     rng = random.Random(seed)
