@@ -306,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "score", "anomaly scores for one metric series (CSV)")
     p.add_argument("series", metavar="SERIES.csv", help="timestamp,value rows")
     p.add_argument(
-        "--detector", required=True, metavar="NAME", help="a detector kind or default id"
+        "--detector",
+        metavar="NAME",
+        help="a detector kind or default detector id (default: likelihood)",
     )
     p.add_argument("--param", nargs="*", metavar="K=V", help="detector parameters (default: none)")
     p.add_argument("--out", metavar="FILE", help="scores CSV (default: standard output)")
