@@ -44,7 +44,15 @@ class LiveConfig(BaseModel):
     otlp_http: str = Field("0.0.0.0:4318", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
     api: str = Field("0.0.0.0:8080", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
     inbox_events: int = Field(200_000, ge=1, description="decoded events waiting for the dataflow")
-    max_request_bytes: int = Field(16 << 20, ge=1024)
+    inbox_bytes: int = Field(
+        128 << 20, ge=1 << 20, description="memory the waiting events may hold (estimated)"
+    )
+    max_request_bytes: int = Field(
+        16 << 20, ge=1024, description="an OTLP request body, as sent and after decompression"
+    )
+    max_clock_skew: float = Field(
+        300.0, ge=0, description="seconds an event's time may be ahead of this machine's clock"
+    )
     epoch_seconds: float = Field(2.0, gt=0, description="wall time between state snapshots")
     rules_poll_seconds: float = Field(5.0, gt=0, description="how often rule files are checked")
     kafka: KafkaConfig | None = None
@@ -53,6 +61,15 @@ class LiveConfig(BaseModel):
         description="bearer: OTLP writes need SPANWATCH_INGEST_TOKEN (refused without it); "
         "none: unauthenticated, only behind a Collector on a private network",
     )
+
+    @model_validator(mode="after")
+    def _a_full_request_fits(self) -> LiveConfig:
+        if self.inbox_bytes < self.max_request_bytes:
+            raise ValueError(
+                f"inbox_bytes ({self.inbox_bytes}) must be at least max_request_bytes "
+                f"({self.max_request_bytes}), or the largest requests could never be taken"
+            )
+        return self
 
 
 def _detector_list(value: object) -> object:

@@ -128,7 +128,7 @@ class LiveEngine:
         self.state_dir = Path(self.config.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.plan = Plan(self.config, rules=self.rules, all_shards=True)
-        self.inbox = Inbox(live.inbox_events)
+        self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
         self.views = Views()
         self.log_path = self.state_dir / "incident-log.jsonl"
         self.views.load_log(self.log_path)
@@ -151,6 +151,7 @@ class LiveEngine:
                 self.plan.aliases,
                 gate=self.ingest_gate,
                 max_body=live.max_request_bytes,
+                max_clock_skew=live.max_clock_skew,
             ),
             _listen(live.otlp_http),
         )
@@ -160,12 +161,15 @@ class LiveEngine:
             live.otlp_grpc,
             live.max_request_bytes,
             gate=self.ingest_gate,
+            max_clock_skew=live.max_clock_skew,
         )
         self.kafka = None
         if live.kafka is not None:
             from engine.live.kafka import KafkaIntake
 
-            self.kafka = KafkaIntake(live.kafka, self.inbox, self.plan.aliases)
+            self.kafka = KafkaIntake(
+                live.kafka, self.inbox, self.plan.aliases, max_clock_skew=live.max_clock_skew
+            )
         self.api = _Server(
             make_api_app(
                 self.views,

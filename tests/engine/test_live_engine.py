@@ -81,11 +81,13 @@ class Engine:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=60)
 
+    def incidents(self) -> list[dict]:
+        return httpx.get(f"{self.base}/v1/incidents?status=all").json()["incidents"]
+
     def wait_for(self, predicate, what: str, timeout: float = 30.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            incidents = httpx.get(f"{self.base}/v1/incidents?status=all").json()["incidents"]
-            found = [i for i in incidents if predicate(i)]
+            found = [i for i in self.incidents() if predicate(i)]
             if found:
                 return found[0]
             time.sleep(0.3)
