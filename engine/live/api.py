@@ -19,8 +19,11 @@ from starlette.routing import Route
 
 from engine.incidents.control import ControlError, parse_control
 from engine.live.bearer import bearer_matches
+from engine.live.body import RequestRefused, read_body
 from engine.live.inbox import Inbox
 from engine.live.views import Views
+
+MAX_BODY_BYTES = 64 * 1024  # an ack or a silence is a few hundred bytes
 
 
 def make_api_app(
@@ -46,15 +49,16 @@ def make_api_app(
         return None
 
     async def body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
+        """The JSON object of a write request; RequestRefused (400, 413) says why not."""
+        raw = await read_body(request, MAX_BODY_BYTES)
         if not raw:
             return {}
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise ControlError(f"invalid JSON: {exc}") from None
+            raise RequestRefused(400, f"invalid JSON: {exc}") from None
         if not isinstance(data, dict):
-            raise ControlError("expected a JSON object")
+            raise RequestRefused(400, "expected a JSON object")
         return data
 
     def enqueue(obj: dict[str, Any]) -> Response:
@@ -71,6 +75,7 @@ def make_api_app(
                 "status": "ok",
                 "events_accepted": inbox.accepted,
                 "events_refused": inbox.refused,
+                "inbox": {"events": inbox.waiting_events, "bytes": inbox.waiting_bytes},
                 "ingest_requests_refused": ingest_refused() if ingest_refused else {},
                 "open_incidents": len(views.list()),
             }
@@ -94,8 +99,8 @@ def make_api_app(
             return JSONResponse({"error": "no such incident"}, status_code=404)
         try:
             data = await body(request)
-        except ControlError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+        except RequestRefused as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
         kind = request.path_params["action"]
         if kind not in ("ack", "resolve"):
             return JSONResponse({"error": "actions are ack and resolve"}, status_code=404)
@@ -117,8 +122,8 @@ def make_api_app(
             return denied
         try:
             data = await body(request)
-        except ControlError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+        except RequestRefused as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
         data = {"starts_at": clock(), **data, "type": "silence", "at": clock()}
         return enqueue(data)
 

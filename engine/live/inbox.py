@@ -81,6 +81,10 @@ class Inbox:
             return events, controls, done
 
     @property
+    def waiting_events(self) -> int:
+        return len(self._events)
+
+    @property
     def waiting_bytes(self) -> int:
         return self._bytes
 
