@@ -2,7 +2,9 @@
 
 Every write endpoint needs `Authorization: Bearer <token>` (the token comes from the
 environment); acks, resolves and silences enter the dataflow's control stream, exactly as
-a replay's `--control` file does, so all incident state stays in the dataflow.
+a replay's `--control` file does, so all incident state stays in the dataflow. Reads of
+incidents and silences hold people's names, emails and repositories: they need the read
+token or the write token. `/healthz` stays open and answers only counts.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def make_api_app(
     inbox: Inbox,
     *,
     token: str | None,
+    read_token: str | None = None,
     slack_actions: Any | None = None,
     clock: Callable[[], float] = time.time,
     ingest_refused: Callable[[], dict[str, int]] | None = None,
@@ -43,6 +46,22 @@ def make_api_app(
         if not bearer_matches(request.headers.get("authorization", ""), token.encode()):
             return JSONResponse(
                 {"error": "missing or wrong bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return None
+
+    def may_read(request: Request) -> Response | None:
+        accepted = [t.encode() for t in (read_token, token) if t]
+        if not accepted:
+            return JSONResponse(
+                {"error": "read endpoints are disabled: set SPANWATCH_API_READ_TOKEN"},
+                status_code=503,
+            )
+        header = request.headers.get("authorization", "")
+        if not any(bearer_matches(header, t) for t in accepted):
+            return JSONResponse(
+                {"error": "missing or wrong bearer token (the read or the write token)"},
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
@@ -82,9 +101,15 @@ def make_api_app(
         )
 
     async def incidents(request: Request) -> Response:
+        denied = may_read(request)
+        if denied is not None:
+            return denied
         return JSONResponse({"incidents": views.list(request.query_params.get("status"))})
 
     async def incident(request: Request) -> Response:
+        denied = may_read(request)
+        if denied is not None:
+            return denied
         found = views.find(request.path_params["ref"])
         if found is None:
             return JSONResponse({"error": "no such incident"}, status_code=404)
@@ -116,6 +141,9 @@ def make_api_app(
 
     async def silences(request: Request) -> Response:
         if request.method == "GET":
+            denied = may_read(request)
+            if denied is not None:
+                return denied
             return JSONResponse({"silences": list(views.silences.values())})
         denied = authorized(request)
         if denied is not None:

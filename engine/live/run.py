@@ -41,6 +41,7 @@ from rules.reload import RuleReloader
 
 log = logging.getLogger("spanwatch")
 TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
+READ_TOKEN_ENV = "SPANWATCH_API_READ_TOKEN"  # noqa: S105 - the name of the variable
 SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"  # noqa: S105 - the name of the variable
 RECOVERY_PARTITIONS = 1
 
@@ -175,6 +176,7 @@ class LiveEngine:
                 self.views,
                 self.inbox,
                 token=os.environ.get(TOKEN_ENV),
+                read_token=os.environ.get(READ_TOKEN_ENV),
                 slack_actions=slack,
                 ingest_refused=self.ingest_gate.counts,
             ),
@@ -233,6 +235,8 @@ class LiveEngine:
         self.api.start()
         if self.kafka is not None:
             self.kafka.start()
+        if not (os.environ.get(READ_TOKEN_ENV) or os.environ.get(TOKEN_ENV)):
+            log.warning("API reads are off: set %s (or %s)", READ_TOKEN_ENV, TOKEN_ENV)
         notice = self.ingest_gate.startup_notice()
         if notice is not None:
             log.warning("%s", notice)
