@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestGate
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
+from engine.live.silence_file import SilenceFile
 from engine.live.source import InboxSource
 from engine.live.views import Views
 from engine.plan import Plan
@@ -130,9 +132,13 @@ class LiveEngine:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.plan = Plan(self.config, rules=self.rules, all_shards=True)
         self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
-        self.views = Views()
+        silence_file = SilenceFile(
+            self.state_dir / "silences.json", self.config.incidents.silence_retention
+        )
+        self.views = Views(silence_file=silence_file)
         self.log_path = self.state_dir / "incident-log.jsonl"
         self.views.load_log(self.log_path)
+        self.views.silences.update(silence_file.load(time.time()))
         for silence in self.config.incidents.silences:
             self.views.silences[silence.id] = silence.model_dump(mode="json")
         self.dispatcher = Dispatcher(self.config.notifiers, self.state_dir)
@@ -191,6 +197,23 @@ class LiveEngine:
         except ControlError as exc:
             log.warning("slack action refused: %s", exc)
 
+    def _restore_silences(self) -> None:
+        """Silences still in force go through the control stream again (an idempotent update),
+        in case the recovered state predates them."""
+        from engine.incidents.control import ControlError, parse_control
+
+        now = time.time()
+        configured = {s.id for s in self.config.incidents.silences}
+        for ident, silence in self.views.silences.items():
+            if ident in configured or silence.get("state") == "expired":
+                continue
+            try:
+                self.inbox.offer_control(
+                    parse_control(SilenceFile.control(silence, now), where="silences.json")
+                )
+            except ControlError as exc:
+                log.error("silence %s not restored: %s", ident, exc)
+
     def stop(self, *_: Any) -> None:
         self.inbox.close()
         self._stopped.set()
@@ -221,6 +244,7 @@ class LiveEngine:
         if not recovery_dir.exists():
             recovery_dir.mkdir(parents=True)
             init_db_dir(recovery_dir, RECOVERY_PARTITIONS)
+        self._restore_silences()
         part = Part(0, HistoryFile("live", "live"))
         sink = LiveSink(self.log_path, self.views, self.dispatcher)
         flow = build_dataflow(self.plan, [part], sink, source=InboxSource(self.inbox), persist=True)
