@@ -44,6 +44,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from engine.replay_run import ReplayOptions, print_summary, run_replay
 
     config = _config(args)
+    if not args.out or args.notify:
+        from engine.state_dir import prepare_state_dir
+
+        prepare_state_dir(config)
     out = args.out or str(Path(config.state_dir) / "replay-incidents.jsonl")
     options = ReplayOptions(
         paths=args.paths,
@@ -155,9 +159,11 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
+    from engine.state_dir import prepare_state_dir
     from notifiers.cli import retry_dead_letters
 
     config = _config(args)
+    prepare_state_dir(config)
     return retry_dead_letters(config.notifiers, config.state_dir, sys.stdout)
 
 
@@ -287,6 +293,11 @@ def _user_error(exc: Exception) -> str | None:
 
     if isinstance(exc, RuleLoadError):
         return "the rules do not load:\n" + "\n".join(str(p) for p in exc.problems)
+    from engine.live.listen import ListenError
+    from engine.live.recovery_dir import RecoveryDirError
+
+    if isinstance(exc, RecoveryDirError | ListenError):
+        return str(exc)
     return None
 
 

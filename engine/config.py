@@ -9,13 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from detectors.config import DetectorsConfig
 from engine.aliases import CANONICAL_KEYS
 from engine.incidents.config import IncidentsConfig
 from engine.live.kafka import KafkaConfig
-from engine.yamlfile import ConfigError, Problem, read_yaml, validate
+from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
 from rules.config import RulesConfig
 
@@ -90,6 +98,15 @@ class SpanwatchConfig(BaseModel):
     )
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     notifiers: NotifiersConfig = Field(default_factory=NotifiersConfig)
+    _source: tuple[str, LineIndex] | None = PrivateAttr(None)
+
+    def problem(self, key: str, message: str) -> Problem:
+        """A problem with the setting `key` (dotted), placed at its file and line if it was
+        written in a file (else in the embedded defaults)."""
+        if self._source is None:
+            return Problem("(embedded defaults)", None, key, message)
+        file, index = self._source
+        return Problem(file, index.line(key.split(".")), key, message)
 
     @field_validator("aliases")
     @classmethod
@@ -125,4 +142,5 @@ def load_config(path: str | Path | None) -> SpanwatchConfig:
     base = Path(path).resolve().parent
     paths = [str(base / p) if not Path(p).is_absolute() else p for p in config.rules.paths]
     config.rules = config.rules.model_copy(update={"paths": paths})
+    config._source = (str(path), index)
     return config

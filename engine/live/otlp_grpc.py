@@ -29,6 +29,7 @@ from engine.event_checks import screen, summary
 from engine.events import NotOtlpError
 from engine.live.inbox import Inbox, estimate_bytes
 from engine.live.ingest_auth import IngestGate
+from engine.live.listen import ListenError
 from engine.live.otlp_http import WHAT, export_response
 from engine.otlp_proto import decode_logs_request, decode_trace_request
 
@@ -152,9 +153,12 @@ class GrpcReceiver:
             interceptors=[_GateInterceptor(gate)],
             options=options,
         )
-        self.port = self.server.add_insecure_port(address)
+        try:
+            self.port = self.server.add_insecure_port(address)
+        except RuntimeError:  # grpc's answer for an address it cannot bind
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot listen for OTLP/gRPC on {address}")
+            raise ListenError(f"cannot listen on {address} (OTLP/gRPC)")
         self.address = f"{address.rpartition(':')[0]}:{self.port}"
 
     def start(self) -> None:

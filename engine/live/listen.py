@@ -1,0 +1,23 @@
+"""Listening sockets for the receivers and the API, with one-line errors for bad addresses."""
+
+from __future__ import annotations
+
+import socket
+
+
+class ListenError(OSError):
+    """An address the engine cannot listen on (in use, not local, no permission)."""
+
+
+def listen(address: str) -> socket.socket:
+    """A TCP socket bound to `address` (host:port, [v6]:port, or :port for all interfaces)."""
+    host, _, port = address.rpartition(":")
+    sock = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104 - the configured address
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+    sock.listen(128)
+    return sock
