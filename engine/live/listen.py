@@ -14,6 +14,9 @@ def listen(address: str) -> socket.socket:
     host, _, port = address.rpartition(":")
     sock = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this: a response goes out as soon as it is written, instead
+    # of its body waiting for the client's delayed ACK of the headers (~40 ms per request).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104 - the configured address
     except OSError as exc:
