@@ -78,6 +78,9 @@ def test_a_request_larger_than_the_whole_inbox_is_413_and_a_full_inbox_429():
         )
         full = httpx.post(url, content=request_of(6, "c").SerializeToString(), headers=PROTO)
         assert full.status_code == 429 and full.headers["retry-after"]
+        refused = raw_grpc(r.grpc, request_of(11, "g").SerializeToString())
+        assert refused.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "larger than the whole inbox" in refused.details()
         assert len(r.ingested()) == 6  # drained: the next request fits again
         assert (
             httpx.post(
