@@ -24,13 +24,13 @@ def decoded_or_refused(line: bytes) -> None:
     assert all(isinstance(reason, str) and reason for reason in refused)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(request=st.one_of(trace_json, logs_json, broken(st.one_of(trace_json, logs_json))))
 def test_otlp_json_lines_decode_or_are_bad_lines(request):
     decoded_or_refused(to_json(request))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     obj=st.one_of(
         st.dictionaries(st.sampled_from(["time", "name", "user", "cost"]), anything), anything
@@ -40,7 +40,7 @@ def test_flat_lines_decode_or_are_bad_lines(obj):
     decoded_or_refused(to_json(obj))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(raw=st.binary(max_size=300))
 def test_random_bytes_are_bad_lines(raw):
     decoded_or_refused(raw)

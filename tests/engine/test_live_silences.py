@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from tests.engine.test_live_engine import TOKEN, Engine, send_command, send_pipe_to_shell
 
 ROUTING = (
@@ -38,8 +36,7 @@ def listed(e: Engine) -> list[str]:
     return [s["id"] for s in e.read("/v1/silences")["silences"] if s.get("state") == "active"]
 
 
-@pytest.mark.parametrize("stop", ["sigterm", "sigkill"])
-def test_a_silence_is_listed_and_still_mutes_after_a_restart(tmp_path, stop):
+def test_a_silence_is_listed_and_still_mutes_after_a_restart_even_after_sigkill(tmp_path):
     e = Engine(tmp_path)
     e.config.write_text(e.config.read_text() + ROUTING)
     notified = tmp_path / "state" / "notified.jsonl"
@@ -50,11 +47,8 @@ def test_a_silence_is_listed_and_still_mutes_after_a_restart(tmp_path, stop):
         while time.monotonic() < deadline and not listed(e):
             time.sleep(0.1)
         assert listed(e) == ["quiet-for-muted"]
-        if stop == "sigkill":
-            e.proc.kill()  # right away: the saved state may not hold the silence yet
-            e.proc.wait(timeout=30)
-        else:
-            assert e.stop() == 0
+        e.proc.kill()  # right away: the saved state may not hold the silence yet
+        e.proc.wait(timeout=30)
 
         e.start()
         assert listed(e) == ["quiet-for-muted"], e.read("/v1/silences")
