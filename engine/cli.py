@@ -147,9 +147,11 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
+    from engine.state_dir import prepare_state_dir
     from notifiers.cli import retry_dead_letters
 
     config = _config(args)
+    prepare_state_dir(config)
     return retry_dead_letters(config.notifiers, config.state_dir, sys.stdout)
 
 
@@ -433,6 +435,10 @@ def _user_error(exc: Exception) -> list[str] | None:
         return [f"{problem} ({RECEIVER_HINT})" for problem in exc.problems]
     if isinstance(exc, OSError) and exc.filename is not None:
         return [f"{exc.filename}: {exc.strerror or exc}"]
+    from engine.live.recovery_dir import RecoveryDirError
+
+    if isinstance(exc, RecoveryDirError):
+        return [str(exc)]
     return None
 
 

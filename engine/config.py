@@ -9,13 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from detectors.config import DetectorsConfig
 from engine.aliases import CANONICAL_KEYS
 from engine.incidents.config import IncidentsConfig
 from engine.live.kafka import KafkaConfig
-from engine.yamlfile import ConfigError, Problem, read_yaml, validate
+from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
 from rules.config import RulesConfig
 
@@ -44,7 +52,15 @@ class LiveConfig(BaseModel):
     otlp_http: str = Field("0.0.0.0:4318", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
     api: str = Field("0.0.0.0:8080", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
     inbox_events: int = Field(200_000, ge=1, description="decoded events waiting for the dataflow")
-    max_request_bytes: int = Field(16 << 20, ge=1024)
+    inbox_bytes: int = Field(
+        128 << 20, ge=1 << 20, description="memory the waiting events may hold (estimated)"
+    )
+    max_request_bytes: int = Field(
+        16 << 20, ge=1024, description="an OTLP request body, as sent and after decompression"
+    )
+    max_clock_skew: float = Field(
+        300.0, ge=0, description="seconds an event's time may be ahead of this machine's clock"
+    )
     epoch_seconds: float = Field(2.0, gt=0, description="wall time between state snapshots")
     rules_poll_seconds: float = Field(5.0, gt=0, description="how often rule files are checked")
     kafka: KafkaConfig | None = None
@@ -53,6 +69,15 @@ class LiveConfig(BaseModel):
         description="bearer: OTLP writes need SPANWATCH_INGEST_TOKEN (refused without it); "
         "none: unauthenticated, only behind a Collector on a private network",
     )
+
+    @model_validator(mode="after")
+    def _a_full_request_fits(self) -> LiveConfig:
+        if self.inbox_bytes < self.max_request_bytes:
+            raise ValueError(
+                f"inbox_bytes ({self.inbox_bytes}) must be at least max_request_bytes "
+                f"({self.max_request_bytes}), or the largest requests could never be taken"
+            )
+        return self
 
 
 def _detector_list(value: object) -> object:
@@ -73,6 +98,15 @@ class SpanwatchConfig(BaseModel):
     )
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     notifiers: NotifiersConfig = Field(default_factory=NotifiersConfig)
+    _source: tuple[str, LineIndex] | None = PrivateAttr(None)
+
+    def problem(self, key: str, message: str) -> Problem:
+        """A problem with the setting `key` (dotted), placed at its file and line if it was
+        written in a file (else in the embedded defaults)."""
+        if self._source is None:
+            return Problem("(embedded defaults)", None, key, message)
+        file, index = self._source
+        return Problem(file, index.line(key.split(".")), key, message)
 
     @field_validator("aliases")
     @classmethod
@@ -108,4 +142,5 @@ def load_config(path: str | Path | None) -> SpanwatchConfig:
     base = Path(path).resolve().parent
     paths = [str(base / p) if not Path(p).is_absolute() else p for p in config.rules.paths]
     config.rules = config.rules.model_copy(update={"paths": paths})
+    config._source = (str(path), index)
     return config

@@ -31,12 +31,32 @@ def explain(model: type[BaseModel], error: dict[str, Any]) -> str:
 
 def unknown_key(key: str, known: Sequence[str]) -> str:
     """`unknown key 'apii' (did you mean 'api'?)`, or the keys allowed when none is close."""
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or _one_edit_away(key, known)
     if close:
         return f"unknown key {key!r} (did you mean {close[0]!r}?)"
     if known:
         return f"unknown key {key!r} (known keys: {', '.join(sorted(known))})"
     return f"unknown key {key!r}"
+
+
+def _one_edit_away(key: str, known: Sequence[str]) -> list[str]:
+    """Keys one typing slip from `key` (a letter dropped, added, changed or two swapped), which
+    difflib's ratio misses on short words (`kfaka` for `kafka`)."""
+    return [k for k in sorted(known) if _slips(key, k) <= 1][:1]
+
+
+def _slips(a: str, b: str) -> int:
+    """Optimal string alignment distance: edits with adjacent transpositions counted as one."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
 
 
 def known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:

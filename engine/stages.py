@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from engine.decode import DecodeError, decode_line
+from engine.decode import DecodeError, decode_history_line
 from engine.incidents.book import IncidentBook
 from engine.incidents.control import ControlError, parse_control
 from engine.incidents.model import ControlReport, Hit, Transition
@@ -105,10 +105,12 @@ class DecodeState:
                 self._control(line_no, raw, items)
                 continue
             try:
-                events = decode_line(raw, aliases)
+                events, refused = decode_history_line(raw, aliases)
             except DecodeError as exc:
                 self._bad(line_no, str(exc))
                 continue
+            for reason in refused:
+                self._bad(line_no, reason)
             for event in events:
                 t = event["time"]
                 if t not in time_range:

@@ -110,8 +110,32 @@ def discover_rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[P
     return unique, problems
 
 
-def read_yaml_documents(path: Path) -> tuple[list[tuple[yaml.Node, Any]], list[Problem]]:
-    """Every document of a YAML file with its node tree; YAML errors become problems."""
+MAX_FILE_BYTES = 1 << 20  # RulesConfig.max_file_bytes: the default pack's files are < 8 KB
+
+
+def too_large(path: Path, max_bytes: int) -> Problem | None:
+    """A problem when the file is over `max_bytes` (it is then never read nor parsed)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None  # reading it says why
+    if size <= max_bytes:
+        return None
+    message = (
+        f"rule file of {size} bytes is over the limit of {max_bytes} bytes "
+        "(rules.max_file_bytes): split it, or raise the limit"
+    )
+    return Problem(str(path), None, None, None, message)
+
+
+def read_yaml_documents(
+    path: Path, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[list[tuple[yaml.Node, Any]], list[Problem]]:
+    """Every document of a YAML file with its node tree; YAML errors become problems, and so
+    does a file over `max_bytes` (refused before it is read)."""
+    problem = too_large(path, max_bytes)
+    if problem is not None:
+        return [], [problem]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -135,6 +159,8 @@ def read_yaml_documents(path: Path) -> tuple[list[tuple[yaml.Node, Any]], list[P
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         return docs, [Problem(str(path), line, None, None, f"invalid YAML: {reason}")]
+    except RecursionError:
+        return docs, [Problem(str(path), None, None, None, "invalid YAML: nested too deeply")]
     finally:
         loader.dispose()
     return docs, []
@@ -172,7 +198,7 @@ def load_rule_docs(
     files, problems = discover_rule_files(paths)
     docs: list[RuleDoc] = []
     for path in files:
-        raw_docs, file_problems = read_yaml_documents(path)
+        raw_docs, file_problems = read_yaml_documents(path, config.max_file_bytes)
         problems.extend(file_problems)
         if not file_problems and all(data is None for _node, data in raw_docs):
             problems.append(

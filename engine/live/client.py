@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from engine.timeutil import iso
 
 TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
+READ_TOKEN_ENV = "SPANWATCH_API_READ_TOKEN"  # noqa: S105 - the name of the variable
 
 
 class ApiError(Exception):
@@ -18,13 +19,16 @@ class ApiError(Exception):
 
 
 def call(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    """One request; the token comes from the environment, never from the command line."""
+    """One request; the token comes from the environment, never from the command line:
+    the read token for reads when it is set, else the write token."""
     if not base.startswith(("http://", "https://")):
         raise ApiError(f"--api must be an http(s) URL, got {base!r}")
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base.rstrip("/") + path, data=data, method=method)  # noqa: S310
     request.add_header("Content-Type", "application/json")
     token = os.environ.get(TOKEN_ENV)
+    if method == "GET":
+        token = os.environ.get(READ_TOKEN_ENV) or token
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:

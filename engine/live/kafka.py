@@ -4,7 +4,10 @@ Each message is one ExportTraceServiceRequest / ExportLogsServiceRequest, as pro
 (`otlp_proto`, the exporter's default) or OTLP/JSON (`otlp_json`); the encoding is
 recognised per message. Offsets are committed only after the events are in the inbox, and
 a full inbox pauses consumption (the messages wait in Kafka, not in memory). A message that
-does not decode is counted and logged with its topic, partition and offset, then skipped.
+does not decode, or is larger than the whole inbox, is counted and logged with its topic,
+partition and offset, then skipped; events with values that must not enter state
+(`engine.event_checks`) are counted and logged the same way, and the rest of the message
+is taken.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -19,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.aliases import AliasTable
 from engine.decode import DecodeError, decode_line
-from engine.live.inbox import Inbox
+from engine.event_checks import screen, summary
+from engine.live.inbox import Inbox, estimate_bytes
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
 log = logging.getLogger("spanwatch.kafka")
@@ -41,12 +46,21 @@ class KafkaConfig(BaseModel):
 class KafkaIntake:
     """A consumer thread feeding the inbox."""
 
-    def __init__(self, config: KafkaConfig, inbox: Inbox, aliases: AliasTable) -> None:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        inbox: Inbox,
+        aliases: AliasTable,
+        *,
+        max_clock_skew: float = 300.0,
+    ) -> None:
         self.config = config
         self.inbox = inbox
         self.aliases = aliases
+        self.max_clock_skew = max_clock_skew
         self.stopped = threading.Event()
         self.bad_messages = 0
+        self.refused_events = 0
         self.thread = threading.Thread(target=self._run, name="kafka-intake", daemon=True)
 
     def start(self) -> None:
@@ -96,14 +110,27 @@ class KafkaIntake:
                     log.warning("kafka: %s", message.error())
                     continue
                 where = f"{message.topic()}[{message.partition()}]@{message.offset()}"
+                value = message.value() or b""
                 try:
-                    events = self.decode(message.topic(), message.value() or b"")
+                    decoded = self.decode(message.topic(), value)
                 except (DecodeError, orjson.JSONDecodeError) as exc:
                     self.bad_messages += 1
                     log.warning("kafka message %s skipped: %s", where, exc)
                     consumer.commit(message=message, asynchronous=True)
                     continue
-                while not self.inbox.offer_events(events):
+                events, refused = screen(decoded, time.time() + self.max_clock_skew)
+                if refused:
+                    self.refused_events += len(refused)
+                    log.warning(
+                        "kafka message %s: %s", where, summary(refused, len(decoded), "events")
+                    )
+                nbytes = estimate_bytes(events, len(value))
+                if not self.inbox.fits(len(events), nbytes):
+                    self.bad_messages += 1
+                    log.warning("kafka message %s skipped: larger than the whole inbox", where)
+                    consumer.commit(message=message, asynchronous=True)
+                    continue
+                while events and not self.inbox.offer_events(events, nbytes):
                     if self.stopped.wait(0.2) or self.inbox.closed:
                         return  # not committed: the message is read again after a restart
                 consumer.commit(message=message, asynchronous=True)

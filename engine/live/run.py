@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import IO, Any
 import orjson
 import uvicorn
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from engine.config import SpanwatchConfig
@@ -28,34 +29,31 @@ from engine.dataflow import build_dataflow
 from engine.live.api import make_api_app
 from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestGate
+from engine.live.listen import ListenError
+from engine.live.listen import listen as _listen
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
+from engine.live.recovery_dir import prepare_recovery_dir
+from engine.live.silence_file import SilenceFile
 from engine.live.source import InboxSource
 from engine.live.views import Views
 from engine.plan import Plan
 from engine.sinks import log_line
 from engine.sources import Part
+from engine.state_dir import prepare_state_dir
 from notifiers.dispatcher import Dispatcher
 from replay.readers import HistoryFile
 from rules.reload import RuleReloader
 
 log = logging.getLogger("spanwatch")
 TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
+READ_TOKEN_ENV = "SPANWATCH_API_READ_TOKEN"  # noqa: S105 - the name of the variable
 SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"  # noqa: S105 - the name of the variable
 RECOVERY_PARTITIONS = 1
 
 
 class StartupError(Exception):
     """The engine cannot start for a reason the user can fix; one line that says which."""
-
-
-def _listen(address: str) -> socket.socket:
-    host, _, port = address.rpartition(":")
-    sock = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104 - the configured address
-    sock.listen(128)
-    return sock
 
 
 def _bind_all(addresses: list[tuple[str, str]]) -> dict[str, socket.socket]:
@@ -70,7 +68,7 @@ def _bind_all(addresses: list[tuple[str, str]]) -> dict[str, socket.socket]:
         except (OSError, OverflowError, ValueError) as exc:
             for sock in bound.values():
                 sock.close()
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            reason = exc.reason if isinstance(exc, ListenError) else (exc.strerror or str(exc))
             raise StartupError(
                 f"cannot listen on {address} (live.{setting}): {reason}; "
                 f"set live.{setting} to a free HOST:PORT"
@@ -149,18 +147,16 @@ class LiveEngine:
 
     def __post_init__(self) -> None:
         live = self.config.live
-        self.state_dir = Path(self.config.state_dir)
-        try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StartupError(
-                f"cannot create state_dir {self.state_dir}: {exc.strerror or exc}"
-            ) from None
+        self.state_dir = prepare_state_dir(self.config)
         self.plan = Plan(self.config, rules=self.rules, all_shards=True)
-        self.inbox = Inbox(live.inbox_events)
-        self.views = Views()
+        self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
+        silence_file = SilenceFile(
+            self.state_dir / "silences.json", self.config.incidents.silence_retention
+        )
+        self.views = Views(silence_file=silence_file)
         self.log_path = self.state_dir / "incident-log.jsonl"
         self.views.load_log(self.log_path)
+        self.views.silences.update(silence_file.load(time.time()))
         for silence in self.config.incidents.silences:
             self.views.silences[silence.id] = silence.model_dump(mode="json")
         self.dispatcher = Dispatcher(self.config.notifiers, self.state_dir)
@@ -189,6 +185,7 @@ class LiveEngine:
                 self.plan.aliases,
                 gate=self.ingest_gate,
                 max_body=live.max_request_bytes,
+                max_clock_skew=live.max_clock_skew,
             ),
             sockets["otlp_http"],
         )
@@ -199,6 +196,7 @@ class LiveEngine:
                 live.otlp_grpc,
                 live.max_request_bytes,
                 gate=self.ingest_gate,
+                max_clock_skew=live.max_clock_skew,
             )
         except (OSError, RuntimeError) as exc:
             for sock in sockets.values():
@@ -212,12 +210,15 @@ class LiveEngine:
         if live.kafka is not None:
             from engine.live.kafka import KafkaIntake
 
-            self.kafka = KafkaIntake(live.kafka, self.inbox, self.plan.aliases)
+            self.kafka = KafkaIntake(
+                live.kafka, self.inbox, self.plan.aliases, max_clock_skew=live.max_clock_skew
+            )
         self.api = _Server(
             make_api_app(
                 self.views,
                 self.inbox,
                 token=os.environ.get(TOKEN_ENV),
+                read_token=os.environ.get(READ_TOKEN_ENV),
                 slack_actions=slack,
                 ingest_refused=self.ingest_gate.counts,
             ),
@@ -231,6 +232,23 @@ class LiveEngine:
             self.inbox.offer_control(parse_control(obj, where="slack"))
         except ControlError as exc:
             log.warning("slack action refused: %s", exc)
+
+    def _restore_silences(self) -> None:
+        """Silences still in force go through the control stream again (an idempotent update),
+        in case the recovered state predates them."""
+        from engine.incidents.control import ControlError, parse_control
+
+        now = time.time()
+        configured = {s.id for s in self.config.incidents.silences}
+        for ident, silence in self.views.silences.items():
+            if ident in configured or silence.get("state") == "expired":
+                continue
+            try:
+                self.inbox.offer_control(
+                    parse_control(SilenceFile.control(silence, now), where="silences.json")
+                )
+            except ControlError as exc:
+                log.error("silence %s not restored: %s", ident, exc)
 
     def stop(self, *_: Any) -> None:
         self.inbox.close()
@@ -258,10 +276,8 @@ class LiveEngine:
                 log.exception("rule watcher failed")
 
     def serve(self) -> int:
-        recovery_dir = self.state_dir / "recovery"
-        if not recovery_dir.exists():
-            recovery_dir.mkdir(parents=True)
-            init_db_dir(recovery_dir, RECOVERY_PARTITIONS)
+        recovery_dir = prepare_recovery_dir(self.state_dir / "recovery", RECOVERY_PARTITIONS)
+        self._restore_silences()
         part = Part(0, HistoryFile("live", "live"))
         sink = LiveSink(self.log_path, self.views, self.dispatcher)
         flow = build_dataflow(self.plan, [part], sink, source=InboxSource(self.inbox), persist=True)
@@ -276,6 +292,8 @@ class LiveEngine:
         self.api.start()
         if self.kafka is not None:
             self.kafka.start()
+        if not (os.environ.get(READ_TOKEN_ENV) or os.environ.get(TOKEN_ENV)):
+            log.warning("API reads are off: set %s (or %s)", READ_TOKEN_ENV, TOKEN_ENV)
         notice = self.ingest_gate.startup_notice()
         if notice is not None:
             log.warning("%s", notice)

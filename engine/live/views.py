@@ -1,20 +1,31 @@
 """What the API can answer without entering the dataflow: incidents and silences as last seen.
 
 Fed by the sink from the incident log and the control reports; rebuilt at start-up from
-the incident log file, so a restart answers the same.
+the incident log file and the silence file, so a restart answers the same.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from engine.live.silence_file import SilenceFile
+
 
 class Views:
-    def __init__(self, keep_resolved: int = 1000) -> None:
+    def __init__(
+        self,
+        keep_resolved: int = 1000,
+        silence_file: SilenceFile | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.silence_file = silence_file
+        self.clock = clock
         self._lock = threading.Lock()
         self.incidents: dict[str, dict[str, Any]] = {}
         self.by_fingerprint: dict[str, str] = {}
@@ -39,6 +50,8 @@ class Views:
             kind = report.get("kind")
             if kind in ("silence", "expire_silence") and report.get("outcome") == "applied":
                 self.silences[report["target"]] = report.get("data") or {"id": report["target"]}
+                if self.silence_file is not None:
+                    self.silence_file.save(self.silences, self.clock())
 
     def find(self, ref: str) -> dict[str, Any] | None:
         with self._lock:

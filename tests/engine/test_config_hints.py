@@ -138,3 +138,9 @@ def test_a_one_letter_typo_of_any_key_suggests_a_key_of_that_section(
     assert mine[0].line == len(section) + 1
     suggested = mine[0].message.split("did you mean ")[1].strip("'?)")
     assert suggested in keys
+
+
+def test_a_swapped_pair_of_letters_in_a_short_key_is_still_recognised():
+    from engine.config_hints import unknown_key
+
+    assert unknown_key("kfaka", ["api", "kafka"]) == "unknown key 'kfaka' (did you mean 'kafka'?)"

@@ -35,11 +35,22 @@ class Receivers:
 
 
 @contextmanager
-def receivers(mode: IngestAuth, token: str | None) -> Iterator[Receivers]:
+def receivers(
+    mode: IngestAuth,
+    token: str | None,
+    *,
+    inbox: Inbox | None = None,
+    max_body: int = 1 << 20,
+    max_clock_skew: float = 300.0,
+) -> Iterator[Receivers]:
     """OTLP/HTTP and OTLP/gRPC on free loopback ports, sharing one inbox and one gate."""
-    inbox, aliases, gate = Inbox(1000), AliasTable(), IngestGate(mode, token)
-    http = _Server(make_otlp_app(inbox, aliases, gate=gate), _listen("127.0.0.1:0"))
-    grpc = GrpcReceiver(inbox, aliases, "127.0.0.1:0", 1 << 20, gate=gate)
+    inbox = inbox if inbox is not None else Inbox(1000)
+    aliases, gate = AliasTable(), IngestGate(mode, token)
+    app = make_otlp_app(inbox, aliases, gate=gate, max_body=max_body, max_clock_skew=max_clock_skew)
+    http = _Server(app, _listen("127.0.0.1:0"))
+    grpc = GrpcReceiver(
+        inbox, aliases, "127.0.0.1:0", max_body, gate=gate, max_clock_skew=max_clock_skew
+    )
     http.start()
     grpc.start()
     try:

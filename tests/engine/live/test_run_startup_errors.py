@@ -112,4 +112,4 @@ def test_a_state_dir_that_cannot_be_created_is_one_line(tmp_path, monkeypatch, c
     )
     code, err = run_here(config, monkeypatch, capsys)
     assert code == 2
-    assert err == f"spanwatch: cannot create state_dir {blocker}/s: Not a directory\n"
+    assert err == f"{config}:5: state_dir: {blocker}/s: cannot be created (Not a directory)\n"
