@@ -18,9 +18,15 @@ RUN pip install . && mkdir -p /var/lib/spanwatch && chown spanwatch /var/lib/spa
 
 USER spanwatch
 WORKDIR /var/lib/spanwatch
+# Incident state (Bytewax recovery), the incident log, the delivery log and dead letters live
+# under state_dir: the embedded default (spanwatch-state, relative to this directory) is on
+# this volume, and a configuration should keep its state_dir under it too.
+VOLUME ["/var/lib/spanwatch"]
 # OTLP/gRPC, OTLP/HTTP, and the engine's API (health, incidents, Slack actions)
 EXPOSE 4317 4318 8080
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"]
+# A configuration mounted into the container is named by SPANWATCH_CONFIG, which `run` and
+# `health` both read, so the check asks the API on the port the configuration gives it.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["spanwatch", "health"]
 ENTRYPOINT ["spanwatch"]
 CMD ["run"]

@@ -1,18 +1,19 @@
-"""How the detectors do on labelled metric series from outside: windows caught, false alarms.
+"""How the detectors do on labelled metric series: the benchmark's own normalised scores.
 
 Run: .venv/bin/python bench/labelled_series.py --data DIR --labels WINDOWS.json
-     [--detectors seasonal,ewma,changepoint,hst] [--param KIND:K=V ...] [--show]
+     [--detectors likelihood,seasonal,ewma,changepoint,hst] [--param KIND:K=V ...] [--show]
 
 DIR holds `timestamp,value` CSV files (any depth); WINDOWS.json maps a file's path relative
-to DIR to its anomaly windows, `[[start, end], ...]` (the layout of public benchmarks such
-as the Numenta Anomaly Benchmark's `combined_windows.json`; no such data is shipped here).
-Every detector runs online over every series exactly as `spanwatch score` does (score each
-point, then learn it). An alarm is a point whose score rises to 0.5 or above from below it.
-The first 15% of each series is the detector's probation (alarms there are not counted,
-as the benchmark's own scorer does). Printed per detector: the anomaly windows with an
-alarm inside (and how far into the window the first one came), alarms outside every window
-(per series and per 1,000 points), and, beside them, a baseline in the same run: a
-three-sigma rule on the running mean and deviation of all points seen so far.
+to DIR to its anomaly windows, `[[start, end], ...]`: the layout of the Numenta Anomaly
+Benchmark's data and `combined_windows.json` (no such data is shipped here), and of what
+`bench/make_labelled_series.py` writes. Every detector runs online over every series exactly
+as `spanwatch score` does (score each row, then learn it), and `bench/window_scoring.py`
+scores the result as the benchmark does: per cost profile (standard, reward_low_FP,
+reward_low_FN) the best single threshold over all series, the total normalised so that the
+null detector is 0 and the perfect one 100. Printed beside them, measured in the same run:
+a windowed Gaussian baseline (each point's two-sided tail probability under the mean and
+standard deviation of the 500 points before it), the benchmark's simplest published entry.
+Only series listed in WINDOWS.json are scored; the normalisation counts their windows alone.
 """
 
 from __future__ import annotations
@@ -21,96 +22,75 @@ import argparse
 import json
 import math
 import sys
-from collections import defaultdict
+from collections import defaultdict, deque
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.window_scoring import PROFILES, Series, score_corpus, sweep_rows, window_rows
 from detectors.cli import auto_transform, run_online
 from detectors.config import params_model
 from detectors.csvseries import BadRows, Point, read_series, typical_step
 from detectors.estimators import build_params
 
-PROBATION = 0.15
-THRESHOLD = 0.5
-DEFAULT_KINDS = ("seasonal", "ewma", "changepoint", "hst")
+DEFAULT_KINDS = ("likelihood", "seasonal", "ewma", "changepoint")
+BASELINE = "windowed-gauss"
 
 
 def parse_time(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def three_sigma(points: list[Point]) -> list[float]:
-    """The baseline: 1 where a point is beyond three running standard deviations."""
-    mean, m2, out = 0.0, 0.0, []
-    for n, p in enumerate(points):
-        sd = math.sqrt(m2 / (n - 1)) if n > 1 else 0.0
-        out.append(1.0 if n > 10 and sd > 0 and abs(p.value - mean) > 3 * sd else 0.0)
-        delta = p.value - mean
-        mean += delta / (n + 1)
-        m2 += delta * (p.value - mean)
-    return out
-
-
-def alarms(scores: list[float]) -> list[int]:
-    """Indexes where the score rises to the threshold from below it."""
-    out, above = [], False
-    for i, s in enumerate(scores):
-        now = s >= THRESHOLD
-        if now and not above:
-            out.append(i)
-        above = now
-    return out
-
-
-def evaluate(points: list[Point], scores: list[float], windows: list[tuple[float, float]]):
-    """(windows caught, first-alarm position in each caught window, false alarms)."""
-    start = int(len(points) * PROBATION)
-    fired = [i for i in alarms(scores) if i >= start]
-    caught, positions, false = 0, [], 0
-    inside = set()
-    for lo, hi in windows:
-        hits = [i for i in fired if lo <= points[i].time <= hi]
-        inside.update(hits)
-        if hits:
-            caught += 1
-            positions.append((points[hits[0]].time - lo) / max(hi - lo, 1.0))
-    false = sum(1 for i in fired if i not in inside)
-    return caught, positions, false
-
-
-def sigmoid_position(y: float) -> float:
-    """The benchmark's scaled sigmoid: about 1 early in a window, 0 at its end, -1 far after."""
-    return 2.0 / (1.0 + math.exp(min(5.0 * y, 700.0))) - 1.0
-
-
-def standard_score(points: list[Point], scores: list[float], windows, threshold: float):
-    """(raw score, perfect, null) under the standard profile (true positive 1, false
-    positive 0.11, missed window 1): every point at or above the threshold is a detection;
-    the first in a window earns by how early it came, every one outside costs by how far
-    it is from the window before it (all of the cost when there is none)."""
-    start = int(len(points) * PROBATION)
-    total, seen_window = 0.0, set()
-    for i in range(start, len(points)):
-        if scores[i] < threshold:
+def windowed_gaussian(points: list[Point], size: int = 500) -> list[float]:
+    """1 - the two-sided normal tail of each point under the last `size` points before it."""
+    recent: deque[float] = deque(maxlen=size)
+    out = []
+    for p in points:
+        x = p.value
+        if x is None:
+            out.append(0.0)
             continue
-        t = points[i].time
-        inside = next((k for k, (lo, hi) in enumerate(windows) if lo <= t <= hi), None)
-        if inside is not None:
-            if inside not in seen_window:
-                seen_window.add(inside)
-                lo, hi = windows[inside]
-                total += sigmoid_position((t - hi) / max(hi - lo, 1.0))
-            continue
-        before = [(lo, hi) for lo, hi in windows if hi < t]
-        if before:
-            lo, hi = before[-1]
-            total += 0.11 * sigmoid_position((t - hi) / max(hi - lo, 1.0))
+        if len(recent) > 1:
+            mean = sum(recent) / len(recent)
+            sd = math.sqrt(sum((v - mean) ** 2 for v in recent) / (len(recent) - 1))
+            z = abs(x - mean) / sd if sd > 0 else (0.0 if x == mean else math.inf)
+            out.append(1.0 - math.erfc(z / math.sqrt(2.0)))
         else:
-            total -= 0.11
-    total -= len(windows) - len(seen_window)
-    return total, float(len(windows)), -float(len(windows))
+            out.append(0.0)
+        recent.append(x)
+    return out
+
+
+def load(root: Path, labels: dict) -> list[tuple[str, list[Point], list[tuple[float, float]]]]:
+    """(name, rows, windows in time) of every labelled CSV under root."""
+    out = []
+    for path in sorted(root.rglob("*.csv")):
+        rel = path.relative_to(root).as_posix()
+        if rel not in labels:
+            continue
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            points = list(read_series(f, BadRows()))
+        windows = [(parse_time(a), parse_time(b)) for a, b in labels[rel]]
+        out.append((rel, points, windows))
+    return out
+
+
+def run(kind: str, given: dict[str, str], points: list[Point]) -> list[float]:
+    """A detector's scores for every row, as `spanwatch score` computes them."""
+    valid = params_model(kind).model_validate(given).model_dump(exclude_unset=True)
+    if transform := auto_transform(kind, valid, points):
+        valid["transform"] = transform
+    usable = [p.time for p in points if p.time is not None]
+    params = build_params(kind, valid, step=typical_step(usable[:5000]))
+    return [0.0 if s is None else s for s in run_online(kind, params, points)]
+
+
+def at_threshold(series: Series, threshold: float) -> tuple[int, int]:
+    """(windows caught, detections outside windows) of one series at a threshold."""
+    rows = sweep_rows(series.name, series.scores, series.windows, PROFILES["standard"])
+    hits = [r for r in rows if r.score >= threshold]
+    return len({r.window for r in hits if r.window}), sum(1 for r in hits if not r.window)
 
 
 def main() -> int:
@@ -119,68 +99,48 @@ def main() -> int:
     parser.add_argument("--labels", required=True)
     parser.add_argument("--detectors", default=",".join(DEFAULT_KINDS))
     parser.add_argument("--param", action="append", default=[], metavar="KIND:K=V")
-    parser.add_argument("--show", action="store_true", help="a line per series and detector")
+    parser.add_argument("--show", action="store_true", help="per series: windows caught")
     args = parser.parse_args()
 
     labels = json.loads(Path(args.labels).read_text())
-    root = Path(args.data)
+    corpus = load(Path(args.data), labels)
+    if not corpus:
+        print("no labelled series found under", args.data, file=sys.stderr)
+        return 2
     kinds = [k for k in args.detectors.split(",") if k]
     given: dict[str, dict[str, str]] = defaultdict(dict)
     for item in args.param:
         kind, _, kv = item.partition(":")
         key, _, value = kv.partition("=")
         given[kind][key] = value
-    totals: dict[str, list] = {k: [0, [], 0] for k in (*kinds, "three-sigma")}
-    n_windows = n_series = n_points = 0
-    profile: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for path in sorted(root.rglob("*.csv")):
-        rel = path.relative_to(root).as_posix()
-        if rel not in labels:
-            continue
-        windows = [(parse_time(a), parse_time(b)) for a, b in labels[rel]]
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            points = list(read_series(f, BadRows()))
-        if len(points) < 50:
-            continue
-        n_series += 1
-        n_windows += len(windows)
-        n_points += len(points)
-        step = typical_step([p.time for p in points[:5000]])
-        runs = {"three-sigma": three_sigma(points)}
+    runs: dict[str, list[Series]] = defaultdict(list)
+    for rel, points, windows in corpus:
+        times = [p.time if p.time is not None else -math.inf for p in points]
+        rows = window_rows(times, windows)
+        runs[BASELINE].append(Series(rel, windowed_gaussian(points), rows))
         for kind in kinds:
-            valid = params_model(kind).model_validate(given[kind]).model_dump(exclude_unset=True)
-            if transform := auto_transform(kind, valid, points):  # as `spanwatch score` does
-                valid["transform"] = transform
-            runs[kind] = run_online(kind, build_params(kind, valid, step=step), points)
-        for name, scores in runs.items():
-            caught, positions, false = evaluate(points, scores, windows)
-            raw, perfect, null = standard_score(points, scores, windows, THRESHOLD)
-            for k, v in zip(("raw", "perfect", "null"), (raw, perfect, null), strict=True):
-                profile[name][k] += v
-            t = totals[name]
-            t[0] += caught
-            t[1].extend(positions)
-            t[2] += false
-            if args.show:
-                print(f"{rel:60} {name:12} caught {caught}/{len(windows)} false {false}")
-    if not n_series:
-        print("no labelled series found under", root, file=sys.stderr)
-        return 2
-    print(f"\n{n_series} series, {n_points} points, {n_windows} anomaly windows")
-    print(f"{'detector':12} {'caught':>10} {'median pos':>10} {'false':>6} {'per series':>10}"
-          f" {'per 1k pts':>10} {'standard':>9}")  # fmt: skip
-    for name, (caught, positions, false) in totals.items():
-        pos = sorted(positions)[len(positions) // 2] if positions else float("nan")
-        pr = profile[name]
-        normalised = 100.0 * (pr["raw"] - pr["null"]) / (pr["perfect"] - pr["null"])
+            runs[kind].append(Series(rel, run(kind, given[kind], points), rows))
+    n_rows = sum(len(p) for _, p, _ in corpus)
+    n_windows = sum(len(s.windows) for s in runs[BASELINE])
+    print(f"{len(corpus)} series, {n_rows} rows, {n_windows} anomaly windows\n")
+    print(f"{'detector':16}" + "".join(f"{p:>15}" for p in PROFILES) + "   standard: caught/false")
+    for name in (*kinds, BASELINE):
+        results = [score_corpus(runs[name], p) for p in PROFILES]
+        std = results[0]
         print(
-            f"{name:12} {caught:4}/{n_windows:<5} {pos:10.2f} {false:6} "
-            f"{false / n_series:10.2f} {1000 * false / n_points:10.2f} {normalised:9.1f}"
+            f"{name:16}"
+            + "".join(f"{r.score:15.1f}" for r in results)
+            + f"   {std.caught}/{std.caught + std.missed} windows, {std.false_alarms} false"
+            + f" (threshold {std.threshold:.4g})"
         )
+        if args.show:
+            for s in runs[name]:
+                caught, false = at_threshold(s, std.threshold)
+                print(f"    {s.name:58} caught {caught}/{len(s.windows)}  false {false}")
     print(
-        "\ncaught: windows with an alarm (a rise to 0.5) inside; false: alarms outside every"
-        "\nwindow; standard: 100 x (score - null) / (perfect - null) under the standard"
-        "\nprofile, every point at or above 0.5 a detection (null: no detection at all)."
+        "\nscores: 100 x (total - null) / (perfect - null) at each profile's best threshold,"
+        "\nthe null detector 0, the perfect one 100 (windows caught / false detections at the"
+        "\nstandard profile's threshold)."
     )
     return 0
 

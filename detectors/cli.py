@@ -1,7 +1,12 @@
-"""`spanwatch score SERIES.csv --detector NAME [--param K=V...] [--out FILE]`.
+"""`spanwatch score SERIES.csv [--detector NAME] [--param K=V...] [--out FILE]`.
 
 Runs one detector online over a metric series (score each point, then learn it) and writes
 `timestamp,value,anomaly_score`: how detectors are tuned and compared outside the dataflow.
+
+Exactly one output row per input data row, in input order. A row whose time cannot be read or
+whose value is empty, NaN or infinite gets an empty score: the detector neither scores nor
+learns it (a gap is not a zero). Rows whose time repeats or goes backwards are scored where
+they stand, in file order, as a live detector would see late data.
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from detectors.config import DetectorSpec, default_detectors, params_model
-from detectors.csvseries import BadRows, Point, read_series, typical_step
+from detectors.csvseries import BadRows, Point, disorder, read_series, typical_step
 from detectors.estimators import KINDS, build_params, new_estimator
+
+# What `spanwatch score` runs when no detector is named.
+DEFAULT_DETECTOR = "likelihood"
 
 
 def _resolve(detector: str) -> tuple[str, dict[str, Any], str, DetectorSpec | None]:
@@ -40,13 +48,18 @@ def _point_value(kind: str, value: float, raw: str) -> Any:
 
 
 def score(
-    csv_path: str, detector: str, params: dict[str, str], out_path: str | None, stdout: TextIO
+    csv_path: str,
+    detector: str | None,
+    params: dict[str, str],
+    out_path: str | None,
+    stdout: TextIO,
 ) -> int:
-    """Score every point of the series; 0 on success, 2 on a usage or input error.
+    """Score every row of the series; 0 on success, 2 on a usage or input error.
 
-    Bad rows (unparseable, NaN/inf, out of order) are skipped and reported with their line
+    Rows without a usable time or value get an empty score and are reported with their line
     numbers. Without `out_path` the CSV goes to `stdout` and the report to stderr.
     """
+    detector = detector or DEFAULT_DETECTOR
     report = stdout if out_path else sys.stderr
     try:
         kind, base, aggregation, spec = _resolve(detector)
@@ -72,11 +85,12 @@ def score(
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         print(f"error: cannot read {csv_path}: {exc}", file=report)
         return 2
-    if not points:
+    usable = [p for p in points if p.usable]
+    if not usable:
         why = f": {bad.summary(3)}" if bad else " (it is empty)"
         print(f"error: no usable points in {csv_path}{why}", file=report)
         return 2
-    step = typical_step([p.time for p in points[:5000]])
+    step = typical_step([p.time for p in usable[:5000] if p.time is not None])
     if spec is not None and "step" not in given:
         step = spec.interval if step is None else step
     scale = ""
@@ -92,7 +106,10 @@ def score(
         print("error: the budget detector needs --param budget=AMOUNT", file=report)
         return 2
     scores = run_online(kind, model_params, points)
-    rows = [(p.raw_time, p.raw_value, f"{s:.6f}") for p, s in zip(points, scores, strict=True)]
+    rows = [
+        (p.raw_time, p.raw_value, "" if s is None else f"{s:.6f}")
+        for p, s in zip(points, scores, strict=True)
+    ]
     try:
         if out_path:
             with open(out_path, "w", newline="", encoding="utf-8") as out:
@@ -102,10 +119,14 @@ def score(
     except OSError as exc:
         print(f"error: cannot write {out_path}: {exc}", file=report)
         return 2
+    back, same = disorder(points)
     print(
-        f"scored {len(rows)} points of {csv_path} with {detector} ({kind})"
+        f"scored {len(usable)} points of {csv_path} with {detector} ({kind})"
         + scale
-        + (f"; {len(bad)} bad rows skipped: {bad.summary()}" if bad else ""),
+        + (f"; {len(bad)} rows left without a score: {bad.summary()}" if bad else "")
+        + (f"; {back} rows earlier than the row before" if back else "")
+        + (f"; {same} rows repeat the time before" if same else "")
+        + ("; such rows are scored in file order" if back or same else ""),
         file=report,
     )
     return 0
@@ -126,18 +147,23 @@ def auto_transform(kind: str, given: dict[str, Any], points: list[Point]) -> str
         return None
     if given.get("noise", "none") != "none":
         return None
-    lead = sorted(p.value for p in points[: max(LEAD_MIN, int(len(points) * LEAD_SHARE))])
+    values = [p.value for p in points if p.value is not None and p.time is not None]
+    lead = sorted(values[: max(LEAD_MIN, int(len(values) * LEAD_SHARE))])
     if len(lead) < LEAD_MIN or lead[0] < 0.0:
         return None
     median, q99 = lead[len(lead) // 2], lead[min(len(lead) - 1, int(len(lead) * 0.99))]
     return "log" if median > 0.0 and q99 > 10.0 * median else None
 
 
-def run_online(kind: str, model_params: Any, points: list[Point]) -> list[float]:
-    """Each point's score in [0, 1] before the model learns it (what a live key would see)."""
+def run_online(kind: str, model_params: Any, points: list[Point]) -> list[float | None]:
+    """Each point's score in [0, 1] before the model learns it (what a live key would see);
+    None for a row without a usable time or value, which the model never sees."""
     model = new_estimator(kind, model_params)
-    scores = []
+    scores: list[float | None] = []
     for p in points:
+        if p.time is None or p.value is None:
+            scores.append(None)
+            continue
         x = _point_value(kind, p.value, p.raw_value)
         s = model.score_one(x, p.time)
         model.learn_one(x, p.time)

@@ -31,6 +31,7 @@ from detectors.budget import BudgetParams
 from detectors.changepoint import ChangePointParams
 from detectors.ewma import EwmaParams
 from detectors.halfspace import HalfSpaceParams
+from detectors.likelihood import LikelihoodParams
 from detectors.model import SEVERITIES
 from detectors.new_value import NewValueParams
 from detectors.rollup import AGGREGATIONS
@@ -40,13 +41,16 @@ from detectors.timeparse import parse_duration
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Scalar = str | int | float | bool
 Matcher = dict[str, Scalar | list[Scalar]]
-Kind = Literal["seasonal", "ewma", "changepoint", "hst", "new_value", "absence", "budget"]
+Kind = Literal[
+    "likelihood", "seasonal", "ewma", "changepoint", "hst", "new_value", "absence", "budget"
+]
 Aggregation = Literal[
     "count", "sum", "avg", "min", "max", "p50", "p95", "p99", "rate", "ratio", "distinct"
 ]
 assert set(Aggregation.__args__) == set(AGGREGATIONS)
 
 PARAMS: dict[str, type] = {
+    "likelihood": LikelihoodParams,
     "seasonal": SeasonalParams,
     "ewma": EwmaParams,
     "changepoint": ChangePointParams,
@@ -63,7 +67,7 @@ _CHOICES: dict[str, Any] = {
     "transform": Literal["none", "log"],
 }
 _DURATIONS = frozenset({"step", "tau", "min_history"})
-_ZERO_OK = frozenset({"budget", "min_points", "adapt_after", "seed"})
+_ZERO_OK = frozenset({"budget", "min_points", "adapt_after", "seed", "refractory"})
 _FIELD_RE = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 
 

@@ -27,11 +27,18 @@ VALUE_COLUMNS = ("value", "y", "metric")
 
 @dataclass(frozen=True)
 class Point:
+    """One data row as read. `time` or `value` is None when that cell is not usable (the row
+    is still a row: it is written back out, with an empty score)."""
+
     line: int
     raw_time: str
-    time: float
-    value: float
+    time: float | None
+    value: float | None
     raw_value: str
+
+    @property
+    def usable(self) -> bool:
+        return self.time is not None and self.value is not None
 
 
 @dataclass
@@ -94,12 +101,16 @@ def separator(lines: list[str]) -> str:
 
 
 def read_series(stream: TextIO, bad: BadRows) -> Iterator[Point]:
-    """Good points in file order; bad rows (unparseable, NaN/inf, out of order) go to `bad`."""
+    """Every data row in file order, one Point each (blank and `#` lines are not rows).
+
+    A row whose time cannot be read, or whose value is empty, not a number or not finite
+    (NaN, inf), comes with None in that cell and its line and reason in `bad`. Times that
+    repeat or go backwards are kept as they are: such a row is scored where it stands.
+    """
     text = stream.read()
     head = text[:65536].splitlines()
     reader = csv.reader(io.StringIO(text), delimiter=separator(head))
     t_col, v_col = 0, 1
-    last_time = -math.inf
     first = True
     for row in reader:
         line = reader.line_num
@@ -110,31 +121,48 @@ def read_series(stream: TextIO, bad: BadRows) -> Iterator[Point]:
             if _is_header(row):
                 t_col, v_col = _columns(row)
                 continue
+        raw_t = row[t_col].strip() if t_col < len(row) else ""
+        raw_v = row[v_col].strip() if v_col < len(row) else ""
         if len(row) <= max(t_col, v_col):
             bad.add(line, f"expected at least {max(t_col, v_col) + 1} columns, got {len(row)}")
+            yield Point(line, raw_t, None, None, raw_v)
             continue
-        raw_t, raw_v = row[t_col].strip(), row[v_col].strip()
+        t: float | None
         try:
             t = series_time(raw_t)
         except ValueError:
             bad.add(line, f"not a timestamp: {raw_t!r}")
-            continue
+            t = None
+        v: float | None
         try:
             v = float(raw_v)
         except ValueError:
-            bad.add(line, f"not a number: {raw_v!r}")
-            continue
-        if not math.isfinite(v):
-            bad.add(line, f"not a finite number: {raw_v!r}")
-            continue
-        if t < last_time:
-            bad.add(line, f"out of order: {raw_t} is before the previous point")
-            continue
-        last_time = t
+            if t is not None:
+                bad.add(line, f"not a number: {raw_v!r}" if raw_v else "no value")
+            v = None
+        if v is not None and not math.isfinite(v):
+            if t is not None:
+                bad.add(line, f"not a finite number: {raw_v!r}")
+            v = None
         yield Point(line, raw_t, t, v, raw_v)
 
 
+def disorder(points: list[Point]) -> tuple[int, int]:
+    """(rows whose time is before the previous usable row's, rows that repeat its time)."""
+    back = same = 0
+    last = -math.inf
+    for p in points:
+        if p.time is None:
+            continue
+        if p.time < last:
+            back += 1
+        elif p.time == last:
+            same += 1
+        last = max(last, p.time)
+    return back, same
+
+
 def typical_step(times: list[float]) -> float | None:
-    """The median spacing of the points (seconds), or None with fewer than two points."""
+    """The median positive spacing of the times (seconds), or None without one."""
     gaps = sorted(b - a for a, b in itertools.pairwise(times) if b > a)
     return gaps[len(gaps) // 2] if gaps else None

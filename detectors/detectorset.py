@@ -88,10 +88,13 @@ class CompiledDetector:
 
 
 def _finite(v: Any) -> bool:
-    """A finite int or float, not a bool (floats, the usual case, take one subtraction)."""
+    """A finite float or an int within 64 bits, not a bool (floats, the usual case, take one
+    subtraction; a larger int would overflow the float arithmetic of every estimator)."""
     if type(v) is float:
         return v - v == 0.0
-    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    return -(2**63) <= v < 2**63 if isinstance(v, int) else math.isfinite(v)
 
 
 def _valid(aggregation: str, v: Any, allow_negative: bool) -> bool:

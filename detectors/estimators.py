@@ -11,6 +11,7 @@ from detectors.budget import BudgetBurn, BudgetParams
 from detectors.changepoint import ChangePoint, ChangePointParams
 from detectors.ewma import EwmaChart, EwmaParams
 from detectors.halfspace import HalfSpaceParams, HalfSpaceScorer
+from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
 from detectors.new_value import NewValue, NewValueParams
 from detectors.seasonal import SeasonalBaseline, SeasonalParams
 
@@ -26,6 +27,7 @@ class Estimator(Protocol):
 
 
 ESTIMATORS: dict[str, tuple[type, type]] = {
+    "likelihood": (AnomalyLikelihood, LikelihoodParams),
     "seasonal": (SeasonalBaseline, SeasonalParams),
     "ewma": (EwmaChart, EwmaParams),
     "changepoint": (ChangePoint, ChangePointParams),
@@ -45,7 +47,7 @@ _NOISE = {
 }
 # Kinds whose new keys start from a parent's baseline. Absence and budget do not: a new
 # team is not "expected to be active" before it has been, and budgets are per key.
-INHERITS = frozenset({"seasonal", "ewma", "changepoint", "hst", "new_value"})
+INHERITS = frozenset({"likelihood", "seasonal", "ewma", "changepoint", "hst", "new_value"})
 
 
 def build_params(

@@ -42,15 +42,21 @@ def truth(value: Any) -> bool:
     return str(value).strip().lower() in _TRUE
 
 
+_INT64 = 2**63
+
+
 def number(value: Any) -> float:
-    """A float from a numeric attribute; NaN when it is not a number (counted downstream)."""
+    """A float from a numeric attribute; NaN when it is not a number or an integer beyond
+    64 bits (counted downstream as a bad value, never raised)."""
     if isinstance(value, bool):
         return _NAN
-    if isinstance(value, int | float):
-        return float(value)
+    if isinstance(value, int):
+        return float(value) if -_INT64 <= value < _INT64 else _NAN
+    if isinstance(value, float):
+        return value
     try:
         return float(str(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return _NAN
 
 
@@ -194,6 +200,7 @@ class Route:
 def event_time(event: Mapping[str, Any]) -> float | None:
     """The event's time as a finite float, else None."""
     t = event.get("time")
-    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+    if isinstance(t, bool) or not isinstance(t, int | float):
         return None
-    return float(t)
+    t = number(t)
+    return t if math.isfinite(t) else None

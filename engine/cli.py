@@ -1,4 +1,4 @@
-"""The `spanwatch` command line (DESIGN.md, "The command line")."""
+"""The `spanwatch` command line: argparse glue; the work lives in the packages it calls."""
 
 from __future__ import annotations
 
@@ -9,28 +9,23 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine.cli_args import (
+    Formatter,
+    UsageError,
+    check_replay_arguments,
+    duration,
+    event_time,
+    positive_int,
+    positive_number,
+    silence_end,
+    until_time,
+    version,
+)
 from engine.yamlfile import ConfigError
 
 EXIT_USAGE = 2
-
-
-def _time(value: str) -> float:
-    from engine.timeutil import parse_time
-
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number > 0 or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
-    return number
+CONFIG_ENV = "SPANWATCH_CONFIG"
+DEFAULT_API = "http://127.0.0.1:8080"
 
 
 def _labels(values: Sequence[str]) -> dict[str, str]:
@@ -50,35 +45,10 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from engine.plan import TimeRange
-    from engine.replay_run import ReplayOptions, print_summary, run_replay
+    check_replay_arguments(args)
+    from engine.replay_command import replay
 
-    config = _config(args)
-    out = args.out or str(Path(config.state_dir) / "replay-incidents.jsonl")
-    options = ReplayOptions(
-        paths=args.paths,
-        out=out,
-        rules=args.rules,
-        control=args.control,
-        time_range=TimeRange(args.time_from, args.time_to),
-        strict=args.strict,
-        workers=args.workers,
-        notifications=args.notifications,
-        sort_memory_mb=args.sort_memory,
-    )
-    dispatcher = None
-    if args.notify:
-        from notifiers.dispatcher import Dispatcher
-
-        dispatcher = Dispatcher(config.notifiers, config.state_dir)
-        dispatcher.start()
-    try:
-        report = run_replay(config, options, notify=dispatcher.submit if dispatcher else None)
-    finally:
-        if dispatcher is not None:
-            dispatcher.close()
-    print_summary(report)
-    return 0
+    return replay(args, _config(args))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -91,28 +61,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     return LiveEngine(config, rules=args.rules).serve()
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    from engine.live.health import api_url, check
+
+    base = args.api or api_url(_config(args).live.api)
+    return check(base, sys.stdout)
+
+
 def cmd_incidents(args: argparse.Namespace) -> int:
     from engine.live import client
-    from engine.timeutil import parse_time
 
     try:
         if args.incidents_command == "list":
-            return client.list_incidents(args.api, args.status, sys.stdout, sys.stderr)
+            return client.list_incidents(
+                args.api, args.status, sys.stdout, sys.stderr, as_json=args.json
+            )
         if args.incidents_command in ("ack", "resolve"):
             return client.transition(
-                args.api, args.incidents_command, args.incident, args.by, args.comment, sys.stderr
+                args.api,
+                args.incidents_command,
+                args.incident,
+                args.by,
+                args.comment,
+                sys.stdout,
+                sys.stderr,
             )
         body = {
             "matchers": args.matchers,
             "created_by": args.by,
             "comment": args.comment,
-            "ends_at": parse_time(args.until) if args.until else None,
+            "ends_at": silence_end(args.for_seconds, args.until),
         }
         if args.id:
             body["id"] = args.id
-        return client.silence(
-            args.api, {k: v for k, v in body.items() if v is not None}, sys.stdout, sys.stderr
-        )
+        return client.silence(args.api, body, sys.stdout, sys.stderr)
     except client.ApiError as exc:
         print(f"spanwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -166,112 +148,254 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
+    from engine.state_dir import prepare_state_dir
     from notifiers.cli import retry_dead_letters
 
     config = _config(args)
+    prepare_state_dir(config)
     return retry_dead_letters(config.notifiers, config.state_dir, sys.stdout)
+
+
+REPLAY_EPILOG = """\
+exit status:
+  0  history replayed, incident log written
+  1  nothing replayed (no events, or none between --from and --to): no output written
+  2  usage error, bad path, rule or configuration, or a bad line with --strict:
+     no output written (an existing --out file is left as it was)
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spanwatch",
         description="Anomaly detection and policy alerting for AI coding-assistant telemetry.",
+        formatter_class=Formatter,
     )
+    parser.add_argument("--version", action="version", version=f"spanwatch {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def with_config(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", metavar="FILE", help="spanwatch YAML (default: embedded)")
+    def command(group, name: str, text: str, **kwargs) -> argparse.ArgumentParser:
+        return group.add_parser(
+            name, help=text, description=text, formatter_class=Formatter, **kwargs
+        )
 
-    p = sub.add_parser("run", help="the live engine: OTLP receivers, dataflow, API")
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            default=os.environ.get(CONFIG_ENV) or None,
+            help=f"spanwatch YAML configuration (default: ${CONFIG_ENV} if set, "
+            "else the embedded defaults)",
+        )
+
+    def with_rules(p: argparse.ArgumentParser, nargs: str | int) -> None:
+        p.add_argument(
+            "--rules",
+            action="extend",
+            nargs=nargs,
+            metavar="PATH",
+            help="a rule file or directory replacing the configured rule files and packs; "
+            "repeat for more (default: the configured rules)",
+        )
+
+    p = command(sub, "run", "the live engine: OTLP receivers, dataflow, notifiers, API")
     with_config(p)
-    p.add_argument("--rules", nargs="+", metavar="PATH", help="rule files replacing the packs")
+    with_rules(p, "+")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("replay", help="run history through the dataflow, deterministically")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (.gz too)")
+    p = command(
+        sub,
+        "replay",
+        "run history through the dataflow, deterministically",
+        epilog=REPLAY_EPILOG,
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="HISTORY",
+        help="files or directories of OTLP/JSON or flat JSON lines (.gz too), Parquet, "
+        "or s3://bucket/key-or-prefix/",
+    )
     with_config(p)
-    p.add_argument("--rules", nargs="+", metavar="PATH", help="rule files replacing the packs")
-    p.add_argument("--out", metavar="FILE", help="incident log (JSON lines)")
-    p.add_argument("--from", dest="time_from", type=_time, metavar="T", help="skip events before T")
-    p.add_argument("--to", dest="time_to", type=_time, metavar="T", help="skip events from T on")
-    p.add_argument("--control", metavar="FILE", help="acks, resolves and silences (JSON lines)")
-    p.add_argument("--strict", action="store_true", help="the first bad line is fatal (exit 2)")
-    p.add_argument("--workers", type=int, default=1, help="Bytewax workers (default 1)")
+    with_rules(p, 1)
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="the incident log (JSON lines), written whole or not at all "
+        "(default: STATE_DIR/replay-incidents.jsonl)",
+    )
+    p.add_argument(
+        "--from",
+        dest="time_from",
+        type=event_time,
+        metavar="T",
+        help="replay events at or after T, RFC 3339 (default: from the first event)",
+    )
+    p.add_argument(
+        "--to",
+        dest="time_to",
+        type=event_time,
+        metavar="T",
+        help="replay events before T, RFC 3339 (default: to the last event)",
+    )
+    p.add_argument(
+        "--control",
+        metavar="FILE",
+        help="acks, resolves and silences to apply, JSON lines (default: none)",
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="stop at the first bad line (exit status 2)"
+    )
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N", help="Bytewax workers")
     p.add_argument(
         "--sort-memory",
-        type=_positive,
+        type=positive_number,
         metavar="MB",
-        help="memory for sorting the history (default: replay.sort_memory_mb, 256)",
+        help="memory for sorting the history; the rest spills to disk "
+        "(default: replay.sort_memory_mb, 256)",
     )
-    p.add_argument("--notify", action="store_true", help="also deliver notifications")
     p.add_argument(
-        "--notifications", metavar="FILE", help="write the notifications due (JSON lines)"
+        "--notify", action="store_true", help="deliver notifications to the receivers too"
+    )
+    p.add_argument(
+        "--notifications",
+        metavar="FILE",
+        help="write the notifications that would be sent, JSON lines (default: not written)",
     )
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("simulate", help="synthetic telemetry with labelled incidents")
-    p.add_argument("--days", type=int, default=7)
-    p.add_argument("--users", type=int, default=500)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--start", type=_time, default=None, metavar="T")
-    p.add_argument("--claude-code-logs", action="store_true", help="also Claude Code log events")
+    p = command(sub, "simulate", "synthetic telemetry with labelled incidents")
+    p.add_argument("--days", type=int, default=7, help="days of telemetry")
+    p.add_argument("--users", type=int, default=500, help="people in the organisation")
+    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same output)")
+    p.add_argument(
+        "--start",
+        type=event_time,
+        default=None,
+        metavar="T",
+        help="first day, RFC 3339 (default: a fixed Monday, so output is reproducible)",
+    )
+    p.add_argument(
+        "--claude-code-logs", action="store_true", help="also write Claude Code log events"
+    )
     p.add_argument("--no-incidents", action="store_true", help="inject no incidents")
-    p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--truth", metavar="FILE", help="ground truth of injected incidents")
+    p.add_argument("--out", required=True, metavar="FILE", help="history to write (required)")
+    p.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="ground truth of the injected incidents, JSON lines (default: not written)",
+    )
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("demo", help="simulate a small organisation and replay it on defaults")
-    p.add_argument("--days", type=int, default=5)
-    p.add_argument("--users", type=int, default=80)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--keep", metavar="DIR", help="keep the generated files here")
+    p = command(sub, "demo", "simulate a small organisation and replay it on the defaults")
+    p.add_argument("--days", type=int, default=5, help="days of telemetry")
+    p.add_argument("--users", type=int, default=80, help="people in the organisation")
+    p.add_argument("--seed", type=int, default=7, help="random seed")
+    p.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the generated files here (default: a new temporary directory)",
+    )
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("rules", help="validate or test rule files")
+    p = command(sub, "rules", "validate or test Sigma rule files")
     rules_sub = p.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    for name, text in (("check", "validate rule files"), ("test", "run rule unit tests")):
-        q = rules_sub.add_parser(name, help=text)
-        q.add_argument("paths", nargs="+", metavar="PATH")
+    for name, text, paths in (
+        ("check", "validate rule files", "rule files, or directories read recursively"),
+        (
+            "test",
+            "run rule unit tests (*.test.yml) against the rules beside them",
+            "test files, or directories searched recursively for *.test.yml",
+        ),
+    ):
+        q = command(rules_sub, name, text)
+        q.add_argument("paths", nargs="+", metavar="PATH", help=paths)
         with_config(q)
         q.set_defaults(func=cmd_rules)
 
-    p = sub.add_parser("score", help="anomaly scores for one metric series (CSV)")
-    p.add_argument("series", metavar="SERIES.csv")
-    p.add_argument("--detector", required=True, metavar="NAME")
-    p.add_argument("--param", nargs="*", metavar="K=V", help="detector parameters")
-    p.add_argument("--out", metavar="FILE", help="default: standard output")
+    p = command(sub, "score", "anomaly scores for one metric series (CSV)")
+    p.add_argument("series", metavar="SERIES.csv", help="timestamp,value rows")
+    p.add_argument(
+        "--detector",
+        metavar="NAME",
+        help="a detector kind or default detector id (default: likelihood)",
+    )
+    p.add_argument("--param", nargs="*", metavar="K=V", help="detector parameters (default: none)")
+    p.add_argument("--out", metavar="FILE", help="scores CSV (default: standard output)")
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("routes", help="inspect the routing tree")
+    p = command(sub, "routes", "inspect the routing tree")
     routes_sub = p.add_subparsers(dest="routes_command", required=True, metavar="ACTION")
-    q = routes_sub.add_parser("test", help="which receivers labels would reach")
-    q.add_argument("--labels", nargs="+", required=True, metavar="K=V")
+    q = command(routes_sub, "test", "which receivers an incident with these labels reaches")
+    q.add_argument(
+        "--labels", nargs="+", required=True, metavar="K=V", help="incident labels (required)"
+    )
     with_config(q)
     q.set_defaults(func=cmd_routes)
 
-    p = sub.add_parser("incidents", help="talk to a running engine's API")
-    p.add_argument("--api", default="http://127.0.0.1:8080", metavar="URL")
-    inc_sub = p.add_subparsers(dest="incidents_command", required=True, metavar="ACTION")
-    q = inc_sub.add_parser("list", help="open incidents (or --status all|firing|...)")
-    q.add_argument("--status", default=None)
-    q.set_defaults(func=cmd_incidents)
-    for name in ("ack", "resolve"):
-        q = inc_sub.add_parser(name, help=f"{name} an incident (token from SPANWATCH_API_TOKEN)")
-        q.add_argument("incident", metavar="ID")
-        q.add_argument("--by", default=os.environ.get("USER", "cli"))
-        q.add_argument("--comment", default="")
-        q.set_defaults(func=cmd_incidents)
-    q = inc_sub.add_parser("silence", help="mute what matches, until a time")
-    q.add_argument("matchers", nargs="+", metavar="MATCHER", help="team=payments, user=~a.*, ...")
-    q.add_argument("--until", required=True, metavar="T")
-    q.add_argument("--id", default=None)
-    q.add_argument("--by", default=os.environ.get("USER", "cli"))
-    q.add_argument("--comment", default="")
-    q.set_defaults(func=cmd_incidents)
+    p = command(sub, "health", "exit 0 if the engine configured here answers on its API")
+    with_config(p)
+    p.add_argument(
+        "--api", metavar="URL", help="the API to ask (default: from live.api in the configuration)"
+    )
+    p.set_defaults(func=cmd_health)
 
-    p = sub.add_parser("notify", help="delivery maintenance")
+    api_help = f"the engine's API (default: {DEFAULT_API})"
+    p = command(sub, "incidents", "list, acknowledge, resolve and silence on a running engine")
+    p.add_argument("--api", default=DEFAULT_API, metavar="URL", help=api_help)
+    inc_sub = p.add_subparsers(dest="incidents_command", required=True, metavar="ACTION")
+
+    def incidents_command(name: str, text: str) -> argparse.ArgumentParser:
+        q = command(inc_sub, name, text)
+        q.add_argument("--api", default=argparse.SUPPRESS, metavar="URL", help=api_help)
+        q.set_defaults(func=cmd_incidents)
+        return q
+
+    def author(q: argparse.ArgumentParser) -> None:
+        q.add_argument(
+            "--by", default=os.environ.get("USER", "cli"), help="who does it (default: $USER)"
+        )
+        q.add_argument("--comment", default="", help="why (default: empty)")
+
+    q = incidents_command("list", "incidents, most severe first, then newest first")
+    q.add_argument(
+        "--status",
+        choices=("all", "firing", "acknowledged", "resolved"),
+        default=None,
+        help="which incidents (default: all but resolved)",
+    )
+    q.add_argument("--json", action="store_true", help="print the incidents as a JSON array")
+    for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
+        q = incidents_command(name, f"{verb} an incident (token from SPANWATCH_API_TOKEN)")
+        q.add_argument("incident", metavar="ID", help="incident id or fingerprint")
+        author(q)
+    q = incidents_command(
+        "silence",
+        "mute notifications of what matches, for a while (token from SPANWATCH_API_TOKEN)",
+    )
+    q.add_argument(
+        "matchers", nargs="+", metavar="MATCHER", help='label matchers: team=payments, user=~"a.*"'
+    )
+    when = q.add_mutually_exclusive_group(required=True)
+    when.add_argument(
+        "--for",
+        dest="for_seconds",
+        type=duration,
+        metavar="DURATION",
+        help="how long, from now: 30m, 2h, 1d, 1h30m",
+    )
+    when.add_argument(
+        "--until",
+        type=until_time,
+        metavar="T",
+        help="until when: RFC 3339, e.g. 2026-11-28T18:00:00Z (naive means UTC)",
+    )
+    q.add_argument("--id", default=None, help="the silence's id (default: derived by the engine)")
+    author(q)
+
+    p = command(sub, "notify", "delivery maintenance")
     notify_sub = p.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
-    q = notify_sub.add_parser("retry-dead-letters", help="send the dead-letter file again")
+    q = command(notify_sub, "retry-dead-letters", "send the dead-letter file again")
     with_config(q)
     q.set_defaults(func=cmd_notify)
     return parser
@@ -284,26 +408,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
+    except UsageError as exc:
+        print(f"spanwatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
         handled = _user_error(exc)
         if handled is None:
             raise
-        print(f"spanwatch: {handled}", file=sys.stderr)
+        for line in handled:
+            print(f"spanwatch: {line}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def _user_error(exc: Exception) -> str | None:
-    """Errors a user caused get one line, not a traceback."""
-    from engine.replay_run import ReplayError
+RECEIVER_HINT = (
+    "spanwatch does not start with a receiver it cannot use: fix it, or remove it and the "
+    "routes to it"
+)
 
-    if isinstance(exc, ReplayError):
-        return str(exc)
+
+def _user_error(exc: Exception) -> list[str] | None:
+    """Errors a user caused get one line each, not a traceback."""
+    from engine.live.run import StartupError
+    from engine.replay_run import ReplayError
+    from notifiers.registry import ReceiverSetupError
     from rules.ruleset import RuleLoadError
 
+    if isinstance(exc, ReplayError | StartupError):
+        return [str(exc)]
     if isinstance(exc, RuleLoadError):
-        return "the rules do not load:\n" + "\n".join(str(p) for p in exc.problems)
+        return ["the rules do not load:", *(str(p) for p in exc.problems)]
+    if isinstance(exc, ReceiverSetupError):
+        return [f"{problem} ({RECEIVER_HINT})" for problem in exc.problems]
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return [f"{exc.filename}: {exc.strerror or exc}"]
+    from engine.live.recovery_dir import RecoveryDirError
+
+    if isinstance(exc, RecoveryDirError):
+        return [str(exc)]
     return None
 
 

@@ -9,17 +9,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from detectors.config import DetectorsConfig
 from engine.aliases import CANONICAL_KEYS
+from engine.event_checks import EARLIEST, MAX_FUTURE
 from engine.incidents.config import IncidentsConfig, Time
 from engine.live.kafka import KafkaConfig
-from engine.yamlfile import ConfigError, Problem, read_yaml, validate
+from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
 from rules.config import RulesConfig
-
-EARLIEST = 946_684_800.0  # 2000-01-01T00:00:00Z: older event times are a clock or unit error
 
 
 class StreamConfig(BaseModel):
@@ -37,7 +44,10 @@ class StreamConfig(BaseModel):
         "the watermark, in seconds behind the wall clock",
     )
     max_future: float = Field(
-        300.0, ge=0, description="seconds an event time may be ahead of this machine's clock"
+        MAX_FUTURE,
+        ge=0,
+        description="seconds an event time may be ahead of this machine's clock (live: the "
+        "receiver's on arrival; replay: the replaying one's); later events are refused",
     )
     earliest: Time = Field(EARLIEST, description="event times before this are refused")
     tick: float = Field(30.0, gt=0, description="seconds of event time per epoch")
@@ -71,7 +81,12 @@ class LiveConfig(BaseModel):
     otlp_http: str = Field("0.0.0.0:4318", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
     api: str = Field("0.0.0.0:8080", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
     inbox_events: int = Field(200_000, ge=1, description="decoded events waiting for the dataflow")
-    max_request_bytes: int = Field(16 << 20, ge=1024)
+    inbox_bytes: int = Field(
+        128 << 20, ge=1 << 20, description="memory the waiting events may hold (estimated)"
+    )
+    max_request_bytes: int = Field(
+        16 << 20, ge=1024, description="an OTLP request body, as sent and after decompression"
+    )
     epoch_seconds: float = Field(2.0, gt=0, description="wall time between state snapshots")
     rules_poll_seconds: float = Field(5.0, gt=0, description="how often rule files are checked")
     kafka: KafkaConfig | None = None
@@ -80,6 +95,25 @@ class LiveConfig(BaseModel):
         description="bearer: OTLP writes need SPANWATCH_INGEST_TOKEN (refused without it); "
         "none: unauthenticated, only behind a Collector on a private network",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_settings(cls, data: object) -> object:
+        if isinstance(data, dict) and "max_clock_skew" in data:
+            raise ValueError(
+                "max_clock_skew is now stream.max_future (one bound for live and replay): "
+                "move the setting there"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _a_full_request_fits(self) -> LiveConfig:
+        if self.inbox_bytes < self.max_request_bytes:
+            raise ValueError(
+                f"inbox_bytes ({self.inbox_bytes}) must be at least max_request_bytes "
+                f"({self.max_request_bytes}), or the largest requests could never be taken"
+            )
+        return self
 
 
 def _detector_list(value: object) -> object:
@@ -101,6 +135,15 @@ class SpanwatchConfig(BaseModel):
     )
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     notifiers: NotifiersConfig = Field(default_factory=NotifiersConfig)
+    _source: tuple[str, LineIndex] | None = PrivateAttr(None)
+
+    def problem(self, key: str, message: str) -> Problem:
+        """A problem with the setting `key` (dotted), placed at its file and line if it was
+        written in a file (else in the embedded defaults)."""
+        if self._source is None:
+            return Problem("(embedded defaults)", None, key, message)
+        file, index = self._source
+        return Problem(file, index.line(key.split(".")), key, message)
 
     @field_validator("aliases")
     @classmethod
@@ -114,13 +157,13 @@ class SpanwatchConfig(BaseModel):
 
     @model_validator(mode="after")
     def _receivers_exist(self) -> SpanwatchConfig:
-        """Routes and escalation levels may only name receivers that are configured."""
-        configured = {r.name for r in self.notifiers.receivers}
+        """Routes and escalation levels may only name receivers or responders that exist."""
+        configured = set(self.notifiers.names)
         missing = [n for n in self.incidents.receiver_names() if n not in configured]
         if missing:
             raise ValueError(
-                f"incidents name receivers that notifiers.receivers does not define: {missing}; "
-                f"defined: {sorted(configured)}"
+                f"incidents name receivers that notifiers.receivers and notifiers.responders "
+                f"do not define: {missing}; defined: {sorted(configured)}"
             )
         return self
 
@@ -136,4 +179,5 @@ def load_config(path: str | Path | None) -> SpanwatchConfig:
     base = Path(path).resolve().parent
     paths = [str(base / p) if not Path(p).is_absolute() else p for p in config.rules.paths]
     config.rules = config.rules.model_copy(update={"paths": paths})
+    config._source = (str(path), index)
     return config

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from engine.aliases import AliasTable
+from engine.event_checks import TimeBounds, screen
 from engine.events import NotOtlpError, normalise_flat
 from engine.otlp_json import decode_logs, decode_traces
 
@@ -37,5 +38,16 @@ def decode_line(line: bytes | str, aliases: AliasTable) -> list[dict[str, Any]]:
         return decode_object(obj, aliases)
     except NotOtlpError as exc:
         raise DecodeError(f"not OTLP: {exc}") from None
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as exc:
         raise DecodeError(f"not OTLP: malformed ({type(exc).__name__}: {exc})") from None
+    except RecursionError:
+        raise DecodeError("not OTLP: nested too deeply") from None
+
+
+def decode_history_line(
+    line: bytes | str, aliases: AliasTable, bounds: TimeBounds, now: float
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One history line -> the events fit to enter state, and why each other one is not
+    (`engine.event_checks`, with this machine's clock at `now`); DecodeError when the line
+    is not an event at all."""
+    return screen(decode_line(line, aliases), bounds, now)

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from engine.aliases import AliasTable
+from engine.event_checks import EARLIEST, seconds
 from engine.timeutil import parse_time
 
 
@@ -40,12 +41,14 @@ def finish_span(
     """Attributes of one span (resource, scope and its own, merged) -> the normalised event.
 
     Event time is the span's end: that is when its outcome (status, tokens, cost) is known.
+    Latency is end minus start when the start is a real time (not before 2000); times too
+    large for a float become infinite, for `engine.event_checks` to refuse.
     `own`: the span's own attribute names when the rest was filled already (see AliasTable).
     """
     aliases.fill(event, own)
-    if "latency_ms" not in event and start_ns and end_ns >= start_ns:
-        event["latency_ms"] = (end_ns - start_ns) / 1e6
-    event["time"] = (end_ns or start_ns) / 1e9
+    if "latency_ms" not in event and seconds(start_ns) >= EARLIEST and end_ns >= start_ns:
+        event["latency_ms"] = seconds(end_ns - start_ns, 1e6)
+    event["time"] = seconds(end_ns or start_ns)
     event["kind"] = "span"
     event["name"] = name
     event["trace_id"] = trace_id
@@ -101,7 +104,7 @@ def finish_log(
             event.setdefault(f"body.{key}", value)
     name = _log_name(event, body, event_name)
     aliases.fill(event)
-    event["time"] = time_ns / 1e9
+    event["time"] = seconds(time_ns)
     event["kind"] = "log"
     event["name"] = name
     event["trace_id"] = trace_id

@@ -22,15 +22,14 @@ field equal are one span: the second is dropped and counted as a duplicate (the 
 that, as they arrive side by side). Log records and flat events carry no identity, so identical
 ones are all kept: two equal `tool_result` events may well be two commands.
 
-An event whose time is before `stream.earliest` (year 1970, negative times) or more than
-`stream.max_future` after this machine's clock (year 9999), or with a number that cannot be kept
-exactly (a non-finite float, an integer beyond 64 bits), makes its line a bad line; the line's
-other events are kept.
+An event that must not enter state (`engine.event_checks`, the same checks as the live
+receivers': a time before `stream.earliest`, such as 1970 or a negative time, or more than
+`stream.max_future` after this machine's clock, such as year 9999; a non-finite float, an
+integer beyond 64 bits) makes its line a bad line; the line's other events are kept.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -38,11 +37,11 @@ from typing import Any
 
 import orjson
 
-from engine.decode import DecodeError, decode_line
+from engine.decode import DecodeError, decode_history_line
+from engine.event_checks import TimeBounds
 from engine.incidents.control import ControlError, parse_control
 from engine.items import RunStats
 from engine.plan import Plan
-from engine.timeutil import iso
 from replay.external_sort import ExternalSort
 from replay.readers import HistoryError, HistoryFile, read_lines
 
@@ -62,42 +61,10 @@ class HistoryPart:
 
 def canonical(event: Mapping[str, Any]) -> bytes:
     """The event's canonical serialisation; ValueError when a value cannot be kept exactly."""
-    for key, value in event.items():
-        if type(value) is float and value - value != 0.0:
-            raise ValueError(f"{key} is {value}, not a finite number")
     try:
         return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
-    except TypeError as exc:  # integers beyond 64 bits, and anything orjson cannot write
+    except TypeError as exc:  # anything orjson cannot write (the range checks came first)
         raise ValueError(f"a value cannot be stored exactly ({exc})") from None
-
-
-class TimeBounds:
-    """Event times a replay accepts: not before `earliest`, not beyond the clock + `max_future`."""
-
-    def __init__(self, earliest: float, max_future: float, now: float) -> None:
-        self.earliest = earliest
-        self.latest = now + max_future
-        self.max_future = max_future
-
-    def problem(self, t: float) -> str | None:
-        if not math.isfinite(t) or t < self.earliest:
-            return (
-                f"event time {_show(t)} is before {iso(self.earliest)} "
-                f"(stream.earliest): a clock or a unit is wrong"
-            )
-        if t > self.latest:
-            return (
-                f"event time {_show(t)} is more than {self.max_future:g} s after this "
-                f"machine's clock (stream.max_future): a clock or a unit is wrong"
-            )
-        return None
-
-
-def _show(t: float) -> str:
-    try:
-        return iso(t)
-    except (ValueError, OverflowError, OSError):
-        return repr(t)
 
 
 def sort_history(
@@ -112,11 +79,11 @@ def sort_history(
 
     Raises StrictStop at the first bad line when `strict`.
     """
-    stream = plan.config.stream
-    bounds = TimeBounds(stream.earliest, stream.max_future, now())
+    bounds = TimeBounds.of(plan.config.stream)
     stats = RunStats()
+    at = now()
     for part in parts:
-        reader = _Reader(part, plan, sorter, bounds, stats, strict)
+        reader = _Reader(part, plan, sorter, bounds, at, stats, strict)
         reader.read()
     return stats
 
@@ -130,11 +97,13 @@ class _Reader:
         plan: Plan,
         sorter: ExternalSort,
         bounds: TimeBounds,
+        now: float,
         stats: RunStats,
         strict: bool,
     ) -> None:
         self.part, self.plan, self.sorter = part, plan, sorter
-        self.bounds, self.stats, self.strict = bounds, stats, strict
+        self.bounds = bounds
+        self.now, self.stats, self.strict = now, stats, strict
 
     def bad(self, where: str) -> None:
         self.stats.bad(where)
@@ -155,30 +124,26 @@ class _Reader:
 
     def _events(self, line_no: int, raw: bytes) -> None:
         try:
-            events = decode_line(raw, self.plan.aliases)
+            events, problems = decode_history_line(raw, self.plan.aliases, self.bounds, self.now)
         except DecodeError as exc:
             self.bad(f"{self.part.file.display}:{line_no}: {exc}")
             return
-        problems: list[str] = []
         time_range, add = self.plan.time_range, self.sorter.add
+        kept = 0
         for event in events:
-            t = event["time"]
-            problem = self.bounds.problem(t)
-            if problem is None:
-                try:
-                    record = canonical(event)
-                except ValueError as exc:
-                    problem = str(exc)
-            if problem is not None:
-                problems.append(problem)
+            try:
+                record = canonical(event)
+            except ValueError as exc:
+                problems.append(str(exc))
                 continue
+            kept += 1
+            t = event["time"]
             if t not in time_range:
                 self.stats.outside_range += 1
                 continue
             add(t, EVENT + record)
         if problems:
             more = f" (and {len(problems) - 1} more of its events)" if len(problems) > 1 else ""
-            kept = len(events) - len(problems)
             tail = f"; its other {kept} event(s) are kept" if kept else ""
             self.bad(f"{self.part.file.display}:{line_no}: {problems[0]}{more}{tail}")
 

@@ -24,6 +24,7 @@ from engine.plan import Plan, TimeRange
 from engine.sinks import ResultSink, RunResult
 from engine.sources import HISTORY_KEY, SortedHistorySource
 from engine.stages import Summary
+from engine.state_dir import prepare_state_dir
 from notifiers.model import Notification
 from replay.external_sort import ExternalSort, SpillError
 from replay.readers import HistoryError, HistoryFile, expand_paths
@@ -84,8 +85,12 @@ def _parts(options: ReplayOptions) -> list[HistoryPart]:
 
 @contextmanager
 def _spill_dir(config: SpanwatchConfig) -> Iterator[Path]:
-    """A private folder for the sort's runs (under `replay.spill_dir` or `state_dir`)."""
-    parent = Path(config.replay.spill_dir or config.state_dir)
+    """A private folder for the sort's runs (under `replay.spill_dir`, or the state directory,
+    checked as the live engine checks it)."""
+    if config.replay.spill_dir is None:
+        parent = prepare_state_dir(config)
+    else:
+        parent = Path(config.replay.spill_dir)
     try:
         parent.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="replay-sort-", dir=parent))
@@ -147,6 +152,12 @@ def _n(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _control_line(report: dict) -> str:
+    """`2025-11-28T08:01:40Z ack inc-1: not_found (ack for unknown incident inc-1)`."""
+    line = f"{report.get('at') or '-'} {report['kind']} {report['target']}: {report['outcome']}"
+    return f"{line} ({report['message']})" if report.get("message") else line
+
+
 def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
     summary: Summary | None = report.result.summary
     stats = summary.stats if summary else {}
@@ -158,7 +169,7 @@ def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = 
     if bad > len(stats.get("bad_examples", [])):
         print(f"bad line: … and {bad - len(stats['bad_examples'])} more", file=err)
     for rep in report.result.reports:
-        print(f"control: {rep}", file=err)
+        print(f"control: {_control_line(rep.to_dict())}", file=err)
     print(
         f"replayed {report.files} file(s): {_n(events)} events in {report.seconds:.1f} s "
         f"({_n(rate)} events/s)",

@@ -10,12 +10,12 @@ arrived, is the least of the sources' clocks less `allowed_lateness`:
 So a source holds the others back by at most `idle_timeout` behind the wall clock: one that has
 gone quiet stops holding them back after that long, and so does one whose clock is hours behind
 (its events then arrive behind the watermark, and count only in windows still open). A source
-whose clock is ahead cannot move the watermark past the wall clock. An event more than
-`max_future` after the wall clock is counted as `future` and stays out of the windows (its
-policy hits still fire).
+whose clock is ahead cannot move the watermark past the wall clock; an event more than
+`stream.max_future` ahead never gets here, since the receivers refuse it
+(`engine.event_checks`) and count it against its sender.
 
-Counters per source (events, late, future, lag) go to `/healthz` under a pseudonym, since a
-source's name may be a host name or an address. When more than 0.1% of the last minute's events
+Counters per source (events, late, lag) go to `/healthz` under a pseudonym, since a source's
+name may be a host name or an address. When more than 0.1% of the last minute's events
 came late, a warning (at most one a minute) names the source and the setting to change.
 """
 
@@ -45,7 +45,6 @@ class SourceClock:
     seen: float = -math.inf  # wall time of the last arrival
     events: int = 0
     late: int = 0
-    future: int = 0
 
 
 class SourceClocks:
@@ -56,15 +55,13 @@ class SourceClocks:
         *,
         allowed_lateness: float,
         idle_timeout: float,
-        max_future: float,
         max_sources: int = 10_000,
     ) -> None:
         self.allowed_lateness = allowed_lateness
         self.idle_timeout = idle_timeout
-        self.max_future = max_future
         self.max_sources = max_sources
         self.clocks: dict[str, SourceClock] = {}  # least recently seen first
-        self.totals = {"events": 0, "late": 0, "future": 0, "sources_forgotten": 0}
+        self.totals = {"events": 0, "late": 0, "sources_forgotten": 0}
         # the last minute, by second of wall time: [events, late, late from clocks behind]
         self.seconds: dict[int, list[int]] = {}
         self.late_by: dict[str, int] = {}  # since the last warning
@@ -72,8 +69,8 @@ class SourceClocks:
         self.warnings: list[str] = []
         self.last_health = -math.inf
 
-    def arrive(self, source: str, t: float, now: float) -> bool:
-        """Count one event; False when it is too far in the future to enter any window."""
+    def arrive(self, source: str, t: float, now: float) -> None:
+        """Count one event of `source` at event time `t`, arrived at wall time `now`."""
         clock = self.clocks.pop(source, None)
         if clock is None:
             clock = SourceClock()
@@ -85,13 +82,7 @@ class SourceClocks:
         clock.events += 1
         self.totals["events"] += 1
         self._second(now)[0] += 1
-        if t > now + self.max_future:
-            clock.future += 1
-            self.totals["future"] += 1
-            clock.high = max(clock.high, now)
-            return False
         clock.high = max(clock.high, min(t, now))
-        return True
 
     def count_late(self, source: str, now: float) -> None:
         """An event of `source` came after a window it belonged to had closed."""
@@ -142,7 +133,6 @@ class SourceClocks:
             pseudonym(name): {
                 "events": c.events,
                 "late": c.late,
-                "future": c.future,
                 "lag_seconds": round(now - c.high, 3) if math.isfinite(c.high) else None,
                 "idle_seconds": round(now - c.seen, 3),
             }

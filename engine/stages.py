@@ -149,7 +149,6 @@ class OrderState:
             SourceClocks(
                 allowed_lateness=stream.allowed_lateness,
                 idle_timeout=stream.idle_timeout,
-                max_future=stream.max_future,
             )
             if live
             else None
@@ -174,9 +173,9 @@ class OrderState:
             assert batch.clock is not None
             now = batch.clock
             for timed in batch.items:
-                if clocks.arrive(timed.source, timed.time, now):
-                    self.seq += 1  # live: arrival order breaks ties
-                    order.push(timed.time, self.seq, pickle.dumps(timed, PICKLE))
+                clocks.arrive(timed.source, timed.time, now)
+                self.seq += 1  # live: arrival order breaks ties
+                order.push(timed.time, self.seq, pickle.dumps(timed, PICKLE))
             clocks.forget_idle(now)
             watermark = clocks.watermark(now)
         out: list[tuple[str, EpochMsg | Health]] = []

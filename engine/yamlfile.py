@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from engine.config_hints import explain
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -66,24 +68,98 @@ class LineIndex:
         return self._lines.get(())
 
 
-def read_yaml(path: str | Path) -> tuple[Any, LineIndex]:
-    """Parse a YAML file; a syntax error becomes a ConfigError with its line."""
+MAX_ALIAS_EXPANSION = 10_000  # nodes that aliases may add to a document (an alias bomb: 10^9)
+
+
+def _text(path: str | Path) -> str:
+    """The file as UTF-8 text; binary or undecodable files are refused with the line."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(
             [Problem(name, None, "", f"cannot read: {exc.strerror or exc}")]
         ) from None
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise ConfigError([Problem(name, line, "", "a binary file, not YAML text (a NUL byte)")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        reason = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        raise ConfigError([Problem(name, line, "", reason)]) from None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def alias_expansion(root: yaml.Node) -> int:
+    """How many nodes the document holds once every alias is expanded, minus the nodes
+    written (0 without aliases). Iterative, so deep documents need no recursion; ValueError
+    for an alias that contains itself."""
+    sizes: dict[int, int] = {}
+    written: set[int] = set()
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise ValueError(f"an alias contains itself (line {node.start_mark.line + 1})")
+        on_path.add(key)
+        written.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+    return sizes[id(root)] - len(written)
+
+
+def read_yaml(path: str | Path) -> tuple[Any, LineIndex]:
+    """Parse a YAML file; a syntax error becomes a ConfigError with its line, and so do
+    binary files, non-UTF-8 text, documents nested too deeply and aliases that would expand
+    past MAX_ALIAS_EXPANSION nodes (memory, before anything is built from them)."""
+    name = str(path)
+    text = _text(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is not None:
+            try:
+                added = alias_expansion(root)
+            except ValueError as exc:
+                raise ConfigError([Problem(name, None, "", f"invalid YAML: {exc}")]) from None
+            if added > MAX_ALIAS_EXPANSION:
+                reason = (
+                    f"YAML aliases expand the document by {added} nodes, over the limit of "
+                    f"{MAX_ALIAS_EXPANSION}: write the repeated parts out"
+                )
+                raise ConfigError([Problem(name, _first_alias_line(text), "", reason)])
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([Problem(name, line, "", f"invalid YAML: {reason}")]) from None
+    except RecursionError:
+        raise ConfigError([Problem(name, None, "", "invalid YAML: nested too deeply")]) from None
     return data, LineIndex(root)
+
+
+def _first_alias_line(text: str) -> int | None:
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, yaml.AliasToken):
+            return token.start_mark.line + 1
+    return None
 
 
 def validate(model: type[M], data: Any, index: LineIndex, file: str) -> M:
@@ -101,5 +177,5 @@ def validate(model: type[M], data: Any, index: LineIndex, file: str) -> M:
                     continue
                 loc.append(part)
             where = ".".join(str(p) for p in loc)
-            problems.append(Problem(file, index.line(loc), where, err["msg"]))
-        raise ConfigError(problems) from None
+            problems.append(Problem(file, index.line(loc), where, explain(model, err)))
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from None

@@ -45,7 +45,7 @@ def retry_dead_letters(
     try:
         receivers = build_receivers(config, state_dir=state_dir, threads=store, secrets=secrets)
     except ReceiverSetupError as exc:
-        out.write(f"error: {exc}\n")
+        out.writelines(f"error: {problem}\n" for problem in exc.problems)
         store.close()
         return 2
     taken = dead.take()

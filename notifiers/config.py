@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from notifiers.responders.config import ResponderConfig
+
 _NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
@@ -182,6 +184,7 @@ class DeliveryConfig(_Strict):
     delivery_log_retention_seconds: float = Field(default=7 * 86400.0, gt=0)
     dead_letter_file: str = "dead-letters.jsonl"
     delivery_log_file: str = "delivery.sqlite"
+    dry_run_file: str = "dry-run.jsonl"
 
 
 class RedactionPattern(_Strict):
@@ -269,25 +272,42 @@ def _default_receivers() -> list[Any]:
 
 
 class NotifiersConfig(_Strict):
-    """The whole `notifiers:` section of spanwatch's configuration."""
+    """The whole `notifiers:` section of spanwatch's configuration.
+
+    `responders` (actions on AWS: EventBridge, Lambda, Step Functions, SQS) share the receivers'
+    name space: routes and escalation levels name either.
+    """
 
     receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
+    responders: list[ResponderConfig] = Field(default_factory=list)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     redaction: RedactionConfig = Field(default_factory=RedactionConfig)
 
-    @field_validator("receivers")
+    @field_validator("receivers", "responders")
     @classmethod
-    def _unique_names(cls, receivers: list[Any]) -> list[Any]:
+    def _unique_names(cls, items: list[Any]) -> list[Any]:
         seen: set[str] = set()
-        for receiver in receivers:
-            if receiver.name in seen:
-                raise ValueError(f"receiver name {receiver.name!r} is used twice")
-            seen.add(receiver.name)
-        return receivers
+        for item in items:
+            if item.name in seen:
+                raise ValueError(f"name {item.name!r} is used twice")
+            seen.add(item.name)
+        return items
+
+    @model_validator(mode="after")
+    def _one_name_space(self) -> NotifiersConfig:
+        both = {r.name for r in self.receivers} & {r.name for r in self.responders}
+        if both:
+            raise ValueError(f"a responder and a receiver share the name(s) {sorted(both)}")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """Every receiver and responder name: what routes may refer to."""
+        return [r.name for r in self.receivers] + [r.name for r in self.responders]
 
     def receiver(self, name: str) -> Any:
-        """The receiver configuration called `name` (KeyError if there is none)."""
-        for receiver in self.receivers:
+        """The receiver or responder configuration called `name` (KeyError if there is none)."""
+        for receiver in [*self.receivers, *self.responders]:
             if receiver.name == name:
                 return receiver
         raise KeyError(name)

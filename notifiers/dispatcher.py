@@ -7,6 +7,13 @@
                                              ├─ sent          → delivery log
                                              └─ given up      → dead-letter file + delivery log
 
+A responder's notification becomes its actions on the way into the outbox (one per incident and
+transition, each with its own key; none when the transition does not trigger it), so the
+delivery log drops an action already run however often its group is notified. Before each send
+of an action its outbox row is marked in flight; a row still marked at the next start was
+interrupted between sending and recording, and is resent or dead-lettered as the responder's
+`in_doubt` says.
+
 `submit` only puts the notification on the intake queue. When that queue is full (the journal
 cannot keep up, e.g. the disk stalls) it waits at most `delivery.submit_block_seconds`, then
 writes the notification to the dead-letter file with reason "intake queue full" and returns:
@@ -36,6 +43,7 @@ from notifiers.model import Notification
 from notifiers.pipeline import DEAD, SENT, ReceiverLane, Stats
 from notifiers.redaction import Redactor
 from notifiers.registry import build_receivers
+from notifiers.responders.responder import RESEND, Responder
 from notifiers.retry import RetryPolicy
 from notifiers.secret_refs import SecretResolver
 from notifiers.store import BACKLOG_FULL, DEAD_LETTERED, DUPLICATE, QUEUED, DeliveryStore, Pending
@@ -95,7 +103,9 @@ class Dispatcher:
     def stats(self) -> dict:
         """Counters: submitted, queued, sent, retried, failed_attempts, rate_limited,
         breaker_opened, dead_lettered, deduplicated, queue_full, backlog_full,
-        unknown_receiver; `pending` (in the outbox); `receivers` per receiver."""
+        unknown_receiver; for responders also not_triggered (a transition that runs no action)
+        and in_doubt (interrupted between sending and recording); `pending` (in the outbox);
+        `receivers` per receiver and responder."""
         data = self._stats.snapshot()
         data["pending"] = self.store.pending_count() if self.store is not None else 0
         data["intake"] = self._intake.qsize()
@@ -200,10 +210,24 @@ class Dispatcher:
             finished = None in batch
             self._persist([n for n in batch if n is not None])
 
+    def _expand(self, batch: list[Notification]) -> list[Notification]:
+        """Responder notifications replaced by their actions; the rest as they are."""
+        out: list[Notification] = []
+        for notification in batch:
+            lane = self._lanes.get(notification.receiver)
+            if lane is None or not isinstance(lane.receiver, Responder):
+                out.append(notification)
+                continue
+            actions = lane.receiver.actions(notification)
+            if not actions:
+                self._stats.add("not_triggered", notification.receiver)
+            out.extend(actions)
+        return out
+
     def _persist(self, batch: list[Notification]) -> None:
         rows: list[tuple[str, str, str]] = []
         kept: list[Notification] = []
-        for notification in batch:
+        for notification in self._expand(batch):
             if notification.receiver not in self._lanes:
                 self._stats.add("unknown_receiver", notification.receiver)
                 self._dead_letter(notification, "no receiver with this name is configured", 0)
@@ -285,10 +309,26 @@ class Dispatcher:
                 pending, notification, f"not delivered within {age:.0f}s", pending.attempts
             )
             return
+        before_send = None
+        if isinstance(lane.receiver, Responder):
+            if pending.in_flight:
+                self._stats.add("in_doubt", lane.name)
+                if lane.receiver.in_doubt != RESEND:
+                    reason = (
+                        "in doubt: the last run stopped between sending and recording, so it "
+                        "may have run; check the target before re-sending"
+                    )
+                    self._give_up(pending, notification, reason, pending.attempts)
+                    return
+                log.warning(
+                    "responder %s: resending %s after an interrupted send", lane.name, pending.key
+                )
+            before_send = lambda: store.mark_in_flight(pending.seq)  # noqa: E731
         result = lane.deliver(
             notification,
             pending.attempts,
             on_failure=lambda attempts: store.set_attempts(pending.seq, attempts),
+            before_send=before_send,
         )
         if result.outcome == SENT:
             store.finish(pending, LOG_SENT, result.attempts)

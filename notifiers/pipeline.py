@@ -91,14 +91,22 @@ class ReceiverLane:
         notification: Notification,
         attempts: int = 0,
         on_failure: Callable[[int], None] | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> Delivery:
-        """Sends until delivered, given up or stopped; `attempts` carries over a restart."""
+        """Sends until delivered, given up or stopped; `attempts` carries over a restart.
+        `before_send` runs right before each attempt, after every wait."""
         while True:
             if not self._wait_for(self.breaker.wait_time):
                 return Delivery(INTERRUPTED, attempts)
             if self.stop.wait(self.limiter.reserve()):
                 self.breaker.release()
                 return Delivery(INTERRUPTED, attempts)
+            if before_send is not None:
+                try:
+                    before_send()
+                except BaseException:
+                    self.breaker.release()
+                    raise
             retryable, error = self._send_once(notification)
             if error is None:
                 self.breaker.success()

@@ -1,7 +1,8 @@
 """From receiver configuration to live receivers: one place that knows every channel type.
 
 Secrets are resolved here, at start-up, so a missing variable or secret stops the start with
-the receiver's name and the reference (never a value) instead of failing at 3 a.m.
+the receiver's name and the reference (never a value) instead of failing at 3 a.m. Responders
+are built here too, and their targets looked up, for the same reason.
 """
 
 from __future__ import annotations
@@ -20,6 +21,18 @@ from notifiers.config import (
 from notifiers.console import ConsoleReceiver
 from notifiers.file import FileReceiver
 from notifiers.receiver import Receiver, ThreadStore
+from notifiers.responders.aws_lambda import LambdaResponder
+from notifiers.responders.config import (
+    EventBridgeResponderConfig,
+    LambdaResponderConfig,
+    SqsResponderConfig,
+    StepFunctionsResponderConfig,
+)
+from notifiers.responders.dry_run import DryRunLog
+from notifiers.responders.eventbridge import EventBridgeResponder
+from notifiers.responders.responder import Responder, ResponderCheckError
+from notifiers.responders.sqs import SqsResponder
+from notifiers.responders.stepfunctions import StepFunctionsResponder
 from notifiers.secret_refs import SecretError, SecretResolver, scrub
 from notifiers.slack import SlackReceiver
 from notifiers.sns import SnsReceiver
@@ -28,7 +41,11 @@ from notifiers.webhook import WebhookReceiver
 
 
 class ReceiverSetupError(Exception):
-    """A receiver that cannot be built; the message names it and says why."""
+    """Receivers that cannot be built; one line per receiver, naming it and saying why."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 def build_receiver(
@@ -66,6 +83,29 @@ def build_receiver(
     raise ReceiverSetupError(f"unknown receiver configuration {type(config).__name__}")
 
 
+RESPONDER_KINDS: dict[type, type[Responder]] = {
+    EventBridgeResponderConfig: EventBridgeResponder,
+    LambdaResponderConfig: LambdaResponder,
+    StepFunctionsResponderConfig: StepFunctionsResponder,
+    SqsResponderConfig: SqsResponder,
+}
+
+
+def build_responder(config: object, *, default_timeout: float, dry_run_log: DryRunLog) -> Responder:
+    """A responder whose target has been looked up (ResponderCheckError when that fails)."""
+    timeout = getattr(config, "timeout_seconds", None) or default_timeout
+    kind = RESPONDER_KINDS.get(type(config))
+    if kind is None:
+        raise ReceiverSetupError(f"unknown responder configuration {type(config).__name__}")
+    responder = kind(config, timeout=timeout, dry_run_log=dry_run_log)
+    try:
+        responder.check()
+    except BaseException:
+        responder.close()
+        raise
+    return responder
+
+
 def build_receivers(
     config: NotifiersConfig,
     *,
@@ -73,8 +113,34 @@ def build_receivers(
     threads: ThreadStore,
     secrets: SecretResolver,
 ) -> dict[str, Receiver]:
-    """Every configured receiver by name; raises ReceiverSetupError on the first that fails."""
+    """Every configured receiver and responder by name; ReceiverSetupError names every one
+    that fails (closing the ones already built)."""
     receivers: dict[str, Receiver] = {}
+    problems: list[str] = []
+    try:
+        _build_all(
+            config, receivers, problems, state_dir=state_dir, threads=threads, secrets=secrets
+        )
+    except BaseException:
+        for receiver in receivers.values():
+            receiver.close()
+        raise
+    if problems:
+        for receiver in receivers.values():
+            receiver.close()
+        raise ReceiverSetupError(problems)
+    return receivers
+
+
+def _build_all(
+    config: NotifiersConfig,
+    receivers: dict[str, Receiver],
+    problems: list[str],
+    *,
+    state_dir: Path,
+    threads: ThreadStore,
+    secrets: SecretResolver,
+) -> None:
     for receiver_config in config.receivers:
         try:
             receivers[receiver_config.name] = build_receiver(
@@ -85,8 +151,22 @@ def build_receivers(
                 secrets=secrets,
             )
         except SecretError as exc:
-            raise ReceiverSetupError(f"receiver {receiver_config.name!r}: {exc}") from None
+            problems.append(f"receiver {receiver_config.name!r}: {exc}")
         except ValueError as exc:
             reason = scrub(str(exc), secrets.resolved)
-            raise ReceiverSetupError(f"receiver {receiver_config.name!r}: {reason}") from None
-    return receivers
+            problems.append(f"receiver {receiver_config.name!r}: {reason}")
+    dry_run_log = DryRunLog(_under(state_dir, config.delivery.dry_run_file))
+    for responder_config in config.responders:
+        try:
+            receivers[responder_config.name] = build_responder(
+                responder_config,
+                default_timeout=config.delivery.timeout_seconds,
+                dry_run_log=dry_run_log,
+            )
+        except (ResponderCheckError, ValueError) as exc:
+            problems.append(f"responder {responder_config.name!r}: {exc}")
+
+
+def _under(state_dir: Path, path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else Path(state_dir) / candidate

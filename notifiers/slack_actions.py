@@ -2,8 +2,10 @@
 
 Slack POSTs `payload=<json>` (form-encoded) to the app's Interactivity URL, signed with the
 app's signing secret: `X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<timestamp>:<body>")` and
-`X-Slack-Request-Timestamp`. Anything unsigned, wrongly signed or older than five minutes is
-refused with 401 before the body is looked at. The verification is slack-sdk's
+`X-Slack-Request-Timestamp`. A body over 256 KiB is refused with 413 from its Content-Length or
+as soon as the stream passes the limit, before the signature is checked (which needs the whole
+body). Anything unsigned, wrongly signed or older than five minutes is refused with 401 before
+the body is looked at. The verification is slack-sdk's
 `SignatureVerifier` (constant-time `hmac.compare_digest`), with our clock.
 
 The app answers on any path, so the engine can mount it wherever it likes, e.g.
@@ -58,6 +60,22 @@ def controls_from_payload(payload: dict, at: float) -> list[dict]:
     return controls
 
 
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is over `limit` bytes: from Content-Length before a
+    byte is read, else while streaming; never more than `limit` bytes held."""
+    declared = request.headers.get("content-length", "").strip()
+    if declared and (not declared.isdigit() or int(declared) > limit):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def make_slack_actions_app(
     signing_secret: str | Secret,
     on_control: Callable[[dict], None],
@@ -68,8 +86,8 @@ def make_slack_actions_app(
     verifier = SignatureVerifier(secret, clock=_Clock(clock))
 
     async def handle(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await _bounded_body(request, MAX_BODY_BYTES)
+        if body is None:
             return PlainTextResponse("request too large", status_code=413)
         try:
             valid = verifier.is_valid_request(body, dict(request.headers))

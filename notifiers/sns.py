@@ -14,35 +14,17 @@ import hashlib
 import json
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    NoCredentialsError,
-    ParamValidationError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
+from notifiers import aws_errors
 from notifiers.config import SnsReceiverConfig
 from notifiers.model import Notification, top_severity
-from notifiers.receiver import DELIVERED, DeliveryError, SendResult, transport_error
+from notifiers.receiver import DELIVERED, SendResult
 from notifiers.render import headline, one_line, status_line, truncate
 
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_SUBJECT_CHARS = 100
 FULL_FORM_PROTOCOLS = ("sqs", "lambda", "http", "https")
-RETRYABLE_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "Throttled",
-    "RequestThrottled",
-    "TooManyRequestsException",
-    "InternalError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "KMSThrottling",
-    "RequestTimeout",
-}
 _FIFO_ID_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
@@ -155,34 +137,14 @@ class SnsReceiver:
         self.min_interval = config.min_interval_seconds
         self._config = config
         region = config.region or config.topic_arn.split(":")[3]
-        self._client = boto3.client(
-            "sns",
-            region_name=region,
-            endpoint_url=config.endpoint_url,
-            config=Config(
-                retries={"total_max_attempts": 1, "mode": "standard"},
-                connect_timeout=timeout,
-                read_timeout=timeout,
-            ),
-        )
+        self._client = aws_errors.client("sns", region, config.endpoint_url, timeout)
 
     def send(self, notification: Notification) -> SendResult:
         kwargs = build_publish(notification, self._config)
         try:
             self._client.publish(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            code = str(error.get("Code", "Unknown"))
-            message = truncate(str(error.get("Message", "")), 200)
-            failure = DeliveryError(f"SNS {code}: {message}", status=status)
-            if code in RETRYABLE_CODES and "thrott" in code.lower():
-                failure.status = 429
-            return code in RETRYABLE_CODES or (status or 0) >= 500, failure
-        except (NoCredentialsError, ParamValidationError) as exc:
-            return False, DeliveryError(f"SNS request not possible: {type(exc).__name__}")
-        except BotoCoreError as exc:
-            return transport_error(exc)
+        except (ClientError, BotoCoreError) as exc:
+            return aws_errors.exception_result("SNS", exc)
         return DELIVERED
 
     def close(self) -> None:

@@ -2,7 +2,9 @@
 
 - `outbox`: notifications accepted but not yet delivered or dead-lettered. The dispatcher's
   workers take their work from here, so a backlog lives on disk (not in memory) and a restart
-  picks up exactly where the last run stopped, retry counts included.
+  picks up exactly where the last run stopped, retry counts included. A row may be marked
+  `in_flight` just before a send and unmarked when the attempt fails: a row still marked at the
+  next start was interrupted between sending and recording, so the send may have happened.
 - `delivery_log`: the outcome per (notification key, receiver). The key is unique per incident
   group and transition, so a notification seen here is never sent again after a restart.
 - `threads`: per (receiver, incident) the chat message to update or reply to (Slack `ts`).
@@ -31,6 +33,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     body TEXT NOT NULL,
     enqueued_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    in_flight INTEGER NOT NULL DEFAULT 0,
     UNIQUE (receiver, key)
 );
 CREATE INDEX IF NOT EXISTS outbox_by_receiver ON outbox (receiver, seq);
@@ -68,6 +71,7 @@ class Pending:
     body: str
     enqueued_at: float
     attempts: int
+    in_flight: bool = False  # marked by a run that stopped between sending and recording
 
 
 class DeliveryStore:
@@ -83,6 +87,9 @@ class DeliveryStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "in_flight" not in columns:  # a state directory from before the column existed
+            self._db.execute("ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
         rows = self._db.execute("SELECT receiver, COUNT(*) FROM outbox GROUP BY receiver")
         self._backlog: Counter[str] = Counter(dict(rows.fetchall()))
 
@@ -134,18 +141,26 @@ class DeliveryStore:
         """The oldest outbox row of `receiver` whose seq is not in `exclude` (being worked on)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, receiver, key, body, enqueued_at, attempts FROM outbox "
+                "SELECT seq, receiver, key, body, enqueued_at, attempts, in_flight FROM outbox "
                 "WHERE receiver = ? ORDER BY seq LIMIT ?",
                 (receiver, len(exclude) + 1),
             ).fetchall()
         for row in rows:
             if row[0] not in exclude:
-                return Pending(*row)
+                return Pending(*row[:6], in_flight=bool(row[6]))
         return None
 
     def set_attempts(self, seq: int, attempts: int) -> None:
+        """Records a failed attempt (which also ends its in-flight mark)."""
         with self._lock:
-            self._db.execute("UPDATE outbox SET attempts = ? WHERE seq = ?", (attempts, seq))
+            self._db.execute(
+                "UPDATE outbox SET attempts = ?, in_flight = 0 WHERE seq = ?", (attempts, seq)
+            )
+
+    def mark_in_flight(self, seq: int) -> None:
+        """Committed before a send whose repetition matters, so a crash leaves it in doubt."""
+        with self._lock:
+            self._db.execute("UPDATE outbox SET in_flight = 1 WHERE seq = ?", (seq,))
 
     def finish(self, pending: Pending, outcome: str, attempts: int) -> None:
         """Records the outcome in the delivery log and removes the row, in one transaction."""

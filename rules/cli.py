@@ -13,7 +13,7 @@ from .testing import run_test_files
 def check(
     paths: Sequence[str], *, config: RulesConfig, known_fields: Collection[str], out: TextIO
 ) -> int:
-    """Validate rule files and print every problem; 2 if any is an error, else 0."""
+    """Validate rule files and print every problem; 2 if any is an error or there is no rule."""
     ruleset, problems = build_ruleset(list(paths), config, known_fields)
     for problem in sorted(problems, key=lambda p: (p.file, p.line or 0)):
         out.write(f"{problem}\n")
@@ -21,6 +21,9 @@ def check(
     warnings = len(problems) - errors
     if ruleset is None or errors:
         out.write(f"{errors} error(s), {warnings} warning(s)\n")
+        return 2
+    if not ruleset.detections and not ruleset.correlation_ids:
+        out.write(f"error: no rules found in {', '.join(paths)}\n")
         return 2
     out.write(
         f"ok: {len(ruleset.detections)} detection and {len(ruleset.correlation_ids)} "

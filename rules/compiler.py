@@ -39,6 +39,7 @@ from sigma.types import (
     SpecialChars,
 )
 
+from .regex import RegexSyntaxError, compile_quietly, error_reason, quiet_options
 from .semantics import as_bool, as_number, as_text, time_part
 
 Matcher = Callable[[Mapping[str, Any]], bool]
@@ -63,8 +64,7 @@ def _safe(test: Callable[[str], bool], text: str) -> bool:
         return False
 
 
-_NO_CAPTURE = re2.Options()
-_NO_CAPTURE.never_capture = True  # a yes/no answer needs no groups: RE2 can stay in its DFA
+_NO_CAPTURE = quiet_options(never_capture=True)  # a yes/no answer needs no groups: RE2's DFA
 _ANCHORS = getattr(re2, "_Anchor", None)  # google-re2's RE2::Anchor values
 
 
@@ -289,9 +289,9 @@ def _regex_pattern(name: str | None, value: SigmaRegularExpression, lists) -> st
             out.append("(?:" + ("|".join(re2.escape(v) for v in values) or _NOTHING) + ")")
     body = "".join(out)
     try:
-        re2.compile(body)
-    except re2.error as exc:
-        raise CompileError(f"regular expression {body!r} is invalid for RE2: {exc}", name) from exc
+        compile_quietly(body)
+    except RegexSyntaxError as exc:
+        raise CompileError(exc.describe(), name) from None
     return f"(?{flags}:{body})" if flags else body
 
 
@@ -301,9 +301,7 @@ def _regex_matcher(name: str | None, patterns: list[str]) -> Matcher:
     try:
         search = re2_test(pattern)
     except re2.error as exc:
-        raise CompileError(
-            f"regular expression {pattern!r} is invalid for RE2: {exc}", name
-        ) from exc
+        raise CompileError(RegexSyntaxError(pattern, error_reason(exc)).describe(), name) from None
     if name is None:
 
         def match_any(ev: Mapping[str, Any]) -> bool:

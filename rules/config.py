@@ -45,6 +45,9 @@ class RulesConfig(BaseModel):
     lists: dict[str, list[str]] = Field(default_factory=_default_lists)
     values: dict[str, float | int | str] = Field(default_factory=_default_values)
     max_groups_per_rule: int = Field(default=10000, ge=1)
+    max_file_bytes: int = Field(
+        default=1 << 20, ge=1024, description="a larger rule file is refused, not parsed"
+    )
     aliases: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("packs")

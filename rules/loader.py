@@ -25,12 +25,14 @@ from sigma.rule.base import check_alias_expansion
 
 from .config import RulesConfig
 from .model import Problem
+from .regex import SIGMA_POLICY, RegexSyntaxError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 VALUE_REF = re.compile(r"^%([A-Za-z0-9_.\-]+)%$")
 COMPARE_MODIFIERS = {"gt", "gte", "lt", "lte"}
 CONDITION_OPS = SigmaCorrelationConditionOperator.operators()
 TEST_SUFFIXES = (".test.yml", ".test.yaml")
+EMPTY_FILE_MESSAGE = "no rule in this file (it is empty or holds only comments)"
 
 SigmaObject = SigmaRule | SigmaCorrelationRule | SigmaFilter
 
@@ -108,8 +110,32 @@ def discover_rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[P
     return unique, problems
 
 
-def read_yaml_documents(path: Path) -> tuple[list[tuple[yaml.Node, Any]], list[Problem]]:
-    """Every document of a YAML file with its node tree; YAML errors become problems."""
+MAX_FILE_BYTES = 1 << 20  # RulesConfig.max_file_bytes: the default pack's files are < 8 KB
+
+
+def too_large(path: Path, max_bytes: int) -> Problem | None:
+    """A problem when the file is over `max_bytes` (it is then never read nor parsed)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None  # reading it says why
+    if size <= max_bytes:
+        return None
+    message = (
+        f"rule file of {size} bytes is over the limit of {max_bytes} bytes "
+        "(rules.max_file_bytes): split it, or raise the limit"
+    )
+    return Problem(str(path), None, None, None, message)
+
+
+def read_yaml_documents(
+    path: Path, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[list[tuple[yaml.Node, Any]], list[Problem]]:
+    """Every document of a YAML file with its node tree; YAML errors become problems, and so
+    does a file over `max_bytes` (refused before it is read)."""
+    problem = too_large(path, max_bytes)
+    if problem is not None:
+        return [], [problem]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -133,6 +159,8 @@ def read_yaml_documents(path: Path) -> tuple[list[tuple[yaml.Node, Any]], list[P
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         return docs, [Problem(str(path), line, None, None, f"invalid YAML: {reason}")]
+    except RecursionError:
+        return docs, [Problem(str(path), None, None, None, "invalid YAML: nested too deeply")]
     finally:
         loader.dispose()
     return docs, []
@@ -170,8 +198,13 @@ def load_rule_docs(
     files, problems = discover_rule_files(paths)
     docs: list[RuleDoc] = []
     for path in files:
-        raw_docs, file_problems = read_yaml_documents(path)
+        raw_docs, file_problems = read_yaml_documents(path, config.max_file_bytes)
         problems.extend(file_problems)
+        if not file_problems and all(data is None for _node, data in raw_docs):
+            problems.append(
+                Problem(str(path), None, None, None, EMPTY_FILE_MESSAGE, severity="warning")
+            )
+            continue
         global_doc: dict[str, Any] = {}
         previous: dict[str, Any] = {}
         for node, data in raw_docs:
@@ -226,12 +259,14 @@ def _parse_doc(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
         if "correlation" in data:
             problems.extend(_split_condition_range(doc, data))
             obj: SigmaObject = SigmaCorrelationRule.from_dict(
-                data, collect_errors=True, source=source
+                data, collect_errors=True, source=source, policy=SIGMA_POLICY
             )
         elif "filter" in data:
-            obj = SigmaFilter.from_dict(data, collect_errors=True, source=source)
+            obj = SigmaFilter.from_dict(
+                data, collect_errors=True, source=source, policy=SIGMA_POLICY
+            )
         else:
-            obj = SigmaRule.from_dict(data, collect_errors=True, source=source)
+            obj = SigmaRule.from_dict(data, collect_errors=True, source=source, policy=SIGMA_POLICY)
     except (SigmaError, TypeError, AttributeError) as exc:  # pySigma raises some despite collecting
         problem = doc.problem(
             _message(exc), *(_keys_for(exc, doc) if isinstance(exc, SigmaError) else ())
@@ -251,6 +286,8 @@ def _parse_doc(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
 
 
 def _message(error: BaseException) -> str:
+    if isinstance(error.__cause__, RegexSyntaxError):
+        return error.__cause__.describe()
     if isinstance(error, SigmaError):
         return str(error.args[0]) if error.args else type(error).__name__
     return str(error)
@@ -327,7 +364,7 @@ def _detection_item_problems(doc: RuleDoc) -> list[Problem]:
                 )
                 continue
             try:
-                SigmaDetectionItem.from_mapping(key, value)
+                SigmaDetectionItem.from_mapping(key, value, policy=SIGMA_POLICY)
             except SigmaError as exc:
                 problems.append(doc.problem(_message(exc), section, *keys))
     return problems

@@ -34,6 +34,10 @@ class RuleReloader:
         digests: dict[str, str] = {}
         for path in files:
             try:
+                stat = path.stat()
+                if stat.st_size > self.config.max_file_bytes:  # refused on load: never read
+                    digests[str(path)] = f"too large: {stat.st_size} {stat.st_mtime_ns}"
+                    continue
                 digests[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError:
                 digests[str(path)] = "unreadable"

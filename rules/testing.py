@@ -2,7 +2,8 @@
 
 A test file (`*.test.yml`) sits beside the rules it tests:
 
-    rules: [cost.yml]              # optional; default: every rule file in this directory
+    rules: [cost.yml]              # optional; default: the rule files beside this one
+                                   # (not those in subdirectories)
     config: {values: {user_hourly_cost_budget_usd: 5}}   # optional overrides
     tests:
       - name: a runaway agent goes over budget
@@ -33,13 +34,14 @@ from typing import Any, TextIO
 
 from .config import RulesConfig
 from .correlation import CorrelationState
-from .loader import RuleDoc, discover_rule_files, read_yaml_documents
+from .loader import RuleDoc, read_yaml_documents
 from .model import Hit, Problem
 from .ruleset import RuleSet, build_ruleset
 from .timeutil import iso, parse_duration, parse_time
 
 DEFAULT_START = parse_time("2026-01-05T09:00:00Z")
 TEST_SUFFIXES = (".test.yml", ".test.yaml")
+RULE_SUFFIXES = (".yml", ".yaml")
 ADVANCE_EVERY = 256
 
 
@@ -159,6 +161,19 @@ def discover_test_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[P
     return list(dict.fromkeys(files)), problems
 
 
+def sibling_rule_files(test_file: Path) -> list[Path]:
+    """The rules a test file tests by default: the rule files beside it, not in subdirectories.
+
+    Subdirectories often hold fixtures or another team's rules, whose incidents would show
+    up as unexpected in every test of this directory.
+    """
+    return sorted(
+        p
+        for p in test_file.parent.iterdir()
+        if p.is_file() and p.suffix in RULE_SUFFIXES and not p.name.endswith(TEST_SUFFIXES)
+    )
+
+
 @dataclass
 class TestFile:
     path: Path
@@ -182,7 +197,7 @@ def parse_test_file(path: Path) -> TestFile:
         raise TestFileError(f"unknown key {key!r} (use rules, config, tests)", doc.line_of(key))
     rules = data.get("rules")
     if rules is None:
-        rule_paths, _ = discover_rule_files([path.parent])
+        rule_paths = sibling_rule_files(path)
     elif isinstance(rules, list) and all(isinstance(r, str) for r in rules):
         rule_paths = [(path.parent / r) for r in rules]
     else:
@@ -361,7 +376,7 @@ def run_test_files(
             outcome = TestOutcome(str(path), test.name, test.line)
             outcome.diff = compare(test.expected, run_events(ruleset, test.events))
             outcomes.append(outcome)
-            _report(outcome, test, out)
+            _report(outcome, test, test_file.rule_paths, out)
     failed = sum(1 for o in outcomes if not o.passed)
     out.write(f"{len(outcomes)} rule tests, {failed} failed\n")
     if broken:
@@ -369,7 +384,7 @@ def run_test_files(
     return 1 if failed else 0
 
 
-def _report(outcome: TestOutcome, test: RuleTest, out: TextIO) -> None:
+def _report(outcome: TestOutcome, test: RuleTest, rule_paths: list[Path], out: TextIO) -> None:
     if outcome.passed:
         out.write(f"PASS {outcome.file}:{outcome.line} {outcome.name}\n")
         return
@@ -381,3 +396,4 @@ def _report(outcome: TestOutcome, test: RuleTest, out: TextIO) -> None:
         first, last = test.events[0].get("time"), test.events[-1].get("time")
         if isinstance(first, float) and isinstance(last, float):
             out.write(f"     over {len(test.events)} events from {iso(first)} to {iso(last)}\n")
+    out.write(f"     rules under test: {', '.join(str(p) for p in rule_paths) or 'none'}\n")

@@ -6,7 +6,9 @@ a replay's `--control` file does, so all incident state stays in the dataflow. T
 stage applies them as soon as they arrive, and the request waits (up to `control_wait`
 seconds) for the outcome: 200 when applied or already so, 404 for an unknown incident, 409
 when refused (an ack of a resolved incident), 202 when the answer did not come in time. Once
-answered, the next read shows the change.
+answered, the next read shows the change. Reads of incidents and silences hold people's
+names, emails and repositories: they need the read token or the write token. `/healthz`
+stays open and answers only counts (senders under pseudonyms).
 """
 
 from __future__ import annotations
@@ -23,12 +25,30 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.incidents.control import ControlError, parse_control
+from engine.incidents.control import ControlError, CreateSilence, parse_control
 from engine.live.bearer import bearer_matches
+from engine.live.body import RequestRefused, read_body
 from engine.live.inbox import Inbox
 from engine.live.views import Views
+from engine.source_clocks import pseudonym
 
 OUTCOME_STATUS = {"applied": 200, "unchanged": 200, "not_found": 404, "refused": 409}
+MAX_BODY_BYTES = 64 * 1024  # an ack or a silence is a few hundred bytes
+
+
+def event_time_health(views: Views, inbox: Inbox) -> dict[str, Any]:
+    """The order stage's per-sender counters, with the events the receivers refused at decode
+    (`engine.event_checks`) counted against the same senders."""
+    health = dict(views.event_time)
+    refused = inbox.refused_senders()
+    if not refused:
+        return health
+    sources = {name: dict(counts) for name, counts in health.get("sources", {}).items()}
+    for sender, count in refused.items():
+        sources.setdefault(pseudonym(sender), {})["refused"] = count
+    health["sources"] = sources
+    health["refused"] = sum(refused.values())
+    return health
 
 
 def make_api_app(
@@ -36,6 +56,7 @@ def make_api_app(
     inbox: Inbox,
     *,
     token: str | None,
+    read_token: str | None = None,
     slack_actions: Any | None = None,
     clock: Callable[[], float] = time.time,
     ingest_refused: Callable[[], dict[str, int]] | None = None,
@@ -54,16 +75,33 @@ def make_api_app(
             )
         return None
 
+    def may_read(request: Request) -> Response | None:
+        accepted = [t.encode() for t in (read_token, token) if t]
+        if not accepted:
+            return JSONResponse(
+                {"error": "read endpoints are disabled: set SPANWATCH_API_READ_TOKEN"},
+                status_code=503,
+            )
+        header = request.headers.get("authorization", "")
+        if not any(bearer_matches(header, t) for t in accepted):
+            return JSONResponse(
+                {"error": "missing or wrong bearer token (the read or the write token)"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return None
+
     async def body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
+        """The JSON object of a write request; RequestRefused (400, 413) says why not."""
+        raw = await read_body(request, MAX_BODY_BYTES)
         if not raw:
             return {}
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise ControlError(f"invalid JSON: {exc}") from None
+            raise RequestRefused(400, f"invalid JSON: {exc}") from None
         if not isinstance(data, dict):
-            raise ControlError("expected a JSON object")
+            raise RequestRefused(400, "expected a JSON object")
         return data
 
     async def enqueue(obj: dict[str, Any]) -> Response:
@@ -71,6 +109,8 @@ def make_api_app(
             event = parse_control(obj, where="api")
         except ControlError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        if isinstance(event, CreateSilence):  # say which id a silence got, to expire it later
+            obj = {**obj, "id": event.silence.id}
         ticket = secrets.token_hex(8)
         waiting = views.expect(ticket)
         inbox.offer_control(event, ticket)
@@ -90,16 +130,23 @@ def make_api_app(
                 "status": "ok",
                 "events_accepted": inbox.accepted,
                 "events_refused": inbox.refused,
+                "inbox": {"events": inbox.waiting_events, "bytes": inbox.waiting_bytes},
                 "ingest_requests_refused": ingest_refused() if ingest_refused else {},
                 "open_incidents": len(views.list()),
-                "event_time": views.event_time,
+                "event_time": event_time_health(views, inbox),
             }
         )
 
     async def incidents(request: Request) -> Response:
+        denied = may_read(request)
+        if denied is not None:
+            return denied
         return JSONResponse({"incidents": views.list(request.query_params.get("status"))})
 
     async def incident(request: Request) -> Response:
+        denied = may_read(request)
+        if denied is not None:
+            return denied
         found = views.find(request.path_params["ref"])
         if found is None:
             return JSONResponse({"error": "no such incident"}, status_code=404)
@@ -114,8 +161,8 @@ def make_api_app(
             return JSONResponse({"error": "no such incident"}, status_code=404)
         try:
             data = await body(request)
-        except ControlError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+        except RequestRefused as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
         kind = request.path_params["action"]
         if kind not in ("ack", "resolve"):
             return JSONResponse({"error": "actions are ack and resolve"}, status_code=404)
@@ -131,14 +178,17 @@ def make_api_app(
 
     async def silences(request: Request) -> Response:
         if request.method == "GET":
+            denied = may_read(request)
+            if denied is not None:
+                return denied
             return JSONResponse({"silences": list(views.silences.values())})
         denied = authorized(request)
         if denied is not None:
             return denied
         try:
             data = await body(request)
-        except ControlError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+        except RequestRefused as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
         data = {"starts_at": clock(), **data, "type": "silence", "at": clock()}
         return await enqueue(data)
 

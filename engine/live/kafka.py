@@ -5,7 +5,10 @@ Each message is one ExportTraceServiceRequest / ExportLogsServiceRequest, as pro
 recognised per message. Offsets are committed only after the events are in the inbox, and
 a full inbox pauses consumption (the messages wait in Kafka, not in memory). Each partition is
 a sender of its own for the event-time watermarks (`engine.source_clocks`). A message that
-does not decode is counted and logged with its topic, partition and offset, then skipped.
+does not decode, or is larger than the whole inbox, is counted and logged with its topic,
+partition and offset, then skipped; events with values that must not enter state
+(`engine.event_checks`) are counted (also against their partition) and logged the same way,
+and the rest of the message is taken.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -20,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.aliases import AliasTable
 from engine.decode import DecodeError, decode_line
-from engine.live.inbox import Inbox
+from engine.event_checks import TimeBounds, screen, summary
+from engine.live.inbox import Inbox, estimate_bytes
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
 log = logging.getLogger("spanwatch.kafka")
@@ -42,12 +47,21 @@ class KafkaConfig(BaseModel):
 class KafkaIntake:
     """A consumer thread feeding the inbox."""
 
-    def __init__(self, config: KafkaConfig, inbox: Inbox, aliases: AliasTable) -> None:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        inbox: Inbox,
+        aliases: AliasTable,
+        *,
+        bounds: TimeBounds | None = None,
+    ) -> None:
         self.config = config
         self.inbox = inbox
         self.aliases = aliases
+        self.bounds = bounds if bounds is not None else TimeBounds()
         self.stopped = threading.Event()
         self.bad_messages = 0
+        self.refused_events = 0
         self.thread = threading.Thread(target=self._run, name="kafka-intake", daemon=True)
 
     def start(self) -> None:
@@ -97,15 +111,29 @@ class KafkaIntake:
                     log.warning("kafka: %s", message.error())
                     continue
                 where = f"{message.topic()}[{message.partition()}]@{message.offset()}"
+                value = message.value() or b""
                 try:
-                    events = self.decode(message.topic(), message.value() or b"")
+                    decoded = self.decode(message.topic(), value)
                 except (DecodeError, orjson.JSONDecodeError) as exc:
                     self.bad_messages += 1
                     log.warning("kafka message %s skipped: %s", where, exc)
                     consumer.commit(message=message, asynchronous=True)
                     continue
                 sender = f"kafka={message.topic()}[{message.partition()}]"
-                while not self.inbox.offer_events(events, sender):
+                events, refused = screen(decoded, self.bounds, time.time())
+                if refused:
+                    self.refused_events += len(refused)
+                    self.inbox.count_refused([sender] * len(refused))
+                    log.warning(
+                        "kafka message %s: %s", where, summary(refused, len(decoded), "events")
+                    )
+                nbytes = estimate_bytes(events, len(value))
+                if not self.inbox.fits(len(events), nbytes):
+                    self.bad_messages += 1
+                    log.warning("kafka message %s skipped: larger than the whole inbox", where)
+                    consumer.commit(message=message, asynchronous=True)
+                    continue
+                while events and not self.inbox.offer_events(events, sender, nbytes):
                     if self.stopped.wait(0.2) or self.inbox.closed:
                         return  # not committed: the message is read again after a restart
                 consumer.commit(message=message, asynchronous=True)

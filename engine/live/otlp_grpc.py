@@ -1,57 +1,112 @@
 """OTLP/gRPC receiver (`:4317`): TraceService and LogsService `Export`.
 
 Answers as the OTLP specification asks: INVALID_ARGUMENT with the reason for a request
-that does not decode (not retryable), UNAVAILABLE when the engine's inbox is full (the
-exporters retry with backoff). Every call passes the ingest gate first, as a server
+that does not decode (not retryable), RESOURCE_EXHAUSTED for a message over the receive
+limit or larger than the whole inbox, UNAVAILABLE when the engine's inbox is full (the
+exporters retry with backoff). The request arrives as bytes and is parsed here, so that a
+malformed message gets INVALID_ARGUMENT rather than the INTERNAL of a failed deserializer.
+Events with values that must not enter state (`engine.event_checks`) are refused one by
+one and counted against their sender, as over HTTP: OK with `partial_success` when others
+are good, INVALID_ARGUMENT when none is. Every call passes the ingest gate first, as a server
 interceptor: UNAUTHENTICATED for missing or wrong `authorization: Bearer` metadata,
 UNAVAILABLE while ingest is disabled; a refused request is never decoded.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
 import grpc
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from engine.aliases import AliasTable
-from engine.live.inbox import Inbox
+from engine.event_checks import TimeBounds, split, summary
+from engine.events import NotOtlpError
+from engine.live.inbox import Inbox, estimate_bytes
 from engine.live.ingest_auth import IngestGate
+from engine.live.listen import ListenError
+from engine.live.otlp_http import WHAT, export_response
 from engine.live.senders import senders_of
 from engine.otlp_proto import decode_logs_request, decode_trace_request
 
+SERVICES = {
+    "traces": (
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        ExportTraceServiceRequest,
+        decode_trace_request,
+    ),
+    "logs": (
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+        ExportLogsServiceRequest,
+        decode_logs_request,
+    ),
+}
 
-def _take(inbox: Inbox, events: list[dict[str, Any]], context: grpc.ServicerContext) -> None:
-    if events and not inbox.offer_events(events, senders_of(events, context.peer())):
-        context.abort(grpc.StatusCode.UNAVAILABLE, "spanwatch is overloaded; retry later")
 
+class _Export:
+    """`Export` of one signal, from the raw request bytes to the response."""
 
-class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, inbox: Inbox, aliases: AliasTable) -> None:
+    def __init__(
+        self,
+        signal: str,
+        inbox: Inbox,
+        aliases: AliasTable,
+        bounds: TimeBounds,
+        clock: Callable[[], float],
+    ) -> None:
+        self.signal = signal
+        _, self.request_type, self.decode = SERVICES[signal]
         self.inbox, self.aliases = inbox, aliases
+        self.bounds, self.clock = bounds, clock
 
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def __call__(self, payload: bytes, context: grpc.ServicerContext) -> Any:
+        what = WHAT[self.signal]
         try:
-            events = decode_trace_request(request, self.aliases)
-        except (ValueError, TypeError, KeyError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not an OTLP traces request: {exc}")
-        _take(self.inbox, events, context)
-        return trace_service_pb2.ExportTraceServiceResponse()
+            request = self.request_type.FromString(payload)
+            decoded = self.decode(request, self.aliases)
+        except ProtobufDecodeError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid protobuf: {exc}")
+        except (NotOtlpError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"not an OTLP {self.signal} request: {exc}"
+            )
+        events, refused = split(decoded, self.bounds, self.clock())
+        peer = context.peer()
+        if refused:
+            self.inbox.count_refused(senders_of((event for event, _ in refused), peer))
+        reasons = [reason for _, reason in refused]
+        if refused and not events:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, summary(reasons, len(decoded), what))
+        if events:
+            nbytes = estimate_bytes(events, len(payload) * len(events) // len(decoded))
+            if not self.inbox.fits(len(events), nbytes):
+                context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"request of {len(events)} {what} is larger than the whole inbox: "
+                    "send smaller batches",
+                )
+            if not self.inbox.offer_events(events, senders_of(events, peer), nbytes):
+                context.abort(grpc.StatusCode.UNAVAILABLE, "spanwatch is overloaded; retry later")
+        message = summary(reasons, len(decoded), what) if refused else ""
+        return export_response(self.signal, len(refused), message)
 
 
-class _Logs(logs_service_pb2_grpc.LogsServiceServicer):
-    def __init__(self, inbox: Inbox, aliases: AliasTable) -> None:
-        self.inbox, self.aliases = inbox, aliases
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            events = decode_logs_request(request, self.aliases)
-        except (ValueError, TypeError, KeyError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not an OTLP logs request: {exc}")
-        _take(self.inbox, events, context)
-        return logs_service_pb2.ExportLogsServiceResponse()
+def _handlers(
+    inbox: Inbox, aliases: AliasTable, bounds: TimeBounds, clock: Callable[[], float]
+) -> list[grpc.GenericRpcHandler]:
+    handlers = []
+    for signal, (service, _, _) in SERVICES.items():
+        export = _Export(signal, inbox, aliases, bounds, clock)
+        method = grpc.unary_unary_rpc_method_handler(
+            export, response_serializer=lambda response: response.SerializeToString()
+        )  # no request_deserializer: the bytes reach `export`, which parses them
+        handlers.append(grpc.method_handlers_generic_handler(service, {"Export": method}))
+    return handlers
 
 
 class _GateInterceptor(grpc.ServerInterceptor):
@@ -85,21 +140,30 @@ class _GateInterceptor(grpc.ServerInterceptor):
 
 class GrpcReceiver:
     def __init__(
-        self, inbox: Inbox, aliases: AliasTable, address: str, max_body: int, *, gate: IngestGate
+        self,
+        inbox: Inbox,
+        aliases: AliasTable,
+        address: str,
+        max_body: int,
+        *,
+        gate: IngestGate,
+        bounds: TimeBounds | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        # the limit holds for the message as received and after decompression (grpc core)
         options = [("grpc.max_receive_message_length", max_body)]
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=4),
+            handlers=_handlers(inbox, aliases, bounds or TimeBounds(), clock),
             interceptors=[_GateInterceptor(gate)],
             options=options,
         )
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
-            _Traces(inbox, aliases), self.server
-        )
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Logs(inbox, aliases), self.server)
-        self.port = self.server.add_insecure_port(address)
+        try:
+            self.port = self.server.add_insecure_port(address)
+        except RuntimeError:  # grpc's answer for an address it cannot bind
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot listen for OTLP/gRPC on {address}")
+            raise ListenError(address, "the address cannot be bound (OTLP/gRPC)")
         self.address = f"{address.rpartition(':')[0]}:{self.port}"
 
     def start(self) -> None:

@@ -2,18 +2,24 @@
 
 Follows the OTLP/HTTP specification's answers: 200 with an empty Export*ServiceResponse
 on success, 400 with the reason for a malformed request (not retryable), 413 for a body
-over the limit, 415 for an unknown content type, and 429 with `Retry-After` when the
-engine's inbox is full (exporters retry). Before any of that, the ingest gate: 401 with
-`WWW-Authenticate: Bearer` for a missing or wrong token, 503 while ingest is disabled;
-the body of a refused request is never read.
+over the limit (from Content-Length, while streaming, or after decompression) or a request
+larger than the whole inbox, 415 for an unknown content type, and 429 with `Retry-After`
+when the engine's inbox is full (exporters retry). Events with values that must not enter
+state (`engine.event_checks`) are refused one by one and counted against their sender: when
+others in the request are good, those are taken and the answer is 200 with OTLP's
+`partial_success` (how many were rejected and why); when none is good, 400 with the reason.
+Before any of that, the ingest gate: 401 with `WWW-Authenticate: Bearer` for a missing or
+wrong token, 503 while ingest is disabled; the body of a refused request is never read.
 """
 
 from __future__ import annotations
 
-import gzip
-import zlib
+import time
+from collections.abc import Callable
+from typing import Any
 
 import orjson
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -23,8 +29,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.aliases import AliasTable
+from engine.event_checks import TimeBounds, split, summary
 from engine.events import NotOtlpError
-from engine.live.inbox import Inbox
+from engine.live.body import RequestRefused, decompress, read_body
+from engine.live.inbox import Inbox, estimate_bytes
 from engine.live.ingest_auth import IngestGate
 from engine.live.senders import senders_of
 from engine.otlp_json import decode_logs, decode_traces
@@ -32,30 +40,22 @@ from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
+WHAT = {"traces": "spans", "logs": "log records"}
 
 
-class BadRequest(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-def _body(raw: bytes, encoding: str, limit: int) -> bytes:
-    if len(raw) > limit:
-        raise BadRequest(413, f"request body over {limit} bytes")
-    if encoding in ("", "identity"):
-        return raw
-    if encoding != "gzip":
-        raise BadRequest(415, f"unsupported Content-Encoding {encoding!r}")
-    try:
-        stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        data = stream.decompress(raw, limit + 1)
-    except (zlib.error, gzip.BadGzipFile) as exc:
-        raise BadRequest(400, f"invalid gzip body: {exc}") from None
-    if len(data) > limit:
-        raise BadRequest(413, f"decompressed body over {limit} bytes")
-    return data
+def export_response(signal: str, rejected: int = 0, message: str = "") -> Any:
+    """Export*ServiceResponse; `partial_success` set only when something was rejected."""
+    if signal == "traces":
+        response = ExportTraceServiceResponse()
+        if rejected:
+            response.partial_success.rejected_spans = rejected
+            response.partial_success.error_message = message
+        return response
+    response = ExportLogsServiceResponse()
+    if rejected:
+        response.partial_success.rejected_log_records = rejected
+        response.partial_success.error_message = message
+    return response
 
 
 def make_otlp_app(
@@ -65,7 +65,11 @@ def make_otlp_app(
     gate: IngestGate,
     max_body: int = 16 << 20,
     retry_after: int = 5,
+    bounds: TimeBounds | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
+    bounds = bounds if bounds is not None else TimeBounds()
+
     async def export(request: Request, signal: str) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         refusal = gate.check(request.headers.get("authorization", "").encode("latin-1"))
@@ -74,23 +78,39 @@ def make_otlp_app(
                 return _error(503, refusal.reason, ctype)
             return _error(401, refusal.reason, ctype, www_authenticate="Bearer")
         try:
-            body = _body(
-                await request.body(),
-                request.headers.get("content-encoding", "").strip().lower(),
-                max_body,
-            )
-            events = _decode(signal, ctype, body, aliases)
-        except BadRequest as exc:
+            if ctype not in (PROTOBUF, JSON):
+                raise RequestRefused(
+                    415, f"unsupported Content-Type {ctype!r}; use {PROTOBUF} or {JSON}"
+                )
+            raw = await read_body(request, max_body)
+            encoding = request.headers.get("content-encoding", "").strip().lower()
+            body = decompress(raw, encoding, max_body)
+            decoded = _decode(signal, ctype, body, aliases)
+        except RequestRefused as exc:
             return _error(exc.status, exc.reason, ctype)
         client = request.client
         connection = f"{client.host}:{client.port}" if client else "unknown"
-        if events and not inbox.offer_events(events, senders_of(events, connection)):
-            return _error(429, "spanwatch is overloaded; retry later", ctype, retry_after)
-        response = (
-            ExportTraceServiceResponse() if signal == "traces" else ExportLogsServiceResponse()
-        )
+        events, refused = split(decoded, bounds, clock())
+        if refused:
+            inbox.count_refused(senders_of((event for event, _ in refused), connection))
+        reasons = [reason for _, reason in refused]
+        if refused and not events:
+            return _error(400, summary(reasons, len(decoded), WHAT[signal]), ctype)
+        if events:
+            nbytes = estimate_bytes(events, len(body) * len(events) // len(decoded))
+            if not inbox.fits(len(events), nbytes):
+                reason = (
+                    f"request of {len(events)} {WHAT[signal]} (~{nbytes} bytes decoded) is "
+                    f"larger than the whole inbox ({inbox.max_events} events, "
+                    f"{inbox.max_bytes} bytes): send smaller batches"
+                )
+                return _error(413, reason, ctype)
+            if not inbox.offer_events(events, senders_of(events, connection), nbytes):
+                return _error(429, "spanwatch is overloaded; retry later", ctype, retry_after)
+        message = summary(reasons, len(decoded), WHAT[signal]) if refused else ""
+        response = export_response(signal, len(refused), message)
         if ctype == JSON:
-            return JSONResponse({})
+            return JSONResponse(json_format.MessageToDict(response))
         return Response(response.SerializeToString(), media_type=PROTOBUF)
 
     async def traces(request: Request) -> Response:
@@ -112,21 +132,21 @@ def _decode(signal: str, ctype: str, body: bytes, aliases: AliasTable) -> list[d
         if ctype == PROTOBUF:
             decode = decode_trace_bytes if signal == "traces" else decode_logs_bytes
             return decode(body, aliases)
-        if ctype == JSON:
-            obj = orjson.loads(body)
-            if not isinstance(obj, dict):
-                raise NotOtlpError("expected a JSON object")
-            decode_json = decode_traces if signal == "traces" else decode_logs
-            key = "resourceSpans" if signal == "traces" else "resourceLogs"
-            obj.setdefault(key, [])
-            return decode_json(obj, aliases)
+        obj = orjson.loads(body)
+        if not isinstance(obj, dict):
+            raise NotOtlpError("expected a JSON object")
+        decode_json = decode_traces if signal == "traces" else decode_logs
+        key = "resourceSpans" if signal == "traces" else "resourceLogs"
+        obj.setdefault(key, [])
+        return decode_json(obj, aliases)
     except ProtobufDecodeError as exc:
-        raise BadRequest(400, f"invalid protobuf: {exc}") from None
+        raise RequestRefused(400, f"invalid protobuf: {exc}") from None
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(400, f"invalid JSON: {exc}") from None
+        raise RequestRefused(400, f"invalid JSON: {exc}") from None
     except (NotOtlpError, KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise BadRequest(400, f"not an OTLP {signal} request: {exc}") from None
-    raise BadRequest(415, f"unsupported Content-Type {ctype!r}; use {PROTOBUF} or {JSON}")
+        raise RequestRefused(400, f"not an OTLP {signal} request: {exc}") from None
+    except (ArithmeticError, RecursionError) as exc:
+        raise RequestRefused(400, f"not an OTLP {signal} request: {type(exc).__name__}") from None
 
 
 def _error(

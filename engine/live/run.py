@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,36 +21,58 @@ from typing import IO, Any
 import orjson
 import uvicorn
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from engine.config import SpanwatchConfig
 from engine.dataflow import build_dataflow
+from engine.event_checks import TimeBounds
 from engine.live.api import make_api_app
 from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestGate
+from engine.live.listen import ListenError
+from engine.live.listen import listen as _listen
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
+from engine.live.recovery_dir import prepare_recovery_dir
+from engine.live.silence_file import SilenceFile
 from engine.live.source import LIVE_KEY, InboxSource
 from engine.live.views import Views
 from engine.plan import Plan
 from engine.sinks import log_line
+from engine.state_dir import prepare_state_dir
 from notifiers.dispatcher import Dispatcher
 from rules.reload import RuleReloader
 
 log = logging.getLogger("spanwatch")
 TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
+READ_TOKEN_ENV = "SPANWATCH_API_READ_TOKEN"  # noqa: S105 - the name of the variable
 SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"  # noqa: S105 - the name of the variable
 RECOVERY_PARTITIONS = 1
 
 
-def _listen(address: str) -> socket.socket:
-    host, _, port = address.rpartition(":")
-    sock = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104 - the configured address
-    sock.listen(128)
-    return sock
+class StartupError(Exception):
+    """The engine cannot start for a reason the user can fix; one line that says which."""
+
+
+def _bind_all(addresses: list[tuple[str, str]]) -> dict[str, socket.socket]:
+    """A listening socket per `live.<setting>`; StartupError names the address and setting.
+
+    All are bound before anything starts, so a busy port stops the start cleanly.
+    """
+    bound: dict[str, socket.socket] = {}
+    for setting, address in addresses:
+        try:
+            bound[setting] = _listen(address)
+        except (OSError, OverflowError, ValueError) as exc:
+            for sock in bound.values():
+                sock.close()
+            reason = exc.reason if isinstance(exc, ListenError) else (exc.strerror or str(exc))
+            raise StartupError(
+                f"cannot listen on {address} (live.{setting}): {reason}; "
+                f"set live.{setting} to a free HOST:PORT"
+            ) from None
+    return bound
 
 
 class _Server:
@@ -131,16 +154,28 @@ class LiveEngine:
 
     def __post_init__(self) -> None:
         live = self.config.live
-        self.state_dir = Path(self.config.state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = prepare_state_dir(self.config)
         self.plan = Plan(self.config, rules=self.rules, all_shards=True)
-        self.inbox = Inbox(live.inbox_events, match=self.plan.match)
-        self.views = Views()
+        self.inbox = Inbox(live.inbox_events, live.inbox_bytes, match=self.plan.match)
+        silence_file = SilenceFile(
+            self.state_dir / "silences.json", self.config.incidents.silence_retention
+        )
+        self.views = Views(silence_file=silence_file)
         self.log_path = self.state_dir / "incident-log.jsonl"
         self.views.load_log(self.log_path)
+        self.views.silences.update(silence_file.load(time.time()))
         for silence in self.config.incidents.silences:
             self.views.silences[silence.id] = silence.model_dump(mode="json")
         self.dispatcher = Dispatcher(self.config.notifiers, self.state_dir)
+        self.dispatcher.start()  # builds the receivers: one that cannot work stops the start
+        try:
+            sockets = _bind_all(
+                [("otlp_http", live.otlp_http), ("otlp_grpc", live.otlp_grpc), ("api", live.api)]
+            )
+        except StartupError:
+            self.dispatcher.close(timeout=0)
+            raise
+        sockets.pop("otlp_grpc").close()  # free again for gRPC, which binds its own
         self.reloader = RuleReloader(self.plan.rule_paths, self.config.rules)
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
@@ -151,36 +186,49 @@ class LiveEngine:
 
             slack = make_slack_actions_app(secret, self._control_from_slack)
         self.ingest_gate = IngestGate.from_env(live.ingest_auth)
+        bounds = TimeBounds.of(self.config.stream)
         self.otlp = _Server(
             make_otlp_app(
                 self.inbox,
                 self.plan.aliases,
                 gate=self.ingest_gate,
                 max_body=live.max_request_bytes,
+                bounds=bounds,
             ),
-            _listen(live.otlp_http),
+            sockets["otlp_http"],
         )
-        self.grpc = GrpcReceiver(
-            self.inbox,
-            self.plan.aliases,
-            live.otlp_grpc,
-            live.max_request_bytes,
-            gate=self.ingest_gate,
-        )
+        try:
+            self.grpc = GrpcReceiver(
+                self.inbox,
+                self.plan.aliases,
+                live.otlp_grpc,
+                live.max_request_bytes,
+                gate=self.ingest_gate,
+                bounds=bounds,
+            )
+        except (OSError, RuntimeError) as exc:
+            for sock in sockets.values():
+                sock.close()
+            self.dispatcher.close(timeout=0)
+            raise StartupError(
+                f"cannot listen on {live.otlp_grpc} (live.otlp_grpc): {exc}; "
+                "set live.otlp_grpc to a free HOST:PORT"
+            ) from None
         self.kafka = None
         if live.kafka is not None:
             from engine.live.kafka import KafkaIntake
 
-            self.kafka = KafkaIntake(live.kafka, self.inbox, self.plan.aliases)
+            self.kafka = KafkaIntake(live.kafka, self.inbox, self.plan.aliases, bounds=bounds)
         self.api = _Server(
             make_api_app(
                 self.views,
                 self.inbox,
                 token=os.environ.get(TOKEN_ENV),
+                read_token=os.environ.get(READ_TOKEN_ENV),
                 slack_actions=slack,
                 ingest_refused=self.ingest_gate.counts,
             ),
-            _listen(live.api),
+            sockets["api"],
         )
 
     def _control_from_slack(self, obj: dict) -> None:
@@ -190,6 +238,23 @@ class LiveEngine:
             self.inbox.offer_control(parse_control(obj, where="slack"))
         except ControlError as exc:
             log.warning("slack action refused: %s", exc)
+
+    def _restore_silences(self) -> None:
+        """Silences still in force go through the control stream again (an idempotent update),
+        in case the recovered state predates them."""
+        from engine.incidents.control import ControlError, parse_control
+
+        now = time.time()
+        configured = {s.id for s in self.config.incidents.silences}
+        for ident, silence in self.views.silences.items():
+            if ident in configured or silence.get("state") == "expired":
+                continue
+            try:
+                self.inbox.offer_control(
+                    parse_control(SilenceFile.control(silence, now), where="silences.json")
+                )
+            except ControlError as exc:
+                log.error("silence %s not restored: %s", ident, exc)
 
     def stop(self, *_: Any) -> None:
         self.inbox.close()
@@ -217,10 +282,8 @@ class LiveEngine:
                 log.exception("rule watcher failed")
 
     def serve(self) -> int:
-        recovery_dir = self.state_dir / "recovery"
-        if not recovery_dir.exists():
-            recovery_dir.mkdir(parents=True)
-            init_db_dir(recovery_dir, RECOVERY_PARTITIONS)
+        recovery_dir = prepare_recovery_dir(self.state_dir / "recovery", RECOVERY_PARTITIONS)
+        self._restore_silences()
         sink = LiveSink(self.log_path, self.views, self.dispatcher)
         flow = build_dataflow(
             self.plan, InboxSource(self.inbox), [LIVE_KEY], sink, live=True, persist=True
@@ -236,6 +299,8 @@ class LiveEngine:
         self.api.start()
         if self.kafka is not None:
             self.kafka.start()
+        if not (os.environ.get(READ_TOKEN_ENV) or os.environ.get(TOKEN_ENV)):
+            log.warning("API reads are off: set %s (or %s)", READ_TOKEN_ENV, TOKEN_ENV)
         notice = self.ingest_gate.startup_notice()
         if notice is not None:
             log.warning("%s", notice)

@@ -1,22 +1,34 @@
 """What the API can answer without entering the dataflow: incidents and silences as last seen.
 
 Fed by the sink from the incident log and the control reports; rebuilt at start-up from
-the incident log file, so a restart answers the same. An API request that posts a control
-event waits here for its answer (`expect` / `answer`): the sink applies the incident-log lines
-of the control before its answer, so once a request has its answer, the next read shows it.
+the incident log file and the silence file, so a restart answers the same. An API request
+that posts a control event waits here for its answer (`expect` / `answer`): the sink applies
+the incident-log lines of the control before its answer, so once a request has its answer,
+the next read shows it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from engine.live.silence_file import SilenceFile
+
 
 class Views:
-    def __init__(self, keep_resolved: int = 1000) -> None:
+    def __init__(
+        self,
+        keep_resolved: int = 1000,
+        silence_file: SilenceFile | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.silence_file = silence_file
+        self.clock = clock
         self._lock = threading.Lock()
         self.incidents: dict[str, dict[str, Any]] = {}
         self.by_fingerprint: dict[str, str] = {}
@@ -43,6 +55,8 @@ class Views:
             kind = report.get("kind")
             if kind in ("silence", "expire_silence") and report.get("outcome") == "applied":
                 self.silences[report["target"]] = report.get("data") or {"id": report["target"]}
+                if self.silence_file is not None:
+                    self.silence_file.save(self.silences, self.clock())
 
     def expect(self, ticket: str) -> _Answer:
         """Register a control event's ticket before it enters the inbox."""

@@ -315,3 +315,14 @@ def test_a_new_value_model_pickled_before_it_knew_its_birth_is_judged_by_its_his
     slots = {k: v for k, v in state[1].items() if k != "born"}
     restored.__setstate__((None, slots))
     assert restored.seen == {"us-east-1": None} and restored.is_young(MONDAY, 3600.0)
+
+
+def test_huge_and_non_finite_values_are_counted_as_bad_never_raised():
+    """Decode refuses these; should one arrive anyway, a detector skips it and counts it."""
+    ds = one(kind="seasonal", aggregation="sum", field=["tokens_in", "tokens_out"])
+    state = ds.new_state("d")
+    for value in (10**310, -(2**63) - 1, float("inf"), float("nan"), "1e400", 1e308):
+        for obs in ds.route({"time": MONDAY, "tokens_in": value, "tokens_out": 1e308}):
+            state.update(obs)
+    assert state.stats["bad_value"] == 6
+    assert ds.route({"time": 10**400, "tokens_in": 1}) == []

@@ -65,22 +65,93 @@ def test_columns_are_found_by_name_in_any_order(tmp_path):
     assert [r["value"] for r in read(out)] == ["5", "6"]
 
 
-def test_bad_rows_are_skipped_and_reported_with_line_numbers(tmp_path):
+def test_every_input_row_gets_an_output_row_in_input_order(tmp_path):
+    """Unreadable times and values keep their row (with an empty score, never a zero), and
+    rows that repeat a time or go back in time are scored where they stand."""
     src, out = tmp_path / "s.csv", tmp_path / "o.csv"
-    rows = ["1793577600,1", "yesterday,2", "1793578200,nan", "1793578500,3", "1793577000,4", "x"]
+    rows = [
+        "1793577600,1",
+        "yesterday,2",
+        "1793578200,nan",
+        "1793578500,3",
+        "1793578500,3.5",
+        "1793577000,4",
+        "1793578800,",
+        "x",
+        "1793579100,inf",
+        "1793579400,5",
+    ]
     write_series(src, rows)
     report = io.StringIO()
     assert score(str(src), "seasonal", {}, str(out), report) == 0
     text = report.getvalue()
-    assert "4 bad rows" in text
+    assert "5 rows left without a score" in text
     for fragment in (
         "line 3: not a timestamp",
         "line 4: not a finite number",
-        "line 6: out of order",
-        "line 7: expected at least 2 columns",
+        "line 8: no value",
+        "line 9: expected at least 2 columns",
+        "line 10: not a finite number",
+        "1 rows earlier than the row before",
+        "1 rows repeat the time before",
     ):
         assert fragment in text
-    assert [r["value"] for r in read(out)] == ["1", "3"]
+    got = read(out)
+    assert [r["timestamp"] for r in got] == [r.split(",")[0] for r in rows]
+    assert [r["value"] for r in got] == ["1", "2", "nan", "3", "3.5", "4", "", "", "inf", "5"]
+    empty = [i for i, r in enumerate(got) if r["anomaly_score"] == ""]
+    assert empty == [1, 2, 6, 7, 8]
+    assert all(0.0 <= float(r["anomaly_score"]) <= 1.0 for i, r in enumerate(got) if i not in empty)
+
+
+def test_a_gap_is_not_learned_as_a_zero(tmp_path):
+    """A series at a steady 100 with empty values in between: were a gap a zero, the point
+    after it would look normal after a run of zeros and the zeros would be outliers."""
+    rows = [f"{1793577600 + 300 * i},{'' if i % 10 == 5 else 100 + (i % 3)}" for i in range(600)]
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    write_series(src, rows)
+    assert score(str(src), "ewma", {}, str(out), io.StringIO()) == 0
+    scores = [r["anomaly_score"] for r in read(out)]
+    assert len(scores) == 600 and scores.count("") == 60
+    assert max(float(s) for s in scores if s) < 0.5
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.integers(0, 40),
+            st.one_of(
+                st.floats(-1e6, 1e6, allow_nan=False).map(repr),
+                st.sampled_from(["", "nan", "NaN", "-inf", "abc"]),
+            ),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_one_output_row_per_input_row_whatever_the_order_or_values(tmp_path_factory, cells):
+    src = tmp_path_factory.mktemp("s") / "s.csv"
+    rows = [f"{1793577600 + 60 * t},{v}" for t, v in cells]
+    write_series(src, rows)
+    out = io.StringIO()
+    code = score(str(src), "likelihood", {}, None, out)
+    lines = out.getvalue().splitlines()
+    if code == 2:  # not one usable point: an error, and nothing written
+        assert not lines
+        return
+    assert len(lines) == len(rows) + 1
+    assert [ln.rsplit(",", 1)[0] for ln in lines[1:]] == rows
+
+
+def test_without_a_detector_the_default_one_scores(tmp_path):
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    write_series(src, daily())
+    report = io.StringIO()
+    assert score(str(src), None, {}, str(out), report) == 0
+    assert "with likelihood (likelihood)" in report.getvalue()
+    scores = [float(r["anomaly_score"]) for r in read(out)]
+    assert scores.index(max(scores)) == 2500 and max(scores) > 0.5
 
 
 def test_params_are_validated_and_unknown_detectors_named(tmp_path):

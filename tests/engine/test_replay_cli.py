@@ -231,12 +231,14 @@ def test_event_times_far_off_are_bad_lines_and_the_rest_of_their_line_is_kept(tm
     out = tmp_path / "out.jsonl"
     done = spanwatch("replay", str(path), "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert f"{path}:1: event time 9999-12-31T00:00:00Z is more than 300 s after" in done.stderr
-    assert f"{path}:2: event time 1970-01-01T00:00:00Z is before 2000-01-01" in done.stderr
-    assert f"{path}:3: event time 1969-12-31T23:58:20Z is before" in done.stderr
-    assert f"{path}:4: event time 9999-12-31" in done.stderr and "other 1 event(s) are kept" in (
-        done.stderr
-    )
+    err = done.stderr
+    assert f"{path}:1: span 'shell.run': its time 9999-12-31T00:00:00Z is more than 300 s" in err
+    assert "after this machine's clock (stream.max_future)" in err
+    assert f"{path}:2: span 'shell.run': its time 1970-01-01T00:00:00Z is before 2000" in err
+    assert "(stream.earliest)" in err
+    assert f"{path}:3: span 'shell.run': its time 1969-12-31T23:58:20Z is before" in err
+    assert f"{path}:4: span 'shell.run': its time 9999-12-31" in err
+    assert "other 1 event(s) are kept" in err
     assert "bad lines 4" in done.stdout and "2 events" in done.stdout
     assert sorted(i["group"]["user"] for i in opened(out)) == ["fine", "otto"]
     assert "Traceback" not in done.stderr

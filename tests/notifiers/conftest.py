@@ -134,3 +134,20 @@ def moto_url(aws_env: None) -> Iterator[str]:
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_process(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """moto's server as its own process, recording requests (for responders' targets)."""
+    from tests.notifiers.aws_targets import MotoProcess
+
+    moto = MotoProcess(tmp_path_factory.mktemp("moto") / "recording.jsonl")
+    yield moto
+    moto.stop()
+
+
+def responders_config(responders: list[Any], **delivery: Any) -> NotifiersConfig:
+    """Only the given responders, with retries and backoff that take milliseconds."""
+    return NotifiersConfig(
+        receivers=[], responders=responders, delivery=DeliveryConfig(**{**FAST, **delivery})
+    )

@@ -139,12 +139,14 @@ def mrkdwn_texts(node) -> list[str]:
 
 def test_messages_to_one_channel_are_paced(service, tmp_path) -> None:
     fake, config, secrets = webhook_setup(service, tmp_path)
-    config = fast_config([config.receivers[0].model_copy(update={"min_interval_seconds": 0.1})])
+    config = fast_config([config.receivers[0].model_copy(update={"min_interval_seconds": 0.3})])
     notifications = [make_notification(key=f"k{i}", receiver="slack") for i in range(3)]
     deliver_all(config, tmp_path, notifications, secrets=secrets)
     times = [r.at for r in fake.requests]
     assert len(times) == 3
-    assert all(later - earlier >= 0.09 for earlier, later in itertools.pairwise(times))
+    # arrival times at the server: allow for scheduling jitter on a loaded machine, which can
+    # delay the recording of one request but not bring a paced sender under a third of its gap
+    assert all(later - earlier >= 0.2 for earlier, later in itertools.pairwise(times))
 
 
 def bot_setup(tmp_path):

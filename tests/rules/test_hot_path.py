@@ -131,7 +131,7 @@ def test_an_event_matching_nothing_gets_the_shared_read_only_empty_result(load_r
 
 
 def test_evidence_redacts_text_that_re2_cannot_take_instead_of_failing(load_rules):
-    assert redact(f"\ud800 {SECRET}") == "? AKIA…[redacted]"
+    assert redact(f"\ud800 {SECRET}") == "? AKIA…[redacted sha256:1a5d44a2dca19669]"
     ruleset = load_rules(detection("sel:\n  command|contains: aws\ncondition: sel"))
     hits, _ = ruleset.evaluate({"command": f"aws \udcff {SECRET}"})
     assert SECRET not in str(hits[0].evidence)
@@ -153,3 +153,16 @@ def test_direct_re2_test_refuses_text_re2_cannot_take_like_search_does():
         re2.search("a", "\ud800")
     with pytest.raises(UnicodeEncodeError):
         re2_test("a")("\ud800")
+
+
+def test_a_leaked_aws_key_is_named_by_a_digest_never_by_its_id():
+    import hashlib
+
+    text = redact(f"aws configure set aws_access_key_id {SECRET} && aws s3 ls")
+    digest = hashlib.sha256(SECRET.encode()).hexdigest()[:16]
+    assert (
+        text == f"aws configure set aws_access_key_id AKIA…[redacted sha256:{digest}] && aws s3 ls"
+    )
+    assert SECRET[4:] not in text
+    other = redact("AKIAABCDEFGHIJKLMNOP")
+    assert other.startswith("AKIA…[redacted sha256:") and other != text.split()[-4]

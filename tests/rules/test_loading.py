@@ -235,3 +235,34 @@ def test_default_rule_set_is_the_claude_code_pack():
     assert "unapproved-model" in ruleset.rule_ids
     assert "user-hourly-cost-over-budget" in ruleset.correlation_ids
     assert ruleset.problems == []
+
+
+RULE = """\
+title: pipe
+name: pipe
+level: high
+logsource: {product: test}
+detection: {sel: {command|contains: "| sh"}, condition: sel}
+"""
+
+
+def test_a_rule_file_over_the_size_limit_is_refused_unread(tmp_path):
+    small = write(tmp_path, "small.yml", RULE)
+    big = write(tmp_path, "big.yml", RULE + "".join(f"# padding {i}\n" for i in range(400)))
+    config = RulesConfig(packs=[], max_file_bytes=2048)
+    out = io.StringIO()
+    assert check([str(small), str(big)], config=config, known_fields={"command"}, out=out) == 2
+    assert (
+        f"{big} error: rule file of {big.stat().st_size} bytes is over the limit of 2048 bytes"
+        in out.getvalue()
+    )
+    assert str(small) not in out.getvalue()
+    with pytest.raises(RuleLoadError):
+        RuleSet.load([str(small), str(big)], config)
+    assert RuleSet.load([str(small)], config).rule_ids
+
+
+def test_nesting_too_deep_for_the_parser_is_a_problem_not_a_crash(tmp_path):
+    deep = write(tmp_path, "deep.yml", "title: x\ndetection: " + "[" * 3000 + "]" * 3000 + "\n")
+    code, text = run_check([deep])
+    assert code == 2 and f"{deep}" in text and "invalid YAML" in text

@@ -109,3 +109,21 @@ def test_reload_forces_a_load_for_sighup(tmp_path):
     write(tmp_path, "r.yml", rules_text())
     reloader = RuleReloader([tmp_path])
     assert isinstance(reloader.reload(), RuleSet)
+
+
+def test_a_rule_file_grown_past_the_size_limit_is_refused_and_the_old_rules_run(tmp_path):
+    from rules.config import RulesConfig
+
+    path = write(
+        tmp_path,
+        "rules.yml",
+        "title: s\nname: s\nlevel: low\nlogsource: {product: test}\n"
+        "detection: {s: {kind: span}, condition: s}\n",
+    )
+    reloader = RuleReloader([path], RulesConfig(packs=[], max_file_bytes=4096))
+    assert reloader.reload() is not None
+    path.write_text(path.read_text() + "#" * 10_000 + "\n")
+    assert reloader.poll() is None
+    assert "over the limit of 4096 bytes" in str(reloader.last_problems[0])
+    assert reloader.poll() is None  # the same too-large file is not tried again
+    assert reloader.failures == 1

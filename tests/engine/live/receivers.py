@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from engine.aliases import AliasTable
+from engine.event_checks import TimeBounds
 from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestAuth, IngestGate
 from engine.live.otlp_grpc import GrpcReceiver
@@ -35,11 +36,20 @@ class Receivers:
 
 
 @contextmanager
-def receivers(mode: IngestAuth, token: str | None) -> Iterator[Receivers]:
+def receivers(
+    mode: IngestAuth,
+    token: str | None,
+    *,
+    inbox: Inbox | None = None,
+    max_body: int = 1 << 20,
+    bounds: TimeBounds | None = None,
+) -> Iterator[Receivers]:
     """OTLP/HTTP and OTLP/gRPC on free loopback ports, sharing one inbox and one gate."""
-    inbox, aliases, gate = Inbox(1000), AliasTable(), IngestGate(mode, token)
-    http = _Server(make_otlp_app(inbox, aliases, gate=gate), _listen("127.0.0.1:0"))
-    grpc = GrpcReceiver(inbox, aliases, "127.0.0.1:0", 1 << 20, gate=gate)
+    inbox = inbox if inbox is not None else Inbox(1000)
+    aliases, gate = AliasTable(), IngestGate(mode, token)
+    app = make_otlp_app(inbox, aliases, gate=gate, max_body=max_body, bounds=bounds)
+    http = _Server(app, _listen("127.0.0.1:0"))
+    grpc = GrpcReceiver(inbox, aliases, "127.0.0.1:0", max_body, gate=gate, bounds=bounds)
     http.start()
     grpc.start()
     try:

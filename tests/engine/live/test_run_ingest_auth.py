@@ -8,7 +8,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from ..test_live_engine import INGEST_TOKEN, Engine, send_pipe_to_shell
+from ..test_live_engine import INGEST_TOKEN, READ_AUTH, Engine, send_pipe_to_shell
 
 DISABLED_LINE = "ingest is disabled: set SPANWATCH_INGEST_TOKEN (or live.ingest_auth: none)"
 OPEN_LINE = "the OTLP receivers accept unauthenticated data"
@@ -71,7 +71,7 @@ def test_the_ingest_token_never_appears_in_logs_answers_or_incidents(tmp_path):
         assert wrong.status_code == 401
         send_pipe_to_shell(e.otlp, "carol")
         e.wait_for(lambda i: i["group"].get("user") == "carol", "the incident")
-        api = httpx.get(f"{e.base}/v1/incidents?status=all", timeout=5).text
+        api = httpx.get(f"{e.base}/v1/incidents?status=all", headers=READ_AUTH, timeout=5).text
         health = httpx.get(f"{e.base}/healthz", timeout=5).text
         assert httpx.get(f"{e.base}/healthz", timeout=5).json()["ingest_requests_refused"] == {
             "unauthenticated": 1,

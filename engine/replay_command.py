@@ -1,0 +1,76 @@
+"""`spanwatch replay` as a command: arguments checked, outputs whole or absent, an exit status.
+
+Exit status: 0 history was replayed; 1 nothing was replayed (no events in the history, or none
+between `--from` and `--to`), and no output is written; 2 a usage error, a bad path or rule,
+or a bad line with `--strict`, and no output is written either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.atomic_output import OutputError, discard, written_whole
+from engine.config import SpanwatchConfig
+from engine.plan import TimeRange
+from engine.replay_run import ReplayError, ReplayOptions, ReplayReport, print_summary, run_replay
+
+EXIT_NOTHING_REPLAYED = 1
+
+
+def nothing_replayed(report: ReplayReport) -> str | None:
+    """Why a replay replayed no event, or None when it replayed some."""
+    summary = report.result.summary
+    stats = summary.stats if summary else {}
+    if stats.get("events", 0):
+        return None
+    lines, bad = stats.get("lines", 0), stats.get("bad_lines", 0)
+    outside = stats.get("outside_range", 0)
+    if outside:
+        return f"the {outside:,} event(s) read are all outside --from/--to"
+    if lines and bad >= lines:
+        return f"the {lines:,} line(s) read are all bad"
+    return f"the history holds no events ({report.files} file(s), {lines:,} lines)"
+
+
+def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
+    out = args.out or str(Path(config.state_dir) / "replay-incidents.jsonl")
+    try:
+        with written_whole([out, args.notifications]) as partial:
+            options = ReplayOptions(
+                paths=args.paths,
+                out=partial[0],
+                rules=args.rules,
+                control=args.control,
+                time_range=TimeRange(args.time_from, args.time_to),
+                strict=args.strict,
+                workers=args.workers,
+                notifications=partial[1],
+                sort_memory_mb=args.sort_memory,
+            )
+            report = _run(config, options, notify=args.notify)
+            why = nothing_replayed(report)
+            report.out = None if why else out
+            print_summary(report)
+            if why is not None:
+                discard(partial)
+                print(f"spanwatch: nothing replayed: {why}; no output written", file=sys.stderr)
+                return EXIT_NOTHING_REPLAYED
+    except OutputError as exc:
+        raise ReplayError(str(exc)) from None
+    return 0
+
+
+def _run(config: SpanwatchConfig, options: ReplayOptions, *, notify: bool) -> ReplayReport:
+    """The replay, delivering its notifications too with `--notify`."""
+    if not notify:
+        return run_replay(config, options)
+    from notifiers.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(config.notifiers, config.state_dir)
+    dispatcher.start()
+    try:
+        return run_replay(config, options, notify=dispatcher.submit)
+    finally:
+        dispatcher.close()

@@ -1,0 +1,129 @@
+"""The anomaly-likelihood detector: one alarm per anomaly, quiet on noise of any shape."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+
+import pytest
+
+from detectors.likelihood import AnomalyLikelihood, ErrorTail, LikelihoodParams
+
+
+def run(xs, params=None, step=300.0):
+    m = AnomalyLikelihood(params or LikelihoodParams())
+    out = []
+    for i, x in enumerate(xs):
+        out.append(m.score_one(x, i * step))
+        m.learn_one(x, i * step)
+    return m, out
+
+
+def alarms(scores):
+    return [i for i, s in enumerate(scores) if s >= 0.5]
+
+
+def daily(n, rng, noise=1.0, scale=1.0, offset=0.0):
+    return [
+        offset + scale * (50 + 20 * math.sin(2 * math.pi * i / 288) + rng.gauss(0, noise))
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("scale", "offset"), [(1.0, 0.0), (1e-4, 0.0), (1e6, -3e7), (1.0, 1e9)])
+def test_a_spike_raises_one_alarm_then_the_refractory_period_keeps_it_quiet(seed, scale, offset):
+    rng = random.Random(seed)
+    xs = daily(3000, rng, scale=scale, offset=offset)
+    for i in range(2000, 2004):
+        xs[i] += scale * 60
+    _, scores = run(xs)
+    fired = [i for i in alarms(scores) if i >= 600]
+    assert fired and fired[0] == 2000
+    assert all(s < 0.5 for s in scores[2001 : 2000 + LikelihoodParams().refractory])
+
+
+def test_a_larger_surprise_in_a_quiet_period_still_speaks():
+    rng = random.Random(6)
+    xs = daily(3000, rng)
+    xs[2000] += 40
+    xs[2050] += 400
+    _, scores = run(xs)
+    assert scores[2000] >= 0.5 and scores[2050] >= 0.5
+    assert max(scores[2001:2050]) < 0.3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noise_of_any_shape_stays_nearly_quiet(seed):
+    rng = random.Random(seed)
+    shapes = {
+        "white": [rng.gauss(10, 2) for _ in range(4000)],
+        "daily": daily(4000, rng),
+        # on the log scale `spanwatch score` picks for a metric whose tail spans decades
+        "heavy": [math.log1p(rng.lognormvariate(0, 1.0)) for _ in range(4000)],
+        "walk": list(_walk(rng, 4000)),
+        "counts": [float(sum(rng.random() < 0.05 for _ in range(40))) for _ in range(4000)],
+    }
+    for name, xs in shapes.items():
+        _, scores = run(xs)
+        assert len(alarms(scores[600:])) <= 2, name
+
+
+def _walk(rng, n):
+    x = 100.0
+    for _ in range(n):
+        x += rng.gauss(0, 1) - 0.002 * (x - 100)
+        yield x
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_level_shift_is_caught_within_a_few_points(sign):
+    rng = random.Random(5)
+    xs = [rng.gauss(100, 3) + (sign * 20 if i >= 2500 else 0) for i in range(3000)]
+    _, scores = run(xs)
+    fired = [i for i in alarms(scores) if i >= 600]
+    assert fired and 2500 <= fired[0] <= 2505
+
+
+def test_a_flat_day_in_a_daily_cycle_is_found_by_its_context():
+    """Every value of the flat day lies inside the usual range; what is new is its shape."""
+    rng = random.Random(3)
+    xs = daily(4000, rng, noise=0.5)
+    for i in range(2600, 2888):
+        xs[i] = 50 + rng.gauss(0, 0.5)
+    _, scores = run(xs)
+    assert not alarms(scores[600:2600])
+    assert max(scores[2600:2888]) > max(scores[600:2600]) + 0.05
+
+
+def test_state_pickles_and_scores_the_same_after():
+    rng = random.Random(8)
+    m, _ = run(daily(1500, rng))
+    copy = pickle.loads(pickle.dumps(m))
+    for i in range(1500, 1700):
+        x = 50 + 20 * math.sin(2 * math.pi * i / 288) + rng.gauss(0, 1)
+        assert copy.score_one(x, i * 300.0) == m.score_one(x, i * 300.0)
+        m.learn_one(x, i * 300.0)
+        copy.learn_one(x, i * 300.0)
+
+
+def test_the_context_table_stays_bounded():
+    rng = random.Random(2)
+    m, _ = run([rng.random() for _ in range(20000)], LikelihoodParams(contexts=512, bins=20))
+    assert len(m.table) <= 512
+
+
+def test_the_error_tail_learns_how_long_a_tail_is():
+    """An error of 6 is rare among half-normal errors, ordinary among heavy-tailed ones."""
+    rng = random.Random(4)
+    light, heavy = ErrorTail(), ErrorTail()
+    for _ in range(3000):
+        light.learn(abs(rng.gauss(0, 1)), 1000)
+        heavy.learn(rng.lognormvariate(0, 1.2), 1000)
+    assert light.p(6.0) < 1e-4 < 1e-2 < heavy.p(6.0)
+
+
+def test_nothing_is_scored_before_min_points():
+    _, scores = run([float(i % 7) for i in range(149)] + [1e9])
+    assert max(scores) == 0.0
