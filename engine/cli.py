@@ -132,12 +132,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     from engine.aliases import AliasTable
+    from engine.config import canonical_model_lists
     from rules import cli as rules_cli
 
     config = _config(args)
-    known = AliasTable(config.aliases).known_fields()
-    run = rules_cli.check if args.rules_command == "check" else rules_cli.run_tests
-    return run(args.paths, config=config.rules, known_fields=known, out=sys.stdout)
+    catalog = config.models.catalog()
+    aliases = AliasTable(config.aliases, models=catalog)
+    known = aliases.known_fields()
+    if args.rules_command == "check":
+        return rules_cli.check(args.paths, config=config.rules, known_fields=known, out=sys.stdout)
+    # Test events are decoded as telemetry is: aliases, then canonical model names.
+    return rules_cli.run_tests(
+        args.paths,
+        config=config.rules,
+        known_fields=known,
+        out=sys.stdout,
+        prepare_event=aliases.normalise,
+        prepare_config=lambda rules: canonical_model_lists(rules, catalog),
+    )
 
 
 def cmd_score(args: argparse.Namespace) -> int:

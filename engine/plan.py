@@ -83,7 +83,7 @@ class Plan:
         all_shards: bool = False,
     ) -> None:
         self.config = config
-        self.aliases = AliasTable(config.aliases)
+        self.aliases = AliasTable(config.aliases, models=config.models.catalog())
         self.rule_paths = rule_paths(config, rules)
         self.detectors = DetectorSet.from_config(config.detectors)
         self.time_range = time_range

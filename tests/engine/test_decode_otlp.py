@@ -75,7 +75,9 @@ def test_spans_from_the_sdk_exporter_decode_to_normalised_events():
     assert invoke["kind"] == "span" and invoke["status"] == "ok"
     assert invoke["user"] == "alice@example.com" and invoke["team"] == "payments"
     assert invoke["repo"] == "billing" and invoke["session"] == "s-1"
-    assert invoke["model"] == "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert invoke["model"] == "anthropic.claude-sonnet-4-5"
+    assert invoke["model_id"] == "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert invoke["model.profile"] == "us" and invoke["model.version"] == "4.5"
     assert (invoke["tokens_in"], invoke["tokens_out"]) == (1200, 340)
     assert invoke["cost"] == pytest.approx(0.0087) and invoke["cache_hit"] is False
     assert invoke["latency_ms"] >= 0 and len(invoke["trace_id"]) == 32
@@ -148,7 +150,8 @@ def test_claude_code_log_events_from_the_sdk_fill_the_canonical_keys():
     api = by_name["claude_code.api_request"]
     assert api["kind"] == "log" and api["time"] == pytest.approx(1_764_298_800.0)
     assert api["user"] == "bob@example.com" and api["session"] == "sess-9"
-    assert api["team"] == "platform" and api["model"].startswith("us.anthropic.claude-haiku")
+    assert api["team"] == "platform" and api["model"] == "anthropic.claude-haiku-4-5"
+    assert api["model_id"].startswith("us.anthropic.claude-haiku")
     assert api["cost"] == pytest.approx(0.0123)
     assert (api["tokens_in"], api["tokens_out"], api["latency_ms"]) == (1500, 200, 2345.0)
     tool = by_name["claude_code.tool_result"]

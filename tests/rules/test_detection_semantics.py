@@ -96,11 +96,24 @@ def test_detection_modifiers_and_conditions_follow_sigma(load_rules, body, event
 
 
 def test_placeholders_expand_from_configured_lists(load_rules):
-    config = RulesConfig(lists={"vips": ["alice", "bob*"]})
+    config = RulesConfig(lists={"vips": ["alice", "bob*", "c?rol", "dave\\*"]})
     body = "sel:\n  user|expand: '%vips%'\ncondition: sel"
     assert matches(load_rules, body, {"user": "ALICE"}, config)
-    assert matches(load_rules, body, {"user": "bob*"}, config)  # list values are literal
-    assert not matches(load_rules, body, {"user": "bobby"}, config)
+    # list values are Sigma strings: `*` and `?` are wildcards, `\*` a literal star
+    assert matches(load_rules, body, {"user": "bobby"}, config)
+    assert matches(load_rules, body, {"user": "Carol"}, config)
+    assert not matches(load_rules, body, {"user": "caarol"}, config)
+    assert matches(load_rules, body, {"user": "dave*"}, config)
+    assert not matches(load_rules, body, {"user": "daved"}, config)
+    assert not matches(load_rules, body, {"user": "alice2"}, config)
+
+
+def test_list_patterns_inside_a_larger_pattern(load_rules):
+    config = RulesConfig(lists={"models": ["anthropic.claude-*-4-5", "meta.llama3"]})
+    body = "sel:\n  model|expand: '%models%*'\ncondition: sel"
+    assert matches(load_rules, body, {"model": "anthropic.claude-sonnet-4-5"}, config)
+    assert matches(load_rules, body, {"model": "meta.llama3-1-70b"}, config)
+    assert not matches(load_rules, body, {"model": "anthropic.claude-3-opus"}, config)
 
 
 def test_placeholders_inside_a_pattern_and_a_regex(load_rules):
