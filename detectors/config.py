@@ -86,6 +86,15 @@ def params_model(kind: str) -> type[BaseModel]:
     )
 
 
+def _noise_budget(value: Any) -> Any:
+    """A whole number of incidents (1 or more), or `off` (0: no budget)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none")):
+        return 0
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError("noise_budget must be a whole number of incidents (1 or more) or `off`")
+    return value
+
+
 class MetricSpec(BaseModel):
     """One rolled-up metric: an aggregation of an event field (or condition) per window."""
 
@@ -154,6 +163,9 @@ class DetectorSpec(BaseModel):
     runbook: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
+    # incidents this detector may open per budget period before the rest fold into one storm
+    # incident (`incidents.noise_budget`); `off` (0) for none, unset for the global budget
+    noise_budget: Annotated[int | None, BeforeValidator(_noise_budget)] = None
 
     @field_validator("params", mode="after")
     @classmethod

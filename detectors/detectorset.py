@@ -56,6 +56,7 @@ class CompiledDetector:
     max_keys: int
     runbook: str | None
     labels: tuple[tuple[str, str], ...]
+    noise_budget: int | None = None
 
     @classmethod
     def compile(cls, spec: DetectorSpec) -> CompiledDetector:
@@ -84,6 +85,7 @@ class CompiledDetector:
             max_keys=spec.max_keys,
             runbook=spec.runbook,
             labels=tuple(sorted(spec.labels.items())),
+            noise_budget=spec.noise_budget,
         )
 
 
@@ -452,6 +454,7 @@ class DetectorState:
             labels=labels,
             evidence=evidence,
             runbook=d.runbook,
+            noise_budget=d.noise_budget,
         )
 
     @property

@@ -32,6 +32,7 @@ def rule_hit(hit: RuleHit) -> Hit:
         evidence=dict(hit.evidence),
         runbook=hit.runbook,
         resolve_after=hit.resolve_after,
+        noise_budget=hit.noise_budget,
     )
 
 
@@ -48,6 +49,7 @@ def signal_hit(signal: Signal) -> Hit:
         runbook=signal.runbook,
         resolved=not signal.firing,
         score=signal.score,
+        noise_budget=signal.noise_budget,
     )
 
 

@@ -65,6 +65,7 @@ class CorrelationSpec:
     labels: tuple[tuple[str, str], ...] = ()
     runbook: str | None = None
     resolve_after: float | None = None
+    noise_budget: int | None = None
     state_key: str = ""  # equal keys mean an old window can be kept on reload
 
     def holds(self, value: float) -> bool:
@@ -274,6 +275,7 @@ class CorrelationState:
                 evidence=evidence,
                 runbook=spec.runbook,
                 resolve_after=spec.resolve_after,
+                noise_budget=spec.noise_budget,
             )
         ]
 

@@ -10,7 +10,12 @@ from .timeutil import parse_duration
 
 
 class SpanwatchExtension(BaseModel):
-    """`spanwatch: {group-by: [...], labels: {...}, runbook: URL, resolve-after: 30m}`."""
+    """`spanwatch: {group-by: [...], labels: {...}, runbook: URL, resolve-after: 30m,
+    noise-budget: 20}`.
+
+    `noise-budget`: incidents this rule may open per budget period (`incidents.noise_budget`)
+    before the rest fold into one storm incident; `off` for none. Unset: the global budget.
+    """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
@@ -18,6 +23,7 @@ class SpanwatchExtension(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     runbook: str | None = None
     resolve_after: float | None = Field(default=None, alias="resolve-after")
+    noise_budget: int | None = Field(default=None, alias="noise-budget")
 
     @field_validator("group_by", mode="before")
     @classmethod
@@ -35,6 +41,22 @@ class SpanwatchExtension(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return None if value is None else parse_duration(value)
+
+    @field_validator("noise_budget", mode="before")
+    @classmethod
+    def _budget(cls, value: Any) -> Any:
+        return noise_budget_value(value)
+
+
+def noise_budget_value(value: Any) -> int | None:
+    """`noise-budget`: a whole number of incidents (at least 1), or `off` (0: no budget)."""
+    if value is None:
+        return None
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none")):
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("noise-budget must be a whole number of incidents (1 or more) or `off`")
+    return value
 
 
 def parse_extension(raw: Any) -> tuple[SpanwatchExtension, list[tuple[str, str]]]:

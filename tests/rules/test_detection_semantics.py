@@ -198,3 +198,11 @@ def test_evidence_never_shows_a_credential(load_rules):
     hits, _ = ruleset.evaluate({"command": "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE aws s3 ls"})
     assert "AKIAIOSFODNN7EXAMPLE" not in str(hits[0].evidence)
     assert "AKIA" in hits[0].evidence["command"]
+
+
+@pytest.mark.parametrize(("written", "budget"), [("25", 25), ("'off'", 0), ("", None)])
+def test_hit_carries_the_rules_noise_budget(load_rules, written, budget):
+    extra = f"spanwatch:\n  noise-budget: {written}\n" if written else ""
+    text = detection("sel:\n  command|contains: x\ncondition: sel", extra)
+    [hit] = load_rules(text).evaluate({"time": 1.0, "command": "x"})[0]
+    assert hit.noise_budget == budget

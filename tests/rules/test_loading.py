@@ -159,12 +159,14 @@ def test_bad_spanwatch_attribute_is_reported(tmp_path):
         spanwatch:
           resolve-after: soon
           colour: red
+          noise-budget: -3
         """,
     )
     code, text = run_check([path])
     assert code == 2
     assert "spanwatch.resolve-after" in text
     assert "spanwatch.colour" in text
+    assert "spanwatch.noise-budget" in text and "whole number of incidents" in text
 
 
 def test_duplicate_rule_ids_are_refused(tmp_path):
