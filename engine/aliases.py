@@ -116,11 +116,23 @@ class AliasTable:
             names.update(sources)
         return names
 
+    def settle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """What `fill` cannot do by renaming, once per finished event: the canonical model
+        (`settle_model`), and `cache_hit` from Claude Code's `cache_read_tokens` (a call that
+        read tokens from the prompt cache hit it) when no attribute says so directly."""
+        if "cache_hit" not in event:
+            read = event.get("cache_read_tokens")
+            if read is not None:
+                tokens = coerce("tokens_in", read)
+                if tokens is not None:
+                    event["cache_hit"] = tokens > 0
+        return self.settle_model(event)
+
     def settle_model(self, event: dict[str, Any]) -> dict[str, Any]:
         """Replace the filled `model` by its canonical name, keeping the spelling in `model_id`.
 
-        Runs once per finished event, after `fill`. An event that already carries a `model_id`
-        of the same model (a normalised event read back) keeps it, so this is idempotent.
+        An event that already carries a `model_id` of the same model (a normalised event read
+        back) keeps it, so this is idempotent.
         """
         raw = event.get("model")
         if raw is None:
@@ -135,8 +147,8 @@ class AliasTable:
         return event
 
     def normalise(self, event: dict[str, Any]) -> dict[str, Any]:
-        """`fill` and `settle_model`: a hand-written event made to look decoded."""
-        return self.settle_model(self.fill(event))
+        """`fill` and `settle`: a hand-written event made to look decoded."""
+        return self.settle(self.fill(event))
 
     def fill(self, event: dict[str, Any], touched: Iterable[str] | None = None) -> dict[str, Any]:
         """Set each canonical key from its first present alias, coerced to the key's type.

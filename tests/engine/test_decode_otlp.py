@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from engine.aliases import AliasTable
-from engine.decode import DecodeError, decode_line
+from engine.decode import DecodeError, decode_line, decode_object
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
 from .otlp_capture import CaptureServer
@@ -284,7 +284,6 @@ def test_a_flat_record_with_attribute_maps_fills_the_canonical_keys():
     """Exports of spans to tables (Parquet from the Collector's S3 path, a warehouse) keep
     attributes as maps; their entries count like OTLP attributes, the record's own first."""
     from engine.aliases import AliasTable
-    from engine.decode import decode_object
 
     record = {
         "time": "2026-11-02T10:00:00Z",
@@ -299,3 +298,15 @@ def test_a_flat_record_with_attribute_maps_fills_the_canonical_keys():
     assert event["region"] == "us-east-1", "the record's own column wins"
     assert event["cost"] == 0.5
     assert "attributes" not in event and "resource_attributes" not in event
+
+
+def test_claude_code_cache_reads_say_whether_the_call_hit_the_prompt_cache():
+    def request(read: str) -> dict:
+        attrs = [{"key": "cache_read_tokens", "value": {"stringValue": read}}]
+        record = {"timeUnixNano": "1", "body": {"stringValue": "claude_code.api_request"},
+                  "attributes": attrs}  # fmt: skip
+        return {"resourceLogs": [{"scopeLogs": [{"logRecords": [record]}]}]}
+
+    [hit] = decode_object(request("5120"), AliasTable())
+    [miss] = decode_object(request("0"), AliasTable())
+    assert hit["cache_hit"] is True and miss["cache_hit"] is False
