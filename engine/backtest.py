@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.aliases import AliasTable
 from engine.decode import DecodeError, decode_line
+from engine.model_identity import ModelCatalog
 from engine.timeutil import parse_time
 from replay.readers import expand_paths, read_lines
 
@@ -26,6 +27,9 @@ EARLY_ALLOWANCE = 300.0
 GRACE_AFTER_END = 1800.0
 # Labels an incident may group by that the subject's events can vouch for.
 SUBJECT_LABELS = ("user", "team", "repo", "workflow", "model", "region", "session")
+
+
+_CATALOG = ModelCatalog()
 
 
 class Injection:
@@ -38,6 +42,10 @@ class Injection:
         self.start = parse_time(truth["start"])
         self.end = parse_time(truth["end"])
         self.group = {k: str(v) for k, v in truth.get("group", {}).items()}
+        if "model" in self.group:  # the truth may spell the model as the telemetry did
+            identity = _CATALOG.identify(self.group["model"])
+            if identity.known:
+                self.group["model"] = identity.model
         self.labels: dict[str, Counter[str]] = defaultdict(Counter)
 
     def observe(self, event: dict[str, Any]) -> None:
