@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.yamlfile import ConfigError
+from replay.shape import BATCHING, EXPORTS, SPELLINGS, TRAFFIC, ZONES
 
 EXIT_USAGE = 2
 
@@ -120,6 +121,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         out=args.out,
         truth=args.truth,
         stdout=sys.stdout,
+        shape={k: getattr(args, k) for k in ("spelling", "export", "zones", "traffic", "batching")},
+        kinds=args.incident_kinds,
     )
 
 
@@ -211,6 +214,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_time, default=None, metavar="T")
     p.add_argument("--claude-code-logs", action="store_true", help="also Claude Code log events")
     p.add_argument("--no-incidents", action="store_true", help="inject no incidents")
+    p.add_argument(
+        "--incident-kinds",
+        choices=("classic", "all"),
+        default="classic",
+        help="classic: eleven kinds; all: also a team's error burst, a team's cache-hit "
+        "collapse and a runaway agent opening sessions",
+    )
+    shapes = p.add_argument_group("organisation shape (see replay/shape.py)")
+    shapes.add_argument("--spelling", choices=SPELLINGS, help="model IDs (default profile)")
+    shapes.add_argument("--export", choices=EXPORTS, help="spans, logs or both (default spans)")
+    shapes.add_argument("--zones", choices=ZONES, help="sites and working hours")
+    shapes.add_argument("--traffic", choices=TRAFFIC, help="how much and when people work")
+    shapes.add_argument("--batching", choices=BATCHING, help="one request per batch or session")
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--truth", metavar="FILE", help="ground truth of injected incidents")
     p.set_defaults(func=cmd_simulate)
