@@ -13,9 +13,10 @@ the share of opened incidents that match an injected one (every `incident.opened
 including incidents folded into a storm and the storm incidents), and the same over the
 incidents on-call is notified of (folded ones left out). A last table compares the shapes.
 
-Targets (out of the box): every kind detected; critical kinds with a critical incident within
-5 minutes; at least 95% of opened incidents matching an injected one. Shown beside them: cost
-surges (a runaway agent's spend) within 15 minutes.
+Targets (out of the box): every kind detected; critical kinds detected within 5 minutes, and
+the two that must page as critical (a runaway agent opening sessions, a team's error burst)
+with a critical incident within 5 minutes; at least 95% of opened incidents matching an
+injected one. Shown beside them: cost surges (a runaway agent's spend) within 15 minutes.
 
 `--history PATH... --truth FILE` scores history made elsewhere (another generator, a real
 incident review): the truth is JSON lines as `spanwatch simulate --truth` writes them
@@ -43,6 +44,7 @@ from engine.backtest import Injection, collect_subject_labels
 from engine.timeutil import parse_time
 
 CRITICAL_WITHIN = 300.0
+MUST_PAGE_CRITICAL = ("runaway_sessions", "team_error_burst")
 SURGE_WITHIN = 900.0
 SURGES = ("cost_spike",)
 PRECISION_TARGET = 0.95
@@ -149,13 +151,17 @@ class Score:
         for kind, r in sorted(self.kinds.items()):
             if r.detected < r.injected:
                 out.append(f"{kind}: {r.injected - r.detected} of {r.injected} not detected")
-            if r.severity == "critical":
-                late = [d for d in r.grave_delays if d > CRITICAL_WITHIN]
-                if r.missed_grave or late:
-                    out.append(f"{kind}: no critical incident within 5 min")
+            if r.severity == "critical" and r.delays and max(r.delays) > CRITICAL_WITHIN:
+                out.append(f"{kind}: detected after more than 5 min")
+            if kind in MUST_PAGE_CRITICAL and not critical_in_time(r):
+                out.append(f"{kind}: no critical incident within 5 min")
         if self.precision < PRECISION_TARGET:
             out.append(f"precision {self.precision:.1%} < 95%")
         return out
+
+
+def critical_in_time(r: KindResult) -> bool:
+    return not r.missed_grave and all(d <= CRITICAL_WITHIN for d in r.grave_delays)
 
 
 def score(history: list[str], truth: Path, log: Path) -> Score:
@@ -296,10 +302,7 @@ def main() -> int:
         kinds = len(s.kinds)
         detected = sum(1 for r in s.kinds.values() if r.detected == r.injected)
         critical = [r for r in s.kinds.values() if r.severity == "critical"]
-        in_time = sum(
-            1 for r in critical
-            if not r.missed_grave and all(d <= CRITICAL_WITHIN for d in r.grave_delays)
-        )  # fmt: skip
+        in_time = sum(1 for r in critical if r.delays and max(r.delays) <= CRITICAL_WITHIN)
         ok = not s.failures()
         all_ok = all_ok and ok
         print(f"{name:18} {kinds:7} {detected:8} {f'{in_time}/{len(critical)}':>12} "

@@ -39,6 +39,7 @@ def _default_values() -> dict[str, float | int | str]:
         "user_error_burst_count": 10,
         "user_distinct_repos": 15,
         "session_assertion_failures": 8,
+        "user_sessions_per_5m": 20,
     }
 
 
