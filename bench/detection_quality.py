@@ -95,8 +95,33 @@ SHAPES = {
                 "traffic": "bursty",
             },
         ),
+        # Held out: never looked at while the defaults were tuned (run with --shapes).
+        Shape(
+            "holdout-arn-heavy",
+            seed=101,
+            users=80,
+            knobs={"spelling": "arn", "export": "both", "traffic": "heavy", "batching": "session"},
+        ),
+        Shape(
+            "holdout-global-light",
+            seed=202,
+            users=300,
+            knobs={
+                "spelling": "regional",
+                "export": "mixed",
+                "zones": "global",
+                "traffic": "light",
+            },
+        ),
+        Shape(
+            "holdout-small-logs",
+            seed=303,
+            users=25,
+            knobs={"spelling": "mixed", "export": "logs", "traffic": "round-the-clock"},
+        ),
     )
 }
+HOLDOUT_SHAPES = ("holdout-arn-heavy", "holdout-global-light", "holdout-small-logs")
 DEFAULT_SHAPES = ("reference", "claude-code-only", "mixed-spellings", "both-exports")
 
 
