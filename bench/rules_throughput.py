@@ -112,6 +112,7 @@ def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:
 APPROVED = tuple(m.lower() for m in APPROVED_MODELS)  # Sigma-style patterns (`*`)
 ALLOWED = {r.lower() for r in ALLOWED_REGIONS}
 INVOKE = {"claude.invoke", "claude_code.api_request", "claude_code.api_error"}
+SHELL = {"shell.run", "claude_code.tool_result"}
 PIPE = re.compile(r"\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+(-\S+\s+)*)?(ba|z|da|k|fi)?sh\b")
 PIPE_PY = re.compile(r"\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(python3?|perl|ruby|node)\b")
 SUBST = re.compile(r"\b(ba|z|da|k)?sh\s+(-c\s+)?[\"']?(<\(|\$\()\s*(curl|wget)\b")
@@ -172,7 +173,7 @@ def disallowed_region(ev):
 
 
 def _shell_command(ev):
-    return _text(ev, "command") if _name(ev) == "shell.run" else None
+    return _text(ev, "command") if _name(ev) in SHELL else None
 
 
 def pipe_to_shell(ev):
@@ -240,11 +241,19 @@ def model_invocation(ev):
 
 
 def error_event(ev):
-    return ev.get("status") == "error" or _name(ev) == "claude_code.api_error"
+    name = _name(ev)
+    failed_call = (
+        name in ("claude.invoke", "claude_code.api_request") and ev.get("status") == "error"
+    )
+    return failed_call or name == "claude_code.api_error"
 
 
 def repo_activity(ev):
     return ev.get("repo") is not None
+
+
+def session_activity(ev):
+    return _name(ev) in INVOKE and ev.get("session") is not None
 
 
 HANDWRITTEN: dict[str, Callable[[Mapping[str, Any]], bool]] = {
@@ -263,6 +272,7 @@ HANDWRITTEN: dict[str, Callable[[Mapping[str, Any]], bool]] = {
     "model_invocation": model_invocation,
     "error_event": error_event,
     "repo_activity": repo_activity,
+    "session_activity": session_activity,
 }
 
 

@@ -6,7 +6,46 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .evidence import KEY_FIELDS
 from .timeutil import parse_duration
+
+
+class DedupExtension(BaseModel):
+    """`dedup: {by: session, prefer: {name: claude.invoke}}` on a correlation rule: one call,
+    one count, when the same calls arrive as the wrapper's spans and Claude Code's events.
+
+    Once an input of a `by` value (a session) matches `prefer`, the rule's other inputs of that
+    value are the same calls seen twice and are left out; until then they count. `by` and the
+    fields of `prefer` are among the key fields every input keeps (name, session, user, ...).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = "session"
+    prefer: dict[str, str | list[str]] = Field(min_length=1)
+
+    @field_validator("by")
+    @classmethod
+    def _key_field(cls, value: str) -> str:
+        if value not in KEY_FIELDS:
+            raise ValueError(f"`by` must be one of {', '.join(KEY_FIELDS)}")
+        return value
+
+    @field_validator("prefer")
+    @classmethod
+    def _key_fields(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        unknown = sorted(set(value) - set(KEY_FIELDS))
+        if unknown:
+            raise ValueError(f"`prefer` may test only {', '.join(KEY_FIELDS)}, not {unknown}")
+        return value
+
+    def compiled(self) -> tuple[str, tuple[tuple[str, frozenset[str]], ...]]:
+        """(by, ((field, accepted lower-cased values), ...)): plain data for the rule's state."""
+        prefer = tuple(
+            (f, frozenset(str(v).lower() for v in (want if isinstance(want, list) else [want])))
+            for f, want in sorted(self.prefer.items())
+        )
+        return self.by, prefer
 
 
 class SpanwatchExtension(BaseModel):
@@ -24,6 +63,7 @@ class SpanwatchExtension(BaseModel):
     runbook: str | None = None
     resolve_after: float | None = Field(default=None, alias="resolve-after")
     noise_budget: int | None = Field(default=None, alias="noise-budget")
+    dedup: DedupExtension | None = None
 
     @field_validator("group_by", mode="before")
     @classmethod

@@ -490,6 +490,14 @@ def _compile_detection(
 ) -> DetectionRule | None:
     rule: SigmaRule = doc.obj
     ext = _meta(doc, problems)
+    if ext.dedup is not None:
+        problems.append(
+            doc.problem(
+                "`dedup` is for correlation rules (a detection rule counts nothing)",
+                "spanwatch",
+                "dedup",
+            )
+        )
     try:
         trees = [c.parsed for c in rule.detection.parsed_condition]
     except sx.SigmaError as exc:
@@ -654,6 +662,7 @@ def _compile_correlation(
         runbook=ext.runbook,
         resolve_after=ext.resolve_after,
         noise_budget=ext.noise_budget,
+        dedup=ext.dedup.compiled() if ext.dedup is not None else None,
         state_key=state_key,
     )
     feeds = [

@@ -23,6 +23,10 @@ CALL_DETECTORS = {
     "error-rate-per-team",
     "failing-users-per-model-region",
     "latency-p95-per-model-region",
+    # and the rules that add calls up
+    "user-hourly-cost-over-budget",
+    "team-hourly-token-burn",
+    "user-error-burst",
 }
 
 

@@ -237,3 +237,37 @@ def test_default_rule_set_is_the_claude_code_pack():
     assert "unapproved-model" in ruleset.rule_ids
     assert "user-hourly-cost-over-budget" in ruleset.correlation_ids
     assert ruleset.problems == []
+
+
+def test_dedup_is_for_correlations_on_key_fields(tmp_path):
+    path = write(
+        tmp_path,
+        "dedup.yml",
+        """\
+        title: t
+        name: t
+        level: low
+        logsource: {product: test}
+        detection:
+          sel: {x: 1}
+          condition: sel
+        spanwatch:
+          dedup: {by: session, prefer: {name: claude.invoke}}
+        ---
+        title: c
+        name: c
+        level: low
+        correlation:
+          type: event_count
+          rules: [t]
+          group-by: [user]
+          timespan: 1h
+          condition: {gte: 2}
+        spanwatch:
+          dedup: {by: prompt, prefer: {model: x}}
+        """,
+    )
+    code, text = run_check([path])
+    assert code == 2
+    assert "`dedup` is for correlation rules" in text
+    assert "spanwatch.dedup.by" in text and "spanwatch.dedup.prefer" in text
