@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import fnmatch
 import random
 import re
 import tempfile
@@ -45,7 +46,12 @@ COMMANDS = [
     "git push --force origin main",
     "chmod 777 /srv/app",
 ]
-MODELS = [*APPROVED_MODELS, "anthropic.claude-3-opus-20240229-v1:0"]
+# Decoded events carry the canonical model name and the spelling (model_id).
+MODELS = [
+    ("anthropic.claude-sonnet-4-5", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    ("anthropic.claude-haiku-4-5", "claude-haiku-4-5-20251001"),
+    ("anthropic.claude-3-opus", "anthropic.claude-3-opus-20240229-v1:0"),
+]
 REGIONS = [*ALLOWED_REGIONS, "ap-southeast-1"]
 
 
@@ -72,7 +78,13 @@ def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:
         if roll < 0.55:
             base |= {
                 "name": "claude.invoke",
-                "model": MODELS[0] if rnd.random() < 0.97 else rnd.choice(MODELS),
+                **dict(
+                    zip(
+                        ("model", "model_id"),
+                        MODELS[0] if rnd.random() < 0.97 else rnd.choice(MODELS),
+                        strict=True,
+                    )
+                ),
                 "region": REGIONS[0] if rnd.random() < 0.98 else rnd.choice(REGIONS),
                 "tokens_in": rnd.randrange(100, 20000),
                 "tokens_out": rnd.randrange(10, 4000),
@@ -97,9 +109,10 @@ def generate(n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 # --- the default pack, written by hand -------------------------------------------------------
 
-APPROVED = {m.lower() for m in APPROVED_MODELS}
+APPROVED = tuple(m.lower() for m in APPROVED_MODELS)  # Sigma-style patterns (`*`)
 ALLOWED = {r.lower() for r in ALLOWED_REGIONS}
 INVOKE = {"claude.invoke", "claude_code.api_request", "claude_code.api_error"}
+SHELL = {"shell.run", "claude_code.tool_result"}
 PIPE = re.compile(r"\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+(-\S+\s+)*)?(ba|z|da|k|fi)?sh\b")
 PIPE_PY = re.compile(r"\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(python3?|perl|ruby|node)\b")
 SUBST = re.compile(r"\b(ba|z|da|k)?sh\s+(-c\s+)?[\"']?(<\(|\$\()\s*(curl|wget)\b")
@@ -143,9 +156,15 @@ def _name(ev):
     return n.lower() if isinstance(n, str) else None
 
 
+def _approved(text):
+    return text is not None and any(fnmatch.fnmatchcase(text.lower(), p) for p in APPROVED)
+
+
 def unapproved_model(ev):
     m = _text(ev, "model")
-    return _name(ev) in INVOKE and m is not None and m.lower() not in APPROVED
+    if _name(ev) not in INVOKE or m is None:
+        return False
+    return not (_approved(m) or _approved(_text(ev, "model_id")))
 
 
 def disallowed_region(ev):
@@ -154,7 +173,7 @@ def disallowed_region(ev):
 
 
 def _shell_command(ev):
-    return _text(ev, "command") if _name(ev) == "shell.run" else None
+    return _text(ev, "command") if _name(ev) in SHELL else None
 
 
 def pipe_to_shell(ev):
@@ -222,11 +241,19 @@ def model_invocation(ev):
 
 
 def error_event(ev):
-    return ev.get("status") == "error" or _name(ev) == "claude_code.api_error"
+    name = _name(ev)
+    failed_call = (
+        name in ("claude.invoke", "claude_code.api_request") and ev.get("status") == "error"
+    )
+    return failed_call or name == "claude_code.api_error"
 
 
 def repo_activity(ev):
     return ev.get("repo") is not None
+
+
+def session_activity(ev):
+    return _name(ev) in INVOKE and ev.get("session") is not None
 
 
 HANDWRITTEN: dict[str, Callable[[Mapping[str, Any]], bool]] = {
@@ -245,6 +272,7 @@ HANDWRITTEN: dict[str, Callable[[Mapping[str, Any]], bool]] = {
     "model_invocation": model_invocation,
     "error_event": error_event,
     "repo_activity": repo_activity,
+    "session_activity": session_activity,
 }
 
 

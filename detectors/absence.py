@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 from detectors.persist import restore_array
 from detectors.scoring import deviation_score
-from detectors.weekly import CELLS, cell_of, is_weekend, quietest_hour, same_type_cells
+from detectors.weekly import (
+    CELLS,
+    align_day_start,
+    cell_of,
+    is_weekend,
+    quietest_hour,
+    same_type_cells,
+)
 
 # Per hour-of-week cell, exponentially decayed sums: windows seen, windows with activity,
 # windows that followed an empty one, and how many of those had activity (resumptions).
@@ -346,11 +353,22 @@ class Absence:
         a = self.a
         a[_DAY_START_AT] = float(hours)
         by_hour = [0.0] * 24
+        share: list[float | None] = [None] * CELLS
         for c in range(CELLS):
             seen = a[_SEEN + c]
             if seen > 0.0:
+                share[c] = a[_ACTIVE + c] / seen
                 by_hour[c % 24] += a[_ACTIVE + c] / seen
-        a[_DAY_START] = float(quietest_hour(by_hour))
+        # the quietest hour, on the UTC day whose alignment leaves the weekend the quieter
+        start = float(align_day_start(quietest_hour(by_hour), share))
+        if start != a[_DAY_START] and a[_DAY] >= 0.0:
+            # days counted from the new start: the current day must not lie in its future
+            today = (hours - start) // 24.0
+            if a[_DAY] > today:
+                a[_DAY] = today
+                if a[_DAY_BEGAN] >= 0.0:
+                    a[_DAY_BEGAN] = today * 24.0 + start
+        a[_DAY_START] = start
 
 
 def _log_normal_sf(z: float) -> float:

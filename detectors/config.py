@@ -90,6 +90,15 @@ def params_model(kind: str) -> type[BaseModel]:
     )
 
 
+def _noise_budget(value: Any) -> Any:
+    """A whole number of incidents (1 or more), or `off` (0: no budget)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none")):
+        return 0
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError("noise_budget must be a whole number of incidents (1 or more) or `off`")
+    return value
+
+
 class MetricSpec(BaseModel):
     """One rolled-up metric: an aggregation of an event field (or condition) per window."""
 
@@ -124,6 +133,20 @@ class MetricSpec(BaseModel):
         return (self.field,) if isinstance(self.field, str) else tuple(self.field)
 
 
+class DedupSpec(BaseModel):
+    """One call, one count, when the same calls arrive twice (as a span and as a log event).
+
+    In each window, for each value of `by` (a session): once the detector has seen an event
+    of that value matching `prefer` (in this window or the one before), it ignores the other
+    events of that value in the window. Events without `by` always count.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: Annotated[str, Field(pattern=_FIELD_RE)] = "session"
+    prefer: Matcher = Field(min_length=1)
+
+
 class DetectorSpec(BaseModel):
     """One detector: which events, which metric, per which key, which estimator, when to alert."""
 
@@ -146,6 +169,9 @@ class DetectorSpec(BaseModel):
     interval: Duration = 300.0
     group_by: list[Annotated[str, Field(pattern=_FIELD_RE)]] = Field(default_factory=list)
     parent_by: list[Annotated[str, Field(pattern=_FIELD_RE)]] = Field(default_factory=list)
+    # the value a `group_by` label takes for an event without it (else the event is skipped)
+    label_defaults: dict[str, str] = Field(default_factory=dict)
+    dedup: DedupSpec | None = None
     min_count: Annotated[int, Field(ge=0)] = 0
     allow_negative: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
@@ -158,6 +184,9 @@ class DetectorSpec(BaseModel):
     runbook: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
+    # incidents this detector may open per budget period before the rest fold into one storm
+    # incident (`incidents.noise_budget`); `off` (0) for none, unset for the global budget
+    noise_budget: Annotated[int | None, BeforeValidator(_noise_budget)] = None
 
     @field_validator("params", mode="after")
     @classmethod
@@ -191,6 +220,9 @@ class DetectorSpec(BaseModel):
                 raise ValueError("kind 'budget' needs `params.budget` (or per-key `budgets`)")
         if set(self.parent_by) & set(self.group_by):
             raise ValueError("`parent_by` labels must not repeat `group_by` labels")
+        stray = sorted(set(self.label_defaults) - set(self.group_by))
+        if stray:
+            raise ValueError(f"`label_defaults` names labels that are not in `group_by`: {stray}")
         return self
 
     @property
@@ -289,6 +321,7 @@ _DEFAULTS.extend(load_detector_file(DEFAULTS_FILE))
 __all__ = [
     "DEFAULTS_FILE",
     "SEVERITIES",
+    "DedupSpec",
     "DefaultsError",
     "DetectorSpec",
     "DetectorsConfig",

@@ -29,6 +29,7 @@ STAT_NAMES = (
     "signals",
     "evictions",
     "skipped_windows",
+    "duplicates",
 )
 
 
@@ -56,6 +57,7 @@ class CompiledDetector:
     max_keys: int
     runbook: str | None
     labels: tuple[tuple[str, str], ...]
+    noise_budget: int | None = None
 
     @classmethod
     def compile(cls, spec: DetectorSpec) -> CompiledDetector:
@@ -84,6 +86,7 @@ class CompiledDetector:
             max_keys=spec.max_keys,
             runbook=spec.runbook,
             labels=tuple(sorted(spec.labels.items())),
+            noise_budget=spec.noise_budget,
         )
 
 
@@ -108,6 +111,15 @@ def _valid(aggregation: str, v: Any, allow_negative: bool) -> bool:
     if aggregation in TRUTH_INPUT and v not in (0.0, 1.0):
         return False
     return not (aggregation in NUMERIC_INPUT and v < 0 and not allow_negative)
+
+
+class HeldBack:
+    """One window's `dedup` bookkeeping: the `by` values seen preferred, and the other
+    observations per `by` value (key -> (parent, accumulators)), held until the close."""
+
+    def __init__(self) -> None:
+        self.preferred: set[str] = set()
+        self.windows: dict[str, dict[tuple[str, ...], tuple[tuple, list[Accumulator]]]] = {}
 
 
 class DetectorSet:
@@ -176,6 +188,8 @@ class DetectorState:
         self.first_time: float | None = None
         self.rng = random.Random(0)
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+        self.held: dict[float, HeldBack] = {}  # `dedup`: per open window
+        self.preferred_before: frozenset[str] = frozenset()
 
     # -- input ---------------------------------------------------------------------------
 
@@ -220,6 +234,9 @@ class DetectorState:
         window = self.open.get(start)
         if window is None:
             window = self.open[start] = {}
+        mark = obs.extra.get("dedup")
+        if mark is not None:
+            window = self._dedup_target(start, key, mark)
         entry = window.get(key)
         if entry is None:
             entry = window[key] = (
@@ -235,6 +252,41 @@ class DetectorState:
             if v is not None or agg == "count":
                 acc.add(agg, v, self.rng)
         return signals
+
+    def _dedup_target(self, start: float, key: tuple[str, ...], mark: tuple[str, bool]) -> dict:
+        """Where a deduplicated observation goes: the window (preferred ones), or held back
+        per `by` value until the window closes (see `_release`)."""
+        by, preferred = mark
+        held = self.__dict__.setdefault("held", {}).get(start)
+        if held is None:
+            held = self.held[start] = HeldBack()
+        if preferred:
+            held.preferred.add(by)
+            return self.open[start]
+        return held.windows.setdefault(by, {})
+
+    def _release(self, start: float, window: dict) -> None:
+        """At a window's close: what was held back counts unless its `by` value had a
+        preferred event in this window or the one before (the same calls, seen twice)."""
+        held = self.__dict__.get("held", {}).pop(start, None)
+        before = self.__dict__.get("preferred_before", frozenset())
+        self.preferred_before = frozenset(held.preferred) if held is not None else frozenset()
+        if held is None:
+            return
+        aggregations = self.d.aggregations
+        for by in sorted(held.windows):
+            if by in held.preferred or by in before:
+                self.stats["duplicates"] = self.stats.get("duplicates", 0) + sum(
+                    accs[0].count for _, accs in held.windows[by].values()
+                )
+                continue
+            for key, (parent, accs) in held.windows[by].items():
+                entry = window.get(key)
+                if entry is None:
+                    window[key] = (parent, accs)
+                    continue
+                for agg, mine, theirs in zip(aggregations, entry[1], accs, strict=True):
+                    mine.merge(theirs, agg, self.rng)
 
     def _values(self, obs: Observation) -> tuple | None:
         """The observation's per-metric values, or None if any is bad (NaN, inf, negative)."""
@@ -288,6 +340,7 @@ class DetectorState:
             self.stats["skipped_windows"] += skip
             for start in [s for s in self.open if s < self.next_start + skip * interval]:
                 del self.open[start]
+                self.__dict__.get("held", {}).pop(start, None)
             self.next_start += skip * interval
         while self.next_start + interval <= watermark:
             out.extend(self._close(self.next_start))
@@ -298,6 +351,7 @@ class DetectorState:
         d = self.d
         self.stats["windows"] += 1
         window = self.open.pop(start, {})
+        self._release(start, window)
         end = start + d.interval
         detector_warm = self.first_time is not None and end - self.first_time >= d.warmup
         out: list[Signal] = []
@@ -455,6 +509,7 @@ class DetectorState:
             labels=labels,
             evidence=evidence,
             runbook=d.runbook,
+            noise_budget=d.noise_budget,
         )
 
     @property

@@ -59,3 +59,4 @@ class Signal:
     labels: dict[str, str] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
     runbook: str | None = None
+    noise_budget: int | None = None  # None: the global budget; 0: none

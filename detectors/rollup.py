@@ -62,6 +62,26 @@ class Accumulator:
         if aggregation in PERCENTILES:
             self._sample(value, rng)
 
+    def merge(self, other: Accumulator, aggregation: str, rng: random.Random) -> None:
+        """Add what `other` accumulated (the events a deduplication held back) to this one."""
+        self.count += other.count
+        if aggregation == "count":
+            return
+        if aggregation == "distinct":
+            if other.distinct:
+                if self.distinct is None:
+                    self.distinct = set()
+                for value in sorted(other.distinct):
+                    if len(self.distinct) >= MAX_DISTINCT:
+                        break
+                    self.distinct.add(value)
+            return
+        self.total += other.total
+        self.lo = min(self.lo, other.lo)
+        self.hi = max(self.hi, other.hi)
+        for value in other.samples or ():
+            self._sample(value, rng)
+
     def _sample(self, value: float, rng: random.Random) -> None:
         if self.samples is None:
             self.samples = []

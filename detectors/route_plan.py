@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from detectors.model import Observation, new_observation
-from detectors.routing import CompiledMatcher, MetricExtractor, Route, norm
+from detectors.routing import CompiledMatcher, Dedup, MetricExtractor, Route, group_key, norm
 
-Keyer = tuple[tuple[str, ...], tuple[str, ...]]  # (group_by, parent_by)
+Keyer = tuple[tuple[str, ...], tuple[str, ...], tuple[str | None, ...]]  # group, parent, defaults
 
 
 class PlannedRoute(NamedTuple):
@@ -32,19 +32,17 @@ class PlannedRoute(NamedTuple):
     exclude: CompiledMatcher | None
     keyer: int
     metrics: tuple[int, ...]
+    dedup: Dedup | None = None
 
 
 def _key(event: Mapping[str, Any], keyer: Keyer) -> tuple[tuple[str, ...], tuple | None] | None:
     """(group, parent) of the event for one keyer, None when a group label is missing."""
-    group_by, parent_by = keyer
-    group = []
-    for f in group_by:
-        v = event.get(f)
-        if v is None or v == "":
-            return None
-        group.append(norm(v))
+    group_by, parent_by, defaults = keyer
+    group = group_key(event, group_by, defaults)
+    if group is None:
+        return None
     parent = tuple(norm(event.get(f, "")) for f in parent_by) if parent_by else None
-    return tuple(group), parent
+    return group, parent
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,8 @@ class RoutePlan:
         extractors: dict[MetricExtractor, int] = {}
         planned = []
         for route, remaining in routes:
-            keyer = keyers.setdefault((route.group_by, route.parent_by), len(keyers))
+            defaults = route.label_defaults or (None,) * len(route.group_by)
+            keyer = keyers.setdefault((route.group_by, route.parent_by, defaults), len(keyers))
             metrics = tuple(
                 extractors.setdefault(m.shared(), len(extractors)) for m in route.metrics
             )
@@ -73,6 +72,7 @@ class RoutePlan:
                     route.exclude if route.exclude.clauses else None,
                     keyer,
                     metrics,
+                    route.dedup,
                 )
             )
         return cls(tuple(keyers), tuple(extractors), tuple(planned))
@@ -84,7 +84,7 @@ class RoutePlan:
         keys = [_key(event, k) for k in self.keyers]
         values = [m.extract(event) for m in self.extractors]
         out = []
-        for detector_id, filter_, exclude, keyer, metrics in self.routes:
+        for detector_id, filter_, exclude, keyer, metrics, dedup in self.routes:
             if filter_ is not None and not filter_.matches(event):
                 continue
             if exclude is not None and exclude.excludes(event):
@@ -104,6 +104,8 @@ class RoutePlan:
                     continue
                 extra["values"] = metric_values
                 value = None
+            if dedup is not None:
+                dedup.mark(event, extra)
             out.append(new_observation(detector_id, time, group, value, extra))
         return out
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.config import DetectorSpec, Matcher, MetricSpec
+from detectors.config import DedupSpec, DetectorSpec, Matcher, MetricSpec
 from detectors.model import Observation
 
 _TRUE = frozenset({"true", "1", "yes", "y", "on"})
@@ -150,6 +150,40 @@ class MetricExtractor:
 
 
 @dataclass(frozen=True)
+class Dedup:
+    """Compiled `dedup`: the field whose values are deduplicated, and what is preferred."""
+
+    by: str
+    prefer: CompiledMatcher
+
+    @classmethod
+    def compile(cls, spec: DedupSpec | None) -> Dedup | None:
+        return None if spec is None else cls(spec.by, CompiledMatcher.compile(spec.prefer))
+
+    def mark(self, event: Mapping[str, Any], extra: dict[str, Any]) -> None:
+        """Tell the detector's state which `by` value the event has, and if it is preferred."""
+        v = event.get(self.by)
+        if v is not None and v != "":
+            extra["dedup"] = (norm(v), self.prefer.matches(event))
+
+
+def group_key(
+    event: Mapping[str, Any], group_by: tuple[str, ...], defaults: tuple[str | None, ...]
+) -> tuple[str, ...] | None:
+    """The event's group labels; a missing one takes its default, or the event has no key."""
+    group = []
+    for f, default in zip(group_by, defaults, strict=True):
+        v = event.get(f)
+        if v is None or v == "":
+            if default is None:
+                return None
+            group.append(default)
+        else:
+            group.append(norm(v))
+    return tuple(group)
+
+
+@dataclass(frozen=True)
 class Route:
     """One detector's compiled routing: filter, exclusions, key, parent key, metrics."""
 
@@ -159,6 +193,8 @@ class Route:
     group_by: tuple[str, ...]
     parent_by: tuple[str, ...]
     metrics: tuple[MetricExtractor, ...]
+    label_defaults: tuple[str | None, ...] = ()
+    dedup: Dedup | None = None
 
     @classmethod
     def compile(cls, spec: DetectorSpec) -> Route:
@@ -169,18 +205,17 @@ class Route:
             tuple(spec.group_by),
             tuple(spec.parent_by),
             tuple(MetricExtractor.compile(m) for m in spec.metric_specs),
+            tuple(spec.label_defaults.get(f) for f in spec.group_by),
+            Dedup.compile(spec.dedup),
         )
 
     def observe(self, event: Mapping[str, Any], time: float) -> Observation | None:
         """The Observation for this event, or None when the event does not feed this detector."""
         if not self.filter.matches(event) or self.exclude.excludes(event):
             return None
-        group = []
-        for f in self.group_by:
-            v = event.get(f)
-            if v is None or v == "":
-                return None
-            group.append(norm(v))
+        group = group_key(event, self.group_by, self.label_defaults or (None,) * len(self.group_by))
+        if group is None:
+            return None
         extra: dict[str, Any] = {}
         if self.parent_by:
             extra["parent"] = tuple(norm(event.get(f, "")) for f in self.parent_by)
@@ -194,7 +229,9 @@ class Route:
                 return None
             extra["values"] = values
             value = None
-        return Observation(self.detector_id, time, tuple(group), value, extra)
+        if self.dedup is not None:
+            self.dedup.mark(event, extra)
+        return Observation(self.detector_id, time, group, value, extra)
 
 
 def event_time(event: Mapping[str, Any]) -> float | None:

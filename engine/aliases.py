@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from engine.model_identity import MODEL_FIELDS, ModelCatalog
+
 CANONICAL_KEYS: tuple[str, ...] = (
     "time",
     "kind",
@@ -83,9 +85,14 @@ STR_KEYS = frozenset(
 class AliasTable:
     """Canonical key -> attribute names to try in order (the first present wins)."""
 
-    __slots__ = ("pairs", "sources")
+    __slots__ = ("models", "pairs", "sources")
 
-    def __init__(self, extra: Mapping[str, Sequence[str]] | None = None) -> None:
+    def __init__(
+        self,
+        extra: Mapping[str, Sequence[str]] | None = None,
+        models: ModelCatalog | None = None,
+    ) -> None:
+        self.models = models if models is not None else ModelCatalog()
         table: dict[str, list[str]] = {k: list(v) for k, v in DEFAULT_ALIASES.items()}
         for key, names in (extra or {}).items():
             if key not in CANONICAL_KEYS:
@@ -104,10 +111,44 @@ class AliasTable:
 
     def known_fields(self) -> set[str]:
         """Every name a rule may use: canonical keys and every alias."""
-        names = set(CANONICAL_KEYS)
+        names = set(CANONICAL_KEYS) | set(MODEL_FIELDS)
         for _key, sources in self.pairs:
             names.update(sources)
         return names
+
+    def settle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """What `fill` cannot do by renaming, once per finished event: the canonical model
+        (`settle_model`), and `cache_hit` from Claude Code's `cache_read_tokens` (a call that
+        read tokens from the prompt cache hit it) when no attribute says so directly."""
+        if "cache_hit" not in event:
+            read = event.get("cache_read_tokens")
+            if read is not None:
+                tokens = coerce("tokens_in", read)
+                if tokens is not None:
+                    event["cache_hit"] = tokens > 0
+        return self.settle_model(event)
+
+    def settle_model(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Replace the filled `model` by its canonical name, keeping the spelling in `model_id`.
+
+        An event that already carries a `model_id` of the same model (a normalised event read
+        back) keeps it, so this is idempotent.
+        """
+        raw = event.get("model")
+        if raw is None:
+            return event
+        models = self.models
+        identity = models.identify(raw)
+        event["model"] = identity.model
+        event.update(identity.fields())
+        known_id = event.get("model_id")
+        if known_id is None or models.canonical(known_id) != identity.model:
+            event["model_id"] = raw if isinstance(raw, str) else str(raw)
+        return event
+
+    def normalise(self, event: dict[str, Any]) -> dict[str, Any]:
+        """`fill` and `settle`: a hand-written event made to look decoded."""
+        return self.settle(self.fill(event))
 
     def fill(self, event: dict[str, Any], touched: Iterable[str] | None = None) -> dict[str, Any]:
         """Set each canonical key from its first present alias, coerced to the key's type.

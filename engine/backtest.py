@@ -7,7 +7,10 @@ that window (a team alert for the team of the user whose agent ran away; the rep
 user's dangerous command). When the incident shares no label with the injection, each of
 its values must be the one most of the subject's events carried (the model and region that
 took most of a user's failing calls), so a team alert does not explain a model's slowdown
-merely because that team used the model. Sharing one value is not enough. Used by
+merely because that team used the model. Sharing one value is not enough. A value that lies
+wholly inside the injection (every event carrying it in the window is the subject's: one user
+of a team whose calls fail) is a slice of it and explains it too, so a drill-down is not a
+false incident. An empty label value claims nothing and is left out of the comparison. Used by
 `spanwatch demo` and `bench/detection_quality.py`.
 """
 
@@ -19,6 +22,7 @@ from typing import Any
 
 from engine.aliases import AliasTable
 from engine.decode import DecodeError, decode_line
+from engine.model_identity import ModelCatalog
 from engine.timeutil import parse_time
 from replay.readers import expand_paths, read_lines
 
@@ -26,6 +30,9 @@ EARLY_ALLOWANCE = 300.0
 GRACE_AFTER_END = 1800.0
 # Labels an incident may group by that the subject's events can vouch for.
 SUBJECT_LABELS = ("user", "team", "repo", "workflow", "model", "region", "session")
+
+
+_CATALOG = ModelCatalog()
 
 
 class Injection:
@@ -38,23 +45,30 @@ class Injection:
         self.start = parse_time(truth["start"])
         self.end = parse_time(truth["end"])
         self.group = {k: str(v) for k, v in truth.get("group", {}).items()}
-        self.labels: dict[str, Counter[str]] = defaultdict(Counter)
+        if "model" in self.group:  # the truth may spell the model as the telemetry did
+            identity = _CATALOG.identify(self.group["model"])
+            if identity.known:
+                self.group["model"] = identity.model
+        self.labels: dict[str, Counter[str]] = defaultdict(Counter)  # the subject's events
+        self.everyone: dict[str, Counter[str]] = defaultdict(Counter)  # all events in the window
 
     def observe(self, event: dict[str, Any]) -> None:
-        """Record the labels of one event if it belongs to this injection's subject and time."""
+        """Record the labels of one event in this injection's time (and if it is the subject's)."""
         if not self.start - EARLY_ALLOWANCE <= event["time"] <= self.end:
             return
+        values = [(k, event.get(k)) for k in SUBJECT_LABELS]
+        values = [(k, str(v)) for k, v in values if v is not None and v != ""]
+        for k, v in values:
+            self.everyone[k][v] += 1
         if any(str(event.get(k)) != v for k, v in self.group.items()):
             return
-        for k in SUBJECT_LABELS:
-            v = event.get(k)
-            if v is not None and v != "":
-                self.labels[k][str(v)] += 1
+        for k, v in values:
+            self.labels[k][v] += 1
 
     def matches(self, incident: dict[str, Any], opened_at: float) -> bool:
         if not self.start - EARLY_ALLOWANCE <= opened_at <= self.end + GRACE_AFTER_END:
             return False
-        group = {k: str(v) for k, v in incident.get("group", {}).items()}
+        group = {k: str(v) for k, v in incident.get("group", {}).items() if v not in (None, "")}
         if not group:
             return False
         shares_a_key = any(k in self.group for k in group)
@@ -66,8 +80,12 @@ class Injection:
             seen = self.labels.get(k, Counter())
             # a label the subject's events vouch for: enough beside a shared key; alone, it
             # must be the value of most of the subject's events (a user's team, the model
-            # most of their calls went to; not one of the many teams using a model)
-            if not seen[v] or (not shares_a_key and 2 * seen[v] <= seen.total()):
+            # most of their calls went to; not one of the many teams using a model), or a
+            # slice of the subject (no event outside it carries the value)
+            if not seen[v]:
+                return False
+            inside = seen[v] == self.everyone.get(k, Counter())[v]
+            if not shares_a_key and 2 * seen[v] <= seen.total() and not inside:
                 return False
         return True
 

@@ -22,6 +22,7 @@ from engine.cli_args import (
     version,
 )
 from engine.yamlfile import ConfigError
+from replay.shape import BATCHING, EXPORTS, SPELLINGS, TRAFFIC, ZONES
 
 EXIT_USAGE = 2
 CONFIG_ENV = "SPANWATCH_CONFIG"
@@ -113,6 +114,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         out=args.out,
         truth=args.truth,
         stdout=sys.stdout,
+        shape={k: getattr(args, k) for k in ("spelling", "export", "zones", "traffic", "batching")},
+        kinds=args.incident_kinds,
     )
 
 
@@ -125,12 +128,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     from engine.aliases import AliasTable
+    from engine.config import canonical_model_lists
     from rules import cli as rules_cli
 
     config = _config(args)
-    known = AliasTable(config.aliases).known_fields()
-    run = rules_cli.check if args.rules_command == "check" else rules_cli.run_tests
-    return run(args.paths, config=config.rules, known_fields=known, out=sys.stdout)
+    catalog = config.models.catalog()
+    aliases = AliasTable(config.aliases, models=catalog)
+    known = aliases.known_fields()
+    if args.rules_command == "check":
+        return rules_cli.check(args.paths, config=config.rules, known_fields=known, out=sys.stdout)
+    # Test events are decoded as telemetry is: aliases, then canonical model names.
+    return rules_cli.run_tests(
+        args.paths,
+        config=config.rules,
+        known_fields=known,
+        out=sys.stdout,
+        prepare_event=aliases.normalise,
+        prepare_config=lambda rules: canonical_model_lists(rules, catalog),
+    )
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -279,6 +294,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--claude-code-logs", action="store_true", help="also write Claude Code log events"
     )
     p.add_argument("--no-incidents", action="store_true", help="inject no incidents")
+    p.add_argument(
+        "--incident-kinds",
+        choices=("classic", "all"),
+        default="classic",
+        help="classic: eleven kinds; all: also a team's error burst, a team's cache-hit "
+        "collapse and a runaway agent opening sessions",
+    )
+    shapes = p.add_argument_group("organisation shape (see replay/shape.py)")
+    shapes.add_argument(
+        "--spelling", choices=SPELLINGS, help="model IDs (default: us. inference profiles)"
+    )
+    shapes.add_argument("--export", choices=EXPORTS, help="spans, logs or both (default: spans)")
+    shapes.add_argument(
+        "--zones", choices=ZONES, help="sites and working hours (default: one region's offices)"
+    )
+    shapes.add_argument(
+        "--traffic", choices=TRAFFIC, help="how much and when people work (default: office hours)"
+    )
+    shapes.add_argument(
+        "--batching", choices=BATCHING, help="one request per batch or per session (default: batch)"
+    )
     p.add_argument("--out", required=True, metavar="FILE", help="history to write (required)")
     p.add_argument(
         "--truth",

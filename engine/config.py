@@ -24,6 +24,7 @@ from engine.aliases import CANONICAL_KEYS
 from engine.event_checks import EARLIEST, MAX_FUTURE
 from engine.incidents.config import IncidentsConfig, Time
 from engine.live.kafka import KafkaConfig
+from engine.model_identity import ModelCatalog, canonical_list
 from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
 from rules.config import RulesConfig
@@ -116,6 +117,28 @@ class LiveConfig(BaseModel):
         return self
 
 
+class ModelsConfig(BaseModel):
+    """Model identity: names only this account knows (application inference profiles,
+    provisioned or custom models), by ARN or ID, and the model each one serves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profiles: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("profiles")
+    @classmethod
+    def _targets_are_models(cls, value: dict[str, str]) -> dict[str, str]:
+        ModelCatalog(value)  # raises ValueError naming the entry that maps to no model
+        return value
+
+    def catalog(self) -> ModelCatalog:
+        return ModelCatalog(self.profiles)
+
+
+# Rule lists whose entries are models: compared with canonical model names.
+MODEL_LIST_SUFFIX = "models"
+
+
 def _detector_list(value: object) -> object:
     """`detectors:` may be the list itself (it replaces the default set)."""
     return {"detectors": value} if isinstance(value, list) else value
@@ -126,6 +149,7 @@ class SpanwatchConfig(BaseModel):
 
     state_dir: str = "spanwatch-state"
     aliases: dict[str, list[str]] = Field(default_factory=dict)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
     replay: ReplayConfig = Field(default_factory=ReplayConfig)
@@ -156,6 +180,13 @@ class SpanwatchConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _model_lists_canonical(self) -> SpanwatchConfig:
+        """`approved_models` (any list named `*models`) in canonical names: see
+        `engine.model_identity.canonical_list`."""
+        self.rules = canonical_model_lists(self.rules, self.models.catalog())
+        return self
+
+    @model_validator(mode="after")
     def _receivers_exist(self) -> SpanwatchConfig:
         """Routes and escalation levels may only name receivers or responders that exist."""
         configured = set(self.notifiers.names)
@@ -166,6 +197,17 @@ class SpanwatchConfig(BaseModel):
                 f"do not define: {missing}; defined: {sorted(configured)}"
             )
         return self
+
+
+def canonical_model_lists(rules: RulesConfig, catalog: ModelCatalog) -> RulesConfig:
+    """The rules configuration with its model lists in canonical names."""
+    lists = {
+        name: canonical_list(entries, catalog) if name.endswith(MODEL_LIST_SUFFIX) else entries
+        for name, entries in rules.lists.items()
+    }
+    if lists == rules.lists:
+        return rules
+    return rules.model_copy(update={"lists": lists})
 
 
 def load_config(path: str | Path | None) -> SpanwatchConfig:

@@ -57,7 +57,7 @@ def finish_span(
     event["status"] = "error" if error else "ok"
     if error and "error_type" not in event and status_message:
         event["error_type"] = status_message
-    return event
+    return aliases.settle(event)
 
 
 def _log_name(event: Mapping[str, Any], body: Any, event_name: str | None) -> str:
@@ -123,7 +123,7 @@ def finish_log(
             if event.get(key) is not None:
                 event["error_type"] = str(event[key])
                 break
-    return event
+    return aliases.settle(event)
 
 
 # Columns in which exports of spans and log records to tables (Parquet, a warehouse) keep the
@@ -164,4 +164,4 @@ def normalise_flat(obj: Mapping[str, Any], aliases: AliasTable) -> dict[str, Any
     event.setdefault("name", "")
     status = event.get("status")
     event["status"] = "error" if status in ("error", 2, "STATUS_CODE_ERROR") else "ok"
-    return event
+    return aliases.settle(event)

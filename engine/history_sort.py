@@ -7,14 +7,15 @@ sorted keys) into an external sort (`replay.external_sort`) that holds at most a
 and spills sorted runs to disk, and the dataflow then reads the merged runs in event-time order.
 Nothing is ever late in replay.
 
-The order is total and depends on the records alone: by event time, then by the canonical bytes.
+The order is total and depends on the records alone: by event time, then by kind (see the
+record tags below), then by the canonical bytes.
 So any permutation of the lines, any split into files, plain or gzip, and any re-batching of the
 same spans into requests give the same sequence, hence byte-identical incident logs. Since the
 events the dataflow sees are read back from their canonical form, even the order of attributes
 in the input does not show.
 
 Control events (`--control`) are sorted into the same sequence at their own times; at the same
-instant, events come before control events.
+instant, spans come first, then log records and flat events, then control events.
 
 Exact duplicates: an OTLP exporter that did not hear the answer to a request sends it again, so
 history can hold the same span twice. Two spans with the same trace and span id and every other
@@ -45,8 +46,13 @@ from engine.plan import Plan
 from replay.external_sort import ExternalSort
 from replay.readers import HistoryError, HistoryFile, read_lines
 
-EVENT = b"\x00"  # record tags: at the same instant, events before control events
-CONTROL = b"\x01"
+# Record tags. At the same instant: spans, then other events, then control events. A span is the
+# record of a call, and Claude Code's event about the same call often bears the very same time;
+# rules that count a call once per session (`dedup`) must meet the span first whatever the
+# records' bytes are.
+SPAN = b"\x00"
+EVENT = b"\x01"
+CONTROL = b"\x02"
 
 
 class StrictStop(Exception):
@@ -141,7 +147,7 @@ class _Reader:
             if t not in time_range:
                 self.stats.outside_range += 1
                 continue
-            add(t, EVENT + record)
+            add(t, (SPAN if event.get("kind") == "span" else EVENT) + record)
         if problems:
             more = f" (and {len(problems) - 1} more of its events)" if len(problems) > 1 else ""
             tail = f"; its other {kept} event(s) are kept" if kept else ""

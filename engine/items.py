@@ -53,7 +53,7 @@ class RunStats:
 class SortedRecords:
     """Replay's input: the next records of the history in event-time order.
 
-    A record is one tag byte (`EVENT` or `CONTROL`) and the canonical JSON of an event or a
+    A record is one tag byte (`SPAN`, `EVENT` or `CONTROL`) and the canonical JSON of an event or a
     control event; see `engine.history_sort`.
     """
 

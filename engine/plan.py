@@ -33,6 +33,7 @@ def rule_hit(hit: RuleHit) -> Hit:
         evidence=dict(hit.evidence),
         runbook=hit.runbook,
         resolve_after=hit.resolve_after,
+        noise_budget=hit.noise_budget,
     )
 
 
@@ -49,6 +50,7 @@ def signal_hit(signal: Signal) -> Hit:
         runbook=signal.runbook,
         resolved=not signal.firing,
         score=signal.score,
+        noise_budget=signal.noise_budget,
     )
 
 
@@ -84,7 +86,7 @@ class Plan:
         all_shards: bool = False,
     ) -> None:
         self.config = config
-        self.aliases = AliasTable(config.aliases)
+        self.aliases = AliasTable(config.aliases, models=config.models.catalog())
         self.rule_paths = rule_paths(config, rules)
         self.detectors = DetectorSet.from_config(config.detectors)
         self.time_range = time_range

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from replay.shape import OrgShape
 from replay.simulate import SimulationSpec, simulate
 from replay.timefmt import iso, parse_time
 
@@ -20,8 +21,13 @@ def simulate_command(
     truth: str | None,
     stdout: TextIO,
     stderr: TextIO | None = None,
+    shape: dict[str, str] | None = None,
+    kinds: str = "classic",
 ) -> int:
-    """Run the simulator and print a short summary; 0 on success, 2 on a bad argument or path."""
+    """Run the simulator and print a short summary; 0 on success, 2 on a bad argument or path.
+
+    `shape`: the `OrgShape` knobs given (spelling, export, zones, traffic, batching).
+    """
     stderr = stderr or sys.stderr
     try:
         spec_start = SimulationSpec.start if start is None else parse_time(start)
@@ -32,6 +38,8 @@ def simulate_command(
             start=spec_start,
             claude_code_logs=claude_code_logs,
             incidents=incidents,
+            shape=OrgShape(**{k: v for k, v in (shape or {}).items() if v is not None}),
+            kinds=kinds,
         )
     except ValueError as exc:
         print(f"spanwatch simulate: {exc}", file=stderr)
@@ -48,6 +56,9 @@ def simulate_command(
         f"from {iso(summary.start)} to {iso(summary.end)}",
         file=stdout,
     )
+    if spec.shape != OrgShape():
+        knobs = ", ".join(f"{k} {v}" for k, v in vars(spec.shape).items())
+        print(f"  shape: {knobs}", file=stdout)
     print(
         f"  {summary.spans:,} spans, {summary.log_records:,} log records "
         f"in {summary.lines:,} lines -> {out}",

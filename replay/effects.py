@@ -21,6 +21,10 @@ class Effects:
     error_bursts: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict)
     # team -> [(start, end)] in which nothing of the team arrives
     silences: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # team -> [(start, end, error probability of an invocation)]: a team-wide error burst
+    team_error_bursts: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict)
+    # team -> [(start, end, cache-hit probability)]: the team's prompt cache stops working
+    cache_collapses: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict)
 
     def latency_factor(self, model: str, region: str, t: int) -> float:
         for m, r, lo, hi, factor in self.latency:

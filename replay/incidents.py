@@ -24,19 +24,24 @@ from replay.population import Repo, Team, User
 from replay.timefmt import iso
 from replay.traffic import SessionBuilder, World
 from replay.universe import (
+    CACHE_HIT_COLLAPSE,
     COST_SPIKE,
     CREDENTIAL_IN_COMMAND,
     DANGEROUS_COMMAND,
     DISALLOWED_REGION,
     DISALLOWED_REGION_USE,
     ERROR_BURST,
+    EXTENDED_KINDS,
     FORBIDDEN_MODEL,
     FORBIDDEN_MODEL_USE,
+    INCIDENT_KINDS,
     LATENCY_DEGRADATION,
     MANY_REPOS,
     OPUS,
     PR_WITHOUT_PASSING_ASSERTIONS,
+    RUNAWAY_SESSIONS,
     SONNET,
+    TEAM_ERROR_BURST,
     TEAM_SILENT,
     TOKEN_BURN_DRIFT,
 )
@@ -54,7 +59,23 @@ SEVERITY = {
     PR_WITHOUT_PASSING_ASSERTIONS: "medium",
     MANY_REPOS: "medium",
     TEAM_SILENT: "high",
+    TEAM_ERROR_BURST: "critical",
+    CACHE_HIT_COLLAPSE: "medium",
+    RUNAWAY_SESSIONS: "critical",
 }
+KIND_SETS = {"classic": INCIDENT_KINDS, "all": INCIDENT_KINDS + EXTENDED_KINDS}
+# Kinds whose evidence only the wrapper's spans carry (a region, a pull request, a repository):
+# an organisation exporting only Claude Code's events cannot show them, so none is injected
+# there, and in a mixed one they happen to people whose setup exports spans.
+NEEDS_SPANS = frozenset(
+    (DISALLOWED_REGION_USE, PR_WITHOUT_PASSING_ASSERTIONS, MANY_REPOS, LATENCY_DEGRADATION)
+)
+# The extended kinds: a team's error burst (share of calls failing, minutes), a team's prompt
+# cache collapsing (hit probability, hours), a runaway agent opening sessions (per minute).
+TEAM_BURST_SHARE, TEAM_BURST_MINUTES = 0.4, 20
+COLLAPSED_CACHE_P, COLLAPSE_HOURS = 0.03, 2
+LOOP_SESSIONS_PER_MINUTE, LOOP_MINUTES = 40, 20
+TEAM_WORKERS = 6
 # Incidents per weekday of the simulated range (at least one of each kind).
 RATE_PER_WEEKDAY = {
     FORBIDDEN_MODEL_USE: 0.6,
@@ -120,10 +141,14 @@ def _truth(
     )
 
 
-def inject_incidents(world: World, seed: int, lo: int, hi: int) -> list[InjectedIncident]:
+def inject_incidents(
+    world: World, seed: int, lo: int, hi: int, kind_set: str = "classic"
+) -> list[InjectedIncident]:
     """Plan every incident of the universe in [lo, hi) µs, set its effects, add its activity.
 
     Effects come first (every session built afterwards sees all of them), activity last.
+    `kind_set="all"` adds the extended kinds, planned from a generator of their own so that the
+    classic ones stay where they were.
     """
     rng = random.Random(f"{seed}:incidents")
     org = world.org
@@ -135,6 +160,9 @@ def inject_incidents(world: World, seed: int, lo: int, hi: int) -> list[Injected
     plan = _Plan(calendar, learned, later)
     n_weekdays = len(calendar.weekdays)
     counts = {kind: max(1, round(rate * n_weekdays)) for kind, rate in RATE_PER_WEEKDAY.items()}
+    with_spans = [u for u in org.users if u.habits.spans]
+    if not with_spans:
+        counts.update(dict.fromkeys(NEEDS_SPANS, 0))
     truths: list[InjectedIncident] = []
     activity: list[tuple[str, User, int, int]] = []  # (why, who, when, seed salt)
 
@@ -193,6 +221,9 @@ def inject_incidents(world: World, seed: int, lo: int, hi: int) -> list[Injected
     busy: list[tuple[int, int]] = []
     for i, kind in enumerate(kinds):
         user = candidates[i % len(candidates)]
+        if kind in NEEDS_SPANS and not user.habits.spans:
+            rotated = candidates[i % len(candidates) :] + candidates[: i % len(candidates)]
+            user = next((u for u in rotated if u.habits.spans), user)
         length = EXPECTED_LENGTH.get(kind, 15 * MINUTE)
         hours = (9.5, 17.0 - length / HOUR)
         # Not while the user's own team is silenced: the incident would vanish with it.
@@ -220,6 +251,11 @@ def inject_incidents(world: World, seed: int, lo: int, hi: int) -> list[Injected
             world.effects.error_bursts.setdefault(user.email, []).append(
                 (start, start + length - 2 * MINUTE, 0.5)
             )
+    if kind_set == "all":
+        taken = [*plan.taken, *((_us(t.start), _us(t.end)) for t in truths), *busy]
+        teams_out = excluded | {u.team.name for _, u, _ in planned}
+        users_out = {u.email for _, u, _ in planned}
+        truths += _inject_extended(world, seed, lo, hi, history_end, taken, teams_out, users_out)
     for why, user, start, salt in activity:
         session_rng = random.Random(f"{seed}:{why}:{salt}:{user.index}:{start}")
         where = {"model": SONNET} if why == "latency" else {}
@@ -298,7 +334,7 @@ def _token_drift(
 ) -> tuple[InjectedIncident, tuple[int, int]]:
     """Over one working day of the team, its tokens per invocation creep up to three times."""
     length = DRIFT_LENGTH
-    start = plan.pick(team.utc_offset_h * 3600, length, DRIFT_START_H, prefer_day=day)
+    start = plan.pick(team.utc_offset_s, length, DRIFT_START_H, prefer_day=day)
     start = plan.calendar.lo if start is None else start  # a range is a day at least: never None
     factor = 3.0
     world.effects.token_ramps.setdefault(team.name, []).append((start, start + length, factor))
@@ -313,7 +349,7 @@ def _team_silence(world: World, plan: _Plan, team: Team, day: int) -> InjectedIn
     length = 3 * HOUR
     earlier = world.effects.silences.get(team.name, [])
     start = plan.pick(
-        team.utc_offset_h * 3600,
+        team.utc_offset_s,
         length,
         (10.0, 13.0),
         prefer_day=day,
@@ -537,3 +573,158 @@ USER_INCIDENTS = {
     PR_WITHOUT_PASSING_ASSERTIONS: _pr_without_assertions,
     MANY_REPOS: _many_repos,
 }
+
+
+# -- the extended kinds ---------------------------------------------------------------------------
+
+
+def _inject_extended(
+    world: World,
+    seed: int,
+    lo: int,
+    hi: int,
+    history_end: int | None,
+    taken: list[Window],
+    teams_out: set[str],
+    users_out: set[str],
+) -> list[InjectedIncident]:
+    """A team's error burst, a team's cache collapse and a runaway agent opening sessions,
+    each once a week or so, after two days of history in a long range (all three are only
+    anomalous against a baseline), clear of the classic incidents and of each other."""
+    rng = random.Random(f"{seed}:incidents:extended")
+    calendar = Calendar(rng, lo, hi)
+    learned = calendar if history_end is None else Calendar(rng, history_end, hi)
+    plan = _Plan(calendar, learned, taken=list(taken))
+    org = world.org
+    count = max(1, round(0.2 * len(calendar.weekdays)))
+    by_size = sorted(org.teams, key=lambda t: (-len(org.members(t)), t.name))
+    teams = [t for t in by_size if t.name not in teams_out and len(org.members(t)) >= 3]
+    teams = teams or [t for t in by_size if t.name not in world.effects.silences] or by_size
+    days = learned.weekdays
+    truths: list[InjectedIncident] = []
+    for i in range(count):
+        team = teams[(2 * i) % len(teams)]
+        found = _team_error_burst(world, rng, plan, team, days[i % len(days)], seed)
+        if found is not None:
+            truths.append(found)
+        team = teams[(2 * i + 1) % len(teams)]
+        found = _cache_collapse(world, rng, plan, team, days[(i + 2) % len(days)], seed)
+        if found is not None:
+            truths.append(found)
+    people = [u for u in org.users if u.email not in users_out and u.team.name in
+              {t.name for t in teams}] or list(org.users)  # fmt: skip
+    for i in range(count):
+        user = people[rng.randrange(len(people))]
+        found = _runaway_sessions(world, rng, plan, user, days[(i + 1) % len(days)], seed)
+        if found is not None:
+            truths.append(found)
+    return truths
+
+
+def _team_workers(
+    world: World, rng: random.Random, team: Team, window: Window, seed: int, why: str
+) -> int:
+    """Several members of `team` busy all through `window`: an agent session each, calling
+    every half minute or so. Returns the calls made."""
+    members = world.org.members(team)
+    calls = 0
+    for j, member in enumerate(rng.sample(members, min(TEAM_WORKERS, len(members)))):
+        session_rng = random.Random(f"{seed}:{why}:{j}:{member.index}:{window[0]}")
+        t = window[0] + int(session_rng.uniform(0, 90) * US)
+        b = SessionBuilder(
+            world, session_rng, member, session_rng.choice(member.repos), "bugfix", t
+        )
+        n = 0
+        while t < window[1]:
+            if n % 6 == 0:
+                b.turn(t)
+            t = b.invoke(t, "implement").end + int(session_rng.uniform(10, 45) * US)
+            n += 1
+        calls += n
+    return calls
+
+
+def _team_error_burst(
+    world: World, rng: random.Random, plan: _Plan, team: Team, day: int, seed: int
+) -> InjectedIncident | None:
+    """About 40% of a team's calls fail (throttling, timeouts) for 20 minutes."""
+    length = TEAM_BURST_MINUTES * MINUTE
+    silenced = world.effects.silences.get(team.name, [])
+    start = plan.pick(
+        team.utc_offset_s, length, (10.0, 15.5), prefer_day=day, apart=plan.taken,
+        avoid=silenced, working_only=True,
+    )  # fmt: skip
+    if start is None:
+        return None
+    window = (start, start + length)
+    plan.taken.append(window)
+    world.effects.team_error_bursts.setdefault(team.name, []).append((*window, TEAM_BURST_SHARE))
+    calls = _team_workers(world, rng, team, window, seed, "team-burst")
+    text = (
+        f"{TEAM_BURST_SHARE:.0%} of team {team.name}'s calls fail for {TEAM_BURST_MINUTES} minutes"
+    )
+    return _truth(
+        TEAM_ERROR_BURST, *window, {"team": team.name}, text,
+        error_share=TEAM_BURST_SHARE, busy_members_calls=calls,
+    )  # fmt: skip
+
+
+def _cache_collapse(
+    world: World, rng: random.Random, plan: _Plan, team: Team, day: int, seed: int
+) -> InjectedIncident | None:
+    """A team's prompt cache stops working (a changed system prompt, a broken cache key):
+    hardly any call hits it for two hours, so input costs rise."""
+    length = COLLAPSE_HOURS * HOUR
+    silenced = world.effects.silences.get(team.name, [])
+    start = plan.pick(
+        team.utc_offset_s, length, (9.75, 14.5), prefer_day=day, apart=plan.taken,
+        avoid=silenced, working_only=True,
+    )  # fmt: skip
+    if start is None:
+        return None
+    window = (start, start + length)
+    plan.taken.append(window)
+    world.effects.cache_collapses.setdefault(team.name, []).append((*window, COLLAPSED_CACHE_P))
+    calls = _team_workers(world, rng, team, window, seed, "cache-collapse")
+    text = f"team {team.name}'s prompt-cache hits collapse to {COLLAPSED_CACHE_P:.0%} for 2 hours"
+    return _truth(
+        CACHE_HIT_COLLAPSE, *window, {"team": team.name}, text,
+        cache_hit_p=COLLAPSED_CACHE_P, busy_members_calls=calls,
+    )  # fmt: skip
+
+
+def _runaway_sessions(
+    world: World, rng: random.Random, plan: _Plan, user: User, day: int, seed: int
+) -> InjectedIncident | None:
+    """A runaway agent: a script restarting the assistant in a loop, about 40 new sessions a
+    minute for 20 minutes, each a prompt and a call or two."""
+    length = LOOP_MINUTES * MINUTE
+    silenced = world.effects.silences.get(user.team.name, [])
+    start = plan.pick(
+        user.utc_offset_s, length, (9.5, 16.5), prefer_day=day, apart=plan.taken,
+        avoid=silenced, working_only=True,
+    )  # fmt: skip
+    if start is None:
+        return None
+    plan.taken.append((start, start + length))
+    session_rng = random.Random(f"{seed}:runaway-sessions:{user.index}:{start}")
+    gap = 60.0 / LOOP_SESSIONS_PER_MINUTE
+    t, sessions, calls, last = start, 0, 0, start
+    repo = user.repos[0]
+    while t < start + length:
+        b = SessionBuilder(world, session_rng, user, repo, "refactor", t)
+        b.turn(t)
+        end = b.invoke(t, "implement", tokens_scale=0.5, error_p=0.0).end
+        calls += 1
+        if session_rng.random() < 0.3:
+            end = b.invoke(end + _gap(session_rng), "implement", tokens_scale=0.5).end
+            calls += 1
+        sessions, last = sessions + 1, max(last, end)
+        t += int(session_rng.uniform(0.5 * gap, 1.5 * gap) * US)
+    text = (
+        f"runaway agent: {sessions} sessions of {user.email} in {LOOP_MINUTES} minutes "
+        f"({calls} calls)"
+    )
+    return _truth(
+        RUNAWAY_SESSIONS, start, last, {"user": user.email}, text, sessions=sessions, calls=calls
+    )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+from replay.shape import Habits, OrgShape, habits_of
 from replay.universe import HAIKU, OPUS, SONNET
 
 # (site, UTC offset in hours in November, home Bedrock region, share of teams)
@@ -20,6 +21,20 @@ SITES = (
     ("dublin", 0, "eu-west-1", 0.15),
     ("berlin", 1, "eu-west-1", 0.10),
 )
+# `--zones global`: eight sites from UTC-8 to UTC+11 (and a half-hour offset). Their Bedrock
+# regions stay within the default allow-list, as such an organisation would configure it.
+GLOBAL_SITES = (
+    ("sfo", -8, "us-west-2", 0.14),
+    ("nyc", -5, "us-east-1", 0.14),
+    ("sao-paulo", -3, "us-east-1", 0.10),
+    ("dublin", 0, "eu-west-1", 0.12),
+    ("berlin", 1, "eu-west-1", 0.10),
+    ("bangalore", 5.5, "eu-west-1", 0.16),
+    ("tokyo", 9, "us-west-2", 0.12),
+    ("sydney", 11, "us-west-2", 0.12),
+)
+# ... and teams whose working day starts earlier or later than nine (hours, local).
+GLOBAL_DAY_SHIFTS = (-1.5, 0.0, 0.0, 1.0, 2.5)
 
 # (team, department, languages its repositories are written in)
 TEAMS = (
@@ -216,9 +231,13 @@ class Team:
     name: str
     department: str
     site: str
-    utc_offset_h: int
+    utc_offset_h: float  # minus the team's shift: a team starting at 11 is a zone two hours west
     region: str
     repos: tuple[Repo, ...]
+
+    @property
+    def utc_offset_s(self) -> int:
+        return round(self.utc_offset_h * 3600)
 
 
 @dataclass(frozen=True)
@@ -234,10 +253,11 @@ class User:
     device_id: str
     host: str
     os_type: str
+    habits: Habits = field(default_factory=Habits)
 
     @property
     def utc_offset_s(self) -> int:
-        return self.team.utc_offset_h * 3600
+        return self.team.utc_offset_s
 
 
 @dataclass(frozen=True)
@@ -251,34 +271,50 @@ class Organisation:
         return [u for u in self.users if u.team is team]
 
 
-def build_organisation(seed: int, n_users: int) -> Organisation:
-    """Teams sized like real ones (a few large, many small), users spread over four sites."""
+def build_organisation(seed: int, n_users: int, shape: OrgShape | None = None) -> Organisation:
+    """Teams sized like real ones (a few large, many small), users spread over four sites
+    (or, with `shape.zones == "global"`, eight, with shifted working days)."""
+    shape = shape or OrgShape()
     rng = random.Random(f"{seed}:organisation")
     n_teams = max(1, min(n_users // 4, max(4, round(n_users / 16))))
-    teams = tuple(_build_team(rng, i) for i in range(n_teams))
+    sites = GLOBAL_SITES if shape.zones == "global" else SITES
+    teams = tuple(_build_team(rng, i, sites) for i in range(n_teams))
+    if shape.zones == "global":
+        teams = tuple(
+            _shifted(team, random.Random(f"{seed}:shift:{i}")) for i, team in enumerate(teams)
+        )
     shared = tuple(Repo(name, lang, "main") for name, lang in SHARED_REPOS)
     sizes = _team_sizes(rng, n_users, n_teams)
     users: list[User] = []
     emails: set[str] = set()
     for team, size in zip(teams, sizes, strict=True):
         for _ in range(size):
-            users.append(_build_user(rng, len(users), team, shared, emails))
+            user = _build_user(rng, len(users), team, shared, emails)
+            habits = habits_of(shape, seed, user.index)
+            users.append(user if habits == user.habits else replace(user, habits=habits))
     all_repos = tuple(r for t in teams for r in t.repos) + shared
     org_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     return Organisation(tuple(teams), tuple(users), org_id, all_repos)
 
 
-def _build_team(rng: random.Random, i: int) -> Team:
+def _build_team(rng: random.Random, i: int, sites: tuple = SITES) -> Team:
     name, department, languages = TEAMS[i % len(TEAMS)]
     if i >= len(TEAMS):
         name = f"{name}-{i // len(TEAMS) + 1}"
-    site, offset, region, _ = rng.choices(SITES, weights=[s[3] for s in SITES])[0]
+    site, offset, region, _ = rng.choices(sites, weights=[s[3] for s in sites])[0]
     repos = []
     for lang in languages:
         for suffix in REPO_SUFFIXES[lang][: rng.randint(2, len(REPO_SUFFIXES[lang]))]:
             base = "master" if rng.random() < 0.15 else "main"
             repos.append(Repo(f"acme/{name}-{suffix}", lang, base))
     return Team(name, department, site, offset, region, tuple(repos))
+
+
+def _shifted(team: Team, rng: random.Random) -> Team:
+    shift = rng.choice(GLOBAL_DAY_SHIFTS)
+    return Team(
+        team.name, team.department, team.site, team.utc_offset_h - shift, team.region, team.repos
+    )
 
 
 def _team_sizes(rng: random.Random, n_users: int, n_teams: int) -> list[int]:

@@ -15,15 +15,16 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 import orjson
 
 from replay.effects import Effects
-from replay.incidents import InjectedIncident, inject_incidents
+from replay.incidents import KIND_SETS, InjectedIncident, inject_incidents
 from replay.population import build_organisation
+from replay.shape import OrgShape
 from replay.timefmt import parse_time
 from replay.traffic import BATCH_US, Collector, World
 from replay.workday import DAY_S, US, user_day
@@ -41,8 +42,17 @@ class SimulationSpec:
     start: float = DEFAULT_START
     claude_code_logs: bool = False  # also emit Claude Code's own OTLP log events
     incidents: bool = True  # inject the labelled incidents
+    shape: OrgShape = field(
+        default_factory=OrgShape
+    )  # spellings, exports, zones, traffic, batching
+    kinds: str = "classic"  # which incident kinds: `classic` (eleven) or `all` (fourteen)
 
     def __post_init__(self) -> None:
+        if self.claude_code_logs and self.shape.export == "spans":  # the older switch
+            object.__setattr__(self, "shape", replace(self.shape, export="both"))
+        object.__setattr__(self, "claude_code_logs", self.shape.with_logs)
+        if self.kinds not in KIND_SETS:
+            raise ValueError(f"kinds must be one of {', '.join(KIND_SETS)}, got {self.kinds!r}")
         if self.days < 1:
             raise ValueError(f"days must be at least 1, got {self.days}")
         if self.users < 1:
@@ -73,12 +83,13 @@ def simulate(
 ) -> SimulationSummary:
     """Write `spec`'s telemetry to `out` (gzip if it ends in `.gz`) and the truth to `truth`."""
     began = time.perf_counter()
-    org = build_organisation(spec.seed, spec.users)
-    collector = Collector(with_logs=spec.claude_code_logs)
+    shape = spec.shape
+    org = build_organisation(spec.seed, spec.users, shape)
+    collector = Collector(with_logs=shape.with_logs, per_session=shape.batching == "session")
     lo = round(spec.start * US)
     hi = lo + spec.days * DAY_S * US
-    world = World(org, collector, Effects(), until=hi)
-    truths = inject_incidents(world, spec.seed, lo, hi) if spec.incidents else []
+    world = World(org, collector, Effects(), until=hi, traffic=shape.traffic_knobs)
+    truths = inject_incidents(world, spec.seed, lo, hi, spec.kinds) if spec.incidents else []
     offsets = sorted({u.utc_offset_s for u in org.users})
     first_day = (lo // US + offsets[0]) // DAY_S
     last_day = (hi // US + offsets[-1]) // DAY_S

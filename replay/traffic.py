@@ -35,6 +35,7 @@ from replay.otlp_json import (
     trace_line,
 )
 from replay.population import Organisation, Repo, User
+from replay.shape import Speller, Traffic
 from replay.timefmt import iso
 from replay.universe import (
     CC_API_ERROR,
@@ -55,6 +56,7 @@ from replay.universe import (
 )
 
 BATCH_US = 10_000_000
+DEFAULT_TRAFFIC = Traffic()
 CLAUDE_CODE_VERSION = "2.0.14"
 WRAPPER_VERSION = "1.4.2"
 SPAN_SCOPE = scope("claude-code-bedrock-wrapper", WRAPPER_VERSION)
@@ -98,8 +100,9 @@ class Invocation:
 class Collector:
     """Encoded records waiting for their batch window; `drain` turns them into lines."""
 
-    def __init__(self, with_logs: bool) -> None:
+    def __init__(self, with_logs: bool, per_session: bool = False) -> None:
         self.with_logs = with_logs
+        self.per_session = per_session  # one request per session per batch (agents exporting)
         self._pending: list[tuple[int, int, int, int, bytes]] = []
         self._resources: list[tuple[bytes, bytes]] = []
         self._seq = 0
@@ -134,6 +137,15 @@ class Collector:
                 _, _, is_log, session_no, data = ready[i]
                 (logs if is_log else spans).setdefault(session_no, []).append(data)
                 i += 1
+            if self.per_session:
+                for s in dict.fromkeys([*spans, *logs]):
+                    if s in spans:
+                        self.lines += 1
+                        yield trace_line([(resources[s][0], SPAN_SCOPE, spans[s])])
+                    if s in logs:
+                        self.lines += 1
+                        yield logs_line([(resources[s][1], LOG_SCOPE, logs[s])])
+                continue
             if spans:
                 self.lines += 1
                 yield trace_line([(resources[s][0], SPAN_SCOPE, d) for s, d in spans.items()])
@@ -146,12 +158,19 @@ class World:
     """What every session shares: the organisation, the collector, the incident effects."""
 
     def __init__(
-        self, org: Organisation, collector: Collector, effects: Effects, until: int
+        self,
+        org: Organisation,
+        collector: Collector,
+        effects: Effects,
+        until: int,
+        traffic: Traffic = DEFAULT_TRAFFIC,
     ) -> None:
         self.org = org
         self.collector = collector
         self.effects = effects
         self.until = until  # the end of the simulated range: later records are cut off
+        self.traffic = traffic
+        self.spell = Speller()
         self._log_resources: dict[int, bytes] = {}
 
     def log_resource(self, user: User) -> bytes:
@@ -212,13 +231,18 @@ class SessionBuilder:
         self.root = ""
         self.invocations = 0
         self.passed_assertion = False
-        self.with_logs = world.collector.with_logs
+        habits = user.habits
+        self.with_logs = world.collector.with_logs and habits.logs
+        self.with_spans = habits.spans
         team = user.team.name
         effects = world.effects
         self._ramps = effects.token_ramps.get(team)
         self._bursts = effects.error_bursts.get(user.email)
+        self._team_bursts = effects.team_error_bursts.get(team)
+        self._cache_collapses = effects.cache_collapses.get(team)
         self._silences = effects.silences.get(team)
         self._effects = effects
+        self._spell = world.spell
         span_resource = resource(
             [
                 s_attr("service.name", "claude-code"),
@@ -277,6 +301,8 @@ class SessionBuilder:
         region = region or self.user.region
         if cache_p is None:
             cache_p = 0.8 if self.invocations else 0.25
+        if self._cache_collapses:
+            cache_p = error_probability(self._cache_collapses, t, cache_p)
         self.invocations += 1
         hit = rng.random() < cache_p
         scale = tokens_scale * token_factor(self._ramps, t)
@@ -285,6 +311,8 @@ class SessionBuilder:
         tokens_in = min(200_000, max(300, int(rng.lognormvariate(MU_TOKENS_IN, 0.8) * scale)))
         if error_p is None:
             error_p = error_probability(self._bursts, t, BASE_ERROR_P)
+            if self._team_bursts:
+                error_p = max(error_p, error_probability(self._team_bursts, t, BASE_ERROR_P))
         error = self._error_type() if rng.random() < error_p else None
         if error:
             tokens_out = cache_read = 0
@@ -307,9 +335,10 @@ class SessionBuilder:
             cost = invocation_cost(model, tokens_in, tokens_out, cache_read)
         lookup_us = rng.randint(2_000, 25_000)
         end = t + lookup_us + latency_ms * 1000
+        habits = self.user.habits
         attrs = [
             _const("step", step),
-            _const("model", model),
+            _const("model", self._spell(model, habits.spelling, region, habits.upper)),
             _const("region", region),
             i_attr("tokens_in", tokens_in),
             i_attr("tokens_out", tokens_out),
@@ -333,8 +362,9 @@ class SessionBuilder:
             activity=(t, end),  # arrives, or not, with its invocation
         )
         if self.with_logs:
+            spelled = self._spell(model, habits.log_spelling, region, habits.upper)
             self._invoke_log(
-                t, end, model, error, cost, latency_ms, tokens_in, tokens_out, cache_read
+                t, end, spelled, error, cost, latency_ms, tokens_in, tokens_out, cache_read
             )
         return Invocation(end, error, cost)
 
@@ -405,7 +435,7 @@ class SessionBuilder:
         activity: tuple[int, int] | None = None,
     ) -> str:
         span_id = f"{self.rng.getrandbits(64) or 1:016x}"
-        if self._cut(*(activity or (start, end))):
+        if not self.with_spans or self._cut(*(activity or (start, end))):
             return span_id
         if parent is None:
             parent = self.root

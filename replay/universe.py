@@ -57,6 +57,11 @@ CREDENTIAL_IN_COMMAND: Final = "credential_in_command"
 PR_WITHOUT_PASSING_ASSERTIONS: Final = "pr_without_passing_assertions"
 MANY_REPOS: Final = "many_repos"
 TEAM_SILENT: Final = "team_silent"
+# Kinds an external evaluation used, injected with `--incident-kinds all`.
+TEAM_ERROR_BURST: Final = "team_error_burst"
+CACHE_HIT_COLLAPSE: Final = "cache_hit_collapse"
+RUNAWAY_SESSIONS: Final = "runaway_sessions"
+EXTENDED_KINDS: Final = (TEAM_ERROR_BURST, CACHE_HIT_COLLAPSE, RUNAWAY_SESSIONS)
 INCIDENT_KINDS: Final = (
     COST_SPIKE,
     TOKEN_BURN_DRIFT,

@@ -26,7 +26,8 @@ from replay.commands import (
     test_command,
 )
 from replay.population import WORKFLOWS, User
-from replay.traffic import SessionBuilder, World
+from replay.shape import Traffic
+from replay.traffic import DEFAULT_TRAFFIC, SessionBuilder, World
 
 DAY_S = 86_400
 US = 1_000_000
@@ -69,9 +70,11 @@ class Presence:
         return None if t > self.leave else t
 
 
-def session_starts(rng: random.Random, user: User, day: int) -> tuple[list[int], Presence | None]:
+def session_starts(
+    rng: random.Random, user: User, day: int, traffic: Traffic = DEFAULT_TRAFFIC
+) -> tuple[list[int], Presence | None]:
     """Start times (µs) of the sessions `user` opens on local `day`, sorted, and their presence
-    (None on a day they do not come in)."""
+    (None on a day they do not come in). `traffic` shapes how much and when (`replay.shape`)."""
     midnight = local_midnight_us(user, day)
     hours: list[float] = []
     presence = None
@@ -82,15 +85,26 @@ def session_starts(rng: random.Random, user: User, day: int) -> tuple[list[int],
             lunch_hours = (lunch, lunch + rng.uniform(*LUNCH_LENGTH_H))
             if rng.random() < LUNCH_AT_DESK:
                 lunch_hours = (lunch, lunch)
-            n = _poisson(rng, user.sessions_per_day)
-            hours.extend(_spread_over_day(rng, n, first, last, lunch_hours))
-            if rng.random() < 0.08:
+            n = _poisson(rng, user.sessions_per_day * traffic.sessions_scale)
+            if traffic.bursts:
+                hours.extend(_bursts(rng, n, traffic.bursts, first, last))
+            else:
+                hours.extend(_spread_over_day(rng, n, first, last, lunch_hours))
+            if rng.random() < traffic.evening_p:
                 hours.append(rng.uniform(19.5, 22.0))
             at = [midnight + int(h * 3600 * US) for h in (*lunch_hours, last)]
             presence = Presence((at[0], at[1]), at[2])
-    elif rng.random() < 0.07:
+    elif rng.random() < traffic.weekend_p:
         hours.extend(rng.uniform(10.0, 18.0) for _ in range(1 + _poisson(rng, 0.6)))
+    if traffic.night_p and rng.random() < traffic.night_p:
+        hours.append(rng.uniform(0.5, 5.0))
     return sorted(midnight + int(h * 3600 * US) for h in hours), presence
+
+
+def _bursts(rng: random.Random, n: int, bursts: int, first: float, last: float) -> list[float]:
+    """Start hours of `n` sessions gathered in `bursts` intense stretches of the working day."""
+    centres = [rng.uniform(first, last) for _ in range(bursts)]
+    return [min(last, max(first, rng.gauss(rng.choice(centres), 0.25))) for _ in range(n)]
 
 
 def _spread_over_day(
@@ -120,7 +134,7 @@ def _poisson(rng: random.Random, lam: float) -> int:
 def user_day(world: World, rng: random.Random, user: User, day: int, lo: int, hi: int) -> None:
     """All ordinary sessions of `user` on local `day` that start within [lo, hi)."""
     free = 0
-    starts, presence = session_starts(rng, user, day)
+    starts, presence = session_starts(rng, user, day, world.traffic)
     for start in starts:
         start = max(start, free + rng.randint(30, 600) * US)
         if not lo <= start < hi:

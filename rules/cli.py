@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import TextIO
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TextIO
 
 from .config import RulesConfig
 from .ruleset import build_ruleset
@@ -33,7 +33,20 @@ def check(
 
 
 def run_tests(
-    paths: Sequence[str], *, config: RulesConfig, known_fields: Collection[str], out: TextIO
+    paths: Sequence[str],
+    *,
+    config: RulesConfig,
+    known_fields: Collection[str],
+    out: TextIO,
+    prepare_event: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    prepare_config: Callable[[RulesConfig], RulesConfig] | None = None,
 ) -> int:
     """Run rule test files (`*.test.yml`); 0 passed, 1 a test failed (with a diff), 2 broken."""
-    return run_test_files(paths, config, known_fields, out)
+    return run_test_files(
+        paths,
+        config,
+        known_fields,
+        out,
+        prepare_event=prepare_event,
+        prepare_config=prepare_config,
+    )

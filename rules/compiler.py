@@ -120,8 +120,9 @@ class StringTests:
         parts = value.s
         fold = (lambda s: s) if self.cased else str.lower
         if any(isinstance(p, Placeholder) for p in parts):
-            if len(parts) == 1:
-                self.exact.update(fold(v) for v in _list_values(parts[0], lists, where))
+            if len(parts) == 1:  # the list alone: each entry is a Sigma string of its own
+                for entry in _list_values(parts[0], lists, where):
+                    self.add(SigmaString(entry), lists, where)
             else:
                 self.patterns.append(_wildcard_regex(parts, fold, lists, where))
             return
@@ -203,10 +204,12 @@ def _wildcard_regex(parts, fold, lists, where) -> str:
             out.append("(?s:.*)")
         elif part == SpecialChars.WILDCARD_SINGLE:
             out.append("(?s:.)")
-        else:
-            values = _list_values(part, lists, where)
-            alternatives = "|".join(re2.escape(fold(v)) for v in values) or _NOTHING
-            out.append(f"(?:{alternatives})")
+        else:  # a list: each entry may hold wildcards of its own
+            entries = _list_values(part, lists, where)
+            alternatives = "|".join(
+                _wildcard_regex(SigmaString(v).s, fold, lists, where) for v in entries
+            )
+            out.append(f"(?:{alternatives or _NOTHING})")
     return "".join(out)
 
 

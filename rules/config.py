@@ -8,10 +8,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PACKS_DIR = Path(__file__).parent / "packs"
 
+# Canonical model names (see the normalised event's `model`), patterns allowed: the Claude
+# models of the generations Claude Code runs on (3.5 and later), in every spelling and every
+# inference profile. Older Claude models (Claude 3, 2, Instant), other providers' models and
+# unknown models are not approved.
 APPROVED_MODELS = [
-    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-    "us.anthropic.claude-opus-4-1-20250805-v1:0",
+    "anthropic.claude-opus-*",
+    "anthropic.claude-sonnet-*",
+    "anthropic.claude-haiku-*",
+    "anthropic.claude-3-7-sonnet",
+    "anthropic.claude-3-5-sonnet",
+    "anthropic.claude-3-5-haiku",
 ]
 ALLOWED_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
 DEFAULT_BRANCHES = ["main", "master"]
@@ -32,6 +39,7 @@ def _default_values() -> dict[str, float | int | str]:
         "user_error_burst_count": 10,
         "user_distinct_repos": 15,
         "session_assertion_failures": 8,
+        "user_sessions_per_5m": 20,
     }
 
 

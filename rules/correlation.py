@@ -35,6 +35,7 @@ from typing import Any
 from .model import CorrelationInput, Hit
 
 BUCKETS_PER_WINDOW = 256
+MAX_PREFERRED = 10_000  # `dedup`: the most recent `by` values remembered as preferred
 DISTINCT_CAP = 1000
 SAMPLE_CAP = 512
 CHAIN_HISTORY = 32  # inputs an ordered window keeps to redo its chains for a late input
@@ -72,6 +73,10 @@ class CorrelationSpec:
     labels: tuple[tuple[str, str], ...] = ()
     runbook: str | None = None
     resolve_after: float | None = None
+    noise_budget: int | None = None
+    # (by, ((field, accepted values), ...)): inputs of a `by` value that sent a preferred one
+    # are left out (see rules.extension.DedupExtension)
+    dedup: tuple[str, tuple[tuple[str, frozenset[str]], ...]] | None = None
     state_key: str = ""  # equal keys mean an old window can be kept on reload
 
     def holds(self, value: float) -> bool:
@@ -283,6 +288,8 @@ class CorrelationState:
         if inp.time <= self.watermark - spec.timespan:  # every window it could join has closed
             self.late = getattr(self, "late", 0) + 1
             return []
+        if spec.dedup is not None and self._duplicate(inp, spec.dedup):
+            return []
         groups = self.groups
         key = inp.group
         window = groups.get(key)
@@ -336,8 +343,29 @@ class CorrelationState:
                 evidence=evidence,
                 runbook=spec.runbook,
                 resolve_after=spec.resolve_after,
+                noise_budget=spec.noise_budget,
             )
         ]
+
+    def _duplicate(
+        self, inp: CorrelationInput, dedup: tuple[str, tuple[tuple[str, frozenset[str]], ...]]
+    ) -> bool:
+        """Whether the input is a call already counted from a preferred input of its session."""
+        by, prefer = dedup
+        source = inp.evidence_source
+        values = dict(zip(source.names, source.values, strict=True))
+        key = values.get(by)
+        if key is None or key == "":
+            return False
+        key = str(key)
+        seen: OrderedDict[str, float] = self.__dict__.setdefault("preferred", OrderedDict())
+        if all(str(values.get(f, "")).lower() in accepted for f, accepted in prefer):
+            seen[key] = inp.time
+            seen.move_to_end(key)
+            while len(seen) > MAX_PREFERRED:
+                seen.popitem(last=False)
+            return False
+        return key in seen
 
     def advance(self, watermark: float) -> list[Hit]:
         """Forget groups with nothing left in their window; emits nothing."""

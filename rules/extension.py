@@ -6,11 +6,55 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .evidence import KEY_FIELDS
 from .timeutil import parse_duration
 
 
+class DedupExtension(BaseModel):
+    """`dedup: {by: session, prefer: {name: claude.invoke}}` on a correlation rule: one call,
+    one count, when the same calls arrive as the wrapper's spans and Claude Code's events.
+
+    Once an input of a `by` value (a session) matches `prefer`, the rule's other inputs of that
+    value are the same calls seen twice and are left out; until then they count. `by` and the
+    fields of `prefer` are among the key fields every input keeps (name, session, user, ...).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = "session"
+    prefer: dict[str, str | list[str]] = Field(min_length=1)
+
+    @field_validator("by")
+    @classmethod
+    def _key_field(cls, value: str) -> str:
+        if value not in KEY_FIELDS:
+            raise ValueError(f"`by` must be one of {', '.join(KEY_FIELDS)}")
+        return value
+
+    @field_validator("prefer")
+    @classmethod
+    def _key_fields(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        unknown = sorted(set(value) - set(KEY_FIELDS))
+        if unknown:
+            raise ValueError(f"`prefer` may test only {', '.join(KEY_FIELDS)}, not {unknown}")
+        return value
+
+    def compiled(self) -> tuple[str, tuple[tuple[str, frozenset[str]], ...]]:
+        """(by, ((field, accepted lower-cased values), ...)): plain data for the rule's state."""
+        prefer = tuple(
+            (f, frozenset(str(v).lower() for v in (want if isinstance(want, list) else [want])))
+            for f, want in sorted(self.prefer.items())
+        )
+        return self.by, prefer
+
+
 class SpanwatchExtension(BaseModel):
-    """`spanwatch: {group-by: [...], labels: {...}, runbook: URL, resolve-after: 30m}`."""
+    """`spanwatch: {group-by: [...], labels: {...}, runbook: URL, resolve-after: 30m,
+    noise-budget: 20}`.
+
+    `noise-budget`: incidents this rule may open per budget period (`incidents.noise_budget`)
+    before the rest fold into one storm incident; `off` for none. Unset: the global budget.
+    """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
@@ -18,6 +62,8 @@ class SpanwatchExtension(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     runbook: str | None = None
     resolve_after: float | None = Field(default=None, alias="resolve-after")
+    noise_budget: int | None = Field(default=None, alias="noise-budget")
+    dedup: DedupExtension | None = None
 
     @field_validator("group_by", mode="before")
     @classmethod
@@ -35,6 +81,22 @@ class SpanwatchExtension(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return None if value is None else parse_duration(value)
+
+    @field_validator("noise_budget", mode="before")
+    @classmethod
+    def _budget(cls, value: Any) -> Any:
+        return noise_budget_value(value)
+
+
+def noise_budget_value(value: Any) -> int | None:
+    """`noise-budget`: a whole number of incidents (at least 1), or `off` (0: no budget)."""
+    if value is None:
+        return None
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none")):
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("noise-budget must be a whole number of incidents (1 or more) or `off`")
+    return value
 
 
 def parse_extension(raw: Any) -> tuple[SpanwatchExtension, list[tuple[str, str]]]:

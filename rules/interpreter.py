@@ -140,11 +140,13 @@ def _field(name: str, value: Any, event: Mapping[str, Any], lists) -> bool:
 
 
 def _expand(parts: list[Any], lists) -> list[list[Any]]:
-    """Every placeholder replaced by each of its list values (a cartesian product)."""
+    """Every placeholder replaced by each of its list values (a cartesian product); a list
+    value is a Sigma string, so its `*` and `?` are wildcards."""
     choices = [
-        [str(v) for v in lists[p.name]] if isinstance(p, Placeholder) else [p] for p in parts
+        [SigmaString(str(v)).s for v in lists[p.name]] if isinstance(p, Placeholder) else [[p]]
+        for p in parts
     ]
-    return [list(combo) for combo in itertools.product(*choices)]
+    return [[part for piece in combo for part in piece] for combo in itertools.product(*choices)]
 
 
 def _wildcard(parts: list[Any], text: str, cased: bool) -> bool:

@@ -23,6 +23,7 @@ class Hit:
     evidence: dict[str, Any]
     runbook: str | None = None
     resolve_after: float | None = None
+    noise_budget: int | None = None  # None: the global budget; 0: none
 
 
 @dataclass(frozen=True)

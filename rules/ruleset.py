@@ -83,6 +83,7 @@ class DetectionRule:
     evidence_fields: tuple[str, ...]
     dispatch: frozenset[str] | None
     feeds: tuple[Feed, ...] = ()
+    noise_budget: int | None = None
     fingerprint: str = ""
     has_level: bool = True
     where: tuple[str, int] = ("", 0)
@@ -203,6 +204,7 @@ class RuleSet:
                     evidence=event_evidence(event, rule.evidence_fields),
                     runbook=rule.runbook,
                     resolve_after=rule.resolve_after,
+                    noise_budget=rule.noise_budget,
                 )
             )
         if not rule.feeds:
@@ -488,6 +490,14 @@ def _compile_detection(
 ) -> DetectionRule | None:
     rule: SigmaRule = doc.obj
     ext = _meta(doc, problems)
+    if ext.dedup is not None:
+        problems.append(
+            doc.problem(
+                "`dedup` is for correlation rules (a detection rule counts nothing)",
+                "spanwatch",
+                "dedup",
+            )
+        )
     try:
         trees = [c.parsed for c in rule.detection.parsed_condition]
     except sx.SigmaError as exc:
@@ -513,6 +523,7 @@ def _compile_detection(
         labels=dict(ext.labels),
         runbook=ext.runbook,
         resolve_after=ext.resolve_after,
+        noise_budget=ext.noise_budget,
         evidence_fields=tuple(referenced_fields(tree)),
         dispatch=required_values(tree, DISPATCH_FIELD),
         fingerprint=_fingerprint(doc.data, _lists_used(doc, config), filters_data),
@@ -650,6 +661,8 @@ def _compile_correlation(
         labels=tuple(sorted(ext.labels.items())),
         runbook=ext.runbook,
         resolve_after=ext.resolve_after,
+        noise_budget=ext.noise_budget,
+        dedup=ext.dedup.compiled() if ext.dedup is not None else None,
         state_key=state_key,
     )
     feeds = [

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -338,8 +338,17 @@ def run_test_files(
     config: RulesConfig,
     known_fields: Collection[str] | None,
     out: TextIO,
+    *,
+    prepare_event: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    prepare_config: Callable[[RulesConfig], RulesConfig] | None = None,
 ) -> int:
-    """Run every test under `paths`; 0 all passed, 1 a test failed, 2 rules or tests broken."""
+    """Run every test under `paths`; 0 all passed, 1 a test failed, 2 rules or tests broken.
+
+    `prepare_event` and `prepare_config` let the caller treat test events and a test file's
+    configuration as its decoder treats telemetry and configuration (the engine fills
+    canonical keys from their aliases and gives models their canonical names), so a test may
+    be written with the attribute names and model spellings the telemetry really carries.
+    """
     files, problems = discover_test_files(paths)
     if not files and not problems:
         out.write("no rule tests (*.test.yml) found\n")
@@ -354,6 +363,8 @@ def run_test_files(
         try:
             test_file = parse_test_file(path)
             cfg = merged_config(config, test_file.overrides)
+            if prepare_config is not None:
+                cfg = prepare_config(cfg)
         except TestFileError as exc:
             out.write(f"{path}:{exc.line or 1}: error: {exc}\n")
             broken = True
@@ -374,7 +385,10 @@ def run_test_files(
             continue
         for test in test_file.tests:
             outcome = TestOutcome(str(path), test.name, test.line)
-            outcome.diff = compare(test.expected, run_events(ruleset, test.events))
+            events = test.events
+            if prepare_event is not None:
+                events = [prepare_event(dict(e)) for e in events]
+            outcome.diff = compare(test.expected, run_events(ruleset, events))
             outcomes.append(outcome)
             _report(outcome, test, test_file.rule_paths, out)
     failed = sum(1 for o in outcomes if not o.passed)

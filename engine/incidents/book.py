@@ -24,6 +24,11 @@ Notification (Alertmanager's dispatcher and notify pipeline, per aggregation gro
   Groups track fingerprints, as Alertmanager tracks label sets: a problem that resolves and
   returns between two flushes looks, to receivers, as if it never stopped (flap suppression).
 
+Noise budgets (`engine.incidents.noise_budget`): a new incident of a rule already past its
+budget is opened and logged but folded into the rule's storm incident instead of joining any
+aggregation group; the storm incident is grouped on its own, so it is announced once.
+`_open_within_budget` is the one seam between the lifecycle and the budget.
+
 Escalation (PagerDuty): a route with `escalation: POLICY` adds the first level's receivers to the
 group and starts the incident on the policy when it is first announced. Each level's timeout
 without acknowledgement moves it one level up (receivers of that level are paged, an
@@ -54,6 +59,7 @@ from engine.incidents.control import (
 )
 from engine.incidents.matchers import matches_all
 from engine.incidents.model import SEVERITY_RANK, ControlReport, Hit, Output, Transition
+from engine.incidents.noise_budget import NoiseBudget, storm_fingerprint
 from engine.incidents.routing import (
     RouteNode,
     RouteOptions,
@@ -99,6 +105,7 @@ class IncidentBook:
         self._serial = 0
         self._version = 0  # bumps when the set or severity of open incidents changes
         self._inhibit_cache: tuple[int, list[dict[tuple, list[tuple[str, bool]]]]] = (-1, [])
+        self._noise = NoiseBudget(self.config.noise_budget)
 
     # ------------------------------------------------------------------ inputs
 
@@ -124,7 +131,7 @@ class IncidentBook:
             if incident is not None and incident.open:
                 out += self._resolve(incident, at, by=hit.source, comment="no longer firing")
         elif incident is None or not incident.open:
-            out += self._open(fp, hit, at)
+            out += self._open_within_budget(fp, hit, at)
         else:
             out += self._update(incident, hit, at)
         out += self._run_timers(at)  # zero waits take effect at once
@@ -182,7 +189,42 @@ class IncidentBook:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _open(self, fp: str, hit: Hit, at: float) -> list[Output]:
+    def _open_within_budget(self, fp: str, hit: Hit, at: float) -> list[Output]:
+        """Open the hit's incident; past its rule's noise budget, fold it into a storm.
+
+        A problem that comes back while its last incident is still remembered is not a new
+        one: flap suppression already keeps it quiet, so it does not count against the budget.
+        """
+        previous = self._incidents.get(fp)
+        if previous is not None and previous.folded_into is None:
+            return self._open(fp, hit, at)
+        noise = self.__dict__.get("_noise")
+        if noise is None:  # a book saved before noise budgets existed
+            noise = self._noise = NoiseBudget(self.config.noise_budget)
+        if not noise.over_budget(hit, at):
+            return self._open(fp, hit, at)
+        storm_fp = storm_fingerprint(hit.rule_id)
+        storm = self._incidents.get(storm_fp)
+        new = storm is None or not storm.open
+        storm_hit = noise.fold(hit, at, new_storm=new)
+        summary = noise.summary(hit.rule_id)
+        if new or storm is None:
+            out = self._open(storm_fp, storm_hit, at, storm=summary)
+        else:
+            storm.storm = summary
+            out = self._update(storm, storm_hit, at)
+        folded_into = self._incidents[storm_fp].id
+        return self._open(fp, hit, at, folded_into=folded_into) + out
+
+    def _open(
+        self,
+        fp: str,
+        hit: Hit,
+        at: float,
+        *,
+        folded_into: str | None = None,
+        storm: dict[str, Any] | None = None,
+    ) -> list[Output]:
         previous = self._incidents.get(fp)
         if previous is not None:
             self._ids.pop(previous.id, None)
@@ -205,6 +247,8 @@ class IncidentBook:
                 hit.resolve_after if hit.resolve_after is not None else self.config.resolve_timeout
             ),
             count=1,
+            folded_into=folded_into,
+            storm=storm,
         )
         incident.add_evidence(hit, self.config.evidence_samples)
         self._incidents[fp] = incident
@@ -212,7 +256,8 @@ class IncidentBook:
         self._version += 1
         self._schedule_resolve(incident)
         out: list[Output] = [self._log("incident.opened", incident, at)]
-        self._join_groups(incident, at)
+        if folded_into is None:  # a folded incident is logged, never routed nor notified
+            self._join_groups(incident, at)
         return out
 
     def _update(self, incident: Incident, hit: Hit, at: float) -> list[Output]:
@@ -225,7 +270,8 @@ class IncidentBook:
         if SEVERITY_RANK[hit.severity] > SEVERITY_RANK[incident.severity]:
             incident.severity = hit.severity
             self._version += 1
-            self._join_groups(incident, at)
+            if incident.folded_into is None:
+                self._join_groups(incident, at)
             return [self._log("incident.updated", incident, at)]
         if incident.count > incident.logged_count and (
             at >= incident.logged_at + self.config.update_interval
@@ -261,6 +307,8 @@ class IncidentBook:
         labels = incident.route_labels()
         for node in match_routes(self._root, labels):
             key = group_key(node, labels)
+            if incident.storm is not None:  # a storm is announced on its own, once
+                key += "|storm"
             group = self._groups.get(key)
             if group is None:
                 group = Group(key, node.path, group_labels(node.options, labels), at)

@@ -122,6 +122,18 @@ class SilenceConfig(_Strict):
         return self
 
 
+class NoiseBudgetConfig(_Strict):
+    """How many incidents one rule or detector may open per `per` before the rest fold into
+    one storm incident (a rule's `spanwatch: {noise-budget: N}` or a detector's
+    `noise_budget: N` overrides `incidents`; `off` there exempts it). `top_groups`: how many of
+    the folded incidents' groups the storm incident lists."""
+
+    enabled: bool = True
+    incidents: int = Field(10, ge=1)
+    per: PositiveDuration = 3600.0
+    top_groups: int = Field(5, ge=1, le=100)
+
+
 class IncidentsConfig(_Strict):
     """Routes, escalation policies, inhibition, time intervals, silences and lifecycle knobs.
 
@@ -130,6 +142,7 @@ class IncidentsConfig(_Strict):
     an `incident.updated` line. `evidence_samples` bounds the evidence kept per incident.
     `resolved_retention` is how long a resolved incident stays answerable by id, and
     `silence_retention` how long an expired silence stays listed (Alertmanager: 5 days).
+    `noise_budget` keeps one mis-tuned rule from paging on-call a thousand times a day.
     """
 
     route: RouteConfig = Field(default_factory=_default_route)
@@ -142,6 +155,7 @@ class IncidentsConfig(_Strict):
     evidence_samples: int = Field(5, ge=1, le=100)
     resolved_retention: Duration = 3600.0
     silence_retention: Duration = 432000.0
+    noise_budget: NoiseBudgetConfig = Field(default_factory=NoiseBudgetConfig)
 
     @model_validator(mode="after")
     def _references(self) -> IncidentsConfig:

@@ -45,6 +45,7 @@ class Hit:
     resolve_after: float | None = None  # rules: auto-resolve after this much time without hits
     resolved: bool = False  # detectors: an explicit "no longer firing"
     score: float | None = None
+    noise_budget: int | None = None  # incidents per budget period; None: global; 0: none
 
     def __post_init__(self) -> None:
         # A bad hit is a bug in the adapter that built it, not user input: fail loudly there.

@@ -53,6 +53,8 @@ class Incident:
     escalation: Escalation | None = None
     logged_count: int = 0
     logged_at: float = 0.0
+    folded_into: str | None = None  # the storm incident it was folded into (never notified)
+    storm: dict[str, Any] | None = None  # a storm incident's tally (see noise_budget)
 
     @property
     def open(self) -> bool:
@@ -100,6 +102,10 @@ class Incident:
         }
         if self.runbook:
             out["runbook"] = self.runbook
+        if self.folded_into:
+            out["folded_into"] = self.folded_into
+        if self.storm:
+            out["storm"] = copy.deepcopy(self.storm)
         if self.acknowledged:
             out["acknowledged"] = dict(self.acknowledged)
         if self.resolution:

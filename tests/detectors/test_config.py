@@ -19,7 +19,8 @@ def test_the_embedded_default_set_covers_the_claude_code_use_cases():
     assert ids["cost-per-team"].group_by == ["team"]
     assert ids["cost-per-user"].parent_by == ["team"]
     assert ids["invocations-per-user"].aggregation == "count"
-    assert ids["error-rate-per-model-region"].group_by == ["model", "region"]
+    assert ids["failing-users-per-model-region"].group_by == ["model", "region"]
+    assert ids["error-rate-per-team"].severity == "critical"
     assert ids["latency-p95-per-model-region"].aggregation == "p95"
     assert ids["cache-hit-ratio-per-workflow"].aggregation == "ratio"
     assert ids["new-region-per-user"].kind == "new_value"
@@ -113,3 +114,29 @@ def test_a_broken_detector_file_names_the_file_and_the_line(tmp_path):
     path.write_text("detectors:\n  - id: [unclosed\n")
     with pytest.raises(DefaultsError, match=rf"{path}:\d+: not valid YAML"):
         load_detector_file(path)
+
+
+def test_a_detector_may_have_its_own_noise_budget_or_none():
+    base = {"id": "x", "kind": "ewma"}
+    specs = DetectorsConfig.model_validate(
+        {"detectors": [{**base, "noise_budget": 3}, {**base, "id": "y", "noise_budget": "off"}]}
+    ).detectors
+    assert [s.noise_budget for s in specs] == [3, 0]
+    errs = errors({"detectors": [{**base, "noise_budget": 0}]})
+    assert errs[0][0] == ("detectors", 0, "noise_budget") and "or `off`" in errs[0][1]
+
+
+def test_a_detectors_signals_carry_its_noise_budget():
+    from detectors.detectorset import DetectorSet
+    from detectors.model import Observation
+
+    spec = {"id": "c", "kind": "ewma", "interval": "1m", "warmup": 0, "noise_budget": 2,
+            "params": {"direction": "up"}}  # fmt: skip
+    detectors = DetectorSet.from_config(DetectorsConfig.model_validate({"detectors": [spec]}))
+    state = detectors.new_state("c")
+    signals = []
+    for minute in range(200):
+        for _ in range(50 if minute == 199 else 2 + minute % 2):
+            state.update(Observation("c", minute * 60.0 + 1, (), None))
+        signals += state.advance((minute + 1) * 60.0)
+    assert signals and all(s.noise_budget == 2 for s in signals)

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors import DetectorsConfig, DetectorSet, Signal
 from detectors.absence import Absence, AbsenceParams
 from detectors.seasonal import SeasonalBaseline, SeasonalParams
-from detectors.weekly import CELLS, cell_of, quietest_hour, same_type_cells
+from detectors.weekly import (
+    CELLS,
+    align_day_start,
+    cell_of,
+    is_weekend,
+    quietest_hour,
+    same_type_cells,
+)
 
 MONDAY = 1793577600.0  # 2026-11-02T00:00:00Z
 HOUR = 3600.0
@@ -203,3 +211,33 @@ def _silence_after_17h(days_working_late: int) -> float:
 def test_one_late_evening_does_not_make_the_evening_an_hour_the_team_must_be_active():
     assert _silence_after_17h(1) < 0.5
     assert _silence_after_17h(5) > 0.5  # a working week of late evenings does
+
+
+def test_a_key_east_of_utc_has_its_weekend_in_its_own_days():
+    tokyo = 16 - 24  # quietest at 16:00 UTC, one in the morning there, the evening before
+    saturday_morning_there = cell_of(MONDAY + 4 * 86400 + 23 * 3600)  # Friday 23:00 UTC
+    monday_morning_there = cell_of(MONDAY + 6 * 86400 + 22 * 3600)  # Sunday 22:00 UTC
+    assert is_weekend(saturday_morning_there, tokyo)
+    assert not is_weekend(monday_morning_there, tokyo)
+    assert not is_weekend(cell_of(MONDAY + 4 * 86400 + 10 * 3600), tokyo)  # Friday 19:00 there
+    assert set(same_type_cells(saturday_morning_there, tokyo)) == {23 + 24 * d for d in (4, 5)}
+
+
+@pytest.mark.parametrize(
+    ("offset", "aligned"), [(9, 16 - 24), (-8, 9), (-12, 13), (11, 14 - 24), (0, 1), (5, 20 - 24)]
+)
+def test_which_utc_day_a_key_starts_its_days_is_read_from_its_quiet_weekend(offset, aligned):
+    # a team working 09:00-18:00 local on weekdays: its quietest hour is 01:00 local
+    share: list[float | None] = [0.0] * CELLS
+    for cell in range(CELLS):
+        local = cell + offset
+        day, hour = (local // 24) % 7, local % 24
+        share[cell] = 1.0 if day < 5 and 9 <= hour < 18 else 0.0
+    quiet = (1 - offset) % 24
+    assert align_day_start(quiet, share) == aligned
+    # by the first Sunday, the stretch from Friday's quiet hour already tells
+    to_sunday = [s if cell < 6 * 24 else None for cell, s in enumerate(share)]
+    assert align_day_start(quiet, to_sunday) == aligned
+    # with only the first four days seen, the hour decides: from 14:00 UTC, the day before
+    first_days = [s if cell < 4 * 24 else None for cell, s in enumerate(share)]
+    assert align_day_start(quiet, first_days) == (quiet - 24 if quiet >= 14 else quiet)

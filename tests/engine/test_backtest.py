@@ -50,3 +50,20 @@ def test_a_team_that_merely_used_a_slow_model_does_not_explain_the_slowdown():
     assert inj.matches(incident(model="m", region="r"), T + 600)
     assert not inj.matches(incident(team="payments"), T + 600)
     assert not inj.matches(incident(), T + 600)
+
+
+def test_a_slice_lying_wholly_inside_the_injection_explains_it():
+    # the team's calls fail; one member's own error alert is a drill-down, not a false alarm
+    inj = injection({"team": "payments"}, user={"ann": 30, "bob": 40, "cy": 30})
+    inj.everyone["user"] = Counter({"ann": 30, "bob": 40, "cy": 30, "dee": 50})
+    assert inj.matches(incident(user="ann"), T + 60)
+    # a user whose events are partly outside the subject (another team's) is not a slice
+    inj.everyone["user"]["ann"] += 5
+    assert not inj.matches(incident(user="ann"), T + 60)
+    assert not inj.matches(incident(user="dee"), T + 60)
+
+
+def test_an_empty_label_claims_nothing():
+    inj = injection({"user": "ann"})
+    assert inj.matches(incident(user="ann", repo=""), T + 60)
+    assert not inj.matches(incident(repo=""), T + 60)

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from engine.aliases import AliasTable
-from engine.decode import DecodeError, decode_line
+from engine.decode import DecodeError, decode_line, decode_object
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
 from .otlp_capture import CaptureServer
@@ -75,7 +75,9 @@ def test_spans_from_the_sdk_exporter_decode_to_normalised_events():
     assert invoke["kind"] == "span" and invoke["status"] == "ok"
     assert invoke["user"] == "alice@example.com" and invoke["team"] == "payments"
     assert invoke["repo"] == "billing" and invoke["session"] == "s-1"
-    assert invoke["model"] == "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert invoke["model"] == "anthropic.claude-sonnet-4-5"
+    assert invoke["model_id"] == "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert invoke["model.profile"] == "us" and invoke["model.version"] == "4.5"
     assert (invoke["tokens_in"], invoke["tokens_out"]) == (1200, 340)
     assert invoke["cost"] == pytest.approx(0.0087) and invoke["cache_hit"] is False
     assert invoke["latency_ms"] >= 0 and len(invoke["trace_id"]) == 32
@@ -148,7 +150,8 @@ def test_claude_code_log_events_from_the_sdk_fill_the_canonical_keys():
     api = by_name["claude_code.api_request"]
     assert api["kind"] == "log" and api["time"] == pytest.approx(1_764_298_800.0)
     assert api["user"] == "bob@example.com" and api["session"] == "sess-9"
-    assert api["team"] == "platform" and api["model"].startswith("us.anthropic.claude-haiku")
+    assert api["team"] == "platform" and api["model"] == "anthropic.claude-haiku-4-5"
+    assert api["model_id"].startswith("us.anthropic.claude-haiku")
     assert api["cost"] == pytest.approx(0.0123)
     assert (api["tokens_in"], api["tokens_out"], api["latency_ms"]) == (1500, 200, 2345.0)
     tool = by_name["claude_code.tool_result"]
@@ -281,7 +284,6 @@ def test_a_flat_record_with_attribute_maps_fills_the_canonical_keys():
     """Exports of spans to tables (Parquet from the Collector's S3 path, a warehouse) keep
     attributes as maps; their entries count like OTLP attributes, the record's own first."""
     from engine.aliases import AliasTable
-    from engine.decode import decode_object
 
     record = {
         "time": "2026-11-02T10:00:00Z",
@@ -296,3 +298,15 @@ def test_a_flat_record_with_attribute_maps_fills_the_canonical_keys():
     assert event["region"] == "us-east-1", "the record's own column wins"
     assert event["cost"] == 0.5
     assert "attributes" not in event and "resource_attributes" not in event
+
+
+def test_claude_code_cache_reads_say_whether_the_call_hit_the_prompt_cache():
+    def request(read: str) -> dict:
+        attrs = [{"key": "cache_read_tokens", "value": {"stringValue": read}}]
+        record = {"timeUnixNano": "1", "body": {"stringValue": "claude_code.api_request"},
+                  "attributes": attrs}  # fmt: skip
+        return {"resourceLogs": [{"scopeLogs": [{"logRecords": [record]}]}]}
+
+    [hit] = decode_object(request("5120"), AliasTable())
+    [miss] = decode_object(request("0"), AliasTable())
+    assert hit["cache_hit"] is True and miss["cache_hit"] is False

@@ -81,7 +81,8 @@ def expected_event(attrs: dict, resource: dict, **fields) -> dict:
         if key in renames:
             event[renames[key]] = value
     event.update(fields)
-    return event
+    # the model's canonical name and parts, its spelling kept in model_id (test_model_identity)
+    return ALIASES.settle_model(event)
 
 
 def assert_same(a: dict, b: dict) -> None:

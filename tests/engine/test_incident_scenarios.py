@@ -36,6 +36,7 @@ notifiers:
     - {name: security, type: console}
 incidents:
   update_interval: 1h
+  noise_budget: {incidents: 100}  # these scenarios are about grouping; storms: test_noise_budget
   route:
     receiver: oncall
     group_by: [team, rule_id]

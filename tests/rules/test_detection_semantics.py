@@ -96,11 +96,24 @@ def test_detection_modifiers_and_conditions_follow_sigma(load_rules, body, event
 
 
 def test_placeholders_expand_from_configured_lists(load_rules):
-    config = RulesConfig(lists={"vips": ["alice", "bob*"]})
+    config = RulesConfig(lists={"vips": ["alice", "bob*", "c?rol", "dave\\*"]})
     body = "sel:\n  user|expand: '%vips%'\ncondition: sel"
     assert matches(load_rules, body, {"user": "ALICE"}, config)
-    assert matches(load_rules, body, {"user": "bob*"}, config)  # list values are literal
-    assert not matches(load_rules, body, {"user": "bobby"}, config)
+    # list values are Sigma strings: `*` and `?` are wildcards, `\*` a literal star
+    assert matches(load_rules, body, {"user": "bobby"}, config)
+    assert matches(load_rules, body, {"user": "Carol"}, config)
+    assert not matches(load_rules, body, {"user": "caarol"}, config)
+    assert matches(load_rules, body, {"user": "dave*"}, config)
+    assert not matches(load_rules, body, {"user": "daved"}, config)
+    assert not matches(load_rules, body, {"user": "alice2"}, config)
+
+
+def test_list_patterns_inside_a_larger_pattern(load_rules):
+    config = RulesConfig(lists={"models": ["anthropic.claude-*-4-5", "meta.llama3"]})
+    body = "sel:\n  model|expand: '%models%*'\ncondition: sel"
+    assert matches(load_rules, body, {"model": "anthropic.claude-sonnet-4-5"}, config)
+    assert matches(load_rules, body, {"model": "meta.llama3-1-70b"}, config)
+    assert not matches(load_rules, body, {"model": "anthropic.claude-3-opus"}, config)
 
 
 def test_placeholders_inside_a_pattern_and_a_regex(load_rules):
@@ -185,3 +198,11 @@ def test_evidence_never_shows_a_credential(load_rules):
     hits, _ = ruleset.evaluate({"command": "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE aws s3 ls"})
     assert "AKIAIOSFODNN7EXAMPLE" not in str(hits[0].evidence)
     assert "AKIA" in hits[0].evidence["command"]
+
+
+@pytest.mark.parametrize(("written", "budget"), [("25", 25), ("'off'", 0), ("", None)])
+def test_hit_carries_the_rules_noise_budget(load_rules, written, budget):
+    extra = f"spanwatch:\n  noise-budget: {written}\n" if written else ""
+    text = detection("sel:\n  command|contains: x\ncondition: sel", extra)
+    [hit] = load_rules(text).evaluate({"time": 1.0, "command": "x"})[0]
+    assert hit.noise_budget == budget

@@ -159,12 +159,14 @@ def test_bad_spanwatch_attribute_is_reported(tmp_path):
         spanwatch:
           resolve-after: soon
           colour: red
+          noise-budget: -3
         """,
     )
     code, text = run_check([path])
     assert code == 2
     assert "spanwatch.resolve-after" in text
     assert "spanwatch.colour" in text
+    assert "spanwatch.noise-budget" in text and "whole number of incidents" in text
 
 
 def test_duplicate_rule_ids_are_refused(tmp_path):
@@ -266,3 +268,37 @@ def test_nesting_too_deep_for_the_parser_is_a_problem_not_a_crash(tmp_path):
     deep = write(tmp_path, "deep.yml", "title: x\ndetection: " + "[" * 3000 + "]" * 3000 + "\n")
     code, text = run_check([deep])
     assert code == 2 and f"{deep}" in text and "invalid YAML" in text
+
+
+def test_dedup_is_for_correlations_on_key_fields(tmp_path):
+    path = write(
+        tmp_path,
+        "dedup.yml",
+        """\
+        title: t
+        name: t
+        level: low
+        logsource: {product: test}
+        detection:
+          sel: {x: 1}
+          condition: sel
+        spanwatch:
+          dedup: {by: session, prefer: {name: claude.invoke}}
+        ---
+        title: c
+        name: c
+        level: low
+        correlation:
+          type: event_count
+          rules: [t]
+          group-by: [user]
+          timespan: 1h
+          condition: {gte: 2}
+        spanwatch:
+          dedup: {by: prompt, prefer: {model: x}}
+        """,
+    )
+    code, text = run_check([path])
+    assert code == 2
+    assert "`dedup` is for correlation rules" in text
+    assert "spanwatch.dedup.by" in text and "spanwatch.dedup.prefer" in text

@@ -141,7 +141,7 @@ def test_every_default_pack_rule_has_a_positive_and_a_negative_test():
             if not test.expected:
                 negative_files.add(path.name)
     assert raising <= positive
-    assert len(raising) == 15
+    assert len(raising) == 16
     rule_files = {
         p.name.replace(".yml", ".test.yml")
         for p in (PACKS_DIR / "claude_code").glob("*.yml")

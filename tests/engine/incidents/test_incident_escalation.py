@@ -98,7 +98,7 @@ def test_a_resolution_stops_escalation_and_is_told_to_everyone_paged():
 
 
 def test_incidents_announced_together_escalate_together_in_one_notification():
-    b = book(**pager_config(group_by=["rule_id", "team"]))
+    b = book(**pager_config(group_by=["rule_id", "team"]), noise_budget={"incidents": 100})
     for i in range(50):
         b.on_hit(hit(T0 + i * 0.5, user=f"user{i:02d}", resolve_after=DAY))
     out = b.advance(T0 + 400)

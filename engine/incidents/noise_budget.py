@@ -1,0 +1,136 @@
+"""Noise budgets: past its budget, a rule's new incidents fold into one storm incident.
+
+A rule that matches far too much (a mis-tuned allow-list, a threshold below normal traffic)
+or a real outbreak opens incidents by the hundred, and on-call would be paged for each. Each
+rule and detector may open `incidents` incidents per `per` (default 10 an hour; a rule's
+`spanwatch: {noise-budget: N}`, a detector's `noise_budget: N`, `off` for none). An incident
+opened while its rule already opened that many in the trailing period is still opened and
+logged, but is folded: it is not routed, notified or escalated, and carries the id of its
+rule's storm incident (`folded_into`). The storm incident (group `{storm: over-budget}`) is
+what on-call hears of, once: it names the rule as the likely cause, counts the incidents
+folded into it, lists their most frequent groups (`storm`), takes the gravest severity among
+them, and resolves itself one period after the last incident folded into it.
+
+The budget counts every incident its rule opened in the period, folded or not, so a storm
+ends as soon as the rule is back under its budget. State is bounded: per rule, the times of
+its last `incidents` openings, and per storm, counts for at most `MAX_GROUPS` groups.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.incidents.config import NoiseBudgetConfig
+from engine.incidents.model import SEVERITY_RANK, Hit, fingerprint
+
+STORM_GROUP = {"storm": "over-budget"}
+MAX_GROUPS = 1000  # groups counted per storm; the rest are counted together
+
+
+def storm_fingerprint(rule_id: str) -> str:
+    """The fingerprint of a rule's storm incident."""
+    return fingerprint(rule_id, STORM_GROUP)
+
+
+@dataclass
+class StormTally:
+    """What one storm has folded so far."""
+
+    limit: int
+    folded: int = 0
+    severity: str = "info"
+    groups: dict[tuple[tuple[str, str], ...], int] = field(default_factory=dict)
+    other_groups: int = 0
+
+    def add(self, hit: Hit) -> None:
+        self.folded += 1
+        if SEVERITY_RANK[hit.severity] > SEVERITY_RANK[self.severity]:
+            self.severity = hit.severity
+        key = tuple(sorted(hit.group.items()))
+        if key in self.groups or len(self.groups) < MAX_GROUPS:
+            self.groups[key] = self.groups.get(key, 0) + 1
+        else:
+            self.other_groups += 1
+
+    def summary(self, rule_id: str, per: float, top: int) -> dict[str, Any]:
+        ranked = sorted(self.groups.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ranked[:top]
+        return {
+            "rule_id": rule_id,
+            "budget": self.limit,
+            "per_seconds": per,
+            "folded": self.folded,
+            "top_groups": [{"group": dict(k), "incidents": n} for k, n in shown],
+            "other_groups": len(ranked) - len(shown) + (1 if self.other_groups else 0),
+        }
+
+
+class NoiseBudget:
+    """Per rule: its recent openings and its current storm. Plain data, so it pickles."""
+
+    def __init__(self, config: NoiseBudgetConfig) -> None:
+        self.config = config
+        self._opened: dict[str, deque[float]] = {}
+        self._storms: dict[str, StormTally] = {}
+
+    def limit(self, hit: Hit) -> int | None:
+        """The hit's rule's budget; None when it has none."""
+        if hit.noise_budget is not None:
+            return hit.noise_budget or None
+        return self.config.incidents if self.config.enabled else None
+
+    def over_budget(self, hit: Hit, at: float) -> bool:
+        """Record that `hit` opens an incident at `at`; whether its rule is past its budget."""
+        limit = self.limit(hit)
+        if limit is None:
+            return False
+        times = self._opened.get(hit.rule_id)
+        if times is None:
+            times = self._opened[hit.rule_id] = deque(maxlen=limit)
+        elif times.maxlen != limit:  # the rule was reloaded with another budget
+            times = self._opened[hit.rule_id] = deque(times, maxlen=limit)
+        over = len(times) == limit and times[0] > at - self.config.per
+        times.append(at)
+        return over
+
+    def fold(self, hit: Hit, at: float, *, new_storm: bool) -> Hit:
+        """Count `hit`'s incident into its rule's storm; the hit that opens or updates it."""
+        limit = self.limit(hit) or 0
+        tally = None if new_storm else self._storms.get(hit.rule_id)
+        if tally is None:
+            tally = self._storms[hit.rule_id] = StormTally(limit)
+        tally.add(hit)
+        per = self.config.per
+        return Hit(
+            source=hit.source,
+            rule_id=hit.rule_id,
+            title=(
+                f"Alert storm: {hit.rule_id} opened more than {limit} incidents in "
+                f"{_duration(per)}; further ones are folded here. Likely cause: the "
+                f"{'rule' if hit.source == 'rule' else 'detector'} {hit.rule_id} is mis-tuned, "
+                "or a real outbreak"
+            ),
+            severity=tally.severity,
+            time=at,
+            group=dict(STORM_GROUP),
+            labels={**hit.labels, "storm": "true"},
+            evidence={"folded_group": dict(hit.group)},
+            runbook=hit.runbook,
+            resolve_after=per,
+            noise_budget=0,
+        )
+
+    def summary(self, rule_id: str) -> dict[str, Any]:
+        tally = self._storms.get(rule_id)
+        if tally is None:
+            return {}
+        return tally.summary(rule_id, self.config.per, self.config.top_groups)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
