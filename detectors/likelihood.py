@@ -26,7 +26,7 @@ such as cost or error rate where only one side is a problem.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from detectors.persist import restore_slots
 from detectors.scoring import directed, log_scale
@@ -174,7 +174,21 @@ class AnomalyLikelihood:
         self.block = 0.0  # ... and of the current block, and how many points it holds
         self.filled = 0
 
-    __setstate__ = restore_slots
+    def __setstate__(self, state: tuple[None, dict]) -> None:
+        """Restore a snapshot. One saved before the point test measured against the long run
+        (no `mean`) holds nothing this model can use: it starts over, keeping its params."""
+        _, saved = state
+        params = saved["p"]
+        known = {
+            f.name: getattr(params, f.name)
+            for f in fields(LikelihoodParams)
+            if hasattr(params, f.name)
+        }
+        saved = {**saved, "p": LikelihoodParams(**known)}
+        if "mean" not in saved:
+            type(self).__init__(self, saved["p"])
+            return
+        restore_slots(self, (None, saved))
 
     def spawn(self) -> AnomalyLikelihood:
         """A model for a new key that starts from this one's sense of normal: the value

@@ -190,3 +190,18 @@ def test_a_new_key_starts_from_its_parents_sense_of_normal():
         child.learn_one(x, i * 300.0)
     assert not alarms(scores)
     assert child.score_one(200.0, 300 * 300.0) >= 0.5
+
+
+def test_a_snapshot_from_before_the_long_run_tests_starts_over_with_its_params():
+    """Snapshots outlive upgrades: an older model (a fast level instead of a running mean,
+    params without the newer knobs) is restored as a fresh one, not as a warm model whose
+    mean is zero."""
+    params = LikelihoodParams(refractory=40)
+    object.__delattr__(params, "window")
+    object.__delattr__(params, "direction")
+    old = {"p": params, "n": 900, "level": 50.0, "scale": 2.0, "cooldown": 0, "peak": 0.0}
+    m = AnomalyLikelihood.__new__(AnomalyLikelihood)
+    m.__setstate__((None, old))
+    assert m.n == 0 and not m.is_warm(0.0, 0.0)
+    assert m.p.refractory == 40 and m.p.window == LikelihoodParams().window
+    assert m.score_one(1e9, 0.0) == 0.0
