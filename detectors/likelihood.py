@@ -1,41 +1,41 @@
-"""Anomaly likelihood: how unusual the recent prediction errors are, by several simple tests.
+"""Anomaly likelihood: how unusual the newest point is for this series, by three simple tests.
 
-Raw prediction errors are a poor alarm on their own: a noisy metric errs by a lot all the
-time, a quiet one never, so no threshold fits both. What is anomalous is an error that is
-unusual *for this series*: this detector keeps, for each of its tests, the long-run
-distribution of its recent average error and scores how far into that distribution's tail
-the current average lies (the anomaly likelihood). Three tests vote, and the most surprised
-one speaks:
+Raw deviations are a poor alarm on their own: a noisy metric strays by a lot all the time, a
+quiet one never, so no threshold fits both. What is anomalous is a deviation that is unusual
+*for this series*: each test keeps the long-run distribution of its own statistic and scores
+how far into that distribution's tail the current value lies (the anomaly likelihood). The
+three tests vote, and the most surprised one speaks:
 
-- *point*: the distance of the value from a robust running level, on its own (a spike or
-  a dip);
-- *run*: the same distance averaged over the last few points (a level shift, a drift, noise
+- *point*: how many standard deviations the value lies from the running mean of the last
+  `window` points (a spike, a dip, a step on its first point);
+- *run*: that deviation averaged over the last few points (a level shift, a drift, noise
   that grows);
 - *context*: whether the recent shape of the series has been seen before: values are cut
   into bins over the range seen so far, and the test counts how many of the short histories
-  that end in the current bin (of one to `order` points before it) never occurred (a daily
-  cycle that breaks, flattens or jumps while every single value stays in range).
+  that end in the current bin (of one to `order` runs before it) never occurred (values that
+  stay in range but come in an order never seen; a cycle that merely flattens for a day is
+  too like its own calm hours for it).
 
-A surprise is followed by a quiet period: for `refractory` points after a score of 0.35 or
-more, a score that does not rise above that peak is damped to a quarter, since an anomaly
-announces itself once and its aftermath is not news; a larger surprise still speaks (and
-starts a new quiet period). This holds at any threshold the scores are read at.
+An anomaly announces itself once: a score counts in full only when it is the largest raw
+score of the last `refractory` points; any other is damped to a quarter. Its aftermath, and
+the ordinary ups and downs of a series that had a larger surprise lately, are not news. With
+`direction` up (or down) only deviations above (below) the running mean count, for metrics
+such as cost or error rate where only one side is a problem.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from detectors.persist import restore_slots
-from detectors.scoring import log_scale, robust_step
+from detectors.scoring import directed, log_scale
 
-_SQRT2 = math.sqrt(2.0)
 _TESTS = 3  # point, run, context: their smallest tail probability is multiplied by this
-# A score at or above this opens a quiet period, in which scores not above its peak are
-# damped: an event announces itself once, at whatever threshold it is read.
-_PEAK_FLOOR = 0.35
-_DAMP = 0.25
+_DAMP = 0.25  # what a score that is not the largest of the quiet period keeps
+_MARGIN = 0.5  # decades of tail probability by which a score must pass the quiet period's largest
+_BLOCKS = 8  # the quiet period's largest raw score is kept as the maxima of this many blocks
+_CLIP = 20.0  # deviations beyond this many sigmas count as this many in the run test
 
 
 @dataclass(frozen=True)
@@ -43,30 +43,30 @@ class LikelihoodParams:
     """tail: the tail probability that scores 0.5 (scores are -log10 of the combined tail
     probability over -2 log10 of this, so 1e-5 scores 0.5 and 1e-10 scores 1).
 
-    average: points in the short average of each test's errors. memory: points the long-run
-    distribution of those averages remembers. min_points: points learned before anything
-    is scored. refractory: points after a peak during which lower scores are damped.
+    window: points the running mean and spread of the values remember. average: points in
+    the run test's average. memory: points the long-run distribution of each test's
+    statistic remembers. min_points: points learned before anything is scored. refractory:
+    the quiet period, in points: a score counts in full only if it is the largest of that
+    many (0: every score counts in full, for alerting on every window of a lasting problem).
     bins, order: the context test's resolution and longest history. contexts: how many
-    distinct histories it keeps at most (older, rarer ones are forgotten). step: seconds
-    between points (unused: positions are counted in points). transform: none, or log for a
-    positive metric whose values span orders of magnitude.
+    distinct histories it keeps at most (older, rarer ones are forgotten). direction: up,
+    down or both (which deviations count). step: seconds between points (unused: positions
+    are counted in points). transform: none, or log for a positive metric whose values span
+    orders of magnitude.
     """
 
     tail: float = 1e-5
+    window: int = 1000
     average: int = 8
     memory: int = 1000
     min_points: int = 150
-    refractory: int = 150
+    refractory: int = 500
     bins: int = 12
     order: int = 4
     contexts: int = 4096
+    direction: str = "both"
     step: float = 300.0
     transform: str = "none"
-
-
-def _tail(z: float) -> float:
-    """One-sided normal tail probability P(Z > z)."""
-    return 0.5 * math.erfc(z / _SQRT2)
 
 
 # The error tail: above their 95th percentile, the logarithms of the errors are modelled
@@ -108,6 +108,11 @@ class ErrorTail:
             self.excess += alpha * (e - self.q - self.excess)
         self.q *= math.exp(_RATE * (_Q if e > self.q else _Q - 1.0))
 
+    def copy(self) -> ErrorTail:
+        twin = ErrorTail()
+        twin.q, twin.excess, twin.n = self.q, self.excess, self.n
+        return twin
+
     def __getstate__(self) -> tuple[float, float, int]:
         return (self.q, self.excess, self.n)
 
@@ -116,8 +121,8 @@ class ErrorTail:
 
 
 class AnomalyLikelihood:
-    """Anomalous means: one of the point, run or context tests sees an error that the
-    series' own history of errors makes improbable (see the module docstring).
+    """Anomalous means: the point, run or context test sees a value that the series' own
+    history makes improbable, and no larger surprise came lately (see the module docstring).
 
     >>> import math
     >>> m = AnomalyLikelihood()
@@ -131,29 +136,32 @@ class AnomalyLikelihood:
     """
 
     __slots__ = (
-        "cooldown",
+        "block",
+        "blocks",
         "ctx",
+        "filled",
         "hi",
         "history",
         "last_bin",
         "length",
-        "level",
         "lo",
+        "mean",
         "n",
+        "own",
         "p",
-        "peak",
         "run",
-        "scale",
         "table",
         "tails",
+        "var",
     )
 
     def __init__(self, params: LikelihoodParams | None = None) -> None:
         self.p = params or LikelihoodParams()
-        self.n = 0
-        self.level = 0.0
-        self.scale = 0.0
-        self.run = 0.0  # the short average of the point errors
+        self.n = 0  # points learned, inherited ones included
+        self.own = 0  # points this model learned itself (its context table is its own)
+        self.mean = 0.0
+        self.var = 0.0
+        self.run = 0.0  # the short average of the directed, clipped deviations
         self.ctx = 0.0  # the short average of the context novelty
         self.lo = math.inf
         self.hi = -math.inf
@@ -162,22 +170,49 @@ class AnomalyLikelihood:
         self.length = 0
         self.table: dict[int, int] = {}
         self.tails = (ErrorTail(), ErrorTail(), ErrorTail())
-        self.cooldown = 0
-        self.peak = 0.0
+        self.blocks: list[float] = []  # the largest raw score of each past block of points
+        self.block = 0.0  # ... and of the current block, and how many points it holds
+        self.filled = 0
 
-    __setstate__ = restore_slots
+    def __setstate__(self, state: tuple[None, dict]) -> None:
+        """Restore a snapshot. One saved before the point test measured against the long run
+        (no `mean`) holds nothing this model can use: it starts over, keeping its params."""
+        _, saved = state
+        params = saved["p"]
+        known = {
+            f.name: getattr(params, f.name)
+            for f in fields(LikelihoodParams)
+            if hasattr(params, f.name)
+        }
+        saved = {**saved, "p": LikelihoodParams(**known)}
+        if "mean" not in saved:
+            type(self).__init__(self, saved["p"])
+            return
+        restore_slots(self, (None, saved))
 
     def spawn(self) -> AnomalyLikelihood:
-        return AnomalyLikelihood(self.p)
+        """A model for a new key that starts from this one's sense of normal: the value
+        statistics and the tails of every test (the context table stays this model's own,
+        so the child's context test waits until it has learned its own histories)."""
+        child = AnomalyLikelihood(self.p)
+        child.n, child.mean, child.var = self.n, self.mean, self.var
+        child.lo, child.hi = self.lo, self.hi
+        child.tails = tuple(ErrorTail.copy(t) for t in self.tails)
+        return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
         return self.n >= self.p.min_points
 
     # -- the three tests -------------------------------------------------------------------
 
-    def _point_error(self, x: float) -> float:
-        sigma = max(self.scale, 1e-9 * (abs(self.level) + 1e-9))
-        return abs(x - self.level) / sigma
+    def _deviation(self, x: float) -> float:
+        """The directed deviation of x from the running mean, in running standard deviations."""
+        d = directed(x - self.mean, self.p.direction)
+        if not d > 0.0:
+            return 0.0
+        sd = math.sqrt(self.var) if self.var > 0.0 else 0.0
+        sd = max(sd, 1e-9 * (abs(self.mean) + 1e-9))
+        return d / sd
 
     def _bin(self, x: float) -> int:
         span = self.hi - self.lo
@@ -208,22 +243,26 @@ class AnomalyLikelihood:
         return keys
 
     def _novelty(self, x: float) -> float:
+        if self.p.direction != "both" and not directed(x - self.mean, self.p.direction) > 0.0:
+            return 0.0
         keys = self._keys(self._bin(x))
         table = self.table
         return sum(1 for k in keys if k not in table) / len(keys)
 
-    def _averages(self, x: float) -> tuple[float, float, float]:
-        """(point error, its short average, the context novelty's short average) with x."""
-        e = self._point_error(x)
+    def _statistics(self, x: float) -> tuple[float, float, float]:
+        """(point deviation, its short average, the context novelty's short average) with x."""
+        e = self._deviation(x)
         a = 1.0 / self.p.average
-        run = self.run + a * (e - self.run)
+        run = self.run + a * (min(e, _CLIP) - self.run)
         ctx = self.ctx + a * (self._novelty(x) - self.ctx)
         return e, run, ctx
 
     def _tail_p(self, x: float) -> float:
-        e, run, ctx = self._averages(x)
+        e, run, ctx = self._statistics(x)
         point, long_run, context = self.tails
-        p = min(point.p(e), long_run.p(run), context.p(ctx))
+        p = min(point.p(e), long_run.p(run))
+        if self.own >= self.p.min_points:
+            p = min(p, context.p(ctx))
         return min(1.0, _TESTS * p)
 
     # -- River's verbs ---------------------------------------------------------------------
@@ -232,26 +271,42 @@ class AnomalyLikelihood:
         return log_scale(x) if self.p.transform == "log" else x
 
     def _raw(self, x: float) -> float:
-        """The score of the (already transformed) x before any quiet period."""
+        """The surprise of the (already transformed) x on the score's scale, not yet capped
+        at 1 (so that a larger surprise still ranks above a large one) nor quieted."""
         p = self._tail_p(x)
-        return min(1.0, math.log10(max(p, 1e-300)) / (2.0 * math.log10(self.p.tail)))
+        return math.log10(max(p, 1e-300)) / (2.0 * math.log10(self.p.tail))
+
+    def _quiet_bar(self) -> float:
+        """The largest raw score of the quiet period (0 when there is none)."""
+        if self.p.refractory <= 0:
+            return -1.0
+        bar = self.block
+        for b in self.blocks:
+            if b > bar:
+                bar = b
+        return bar
+
+    def _margin(self) -> float:
+        """How far a score must pass the quiet period's largest raw score to count in full:
+        half a decade of tail probability, so that a surprise that keeps growing for a few
+        points (a ramp) counts once, not on each of its points."""
+        return _MARGIN / (-2.0 * math.log10(self.p.tail))
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         if self.n < self.p.min_points:
             return 0.0
         s = self._raw(self._tx(x))
-        if self.cooldown > 0 and s <= self.peak:
-            return _DAMP * s
-        return s
+        return min(1.0, s if s > self._quiet_bar() + self._margin() else _DAMP * s)
 
     def describe(self, x: float, t: float, n: int = 0) -> dict:
         v = self._tx(x)
-        e, run, ctx = self._averages(v)
+        e, run, ctx = self._statistics(v)
+        mean = math.expm1(self.mean) if self.p.transform == "log" else self.mean
         return {
             "value": x,
-            "level": round(math.expm1(self.level) if self.p.transform == "log" else self.level, 6),
-            "point_error": round(e, 3),
-            "run_error": round(run, 3),
+            "mean": round(mean, 6),
+            "deviation": round(e, 3),
+            "run_deviation": round(run, 3),
             "context_novelty": round(ctx, 3),
             "tail_probability": float(f"{self._tail_p(v):.3g}"),
         }
@@ -259,22 +314,18 @@ class AnomalyLikelihood:
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
         p = self.p
         x = self._tx(x)
-        if self.n >= p.min_points:
-            s = self._raw(x)
-            if s >= _PEAK_FLOOR and (s > self.peak or self.cooldown <= 0):
-                # a new peak: only what rises above it is news for the next `refractory` points
-                self.peak, self.cooldown = s, p.refractory
-            elif self.cooldown > 0:
-                self.cooldown -= 1
-                if self.cooldown == 0:
-                    self.peak = 0.0
+        if p.refractory > 0 and self.n > 2:
+            # the quiet period counts from the start: what surprised the model while it was
+            # still learning sets the bar its first scores must pass
+            self._remember(self._raw(x))
         self.n += 1
+        self.own += 1
         if self.n == 1:
-            self.level = x
+            self.mean = x
             self.lo = self.hi = x
             self.last_bin, self.length = self._bin(x), 1
             return
-        e, run, ctx = self._averages(x)
+        e, run, ctx = self._statistics(x)
         self.run, self.ctx = run, ctx
         if self.n > 2:
             point, long_run, context = self.tails
@@ -282,14 +333,22 @@ class AnomalyLikelihood:
             long_run.learn(run, p.memory)
             context.learn(ctx, p.memory)
         self._learn_context(x)
-        alpha = max(1.0 / self.n, 0.05)
-        clip = 4.0 if self.n > 30 else math.inf
-        self.level, self.scale = robust_step(self.level, self.scale, x, alpha, clip, self.scale)
+        alpha = max(1.0 / self.n, 1.0 / p.window)
+        d = x - self.mean
+        self.mean += alpha * d
+        self.var = (1.0 - alpha) * (self.var + alpha * d * d)
 
-    def _fires(self, x: float) -> bool:
-        """Whether the (already transformed) x scores at or above the alert point."""
-        q = self._tail_p(x)
-        return math.log10(max(q, 1e-300)) / (2.0 * math.log10(self.p.tail)) >= 0.5
+    def _remember(self, s: float) -> None:
+        """Keep the quiet period's largest raw score as block maxima (bounded state)."""
+        size = -(-self.p.refractory // _BLOCKS)
+        if s > self.block:
+            self.block = s
+        self.filled += 1
+        if self.filled >= size:
+            self.blocks.append(self.block)
+            if len(self.blocks) >= _BLOCKS:
+                del self.blocks[0]
+            self.block, self.filled = 0.0, 0
 
     def _learn_context(self, x: float) -> None:
         b = self._bin(x)

@@ -17,13 +17,13 @@ def write_series(path, rows, header="timestamp,value"):
     path.write_text("\n".join(([header] if header else []) + rows) + "\n")
 
 
-def daily(n=3000, spike_at=2500):
+def daily(n=3000, spike_at=2500, spike=150):
     rng = random.Random(4)
     rows = []
     for i in range(n):
         t = 1793577600 + i * 300
         v = 100 + 30 * math.sin(2 * math.pi * (t % 86400) / 86400) + rng.gauss(0, 3)
-        rows.append(f"{t},{v + (80 if i == spike_at else 0):.4f}")
+        rows.append(f"{t},{v + (spike if i == spike_at else 0):.4f}")
     return rows
 
 
