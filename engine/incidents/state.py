@@ -53,6 +53,7 @@ class Incident:
     escalation: Escalation | None = None
     logged_count: int = 0
     logged_at: float = 0.0
+    transitions: int = 0  # logged so far: the number in each transition's id
 
     @property
     def open(self) -> bool:
