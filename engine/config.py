@@ -23,7 +23,7 @@ from detectors.config import DetectorsConfig
 from engine.aliases import CANONICAL_KEYS
 from engine.event_checks import EARLIEST, MAX_FUTURE
 from engine.incidents.config import IncidentsConfig, Time
-from engine.live.kafka import KafkaConfig
+from engine.live.kafka_config import KafkaConfig
 from engine.model_identity import ModelCatalog, canonical_list
 from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
@@ -89,6 +89,21 @@ class LiveConfig(BaseModel):
         16 << 20, ge=1024, description="an OTLP request body, as sent and after decompression"
     )
     epoch_seconds: float = Field(2.0, gt=0, description="wall time between state snapshots")
+    min_free_bytes: int = Field(
+        64 << 20,
+        ge=1 << 20,
+        description="room to keep free on state_dir's disk: below it ingest answers 503 and the "
+        "dataflow waits (a state snapshot must still fit)",
+    )
+    waiting_memory_bytes: int = Field(
+        128 << 20,
+        ge=0,
+        description="memory for events waiting for the watermark; past it they wait in the "
+        "intake log and are read back when their windows take them",
+    )
+    wal_segment_bytes: int = Field(
+        64 << 20, ge=1 << 20, description="size of one intake log segment file"
+    )
     rules_poll_seconds: float = Field(5.0, gt=0, description="how often rule files are checked")
     kafka: KafkaConfig | None = None
     ingest_auth: IngestAuth = Field(
