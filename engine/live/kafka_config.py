@@ -6,12 +6,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class KafkaConfig(BaseModel):
+    """Topics the Collector's Kafka exporter writes (`otlp_proto` or `otlp_json` encoding)."""
+
     model_config = ConfigDict(extra="forbid")
 
     brokers: str = Field(min_length=1, description="bootstrap servers, host:port[,host:port]")
-    traces_topic: str | None = "otlp_spans"
-    logs_topic: str | None = "otlp_logs"
-    group_id: str = "spanwatch"
+    traces_topic: str | None = Field("otlp_spans", description="topic of spans; null: none")
+    logs_topic: str | None = Field("otlp_logs", description="topic of log records; null: none")
+    group_id: str = Field("spanwatch", description="consumer group whose offsets are committed")
     options: dict[str, str | int | bool] = Field(
         default_factory=dict, description="extra librdkafka settings (no secrets here)"
     )
