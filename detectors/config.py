@@ -294,7 +294,6 @@ class DetectorSpec(BaseModel):
 
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
-RUNBOOK = "https://github.com/spanwatch/spanwatch/blob/main/docs/runbooks/detectors.md"
 
 
 class DefaultsError(ValueError):
@@ -346,7 +345,7 @@ _DEFAULTS: list[DetectorSpec] = []
 
 
 def default_detectors() -> list[DetectorSpec]:
-    """The default set for Claude Code telemetry (issue 4, item 4), from `defaults.yml`.
+    """The default set for Claude Code telemetry, from `defaults.yml`.
 
     Read and validated once, at import; each call returns fresh copies (specs are mutable).
     """

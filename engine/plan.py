@@ -56,7 +56,7 @@ def signal_hit(signal: Signal) -> Hit:
 
 
 def rule_paths(config: SpanwatchConfig, override: Sequence[str] | None = None) -> list[str]:
-    """`--rules` replaces the configured packs and paths (DESIGN.md)."""
+    """`--rules` replaces the configured packs and paths."""
     if override:
         return list(override)
     return [str(p) for p in config.rules.rule_paths()]

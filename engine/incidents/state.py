@@ -84,7 +84,7 @@ class Incident:
             self.omitted += 1
 
     def to_dict(self) -> dict[str, Any]:
-        """The incident dict of DESIGN.md's incident log (plus runbook/ack/resolution if set)."""
+        """The incident as the incident log holds it (docs/architecture.md), plus runbook etc."""
         out: dict[str, Any] = {
             "id": self.id,
             "fingerprint": self.fingerprint,
