@@ -77,7 +77,7 @@ its keys, in its own section below.
 def render() -> str:
     """The whole reference as Markdown."""
     parts = [HEADER]
-    parts.extend(_sections(SpanwatchConfig, "", "the top level", 2, set()))
+    parts.extend(_sections(SpanwatchConfig, "", "Top level", 2, set()))
     parts.append(_detector_params())
     return "\n".join(parts).rstrip() + "\n"
 
