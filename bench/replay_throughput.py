@@ -2,7 +2,7 @@
 
 Both are measured in this run, on this machine, so the ratio holds on a noisy box:
     python bench/replay_throughput.py [--days 1] [--users 100] [--workers 1]
-Target (issue 2): the pipeline at 40% or more of the decode-only rate on one worker.
+Target: the pipeline at 40% or more of the decode-only rate on one worker.
 """
 
 from __future__ import annotations

@@ -104,14 +104,16 @@ class MetricSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = None
-    aggregation: Aggregation = "count"
+    name: str | None = Field(None, description="the metric's name in evidence")
+    aggregation: Aggregation = Field("count", description="what a window of events gives")
     field: (
         Annotated[str, Field(pattern=_FIELD_RE)]
         | list[Annotated[str, Field(pattern=_FIELD_RE)]]
         | None
-    ) = None
-    condition: Matcher | None = None
+    ) = Field(None, description="the event field aggregated (a list is summed per event)")
+    condition: Matcher | None = Field(
+        None, description="for `rate` and `ratio`: which events count as hits"
+    )
 
     @model_validator(mode="after")
     def _needs(self) -> MetricSpec:
@@ -143,8 +145,12 @@ class DedupSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    by: Annotated[str, Field(pattern=_FIELD_RE)] = "session"
-    prefer: Matcher = Field(min_length=1)
+    by: Annotated[str, Field(pattern=_FIELD_RE)] = Field(
+        "session", description="the field whose values are deduplicated"
+    )
+    prefer: Matcher = Field(
+        min_length=1, description="the events that stand for the others of the same `by` value"
+    )
 
 
 class DetectorSpec(BaseModel):
@@ -152,41 +158,90 @@ class DetectorSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.\-]*$", max_length=100)]
-    kind: Kind
-    title: str = ""
-    severity: Literal["info", "low", "medium", "high", "critical"] = "medium"
-    aggregation: Aggregation = "count"
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.\-]*$", max_length=100)] = Field(
+        description="the detector's id: the incidents' `rule_id`"
+    )
+    kind: Kind = Field(description="the estimator (parameters by kind below)")
+    title: str = Field(
+        "", description="incident title, `{label}` replaced by the group's value (default: the id)"
+    )
+    severity: Literal["info", "low", "medium", "high", "critical"] = Field(
+        "medium", description="the incidents' severity"
+    )
+    aggregation: Aggregation = Field("count", description="what a window of events gives")
     field: (
         Annotated[str, Field(pattern=_FIELD_RE)]
         | list[Annotated[str, Field(pattern=_FIELD_RE)]]
         | None
-    ) = None
-    condition: Matcher | None = None
-    metrics: list[MetricSpec] = Field(default_factory=list)
-    filter: Matcher = Field(default_factory=dict)
-    exclude: Matcher = Field(default_factory=dict)
-    interval: Duration = 300.0
-    group_by: list[Annotated[str, Field(pattern=_FIELD_RE)]] = Field(default_factory=list)
-    parent_by: list[Annotated[str, Field(pattern=_FIELD_RE)]] = Field(default_factory=list)
-    # the value a `group_by` label takes for an event without it (else the event is skipped)
-    label_defaults: dict[str, str] = Field(default_factory=dict)
-    dedup: DedupSpec | None = None
-    min_count: Annotated[int, Field(ge=0)] = 0
-    allow_negative: bool = False
-    params: dict[str, Any] = Field(default_factory=dict)
-    budgets: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
-    threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
-    for_: Annotated[int, Field(ge=1, alias="for")] = 1
-    keep_firing_for: Annotated[int, Field(ge=1)] = 3
-    warmup: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 86400.0
-    max_keys: Annotated[int, Field(ge=1)] = 100_000
-    runbook: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    enabled: bool = True
-    # incidents this detector may open per budget period before the rest fold into one storm
-    # incident (`incidents.noise_budget`); `off` (0) for none, unset for the global budget
-    noise_budget: Annotated[int | None, BeforeValidator(_noise_budget)] = None
+    ) = Field(None, description="the event field aggregated (a list is summed per event)")
+    condition: Matcher | None = Field(
+        None, description="for `rate` and `ratio`: which events count as hits"
+    )
+    metrics: list[MetricSpec] = Field(
+        default_factory=list, description="several metrics instead of one (kind `hst` only)"
+    )
+    filter: Matcher = Field(
+        default_factory=dict,
+        description="field -> value or list of values: the events the detector takes (all "
+        "fields must match)",
+    )
+    exclude: Matcher = Field(
+        default_factory=dict, description="field -> values: any match leaves the event out"
+    )
+    interval: Duration = Field(300.0, description="length of the tumbling event-time window")
+    group_by: list[Annotated[str, Field(pattern=_FIELD_RE)]] = Field(
+        default_factory=list, description="one series (and model) per value of these fields"
+    )
+    parent_by: list[Annotated[str, Field(pattern=_FIELD_RE)]] = Field(
+        default_factory=list,
+        description="a new key starts from the baseline of its parent group (a new user "
+        "from the team's)",
+    )
+    label_defaults: dict[str, str] = Field(
+        default_factory=dict,
+        description="the value a `group_by` label takes for an event without it (else the "
+        "event is skipped)",
+    )
+    dedup: DedupSpec | None = Field(
+        None, description="count a call once when it arrives as a span and as a log event"
+    )
+    min_count: Annotated[int, Field(ge=0)] = Field(
+        0, description="a window with fewer events gives no point"
+    )
+    allow_negative: bool = Field(
+        False, description="take negative values (otherwise a bad value, counted and skipped)"
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="the estimator's knobs")
+    budgets: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="kind `budget`: per-key budgets (key: the group's values joined by `/`)",
+    )
+    threshold: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.5, description="score at or above which a window is anomalous"
+    )
+    for_: Annotated[int, Field(ge=1, alias="for")] = Field(
+        1, description="anomalous windows in a row before an incident opens"
+    )
+    keep_firing_for: Annotated[int, Field(ge=1)] = Field(
+        3, description="normal windows in a row before the incident resolves"
+    )
+    warmup: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = Field(
+        86400.0, description="event time a detector and a new key learn before they may alert"
+    )
+    max_keys: Annotated[int, Field(ge=1)] = Field(
+        100_000,
+        description="keys kept; the least recently seen are evicted (a firing one resolves)",
+    )
+    runbook: str | None = Field(None, description="a link shown with the incident")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="routing labels added to the incidents"
+    )
+    enabled: bool = Field(True, description="false: the detector does not run")
+    noise_budget: Annotated[int | None, BeforeValidator(_noise_budget)] = Field(
+        None,
+        description="incidents it may open per budget period before the rest fold into one "
+        "storm incident; `off`: no budget; unset: `incidents.noise_budget`",
+    )
 
     @field_validator("params", mode="after")
     @classmethod
@@ -239,7 +294,6 @@ class DetectorSpec(BaseModel):
 
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
-RUNBOOK = "https://github.com/spanwatch/spanwatch/blob/main/docs/runbooks/detectors.md"
 
 
 class DefaultsError(ValueError):
@@ -291,7 +345,7 @@ _DEFAULTS: list[DetectorSpec] = []
 
 
 def default_detectors() -> list[DetectorSpec]:
-    """The default set for Claude Code telemetry (issue 4, item 4), from `defaults.yml`.
+    """The default set for Claude Code telemetry, from `defaults.yml`.
 
     Read and validated once, at import; each call returns fresh copies (specs are mutable).
     """
@@ -303,7 +357,9 @@ class DetectorsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detectors: list[DetectorSpec] = Field(default_factory=default_detectors)
+    detectors: list[DetectorSpec] = Field(
+        default_factory=default_detectors, description="the detectors; replaces the default set"
+    )
 
     @field_validator("detectors", mode="after")
     @classmethod

@@ -23,7 +23,7 @@ from detectors.config import DetectorsConfig
 from engine.aliases import CANONICAL_KEYS
 from engine.event_checks import EARLIEST, MAX_FUTURE
 from engine.incidents.config import IncidentsConfig, Time
-from engine.live.kafka import KafkaConfig
+from engine.live.kafka_config import KafkaConfig
 from engine.model_identity import ModelCatalog, canonical_list
 from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
@@ -52,7 +52,12 @@ class StreamConfig(BaseModel):
     )
     earliest: Time = Field(EARLIEST, description="event times before this are refused")
     tick: float = Field(30.0, gt=0, description="seconds of event time per epoch")
-    heartbeat: float = Field(300.0, gt=0)
+    heartbeat: float = Field(
+        300.0,
+        gt=0,
+        description="seconds of event time between epochs through a stretch without events, "
+        "so windows close and timers fire in quiet periods",
+    )
     max_quiet: float = Field(86400.0, gt=0, description="longest silence filled with heartbeats")
     shards: int = Field(4, ge=1, le=256, description="keyed shards for correlations and detectors")
 
@@ -78,9 +83,21 @@ class LiveConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    otlp_grpc: str = Field("0.0.0.0:4317", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
-    otlp_http: str = Field("0.0.0.0:4318", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
-    api: str = Field("0.0.0.0:8080", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$")
+    otlp_grpc: str = Field(
+        "0.0.0.0:4317",
+        pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$",
+        description="HOST:PORT of the OTLP/gRPC receiver",
+    )
+    otlp_http: str = Field(
+        "0.0.0.0:4318",
+        pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$",
+        description="HOST:PORT of the OTLP/HTTP receiver (/v1/traces, /v1/logs)",
+    )
+    api: str = Field(
+        "0.0.0.0:8080",
+        pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d{1,5}$",
+        description="HOST:PORT of the API (health, incidents, silences, Slack actions)",
+    )
     inbox_events: int = Field(200_000, ge=1, description="decoded events waiting for the dataflow")
     inbox_bytes: int = Field(
         128 << 20, ge=1 << 20, description="memory the waiting events may hold (estimated)"
@@ -89,8 +106,25 @@ class LiveConfig(BaseModel):
         16 << 20, ge=1024, description="an OTLP request body, as sent and after decompression"
     )
     epoch_seconds: float = Field(2.0, gt=0, description="wall time between state snapshots")
+    min_free_bytes: int = Field(
+        64 << 20,
+        ge=1 << 20,
+        description="room to keep free on state_dir's disk: below it ingest answers 503 and the "
+        "dataflow waits (a state snapshot must still fit)",
+    )
+    waiting_memory_bytes: int = Field(
+        128 << 20,
+        ge=0,
+        description="memory for events waiting for the watermark; past it they wait in the "
+        "intake log and are read back when their windows take them",
+    )
+    wal_segment_bytes: int = Field(
+        64 << 20, ge=1 << 20, description="size of one intake log segment file"
+    )
     rules_poll_seconds: float = Field(5.0, gt=0, description="how often rule files are checked")
-    kafka: KafkaConfig | None = None
+    kafka: KafkaConfig | None = Field(
+        None, description="Kafka topics to read OTLP from, besides the receivers (off when unset)"
+    )
     ingest_auth: IngestAuth = Field(
         "bearer",
         description="bearer: OTLP writes need SPANWATCH_INGEST_TOKEN (refused without it); "
@@ -123,7 +157,11 @@ class ModelsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    profiles: dict[str, str] = Field(default_factory=dict)
+    profiles: dict[str, str] = Field(
+        default_factory=dict,
+        description="application inference profile (or provisioned/custom model) ARN or ID -> "
+        "the model it serves, in any spelling",
+    )
 
     @field_validator("profiles")
     @classmethod
@@ -147,18 +185,35 @@ def _detector_list(value: object) -> object:
 class SpanwatchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    state_dir: str = "spanwatch-state"
-    aliases: dict[str, list[str]] = Field(default_factory=dict)
-    models: ModelsConfig = Field(default_factory=ModelsConfig)
-    stream: StreamConfig = Field(default_factory=StreamConfig)
-    live: LiveConfig = Field(default_factory=LiveConfig)
-    replay: ReplayConfig = Field(default_factory=ReplayConfig)
-    rules: RulesConfig = Field(default_factory=RulesConfig)
-    detectors: Annotated[DetectorsConfig, BeforeValidator(_detector_list)] = Field(
-        default_factory=DetectorsConfig
+    state_dir: str = Field(
+        "spanwatch-state",
+        description="incident state, intake log, incident log, delivery log and dead letters "
+        "(relative to the working directory)",
     )
-    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
-    notifiers: NotifiersConfig = Field(default_factory=NotifiersConfig)
+    aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="canonical event key -> more attribute names that fill it, tried before "
+        "the built-in ones",
+    )
+    models: ModelsConfig = Field(default_factory=ModelsConfig, description="model identity")
+    stream: StreamConfig = Field(default_factory=StreamConfig, description="event time")
+    live: LiveConfig = Field(default_factory=LiveConfig, description="the live engine")
+    replay: ReplayConfig = Field(default_factory=ReplayConfig, description="replay's sort")
+    rules: RulesConfig = Field(
+        default_factory=RulesConfig, description="rule packs, rule files, lists and values"
+    )
+    detectors: Annotated[DetectorsConfig, BeforeValidator(_detector_list)] = Field(
+        default_factory=DetectorsConfig,
+        description="the statistical detectors; a list here replaces the default set",
+    )
+    incidents: IncidentsConfig = Field(
+        default_factory=IncidentsConfig,
+        description="routing, grouping, escalation, inhibition, silences, lifecycle",
+    )
+    notifiers: NotifiersConfig = Field(
+        default_factory=NotifiersConfig,
+        description="receivers, responders, delivery and redaction",
+    )
     _source: tuple[str, LineIndex] | None = PrivateAttr(None)
 
     def problem(self, key: str, message: str) -> Problem:

@@ -1,9 +1,9 @@
 """The dataflow, read top to bottom like the data flow.
 
-read ─ decode ─ match ─┬─ (live) hits of rules without a window, control events, the clock ─┐
-                       └─ order (event time: sorted history, or a watermark per source)       │
-                            ├─ the incidents' share of each epoch ────────────────────────────┤
-                            └─ correlate_and_detect (keyed shards: windows, rollups, detectors) ┤
+read ─ decode ─ match ─ order (event time: sorted history, or a watermark per source)
+                          ├─ the incidents' share of each epoch; live, each tick with the hits of
+                          │  rules without a window and the control events, applied at once ──┐
+                          └─ correlate_and_detect (keyed shards: windows, rollups, detectors) ┤
                                                                                               ▼
                                           incidents (epochs merged in one order; incident book)
                                                                                               ▼
@@ -23,10 +23,18 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from engine.bw import keyed_step
-from engine.items import Arrivals, Decoded, Health, Prompt, SortedRecords, ToOrder
+from engine.items import Arrivals, Decoded, SortedRecords, Tick, ToOrder
 from engine.merge import EpochMsg
 from engine.plan import INCIDENTS, Plan
-from engine.stages import DecodeState, IncidentStage, OrderState, fresh, match, shard_step
+from engine.stages import (
+    DecodeState,
+    IncidentStage,
+    OrderState,
+    Recall,
+    fresh,
+    match,
+    shard_step,
+)
 
 
 def build_dataflow(
@@ -37,9 +45,12 @@ def build_dataflow(
     *,
     live: bool = False,
     persist: bool = False,
+    recall: Recall | None = None,
 ) -> Dataflow:
     """`partitions`: the source's partition keys. `live`: per-source watermarks, and hits
-    without a window straight to the incidents. `persist`: snapshot state (Bytewax recovery)."""
+    without a window straight to the incidents. `persist`: snapshot state (Bytewax recovery).
+    `recall`: live, reads waiting events back from the intake log (`engine.live.intake`)."""
+    quarantine = plan.quarantine
 
     def decode(
         state: DecodeState | None, chunk: tuple[str, SortedRecords | Arrivals]
@@ -49,44 +60,50 @@ def build_dataflow(
         partition, records = chunk
         return state, [state.step(partition, records)]
 
-    def match_chunk(kv: tuple[str, Decoded]) -> list[tuple[str, ToOrder | Prompt]]:
+    def match_chunk(kv: tuple[str, Decoded]) -> list[tuple[str, ToOrder]]:
         return match(plan, kv[1], live=live)
 
     def order(state: OrderState | None, batch: ToOrder) -> tuple[OrderState, list[Any]]:
         if fresh(state, OrderState):
             state = OrderState(plan, partitions, live)
-        return state, state.step(plan, batch)
+        return state, state.step(plan, batch, recall)
 
     def correlate_and_detect(state: Any, routed: tuple[str, EpochMsg]) -> tuple[Any, list[Any]]:
         shard, msg = routed
         state, out = shard_step(plan, shard, state, msg)
         return state, [out]
 
-    def incidents(
-        state: IncidentStage | None, msg: EpochMsg | Prompt | Health
-    ) -> tuple[IncidentStage, list[Any]]:
+    def incidents(state: IncidentStage | None, msg: EpochMsg | Tick) -> tuple[IncidentStage, list]:
         if not isinstance(state, IncidentStage):
             state = IncidentStage(plan)
         state.adapt(plan, live)
-        return state, state.step(msg)
+        return state, state.step(msg, quarantine)
 
     flow = Dataflow("spanwatch")
     arrived = op.input("read", flow, source)
     decoded = keyed_step(
-        "decode", op.map("by_partition", arrived, _with_key), decode, persist=persist
+        "decode",
+        op.map("by_partition", arrived, _with_key),
+        decode,
+        persist=persist,
+        quarantine=quarantine,
     )
     matched = op.flat_map("match", decoded, match_chunk)
-    now_or_later = op.branch("fire_now_or_order", matched, _for_incidents)
-    epochs = keyed_step("order", now_or_later.falses, order, persist=persist)
+    epochs = keyed_step("order", matched, order, persist=persist, quarantine=quarantine)
     addressed = op.map("address", epochs, _value)
     to_incidents = op.branch("incidents_or_shards", addressed, _for_incidents)
     for_shards = op.map("by_shard", to_incidents.falses, _with_key)
     shard_out = keyed_step(
-        "correlate_and_detect", for_shards, correlate_and_detect, persist=persist
+        "correlate_and_detect",
+        for_shards,
+        correlate_and_detect,
+        persist=persist,
+        quarantine=quarantine,
+        substitute=_empty_share,  # the incident stage still hears that the epoch is done
     )
     from_shards = op.map("from_shards", shard_out, _to_incidents)
-    merged = op.merge("to_incidents", now_or_later.trues, to_incidents.trues, from_shards)
-    results = keyed_step("incidents", merged, incidents, persist=persist)
+    merged = op.merge("to_incidents", to_incidents.trues, from_shards)
+    results = keyed_step("incidents", merged, incidents, persist=persist, quarantine=quarantine)
     op.output("deliver", results, sink)
     return flow
 
@@ -103,6 +120,11 @@ def _for_incidents(kv: tuple[str, Any]) -> bool:
 def _value(kv: tuple[str, tuple[str, Any]]) -> tuple[str, Any]:
     """The order stage emits (destination, message): key the message by its destination."""
     return kv[1]
+
+
+def _empty_share(routed: tuple[str, EpochMsg]) -> list[EpochMsg]:
+    shard, msg = routed
+    return [EpochMsg(shard, msg.index, msg.watermark, [], msg.final)]
 
 
 def _to_incidents(kv: tuple[str, Any]) -> tuple[str, Any]:

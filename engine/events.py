@@ -1,4 +1,4 @@
-"""The normalised event (DESIGN.md): one flat mapping per span or log record.
+"""The normalised event (docs/events.md): one flat mapping per span or log record.
 
 Both OTLP encodings (JSON and protobuf) end here, so spans and Claude Code's log
 events come out the same whatever the wire format was.

@@ -2,8 +2,9 @@
 
 read ──► SortedRecords (replay) | Arrivals (live)
 decode ──► Decoded: events and control events with their place in the order
-match ──► ToOrder (everything, replay; what windows need, live) and, live, Prompt
-order ──► EpochMsg per destination (and Health, live)
+match ──► ToOrder (everything, replay; what windows need, and the hits and controls to apply
+          at once, live)
+order ──► EpochMsg per shard; to the incidents an EpochMsg (replay) or a Tick (live)
 correlate_and_detect ──► EpochMsg of hits
 incidents ──► results for the sink ("log", "notify", "report", "answer", "health", "summary")
 """
@@ -63,13 +64,13 @@ class SortedRecords:
 
 @dataclass(slots=True)
 class Arrivals:
-    """The live engine's input: what the receivers and the API took in, and the wall clock."""
+    """The live engine's input: one tick of the live source (`engine.live.intake`)."""
 
-    # (source, event, what windows need of it, or None when it is still to be matched)
-    events: list[tuple[str, dict[str, Any], list[tuple[str, Any]] | None]]
+    # (sender, event time, what windows need of it, (record position, index) in the intake log)
+    events: list[tuple[str, float, list[tuple[str, Any]], tuple[int, int]]]
     hits: list[Hit]  # hits of rules without a window, matched as the events came in
     controls: list[tuple[str | None, ControlEvent]]  # (ticket the API waits on, control)
-    clock: float
+    clock: float  # the tick's wall time: the only clock the live steps read
 
 
 @dataclass(slots=True)
@@ -80,6 +81,7 @@ class Timed:
     seq: int
     source: str  # live: the sender whose watermark this advances; replay: ""
     payload: Any  # the event dict, a Matched, or a ControlEvent
+    ref: tuple[int, int] | None = None  # live: where the event is in the intake log
 
 
 @dataclass(slots=True)
@@ -112,18 +114,25 @@ class ToOrder:
     clock: float | None
     done: bool
     stats: RunStats | None
+    hits: list[Hit] = field(default_factory=list)  # live: applied at once, at `clock`
+    controls: list[tuple[str | None, ControlEvent]] = field(default_factory=list)  # live
 
 
 @dataclass(slots=True)
-class Prompt:
-    """Live: hits and control events the incident stage applies at once, at wall time `at`.
+class Tick:
+    """Live: one tick for the incident stage, in the order the source took them.
 
-    Sent with every chunk, so it is also the incident stage's clock tick (timers, escalation).
+    Its hits (rules without a window) and control events apply at once, at wall time `at`;
+    then the epochs the order stage released in the same tick, once every shard has sent its
+    share; then the timers up to `at`. One tick after the other, so a replay of the same ticks
+    after a crash gives the same transitions and notifications (see `engine.live.intake`).
     """
 
     at: float
     hits: list[Hit]
     controls: list[tuple[str | None, ControlEvent]]
+    epochs: list[Any]  # the order stage's own EpochMsg of each epoch released
+    health: Health | None = None
 
 
 @dataclass(slots=True)

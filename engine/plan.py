@@ -13,6 +13,7 @@ from detectors.model import Observation, Signal
 from engine.aliases import AliasTable
 from engine.config import SpanwatchConfig
 from engine.incidents.model import Hit
+from engine.quarantine import Quarantine
 from rules import ruleset as _ruleset
 from rules.model import CorrelationInput
 from rules.model import Hit as RuleHit
@@ -55,7 +56,7 @@ def signal_hit(signal: Signal) -> Hit:
 
 
 def rule_paths(config: SpanwatchConfig, override: Sequence[str] | None = None) -> list[str]:
-    """`--rules` replaces the configured packs and paths (DESIGN.md)."""
+    """`--rules` replaces the configured packs and paths."""
     if override:
         return list(override)
     return [str(p) for p in config.rules.rule_paths()]
@@ -84,8 +85,10 @@ class Plan:
         rules: Sequence[str] | None = None,
         time_range: TimeRange = TimeRange(),
         all_shards: bool = False,
+        quarantine: Quarantine | None = None,
     ) -> None:
         self.config = config
+        self.quarantine = quarantine if quarantine is not None else Quarantine()
         self.aliases = AliasTable(config.aliases, models=config.models.catalog())
         self.rule_paths = rule_paths(config, rules)
         self.detectors = DetectorSet.from_config(config.detectors)
@@ -178,22 +181,36 @@ class ShardState:
         self.correlations = {c: s for c, s in adopted.items() if rules.shard_of[c] == shard}
         self.generation = rules.generation
 
-    def apply(self, items: list[Any], watermark: float) -> list[Hit]:
+    def apply(self, items: list[Any], watermark: float, quarantine: Quarantine) -> list[Hit]:
         out: list[Hit] = []
-        for item in items:
-            if isinstance(item, CorrelationInput):
-                window = self.correlations.get(item.correlation_id)
-                if window is None:  # matched by a rule set that a reload just replaced
-                    self.dropped += 1
-                    continue
-                out.extend(rule_hit(h) for h in window.update(item))
-            elif isinstance(item, Observation):
-                out.extend(signal_hit(s) for s in self.detectors[item.detector_id].update(item))
+        for _item, hits in quarantine.each("correlate_and_detect", items, self._update):
+            out.extend(hits)
         for cid in sorted(self.correlations):
-            out.extend(rule_hit(h) for h in self.correlations[cid].advance(watermark))
+            ok, hits = quarantine.run(
+                "correlate_and_detect",
+                {"correlation": cid, "watermark": watermark},
+                lambda c=cid: [rule_hit(h) for h in self.correlations[c].advance(watermark)],
+            )
+            out.extend(hits if ok and hits else [])
         for did in sorted(self.detectors):
-            out.extend(signal_hit(s) for s in self.detectors[did].advance(watermark))
+            ok, hits = quarantine.run(
+                "correlate_and_detect",
+                {"detector": did, "watermark": watermark},
+                lambda d=did: [signal_hit(s) for s in self.detectors[d].advance(watermark)],
+            )
+            out.extend(hits if ok and hits else [])
         return out
+
+    def _update(self, item: Any) -> list[Hit]:
+        if isinstance(item, CorrelationInput):
+            window = self.correlations.get(item.correlation_id)
+            if window is None:  # matched by a rule set that a reload just replaced
+                self.dropped += 1
+                return []
+            return [rule_hit(h) for h in window.update(item)]
+        if isinstance(item, Observation):
+            return [signal_hit(s) for s in self.detectors[item.detector_id].update(item)]
+        return []
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

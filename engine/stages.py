@@ -6,16 +6,22 @@ without it.
 Replay and live differ in two places only. Replay's input is already in event-time order
 (`engine.history_sort`), and every hit travels with its event through the order, so the incident
 stage sees one deterministic sequence. Live, the order stage keeps a watermark per source
-(`engine.source_clocks`), and hits of rules without a window skip the order altogether: the
-incident stage applies them, and control events from the API, as soon as they arrive, at the
-wall clock.
+(`engine.source_clocks`), and hits of rules without a window do not wait for it: the order stage
+hands them, with the control events from the API, to the incident stage in the same tick, which
+applies them at once, at the tick's wall clock. Live or not, the steps read no clock of their
+own, so the same input gives the same output (what recovery after a crash relies on).
+
+Every step that works item by item takes its items through the run's quarantine
+(`engine.quarantine`): one item that fails is put aside, and the step goes on.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import pickle
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,23 +36,27 @@ from engine.items import (
     Decoded,
     Health,
     Matched,
-    Prompt,
     RunStats,
     SortedRecords,
+    Tick,
     Timed,
     ToOrder,
 )
-from engine.merge import EpochMerger, EpochMsg
+from engine.merge import CompleteEpoch, EpochMerger, EpochMsg
 from engine.ordering import Epoch, EventOrder, Frontier
 from engine.plan import INCIDENTS, ORDER, Plan
+from engine.quarantine import Quarantine
 from engine.source_clocks import SourceClocks
 from notifiers.model import Notification
 
 PICKLE = pickle.HIGHEST_PROTOCOL
 # Live epochs are at most a second of event time: a window closes within a second of the
-# watermark passing its end, and an item waits no longer than it must (it is in every snapshot).
+# watermark passing its end, and an item waits no longer than it must.
 LIVE_TICK = 1.0
-STATE_VERSION = 2  # snapshots of older shapes are started afresh (see `fresh`)
+STATE_VERSION = 3  # snapshots of older shapes are started afresh (see `fresh`)
+
+Ref = tuple[int, int]
+Recall = Callable[[list[Ref]], dict[Ref, tuple[str, dict[str, Any]]]]
 
 
 def fresh(state: Any, cls: type) -> bool:
@@ -84,39 +94,60 @@ class DecodeState:
 
     def _arrivals(self, partition: str, chunk: Arrivals) -> Decoded:
         items: list[Timed] = []
-        for source, event, windowed in chunk.events:
+        for source, t, windowed, ref in chunk.events:
             self.seq += 1
             self.stats.events += 1
-            payload = event if windowed is None else Matched([], windowed)
-            items.append(Timed(event["time"], self.seq, source, payload))
+            items.append(Timed(t, self.seq, source, Matched([], windowed), ref))
         return Decoded(partition, items, chunk.hits, chunk.controls, chunk.clock, False, None)
 
 
-def match(plan: Plan, decoded: Decoded, *, live: bool) -> list[tuple[str, ToOrder | Prompt]]:
+def match(plan: Plan, decoded: Decoded, *, live: bool) -> list[tuple[str, ToOrder]]:
     """Rules and detector routing for each event of a chunk (stateless: any worker may run it).
 
-    Live, the hits of rules without a window leave at once for the incident stage (with the
-    chunk's control events and clock); everything else goes to the order stage. The live inbox
-    usually matched its events already, as they came in (`engine.live.inbox`).
+    Live, the receivers matched the events already, as they came in (`engine.live.intake`), and
+    the hits of rules without a window travel in the chunk's own lane (`ToOrder.hits`); in
+    replay they travel with their events through the order.
     """
     prompt: list[Hit] = list(decoded.hits)
+    items: list[Timed] = []
     for timed in decoded.items:
         if isinstance(timed.payload, dict):
-            hits, windowed = plan.match(timed.payload)
+            event = timed.payload
+            ok, found = plan.quarantine.run("match", event, lambda e=event: plan.match(e))
+            if not ok:
+                continue
+            hits, windowed = found
             if live:
                 prompt.extend(hits)
                 hits = []
             timed.payload = Matched(hits, windowed)
-    out: list[tuple[str, ToOrder | Prompt]] = [
+        items.append(timed)
+    return [
         (
             ORDER,
-            ToOrder(decoded.partition, decoded.items, decoded.clock, decoded.done, decoded.stats),
+            ToOrder(
+                decoded.partition,
+                items,
+                decoded.clock,
+                decoded.done,
+                decoded.stats,
+                prompt if live else [],
+                decoded.controls,
+            ),
         )
     ]
-    if live:
-        assert decoded.clock is not None
-        out.append((INCIDENTS, Prompt(decoded.clock, prompt, decoded.controls)))
-    return out
+
+
+@dataclass(slots=True)
+class Waiting:
+    """Live: an event waiting for the watermark. Its place in the intake log, and, unless the
+    memory budget is spent, what the windows need of it, pickled (`blob`); snapshots keep only
+    the place, and the item is recalled from the log when it is released without its blob."""
+
+    ref: Ref | None
+    source: str
+    time: float
+    blob: bytes | None
 
 
 class OrderState:
@@ -127,9 +158,10 @@ class OrderState:
     leaves with the next epoch, and only what it would add to windows already closed is dropped
     (and the event counted late, for its source).
 
-    Live items wait for the watermark pickled: the engine snapshots its state every few
-    seconds while an item waits tens of seconds, so pickling each once when it arrives keeps
-    the snapshots of a busy engine short.
+    Live items wait for the watermark as `Waiting`: pickled when they arrive (cheap to hold), up
+    to `live.waiting_memory_bytes` of them; past that, and in every snapshot, only their place in the
+    intake log is kept, and they are recalled from it when the watermark releases them. So a
+    snapshot of a busy engine holds a few numbers per waiting event, not the event.
     """
 
     def __init__(self, plan: Plan, partitions: list[str], live: bool) -> None:
@@ -156,8 +188,35 @@ class OrderState:
         self.shard_watermark = -math.inf  # what the keyed shards have been advanced to
         self.seq = 0
         self.stats = RunStats()
+        self.held_bytes = 0  # pickled bytes of the waiting items kept in memory
+        self.memory = plan.config.live.waiting_memory_bytes
 
-    def step(self, plan: Plan, batch: ToOrder) -> list[tuple[str, EpochMsg | Health]]:
+    def __getstate__(self) -> dict[str, Any]:
+        """Waiting items with a place in the intake log are snapshotted by that place alone."""
+        state = self.__dict__.copy()
+        heap = self.order.heap
+        if heap and any(isinstance(w, Waiting) and w.ref is not None for _, _, w in heap):
+            order = copy.copy(self.order)
+            order.heap = [
+                (t, seq, Waiting(w.ref, w.source, w.time, None))
+                if isinstance(w, Waiting) and w.ref is not None
+                else (t, seq, w)
+                for t, seq, w in heap
+            ]
+            state["order"] = order
+            state["held_bytes"] = sum(
+                len(w.blob) for _, _, w in order.heap if isinstance(w, Waiting) and w.blob
+            )
+        return state
+
+    def low_water(self) -> int | None:
+        """The oldest intake-log position a waiting item needs (for the log's retention)."""
+        refs = [w.ref[0] for _, _, w in self.order.heap if isinstance(w, Waiting) and w.ref]
+        return min(refs) if refs else None
+
+    def step(
+        self, plan: Plan, batch: ToOrder, recall: Recall | None = None
+    ) -> list[tuple[str, EpochMsg | Health | Tick]]:
         if batch.stats is not None:
             self.stats.merge(batch.stats)
         clocks, order = self.clocks, self.order
@@ -172,33 +231,69 @@ class OrderState:
         else:
             assert batch.clock is not None
             now = batch.clock
-            for timed in batch.items:
-                clocks.arrive(timed.source, timed.time, now)
-                self.seq += 1  # live: arrival order breaks ties
-                order.push(timed.time, self.seq, pickle.dumps(timed, PICKLE))
+            for _ in plan.quarantine.each("order", batch.items, lambda t: self._wait(t, now)):
+                pass
             clocks.forget_idle(now)
             watermark = clocks.watermark(now)
-        out: list[tuple[str, EpochMsg | Health]] = []
+        out: list[tuple[str, Any]] = []
+        released: list[EpochMsg] = []
         for epoch in order.release(watermark):
-            out.extend(self._route(plan, epoch, now))
+            for dest, msg in self._route(plan, epoch, now, recall):
+                if dest == INCIDENTS and clocks is not None:
+                    released.append(msg)
+                else:
+                    out.append((dest, msg))
         if clocks is not None:
             health = clocks.health(now, watermark, self.shard_watermark)
-            if health is not None:
-                out.append((INCIDENTS, health))
+            tick = Tick(now, batch.hits, batch.controls, released, health)
+            out.append((INCIDENTS, tick))
         return out
 
-    def _route(self, plan: Plan, epoch: Epoch, now: float) -> list[tuple[str, EpochMsg]]:
+    def _wait(self, timed: Timed, now: float) -> None:
+        """Live: one event into the order, kept pickled while the memory budget allows."""
+        assert self.clocks is not None
+        self.seq += 1  # live: arrival order breaks ties
+        blob: bytes | None = None
+        if timed.ref is None or self.held_bytes < self.memory:
+            blob = pickle.dumps(timed.payload, PICKLE)
+            self.held_bytes += len(blob)
+        self.order.push(timed.time, self.seq, Waiting(timed.ref, timed.source, timed.time, blob))
+        self.clocks.arrive(timed.source, timed.time, now)
+
+    def _released(
+        self, plan: Plan, epoch: Epoch, recall: Recall | None
+    ) -> list[tuple[float, str, Any]]:
+        """(time, source, payload) of an epoch's items: unpickled, or recalled from the log."""
+        missing = [w.ref for w in epoch.items if isinstance(w, Waiting) and w.blob is None]
+        found = recall(missing) if missing and recall is not None else {}
+        out: list[tuple[float, str, Any]] = []
+        for item in epoch.items:
+            if not isinstance(item, Waiting):
+                out.append((item.time, item.source, item.payload))
+                continue
+            if item.blob is not None:
+                self.held_bytes -= len(item.blob)
+                # our own bytes, pickled by this stage in this process
+                out.append((item.time, item.source, pickle.loads(item.blob)))  # noqa: S301
+                continue
+            ok, windowed = plan.quarantine.run(
+                "order", {"ref": item.ref}, lambda w=item: plan.match(found[w.ref][1])[1]
+            )
+            if ok:
+                out.append((item.time, item.source, Matched([], windowed)))
+        return out
+
+    def _route(
+        self, plan: Plan, epoch: Epoch, now: float, recall: Recall | None
+    ) -> list[tuple[str, EpochMsg]]:
         routed: dict[str, list[Any]] = {dest: [] for dest in plan.dests}
         closed_at = self.shard_watermark
-        for item in epoch.items:
-            # live items wait pickled (see OrderState): our own bytes, from this process
-            timed = pickle.loads(item) if isinstance(item, bytes) else item  # noqa: S301
-            payload = timed.payload
+        for t, source, payload in self._released(plan, epoch, recall):
             if not isinstance(payload, Matched):
                 routed[INCIDENTS].append(payload)  # a control event (replay)
                 continue
             routed[INCIDENTS].extend(payload.hits)
-            behind = timed.time < closed_at
+            behind = t < closed_at
             lost = False
             for dest, item in payload.windowed:
                 if behind and plan.window_closed(item, closed_at):
@@ -208,7 +303,7 @@ class OrderState:
             if lost:
                 self.stats.late += 1
                 if self.clocks is not None:
-                    self.clocks.count_late(timed.source, now)
+                    self.clocks.count_late(source, now)
         self.shard_watermark = epoch.watermark
         out = []
         for dest, items in routed.items():
@@ -224,7 +319,7 @@ def shard_step(plan: Plan, shard: str, state: Any, msg: EpochMsg) -> tuple[Any, 
     if state is None:
         state = plan.new_shard_state(shard)
     state.sync(plan, shard)
-    hits = state.apply(msg.items, msg.watermark)
+    hits = state.apply(msg.items, msg.watermark, plan.quarantine)
     stats = state.stats() if msg.final else {}
     return state, EpochMsg(shard, msg.index, msg.watermark, hits, msg.final, stats)
 
@@ -242,9 +337,12 @@ class Summary:
 class IncidentStage:
     """The incident book behind the epoch merger: one deterministic order for everything.
 
-    Replay: the book's clock is event time. Live: it is the wall clock, carried by every Prompt;
-    hits of windows (which arrive a watermark later) apply at the current wall time, so an
-    incident's timers (`resolve_after`, escalation) count from when spanwatch saw the problem.
+    Replay: the book's clock is event time. Live: it is the wall clock of the source's ticks;
+    each tick's hits of rules without a window and control events apply at its time, then the
+    epochs released in that tick once every shard sent its share, then the timers; a tick waits
+    until the one before is done. Hits of windows (which arrive a watermark later) apply at the
+    tick's time, so an incident's timers (`resolve_after`, escalation) count from when spanwatch
+    saw the problem.
     """
 
     clock: float = -math.inf  # live: the latest wall time seen (class default: older snapshots)
@@ -256,6 +354,9 @@ class IncidentStage:
         self.opened: Counter = Counter()
         self.transitions: Counter = Counter()
         self.live = False
+        self.ticks: deque[Tick] = deque()
+        self.prompted = False  # the first tick's hits and controls are applied
+        self.complete: dict[int, CompleteEpoch] = {}
 
     def adapt(self, plan: Plan, live: bool) -> None:
         """Set the mode; a book recovered from an older shape keeps its incidents, but its
@@ -263,51 +364,98 @@ class IncidentStage:
         self.live = live
         if getattr(self, "version", 1) != STATE_VERSION:
             self.merger = EpochMerger([ORDER, *plan.shard_names])
+            self.ticks, self.prompted, self.complete = deque(), False, {}
             self.version = STATE_VERSION
 
-    def step(self, msg: EpochMsg | Prompt | Health) -> list[tuple[str, Any]]:
-        if isinstance(msg, Prompt):
-            return self._prompt(msg)
-        if isinstance(msg, Health):
-            return [("health", msg)]
+    def step(self, msg: EpochMsg | Tick, quarantine: Quarantine) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = []
-        for epoch in self.merger.add(msg):
-            keyed: list[tuple[float, int, int, Any]] = []
-            for rank, source in enumerate(self.merger.sources):
-                for pos, item in enumerate(epoch.by_source[source]):
-                    t = item.time if isinstance(item, Hit) else item.at
-                    keyed.append((t, rank, pos, item))
-            keyed.sort(key=lambda k: k[:3])
-            at = self.clock if self.live else None
-            for _t, _rank, _pos, item in keyed:
-                if isinstance(item, Hit):
-                    self._emit(self.book.on_hit(item, at=at), out)
-                else:
-                    self._emit(self.book.on_control(item), out)
-            self._emit(self.book.advance(epoch.watermark), out)
-            if epoch.final:
-                merged: dict[str, Any] = {}
-                for source, stats in epoch.stats.items():
-                    if source != ORDER:
-                        merged.update(stats)
-                summary = Summary(epoch.stats.get(ORDER, {}), merged, self.opened, self.transitions)
-                out.append(("summary", summary))
+        if isinstance(msg, Tick):
+            self.ticks.append(msg)
+            for part in msg.epochs:
+                self._add(part)
+            self._run_ticks(quarantine, out)
+        elif self.live:
+            self._add(msg)
+            self._run_ticks(quarantine, out)
+        else:
+            for epoch in self.merger.add(msg):
+                self._apply_epoch(epoch, quarantine, out)
         return out
 
-    def _prompt(self, msg: Prompt) -> list[tuple[str, Any]]:
-        """Live: hits that need no window and control events, applied now; then the timers."""
-        self.clock = at = max(self.clock, msg.at)
-        out: list[tuple[str, Any]] = []
-        for hit in msg.hits:
-            self._emit(self.book.on_hit(hit, at=at), out)
-        for ticket, control in msg.controls:
-            outputs = self.book.on_control(control)
-            self._emit(outputs, out)
+    def _add(self, msg: EpochMsg) -> None:
+        for epoch in self.merger.add(msg):
+            self.complete[epoch.index] = epoch
+
+    def _run_ticks(self, quarantine: Quarantine, out: list[tuple[str, Any]]) -> None:
+        """Live: ticks in order, each once the epochs it released are complete."""
+        while self.ticks:
+            tick = self.ticks[0]
+            if not self.prompted:
+                self.prompted = True
+                self._prompt(tick, quarantine, out)
+            if any(part.index not in self.complete for part in tick.epochs):
+                return
+            for part in tick.epochs:
+                self._apply_epoch(self.complete.pop(part.index), quarantine, out)
+            self._emit(self.book.advance(self.clock), out)
+            self.ticks.popleft()
+            self.prompted = False
+
+    def _apply_epoch(
+        self, epoch: CompleteEpoch, quarantine: Quarantine, out: list[tuple[str, Any]]
+    ) -> None:
+        keyed: list[tuple[float, int, int, Any]] = []
+        for rank, source in enumerate(self.merger.sources):
+            for pos, item in enumerate(epoch.by_source[source]):
+                t = item.time if isinstance(item, Hit) else item.at
+                keyed.append((t, rank, pos, item))
+        keyed.sort(key=lambda k: k[:3])
+        at = self.clock if self.live else None
+        for _t, _rank, _pos, item in keyed:
+            if isinstance(item, Hit):
+                self._apply(
+                    "incidents", quarantine, item, lambda h=item: self.book.on_hit(h, at=at), out
+                )
+            else:
+                self._apply(
+                    "incidents", quarantine, item, lambda c=item: self.book.on_control(c), out
+                )
+        self._emit(self.book.advance(epoch.watermark), out)
+        if epoch.final:
+            merged: dict[str, Any] = {}
+            for source, stats in epoch.stats.items():
+                if source != ORDER:
+                    merged.update(stats)
+            summary = Summary(epoch.stats.get(ORDER, {}), merged, self.opened, self.transitions)
+            out.append(("summary", summary))
+
+    def _prompt(self, tick: Tick, quarantine: Quarantine, out: list[tuple[str, Any]]) -> None:
+        """Live: hits that need no window and control events, applied at the tick's time."""
+        self.clock = at = max(self.clock, tick.at)
+        for hit in tick.hits:
+            self._apply("incidents", quarantine, hit, lambda h=hit: self.book.on_hit(h, at=at), out)
+        for ticket, control in tick.controls:
+            outputs = self._apply(
+                "incidents", quarantine, control, lambda c=control: self.book.on_control(c), out
+            )
             if ticket is not None:
                 answer = next((o for o in outputs if isinstance(o, ControlReport)), None)
                 out.append(("answer", (ticket, answer)))
-        self._emit(self.book.advance(at), out)
-        return out
+        if tick.health is not None:
+            out.append(("health", tick.health))
+
+    def _apply(
+        self,
+        stage: str,
+        quarantine: Quarantine,
+        item: Any,
+        fn: Callable[[], list[Any]],
+        out: list[tuple[str, Any]],
+    ) -> list[Any]:
+        ok, outputs = quarantine.run(stage, item, fn)
+        outputs = outputs if ok and outputs is not None else []
+        self._emit(outputs, out)
+        return outputs
 
     def _emit(self, outputs: list[Any], out: list[tuple[str, Any]]) -> None:
         for o in outputs:

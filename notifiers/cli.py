@@ -1,4 +1,4 @@
-"""`spanwatch notify retry-dead-letters`: send the dead letters again (the lead wires argparse).
+"""`spanwatch notify retry-dead-letters`: send the dead letters again.
 
 The current letters are moved aside first, so the running engine can keep adding new ones;
 each is re-sent through the same stages as live delivery (breaker, pace, retries). Delivered

@@ -32,7 +32,7 @@ class _Strict(BaseModel):
 class EnvSecretRef(_Strict):
     """A secret read from an environment variable at start-up."""
 
-    env: str = Field(min_length=1)
+    env: str = Field(min_length=1, description="the environment variable's name")
 
     def describe(self) -> str:
         return f"environment variable {self.env}"
@@ -41,10 +41,12 @@ class EnvSecretRef(_Strict):
 class AwsSecretRef(_Strict):
     """A secret read from AWS Secrets Manager; `key` picks one field of a JSON secret string."""
 
-    aws_secret: str = Field(min_length=1)
-    key: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
+    aws_secret: str = Field(min_length=1, description="the secret's ARN or name")
+    key: str | None = Field(None, description="the field of a JSON secret string to use")
+    region: str | None = Field(None, description="the secret's region (default: AWS's chain)")
+    endpoint_url: str | None = Field(
+        None, description="a Secrets Manager endpoint (VPC endpoint, local stand-in)"
+    )
 
     def describe(self) -> str:
         field = f" (key {self.key})" if self.key else ""
@@ -64,24 +66,30 @@ SecretRef = Annotated[EnvSecretRef | AwsSecretRef, BeforeValidator(_no_literal_s
 
 
 class _ReceiverBase(_Strict):
-    name: str = Field(pattern=_NAME_PATTERN)
-    min_interval_seconds: float = Field(default=0.0, ge=0)
-    timeout_seconds: float | None = Field(default=None, gt=0)
+    name: str = Field(pattern=_NAME_PATTERN, description="what routes call it by")
+    min_interval_seconds: float = Field(
+        default=0.0, ge=0, description="least time between two sends"
+    )
+    timeout_seconds: float | None = Field(
+        default=None, gt=0, description="one send's timeout (default: delivery.timeout_seconds)"
+    )
 
 
 class ConsoleReceiverConfig(_ReceiverBase):
     """One human-readable line (or one JSON line) per notification on stdout/stderr."""
 
-    type: Literal["console"] = "console"
-    format: Literal["text", "json"] = "text"
-    stream: Literal["stdout", "stderr"] = "stdout"
+    type: Literal["console"] = Field("console", description="the receiver's kind")
+    format: Literal["text", "json"] = Field("text", description="a line of text or of JSON")
+    stream: Literal["stdout", "stderr"] = Field("stdout", description="where lines go")
 
 
 class FileReceiverConfig(_ReceiverBase):
     """Incident-log JSON lines appended to a file (relative paths are under the state dir)."""
 
-    type: Literal["file"] = "file"
-    path: str = "incidents.jsonl"
+    type: Literal["file"] = Field("file", description="the receiver's kind")
+    path: str = Field(
+        "incidents.jsonl", description="the file appended to (relative: under state_dir)"
+    )
 
 
 class SlackReceiverConfig(_ReceiverBase):
@@ -92,14 +100,26 @@ class SlackReceiverConfig(_ReceiverBase):
     message there. Slack allows about one message per second per channel.
     """
 
-    type: Literal["slack"] = "slack"
-    webhook_url: SecretRef | None = None
-    bot_token: SecretRef | None = None
-    channel: str | None = None
-    api_base_url: str = "https://slack.com/api/"
-    thread_updates: Literal["update", "reply", "update_and_reply"] = "update_and_reply"
-    max_incidents: int = Field(default=5, ge=1, le=10)
-    min_interval_seconds: float = Field(default=1.0, ge=0)
+    type: Literal["slack"] = Field("slack", description="the receiver's kind")
+    webhook_url: SecretRef | None = Field(
+        None, description="an incoming webhook's URL (or give bot_token)"
+    )
+    bot_token: SecretRef | None = Field(
+        None, description="a bot token for chat.postMessage (needs channel)"
+    )
+    channel: str | None = Field(None, description="channel id or name, with bot_token")
+    api_base_url: str = Field("https://slack.com/api/", description="Slack's Web API")
+    thread_updates: Literal["update", "reply", "update_and_reply"] = Field(
+        "update_and_reply",
+        description="bot token: later transitions edit the first message, reply in its "
+        "thread, or both",
+    )
+    max_incidents: int = Field(
+        default=5, ge=1, le=10, description="incidents shown per message; the rest are counted"
+    )
+    min_interval_seconds: float = Field(
+        default=1.0, ge=0, description="least time between two sends (Slack: ~1 per second)"
+    )
 
     @model_validator(mode="after")
     def _one_transport(self) -> SlackReceiverConfig:
@@ -113,21 +133,30 @@ class SlackReceiverConfig(_ReceiverBase):
 class TeamsReceiverConfig(_ReceiverBase):
     """Microsoft Teams: Workflows webhook with an Adaptive Card (default) or legacy MessageCard."""
 
-    type: Literal["teams"] = "teams"
-    webhook_url: SecretRef
-    format: Literal["adaptive_card", "message_card"] = "adaptive_card"
-    max_incidents: int = Field(default=5, ge=1, le=20)
+    type: Literal["teams"] = Field("teams", description="the receiver's kind")
+    webhook_url: SecretRef = Field(description="the Workflows (or legacy connector) webhook")
+    format: Literal["adaptive_card", "message_card"] = Field(
+        "adaptive_card", description="Adaptive Card (Workflows) or legacy MessageCard"
+    )
+    max_incidents: int = Field(
+        default=5, ge=1, le=20, description="incidents shown per message; the rest are counted"
+    )
 
 
 class SnsReceiverConfig(_ReceiverBase):
     """AWS SNS topic; FIFO when the ARN ends in `.fifo` unless `fifo` says otherwise."""
 
-    type: Literal["sns"] = "sns"
-    topic_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]*:\d{12}:[A-Za-z0-9_.-]+$")
-    region: str | None = None
-    endpoint_url: str | None = None
-    fifo: bool | None = None
-    subject_prefix: str = "[spanwatch]"
+    type: Literal["sns"] = Field("sns", description="the receiver's kind")
+    topic_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]*:\d{12}:[A-Za-z0-9_.-]+$",
+        description="the topic's ARN",
+    )
+    region: str | None = Field(None, description="default: the region in the ARN")
+    endpoint_url: str | None = Field(
+        None, description="an SNS endpoint (VPC endpoint, local stand-in)"
+    )
+    fifo: bool | None = Field(None, description="default: whether the ARN ends in `.fifo`")
+    subject_prefix: str = Field("[spanwatch]", description="start of the message subject")
 
     @property
     def is_fifo(self) -> bool:
@@ -137,11 +166,15 @@ class SnsReceiverConfig(_ReceiverBase):
 class WebhookReceiverConfig(_ReceiverBase):
     """Any HTTP endpoint: the notification as JSON, signed with HMAC-SHA256 when a key is set."""
 
-    type: Literal["webhook"] = "webhook"
-    url: str | SecretRef
-    hmac_key: SecretRef | None = None
-    signature_header: str = "X-Spanwatch-Signature"
-    headers: dict[str, str] = Field(default_factory=dict)
+    type: Literal["webhook"] = Field("webhook", description="the receiver's kind")
+    url: str | SecretRef = Field(description="http(s) URL, written or as a secret reference")
+    hmac_key: SecretRef | None = Field(None, description="signs each body with HMAC-SHA256")
+    signature_header: str = Field(
+        "X-Spanwatch-Signature", description="the header that carries the signature"
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="more headers sent (no secrets here)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -168,30 +201,52 @@ class DeliveryConfig(_Strict):
     # One worker per receiver keeps its notifications in order (a chat thread's first message
     # before its updates); more workers deliver faster but in no guaranteed order.
     workers: int = Field(default=1, ge=1, le=16, description="worker threads per receiver")
-    queue_size: int = Field(default=10_000, ge=1)
-    submit_block_seconds: float = Field(default=0.05, ge=0)
+    queue_size: int = Field(
+        default=10_000, ge=1, description="notifications waiting in memory to be journaled"
+    )
+    submit_block_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="longest wait for room in that queue before a dead letter",
+    )
     max_backlog: int = Field(default=100_000, ge=1, description="undelivered per receiver")
-    max_attempts: int = Field(default=6, ge=1)
-    backoff_initial_seconds: float = Field(default=1.0, ge=0)
-    backoff_max_seconds: float = Field(default=60.0, ge=0)
-    backoff_multiplier: float = Field(default=2.0, ge=1)
-    jitter: float = Field(default=0.2, ge=0, le=1)
-    max_retry_after_seconds: float = Field(default=300.0, ge=0)
-    timeout_seconds: float = Field(default=10.0, gt=0)
-    breaker_failure_threshold: int = Field(default=5, ge=1)
-    breaker_reset_seconds: float = Field(default=30.0, ge=0)
-    max_pending_age_seconds: float = Field(default=3600.0, gt=0)
-    delivery_log_retention_seconds: float = Field(default=7 * 86400.0, gt=0)
-    dead_letter_file: str = "dead-letters.jsonl"
-    delivery_log_file: str = "delivery.sqlite"
-    dry_run_file: str = "dry-run.jsonl"
+    max_attempts: int = Field(
+        default=6, ge=1, description="sends of one notification before it is dead-lettered"
+    )
+    backoff_initial_seconds: float = Field(default=1.0, ge=0, description="first retry's wait")
+    backoff_max_seconds: float = Field(default=60.0, ge=0, description="longest retry wait")
+    backoff_multiplier: float = Field(default=2.0, ge=1, description="wait growth per retry")
+    jitter: float = Field(
+        default=0.2, ge=0, le=1, description="share of a wait taken off at random"
+    )
+    max_retry_after_seconds: float = Field(
+        default=300.0, ge=0, description="cap on a receiver's Retry-After"
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, description="one send's timeout")
+    breaker_failure_threshold: int = Field(
+        default=5, ge=1, description="failures in a row that open a receiver's circuit breaker"
+    )
+    breaker_reset_seconds: float = Field(
+        default=30.0, ge=0, description="time an open breaker waits before trying again"
+    )
+    max_pending_age_seconds: float = Field(
+        default=3600.0, gt=0, description="a notification older than this is dead-lettered"
+    )
+    delivery_log_retention_seconds: float = Field(
+        default=7 * 86400.0, gt=0, description="how long sent keys are remembered (no resend)"
+    )
+    dead_letter_file: str = Field(
+        "dead-letters.jsonl", description="undeliverable notifications, one JSON line each"
+    )
+    delivery_log_file: str = Field("delivery.sqlite", description="the outbox and the delivery log")
+    dry_run_file: str = Field("dry-run.jsonl", description="what dry-run responders would send")
 
 
 class RedactionPattern(_Strict):
     """A named google-re2 pattern; matches are replaced by `[REDACTED:<name>]`."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
-    regex: str = Field(min_length=1)
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="shown as `[REDACTED:<name>]`")
+    regex: str = Field(min_length=1, description="an RE2 pattern")
 
     @field_validator("regex")
     @classmethod
@@ -248,20 +303,28 @@ class RedactionConfig(_Strict):
     string is cut at `max_string_length`.
     """
 
-    enabled: bool = True
-    patterns: list[RedactionPattern] = Field(default_factory=lambda: list(DEFAULT_PATTERNS))
-    extra_patterns: list[RedactionPattern] = Field(default_factory=list)
-    redact_emails: bool = False
+    enabled: bool = Field(True, description="false: nothing is scrubbed (not recommended)")
+    patterns: list[RedactionPattern] = Field(
+        default_factory=lambda: list(DEFAULT_PATTERNS),
+        description="replaces the default patterns (rarely wanted)",
+    )
+    extra_patterns: list[RedactionPattern] = Field(
+        default_factory=list, description="patterns added to `patterns`"
+    )
+    redact_emails: bool = Field(False, description="also scrub email addresses")
     field_caps: dict[str, int] = Field(
+        description="field (last part of a dotted key) -> longest length kept",
         default_factory=lambda: {
             "prompt": 200,
             "user_prompt": 200,
             "command": 500,
             "full_command": 500,
             "bash_command": 500,
-        }
+        },
     )
-    max_string_length: int = Field(default=4000, ge=16)
+    max_string_length: int = Field(
+        default=4000, ge=16, description="every other string is cut to this length"
+    )
 
 
 def _default_receivers() -> list[Any]:
@@ -278,10 +341,19 @@ class NotifiersConfig(_Strict):
     name space: routes and escalation levels name either.
     """
 
-    receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
-    responders: list[ResponderConfig] = Field(default_factory=list)
-    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
-    redaction: RedactionConfig = Field(default_factory=RedactionConfig)
+    receivers: list[ReceiverConfig] = Field(
+        default_factory=_default_receivers,
+        description="where notifications go, by `type`; replaces the defaults",
+    )
+    responders: list[ResponderConfig] = Field(
+        default_factory=list, description="actions on AWS, by `type`"
+    )
+    delivery: DeliveryConfig = Field(
+        default_factory=DeliveryConfig, description="retries, timeouts and delivery files"
+    )
+    redaction: RedactionConfig = Field(
+        default_factory=RedactionConfig, description="what is scrubbed before anything leaves"
+    )
 
     @field_validator("receivers", "responders")
     @classmethod

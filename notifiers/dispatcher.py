@@ -14,6 +14,10 @@ of an action its outbox row is marked in flight; a row still marked at the next 
 interrupted between sending and recording, and is resent or dead-lettered as the responder's
 `in_doubt` says.
 
+`accept` writes notifications to the outbox before it returns (the live engine's sink calls it,
+so that no state snapshot can count a notification the outbox does not hold yet); while the disk
+is full it waits and tries again rather than dead-letter them.
+
 `submit` only puts the notification on the intake queue. When that queue is full (the journal
 cannot keep up, e.g. the disk stalls) it waits at most `delivery.submit_block_seconds`, then
 writes the notification to the dead-letter file with reason "intake queue full" and returns:
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -54,6 +59,14 @@ log = logging.getLogger("notifiers")
 _JOURNAL_BATCH = 500
 _IDLE_POLL_SECONDS = 0.5
 _JOURNAL_GRACE_SECONDS = 30.0
+_FULL_DISK_WAIT_SECONDS = 0.5
+_FULL_DISK_WORDS = ("database or disk is full", "disk is full", "no space left")
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError | sqlite3.OperationalError) and any(
+        words in str(exc).lower() for words in _FULL_DISK_WORDS
+    )
 
 
 def resolve_path(state_dir: Path, path: str) -> Path:
@@ -151,6 +164,16 @@ class Dispatcher:
             self._stats.add("queue_full", notification.receiver)
             self._dead_letter(notification, "intake queue full", 0)
 
+    def accept(self, notifications: list[Notification]) -> None:
+        """Into the outbox now, in one transaction; waits while the disk is full."""
+        if not notifications:
+            return
+        if not self._started:
+            raise RuntimeError("dispatcher is not started")
+        for _ in notifications:
+            self._stats.add("submitted")
+        self._persist(notifications, wait_for_room=True)
+
     def close(self, timeout: float = 10.0) -> None:
         """Stops intake, delivers what can be delivered within `timeout`, keeps the rest."""
         if self._closed:
@@ -208,7 +231,7 @@ class Dispatcher:
                 except queue.Empty:
                     break
             finished = None in batch
-            self._persist([n for n in batch if n is not None])
+            self._persist([n for n in batch if n is not None], wait_for_room=True)
 
     def _expand(self, batch: list[Notification]) -> list[Notification]:
         """Responder notifications replaced by their actions; the rest as they are."""
@@ -224,7 +247,20 @@ class Dispatcher:
             out.extend(actions)
         return out
 
-    def _persist(self, batch: list[Notification]) -> None:
+    def _persist(self, batch: list[Notification], *, wait_for_room: bool = False) -> None:
+        """Into the outbox (or the dead letters); with `wait_for_room`, a full disk is waited
+        out (until the dispatcher stops) instead of dead-lettering the batch."""
+        rows, kept = self._rows(batch)
+        warned = False
+        while not self._store(rows, kept, wait_for_room=wait_for_room and not self._stop.is_set()):
+            if not warned:
+                log.error("the outbox cannot be written: the disk is full; waiting for room")
+                warned = True
+            time.sleep(_FULL_DISK_WAIT_SECONDS)
+
+    def _rows(self, batch: list[Notification]) -> tuple[list[tuple[str, str, str]], list]:
+        """Outbox rows of the notifications (responders' as their actions); the rest to the
+        dead letters."""
         rows: list[tuple[str, str, str]] = []
         kept: list[Notification] = []
         for notification in self._expand(batch):
@@ -242,18 +278,26 @@ class Dispatcher:
                 continue
             rows.append((notification.receiver, notification.key, body))
             kept.append(notification)
+        return rows, kept
+
+    def _store(
+        self, rows: list[tuple[str, str, str]], kept: list[Notification], *, wait_for_room: bool
+    ) -> bool:
+        """False when the disk was full and `wait_for_room` asks to try again."""
         if not rows:
-            return
+            return True
         assert self.store is not None
         try:
             results = self.store.enqueue_many(rows, self.config.delivery.max_backlog)
         except Exception as exc:  # the disk failed: keep the notifications as dead letters
+            if wait_for_room and _disk_full(exc):
+                return False
             log.error(
                 "cannot write the outbox (%s); dead-lettering %d", type(exc).__name__, len(kept)
             )
             for notification in kept:
                 self._dead_letter(notification, f"outbox write failed: {type(exc).__name__}", 0)
-            return
+            return True
         woken: set[str] = set()
         for notification, result in zip(kept, results, strict=True):
             if result == QUEUED:
@@ -267,6 +311,7 @@ class Dispatcher:
         for name in woken:
             with self._wakeups[name]:
                 self._wakeups[name].notify_all()
+        return True
 
     # -- workers: outbox -> receiver ------------------------------------------------------------
 

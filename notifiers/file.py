@@ -1,6 +1,6 @@
 """The file receiver: the incident log as JSON lines, one line per incident transition.
 
-The line format is DESIGN.md's incident log: `{"type": <transition>, "at": <time>,
+The line format is the incident log's (docs/architecture.md): `{"type": <transition>, "at": <time>,
 "incident": {...}}`, so the same tools read the engine's sink, `replay --out` and this file.
 """
 

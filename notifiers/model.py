@@ -17,7 +17,7 @@ class Notification:
 
     `key` is the idempotency key (unique per group, transition and receiver):
     the delivery log records it so that a restart never sends it twice.
-    `incidents` are incident dicts exactly as in the incident log (DESIGN.md).
+    `incidents` are incident dicts exactly as in the incident log (docs/architecture.md).
     """
 
     key: str

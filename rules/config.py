@@ -48,15 +48,35 @@ class RulesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    packs: list[str] = Field(default_factory=lambda: ["claude_code"])
-    paths: list[str] = Field(default_factory=list)
-    lists: dict[str, list[str]] = Field(default_factory=_default_lists)
-    values: dict[str, float | int | str] = Field(default_factory=_default_values)
-    max_groups_per_rule: int = Field(default=10000, ge=1)
+    packs: list[str] = Field(
+        default_factory=lambda: ["claude_code"], description="built-in rule packs to load"
+    )
+    paths: list[str] = Field(
+        default_factory=list,
+        description="more rule files or directories (relative to the configuration file)",
+    )
+    lists: dict[str, list[str]] = Field(
+        default_factory=_default_lists,
+        description="named lists rules use as `%name%` (`|expand`); given lists replace "
+        "those of the same name, the others keep their default",
+    )
+    values: dict[str, float | int | str] = Field(
+        default_factory=_default_values,
+        description="named thresholds rules use as `'%name%'`; merged over the defaults",
+    )
+    max_groups_per_rule: int = Field(
+        default=10000,
+        ge=1,
+        description="groups a correlation rule keeps at once; the least recently seen go first",
+    )
     max_file_bytes: int = Field(
         default=1 << 20, ge=1024, description="a larger rule file is refused, not parsed"
     )
-    aliases: dict[str, list[str]] = Field(default_factory=dict)
+    aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="its keys are more field names rules may use without an unknown-field "
+        "warning (the top-level `aliases` fill canonical keys)",
+    )
 
     @field_validator("packs")
     @classmethod

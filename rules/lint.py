@@ -9,7 +9,7 @@ from .config import RulesConfig
 from .loader import RuleDoc
 from .model import Problem
 
-# The normalised event's canonical keys (DESIGN.md).
+# The normalised event's canonical keys (docs/events.md).
 CANONICAL_KEYS = frozenset(
     [
         "time",

@@ -301,7 +301,8 @@ class IncidentBook:
     def _log(self, kind: str, incident: Incident, at: float) -> Transition:
         incident.logged_count = incident.count
         incident.logged_at = at
-        return Transition(kind, at, incident.to_dict())
+        incident.transitions += 1
+        return Transition(kind, at, incident.to_dict(), f"{incident.id}/{incident.transitions}")
 
     def _join_groups(self, incident: Incident, at: float) -> None:
         labels = incident.route_labels()

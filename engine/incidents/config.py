@@ -49,18 +49,38 @@ class RouteConfig(_Strict):
     notification per incident). Time intervals are not inherited (as in Alertmanager).
     """
 
-    receiver: Annotated[list[str] | None, BeforeValidator(_receiver_list)] = None
-    matchers: list[MatcherField] = []
-    continue_: bool = Field(False, alias="continue")
-    group_by: list[str] | None = None
-    group_wait: Duration | None = None
-    group_interval: PositiveDuration | None = None
-    repeat_interval: PositiveDuration | None = None
-    send_resolved: bool | None = None
-    mute_time_intervals: list[str] = []
-    active_time_intervals: list[str] = []
-    escalation: str | None = None
-    routes: list[RouteConfig] = []
+    receiver: Annotated[list[str] | None, BeforeValidator(_receiver_list)] = Field(
+        None, description="receivers and responders notified"
+    )
+    matchers: list[MatcherField] = Field(
+        [], description="an incident takes this route when its labels match all of them"
+    )
+    continue_: bool = Field(
+        False, alias="continue", description="after matching, try the next sibling routes too"
+    )
+    group_by: list[str] | None = Field(
+        None, description='labels whose values make a notification group; `["..."]`: every label'
+    )
+    group_wait: Duration | None = Field(
+        None, description="wait before a new group's first notification (batching)"
+    )
+    group_interval: PositiveDuration | None = Field(
+        None, description="wait before notifying a group again about new or changed incidents"
+    )
+    repeat_interval: PositiveDuration | None = Field(
+        None, description="reminder interval for a group still firing"
+    )
+    send_resolved: bool | None = Field(None, description="notify when incidents resolve")
+    mute_time_intervals: list[str] = Field(
+        [], description="named time intervals during which the route sends nothing"
+    )
+    active_time_intervals: list[str] = Field(
+        [], description="named time intervals outside which the route sends nothing"
+    )
+    escalation: str | None = Field(
+        None, description="escalation policy paged until someone acknowledges"
+    )
+    routes: list[RouteConfig] = Field([], description="child routes, tried in order")
 
     @field_validator("group_by")
     @classmethod
@@ -84,36 +104,44 @@ def _default_route() -> RouteConfig:
 class EscalationLevel(_Strict):
     """Who is paged at this level, and how long they have to acknowledge before the next."""
 
-    receivers: Annotated[list[str], BeforeValidator(_receiver_list), Field(min_length=1)]
-    timeout: PositiveDuration = 1800.0
+    receivers: Annotated[list[str], BeforeValidator(_receiver_list), Field(min_length=1)] = Field(
+        description="receivers and responders paged at this level"
+    )
+    timeout: PositiveDuration = Field(
+        1800.0, description="time to acknowledge before the next level is paged"
+    )
 
 
 class EscalationPolicy(_Strict):
     """PagerDuty-style: levels in order; after the last, start over `repeat` more times."""
 
-    name: str
-    levels: list[EscalationLevel] = Field(min_length=1)
-    repeat: int = Field(0, ge=0)
+    name: str = Field(description="what routes call the policy by (`escalation:`)")
+    levels: list[EscalationLevel] = Field(min_length=1, description="levels in order")
+    repeat: int = Field(0, ge=0, description="times to start over after the last level")
 
 
 class InhibitRule(_Strict):
     """A firing incident matching `source_matchers` mutes incidents matching `target_matchers`
     that have the same values for every label in `equal`."""
 
-    source_matchers: list[MatcherField] = Field(min_length=1)
-    target_matchers: list[MatcherField] = Field(min_length=1)
-    equal: list[str] = []
+    source_matchers: list[MatcherField] = Field(
+        min_length=1, description="the firing incident that mutes"
+    )
+    target_matchers: list[MatcherField] = Field(min_length=1, description="the incidents it mutes")
+    equal: list[str] = Field([], description="labels both must share")
 
 
 class SilenceConfig(_Strict):
     """A silence written into the configuration (maintenance windows known in advance)."""
 
-    id: str
-    matchers: list[MatcherField] = Field(min_length=1)
-    starts_at: Time
-    ends_at: Time
-    created_by: str = "config"
-    comment: str = ""
+    id: str = Field(description="the silence's id")
+    matchers: list[MatcherField] = Field(
+        min_length=1, description="incidents whose labels match all of them are muted"
+    )
+    starts_at: Time = Field(description="when the silence begins")
+    ends_at: Time = Field(description="when it ends (after `starts_at`)")
+    created_by: str = Field("config", description="author shown with the silence")
+    comment: str = Field("", description="why")
 
     @model_validator(mode="after")
     def _ordered(self) -> SilenceConfig:
@@ -128,10 +156,12 @@ class NoiseBudgetConfig(_Strict):
     `noise_budget: N` overrides `incidents`; `off` there exempts it). `top_groups`: how many of
     the folded incidents' groups the storm incident lists."""
 
-    enabled: bool = True
-    incidents: int = Field(10, ge=1)
-    per: PositiveDuration = 3600.0
-    top_groups: int = Field(5, ge=1, le=100)
+    enabled: bool = Field(True, description="false: no rule or detector has a budget")
+    incidents: int = Field(10, ge=1, description="incidents a rule or detector may open per `per`")
+    per: PositiveDuration = Field(3600.0, description="the budget period")
+    top_groups: int = Field(
+        5, ge=1, le=100, description="the folded incidents' most frequent groups listed"
+    )
 
 
 class IncidentsConfig(_Strict):
@@ -145,17 +175,40 @@ class IncidentsConfig(_Strict):
     `noise_budget` keeps one mis-tuned rule from paging on-call a thousand times a day.
     """
 
-    route: RouteConfig = Field(default_factory=_default_route)
-    escalation_policies: list[EscalationPolicy] = []
-    inhibit_rules: list[InhibitRule] = []
-    time_intervals: list[TimeInterval] = []
-    silences: list[SilenceConfig] = []
-    resolve_timeout: PositiveDuration | None = 3600.0
-    update_interval: Duration = 300.0
-    evidence_samples: int = Field(5, ge=1, le=100)
-    resolved_retention: Duration = 3600.0
-    silence_retention: Duration = 432000.0
-    noise_budget: NoiseBudgetConfig = Field(default_factory=NoiseBudgetConfig)
+    route: RouteConfig = Field(
+        default_factory=_default_route,
+        description="the routing tree's root: to `console` and `incident-log`, grouped by "
+        "`rule_id`, group_wait 30s, group_interval 5m, repeat_interval 4h, send_resolved",
+    )
+    escalation_policies: list[EscalationPolicy] = Field(
+        [], description="PagerDuty-style policies that routes name"
+    )
+    inhibit_rules: list[InhibitRule] = Field(
+        [], description="firing incidents that mute others (Alertmanager's inhibit rules)"
+    )
+    time_intervals: list[TimeInterval] = Field(
+        [], description="named intervals routes mute or activate on"
+    )
+    silences: list[SilenceConfig] = Field([], description="silences known in advance")
+    resolve_timeout: PositiveDuration | None = Field(
+        3600.0,
+        description="auto-resolve after this long without hits, for hits without "
+        "`resolve_after` (null: never)",
+    )
+    update_interval: Duration = Field(
+        300.0, description="least time between `incident.updated` lines for new hits alone"
+    )
+    evidence_samples: int = Field(5, ge=1, le=100, description="evidence kept per incident")
+    resolved_retention: Duration = Field(
+        3600.0, description="how long a resolved incident stays answerable by id"
+    )
+    silence_retention: Duration = Field(
+        432000.0, description="how long an expired silence stays listed"
+    )
+    noise_budget: NoiseBudgetConfig = Field(
+        default_factory=NoiseBudgetConfig,
+        description="how many incidents a rule or detector may open before they fold",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> IncidentsConfig:

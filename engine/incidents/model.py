@@ -63,15 +63,20 @@ class Hit:
 
 @dataclass(frozen=True)
 class Transition:
-    """One lifecycle step of one incident; `incident` is the incident dict at that moment."""
+    """One lifecycle step of one incident; `incident` is the incident dict at that moment.
+
+    `id` names the step for good (`<incident id>/<n>`, its n-th transition): a recovery that
+    computes the same step again writes the same id, so the incident log keeps one line of it.
+    """
 
     type: str
     at: float
     incident: dict[str, Any]
+    id: str = ""
 
     def to_log(self) -> dict[str, Any]:
-        """Exactly one incident-log line of DESIGN.md."""
-        return {"type": self.type, "at": iso(self.at), "incident": self.incident}
+        """Exactly one incident-log line: `type`, `at`, `incident`, and the transition's `id`."""
+        return {"type": self.type, "at": iso(self.at), "incident": self.incident, "id": self.id}
 
 
 @dataclass(frozen=True)

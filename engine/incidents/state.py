@@ -55,6 +55,7 @@ class Incident:
     logged_at: float = 0.0
     folded_into: str | None = None  # the storm incident it was folded into (never notified)
     storm: dict[str, Any] | None = None  # a storm incident's tally (see noise_budget)
+    transitions: int = 0  # logged so far: the number in each transition's id
 
     @property
     def open(self) -> bool:
@@ -83,7 +84,7 @@ class Incident:
             self.omitted += 1
 
     def to_dict(self) -> dict[str, Any]:
-        """The incident dict of DESIGN.md's incident log (plus runbook/ack/resolution if set)."""
+        """The incident as the incident log holds it (docs/architecture.md), plus runbook etc."""
         out: dict[str, Any] = {
             "id": self.id,
             "fingerprint": self.fingerprint,

@@ -14,7 +14,7 @@ import functools
 import zoneinfo
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = (
@@ -96,8 +96,12 @@ class TimeRange(BaseModel):
     """[start_time, end_time) within one day, in minutes after midnight."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    start_time: Annotated[int, BeforeValidator(_clock_minutes)]
-    end_time: Annotated[int, BeforeValidator(_clock_minutes)]
+    start_time: Annotated[int, BeforeValidator(_clock_minutes)] = Field(
+        description="start of the range (included)"
+    )
+    end_time: Annotated[int, BeforeValidator(_clock_minutes)] = Field(
+        description="end of the range (excluded; `24:00` is midnight)"
+    )
 
     @field_validator("end_time")
     @classmethod
@@ -117,12 +121,20 @@ class TimeIntervalSpec(BaseModel):
     """One Alertmanager time interval spec."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    times: list[TimeRange] = []
-    weekdays: list[Annotated[tuple[int, int], BeforeValidator(_weekday_range)]] = []
-    days_of_month: list[Annotated[tuple[int, int], BeforeValidator(_day_range)]] = []
-    months: list[Annotated[tuple[int, int], BeforeValidator(_month_range)]] = []
-    years: list[Annotated[tuple[int, int], BeforeValidator(_year_range)]] = []
-    location: str = "UTC"
+    times: list[TimeRange] = Field([], description="times of day; empty: all day")
+    weekdays: list[Annotated[tuple[int, int], BeforeValidator(_weekday_range)]] = Field(
+        [], description="empty: every day of the week"
+    )
+    days_of_month: list[Annotated[tuple[int, int], BeforeValidator(_day_range)]] = Field(
+        [], description="empty: every day of the month"
+    )
+    months: list[Annotated[tuple[int, int], BeforeValidator(_month_range)]] = Field(
+        [], description="empty: every month"
+    )
+    years: list[Annotated[tuple[int, int], BeforeValidator(_year_range)]] = Field(
+        [], description="empty: every year"
+    )
+    location: str = Field("UTC", description="IANA time zone the spec is read in")
 
     @field_validator("location")
     @classmethod
@@ -167,8 +179,10 @@ class TimeInterval(BaseModel):
     """A named list of specs; active when any spec contains the time."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str
-    time_intervals: list[TimeIntervalSpec] = []
+    name: str = Field(description="what routes call the interval by")
+    time_intervals: list[TimeIntervalSpec] = Field(
+        [], description="specs; the interval is active when any of them holds"
+    )
 
     def contains(self, t: float) -> bool:
         return any(spec.contains(t) for spec in self.time_intervals)

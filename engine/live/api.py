@@ -2,9 +2,10 @@
 
 Every write endpoint needs `Authorization: Bearer <token>` (the token comes from the
 environment); acks, resolves and silences enter the dataflow's control stream, exactly as
-a replay's `--control` file does, so all incident state stays in the dataflow. The incident
-stage applies them as soon as they arrive, and the request waits (up to `control_wait`
-seconds) for the outcome: 200 when applied or already so, 404 for an unknown incident, 409
+a replay's `--control` file does, so all incident state stays in the dataflow. They are
+written to the intake log first, like the receivers' events (a crash cannot lose an ack that
+was answered). The incident stage applies them as soon as they arrive, and the request waits
+(up to `control_wait` seconds) for the outcome: 200 when applied or already so, 404 for an unknown incident, 409
 when refused (an ack of a resolved incident), 202 when the answer did not come in time. Once
 answered, the next read shows the change. Reads of incidents and silences hold people's
 names, emails and repositories: they need the read token or the write token. `/healthz`
@@ -29,6 +30,8 @@ from engine.incidents.control import ControlError, CreateSilence, parse_control
 from engine.live.bearer import bearer_matches
 from engine.live.body import RequestRefused, read_body
 from engine.live.inbox import Inbox
+from engine.live.intake import Intake, Refused
+from engine.live.otlp_http import durable
 from engine.live.views import Views
 from engine.source_clocks import pseudonym
 
@@ -53,7 +56,7 @@ def event_time_health(views: Views, inbox: Inbox) -> dict[str, Any]:
 
 def make_api_app(
     views: Views,
-    inbox: Inbox,
+    intake: Intake,
     *,
     token: str | None,
     read_token: str | None = None,
@@ -61,7 +64,10 @@ def make_api_app(
     clock: Callable[[], float] = time.time,
     ingest_refused: Callable[[], dict[str, int]] | None = None,
     control_wait: float = 2.0,
+    health_extra: Callable[[], dict[str, Any]] | None = None,
 ) -> Starlette:
+    inbox = intake.inbox
+
     def authorized(request: Request) -> Response | None:
         if not token:
             return JSONResponse(
@@ -110,10 +116,15 @@ def make_api_app(
         except ControlError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         if isinstance(event, CreateSilence):  # say which id a silence got, to expire it later
-            obj = {**obj, "id": event.silence.id}
+            obj = {**obj, "id": event.silence.id}  # and keep it so in the intake log
         ticket = secrets.token_hex(8)
         waiting = views.expect(ticket)
-        inbox.offer_control(event, ticket)
+        try:
+            await durable(intake.offer_control(obj, ticket))
+        except (Refused, OSError) as exc:
+            views.forget(ticket)
+            reason = exc.reason if isinstance(exc, Refused) else f"cannot store it: {exc}"
+            return JSONResponse({"error": reason}, status_code=503, headers={"Retry-After": "5"})
         if not await anyio.to_thread.run_sync(waiting.ready.wait, control_wait):
             views.forget(ticket)
             return JSONResponse({"accepted": obj}, status_code=202)
@@ -134,6 +145,7 @@ def make_api_app(
                 "ingest_requests_refused": ingest_refused() if ingest_refused else {},
                 "open_incidents": len(views.list()),
                 "event_time": event_time_health(views, inbox),
+                **(health_extra() if health_extra is not None else {}),
             }
         )
 

@@ -1,16 +1,22 @@
-"""The hand-over between the HTTP threads and the dataflow: bounded, so overload is visible.
+"""The hand-over between the receivers and the dataflow: bounded, so overload is visible.
 
 Bounded twice: by events and by bytes (an estimate of the memory the waiting events hold).
-When the inbox is full the receiver answers 429 with `Retry-After`, and OTLP exporters
-retry later: back-pressure reaches the senders instead of memory growing without bound. A
-request that could never fit, even into an empty inbox, is refused for good (413), since a
-retry would meet the same answer forever.
+A receiver reserves room before it writes a request to the intake log (`engine.live.wal`);
+when the inbox is full it answers 429 with `Retry-After`, and OTLP exporters retry later:
+back-pressure reaches the senders instead of memory growing without bound. A request that
+could never fit, even into an empty inbox, is refused for good (413), since a retry would meet
+the same answer forever.
 
-Each event travels with its sender (see `engine.live.senders`); each control event with the
-ticket its API request waits on, if any. With `match` (the live engine's rules and detector
-routing), events are matched as they are offered, in the receiver's thread: the hits of rules
-that need no window go to a lane of their own that every drain empties first, so a policy hit
-never waits behind a backlog of events that are only waiting for their windows.
+What the dataflow may take are *records*: accepted requests once they are durable, published
+in log order by the intake log's writer. A record holds, per event, its sender, its event time
+and what the windows need of it (the receivers matched it already, see `engine.live.intake`);
+the hits of rules that need no window, and control events, wait in a lane of their own that
+every drain empties first, so a policy hit never waits behind a backlog of events that are only
+waiting for their windows.
+
+The live source takes in two steps: `peek` says what a drain would take (and where that leaves
+the log, for the tick it writes first), `commit` takes it. Only the source takes, so nothing
+can come between the two but more records at the end.
 """
 
 from __future__ import annotations
@@ -18,17 +24,19 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-
-Match = Callable[[dict[str, Any]], tuple[list[Any], list[tuple[str, Any]]]]
-Queued = tuple[str, dict[str, Any], list[tuple[str, Any]] | None]  # sender, event, windowed
 
 MAX_SENDERS_COUNTED = 10_000  # senders with refused events remembered, the latest kept
 
 # A decoded event holds its dict plus the values in it: about twice the dict's own size
 # (measured on OTLP spans of ~20 attributes: 1.1 KB from JSON, 2.3 KB from protobuf).
 _VALUES_PER_DICT = 2
+
+# per event: sender, event time, what the windows need of it [(shard, item)]
+Arrival = tuple[str, float, list[tuple[str, Any]]]
+# per event taken: the same and where it is in the intake log (record position, index)
+Taken = tuple[str, float, list[tuple[str, Any]], tuple[int, int]]
 
 
 def estimate_bytes(events: list[dict[str, Any]], wire_bytes: int = 0) -> int:
@@ -37,18 +45,56 @@ def estimate_bytes(events: list[dict[str, Any]], wire_bytes: int = 0) -> int:
     return max(held, wire_bytes)
 
 
+@dataclass(slots=True)
+class Record:
+    """One accepted request (or control event, or Kafka message) as the dataflow takes it."""
+
+    seq: int
+    pos: int  # where its frame starts in the intake log
+    arrivals: list[Arrival]
+    hits: list[Any]
+    controls: list[tuple[str | None, Any]]  # (ticket the API waits on, control event)
+    nbytes: int
+
+
+def _charged(record: Record, upto: int) -> int:
+    """The bytes of `record` charged to its first `upto` events (all of them at the end)."""
+    return record.nbytes * upto // len(record.arrivals)
+
+
+@dataclass(slots=True)
+class Drain:
+    """What one drain takes, and where that leaves the log (a tick says the same)."""
+
+    events: list[Taken]
+    hits: list[Any]
+    controls: list[tuple[str | None, Any]]
+    ev_seq: int  # events are taken through record `ev_seq`, `ev_idx` of its events
+    ev_idx: int
+    vis_seq: int  # hits and controls of every record through `vis_seq`
+    scan_from: int  # every record before this position is taken whole
+    _records_done: int = 0
+    _head: int = 0
+    _bytes: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.events and not self.hits and not self.controls
+
+
 class Inbox:
-    def __init__(
-        self, max_events: int = 200_000, max_bytes: int = 128 << 20, match: Match | None = None
-    ) -> None:
+    def __init__(self, max_events: int = 200_000, max_bytes: int = 128 << 20) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
-        self.match = match
-        self._events: deque[Queued] = deque()
-        self._sizes: deque[int] = deque()  # bytes charged per waiting event
-        self._bytes = 0
+        self._records: deque[Record] = deque()  # published, with events not yet taken
+        self._head = 0  # events of the first record already taken
         self._hits: list[Any] = []
-        self._controls: deque[tuple[str | None, Any]] = deque()
+        self._controls: list[tuple[str | None, Any]] = []
+        self._events = 0  # waiting + reserved
+        self._bytes = 0
+        self._ev = (0, 0)
+        self._vis_seq = 0
+        self._published_end = 0
         self._lock = threading.Lock()
         self.closed = False
         self.accepted = 0
@@ -59,59 +105,103 @@ class Inbox:
         """Whether a batch this large could ever be taken (into an empty inbox)."""
         return events <= self.max_events and nbytes <= self.max_bytes
 
-    def offer_events(
-        self,
-        events: list[dict[str, Any]],
-        senders: list[str] | str = "",
-        nbytes: int | None = None,
-    ) -> bool:
-        """Take all of `events` or none (False: full, the sender should retry later).
-
-        `senders`: one per event, or one for them all. `nbytes`: what the batch holds
-        (default: `estimate_bytes(events)`).
-        """
-        if nbytes is None:
-            nbytes = estimate_bytes(events)
-        if not self._room(len(events), nbytes):
-            return False
-        names = [senders] * len(events) if isinstance(senders, str) else senders
-        hits: list[Any] = []
-        queued: list[Queued] = []
-        for sender, event in zip(names, events, strict=True):
-            if self.match is None:
-                queued.append((sender, event, None))
-                continue
-            found, windowed = self.match(event)
-            hits.extend(found)
-            queued.append((sender, event, windowed))
+    def reserve(self, events: int, nbytes: int) -> bool:
+        """Room for a request on its way through the intake log (False: full, retry later)."""
         with self._lock:
-            if not self._has_room(len(events), nbytes):
-                self.refused += len(events)
+            if (
+                self.closed
+                or self._events + events > self.max_events
+                or self._bytes + nbytes > self.max_bytes
+            ):
+                self.refused += events
                 return False
-            self._events.extend(queued)
-            if events:
-                share, rest = divmod(nbytes, len(events))
-                self._sizes.extend([share] * len(events))
-                self._sizes[-1] += rest
+            self._events += events
             self._bytes += nbytes
-            self._hits.extend(hits)
-            self.accepted += len(events)
             return True
 
-    def _has_room(self, count: int, nbytes: int) -> bool:
-        return (
-            not self.closed
-            and len(self._events) + count <= self.max_events
-            and self._bytes + nbytes <= self.max_bytes
-        )
-
-    def _room(self, count: int, nbytes: int) -> bool:
-        """A look before matching, so a full inbox costs no matching work."""
+    def release(self, events: int, nbytes: int) -> None:
+        """A reservation whose request never reached the log."""
         with self._lock:
-            if not self._has_room(count, nbytes):
-                self.refused += count
-                return False
-            return True
+            self._events -= events
+            self._bytes -= nbytes
+
+    def publish(self, records: list[Record], end: int) -> None:
+        """Durable records, in log order, become visible (their room was reserved)."""
+        with self._lock:
+            for record in records:
+                self._add(record)
+                self.accepted += len(record.arrivals)
+            self._published_end = max(self._published_end, end)
+
+    def restore(self, records: list[Record], head: int, ev: tuple[int, int], end: int) -> None:
+        """At start: what the last tick left in the log (the first record from event `head`)."""
+        with self._lock:
+            self._ev = ev
+            for record in records:
+                self._events += len(record.arrivals)
+                self._bytes += record.nbytes
+            for record in records:
+                self._add(record)
+            if self._records and head:
+                first = self._records[0]
+                self._head = head
+                self._events -= head
+                self._bytes -= _charged(first, head)
+            self._published_end = end
+
+    def _add(self, record: Record) -> None:
+        if record.arrivals:
+            self._records.append(record)
+        else:  # nothing to wait for: its room is free again
+            self._bytes -= record.nbytes
+        self._hits.extend(record.hits)
+        self._controls.extend(record.controls)
+        self._vis_seq = max(self._vis_seq, record.seq)
+
+    def peek(self, limit: int = 250) -> Drain:
+        """Up to `limit` events from the head, every waiting hit and control event."""
+        with self._lock:
+            events: list[Taken] = []
+            ev_seq, ev_idx = self._ev
+            head, done, freed = self._head, 0, 0
+            for record in self._records:
+                room = limit - len(events)
+                if room <= 0:
+                    break
+                stop = min(len(record.arrivals), head + room)
+                events.extend((*record.arrivals[i], (record.pos, i)) for i in range(head, stop))
+                ev_seq, ev_idx = record.seq, stop
+                freed += _charged(record, stop) - _charged(record, head)
+                if stop < len(record.arrivals):
+                    head = stop
+                    break
+                done, head = done + 1, 0
+            records = self._records
+            scan_from = records[done].pos if done < len(records) else self._published_end
+            return Drain(
+                events,
+                list(self._hits),
+                list(self._controls),
+                ev_seq,
+                ev_idx,
+                self._vis_seq,
+                scan_from,
+                done,
+                head,
+                freed,
+            )
+
+    def commit(self, drain: Drain) -> None:
+        """Take what `drain` (the last `peek`) said."""
+        with self._lock:
+            for _ in range(drain._records_done):
+                self._records.popleft()
+            self._head = drain._head
+            del self._hits[: len(drain.hits)]
+            del self._controls[: len(drain.controls)]
+            self._events -= len(drain.events)
+            self._bytes -= drain._bytes
+            self._ev = (drain.ev_seq, drain.ev_idx)
 
     def count_refused(self, senders: list[str]) -> None:
         """Events refused at decode (`engine.event_checks`), counted against their senders."""
@@ -127,28 +217,9 @@ class Inbox:
         with self._lock:
             return dict(self.refused_by_sender)
 
-    def offer_control(self, event: Any, ticket: str | None = None) -> None:
-        with self._lock:
-            self._controls.append((ticket, event))
-
-    def drain(
-        self, limit: int = 250
-    ) -> tuple[list[Queued], list[Any], list[tuple[str | None, Any]], bool]:
-        """Up to `limit` queued events, every pending hit and (ticket, control event), and
-        whether the inbox is done."""
-        with self._lock:
-            n = min(limit, len(self._events))
-            events = [self._events.popleft() for _ in range(n)]
-            self._bytes -= sum(self._sizes.popleft() for _ in range(n))
-            hits, self._hits = self._hits, []
-            controls = list(self._controls)
-            self._controls.clear()
-            done = self.closed and not self._events
-            return events, hits, controls, done
-
     @property
     def waiting_events(self) -> int:
-        return len(self._events)
+        return self._events
 
     @property
     def waiting_bytes(self) -> int:

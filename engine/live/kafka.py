@@ -20,28 +20,16 @@ import time
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
 
 from engine.aliases import AliasTable
 from engine.decode import DecodeError, decode_line
 from engine.event_checks import TimeBounds, screen, summary
-from engine.live.inbox import Inbox, estimate_bytes
+from engine.live.inbox import estimate_bytes
+from engine.live.intake import Intake, Refused
+from engine.live.kafka_config import KafkaConfig
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
 log = logging.getLogger("spanwatch.kafka")
-
-
-class KafkaConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    brokers: str = Field(min_length=1, description="bootstrap servers, host:port[,host:port]")
-    traces_topic: str | None = "otlp_spans"
-    logs_topic: str | None = "otlp_logs"
-    group_id: str = "spanwatch"
-    options: dict[str, str | int | bool] = Field(
-        default_factory=dict, description="extra librdkafka settings (no secrets here)"
-    )
-    password_env: str | None = Field(None, description="environment variable for sasl.password")
 
 
 class KafkaIntake:
@@ -50,13 +38,14 @@ class KafkaIntake:
     def __init__(
         self,
         config: KafkaConfig,
-        inbox: Inbox,
+        intake: Intake,
         aliases: AliasTable,
         *,
         bounds: TimeBounds | None = None,
     ) -> None:
         self.config = config
-        self.inbox = inbox
+        self.intake = intake
+        self.inbox = intake.inbox
         self.aliases = aliases
         self.bounds = bounds if bounds is not None else TimeBounds()
         self.stopped = threading.Event()
@@ -96,6 +85,15 @@ class KafkaIntake:
                 return decode_line(value, self.aliases)
             raise DecodeError(f"not OTLP protobuf: {exc}") from None
 
+    def _offer(self, events: list[dict[str, Any]], sender: str, nbytes: int) -> bool:
+        try:
+            pending = self.intake.offer_events(events, sender, nbytes)
+            if pending is not None:
+                pending.wait()
+        except (Refused, OSError):
+            return False
+        return True
+
     def _run(self) -> None:
         from confluent_kafka import Consumer
 
@@ -133,7 +131,7 @@ class KafkaIntake:
                     log.warning("kafka message %s skipped: larger than the whole inbox", where)
                     consumer.commit(message=message, asynchronous=True)
                     continue
-                while events and not self.inbox.offer_events(events, sender, nbytes):
+                while events and not self._offer(events, sender, nbytes):
                     if self.stopped.wait(0.2) or self.inbox.closed:
                         return  # not committed: the message is read again after a restart
                 consumer.commit(message=message, asynchronous=True)

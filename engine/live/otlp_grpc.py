@@ -1,9 +1,10 @@
 """OTLP/gRPC receiver (`:4317`): TraceService and LogsService `Export`.
 
-Answers as the OTLP specification asks: INVALID_ARGUMENT with the reason for a request
-that does not decode (not retryable), RESOURCE_EXHAUSTED for a message over the receive
-limit or larger than the whole inbox, UNAVAILABLE when the engine's inbox is full (the
-exporters retry with backoff). The request arrives as bytes and is parsed here, so that a
+Answers as the OTLP specification asks: OK once the events are in the intake log on disk
+(`engine.live.intake`), INVALID_ARGUMENT with the reason for a request that does not decode
+(not retryable), RESOURCE_EXHAUSTED for a message over the receive limit or larger than the
+whole inbox, UNAVAILABLE when the engine's inbox or the state directory's disk is full, or the
+engine is stopping (the exporters retry with backoff). The request arrives as bytes and is parsed here, so that a
 malformed message gets INVALID_ARGUMENT rather than the INTERNAL of a failed deserializer.
 Events with values that must not enter state (`engine.event_checks`) are refused one by
 one and counted against their sender, as over HTTP: OK with `partial_success` when others
@@ -27,8 +28,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from engine.aliases import AliasTable
 from engine.event_checks import TimeBounds, split, summary
 from engine.events import NotOtlpError
-from engine.live.inbox import Inbox, estimate_bytes
+from engine.live.inbox import estimate_bytes
 from engine.live.ingest_auth import IngestGate
+from engine.live.intake import Intake, Refused
 from engine.live.listen import ListenError
 from engine.live.otlp_http import WHAT, export_response
 from engine.live.senders import senders_of
@@ -54,14 +56,14 @@ class _Export:
     def __init__(
         self,
         signal: str,
-        inbox: Inbox,
+        intake: Intake,
         aliases: AliasTable,
         bounds: TimeBounds,
         clock: Callable[[], float],
     ) -> None:
         self.signal = signal
         _, self.request_type, self.decode = SERVICES[signal]
-        self.inbox, self.aliases = inbox, aliases
+        self.intake, self.inbox, self.aliases = intake, intake.inbox, aliases
         self.bounds, self.clock = bounds, clock
 
     def __call__(self, payload: bytes, context: grpc.ServicerContext) -> Any:
@@ -90,18 +92,27 @@ class _Export:
                     f"request of {len(events)} {what} is larger than the whole inbox: "
                     "send smaller batches",
                 )
-            if not self.inbox.offer_events(events, senders_of(events, peer), nbytes):
-                context.abort(grpc.StatusCode.UNAVAILABLE, "spanwatch is overloaded; retry later")
+            try:
+                pending = self.intake.offer_events(events, senders_of(events, peer), nbytes)
+                if pending is not None:
+                    pending.wait()
+            except Refused as exc:
+                context.abort(grpc.StatusCode.UNAVAILABLE, exc.reason)
+            except OSError as exc:
+                context.abort(
+                    grpc.StatusCode.UNAVAILABLE,
+                    f"spanwatch could not store the request ({exc.strerror or exc}); retry later",
+                )
         message = summary(reasons, len(decoded), what) if refused else ""
         return export_response(self.signal, len(refused), message)
 
 
 def _handlers(
-    inbox: Inbox, aliases: AliasTable, bounds: TimeBounds, clock: Callable[[], float]
+    intake: Intake, aliases: AliasTable, bounds: TimeBounds, clock: Callable[[], float]
 ) -> list[grpc.GenericRpcHandler]:
     handlers = []
     for signal, (service, _, _) in SERVICES.items():
-        export = _Export(signal, inbox, aliases, bounds, clock)
+        export = _Export(signal, intake, aliases, bounds, clock)
         method = grpc.unary_unary_rpc_method_handler(
             export, response_serializer=lambda response: response.SerializeToString()
         )  # no request_deserializer: the bytes reach `export`, which parses them
@@ -141,7 +152,7 @@ class _GateInterceptor(grpc.ServerInterceptor):
 class GrpcReceiver:
     def __init__(
         self,
-        inbox: Inbox,
+        intake: Intake,
         aliases: AliasTable,
         address: str,
         max_body: int,
@@ -154,7 +165,7 @@ class GrpcReceiver:
         options = [("grpc.max_receive_message_length", max_body)]
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=4),
-            handlers=_handlers(inbox, aliases, bounds or TimeBounds(), clock),
+            handlers=_handlers(intake, aliases, bounds or TimeBounds(), clock),
             interceptors=[_GateInterceptor(gate)],
             options=options,
         )

@@ -1,10 +1,12 @@
 """OTLP/HTTP receiver (`/v1/traces`, `/v1/logs`), protobuf or JSON, gzip or not.
 
 Follows the OTLP/HTTP specification's answers: 200 with an empty Export*ServiceResponse
-on success, 400 with the reason for a malformed request (not retryable), 413 for a body
-over the limit (from Content-Length, while streaming, or after decompression) or a request
-larger than the whole inbox, 415 for an unknown content type, and 429 with `Retry-After`
-when the engine's inbox is full (exporters retry). Events with values that must not enter
+once the events are in the intake log on disk (`engine.live.intake`), 400 with the reason for a
+malformed request (not retryable), 413 for a body over the limit (from Content-Length, while
+streaming, or after decompression) or a request larger than the whole inbox, 415 for an
+unknown content type, 429 with `Retry-After` when the engine's inbox is full, and 503 with
+`Retry-After` when the state directory's disk is full or the engine is stopping (exporters
+retry both). Events with values that must not enter
 state (`engine.event_checks`) are refused one by one and counted against their sender: when
 others in the request are good, those are taken and the answer is 200 with OTLP's
 `partial_success` (how many were rejected and why); when none is good, 400 with the reason.
@@ -14,6 +16,8 @@ wrong token, 503 while ingest is disabled; the body of a refused request is neve
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,9 +36,11 @@ from engine.aliases import AliasTable
 from engine.event_checks import TimeBounds, split, summary
 from engine.events import NotOtlpError
 from engine.live.body import RequestRefused, decompress, read_body
-from engine.live.inbox import Inbox, estimate_bytes
+from engine.live.inbox import estimate_bytes
 from engine.live.ingest_auth import IngestGate
+from engine.live.intake import Intake, Refused
 from engine.live.senders import senders_of
+from engine.live.wal import Pending
 from engine.otlp_json import decode_logs, decode_traces
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
@@ -58,8 +64,27 @@ def export_response(signal: str, rejected: int = 0, message: str = "") -> Any:
     return response
 
 
+async def durable(pending: Pending) -> None:
+    """Until the intake log has `pending` on disk; its OSError when the write failed."""
+    loop = asyncio.get_running_loop()
+    settled = loop.create_future()
+
+    def wake(_: Pending) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the server is stopping
+            loop.call_soon_threadsafe(lambda: settled.done() or settled.set_result(None))
+
+    pending.on_done(wake)
+    await settled
+    if pending.error is not None:
+        raise pending.error
+
+
+def refusal_status(refused: Refused) -> int:
+    return 429 if refused.kind == "full" else 503
+
+
 def make_otlp_app(
-    inbox: Inbox,
+    intake: Intake,
     aliases: AliasTable,
     *,
     gate: IngestGate,
@@ -69,6 +94,7 @@ def make_otlp_app(
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
     bounds = bounds if bounds is not None else TimeBounds()
+    inbox = intake.inbox
 
     async def export(request: Request, signal: str) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -105,8 +131,17 @@ def make_otlp_app(
                     f"{inbox.max_bytes} bytes): send smaller batches"
                 )
                 return _error(413, reason, ctype)
-            if not inbox.offer_events(events, senders_of(events, connection), nbytes):
-                return _error(429, "spanwatch is overloaded; retry later", ctype, retry_after)
+            try:
+                pending = intake.offer_events(events, senders_of(events, connection), nbytes)
+                if pending is not None:
+                    await durable(pending)
+            except Refused as exc:
+                return _error(refusal_status(exc), exc.reason, ctype, retry_after)
+            except OSError as exc:
+                reason = (
+                    f"spanwatch could not store the request ({exc.strerror or exc}); retry later"
+                )
+                return _error(503, reason, ctype, retry_after)
         message = summary(reasons, len(decoded), WHAT[signal]) if refused else ""
         response = export_response(signal, len(refused), message)
         if ctype == JSON:

@@ -1,8 +1,11 @@
 """`spanwatch run`: the live engine.
 
-OTLP/HTTP and gRPC in (behind the ingest token), the same dataflow as replay, incident state
-in Bytewax state recovered from SQLite under the state directory, notifications through the
-dispatcher, and the API.
+OTLP/HTTP and gRPC in (behind the ingest token), written to the intake log before they are
+answered (`engine.live.intake`), the same dataflow as replay, incident state in Bytewax state
+recovered from SQLite under the state directory, notifications through the dispatcher, and the
+API. The dataflow runs until the engine stops: if Bytewax itself fails (its recovery store
+cannot write to a full disk), it is started again from the last snapshot once there is room,
+while the receivers go on answering (503 while the disk is full).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 import uvicorn
@@ -28,18 +31,23 @@ from engine.config import SpanwatchConfig
 from engine.dataflow import build_dataflow
 from engine.event_checks import TimeBounds
 from engine.live.api import make_api_app
+from engine.live.disk_space import DiskSpace
 from engine.live.inbox import Inbox
+from engine.live.incident_log import IncidentLogFile
 from engine.live.ingest_auth import IngestGate
+from engine.live.intake import Intake, Refused
 from engine.live.listen import ListenError
 from engine.live.listen import listen as _listen
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
 from engine.live.recovery_dir import prepare_recovery_dir
 from engine.live.silence_file import SilenceFile
-from engine.live.source import LIVE_KEY, InboxSource
+from engine.live.source import LIVE_KEY, LiveSource
 from engine.live.views import Views
+from engine.live.wal import WalError
+from engine.live.wal_retention import Retention
 from engine.plan import Plan
-from engine.sinks import log_line
+from engine.quarantine import Quarantine
 from engine.state_dir import prepare_state_dir
 from notifiers.dispatcher import Dispatcher
 from rules.reload import RuleReloader
@@ -49,6 +57,7 @@ TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
 READ_TOKEN_ENV = "SPANWATCH_API_READ_TOKEN"  # noqa: S105 - the name of the variable
 SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"  # noqa: S105 - the name of the variable
 RECOVERY_PARTITIONS = 1
+RESTART_BACKOFF = (1.0, 30.0)  # seconds before the dataflow is started again: first, at most
 
 
 class StartupError(Exception):
@@ -100,17 +109,20 @@ class _Server:
 
 
 class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
-    def __init__(self, out: IO[bytes], views: Views, dispatcher: Dispatcher) -> None:
+    """Results of the incident stage: the incident log (each transition once), the outbox,
+    the API's views. Everything is written before the batch returns, so a snapshot taken after
+    it never counts what the disk does not hold."""
+
+    def __init__(self, out: IncidentLogFile, views: Views, dispatcher: Dispatcher) -> None:
         self.out, self.views, self.dispatcher = out, views, dispatcher
 
     def write_batch(self, values: list[tuple[str, Any]]) -> None:
+        lines = [obj for kind, obj in values if kind == "log"]
+        for line in self.out.write(lines):
+            self.views.apply(line)
+        self.dispatcher.accept([obj for kind, obj in values if kind == "notify"])
         for kind, obj in values:
-            if kind == "log":
-                self.out.write(log_line(obj))
-                self.views.apply(obj)
-            elif kind == "notify":
-                self.dispatcher.submit(obj)
-            elif kind == "report":
+            if kind == "report":
                 report = obj.to_dict()
                 self.views.report(report)
                 log.info("control: %s", orjson.dumps(report).decode())
@@ -118,22 +130,19 @@ class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
                 self.views.health(obj.sources, obj.totals)
                 for warning in obj.warnings:
                     log.warning("event time: %s", warning)
-        self.out.flush()
         for kind, obj in values:  # after the log lines above: an answered request reads them
             if kind == "answer":
                 ticket, report = obj
                 self.views.answer(ticket, None if report is None else report.to_dict())
 
     def snapshot(self) -> None:
+        self.out.sync()
         return None
-
-    def close(self) -> None:
-        self.out.close()
 
 
 class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
-    def __init__(self, log_path: Path, views: Views, dispatcher: Dispatcher) -> None:
-        self.log_path, self.views, self.dispatcher = log_path, views, dispatcher
+    def __init__(self, out: IncidentLogFile, views: Views, dispatcher: Dispatcher) -> None:
+        self.out, self.views, self.dispatcher = out, views, dispatcher
 
     def list_parts(self) -> list[str]:
         return ["results"]
@@ -142,7 +151,7 @@ class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
         return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LivePartition:
-        return _LivePartition(self.log_path.open("ab"), self.views, self.dispatcher)
+        return _LivePartition(self.out, self.views, self.dispatcher)
 
 
 @dataclass
@@ -155,13 +164,26 @@ class LiveEngine:
     def __post_init__(self) -> None:
         live = self.config.live
         self.state_dir = prepare_state_dir(self.config)
-        self.plan = Plan(self.config, rules=self.rules, all_shards=True)
-        self.inbox = Inbox(live.inbox_events, live.inbox_bytes, match=self.plan.match)
+        self.quarantine = Quarantine(self.state_dir / "quarantine.jsonl")
+        self.plan = Plan(self.config, rules=self.rules, all_shards=True, quarantine=self.quarantine)
+        self.disk = DiskSpace(self.state_dir, live.min_free_bytes)
+        self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
+        try:
+            self.intake = Intake(
+                self.plan,
+                self.state_dir / "wal",
+                self.inbox,
+                disk=self.disk,
+                segment_bytes=live.wal_segment_bytes,
+            )
+        except WalError as exc:
+            raise StartupError(str(exc)) from None
         silence_file = SilenceFile(
             self.state_dir / "silences.json", self.config.incidents.silence_retention
         )
         self.views = Views(silence_file=silence_file)
         self.log_path = self.state_dir / "incident-log.jsonl"
+        self.incident_log = IncidentLogFile(self.log_path, self.disk)
         self.views.load_log(self.log_path)
         self.views.silences.update(silence_file.load(time.time()))
         for silence in self.config.incidents.silences:
@@ -189,7 +211,7 @@ class LiveEngine:
         bounds = TimeBounds.of(self.config.stream)
         self.otlp = _Server(
             make_otlp_app(
-                self.inbox,
+                self.intake,
                 self.plan.aliases,
                 gate=self.ingest_gate,
                 max_body=live.max_request_bytes,
@@ -199,7 +221,7 @@ class LiveEngine:
         )
         try:
             self.grpc = GrpcReceiver(
-                self.inbox,
+                self.intake,
                 self.plan.aliases,
                 live.otlp_grpc,
                 live.max_request_bytes,
@@ -218,31 +240,45 @@ class LiveEngine:
         if live.kafka is not None:
             from engine.live.kafka import KafkaIntake
 
-            self.kafka = KafkaIntake(live.kafka, self.inbox, self.plan.aliases, bounds=bounds)
+            self.kafka = KafkaIntake(live.kafka, self.intake, self.plan.aliases, bounds=bounds)
+        self.intake.open()  # the inbox as the last tick left it (Kafka's messages readable now)
         self.api = _Server(
             make_api_app(
                 self.views,
-                self.inbox,
+                self.intake,
                 token=os.environ.get(TOKEN_ENV),
                 read_token=os.environ.get(READ_TOKEN_ENV),
                 slack_actions=slack,
                 ingest_refused=self.ingest_gate.counts,
+                health_extra=self._health,
             ),
             sockets["api"],
         )
+        self.restarts = 0
+
+    def _health(self) -> dict[str, Any]:
+        """What `/healthz` adds about durability: quarantined items, the intake log, the disk."""
+        return {
+            "quarantined": self.quarantine.health(),
+            "intake_log": {"bytes": self.intake.log.held_bytes()},
+            "disk_full": self.disk.low(),
+            "dataflow_restarts": self.restarts,
+        }
 
     def _control_from_slack(self, obj: dict) -> None:
-        from engine.incidents.control import ControlError, parse_control
+        from engine.incidents.control import ControlError
 
         try:
-            self.inbox.offer_control(parse_control(obj, where="slack"))
+            self.intake.offer_control(obj)
         except ControlError as exc:
             log.warning("slack action refused: %s", exc)
+        except Refused as exc:
+            log.warning("slack action not taken: %s", exc.reason)
 
     def _restore_silences(self) -> None:
         """Silences still in force go through the control stream again (an idempotent update),
         in case the recovered state predates them."""
-        from engine.incidents.control import ControlError, parse_control
+        from engine.incidents.control import ControlError
 
         now = time.time()
         configured = {s.id for s in self.config.incidents.silences}
@@ -250,10 +286,8 @@ class LiveEngine:
             if ident in configured or silence.get("state") == "expired":
                 continue
             try:
-                self.inbox.offer_control(
-                    parse_control(SilenceFile.control(silence, now), where="silences.json")
-                )
-            except ControlError as exc:
+                self.intake.offer_control(SilenceFile.control(silence, now))
+            except (ControlError, Refused) as exc:
                 log.error("silence %s not restored: %s", ident, exc)
 
     def stop(self, *_: Any) -> None:
@@ -283,16 +317,24 @@ class LiveEngine:
 
     def serve(self) -> int:
         recovery_dir = prepare_recovery_dir(self.state_dir / "recovery", RECOVERY_PARTITIONS)
+        self.intake.start()
         self._restore_silences()
-        sink = LiveSink(self.log_path, self.views, self.dispatcher)
+        sink = LiveSink(self.incident_log, self.views, self.dispatcher)
         flow = build_dataflow(
-            self.plan, InboxSource(self.inbox), [LIVE_KEY], sink, live=True, persist=True
+            self.plan,
+            LiveSource(self.intake),
+            [LIVE_KEY],
+            sink,
+            live=True,
+            persist=True,
+            recall=self.intake.recall,
         )
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
             signal.signal(signal.SIGHUP, self.reload_rules)
         threading.Thread(target=self._watch_rules, name="rule-watcher", daemon=True).start()
+        Retention(self.intake, recovery_dir, self._stopped).start()
         self.dispatcher.start()
         self.otlp.start()
         self.grpc.start()
@@ -311,17 +353,49 @@ class LiveEngine:
             self.api.address,
         )
         try:
-            cli_main(
-                flow,
-                workers_per_process=1,
-                epoch_interval=timedelta(seconds=self.config.live.epoch_seconds),
-                recovery_config=RecoveryConfig(str(recovery_dir)),
-            )
+            self._run_dataflow(flow, recovery_dir)
         finally:
             if self.kafka is not None:
                 self.kafka.stop()
             self.otlp.stop()
             self.grpc.stop()
             self.api.stop()
+            self.intake.close()
             self.dispatcher.close()
+            self.incident_log.close()
+            self.quarantine.close()
         return 0
+
+    def _run_dataflow(self, flow: Any, recovery_dir: Path) -> None:
+        """Run the dataflow until the engine stops; when Bytewax fails, start it again from
+        the last snapshot (after a pause, and once the disk has room)."""
+        backoff = RESTART_BACKOFF[0]
+        while True:
+            started = time.monotonic()
+            try:
+                cli_main(
+                    flow,
+                    workers_per_process=1,
+                    epoch_interval=timedelta(seconds=self.config.live.epoch_seconds),
+                    recovery_config=RecoveryConfig(str(recovery_dir)),
+                )
+                return
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # Bytewax's own failures are PanicExceptions
+                if self._stopped.is_set():
+                    return
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+                if time.monotonic() - started > 60:
+                    backoff = RESTART_BACKOFF[0]
+                self.restarts += 1
+                log.error(
+                    "dataflow stopped (%s); starting it again from the last snapshot in %.0f s",
+                    reason,
+                    backoff,
+                )
+                if self._stopped.wait(backoff):
+                    return
+                while self.disk.low() and not self._stopped.wait(0.5):
+                    pass
+                backoff = min(backoff * 2, RESTART_BACKOFF[1])

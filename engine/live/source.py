@@ -1,53 +1,96 @@
-"""The live source: one partition that drains the inbox and carries the wall clock.
+"""The live source: one partition that takes from the inbox, tick by tick, and carries the clock.
+
+Each tick is written to the intake log before its chunk goes on (`Intake.take`), and the
+partition's resume state is the position after the last tick it handed on (`LogPosition`).
+When Bytewax resumes from a snapshot, the partition first replays the ticks written after
+that position, so the dataflow sees exactly the chunks it saw before the crash; then it goes
+on with the inbox.
 
 It polls often (every `POLL` when idle), because what it hands on is also the incident stage's
 clock: a policy hit, an ack or a due timer waits at most that long before it takes effect.
+While the state directory's disk is full it holds the dataflow where it is (no chunk, and so no
+snapshot that could not be written) until there is room again.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from engine.items import Arrivals
-from engine.live.inbox import Inbox
+from engine.live.intake import Intake, LogPosition
 
+log = logging.getLogger("spanwatch")
 POLL = timedelta(milliseconds=50)
 LIVE_KEY = "live"
+DISK_WAIT = 0.25  # seconds between looks at a full disk
+CHUNK = 250  # events per tick at most: short steps, so hits and acks are served between them
 
 
-class _InboxPartition(StatefulSourcePartition[tuple[str, Arrivals], None]):
-    def __init__(self, inbox: Inbox) -> None:
-        self.inbox = inbox
+class _LivePartition(StatefulSourcePartition[tuple[str, Arrivals], LogPosition]):
+    def __init__(self, intake: Intake, resume: LogPosition | None) -> None:
+        self.intake = intake
+        self.replaying: Iterator[tuple[Arrivals, LogPosition]] | None = None
+        assert intake.position is not None, "open the intake before the dataflow"
+        self.position = intake.position
+        if resume is not None and resume.log_id == intake.log_id:
+            self.position = resume
+            self.replaying = intake.replay(resume)
+            self.replayed = 0
+        elif resume is not None:
+            log.warning("intake log: the snapshot was taken over another intake log; not replayed")
         self.finished = False
         self.idle = False
 
     def next_batch(self) -> list[tuple[str, Arrivals]]:
+        if self.replaying is not None:
+            for arrivals, position in self.replaying:
+                self.position = position
+                self.replayed += 1
+                return [(LIVE_KEY, arrivals)]
+            self.replaying = None
+            if self.replayed:
+                log.warning("recovery: replayed %d ticks from the intake log", self.replayed)
         if self.finished:
             raise StopIteration
-        events, hits, controls, done = self.inbox.drain()
-        if done:
+        intake = self.intake
+        while intake.disk is not None and intake.disk.low() and not intake.inbox.closed:
+            time.sleep(DISK_WAIT)  # hold the dataflow: no snapshot goes to a full disk
+        taken = intake.take(CHUNK)
+        if taken is None:
+            self.idle = True
+            return []
+        arrivals, self.position = taken
+        if intake.inbox.closed and not arrivals.events and not intake.inbox.waiting_events:
             # A stop is not the end of the stream: no end-of-input marker reaches the stages,
             # so their recovered state carries on where it stopped after a restart.
             self.finished = True
-        self.idle = not events and not controls and not hits
-        return [(LIVE_KEY, Arrivals(events, hits, controls, time.time()))]
+        self.idle = not arrivals.events and not arrivals.controls and not arrivals.hits
+        return [(LIVE_KEY, arrivals)]
 
     def next_awake(self) -> datetime | None:
         return datetime.now(UTC) + POLL if self.idle else None
 
-    def snapshot(self) -> None:
-        return None
+    def snapshot(self) -> LogPosition:
+        try:
+            self.intake.sync()  # the ticks this position counts are on disk
+        except OSError as exc:
+            log.error("intake log: cannot sync before a snapshot: %s", exc)
+        return self.position
 
 
-class InboxSource(FixedPartitionedSource[tuple[str, Arrivals], None]):
-    def __init__(self, inbox: Inbox) -> None:
-        self.inbox = inbox
+class LiveSource(FixedPartitionedSource[tuple[str, Arrivals], LogPosition]):
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
 
     def list_parts(self) -> list[str]:
         return [LIVE_KEY]
 
-    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _InboxPartition:
-        return _InboxPartition(self.inbox)
+    def build_part(
+        self, step_id: str, for_part: str, resume_state: LogPosition | None
+    ) -> _LivePartition:
+        return _LivePartition(self.intake, resume_state)

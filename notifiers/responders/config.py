@@ -38,15 +38,31 @@ class _ResponderBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=_NAME_PATTERN)
-    transitions: list[Trigger] = Field(default_factory=lambda: ["incident.opened"], min_length=1)
-    dry_run: bool = False
-    in_doubt: InDoubt | None = None
-    check: bool = True
-    region: str | None = Field(default=None, pattern=_REGION_PATTERN)
-    endpoint_url: str | None = None
-    timeout_seconds: float | None = Field(default=None, gt=0)
-    min_interval_seconds: float = Field(default=0.0, ge=0)
+    name: str = Field(pattern=_NAME_PATTERN, description="what routes call it by")
+    transitions: list[Trigger] = Field(
+        default_factory=lambda: ["incident.opened"],
+        min_length=1,
+        description="incident transitions that run the action",
+    )
+    dry_run: bool = Field(
+        False, description="append the request to delivery.dry_run_file instead of calling AWS"
+    )
+    in_doubt: InDoubt | None = Field(
+        None,
+        description="a send that may have run: `resend` or `dead_letter` (default: resend "
+        "only where AWS drops repeats)",
+    )
+    check: bool = Field(True, description="look the target up at start-up")
+    region: str | None = Field(
+        default=None, pattern=_REGION_PATTERN, description="default: the target ARN's or URL's"
+    )
+    endpoint_url: str | None = Field(None, description="a VPC endpoint or a local stand-in")
+    timeout_seconds: float | None = Field(
+        default=None, gt=0, description="one call's timeout (default: delivery.timeout_seconds)"
+    )
+    min_interval_seconds: float = Field(
+        default=0.0, ge=0, description="least time between two calls"
+    )
 
     @field_validator("endpoint_url")
     @classmethod
@@ -59,10 +75,21 @@ class _ResponderBase(BaseModel):
 class EventBridgeResponderConfig(_ResponderBase):
     """Puts one event per action on an EventBridge bus; rules on the bus route it onwards."""
 
-    type: Literal["eventbridge"]
-    event_bus: str = Field(default="default", min_length=1, max_length=1600)
-    source: str = Field(default="spanwatch", pattern=r"^[A-Za-z0-9._/-]{1,256}$")
-    detail_type: str = Field(default="spanwatch incident", min_length=1, max_length=128)
+    type: Literal["eventbridge"] = Field(description="the responder's kind")
+    event_bus: str = Field(
+        default="default", min_length=1, max_length=1600, description="bus name or ARN"
+    )
+    source: str = Field(
+        default="spanwatch",
+        pattern=r"^[A-Za-z0-9._/-]{1,256}$",
+        description="the event's `source` (not `aws.*`)",
+    )
+    detail_type: str = Field(
+        default="spanwatch incident",
+        min_length=1,
+        max_length=128,
+        description="the event's `detail-type`",
+    )
 
     @field_validator("source")
     @classmethod
@@ -75,29 +102,36 @@ class EventBridgeResponderConfig(_ResponderBase):
 class LambdaResponderConfig(_ResponderBase):
     """Invokes a Lambda function asynchronously (`InvocationType: Event`) with the incident."""
 
-    type: Literal["lambda"]
+    type: Literal["lambda"] = Field(description="the responder's kind")
     function: str = Field(
         min_length=1,
         max_length=170,
         pattern=r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$",
+        description="function name or ARN",
     )
-    qualifier: str | None = Field(default=None, pattern=r"^[A-Za-z0-9$_-]{1,128}$")
+    qualifier: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9$_-]{1,128}$", description="version or alias"
+    )
 
 
 class StepFunctionsResponderConfig(_ResponderBase):
     """Starts an execution of a (standard) state machine, named after the idempotency key."""
 
-    type: Literal["stepfunctions"]
+    type: Literal["stepfunctions"] = Field(description="the responder's kind")
     state_machine_arn: str = Field(
-        pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_.-]{1,80}$"
+        pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_.-]{1,80}$",
+        description="the state machine's ARN",
     )
 
 
 class SqsResponderConfig(_ResponderBase):
     """Sends one message per action to an SQS queue (FIFO when the URL ends in `.fifo`)."""
 
-    type: Literal["sqs"]
-    queue_url: str = Field(pattern=r"^https?://[^\s/]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+    type: Literal["sqs"] = Field(description="the responder's kind")
+    queue_url: str = Field(
+        pattern=r"^https?://[^\s/]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$",
+        description="the queue's URL (FIFO when it ends in `.fifo`)",
+    )
 
     @property
     def is_fifo(self) -> bool:

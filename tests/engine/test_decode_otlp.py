@@ -1,5 +1,5 @@
 """OTLP from the real OpenTelemetry SDK and the official proto classes decodes to the
-normalised event of DESIGN.md, identically from protobuf and from OTLP/JSON."""
+normalised event of docs/events.md, identically from protobuf and from OTLP/JSON."""
 
 from __future__ import annotations
 

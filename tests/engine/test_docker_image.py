@@ -23,9 +23,10 @@ import pytest
 
 from engine.config import SpanwatchConfig
 from engine.live.api import make_api_app
-from engine.live.inbox import Inbox
 from engine.live.run import _listen, _Server
 from engine.live.views import Views
+
+from .live.intakes import open_intake
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -214,7 +215,8 @@ def test_the_health_check_asks_the_api_port_the_configuration_gives(tmp_path):
     argv = [str(Path(sys.executable).parent / command[0]), *command[1:]]
     env = {**os.environ, "SPANWATCH_CONFIG": str(config)}
 
-    server = _Server(make_api_app(Views(), Inbox(10), token=None), _listen(f"127.0.0.1:{port}"))
+    intake = open_intake(tmp_path / "wal")
+    server = _Server(make_api_app(Views(), intake, token=None), _listen(f"127.0.0.1:{port}"))
     server.start()
     try:
         deadline = time.monotonic() + 10
@@ -223,6 +225,7 @@ def test_the_health_check_asks_the_api_port_the_configuration_gives(tmp_path):
         up = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
     finally:
         server.stop()
+        intake.close()
     down = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
     assert (up.returncode, down.returncode) == (0, 1), up.stdout + down.stdout
     assert up.stdout.startswith(f"healthy: http://127.0.0.1:{port}/healthz")

@@ -16,23 +16,38 @@ from engine.aliases import AliasTable
 from engine.event_checks import TimeBounds
 from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestAuth, IngestGate
+from engine.live.intake import Intake
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
 from engine.live.run import _listen, _Server
+
+from .intakes import logged_events, temporary_intake
 
 TOKEN = "ingest-secret-3c9f0b"
 
 
 @dataclass
 class Receivers:
-    inbox: Inbox
+    intake: Intake
     gate: IngestGate
     http: str  # base URL of OTLP/HTTP
     grpc: str  # host:port of OTLP/gRPC
+    seen: int = 0  # the intake log read so far by `ingested`
+
+    @property
+    def inbox(self) -> Inbox:
+        return self.intake.inbox
 
     def ingested(self) -> list[dict]:
-        events, _, _, _ = self.inbox.drain()
-        return [event for _sender, event, _windowed in events]
+        """The events taken in since the last call (as written to the intake log)."""
+        events, self.seen = logged_events(self.intake, self.seen)
+        return events
+
+    def take(self) -> int:
+        """What a tick of the live source would take: the number of events (room again)."""
+        taken = self.intake.take(10**6)
+        assert taken is not None
+        return len(taken[0].events)
 
 
 @contextmanager
@@ -44,23 +59,23 @@ def receivers(
     max_body: int = 1 << 20,
     bounds: TimeBounds | None = None,
 ) -> Iterator[Receivers]:
-    """OTLP/HTTP and OTLP/gRPC on free loopback ports, sharing one inbox and one gate."""
-    inbox = inbox if inbox is not None else Inbox(1000)
-    aliases, gate = AliasTable(), IngestGate(mode, token)
-    app = make_otlp_app(inbox, aliases, gate=gate, max_body=max_body, bounds=bounds)
-    http = _Server(app, _listen("127.0.0.1:0"))
-    grpc = GrpcReceiver(inbox, aliases, "127.0.0.1:0", max_body, gate=gate, bounds=bounds)
-    http.start()
-    grpc.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not http.server.started and time.monotonic() < deadline:
-            http.thread.join(0.02)
-        assert http.server.started, "the OTLP/HTTP receiver did not start"
-        yield Receivers(inbox, gate, f"http://{http.address}", grpc.address)
-    finally:
-        http.stop()
-        grpc.stop()
+    """OTLP/HTTP and OTLP/gRPC on free loopback ports, sharing one intake and one gate."""
+    with temporary_intake(inbox) as intake:
+        aliases, gate = AliasTable(), IngestGate(mode, token)
+        app = make_otlp_app(intake, aliases, gate=gate, max_body=max_body, bounds=bounds)
+        http = _Server(app, _listen("127.0.0.1:0"))
+        grpc = GrpcReceiver(intake, aliases, "127.0.0.1:0", max_body, gate=gate, bounds=bounds)
+        http.start()
+        grpc.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not http.server.started and time.monotonic() < deadline:
+                http.thread.join(0.02)
+            assert http.server.started, "the OTLP/HTTP receiver did not start"
+            yield Receivers(intake, gate, f"http://{http.address}", grpc.address)
+        finally:
+            http.stop()
+            grpc.stop()
 
 
 def pipe_to_shell_spans(user: str) -> Sequence[ReadableSpan]:

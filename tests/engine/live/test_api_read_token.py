@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from engine.live.api import make_api_app
-from engine.live.inbox import Inbox
 from engine.live.run import _listen, _Server
 from engine.live.views import Views
+
+from .intakes import temporary_intake
 
 WRITE = "write-token-1a2b"
 READ = "read-token-3c4d"
@@ -43,18 +44,19 @@ def api(token: str | None, read_token: str | None) -> Iterator[str]:
     views = Views()
     views.apply({"type": "incident.opened", "incident": INCIDENT})
     views.silences["s1"] = {"id": "s1", "matchers": ["user=mallory@example.com"]}
-    server = _Server(
-        make_api_app(views, Inbox(), token=token, read_token=read_token),
-        _listen("127.0.0.1:0"),
-    )
-    server.start()
-    deadline = time.monotonic() + 10
-    while not server.server.started and time.monotonic() < deadline:
-        server.thread.join(0.02)
-    try:
-        yield f"http://{server.address}"
-    finally:
-        server.stop()
+    with temporary_intake() as intake:
+        server = _Server(
+            make_api_app(views, intake, token=token, read_token=read_token),
+            _listen("127.0.0.1:0"),
+        )
+        server.start()
+        deadline = time.monotonic() + 10
+        while not server.server.started and time.monotonic() < deadline:
+            server.thread.join(0.02)
+        try:
+            yield f"http://{server.address}"
+        finally:
+            server.stop()
 
 
 READS = ["/v1/incidents", "/v1/incidents?status=all", "/v1/incidents/inc-7", "/v1/silences"]

@@ -16,10 +16,12 @@ from engine.cli import main
 from engine.incidents.control import CreateSilence
 from engine.live.api import make_api_app
 from engine.live.client import SEVERITY_ORDER, by_severity_then_newest
-from engine.live.inbox import Inbox
+from engine.live.intake import Intake
 from engine.live.run import _listen, _Server
 from engine.live.views import Views
 from engine.timeutil import iso, parse_time
+
+from .intakes import temporary_intake
 
 TOKEN = "api-token-5e1d"
 T0 = parse_time("2026-03-02T09:00:00Z")
@@ -45,8 +47,12 @@ def incident(n: int, severity: str, first_seen: float) -> dict:
 
 
 class Api:
-    def __init__(self, views: Views, inbox: Inbox, server: _Server) -> None:
-        self.views, self.inbox, self.server = views, inbox, server
+    def __init__(self, views: Views, intake: Intake, server: _Server) -> None:
+        self.views, self.intake, self.server = views, intake, server
+
+    def controls(self) -> list:
+        """The control events the API wrote to the intake log and handed to the inbox."""
+        return self.intake.inbox.peek().controls
 
     @property
     def url(self) -> str:
@@ -56,18 +62,19 @@ class Api:
 @pytest.fixture
 def api(monkeypatch) -> Iterator[Api]:
     monkeypatch.setenv("SPANWATCH_API_TOKEN", TOKEN)
-    views, inbox = Views(), Inbox(100)
-    # no dataflow answers here: writes are accepted (202) once the short wait is over
-    app = make_api_app(views, inbox, token=TOKEN, control_wait=0.2)
-    server = _Server(app, _listen("127.0.0.1:0"))
-    server.start()
-    deadline = time.monotonic() + 10
-    while not server.server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield Api(views, inbox, server)
-    finally:
-        server.stop()
+    views = Views()
+    with temporary_intake() as intake:
+        # no dataflow answers here: writes are accepted (202) once the short wait is over
+        app = make_api_app(views, intake, token=TOKEN, control_wait=0.2)
+        server = _Server(app, _listen("127.0.0.1:0"))
+        server.start()
+        deadline = time.monotonic() + 10
+        while not server.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            yield Api(views, intake, server)
+        finally:
+            server.stop()
 
 
 def eighty_one_incidents(views: Views) -> None:
@@ -138,7 +145,7 @@ def test_silence_for_a_duration_prints_the_id_the_engine_will_use(api, capsys):
         capsys, "incidents", "silence", "--api", api.url, "team=payments", "--for", "1h30m"
     )
     assert code == 0, err
-    _, _, controls, _ = api.inbox.drain()
+    controls = api.controls()
     assert len(controls) == 1 and isinstance(controls[0][1], CreateSilence)
     created = controls[0][1].silence
     assert created.id and out.startswith(f"silence {created.id} accepted, until ")
@@ -152,7 +159,7 @@ def test_silence_until_an_absolute_time(api, capsys):
         capsys, "incidents", "silence", "--api", api.url, "--until", end, "user=~al.*", "--id", "s1"
     )
     assert (code, out) == (0, f"silence s1 accepted, until {end}\n")
-    _, _, controls, _ = api.inbox.drain()
+    controls = api.controls()
     assert controls[0][1].silence.id == "s1"
 
 
@@ -174,7 +181,7 @@ def test_bad_silence_times_are_one_usage_line(api, capsys, args, message):
     assert info.value.code == 2
     assert message in err.splitlines()[-1], err
     assert "Traceback" not in err
-    assert api.inbox.drain()[2] == []
+    assert api.controls() == []
 
 
 def test_a_silence_the_engine_refuses_prints_its_reason(api, capsys):

@@ -1,0 +1,80 @@
+"""How much of the intake log a recovery could still need, read from Bytewax's recovery store.
+
+A recovery starts from one of the snapshots in the store: the live source replays from its
+`scan_from`, and the order stage recalls its waiting events from their places in the log.
+Bytewax keeps only the snapshots a resume may use (it collects the older ones), so the least of
+those positions over every snapshot row in the store is where the log must still begin; the
+segments wholly before it are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import sqlite3
+import threading
+from pathlib import Path
+
+from engine.live.intake import Intake, LogPosition
+
+log = logging.getLogger("spanwatch")
+READ_STEP = "spanwatch.read"
+ORDER_STEP = "spanwatch.order"
+EVERY_SECONDS = 5.0
+
+
+def needed_position(recovery_dir: Path, log_id: str) -> int | None:
+    """The oldest intake-log position that a snapshot in the store refers to (None: none does)."""
+    positions: list[int] = []
+    for part in sorted(recovery_dir.glob("part-*.sqlite3")):
+        db = sqlite3.connect(part, timeout=5)
+        try:
+            rows = db.execute(
+                "SELECT step_id, ser_change FROM snaps WHERE step_id IN (?, ?)",
+                (READ_STEP, ORDER_STEP),
+            ).fetchall()
+        finally:
+            db.close()
+        for step, blob in rows:
+            if blob is None:
+                continue
+            snapshot = pickle.loads(blob)  # noqa: S301 - our own recovery store
+            if step == READ_STEP and isinstance(snapshot, LogPosition):
+                if snapshot.log_id == log_id:
+                    positions.append(snapshot.scan_from)
+            elif step == ORDER_STEP and isinstance(snapshot, bytes):
+                state = pickle.loads(snapshot)  # noqa: S301 - our own recovery store
+                low = state.low_water() if hasattr(state, "low_water") else None
+                if low is not None:
+                    positions.append(low)
+    return min(positions) if positions else None
+
+
+class Retention(threading.Thread):
+    """Deletes the intake log's segments that no snapshot needs any more, every few seconds."""
+
+    def __init__(self, intake: Intake, recovery_dir: Path, stopped: threading.Event) -> None:
+        super().__init__(name="intake-log-retention", daemon=True)
+        self.intake = intake
+        self.recovery_dir = recovery_dir
+        self.stopped = stopped
+        self.deleted = 0
+
+    def run(self) -> None:
+        while not self.stopped.wait(EVERY_SECONDS):
+            self.once()
+
+    def once(self) -> int:
+        try:
+            needed = needed_position(self.recovery_dir, self.intake.log_id)
+        except (sqlite3.Error, pickle.UnpicklingError, AttributeError, EOFError) as exc:
+            log.warning("intake log: cannot read the recovery store for retention: %s", exc)
+            return 0
+        if needed is None:
+            return 0
+        removed = self.intake.log.delete_before(needed)
+        self.deleted += removed
+        return removed
+
+
+__all__ = ["LogPosition", "Retention", "needed_position"]

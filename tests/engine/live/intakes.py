@@ -1,0 +1,52 @@
+"""A real intake (intake log on disk, inbox, the default rules) for tests of the receivers and
+the API, without a dataflow."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from engine.config import SpanwatchConfig
+from engine.live.inbox import Inbox
+from engine.live.intake import Intake, decode_events
+from engine.live.wal_format import EVENTS
+from engine.plan import Plan
+
+
+@functools.cache
+def default_plan() -> Plan:
+    return Plan(SpanwatchConfig(), all_shards=True)
+
+
+def open_intake(directory: Path, inbox: Inbox | None = None, plan: Plan | None = None) -> Intake:
+    intake = Intake(plan or default_plan(), directory, inbox or Inbox(1000))
+    intake.open()
+    intake.start()
+    return intake
+
+
+@contextmanager
+def temporary_intake(inbox: Inbox | None = None, plan: Plan | None = None) -> Iterator[Intake]:
+    directory = Path(tempfile.mkdtemp(prefix="spanwatch-intake-"))
+    intake = open_intake(directory, inbox, plan)
+    try:
+        yield intake
+    finally:
+        intake.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def logged_events(intake: Intake, since: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The events written to the intake log from position `since` on, in order, and the
+    position after them."""
+    found: list[dict[str, Any]] = []
+    end = intake.log.end
+    for frame in intake.log.frames(max(since, intake.log.first), end):
+        if frame.kind == EVENTS:
+            found.extend(decode_events(frame.payload)[1])
+    return found, end
