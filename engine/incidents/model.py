@@ -104,4 +104,11 @@ class ControlReport:
         return out
 
 
+def report(
+    at: float, kind: str, target: str, outcome: str, message: str, data: dict | None = None
+) -> ControlReport:
+    """A ControlReport; `data` defaults to an empty dict."""
+    return ControlReport(at, kind, target, outcome, message, data or {})
+
+
 Output = Transition | Notification | ControlReport
