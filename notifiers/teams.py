@@ -156,7 +156,8 @@ def message_card(
     hidden = len(notification.incidents) - len(shown)
     if hidden > 0:
         card.addSection(pymsteams.cardsection().text(f"+{hidden} more incidents not shown"))
-    return card.payload
+    payload: dict[str, Any] = card.payload
+    return payload
 
 
 def payload_size(payload: dict[str, Any]) -> int:

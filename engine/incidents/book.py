@@ -405,7 +405,7 @@ class IncidentBook:
             if state is None and options.escalation is not None:
                 policy = self._policies[options.escalation]
                 incident.escalation = esc.start_escalation(policy, group.key, at)
-                self._timers.schedule(ESCALATE, incident.fingerprint, incident.escalation.next_at)
+                self._timers.schedule(ESCALATE, incident.fingerprint, at + policy.levels[0].timeout)
             elif state is not None and state.held and state.group == group.key:
                 self._timers.schedule(ESCALATE, incident.fingerprint, esc.resume(state, at))
 
@@ -413,6 +413,7 @@ class IncidentBook:
         """Move every incident due at `at` one level up; one page per (group, level)."""
         out: list[Output] = []
         batches: dict[tuple[str, int], list[Incident]] = defaultdict(list)
+        pages: dict[tuple[str, int], list[str]] = {}  # receivers of that level of that group
         for fp in sorted(fingerprints):
             incident = self._incidents.get(fp)
             if incident is None or incident.status != "firing" or incident.escalation is None:
@@ -422,16 +423,18 @@ class IncidentBook:
             if self._muting.route_muted(route.options, at) or self._muted(incident, at):
                 esc.hold(state)  # resumes with a full timeout once announced again
                 continue
-            if not esc.step_up(state, at):
+            due = esc.step_up(state, at)
+            if due is None:
                 continue
             incident.escalation_level = state.level
-            self._timers.schedule(ESCALATE, fp, state.next_at)
+            self._timers.schedule(ESCALATE, fp, due)
             out.append(self._log("incident.escalated", incident, at))
             batches[(state.group, state.level)].append(incident)
+            pages[(state.group, state.level)] = esc.level_receivers(state, state.level)
         for (key, level), incidents in sorted(batches.items()):
             group = self._grouping.groups.get(key) or Group(key, route_of(key), {}, at)
             payload = [i.to_dict() for i in incidents]
-            for receiver in esc.level_receivers(incidents[0].escalation, level):
+            for receiver in pages[(key, level)]:
                 out.append(
                     notification(
                         group, receiver, "firing", "incident.escalated", at, payload, False

@@ -26,19 +26,20 @@ def start_escalation(policy: EscalationPolicy, group_key: str, at: float) -> Esc
     )
 
 
-def step_up(state: Escalation, at: float) -> bool:
-    """Move one level up (or start the next round) at `at`; False once the policy is spent."""
+def step_up(state: Escalation, at: float) -> float | None:
+    """Move one level up (or start the next round) at `at`; when that level times out, or
+    None once the policy is spent."""
     level = state.level + 1
     if level >= len(state.levels):
         if state.round >= state.repeat:
             state.next_at = None  # the policy is exhausted; the incident stays firing
-            return False
+            return None
         state.round += 1
         level = 0
     state.level = level
     state.paged = sorted(set(state.paged) | set(state.levels[level][0]))
     state.next_at = at + state.levels[level][1]
-    return True
+    return state.next_at
 
 
 def hold(state: Escalation) -> None:

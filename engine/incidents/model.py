@@ -40,7 +40,7 @@ class Hit:
     time: float  # event time
     group: dict[str, str]
     labels: dict[str, str]
-    evidence: dict
+    evidence: dict[str, Any]
     runbook: str | None = None
     resolve_after: float | None = None  # rules: auto-resolve after this much time without hits
     resolved: bool = False  # detectors: an explicit "no longer firing"
@@ -105,7 +105,12 @@ class ControlReport:
 
 
 def report(
-    at: float, kind: str, target: str, outcome: str, message: str, data: dict | None = None
+    at: float,
+    kind: str,
+    target: str,
+    outcome: str,
+    message: str,
+    data: dict[str, Any] | None = None,
 ) -> ControlReport:
     """A ControlReport; `data` defaults to an empty dict."""
     return ControlReport(at, kind, target, outcome, message, data or {})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from engine.incidents.config import IncidentsConfig, InhibitRule
 from engine.incidents.control import ExpireSilence
@@ -43,7 +43,7 @@ class Silencer:
     def mutes(self, labels: Mapping[str, str], at: float) -> bool:
         return any(silence.mutes(labels, at) for silence in self.silences.values())
 
-    def listing(self, at: float) -> list[dict]:
+    def listing(self, at: float) -> list[dict[str, Any]]:
         """Every silence, with its state (pending, active, expired) at `at`."""
         return [self.silences[k].to_dict(at) for k in sorted(self.silences)]
 

@@ -14,7 +14,7 @@ import functools
 import zoneinfo
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = (
@@ -101,7 +101,7 @@ class TimeRange(BaseModel):
 
     @field_validator("end_time")
     @classmethod
-    def _after_start(cls, end: int, info) -> int:
+    def _after_start(cls, end: int, info: ValidationInfo) -> int:
         start = info.data.get("start_time")
         if start is not None and end <= start:
             raise ValueError("end_time must be after start_time")

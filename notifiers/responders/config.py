@@ -25,6 +25,10 @@ _NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
 
 
+def _first_opened() -> list[Trigger]:
+    return ["incident.opened"]
+
+
 class _ResponderBase(BaseModel):
     """What every responder has.
 
@@ -39,7 +43,7 @@ class _ResponderBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=_NAME_PATTERN)
-    transitions: list[Trigger] = Field(default_factory=lambda: ["incident.opened"], min_length=1)
+    transitions: list[Trigger] = Field(default_factory=_first_opened, min_length=1)
     dry_run: bool = False
     in_doubt: InDoubt | None = None
     check: bool = True
