@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from notifiers.channels.slack_blocks import ACK_ACTION, RESOLVE_ACTION
 from notifiers.secret_refs import Secret
-from notifiers.slack_blocks import ACK_ACTION, RESOLVE_ACTION
 
 log = logging.getLogger("notifiers")
 

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.webhook import WebhookClient
 
+from notifiers.channels.slack_blocks import build_message, build_reply
 from notifiers.config import SlackReceiverConfig
 from notifiers.model import Notification, incident_ids
 from notifiers.receiver import (
@@ -27,9 +28,8 @@ from notifiers.receiver import (
     transport_error,
 )
 from notifiers.secret_refs import Secret
-from notifiers.slack_blocks import build_message, build_reply
 
-_SDK_LOGGER = logging.getLogger("notifiers.slack.sdk")
+_SDK_LOGGER = logging.getLogger("notifiers.channels.slack.sdk")
 _SDK_LOGGER.setLevel(logging.CRITICAL + 1)
 _SDK_LOGGER.propagate = False
 
