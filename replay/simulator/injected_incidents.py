@@ -18,12 +18,16 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from replay.commands import credential_command, dangerous_command, ordinary_command, test_command
-from replay.placement import HISTORY_DAYS, HOUR, MINUTE, Calendar, Window, after_history
-from replay.population import Repo, Team, User
-from replay.timefmt import iso
-from replay.traffic import SessionBuilder, World
-from replay.universe import (
+from replay.simulator.commands import (
+    credential_command,
+    dangerous_command,
+    ordinary_command,
+    test_command,
+)
+from replay.simulator.placement import HISTORY_DAYS, HOUR, MINUTE, Calendar, Window, after_history
+from replay.simulator.population import Repo, Team, User
+from replay.simulator.traffic import SessionBuilder, World
+from replay.simulator.universe import (
     CACHE_HIT_COLLAPSE,
     COST_SPIKE,
     CREDENTIAL_IN_COMMAND,
@@ -45,7 +49,8 @@ from replay.universe import (
     TEAM_SILENT,
     TOKEN_BURN_DRIFT,
 )
-from replay.workday import DAY_S, US, ship
+from replay.simulator.workday import DAY_S, US, ship
+from replay.timefmt import iso
 
 SEVERITY = {
     COST_SPIKE: "high",

@@ -11,8 +11,8 @@ import random
 import uuid
 from dataclasses import dataclass, field, replace
 
-from replay.shape import Habits, OrgShape, habits_of
-from replay.universe import HAIKU, OPUS, SONNET
+from replay.simulator.shape import Habits, OrgShape, habits_of
+from replay.simulator.universe import HAIKU, OPUS, SONNET
 
 # (site, UTC offset in hours in November, home Bedrock region, share of teams)
 SITES = (
