@@ -54,6 +54,7 @@ from engine.incidents.grouping import (
     needs_notify,
     notification,
     record_flush,
+    sort_members,
 )
 from engine.incidents.model import SEVERITY_RANK, Hit, Output, Transition, report
 from engine.incidents.muting import Muting
@@ -320,7 +321,7 @@ class IncidentBook:
         if group is None:
             return []
         options = self._grouping.options(group)
-        members = self._sort_members(group, options, at)
+        members = sort_members(group, self._incidents, options, self._muting, at)
         decision = needs_notify(group, members, at, options.repeat_interval)
         out = self._notify(group, options, members, decision, at) if decision else []
         self._advance_escalations(group, options, members.firing, at)
@@ -330,29 +331,6 @@ class IncidentBook:
         else:
             del self._grouping.groups[key]
         return out
-
-    def _sort_members(self, group: Group, options: RouteOptions, at: float) -> Members:
-        """The mute stage: which members fire, resolved, leave, or are muted at this flush."""
-        members = Members()
-        time_muted = self._muting.route_muted(options, at)
-        for fp in sorted(group.members):
-            incident = self._incidents.get(fp)
-            if incident is None or not incident.open:
-                members.done.append(fp)
-                if (
-                    incident is not None
-                    and fp in group.notified
-                    and options.send_resolved
-                    and not time_muted
-                    and not self._muted(incident, at)
-                ):
-                    members.resolved.append(incident)
-            elif incident.status == "firing" and not time_muted:
-                if self._muted(incident, at):
-                    members.muted.add(fp)
-                else:
-                    members.firing.append(incident)
-        return members
 
     def _notify(
         self, group: Group, options: RouteOptions, members: Members, decision: Decision, at: float
@@ -373,25 +351,18 @@ class IncidentBook:
         self, group: Group, resolved: list[Incident], at: float, options: RouteOptions
     ) -> list[Output]:
         """Tell receivers paged by escalation (beyond the group's own) that it is over."""
-        already = set(self._group_receivers(options))
-        extra: dict[str, list[Incident]] = defaultdict(list)
-        for incident in resolved:
-            escalation = incident.escalation
-            if escalation is not None and escalation.group == group.key:
-                for receiver in escalation.paged:
-                    if receiver not in already:
-                        extra[receiver].append(incident)
+        extra = esc.paged_beyond(group.key, resolved, self._group_receivers(options))
         return [
             notification(
                 group,
-                receiver,
+                r,
                 "resolved",
                 "incident.resolved",
                 at,
-                [i.to_dict() for i in extra[receiver]],
+                [i.to_dict() for i in extra[r]],
                 False,
             )
-            for receiver in sorted(extra)
+            for r in sorted(extra)
         ]
 
     # ------------------------------------------------------------------ escalation

@@ -8,9 +8,11 @@ of configuration never reshapes an escalation under way.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from engine.incidents.config import EscalationPolicy
 from engine.incidents.routing import RouteOptions
-from engine.incidents.state import Escalation
+from engine.incidents.state import Escalation, Incident
 
 
 def start_escalation(policy: EscalationPolicy, group_key: str, at: float) -> Escalation:
@@ -63,6 +65,21 @@ def stop(state: Escalation | None) -> None:
 
 def level_receivers(state: Escalation, level: int) -> list[str]:
     return sorted(set(state.levels[level][0]))
+
+
+def paged_beyond(
+    group_key: str, resolved: list[Incident], group_receivers: list[str]
+) -> dict[str, list[Incident]]:
+    """Receivers that escalation paged beyond a group's own, with the resolved incidents each
+    must hear are over."""
+    extra: dict[str, list[Incident]] = defaultdict(list)
+    for incident in resolved:
+        escalation = incident.escalation
+        if escalation is not None and escalation.group == group_key:
+            for receiver in escalation.paged:
+                if receiver not in group_receivers:
+                    extra[receiver].append(incident)
+    return extra
 
 
 def group_receivers(options: RouteOptions, policies: dict[str, EscalationPolicy]) -> list[str]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from engine.incidents.model import SEVERITY_RANK
+from engine.incidents.muting import Muting
 from engine.incidents.routing import (
     RouteNode,
     RouteOptions,
@@ -66,6 +68,40 @@ def needs_notify(
     if firing and last is not None and at >= last + repeat_interval:
         return Decision("incident.updated", True)
     return None
+
+
+def sort_members(
+    group: Group,
+    incidents: Mapping[str, Incident],
+    options: RouteOptions,
+    muting: Muting,
+    at: float,
+) -> Members:
+    """The mute stage of a flush: which members fire, resolved, leave, or are muted now.
+
+    A route muted by time announces nothing and keeps what its receivers know; a silenced or
+    inhibited incident is left out and forgotten by them, so that they hear of it again.
+    """
+    members = Members()
+    time_muted = muting.route_muted(options, at)
+    for fp in sorted(group.members):
+        incident = incidents.get(fp)
+        if incident is None or not incident.open:
+            members.done.append(fp)
+            if (
+                incident is not None
+                and fp in group.notified
+                and options.send_resolved
+                and not time_muted
+                and not muting.mutes(incident.route_labels(), at)
+            ):
+                members.resolved.append(incident)
+        elif incident.status == "firing" and not time_muted:
+            if muting.mutes(incident.route_labels(), at):
+                members.muted.add(fp)
+            else:
+                members.firing.append(incident)
+    return members
 
 
 def record_flush(group: Group, members: Members, sent: bool) -> None:
