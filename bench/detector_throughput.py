@@ -83,7 +83,7 @@ def simulated_events(days: int, users: int) -> list[dict[str, Any]]:
     """Normalised events of a simulated organisation, in event-time order."""
     from engine.aliases import AliasTable
     from engine.decode import decode_line
-    from replay.simulate import SimulationSpec, simulate
+    from replay.simulator.simulate import SimulationSpec, simulate
 
     aliases = AliasTable()
     with tempfile.TemporaryDirectory() as tmp:

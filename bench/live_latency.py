@@ -36,7 +36,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from engine.timeutil import parse_time
-from notifiers.webhook import TIMESTAMP_HEADER, verify
+from notifiers.channels.webhook import TIMESTAMP_HEADER, verify
 
 INGEST_TOKEN = "bench-ingest-token"
 HOOK_KEY = "bench-hook-key"

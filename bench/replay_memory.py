@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 
 MEASURE = """
 import resource, subprocess, sys

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from engine.config import SpanwatchConfig
 from engine.replay_run import ReplayOptions, run_replay
-from replay.rebatch import by_session, records
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.rebatch import by_session, records
+from replay.simulator.simulate import SimulationSpec, simulate
 
 
 def main() -> None:

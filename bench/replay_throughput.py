@@ -17,7 +17,7 @@ import orjson
 
 from engine.config import SpanwatchConfig
 from engine.replay_run import ReplayOptions, run_replay
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 
 
 def decode_only(path: Path) -> tuple[int, float]:

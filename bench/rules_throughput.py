@@ -5,7 +5,7 @@ Everything is measured in this run, on this machine, so the ratios hold on a noi
    compiled closures) vs one hand-written Python function per detection rule (plain `in`,
    `startswith` and `re`), both feeding the same hit/correlation-input construction; prints
    events/s, rule evaluations/s (events x detection rules) and the time ratio (target: 2x).
-2. Real events: `replay.simulate` telemetry decoded by `engine.decode.decode_line` (what the
+2. Real events: `replay.simulator.simulate` telemetry decoded by `engine.decode.decode_line` (what the
    dataflow evaluates): `RuleSet.evaluate` events/s next to the hand-written functions, the
    same rule set with its name index switched off (every rule tried on every event), and
    evaluate plus the correlation windows (`CorrelationState.update` for every input).
@@ -27,7 +27,7 @@ from typing import Any
 
 from engine.aliases import AliasTable
 from engine.decode import decode_line
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 from rules.config import ALLOWED_REGIONS, APPROVED_MODELS
 from rules.ruleset import RuleSet
 

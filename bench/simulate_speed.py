@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 
 TARGET_SECONDS = 60.0  # a week of a 500-person organisation
 

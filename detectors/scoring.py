@@ -101,8 +101,3 @@ def noise_floor(noise: str, expected: float, n: int, unit: float) -> float:
 def log_scale(x: float) -> float:
     """log(1 + x) for x >= 0 (negatives count as 0): relative changes of a positive metric."""
     return math.log1p(x) if x > 0.0 else 0.0
-
-
-def is_number(x: object) -> bool:
-    """True for a finite int/float (not bool)."""
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)

@@ -22,7 +22,7 @@ from engine.cli_args import (
     version,
 )
 from engine.yamlfile import ConfigError
-from replay.shape import BATCHING, EXPORTS, SPELLINGS, TRAFFIC, ZONES
+from replay.simulator.shape import BATCHING, EXPORTS, SPELLINGS, TRAFFIC, ZONES
 
 EXIT_USAGE = 2
 CONFIG_ENV = "SPANWATCH_CONFIG"
@@ -102,7 +102,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from replay.cli import simulate_command
+    from replay.simulator.cli import simulate_command
 
     return simulate_command(
         days=args.days,
@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="classic: eleven kinds; all: also a team's error burst, a team's cache-hit "
         "collapse and a runaway agent opening sessions",
     )
-    shapes = p.add_argument_group("organisation shape (see replay/shape.py)")
+    shapes = p.add_argument_group("organisation shape (see replay/simulator/shape.py)")
     shapes.add_argument(
         "--spelling", choices=SPELLINGS, help="model IDs (default: us. inference profiles)"
     )

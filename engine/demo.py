@@ -16,7 +16,7 @@ from engine.backtest import Injection, collect_subject_labels
 from engine.config import SpanwatchConfig
 from engine.replay_run import ReplayOptions, print_summary, run_replay
 from engine.timeutil import parse_time
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -37,7 +37,9 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -113,7 +115,7 @@ class Dispatcher:
     # -- public API ---------------------------------------------------------------------------
 
     @property
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counters: submitted, queued, sent, retried, failed_attempts, rate_limited,
         breaker_opened, dead_lettered, deduplicated, queue_full, backlog_full,
         unknown_receiver; for responders also not_triggered (a transition that runs no action)
@@ -258,7 +260,7 @@ class Dispatcher:
                 warned = True
             time.sleep(_FULL_DISK_WAIT_SECONDS)
 
-    def _rows(self, batch: list[Notification]) -> tuple[list[tuple[str, str, str]], list]:
+    def _rows(self, batch: list[Notification]) -> tuple[list[tuple[str, str, str]], list[Any]]:
         """Outbox rows of the notifications (responders' as their actions); the rest to the
         dead letters."""
         rows: list[tuple[str, str, str]] = []
@@ -404,7 +406,7 @@ class Dispatcher:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, target, *args: object) -> threading.Thread:
+    def _spawn(self, name: str, target: Callable[..., object], *args: object) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)

@@ -16,6 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from notifiers.breaker import CircuitBreaker
 from notifiers.model import Notification
@@ -53,9 +54,9 @@ class Stats:
             if receiver is not None:
                 self._per_receiver.setdefault(receiver, Counter())[name] += n
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            data: dict = dict(self._totals)
+            data: dict[str, Any] = dict(self._totals)
             data["receivers"] = {r: dict(c) for r, c in self._per_receiver.items()}
         return data
 

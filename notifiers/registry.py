@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from notifiers.channels.console import ConsoleReceiver
+from notifiers.channels.file import FileReceiver
+from notifiers.channels.slack import SlackReceiver
+from notifiers.channels.sns import SnsReceiver
+from notifiers.channels.teams import TeamsReceiver
+from notifiers.channels.webhook import WebhookReceiver
 from notifiers.config import (
     ConsoleReceiverConfig,
     FileReceiverConfig,
@@ -18,8 +24,6 @@ from notifiers.config import (
     TeamsReceiverConfig,
     WebhookReceiverConfig,
 )
-from notifiers.console import ConsoleReceiver
-from notifiers.file import FileReceiver
 from notifiers.receiver import Receiver, ThreadStore
 from notifiers.responders.aws_lambda import LambdaResponder
 from notifiers.responders.config import (
@@ -34,10 +38,6 @@ from notifiers.responders.responder import Responder, ResponderCheckError
 from notifiers.responders.sqs import SqsResponder
 from notifiers.responders.stepfunctions import StepFunctionsResponder
 from notifiers.secret_refs import SecretError, SecretResolver, scrub
-from notifiers.slack import SlackReceiver
-from notifiers.sns import SnsReceiver
-from notifiers.teams import TeamsReceiver
-from notifiers.webhook import WebhookReceiver
 
 
 class ReceiverSetupError(Exception):

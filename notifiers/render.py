@@ -31,15 +31,6 @@ def truncate(text: str, limit: int, mark: str = TRUNCATION_MARK) -> str:
     return text[: max(0, limit - len(mark))] + mark
 
 
-def truncate_bytes(text: str, limit: int, mark: str = TRUNCATION_MARK) -> str:
-    """`text` in at most `limit` UTF-8 bytes, ending in a visible mark when it was cut."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    room = max(0, limit - len(mark.encode("utf-8")))
-    return data[:room].decode("utf-8", errors="ignore") + mark
-
-
 def transition_word(notification: Notification) -> str:
     """`incident.escalated` -> `escalated`."""
     return notification.transition.rsplit(".", 1)[-1]

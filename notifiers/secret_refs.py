@@ -100,7 +100,7 @@ def _read_aws_secret(ref: AwsSecretRef) -> str:
         raise SecretError(f"cannot read {ref.describe()}: {code}") from None
     except BotoCoreError as exc:
         raise SecretError(f"cannot read {ref.describe()}: {type(exc).__name__}") from None
-    value = response.get("SecretString")
+    value: str | None = response.get("SecretString")
     if value is None:
         raise SecretError(f"{ref.describe()} has no SecretString (binary secrets are not used)")
     if ref.key is None:

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from slack_sdk.signature import Clock, SignatureVerifier
@@ -26,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from notifiers.channels.slack_blocks import ACK_ACTION, RESOLVE_ACTION
 from notifiers.secret_refs import Secret
-from notifiers.slack_blocks import ACK_ACTION, RESOLVE_ACTION
 
 log = logging.getLogger("notifiers")
 
@@ -43,7 +44,7 @@ class _Clock(Clock):
         return self._clock()
 
 
-def controls_from_payload(payload: dict, at: float) -> list[dict]:
+def controls_from_payload(payload: dict[str, Any], at: float) -> list[dict[str, Any]]:
     """The ack/resolve control events a `block_actions` payload asks for (others: none)."""
     if payload.get("type") != "block_actions":
         return []
@@ -78,7 +79,7 @@ async def _bounded_body(request: Request, limit: int) -> bytes | None:
 
 def make_slack_actions_app(
     signing_secret: str | Secret,
-    on_control: Callable[[dict], None],
+    on_control: Callable[[dict[str, Any]], None],
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """An ASGI app that verifies Slack's signature and calls `on_control` per button press."""

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,7 @@ class Pending:
 class DeliveryStore:
     """The outbox, the delivery log and chat threads; every method is one short transaction."""
 
-    def __init__(self, path: str | Path, clock=time.time) -> None:
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
@@ -147,7 +148,8 @@ class DeliveryStore:
             ).fetchall()
         for row in rows:
             if row[0] not in exclude:
-                return Pending(*row[:6], in_flight=bool(row[6]))
+                seq, receiver, key, body, enqueued_at, attempts, in_flight = row
+                return Pending(seq, receiver, key, body, enqueued_at, attempts, bool(in_flight))
         return None
 
     def set_attempts(self, seq: int, attempts: int) -> None:

@@ -41,71 +41,50 @@ Incidents escalating at the same instant from the same group share one notificat
 
 from __future__ import annotations
 
-import hashlib
-import heapq
-import json
 from collections import defaultdict
 from typing import Any
 
+from engine.incidents import escalation as esc
 from engine.incidents.config import IncidentsConfig
-from engine.incidents.control import (
-    Ack,
-    ControlError,
-    ControlEvent,
-    CreateSilence,
-    ExpireSilence,
-    Resolve,
-    parse_control,
+from engine.incidents.control import Ack, ControlEvent, CreateSilence, ExpireSilence, Resolve
+from engine.incidents.grouping import (
+    Decision,
+    Grouping,
+    Members,
+    needs_notify,
+    notification,
+    record_flush,
+    sort_members,
 )
-from engine.incidents.matchers import matches_all
-from engine.incidents.model import SEVERITY_RANK, ControlReport, Hit, Output, Transition
+from engine.incidents.model import SEVERITY_RANK, Hit, Output, Transition, report
+from engine.incidents.muting import Muting
 from engine.incidents.noise_budget import NoiseBudget, storm_fingerprint
-from engine.incidents.routing import (
-    RouteNode,
-    RouteOptions,
-    build_routes,
-    group_key,
-    group_labels,
-    match_routes,
-)
-from engine.incidents.silences import Silence
-from engine.incidents.state import Escalation, Group, Incident
+from engine.incidents.routing import RouteOptions, build_routes, route_of
+from engine.incidents.state import Group, Incident
+from engine.incidents.timers import ESCALATE, FLUSH, FORGET, RESOLVE, Due, Timers
 from engine.timeutil import iso
-from notifiers.model import Notification
-
-# Timer kinds, in the order they fire when due at the same instant.
-RESOLVE, FLUSH, ESCALATE, FORGET = 0, 1, 2, 3
 
 
 class IncidentBook:
-    """Every incident by fingerprint, the aggregation groups, silences and all timers."""
+    """Every incident by fingerprint; groups, muting and timers live in their own parts."""
 
     def __init__(self, config: IncidentsConfig | None = None) -> None:
         self.config = config if config is not None else IncidentsConfig()
-        self._root = build_routes(self.config)
-        self._routes: dict[str, RouteNode] = {}
-        stack = [self._root]
-        while stack:
-            node = stack.pop()
-            self._routes[node.path] = node
-            stack.extend(node.children)
-        self._policies = {policy.name: policy for policy in self.config.escalation_policies}
-        self._intervals = {interval.name: interval for interval in self.config.time_intervals}
         self._now = float("-inf")
         self._incidents: dict[str, Incident] = {}  # fingerprint -> latest incident
         self._ids: dict[str, str] = {}  # incident id -> fingerprint, for records held
         self._opened: dict[str, int] = {}  # fingerprint -> incidents opened so far
-        self._groups: dict[str, Group] = {}
-        self._silences: dict[str, Silence] = {
-            s.id: Silence(s.id, tuple(s.matchers), s.starts_at, s.ends_at, s.created_by, s.comment)
-            for s in self.config.silences
-        }
-        self._timers: list[tuple[float, int, str, int]] = []
-        self._tokens: dict[tuple[int, str], int] = {}
-        self._serial = 0
-        self._version = 0  # bumps when the set or severity of open incidents changes
-        self._inhibit_cache: tuple[int, list[dict[tuple, list[tuple[str, bool]]]]] = (-1, [])
+        self._policies = {policy.name: policy for policy in self.config.escalation_policies}
+        self._grouping = Grouping(build_routes(self.config))
+        self._muting = Muting(self.config, self._incidents)
+        self._timers = Timers()
         self._noise = NoiseBudget(self.config.noise_budget)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Books snapshotted before the split into parts resume where they stopped."""
+        self.__dict__.update(state)
+        if "_grouping" not in state:
+            _migrate_flat_book(self, state)
 
     # ------------------------------------------------------------------ inputs
 
@@ -146,25 +125,14 @@ class IncidentBook:
         elif isinstance(event, Resolve):
             out += self._manual_resolve(event, at)
         elif isinstance(event, CreateSilence):
-            out += self._create_silence(event.silence, at)
+            retention = self.config.silence_retention  # expired ones stay listable a while
+            out.append(self._muting.silencer.create(event.silence, at, retention))
         elif isinstance(event, ExpireSilence):
-            out += self._expire_silence(event, at)
+            out.append(self._muting.silencer.expire(event, at))
         else:
             raise TypeError(f"not a control event: {event!r}")
         out += self._run_timers(at)
         return out
-
-    def apply_control(self, obj: dict[str, Any], *, where: str = "") -> list[Output]:
-        """Parse and apply a control dict; an invalid one yields a `refused` ControlReport."""
-        try:
-            event = parse_control(obj, where=where)
-        except ControlError as exc:
-            kind = obj.get("type") if isinstance(obj, dict) else None
-            target = ""
-            if isinstance(obj, dict):
-                target = str(obj.get("incident") or obj.get("id") or "")
-            return [ControlReport(None, str(kind or "?"), target, "refused", str(exc))]
-        return self.on_control(event)
 
     # ------------------------------------------------------------------ queries
 
@@ -179,13 +147,7 @@ class IncidentBook:
 
     def silences(self) -> list[dict[str, Any]]:
         """Every silence known, with its state (pending, active, expired) at the current time."""
-        return [self._silences[k].to_dict(self._now) for k in sorted(self._silences)]
-
-    def is_muted(self, ref: str, at: float | None = None) -> bool:
-        """Whether a silence or an inhibition mutes this incident now (or at `at`)."""
-        incident = self._find(ref)
-        when = self._now if at is None else at
-        return incident is not None and self._muted(incident, when)
+        return self._muting.silencer.listing(self._now)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -228,11 +190,25 @@ class IncidentBook:
         previous = self._incidents.get(fp)
         if previous is not None:
             self._ids.pop(previous.id, None)
-            self._cancel(FORGET, fp)
+            self._timers.cancel(FORGET, fp)
         number = self._opened.get(fp, 0) + 1
         self._opened[fp] = number
+        incident = self._new_incident(f"{fp[:10]}-{number}", fp, hit)
+        incident.folded_into = folded_into
+        incident.storm = storm
+        self._incidents[fp] = incident
+        self._ids[incident.id] = fp
+        self._muting.inhibitor.changed()
+        self._schedule_resolve(incident)
+        out: list[Output] = [self._log("incident.opened", incident, at)]
+        if folded_into is None:  # a folded incident is logged, never routed nor notified
+            self._join_groups(incident, at)
+        return out
+
+    def _new_incident(self, ident: str, fp: str, hit: Hit) -> Incident:
+        resolve_after = hit.resolve_after
         incident = Incident(
-            id=f"{fp[:10]}-{number}",
+            id=ident,
             fingerprint=fp,
             source=hit.source,
             rule_id=hit.rule_id,
@@ -243,22 +219,13 @@ class IncidentBook:
             first_seen=hit.time,
             last_seen=hit.time,
             runbook=hit.runbook,
-            resolve_after=(
-                hit.resolve_after if hit.resolve_after is not None else self.config.resolve_timeout
-            ),
+            resolve_after=resolve_after
+            if resolve_after is not None
+            else self.config.resolve_timeout,
             count=1,
-            folded_into=folded_into,
-            storm=storm,
         )
         incident.add_evidence(hit, self.config.evidence_samples)
-        self._incidents[fp] = incident
-        self._ids[incident.id] = fp
-        self._version += 1
-        self._schedule_resolve(incident)
-        out: list[Output] = [self._log("incident.opened", incident, at)]
-        if folded_into is None:  # a folded incident is logged, never routed nor notified
-            self._join_groups(incident, at)
-        return out
+        return incident
 
     def _update(self, incident: Incident, hit: Hit, at: float) -> list[Output]:
         incident.count += 1
@@ -269,7 +236,7 @@ class IncidentBook:
         self._schedule_resolve(incident)
         if SEVERITY_RANK[hit.severity] > SEVERITY_RANK[incident.severity]:
             incident.severity = hit.severity
-            self._version += 1
+            self._muting.inhibitor.changed()
             if incident.folded_into is None:
                 self._join_groups(incident, at)
             return [self._log("incident.updated", incident, at)]
@@ -284,19 +251,18 @@ class IncidentBook:
         incident.resolution = {"at": iso(at), "by": by}
         if comment:
             incident.resolution["comment"] = comment
-        self._cancel(RESOLVE, incident.fingerprint)
-        self._cancel(ESCALATE, incident.fingerprint)
-        if incident.escalation is not None:
-            incident.escalation.next_at = None
-        self._version += 1
-        self._schedule(FORGET, incident.fingerprint, at + self.config.resolved_retention)
+        self._timers.cancel(RESOLVE, incident.fingerprint)
+        self._timers.cancel(ESCALATE, incident.fingerprint)
+        esc.stop(incident.escalation)
+        self._muting.inhibitor.changed()
+        self._timers.schedule(FORGET, incident.fingerprint, at + self.config.resolved_retention)
         return [self._log("incident.resolved", incident, at)]
 
     def _schedule_resolve(self, incident: Incident) -> None:
         """`resolve_after` counts from the last hit, or from now when that hit came late."""
         if incident.resolve_after is not None:
             due = max(incident.last_seen, self._now) + incident.resolve_after
-            self._schedule(RESOLVE, incident.fingerprint, due)
+            self._timers.schedule(RESOLVE, incident.fingerprint, due)
 
     def _log(self, kind: str, incident: Incident, at: float) -> Transition:
         incident.logged_count = incident.count
@@ -305,314 +271,143 @@ class IncidentBook:
         return Transition(kind, at, incident.to_dict(), f"{incident.id}/{incident.transitions}")
 
     def _join_groups(self, incident: Incident, at: float) -> None:
-        labels = incident.route_labels()
-        for node in match_routes(self._root, labels):
-            key = group_key(node, labels)
-            if incident.storm is not None:  # a storm is announced on its own, once
-                key += "|storm"
-            group = self._groups.get(key)
-            if group is None:
-                group = Group(key, node.path, group_labels(node.options, labels), at)
-                self._groups[key] = group
-                self._schedule(FLUSH, key, at + node.options.group_wait)
-            group.members.add(incident.fingerprint)
-            incident.groups.add(key)
-
-    # ------------------------------------------------------------------ timers
-
-    def _schedule(self, kind: int, key: str, due: float) -> None:
-        self._serial += 1
-        self._tokens[(kind, key)] = self._serial
-        heapq.heappush(self._timers, (due, kind, key, self._serial))
-
-    def _cancel(self, kind: int, key: str) -> None:
-        self._tokens.pop((kind, key), None)
-
-    def _pop_due(self, until: float) -> tuple[float, int, str] | None:
-        while self._timers and self._timers[0][0] <= until:
-            due, kind, key, token = heapq.heappop(self._timers)
-            if self._tokens.get((kind, key)) == token:
-                del self._tokens[(kind, key)]
-                return due, kind, key
-        return None
-
-    def _run_timers(self, until: float) -> list[Output]:
-        out: list[Output] = []
-        while (fired := self._pop_due(until)) is not None:
-            due, kind, key = fired
-            self._now = max(self._now, due)
-            at = self._now
-            if kind == RESOLVE:
-                incident = self._incidents.get(key)
-                if incident is not None and incident.open:
-                    out += self._resolve(incident, at, by="auto", comment="resolve_after elapsed")
-            elif kind == FLUSH:
-                out += self._flush(key, at)
-            elif kind == ESCALATE:
-                batch = [key]
-                while self._timers and self._timers[0][:2] == (due, ESCALATE):
-                    more = self._pop_due(due)
-                    if more is not None:
-                        batch.append(more[2])
-                out += self._escalate(batch, at)
-            else:
-                self._forget(key, at)
-        self._now = max(self._now, until)
-        return out
+        for key, first_flush in self._grouping.join(incident, at):
+            self._timers.schedule(FLUSH, key, first_flush)
 
     def _forget(self, fp: str, at: float) -> None:
         incident = self._incidents.get(fp)
         if incident is None or incident.open:
             return
-        if any(fp in self._groups[k].members for k in incident.groups if k in self._groups):
-            self._schedule(FORGET, fp, at + max(self.config.resolved_retention, 1.0))
+        if self._grouping.holds(incident):
+            self._timers.schedule(FORGET, fp, at + max(self.config.resolved_retention, 1.0))
             return
         del self._incidents[fp]
         self._ids.pop(incident.id, None)
 
-    # ------------------------------------------------------------------ muting
+    # ------------------------------------------------------------------ timers
 
-    def _route_muted(self, options: RouteOptions, at: float) -> bool:
-        if any(self._intervals[name].contains(at) for name in options.mute_time_intervals):
-            return True
-        active = options.active_time_intervals
-        return bool(active) and not any(self._intervals[name].contains(at) for name in active)
+    def _run_timers(self, until: float) -> list[Output]:
+        out: list[Output] = []
+        while (due := self._timers.pop_due(until)) is not None:
+            self._now = max(self._now, due.at)
+            out += self._fire(due, self._now)
+        self._now = max(self._now, until)
+        return out
 
-    def _muted(self, incident: Incident, at: float) -> bool:
-        labels = incident.route_labels()
-        if any(silence.mutes(labels, at) for silence in self._silences.values()):
-            return True
-        return self._inhibited(incident, labels)
-
-    def _inhibit_sources(self) -> list[dict[tuple, list[tuple[str, bool]]]]:
-        """Per inhibit rule: equal-label values -> open source incidents (and whether each also
-        matches the rule's targets), rebuilt only when open incidents changed."""
-        version, index = self._inhibit_cache
-        if version == self._version:
-            return index
-        index = []
-        for rule in self.config.inhibit_rules:
-            by_equal: dict[tuple, list[tuple[str, bool]]] = defaultdict(list)
-            for fp in sorted(self._incidents):
-                source = self._incidents[fp]
-                labels = source.route_labels()
-                if source.open and matches_all(rule.source_matchers, labels):
-                    key = tuple(labels.get(name, "") for name in rule.equal)
-                    by_equal[key].append((fp, matches_all(rule.target_matchers, labels)))
-            index.append(dict(by_equal))
-        self._inhibit_cache = (self._version, index)
-        return index
-
-    def _inhibited(self, incident: Incident, labels: dict[str, str]) -> bool:
-        if not self.config.inhibit_rules:
-            return False
-        for rule, sources in zip(self.config.inhibit_rules, self._inhibit_sources(), strict=True):
-            if not matches_all(rule.target_matchers, labels):
-                continue
-            both_sides = matches_all(rule.source_matchers, labels)
-            key = tuple(labels.get(name, "") for name in rule.equal)
-            for fp, source_is_target in sources.get(key, ()):
-                # As Alertmanager: an incident never inhibits itself, and incidents matching
-                # both sides do not inhibit each other.
-                if fp != incident.fingerprint and not (both_sides and source_is_target):
-                    return True
-        return False
+    def _fire(self, due: Due, at: float) -> list[Output]:
+        if due.kind == RESOLVE:
+            incident = self._incidents.get(due.key)
+            if incident is not None and incident.open:
+                return self._resolve(incident, at, by="auto", comment="resolve_after elapsed")
+            return []
+        if due.kind == FLUSH:
+            return self._flush(due.key, at)
+        if due.kind == ESCALATE:
+            return self._escalate(self._timers.pop_same(due), at)
+        self._forget(due.key, at)
+        return []
 
     # ------------------------------------------------------------------ notification
 
+    def _muted(self, incident: Incident, at: float) -> bool:
+        return self._muting.mutes(incident.route_labels(), at)
+
     def _group_receivers(self, options: RouteOptions) -> list[str]:
-        receivers = set(options.receivers)
-        if options.escalation is not None:
-            receivers.update(self._policies[options.escalation].levels[0].receivers)
-        return sorted(receivers)
+        return esc.group_receivers(options, self._policies)
 
     def _flush(self, key: str, at: float) -> list[Output]:
-        group = self._groups.get(key)
+        """One group's flush, as Alertmanager's pipeline: mute -> dedup -> notify -> record."""
+        group = self._grouping.groups.get(key)
         if group is None:
             return []
-        options = self._routes[group.route].options
-        time_muted = self._route_muted(options, at)
-        firing: list[Incident] = []
-        resolved: list[Incident] = []
-        done: list[str] = []
-        muted: set[str] = set()
-        for fp in sorted(group.members):
-            incident = self._incidents.get(fp)
-            if incident is None or not incident.open:
-                done.append(fp)
-                if (
-                    incident is not None
-                    and fp in group.notified
-                    and options.send_resolved
-                    and not time_muted
-                    and not self._muted(incident, at)
-                ):
-                    resolved.append(incident)
-            elif incident.status == "firing" and not time_muted:
-                if self._muted(incident, at):
-                    muted.add(fp)
-                else:
-                    firing.append(incident)
-        out: list[Output] = []
-        sent = False
-        if not time_muted:
-            new = [i for i in firing if i.fingerprint not in group.notified]
-            graver = [
-                i
-                for i in firing
-                if i.fingerprint in group.notified
-                and SEVERITY_RANK[i.severity] > SEVERITY_RANK[group.notified[i.fingerprint]]
-            ]
-            repeat = bool(firing) and (
-                group.last_notified_at is not None
-                and at >= group.last_notified_at + options.repeat_interval
-            )
-            if new or graver or resolved or repeat:
-                if new:
-                    transition = "incident.opened"
-                elif graver:
-                    transition = "incident.updated"
-                elif resolved:
-                    transition = "incident.resolved"
-                else:
-                    transition = "incident.updated"
-                is_repeat = not (new or graver or resolved)
-                payload = [i.to_dict() for i in sorted(firing + resolved, key=lambda i: i.id)]
-                status = "firing" if firing else "resolved"
-                for receiver in self._group_receivers(options):
-                    out.append(
-                        self._notification(
-                            group, receiver, status, transition, at, payload, is_repeat
-                        )
-                    )
-                out += self._page_resolved_escalations(group, resolved, at, options)
-                group.last_notified_at = at
-                sent = True
-            for incident in firing:
-                escalation = incident.escalation
-                if escalation is None and options.escalation is not None:
-                    self._start_escalation(incident, group, options.escalation, at)
-                elif escalation is not None and escalation.held and escalation.group == key:
-                    escalation.held = False
-                    escalation.next_at = at + escalation.levels[escalation.level][1]
-                    self._schedule(ESCALATE, incident.fingerprint, escalation.next_at)
-        # What the receivers know is firing: announced now, or earlier and not silenced or
-        # inhibited since (so that they hear of it again when the mute ends); acknowledged
-        # incidents stay known so that their resolution is announced.
-        known = {fp: group.notified[fp] for fp in sorted(group.notified) if fp not in muted}
-        if sent:
-            known.update((i.fingerprint, i.severity) for i in firing)
-        group.notified = {fp: known[fp] for fp in sorted(known) if fp not in done}
-        for fp in done:
-            group.members.discard(fp)
+        options = self._grouping.options(group)
+        members = sort_members(group, self._incidents, options, self._muting, at)
+        decision = needs_notify(group, members, at, options.repeat_interval)
+        out = self._notify(group, options, members, decision, at) if decision else []
+        self._advance_escalations(group, options, members.firing, at)
+        record_flush(group, members, sent=decision is not None)
         if group.members:
-            self._schedule(FLUSH, key, at + options.group_interval)
+            self._timers.schedule(FLUSH, key, at + options.group_interval)
         else:
-            del self._groups[key]
+            del self._grouping.groups[key]
+        return out
+
+    def _notify(
+        self, group: Group, options: RouteOptions, members: Members, decision: Decision, at: float
+    ) -> list[Output]:
+        """The notify stage: one message per receiver, and the end of escalations paged."""
+        chosen = sorted(members.firing + members.resolved, key=lambda i: i.id)
+        payload = [i.to_dict() for i in chosen]
+        status = "firing" if members.firing else "resolved"
+        out: list[Output] = [
+            notification(group, receiver, status, decision.transition, at, payload, decision.repeat)
+            for receiver in self._group_receivers(options)
+        ]
+        out += self._page_resolved_escalations(group, members.resolved, at, options)
+        group.last_notified_at = at
         return out
 
     def _page_resolved_escalations(
         self, group: Group, resolved: list[Incident], at: float, options: RouteOptions
     ) -> list[Output]:
         """Tell receivers paged by escalation (beyond the group's own) that it is over."""
-        already = set(self._group_receivers(options))
-        extra: dict[str, list[Incident]] = defaultdict(list)
-        for incident in resolved:
-            escalation = incident.escalation
-            if escalation is not None and escalation.group == group.key:
-                for receiver in escalation.paged:
-                    if receiver not in already:
-                        extra[receiver].append(incident)
+        extra = esc.paged_beyond(group.key, resolved, self._group_receivers(options))
         return [
-            self._notification(
+            notification(
                 group,
-                receiver,
+                r,
                 "resolved",
                 "incident.resolved",
                 at,
-                [i.to_dict() for i in extra[receiver]],
+                [i.to_dict() for i in extra[r]],
                 False,
             )
-            for receiver in sorted(extra)
+            for r in sorted(extra)
         ]
-
-    def _notification(
-        self,
-        group: Group,
-        receiver: str,
-        status: str,
-        transition: str,
-        at: float,
-        incidents: list[dict[str, Any]],
-        repeat: bool,
-    ) -> Notification:
-        level = max((i["escalation_level"] for i in incidents), default=0)
-        identity = [group.key, receiver, transition, at]
-        identity.append(
-            [[i["id"], i["status"], i["severity"], i["escalation_level"]] for i in incidents]
-        )
-        digest = hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()[:24]
-        return Notification(
-            key=f"{transition.removeprefix('incident.')}-{digest}",
-            receiver=receiver,
-            status=status,
-            transition=transition,
-            at=iso(at),
-            group_labels=dict(group.labels),
-            incidents=incidents,
-            escalation_level=level,
-            repeat=repeat,
-        )
 
     # ------------------------------------------------------------------ escalation
 
-    def _start_escalation(self, incident: Incident, group: Group, name: str, at: float) -> None:
-        policy = self._policies[name]
-        levels = tuple((tuple(level.receivers), level.timeout) for level in policy.levels)
-        incident.escalation = Escalation(
-            policy=name,
-            levels=levels,
-            repeat=policy.repeat,
-            group=group.key,
-            next_at=at + levels[0][1],
-            paged=sorted(set(levels[0][0])),
-        )
-        self._schedule(ESCALATE, incident.fingerprint, at + levels[0][1])
+    def _advance_escalations(
+        self, group: Group, options: RouteOptions, firing: list[Incident], at: float
+    ) -> None:
+        """Start the route's policy on incidents first announced; resume those held."""
+        for incident in firing:
+            state = incident.escalation
+            if state is None and options.escalation is not None:
+                policy = self._policies[options.escalation]
+                incident.escalation = esc.start_escalation(policy, group.key, at)
+                self._timers.schedule(ESCALATE, incident.fingerprint, at + policy.levels[0].timeout)
+            elif state is not None and state.held and state.group == group.key:
+                self._timers.schedule(ESCALATE, incident.fingerprint, esc.resume(state, at))
 
     def _escalate(self, fingerprints: list[str], at: float) -> list[Output]:
+        """Move every incident due at `at` one level up; one page per (group, level)."""
         out: list[Output] = []
         batches: dict[tuple[str, int], list[Incident]] = defaultdict(list)
+        pages: dict[tuple[str, int], list[str]] = {}  # receivers of that level of that group
         for fp in sorted(fingerprints):
             incident = self._incidents.get(fp)
             if incident is None or incident.status != "firing" or incident.escalation is None:
                 continue
             state = incident.escalation
-            route = self._routes[state.group.split(":", 1)[0]]
-            if self._route_muted(route.options, at) or self._muted(incident, at):
-                state.next_at = None
-                state.held = True  # resumes with a full timeout once announced again
+            route = self._grouping.routes[route_of(state.group)]
+            if self._muting.route_muted(route.options, at) or self._muted(incident, at):
+                esc.hold(state)  # resumes with a full timeout once announced again
                 continue
-            level = state.level + 1
-            if level >= len(state.levels):
-                if state.round >= state.repeat:
-                    state.next_at = None  # the policy is exhausted; the incident stays firing
-                    continue
-                state.round += 1
-                level = 0
-            state.level = level
-            incident.escalation_level = level
-            state.paged = sorted(set(state.paged) | set(state.levels[level][0]))
-            state.next_at = at + state.levels[level][1]
-            self._schedule(ESCALATE, fp, state.next_at)
+            due = esc.step_up(state, at)
+            if due is None:
+                continue
+            incident.escalation_level = state.level
+            self._timers.schedule(ESCALATE, fp, due)
             out.append(self._log("incident.escalated", incident, at))
-            batches[(state.group, level)].append(incident)
+            batches[(state.group, state.level)].append(incident)
+            pages[(state.group, state.level)] = esc.level_receivers(state, state.level)
         for (key, level), incidents in sorted(batches.items()):
-            group = self._groups.get(key) or Group(key, key.split(":", 1)[0], {}, at)
-            receivers = sorted(set(incidents[0].escalation.levels[level][0]))
+            group = self._grouping.groups.get(key) or Group(key, route_of(key), {}, at)
             payload = [i.to_dict() for i in incidents]
-            for receiver in receivers:
+            for receiver in pages[(key, level)]:
                 out.append(
-                    self._notification(
+                    notification(
                         group, receiver, "firing", "incident.escalated", at, payload, False
                     )
                 )
@@ -627,156 +422,76 @@ class IncidentBook:
     def _ack(self, event: Ack, at: float) -> list[Output]:
         incident = self._find(event.incident)
         if incident is None:
-            return [
-                _report(
-                    at,
-                    "ack",
-                    event.incident,
-                    "not_found",
-                    f"ack for unknown incident {event.incident}",
-                )
-            ]
+            message = f"ack for unknown incident {event.incident}"
+            return [report(at, "ack", event.incident, "not_found", message)]
         if not incident.open:
-            return [
-                _report(
-                    at, "ack", incident.id, "refused", f"ack refused: {incident.id} is resolved"
-                )
-            ]
+            message = f"ack refused: {incident.id} is resolved"
+            return [report(at, "ack", incident.id, "refused", message)]
         if incident.status == "acknowledged":
-            return [
-                _report(
-                    at, "ack", incident.id, "unchanged", f"{incident.id} is already acknowledged"
-                )
-            ]
+            message = f"{incident.id} is already acknowledged"
+            return [report(at, "ack", incident.id, "unchanged", message)]
         incident.status = "acknowledged"
         incident.acknowledged = {"at": iso(at), "by": event.by}
         if event.comment:
             incident.acknowledged["comment"] = event.comment
-        self._cancel(ESCALATE, incident.fingerprint)
-        if incident.escalation is not None:
-            incident.escalation.next_at = None
+        self._timers.cancel(ESCALATE, incident.fingerprint)
+        esc.stop(incident.escalation)
         out: list[Output] = [self._log("incident.acknowledged", incident, at)]
         out += self._announce_ack(incident, at)
-        out.append(
-            _report(at, "ack", incident.id, "applied", f"{incident.id} acknowledged by {event.by}")
-        )
+        message = f"{incident.id} acknowledged by {event.by}"
+        out.append(report(at, "ack", incident.id, "applied", message))
         return out
 
     def _announce_ack(self, incident: Incident, at: float) -> list[Output]:
         """Tell whoever was told about the incident that someone has it (unless it is muted)."""
         if self._muted(incident, at):
             return []
+        groups = self._grouping.groups
         told: dict[str, Group] = {}
         for key in sorted(incident.groups):
-            group = self._groups.get(key)
+            group = groups.get(key)
             if group is None or incident.fingerprint not in group.notified:
                 continue
-            options = self._routes[group.route].options
-            if self._route_muted(options, at):
+            options = self._grouping.options(group)
+            if self._muting.route_muted(options, at):
                 continue
             for receiver in self._group_receivers(options):
                 told.setdefault(receiver, group)
         escalation = incident.escalation
-        if escalation is not None and escalation.group in self._groups:
+        if escalation is not None and escalation.group in groups:
             for receiver in escalation.paged:
-                told.setdefault(receiver, self._groups[escalation.group])
+                told.setdefault(receiver, groups[escalation.group])
         payload = [incident.to_dict()]
         return [
-            self._notification(
-                told[receiver], receiver, "firing", "incident.acknowledged", at, payload, False
-            )
-            for receiver in sorted(told)
+            notification(told[r], r, "firing", "incident.acknowledged", at, payload, False)
+            for r in sorted(told)
         ]
 
     def _manual_resolve(self, event: Resolve, at: float) -> list[Output]:
         incident = self._find(event.incident)
         if incident is None:
-            return [
-                _report(
-                    at,
-                    "resolve",
-                    event.incident,
-                    "not_found",
-                    f"resolve for unknown incident {event.incident}",
-                )
-            ]
+            message = f"resolve for unknown incident {event.incident}"
+            return [report(at, "resolve", event.incident, "not_found", message)]
         if not incident.open:
-            return [
-                _report(
-                    at, "resolve", incident.id, "unchanged", f"{incident.id} is already resolved"
-                )
-            ]
+            message = f"{incident.id} is already resolved"
+            return [report(at, "resolve", incident.id, "unchanged", message)]
         out = self._resolve(incident, at, by=event.by or "control", comment=event.comment)
-        out.append(
-            _report(at, "resolve", incident.id, "applied", f"{incident.id} resolved by {event.by}")
-        )
+        message = f"{incident.id} resolved by {event.by}"
+        out.append(report(at, "resolve", incident.id, "applied", message))
         return out
 
-    def _create_silence(self, silence: Silence, at: float) -> list[Output]:
-        if silence.ends_at <= at:
-            reason = f"silence refused: {silence.id} ends at {iso(silence.ends_at)}, in the past"
-            return [_report(at, "silence", silence.id, "refused", reason)]
-        existed = silence.id in self._silences
-        self._silences[silence.id] = silence
-        keep_after = at - self.config.silence_retention  # expired silences stay listable a while
-        for ident in [k for k, s in self._silences.items() if s.ends_at < keep_after]:
-            del self._silences[ident]
-        verb = "updated" if existed else "created"
-        return [
-            _report(
-                at,
-                "silence",
-                silence.id,
-                "applied",
-                f"silence {silence.id} {verb} ({silence.state(at)})",
-                silence.to_dict(at),
-            )
-        ]
 
-    def _expire_silence(self, event: ExpireSilence, at: float) -> list[Output]:
-        silence = self._silences.get(event.id)
-        if silence is None:
-            return [
-                _report(
-                    at,
-                    "expire_silence",
-                    event.id,
-                    "not_found",
-                    f"expire for unknown silence {event.id}",
-                )
-            ]
-        if silence.ends_at <= at:
-            return [
-                _report(
-                    at,
-                    "expire_silence",
-                    event.id,
-                    "unchanged",
-                    f"silence {event.id} already expired",
-                )
-            ]
-        expired = Silence(
-            silence.id,
-            silence.matchers,
-            min(silence.starts_at, at),
-            at,
-            silence.created_by,
-            silence.comment,
-        )
-        self._silences[silence.id] = expired
-        return [
-            _report(
-                at,
-                "expire_silence",
-                event.id,
-                "applied",
-                f"silence {event.id} expired",
-                expired.to_dict(at),
-            )
-        ]
-
-
-def _report(
-    at: float, kind: str, target: str, outcome: str, message: str, data: dict | None = None
-) -> ControlReport:
-    return ControlReport(at, kind, target, outcome, message, data or {})
+def _migrate_flat_book(book: IncidentBook, state: dict[str, Any]) -> None:
+    """Rebuild the parts of a book pickled when it kept routes, silences and timers itself."""
+    grouping = Grouping(state["_root"])
+    grouping.groups = state["_groups"]
+    muting = Muting(book.config, book._incidents)
+    muting.silencer.silences = state["_silences"]
+    timers = Timers()
+    timers._heap = state["_timers"]
+    timers._tokens = state["_tokens"]
+    timers._serial = state["_serial"]
+    old = ("_root", "_routes", "_intervals", "_groups", "_silences", "_timers", "_tokens")
+    for name in (*old, "_serial", "_version", "_inhibit_cache"):
+        book.__dict__.pop(name, None)
+    book._grouping, book._muting, book._timers = grouping, muting, timers

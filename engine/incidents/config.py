@@ -9,6 +9,7 @@ loader can print file:line.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import (
@@ -31,6 +32,8 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 MatcherField = Annotated[Matcher, BeforeValidator(parse_matcher)]
 Time = Annotated[float, BeforeValidator(parse_time)]
+# Reports one configuration error: (location, message, offending value).
+Fail = Callable[[tuple[str | int, ...], str, Any], None]
 DEFAULT_RECEIVERS = ("console", "incident-log")
 
 
@@ -214,7 +217,7 @@ class IncidentsConfig(_Strict):
     def _references(self) -> IncidentsConfig:
         errors: list[InitErrorDetails] = []
 
-        def fail(loc: tuple, message: str, value: Any) -> None:
+        def fail(loc: tuple[str | int, ...], message: str, value: Any) -> None:
             errors.append(
                 InitErrorDetails(
                     type=PydanticCustomError("config_reference", message),
@@ -253,7 +256,7 @@ class IncidentsConfig(_Strict):
         return sorted(names)
 
 
-def _unique_names(items: list, where: str, fail, attr: str = "name") -> set[str]:
+def _unique_names(items: Sequence[Any], where: str, fail: Fail, attr: str = "name") -> set[str]:
     seen: set[str] = set()
     for index, item in enumerate(items):
         name = getattr(item, attr)
@@ -263,7 +266,13 @@ def _unique_names(items: list, where: str, fail, attr: str = "name") -> set[str]
     return seen
 
 
-def _check_route(route: RouteConfig, loc: tuple, policies: set, intervals: set, fail) -> None:
+def _check_route(
+    route: RouteConfig,
+    loc: tuple[str | int, ...],
+    policies: set[str],
+    intervals: set[str],
+    fail: Fail,
+) -> None:
     if route.escalation is not None and route.escalation not in policies:
         fail(
             (*loc, "escalation"),

@@ -66,7 +66,7 @@ _FIELDS = {
 }
 
 
-def _text(obj: dict, key: str, *, required: bool = False) -> str:
+def _text(obj: dict[str, Any], key: str, *, required: bool = False) -> str:
     value = obj.get(key, "")
     if not isinstance(value, str):
         raise ControlError(f"{key!r} must be a string, not {value!r}")
@@ -75,7 +75,7 @@ def _text(obj: dict, key: str, *, required: bool = False) -> str:
     return value
 
 
-def _time(obj: dict, key: str) -> float:
+def _time(obj: dict[str, Any], key: str) -> float:
     try:
         return parse_time(obj[key])
     except (ValueError, TypeError) as exc:
@@ -114,7 +114,7 @@ def _parse(obj: Any) -> ControlEvent:
     return CreateSilence(at, _parse_silence(obj, at))
 
 
-def _parse_silence(obj: dict, at: float) -> Silence:
+def _parse_silence(obj: dict[str, Any], at: float) -> Silence:
     raw = obj["matchers"]
     if not isinstance(raw, list) or not raw:
         raise ControlError("silence refused: 'matchers' must be a non-empty list of strings")

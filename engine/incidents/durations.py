@@ -22,7 +22,8 @@ def parse_duration(value: str | float | int) -> float:
     text = value.strip()
     if not text:
         raise ValueError("empty duration (write e.g. 30s, 5m, 1h30m)")
-    total, i, seen = 0.0, 0, []
+    total, i = 0.0, 0
+    seen: list[str] = []
     while i < len(text):
         j = i
         while j < len(text) and text[j].isdigit():

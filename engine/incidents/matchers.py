@@ -95,10 +95,6 @@ def parse_matcher(text: str) -> Matcher:
     return Matcher(name, op, value)
 
 
-def parse_matchers(items: Iterable[str]) -> tuple[Matcher, ...]:
-    return tuple(parse_matcher(item) for item in items)
-
-
 def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
     """True when every matcher matches (so an empty list matches everything)."""
     return all(matcher.matches(labels) for matcher in matchers)

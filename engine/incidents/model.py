@@ -40,7 +40,7 @@ class Hit:
     time: float  # event time
     group: dict[str, str]
     labels: dict[str, str]
-    evidence: dict
+    evidence: dict[str, Any]
     runbook: str | None = None
     resolve_after: float | None = None  # rules: auto-resolve after this much time without hits
     resolved: bool = False  # detectors: an explicit "no longer firing"
@@ -102,6 +102,18 @@ class ControlReport:
         out = asdict(self)
         out["at"] = None if self.at is None else iso(self.at)
         return out
+
+
+def report(
+    at: float,
+    kind: str,
+    target: str,
+    outcome: str,
+    message: str,
+    data: dict[str, Any] | None = None,
+) -> ControlReport:
+    """A ControlReport; `data` defaults to an empty dict."""
+    return ControlReport(at, kind, target, outcome, message, data or {})
 
 
 Output = Transition | Notification | ControlReport

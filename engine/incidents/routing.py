@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from engine.incidents.config import DEFAULT_RECEIVERS, IncidentsConfig, RouteConfig
 from engine.incidents.matchers import Matcher, matches_all
@@ -83,7 +84,10 @@ def _build(route: RouteConfig, parent: RouteOptions, path: str) -> RouteNode:
     return RouteNode(path, tuple(route.matchers), route.continue_, options, children)
 
 
-def _pick(value, inherited):
+T = TypeVar("T")
+
+
+def _pick(value: T | None, inherited: T) -> T:
     return inherited if value is None else value
 
 
@@ -108,3 +112,8 @@ def group_labels(options: RouteOptions, labels: Mapping[str, str]) -> dict[str, 
 
 def group_key(node: RouteNode, labels: Mapping[str, str]) -> str:
     return node.path + ":" + json.dumps(group_labels(node.options, labels), sort_keys=True)
+
+
+def route_of(key: str) -> str:
+    """The path of the route an aggregation group key (see `group_key`) belongs to."""
+    return key.split(":", 1)[0]

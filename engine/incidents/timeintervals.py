@@ -14,7 +14,14 @@ import functools
 import zoneinfo
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = (
@@ -105,7 +112,7 @@ class TimeRange(BaseModel):
 
     @field_validator("end_time")
     @classmethod
-    def _after_start(cls, end: int, info) -> int:
+    def _after_start(cls, end: int, info: ValidationInfo) -> int:
         start = info.data.get("start_time")
         if start is not None and end <= start:
             raise ValueError("end_time must be after start_time")

@@ -25,6 +25,10 @@ _NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
 
 
+def _first_opened() -> list[Trigger]:
+    return ["incident.opened"]
+
+
 class _ResponderBase(BaseModel):
     """What every responder has.
 
@@ -40,7 +44,7 @@ class _ResponderBase(BaseModel):
 
     name: str = Field(pattern=_NAME_PATTERN, description="what routes call it by")
     transitions: list[Trigger] = Field(
-        default_factory=lambda: ["incident.opened"],
+        default_factory=_first_opened,
         min_length=1,
         description="incident transitions that run the action",
     )

@@ -46,7 +46,7 @@ class Responder:
     operation: ClassVar[str]  # boto3 method that runs the action
     call: ClassVar[str]  # the IAM action it needs, as people read it: "lambda:InvokeFunction"
     check_calls: ClassVar[str]  # the IAM actions of the start-up check
-    deduplicates: ClassVar[bool] = False  # AWS itself drops a repeat with the same key
+    deduplicates: bool = False  # AWS itself drops a repeat with the same key (SQS: FIFO only)
 
     def __init__(self, config: Any, *, timeout: float, dry_run_log: DryRunLog) -> None:
         self.name: str = config.name
@@ -72,7 +72,8 @@ class Responder:
     @property
     def region(self) -> str | None:
         """The configured region, else the one in the target's ARN or URL, else AWS's chain."""
-        return self.config.region
+        region: str | None = self.config.region
+        return region
 
     def target(self) -> str:
         """The target as people name it, for messages."""

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from replay.shape import OrgShape
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.shape import OrgShape
+from replay.simulator.simulate import SimulationSpec, simulate
 
 CALL_DETECTORS = {
     "cost-per-team",

@@ -6,7 +6,7 @@ import gzip
 
 from engine.aliases import AliasTable
 from engine.decode import decode_line
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 
 ALIASES = AliasTable()
 SPAN_KEYS = {"user", "team", "repo", "workflow", "step", "session"}

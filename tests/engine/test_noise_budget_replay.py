@@ -10,7 +10,7 @@ import orjson
 
 from engine.incidents.noise_budget import STORM_GROUP
 from engine.timeutil import parse_time
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 
 EVERYTHING = """\
 title: Every event

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 
 T0 = 1_764_316_800.0  # 2025-11-28T08:00:00Z
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from engine.config import SpanwatchConfig
 from engine.replay_run import ReplayOptions, run_replay
-from replay.rebatch import at_random, by_end_time, by_session, records
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.rebatch import at_random, by_end_time, by_session, records
+from replay.simulator.simulate import SimulationSpec, simulate
 
 
 def replay(config: SpanwatchConfig, paths: list[Path], out: Path, **options) -> tuple[bytes, bytes]:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import uvicorn
 
+from notifiers.channels.slack_blocks import ACK_ACTION, RESOLVE_ACTION
 from notifiers.slack_actions import controls_from_payload, make_slack_actions_app
-from notifiers.slack_blocks import ACK_ACTION, RESOLVE_ACTION
 from tests.notifiers.conftest import free_port
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from replay.simulate import SimulationSpec, SimulationSummary, simulate
+from replay.simulator.simulate import SimulationSpec, SimulationSummary, simulate
 from tests.replay.otlp_view import events
 
 

@@ -19,7 +19,7 @@ import pytest
 from engine.aliases import AliasTable
 from engine.cli import main
 from engine.decode import decode_line
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 from tests.replay.moto_s3 import (
     admin_client,
     aws_environment,

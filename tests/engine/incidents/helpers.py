@@ -73,3 +73,9 @@ def one_receiver(**extra) -> dict:
     }
     route.update(extra)
     return {"route": route}
+
+
+def is_muted(b: IncidentBook, ref: str) -> bool:
+    """Whether a silence or an inhibition mutes this incident at the book's current time."""
+    incident = b._find(ref)
+    return incident is not None and b._muting.mutes(incident.route_labels(), b.now)

@@ -1,10 +1,12 @@
 import json
 import pickle
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.incidents.book import IncidentBook
+from engine.incidents.control import ControlError, parse_control
 from engine.incidents.model import fingerprint
 from engine.timeutil import iso
 
@@ -174,14 +176,14 @@ def test_a_clock_that_goes_backwards_never_refires_a_timer():
     assert b.now == T0 + 700
 
 
-def test_bad_control_dicts_are_refused_with_a_report_not_raised():
+def test_bad_control_dicts_are_an_error_that_says_where_and_change_nothing():
     b = IncidentBook()
-    [report] = b.apply_control(
-        {"type": "silence", "at": T0, "matchers": ["user=~(a"], "ends_at": T0 + 60},
-        where="control.jsonl:3",
-    )
-    assert report.outcome == "refused"
-    assert report.message.startswith("control.jsonl:3: silence refused: matchers[0]")
+    with pytest.raises(ControlError) as error:
+        parse_control(
+            {"type": "silence", "at": T0, "matchers": ["user=~(a"], "ends_at": T0 + 60},
+            where="control.jsonl:3",
+        )
+    assert str(error.value).startswith("control.jsonl:3: silence refused: matchers[0]")
     assert b.silences() == []
 
 

@@ -1,6 +1,6 @@
 from engine.timeutil import iso, parse_time
 
-from .helpers import T0, book, control, hit, moves, notes, one_receiver
+from .helpers import T0, book, control, hit, is_muted, moves, notes, one_receiver
 
 
 def ids(notification) -> list[str]:
@@ -142,7 +142,7 @@ def test_a_critical_incident_for_a_team_inhibits_the_lesser_ones_of_that_team_on
         "cost/sam",
         "exfil/mallory",
     ]
-    assert b.is_muted(moves(out, "incident.opened")[1].incident["id"])
+    assert is_muted(b, moves(out, "incident.opened")[1].incident["id"])
 
 
 def test_an_inhibited_incident_is_notified_once_its_source_resolves():

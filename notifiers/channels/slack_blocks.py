@@ -53,7 +53,7 @@ def fallback_text(notification: Notification) -> str:
     )
 
 
-def _incident_blocks(notification: Notification, incident: dict[str, Any]) -> list[dict]:
+def _incident_blocks(notification: Notification, incident: dict[str, Any]) -> list[dict[str, Any]]:
     severity = str(incident.get("severity", "info")).lower()
     incident_id = str(incident.get("id", ""))
     summary = (

@@ -8,8 +8,8 @@ import uuid
 import boto3
 import pytest
 
+from notifiers.channels.sns import MAX_MESSAGE_BYTES, build_publish, fifo_id, subject
 from notifiers.config import SnsReceiverConfig
-from notifiers.sns import MAX_MESSAGE_BYTES, build_publish, fifo_id, subject
 from tests.notifiers.conftest import deliver_all, fast_config, make_incident, make_notification
 
 

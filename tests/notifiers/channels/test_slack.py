@@ -8,11 +8,11 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from notifiers.channels.slack_blocks import ACK_ACTION, RESOLVE_ACTION, build_message
 from notifiers.config import SlackReceiverConfig
 from notifiers.dispatcher import Dispatcher
 from notifiers.model import Notification
 from notifiers.secret_refs import SecretResolver
-from notifiers.slack_blocks import ACK_ACTION, RESOLVE_ACTION, build_message
 from tests.notifiers.conftest import deliver_all, fast_config, make_incident, make_notification
 from tests.notifiers.fakes import (
     Reply,

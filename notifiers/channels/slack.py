@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.webhook import WebhookClient
 
+from notifiers.channels.slack_blocks import build_message, build_reply
 from notifiers.config import SlackReceiverConfig
 from notifiers.model import Notification, incident_ids
 from notifiers.receiver import (
@@ -27,9 +28,8 @@ from notifiers.receiver import (
     transport_error,
 )
 from notifiers.secret_refs import Secret
-from notifiers.slack_blocks import build_message, build_reply
 
-_SDK_LOGGER = logging.getLogger("notifiers.slack.sdk")
+_SDK_LOGGER = logging.getLogger("notifiers.channels.slack.sdk")
 _SDK_LOGGER.setLevel(logging.CRITICAL + 1)
 _SDK_LOGGER.propagate = False
 
@@ -65,13 +65,16 @@ class SlackReceiver:
         self._web: WebClient | None = None
         if webhook_url is not None:
             self._webhook = WebhookClient(
-                webhook_url.reveal(), timeout=timeout, retry_handlers=[], logger=_SDK_LOGGER
+                webhook_url.reveal(),
+                timeout=timeout,  # type: ignore[arg-type]  # urllib takes seconds as a float
+                retry_handlers=[],
+                logger=_SDK_LOGGER,
             )
         elif bot_token is not None:
             self._web = WebClient(
                 token=bot_token.reveal(),
                 base_url=config.api_base_url,
-                timeout=timeout,
+                timeout=timeout,  # type: ignore[arg-type]  # urllib takes seconds as a float
                 retry_handlers=[],
                 logger=_SDK_LOGGER,
             )
@@ -99,7 +102,9 @@ class SlackReceiver:
         ids = incident_ids(notification)
         thread = next((t for t in (self._threads.get_thread(self.name, i) for i in ids) if t), None)
         if thread is None:
-            response = self._web.chat_postMessage(channel=self._config.channel, **message)
+            channel = self._config.channel
+            assert channel is not None  # the configuration requires one with a bot token
+            response = self._web.chat_postMessage(channel=channel, **message)
             self._threads.put_thread(self.name, ids, str(response["channel"]), str(response["ts"]))
             return DELIVERED
         channel, ts = thread
@@ -129,7 +134,7 @@ class SlackReceiver:
 def _header(headers: Any, name: str) -> str | None:
     for key, value in (headers or {}).items():
         if key.lower() == name:
-            return value[0] if isinstance(value, list) else value
+            return str(value[0] if isinstance(value, list) else value)
     return None
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from replay.shape import OrgShape
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.shape import OrgShape
+from replay.simulator.simulate import SimulationSpec, simulate
 from replay.timefmt import iso, parse_time
 
 

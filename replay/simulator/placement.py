@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from replay.workday import DAY_S, US, weekday
+from replay.simulator.workday import DAY_S, US, weekday
 
 MINUTE = 60 * US
 HOUR = 60 * MINUTE

@@ -64,7 +64,7 @@ def attributes(notification: Notification, truncated: bool) -> dict[str, dict[st
     }
 
 
-def _full_form(notification: Notification, evidence: bool, incidents: int | None) -> dict:
+def _full_form(notification: Notification, evidence: bool, incidents: int | None) -> dict[str, Any]:
     data = notification.to_dict()
     shown = data["incidents"][:incidents] if incidents is not None else data["incidents"]
     if not evidence:

@@ -18,12 +18,16 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from replay.commands import credential_command, dangerous_command, ordinary_command, test_command
-from replay.placement import HISTORY_DAYS, HOUR, MINUTE, Calendar, Window, after_history
-from replay.population import Repo, Team, User
-from replay.timefmt import iso
-from replay.traffic import SessionBuilder, World
-from replay.universe import (
+from replay.simulator.commands import (
+    credential_command,
+    dangerous_command,
+    ordinary_command,
+    test_command,
+)
+from replay.simulator.placement import HISTORY_DAYS, HOUR, MINUTE, Calendar, Window, after_history
+from replay.simulator.population import Repo, Team, User
+from replay.simulator.traffic import SessionBuilder, World
+from replay.simulator.universe import (
     CACHE_HIT_COLLAPSE,
     COST_SPIKE,
     CREDENTIAL_IN_COMMAND,
@@ -45,7 +49,8 @@ from replay.universe import (
     TEAM_SILENT,
     TOKEN_BURN_DRIFT,
 )
-from replay.workday import DAY_S, US, ship
+from replay.simulator.workday import DAY_S, US, ship
+from replay.timefmt import iso
 
 SEVERITY = {
     COST_SPIKE: "high",
@@ -229,7 +234,7 @@ def inject_incidents(
         # Not while the user's own team is silenced: the incident would vanish with it.
         silenced = world.effects.silences.get(user.team.name, [])
         if kind in NEEDS_BASELINE:
-            start = plan.pick(
+            picked = plan.pick(
                 user.utc_offset_s,
                 length,
                 hours,
@@ -240,11 +245,12 @@ def inject_incidents(
             )
         else:
             day = calendar.weekdays[i % len(calendar.weekdays)]
-            start = calendar.pick(
+            picked = calendar.pick(
                 user.utc_offset_s, length, hours, prefer_day=day, busy=busy, avoid=silenced
             )
-        if start is None:  # no room left anywhere in range: do not claim what did not happen
+        if picked is None:  # no room left anywhere in range: do not claim what did not happen
             continue
+        start = picked
         busy.append((start, start + length))
         planned.append((kind, user, start))
         if kind == ERROR_BURST:
@@ -258,8 +264,8 @@ def inject_incidents(
         truths += _inject_extended(world, seed, lo, hi, history_end, taken, teams_out, users_out)
     for why, user, start, salt in activity:
         session_rng = random.Random(f"{seed}:{why}:{salt}:{user.index}:{start}")
-        where = {"model": SONNET} if why == "latency" else {}
-        _invocations(world, session_rng, user, start, **where)
+        model = SONNET if why == "latency" else None
+        _invocations(world, session_rng, user, start, model=model)
     for kind, user, start in planned:
         session_rng = random.Random(f"{seed}:incident:{kind}:{user.index}:{start}")
         truths.append(USER_INCIDENTS[kind](world, session_rng, user, start))
@@ -485,7 +491,13 @@ def _credential(world: World, rng: random.Random, user: User, t0: int) -> Inject
 
 
 def _invocations(
-    world: World, rng: random.Random, user: User, t0: int, **where: str
+    world: World,
+    rng: random.Random,
+    user: User,
+    t0: int,
+    *,
+    model: str | None = None,
+    region: str | None = None,
 ) -> tuple[int, int, int]:
     """3 to 6 invocations of one session, maybe with a model or region override.
 
@@ -495,7 +507,9 @@ def _invocations(
     b.turn(t0)
     t, n = t0, rng.randint(3, 6)
     for i in range(n):
-        t = b.invoke(t, "plan" if i == 0 else "implement", error_p=0.0, **where).end
+        t = b.invoke(
+            t, "plan" if i == 0 else "implement", error_p=0.0, model=model, region=region
+        ).end
         if rng.random() < 0.5:
             command = ordinary_command(rng, b.repo.language, team=user.team.name)
             t = b.shell(t + _gap(rng), "implement", command)

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from replay.population import build_organisation
+from replay.simulator.population import build_organisation
 from tests.replay.conftest import Simulated
 from tests.replay.patterns import CREDENTIALS, DISALLOWED_REGION, FORBIDDEN_MODEL, is_dangerous
 

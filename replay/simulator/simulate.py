@@ -21,13 +21,13 @@ from typing import BinaryIO
 
 import orjson
 
-from replay.effects import Effects
-from replay.incidents import KIND_SETS, InjectedIncident, inject_incidents
-from replay.population import build_organisation
-from replay.shape import OrgShape
+from replay.simulator.effects import Effects
+from replay.simulator.injected_incidents import KIND_SETS, InjectedIncident, inject_incidents
+from replay.simulator.population import build_organisation
+from replay.simulator.shape import OrgShape
+from replay.simulator.traffic import BATCH_US, Collector, World
+from replay.simulator.workday import DAY_S, US, user_day
 from replay.timefmt import parse_time
-from replay.traffic import BATCH_US, Collector, World
-from replay.workday import DAY_S, US, user_day
 
 DEFAULT_START = parse_time("2026-11-02T00:00:00Z")  # a Monday
 

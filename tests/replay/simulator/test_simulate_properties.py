@@ -14,11 +14,11 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replay.population import build_organisation
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.population import build_organisation
+from replay.simulator.simulate import SimulationSpec, simulate
 from tests.replay.otlp_view import events, parse_line
 from tests.replay.patterns import CREDENTIALS, OPUS, is_dangerous
-from tests.replay.test_simulate_incidents import KINDS, NEEDS_BASELINE
+from tests.replay.simulator.test_simulate_incidents import KINDS, NEEDS_BASELINE
 
 DAY = 86400
 # Any minute between a Monday in 2026 and the Sunday after.

@@ -61,47 +61,9 @@ def adaptive_card(
     notification: Notification, max_incidents: int, evidence_chars: int = 2000
 ) -> dict[str, Any]:
     """The Workflows message envelope holding one Adaptive Card."""
-    severity = top_severity(notification)
-    body: list[dict[str, Any]] = [
-        {
-            "type": "TextBlock",
-            "text": truncate(headline(notification), 300),
-            "weight": "Bolder",
-            "size": "Medium",
-            "wrap": True,
-            "color": _COLOR_NAME.get(severity, "Accent"),
-        },
-        {"type": "TextBlock", "text": status_line(notification), "isSubtle": True, "wrap": True},
-    ]
-    if notification.group_labels:
-        body.append({"type": "FactSet", "facts": _facts(sorted(notification.group_labels.items()))})
+    body = _card_header(notification)
     shown = notification.incidents[:max_incidents]
-    runbooks: list[str] = []
-    for incident in shown:
-        items: list[dict[str, Any]] = [
-            {
-                "type": "TextBlock",
-                "text": truncate(incident_title(incident), 300),
-                "weight": "Bolder",
-                "wrap": True,
-            },
-            {"type": "FactSet", "facts": _facts(_incident_facts(incident))},
-        ]
-        evidence = evidence_text(incident)
-        if evidence and evidence_chars > 0:
-            items.append(
-                {
-                    "type": "TextBlock",
-                    "text": truncate(evidence, evidence_chars),
-                    "fontType": "Monospace",
-                    "wrap": True,
-                    "size": "Small",
-                }
-            )
-        body.append({"type": "Container", "separator": True, "items": items})
-        url = runbook_url(incident)
-        if url and url not in runbooks:
-            runbooks.append(url)
+    body += [_incident_container(incident, evidence_chars) for incident in shown]
     hidden = len(notification.incidents) - len(shown)
     if hidden > 0:
         body.append(
@@ -114,6 +76,7 @@ def adaptive_card(
         "msteams": {"width": "Full"},
         "body": body,
     }
+    runbooks = list(dict.fromkeys(url for url in map(runbook_url, shown) if url))
     if runbooks:
         card["actions"] = [
             {"type": "Action.OpenUrl", "title": "Runbook", "url": url} for url in runbooks[:3]
@@ -124,6 +87,50 @@ def adaptive_card(
             {"contentType": ADAPTIVE_CARD_CONTENT_TYPE, "contentUrl": None, "content": card}
         ],
     }
+
+
+def _card_header(notification: Notification) -> list[dict[str, Any]]:
+    """The headline in the colour of the gravest incident, the status, the group's labels."""
+    header: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": truncate(headline(notification), 300),
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+            "color": _COLOR_NAME.get(top_severity(notification), "Accent"),
+        },
+        {"type": "TextBlock", "text": status_line(notification), "isSubtle": True, "wrap": True},
+    ]
+    if notification.group_labels:
+        facts = _facts(sorted(notification.group_labels.items()))
+        header.append({"type": "FactSet", "facts": facts})
+    return header
+
+
+def _incident_container(incident: dict[str, Any], evidence_chars: int) -> dict[str, Any]:
+    """One incident: its title, its facts and (if room is given) its evidence, monospaced."""
+    items: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": truncate(incident_title(incident), 300),
+            "weight": "Bolder",
+            "wrap": True,
+        },
+        {"type": "FactSet", "facts": _facts(_incident_facts(incident))},
+    ]
+    evidence = evidence_text(incident)
+    if evidence and evidence_chars > 0:
+        items.append(
+            {
+                "type": "TextBlock",
+                "text": truncate(evidence, evidence_chars),
+                "fontType": "Monospace",
+                "wrap": True,
+                "size": "Small",
+            }
+        )
+    return {"type": "Container", "separator": True, "items": items}
 
 
 def message_card(
@@ -156,7 +163,8 @@ def message_card(
     hidden = len(notification.incidents) - len(shown)
     if hidden > 0:
         card.addSection(pymsteams.cardsection().text(f"+{hidden} more incidents not shown"))
-    return card.payload
+    payload: dict[str, Any] = card.payload
+    return payload
 
 
 def payload_size(payload: dict[str, Any]) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from replay.cli import simulate_command
+from replay.simulator.cli import simulate_command
 from tests.replay.otlp_view import events
 
 

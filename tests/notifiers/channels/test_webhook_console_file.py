@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from notifiers.channels.webhook import TIMESTAMP_HEADER, verify
 from notifiers.config import (
     ConsoleReceiverConfig,
     FileReceiverConfig,
@@ -12,7 +13,6 @@ from notifiers.config import (
     WebhookReceiverConfig,
 )
 from notifiers.secret_refs import SecretResolver
-from notifiers.webhook import TIMESTAMP_HEADER, verify
 from tests.notifiers.conftest import deliver_all, fast_config, make_incident, make_notification
 from tests.notifiers.fakes import Reply
 
@@ -65,7 +65,7 @@ def test_webhook_body_is_signed_with_hmac_sha256_over_timestamp_and_body(service
 
 
 def test_signature_older_than_the_tolerance_is_refused() -> None:
-    from notifiers.webhook import sign
+    from notifiers.channels.webhook import sign
 
     signature = sign(b"k", "1000", b"{}")
     assert verify(b"k", b"{}", "1000", signature, now=1100)

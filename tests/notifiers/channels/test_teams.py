@@ -7,9 +7,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from notifiers.channels.teams import MAX_PAYLOAD_BYTES, fitted_payload, payload_size
 from notifiers.config import TeamsReceiverConfig
 from notifiers.secret_refs import SecretResolver
-from notifiers.teams import MAX_PAYLOAD_BYTES, fitted_payload, payload_size
 from tests.notifiers.conftest import deliver_all, fast_config, make_incident, make_notification
 from tests.notifiers.fakes import (
     Reply,

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from replay.readers import HistoryFile, read_lines
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 from tests.replay.conftest import Simulated
 from tests.replay.otlp_view import official_events, parse_line
 

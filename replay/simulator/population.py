@@ -11,8 +11,8 @@ import random
 import uuid
 from dataclasses import dataclass, field, replace
 
-from replay.shape import Habits, OrgShape, habits_of
-from replay.universe import HAIKU, OPUS, SONNET
+from replay.simulator.shape import Habits, OrgShape, habits_of
+from replay.simulator.universe import HAIKU, OPUS, SONNET
 
 # (site, UTC offset in hours in November, home Bedrock region, share of teams)
 SITES = (
@@ -297,7 +297,9 @@ def build_organisation(seed: int, n_users: int, shape: OrgShape | None = None) -
     return Organisation(tuple(teams), tuple(users), org_id, all_repos)
 
 
-def _build_team(rng: random.Random, i: int, sites: tuple = SITES) -> Team:
+def _build_team(
+    rng: random.Random, i: int, sites: tuple[tuple[str, float, str, float], ...] = SITES
+) -> Team:
     name, department, languages = TEAMS[i % len(TEAMS)]
     if i >= len(TEAMS):
         name = f"{name}-{i // len(TEAMS) + 1}"
@@ -338,6 +340,7 @@ def _build_user(
     if region != "eu-west-1" and rng.random() < 0.1:
         region = "us-west-2" if region == "us-east-1" else "us-east-1"
     habit = rng.random()
+    models: tuple[tuple[str, float], ...]
     if habit < 0.10:
         models = ((OPUS, 0.65), (SONNET, 0.25), (HAIKU, 0.10))
     elif habit < 0.22:

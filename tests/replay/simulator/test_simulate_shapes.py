@@ -11,12 +11,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from replay.incidents import NEEDS_SPANS
-from replay.population import build_organisation
-from replay.shape import TRAFFIC_SHAPES, OrgShape
-from replay.simulate import SimulationSpec
-from replay.universe import CACHE_HIT_COLLAPSE, RUNAWAY_SESSIONS, TEAM_ERROR_BURST
-from replay.workday import DAY_S, US, session_starts, weekday
+from replay.simulator.injected_incidents import NEEDS_SPANS
+from replay.simulator.population import build_organisation
+from replay.simulator.shape import TRAFFIC_SHAPES, OrgShape
+from replay.simulator.simulate import SimulationSpec
+from replay.simulator.universe import CACHE_HIT_COLLAPSE, RUNAWAY_SESSIONS, TEAM_ERROR_BURST
+from replay.simulator.workday import DAY_S, US, session_starts, weekday
 from tests.replay.conftest import Simulated, run
 from tests.replay.otlp_view import official_events
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from replay.effects import Effects, error_probability, silenced, token_factor
-from replay.otlp_json import (
+from replay.simulator.effects import Effects, error_probability, silenced, token_factor
+from replay.simulator.otlp_json_encoder import (
     SPAN_KIND_CLIENT,
     SPAN_KIND_INTERNAL,
     STATUS_CODE_ERROR,
@@ -34,10 +34,9 @@ from replay.otlp_json import (
     scope,
     trace_line,
 )
-from replay.population import Organisation, Repo, User
-from replay.shape import Speller, Traffic
-from replay.timefmt import iso
-from replay.universe import (
+from replay.simulator.population import Organisation, Repo, User
+from replay.simulator.shape import Speller, Traffic
+from replay.simulator.universe import (
     CC_API_ERROR,
     CC_API_REQUEST,
     CC_TOOL_DECISION,
@@ -54,6 +53,7 @@ from replay.universe import (
     SPAN_SHELL,
     invocation_cost,
 )
+from replay.timefmt import iso
 
 BATCH_US = 10_000_000
 DEFAULT_TRAFFIC = Traffic()

@@ -11,7 +11,7 @@ import re
 import statistics
 from collections import Counter, defaultdict
 
-from replay.population import build_organisation
+from replay.simulator.population import build_organisation
 from tests.replay.conftest import Simulated
 from tests.replay.patterns import (
     ALLOWED_REGIONS,

@@ -4,8 +4,8 @@ Days follow the user's local clock: most work between about 09:00 and 17:30, spr
 sessions over the day, with a lunch break of their own around noon (which a session waits out);
 an occasional evening session, quiet weekends. A session is several turns (user prompts) minutes
 apart; a turn is an agent loop of invocations, each maybe followed by a shell command, a test run
-or a check, whose outcomes run in streaks within the session (`replay.checks`). Some sessions end
-in a pull request: when the latest check passed, and only after a passing assertion (anything
+or a check, whose outcomes run in streaks within the session (`replay.simulator.checks`). Some
+sessions end in a pull request: when the latest check passed, and only after a passing assertion (anything
 else would be a real policy violation, which only injected incidents may contain).
 """
 
@@ -15,8 +15,8 @@ import math
 import random
 from dataclasses import dataclass
 
-from replay.checks import SessionChecks
-from replay.commands import (
+from replay.simulator.checks import SessionChecks
+from replay.simulator.commands import (
     BRANCH_PREFIX,
     COMMIT_VERB,
     SLUGS,
@@ -25,9 +25,9 @@ from replay.commands import (
     ordinary_command,
     test_command,
 )
-from replay.population import WORKFLOWS, User
-from replay.shape import Traffic
-from replay.traffic import DEFAULT_TRAFFIC, SessionBuilder, World
+from replay.simulator.population import WORKFLOWS, User
+from replay.simulator.shape import Traffic
+from replay.simulator.traffic import DEFAULT_TRAFFIC, SessionBuilder, World
 
 DAY_S = 86_400
 US = 1_000_000
@@ -74,7 +74,8 @@ def session_starts(
     rng: random.Random, user: User, day: int, traffic: Traffic = DEFAULT_TRAFFIC
 ) -> tuple[list[int], Presence | None]:
     """Start times (µs) of the sessions `user` opens on local `day`, sorted, and their presence
-    (None on a day they do not come in). `traffic` shapes how much and when (`replay.shape`)."""
+    (None on a day they do not come in). `traffic` shapes how much and when
+    (`replay.simulator.shape`)."""
     midnight = local_midnight_us(user, day)
     hours: list[float] = []
     presence = None

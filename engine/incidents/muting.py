@@ -1,0 +1,153 @@
+"""What keeps an incident out of a notification, as Alertmanager's muters do.
+
+`Muting.mutes(labels, at)` answers for one incident's labels: a silence or an inhibition.
+Time intervals mute whole routes, not label sets (`Muting.route_muted`): a route muted by
+time keeps what its receivers were told, while a silenced incident is forgotten by them so
+that they hear of it again when the silence ends. Muting changes notifications, never the
+incident log.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from engine.incidents.config import IncidentsConfig, InhibitRule
+from engine.incidents.control import ExpireSilence
+from engine.incidents.matchers import matches_all
+from engine.incidents.model import ControlReport, report
+from engine.incidents.routing import RouteOptions
+from engine.incidents.silences import Silence
+from engine.incidents.state import Incident
+from engine.incidents.timeintervals import TimeInterval
+from engine.timeutil import iso
+
+# Per inhibit rule: the values of its `equal` labels -> open source incidents, each with
+# whether it also matches the rule's targets.
+InhibitIndex = list[dict[tuple[str, ...], list[tuple[str, bool]]]]
+
+
+class Muter(Protocol):
+    """Anything that can keep a label set quiet at a given time."""
+
+    def mutes(self, labels: Mapping[str, str], at: float) -> bool: ...
+
+
+class Silencer:
+    """The silences known to the book: configured ones, then those created by control events."""
+
+    def __init__(self, silences: Iterable[Silence] = ()) -> None:
+        self.silences: dict[str, Silence] = {s.id: s for s in silences}
+
+    def mutes(self, labels: Mapping[str, str], at: float) -> bool:
+        return any(silence.mutes(labels, at) for silence in self.silences.values())
+
+    def listing(self, at: float) -> list[dict[str, Any]]:
+        """Every silence, with its state (pending, active, expired) at `at`."""
+        return [self.silences[k].to_dict(at) for k in sorted(self.silences)]
+
+    def create(self, silence: Silence, at: float, retention: float) -> ControlReport:
+        """Add or replace a silence; silences expired more than `retention` ago are dropped."""
+        if silence.ends_at <= at:
+            reason = f"silence refused: {silence.id} ends at {iso(silence.ends_at)}, in the past"
+            return report(at, "silence", silence.id, "refused", reason)
+        existed = silence.id in self.silences
+        self.silences[silence.id] = silence
+        keep_after = at - retention
+        for ident in [k for k, s in self.silences.items() if s.ends_at < keep_after]:
+            del self.silences[ident]
+        verb = "updated" if existed else "created"
+        message = f"silence {silence.id} {verb} ({silence.state(at)})"
+        return report(at, "silence", silence.id, "applied", message, silence.to_dict(at))
+
+    def expire(self, event: ExpireSilence, at: float) -> ControlReport:
+        """End a silence now; it stays listed as expired."""
+        silence = self.silences.get(event.id)
+        if silence is None:
+            message = f"expire for unknown silence {event.id}"
+            return report(at, "expire_silence", event.id, "not_found", message)
+        if silence.ends_at <= at:
+            message = f"silence {event.id} already expired"
+            return report(at, "expire_silence", event.id, "unchanged", message)
+        expired = Silence(
+            silence.id,
+            silence.matchers,
+            min(silence.starts_at, at),
+            at,
+            silence.created_by,
+            silence.comment,
+        )
+        self.silences[silence.id] = expired
+        message = f"silence {event.id} expired"
+        return report(at, "expire_silence", event.id, "applied", message, expired.to_dict(at))
+
+
+class Inhibitor:
+    """Open incidents matching an inhibit rule's sources mute its targets with equal labels.
+
+    As Alertmanager: incidents matching both sides of a rule do not inhibit each other (so an
+    incident never inhibits itself). The index of sources is rebuilt only after `changed()`,
+    which the book calls whenever the set or the severity of open incidents changes.
+    """
+
+    def __init__(self, rules: list[InhibitRule], incidents: Mapping[str, Incident]) -> None:
+        self.rules = rules
+        self._incidents = incidents  # the book's own mapping, read only
+        self._version = 0
+        self._index: tuple[int, InhibitIndex] = (-1, [])
+
+    def changed(self) -> None:
+        self._version += 1
+
+    def mutes(self, labels: Mapping[str, str], at: float) -> bool:
+        if not self.rules:
+            return False
+        for rule, sources in zip(self.rules, self._sources(), strict=True):
+            if not matches_all(rule.target_matchers, labels):
+                continue
+            both_sides = matches_all(rule.source_matchers, labels)
+            key = tuple(labels.get(name, "") for name in rule.equal)
+            if any(not (both_sides and is_target) for _, is_target in sources.get(key, ())):
+                return True
+        return False
+
+    def _sources(self) -> InhibitIndex:
+        version, index = self._index
+        if version == self._version:
+            return index
+        index = []
+        for rule in self.rules:
+            by_equal: dict[tuple[str, ...], list[tuple[str, bool]]] = defaultdict(list)
+            for fp in sorted(self._incidents):
+                source = self._incidents[fp]
+                labels = source.route_labels()
+                if source.open and matches_all(rule.source_matchers, labels):
+                    key = tuple(labels.get(name, "") for name in rule.equal)
+                    by_equal[key].append((fp, matches_all(rule.target_matchers, labels)))
+            index.append(dict(by_equal))
+        self._index = (self._version, index)
+        return index
+
+
+class Muting:
+    """Silences, inhibitions and time intervals: every reason to stay quiet, in one place."""
+
+    def __init__(self, config: IncidentsConfig, incidents: Mapping[str, Incident]) -> None:
+        self.silencer = Silencer(
+            Silence(s.id, tuple(s.matchers), s.starts_at, s.ends_at, s.created_by, s.comment)
+            for s in config.silences
+        )
+        self.inhibitor = Inhibitor(config.inhibit_rules, incidents)
+        self.intervals: dict[str, TimeInterval] = {i.name: i for i in config.time_intervals}
+
+    def mutes(self, labels: Mapping[str, str], at: float) -> bool:
+        """Whether a silence or an inhibition mutes these incident labels at `at`."""
+        return self.silencer.mutes(labels, at) or self.inhibitor.mutes(labels, at)
+
+    def route_muted(self, options: RouteOptions, at: float) -> bool:
+        """Whether the route's time intervals mute it at `at` (mute_ or outside active_)."""
+        if any(self.intervals[name].contains(at) for name in options.mute_time_intervals):
+            return True
+        active = options.active_time_intervals
+        return bool(active) and not any(self.intervals[name].contains(at) for name in active)

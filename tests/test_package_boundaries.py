@@ -1,0 +1,67 @@
+"""The layout holds: the functional core packages stay out of each other and out of Bytewax.
+
+`rules/`, `detectors/`, `notifiers/` and `replay/` import none of the five packages but
+themselves; only `engine/` imports bytewax. Imports are read with `ast`, so an import inside a
+function or under `if TYPE_CHECKING:` counts as much as one at the top of a module.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("engine", "rules", "detectors", "notifiers", "replay")
+CORE = ("rules", "detectors", "notifiers", "replay")
+
+
+def imported_roots(source: str) -> set[str]:
+    """The top-level names of every absolute module a Python source imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def forbidden_imports(package: str) -> list[str]:
+    """`path: name` for every import of `package`'s modules that the layout does not allow."""
+    allowed = {package}
+    banned = (set(PACKAGES) - allowed) | {"bytewax"}
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for name in sorted(imported_roots(path.read_text(encoding="utf-8")) & banned):
+            found.append(f"{path.relative_to(ROOT)}: {name}")
+    return found
+
+
+@pytest.mark.parametrize("package", CORE)
+def test_a_core_package_imports_no_other_package_nor_bytewax(package):
+    assert forbidden_imports(package) == []
+
+
+def test_only_engine_imports_bytewax():
+    importers = {
+        path.relative_to(ROOT).parts[0]
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "bytewax" in imported_roots(path.read_text(encoding="utf-8"))
+    }
+    assert importers == {"engine"}
+
+
+def test_the_check_sees_every_way_of_importing():
+    source = (
+        "import os, detectors.scoring as s\n"
+        "from notifiers.model import Notification\n"
+        "from . import sibling\n"
+        "def late():\n"
+        "    from bytewax import operators\n"
+        "if False:\n"
+        "    import engine\n"
+    )
+    assert imported_roots(source) == {"os", "detectors", "notifiers", "bytewax", "engine"}
