@@ -24,6 +24,7 @@ from engine.aliases import CANONICAL_KEYS
 from engine.event_checks import EARLIEST, MAX_FUTURE
 from engine.incidents.config import IncidentsConfig, Time
 from engine.live.kafka import KafkaConfig
+from engine.metrics.config import MetricsConfig
 from engine.model_identity import ModelCatalog, canonical_list
 from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
@@ -159,6 +160,7 @@ class SpanwatchConfig(BaseModel):
     )
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     notifiers: NotifiersConfig = Field(default_factory=NotifiersConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     _source: tuple[str, LineIndex] | None = PrivateAttr(None)
 
     def problem(self, key: str, message: str) -> Problem:

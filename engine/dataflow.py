@@ -15,6 +15,8 @@ are single keys; the shards spread over the workers.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import bytewax.operators as op
@@ -37,9 +39,11 @@ def build_dataflow(
     *,
     live: bool = False,
     persist: bool = False,
+    shard_timer: Callable[[str, float], None] | None = None,
 ) -> Dataflow:
     """`partitions`: the source's partition keys. `live`: per-source watermarks, and hits
-    without a window straight to the incidents. `persist`: snapshot state (Bytewax recovery)."""
+    without a window straight to the incidents. `persist`: snapshot state (Bytewax recovery).
+    `shard_timer(shard, seconds)`: told how long each shard took over each epoch."""
 
     def decode(
         state: DecodeState | None, chunk: tuple[str, SortedRecords | Arrivals]
@@ -59,7 +63,10 @@ def build_dataflow(
 
     def correlate_and_detect(state: Any, routed: tuple[str, EpochMsg]) -> tuple[Any, list[Any]]:
         shard, msg = routed
+        started = time.perf_counter()
         state, out = shard_step(plan, shard, state, msg)
+        if shard_timer is not None:
+            shard_timer(shard, time.perf_counter() - started)
         return state, [out]
 
     def incidents(

@@ -35,12 +35,14 @@ from engine.live.body import RequestRefused, decompress, read_body
 from engine.live.inbox import Inbox, estimate_bytes
 from engine.live.ingest_auth import IngestGate
 from engine.live.senders import senders_of
+from engine.metrics.meters import IngestMeter
 from engine.otlp_json import decode_logs, decode_traces
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 WHAT = {"traces": "spans", "logs": "log records"}
+RECEIVER = "otlp_http"
 
 
 def export_response(signal: str, rejected: int = 0, message: str = "") -> Any:
@@ -67,8 +69,13 @@ def make_otlp_app(
     retry_after: int = 5,
     bounds: TimeBounds | None = None,
     clock: Callable[[], float] = time.time,
+    meter: IngestMeter | None = None,
 ) -> Starlette:
     bounds = bounds if bounds is not None else TimeBounds()
+
+    def count(outcome: str, events: int) -> None:
+        if meter is not None:
+            meter.count(RECEIVER, outcome, events)
 
     async def export(request: Request, signal: str) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -93,6 +100,7 @@ def make_otlp_app(
         events, refused = split(decoded, bounds, clock())
         if refused:
             inbox.count_refused(senders_of((event for event, _ in refused), connection))
+            count("bad", len(refused))
         reasons = [reason for _, reason in refused]
         if refused and not events:
             return _error(400, summary(reasons, len(decoded), WHAT[signal]), ctype)
@@ -104,20 +112,29 @@ def make_otlp_app(
                     f"larger than the whole inbox ({inbox.max_events} events, "
                     f"{inbox.max_bytes} bytes): send smaller batches"
                 )
+                count("refused_413", len(events))
                 return _error(413, reason, ctype)
             if not inbox.offer_events(events, senders_of(events, connection), nbytes):
+                count("refused_429", len(events))
                 return _error(429, "spanwatch is overloaded; retry later", ctype, retry_after)
+            count("ok", len(events))
         message = summary(reasons, len(decoded), WHAT[signal]) if refused else ""
         response = export_response(signal, len(refused), message)
         if ctype == JSON:
             return JSONResponse(json_format.MessageToDict(response))
         return Response(response.SerializeToString(), media_type=PROTOBUF)
 
+    async def counted(request: Request, signal: str) -> Response:
+        response = await export(request, signal)
+        if meter is not None:
+            meter.request(RECEIVER, signal, response.status_code)
+        return response
+
     async def traces(request: Request) -> Response:
-        return await export(request, "traces")
+        return await counted(request, "traces")
 
     async def logs(request: Request) -> Response:
-        return await export(request, "logs")
+        return await counted(request, "logs")
 
     return Starlette(
         routes=[

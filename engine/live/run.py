@@ -38,6 +38,7 @@ from engine.live.recovery_dir import prepare_recovery_dir
 from engine.live.silence_file import SilenceFile
 from engine.live.source import LIVE_KEY, InboxSource
 from engine.live.views import Views
+from engine.metrics.registry import EngineMetrics
 from engine.plan import Plan
 from engine.sinks import log_line
 from engine.state_dir import prepare_state_dir
@@ -100,14 +101,18 @@ class _Server:
 
 
 class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
-    def __init__(self, out: IO[bytes], views: Views, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, out: IO[bytes], views: Views, dispatcher: Dispatcher, metrics: EngineMetrics
+    ) -> None:
         self.out, self.views, self.dispatcher = out, views, dispatcher
+        self.metrics = metrics
 
     def write_batch(self, values: list[tuple[str, Any]]) -> None:
         for kind, obj in values:
             if kind == "log":
                 self.out.write(log_line(obj))
                 self.views.apply(obj)
+                self.metrics.transition(obj)
             elif kind == "notify":
                 self.dispatcher.submit(obj)
             elif kind == "report":
@@ -132,8 +137,11 @@ class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
 
 
 class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
-    def __init__(self, log_path: Path, views: Views, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, log_path: Path, views: Views, dispatcher: Dispatcher, metrics: EngineMetrics
+    ) -> None:
         self.log_path, self.views, self.dispatcher = log_path, views, dispatcher
+        self.metrics = metrics
 
     def list_parts(self) -> list[str]:
         return ["results"]
@@ -142,7 +150,7 @@ class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
         return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LivePartition:
-        return _LivePartition(self.log_path.open("ab"), self.views, self.dispatcher)
+        return _LivePartition(self.log_path.open("ab"), self.views, self.dispatcher, self.metrics)
 
 
 @dataclass
@@ -156,7 +164,10 @@ class LiveEngine:
         live = self.config.live
         self.state_dir = prepare_state_dir(self.config)
         self.plan = Plan(self.config, rules=self.rules, all_shards=True)
-        self.inbox = Inbox(live.inbox_events, live.inbox_bytes, match=self.plan.match)
+        self.metrics = EngineMetrics(self.config.metrics)
+        self.inbox = Inbox(
+            live.inbox_events, live.inbox_bytes, match=self.metrics.match(self.plan.match)
+        )
         silence_file = SilenceFile(
             self.state_dir / "silences.json", self.config.incidents.silence_retention
         )
@@ -194,6 +205,7 @@ class LiveEngine:
                 gate=self.ingest_gate,
                 max_body=live.max_request_bytes,
                 bounds=bounds,
+                meter=self.metrics.ingest,
             ),
             sockets["otlp_http"],
         )
@@ -205,6 +217,7 @@ class LiveEngine:
                 live.max_request_bytes,
                 gate=self.ingest_gate,
                 bounds=bounds,
+                meter=self.metrics.ingest,
             )
         except (OSError, RuntimeError) as exc:
             for sock in sockets.values():
@@ -227,9 +240,24 @@ class LiveEngine:
                 read_token=os.environ.get(READ_TOKEN_ENV),
                 slack_actions=slack,
                 ingest_refused=self.ingest_gate.counts,
+                metrics=self.metrics.render,
+                metrics_open=self.config.metrics.auth == "none",
             ),
             sockets["api"],
         )
+        self.metrics.watch(
+            inbox=self.inbox,
+            views=self.views,
+            dispatcher=self.dispatcher,
+            gate=self.ingest_gate,
+            kafka=lambda: self.kafka,
+        )
+        self.cloudwatch = None
+        cloudwatch = self.config.metrics.cloudwatch
+        if cloudwatch is not None and self.metrics.usage is not None:
+            from engine.metrics.cloudwatch import CloudWatchPublisher
+
+            self.cloudwatch = CloudWatchPublisher(cloudwatch, self.metrics.usage)
 
     def _control_from_slack(self, obj: dict) -> None:
         from engine.incidents.control import ControlError, parse_control
@@ -284,9 +312,15 @@ class LiveEngine:
     def serve(self) -> int:
         recovery_dir = prepare_recovery_dir(self.state_dir / "recovery", RECOVERY_PARTITIONS)
         self._restore_silences()
-        sink = LiveSink(self.log_path, self.views, self.dispatcher)
+        sink = LiveSink(self.log_path, self.views, self.dispatcher, self.metrics)
         flow = build_dataflow(
-            self.plan, InboxSource(self.inbox), [LIVE_KEY], sink, live=True, persist=True
+            self.plan,
+            InboxSource(self.inbox),
+            [LIVE_KEY],
+            sink,
+            live=True,
+            persist=True,
+            shard_timer=self.metrics.stages.shard,
         )
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
@@ -299,6 +333,8 @@ class LiveEngine:
         self.api.start()
         if self.kafka is not None:
             self.kafka.start()
+        if self.cloudwatch is not None:
+            self.cloudwatch.start()
         if not (os.environ.get(READ_TOKEN_ENV) or os.environ.get(TOKEN_ENV)):
             log.warning("API reads are off: set %s (or %s)", READ_TOKEN_ENV, TOKEN_ENV)
         notice = self.ingest_gate.startup_notice()
@@ -320,6 +356,8 @@ class LiveEngine:
         finally:
             if self.kafka is not None:
                 self.kafka.stop()
+            if self.cloudwatch is not None:
+                self.cloudwatch.stop()
             self.otlp.stop()
             self.grpc.stop()
             self.api.stop()
