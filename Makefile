@@ -19,6 +19,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	sh scripts/install-test-browser.sh
 	$(VENV)/bin/python -m pytest -n 2
 
 lint: $(STAMP)
