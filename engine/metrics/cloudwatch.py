@@ -9,7 +9,9 @@ last day and week. Metric names and dimension sets, namespace `metrics.cloudwatc
 | none (the organisation) | Calls, Errors, TokensIn, TokensOut, CostUSD, CacheHits, CacheLookups, PolicyHits, LatencyMs, ActiveUsers1d, ActiveUsers7d |
 | Team, Repo, Workflow | Calls, Errors, TokensIn, TokensOut, CostUSD, CacheHits, CacheLookups, PolicyHits, LatencyMs |
 | Model, Region | Calls, Errors, LatencyMs |
-| Team | ActiveUsers1d, ActiveUsers7d |
+| Team | Calls, Errors, Tokens (in and out), CostUSD, ActiveUsers1d, ActiveUsers7d |
+
+(`DIMENSION_SETS` holds the same table, for the dashboard and its test.)
 
 LatencyMs is sent as values and counts (to two significant digits), so CloudWatch computes any
 percentile (p95) over any period. A put that fails is logged in one line and tried again at
@@ -43,13 +45,16 @@ TOTAL_METRICS = (
     ("CacheLookups", "cache_lookups", "Count"),
 )
 MODEL_METRICS = TOTAL_METRICS[:2]
-EXPORTED = (
-    *(name for name, _, _ in TOTAL_METRICS),
-    "PolicyHits",
-    "LatencyMs",
-    "ActiveUsers1d",
-    "ActiveUsers7d",
-)
+TEAM_METRICS = (*TOTAL_METRICS[:2], ("CostUSD", "cost", "None"))
+ACTIVE = ("ActiveUsers1d", "ActiveUsers7d")
+TOTAL_NAMES = tuple(name for name, _, _ in TOTAL_METRICS)
+DIMENSION_SETS: dict[tuple[str, ...], tuple[str, ...]] = {
+    (): (*TOTAL_NAMES, "PolicyHits", "LatencyMs", *ACTIVE),
+    ("Team", "Repo", "Workflow"): (*TOTAL_NAMES, "PolicyHits", "LatencyMs"),
+    ("Model", "Region"): ("Calls", "Errors", "LatencyMs"),
+    ("Team",): ("Calls", "Errors", "Tokens", "CostUSD", *ACTIVE),
+}
+EXPORTED = tuple(sorted({m for names in DIMENSION_SETS.values() for m in names}))
 
 
 def minute_data(minute: Minute) -> Iterator[dict[str, Any]]:
@@ -78,6 +83,15 @@ def minute_data(minute: Minute) -> Iterator[dict[str, Any]]:
             )
     for (model, region), totals in sorted(minute.by_model.items()):
         yield from _totals(at, _dims(Model=model, Region=region), totals, MODEL_METRICS)
+    teams: dict[str, list[Totals]] = {}
+    for (team, _, _), totals in minute.by_scope.items():
+        teams.setdefault(team, []).append(totals)
+    for team, parts in sorted(teams.items()):
+        dims = _dims(Team=team)
+        for name, attr, unit in TEAM_METRICS:
+            yield _datum(name, at, dims, float(sum(getattr(t, attr) for t in parts)), unit)
+        tokens = sum(t.tokens_in + t.tokens_out for t in parts)
+        yield _datum("Tokens", at, dims, float(tokens), "Count")
 
 
 def active_user_data(usage: Usage) -> list[dict[str, Any]]:
