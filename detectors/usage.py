@@ -266,7 +266,14 @@ class UsageRollup:
         record.cost += _number(event.get("cost"))
 
     def _key(self, event: dict[str, Any]) -> Labels:
-        key = Labels(*(self.labels[d](event.get(d)) for d in DIMENSIONS))
+        labels, get = self.labels, event.get
+        key = Labels(
+            labels["team"](get("team")),
+            labels["repo"](get("repo")),
+            labels["workflow"](get("workflow")),
+            labels["model"](get("model")),
+            labels["region"](get("region")),
+        )
         if key in self.totals or len(self.totals) < self.max_series:
             return key
         return ALL_OTHER
@@ -346,9 +353,19 @@ def _bucket(seconds: float) -> int:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    kind = type(value)
+    if kind is float:
+        return value - value == 0.0  # False for NaN and the infinities
+    return kind is int or (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
 def _number(value: Any) -> float:
     """A count or an amount as a float; anything else (missing, text, NaN, negative) adds 0."""
+    kind = type(value)
+    if kind is float:
+        return value if value > 0.0 and value - value == 0.0 else 0.0
+    if kind is int:
+        return float(value) if value > 0 else 0.0
     return float(value) if _finite(value) and value > 0 else 0.0

@@ -174,12 +174,14 @@ class EngineState(Collector):
             return
         family = CounterMetricFamily(
             "spanwatch_kafka_messages",
-            "Kafka messages skipped (bad: not OTLP, or larger than the inbox) and events "
-            "refused for their values",
+            "From Kafka: messages skipped (bad_messages: not OTLP, or larger than the inbox), "
+            "events refused for their values (refused_events) and events taken in "
+            "(taken_events)",
             labels=["outcome"],
         )
         family.add_metric(["bad_messages"], kafka.bad_messages)
         family.add_metric(["refused_events"], kafka.refused_events)
+        family.add_metric(["taken_events"], getattr(kafka, "taken_events", 0))
         yield family
 
 

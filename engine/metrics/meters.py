@@ -49,7 +49,8 @@ class StageTimer:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.rule_evaluation = Histogram(
             "spanwatch_rule_evaluation_seconds",
-            "Time to match one event against the rules and route it to correlations and detectors",
+            "Time to match one event against the rules and route it to correlations and "
+            "detectors (one event in eight is timed)",
             buckets=MATCH_BUCKETS,
             registry=registry,
         )

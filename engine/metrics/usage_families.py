@@ -9,6 +9,7 @@ per label and `metrics.max_series` combinations per family.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from detectors.usage import DIMENSIONS, LATENCY_BUCKETS, WINDOWS, UsageRollup
 from engine.metrics.meters import StageTimer
 
 Match = Callable[[dict[str, Any]], tuple[list[Any], list[tuple[str, Any]]]]
+TIME_EVERY = 8  # rule evaluation is timed on one event in this many
 FORGET_EVERY = 600.0  # seconds between sweeps of people inactive for longer than a week
 LABELS = list(DIMENSIONS)
 TOTALS = (
@@ -133,16 +135,22 @@ class Usage(Collector):
 
 
 def metered_match(match: Match, timer: StageTimer, usage: Usage | None) -> Match:
-    """`match` (the plan's), timed, with each event and its policy hits counted in `usage`."""
+    """`match` (the plan's), with each event and its policy hits counted in `usage`, and one
+    event in `TIME_EVERY` timed (a histogram's observation costs a tenth of a match; a sample
+    shows the distribution as well)."""
     observe = timer.rule_evaluation.observe
     clock = time.perf_counter
+    seen = itertools.count()
 
     def run(event: dict[str, Any]) -> tuple[list[Any], list[tuple[str, Any]]]:
-        started = clock()
-        hits, windowed = match(event)
-        observe(clock() - started)
+        if next(seen) % TIME_EVERY:
+            hits, windowed = match(event)
+        else:
+            started = clock()
+            hits, windowed = match(event)
+            observe(clock() - started)
         if usage is not None:
-            usage.observe(event, [hit.rule_id for hit in hits])
+            usage.observe(event, [hit.rule_id for hit in hits] if hits else ())
         return hits, windowed
 
     return run
