@@ -79,7 +79,7 @@ def timeline(incidents: Sequence[Incident], start: float, end: float, width: int
 def series_chart(series: AlertSeries, width: int = 560) -> str:
     """A detector key's points around an alert: value and baseline above, score and the
     threshold below, the windows it fired shaded."""
-    points = series.points
+    points = around(series)
     if not points:
         return ""
     left, right, gap = 60, 10, 16
@@ -155,6 +155,17 @@ def series_chart(series: AlertSeries, width: int = 560) -> str:
     )
     out.append("</svg>")
     return "".join(out)
+
+
+def around(series: AlertSeries, before: int = 30, after: int = 15) -> list:
+    """The series' points within `before` windows of its first alert and `after` of its
+    last: a sparse key's older points would squeeze the alert into a sliver of the chart."""
+    ends = [p.end for p in series.points]
+    step = min((b - a for a, b in pairwise(ends) if b > a), default=0.0)
+    if not step:
+        return list(series.points)
+    lo, hi = series.fired[0] - before * step, series.fired[-1] + after * step
+    return [p for p in series.points if lo <= p.end <= hi]
 
 
 def _polyline(points: list[tuple[float, float]], css: str) -> str:

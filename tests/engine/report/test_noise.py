@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detectors.recent import AlertSeries, Point
 from engine.report.incidents import digest, noise
-from engine.report.svg import series_chart, timeline
+from engine.report.svg import around, series_chart, timeline
 
 
 def line(kind: str, at: str, iid: str, rule: str = "r", **extra) -> dict:
@@ -36,3 +36,11 @@ def test_charts_cope_with_one_point_and_no_incident():
     svg = series_chart(one)
     assert svg.count("<circle") >= 2 and "nan" not in svg.lower()
     assert series_chart(AlertSeries("d", ("k",), float("nan"), [60.0], [])) == ""
+
+
+def test_a_sparse_keys_old_points_are_left_out_of_its_chart():
+    old = [Point(60.0 * n, 1.0, 0.0, 1.0) for n in range(3)]  # a day before the alert
+    recent = [Point(86_400.0 + 60.0 * n, float(n), n / 10, 1.0) for n in range(40)]
+    series = AlertSeries("d", ("k",), 0.5, [86_400.0 + 60.0 * 20], old + recent)
+    kept = around(series, before=5, after=3)
+    assert [p.end for p in kept] == [86_400.0 + 60.0 * n for n in range(15, 24)]
