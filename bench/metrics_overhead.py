@@ -6,6 +6,8 @@ Everything is measured in this run, on this machine, as ratios (the box is share
    best of `--rounds` alternating rounds: events/s of each and the ratio.
 2. A whole replay of the same history without and with `--report`'s detector series
    (`RecentPoints`), alternating: the time ratio, and the size of the report written.
+3. A scrape of `/metrics` at the label bounds (`max_series` label combinations, 5,000 people):
+   the time to render it against the time to match one event, and the body's size.
 Run: .venv/bin/python bench/metrics_overhead.py [--days 1] [--users 40] [--rounds 3]
 """
 
@@ -59,7 +61,7 @@ def main() -> None:
         for _ in range(args.rounds):
             bare_best = min(bare_best, time_match(plan.match, events))
             metered_best = min(metered_best, time_match(metered, events))
-        n = len(events)
+        n = n_events = len(events)
         print(f"match, {n:,} events: bare {n / bare_best:,.0f}/s, metered {n / metered_best:,.0f}/s"
               f" -> metered/bare time {metered_best / bare_best:.2f}x")  # fmt: skip
 
@@ -78,6 +80,22 @@ def main() -> None:
             report_best = min(report_best, time.perf_counter() - started)
         print(f"replay: plain {plain_best:.1f} s, with --report {report_best:.1f} s -> "
               f"{report_best / plain_best:.2f}x; report {size / 1024:.0f} KiB")  # fmt: skip
+
+        full = EngineMetrics(MetricsConfig())
+        assert full.usage is not None
+        for n in range(20_000):
+            event = dict(events[n % len(events)])
+            event.update(user=f"p{n % 5000}", team=f"t{n % 40}", repo=f"r{n % 97}")
+            event.update(workflow=f"w{n % 13}", name="claude.invoke", latency_ms=100.0 + n)
+            full.usage.observe(event, [])
+        render_best = float("inf")
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            body = full.render()
+            render_best = min(render_best, time.perf_counter() - started)
+        series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+        print(f"scrape at the bounds: {series:,} samples, {len(body) / 1024:,.0f} KiB, rendered in "
+              f"the time of {render_best / (bare_best / n_events):,.0f} matches")  # fmt: skip
 
 
 if __name__ == "__main__":
