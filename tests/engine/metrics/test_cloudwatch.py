@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -45,14 +46,18 @@ def feed(usage: Usage) -> None:
         )
 
 
-def statistic(cw, name: str, stat: str = "Sum", namespace: str = "Spanwatch-Test", **dims: str):
+def statistic(
+    cw, name: str, stat: str = "Sum", namespace: str = "Spanwatch-Test", hours: int = 0, **dims
+):
+    """`stat` of `name` around T0 (or over the last `hours`)."""
+    around = datetime.now(UTC) if hours else datetime.fromtimestamp(T0, UTC)
     response = cw.get_metric_statistics(
         Namespace=namespace,
         MetricName=name,
         Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
-        StartTime=datetime.fromtimestamp(T0, UTC) - timedelta(hours=1),
-        EndTime=datetime.fromtimestamp(T0, UTC) + timedelta(hours=1),
-        Period=3600,
+        StartTime=around - timedelta(hours=hours or 1),
+        EndTime=around + timedelta(hours=1),
+        Period=3600 * 24 * 2 if hours else 3600,
         Statistics=[stat],
     )
     return sum(point[stat] for point in response["Datapoints"])
@@ -114,3 +119,54 @@ def test_a_failed_put_keeps_the_points_for_the_next_interval(caplog):
         assert not publisher.retained
         scope = {"Team": "payments", "Repo": "billing", "Workflow": "review"}
         assert statistic(client(url), "Calls", namespace="Spanwatch-Retry", **scope) == 8
+
+
+def test_the_live_engine_puts_its_usage_into_cloudwatch(tmp_path):
+    import httpx
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from tests.engine.test_live_engine import INGEST_AUTH, Engine
+
+    with moto_server() as url:
+        extra = (
+            "metrics: {cloudwatch: {namespace: Spanwatch-Live, region: eu-central-1, "
+            f'endpoint_url: "{url}", interval_seconds: 1}}}}\n'
+        )
+        env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        engine = Engine(tmp_path, extra=extra, env=env)
+        engine.start()
+        try:
+            provider = TracerProvider(resource=Resource.create({"team": "risk"}))
+            provider.add_span_processor(
+                SimpleSpanProcessor(
+                    OTLPSpanExporter(
+                        endpoint=f"http://127.0.0.1:{engine.otlp}/v1/traces", headers=INGEST_AUTH
+                    )
+                )
+            )
+            tracer = provider.get_tracer("wrapper")
+            for i in range(5):
+                with tracer.start_as_current_span("claude.invoke") as span:
+                    span.set_attribute("user", f"q{i % 2}")
+                    span.set_attribute("repo", "models")
+                    span.set_attribute("tokens_in", 10)
+            provider.shutdown()
+            cw = client(url)
+            scope = {"Team": "risk", "Repo": "models", "Workflow": "unknown"}
+            deadline = time.monotonic() + 30
+            calls = 0.0
+            while time.monotonic() < deadline:
+                calls = statistic(cw, "Calls", namespace="Spanwatch-Live", **scope, hours=48)
+                if calls >= 5:
+                    break
+                time.sleep(0.5)
+            assert calls == 5
+            assert statistic(cw, "Tokens", namespace="Spanwatch-Live", Team="risk", hours=48) == 50
+            assert httpx.get(f"{engine.base}/healthz", timeout=5).status_code == 200
+            assert engine.stop() == 0
+        finally:
+            if engine.proc and engine.proc.poll() is None:
+                engine.proc.kill()
