@@ -116,3 +116,12 @@ def test_truth_needs_a_report_and_a_bad_truth_file_is_one_line(tmp_path, backtes
     assert done.returncode == 2
     assert f"{bad}:1: not an injected incident" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "r.html").exists()
+
+
+def test_the_report_is_the_same_with_two_workers(backtest, tmp_path):
+    done = spanwatch(
+        "replay", str(backtest / "h.jsonl.gz"), "--workers", "2", "--out", str(tmp_path / "l"),
+        "--report", str(tmp_path / "r.html"), "--truth", str(backtest / "truth.jsonl"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "r.html").read_bytes() == (backtest / "report.html").read_bytes()
