@@ -20,6 +20,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	sh scripts/install-test-browser.sh
 	$(VENV)/bin/python -m pytest -n 2
 
 lint: $(STAMP)

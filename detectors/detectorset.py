@@ -12,6 +12,7 @@ from detectors import hysteresis
 from detectors.config import DetectorsConfig, DetectorSpec
 from detectors.estimators import INHERITS, build_params, new_estimator
 from detectors.model import Observation, Signal
+from detectors.recent import RecentPoints, baseline_of
 from detectors.rollup import NUMERIC_INPUT, TRUTH_INPUT, Accumulator, empty_value
 from detectors.route_plan import NameIndex
 from detectors.routing import Route, event_time
@@ -131,6 +132,7 @@ class DetectorSet:
         self._routes = tuple(Route.compile(s) for s in enabled)
         self._index = NameIndex(self._routes)
         self.detector_ids: list[str] = [s.id for s in enabled]
+        self.recent: RecentPoints | None = None  # a backtest report's series (see `recent`)
 
     @classmethod
     def from_config(cls, config: DetectorsConfig) -> DetectorSet:
@@ -165,7 +167,10 @@ class DetectorSet:
         return out
 
     def new_state(self, detector_id: str) -> DetectorState:
-        return DetectorState(self._compiled[detector_id])
+        state = DetectorState(self._compiled[detector_id])
+        if self.recent is not None:
+            state.recent = self.recent
+        return state
 
 
 class DetectorState:
@@ -366,6 +371,7 @@ class DetectorState:
         novelty = d.kind == "new_value"
         adopts = novelty and bool(d.parent_by)
         alerts, thr = self.alerts, d.threshold
+        recent = self.__dict__.get("recent")  # only a replay writing a report sets it
         points = 0
         stepped: set[tuple[str, ...]] = set()
         for key, model in items:
@@ -390,6 +396,9 @@ class DetectorState:
                     seen_x = self.root.new_values(x)
             score = 0.0 if idle else model.score_one(seen_x, start, n)
             above = score >= thr and detector_warm and model.is_warm(start, d.warmup)
+            if recent is not None:
+                baseline = baseline_of(model.describe(seen_x, start, n))
+                recent.record(d.id, key, end, seen_x, score, thr, baseline)
             state = alerts.get(key)
             if above or state is not None:
                 stepped.add(key)
@@ -399,6 +408,8 @@ class DetectorState:
                 else:
                     alerts[key] = new
                 if emit is not None:
+                    if emit and recent is not None:
+                        recent.alert(d.id, key, end)
                     evidence = model.describe(seen_x, start, n) if emit else {}
                     evidence["window_start"] = iso(start)
                     evidence["window_end"] = iso(end)

@@ -116,6 +116,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         stdout=sys.stdout,
         shape={k: getattr(args, k) for k in ("spelling", "export", "zones", "traffic", "batching")},
         kinds=args.incident_kinds,
+        quiet=args.quiet,
     )
 
 
@@ -135,6 +136,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
     catalog = config.models.catalog()
     aliases = AliasTable(config.aliases, models=catalog)
     known = aliases.known_fields()
+    if args.rules_command == "diff":
+        from engine.report.rules_diff import rules_diff
+        from replay.progress import Progress
+
+        progress = Progress(sys.stderr, enabled=False if args.quiet else None)
+        return rules_diff(config, args.base, args.candidate, args.paths, sys.stdout, progress)
     if args.rules_command == "check":
         return rules_cli.check(args.paths, config=config.rules, known_fields=known, out=sys.stdout)
     # Test events are decoded as telemetry is: aliases, then canonical model names.
@@ -277,6 +284,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the notifications that would be sent, JSON lines (default: not written)",
     )
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write a backtest report: one self-contained HTML file (default: none)",
+    )
+    p.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="injected incidents (as `spanwatch simulate --truth` writes them) to set beside "
+        "what was raised in the report: delays, recall, precision (default: none)",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress line (it is drawn on stderr only when stderr is a terminal)",
+    )
     p.set_defaults(func=cmd_replay)
 
     p = command(sub, "simulate", "synthetic telemetry with labelled incidents")
@@ -321,6 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="ground truth of the injected incidents, JSON lines (default: not written)",
     )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress line (it is drawn on stderr only when stderr is a terminal)",
+    )
     p.set_defaults(func=cmd_simulate)
 
     p = command(sub, "demo", "simulate a small organisation and replay it on the defaults")
@@ -348,6 +376,18 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("paths", nargs="+", metavar="PATH", help=paths)
         with_config(q)
         q.set_defaults(func=cmd_rules)
+    q = command(
+        rules_sub,
+        "diff",
+        "replay history with two rule sets and list the incidents only one raises "
+        "(exit status 1 when they differ)",
+    )
+    q.add_argument("paths", nargs="+", metavar="HISTORY", help="history, as replay takes it")
+    q.add_argument("--base", required=True, metavar="PATH", help="the rules as they are")
+    q.add_argument("--candidate", required=True, metavar="PATH", help="the rules proposed")
+    q.add_argument("--quiet", action="store_true", help="no progress line")
+    with_config(q)
+    q.set_defaults(func=cmd_rules)
 
     p = command(sub, "score", "anomaly scores for one metric series (CSV)")
     p.add_argument("series", metavar="SERIES.csv", help="timestamp,value rows")

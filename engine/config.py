@@ -24,6 +24,7 @@ from engine.aliases import CANONICAL_KEYS
 from engine.event_checks import EARLIEST, MAX_FUTURE
 from engine.incidents.config import IncidentsConfig, Time
 from engine.live.kafka_config import KafkaConfig
+from engine.metrics.config import MetricsConfig
 from engine.model_identity import ModelCatalog, canonical_list
 from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
@@ -213,6 +214,9 @@ class SpanwatchConfig(BaseModel):
     notifiers: NotifiersConfig = Field(
         default_factory=NotifiersConfig,
         description="receivers, responders, delivery and redaction",
+    )
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig, description="the /metrics endpoint and CloudWatch usage"
     )
     _source: tuple[str, LineIndex] | None = PrivateAttr(None)
 

@@ -15,6 +15,8 @@ are single keys; the shards spread over the workers.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import bytewax.operators as op
@@ -46,10 +48,12 @@ def build_dataflow(
     live: bool = False,
     persist: bool = False,
     recall: Recall | None = None,
+    shard_timer: Callable[[str, float], None] | None = None,
 ) -> Dataflow:
     """`partitions`: the source's partition keys. `live`: per-source watermarks, and hits
     without a window straight to the incidents. `persist`: snapshot state (Bytewax recovery).
-    `recall`: live, reads waiting events back from the intake log (`engine.live.intake`)."""
+    `recall`: live, reads waiting events back from the intake log (`engine.live.intake`).
+    `shard_timer(shard, seconds)`: told how long each shard took over each epoch."""
     quarantine = plan.quarantine
 
     def decode(
@@ -70,7 +74,10 @@ def build_dataflow(
 
     def correlate_and_detect(state: Any, routed: tuple[str, EpochMsg]) -> tuple[Any, list[Any]]:
         shard, msg = routed
+        started = time.perf_counter()
         state, out = shard_step(plan, shard, state, msg)
+        if shard_timer is not None:
+            shard_timer(shard, time.perf_counter() - started)
         return state, [out]
 
     def incidents(state: IncidentStage | None, msg: EpochMsg | Tick) -> tuple[IncidentStage, list]:

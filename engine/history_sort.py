@@ -44,7 +44,11 @@ from engine.incidents.control import ControlError, parse_control
 from engine.items import RunStats
 from engine.plan import Plan
 from replay.external_sort import ExternalSort
-from replay.readers import HistoryError, HistoryFile, read_lines
+from replay.readers import HistoryError, HistoryFile, ReadPosition, read_lines, stored_size
+
+# A progress display is told how far reading has got every this many lines.
+PROGRESS_LINES = 4096
+Progress = Callable[[int, int], None]  # (stored bytes read, events sorted)
 
 # Record tags. At the same instant: spans, then other events, then control events. A span is the
 # record of a call, and Claude Code's event about the same call often bears the very same time;
@@ -80,17 +84,25 @@ def sort_history(
     *,
     strict: bool = False,
     now: Callable[[], float] = time.time,
+    progress: Progress | None = None,
 ) -> RunStats:
     """Decode every line of `parts` into `sorter`; return the counters of what was read.
 
-    Raises StrictStop at the first bad line when `strict`.
+    Raises StrictStop at the first bad line when `strict`. `progress(bytes, events)` is told
+    the stored bytes read so far (over all parts) and the events sorted, now and then.
     """
     bounds = TimeBounds.of(plan.config.stream)
     stats = RunStats()
     at = now()
+    done = 0
     for part in parts:
         reader = _Reader(part, plan, sorter, bounds, at, stats, strict)
+        if progress is not None:
+            reader.progress = lambda read, base=done: progress(base + read, sorter.records)
         reader.read()
+        done += stored_size(part.file) or reader.position.tell()
+        if progress is not None:
+            progress(done, sorter.records)
     return stats
 
 
@@ -110,6 +122,8 @@ class _Reader:
         self.part, self.plan, self.sorter = part, plan, sorter
         self.bounds = bounds
         self.now, self.stats, self.strict = now, stats, strict
+        self.position = ReadPosition()
+        self.progress: Callable[[int], None] | None = None
 
     def bad(self, where: str) -> None:
         self.stats.bad(where)
@@ -119,8 +133,10 @@ class _Reader:
     def read(self) -> None:
         display = self.part.file.display
         try:
-            for line_no, raw in read_lines(self.part.file):
+            for line_no, raw in read_lines(self.part.file, position=self.position):
                 self.stats.lines += 1
+                if self.progress is not None and line_no % PROGRESS_LINES == 0:
+                    self.progress(self.position.tell())
                 if self.part.is_control:
                     self._control(line_no, raw)
                 else:

@@ -11,10 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from detectors.recent import RecentPoints
 from engine.atomic_output import OutputError, discard, written_whole
 from engine.config import SpanwatchConfig
 from engine.plan import TimeRange
 from engine.replay_run import ReplayError, ReplayOptions, ReplayReport, print_summary, run_replay
+from engine.report.truth import TruthError, read_truth
+from replay.progress import Progress
 
 EXIT_NOTHING_REPLAYED = 1
 
@@ -36,8 +39,15 @@ def nothing_replayed(report: ReplayReport) -> str | None:
 
 def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
     out = args.out or str(Path(config.state_dir) / "replay-incidents.jsonl")
+    if args.truth and not args.report:
+        raise ReplayError("--truth FILE goes with --report FILE (the report shows the comparison)")
     try:
-        with written_whole([out, args.notifications]) as partial:
+        truth = read_truth(args.truth) if args.truth else None
+    except TruthError as exc:
+        raise ReplayError(str(exc)) from None
+    recent = RecentPoints() if args.report else None
+    try:
+        with written_whole([out, args.notifications, args.report]) as partial:
             options = ReplayOptions(
                 paths=args.paths,
                 out=partial[0],
@@ -48,6 +58,8 @@ def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
                 workers=args.workers,
                 notifications=partial[1],
                 sort_memory_mb=args.sort_memory,
+                progress=Progress(sys.stderr, enabled=False if args.quiet else None),
+                recent=recent,
             )
             report = _run(config, options, notify=args.notify)
             why = nothing_replayed(report)
@@ -57,6 +69,15 @@ def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
                 discard(partial)
                 print(f"spanwatch: nothing replayed: {why}; no output written", file=sys.stderr)
                 return EXIT_NOTHING_REPLAYED
+            if recent is not None and partial[2] is not None and partial[0] is not None:
+                from engine.report.build import build_report
+
+                html = build_report(report, partial[0], args.paths, recent, truth)
+                try:
+                    Path(partial[2]).write_text(html, encoding="utf-8")
+                except OSError as exc:
+                    raise OutputError(f"cannot write {args.report}: {exc.strerror}") from None
+                print(f"  report: {args.report}", file=sys.stdout)
     except OutputError as exc:
         raise ReplayError(str(exc)) from None
     return 0

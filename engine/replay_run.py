@@ -16,6 +16,7 @@ from typing import TextIO
 
 from bytewax.run import cli_main
 
+from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
 from engine.dataflow import build_dataflow
 from engine.history_sort import HistoryPart, StrictStop, sort_history
@@ -27,7 +28,8 @@ from engine.stages import Summary
 from engine.state_dir import prepare_state_dir
 from notifiers.model import Notification
 from replay.external_sort import ExternalSort, SpillError
-from replay.readers import HistoryError, HistoryFile, expand_paths
+from replay.progress import Progress
+from replay.readers import HistoryError, HistoryFile, expand_paths, stored_size
 
 EPOCH = timedelta(milliseconds=3000)  # wall-clock epochs: short, since replay keeps no snapshots
 MB = 1 << 20
@@ -61,6 +63,8 @@ class ReplayOptions:
     workers: int = 1
     notifications: str | None = None  # write what would be sent, one line per notification
     sort_memory_mb: float | None = None  # overrides replay.sort_memory_mb
+    progress: Progress | None = None  # a progress line on a terminal
+    recent: RecentPoints | None = None  # detector series around alerts, for a report
 
 
 @dataclass
@@ -70,6 +74,8 @@ class ReplayReport:
     files: int
     out: str | None
     sort_runs: int = 0
+    span: tuple[float, float] | None = None  # first and last event time replayed (with recent)
+    plan: Plan | None = None
 
 
 def _parts(options: ReplayOptions) -> list[HistoryPart]:
@@ -116,22 +122,46 @@ def run_replay(
     """
     parts = _parts(options)
     plan = Plan(config, rules=options.rules, time_range=options.time_range)
+    if options.recent is not None:
+        plan.detectors.recent = options.recent
+    span: list[float] = []
     result = RunResult()
     if options.out:
         Path(options.out).parent.mkdir(parents=True, exist_ok=True)
     budget = int((options.sort_memory_mb or config.replay.sort_memory_mb) * MB)
     started = time.perf_counter()
+    progress = options.progress or Progress(sys.stderr, enabled=False)
+    sizes = [stored_size(p.file) for p in parts]
     with quiet_gc(), _spill_dir(config) as spill, ExternalSort(spill, budget) as sorter:
+        progress.stage(
+            f"reading {len(parts)} file(s)",
+            None if None in sizes else sum(s or 0 for s in sizes),
+            "bytes",
+        )
         try:
-            read = sort_history(parts, plan, sorter, strict=options.strict)
+            read = sort_history(
+                parts,
+                plan,
+                sorter,
+                strict=options.strict,
+                progress=lambda done, events: progress.update(done, events),
+            )
         except StrictStop as exc:
             raise ReplayError(f"--strict: {exc}") from None
         except SpillError as exc:
             raise ReplayError(str(exc)) from None
-        source = SortedHistorySource(sorter.merged())
+        finally:
+            progress.close()
+        progress.stage("replaying", sorter.records, "events")
+        source = SortedHistorySource(
+            _counted(sorter.merged(), progress, span if options.recent is not None else None)
+        )
         sink = ResultSink(options.out, result, notify, options.notifications)
         flow = build_dataflow(plan, source, [HISTORY_KEY], sink)
-        cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
+        try:
+            cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
+        finally:
+            progress.close()
         runs = sorter.runs_written
     if source.error.reason is not None:
         raise ReplayError(source.error.reason)
@@ -141,8 +171,35 @@ def run_replay(
         stats.merge(read)
         result.summary.stats = vars(stats)
     return ReplayReport(
-        result, seconds, sum(not p.is_control for p in parts), options.out, sort_runs=runs
+        result,
+        seconds,
+        sum(not p.is_control for p in parts),
+        options.out,
+        sort_runs=runs,
+        span=(span[0], span[-1]) if span else None,
+        plan=plan,
     )
+
+
+def _counted(
+    records: Iterator[tuple[float, bytes]], progress: Progress, span: list[float] | None
+) -> Iterator:
+    """The sorted records, telling `progress` how many went into the dataflow, and noting the
+    first and last event time in `span` (control events included)."""
+    if not progress.enabled and span is None:
+        yield from records
+        return
+    n = 0
+    record = None
+    for n, record in enumerate(records, 1):
+        if n == 1 and span is not None:
+            span.append(record[0])
+        if not n & 1023:
+            progress.update(n, n)
+        yield record
+    if span is not None and record is not None:
+        span.append(record[0])
+    progress.update(n, n, force=True)
 
 
 ROUTINE_COUNTERS = (" observations", " points", " windows")

@@ -11,6 +11,7 @@ and report a bad line by file and line number without this package knowing the e
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
@@ -22,7 +23,15 @@ from typing import BinaryIO
 
 from replay.history import HistoryError, HistoryFile, StorageReadError, is_s3, one_line
 
-__all__ = ["GZIP_MAGIC", "HistoryError", "HistoryFile", "expand_paths", "read_lines"]
+__all__ = [
+    "GZIP_MAGIC",
+    "HistoryError",
+    "HistoryFile",
+    "ReadPosition",
+    "expand_paths",
+    "read_lines",
+    "stored_size",
+]
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -102,7 +111,35 @@ def _check_readable(path: str, display: str) -> None:
     os.close(fd)
 
 
-def read_lines(f: HistoryFile, start_line: int = 1) -> Iterator[tuple[int, bytes]]:
+class ReadPosition:
+    """How many stored bytes (compressed ones, for gzip) of the file being read have been read,
+    for a progress display. Parquet is read by pyarrow from its path and shows 0 until done."""
+
+    def __init__(self) -> None:
+        self.stream: BinaryIO | None = None
+        self.last = 0
+
+    def tell(self) -> int:
+        """Bytes read so far (once the file is closed, as far as it was last seen)."""
+        if self.stream is not None:
+            with contextlib.suppress(OSError, ValueError):  # closed, or not seekable
+                self.last = self.stream.tell()
+        return self.last
+
+
+def stored_size(f: HistoryFile) -> int | None:
+    """A local file's size in bytes; None for S3 objects (known once opened) and on error."""
+    if is_s3(f.path):
+        return None
+    try:
+        return os.stat(f.path).st_size
+    except OSError:
+        return None
+
+
+def read_lines(
+    f: HistoryFile, start_line: int = 1, position: ReadPosition | None = None
+) -> Iterator[tuple[int, bytes]]:
     """Yield `(line number, raw line)` from `start_line` on, numbers 1-based as in an editor.
 
     The newline (and a `\\r` before it) is removed and blank lines are skipped but still counted,
@@ -122,6 +159,8 @@ def read_lines(f: HistoryFile, start_line: int = 1) -> Iterator[tuple[int, bytes
                 yield from parquet_rows(source, f.display, start_line)
                 return
             buffered = io.BufferedReader(raw, LINE_BUFFER) if is_s3(f.path) else raw
+            if position is not None:
+                position.stream = raw
             stream = _maybe_gunzip(buffered, f, head)
             for number, line in enumerate(stream, 1):
                 if number < start_line:

@@ -8,8 +8,10 @@ was answered). The incident stage applies them as soon as they arrive, and the r
 (up to `control_wait` seconds) for the outcome: 200 when applied or already so, 404 for an unknown incident, 409
 when refused (an ack of a resolved incident), 202 when the answer did not come in time. Once
 answered, the next read shows the change. Reads of incidents and silences hold people's
-names, emails and repositories: they need the read token or the write token. `/healthz`
-stays open and answers only counts (senders under pseudonyms).
+names, emails and repositories: they need the read token or the write token, and so does
+`/metrics` (usage labels name teams, repositories and the busiest people) unless
+`metrics.auth: none`. `/healthz` stays open and answers only counts (senders under
+pseudonyms).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from engine.source_clocks import pseudonym
 
 OUTCOME_STATUS = {"applied": 200, "unchanged": 200, "not_found": 404, "refused": 409}
 MAX_BODY_BYTES = 64 * 1024  # an ack or a silence is a few hundred bytes
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 
 
 def event_time_health(views: Views, inbox: Inbox) -> dict[str, Any]:
@@ -65,6 +68,8 @@ def make_api_app(
     ingest_refused: Callable[[], dict[str, int]] | None = None,
     control_wait: float = 2.0,
     health_extra: Callable[[], dict[str, Any]] | None = None,
+    metrics: Callable[[], bytes] | None = None,
+    metrics_open: bool = False,
 ) -> Starlette:
     inbox = intake.inbox
 
@@ -212,6 +217,15 @@ def make_api_app(
             {"type": "expire_silence", "at": clock(), "id": request.path_params["id"]}
         )
 
+    async def prometheus(request: Request) -> Response:
+        if not metrics_open:
+            denied = may_read(request)
+            if denied is not None:
+                return denied
+        assert metrics is not None
+        body = await anyio.to_thread.run_sync(metrics)
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
+
     routes: list[Any] = [
         Route("/healthz", health),
         Route("/v1/incidents", incidents),
@@ -220,6 +234,8 @@ def make_api_app(
         Route("/v1/silences", silences, methods=["GET", "POST"]),
         Route("/v1/silences/{id}", expire, methods=["DELETE"]),
     ]
+    if metrics is not None:
+        routes.append(Route("/metrics", prometheus))
     if slack_actions is not None:
         routes.append(Route("/slack/actions", slack_actions, methods=["POST"]))
     return Starlette(routes=routes)

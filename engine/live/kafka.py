@@ -51,6 +51,7 @@ class KafkaIntake:
         self.stopped = threading.Event()
         self.bad_messages = 0
         self.refused_events = 0
+        self.taken_events = 0
         self.thread = threading.Thread(target=self._run, name="kafka-intake", daemon=True)
 
     def start(self) -> None:
@@ -134,6 +135,7 @@ class KafkaIntake:
                 while events and not self._offer(events, sender, nbytes):
                     if self.stopped.wait(0.2) or self.inbox.closed:
                         return  # not committed: the message is read again after a restart
+                self.taken_events += len(events)
                 consumer.commit(message=message, asynchronous=True)
         finally:
             consumer.close()

@@ -34,6 +34,7 @@ from engine.live.intake import Intake, Refused
 from engine.live.listen import ListenError
 from engine.live.otlp_http import WHAT, export_response
 from engine.live.senders import senders_of
+from engine.metrics.meters import IngestMeter
 from engine.otlp_proto import decode_logs_request, decode_trace_request
 
 SERVICES = {
@@ -48,6 +49,7 @@ SERVICES = {
         decode_logs_request,
     ),
 }
+RECEIVER = "otlp_grpc"
 
 
 class _Export:
@@ -60,13 +62,32 @@ class _Export:
         aliases: AliasTable,
         bounds: TimeBounds,
         clock: Callable[[], float],
+        meter: IngestMeter | None = None,
     ) -> None:
         self.signal = signal
         _, self.request_type, self.decode = SERVICES[signal]
         self.intake, self.inbox, self.aliases = intake, intake.inbox, aliases
         self.bounds, self.clock = bounds, clock
+        self.meter = meter
 
     def __call__(self, payload: bytes, context: grpc.ServicerContext) -> Any:
+        """The export, with its answer counted (an abort raises out of `_export`)."""
+        try:
+            response = self._export(payload, context)
+        except BaseException:
+            if self.meter is not None:
+                code = context.code()
+                self.meter.request(RECEIVER, self.signal, code.name if code else "UNKNOWN")
+            raise
+        if self.meter is not None:
+            self.meter.request(RECEIVER, self.signal, "OK")
+        return response
+
+    def _count(self, outcome: str, events: int) -> None:
+        if self.meter is not None:
+            self.meter.count(RECEIVER, outcome, events)
+
+    def _export(self, payload: bytes, context: grpc.ServicerContext) -> Any:
         what = WHAT[self.signal]
         try:
             request = self.request_type.FromString(payload)
@@ -81,12 +102,14 @@ class _Export:
         peer = context.peer()
         if refused:
             self.inbox.count_refused(senders_of((event for event, _ in refused), peer))
+            self._count("bad", len(refused))
         reasons = [reason for _, reason in refused]
         if refused and not events:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, summary(reasons, len(decoded), what))
         if events:
             nbytes = estimate_bytes(events, len(payload) * len(events) // len(decoded))
             if not self.inbox.fits(len(events), nbytes):
+                self._count("refused_413", len(events))
                 context.abort(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"request of {len(events)} {what} is larger than the whole inbox: "
@@ -97,22 +120,29 @@ class _Export:
                 if pending is not None:
                     pending.wait()
             except Refused as exc:
+                self._count("refused_429", len(events))
                 context.abort(grpc.StatusCode.UNAVAILABLE, exc.reason)
             except OSError as exc:
+                self._count("refused_503", len(events))
                 context.abort(
                     grpc.StatusCode.UNAVAILABLE,
                     f"spanwatch could not store the request ({exc.strerror or exc}); retry later",
                 )
+            self._count("ok", len(events))
         message = summary(reasons, len(decoded), what) if refused else ""
         return export_response(self.signal, len(refused), message)
 
 
 def _handlers(
-    intake: Intake, aliases: AliasTable, bounds: TimeBounds, clock: Callable[[], float]
+    intake: Intake,
+    aliases: AliasTable,
+    bounds: TimeBounds,
+    clock: Callable[[], float],
+    meter: IngestMeter | None = None,
 ) -> list[grpc.GenericRpcHandler]:
     handlers = []
     for signal, (service, _, _) in SERVICES.items():
-        export = _Export(signal, intake, aliases, bounds, clock)
+        export = _Export(signal, intake, aliases, bounds, clock, meter)
         method = grpc.unary_unary_rpc_method_handler(
             export, response_serializer=lambda response: response.SerializeToString()
         )  # no request_deserializer: the bytes reach `export`, which parses them
@@ -123,8 +153,9 @@ def _handlers(
 class _GateInterceptor(grpc.ServerInterceptor):
     """Refuses a call before its request is decoded, as the Collector's auth extensions do."""
 
-    def __init__(self, gate: IngestGate) -> None:
+    def __init__(self, gate: IngestGate, meter: IngestMeter | None = None) -> None:
         self.gate = gate
+        self.meter = meter
 
     def intercept_service(
         self, continuation: Any, handler_call_details: grpc.HandlerCallDetails
@@ -141,6 +172,11 @@ class _GateInterceptor(grpc.ServerInterceptor):
             if refusal.kind == "disabled"
             else grpc.StatusCode.UNAUTHENTICATED
         )
+
+        if self.meter is not None:
+            method = handler_call_details.method or ""
+            signal = "logs" if "LogsService" in method else "traces"
+            self.meter.request(RECEIVER, signal, code.name)
 
         def refuse(_request: bytes, context: grpc.ServicerContext) -> None:
             context.abort(code, refusal.reason)
@@ -160,13 +196,14 @@ class GrpcReceiver:
         gate: IngestGate,
         bounds: TimeBounds | None = None,
         clock: Callable[[], float] = time.time,
+        meter: IngestMeter | None = None,
     ) -> None:
         # the limit holds for the message as received and after decompression (grpc core)
         options = [("grpc.max_receive_message_length", max_body)]
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=4),
-            handlers=_handlers(intake, aliases, bounds or TimeBounds(), clock),
-            interceptors=[_GateInterceptor(gate)],
+            handlers=_handlers(intake, aliases, bounds or TimeBounds(), clock, meter),
+            interceptors=[_GateInterceptor(gate, meter)],
             options=options,
         )
         try:

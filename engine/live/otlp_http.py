@@ -41,12 +41,14 @@ from engine.live.ingest_auth import IngestGate
 from engine.live.intake import Intake, Refused
 from engine.live.senders import senders_of
 from engine.live.wal import Pending
+from engine.metrics.meters import IngestMeter
 from engine.otlp_json import decode_logs, decode_traces
 from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 WHAT = {"traces": "spans", "logs": "log records"}
+RECEIVER = "otlp_http"
 
 
 def export_response(signal: str, rejected: int = 0, message: str = "") -> Any:
@@ -92,9 +94,14 @@ def make_otlp_app(
     retry_after: int = 5,
     bounds: TimeBounds | None = None,
     clock: Callable[[], float] = time.time,
+    meter: IngestMeter | None = None,
 ) -> Starlette:
     bounds = bounds if bounds is not None else TimeBounds()
     inbox = intake.inbox
+
+    def count(outcome: str, events: int) -> None:
+        if meter is not None:
+            meter.count(RECEIVER, outcome, events)
 
     async def export(request: Request, signal: str) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -119,6 +126,7 @@ def make_otlp_app(
         events, refused = split(decoded, bounds, clock())
         if refused:
             inbox.count_refused(senders_of((event for event, _ in refused), connection))
+            count("bad", len(refused))
         reasons = [reason for _, reason in refused]
         if refused and not events:
             return _error(400, summary(reasons, len(decoded), WHAT[signal]), ctype)
@@ -130,29 +138,39 @@ def make_otlp_app(
                     f"larger than the whole inbox ({inbox.max_events} events, "
                     f"{inbox.max_bytes} bytes): send smaller batches"
                 )
+                count("refused_413", len(events))
                 return _error(413, reason, ctype)
             try:
                 pending = intake.offer_events(events, senders_of(events, connection), nbytes)
                 if pending is not None:
                     await durable(pending)
             except Refused as exc:
+                count("refused_429", len(events))
                 return _error(refusal_status(exc), exc.reason, ctype, retry_after)
             except OSError as exc:
+                count("refused_503", len(events))
                 reason = (
                     f"spanwatch could not store the request ({exc.strerror or exc}); retry later"
                 )
                 return _error(503, reason, ctype, retry_after)
+            count("ok", len(events))
         message = summary(reasons, len(decoded), WHAT[signal]) if refused else ""
         response = export_response(signal, len(refused), message)
         if ctype == JSON:
             return JSONResponse(json_format.MessageToDict(response))
         return Response(response.SerializeToString(), media_type=PROTOBUF)
 
+    async def counted(request: Request, signal: str) -> Response:
+        response = await export(request, signal)
+        if meter is not None:
+            meter.request(RECEIVER, signal, response.status_code)
+        return response
+
     async def traces(request: Request) -> Response:
-        return await export(request, "traces")
+        return await counted(request, "traces")
 
     async def logs(request: Request) -> Response:
-        return await export(request, "logs")
+        return await counted(request, "logs")
 
     return Starlette(
         routes=[

@@ -46,6 +46,7 @@ from engine.live.source import LIVE_KEY, LiveSource
 from engine.live.views import Views
 from engine.live.wal import WalError
 from engine.live.wal_retention import Retention
+from engine.metrics.registry import EngineMetrics
 from engine.plan import Plan
 from engine.quarantine import Quarantine
 from engine.state_dir import prepare_state_dir
@@ -113,13 +114,17 @@ class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
     the API's views. Everything is written before the batch returns, so a snapshot taken after
     it never counts what the disk does not hold."""
 
-    def __init__(self, out: IncidentLogFile, views: Views, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, out: IncidentLogFile, views: Views, dispatcher: Dispatcher, metrics: EngineMetrics
+    ) -> None:
         self.out, self.views, self.dispatcher = out, views, dispatcher
+        self.metrics = metrics
 
     def write_batch(self, values: list[tuple[str, Any]]) -> None:
         lines = [obj for kind, obj in values if kind == "log"]
         for line in self.out.write(lines):
             self.views.apply(line)
+            self.metrics.transition(line)
         self.dispatcher.accept([obj for kind, obj in values if kind == "notify"])
         for kind, obj in values:
             if kind == "report":
@@ -141,8 +146,11 @@ class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
 
 
 class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
-    def __init__(self, out: IncidentLogFile, views: Views, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, out: IncidentLogFile, views: Views, dispatcher: Dispatcher, metrics: EngineMetrics
+    ) -> None:
         self.out, self.views, self.dispatcher = out, views, dispatcher
+        self.metrics = metrics
 
     def list_parts(self) -> list[str]:
         return ["results"]
@@ -151,7 +159,7 @@ class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
         return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LivePartition:
-        return _LivePartition(self.out, self.views, self.dispatcher)
+        return _LivePartition(self.out, self.views, self.dispatcher, self.metrics)
 
 
 @dataclass
@@ -167,6 +175,7 @@ class LiveEngine:
         self.quarantine = Quarantine(self.state_dir / "quarantine.jsonl")
         self.plan = Plan(self.config, rules=self.rules, all_shards=True, quarantine=self.quarantine)
         self.disk = DiskSpace(self.state_dir, live.min_free_bytes)
+        self.metrics = EngineMetrics(self.config.metrics)
         self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
         try:
             self.intake = Intake(
@@ -178,6 +187,7 @@ class LiveEngine:
             )
         except WalError as exc:
             raise StartupError(str(exc)) from None
+        self.intake.match_one = self.metrics.match(self.plan.match)
         silence_file = SilenceFile(
             self.state_dir / "silences.json", self.config.incidents.silence_retention
         )
@@ -216,6 +226,7 @@ class LiveEngine:
                 gate=self.ingest_gate,
                 max_body=live.max_request_bytes,
                 bounds=bounds,
+                meter=self.metrics.ingest,
             ),
             sockets["otlp_http"],
         )
@@ -227,6 +238,7 @@ class LiveEngine:
                 live.max_request_bytes,
                 gate=self.ingest_gate,
                 bounds=bounds,
+                meter=self.metrics.ingest,
             )
         except (OSError, RuntimeError) as exc:
             for sock in sockets.values():
@@ -250,11 +262,26 @@ class LiveEngine:
                 read_token=os.environ.get(READ_TOKEN_ENV),
                 slack_actions=slack,
                 ingest_refused=self.ingest_gate.counts,
+                metrics=self.metrics.render,
+                metrics_open=self.config.metrics.auth == "none",
                 health_extra=self._health,
             ),
             sockets["api"],
         )
         self.restarts = 0
+        self.metrics.watch(
+            inbox=self.inbox,
+            views=self.views,
+            dispatcher=self.dispatcher,
+            gate=self.ingest_gate,
+            kafka=lambda: self.kafka,
+        )
+        self.cloudwatch = None
+        cloudwatch = self.config.metrics.cloudwatch
+        if cloudwatch is not None and self.metrics.usage is not None:
+            from engine.metrics.cloudwatch import CloudWatchPublisher
+
+            self.cloudwatch = CloudWatchPublisher(cloudwatch, self.metrics.usage)
 
     def _health(self) -> dict[str, Any]:
         """What `/healthz` adds about durability: quarantined items, the intake log, the disk."""
@@ -319,7 +346,7 @@ class LiveEngine:
         recovery_dir = prepare_recovery_dir(self.state_dir / "recovery", RECOVERY_PARTITIONS)
         self.intake.start()
         self._restore_silences()
-        sink = LiveSink(self.incident_log, self.views, self.dispatcher)
+        sink = LiveSink(self.incident_log, self.views, self.dispatcher, self.metrics)
         flow = build_dataflow(
             self.plan,
             LiveSource(self.intake),
@@ -328,6 +355,7 @@ class LiveEngine:
             live=True,
             persist=True,
             recall=self.intake.recall,
+            shard_timer=self.metrics.stages.shard,
         )
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
@@ -341,6 +369,8 @@ class LiveEngine:
         self.api.start()
         if self.kafka is not None:
             self.kafka.start()
+        if self.cloudwatch is not None:
+            self.cloudwatch.start()
         if not (os.environ.get(READ_TOKEN_ENV) or os.environ.get(TOKEN_ENV)):
             log.warning("API reads are off: set %s (or %s)", READ_TOKEN_ENV, TOKEN_ENV)
         notice = self.ingest_gate.startup_notice()
@@ -357,6 +387,8 @@ class LiveEngine:
         finally:
             if self.kafka is not None:
                 self.kafka.stop()
+            if self.cloudwatch is not None:
+                self.cloudwatch.stop()
             self.otlp.stop()
             self.grpc.stop()
             self.api.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from replay.progress import Progress
 from replay.simulator.shape import OrgShape
 from replay.simulator.simulate import SimulationSpec, simulate
 from replay.timefmt import iso, parse_time
@@ -23,6 +24,7 @@ def simulate_command(
     stderr: TextIO | None = None,
     shape: dict[str, str] | None = None,
     kinds: str = "classic",
+    quiet: bool = False,
 ) -> int:
     """Run the simulator and print a short summary; 0 on success, 2 on a bad argument or path.
 
@@ -45,7 +47,8 @@ def simulate_command(
         print(f"spanwatch simulate: {exc}", file=stderr)
         return 2
     try:
-        summary = simulate(spec, out, truth)
+        progress = Progress(stderr, enabled=False if quiet else None)
+        summary = simulate(spec, out, truth, progress)
     except OSError as exc:
         where = exc.filename or out
         print(f"spanwatch simulate: cannot write {where}: {exc.strerror or exc}", file=stderr)

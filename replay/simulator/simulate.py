@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import math
 import random
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from typing import BinaryIO
 
 import orjson
 
+from replay.progress import Progress
 from replay.simulator.effects import Effects
 from replay.simulator.injected_incidents import KIND_SETS, InjectedIncident, inject_incidents
 from replay.simulator.population import build_organisation
@@ -79,9 +81,13 @@ class SimulationSummary:
 
 
 def simulate(
-    spec: SimulationSpec, out: str | Path, truth: str | Path | None = None
+    spec: SimulationSpec,
+    out: str | Path,
+    truth: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> SimulationSummary:
-    """Write `spec`'s telemetry to `out` (gzip if it ends in `.gz`) and the truth to `truth`."""
+    """Write `spec`'s telemetry to `out` (gzip if it ends in `.gz`) and the truth to `truth`;
+    `progress` is told the days done and the events written."""
     began = time.perf_counter()
     shape = spec.shape
     org = build_organisation(spec.seed, spec.users, shape)
@@ -93,14 +99,26 @@ def simulate(
     offsets = sorted({u.utc_offset_s for u in org.users})
     first_day = (lo // US + offsets[0]) // DAY_S
     last_day = (hi // US + offsets[-1]) // DAY_S
-    with _open_output(Path(out)) as sink:
-        for day in range(first_day, last_day + 1):
-            for user in org.users:
-                user_day(world, random.Random(f"{spec.seed}:{user.index}:{day}"), user, day, lo, hi)
-            # Nobody's next local day starts before this: everything earlier is final.
-            ready = ((day + 1) * DAY_S - offsets[-1]) * US
-            sink.writelines(collector.drain(ready - ready % BATCH_US))
-        sink.writelines(collector.drain())
+    progress = progress or Progress(sys.stderr, enabled=False)
+    progress.stage("simulating", last_day - first_day + 1, "days")
+    try:
+        with _open_output(Path(out)) as sink:
+            for day in range(first_day, last_day + 1):
+                for user in org.users:
+                    user_day(
+                        world, random.Random(f"{spec.seed}:{user.index}:{day}"), user, day, lo, hi
+                    )
+                # Nobody's next local day starts before this: everything earlier is final.
+                ready = ((day + 1) * DAY_S - offsets[-1]) * US
+                sink.writelines(collector.drain(ready - ready % BATCH_US))
+                progress.update(
+                    day - first_day + 1,
+                    collector.spans + collector.log_records,
+                    force=day == last_day,
+                )
+            sink.writelines(collector.drain())
+    finally:
+        progress.close()
     if truth is not None:
         Path(truth).write_bytes(
             b"".join(orjson.dumps(t.to_json()) + b"\n" for t in truths),

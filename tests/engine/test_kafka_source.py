@@ -10,7 +10,7 @@ from confluent_kafka import Producer
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .test_live_engine import Engine
+from .test_live_engine import READ_AUTH, Engine
 
 
 @pytest.fixture
@@ -61,6 +61,10 @@ def test_otlp_from_a_kafka_topic_becomes_incidents_and_bad_messages_are_skipped(
         for user in ("kafka-proto", "kafka-json", "kafka-mixed"):
             engine.wait_for(lambda i, u=user: i["group"].get("user") == u, f"{user}'s incident")
         assert httpx.get(f"{engine.base}/healthz").json()["events_accepted"] == 3
+        metrics = httpx.get(f"{engine.base}/metrics", headers=READ_AUTH).text
+        assert 'spanwatch_kafka_messages_total{outcome="taken_events"} 3.0' in metrics
+        assert 'spanwatch_kafka_messages_total{outcome="bad_messages"} 1.0' in metrics
+        assert 'spanwatch_kafka_messages_total{outcome="refused_events"} 1.0' in metrics
         assert not any(i["group"].get("user") == "kafka-poisoned" for i in engine.incidents())
         assert engine.stop() == 0
         log = engine.log.read_text()
