@@ -102,6 +102,7 @@ class Intake:
         self.log_id = self._identity(directory)
         self.fetch_kafka: Callable[[Frame], tuple[list[str], list[dict[str, Any]]]] | None = None
         self.last_clock = 0.0
+        self.ticks_end = 0  # the position after the last tick written
         self.position: LogPosition | None = None
 
     def open(self) -> LogPosition:
@@ -231,6 +232,7 @@ class Intake:
             return None
         self.inbox.commit(drain)
         self.last_clock = clock
+        self.ticks_end = end
         position = LogPosition(
             self.log_id, end, info.ev_seq, info.ev_idx, info.vis_seq, info.scan_from
         )
@@ -239,10 +241,16 @@ class Intake:
     def sync(self) -> None:
         self.log.sync()
 
+    def beginning(self) -> LogPosition:
+        """Where a dataflow without any snapshot starts: the oldest tick the log holds."""
+        first = self.log.first
+        return LogPosition(self.log_id, first, 0, 0, 0, first)
+
     def replay(self, since: LogPosition) -> Iterator[tuple[Arrivals, LogPosition]]:
-        """The chunks the source took after `since`, again, from the ticks in the log."""
+        """The chunks the source took after `since`, again, from the ticks in the log (up to
+        the last one: what follows it waits in the inbox already)."""
         follower = _Follower(self, since.ev_seq, since.ev_idx, since.vis_seq)
-        for frame in self.log.frames(since.scan_from, self.log.end):
+        for frame in self.log.frames(since.scan_from, self.ticks_end):
             if frame.kind != TICK:
                 follower.add(frame)
             elif frame.pos >= since.read:
@@ -263,12 +271,13 @@ class Intake:
             frame, info = state.last_tick
             read, clock = frame.end, frame.time
         self.last_clock = clock
+        self.ticks_end = read
         follower = _Follower(self, info.ev_seq, info.ev_idx, info.vis_seq)
         for frame in self.log.frames(info.scan_from, state.end):
             if frame.kind != TICK:
                 follower.add(frame)
         records, head = follower.leftover()
-        self.inbox.restore(records, head, (info.ev_seq, info.ev_idx), state.end)
+        self.inbox.restore(records, head, (info.ev_seq, info.ev_idx), info.vis_seq, state.end)
         waiting = sum(len(r.arrivals) for r in records) - head
         if waiting or any(r.hits or r.controls for r in records):
             log.warning("intake log: %d accepted events not yet taken in, taken up again", waiting)
