@@ -92,13 +92,16 @@ class Intake:
         *,
         disk: DiskSpace | None = None,
         segment_bytes: int = 64 << 20,
+        sync: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.plan = plan
         self.inbox = inbox
         self.disk = disk
         self.clock = clock
-        self.log = IntakeLog(directory, segment_bytes=segment_bytes, on_publish=self._publish)
+        self.log = IntakeLog(
+            directory, segment_bytes=segment_bytes, on_publish=self._publish, sync=sync
+        )
         self.log_id = self._identity(directory)
         self.fetch_kafka: Callable[[Frame], tuple[list[str], list[dict[str, Any]]]] | None = None
         self.last_clock = 0.0

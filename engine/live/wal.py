@@ -106,11 +106,14 @@ class IntakeLog:
         *,
         segment_bytes: int = SEGMENT_BYTES,
         on_publish: Callable[[list[Pending], int], None] | None = None,
+        sync: bool = True,
     ) -> None:
         """`on_publish(batch, end)`: called by the writer after each durable batch, in order;
-        `end` is the position after the batch."""
+        `end` is the position after the batch. `sync=False` publishes a batch once written,
+        without fdatasync: a killed process loses nothing, a machine that stops may."""
         self.directory = directory
         self.segment_bytes = segment_bytes
+        self.sync_batches = sync
         self.on_publish = on_publish
         self._lock = threading.Lock()  # the file: writes, rotation, truncation
         self._queue_lock = threading.Condition()
@@ -287,7 +290,8 @@ class IntakeLog:
                         pos += len(chunk)
                     self._write_all(b"".join(chunks), start)
                     fd = self._fd
-                os.fdatasync(fd)
+                if self.sync_batches:
+                    os.fdatasync(fd)
                 self._synced = max(self._synced, pos)
                 self.commits += 1
                 self.appended += len(batch)

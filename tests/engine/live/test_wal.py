@@ -81,8 +81,9 @@ def test_ticks_round_trip():
     assert tick_info(frame) == info and frame.time == 5.5
 
 
-def test_concurrent_requests_share_syncs_and_keep_their_order(tmp_path):
-    log = IntakeLog(tmp_path, on_publish=lambda batch, end: published.extend(batch))
+@pytest.mark.parametrize("sync", [True, False], ids=["synced", "written-only"])
+def test_concurrent_requests_share_syncs_and_keep_their_order(tmp_path, sync):
+    log = IntakeLog(tmp_path, on_publish=lambda batch, end: published.extend(batch), sync=sync)
     published: list = []
     log.start()
     pending = []
