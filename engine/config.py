@@ -122,6 +122,12 @@ class LiveConfig(BaseModel):
     wal_segment_bytes: int = Field(
         64 << 20, ge=1 << 20, description="size of one intake log segment file"
     )
+    wal_sync: bool = Field(
+        True,
+        description="fdatasync each batch of the intake log before answering; false answers "
+        "once written (a killed engine loses nothing, a machine that loses power may lose the "
+        "last answered requests)",
+    )
     rules_poll_seconds: float = Field(5.0, gt=0, description="how often rule files are checked")
     kafka: KafkaConfig | None = Field(
         None, description="Kafka topics to read OTLP from, besides the receivers (off when unset)"

@@ -76,6 +76,8 @@ class ReplayReport:
     sort_runs: int = 0
     span: tuple[float, float] | None = None  # first and last event time replayed (with recent)
     plan: Plan | None = None
+    quarantined: int = 0  # items a stage failed on, put aside
+    quarantine_examples: list[str] = field(default_factory=list)
 
 
 def _parts(options: ReplayOptions) -> list[HistoryPart]:
@@ -114,14 +116,17 @@ def run_replay(
     config: SpanwatchConfig,
     options: ReplayOptions,
     notify: Callable[[Notification], None] | None = None,
+    plan: Plan | None = None,
 ) -> ReplayReport:
     """Replay history; raises ReplayError for bad paths, a failing disk and `--strict` failures.
 
     First the whole history is read, checked and sorted by event time (`sort_history`), then
-    the dataflow reads it in that order.
+    the dataflow reads it in that order. What a stage fails on is quarantined (kept in memory,
+    not written) and reported with the bad lines.
     """
     parts = _parts(options)
-    plan = Plan(config, rules=options.rules, time_range=options.time_range)
+    if plan is None:
+        plan = Plan(config, rules=options.rules, time_range=options.time_range)
     if options.recent is not None:
         plan.detectors.recent = options.recent
     span: list[float] = []
@@ -178,6 +183,8 @@ def run_replay(
         sort_runs=runs,
         span=(span[0], span[-1]) if span else None,
         plan=plan,
+        quarantined=plan.quarantine.total,
+        quarantine_examples=[q.describe() for q in plan.quarantine.examples],
     )
 
 
@@ -225,6 +232,11 @@ def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = 
     bad = stats.get("bad_lines", 0)
     if bad > len(stats.get("bad_examples", [])):
         print(f"bad line: … and {bad - len(stats['bad_examples'])} more", file=err)
+    for line in report.quarantine_examples:
+        print(f"quarantined: {line}", file=err)
+    if report.quarantined > len(report.quarantine_examples):
+        more = report.quarantined - len(report.quarantine_examples)
+        print(f"quarantined: … and {more} more", file=err)
     for rep in report.result.reports:
         print(f"control: {_control_line(rep.to_dict())}", file=err)
     print(
@@ -236,7 +248,8 @@ def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = 
         f"  lines {_n(stats.get('lines', 0))} · bad lines {_n(bad)} · late {_n(stats.get('late', 0))}"
         f" · outside --from/--to {_n(stats.get('outside_range', 0))}"
         f" · control events {_n(stats.get('control_events', 0))}"
-        f" · duplicates {_n(stats.get('duplicates', 0))}",
+        f" · duplicates {_n(stats.get('duplicates', 0))}"
+        f" · quarantined {_n(report.quarantined)}",
         file=out,
     )
     if summary is None:

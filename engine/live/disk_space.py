@@ -14,12 +14,14 @@ is free again, so that a disk at the edge does not flap.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+log = logging.getLogger("spanwatch")
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 CHECK_EVERY = 0.05  # seconds a statvfs answer is reused
 
@@ -62,6 +64,11 @@ class DiskSpace:
             was, self._low = self._low, free < threshold
             if self._low and not was:
                 self.full_since = time.time()
+                log.error("%s", self.reason())
+            elif was and not self._low:
+                log.warning(
+                    "the disk of %s has room again (%d MiB free): taking in", self.path, free >> 20
+                )
             return self._low
 
     def found_full(self) -> None:
@@ -69,6 +76,7 @@ class DiskSpace:
         with self._lock:
             if not self._low:
                 self.full_since = time.time()
+                log.error("%s", self.reason())
             self._low = True
             self._checked = self.clock()
 

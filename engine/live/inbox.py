@@ -133,10 +133,14 @@ class Inbox:
                 self.accepted += len(record.arrivals)
             self._published_end = max(self._published_end, end)
 
-    def restore(self, records: list[Record], head: int, ev: tuple[int, int], end: int) -> None:
-        """At start: what the last tick left in the log (the first record from event `head`)."""
+    def restore(
+        self, records: list[Record], head: int, ev: tuple[int, int], vis_seq: int, end: int
+    ) -> None:
+        """At start: what the last tick left in the log (the first record from event `head`),
+        which had taken events through `ev` and hits and controls through `vis_seq`."""
         with self._lock:
             self._ev = ev
+            self._vis_seq = vis_seq
             for record in records:
                 self._events += len(record.arrivals)
                 self._bytes += record.nbytes

@@ -66,15 +66,23 @@ class LogPosition:
     scan_from: int
 
 
-def encode_events(senders: list[str], events: list[dict[str, Any]]) -> bytes:
-    """An events frame's payload: the events, and their senders as runs [[sender, count]]."""
+KafkaRef = tuple[str, int, int]  # topic, partition, offset of the message the events came in
+
+
+def encode_events(
+    senders: list[str], events: list[dict[str, Any]], kafka: KafkaRef | None = None
+) -> bytes:
+    """An events frame's payload: the events, and their senders as runs [[sender, count]];
+    a Kafka message's frame also holds where the message was (`k`)."""
     runs: list[list[Any]] = []
     for sender in senders:
         if runs and runs[-1][0] == sender:
             runs[-1][1] += 1
         else:
             runs.append([sender, 1])
-    return orjson.dumps({"s": runs, "e": events})
+    if kafka is None:
+        return orjson.dumps({"s": runs, "e": events})
+    return orjson.dumps({"s": runs, "e": events, "k": list(kafka)})
 
 
 def decode_events(payload: bytes) -> tuple[list[str], list[dict[str, Any]]]:
@@ -92,6 +100,7 @@ class Intake:
         *,
         disk: DiskSpace | None = None,
         segment_bytes: int = 64 << 20,
+        sync: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.plan = plan
@@ -99,10 +108,12 @@ class Intake:
         self.inbox = inbox
         self.disk = disk
         self.clock = clock
-        self.log = IntakeLog(directory, segment_bytes=segment_bytes, on_publish=self._publish)
+        self.log = IntakeLog(
+            directory, segment_bytes=segment_bytes, on_publish=self._publish, sync=sync
+        )
         self.log_id = self._identity(directory)
-        self.fetch_kafka: Callable[[Frame], tuple[list[str], list[dict[str, Any]]]] | None = None
         self.last_clock = 0.0
+        self.ticks_end = 0  # the position after the last tick written
         self.position: LogPosition | None = None
 
     def open(self) -> LogPosition:
@@ -153,22 +164,27 @@ class Intake:
         return out
 
     def offer_events(
-        self, events: list[dict[str, Any]], senders: list[str] | str, nbytes: int
+        self,
+        events: list[dict[str, Any]],
+        senders: list[str] | str,
+        nbytes: int,
+        kafka: KafkaRef | None = None,
     ) -> Pending | None:
         """Write `events` to the log; wait on the answer before saying 200 (None: nothing to
-        wait for, every event was quarantined). Refused when they cannot be taken now."""
+        wait for, every event was quarantined). Refused when they cannot be taken now.
+        `kafka`: the message they came in, written with them (see `kafka_offsets`)."""
         self._check_room(len(events), nbytes)
         names = [senders] * len(events) if isinstance(senders, str) else senders
         try:
             matched = self.match(names, events)
             try:
-                payload = encode_events(matched.senders, matched.events)
+                payload = encode_events(matched.senders, matched.events, kafka)
             except (TypeError, orjson.JSONEncodeError):  # one cannot be written down
                 keep = [i for i, event in enumerate(matched.events) if self._writable(event)]
                 matched = self.match(
                     [matched.senders[i] for i in keep], [matched.events[i] for i in keep]
                 )
-                payload = encode_events(matched.senders, matched.events)
+                payload = encode_events(matched.senders, matched.events, kafka)
         except BaseException:
             self.inbox.release(len(events), nbytes)
             raise
@@ -178,7 +194,19 @@ class Intake:
             self.inbox.release(0, nbytes)
             return None
         meta = Record(0, 0, matched.arrivals, matched.hits, [], nbytes)
-        return self._append(EVENTS, payload, meta, len(matched.events), nbytes)
+        kind = EVENTS if kafka is None else KAFKA
+        return self._append(kind, payload, meta, len(matched.events), nbytes)
+
+    def kafka_offsets(self) -> dict[tuple[str, int], int]:
+        """The offset of the last message of each Kafka partition the log holds: a consumer
+        goes on after it whatever offset its group had committed (a crash may have come
+        between writing a message here and committing it), so no message is taken twice."""
+        found: dict[tuple[str, int], int] = {}
+        for frame in self.log.frames(self.log.first, self.log.end):
+            if frame.kind == KAFKA:
+                topic, partition, offset = orjson.loads(frame.payload)["k"]
+                found[(topic, partition)] = max(offset, found.get((topic, partition), -1))
+        return found
 
     def _writable(self, event: dict[str, Any]) -> bool:
         ok, _ = self.plan.quarantine.run("intake", event, lambda: orjson.dumps(event))
@@ -232,6 +260,7 @@ class Intake:
             return None
         self.inbox.commit(drain)
         self.last_clock = clock
+        self.ticks_end = end
         position = LogPosition(
             self.log_id, end, info.ev_seq, info.ev_idx, info.vis_seq, info.scan_from
         )
@@ -240,10 +269,16 @@ class Intake:
     def sync(self) -> None:
         self.log.sync()
 
+    def beginning(self) -> LogPosition:
+        """Where a dataflow without any snapshot starts: the oldest tick the log holds."""
+        first = self.log.first
+        return LogPosition(self.log_id, first, 0, 0, 0, first)
+
     def replay(self, since: LogPosition) -> Iterator[tuple[Arrivals, LogPosition]]:
-        """The chunks the source took after `since`, again, from the ticks in the log."""
+        """The chunks the source took after `since`, again, from the ticks in the log (up to
+        the last one: what follows it waits in the inbox already)."""
         follower = _Follower(self, since.ev_seq, since.ev_idx, since.vis_seq)
-        for frame in self.log.frames(since.scan_from, self.log.end):
+        for frame in self.log.frames(since.scan_from, self.ticks_end):
             if frame.kind != TICK:
                 follower.add(frame)
             elif frame.pos >= since.read:
@@ -264,12 +299,13 @@ class Intake:
             frame, info = state.last_tick
             read, clock = frame.end, frame.time
         self.last_clock = clock
+        self.ticks_end = read
         follower = _Follower(self, info.ev_seq, info.ev_idx, info.vis_seq)
         for frame in self.log.frames(info.scan_from, state.end):
             if frame.kind != TICK:
                 follower.add(frame)
         records, head = follower.leftover()
-        self.inbox.restore(records, head, (info.ev_seq, info.ev_idx), state.end)
+        self.inbox.restore(records, head, (info.ev_seq, info.ev_idx), info.vis_seq, state.end)
         waiting = sum(len(r.arrivals) for r in records) - head
         if waiting or any(r.hits or r.controls for r in records):
             log.warning("intake log: %d accepted events not yet taken in, taken up again", waiting)
@@ -293,14 +329,7 @@ class Intake:
         return Record(frame.seq, frame.pos, matched.arrivals, matched.hits, [], len(frame.payload))
 
     def _events_of(self, frame: Frame) -> tuple[list[str], list[dict[str, Any]]]:
-        if frame.kind == KAFKA:
-            if self.fetch_kafka is None:
-                log.error(
-                    "intake log: a Kafka message at %d, but Kafka is not configured", frame.pos
-                )
-                return [], []
-            return self.fetch_kafka(frame)
-        return decode_events(frame.payload)
+        return decode_events(frame.payload)  # EVENTS and KAFKA alike
 
     def recall(self, refs: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, dict]]:
         """(sender, event) of events by their place in the log: (record position, index)."""

@@ -2,8 +2,11 @@
 
 Each message is one ExportTraceServiceRequest / ExportLogsServiceRequest, as protobuf
 (`otlp_proto`, the exporter's default) or OTLP/JSON (`otlp_json`); the encoding is
-recognised per message. Offsets are committed only after the events are in the inbox, and
-a full inbox pauses consumption (the messages wait in Kafka, not in memory). Each partition is
+recognised per message. A message's events are written to the intake log with its topic,
+partition and offset before its offset is committed, and a consumer given a partition goes on
+after the last message of it the log holds, whatever its group had committed: a crash between
+the two neither loses the message nor takes it twice. A full inbox pauses consumption (the
+messages wait in Kafka, not in memory). Each partition is
 a sender of its own for the event-time watermarks (`engine.source_clocks`). A message that
 does not decode, or is larger than the whole inbox, is counted and logged with its topic,
 partition and offset, then skipped; events with values that must not enter state
@@ -52,6 +55,7 @@ class KafkaIntake:
         self.bad_messages = 0
         self.refused_events = 0
         self.taken_events = 0
+        self.logged: dict[tuple[str, int], int] = {}  # last offset in the intake log
         self.thread = threading.Thread(target=self._run, name="kafka-intake", daemon=True)
 
     def start(self) -> None:
@@ -86,9 +90,11 @@ class KafkaIntake:
                 return decode_line(value, self.aliases)
             raise DecodeError(f"not OTLP protobuf: {exc}") from None
 
-    def _offer(self, events: list[dict[str, Any]], sender: str, nbytes: int) -> bool:
+    def _offer(
+        self, events: list[dict[str, Any]], sender: str, nbytes: int, ref: tuple[str, int, int]
+    ) -> bool:
         try:
-            pending = self.intake.offer_events(events, sender, nbytes)
+            pending = self.intake.offer_events(events, sender, nbytes, kafka=ref)
             if pending is not None:
                 pending.wait()
         except (Refused, OSError):
@@ -100,7 +106,17 @@ class KafkaIntake:
 
         consumer = Consumer(self._settings())
         topics = [t for t in (self.config.traces_topic, self.config.logs_topic) if t]
-        consumer.subscribe(topics)
+        logged = self.logged = self.intake.kafka_offsets()
+
+        def assigned(consumer: Any, partitions: list[Any]) -> None:
+            for tp in partitions:
+                last = logged.get((tp.topic, tp.partition))
+                if last is not None:
+                    tp.offset = last + 1
+                    log.info("kafka: %s[%d] goes on at %d", tp.topic, tp.partition, last + 1)
+            consumer.assign(partitions)
+
+        consumer.subscribe(topics, on_assign=assigned)
         try:
             while not self.stopped.is_set():
                 message = consumer.poll(0.5)
@@ -132,10 +148,12 @@ class KafkaIntake:
                     log.warning("kafka message %s skipped: larger than the whole inbox", where)
                     consumer.commit(message=message, asynchronous=True)
                     continue
-                while events and not self._offer(events, sender, nbytes):
+                ref = (message.topic(), message.partition(), message.offset())
+                while events and not self._offer(events, sender, nbytes, ref):
                     if self.stopped.wait(0.2) or self.inbox.closed:
                         return  # not committed: the message is read again after a restart
                 self.taken_events += len(events)
+                logged[(ref[0], ref[1])] = ref[2]
                 consumer.commit(message=message, asynchronous=True)
         finally:
             consumer.close()

@@ -184,6 +184,7 @@ class LiveEngine:
                 self.inbox,
                 disk=self.disk,
                 segment_bytes=live.wal_segment_bytes,
+                sync=live.wal_sync,
             )
         except WalError as exc:
             raise StartupError(str(exc)) from None
@@ -287,7 +288,11 @@ class LiveEngine:
         """What `/healthz` adds about durability: quarantined items, the intake log, the disk."""
         return {
             "quarantined": self.quarantine.health(),
-            "intake_log": {"bytes": self.intake.log.held_bytes()},
+            "intake_log": {
+                "bytes": self.intake.log.held_bytes(),
+                "batches": self.intake.log.commits,
+                "frames": self.intake.log.appended,
+            },
             "disk_full": self.disk.low(),
             "dataflow_restarts": self.restarts,
         }

@@ -36,13 +36,14 @@ class _LivePartition(StatefulSourcePartition[tuple[str, Arrivals], LogPosition])
         self.intake = intake
         self.replaying: Iterator[tuple[Arrivals, LogPosition]] | None = None
         assert intake.position is not None, "open the intake before the dataflow"
-        self.position = intake.position
-        if resume is not None and resume.log_id == intake.log_id:
-            self.position = resume
-            self.replaying = intake.replay(resume)
-            self.replayed = 0
-        elif resume is not None:
+        if resume is not None and resume.log_id != intake.log_id:
             log.warning("intake log: the snapshot was taken over another intake log; not replayed")
+            resume = None
+        # No snapshot (yet): the state is empty, so everything the log holds is taken again.
+        self.position = resume if resume is not None else intake.beginning()
+        self.replaying = intake.replay(self.position)
+        self.replayed = 0
+        self.resumed = resume is not None
         self.finished = False
         self.idle = False
 
@@ -53,8 +54,12 @@ class _LivePartition(StatefulSourcePartition[tuple[str, Arrivals], LogPosition])
                 self.replayed += 1
                 return [(LIVE_KEY, arrivals)]
             self.replaying = None
-            if self.replayed:
-                log.warning("recovery: replayed %d ticks from the intake log", self.replayed)
+            if self.replayed or self.resumed:
+                log.warning(
+                    "recovery: resumed from %s, replayed %d ticks of the intake log",
+                    "a snapshot" if self.resumed else "the start (no snapshot)",
+                    self.replayed,
+                )
         if self.finished:
             raise StopIteration
         intake = self.intake

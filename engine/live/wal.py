@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -105,11 +106,14 @@ class IntakeLog:
         *,
         segment_bytes: int = SEGMENT_BYTES,
         on_publish: Callable[[list[Pending], int], None] | None = None,
+        sync: bool = True,
     ) -> None:
         """`on_publish(batch, end)`: called by the writer after each durable batch, in order;
-        `end` is the position after the batch."""
+        `end` is the position after the batch. `sync=False` publishes a batch once written,
+        without fdatasync: a killed process loses nothing, a machine that stops may."""
         self.directory = directory
         self.segment_bytes = segment_bytes
+        self.sync_batches = sync
         self.on_publish = on_publish
         self._lock = threading.Lock()  # the file: writes, rotation, truncation
         self._queue_lock = threading.Condition()
@@ -121,17 +125,29 @@ class IntakeLog:
         self._synced = 0  # everything before this is on disk
         self._next_seq = 1
         self._thread: threading.Thread | None = None
+        self._segments: list[tuple[int, Path]] | None = None
+        self._segments_lock = threading.Lock()
+        self.commits = 0  # batches written and synced
+        self.appended = 0  # frames in them
         self.state = self._open()
 
     # -- start ----------------------------------------------------------------------------------
 
     def segments(self) -> list[tuple[int, Path]]:
-        found = []
-        for path in self.directory.glob(f"*{SUFFIX}"):
-            stem = path.name[: -len(SUFFIX)]
-            if stem.isdigit():
-                found.append((int(stem), path))
-        return sorted(found)
+        """(base position, file) of every segment, oldest first."""
+        with self._segments_lock:
+            if self._segments is None:
+                found = []
+                for path in self.directory.glob(f"*{SUFFIX}"):
+                    stem = path.name[: -len(SUFFIX)]
+                    if stem.isdigit():
+                        found.append((int(stem), path))
+                self._segments = sorted(found)
+            return list(self._segments)
+
+    def _segments_changed(self) -> None:
+        with self._segments_lock:
+            self._segments = None
 
     def _open(self) -> LogState:
         try:
@@ -194,6 +210,7 @@ class IntakeLog:
         if self._fd >= 0:
             os.close(self._fd)
         self._fd, self._base = fd, base
+        self._segments_changed()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._write_loop, name="intake-log", daemon=True)
@@ -220,12 +237,12 @@ class IntakeLog:
         return pending
 
     def write_tick(self, time: float, info: TickInfo) -> int:
-        """Write a tick now (synced with the next batch); its position. OSError when it failed."""
+        """Write a tick now (synced with the next batch); the position after it. OSError when
+        it failed."""
         frame = encode_tick(time, info)
         with self._lock:
-            pos = self._end
-            self._write_all(frame, pos)
-            return pos
+            self._write_all(frame, self._end)
+            return self._end
 
     def sync(self) -> None:
         """Everything written so far on disk (under the lock: a rotation may not close the file
@@ -273,8 +290,11 @@ class IntakeLog:
                         pos += len(chunk)
                     self._write_all(b"".join(chunks), start)
                     fd = self._fd
-                os.fdatasync(fd)
+                if self.sync_batches:
+                    os.fdatasync(fd)
                 self._synced = max(self._synced, pos)
+                self.commits += 1
+                self.appended += len(batch)
             except OSError as exc:
                 for pending in batch:
                     pending._settle(exc)
@@ -306,9 +326,9 @@ class IntakeLog:
 
     def frames(self, start: int, stop: int | None = None) -> Iterator[Frame]:
         """Whole frames from position `start` (a frame boundary) up to `stop` (default: all)."""
-        for base, path in self.segments():
-            following = self._next_base(base)
-            if following is not None and following <= start:
+        segments = self.segments()
+        for i, (base, path) in enumerate(segments):
+            if i + 1 < len(segments) and segments[i + 1][0] <= start:
                 continue
             with path.open("rb") as f:
                 offset = max(start - base, 0)
@@ -328,7 +348,9 @@ class IntakeLog:
 
     def read(self, pos: int) -> Frame:
         """The frame at `pos`; WalError when it is gone or not a frame."""
-        for base, path in reversed(self.segments()):
+        segments = self.segments()
+        i = bisect_right([base for base, _ in segments], pos) - 1
+        for base, path in segments[i : i + 1] if i >= 0 else []:
             if base <= pos:
                 try:
                     with path.open("rb") as f:
@@ -340,10 +362,6 @@ class IntakeLog:
                     break
                 return frame
         raise WalError(f"intake log: no frame at {pos} (deleted or never written)")
-
-    def _next_base(self, base: int) -> int | None:
-        later = [b for b, _ in self.segments() if b > base]
-        return min(later) if later else None
 
     # -- retention ------------------------------------------------------------------------------
 
@@ -362,6 +380,8 @@ class IntakeLog:
             except OSError as exc:
                 log.warning("intake log: cannot delete %s: %s", path.name, exc)
                 break
+        if removed:
+            self._segments_changed()
         return removed
 
     @property

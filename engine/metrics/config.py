@@ -13,7 +13,9 @@ class CloudWatchConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    namespace: str = Field("Spanwatch", min_length=1, max_length=255)
+    namespace: str = Field(
+        "Spanwatch", min_length=1, max_length=255, description="the CloudWatch metric namespace"
+    )
     region: str | None = Field(None, description="AWS region (default: the environment's)")
     endpoint_url: str | None = Field(None, description="a VPC endpoint or a local stand-in")
     interval_seconds: float = Field(60.0, ge=1, description="how often gathered minutes are put")
@@ -40,4 +42,6 @@ class MetricsConfig(BaseModel):
     top_users: int = Field(
         20, ge=0, le=1000, description="people named in the top-user gauges (0: none named)"
     )
-    cloudwatch: CloudWatchConfig | None = None
+    cloudwatch: CloudWatchConfig | None = Field(
+        None, description="also put the usage rollups into CloudWatch (off when absent)"
+    )

@@ -10,6 +10,8 @@ from confluent_kafka import Producer
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from engine.aliases import AliasTable
+
 from .test_live_engine import READ_AUTH, Engine
 
 
@@ -73,3 +75,42 @@ def test_otlp_from_a_kafka_topic_becomes_incidents_and_bad_messages_are_skipped(
     finally:
         if engine.proc and engine.proc.poll() is None:
             engine.proc.kill()
+
+
+def test_a_message_in_the_intake_log_is_not_taken_again_though_its_commit_was_lost(tmp_path, kafka):
+    """The consumer goes on after what the intake log holds, not after what the group
+    committed: a crash between writing a message down and committing it takes nothing twice
+    (here the commits are lost wholesale: the second consumer is of a new group)."""
+    from engine.live.kafka import KafkaIntake
+    from engine.live.kafka_config import KafkaConfig
+
+    from .live.intakes import logged_events, open_intake
+
+    producer = Producer({"bootstrap.servers": kafka})
+    for n in range(3):
+        producer.produce("otlp_spans", value=request(f"k{n}", "ls").SerializeToString())
+    producer.flush(10)
+
+    def consume(group: str, until: int) -> list[str]:
+        intake = open_intake(tmp_path / "wal")
+        source = KafkaIntake(
+            KafkaConfig(brokers=kafka, group_id=group, logs_topic=None), intake, AliasTable()
+        )
+        source.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                users = [e["user"] for e in logged_events(intake)[0]]
+                if len(users) >= until:
+                    time.sleep(1.0)  # anything read twice would be written by now
+                    return sorted(e["user"] for e in logged_events(intake)[0])
+                time.sleep(0.1)
+            raise AssertionError(f"only {users} taken from Kafka")
+        finally:
+            source.stop()
+            intake.close()
+
+    assert consume("first", 3) == ["k0", "k1", "k2"]  # (partitions: any order)
+    producer.produce("otlp_spans", value=request("k3", "ls").SerializeToString())
+    producer.flush(10)
+    assert consume("second", 4) == ["k0", "k1", "k2", "k3"]

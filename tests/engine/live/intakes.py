@@ -14,7 +14,7 @@ from typing import Any
 from engine.config import SpanwatchConfig
 from engine.live.inbox import Inbox
 from engine.live.intake import Intake, decode_events
-from engine.live.wal_format import EVENTS
+from engine.live.wal_format import EVENTS, KAFKA
 from engine.plan import Plan
 
 
@@ -47,6 +47,6 @@ def logged_events(intake: Intake, since: int = 0) -> tuple[list[dict[str, Any]],
     found: list[dict[str, Any]] = []
     end = intake.log.end
     for frame in intake.log.frames(max(since, intake.log.first), end):
-        if frame.kind == EVENTS:
+        if frame.kind in (EVENTS, KAFKA):
             found.extend(decode_events(frame.payload)[1])
     return found, end
