@@ -151,7 +151,9 @@ class Ensemble:
 
     def _gauss_score(self, v: float) -> float:
         s = self._gauss_raw(v)
-        return s if s > self._quiet_bar() + _MARGIN else _DAMP * s
+        # capped before it is damped: a damped score stays a quarter of the scale at most,
+        # however far off a constant window the value lies
+        return min(1.0, s) if s > self._quiet_bar() + _MARGIN else _DAMP * min(1.0, s)
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         like = self.like.score_one(x, t, n)

@@ -88,6 +88,14 @@ def test_one_sided_ensembles_ignore_the_other_side(direction):
     assert scores[ignored] < 0.1
 
 
+def test_a_flat_metric_alarms_on_its_first_change_and_not_on_every_one_after():
+    """Off a constant window every change is infinitely improbable; only the first is news."""
+    xs = [5.0] * 1000 + [6.0, 5.0, 6.0, 5.0, 7.0, 5.0] + [5.0] * 50
+    _, scores = run(xs)
+    assert scores[1000] == 1.0
+    assert max(scores[1001:]) <= 0.25
+
+
 def test_nothing_is_scored_before_min_points():
     xs = [1.0] * 50 + [1e6]
     _, scores = run(xs, Ensemble(EnsembleParams(min_points=100)))
