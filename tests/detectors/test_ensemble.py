@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 import pickle
 import random
@@ -11,8 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import detectors.ensemble
 from detectors.ensemble import Ensemble, EnsembleParams
 from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
+
+
+def test_the_examples_in_the_docstrings_hold():
+    result = doctest.testmod(detectors.ensemble)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def run(xs, model=None, step=300.0):
