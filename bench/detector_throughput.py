@@ -26,6 +26,7 @@ from detectors.budget import BudgetBurn, BudgetParams
 from detectors.changepoint import ChangePoint
 from detectors.config import DetectorsConfig
 from detectors.detectorset import DetectorSet
+from detectors.ensemble import Ensemble
 from detectors.ewma import EwmaChart
 from detectors.halfspace import HalfSpaceScorer
 from detectors.likelihood import AnomalyLikelihood
@@ -168,6 +169,7 @@ def main() -> None:
         "new_value": (NewValue, lambda x: {str(int(x) % 7)}),
         "hst (2 metrics)": (HalfSpaceScorer, lambda x: [x, x * 2.0]),
         "likelihood": (AnomalyLikelihood, lambda x: x),
+        "ensemble": (Ensemble, lambda x: x),
     }
     for name, (factory, convert) in cases.items():
         rows.append((name, run_estimator(factory(), pts, convert)))

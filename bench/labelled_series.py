@@ -12,7 +12,8 @@ scores the result as the benchmark does: per cost profile (standard, reward_low_
 reward_low_FN) the best single threshold over all series, the total normalised so that the
 null detector is 0 and the perfect one 100. Printed beside them, measured in the same run:
 a windowed Gaussian baseline (each point's two-sided tail probability under the mean and
-standard deviation of the 500 points before it), the benchmark's simplest published entry.
+standard deviation of the 500 points before it), the benchmark's simplest published entry,
+and the null detector (never alarms), which the normalisation puts at 0 on every profile.
 Only series listed in WINDOWS.json are scored; the normalisation counts their windows alone.
 """
 
@@ -34,8 +35,9 @@ from detectors.config import params_model
 from detectors.csvseries import BadRows, Point, read_series, typical_step
 from detectors.estimators import build_params
 
-DEFAULT_KINDS = ("likelihood", "seasonal", "ewma", "changepoint")
+DEFAULT_KINDS = ("ensemble", "likelihood", "seasonal", "ewma", "changepoint")
 BASELINE = "windowed-gauss"
+NULL = "null"
 
 
 def parse_time(text: str) -> float:
@@ -118,13 +120,14 @@ def main() -> int:
         times = [p.time if p.time is not None else -math.inf for p in points]
         rows = window_rows(times, windows)
         runs[BASELINE].append(Series(rel, windowed_gaussian(points), rows))
+        runs[NULL].append(Series(rel, [0.0] * len(points), rows))
         for kind in kinds:
             runs[kind].append(Series(rel, run(kind, given[kind], points), rows))
     n_rows = sum(len(p) for _, p, _ in corpus)
     n_windows = sum(len(s.windows) for s in runs[BASELINE])
     print(f"{len(corpus)} series, {n_rows} rows, {n_windows} anomaly windows\n")
     print(f"{'detector':16}" + "".join(f"{p:>15}" for p in PROFILES) + "   standard: caught/false")
-    for name in (*kinds, BASELINE):
+    for name in (*kinds, BASELINE, NULL):
         results = [score_corpus(runs[name], p) for p in PROFILES]
         std = results[0]
         print(

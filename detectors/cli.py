@@ -22,7 +22,7 @@ from detectors.csvseries import BadRows, Point, disorder, read_series, typical_s
 from detectors.estimators import KINDS, build_params, new_estimator
 
 # What `spanwatch score` runs when no detector is named.
-DEFAULT_DETECTOR = "likelihood"
+DEFAULT_DETECTOR = "ensemble"
 
 
 def _resolve(detector: str) -> tuple[str, dict[str, Any], str, DetectorSpec | None]:

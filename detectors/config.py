@@ -29,6 +29,7 @@ from pydantic import (
 from detectors.absence import AbsenceParams
 from detectors.budget import BudgetParams
 from detectors.changepoint import ChangePointParams
+from detectors.ensemble import EnsembleParams
 from detectors.ewma import EwmaParams
 from detectors.halfspace import HalfSpaceParams
 from detectors.likelihood import LikelihoodParams
@@ -42,7 +43,15 @@ Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Scalar = str | int | float | bool
 Matcher = dict[str, Scalar | list[Scalar]]
 Kind = Literal[
-    "likelihood", "seasonal", "ewma", "changepoint", "hst", "new_value", "absence", "budget"
+    "likelihood",
+    "seasonal",
+    "ewma",
+    "changepoint",
+    "hst",
+    "new_value",
+    "absence",
+    "budget",
+    "ensemble",
 ]
 Aggregation = Literal[
     "count", "sum", "avg", "min", "max", "p50", "p95", "p99", "rate", "ratio", "distinct"
@@ -58,6 +67,7 @@ PARAMS: dict[str, type] = {
     "new_value": NewValueParams,
     "absence": AbsenceParams,
     "budget": BudgetParams,
+    "ensemble": EnsembleParams,
 }
 _CHOICES: dict[str, Any] = {
     "direction": Literal["up", "down", "both"],

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from detectors.absence import Absence, AbsenceParams
 from detectors.budget import BudgetBurn, BudgetParams
 from detectors.changepoint import ChangePoint, ChangePointParams
+from detectors.ensemble import Ensemble, EnsembleParams
 from detectors.ewma import EwmaChart, EwmaParams
 from detectors.halfspace import HalfSpaceParams, HalfSpaceScorer
 from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
@@ -35,6 +36,7 @@ ESTIMATORS: dict[str, tuple[type, type]] = {
     "new_value": (NewValue, NewValueParams),
     "absence": (Absence, AbsenceParams),
     "budget": (BudgetBurn, BudgetParams),
+    "ensemble": (Ensemble, EnsembleParams),
 }
 KINDS = tuple(ESTIMATORS)
 # How a window's value comes from its events, for the noise floor of sigma.
@@ -47,7 +49,9 @@ _NOISE = {
 }
 # Kinds whose new keys start from a parent's baseline. Absence and budget do not: a new
 # team is not "expected to be active" before it has been, and budgets are per key.
-INHERITS = frozenset({"likelihood", "seasonal", "ewma", "changepoint", "hst", "new_value"})
+INHERITS = frozenset(
+    {"likelihood", "seasonal", "ewma", "changepoint", "hst", "new_value", "ensemble"}
+)
 
 
 def build_params(

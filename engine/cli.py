@@ -394,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--detector",
         metavar="NAME",
-        help="a detector kind or default detector id (default: likelihood)",
+        help="a detector kind or default detector id (default: ensemble)",
     )
     p.add_argument("--param", nargs="*", metavar="K=V", help="detector parameters (default: none)")
     p.add_argument("--out", metavar="FILE", help="scores CSV (default: standard output)")

@@ -149,7 +149,7 @@ def test_without_a_detector_the_default_one_scores(tmp_path):
     write_series(src, daily())
     report = io.StringIO()
     assert score(str(src), None, {}, str(out), report) == 0
-    assert "with likelihood (likelihood)" in report.getvalue()
+    assert "with ensemble (ensemble)" in report.getvalue()
     scores = [float(r["anomaly_score"]) for r in read(out)]
     assert scores.index(max(scores)) == 2500 and max(scores) > 0.5
 
