@@ -365,6 +365,7 @@ class DetectorState:
         inherits = d.kind in INHERITS
         novelty = d.kind == "new_value"
         adopts = novelty and bool(d.parent_by)
+        everyone = novelty and getattr(d.params, "scope", "key") == "everyone"
         alerts, thr = self.alerts, d.threshold
         points = 0
         stepped: set[tuple[str, ...]] = set()
@@ -385,7 +386,9 @@ class DetectorState:
             if novelty and entry is not None:
                 if adopts and (pool := self.pools.get(entry[0])) is not None:
                     model.adopt(pool)
-                if self.root is not None and model.is_young(start, d.warmup):
+                if everyone:  # news only if new to the whole organisation
+                    seen_x = self.root.new_values(x) if self.root is not None else []
+                elif self.root is not None and model.is_young(start, d.warmup):
                     # a young key's first values are its habits: news only if new to all
                     seen_x = self.root.new_values(x)
             score = 0.0 if idle else model.score_one(seen_x, start, n)

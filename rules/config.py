@@ -20,7 +20,10 @@ APPROVED_MODELS = [
     "anthropic.claude-3-5-sonnet",
     "anthropic.claude-3-5-haiku",
 ]
-ALLOWED_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
+# Which regions an organisation uses is its own fact: out of the box every region is allowed
+# (the rule `disallowed-region` matches nothing) and the detector of geographies new to the
+# organisation watches instead. Configure the list to enforce a policy.
+ALLOWED_REGIONS = ["*"]
 DEFAULT_BRANCHES = ["main", "master"]
 
 
