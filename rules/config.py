@@ -37,8 +37,11 @@ def _default_lists() -> dict[str, list[str]]:
 
 def _default_values() -> dict[str, float | int | str]:
     return {
-        "user_hourly_cost_budget_usd": 25,
-        "team_hourly_token_budget": 20_000_000,
+        # Spend budgets are an organisation's own facts (a heavy Opus user spends 25 USD an
+        # hour as a matter of course): `off` runs no budget rule until one is configured.
+        # Surges against each user's and team's own baseline are the detectors' work.
+        "user_hourly_cost_budget_usd": "off",
+        "team_hourly_token_budget": "off",
         "user_error_burst_count": 10,
         "user_distinct_repos": 15,
         "session_assertion_failures": 8,
