@@ -33,6 +33,9 @@ STAT_NAMES = (
 )
 
 
+LONG_WINDOW = 1800.0  # a window this long or longer: incidents wait two of them for a signal
+
+
 @dataclass(frozen=True)
 class CompiledDetector:
     """Everything a DetectorState needs, as plain picklable values."""
@@ -513,6 +516,7 @@ class DetectorState:
             evidence=evidence,
             runbook=d.runbook,
             noise_budget=d.noise_budget,
+            resolve_after=2 * d.interval if d.interval >= LONG_WINDOW else None,
         )
 
     @property

@@ -87,3 +87,29 @@ def test_each_geography_new_after_warm_up_is_news_once(calls):
     late = {g for g, t in first.items() if t >= MONDAY + 3600}
     got = [g for _, news in opened(signals) for g in {geography(r) for r in news}]
     assert sorted(got) == sorted(late)  # each once, whoever the first people there were
+
+
+def test_a_detector_of_hourly_windows_keeps_its_incident_open_between_signals():
+    """A firing key signals once a window: an hourly detector's incident must outlive the
+    hour between two signals instead of resolving and opening again with the next one."""
+    from engine.incidents.book import IncidentBook
+    from engine.incidents.config import IncidentsConfig
+    from engine.plan import signal_hit
+
+    spec = {"id": "hourly", "kind": "ewma", "interval": "1h", "warmup": "1h",
+            "params": {"direction": "up", "z": 3}}  # fmt: skip
+    ds = DetectorSet.from_config(DetectorsConfig.model_validate({"detectors": [spec]}))
+    state = ds.new_state("hourly")
+    events = [invoke(MONDAY + 3600 * h + 60 * i, user="u") for h in range(30) for i in range(3)]
+    events += [invoke(MONDAY + 3600 * h + i, user="u") for h in range(30, 34) for i in range(60)]
+    signals = feed(ds, state, events, MONDAY + 3600 * 36)
+    firing = [s for s in signals if s.firing]
+    assert len(firing) >= 3 and all(s.resolve_after == 7200 for s in firing)
+    book = IncidentBook(IncidentsConfig())
+    opened = [
+        t
+        for s in signals
+        for t in book.on_hit(signal_hit(s))
+        if getattr(t, "type", "") == "incident.opened"
+    ]
+    assert len(opened) == 1
