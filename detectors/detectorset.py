@@ -33,6 +33,7 @@ STAT_NAMES = (
 )
 
 
+ADOPTED_BY = 3  # keys showing a value new to everyone before it is everyone's (scope everyone)
 LONG_WINDOW = 1800.0  # a window this long or longer: incidents wait two of them for a signal
 
 
@@ -413,6 +414,8 @@ class DetectorState:
                 continue
             model.learn_one(x, start, n)
             if entry is not None and inherits:
+                if everyone and self.root is not None and detector_warm:
+                    x = self._adopted(key, x)
                 self._teach_pools(entry[0], x, start, n)
         if len(stepped) < len(alerts):
             out.extend(self._step_without_point(stepped, start, end))
@@ -473,6 +476,27 @@ class DetectorState:
         if accs is None:
             return empty_value(agg)
         return accs[0].value(agg, d.min_count)
+
+    def _adopted(self, key: tuple[str, ...], x: set[str]) -> set[str]:
+        """Of a window's values, those the organisation has made its own: a value new to
+        it becomes the organisation's once `ADOPTED_BY` keys have shown it (one person in
+        a new geography does not make it the organisation's; the next person there is
+        news as well). Bounded: at most `max_keys` pending values."""
+        pending = self.__dict__.setdefault("pending", {})  # saved before it existed
+        root, kept = self.root, set()
+        for v in x:
+            norm = root.norm(v)
+            if norm in root.seen:
+                kept.add(v)
+                continue
+            keys = pending.setdefault(norm, set())
+            keys.add(key)
+            if len(keys) >= ADOPTED_BY:
+                del pending[norm]
+                kept.add(v)
+        while len(pending) > self.d.max_keys:
+            del pending[next(iter(pending))]
+        return kept
 
     def _teach_pools(self, parent: tuple, x: Any, start: float, n: int) -> None:
         d = self.d

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.config import DetectorsConfig
-from detectors.detectorset import DetectorSet
+from detectors.detectorset import ADOPTED_BY, DetectorSet
 from detectors.new_value import geography
 from tests.detectors.test_detectorset import MONDAY, STEP, feed, invoke
 
@@ -48,10 +48,17 @@ def test_regions_of_a_known_geography_are_no_news_one_of_another_is():
         invoke(MONDAY + 50 * STEP + i, user="bo", team="web", region="ca-central-1")
         for i in range(5)
     ]
-    # once seen, that geography is the organisation's: the next person there is not news
+    # one person there does not make it the organisation's: the next one is news as well,
+    # until three people have used it
     events += [invoke(MONDAY + 60 * STEP, user="ana", region="ca-west-1")]
+    events += [invoke(MONDAY + 62 * STEP, user="cy", team="new", region="ca-west-1")]
+    events += [invoke(MONDAY + 64 * STEP, user="dee", team="new", region="ca-central-1")]
     signals = feed(ds, state, events, MONDAY + 70 * STEP)
-    assert opened(signals) == [("bo", ["ca-central-1"])]
+    assert opened(signals) == [
+        ("bo", ["ca-central-1"]),
+        ("ana", ["ca-west-1"]),
+        ("cy", ["ca-west-1"]),
+    ]
 
 
 def test_nothing_is_news_during_warm_up():
@@ -72,9 +79,9 @@ regions = st.builds(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 5), regions), max_size=80))
-def test_each_geography_new_after_warm_up_is_news_once(calls):
-    """Whatever the order and mix of calls: one incident per geography first seen after the
-    warm-up, by the first person using it, and none for geographies seen during it."""
+def test_each_geography_new_after_warm_up_is_news_until_adopted(calls):
+    """Whatever the order and mix of calls: every geography first seen after the warm-up is
+    news, for at most the first three people using it; none seen during it ever is."""
     ds = org_geographies()
     state = ds.new_state("geo")
     everyday = [(m, u) for m in range(0, 500, 10) for u in range(6)]  # people at work
@@ -85,8 +92,10 @@ def test_each_geography_new_after_warm_up_is_news_once(calls):
     for e in sorted(events, key=lambda e: e["time"]):
         first.setdefault(geography(e["region"]), e["time"])
     late = {g for g, t in first.items() if t >= MONDAY + 3600}
-    got = [g for _, news in opened(signals) for g in {geography(r) for r in news}]
-    assert sorted(got) == sorted(late)  # each once, whoever the first people there were
+    got = [(u, g) for u, news in opened(signals) for g in {geography(r) for r in news}]
+    assert {g for _, g in got} == late
+    for g in late:
+        assert len({u for u, h in got if h == g}) <= ADOPTED_BY
 
 
 def test_a_detector_of_hourly_windows_keeps_its_incident_open_between_signals():
