@@ -414,7 +414,7 @@ class DetectorState:
                 continue
             model.learn_one(x, start, n)
             if entry is not None and inherits:
-                if everyone and self.root is not None and detector_warm:
+                if everyone and self.root is not None:  # warm-up included
                     x = self._adopted(key, x)
                 self._teach_pools(entry[0], x, start, n)
         if len(stepped) < len(alerts):
