@@ -26,7 +26,7 @@ from engine.metrics.registry import EngineMetrics
 from engine.plan import Plan
 from engine.replay_run import ReplayOptions, run_replay
 from engine.report.build import build_report
-from replay.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import SimulationSpec, simulate
 
 
 def events_of(history: Path, plan: Plan) -> list[dict]:

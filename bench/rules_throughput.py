@@ -28,7 +28,7 @@ from typing import Any
 from engine.aliases import AliasTable
 from engine.decode import decode_line
 from replay.simulator.simulate import SimulationSpec, simulate
-from rules.config import ALLOWED_REGIONS, APPROVED_MODELS
+from rules.config import APPROVED_MODELS, RulesConfig
 from rules.ruleset import RuleSet
 
 COMMANDS = [
@@ -52,6 +52,8 @@ MODELS = [
     ("anthropic.claude-haiku-4-5", "claude-haiku-4-5-20251001"),
     ("anthropic.claude-3-opus", "anthropic.claude-3-opus-20240229-v1:0"),
 ]
+# The allow-list is an organisation's own (the default allows every region): configure one.
+ALLOWED_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
 REGIONS = [*ALLOWED_REGIONS, "ap-southeast-1"]
 
 
@@ -384,7 +386,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    ruleset = RuleSet.load([])
+    ruleset = RuleSet.load([], RulesConfig(lists={"allowed_regions": ALLOWED_REGIONS}))
     n_rules = len(ruleset.detections)
     synthetic = generate(args.events)
     report(

@@ -75,6 +75,8 @@ _CHOICES: dict[str, Any] = {
     "method": Literal["page_hinkley", "adwin"],
     "period": Literal["day", "month"],
     "transform": Literal["none", "log"],
+    "generalize": Literal["value", "geography"],
+    "scope": Literal["key", "everyone"],
 }
 _DURATIONS = frozenset({"step", "tau", "min_history"})
 _ZERO_OK = frozenset({"budget", "min_points", "adapt_after", "seed", "refractory"})

@@ -34,6 +34,10 @@ STAT_NAMES = (
 )
 
 
+ADOPTED_BY = 3  # keys showing a value new to everyone before it is everyone's (scope everyone)
+LONG_WINDOW = 1800.0  # a window this long or longer: incidents wait two of them for a signal
+
+
 @dataclass(frozen=True)
 class CompiledDetector:
     """Everything a DetectorState needs, as plain picklable values."""
@@ -370,6 +374,7 @@ class DetectorState:
         inherits = d.kind in INHERITS
         novelty = d.kind == "new_value"
         adopts = novelty and bool(d.parent_by)
+        everyone = novelty and getattr(d.params, "scope", "key") == "everyone"
         alerts, thr = self.alerts, d.threshold
         recent = self.__dict__.get("recent")  # only a replay writing a report sets it
         points = 0
@@ -391,7 +396,9 @@ class DetectorState:
             if novelty and entry is not None:
                 if adopts and (pool := self.pools.get(entry[0])) is not None:
                     model.adopt(pool)
-                if self.root is not None and model.is_young(start, d.warmup):
+                if everyone:  # news only if new to the whole organisation
+                    seen_x = self.root.new_values(x) if self.root is not None else []
+                elif self.root is not None and model.is_young(start, d.warmup):
                     # a young key's first values are its habits: news only if new to all
                     seen_x = self.root.new_values(x)
             score = 0.0 if idle else model.score_one(seen_x, start, n)
@@ -418,6 +425,8 @@ class DetectorState:
                 continue
             model.learn_one(x, start, n)
             if entry is not None and inherits:
+                if everyone and self.root is not None:  # warm-up included
+                    x = self._adopted(key, x)
                 self._teach_pools(entry[0], x, start, n)
         if len(stepped) < len(alerts):
             out.extend(self._step_without_point(stepped, start, end))
@@ -479,6 +488,27 @@ class DetectorState:
             return empty_value(agg)
         return accs[0].value(agg, d.min_count)
 
+    def _adopted(self, key: tuple[str, ...], x: set[str]) -> set[str]:
+        """Of a window's values, those the organisation has made its own: a value new to
+        it becomes the organisation's once `ADOPTED_BY` keys have shown it (one person in
+        a new geography does not make it the organisation's; the next person there is
+        news as well). Bounded: at most `max_keys` pending values."""
+        pending = self.__dict__.setdefault("pending", {})  # saved before it existed
+        root, kept = self.root, set()
+        for v in x:
+            norm = root.norm(v)
+            if norm in root.seen:
+                kept.add(v)
+                continue
+            keys = pending.setdefault(norm, set())
+            keys.add(key)
+            if len(keys) >= ADOPTED_BY:
+                del pending[norm]
+                kept.add(v)
+        while len(pending) > self.d.max_keys:
+            del pending[next(iter(pending))]
+        return kept
+
     def _teach_pools(self, parent: tuple, x: Any, start: float, n: int) -> None:
         d = self.d
         if d.parent_by:
@@ -521,6 +551,7 @@ class DetectorState:
             evidence=evidence,
             runbook=d.runbook,
             noise_budget=d.noise_budget,
+            resolve_after=2 * d.interval if d.interval >= LONG_WINDOW else None,
         )
 
     @property

@@ -64,7 +64,9 @@ class EwmaChart:
     True
     """
 
-    __slots__ = ("escale", "ewma", "loc", "n", "p", "run", "scale", "t_last", "tail", "unit")
+    __slots__ = (
+        "escale", "ewma", "loc", "n", "p", "run", "scale", "t_last", "tail", "unit", "zscale", "ztail"
+    )  # fmt: skip
 
     def __init__(self, params: EwmaParams | None = None) -> None:
         self.p = params or EwmaParams()
@@ -77,6 +79,8 @@ class EwmaChart:
         self.t_last = -math.inf
         self.escale = 0.0
         self.tail = 0.0
+        self.zscale = 0.0  # binomial: spread and usual spikes in sampling sds, see `_sigma`
+        self.ztail = 0.0
 
     __setstate__ = restore_slots
 
@@ -84,12 +88,20 @@ class EwmaChart:
         child = EwmaChart(self.p)
         child.loc, child.scale, child.ewma, child.n = self.loc, self.scale, self.loc, self.n
         child.unit, child.escale, child.tail = self.unit, self.escale, self.tail
+        child.zscale, child.ztail = self.zscale, self.ztail
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
         return self.n >= self.p.min_points
 
     def _sigma(self, n: int = 0) -> float:
+        if self.p.noise == "binomial" and n > 0:
+            # A share of a few events swings by sampling alone (one error in three calls is
+            # 33%): its spread and usual spikes are measured in sampling sds of the window's
+            # own size, so the quiet minutes of three calls do not hide a burst in a busy one
+            # (one person failing often is a spike of their calls, not of the whole team's).
+            floor = noise_floor("binomial", self.loc, n, self.unit)
+            return floor * max(1.0, self.zscale, self.ztail / TAIL_Z)
         # recurring spikes are normal: sigma at least makes their usual size 2.33 sigmas
         sigma = max(self.scale, 1e-6 * (abs(self.loc) + 1e-6), self.tail / TAIL_Z)
         return max(sigma, noise_floor(self.p.noise, self.loc, n, self.unit))
@@ -164,6 +176,12 @@ class EwmaChart:
             self.run = 0
         if self.run <= 2:  # a run of outliers past its second point is not a recurring spike
             self.tail = tail_step(self.tail, abs(x - self.loc))
+            if p.noise == "binomial" and n > 0:
+                z = abs(x - self.loc) / noise_floor("binomial", self.loc, n, self.unit)
+                self.ztail = tail_step(self.ztail, z)
+                if self.run == 0:
+                    zc = min(z, p.clip)
+                    self.zscale += max(1.0 / self.n, p.alpha) * (MAD_TO_SIGMA * zc - self.zscale)
         clip = math.inf if learning or self.run >= p.adapt_after else p.clip
         alpha = max(1.0 / self.n, p.alpha)
         chart_sigma = self._chart_sigma(n)

@@ -60,3 +60,8 @@ class Signal:
     evidence: dict[str, Any] = field(default_factory=dict)
     runbook: str | None = None
     noise_budget: int | None = None  # None: the global budget; 0: none
+    # How long the incident may go without a signal before it resolves by itself (None: the
+    # incidents' resolve_timeout). A firing key signals once a window, so a detector of long
+    # windows asks for two of them: its incident must not resolve between two signals and
+    # open again with the next one.
+    resolve_after: float | None = None

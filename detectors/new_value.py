@@ -10,9 +10,29 @@ from detectors.persist import restore_slots
 
 @dataclass(frozen=True)
 class NewValueParams:
-    """max_values: how many distinct values a key remembers (least recently seen are forgotten)."""
+    """max_values: how many distinct values a key remembers (least recently seen are forgotten).
+
+    `generalize: geography` compares AWS regions by their geography (`eu-north-1` is `eu`,
+    `us-gov-west-1` is `us-gov`): the boundary of data residency, and of Bedrock's
+    cross-region inference profiles (`us.`, `eu.`, `apac.`), so a team spreading over
+    another region of its geography is no news, while a call leaving it is.
+    `scope: everyone` judges every key against all values anyone has shown (the
+    organisation's), not against its own: news is a value new to the whole organisation.
+    """
 
     max_values: int = 256
+    generalize: str = "value"
+    scope: str = "key"
+
+
+def geography(region: str) -> str:
+    """The geography of an AWS region name: all but its last two parts (`ap-south-1` -> `ap`).
+
+    >>> geography("us-gov-west-1"), geography("il-central-1"), geography("local")
+    ('us-gov', 'il', 'local')
+    """
+    parts = region.lower().split("-")
+    return "-".join(parts[:-2]) if len(parts) >= 3 else region.lower()
 
 
 class NewValue:
@@ -67,8 +87,12 @@ class NewValue:
     def is_warm(self, t: float, warmup: float) -> bool:
         return self.t0 is not None and t - self.t0 >= warmup
 
+    def norm(self, value: str) -> str:
+        """What is remembered of a value (itself, or its geography)."""
+        return geography(value) if self.p.generalize == "geography" else value
+
     def new_values(self, values: Iterable[str]) -> list[str]:
-        return sorted(v for v in set(values) if v not in self.seen)
+        return sorted(v for v in set(values) if self.norm(v) not in self.seen)
 
     def score_one(self, values: Iterable[str], t: float, n: int = 0) -> float:
         return 1.0 if self.new_values(values) else 0.0
@@ -82,7 +106,7 @@ class NewValue:
         if self.born is None:
             self.born = t
         seen = self.seen
-        for v in sorted(set(values)):
+        for v in sorted({self.norm(v) for v in values}):
             seen.pop(v, None)
             seen[v] = None
         while len(seen) > self.p.max_values:

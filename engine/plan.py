@@ -52,6 +52,7 @@ def signal_hit(signal: Signal) -> Hit:
         resolved=not signal.firing,
         score=signal.score,
         noise_budget=signal.noise_budget,
+        resolve_after=getattr(signal, "resolve_after", None),  # signals saved before it existed
     )
 
 

@@ -20,7 +20,10 @@ APPROVED_MODELS = [
     "anthropic.claude-3-5-sonnet",
     "anthropic.claude-3-5-haiku",
 ]
-ALLOWED_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
+# Which regions an organisation uses is its own fact: out of the box every region is allowed
+# (the rule `disallowed-region` matches nothing) and the detector of geographies new to the
+# organisation watches instead. Configure the list to enforce a policy.
+ALLOWED_REGIONS = ["*"]
 DEFAULT_BRANCHES = ["main", "master"]
 
 
@@ -34,11 +37,15 @@ def _default_lists() -> dict[str, list[str]]:
 
 def _default_values() -> dict[str, float | int | str]:
     return {
-        "user_hourly_cost_budget_usd": 25,
-        "team_hourly_token_budget": 20_000_000,
+        # Spend budgets are an organisation's own facts (a heavy Opus user spends 25 USD an
+        # hour as a matter of course): `off` runs no budget rule until one is configured.
+        # Surges against each user's and team's own baseline are the detectors' work.
+        "user_hourly_cost_budget_usd": "off",
+        "team_hourly_token_budget": "off",
         "user_error_burst_count": 10,
         "user_distinct_repos": 15,
-        "session_assertion_failures": 8,
+        # an agent's test-fix loop fails a dozen times and then passes: past that, it is stuck
+        "session_assertion_failures": 20,
         "user_sessions_per_5m": 20,
     }
 

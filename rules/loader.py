@@ -47,6 +47,7 @@ class RuleDoc:
     data: dict[str, Any]
     obj: SigmaObject | None = None
     conditions: list[tuple[str, float]] = field(default_factory=list)  # correlation ranges
+    switched_off: bool = False  # a correlation whose threshold is configured `off`
 
     @property
     def label(self) -> str:
@@ -245,6 +246,9 @@ def load_rule_docs(
             else:
                 merged = deep_dict_update(copy.deepcopy(data), copy.deepcopy(global_doc))
                 previous = copy.deepcopy(data)
+            if _switched_off(merged, config):  # kept unparsed: its rules still feed nothing
+                docs.append(RuleDoc(path, line, node, merged, switched_off=True))
+                continue
             doc = RuleDoc(path, line, node, merged)
             problems.extend(_parse_doc(doc, config))
             docs.append(doc)
@@ -371,6 +375,21 @@ def _detection_item_problems(doc: RuleDoc) -> list[Problem]:
 
 
 # --- configuration references ---------------------------------------------------------------
+
+
+def _switched_off(data: dict[str, Any], config: RulesConfig) -> bool:
+    """Whether a correlation's threshold refers to a value configured as `off`: a budget the
+    organisation has not set (a fixed hourly spend is its own fact) runs no rule at all."""
+    correlation = data.get("correlation")
+    condition = correlation.get("condition") if isinstance(correlation, dict) else None
+    if not isinstance(condition, dict):
+        return False
+    for op in CONDITION_OPS:
+        value = condition.get(op)
+        match = VALUE_REF.match(value.strip()) if isinstance(value, str) else None
+        if match is not None and str(config.values.get(match.group(1), "")).lower() == "off":
+            return True
+    return False
 
 
 def _substitute_values(doc: RuleDoc, config: RulesConfig) -> list[Problem]:

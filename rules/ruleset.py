@@ -435,6 +435,12 @@ def build_ruleset(
             for rid, feed in rule_feeds:
                 feeds.setdefault(rid, []).append(feed)
                 generate_wanted[rid] = generate_wanted.get(rid, False) or generate
+    for doc in docs:
+        if doc.switched_off:  # its building blocks stay building blocks, raising nothing
+            names = doc.data["correlation"].get("rules")
+            for rid in names if isinstance(names, list) else [names]:
+                if rid in detections and rid not in feeds:
+                    detections[rid].generates = False
     for rid, rule in detections.items():
         if rid in feeds:
             rule.feeds = tuple(feeds[rid])

@@ -155,13 +155,19 @@ class SilenceConfig(_Strict):
 
 class NoiseBudgetConfig(_Strict):
     """How many incidents one rule or detector may open per `per` before the rest fold into
-    one storm incident (a rule's `spanwatch: {noise-budget: N}` or a detector's
-    `noise_budget: N` overrides `incidents`; `off` there exempts it). `top_groups`: how many of
+    one storm incident, and how many per day (`per_day`, the same for every rule; a rule's
+    `spanwatch: {noise-budget: N}` or a detector's `noise_budget: N` overrides `incidents`;
+    `off` there exempts it from both). `top_groups`: how many of
     the folded incidents' groups the storm incident lists."""
 
     enabled: bool = Field(True, description="false: no rule or detector has a budget")
     incidents: int = Field(10, ge=1, description="incidents a rule or detector may open per `per`")
     per: PositiveDuration = Field(3600.0, description="the budget period")
+    # A steady drizzle (one incident an hour, every hour) never exceeds an hourly budget but
+    # is as noisy over a day: a second budget per day (null: none) folds it as well.
+    per_day: int | None = Field(
+        20, ge=1, description="incidents a rule or detector may open per trailing day (null: none)"
+    )
     top_groups: int = Field(
         5, ge=1, le=100, description="the folded incidents' most frequent groups listed"
     )

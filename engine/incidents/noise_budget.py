@@ -12,8 +12,16 @@ folded into it, lists their most frequent groups (`storm`), takes the gravest se
 them, and resolves itself one period after the last incident folded into it.
 
 The budget counts every incident its rule opened in the period, folded or not, so a storm
-ends as soon as the rule is back under its budget. State is bounded: per rule, the times of
-its last `incidents` openings, and per storm, counts for at most `MAX_GROUPS` groups.
+ends as soon as the rule is back under its budget.
+
+A rule may also open at most `per_day` incidents in any trailing day (default 20), whatever
+its hourly budget: a steady drizzle (one an hour, every hour) never trips an hourly budget yet
+pages on-call two dozen times a day. Past the daily budget its incidents fold the same way, and
+the storm stays open one day after the last incident folded into it, so a drizzle is one storm
+notification, not one per gap between its drops.
+
+State is bounded: per rule, the times of its last `max(incidents, per_day)` openings, and per
+storm, counts for at most `MAX_GROUPS` groups.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from engine.incidents.model import SEVERITY_RANK, Hit, fingerprint
 
 STORM_GROUP = {"storm": "over-budget"}
 MAX_GROUPS = 1000  # groups counted per storm; the rest are counted together
+DAY = 86400.0
 
 
 def storm_fingerprint(rule_id: str) -> str:
@@ -39,6 +48,7 @@ class StormTally:
     """What one storm has folded so far."""
 
     limit: int
+    per: float = 3600.0  # the period whose budget the storm's rule exceeded
     folded: int = 0
     severity: str = "info"
     groups: dict[tuple[tuple[str, str], ...], int] = field(default_factory=dict)
@@ -54,13 +64,13 @@ class StormTally:
         else:
             self.other_groups += 1
 
-    def summary(self, rule_id: str, per: float, top: int) -> dict[str, Any]:
+    def summary(self, rule_id: str, top: int) -> dict[str, Any]:
         ranked = sorted(self.groups.items(), key=lambda kv: (-kv[1], kv[0]))
         shown = ranked[:top]
         return {
             "rule_id": rule_id,
             "budget": self.limit,
-            "per_seconds": per,
+            "per_seconds": self.per,
             "folded": self.folded,
             "top_groups": [{"group": dict(k), "incidents": n} for k, n in shown],
             "other_groups": len(ranked) - len(shown) + (1 if self.other_groups else 0),
@@ -74,6 +84,14 @@ class NoiseBudget:
         self.config = config
         self._opened: dict[str, deque[float]] = {}
         self._storms: dict[str, StormTally] = {}
+        self._exceeded: dict[str, tuple[int, float]] = {}  # rule -> (budget, period) last past
+
+    def daily(self, limit: int | None) -> int | None:
+        """The daily budget of a rule whose hourly budget is `limit` (None: exempt)."""
+        per_day = getattr(self.config, "per_day", None)  # a config saved before it existed
+        if limit is None or per_day is None:
+            return None
+        return max(per_day, limit) if self.config.per < DAY else None
 
     def limit(self, hit: Hit) -> int | None:
         """The hit's rule's budget; None when it has none."""
@@ -86,23 +104,36 @@ class NoiseBudget:
         limit = self.limit(hit)
         if limit is None:
             return False
+        daily = self.daily(limit)
+        keep = max(limit, daily or 0)
         times = self._opened.get(hit.rule_id)
         if times is None:
-            times = self._opened[hit.rule_id] = deque(maxlen=limit)
-        elif times.maxlen != limit:  # the rule was reloaded with another budget
-            times = self._opened[hit.rule_id] = deque(times, maxlen=limit)
-        over = len(times) == limit and times[0] > at - self.config.per
+            times = self._opened[hit.rule_id] = deque(maxlen=keep)
+        elif times.maxlen != keep:  # the rule was reloaded with another budget
+            times = self._opened[hit.rule_id] = deque(times, maxlen=keep)
+        per = self.config.per
+        over = None
+        if len(times) >= limit and times[-limit] > at - per:
+            over = (limit, per)
+        elif daily is not None and len(times) == daily and times[0] > at - DAY:
+            over = (daily, DAY)
+        if over is not None:
+            self.__dict__.setdefault("_exceeded", {})[hit.rule_id] = over  # older saves lack it
         times.append(at)
-        return over
+        return over is not None
 
     def fold(self, hit: Hit, at: float, *, new_storm: bool) -> Hit:
         """Count `hit`'s incident into its rule's storm; the hit that opens or updates it."""
-        limit = self.limit(hit) or 0
+        limit, per = self.__dict__.get("_exceeded", {}).get(
+            hit.rule_id, (self.limit(hit) or 0, self.config.per)
+        )
         tally = None if new_storm else self._storms.get(hit.rule_id)
         if tally is None:
-            tally = self._storms[hit.rule_id] = StormTally(limit)
+            tally = self._storms[hit.rule_id] = StormTally(limit, per)
+        elif per > tally.per:  # a storm of the hour that goes on all day
+            tally.limit, tally.per = limit, per
         tally.add(hit)
-        per = self.config.per
+        limit, per = tally.limit, tally.per
         return Hit(
             source=hit.source,
             rule_id=hit.rule_id,
@@ -126,7 +157,7 @@ class NoiseBudget:
         tally = self._storms.get(rule_id)
         if tally is None:
             return {}
-        return tally.summary(rule_id, self.config.per, self.config.top_groups)
+        return tally.summary(rule_id, self.config.top_groups)
 
 
 def _duration(seconds: float) -> str:

@@ -23,7 +23,10 @@ def test_the_embedded_default_set_covers_the_claude_code_use_cases():
     assert ids["error-rate-per-team"].severity == "critical"
     assert ids["latency-p95-per-model-region"].aggregation == "p95"
     assert ids["cache-hit-ratio-per-workflow"].aggregation == "ratio"
-    assert ids["new-region-per-user"].kind == "new_value"
+    assert ids["region-new-to-organisation"].params == {
+        "generalize": "geography",
+        "scope": "everyone",
+    }
     assert ids["new-model-per-team"].field == "model"
     assert ids["team-silent"].kind == "absence"
     assert ids["team-monthly-budget"].kind == "budget"

@@ -235,7 +235,16 @@ def test_one_or_many_rules_per_file_and_directories_load(tmp_path):
 def test_default_rule_set_is_the_claude_code_pack():
     ruleset = RuleSet.load([])
     assert "unapproved-model" in ruleset.rule_ids
+    assert "user-error-burst" in ruleset.correlation_ids
+    assert ruleset.problems == []
+
+
+def test_a_budget_left_off_runs_no_rule_and_a_configured_one_does():
+    assert "user-hourly-cost-over-budget" not in RuleSet.load([]).correlation_ids
+    configured = RulesConfig(values={"user_hourly_cost_budget_usd": 40})
+    ruleset = RuleSet.load([], configured)
     assert "user-hourly-cost-over-budget" in ruleset.correlation_ids
+    assert "team-hourly-token-burn" not in ruleset.correlation_ids
     assert ruleset.problems == []
 
 

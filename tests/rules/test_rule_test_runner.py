@@ -129,10 +129,12 @@ def test_every_rule_test_of_the_default_pack_passes(test_file):
 
 def test_every_default_pack_rule_has_a_positive_and_a_negative_test():
     """Each incident-raising rule appears in an expectation and in a test expecting none."""
+    from rules.config import RulesConfig
     from rules.ruleset import RuleSet
     from rules.testing import parse_test_file
 
-    ruleset = RuleSet.load([])
+    budgets = {"user_hourly_cost_budget_usd": 25, "team_hourly_token_budget": 20_000_000}
+    ruleset = RuleSet.load([], RulesConfig(values=budgets))  # budgets are off by default
     raising = {r.rule_id for r in ruleset.detections if r.generates} | set(ruleset.correlation_ids)
     positive, negative_files = set(), set()
     for path in PACK_TESTS:

@@ -11,6 +11,7 @@ from engine.incidents.noise_budget import MAX_GROUPS, STORM_GROUP
 from tests.engine.incidents.helpers import T0, book, hit, moves, notes
 
 HOUR = 3600.0
+DAY = 24 * HOUR
 
 
 def one_receiver(**route) -> dict:
@@ -92,6 +93,37 @@ def test_a_rule_back_under_its_budget_notifies_again_and_its_storm_resolves():
         if t.incident["group"] == {"user": "fresh"}
     ]
     assert "folded_into" not in fresh and fresh["id"] in notified_ids(out)
+
+
+def test_a_steady_drizzle_past_the_daily_budget_is_one_storm():
+    b = book(**one_receiver(), noise_budget={"incidents": 10, "per": "1h", "per_day": 20})
+    out = []
+    for i in range(72):  # one new problem an hour for three days: never ten in an hour
+        out += b.on_hit(hit(T0 + i * HOUR, user=f"u{i}", resolve_after=600))
+        out += b.advance(T0 + i * HOUR + 1800)
+    opened = moves(out, "incident.opened")
+    storms = [t.incident for t in opened if t.incident["group"] == STORM_GROUP]
+    folded = [t.incident for t in opened if "folded_into" in t.incident]
+    plain = [t.incident for t in opened if t.incident["group"] != STORM_GROUP]
+    plain = [i for i in plain if "folded_into" not in i]
+    # the first twenty are routed as usual; while the drizzle goes on (twenty in every
+    # trailing day, folded ones included) the rest are logged but fold into a single storm
+    assert len(storms) == 1 and len(folded) == 52
+    assert [p["group"]["user"] for p in plain] == [f"u{i}" for i in range(20)]
+    storm = b.incident(storms[0]["id"])
+    assert storm["storm"]["per_seconds"] == DAY and storm["storm"]["budget"] == 20
+    assert "1d" in storm["title"] and storm["status"] == "firing"
+    announced = [n for n in notes(out) if storms[0]["id"] in {i["id"] for i in n.incidents}]
+    assert len([n for n in announced if not n.repeat]) == 1  # reminders aside, once
+    assert not notified_ids(out) & {f["id"] for f in folded}
+
+
+def test_the_daily_budget_can_be_turned_off():
+    b = book(**one_receiver(), noise_budget={"per_day": None})
+    out = []
+    for i in range(48):
+        out += b.on_hit(hit(T0 + i * HOUR, user=f"u{i}", resolve_after=600))
+    assert not any(t.incident["group"] == STORM_GROUP for t in moves(out))
 
 
 def test_budgets_per_rule_and_off():

@@ -1,0 +1,74 @@
+"""An organisation in regions of its own, replayed as a user would with the defaults:
+its regions are learned, a call in a geography new to it is one incident."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from engine.timeutil import parse_time
+
+T0 = parse_time("2025-11-03T00:00:00Z")
+HOME = {"ledger": ["us-east-2", "us-west-2"], "maps": ["eu-west-2", "eu-central-1"]}
+
+
+def call(t: float, user: str, team: str, region: str) -> dict:
+    return {"time": t, "name": "claude.invoke", "user": user, "team": team, "region": region,
+            "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "status": "ok",
+            "tokens_in": 900, "tokens_out": 300, "cost": 0.01, "latency_ms": 2000.0,
+            "session": f"{user}-{int(t // 3600)}"}  # fmt: skip
+
+
+def organisation() -> list[dict]:
+    rng = random.Random(4)
+    events = []
+    for minute in range(0, 3 * 24 * 60, 3):
+        for team, regions in HOME.items():
+            for person in range(4):
+                if rng.random() < 0.3:
+                    # a team's second region turns up only on the third day: no news
+                    late = minute > 2 * 24 * 60 and rng.random() < 0.3
+                    region = regions[1] if late else regions[0]
+                    events.append(call(T0 + 60 * minute, f"{team}{person}", team, region))
+    # one person of maps calls Bedrock in a geography the organisation never uses
+    start = T0 + 2.5 * 86400
+    events += [call(start + 60 * i, "maps1", "maps", "ap-southeast-3") for i in range(10)]
+    return sorted(events, key=lambda e: e["time"])
+
+
+def replay(tmp: Path, config: str | None = None) -> list[dict]:
+    history, log = tmp / "history.jsonl", tmp / "incidents.jsonl"
+    history.write_bytes(b"\n".join(orjson.dumps(e) for e in organisation()) + b"\n")
+    args = ["replay", str(history), "--out", str(log)]
+    if config is not None:
+        (tmp / "spanwatch.yml").write_text(config)
+        args += ["--config", str(tmp / "spanwatch.yml")]
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [orjson.loads(x) for x in log.read_bytes().splitlines()]
+    return [x["incident"] for x in lines if x["type"] == "incident.opened"]
+
+
+def test_regions_are_learned_and_a_new_geography_is_one_incident(tmp_path):
+    opened = replay(tmp_path)
+    regional = [i for i in opened if "region" in i["rule_id"]]
+    assert [(i["rule_id"], i["group"]) for i in regional] == [
+        ("region-new-to-organisation", {"user": "maps1"})
+    ]
+    assert "ap-southeast-3" in str(regional[0]["evidence"])
+
+
+def test_a_configured_allow_list_turns_the_policy_rule_on(tmp_path):
+    config = "rules:\n  lists:\n    allowed_regions: [us-east-2, eu-west-2]\n"
+    opened = replay(tmp_path, config)
+    policy = [i["group"] for i in opened if i["rule_id"] == "disallowed-region"]
+    # every region off the organisation's list, whoever calls it (past the noise budget,
+    # the rest fold into one storm)
+    regions = {g["region"] for g in policy if "region" in g}
+    assert regions == {"us-west-2", "eu-central-1", "ap-southeast-3"}
