@@ -110,14 +110,16 @@ def match(plan: Plan, decoded: Decoded, *, live: bool) -> list[tuple[str, ToOrde
     """
     prompt: list[Hit] = list(decoded.hits)
     items: list[Timed] = []
+    match_one, quarantine = plan.match, plan.quarantine
     for timed in decoded.items:
-        if isinstance(timed.payload, dict):
-            event = timed.payload
-            ok, found = plan.quarantine.run("match", event, lambda e=event: plan.match(e))
-            if not ok:
+        event = timed.payload
+        if type(event) is dict:
+            try:
+                hits, windowed = match_one(event)
+            except Exception as exc:  # one event that breaks a rule or a route is put aside
+                quarantine.put("match", event, exc)
                 continue
-            hits, windowed = found
-            if live:
+            if live and hits:
                 prompt.extend(hits)
                 hits = []
             timed.payload = Matched(hits, windowed)
