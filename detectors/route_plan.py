@@ -4,7 +4,7 @@ Most detectors filter on `name` (`claude.invoke`, `cache.lookup`), so `NameIndex
 once, at configuration time, which routes can accept an event with a given name and
 drops that clause from their filters. The routes that remain for one name often share a
 key (`group_by` + `parent_by`) or a metric (the cost, the tokens), so a `RoutePlan`
-computes each distinct key and metric once per event and hands the results to every
+computes each distinct key, metric and deduplication mark once per event and hands the results to every
 route that needs them. The outcome is, by construction and by test
 (`tests/detectors/test_route_index.py`), the list that testing every `Route` gives.
 """
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from detectors.model import Observation, new_observation
 from detectors.routing import CompiledMatcher, Dedup, MetricExtractor, Route, group_key, norm
 
+_UNSET = object()  # a deduplication mark not computed yet for this event
 Keyer = tuple[tuple[str, ...], tuple[str, ...], tuple[str | None, ...]]  # group, parent, defaults
 
 
@@ -32,7 +33,7 @@ class PlannedRoute(NamedTuple):
     exclude: CompiledMatcher | None
     keyer: int
     metrics: tuple[int, ...]
-    dedup: Dedup | None = None
+    dedup: int | None = None  # index into the plan's `dedups`
 
 
 def _key(event: Mapping[str, Any], keyer: Keyer) -> tuple[tuple[str, ...], tuple | None] | None:
@@ -52,12 +53,14 @@ class RoutePlan:
     keyers: tuple[Keyer, ...]
     extractors: tuple[MetricExtractor, ...]
     routes: tuple[PlannedRoute, ...]
+    dedups: tuple[Dedup, ...] = ()
 
     @classmethod
     def build(cls, routes: Sequence[tuple[Route, CompiledMatcher]]) -> RoutePlan:
-        """From (route, the filter left to test) pairs: share equal keys and metrics."""
+        """From (route, the filter left to test) pairs: share equal keys, metrics, dedups."""
         keyers: dict[Keyer, int] = {}
         extractors: dict[MetricExtractor, int] = {}
+        dedups: dict[Dedup, int] = {}
         planned = []
         for route, remaining in routes:
             defaults = route.label_defaults or (None,) * len(route.group_by)
@@ -72,10 +75,10 @@ class RoutePlan:
                     route.exclude if route.exclude.clauses else None,
                     keyer,
                     metrics,
-                    route.dedup,
+                    None if route.dedup is None else dedups.setdefault(route.dedup, len(dedups)),
                 )
             )
-        return cls(tuple(keyers), tuple(extractors), tuple(planned))
+        return cls(tuple(keyers), tuple(extractors), tuple(planned), tuple(dedups))
 
     def observe(self, event: Mapping[str, Any], time: float) -> list[Observation]:
         """What `Route.observe` gives for each route, each key and metric computed once."""
@@ -83,6 +86,7 @@ class RoutePlan:
             return []
         keys = [_key(event, k) for k in self.keyers]
         values = [m.extract(event) for m in self.extractors]
+        marks: list[Any] = [_UNSET] * len(self.dedups)
         out = []
         for detector_id, filter_, exclude, keyer, metrics, dedup in self.routes:
             if filter_ is not None and not filter_.matches(event):
@@ -105,7 +109,11 @@ class RoutePlan:
                 extra["values"] = metric_values
                 value = None
             if dedup is not None:
-                dedup.mark(event, extra)
+                mark = marks[dedup]
+                if mark is _UNSET:
+                    mark = marks[dedup] = self.dedups[dedup].mark_of(event)
+                if mark is not None:
+                    extra["dedup"] = mark
             out.append(new_observation(detector_id, time, group, value, extra))
         return out
 

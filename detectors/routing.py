@@ -162,9 +162,16 @@ class Dedup:
 
     def mark(self, event: Mapping[str, Any], extra: dict[str, Any]) -> None:
         """Tell the detector's state which `by` value the event has, and if it is preferred."""
+        found = self.mark_of(event)
+        if found is not None:
+            extra["dedup"] = found
+
+    def mark_of(self, event: Mapping[str, Any]) -> tuple[str, bool] | None:
+        """(the event's `by` value, whether it is preferred); None when it has no `by` value."""
         v = event.get(self.by)
-        if v is not None and v != "":
-            extra["dedup"] = (norm(v), self.prefer.matches(event))
+        if v is None or v == "":
+            return None
+        return norm(v), self.prefer.matches(event)
 
 
 def group_key(

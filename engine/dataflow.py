@@ -1,23 +1,27 @@
-"""The dataflow, read top to bottom like the data flow.
+"""The dataflow, read top to bottom like the data flows: spanwatch's table of contents.
 
-read ─ decode ─ match ─ order (event time: sorted history, or a watermark per source)
-                          ├─ the incidents' share of each epoch; live, each tick with the hits of
-                          │  rules without a window and the control events, applied at once ──┐
-                          └─ correlate_and_detect (keyed shards: windows, rollups, detectors) ┤
-                                                                                              ▼
-                                          incidents (epochs merged in one order; incident book)
-                                                                                              ▼
-                                                           deliver (incident log, notifications)
+    read ─► decode ─► match ─► order ─┬──────────────────────────────► incidents ─► deliver
+                                      └─► correlate_and_detect ─► hits ─┘
 
-`decode` and `match` run per partition, on whichever worker owns it; `order` and `incidents`
-are single keys; the shards spread over the workers.
+- read: history sorted by event time (replay), or what the receivers took in (live).
+- decode, per partition: records into events (replay); the receivers' arrivals (live).
+- match, per partition and stateless: detection rules without a window give hits; what the
+  correlation windows and the detectors need goes on as inputs addressed to their shards.
+- order, one key: event-time order (the sorted history, or a watermark per source), cut into
+  epochs; each epoch's share goes to the incidents and to every keyed shard.
+- correlate_and_detect, keyed by shard: correlation windows and detector states; their hits.
+- incidents, one key: each epoch once every shard has sent its share, in one fixed order,
+  into the incident book; live, a tick's hits and control events apply at once.
+- deliver: the incident log, notifications and the run's summary (`engine.sinks`).
+
+Decode and match run on whichever worker owns a partition; the shards spread over the
+workers; order and incidents are single points. The steps themselves are in `engine.stages`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
@@ -25,14 +29,25 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from engine.bw import keyed_step
-from engine.items import Arrivals, Decoded, SortedRecords, Tick, ToOrder
+from engine.items import (
+    Addressed,
+    Arrivals,
+    Decoded,
+    ForShard,
+    PartitionChunk,
+    SortedRecords,
+    Tick,
+    ToOrder,
+)
 from engine.merge import EpochMsg
-from engine.plan import INCIDENTS, Plan
+from engine.plan import INCIDENTS, ORDER, Plan
 from engine.stages import (
     DecodeState,
     IncidentStage,
     OrderState,
     Recall,
+    Result,
+    ShardState,
     fresh,
     match,
     shard_step,
@@ -57,82 +72,95 @@ def build_dataflow(
     quarantine = plan.quarantine
 
     def decode(
-        state: DecodeState | None, chunk: tuple[str, SortedRecords | Arrivals]
+        state: DecodeState | None, chunk: PartitionChunk
     ) -> tuple[DecodeState, list[Decoded]]:
-        if fresh(state, DecodeState):
+        if state is None or fresh(state, DecodeState):
             state = DecodeState()
-        partition, records = chunk
-        return state, [state.step(partition, records)]
+        return state, [state.step(chunk.partition, chunk.records)]
 
-    def match_chunk(kv: tuple[str, Decoded]) -> list[tuple[str, ToOrder]]:
-        return match(plan, kv[1], live=live)
+    def match_events(keyed: tuple[str, Decoded]) -> tuple[str, ToOrder]:
+        _partition, decoded = keyed
+        return ORDER, match(plan, decoded, live=live)
 
-    def order(state: OrderState | None, batch: ToOrder) -> tuple[OrderState, list[Any]]:
-        if fresh(state, OrderState):
+    def order(state: OrderState | None, chunk: ToOrder) -> tuple[OrderState, list[Addressed]]:
+        if state is None or fresh(state, OrderState):
             state = OrderState(plan, partitions, live)
-        return state, state.step(plan, batch, recall)
+        return state, state.step(plan, chunk, recall)
 
-    def correlate_and_detect(state: Any, routed: tuple[str, EpochMsg]) -> tuple[Any, list[Any]]:
-        shard, msg = routed
+    def correlate_and_detect(
+        state: ShardState | None, share: ForShard
+    ) -> tuple[ShardState, list[EpochMsg]]:
         started = time.perf_counter()
-        state, out = shard_step(plan, shard, state, msg)
+        state, hits = shard_step(plan, share.shard, state, share.msg)
         if shard_timer is not None:
-            shard_timer(shard, time.perf_counter() - started)
-        return state, [out]
+            shard_timer(share.shard, time.perf_counter() - started)
+        return state, [hits]
 
-    def incidents(state: IncidentStage | None, msg: EpochMsg | Tick) -> tuple[IncidentStage, list]:
+    def incidents(
+        state: IncidentStage | None, msg: EpochMsg | Tick
+    ) -> tuple[IncidentStage, list[Result]]:
         if not isinstance(state, IncidentStage):
             state = IncidentStage(plan)
         state.adapt(plan, live)
         return state, state.step(msg, quarantine)
 
     flow = Dataflow("spanwatch")
-    arrived = op.input("read", flow, source)
+    read = op.input("read", flow, source)
     decoded = keyed_step(
         "decode",
-        op.map("by_partition", arrived, _with_key),
+        op.map("by_partition", read, _by_partition),
         decode,
         persist=persist,
         quarantine=quarantine,
     )
-    matched = op.flat_map("match", decoded, match_chunk)
+    matched = op.map("match", decoded, match_events)
     epochs = keyed_step("order", matched, order, persist=persist, quarantine=quarantine)
-    addressed = op.map("address", epochs, _value)
-    to_incidents = op.branch("incidents_or_shards", addressed, _for_incidents)
-    for_shards = op.map("by_shard", to_incidents.falses, _with_key)
-    shard_out = keyed_step(
+    shares = op.branch("to_incidents_or_shards", op.map("addressed", epochs, _addressed), _is_book)
+    hits = keyed_step(
         "correlate_and_detect",
-        for_shards,
+        op.map("by_shard", shares.falses, _by_shard),
         correlate_and_detect,
         persist=persist,
         quarantine=quarantine,
         substitute=_empty_share,  # the incident stage still hears that the epoch is done
     )
-    from_shards = op.map("from_shards", shard_out, _to_incidents)
-    merged = op.merge("to_incidents", to_incidents.trues, from_shards)
-    results = keyed_step("incidents", merged, incidents, persist=persist, quarantine=quarantine)
+    to_book = op.merge(
+        "merge_for_incidents", shares.trues, op.map("hits_to_incidents", hits, _to_incidents)
+    )
+    results = keyed_step("incidents", to_book, incidents, persist=persist, quarantine=quarantine)
     op.output("deliver", results, sink)
     return flow
 
 
-def _with_key(kv: tuple[str, Any]) -> tuple[str, tuple[str, Any]]:
-    """A keyed step's function sees values only: hand it the key (partition, shard) too."""
-    return kv[0], kv
+def _by_partition(
+    read: tuple[str, SortedRecords | Arrivals],
+) -> tuple[str, PartitionChunk]:
+    """A keyed step sees values only: the chunk carries its partition's name with it."""
+    partition, records = read
+    return partition, PartitionChunk(partition, records)
 
 
-def _for_incidents(kv: tuple[str, Any]) -> bool:
-    return kv[0] == INCIDENTS
+def _addressed(keyed: tuple[str, Addressed]) -> Addressed:
+    """The order stage's output is keyed by its own key: key each message by its destination
+    (an `Addressed` is that pair)."""
+    _order, addressed = keyed
+    return addressed
 
 
-def _value(kv: tuple[str, tuple[str, Any]]) -> tuple[str, Any]:
-    """The order stage emits (destination, message): key the message by its destination."""
-    return kv[1]
+def _is_book(addressed: Addressed) -> bool:
+    return addressed.dest == INCIDENTS
 
 
-def _empty_share(routed: tuple[str, EpochMsg]) -> list[EpochMsg]:
-    shard, msg = routed
-    return [EpochMsg(shard, msg.index, msg.watermark, [], msg.final)]
+def _by_shard(addressed: Addressed) -> tuple[str, ForShard]:
+    return addressed.dest, ForShard(addressed.dest, addressed.msg)
 
 
-def _to_incidents(kv: tuple[str, Any]) -> tuple[str, Any]:
-    return INCIDENTS, kv[1]
+def _empty_share(share: ForShard) -> list[EpochMsg]:
+    """A shard's share when its step failed: no hits, but the epoch is done."""
+    msg = share.msg
+    return [EpochMsg(share.shard, msg.index, msg.watermark, [], msg.final)]
+
+
+def _to_incidents(keyed: tuple[str, EpochMsg]) -> tuple[str, EpochMsg]:
+    _shard, hits = keyed
+    return INCIDENTS, hits

@@ -1,10 +1,11 @@
 """What the dataflow's steps hand one another: one small type per hand-over.
 
-read ──► SortedRecords (replay) | Arrivals (live)
+read ──► SortedRecords (replay) | Arrivals (live), as a PartitionChunk
 decode ──► Decoded: events and control events with their place in the order
 match ──► ToOrder (everything, replay; what windows need, and the hits and controls to apply
           at once, live)
-order ──► EpochMsg per shard; to the incidents an EpochMsg (replay) or a Tick (live)
+order ──► Addressed: an EpochMsg per shard (as a ForShard); to the incidents an EpochMsg
+          (replay) or a Tick (live)
 correlate_and_detect ──► EpochMsg of hits
 incidents ──► results for the sink ("log", "notify", "report", "answer", "health", "summary")
 """
@@ -12,10 +13,11 @@ incidents ──► results for the sink ("log", "notify", "report", "answer", "
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.incidents.control import ControlEvent
 from engine.incidents.model import Hit
+from engine.merge import EpochMsg
 
 MAX_REPORTED_BAD_LINES = 100
 
@@ -142,3 +144,27 @@ class Health:
     sources: dict[str, dict[str, Any]]
     totals: dict[str, int]
     warnings: list[str]
+
+
+class PartitionChunk(NamedTuple):
+    """What the source read from one partition, with that partition's name."""
+
+    partition: str
+    records: SortedRecords | Arrivals
+
+
+class Addressed(NamedTuple):
+    """One message of the order stage and where it goes: "incidents" or a keyed shard.
+
+    A pair, so Bytewax keys the message by its destination as it is.
+    """
+
+    dest: str
+    msg: EpochMsg | Tick  # a Tick only to the incidents, live
+
+
+class ForShard(NamedTuple):
+    """An epoch's share for one keyed shard, with the shard's name (its key)."""
+
+    shard: str
+    msg: EpochMsg

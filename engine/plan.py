@@ -111,9 +111,13 @@ class Plan:
         """
         rules = self.rules
         hits, inputs = rules.ruleset.evaluate(event)
-        windowed: list[tuple[str, Any]] = [(rules.shard_of[i.correlation_id], i) for i in inputs]
-        windowed.extend((self.det_shard[o.detector_id], o) for o in self.detectors.route(event))
-        return [rule_hit(h) for h in hits], windowed
+        shard_of = rules.shard_of
+        windowed: list[tuple[str, Any]] = [(shard_of[i.correlation_id], i) for i in inputs]
+        observations = self.detectors.route(event)
+        if observations:
+            det_shard = self.det_shard
+            windowed += [(det_shard[o.detector_id], o) for o in observations]
+        return ([rule_hit(h) for h in hits] if hits else []), windowed
 
     def window_closed(self, item: Any, watermark: float) -> bool:
         """Whether every window `item` could count in has closed at `watermark`.
@@ -183,9 +187,8 @@ class ShardState:
         self.generation = rules.generation
 
     def apply(self, items: list[Any], watermark: float, quarantine: Quarantine) -> list[Hit]:
-        out: list[Hit] = []
-        for _item, hits in quarantine.each("correlate_and_detect", items, self._update):
-            out.extend(hits)
+        """One epoch: every item into its window or detector, in order, then the closes."""
+        out = self._update_all(items, quarantine) if items else []
         for cid in sorted(self.correlations):
             ok, hits = quarantine.run(
                 "correlate_and_detect",
@@ -202,16 +205,29 @@ class ShardState:
             out.extend(hits if ok and hits else [])
         return out
 
-    def _update(self, item: Any) -> list[Hit]:
-        if isinstance(item, CorrelationInput):
-            window = self.correlations.get(item.correlation_id)
-            if window is None:  # matched by a rule set that a reload just replaced
-                self.dropped += 1
-                return []
-            return [rule_hit(h) for h in window.update(item)]
-        if isinstance(item, Observation):
-            return [signal_hit(s) for s in self.detectors[item.detector_id].update(item)]
-        return []
+    def _update_all(self, items: list[Any], quarantine: Quarantine) -> list[Hit]:
+        """The epoch's items in one loop: the per-item work is the state's own update, with
+        no call or closure around it; an item whose update raises is put aside."""
+        out: list[Hit] = []
+        detectors, correlations = self.detectors, self.correlations
+        for item in items:
+            try:
+                kind = type(item)
+                if kind is Observation:
+                    signals = detectors[item.detector_id].update(item)
+                    if signals:
+                        out.extend(signal_hit(s) for s in signals)
+                elif kind is CorrelationInput:
+                    window = correlations.get(item.correlation_id)
+                    if window is None:  # matched by a rule set that a reload just replaced
+                        self.dropped += 1
+                        continue
+                    found = window.update(item)
+                    if found:
+                        out.extend(rule_hit(h) for h in found)
+            except Exception as exc:
+                quarantine.put("correlate_and_detect", item, exc)
+        return out
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -32,9 +32,9 @@ from engine.incidents.book import IncidentBook
 from engine.incidents.control import parse_control
 from engine.incidents.model import ControlReport, Hit, Transition
 from engine.items import (
+    Addressed,
     Arrivals,
     Decoded,
-    Health,
     Matched,
     RunStats,
     SortedRecords,
@@ -44,7 +44,7 @@ from engine.items import (
 )
 from engine.merge import CompleteEpoch, EpochMerger, EpochMsg
 from engine.ordering import Epoch, EventOrder, Frontier
-from engine.plan import INCIDENTS, ORDER, Plan
+from engine.plan import INCIDENTS, ORDER, Plan, ShardState
 from engine.quarantine import Quarantine
 from engine.source_clocks import SourceClocks
 from notifiers.model import Notification
@@ -56,6 +56,9 @@ LIVE_TICK = 1.0
 STATE_VERSION = 3  # snapshots of older shapes are started afresh (see `fresh`)
 
 Ref = tuple[int, int]
+# What the incident stage hands the sink: ("log", line), ("notify", Notification), ("report",
+# ControlReport), ("answer", (ticket, report)), ("health", Health) or ("summary", Summary).
+Result = tuple[str, Any]
 Recall = Callable[[list[Ref]], dict[Ref, tuple[str, dict[str, Any]]]]
 
 
@@ -101,7 +104,7 @@ class DecodeState:
         return Decoded(partition, items, chunk.hits, chunk.controls, chunk.clock, False, None)
 
 
-def match(plan: Plan, decoded: Decoded, *, live: bool) -> list[tuple[str, ToOrder]]:
+def match(plan: Plan, decoded: Decoded, *, live: bool) -> ToOrder:
     """Rules and detector routing for each event of a chunk (stateless: any worker may run it).
 
     Live, the receivers matched the events already, as they came in (`engine.live.intake`), and
@@ -110,32 +113,29 @@ def match(plan: Plan, decoded: Decoded, *, live: bool) -> list[tuple[str, ToOrde
     """
     prompt: list[Hit] = list(decoded.hits)
     items: list[Timed] = []
+    match_one, quarantine = plan.match, plan.quarantine
     for timed in decoded.items:
-        if isinstance(timed.payload, dict):
-            event = timed.payload
-            ok, found = plan.quarantine.run("match", event, lambda e=event: plan.match(e))
-            if not ok:
+        event = timed.payload
+        if type(event) is dict:
+            try:
+                hits, windowed = match_one(event)
+            except Exception as exc:  # one event that breaks a rule or a route is put aside
+                quarantine.put("match", event, exc)
                 continue
-            hits, windowed = found
-            if live:
+            if live and hits:
                 prompt.extend(hits)
                 hits = []
             timed.payload = Matched(hits, windowed)
         items.append(timed)
-    return [
-        (
-            ORDER,
-            ToOrder(
-                decoded.partition,
-                items,
-                decoded.clock,
-                decoded.done,
-                decoded.stats,
-                prompt if live else [],
-                decoded.controls,
-            ),
-        )
-    ]
+    return ToOrder(
+        decoded.partition,
+        items,
+        decoded.clock,
+        decoded.done,
+        decoded.stats,
+        prompt if live else [],
+        decoded.controls,
+    )
 
 
 @dataclass(slots=True)
@@ -214,9 +214,8 @@ class OrderState:
         refs = [w.ref[0] for _, _, w in self.order.heap if isinstance(w, Waiting) and w.ref]
         return min(refs) if refs else None
 
-    def step(
-        self, plan: Plan, batch: ToOrder, recall: Recall | None = None
-    ) -> list[tuple[str, EpochMsg | Health | Tick]]:
+    def step(self, plan: Plan, batch: ToOrder, recall: Recall | None = None) -> list[Addressed]:
+        """Take one partition's chunk in; every epoch it completes, split by destination."""
         if batch.stats is not None:
             self.stats.merge(batch.stats)
         clocks, order = self.clocks, self.order
@@ -235,18 +234,18 @@ class OrderState:
                 pass
             clocks.forget_idle(now)
             watermark = clocks.watermark(now)
-        out: list[tuple[str, Any]] = []
+        out: list[Addressed] = []
         released: list[EpochMsg] = []
         for epoch in order.release(watermark):
-            for dest, msg in self._route(plan, epoch, now, recall):
-                if dest == INCIDENTS and clocks is not None:
-                    released.append(msg)
+            for addressed in self._split(plan, epoch, now, recall):
+                if addressed.dest == INCIDENTS and clocks is not None:
+                    released.append(addressed.msg)
                 else:
-                    out.append((dest, msg))
+                    out.append(addressed)
         if clocks is not None:
             health = clocks.health(now, watermark, self.shard_watermark)
             tick = Tick(now, batch.hits, batch.controls, released, health)
-            out.append((INCIDENTS, tick))
+            out.append(Addressed(INCIDENTS, tick))
         return out
 
     def _wait(self, timed: Timed, now: float) -> None:
@@ -283,9 +282,11 @@ class OrderState:
                 out.append((item.time, item.source, Matched([], windowed)))
         return out
 
-    def _route(
+    def _split(
         self, plan: Plan, epoch: Epoch, now: float, recall: Recall | None
-    ) -> list[tuple[str, EpochMsg]]:
+    ) -> list[Addressed]:
+        """One epoch's share for each destination: hits and control events to the incidents,
+        each windowed input to its shard (unless every window it could join has closed)."""
         routed: dict[str, list[Any]] = {dest: [] for dest in plan.dests}
         closed_at = self.shard_watermark
         for t, source, payload in self._released(plan, epoch, recall):
@@ -308,13 +309,14 @@ class OrderState:
         out = []
         for dest, items in routed.items():
             extra = vars(self.stats).copy() if (epoch.final and dest == INCIDENTS) else {}
-            out.append(
-                (dest, EpochMsg(ORDER, epoch.index, epoch.watermark, items, epoch.final, extra))
-            )
+            msg = EpochMsg(ORDER, epoch.index, epoch.watermark, items, epoch.final, extra)
+            out.append(Addressed(dest, msg))
         return out
 
 
-def shard_step(plan: Plan, shard: str, state: Any, msg: EpochMsg) -> tuple[Any, EpochMsg]:
+def shard_step(
+    plan: Plan, shard: str, state: ShardState | None, msg: EpochMsg
+) -> tuple[ShardState, EpochMsg]:
     """One keyed shard: its correlations and detectors over one epoch."""
     if state is None:
         state = plan.new_shard_state(shard)
@@ -367,8 +369,8 @@ class IncidentStage:
             self.ticks, self.prompted, self.complete = deque(), False, {}
             self.version = STATE_VERSION
 
-    def step(self, msg: EpochMsg | Tick, quarantine: Quarantine) -> list[tuple[str, Any]]:
-        out: list[tuple[str, Any]] = []
+    def step(self, msg: EpochMsg | Tick, quarantine: Quarantine) -> list[Result]:
+        out: list[Result] = []
         if isinstance(msg, Tick):
             self.ticks.append(msg)
             for part in msg.epochs:
