@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from detectors.absence import Absence, AbsenceParams
 from detectors.budget import BudgetBurn, BudgetParams
+from detectors.capacity import CapacityForecast, CapacityParams
 from detectors.changepoint import ChangePoint, ChangePointParams
 from detectors.ewma import EwmaChart, EwmaParams
 from detectors.halfspace import HalfSpaceParams, HalfSpaceScorer
@@ -35,6 +36,7 @@ ESTIMATORS: dict[str, tuple[type, type]] = {
     "new_value": (NewValue, NewValueParams),
     "absence": (Absence, AbsenceParams),
     "budget": (BudgetBurn, BudgetParams),
+    "capacity": (CapacityForecast, CapacityParams),
 }
 KINDS = tuple(ESTIMATORS)
 # How a window's value comes from its events, for the noise floor of sigma.
@@ -70,9 +72,9 @@ def build_params(
     return cls(**values)
 
 
-def new_estimator(kind: str, params: Any, budget: float | None = None) -> Any:
-    """A fresh model for one key."""
+def new_estimator(kind: str, params: Any, budget: Any = None) -> Any:
+    """A fresh model for one key (`budget`: the key's budget, or for capacity its labels)."""
     cls = ESTIMATORS[kind][0]
-    if kind == "budget":
+    if kind in ("budget", "capacity"):
         return cls(params, budget)
     return cls(params)
