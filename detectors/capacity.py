@@ -115,7 +115,14 @@ class CapacityForecast:
     def score_one(self, x: Any, t: float, n: int = 0) -> float:
         if not self.limit:
             return 0.0
-        return ratio_score(max(self.projection(x, t)) / (self.p.share * self.limit))
+        mark = self.p.share * self.limit
+        rate = self.usage(x)
+        # Most minutes are far below the mark: a bound of the whole projection (the level after
+        # this point, its trend fully extrapolated, times the busiest time of the week) under a
+        # quarter of the mark scores nothing worth the forecast.
+        if self.f.ceiling(t, self._steps(), rate) < 0.25 * mark:
+            return 0.0
+        return ratio_score(max(self.projection(x, t)) / mark)
 
     def describe(self, x: Any, t: float, n: int = 0) -> dict:
         path = self.projection(x, t)

@@ -207,6 +207,18 @@ class SeasonalHolt:
             out.append(max(0.0, (level + trend * damped) * self.season(t + k * self.p.step)))
         return out
 
+    def ceiling(self, t: float, steps: int, x: float) -> float:
+        """An upper bound of `max(forecast(t, steps, x))`, in a few operations."""
+        level, trend, _ = self._next(x, t)
+        phi = self._phi()
+        reach = steps if phi >= 1.0 else phi * (1.0 - phi**steps) / (1.0 - phi)
+        hours = self.hour_sum / self.p.slots
+        days = self.week_sum / 7.0
+        if hours <= 0.0 or days <= 0.0:
+            return math.inf
+        season = max(self.hour) / hours * max(self.week) / days
+        return max(0.0, level + max(0.0, trend) * reach) * season
+
     def spread(self) -> float:
         """The robust standard deviation of one step's rate around the forecast."""
         return self.scale

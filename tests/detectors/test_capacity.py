@@ -157,3 +157,18 @@ def test_a_budget_incident_shows_the_projection_and_when_the_budget_runs_out():
     # into March (UTC)
     march = parse_time("2026-03-01T00:00:00Z")
     assert abs(parse_time(ev["runs_out_at"]) - (march + 300 * 3600.0)) < 2 * 3600.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1e6), min_size=1, max_size=400),
+    st.floats(0.0, 1e6),
+    st.integers(1, 120),
+    st.sampled_from([60.0, 300.0, 3600.0]),
+)
+def test_the_ceiling_bounds_the_whole_projection(xs, x, steps, step):
+    f = SeasonalHolt(ForecastParams(step=step))
+    for i, v in enumerate(xs):
+        f.learn_one(v, 1_700_000_000.0 + i * step)
+    t = 1_700_000_000.0 + len(xs) * step
+    assert max(f.forecast(t, steps, x=x)) <= f.ceiling(t, steps, x) * (1 + 1e-9) + 1e-9
