@@ -14,6 +14,7 @@ COPY rules ./rules
 COPY detectors ./detectors
 COPY notifiers ./notifiers
 COPY replay ./replay
+COPY compliance ./compliance
 RUN pip install . && mkdir -p /var/lib/spanwatch && chown spanwatch /var/lib/spanwatch
 
 USER spanwatch

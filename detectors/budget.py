@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from detectors.scoring import ratio_score
+from detectors.timeparse import iso
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,30 @@ class BudgetBurn:
 
     def describe(self, x: float, t: float, n: int = 0) -> dict:
         spent, projected = self.projection(x, t)
-        return {
+        out = {
             "spent": round(spent, 6),
             "projected": round(projected, 6),
             "budget": self.budget,
             "period": self.p.period,
+            "period_end": iso(period_bounds(t, self.p.period)[1]),
         }
+        if self.budget > 0.0:
+            out["spent_share"] = round(spent / self.budget, 4)
+            out["projected_share"] = round(projected / self.budget, 4)
+            out["runs_out_at"] = self._runs_out_at(spent, projected, t)
+        return out
+
+    def _runs_out_at(self, spent: float, projected: float, t: float) -> str | None:
+        """When, at the projection's steady rate, the spend reaches the budget (this period)."""
+        end = t + self.p.step
+        if spent >= self.budget:
+            return iso(end)
+        period_end = period_bounds(t, self.p.period)[1]
+        left = max(0.0, period_end - end)
+        if projected <= self.budget or left <= 0.0:
+            return None
+        rate = (projected - spent) / left
+        return iso(end + (self.budget - spent) / rate)
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
         if self.t0 is None:

@@ -28,6 +28,7 @@ from pydantic import (
 
 from detectors.absence import AbsenceParams
 from detectors.budget import BudgetParams
+from detectors.capacity import CapacityParams
 from detectors.changepoint import ChangePointParams
 from detectors.ensemble import EnsembleParams
 from detectors.ewma import EwmaParams
@@ -52,11 +53,70 @@ Kind = Literal[
     "absence",
     "budget",
     "ensemble",
+    "capacity",
 ]
 Aggregation = Literal[
     "count", "sum", "avg", "min", "max", "p50", "p95", "p99", "rate", "ratio", "distinct"
 ]
 assert set(Aggregation.__args__) == set(AGGREGATIONS)
+
+_PATTERN_RE = r"^[A-Za-z0-9*][A-Za-z0-9_.:*\-]*$"
+
+
+class QuotaSpec(BaseModel):
+    """One quota entry of a capacity detector (see `detectors.quotas`): canonical model and
+    region patterns (`*` wildcards) and the account's per-minute limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(
+        pattern=_PATTERN_RE, max_length=200, description="canonical model name or pattern"
+    )
+    region: str = Field(
+        "*", pattern=_PATTERN_RE, max_length=100, description="AWS region or pattern"
+    )
+    tokens_per_minute: float | None = Field(
+        None, gt=0, description="the account's tokens-per-minute quota"
+    )
+    requests_per_minute: float | None = Field(
+        None, gt=0, description="the account's requests-per-minute quota"
+    )
+    output_burndown: float | None = Field(
+        None, ge=1, le=100, description="quota tokens one output token counts for"
+    )
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> QuotaSpec:
+        if self.tokens_per_minute is None and self.requests_per_minute is None:
+            raise ValueError("a quota needs `tokens_per_minute` or `requests_per_minute`")
+        return self
+
+
+class CapacityConfig(BaseModel):
+    """The account's Bedrock quotas (`capacity.quotas`), for every capacity detector: tried
+    after a detector's own `params.quotas` and before the documented defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quotas: list[QuotaSpec] = Field(
+        default_factory=list, description="the account's quotas per model and region"
+    )
+
+    def apply(self, specs: list[DetectorSpec], canonical: Any = None) -> None:
+        """Append the account's quotas to each capacity detector's (model patterns without a
+        wildcard put through `canonical`, so any spelling of a model names it)."""
+        if not self.quotas:
+            return
+        entries = []
+        for q in self.quotas:
+            entry = q.model_dump(exclude_none=True)
+            if canonical is not None and "*" not in q.model:
+                entry["model"] = canonical(q.model)
+            entries.append(entry)
+        for spec in specs:
+            if spec.kind == "capacity":
+                spec.params = {**spec.params, "quotas": [*spec.params.get("quotas", []), *entries]}
+
 
 PARAMS: dict[str, type] = {
     "likelihood": LikelihoodParams,
@@ -68,6 +128,7 @@ PARAMS: dict[str, type] = {
     "absence": AbsenceParams,
     "budget": BudgetParams,
     "ensemble": EnsembleParams,
+    "capacity": CapacityParams,
 }
 _CHOICES: dict[str, Any] = {
     "direction": Literal["up", "down", "both"],
@@ -77,8 +138,13 @@ _CHOICES: dict[str, Any] = {
     "transform": Literal["none", "log"],
     "generalize": Literal["value", "geography"],
     "scope": Literal["key", "everyone"],
+    "quota": Literal["tokens", "requests"],
+    "quotas": list[QuotaSpec],
 }
-_DURATIONS = frozenset({"step", "tau", "min_history"})
+_DURATIONS = frozenset(
+    {"step", "tau", "min_history", "horizon", "level_half_life", "trend_half_life", "damping"}
+    | {"profile_half_life"}
+)
 _ZERO_OK = frozenset({"budget", "min_points", "adapt_after", "seed", "refractory"})
 _FIELD_RE = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 
@@ -273,8 +339,22 @@ class DetectorSpec(BaseModel):
             MetricSpec(aggregation=self.aggregation, field=self.field, condition=self.condition)
         if self.kind == "hst" and len(self.metric_specs) < 2:
             raise ValueError("kind 'hst' watches several metrics: give `metrics` (two or more)")
-        if self.kind != "hst" and len(self.metrics) > 1:
-            raise ValueError(f"kind {self.kind!r} watches one metric; only 'hst' takes several")
+        capacity = self.kind == "capacity"
+        if self.kind != "hst" and len(self.metrics) > 1 + capacity:
+            raise ValueError(
+                f"kind {self.kind!r} watches one metric; only 'hst' takes several"
+                + (" (capacity: input and output tokens)" if capacity else "")
+            )
+        if capacity and any(m.aggregation not in ("sum", "count") for m in self.metric_specs):
+            raise ValueError("kind 'capacity' needs `aggregation: count` (requests) or sum")
+        if capacity and "model" not in self.group_by:
+            raise ValueError(
+                "kind 'capacity' needs `group_by: [model, region]` (quotas are per model)"
+            )
+        if capacity and not 0.0 < self.params.get("share", 0.8) <= 1.0:
+            raise ValueError(
+                "params.share is the part of the quota that alerts: above 0, at most 1"
+            )
         agg = self.metric_specs[0].aggregation
         if self.kind == "new_value" and agg != "distinct":
             raise ValueError("kind 'new_value' needs `aggregation: distinct` and a `field`")
@@ -389,6 +469,7 @@ _DEFAULTS.extend(load_detector_file(DEFAULTS_FILE))
 __all__ = [
     "DEFAULTS_FILE",
     "SEVERITIES",
+    "CapacityConfig",
     "DedupSpec",
     "DefaultsError",
     "DetectorSpec",

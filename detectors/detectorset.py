@@ -320,6 +320,8 @@ class DetectorState:
                     if pool is not None and pool.is_warm(now, warmup):
                         return pool.spawn()
         budget = dict(d.budgets).get("/".join(key)) if d.kind == "budget" else None
+        if d.kind == "capacity":  # the quota follows the key's model and region
+            budget = dict(zip(d.group_by, key, strict=True))
         return new_estimator(d.kind, d.params, budget)
 
     def _evict(self, now: float) -> list[Signal]:
@@ -486,6 +488,8 @@ class DetectorState:
         agg = d.aggregations[0]
         if accs is None:
             return empty_value(agg)
+        if len(accs) > 1:  # capacity: [input tokens, output tokens]
+            return [a.value(g, d.min_count) for a, g in zip(accs, d.aggregations, strict=True)]
         return accs[0].value(agg, d.min_count)
 
     def _adopted(self, key: tuple[str, ...], x: set[str]) -> set[str]:

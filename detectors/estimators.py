@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from detectors.absence import Absence, AbsenceParams
 from detectors.budget import BudgetBurn, BudgetParams
+from detectors.capacity import CapacityForecast, CapacityParams
 from detectors.changepoint import ChangePoint, ChangePointParams
 from detectors.ensemble import Ensemble, EnsembleParams
 from detectors.ewma import EwmaChart, EwmaParams
@@ -37,6 +38,7 @@ ESTIMATORS: dict[str, tuple[type, type]] = {
     "absence": (Absence, AbsenceParams),
     "budget": (BudgetBurn, BudgetParams),
     "ensemble": (Ensemble, EnsembleParams),
+    "capacity": (CapacityForecast, CapacityParams),
 }
 KINDS = tuple(ESTIMATORS)
 # How a window's value comes from its events, for the noise floor of sigma.
@@ -74,9 +76,9 @@ def build_params(
     return cls(**values)
 
 
-def new_estimator(kind: str, params: Any, budget: float | None = None) -> Any:
-    """A fresh model for one key."""
+def new_estimator(kind: str, params: Any, budget: Any = None) -> Any:
+    """A fresh model for one key (`budget`: the key's budget, or for capacity its labels)."""
     cls = ESTIMATORS[kind][0]
-    if kind == "budget":
+    if kind in ("budget", "capacity"):
         return cls(params, budget)
     return cls(params)

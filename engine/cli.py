@@ -45,6 +45,15 @@ def _config(args: argparse.Namespace):
     return load_config(getattr(args, "config", None))
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from engine.compliance_report import ReportError, report_compliance
+
+    try:
+        return report_compliance(args, _config(args))
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     check_replay_arguments(args)
     from engine.replay_command import replay
@@ -301,6 +310,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="no progress line (it is drawn on stderr only when stderr is a terminal)",
     )
     p.set_defaults(func=cmd_replay)
+
+    p = command(sub, "report", "evidence documents")
+    report_sub = p.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    q = command(
+        report_sub,
+        "compliance",
+        "compliance evidence for an audit period: adherence per team and week, drift, "
+        "hits per rule, incidents with acknowledgement and resolution, silences, rule set version",
+    )
+    q.add_argument("paths", nargs="+", metavar="HISTORY", help="history, as for replay")
+    with_config(q)
+    with_rules(q, 1)
+    q.add_argument("--from", dest="time_from", type=event_time, required=True, metavar="T",
+                   help="start of the audit period, RFC 3339")  # fmt: skip
+    q.add_argument("--to", dest="time_to", type=event_time, required=True, metavar="T",
+                   help="end of the audit period (exclusive), RFC 3339")  # fmt: skip
+    q.add_argument("--out", required=True, metavar="FILE",
+                   help="the evidence, written whole or not at all (.json, .md or .html)")  # fmt: skip
+    q.add_argument("--format", choices=("json", "markdown", "html"),
+                   help="the output format (default: from --out's extension)")  # fmt: skip
+    q.add_argument("--incidents", metavar="FILE",
+                   help="an incident log (replay --out, or the live engine's) for the "
+                   "period's incidents (default: none)")  # fmt: skip
+    q.add_argument("--control", metavar="FILE",
+                   help="the acks, resolves and silences given, JSON lines, for the "
+                   "silences (default: none)")  # fmt: skip
+    q.add_argument("--alpha", type=float, default=0.01, metavar="P",
+                   help="significance of a drift finding (one-sided Fisher exact test)")  # fmt: skip
+    q.set_defaults(func=cmd_report)
 
     p = command(sub, "simulate", "synthetic telemetry with labelled incidents")
     p.add_argument("--days", type=int, default=7, help="days of telemetry")

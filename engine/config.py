@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from detectors.config import DetectorsConfig
+from detectors.config import CapacityConfig, DetectorsConfig
 from engine.aliases import CANONICAL_KEYS
 from engine.event_checks import EARLIEST, MAX_FUTURE
 from engine.incidents.config import IncidentsConfig, Time
@@ -224,6 +224,9 @@ class SpanwatchConfig(BaseModel):
     metrics: MetricsConfig = Field(
         default_factory=MetricsConfig, description="the /metrics endpoint and CloudWatch usage"
     )
+    capacity: CapacityConfig = Field(
+        default_factory=CapacityConfig, description="Bedrock service quotas for capacity alerts"
+    )
     _source: tuple[str, LineIndex] | None = PrivateAttr(None)
 
     def problem(self, key: str, message: str) -> Problem:
@@ -249,6 +252,13 @@ class SpanwatchConfig(BaseModel):
         """`approved_models` (any list named `*models`) in canonical names: see
         `engine.model_identity.canonical_list`."""
         self.rules = canonical_model_lists(self.rules, self.models.catalog())
+        return self
+
+    @model_validator(mode="after")
+    def _account_quotas(self) -> SpanwatchConfig:
+        """The account's Bedrock quotas reach every capacity detector, in canonical names."""
+        catalog = self.models.catalog()
+        self.capacity.apply(self.detectors.detectors, lambda m: canonical_list([m], catalog)[0])
         return self
 
     @model_validator(mode="after")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("engine", "rules", "detectors", "notifiers", "replay")
-CORE = ("rules", "detectors", "notifiers", "replay")
+PACKAGES = ("engine", "rules", "detectors", "notifiers", "replay", "compliance")
+CORE = ("rules", "detectors", "notifiers", "replay", "compliance")
 
 
 def imported_roots(source: str) -> set[str]:

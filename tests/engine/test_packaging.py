@@ -31,7 +31,7 @@ def test_the_wheel_holds_every_package_the_rule_pack_and_the_command(tmp_path):
     assert done.returncode == 0, done.stderr
     (wheel,) = tmp_path.glob("spanwatch-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for package in ("engine", "rules", "detectors", "notifiers", "replay"):
+    for package in ("engine", "rules", "detectors", "notifiers", "replay", "compliance"):
         assert f"{package}/__init__.py" in names
     assert "engine/live/run.py" in names and "engine/incidents/book.py" in names
     pack = {n for n in names if n.startswith("rules/packs/claude_code/") and n.endswith(".yml")}
@@ -51,5 +51,5 @@ def test_the_dockerfile_installs_the_package_as_a_non_root_user_with_a_health_ch
     assert "USER spanwatch" in text and "RUN pip install ." in text
     assert 'ENTRYPOINT ["spanwatch"]' in text and "HEALTHCHECK" in text
     assert "EXPOSE 4317 4318 8080" in text
-    for package in ("engine", "rules", "detectors", "notifiers", "replay"):
+    for package in ("engine", "rules", "detectors", "notifiers", "replay", "compliance"):
         assert f"COPY {package} ./{package}" in text
