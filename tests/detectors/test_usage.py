@@ -51,22 +51,24 @@ def test_label_budgets_fold_into_other_and_lose_no_call(events, max_values, max_
         assert named <= budget.kept
     assert (
         sum(sum(c) for c in rollup.latency.values())
-        == sum(1 for e in events if _is_call(e, events) and e["latency_ms"] is not None)
+        == sum(1 for e in _calls(events) if e["latency_ms"] is not None)
         or not rollup.totals
     )
 
 
-def _is_call(event: dict, events: list[dict]) -> bool:
-    """A call as the rollup counts it (Claude Code's events of a session with spans left out)."""
-    if event["name"] == "claude.invoke":
-        return True
-    if event["name"] != "claude_code.api_request":
-        return False
-    session = event["session"]
-    if not session:
-        return True
-    before = events[: events.index(event)]
-    return not any(e["name"] == "claude.invoke" and e["session"] == session for e in before)
+def _calls(events: list[dict]) -> list[dict]:
+    """The calls as the rollup counts them, in order: Claude Code's events of a session that
+    sent a span before them are left out (by position: equal events may repeat)."""
+    counted, with_spans = [], set()
+    for event in events:
+        if event["name"] == "claude.invoke":
+            counted.append(event)
+            with_spans.add(event["session"])
+        elif event["name"] == "claude_code.api_request" and (
+            not event["session"] or event["session"] not in with_spans
+        ):
+            counted.append(event)
+    return counted
 
 
 @settings(max_examples=60, deadline=None)
@@ -75,7 +77,7 @@ def test_active_users_are_those_with_a_call_in_the_window(events):
     rollup = UsageRollup()
     for event in events:
         rollup.observe(dict(event))
-    counted = [e for e in events if _is_call(e, events)]
+    counted = _calls(events)
     if not counted:
         assert rollup.active_users("1d")["all"] == 0
         return
