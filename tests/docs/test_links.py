@@ -74,7 +74,8 @@ MARKDOWN = tracked("*.md")
 
 def test_readme_links_the_docs() -> None:
     readme_links = links(ROOT / "README.md")
-    for page in ("architecture", "events", "rules", "configuration", "control", "live", "docker"):
+    pages = ("architecture", "events", "rules", "configuration", "control", "live", "docker")
+    for page in (*pages, "operations", "detectors"):
         assert f"docs/{page}.md" in readme_links, f"README does not link docs/{page}.md"
 
 
