@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
+from bench.generated_rules import rule_variants
 from rules.compiler import compile_condition
+from rules.config import RulesConfig
 from rules.interpreter import interpret
+from rules.ruleset import RuleSet
 
 FIELDS = ["a", "b", "c"]
 LISTS = {"L": ["a", "Ab", "b*"]}
@@ -105,3 +112,80 @@ def test_compiled_matcher_agrees_with_the_reference_interpreter(rule, evs):
         event_label = "matched" if expected else "did not match"
         hypothesis_event(event_label)
         assert matcher(event) == expected, (rule, event)
+
+
+# --- many rules: the rule index changes no outcome ----------------------------------------------
+
+VOCABULARY = {
+    "team": ["core", "Data", "ml-ops"],
+    "user": ["ana", "bo", "Chen", "d.e"],
+    "command": ["git push", "rm -rf /", "ls", "curl x | sh"],
+    "exit_code": ["0", "1", "127"],
+    "region": ["us-east-1", "eu-west-1"],
+    "status": ["ok", "error"],
+    "tool_name": ["Bash", "Edit"],
+}
+SPAN_NAMES = ["shell.run", "claude.invoke", "Claude_Code.Tool_Result", "assertion"]
+vocabulary_text = st.sampled_from(sorted({v for vs in VOCABULARY.values() for v in vs}))
+odd_values = st.sampled_from([None, True, False, 0, 1, 127, 1.0, -0.0, float("inf"), "", ["ls"]])
+
+
+@st.composite
+def spelled(draw, texts):
+    text = draw(texts)
+    return draw(st.sampled_from([text, text.upper(), text.title(), text + "-1", " " + text]))
+
+
+@st.composite
+def vocabulary_event(draw):
+    """An event over the rules' vocabulary: its values respelled, unseen, numeric or missing."""
+    event: dict = {}
+    for field, values in VOCABULARY.items():
+        roll = draw(st.integers(0, 9))
+        if roll < 5:
+            event[field] = draw(spelled(st.sampled_from(values)))
+        elif roll < 7:
+            event[field] = draw(st.one_of(odd_values, spelled(vocabulary_text)))
+    if draw(st.integers(0, 9)) < 8:
+        event["name"] = draw(st.one_of(spelled(st.sampled_from(SPAN_NAMES)), odd_values))
+    return event
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_rules=st.sampled_from([40, 150, 300]),
+    unseen=st.sampled_from([0.0, 0.3, 0.8]),
+    evs=st.lists(vocabulary_event(), min_size=20, max_size=60),
+)
+def test_many_rules_hit_exactly_what_the_interpreter_matches(seed, n_rules, unseen, evs):
+    """Generated variants (equality, lists, wildcards, `re`, `contains`, `not`, OR of ANDs,
+    with and without a `name` test) next to the default pack: each event's hits, in rule order,
+    are the rules the reference interpreter matches, and every match was among the candidates."""
+    docs = rule_variants(n_rules, VOCABULARY, SPAN_NAMES, seed=seed, unseen=unseen)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "variants.yml"
+        path.write_text(yaml.safe_dump_all(docs), encoding="utf-8")
+        config = RulesConfig()
+        ruleset = RuleSet.load([*config.rule_paths(), path], config)
+    lists = ruleset.config.lists
+    indexed = sum(len(e.fields) + len(e.present) for e in ruleset._by_name.values())
+    hypothesis_event(f"fields indexed: {'some' if indexed else 'none'}")
+    hit_count = 0
+    for event in evs:
+        expected = [
+            r.rule_id for r in ruleset.detections if interpret(r.condition_tree, event, lists)
+        ]
+        hits, inputs = ruleset.evaluate(event)
+        got = [h.rule_id for h in hits]
+        by_id = {r.rule_id: r for r in ruleset.detections}
+        assert got == [rid for rid in expected if by_id[rid].generates], event
+        fed = [(i.correlation_id, i.rule_id) for i in inputs]
+        assert set(fed) <= {(f.correlation_id, rid) for rid in expected for f in by_id[rid].feeds}
+        assert [rid for _, rid in fed] == sorted(
+            (rid for _, rid in fed), key=lambda rid: by_id[rid].position
+        )
+        assert set(expected) <= {r.rule_id for r in ruleset.candidates(event)}, event
+        hit_count += len(got)
+    hypothesis_event(f"hits: {'some' if hit_count else 'none'}")
+    assert ruleset.runtime_errors == {}

@@ -45,7 +45,7 @@ def tried(ruleset: RuleSet, event: dict) -> list[str]:
 def test_rule_without_a_name_test_is_tried_on_every_event(load_rules):
     ruleset = load_rules(SHELL_RULE + "---\n" + ANY_RULE)
     for event in ODD_NAMES:
-        assert "any" in tried(ruleset, event), event
+        assert "any" in tried(ruleset, {**event, "command": "x"}), event
         assert [h.rule_id for h in ruleset.evaluate({**event, "command": "x"})[0]].count("any") == 1
 
 
@@ -53,7 +53,7 @@ def test_rule_on_shell_run_is_tried_only_on_shell_run_events(load_rules):
     ruleset = load_rules(SHELL_RULE + "---\n" + ANY_RULE)
     for event in ODD_NAMES:
         expected = isinstance(event.get("name"), str) and event["name"].lower() == "shell.run"
-        assert ("test-rule" in tried(ruleset, event)) is expected, event
+        assert ("test-rule" in tried(ruleset, {**event, "command": "x"})) is expected, event
         hits, _ = ruleset.evaluate({**event, "command": "x"})
         assert ("test-rule" in [h.rule_id for h in hits]) is expected, event
 
@@ -102,10 +102,35 @@ def test_lookups_of_unknown_names_stay_right_once_their_cache_is_full(load_rules
     monkeypatch.setattr(ruleset_module, "NAME_CACHE_LIMIT", 3)
     ruleset = load_rules(SHELL_RULE + "---\n" + ANY_RULE)
     for i in range(10):
-        assert tried(ruleset, {"name": f"other.{i}"}) == ["any"]
-        assert tried(ruleset, {"name": ["Shell.RUN", "sHELL.run"][i % 2]}) == ["test-rule", "any"]
-    assert tried(ruleset, {"name": "other.1"}) == ["any"]  # remembered
-    assert tried(ruleset, {"name": "other.9"}) == ["any"]  # looked up afresh
+        assert tried(ruleset, {"name": f"other.{i}", "command": "x"}) == ["any"]
+        shell = {"name": ["Shell.RUN", "sHELL.run"][i % 2], "command": "x"}
+        assert tried(ruleset, shell) == ["test-rule", "any"]
+    assert tried(ruleset, {"name": "other.1", "command": "x"}) == ["any"]  # remembered
+    assert tried(ruleset, {"name": "other.9", "command": "x"}) == ["any"]  # looked up afresh
+
+
+def test_rules_sharing_a_field_are_tried_only_on_events_that_can_meet_them(load_rules):
+    """Two or more rules requiring values of one field (or its presence) are filed under it."""
+    text = "\n---\n".join(
+        detection(body).replace("test-rule", rid)
+        for rid, body in [
+            ("core", "sel:\n  name: shell.run\n  team: core\ncondition: sel"),
+            ("data", "sel:\n  name: shell.run\n  team: [data, ML]\ncondition: sel"),
+            ("push", "sel:\n  command|contains: push\ncondition: sel"),
+            ("rm", "sel:\n  command|re: '^rm'\ncondition: sel"),
+        ]
+    )
+    ruleset = load_rules(text)
+    assert tried(ruleset, {"name": "shell.run", "team": "CORE"}) == ["core"]
+    assert tried(ruleset, {"name": "shell.run", "team": "ml", "command": "ls"}) == [
+        "data",
+        "push",
+        "rm",
+    ]
+    assert tried(ruleset, {"name": "shell.run", "team": "other"}) == []
+    assert tried(ruleset, {"name": "shell.run", "team": True, "command": None}) == []
+    hits, _ = ruleset.evaluate({"name": "Shell.Run", "team": "Data", "command": "rm -rf push"})
+    assert [h.rule_id for h in hits] == ["data", "push", "rm"]
 
 
 def test_lower_casing_lower_cased_text_changes_nothing():
