@@ -557,7 +557,3 @@ class DetectorState:
             noise_budget=d.noise_budget,
             resolve_after=2 * d.interval if d.interval >= LONG_WINDOW else None,
         )
-
-    @property
-    def key_count(self) -> int:
-        return len(self.keys)

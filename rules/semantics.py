@@ -1,5 +1,5 @@
 """How one Sigma value compares with one event field: the rules both the compiler and the
-reference interpreter follow, and the small coercions they share.
+reference interpreter in the tests follow, and the small coercions they share.
 
 - Strings match case-insensitively (both sides `str.lower()`), `cased` makes them exact;
   `*` and `?` are wildcards. Integer and float fields are compared as their text; any other

@@ -15,8 +15,9 @@ from sigma.rule import SigmaRule
 from bench.generated_rules import rule_variants
 from rules.compiler import compile_condition
 from rules.config import RulesConfig
-from rules.interpreter import interpret
 from rules.ruleset import RuleSet
+
+from .interpreter import interpret
 
 FIELDS = ["a", "b", "c"]
 LISTS = {"L": ["a", "Ab", "b*"]}

@@ -16,11 +16,12 @@ from sigma.rule import SigmaRule
 
 from rules import ruleset as ruleset_module
 from rules.compiler import compile_condition, plain_values, required_values, specialise
-from rules.interpreter import interpret
 from rules.model import RuleLoadError
 from rules.ruleset import RuleSet
 from tests.rules.conftest import detection
 from tests.rules.test_differential import LISTS, detection_item, field_values
+
+from .interpreter import interpret
 
 SHELL_RULE = detection("sel:\n  name: shell.run\n  command|contains: x\ncondition: sel")
 ANY_RULE = detection("sel:\n  command|contains: x\ncondition: sel").replace("test-rule", "any")

@@ -37,7 +37,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from .semantics import as_bool, as_number, as_text, time_part
+from rules.semantics import as_bool, as_number, as_text, time_part
 
 
 def interpret(node: Any, event: Mapping[str, Any], lists: Mapping[str, list[str]]) -> bool:
