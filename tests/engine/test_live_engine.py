@@ -35,6 +35,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_healthy(base: str, log: Path, *, poll: float) -> None:
+    """Wait up to a minute for the engine's /healthz; fail with its log otherwise."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(poll)
+    raise AssertionError("engine did not come up:\n" + log.read_text())
+
+
 class Engine:
     """`spanwatch run` in a subprocess; `ingest_token=None` starts it without the variable."""
 
@@ -83,14 +95,7 @@ class Engine:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise AssertionError("engine did not come up:\n" + self.log.read_text())
+        wait_until_healthy(self.base, self.log, poll=0.2)
 
     def stop(self) -> int:
         assert self.proc is not None

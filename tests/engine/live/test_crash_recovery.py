@@ -42,7 +42,14 @@ from engine.live.intake import decode_events
 from engine.live.wal import IntakeLog
 from engine.live.wal_format import EVENTS
 
-from ..test_live_engine import INGEST_AUTH, INGEST_TOKEN, READ_AUTH, READ_TOKEN, free_port
+from ..test_live_engine import (
+    INGEST_AUTH,
+    INGEST_TOKEN,
+    READ_AUTH,
+    READ_TOKEN,
+    free_port,
+    wait_until_healthy,
+)
 
 KILLS = 10
 ENGINE = [sys.executable, "-m", "engine.cli", "run"]
@@ -110,14 +117,7 @@ class Engine:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.api}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("engine did not come up:\n" + self.log.read_text())
+        wait_until_healthy(f"http://127.0.0.1:{self.api}", self.log, poll=0.05)
 
     def kill(self) -> None:
         assert self.proc is not None

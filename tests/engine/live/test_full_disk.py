@@ -91,14 +91,18 @@ def test_a_full_disk_turns_ingest_away_and_the_engine_resumes_when_room_returns(
             engine.wait_for(lambda i: i["group"].get("user") == "before", "the first incident")
 
             ballast = fill(disk)
+            # A request whose frame still fits in the log's last page is stored and answered
+            # 200, rightly; once the engine has seen the disk full, every request is refused.
+            deadline = time.monotonic() + 30
+            while not httpx.get(f"{engine.base}/healthz").json()["disk_full"]:
+                assert time.monotonic() < deadline, "the engine never saw the disk full"
+                time.sleep(0.2)
             refused = export(base, "while-full")
             assert refused.status_code == 503, refused.text
             assert int(refused.headers["retry-after"]) > 0
             assert "disk" in refused.json()["message"]
             failed = grpc_export(f"127.0.0.1:{engine.grpc}", "while-full-grpc")
             assert failed is not None and failed.code() is grpc.StatusCode.UNAVAILABLE
-            health = httpx.get(f"{engine.base}/healthz").json()
-            assert health["disk_full"] is True
             time.sleep(3)  # snapshots fall due meanwhile: none may take the engine down
             assert engine.proc.poll() is None
 
