@@ -166,11 +166,14 @@ class Plan:
             if name == shard:
                 state.correlations[cid] = self.ruleset.new_correlation_state(cid)
         for did, name in sorted(self.det_shard.items()):
-            if name == shard and did == DRIFT_ID and self.drift is not None:
-                state.detectors[did] = new_drift_state(self.drift)
-            elif name == shard:
-                state.detectors[did] = self.detectors.new_state(did)
+            if name == shard:
+                state.detectors[did] = self.new_detector_state(did)
         return state
+
+    def new_detector_state(self, did: str) -> Any:
+        if did == DRIFT_ID and self.drift is not None:
+            return new_drift_state(self.drift)
+        return self.detectors.new_state(did)
 
 
 class LoadedRules:
@@ -192,7 +195,11 @@ class ShardState:
         self.dropped = 0
 
     def sync(self, plan: Plan, shard: str) -> None:
-        """After a reload: keep the windows of unchanged correlations, start new ones fresh."""
+        """After a reload: keep the windows of unchanged correlations, start new ones fresh.
+        After a restart from a snapshot taken before a detector was added, it starts fresh."""
+        for did, name in plan.det_shard.items():
+            if name == shard and did not in self.detectors:
+                self.detectors[did] = plan.new_detector_state(did)
         rules = plan.rules
         if rules.generation == self.generation:
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import pickle
 import random
 import re
 import subprocess
@@ -87,6 +88,20 @@ def test_it_can_be_turned_off():
     event = {"time": 1e9, "session": "s1", "team": "web", "name": "shell.run"}
     assert any(o.detector_id == "compliance-drift" for _, o in on.match(event)[1])
     assert not any(o.detector_id == "compliance-drift" for _, o in off.match(event)[1])
+
+
+def test_a_shard_restored_from_before_the_detector_existed_takes_it_up():
+    plan = Plan(SpanwatchConfig())
+    shard = plan.det_shard["compliance-drift"]
+    state = plan.new_shard_state(shard)
+    del state.detectors["compliance-drift"]  # as a snapshot of an older version holds it
+    state = pickle.loads(pickle.dumps(state))
+    event = {"time": 1e9, "session": "s1", "team": "web", "name": "shell.run"}
+    items = [o for dest, o in plan.match(event)[1] if dest == shard]
+    state.sync(plan, shard)
+    state.apply(items, 1e9, plan.quarantine)
+    assert state.detectors["compliance-drift"].stats["observations"] == 1
+    assert plan.quarantine.total == 0
 
 
 def test_a_misspelt_setting_is_one_line_with_file_and_line(tmp_path):
