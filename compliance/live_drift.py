@@ -198,7 +198,8 @@ class AdherenceDrift:
         for category in sorted(categories | was):
             base = [d for d in before if category not in d.drifting]
             verdict = self._test(category, window, base, n)
-            self.stats["verdicts"] += 1
+            if verdict is not None:  # judged, with the support a verdict needs
+                self.stats["verdicts"] += 1
             key = (team, category)
             if key in self.firing:
                 if verdict is None or not verdict["still"]:
