@@ -22,13 +22,22 @@ def _log_choose(n: int, k: int) -> float:
 
 def fisher_lower_tail(clean: int, n: int, base_clean: int, base_n: int) -> float:
     """P(this week has at most `clean` clean sessions | the table's margins), i.e. the one-sided
-    p-value of "this week is less clean than the baseline"."""
+    p-value of "this week is less clean than the baseline".
+
+    Summed from `clean` downwards: below the expected count the terms only shrink, so the sum
+    stops once they no longer change it (a large team's tail costs a few dozen terms, not one
+    per session)."""
     total, clean_total = n + base_n, clean + base_clean
     lo = max(0, n - (total - clean_total))
     denom = _log_choose(total, n)
     p = 0.0
-    for k in range(lo, clean + 1):
-        p += math.exp(_log_choose(clean_total, k) + _log_choose(total - clean_total, n - k) - denom)
+    for k in range(clean, lo - 1, -1):
+        term = math.exp(
+            _log_choose(clean_total, k) + _log_choose(total - clean_total, n - k) - denom
+        )
+        p += term
+        if term < 1e-17 * p and k * total < n * clean_total:
+            break
     return min(1.0, p)
 
 

@@ -7,12 +7,18 @@ writes) plus output tokens times the model's *burndown rate*: one output token o
 Sonnet and the Claude 4 generation consumes five tokens of quota. Cache reads do not count.
 
 Source of the defaults below: the "Amazon Bedrock service quotas" table of the AWS General
-Reference (https://docs.aws.amazon.com/general/latest/gr/bedrock.html#limits_bedrock) and the
-Bedrock User Guide's "How tokens are counted" page for the burndown rates. AWS lowers them for
-new accounts and raises them on request, so they are a starting point, not a fact about your
-account: read yours with
+Reference (https://docs.aws.amazon.com/general/latest/gr/bedrock.html#limits_bedrock), its
+cross-Region tokens-per-minute rows, and the Bedrock User Guide's "How tokens are counted" page
+for the burndown rates. Checked 2026-12-06: the User Guide's "Quotas for the bedrock-runtime
+endpoint" (https://docs.aws.amazon.com/bedrock/latest/userguide/quotas-runtime.html) lists
+token quotas only (cross-Region and on-demand tokens per minute, tokens per day) and says
+requests-per-minute quotas are no longer enforced; so no request quota is assumed any more, and
+the requests-per-minute detector alerts only against a `requests_per_minute` an account
+configures (one still applied to it, or a limit of its own, such as a proxy's).
+AWS lowers the token quotas for new accounts and raises them on request, and each new model
+comes with its own, so they are a starting point, not a fact about your account: read yours with
 `aws service-quotas list-service-quotas --service-code bedrock --region REGION` and put them in
-the capacity detectors' `params.quotas`, which are tried before these defaults.
+`capacity.quotas` (or a capacity detector's `params.quotas`), which are tried before these.
 
 Models and regions are matched with `*` wildcards against the canonical model name (as decoding
 settles it: `anthropic.claude-sonnet-4-5`) and the region (`us-east-1`); the first matching
@@ -49,16 +55,18 @@ class Quota:
         return f"{self.model} in {self.region}"
 
 
-# Cross-region inference defaults (the way Claude Code on Bedrock is usually set up), the same
-# in each commercial region that offers the model.
+# Cross-region inference tokens per minute (the way Claude Code on Bedrock is usually set up),
+# the same in each commercial region that offers the model; no requests-per-minute default
+# (see above). docs/operations.md lists the same table (a test keeps the two equal).
+DEFAULTS_CHECKED = "2026-12-06"
 DEFAULT_QUOTAS: tuple[Quota, ...] = (
-    Quota("anthropic.claude-opus-4*", "*", 200_000, 50, CLAUDE_4_BURNDOWN),
-    Quota("anthropic.claude-sonnet-4*", "*", 200_000, 200, CLAUDE_4_BURNDOWN),
-    Quota("anthropic.claude-haiku-4*", "*", 2_000_000, 250, CLAUDE_4_BURNDOWN),
-    Quota("anthropic.claude-3-7-sonnet", "*", 1_000_000, 250, CLAUDE_4_BURNDOWN),
-    Quota("anthropic.claude-3-5-sonnet*", "*", 800_000, 100, 1.0),
-    Quota("anthropic.claude-3-5-haiku", "*", 4_000_000, 2_000, 1.0),
-    Quota("anthropic.claude-3-haiku", "*", 2_000_000, 1_000, 1.0),
+    Quota("anthropic.claude-opus-4*", "*", 200_000, None, CLAUDE_4_BURNDOWN),
+    Quota("anthropic.claude-sonnet-4*", "*", 200_000, None, CLAUDE_4_BURNDOWN),
+    Quota("anthropic.claude-haiku-4*", "*", 2_000_000, None, CLAUDE_4_BURNDOWN),
+    Quota("anthropic.claude-3-7-sonnet", "*", 1_000_000, None, CLAUDE_4_BURNDOWN),
+    Quota("anthropic.claude-3-5-sonnet*", "*", 800_000, None, 1.0),
+    Quota("anthropic.claude-3-5-haiku", "*", 4_000_000, None, 1.0),
+    Quota("anthropic.claude-3-haiku", "*", 2_000_000, None, 1.0),
 )
 
 

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from compliance.config import ComplianceConfig
 from detectors.config import CapacityConfig, DetectorsConfig
 from engine.aliases import CANONICAL_KEYS
 from engine.event_checks import EARLIEST, MAX_FUTURE
@@ -226,6 +227,9 @@ class SpanwatchConfig(BaseModel):
     )
     capacity: CapacityConfig = Field(
         default_factory=CapacityConfig, description="Bedrock service quotas for capacity alerts"
+    )
+    compliance: ComplianceConfig = Field(
+        default_factory=ComplianceConfig, description="compliance drift per team, live"
     )
     _source: tuple[str, LineIndex] | None = PrivateAttr(None)
 

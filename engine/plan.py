@@ -8,9 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from compliance.live_drift import DETECTOR_ID as DRIFT_ID
 from detectors.detectorset import DetectorSet
 from detectors.model import Observation, Signal
 from engine.aliases import AliasTable
+from engine.compliance_drift import day_closed, drift_observation, new_drift_state
 from engine.config import SpanwatchConfig
 from engine.incidents.model import Hit
 from engine.quarantine import Quarantine
@@ -97,6 +99,10 @@ class Plan:
         shards = config.stream.shards
         self.rules = LoadedRules(_ruleset.RuleSet.load(self.rule_paths, config.rules), shards, 0)
         self.det_shard = {d: _shard(d, "d", shards) for d in self.detectors.detector_ids}
+        drift = config.compliance.drift
+        self.drift = drift.params() if drift.enabled else None
+        if self.drift is not None:  # the compliance drift detector, in a detector shard
+            self.det_shard[DRIFT_ID] = _shard(DRIFT_ID, "d", shards)
         used = set(self.rules.shard_of.values()) | set(self.det_shard.values())
         if all_shards:  # live: every shard exists, so a reloaded rule set may use any of them
             used |= {f"c{i}" for i in range(shards)} | {f"d{i}" for i in range(shards)}
@@ -117,6 +123,10 @@ class Plan:
         if observations:
             det_shard = self.det_shard
             windowed += [(det_shard[o.detector_id], o) for o in observations]
+        if self.drift is not None:
+            mark = drift_observation(event, hits)
+            if mark is not None:
+                windowed.append((self.det_shard[DRIFT_ID], mark))
         return ([rule_hit(h) for h in hits] if hits else []), windowed
 
     def window_closed(self, item: Any, watermark: float) -> bool:
@@ -130,6 +140,8 @@ class Plan:
             spec = self.rules.ruleset.correlations.get(item.correlation_id)
             return spec is None or item.time <= watermark - spec.timespan
         if isinstance(item, Observation):
+            if item.detector_id == DRIFT_ID:
+                return day_closed(item, watermark)
             interval = self.detectors.compiled(item.detector_id).interval
             return (item.time // interval) * interval + interval <= watermark
         return False
@@ -155,8 +167,13 @@ class Plan:
                 state.correlations[cid] = self.ruleset.new_correlation_state(cid)
         for did, name in sorted(self.det_shard.items()):
             if name == shard:
-                state.detectors[did] = self.detectors.new_state(did)
+                state.detectors[did] = self.new_detector_state(did)
         return state
+
+    def new_detector_state(self, did: str) -> Any:
+        if did == DRIFT_ID and self.drift is not None:
+            return new_drift_state(self.drift)
+        return self.detectors.new_state(did)
 
 
 class LoadedRules:
@@ -178,7 +195,11 @@ class ShardState:
         self.dropped = 0
 
     def sync(self, plan: Plan, shard: str) -> None:
-        """After a reload: keep the windows of unchanged correlations, start new ones fresh."""
+        """After a reload: keep the windows of unchanged correlations, start new ones fresh.
+        After a restart from a snapshot taken before a detector was added, it starts fresh."""
+        for did, name in plan.det_shard.items():
+            if name == shard and did not in self.detectors:
+                self.detectors[did] = plan.new_detector_state(did)
         rules = plan.rules
         if rules.generation == self.generation:
             return

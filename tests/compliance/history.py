@@ -42,16 +42,24 @@ def _session(rng, t: float, team: str, user: str, ident: str, bad: bool, pr: str
     return out
 
 
-def write_history(path: Path, seed: int = 3) -> None:
+def write_history(
+    path: Path,
+    seed: int = 3,
+    weeks: int = WEEKS,
+    bad_weeks: tuple[int, ...] = (WEEKS - 1,),
+    steady: int = 0,
+) -> None:
+    """`weeks` weeks from START; in `bad_weeks` a quarter of platform's sessions go bad.
+    `steady`: sessions each working day of a third team, `web`, bad in 5% of them throughout."""
     rng = random.Random(seed)
     days = []
-    for week in range(WEEKS):
+    for week in range(weeks):
         for day in range(5):
             date = START + dt.timedelta(days=7 * week + day)
             lines: list[bytes] = []
             for i in range(12):  # platform: twelve sessions a working day
                 t = date.timestamp() + 8 * 3600 + i * 2400 + rng.random() * 600
-                bad = rng.random() < (0.25 if week == WEEKS - 1 else 0.03)
+                bad = rng.random() < (0.25 if week in bad_weeks else 0.03)
                 pr = rng.choice(("none", "none", "passing", "failing"))
                 user = f"p{rng.randrange(15)}@corp.example"
                 ident = f"plat-{week}-{day}-{i}"
@@ -61,6 +69,11 @@ def write_history(path: Path, seed: int = 3) -> None:
                 bad = week == 3 and day == 1  # two of one week's eight sessions
                 ident = f"ds-{week}-{day}-{i}"
                 lines += _session(rng, t, "data-sci", f"d{i}@corp.example", ident, bad, "passing")
+            for i in range(steady):
+                t = date.timestamp() + 6 * 3600 + i * (14 * 3600 / steady)
+                ident = f"web-{week}-{day}-{i}"
+                user = f"w{rng.randrange(40)}@corp.example"
+                lines += _session(rng, t, "web", user, ident, rng.random() < 0.05, "none")
             rng.shuffle(lines)
             days.append(b"\n".join(lines))
     path.write_bytes(b"\n".join(days) + b"\n")

@@ -6,6 +6,8 @@ import fnmatch
 import math
 import pickle
 import random
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +17,14 @@ from detectors.capacity import CapacityForecast, CapacityParams
 from detectors.config import DetectorsConfig
 from detectors.detectorset import DetectorSet
 from detectors.forecast import DAY, ForecastParams, SeasonalHolt
-from detectors.quotas import DEFAULT_QUOTAS, Quota, find_quota, glob_match, output_burndown
+from detectors.quotas import (
+    DEFAULT_QUOTAS,
+    DEFAULTS_CHECKED,
+    Quota,
+    find_quota,
+    glob_match,
+    output_burndown,
+)
 
 WORDS = st.text(alphabet="ab-.4", max_size=8)
 
@@ -30,15 +39,26 @@ def test_a_configured_quota_comes_before_the_default_and_keeps_its_burndown():
     mine = (Quota("anthropic.claude-sonnet-4*", "eu-*", tokens_per_minute=3_000_000),)
     found = find_quota("anthropic.claude-sonnet-4-5", "eu-west-1", "tokens", mine)
     assert found is mine[0]
-    # the account's entry sets no requests quota: the default's applies to requests
-    assert (
-        find_quota("anthropic.claude-sonnet-4-5", "eu-west-1", "requests", mine) in DEFAULT_QUOTAS
-    )
+    # the account's entry sets no requests quota, and there is no default one (Bedrock
+    # no longer enforces requests per minute): requests are not judged
+    assert find_quota("anthropic.claude-sonnet-4-5", "eu-west-1", "requests", mine) is None
     # elsewhere, the default; and Claude 4's output burndown either way
     assert find_quota("anthropic.claude-sonnet-4-5", "us-east-1", "tokens", mine) in DEFAULT_QUOTAS
     assert output_burndown("anthropic.claude-sonnet-4-5", "eu-west-1", mine) == 5.0
     assert output_burndown("anthropic.claude-3-5-haiku", "eu-west-1", mine) == 1.0
     assert find_quota("meta.llama3-1-70b-instruct", "us-east-1", "tokens", mine) is None
+
+
+def test_the_documented_defaults_are_the_ones_in_force():
+    """docs/operations.md shows the default quotas and when they were checked: the same table."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    assert f"checked {DEFAULTS_CHECKED}" in doc
+    rows = re.findall(r"^\| `([^`]+)` \| ([\d,]+) \| ([\d.]+) \|$", doc, re.MULTILINE)
+    table = [
+        (q.model, f"{q.tokens_per_minute:,.0f}", f"{q.output_burndown:g}") for q in DEFAULT_QUOTAS
+    ]
+    assert rows == table
+    assert all(q.requests_per_minute is None for q in DEFAULT_QUOTAS)
 
 
 def test_a_model_without_a_quota_never_alerts_and_says_so():
