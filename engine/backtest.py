@@ -20,9 +20,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from engine.aliases import AliasTable
-from engine.decode import DecodeError, decode_line
-from engine.model_identity import ModelCatalog
+from engine.otlp.aliases import AliasTable
+from engine.otlp.line_decoder import DecodeError, decode_line
+from engine.otlp.model_identity import ModelCatalog
 from engine.timeutil import parse_time
 from replay.readers import expand_paths, read_lines
 

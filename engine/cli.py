@@ -137,8 +137,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from engine.aliases import AliasTable
     from engine.config import canonical_model_lists
+    from engine.otlp.aliases import AliasTable
     from rules import cli as rules_cli
 
     config = _config(args)

@@ -24,12 +24,12 @@ from compliance.drift import DriftParams, find_drift
 from compliance.evidence import incident_records, render_html, render_markdown, rule_counts
 from compliance.metrics import ANY, ComplianceTally
 from detectors.timeparse import iso, parse_time
-from engine.aliases import AliasTable
 from engine.atomic_output import OutputError, written_whole
 from engine.config import SpanwatchConfig
-from engine.decode import DecodeError, decode_history_line
-from engine.event_checks import TimeBounds
 from engine.incidents.control import ControlError, CreateSilence, parse_control
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds
+from engine.otlp.line_decoder import DecodeError, decode_history_line
 from engine.plan import rule_paths
 from replay.history import HistoryError
 from replay.readers import expand_paths, read_lines

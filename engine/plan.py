@@ -10,9 +10,9 @@ from typing import Any
 
 from detectors.detectorset import DetectorSet
 from detectors.model import Observation, Signal
-from engine.aliases import AliasTable
 from engine.config import SpanwatchConfig
 from engine.incidents.model import Hit
+from engine.otlp.aliases import AliasTable
 from engine.quarantine import Quarantine
 from rules import ruleset as _ruleset
 from rules.model import CorrelationInput

@@ -10,7 +10,7 @@ messages wait in Kafka, not in memory). Each partition is
 a sender of its own for the event-time watermarks (`engine.source_clocks`). A message that
 does not decode, or is larger than the whole inbox, is counted and logged with its topic,
 partition and offset, then skipped; events with values that must not enter state
-(`engine.event_checks`) are counted (also against their partition) and logged the same way,
+(`engine.otlp.event_checks`) are counted (also against their partition) and logged the same way,
 and the rest of the message is taken.
 """
 
@@ -24,13 +24,13 @@ from typing import Any
 
 import orjson
 
-from engine.aliases import AliasTable
-from engine.decode import DecodeError, decode_line
-from engine.event_checks import TimeBounds, screen, summary
 from engine.live.inbox import estimate_bytes
 from engine.live.intake import Intake, Refused
 from engine.live.kafka_config import KafkaConfig
-from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds, screen, summary
+from engine.otlp.line_decoder import DecodeError, decode_line
+from engine.otlp.proto_decoder import decode_logs_bytes, decode_trace_bytes
 
 log = logging.getLogger("spanwatch.kafka")
 

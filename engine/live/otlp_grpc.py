@@ -6,7 +6,7 @@ Answers as the OTLP specification asks: OK once the events are in the intake log
 whole inbox, UNAVAILABLE when the engine's inbox or the state directory's disk is full, or the
 engine is stopping (the exporters retry with backoff). The request arrives as bytes and is parsed here, so that a
 malformed message gets INVALID_ARGUMENT rather than the INTERNAL of a failed deserializer.
-Events with values that must not enter state (`engine.event_checks`) are refused one by
+Events with values that must not enter state (`engine.otlp.event_checks`) are refused one by
 one and counted against their sender, as over HTTP: OK with `partial_success` when others
 are good, INVALID_ARGUMENT when none is. Every call passes the ingest gate first, as a server
 interceptor: UNAUTHENTICATED for missing or wrong `authorization: Bearer` metadata,
@@ -25,9 +25,6 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from engine.aliases import AliasTable
-from engine.event_checks import TimeBounds, split, summary
-from engine.events import NotOtlpError
 from engine.live.inbox import estimate_bytes
 from engine.live.ingest_auth import IngestGate
 from engine.live.intake import Intake, Refused
@@ -35,7 +32,10 @@ from engine.live.listen import ListenError
 from engine.live.otlp_http import WHAT, export_response
 from engine.live.senders import senders_of
 from engine.metrics.meters import IngestMeter
-from engine.otlp_proto import decode_logs_request, decode_trace_request
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds, split, summary
+from engine.otlp.normalised_event import NotOtlpError
+from engine.otlp.proto_decoder import decode_logs_request, decode_trace_request
 
 SERVICES = {
     "traces": (

@@ -29,7 +29,6 @@ from bytewax.run import cli_main
 
 from engine.config import SpanwatchConfig
 from engine.dataflow import build_dataflow
-from engine.event_checks import TimeBounds
 from engine.live.api import make_api_app
 from engine.live.disk_space import DiskSpace
 from engine.live.inbox import Inbox
@@ -47,6 +46,7 @@ from engine.live.views import Views
 from engine.live.wal import WalError
 from engine.live.wal_retention import Retention
 from engine.metrics.registry import EngineMetrics
+from engine.otlp.event_checks import TimeBounds
 from engine.plan import Plan
 from engine.quarantine import Quarantine
 from engine.state_dir import prepare_state_dir

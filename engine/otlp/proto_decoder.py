@@ -1,7 +1,7 @@
 """OTLP/protobuf (the `opentelemetry-proto` classes) to normalised events.
 
 The live receivers get protobuf on the wire; history gets JSON. Both meet in
-`engine.events`, so a span decodes to the same event either way.
+`engine.otlp.normalised_event`, so a span decodes to the same event either way.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from engine.aliases import AliasTable
-from engine.events import finish_log, finish_span
+from engine.otlp.aliases import AliasTable
+from engine.otlp.normalised_event import finish_log, finish_span
 
 
 def any_value(value: Any) -> Any:
