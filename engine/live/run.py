@@ -77,7 +77,7 @@ def _bind_all(addresses: list[tuple[str, str]]) -> dict[str, socket.socket]:
         except (OSError, OverflowError, ValueError) as exc:
             for sock in bound.values():
                 sock.close()
-            reason = exc.reason if isinstance(exc, ListenError) else (exc.strerror or str(exc))
+            reason = exc.reason if isinstance(exc, ListenError) else str(exc)
             raise StartupError(
                 f"cannot listen on {address} (live.{setting}): {reason}; "
                 f"set live.{setting} to a free HOST:PORT"
