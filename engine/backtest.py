@@ -56,8 +56,9 @@ class Injection:
         """Record the labels of one event in this injection's time (and if it is the subject's)."""
         if not self.start - EARLY_ALLOWANCE <= event["time"] <= self.end:
             return
-        values = [(k, event.get(k)) for k in SUBJECT_LABELS]
-        values = [(k, str(v)) for k, v in values if v is not None and v != ""]
+        values = [
+            (k, str(v)) for k in SUBJECT_LABELS if (v := event.get(k)) is not None and v != ""
+        ]
         for k, v in values:
             self.everyone[k][v] += 1
         if any(str(event.get(k)) != v for k, v in self.group.items()):

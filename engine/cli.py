@@ -547,7 +547,7 @@ def _user_error(exc: Exception) -> list[str] | None:
     from engine.live.run import StartupError
     from engine.replay_run import ReplayError
     from notifiers.registry import ReceiverSetupError
-    from rules.ruleset import RuleLoadError
+    from rules.model import RuleLoadError
 
     if isinstance(exc, ReplayError | StartupError):
         return [str(exc)]

@@ -71,9 +71,13 @@ async def durable(pending: Pending) -> None:
     loop = asyncio.get_running_loop()
     settled = loop.create_future()
 
+    def settle() -> None:
+        if not settled.done():
+            settled.set_result(None)
+
     def wake(_: Pending) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: the server is stopping
-            loop.call_soon_threadsafe(lambda: settled.done() or settled.set_result(None))
+            loop.call_soon_threadsafe(settle)
 
     pending.on_done(wake)
     await settled
@@ -180,7 +184,7 @@ def make_otlp_app(
     )
 
 
-def _decode(signal: str, ctype: str, body: bytes, aliases: AliasTable) -> list[dict]:
+def _decode(signal: str, ctype: str, body: bytes, aliases: AliasTable) -> list[dict[str, Any]]:
     try:
         if ctype == PROTOBUF:
             decode = decode_trace_bytes if signal == "traces" else decode_logs_bytes
