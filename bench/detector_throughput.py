@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/detector_throughput.py [--points N] [--days D --user
 Each estimator does score_one + learn_one per point (what a closed window costs per key);
 "state" rows go through DetectorState.update (one event) and advance (window close).
 The second table runs the 14 default detectors over real telemetry: `replay`'s simulator
-writes D days of U users as OTLP JSON lines, `engine.decode` turns them into normalised
+writes D days of U users as OTLP JSON lines, `engine.otlp.line_decoder` turns them into normalised
 events, and the rows time `DetectorSet.route` and `DetectorState.update` (and `advance`
 at the end of every 30 s epoch of event time, as the dataflow does) against a loop that
 only reads each event's time and name.
@@ -82,8 +82,8 @@ EPOCH = 30.0  # seconds of event time per dataflow epoch (the engine's ordering 
 
 def simulated_events(days: int, users: int) -> list[dict[str, Any]]:
     """Normalised events of a simulated organisation, in event-time order."""
-    from engine.aliases import AliasTable
-    from engine.decode import decode_line
+    from engine.otlp.aliases import AliasTable
+    from engine.otlp.line_decoder import decode_line
     from replay.simulator.simulate import SimulationSpec, simulate
 
     aliases = AliasTable()

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
-from engine.decode import decode_line
 from engine.metrics.config import MetricsConfig
 from engine.metrics.registry import EngineMetrics
+from engine.otlp.line_decoder import decode_line
 from engine.plan import Plan
 from engine.replay_run import ReplayOptions, run_replay
 from engine.report.build import build_report

@@ -55,8 +55,8 @@ def peak_mb(history: Path, out: Path, budget_mb: float, state: Path) -> tuple[fl
 
 def canonical_mb(history: Path) -> float:
     from engine.config import SpanwatchConfig
-    from engine.decode import decode_line
     from engine.history_sort import canonical
+    from engine.otlp.line_decoder import decode_line
     from engine.plan import Plan
 
     aliases = Plan(SpanwatchConfig()).aliases

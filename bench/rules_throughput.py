@@ -5,7 +5,7 @@ Everything is measured in this run, on this machine, so the ratios hold on a noi
    compiled closures) vs one hand-written Python function per detection rule (plain `in`,
    `startswith` and `re`), both feeding the same hit/correlation-input construction; prints
    events/s, rule evaluations/s (events x detection rules) and the time ratio (target: 2x).
-2. Real events: `replay.simulator.simulate` telemetry decoded by `engine.decode.decode_line` (what the
+2. Real events: `replay.simulator.simulate` telemetry decoded by `engine.otlp.line_decoder.decode_line` (what the
    dataflow evaluates): `RuleSet.evaluate` events/s next to the hand-written functions, the
    same rule set with its name index switched off (every rule tried on every event), and
    evaluate plus the correlation windows (`CorrelationState.update` for every input).
@@ -35,8 +35,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.generated_rules import rule_variants, vocabulary_of
-from engine.aliases import AliasTable
-from engine.decode import decode_line
+from engine.otlp.aliases import AliasTable
+from engine.otlp.line_decoder import decode_line
 from replay.simulator.simulate import SimulationSpec, simulate
 from rules.config import APPROVED_MODELS, RulesConfig
 from rules.ruleset import IndexEntry, RuleSet, build_rule_index

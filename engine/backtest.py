@@ -20,9 +20,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from engine.aliases import AliasTable
-from engine.decode import DecodeError, decode_line
-from engine.model_identity import ModelCatalog
+from engine.otlp.aliases import AliasTable
+from engine.otlp.line_decoder import DecodeError, decode_line
+from engine.otlp.model_identity import ModelCatalog
 from engine.timeutil import parse_time
 from replay.readers import expand_paths, read_lines
 
@@ -56,8 +56,9 @@ class Injection:
         """Record the labels of one event in this injection's time (and if it is the subject's)."""
         if not self.start - EARLY_ALLOWANCE <= event["time"] <= self.end:
             return
-        values = [(k, event.get(k)) for k in SUBJECT_LABELS]
-        values = [(k, str(v)) for k, v in values if v is not None and v != ""]
+        values = [
+            (k, str(v)) for k in SUBJECT_LABELS if (v := event.get(k)) is not None and v != ""
+        ]
         for k, v in values:
             self.everyone[k][v] += 1
         if any(str(event.get(k)) != v for k, v in self.group.items()):

@@ -137,8 +137,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from engine.aliases import AliasTable
     from engine.config import canonical_model_lists
+    from engine.otlp.aliases import AliasTable
     from rules import cli as rules_cli
 
     config = _config(args)
@@ -547,7 +547,7 @@ def _user_error(exc: Exception) -> list[str] | None:
     from engine.live.run import StartupError
     from engine.replay_run import ReplayError
     from notifiers.registry import ReceiverSetupError
-    from rules.ruleset import RuleLoadError
+    from rules.model import RuleLoadError
 
     if isinstance(exc, ReplayError | StartupError):
         return [str(exc)]

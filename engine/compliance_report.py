@@ -24,12 +24,12 @@ from compliance.drift import DriftParams, find_drift
 from compliance.evidence import incident_records, render_html, render_markdown, rule_counts
 from compliance.metrics import ANY, ComplianceTally
 from detectors.timeparse import iso, parse_time
-from engine.aliases import AliasTable
 from engine.atomic_output import OutputError, written_whole
 from engine.config import SpanwatchConfig
-from engine.decode import DecodeError, decode_history_line
-from engine.event_checks import TimeBounds
 from engine.incidents.control import ControlError, CreateSilence, parse_control
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds
+from engine.otlp.line_decoder import DecodeError, decode_history_line
 from engine.plan import rule_paths
 from replay.history import HistoryError
 from replay.readers import expand_paths, read_lines
@@ -89,8 +89,9 @@ def _read_history(
 ) -> dict[str, Any]:  # fmt: skip
     aliases = AliasTable(config.aliases, models=config.models.catalog())
     bounds, now = TimeBounds.of(config.stream), time.time()
-    stats = {"files": 0, "lines": 0, "events": 0, "bad_lines": 0, "refused_events": 0}
-    stats["outside_period"] = 0
+    stats = dict.fromkeys(
+        ("files", "lines", "events", "bad_lines", "refused_events", "outside_period"), 0
+    )
     problems: list[str] = []
     try:
         files = expand_paths(paths)
@@ -120,8 +121,7 @@ def _read_history(
                         tally.add_hit(event, hit.rule_id, hit.labels.get("category"))
     except HistoryError as exc:
         raise ReportError(str(exc)) from None
-    stats["problems"] = problems
-    return stats
+    return {**stats, "problems": problems}
 
 
 def _json_lines(path: str, what: str) -> list[tuple[int, Any]]:
@@ -160,7 +160,11 @@ def build_evidence(args: argparse.Namespace, config: SpanwatchConfig) -> dict[st
     if not end > start:
         raise ReportError("--to must be after --from")
     ruleset = RuleSet.load(rule_paths(config, args.rules), config.rules)
-    categories = {r.rule_id: r.labels.get("category") for r in ruleset.detections if r.generates}
+    categories = {
+        r.rule_id: category
+        for r in ruleset.detections
+        if r.generates and (category := r.labels.get("category")) is not None
+    }
     names = sorted({c for c in categories.values() if c})
     tally = ComplianceTally(names, credential_rules(ruleset), dangerous_rules(ruleset))
     history = _read_history(list(args.paths), config, ruleset, tally, start, end)
@@ -192,8 +196,9 @@ def report_compliance(args: argparse.Namespace, config: SpanwatchConfig) -> int:
     else:
         data = (render_markdown(doc) if fmt == "markdown" else render_html(doc)).encode()
     try:
-        with written_whole([args.out]) as partial:
-            Path(partial[0]).write_bytes(data)
+        with written_whole([args.out]) as (partial,):
+            assert partial is not None  # --out is required
+            Path(partial).write_bytes(data)
     except OutputError as exc:
         raise ReportError(str(exc)) from None
     h = doc["history"]

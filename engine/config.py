@@ -21,12 +21,12 @@ from pydantic import (
 
 from compliance.config import ComplianceConfig
 from detectors.config import CapacityConfig, DetectorsConfig
-from engine.aliases import CANONICAL_KEYS
-from engine.event_checks import EARLIEST, MAX_FUTURE
 from engine.incidents.config import IncidentsConfig, Time
 from engine.live.kafka_config import KafkaConfig
 from engine.metrics.config import MetricsConfig
-from engine.model_identity import ModelCatalog, canonical_list
+from engine.otlp.aliases import CANONICAL_KEYS
+from engine.otlp.event_checks import EARLIEST, MAX_FUTURE
+from engine.otlp.model_identity import ModelCatalog, canonical_list
 from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
 from notifiers.config import NotifiersConfig
 from rules.config import RulesConfig
@@ -254,7 +254,7 @@ class SpanwatchConfig(BaseModel):
     @model_validator(mode="after")
     def _model_lists_canonical(self) -> SpanwatchConfig:
         """`approved_models` (any list named `*models`) in canonical names: see
-        `engine.model_identity.canonical_list`."""
+        `engine.otlp.model_identity.canonical_list`."""
         self.rules = canonical_model_lists(self.rules, self.models.catalog())
         return self
 

@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 ADDRESS_EXAMPLE = "HOST:PORT, for example 0.0.0.0:4318, 127.0.0.1:8080 or [::]:4317"
 
 
-def explain(model: type[BaseModel], error: dict[str, Any]) -> str:
+def explain(model: type[BaseModel], error: ErrorDetails) -> str:
     """pydantic's message for `error`, rewritten or completed with a hint where one helps."""
     loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
     if error["type"] == "extra_forbidden" and loc:

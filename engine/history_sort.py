@@ -23,7 +23,7 @@ field equal are one span: the second is dropped and counted as a duplicate (the 
 that, as they arrive side by side). Log records and flat events carry no identity, so identical
 ones are all kept: two equal `tool_result` events may well be two commands.
 
-An event that must not enter state (`engine.event_checks`, the same checks as the live
+An event that must not enter state (`engine.otlp.event_checks`, the same checks as the live
 receivers': a time before `stream.earliest`, such as 1970 or a negative time, or more than
 `stream.max_future` after this machine's clock, such as year 9999; a non-finite float, an
 integer beyond 64 bits) makes its line a bad line; the line's other events are kept.
@@ -38,10 +38,10 @@ from typing import Any
 
 import orjson
 
-from engine.decode import DecodeError, decode_history_line
-from engine.event_checks import TimeBounds
 from engine.incidents.control import ControlError, parse_control
 from engine.items import RunStats
+from engine.otlp.event_checks import TimeBounds
+from engine.otlp.line_decoder import DecodeError, decode_history_line
 from engine.plan import Plan
 from replay.external_sort import ExternalSort
 from replay.readers import HistoryError, HistoryFile, ReadPosition, read_lines, stored_size

@@ -142,7 +142,7 @@ class Health:
     """Live: per-source event-time counters, and warnings for the log."""
 
     sources: dict[str, dict[str, Any]]
-    totals: dict[str, int]
+    totals: dict[str, int | str | None]  # counts, and the watermark as text when there is one
     warnings: list[str]
 
 

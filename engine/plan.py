@@ -11,10 +11,10 @@ from typing import Any
 from compliance.live_drift import DETECTOR_ID as DRIFT_ID
 from detectors.detectorset import DetectorSet
 from detectors.model import Observation, Signal
-from engine.aliases import AliasTable
 from engine.compliance_drift import day_closed, drift_observation, new_drift_state
 from engine.config import SpanwatchConfig
 from engine.incidents.model import Hit
+from engine.otlp.aliases import AliasTable
 from engine.quarantine import Quarantine
 from rules import ruleset as _ruleset
 from rules.model import CorrelationInput

@@ -12,7 +12,7 @@ gone quiet stops holding them back after that long, and so does one whose clock 
 (its events then arrive behind the watermark, and count only in windows still open). A source
 whose clock is ahead cannot move the watermark past the wall clock; an event more than
 `stream.max_future` ahead never gets here, since the receivers refuse it
-(`engine.event_checks`) and count it against its sender.
+(`engine.otlp.event_checks`) and count it against its sender.
 
 Counters per source (events, late, lag) go to `/healthz` under a pseudonym, since a source's
 name may be a host name or an address. When more than 0.1% of the last minute's events

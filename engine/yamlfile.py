@@ -158,7 +158,8 @@ def read_yaml(path: str | Path) -> tuple[Any, LineIndex]:
 def _first_alias_line(text: str) -> int | None:
     for token in yaml.scan(text, Loader=yaml.SafeLoader):
         if isinstance(token, yaml.AliasToken):
-            return token.start_mark.line + 1
+            line: int = token.start_mark.line
+            return line + 1
     return None
 
 
@@ -169,7 +170,7 @@ def validate(model: type[M], data: Any, index: LineIndex, file: str) -> M:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc: list = []
+            loc: list[int | str] = []
             for part in err["loc"]:
                 if isinstance(part, str) and part.startswith("function-"):
                     continue

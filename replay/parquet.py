@@ -102,7 +102,8 @@ def column_values(array: pa.Array) -> list[Any]:
     if pa.types.is_timestamp(kind):
         return _seconds(array.cast(pa.int64()), UNIT_SCALE[kind.unit])
     if _is_json_native(kind):
-        return array.to_pylist()
+        native: list[Any] = array.to_pylist()
+        return native
     if pa.types.is_floating(kind):
         return [v if v is None or math.isfinite(v) else None for v in array.to_pylist()]
     micro = _microsecond_type(kind)
@@ -116,11 +117,14 @@ def _seconds(ticks: pa.Array, scale: int) -> list[float | None]:
     so that the float is as close as a float can be (ticks in nanoseconds exceed 2**53)."""
     whole = pc.divide(ticks, scale)  # integer division, towards zero
     fraction = pc.subtract(ticks, pc.multiply(whole, scale)).cast(pa.float64())
-    return pc.add(whole.cast(pa.float64()), pc.divide(fraction, float(scale))).to_pylist()
+    seconds: list[float | None] = pc.add(
+        whole.cast(pa.float64()), pc.divide(fraction, float(scale))
+    ).to_pylist()
+    return seconds
 
 
 def _is_json_native(kind: pa.DataType) -> bool:
-    return (
+    return bool(
         pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
         or pa.types.is_integer(kind)

@@ -19,7 +19,7 @@ import stat
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from replay.history import HistoryError, HistoryFile, StorageReadError, is_s3, one_line
 
@@ -158,7 +158,10 @@ def read_lines(
                 source = raw if is_s3(f.path) else f.path
                 yield from parquet_rows(source, f.display, start_line)
                 return
-            buffered = io.BufferedReader(raw, LINE_BUFFER) if is_s3(f.path) else raw
+            # an S3 object is a raw stream (S3ObjectReader); a local file is buffered already
+            buffered = (
+                io.BufferedReader(cast(io.RawIOBase, raw), LINE_BUFFER) if is_s3(f.path) else raw
+            )
             if position is not None:
                 position.stream = raw
             stream = _maybe_gunzip(buffered, f, head)

@@ -13,17 +13,6 @@ from engine.incidents.durations import format_duration
 from engine.incidents.routing import RouteNode, build_routes, group_labels, match_routes
 
 
-def parse_labels(items: list[str]) -> dict[str, str]:
-    """`k=v` arguments as a dict; ValueError naming the bad argument."""
-    labels: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"label {item!r} is not name=value")
-        labels[name.strip()] = value
-    return labels
-
-
 def routes_test(config: IncidentsConfig, labels: dict[str, str], out: TextIO) -> int:
     """Print the matched routes and receivers; 0 when some receiver is reached, else 1."""
     policies = {policy.name: policy for policy in config.escalation_policies}

@@ -44,7 +44,7 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus'
 
 def event_time_health(views: Views, inbox: Inbox) -> dict[str, Any]:
     """The order stage's per-sender counters, with the events the receivers refused at decode
-    (`engine.event_checks`) counted against the same senders."""
+    (`engine.otlp.event_checks`) counted against the same senders."""
     health = dict(views.event_time)
     refused = inbox.refused_senders()
     if not refused:

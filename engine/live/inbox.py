@@ -208,7 +208,7 @@ class Inbox:
             self._ev = (drain.ev_seq, drain.ev_idx)
 
     def count_refused(self, senders: list[str]) -> None:
-        """Events refused at decode (`engine.event_checks`), counted against their senders."""
+        """Events refused at decode (`engine.otlp.event_checks`), counted against their senders."""
         with self._lock:
             counts = self.refused_by_sender
             for sender in senders:

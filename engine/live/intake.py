@@ -28,17 +28,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from engine.incidents.control import parse_control
+from engine.incidents.model import Hit
 from engine.items import Arrivals
 from engine.live.disk_space import DiskSpace, is_disk_full
 from engine.live.inbox import Inbox, Record, Taken
 from engine.live.wal import IntakeLog, Pending
 from engine.live.wal_format import CONTROL, EVENTS, KAFKA, TICK, Frame, TickInfo, tick_info
+from engine.metrics.usage_families import Match
 from engine.plan import Plan
 
 log = logging.getLogger("spanwatch")
@@ -104,7 +107,7 @@ class Intake:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.plan = plan
-        self.match_one = plan.match  # the live engine may meter it (engine.metrics)
+        self.match_one: Match = plan.match  # the live engine may meter it (engine.metrics)
         self.inbox = inbox
         self.disk = disk
         self.clock = clock
@@ -153,8 +156,8 @@ class Intake:
         """Each event through the rules and detector routing; one that fails is quarantined."""
         out = _Matched()
         for i, event in enumerate(events):
-            ok, found = self.plan.quarantine.run("match", event, lambda e=event: self.match_one(e))
-            if not ok:
+            _, found = self.plan.quarantine.run("match", event, partial(self.match_one, event))
+            if found is None:  # put aside by the quarantine
                 continue
             hits, windowed = found
             out.senders.append(senders[i])
@@ -331,12 +334,14 @@ class Intake:
     def _events_of(self, frame: Frame) -> tuple[list[str], list[dict[str, Any]]]:
         return decode_events(frame.payload)  # EVENTS and KAFKA alike
 
-    def recall(self, refs: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, dict]]:
+    def recall(
+        self, refs: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], tuple[str, dict[str, Any]]]:
         """(sender, event) of events by their place in the log: (record position, index)."""
         wanted: dict[int, list[int]] = {}
         for pos, idx in refs:
             wanted.setdefault(pos, []).append(idx)
-        found: dict[tuple[int, int], tuple[str, dict]] = {}
+        found: dict[tuple[int, int], tuple[str, dict[str, Any]]] = {}
         for pos, indices in wanted.items():
             senders, events = self._events_of(self.log.read(pos))
             for idx in indices:
@@ -348,8 +353,8 @@ class Intake:
 class _Matched:
     senders: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    arrivals: list[tuple[str, float, list]] = field(default_factory=list)
-    hits: list[Any] = field(default_factory=list)
+    arrivals: list[tuple[str, float, list[tuple[str, Any]]]] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
 
 
 class _Follower:

@@ -10,7 +10,7 @@ messages wait in Kafka, not in memory). Each partition is
 a sender of its own for the event-time watermarks (`engine.source_clocks`). A message that
 does not decode, or is larger than the whole inbox, is counted and logged with its topic,
 partition and offset, then skipped; events with values that must not enter state
-(`engine.event_checks`) are counted (also against their partition) and logged the same way,
+(`engine.otlp.event_checks`) are counted (also against their partition) and logged the same way,
 and the rest of the message is taken.
 """
 
@@ -24,13 +24,13 @@ from typing import Any
 
 import orjson
 
-from engine.aliases import AliasTable
-from engine.decode import DecodeError, decode_line
-from engine.event_checks import TimeBounds, screen, summary
 from engine.live.inbox import estimate_bytes
 from engine.live.intake import Intake, Refused
 from engine.live.kafka_config import KafkaConfig
-from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds, screen, summary
+from engine.otlp.line_decoder import DecodeError, decode_line
+from engine.otlp.proto_decoder import decode_logs_bytes, decode_trace_bytes
 
 log = logging.getLogger("spanwatch.kafka")
 
@@ -122,19 +122,21 @@ class KafkaIntake:
                 message = consumer.poll(0.5)
                 if message is None:
                     continue
-                if message.error():
-                    log.warning("kafka: %s", message.error())
+                error = message.error()
+                topic, partition, offset = message.topic(), message.partition(), message.offset()
+                if error or topic is None or partition is None or offset is None:
+                    log.warning("kafka: %s", error or "a message without its place in a partition")
                     continue
-                where = f"{message.topic()}[{message.partition()}]@{message.offset()}"
+                where = f"{topic}[{partition}]@{offset}"
                 value = message.value() or b""
                 try:
-                    decoded = self.decode(message.topic(), value)
+                    decoded = self.decode(topic, value)
                 except (DecodeError, orjson.JSONDecodeError) as exc:
                     self.bad_messages += 1
                     log.warning("kafka message %s skipped: %s", where, exc)
                     consumer.commit(message=message, asynchronous=True)
                     continue
-                sender = f"kafka={message.topic()}[{message.partition()}]"
+                sender = f"kafka={topic}[{partition}]"
                 events, refused = screen(decoded, self.bounds, time.time())
                 if refused:
                     self.refused_events += len(refused)
@@ -148,12 +150,12 @@ class KafkaIntake:
                     log.warning("kafka message %s skipped: larger than the whole inbox", where)
                     consumer.commit(message=message, asynchronous=True)
                     continue
-                ref = (message.topic(), message.partition(), message.offset())
+                ref = (topic, partition, offset)
                 while events and not self._offer(events, sender, nbytes, ref):
                     if self.stopped.wait(0.2) or self.inbox.closed:
                         return  # not committed: the message is read again after a restart
                 self.taken_events += len(events)
-                logged[(ref[0], ref[1])] = ref[2]
+                logged[(topic, partition)] = offset
                 consumer.commit(message=message, asynchronous=True)
         finally:
             consumer.close()

@@ -27,5 +27,8 @@ def listen(address: str) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ListenError(address, exc.strerror or str(exc)) from None
+    except (OverflowError, ValueError) as exc:  # a port beyond 65535, or not a number
+        sock.close()
+        raise ListenError(address, str(exc)) from None
     sock.listen(128)
     return sock

@@ -6,7 +6,7 @@ Answers as the OTLP specification asks: OK once the events are in the intake log
 whole inbox, UNAVAILABLE when the engine's inbox or the state directory's disk is full, or the
 engine is stopping (the exporters retry with backoff). The request arrives as bytes and is parsed here, so that a
 malformed message gets INVALID_ARGUMENT rather than the INTERNAL of a failed deserializer.
-Events with values that must not enter state (`engine.event_checks`) are refused one by
+Events with values that must not enter state (`engine.otlp.event_checks`) are refused one by
 one and counted against their sender, as over HTTP: OK with `partial_success` when others
 are good, INVALID_ARGUMENT when none is. Every call passes the ingest gate first, as a server
 interceptor: UNAUTHENTICATED for missing or wrong `authorization: Bearer` metadata,
@@ -22,12 +22,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError as ProtobufDecodeError
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from engine.aliases import AliasTable
-from engine.event_checks import TimeBounds, split, summary
-from engine.events import NotOtlpError
 from engine.live.inbox import estimate_bytes
 from engine.live.ingest_auth import IngestGate
 from engine.live.intake import Intake, Refused
@@ -35,19 +30,15 @@ from engine.live.listen import ListenError
 from engine.live.otlp_http import WHAT, export_response
 from engine.live.senders import senders_of
 from engine.metrics.meters import IngestMeter
-from engine.otlp_proto import decode_logs_request, decode_trace_request
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds, split, summary
+from engine.otlp.normalised_event import NotOtlpError
+from engine.otlp.proto_decoder import decode_logs_bytes, decode_trace_bytes
 
-SERVICES = {
-    "traces": (
-        "opentelemetry.proto.collector.trace.v1.TraceService",
-        ExportTraceServiceRequest,
-        decode_trace_request,
-    ),
-    "logs": (
-        "opentelemetry.proto.collector.logs.v1.LogsService",
-        ExportLogsServiceRequest,
-        decode_logs_request,
-    ),
+Decoder = Callable[[bytes, AliasTable], list[dict[str, Any]]]
+SERVICES: dict[str, tuple[str, Decoder]] = {
+    "traces": ("opentelemetry.proto.collector.trace.v1.TraceService", decode_trace_bytes),
+    "logs": ("opentelemetry.proto.collector.logs.v1.LogsService", decode_logs_bytes),
 }
 RECEIVER = "otlp_grpc"
 
@@ -65,7 +56,7 @@ class _Export:
         meter: IngestMeter | None = None,
     ) -> None:
         self.signal = signal
-        _, self.request_type, self.decode = SERVICES[signal]
+        _, self.decode = SERVICES[signal]
         self.intake, self.inbox, self.aliases = intake, intake.inbox, aliases
         self.bounds, self.clock = bounds, clock
         self.meter = meter
@@ -90,8 +81,7 @@ class _Export:
     def _export(self, payload: bytes, context: grpc.ServicerContext) -> Any:
         what = WHAT[self.signal]
         try:
-            request = self.request_type.FromString(payload)
-            decoded = self.decode(request, self.aliases)
+            decoded = self.decode(payload, self.aliases)
         except ProtobufDecodeError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid protobuf: {exc}")
         except (NotOtlpError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
@@ -141,7 +131,7 @@ def _handlers(
     meter: IngestMeter | None = None,
 ) -> list[grpc.GenericRpcHandler]:
     handlers = []
-    for signal, (service, _, _) in SERVICES.items():
+    for signal, (service, _) in SERVICES.items():
         export = _Export(signal, intake, aliases, bounds, clock, meter)
         method = grpc.unary_unary_rpc_method_handler(
             export, response_serializer=lambda response: response.SerializeToString()
@@ -150,7 +140,7 @@ def _handlers(
     return handlers
 
 
-class _GateInterceptor(grpc.ServerInterceptor):
+class _GateInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
     """Refuses a call before its request is decoded, as the Collector's auth extensions do."""
 
     def __init__(self, gate: IngestGate, meter: IngestMeter | None = None) -> None:

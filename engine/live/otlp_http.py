@@ -7,7 +7,7 @@ streaming, or after decompression) or a request larger than the whole inbox, 415
 unknown content type, 429 with `Retry-After` when the engine's inbox is full, and 503 with
 `Retry-After` when the state directory's disk is full or the engine is stopping (exporters
 retry both). Events with values that must not enter
-state (`engine.event_checks`) are refused one by one and counted against their sender: when
+state (`engine.otlp.event_checks`) are refused one by one and counted against their sender: when
 others in the request are good, those are taken and the answer is 200 with OTLP's
 `partial_success` (how many were rejected and why); when none is good, 400 with the reason.
 Before any of that, the ingest gate: 401 with `WWW-Authenticate: Bearer` for a missing or
@@ -32,9 +32,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.aliases import AliasTable
-from engine.event_checks import TimeBounds, split, summary
-from engine.events import NotOtlpError
 from engine.live.body import RequestRefused, decompress, read_body
 from engine.live.inbox import estimate_bytes
 from engine.live.ingest_auth import IngestGate
@@ -42,8 +39,11 @@ from engine.live.intake import Intake, Refused
 from engine.live.senders import senders_of
 from engine.live.wal import Pending
 from engine.metrics.meters import IngestMeter
-from engine.otlp_json import decode_logs, decode_traces
-from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds, split, summary
+from engine.otlp.json_decoder import decode_logs, decode_traces
+from engine.otlp.normalised_event import NotOtlpError
+from engine.otlp.proto_decoder import decode_logs_bytes, decode_trace_bytes
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -71,9 +71,13 @@ async def durable(pending: Pending) -> None:
     loop = asyncio.get_running_loop()
     settled = loop.create_future()
 
+    def settle() -> None:
+        if not settled.done():
+            settled.set_result(None)
+
     def wake(_: Pending) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: the server is stopping
-            loop.call_soon_threadsafe(lambda: settled.done() or settled.set_result(None))
+            loop.call_soon_threadsafe(settle)
 
     pending.on_done(wake)
     await settled
@@ -180,7 +184,7 @@ def make_otlp_app(
     )
 
 
-def _decode(signal: str, ctype: str, body: bytes, aliases: AliasTable) -> list[dict]:
+def _decode(signal: str, ctype: str, body: bytes, aliases: AliasTable) -> list[dict[str, Any]]:
     try:
         if ctype == PROTOBUF:
             decode = decode_trace_bytes if signal == "traces" else decode_logs_bytes

@@ -29,7 +29,6 @@ from bytewax.run import cli_main
 
 from engine.config import SpanwatchConfig
 from engine.dataflow import build_dataflow
-from engine.event_checks import TimeBounds
 from engine.live.api import make_api_app
 from engine.live.disk_space import DiskSpace
 from engine.live.inbox import Inbox
@@ -47,6 +46,7 @@ from engine.live.views import Views
 from engine.live.wal import WalError
 from engine.live.wal_retention import Retention
 from engine.metrics.registry import EngineMetrics
+from engine.otlp.event_checks import TimeBounds
 from engine.plan import Plan
 from engine.quarantine import Quarantine
 from engine.state_dir import prepare_state_dir
@@ -77,7 +77,7 @@ def _bind_all(addresses: list[tuple[str, str]]) -> dict[str, socket.socket]:
         except (OSError, OverflowError, ValueError) as exc:
             for sock in bound.values():
                 sock.close()
-            reason = exc.reason if isinstance(exc, ListenError) else (exc.strerror or str(exc))
+            reason = exc.reason if isinstance(exc, ListenError) else str(exc)
             raise StartupError(
                 f"cannot listen on {address} (live.{setting}): {reason}; "
                 f"set live.{setting} to a free HOST:PORT"

@@ -172,7 +172,10 @@ def _client(config: CloudWatchConfig) -> Any:
 
 
 def _totals(
-    at: datetime, dims: list[dict[str, str]], totals: Totals, metrics: tuple
+    at: datetime,
+    dims: list[dict[str, str]],
+    totals: Totals,
+    metrics: tuple[tuple[str, str, str], ...],
 ) -> Iterator[dict[str, Any]]:
     for name, attr, unit in metrics:
         yield _datum(name, at, dims, float(getattr(totals, attr)), unit)
@@ -190,7 +193,9 @@ def _totals(
             }
 
 
-def _datum(name: str, at: datetime, dims: list[dict[str, str]], value: float, unit: str) -> dict:
+def _datum(
+    name: str, at: datetime, dims: list[dict[str, str]], value: float, unit: str
+) -> dict[str, Any]:
     return {"MetricName": name, "Timestamp": at, "Dimensions": dims, "Value": value, "Unit": unit}
 
 

@@ -24,9 +24,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from detectors.usage import DIMENSIONS, LATENCY_BUCKETS, WINDOWS, UsageRollup
+from engine.incidents.model import Hit
 from engine.metrics.meters import StageTimer
 
-Match = Callable[[dict[str, Any]], tuple[list[Any], list[tuple[str, Any]]]]
+Match = Callable[[dict[str, Any]], tuple[list[Hit], list[tuple[str, Any]]]]
 TIME_EVERY = 8  # rule evaluation is timed on one event in this many
 FORGET_EVERY = 600.0  # seconds between sweeps of people inactive for longer than a week
 LABELS = list(DIMENSIONS)
@@ -60,7 +61,7 @@ class Usage(Collector):
         self.lock = threading.Lock()
         self._swept = time.monotonic()
 
-    def observe(self, event: dict[str, Any], policy_hits: list[str]) -> None:
+    def observe(self, event: dict[str, Any], policy_hits: list[str] | tuple[str, ...]) -> None:
         with self.lock:
             self.rollup.observe(event, policy_hits)
 
@@ -129,8 +130,8 @@ class Usage(Collector):
                 "(event time); user=other sums everyone else",
                 labels=["user"],
             )
-            for user, value in rollup.top_users(self.top_users, measure):
-                top.add_metric([user], value)
+            for user, amount in rollup.top_users(self.top_users, measure):
+                top.add_metric([user], amount)
             yield top
 
 
@@ -142,7 +143,7 @@ def metered_match(match: Match, timer: StageTimer, usage: Usage | None) -> Match
     clock = time.perf_counter
     seen = itertools.count()
 
-    def run(event: dict[str, Any]) -> tuple[list[Any], list[tuple[str, Any]]]:
+    def run(event: dict[str, Any]) -> tuple[list[Hit], list[tuple[str, Any]]]:
         if next(seen) % TIME_EVERY:
             hits, windowed = match(event)
         else:

@@ -4,6 +4,7 @@ series and, given the truth, what was injected, into the report's HTML."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -14,7 +15,7 @@ from engine.report.page import ReportInput, render
 from engine.report.truth import score
 
 
-def read_log(path: str) -> list[dict]:
+def read_log(path: str) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in Path(path).read_bytes().splitlines() if line.strip()]
 
 
@@ -23,7 +24,7 @@ def build_report(
     log_path: str,
     history: list[str],
     recent: RecentPoints,
-    truth: list[dict] | None = None,
+    truth: list[dict[str, Any]] | None = None,
 ) -> str:
     lines = read_log(log_path)
     plan = report.plan

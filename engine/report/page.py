@@ -170,12 +170,12 @@ def _series(data: ReportInput) -> str:
     for inc in detector_incidents[:MAX_SERIES_CHARTS]:
         candidates = index.get((inc.rule_id, tuple(sorted(inc.group.items()))), [])
         best = min(candidates, key=lambda s: abs(s.fired[0] - inc.opened), default=None)
-        group = ", ".join(f"{k}={v}" for k, v in inc.group.items()) or "all"
+        shown = ", ".join(f"{k}={v}" for k, v in inc.group.items()) or "all"
         if best is None:
             unmatched += 1
             continue
         cards.append(
-            f'<div class="series-card"><h3>{escape(inc.rule_id)} · {escape(group)}</h3>'
+            f'<div class="series-card"><h3>{escape(inc.rule_id)} · {escape(shown)}</h3>'
             f'<div class="meta">opened {escape(iso(inc.opened))} · threshold '
             f"{best.threshold:g}</div>{series_chart(best)}</div>"
         )

@@ -37,7 +37,9 @@ def identity(incident: Incident) -> Identity:
     return Identity(incident.rule_id, tuple(sorted(incident.group.items())), incident.opened)
 
 
-def raised(config: SpanwatchConfig, rules: str, history: list[str], progress: Progress) -> list:
+def raised(
+    config: SpanwatchConfig, rules: str, history: list[str], progress: Progress
+) -> list[Incident]:
     with tempfile.TemporaryDirectory(prefix="spanwatch-rules-diff-") as folder:
         log = str(Path(folder) / "incidents.jsonl")
         run_replay(config, ReplayOptions(paths=history, out=log, rules=[rules], progress=progress))

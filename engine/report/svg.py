@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from html import escape
 from itertools import pairwise
 
-from detectors.recent import AlertSeries
+from detectors.recent import AlertSeries, Point
 from engine.report.incidents import SEVERITY_ORDER, Incident, severity_rank
 from engine.timeutil import iso
 
@@ -157,7 +157,7 @@ def series_chart(series: AlertSeries, width: int = 560) -> str:
     return "".join(out)
 
 
-def around(series: AlertSeries, before: int = 30, after: int = 15) -> list:
+def around(series: AlertSeries, before: int = 30, after: int = 15) -> list[Point]:
     """The series' points within `before` windows of its first alert and `after` of its
     last: a sparse key's older points would squeeze the alert into a sliver of the chart."""
     ends = [p.end for p in series.points]

@@ -66,7 +66,9 @@ def read_truth(path: str) -> list[dict[str, Any]]:
     return out
 
 
-def score(truth: list[dict[str, Any]], history: list[str], opened: list[dict]) -> TruthScore:
+def score(
+    truth: list[dict[str, Any]], history: list[str], opened: list[dict[str, Any]]
+) -> TruthScore:
     """`opened`: the `incident.opened` lines of the incident log."""
     injections = [Injection(t) for t in truth]
     collect_subject_labels(history, injections)

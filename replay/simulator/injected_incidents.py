@@ -162,7 +162,7 @@ def inject_incidents(
     learned = calendar if history_end is None else Calendar(rng, history_end, hi)
     two_days = lo + HISTORY_DAYS * DAY_S * US
     later = Calendar(rng, two_days, hi) if history_end not in (None, two_days) else None
-    plan = _Plan(calendar, learned, later)
+    plan = _Placement(calendar, learned, later)
     n_weekdays = len(calendar.weekdays)
     counts = {kind: max(1, round(rate * n_weekdays)) for kind, rate in RATE_PER_WEEKDAY.items()}
     with_spans = [u for u in org.users if u.habits.spans]
@@ -278,7 +278,7 @@ def _us(seconds: float) -> int:
 
 
 @dataclass
-class _Plan:
+class _Placement:
     """Placement of the incidents that are seen only against a learned baseline.
 
     In a long range they go into the weekday working hours after two days of history (the
@@ -336,7 +336,7 @@ class _Plan:
 
 
 def _token_drift(
-    world: World, plan: _Plan, team: Team, day: int
+    world: World, plan: _Placement, team: Team, day: int
 ) -> tuple[InjectedIncident, tuple[int, int]]:
     """Over one working day of the team, its tokens per invocation creep up to three times."""
     length = DRIFT_LENGTH
@@ -350,7 +350,7 @@ def _token_drift(
     return truth, (start, start + length)
 
 
-def _team_silence(world: World, plan: _Plan, team: Team, day: int) -> InjectedIncident | None:
+def _team_silence(world: World, plan: _Placement, team: Team, day: int) -> InjectedIncident | None:
     """Three hours of the team's weekday working time, or None if the range holds none."""
     length = 3 * HOUR
     earlier = world.effects.silences.get(team.name, [])
@@ -373,7 +373,7 @@ def _team_silence(world: World, plan: _Plan, team: Team, day: int) -> InjectedIn
 
 
 def _latency_degradation(
-    world: World, plan: _Plan, day: int, drifts: Sequence[Window]
+    world: World, plan: _Placement, day: int, drifts: Sequence[Window]
 ) -> tuple[InjectedIncident, User, int]:
     """Returns the truth, someone who calls the slow model meanwhile, and when they start."""
     calendar = plan.calendar
@@ -608,7 +608,7 @@ def _inject_extended(
     rng = random.Random(f"{seed}:incidents:extended")
     calendar = Calendar(rng, lo, hi)
     learned = calendar if history_end is None else Calendar(rng, history_end, hi)
-    plan = _Plan(calendar, learned, taken=list(taken))
+    plan = _Placement(calendar, learned, taken=list(taken))
     org = world.org
     count = max(1, round(0.2 * len(calendar.weekdays)))
     by_size = sorted(org.teams, key=lambda t: (-len(org.members(t)), t.name))
@@ -659,7 +659,7 @@ def _team_workers(
 
 
 def _team_error_burst(
-    world: World, rng: random.Random, plan: _Plan, team: Team, day: int, seed: int
+    world: World, rng: random.Random, plan: _Placement, team: Team, day: int, seed: int
 ) -> InjectedIncident | None:
     """About 40% of a team's calls fail (throttling, timeouts) for 20 minutes."""
     length = TEAM_BURST_MINUTES * MINUTE
@@ -684,7 +684,7 @@ def _team_error_burst(
 
 
 def _cache_collapse(
-    world: World, rng: random.Random, plan: _Plan, team: Team, day: int, seed: int
+    world: World, rng: random.Random, plan: _Placement, team: Team, day: int, seed: int
 ) -> InjectedIncident | None:
     """A team's prompt cache stops working (a changed system prompt, a broken cache key):
     hardly any call hits it for two hours, so input costs rise."""
@@ -708,7 +708,7 @@ def _cache_collapse(
 
 
 def _runaway_sessions(
-    world: World, rng: random.Random, plan: _Plan, user: User, day: int, seed: int
+    world: World, rng: random.Random, plan: _Placement, user: User, day: int, seed: int
 ) -> InjectedIncident | None:
     """A runaway agent: a script restarting the assistant in a loop, about 40 new sessions a
     minute for 20 minutes, each a prompt and a call or two."""

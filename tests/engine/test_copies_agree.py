@@ -8,7 +8,7 @@ import math
 import pytest
 
 from detectors import timeparse
-from engine.aliases import CANONICAL_KEYS
+from engine.otlp.aliases import CANONICAL_KEYS
 from notifiers import timefmt as notifier_time
 from replay import timefmt as replay_time
 from rules import lint

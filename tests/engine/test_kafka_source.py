@@ -10,7 +10,7 @@ from confluent_kafka import Producer
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from engine.aliases import AliasTable
+from engine.otlp.aliases import AliasTable
 
 from .test_live_engine import READ_AUTH, Engine
 

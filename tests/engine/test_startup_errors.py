@@ -153,6 +153,14 @@ def test_a_port_in_use_is_one_line(tmp_path, capsys):
     )
 
 
+def test_a_port_beyond_65535_is_one_line(tmp_path, capsys):
+    config = tmp_path / "spanwatch.yml"
+    config.write_text(f"state_dir: {tmp_path / 's'}\nlive: {{otlp_http: '127.0.0.1:99999'}}\n")
+    line = cli_error(capsys, "run", "--config", str(config))
+    assert line.startswith("spanwatch: cannot listen on 127.0.0.1:99999 (live.otlp_http): ")
+    assert "0-65535" in line
+
+
 def test_an_empty_recovery_folder_left_by_a_killed_start_is_made_again_and_the_engine_runs(
     tmp_path,
 ):

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.aliases import AliasTable
-from engine.decode import decode_line
+from engine.otlp.aliases import AliasTable
+from engine.otlp.line_decoder import decode_line
 from replay.readers import HistoryError, HistoryFile, expand_paths, read_lines
 
 UTC = dt.UTC

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engine.aliases import AliasTable
 from engine.cli import main
-from engine.decode import decode_line
+from engine.otlp.aliases import AliasTable
+from engine.otlp.line_decoder import decode_line
 from replay.simulator.simulate import SimulationSpec, simulate
 from tests.replay.moto_s3 import (
     admin_client,

@@ -4,7 +4,7 @@ import yaml
 
 from engine.incidents.config import IncidentsConfig
 from engine.incidents.routing import build_routes, match_routes
-from engine.incidents.routing_cli import parse_labels, routes_test
+from engine.incidents.routing_cli import routes_test
 
 TREE = yaml.safe_load(
     """
@@ -61,7 +61,7 @@ def test_the_deepest_matching_child_wins_and_inherits_unset_options():
 def test_routes_test_prints_routes_and_receivers_and_succeeds():
     out = io.StringIO()
     config = IncidentsConfig.model_validate(TREE)
-    code = routes_test(config, parse_labels(["team=payments", "severity=critical"]), out)
+    code = routes_test(config, {"team": "payments", "severity": "critical"}, out)
     lines = out.getvalue().splitlines()
     assert code == 0
     assert lines[0].startswith('route root.0.0 {severity="critical"}; receivers: payments-pager')

@@ -12,14 +12,14 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from engine.aliases import AliasTable
-from engine.event_checks import TimeBounds
 from engine.live.inbox import Inbox
 from engine.live.ingest_auth import IngestAuth, IngestGate
 from engine.live.intake import Intake
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
 from engine.live.run import _listen, _Server
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds
 
 from .intakes import logged_events, temporary_intake
 

@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from engine.event_checks import TimeBounds
+from engine.otlp.event_checks import TimeBounds
 
 from .receivers import TOKEN, Receivers, receivers
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.event_checks import TimeBounds, event_problem
+from engine.otlp.event_checks import TimeBounds, event_problem
 from tests.engine.otlp_fuzz import (
     broken,
     logs_json,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.aliases import AliasTable
-from engine.decode import DecodeError, decode_history_line
-from engine.event_checks import TimeBounds, event_problem
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds, event_problem
+from engine.otlp.line_decoder import DecodeError, decode_history_line
 from tests.engine.otlp_fuzz import anything, broken, logs_json, to_json, trace_json
 
 ALIASES = AliasTable()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 
-from engine.aliases import AliasTable
-from engine.decode import decode_line
+from engine.otlp.aliases import AliasTable
+from engine.otlp.line_decoder import decode_line
 from replay.simulator.simulate import SimulationSpec, simulate
 
 ALIASES = AliasTable()

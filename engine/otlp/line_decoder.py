@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 
-from engine.aliases import AliasTable
-from engine.event_checks import TimeBounds, screen
-from engine.events import NotOtlpError, normalise_flat
-from engine.otlp_json import decode_logs, decode_traces
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import TimeBounds, screen
+from engine.otlp.json_decoder import decode_logs, decode_traces
+from engine.otlp.normalised_event import NotOtlpError, normalise_flat
 
 
 class DecodeError(ValueError):
@@ -48,6 +48,6 @@ def decode_history_line(
     line: bytes | str, aliases: AliasTable, bounds: TimeBounds, now: float
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One history line -> the events fit to enter state, and why each other one is not
-    (`engine.event_checks`, with this machine's clock at `now`); DecodeError when the line
+    (`engine.otlp.event_checks`, with this machine's clock at `now`); DecodeError when the line
     is not an event at all."""
     return screen(decode_line(line, aliases), bounds, now)

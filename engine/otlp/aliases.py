@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from engine.model_identity import MODEL_FIELDS, ModelCatalog
+from engine.otlp.model_identity import MODEL_FIELDS, ModelCatalog
 
 CANONICAL_KEYS: tuple[str, ...] = (
     "time",

@@ -9,9 +9,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.aliases import AliasTable
-from engine.decode import decode_history_line
-from engine.event_checks import EARLIEST, INT64_MAX, INT64_MIN, TimeBounds, event_problem
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import EARLIEST, INT64_MAX, INT64_MIN, TimeBounds, event_problem
+from engine.otlp.line_decoder import decode_history_line
 
 ALIASES = AliasTable()
 BOUNDS = TimeBounds()

@@ -13,9 +13,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from engine.aliases import AliasTable
-from engine.decode import decode_line
-from engine.otlp_proto import decode_logs_request, decode_trace_request
+from engine.otlp.aliases import AliasTable
+from engine.otlp.line_decoder import decode_line
+from engine.otlp.proto_decoder import decode_logs_request, decode_trace_request
 
 ALIASES = AliasTable()
 ALIAS_SOURCES = ALIASES.known_fields()

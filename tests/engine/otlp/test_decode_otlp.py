@@ -18,11 +18,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from engine.aliases import AliasTable
-from engine.decode import DecodeError, decode_line, decode_object
-from engine.otlp_proto import decode_logs_bytes, decode_trace_bytes
-
-from .otlp_capture import CaptureServer
+from engine.otlp.aliases import AliasTable
+from engine.otlp.line_decoder import DecodeError, decode_line, decode_object
+from engine.otlp.proto_decoder import decode_logs_bytes, decode_trace_bytes
+from tests.engine.otlp_capture import CaptureServer
 
 ALIASES = AliasTable()
 
@@ -283,7 +282,7 @@ def test_the_alias_table_is_configurable_and_the_first_alias_wins():
 def test_a_flat_record_with_attribute_maps_fills_the_canonical_keys():
     """Exports of spans to tables (Parquet from the Collector's S3 path, a warehouse) keep
     attributes as maps; their entries count like OTLP attributes, the record's own first."""
-    from engine.aliases import AliasTable
+    from engine.otlp.aliases import AliasTable
 
     record = {
         "time": "2026-11-02T10:00:00Z",

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from engine.aliases import AliasTable
 from engine.config import load_config
-from engine.decode import decode_line
-from engine.model_identity import BEDROCK_PROVIDERS, UNKNOWN, ModelCatalog
+from engine.otlp.aliases import AliasTable
+from engine.otlp.line_decoder import decode_line
+from engine.otlp.model_identity import BEDROCK_PROVIDERS, UNKNOWN, ModelCatalog
 from engine.yamlfile import ConfigError
 
 CATALOG = ModelCatalog()
@@ -378,7 +378,7 @@ def test_replay_raises_unapproved_model_only_for_unapproved_models_in_any_spelli
 
 
 def test_rules_test_decodes_hand_written_events_like_telemetry(tmp_path):
-    pack = Path(__file__).resolve().parents[2] / "rules" / "packs" / "claude_code"
+    pack = Path(__file__).resolve().parents[3] / "rules" / "packs" / "claude_code"
     (tmp_path / "models.test.yml").write_text(
         f"rules: [{pack / 'unapproved_model.yml'}]\n"
         "tests:\n"

@@ -13,8 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from engine.aliases import AliasTable
-from engine.events import NotOtlpError, finish_log, finish_span
+from engine.otlp.aliases import AliasTable
+from engine.otlp.normalised_event import NotOtlpError, finish_log, finish_span
 
 _STATUS_ERROR = (2, "STATUS_CODE_ERROR")
 

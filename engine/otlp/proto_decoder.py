@@ -1,22 +1,24 @@
 """OTLP/protobuf (the `opentelemetry-proto` classes) to normalised events.
 
 The live receivers get protobuf on the wire; history gets JSON. Both meet in
-`engine.events`, so a span decodes to the same event either way.
+`engine.otlp.normalised_event`, so a span decodes to the same event either way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from engine.aliases import AliasTable
-from engine.events import finish_log, finish_span
+from engine.otlp.aliases import AliasTable
+from engine.otlp.normalised_event import finish_log, finish_span
 
 
-def any_value(value: Any) -> Any:
+def any_value(value: AnyValue) -> Any:
     which = value.WhichOneof("value")
     if which is None:
         return None
@@ -29,7 +31,7 @@ def any_value(value: Any) -> Any:
     return getattr(value, which)
 
 
-def attributes(items: Any, into: dict[str, Any], prefix: str = "") -> None:
+def attributes(items: Iterable[KeyValue], into: dict[str, Any], prefix: str = "") -> None:
     for kv in items:
         value = any_value(kv.value)
         if isinstance(value, dict):

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from engine.aliases import AliasTable
-from engine.event_checks import EARLIEST, seconds
+from engine.otlp.aliases import AliasTable
+from engine.otlp.event_checks import EARLIEST, seconds
 from engine.timeutil import parse_time
 
 
@@ -42,7 +42,7 @@ def finish_span(
 
     Event time is the span's end: that is when its outcome (status, tokens, cost) is known.
     Latency is end minus start when the start is a real time (not before 2000); times too
-    large for a float become infinite, for `engine.event_checks` to refuse.
+    large for a float become infinite, for `engine.otlp.event_checks` to refuse.
     `own`: the span's own attribute names when the rest was filled already (see AliasTable).
     """
     aliases.fill(event, own)
