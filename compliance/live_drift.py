@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,7 +266,7 @@ class AdherenceDrift:
         team: str,
         head: str,
         day: float,
-        verdicts: dict[str, dict[str, Any] | None],
+        verdicts: Mapping[str, dict[str, Any] | None],
         *,
         firing: bool,
         why: str | None = None,
