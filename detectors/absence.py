@@ -361,6 +361,7 @@ class Absence:
                 by_hour[c % 24] += a[_ACTIVE + c] / seen
         # the quietest hour, on the UTC day whose alignment leaves the weekend the quieter
         start = float(align_day_start(quietest_hour(by_hour), share))
+        old_began = a[_DAY] * 24.0 + a[_DAY_START]
         if start != a[_DAY_START] and a[_DAY] >= 0.0:
             # days counted from the new start: the current day must not lie in its future
             today = (hours - start) // 24.0
@@ -369,6 +370,25 @@ class Absence:
                 if a[_DAY_BEGAN] >= 0.0:
                     a[_DAY_BEGAN] = today * 24.0 + start
         a[_DAY_START] = start
+        self._adopt_current_day(hours, old_began)
+
+    def _adopt_current_day(self, hours: int, old_began: float) -> None:
+        """Once the day start is learned from a whole day of data, the day under way began
+        after the key was first seen, so it is seen whole: its end is learned when it rolls.
+        Else a team's first working-day end would be learned only on its fourth day, and
+        until then any silence could be the day ending (a team silent on its third day
+        would go unnoticed)."""
+        a = self.a
+        if a[_DAY] < 0.0 or a[_DAY_BEGAN] >= 0.0 or hours < a[_T0H] + 24.0:
+            return
+        today = (hours - a[_DAY_START]) // 24.0
+        began = today * 24.0 + a[_DAY_START]
+        if a[_DAY] != today or began < a[_T0H]:
+            return
+        if a[_LAST_ACTIVE] >= 0.0:  # measured from where the day began before
+            last = a[_LAST_ACTIVE] + old_began - began
+            a[_LAST_ACTIVE] = last if last > 0.0 else -1.0
+        a[_DAY_BEGAN] = began
 
 
 def _log_normal_sf(z: float) -> float:

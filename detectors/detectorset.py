@@ -396,13 +396,18 @@ class DetectorState:
             points += 1
             seen_x = x
             if novelty and entry is not None:
-                if adopts and (pool := self.pools.get(entry[0])) is not None:
+                pool = self.pools.get(entry[0]) if adopts else None
+                if pool is not None:
                     model.adopt(pool)
                 if everyone:  # news only if new to the whole organisation
                     seen_x = self.root.new_values(x) if self.root is not None else []
                 elif self.root is not None and model.is_young(start, d.warmup):
-                    # a young key's first values are its habits: news only if new to all
-                    seen_x = self.root.new_values(x)
+                    # a young key's first value is a habit (a newcomer's home region): news
+                    # only if new to all. Several new at once (`min_new`) are no habit: news
+                    # if new to a parent with a warm-up's history of its own.
+                    several = getattr(d.params, "min_new", 1) > 1
+                    if not (several and pool is not None and pool.is_warm(start, d.warmup)):
+                        seen_x = self.root.new_values(x)
             score = 0.0 if idle else model.score_one(seen_x, start, n)
             above = score >= thr and detector_warm and model.is_warm(start, d.warmup)
             if recent is not None:

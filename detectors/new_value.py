@@ -18,11 +18,15 @@ class NewValueParams:
     another region of its geography is no news, while a call leaving it is.
     `scope: everyone` judges every key against all values anyone has shown (the
     organisation's), not against its own: news is a value new to the whole organisation.
+    `min_new`: how many new values one window must hold to be news. One new repository is
+    a person's ordinary day; a handful in an hour, each new to them, is a walk through
+    the organisation's code.
     """
 
     max_values: int = 256
     generalize: str = "value"
     scope: str = "key"
+    min_new: int = 1
 
 
 def geography(region: str) -> str:
@@ -95,7 +99,7 @@ class NewValue:
         return sorted(v for v in set(values) if self.norm(v) not in self.seen)
 
     def score_one(self, values: Iterable[str], t: float, n: int = 0) -> float:
-        return 1.0 if self.new_values(values) else 0.0
+        return 1.0 if len(self.new_values(values)) >= max(self.p.min_new, 1) else 0.0
 
     def describe(self, values: Iterable[str], t: float, n: int = 0) -> dict:
         return {"new_values": self.new_values(values), "known_values": len(self.seen)}

@@ -119,3 +119,19 @@ def test_the_state_is_a_small_float32_array_that_pickles():
     copy = pickle.loads(pickle.dumps(m))
     t = MONDAY + 3 * DAY + 12 * HOUR
     assert copy.describe(0.0, t) == m.describe(0.0, t)
+
+
+def test_a_team_first_seen_in_a_morning_knows_its_day_end_from_its_second_day():
+    """Seen first on a Monday morning: Tuesday is its first whole day, so on Wednesday a
+    three-hour silence at midday is not explained by the day having ended."""
+    rng = random.Random(9)
+    m = Absence(AbsenceParams(surprise=9.0))
+    for w in range(8 * 12, 288):  # Monday from 08:00
+        t, h = MONDAY + w * STEP, w / 12
+        m.learn_one(float(rng.randint(5, 30)) if 9 <= h < 18 and rng.random() < 0.9 else 0.0, t)
+    working_day(m, 1, 18.0, rng)
+    for w in range(11 * 12):  # Wednesday until 11:00
+        t, h = MONDAY + 2 * DAY + w * STEP, w / 12
+        m.learn_one(float(rng.randint(5, 30)) if h >= 9 and rng.random() < 0.9 else 0.0, t)
+    assert m.describe(0.0, MONDAY + 2 * DAY + 11 * HOUR)["day_over_probability"] < 1e-3
+    assert worst_score(m, 2, 11.0, 3.0) > 0.5

@@ -326,3 +326,26 @@ def test_huge_and_non_finite_values_are_counted_as_bad_never_raised():
             state.update(obs)
     assert state.stats["bad_value"] == 6
     assert ds.route({"time": 10**400, "tokens_in": 1}) == []
+
+
+def test_several_values_new_to_a_person_in_one_window_are_news_one_is_not():
+    """`min_new`: a person's one new repository is a day's work; three in an hour, each new to
+    them and their team, are a walk through the organisation's code, even in their first days."""
+    ds = one(kind="new_value", aggregation="distinct", field="repo", group_by=["user"],
+             parent_by=["team"], interval="1h", warmup="1h", params={"min_new": 3})  # fmt: skip
+    state = ds.new_state("d")
+    hour = 3600.0
+    events = [invoke(MONDAY + i * STEP, user="ann", repo="pay-api") for i in range(36)]
+    events += [invoke(MONDAY + i * STEP, user="eve", team="maps", repo=r)
+               for i in range(36) for r in ("maps-ui", "maps-geo", "maps-tiles")]  # fmt: skip
+    events.append(invoke(MONDAY + 4 * hour, user="ann", repo="docs-site"))  # one new: no news
+    # bob joins payments: the team's repository is his habit, three of maps' at once are not
+    events.append(invoke(MONDAY + 5 * hour, user="bob", repo="pay-api"))
+    events += [invoke(MONDAY + 6 * hour + 60 * k, user="bob", repo=r)
+               for k, r in enumerate(("maps-ui", "maps-geo", "maps-tiles"))]  # fmt: skip
+    opened = [
+        (s.group["user"], s.evidence["new_values"])
+        for s in feed(ds, state, events, MONDAY + 8 * hour)
+        if s.firing and "new_values" in s.evidence
+    ]
+    assert opened == [("bob", ["maps-geo", "maps-tiles", "maps-ui"])]
