@@ -1,0 +1,204 @@
+"""Which slices explain a window's departures: a greedy drill-down that explains away.
+
+Every slice (and the aggregate) that departs from its own baseline is a candidate. The one
+that carries the most excess (events beyond its baseline, in the watched direction) is
+named, preferring among those within 80% of that excess the one that departs most sharply (a
+team whose every call fails over the model those calls went to, which others use too); a
+slice already firing goes first, so one outbreak keeps one name. Then its events are taken
+out of the window and the other candidates are judged again on what is left: those that no
+longer depart were the same outbreak seen through another dimension (the team's users, its
+repository) and are not named. The aggregate is named only when no slice carries most of its
+excess (a departure spread across every team), with its top contributors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from detectors.scoring import directed
+from detectors.slices import SliceBaseline, SliceParams, Window
+
+AGGREGATE = ("*", "all")
+NEAR = 0.8  # candidates within this share of the largest excess compete on sharpness
+TOP_CONTRIBUTORS = 3
+
+Slice = tuple[str, str]
+Combos = Mapping[tuple[str, ...], list[float]]
+
+
+@dataclass
+class Finding:
+    """A named slice: its window, score and z, the share of the aggregate's excess it carries
+    (None when the aggregate is not departing), the slices it explains, and for the aggregate
+    its top contributors (slice, share of the excess)."""
+
+    key: Slice
+    window: Window
+    score: float
+    z: float
+    explains: float | None
+    explained: list[Slice] = field(default_factory=list)
+    contributors: list[tuple[Slice, float]] = field(default_factory=list)
+
+
+def slice_sums(
+    combos: Combos, dims: tuple[str, ...], skip: Iterable[Slice] = ()
+) -> dict[Slice, list[float]]:
+    """Every slice's sums (events, values, squares, raw values) and the aggregate's, from
+    the label combinations, leaving out the events of the slices in `skip`."""
+    skip = list(skip)
+    if AGGREGATE in skip:
+        return {}
+    skipped = [(dims.index(d), v) for d, v in skip if d in dims]
+    sums: dict[Slice, list[float]] = {}
+    grand = [0.0, 0.0, 0.0, 0.0]
+    for combo, acc in combos.items():
+        if skipped and any(combo[i] == v for i, v in skipped):
+            continue
+        n, total, squares, raw = acc
+        grand[0] += n
+        grand[1] += total
+        grand[2] += squares
+        grand[3] += raw
+        for key in zip(dims, combo, strict=True):
+            if key[1] == "":
+                continue
+            s = sums.get(key)
+            if s is None:
+                sums[key] = [n, total, squares, raw]
+            else:
+                s[0] += n
+                s[1] += total
+                s[2] += squares
+                s[3] += raw
+    if grand[0] > 0:
+        sums[AGGREGATE] = grand
+    return sums
+
+
+def add_sums(into: dict[Slice, list[float]], more: Mapping[Slice, list[float]]) -> None:
+    """Add one interval's slice sums to a span's."""
+    for key, acc in more.items():
+        s = into.get(key)
+        if s is None:
+            into[key] = list(acc)
+        else:
+            for j in range(4):
+                s[j] += acc[j]
+
+
+def to_windows(sums: Mapping[Slice, list[float]], measure: str) -> dict[Slice, Window]:
+    """Slice sums as windows; for `share` a slice's hits are its events, out of all the
+    window's, and the aggregate (always all of them) is left out."""
+    if measure == "share":
+        grand = sums.get(AGGREGATE)
+        if grand is None:
+            return {}
+        return {k: Window(grand[0], s[0]) for k, s in sums.items() if k != AGGREGATE}
+    return {k: Window(s[0], s[1], s[2], s[3]) for k, s in sums.items()}
+
+
+def slice_windows(
+    combos: Combos, dims: tuple[str, ...], measure: str, skip: Iterable[Slice] = ()
+) -> dict[Slice, Window]:
+    """Every slice's window from the label combinations, leaving out the events of `skip`."""
+    return to_windows(slice_sums(combos, dims, skip), measure)
+
+
+def events_of(w: Window, measure: str) -> float:
+    """The slice's own events in the window (for `share`, its hits)."""
+    return w.total if measure == "share" else w.n
+
+
+def excess(b: SliceBaseline, w: Window, direction: str) -> float:
+    """Events' worth of departure in the watched direction (0 when it goes the other way)."""
+    return directed(w.total - w.n * b.expected, direction)
+
+
+def departures(
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    p: SliceParams,
+    measure: str,
+    min_count: int,
+    threshold: float,
+    ready: Callable[[SliceBaseline], bool],
+    among: Iterable[Slice] | None = None,
+    firing: Collection[Slice] = (),
+) -> dict[Slice, tuple[float, float]]:
+    """(score, z) of the slices at or above the threshold, of `among` (default: all). A
+    firing slice holds on half the events it took to open (a quiet minute of an ongoing
+    outbreak does not resolve it)."""
+    out = {}
+    holding = max(3, min_count // 2)
+    for key in windows if among is None else among:
+        w, b = windows.get(key), baselines.get(key)
+        least = holding if key in firing else min_count
+        if w is None or b is None or events_of(w, measure) < least or not ready(b):
+            continue
+        score = b.score_one(w, p)
+        if score >= threshold:
+            out[key] = (score, b.z(w, p))
+    return out
+
+
+def attribute(
+    windows: dict[Slice, Window],
+    combos: Callable[[], Combos],
+    dims: tuple[str, ...],
+    measure: str,
+    baselines: Mapping[Slice, SliceBaseline],
+    p: SliceParams,
+    min_count: int,
+    threshold: float,
+    ready: Callable[[SliceBaseline], bool],
+    firing: Iterable[Slice] = (),
+) -> list[Finding]:
+    """The findings that explain the departures of the window's slices, in naming order
+    (`combos`: the window's label combinations, asked for only when something departs)."""
+    full = windows
+    found: list[Finding] = []
+    firing = set(firing)
+    dep = departures(windows, baselines, p, measure, min_count, threshold, ready, None, firing)
+    agg = baselines.get(AGGREGATE)
+    agg_excess = excess(agg, windows[AGGREGATE], p.direction) if AGGREGATE in dep else 0.0
+    order = {d: i for i, d in enumerate(dims)}
+    table = combos() if dep else {}
+    chosen: list[Slice] = []
+    while dep and len(found) < p.max_named:
+        cands = [k for k in dep if k in firing] or list(dep)
+        size = {k: excess(baselines[k], windows[k], p.direction) for k in cands}
+        top = max(size.values())
+        near = [k for k in cands if size[k] >= NEAR * top]
+        pick = max(near, key=lambda k: (abs(dep[k][1]), -order.get(k[0], len(dims)), k[1]))
+        chosen.append(pick)
+        rest = slice_windows(table, dims, measure, chosen)
+        others = [k for k in dep if k != pick]
+        left = departures(rest, baselines, p, measure, min_count, threshold, ready, others, firing)
+        share = size[pick] / agg_excess if agg_excess > 0 and pick != AGGREGATE else None
+        finding = Finding(pick, full[pick], dep[pick][0], dep[pick][1], share)
+        finding.explained = sorted(k for k in dep if k != pick and k not in left)
+        if pick == AGGREGATE:
+            finding.contributors = contributors(full, baselines, p.direction, agg_excess)
+        found.append(finding)
+        dep, windows = left, rest
+    return found
+
+
+def contributors(
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    direction: str,
+    total: float,
+) -> list[tuple[Slice, float]]:
+    """The slices carrying most of the aggregate's excess, with their shares of it."""
+    if total <= 0:
+        return []
+    sizes = [
+        (excess(baselines[k], w, direction), k)
+        for k, w in windows.items()
+        if k != AGGREGATE and k in baselines
+    ]
+    sizes.sort(key=lambda e: (-e[0], e[1]))
+    return [(k, round(e / total, 3)) for e, k in sizes[:TOP_CONTRIBUTORS] if e > 0]
