@@ -1,26 +1,27 @@
 """Which slices explain a window's departures: a greedy drill-down that explains away.
 
-Every slice (and the aggregate) that departs from its own baseline is a candidate. The one
-that carries the most excess (events beyond its baseline, in the watched direction) is
-named, preferring among those within 80% of that excess the one that departs most sharply (a
-team whose every call fails over the model those calls went to, which others use too); a
-slice already firing goes first, so one outbreak keeps one name. Then its events are taken
-out of the window and the other candidates are judged again on what is left: those that no
-longer depart were the same outbreak seen through another dimension (the team's users, its
-repository) and are not named. The aggregate is named only when no slice carries most of its
-excess (a departure spread across every team), with its top contributors.
-"""
+Every slice (and the aggregate) that departs from its own baseline is a candidate. Trying
+each of the sharpest as an explanation, its events are taken out of the window and the other
+candidates judged again on what is left: those that no longer depart were the same outbreak
+seen through another label. The slice that explains the most others is named (a team whose
+calls fail explains its people, its repositories and the model they call; a person explains
+their team only when the team's departure is theirs), the sharpest on a tie; then the
+next, on what is left. A slice already firing goes first, so one outbreak keeps one name.
+The aggregate is named only when no slice carries half of its excess (a departure spread
+across every team), with its largest contributors."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from detectors.scoring import directed
 from detectors.slices import SliceBaseline, SliceParams, Window
 
 AGGREGATE = ("*", "all")
-NEAR = 0.8  # candidates within this share of the largest excess compete on sharpness
+CONCENTRATED = 0.5  # a slice carrying this share of the aggregate's excess explains it
+CANDIDATES = 8  # the sharpest departures tried as explanations, per name
 TOP_CONTRIBUTORS = 3
 
 Slice = tuple[str, str]
@@ -167,16 +168,21 @@ def attribute(
     table = combos() if dep else {}
     chosen: list[Slice] = []
     while dep and len(found) < p.max_named:
-        cands = [k for k in dep if k in firing] or list(dep)
-        size = {k: excess(baselines[k], windows[k], p.direction) for k in cands}
-        top = max(size.values())
-        near = [k for k in cands if size[k] >= NEAR * top]
-        pick = max(near, key=lambda k: (abs(dep[k][1]), -order.get(k[0], len(dims)), k[1]))
+        without = partial(
+            _without,
+            {},
+            table,
+            dims,
+            measure,
+            chosen,
+            dep,
+            (baselines, p, min_count, threshold, ready, firing),
+        )
+        pick = _pick(dep, windows, baselines, p.direction, firing, order, without)
+        rest, left = without(pick)
         chosen.append(pick)
-        rest = slice_windows(table, dims, measure, chosen)
-        others = [k for k in dep if k != pick]
-        left = departures(rest, baselines, p, measure, min_count, threshold, ready, others, firing)
-        share = size[pick] / agg_excess if agg_excess > 0 and pick != AGGREGATE else None
+        size = excess(baselines[pick], windows[pick], p.direction)
+        share = size / agg_excess if agg_excess > 0 and pick != AGGREGATE else None
         finding = Finding(pick, full[pick], dep[pick][0], dep[pick][1], share)
         finding.explained = sorted(k for k in dep if k != pick and k not in left)
         if pick == AGGREGATE:
@@ -186,19 +192,79 @@ def attribute(
     return found
 
 
+def _without(
+    cache: dict,
+    table: Combos,
+    dims: tuple[str, ...],
+    measure: str,
+    chosen: list[Slice],
+    dep: Mapping[Slice, tuple[float, float]],
+    judge: tuple,
+    k: Slice,
+) -> tuple[dict[Slice, Window], dict]:
+    """The window without the events of `chosen` and `k`, and which of the other departures
+    still depart there (remembered in `cache` per `k`)."""
+    if k not in cache:
+        baselines, p, min_count, threshold, ready, firing = judge
+        rest = slice_windows(table, dims, measure, [*chosen, k])
+        others = [o for o in dep if o != k]
+        cache[k] = (
+            rest,
+            departures(rest, baselines, p, measure, min_count, threshold, ready, others, firing),
+        )
+    return cache[k]
+
+
+def _pick(
+    dep: Mapping[Slice, tuple[float, float]],
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    direction: str,
+    firing: Collection[Slice],
+    order: Mapping[str, int],
+    without: Callable[[Slice], tuple[dict[Slice, Window], dict]],
+) -> Slice:
+    """The next slice to name. A firing one first (one outbreak keeps its name); the
+    aggregate when no slice carries `CONCENTRATED` of its excess; otherwise the slice whose
+    removal explains the most other departures (a team explains its people and repositories,
+    a person does not explain their team unless they are its departure), then the sharpest."""
+    slices = [k for k in dep if k != AGGREGATE]
+    held = [k for k in dep if k in firing]
+    if AGGREGATE in held:
+        return AGGREGATE
+    if not held and AGGREGATE in dep:
+        whole = excess(baselines[AGGREGATE], windows[AGGREGATE], direction)
+        largest = max((excess(baselines[k], windows[k], direction) for k in slices), default=0.0)
+        if largest < CONCENTRATED * whole:
+            return AGGREGATE
+    cands = held or sorted(slices, key=lambda k: -abs(dep[k][1]))[:CANDIDATES]
+
+    def power(k: Slice) -> tuple:
+        _, left = without(k)
+        explained = sum(1 for o in dep if o != k and o != AGGREGATE and o not in left)
+        return (explained, abs(dep[k][1]), -order.get(k[0], len(order)), k[1])
+
+    return max(cands, key=power)
+
+
 def contributors(
     windows: Mapping[Slice, Window],
     baselines: Mapping[Slice, SliceBaseline],
     direction: str,
     total: float,
 ) -> list[tuple[Slice, float]]:
-    """The slices carrying most of the aggregate's excess, with their shares of it."""
+    """The slices of one label carrying most of the aggregate's excess, with their shares of
+    it: the label whose largest slice carries the most (where the departure concentrates)."""
     if total <= 0:
         return []
-    sizes = [
-        (excess(baselines[k], w, direction), k)
-        for k, w in windows.items()
-        if k != AGGREGATE and k in baselines
-    ]
-    sizes.sort(key=lambda e: (-e[0], e[1]))
-    return [(k, round(e / total, 3)) for e, k in sizes[:TOP_CONTRIBUTORS] if e > 0]
+    by_dim: dict[str, list[tuple[float, Slice]]] = {}
+    for k, w in windows.items():
+        if k != AGGREGATE and k in baselines:
+            size = excess(baselines[k], w, direction)
+            if size > 0:
+                by_dim.setdefault(k[0], []).append((size, k))
+    if not by_dim:
+        return []
+    ranked = [sorted(sizes, key=lambda e: (-e[0], e[1])) for _, sizes in sorted(by_dim.items())]
+    best = max(ranked, key=lambda sizes: sizes[0][0])
+    return [(k, round(e / total, 3)) for e, k in best[:TOP_CONTRIBUTORS]]

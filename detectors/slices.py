@@ -226,7 +226,7 @@ class SliceBaseline:
         """Discount the sums and add the window (clipped to `CLIP` sds while it is news).
 
         A window with too few events to be scored (`scored` False) adds to the sums, where
-        it weighs by its events, but neither teaches the dispersion nor counts as a point.
+        it weighs by its events, but does not teach the dispersion.
         """
         if w.n <= 0:
             return
@@ -251,7 +251,7 @@ class SliceBaseline:
         self.raw = keep * self.raw + (w.raw if self.measure == "mean" else total)
         events = w.total if self.measure == "share" else w.n
         self.volume = keep * self.volume + p.alpha * events
-        self.points += scored
+        self.points += 1
 
     def describe(self, w: Window) -> dict:
         return {
