@@ -22,6 +22,7 @@ from detectors.slices import SliceBaseline, SliceParams, Window
 AGGREGATE = ("*", "all")
 CONCENTRATED = 0.5  # a slice carrying this share of the aggregate's excess explains it
 CANDIDATES = 8  # the sharpest departures tried as explanations, per name
+SHARPNESS_TIE = 0.5  # z this close: as sharp (the same events against other baselines)
 TOP_CONTRIBUTORS = 3
 
 Slice = tuple[str, str]
@@ -178,7 +179,9 @@ def attribute(
             dep,
             (baselines, p, min_count, threshold, ready, firing),
         )
-        pick = _pick(dep, windows, baselines, p.direction, firing, order, without)
+        _concentrated(dep, windows, baselines, p, measure, ready, firing)
+        _holding(dep, windows, baselines, p, measure, firing, without)
+        pick = _pick(dep, windows, baselines, p.direction, firing, order, without, measure)
         rest, left = without(pick)
         chosen.append(pick)
         size = excess(baselines[pick], windows[pick], p.direction)
@@ -215,6 +218,61 @@ def _without(
     return cache[k]
 
 
+def _concentrated(
+    dep: dict[Slice, tuple[float, float]],
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    p: SliceParams,
+    measure: str,
+    ready: Callable[[SliceBaseline], bool],
+    firing: Collection[Slice],
+) -> None:
+    """When the aggregate departs and no departing slice carries `CONCENTRATED` of its
+    excess, the slices that do (too few events to be sure on their own, such as the one
+    team busy at night) join the departures, as a firing slice that does always: the
+    aggregate's departure is theirs."""
+    if AGGREGATE not in dep:
+        return
+    whole = excess(baselines[AGGREGATE], windows[AGGREGATE], p.direction)
+    if whole <= 0:
+        return
+    carry = {
+        k: w
+        for k, w in windows.items()
+        if k != AGGREGATE
+        and k in baselines
+        and ready(baselines[k])
+        and events_of(w, measure) >= 3
+        and excess(baselines[k], w, p.direction) >= CONCENTRATED * whole
+    }
+    if any(k in dep for k in carry):
+        carry = {k: w for k, w in carry.items() if k in firing and k not in dep}
+    for k, w in carry.items():
+        dep[k] = (dep[AGGREGATE][0], baselines[k].z(w, p))
+
+
+def _holding(
+    dep: dict[Slice, tuple[float, float]],
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    p: SliceParams,
+    measure: str,
+    firing: Collection[Slice],
+    without: Callable[[Slice], tuple[dict[Slice, Window], dict]],
+) -> None:
+    """A firing slice that no longer departs on its own but explains a departure seen
+    through another label (the team's region, once the team's own baseline has moved) is
+    still the outbreak: it joins the departures, so it keeps its name and no other opens."""
+    for k in sorted(firing):
+        w, b = windows.get(k), baselines.get(k)
+        if k in dep or w is None or b is None or events_of(w, measure) < 3:
+            continue
+        _, left = without(k)
+        scores = [dep[o][0] for o in dep if o != AGGREGATE and o not in left]
+        if scores:
+            dep[k] = (max(scores), b.z(w, p))
+
+
 def _pick(
     dep: Mapping[Slice, tuple[float, float]],
     windows: Mapping[Slice, Window],
@@ -223,11 +281,16 @@ def _pick(
     firing: Collection[Slice],
     order: Mapping[str, int],
     without: Callable[[Slice], tuple[dict[Slice, Window], dict]],
+    measure: str,
 ) -> Slice:
     """The next slice to name. A firing one first (one outbreak keeps its name); the
     aggregate when no slice carries `CONCENTRATED` of its excess; otherwise the slice whose
     removal explains the most other departures (a team explains its people and repositories,
-    a person does not explain their team unless they are its departure), then the sharpest."""
+    a person does not explain their team unless they are its departure), then the sharpest:
+    z weighs the excess a slice carries against the ordinary events it adds (a team whose
+    calls to every model fail is sharper than one model; one person failing is sharper than
+    their team). Slices about as sharp (the team and the only region it calls at night: the
+    same events) go by `group_by` order."""
     slices = [k for k in dep if k != AGGREGATE]
     held = [k for k in dep if k in firing]
     if AGGREGATE in held:
@@ -239,12 +302,18 @@ def _pick(
             return AGGREGATE
     cands = held or sorted(slices, key=lambda k: -abs(dep[k][1]))[:CANDIDATES]
 
-    def power(k: Slice) -> tuple:
+    def explains(k: Slice) -> int:
         _, left = without(k)
-        explained = sum(1 for o in dep if o != k and o != AGGREGATE and o not in left)
-        return (explained, abs(dep[k][1]), -order.get(k[0], len(order)), k[1])
+        return sum(1 for o in dep if o != k and o != AGGREGATE and o not in left)
 
-    return max(cands, key=power)
+    power = {k: explains(k) for k in cands}
+    best = [k for k in cands if power[k] == max(power.values())]
+    sharpest = max(abs(dep[k][1]) for k in best)
+    near = [k for k in best if abs(dep[k][1]) >= sharpest - SHARPNESS_TIE]
+    return min(
+        near,
+        key=lambda k: (order.get(k[0], len(order)), events_of(windows[k], measure), k[1]),
+    )
 
 
 def contributors(

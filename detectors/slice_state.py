@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12
 DEFAULT_MIN_COUNT = 10
+LEARNS_SPREAD = 3  # events a window needs to teach a slice its dispersion
 STAT_NAMES = (
     "observations",
     "late",
@@ -259,7 +260,7 @@ class SliceState:
                 if key == AGGREGATE:
                     parent = b
             events = w.total if self.measure == "share" else w.n
-            b.learn_one(w, p, scored=events >= self.min_count)
+            b.learn_one(w, p, scored=events >= LEARNS_SPREAD)
         if len(baselines) > p.max_slices:
             self._evict()
 
