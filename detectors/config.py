@@ -390,6 +390,8 @@ class DetectorSpec(BaseModel):
             raise ValueError("kind 'slices' needs `group_by`: the labels whose values it watches")
         if self.parent_by:
             raise ValueError("kind 'slices' takes no `parent_by` (new slices start from the whole)")
+        if not self.params.get("alpha", 0.02) < 1.0:
+            raise ValueError("params.alpha is how fast baselines forget per window: below 1")
         self.label_defaults = {**dict.fromkeys(self.group_by, ""), **self.label_defaults}
 
     @property

@@ -3,6 +3,7 @@ the slices that explain them, state bounded, on organisations of random shapes."
 
 from __future__ import annotations
 
+import io
 import math
 import pickle
 import random
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from detectors.cli import score
 from detectors.config import DetectorsConfig, DetectorSpec
 from detectors.detectorset import DetectorSet
 from detectors.slice_attribution import AGGREGATE
@@ -269,6 +271,7 @@ def test_a_call_seen_as_span_and_as_log_event_counts_once():
         ({"group_by": []}, "needs `group_by`"),
         ({"parent_by": ["department"]}, "takes no `parent_by`"),
         ({"params": {"spam": 1}}, "spam"),
+        ({"params": {"alpha": 1.5}}, "below 1"),
     ],
 )
 def test_a_misconfigured_slices_detector_is_refused_with_the_reason(given, message):
@@ -289,3 +292,11 @@ def test_binomial_z_has_the_binomial_tail(n, rate, data):
         assert normal == pytest.approx(min(tail, 0.5), rel=1e-6, abs=1e-300)
     if k != n * rate:
         assert (z > 0) == (k > n * rate) or z == 0.0
+
+
+def test_scoring_one_series_with_a_slices_detector_says_what_to_do_instead(tmp_path):
+    series = tmp_path / "s.csv"
+    series.write_text("timestamp,value\n2026-01-01T00:00:00Z,1\n")
+    out = io.StringIO()
+    assert score(str(series), "slices-error-rate", {}, str(tmp_path / "o.csv"), out) == 2
+    assert "watches every slice of its labels at once" in out.getvalue()
