@@ -122,8 +122,12 @@ class SliceBaseline:
     >>> b = SliceBaseline("ratio")
     >>> for _ in range(30):
     ...     b.learn_one(Window(100, 1), SliceParams())
-    >>> round(b.expected, 3), b.z(Window(100, 40), SliceParams()) > 20
-    (0.01, True)
+    >>> round(b.expected, 3)
+    0.01
+    >>> b.score_one(Window(100, 40), SliceParams()) > 0.99  # 40 errors in 100 calls
+    True
+    >>> b.score_one(Window(100, 2), SliceParams()) < 0.05  # 2 in 100: ordinary
+    True
     """
 
     __slots__ = ("measure", "phi2", "points", "raw", "run", "squares", "total", "volume", "weight")

@@ -3,6 +3,7 @@ the slices that explain them, state bounded, on organisations of random shapes."
 
 from __future__ import annotations
 
+import doctest
 import io
 import math
 import pickle
@@ -300,3 +301,9 @@ def test_scoring_one_series_with_a_slices_detector_says_what_to_do_instead(tmp_p
     out = io.StringIO()
     assert score(str(series), "slices-error-rate", {}, str(tmp_path / "o.csv"), out) == 2
     assert "watches every slice of its labels at once" in out.getvalue()
+
+
+def test_the_slice_baseline_docstring_runs():
+    import detectors.slices
+
+    assert doctest.testmod(detectors.slices).failed == 0
