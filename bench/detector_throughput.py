@@ -3,7 +3,9 @@
 Run: .venv/bin/python bench/detector_throughput.py [--points N] [--days D --users U]
 Each estimator does score_one + learn_one per point (what a closed window costs per key);
 "state" rows go through DetectorState.update (one event) and advance (window close).
-The second table runs the 14 default detectors over real telemetry: `replay`'s simulator
+A "slices" row feeds the slices detector of error rates one event at a time (its windows
+close every minute over about 230 slices).
+The second table runs the default detectors over real telemetry: `replay`'s simulator
 writes D days of U users as OTLP JSON lines, `engine.otlp.line_decoder` turns them into normalised
 events, and the rows time `DetectorSet.route` and `DetectorState.update` (and `advance`
 at the end of every 30 s epoch of event time, as the dataflow does) against a loop that
@@ -77,6 +79,29 @@ def run_state(pts, users: int) -> float:
     return time.perf_counter() - start
 
 
+def run_slices_state(pts, users: int) -> float:
+    """The slices detector of error rates: one event per second over `users` people in ten
+    teams, three models, two regions, four workflows and 20 repositories (so each window
+    closes some 230 slices and the aggregate), as DetectorState's row does it."""
+    ds = DetectorSet.from_config(DetectorsConfig())
+    state = ds.new_state("slices-error-rate")
+    rng = random.Random(2)
+    obs = [
+        Observation(
+            "slices-error-rate",
+            MONDAY + i,
+            (f"t{i % 10}", f"u{i % users}", f"m{i % 3}", f"r{i % 2}", f"w{i % 4}", f"p{i % 20}"),
+            1.0 if rng.random() < 0.01 else 0.0,
+        )
+        for i in range(len(pts))
+    ]
+    start = time.perf_counter()
+    for o in obs:
+        state.update(o)
+        state.advance(o.time - 600.0)
+    return time.perf_counter() - start
+
+
 EPOCH = 30.0  # seconds of event time per dataflow epoch (the engine's ordering tick)
 
 
@@ -117,8 +142,9 @@ def read_events(batches) -> float:
     return time.perf_counter() - start
 
 
-def route_events(batches, update: bool, advance: bool) -> float:
-    ds = DetectorSet.from_config(DetectorsConfig())
+def route_events(batches, update: bool, advance: bool, slices: bool = True) -> float:
+    specs = DetectorsConfig().detectors
+    ds = DetectorSet([s for s in specs if slices or s.kind != "slices"])
     states = {d: ds.new_state(d) for d in ds.detector_ids}
     route = ds.route
     start = time.perf_counter()
@@ -144,8 +170,13 @@ def event_rows(days: int, users: int) -> None:
         ("route", min(route_events(batches, False, False) for _ in range(3))),
         ("route + update", min(route_events(batches, True, False) for _ in range(3))),
         ("route + update + advance", min(route_events(batches, True, True) for _ in range(3))),
+        (
+            "  the same without slices",
+            min(route_events(batches, True, True, slices=False) for _ in range(3)),
+        ),
     ]
-    print(f"\n{n:,} simulated events ({days} days, {users} users), 14 default detectors")
+    count = len(DetectorsConfig().detectors)
+    print(f"\n{n:,} simulated events ({days} days, {users} users), {count} default detectors")
     print(f"{'pipeline':28} {'events/s':>14} {'us/event':>10} {'x baseline':>11}")
     for name, secs in rows:
         print(f"{name:28} {n / secs:14,.0f} {secs / n * 1e6:10.2f} {secs / base:11.1f}")
@@ -174,6 +205,7 @@ def main() -> None:
     for name, (factory, convert) in cases.items():
         rows.append((name, run_estimator(factory(), pts, convert)))
     rows.append(("state: per event, 100 users", run_state(pts, 100)))
+    rows.append(("slices: per event, 200 users", run_slices_state(pts, 200)))
     n = len(pts)
     ewma = dict(rows)["ewma"]
     print(f"{'detector':28} {'updates/s':>14} {'us/update':>10} {'x baseline':>11} {'x ewma':>7}")

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from detectors.config import DetectorSpec, default_detectors, params_model
 from detectors.csvseries import BadRows, Point, disorder, read_series, typical_step
-from detectors.estimators import KINDS, build_params, new_estimator
+from detectors.estimators import KINDS, TABLE_KINDS, build_params, new_estimator
 
 # What `spanwatch score` runs when no detector is named.
 DEFAULT_DETECTOR = "ensemble"
@@ -70,6 +70,10 @@ def score(
             f"or a default detector id ({ids})",
             file=report,
         )
+        return 2
+    if kind in TABLE_KINDS:
+        print(f"error: {detector!r} watches every slice of its labels at once, not one series:"
+              " replay a history with it (spanwatch replay)", file=report)  # fmt: skip
         return 2
     try:
         given = _validate(kind, {**base, **params})

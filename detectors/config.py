@@ -38,6 +38,7 @@ from detectors.model import SEVERITIES
 from detectors.new_value import NewValueParams
 from detectors.rollup import AGGREGATIONS
 from detectors.seasonal import SeasonalParams
+from detectors.slices import MEASURES, SliceParams
 from detectors.timeparse import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
@@ -54,6 +55,7 @@ Kind = Literal[
     "budget",
     "ensemble",
     "capacity",
+    "slices",
 ]
 Aggregation = Literal[
     "count", "sum", "avg", "min", "max", "p50", "p95", "p99", "rate", "ratio", "distinct"
@@ -129,6 +131,7 @@ PARAMS: dict[str, type] = {
     "budget": BudgetParams,
     "ensemble": EnsembleParams,
     "capacity": CapacityParams,
+    "slices": SliceParams,
 }
 _CHOICES: dict[str, Any] = {
     "direction": Literal["up", "down", "both"],
@@ -365,12 +368,31 @@ class DetectorSpec(BaseModel):
                 raise ValueError("kind 'budget' needs `aggregation: sum` of a spend `field`")
             if not self.params.get("budget") and not self.budgets:
                 raise ValueError("kind 'budget' needs `params.budget` (or per-key `budgets`)")
+        if self.kind == "slices":
+            self._slices()
         if set(self.parent_by) & set(self.group_by):
             raise ValueError("`parent_by` labels must not repeat `group_by` labels")
         stray = sorted(set(self.label_defaults) - set(self.group_by))
         if stray:
             raise ValueError(f"`label_defaults` names labels that are not in `group_by`: {stray}")
         return self
+
+    def _slices(self) -> None:
+        """Kind `slices` watches each `group_by` label on its own; an event without one
+        counts in the others (its default is the empty value: no slice)."""
+        agg = self.metric_specs[0].aggregation
+        if agg not in MEASURES:
+            raise ValueError(
+                "kind 'slices' needs `aggregation` rate or ratio (a share of hits), avg (a "
+                "mean) or count (a share of the calls)"
+            )
+        if not self.group_by:
+            raise ValueError("kind 'slices' needs `group_by`: the labels whose values it watches")
+        if self.parent_by:
+            raise ValueError("kind 'slices' takes no `parent_by` (new slices start from the whole)")
+        if not self.params.get("alpha", 0.02) < 1.0:
+            raise ValueError("params.alpha is how fast baselines forget per window: below 1")
+        self.label_defaults = {**dict.fromkeys(self.group_by, ""), **self.label_defaults}
 
     @property
     def metric_specs(self) -> list[MetricSpec]:

@@ -17,6 +17,7 @@ from detectors.rollup import NUMERIC_INPUT, TRUTH_INPUT, Accumulator, empty_valu
 from detectors.route_plan import NameIndex
 from detectors.routing import Route, event_time
 from detectors.seasonal import ignores_empty_windows
+from detectors.slice_state import SliceState
 from detectors.timeparse import iso
 
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
@@ -170,8 +171,11 @@ class DetectorSet:
                 out.append(obs)
         return out
 
-    def new_state(self, detector_id: str) -> DetectorState:
-        state = DetectorState(self._compiled[detector_id])
+    def new_state(self, detector_id: str) -> DetectorState | SliceState:
+        compiled = self._compiled[detector_id]
+        if compiled.kind == "slices":
+            return SliceState(compiled)
+        state = DetectorState(compiled)
         if self.recent is not None:
             state.recent = self.recent
         return state

@@ -16,6 +16,7 @@ from detectors.halfspace import HalfSpaceParams, HalfSpaceScorer
 from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
 from detectors.new_value import NewValue, NewValueParams
 from detectors.seasonal import SeasonalBaseline, SeasonalParams
+from detectors.slices import SliceBaseline, SliceParams
 
 
 class Estimator(Protocol):
@@ -39,8 +40,10 @@ ESTIMATORS: dict[str, tuple[type, type]] = {
     "budget": (BudgetBurn, BudgetParams),
     "ensemble": (Ensemble, EnsembleParams),
     "capacity": (CapacityForecast, CapacityParams),
+    "slices": (SliceBaseline, SliceParams),  # per slice; its state is `SliceState`
 }
-KINDS = tuple(ESTIMATORS)
+TABLE_KINDS = frozenset({"slices"})  # a window of many slices, not one series
+KINDS = tuple(k for k in ESTIMATORS if k not in TABLE_KINDS)
 # How a window's value comes from its events, for the noise floor of sigma.
 _NOISE = {
     "count": "poisson",

@@ -1,0 +1,339 @@
+"""Which slices explain a window's departures: a greedy drill-down that explains away.
+
+Every slice (and the aggregate) that departs from its own baseline is a candidate. Trying
+each of the sharpest as an explanation, its events are taken out of the window and the other
+candidates judged again on what is left: those that no longer depart were the same outbreak
+seen through another label. The slice that explains the most others is named (a team whose
+calls fail explains its people, its repositories and the model they call; a person explains
+their team only when the team's departure is theirs), the sharpest on a tie; then the
+next, on what is left. A slice already firing goes first, so one outbreak keeps one name.
+The aggregate is named only when no slice carries half of its excess (a departure spread
+across every team), with its largest contributors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+
+from detectors.scoring import directed
+from detectors.slices import SliceBaseline, SliceParams, Window
+
+AGGREGATE = ("*", "all")
+CONCENTRATED = 0.5  # a slice carrying this share of the aggregate's excess explains it
+CANDIDATES = 8  # the sharpest departures tried as explanations, per name
+SHARPNESS_TIE = 0.5  # z this close: as sharp (the same events against other baselines)
+TOP_CONTRIBUTORS = 3
+
+Slice = tuple[str, str]
+Combos = Mapping[tuple[str, ...], list[float]]
+
+
+@dataclass
+class Finding:
+    """A named slice: its window, score and z, the share of the aggregate's excess it carries
+    (None when the aggregate is not departing), the slices it explains, and for the aggregate
+    its top contributors (slice, share of the excess)."""
+
+    key: Slice
+    window: Window
+    score: float
+    z: float
+    explains: float | None
+    explained: list[Slice] = field(default_factory=list)
+    contributors: list[tuple[Slice, float]] = field(default_factory=list)
+
+
+def slice_sums(
+    combos: Combos, dims: tuple[str, ...], skip: Iterable[Slice] = ()
+) -> dict[Slice, list[float]]:
+    """Every slice's sums (events, values, squares, raw values) and the aggregate's, from
+    the label combinations, leaving out the events of the slices in `skip`."""
+    skip = list(skip)
+    if AGGREGATE in skip:
+        return {}
+    skipped = [(dims.index(d), v) for d, v in skip if d in dims]
+    sums: dict[Slice, list[float]] = {}
+    grand = [0.0, 0.0, 0.0, 0.0]
+    for combo, acc in combos.items():
+        if skipped and any(combo[i] == v for i, v in skipped):
+            continue
+        n, total, squares, raw = acc
+        grand[0] += n
+        grand[1] += total
+        grand[2] += squares
+        grand[3] += raw
+        for key in zip(dims, combo, strict=True):
+            if key[1] == "":
+                continue
+            s = sums.get(key)
+            if s is None:
+                sums[key] = [n, total, squares, raw]
+            else:
+                s[0] += n
+                s[1] += total
+                s[2] += squares
+                s[3] += raw
+    if grand[0] > 0:
+        sums[AGGREGATE] = grand
+    return sums
+
+
+def add_sums(into: dict[Slice, list[float]], more: Mapping[Slice, list[float]]) -> None:
+    """Add one interval's slice sums to a span's."""
+    for key, acc in more.items():
+        s = into.get(key)
+        if s is None:
+            into[key] = list(acc)
+        else:
+            for j in range(4):
+                s[j] += acc[j]
+
+
+def to_windows(sums: Mapping[Slice, list[float]], measure: str) -> dict[Slice, Window]:
+    """Slice sums as windows; for `share` a slice's hits are its events, out of all the
+    window's, and the aggregate (always all of them) is left out."""
+    if measure == "share":
+        grand = sums.get(AGGREGATE)
+        if grand is None:
+            return {}
+        return {k: Window(grand[0], s[0]) for k, s in sums.items() if k != AGGREGATE}
+    return {k: Window(s[0], s[1], s[2], s[3]) for k, s in sums.items()}
+
+
+def slice_windows(
+    combos: Combos, dims: tuple[str, ...], measure: str, skip: Iterable[Slice] = ()
+) -> dict[Slice, Window]:
+    """Every slice's window from the label combinations, leaving out the events of `skip`."""
+    return to_windows(slice_sums(combos, dims, skip), measure)
+
+
+def events_of(w: Window, measure: str) -> float:
+    """The slice's own events in the window (for `share`, its hits)."""
+    return w.total if measure == "share" else w.n
+
+
+def excess(b: SliceBaseline, w: Window, direction: str) -> float:
+    """Events' worth of departure in the watched direction (0 when it goes the other way)."""
+    return directed(w.total - w.n * b.expected, direction)
+
+
+def departures(
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    p: SliceParams,
+    measure: str,
+    min_count: int,
+    threshold: float,
+    ready: Callable[[SliceBaseline], bool],
+    among: Iterable[Slice] | None = None,
+    firing: Collection[Slice] = (),
+) -> dict[Slice, tuple[float, float]]:
+    """(score, z) of the slices at or above the threshold, of `among` (default: all). A
+    firing slice holds on half the events it took to open (a quiet minute of an ongoing
+    outbreak does not resolve it)."""
+    out = {}
+    holding = max(3, min_count // 2)
+    for key in windows if among is None else among:
+        w, b = windows.get(key), baselines.get(key)
+        least = holding if key in firing else min_count
+        if w is None or b is None or events_of(w, measure) < least or not ready(b):
+            continue
+        score = b.score_one(w, p)
+        if score >= threshold:
+            out[key] = (score, b.z(w, p))
+    return out
+
+
+def attribute(
+    windows: dict[Slice, Window],
+    combos: Callable[[], Combos],
+    dims: tuple[str, ...],
+    measure: str,
+    baselines: Mapping[Slice, SliceBaseline],
+    p: SliceParams,
+    min_count: int,
+    threshold: float,
+    ready: Callable[[SliceBaseline], bool],
+    firing: Iterable[Slice] = (),
+) -> list[Finding]:
+    """The findings that explain the departures of the window's slices, in naming order
+    (`combos`: the window's label combinations, asked for only when something departs)."""
+    full = windows
+    found: list[Finding] = []
+    firing = set(firing)
+    dep = departures(windows, baselines, p, measure, min_count, threshold, ready, None, firing)
+    agg = baselines.get(AGGREGATE)
+    agg_excess = excess(agg, windows[AGGREGATE], p.direction) if AGGREGATE in dep else 0.0
+    order = {d: i for i, d in enumerate(dims)}
+    table = combos() if dep else {}
+    chosen: list[Slice] = []
+    while dep and len(found) < p.max_named:
+        without = partial(
+            _without,
+            {},
+            table,
+            dims,
+            measure,
+            chosen,
+            dep,
+            (baselines, p, min_count, threshold, ready, firing),
+        )
+        _concentrated(dep, windows, baselines, p, measure, ready, firing)
+        _holding(dep, windows, baselines, p, measure, firing, without)
+        pick = _pick(dep, windows, baselines, p.direction, firing, order, without, measure)
+        rest, left = without(pick)
+        chosen.append(pick)
+        size = excess(baselines[pick], windows[pick], p.direction)
+        share = size / agg_excess if agg_excess > 0 and pick != AGGREGATE else None
+        finding = Finding(pick, full[pick], dep[pick][0], dep[pick][1], share)
+        finding.explained = sorted(k for k in dep if k != pick and k not in left)
+        if pick == AGGREGATE:
+            finding.contributors = contributors(full, baselines, p.direction, agg_excess)
+        found.append(finding)
+        dep, windows = left, rest
+    return found
+
+
+def _without(
+    cache: dict,
+    table: Combos,
+    dims: tuple[str, ...],
+    measure: str,
+    chosen: list[Slice],
+    dep: Mapping[Slice, tuple[float, float]],
+    judge: tuple,
+    k: Slice,
+) -> tuple[dict[Slice, Window], dict]:
+    """The window without the events of `chosen` and `k`, and which of the other departures
+    still depart there (remembered in `cache` per `k`)."""
+    if k not in cache:
+        baselines, p, min_count, threshold, ready, firing = judge
+        rest = slice_windows(table, dims, measure, [*chosen, k])
+        others = [o for o in dep if o != k]
+        cache[k] = (
+            rest,
+            departures(rest, baselines, p, measure, min_count, threshold, ready, others, firing),
+        )
+    return cache[k]
+
+
+def _concentrated(
+    dep: dict[Slice, tuple[float, float]],
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    p: SliceParams,
+    measure: str,
+    ready: Callable[[SliceBaseline], bool],
+    firing: Collection[Slice],
+) -> None:
+    """When the aggregate departs and no departing slice carries `CONCENTRATED` of its
+    excess, the slices that do (too few events to be sure on their own, such as the one
+    team busy at night) join the departures, as a firing slice that does always: the
+    aggregate's departure is theirs."""
+    if AGGREGATE not in dep:
+        return
+    whole = excess(baselines[AGGREGATE], windows[AGGREGATE], p.direction)
+    if whole <= 0:
+        return
+    carry = {
+        k: w
+        for k, w in windows.items()
+        if k != AGGREGATE
+        and k in baselines
+        and ready(baselines[k])
+        and events_of(w, measure) >= 3
+        and excess(baselines[k], w, p.direction) >= CONCENTRATED * whole
+    }
+    if any(k in dep for k in carry):
+        carry = {k: w for k, w in carry.items() if k in firing and k not in dep}
+    for k, w in carry.items():
+        dep[k] = (dep[AGGREGATE][0], baselines[k].z(w, p))
+
+
+def _holding(
+    dep: dict[Slice, tuple[float, float]],
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    p: SliceParams,
+    measure: str,
+    firing: Collection[Slice],
+    without: Callable[[Slice], tuple[dict[Slice, Window], dict]],
+) -> None:
+    """A firing slice that no longer departs on its own but explains a departure seen
+    through another label (the team's region, once the team's own baseline has moved) is
+    still the outbreak: it joins the departures, so it keeps its name and no other opens."""
+    for k in sorted(firing):
+        w, b = windows.get(k), baselines.get(k)
+        if k in dep or w is None or b is None or events_of(w, measure) < 3:
+            continue
+        _, left = without(k)
+        scores = [dep[o][0] for o in dep if o != AGGREGATE and o not in left]
+        if scores:
+            dep[k] = (max(scores), b.z(w, p))
+
+
+def _pick(
+    dep: Mapping[Slice, tuple[float, float]],
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    direction: str,
+    firing: Collection[Slice],
+    order: Mapping[str, int],
+    without: Callable[[Slice], tuple[dict[Slice, Window], dict]],
+    measure: str,
+) -> Slice:
+    """The next slice to name. A firing one first (one outbreak keeps its name); the
+    aggregate when no slice carries `CONCENTRATED` of its excess; otherwise the slice whose
+    removal explains the most other departures (a team explains its people and repositories,
+    a person does not explain their team unless they are its departure), then the sharpest:
+    z weighs the excess a slice carries against the ordinary events it adds (a team whose
+    calls to every model fail is sharper than one model; one person failing is sharper than
+    their team). Slices about as sharp (the team and the only region it calls at night: the
+    same events) go by `group_by` order."""
+    slices = [k for k in dep if k != AGGREGATE]
+    held = [k for k in dep if k in firing]
+    if AGGREGATE in held:
+        return AGGREGATE
+    if not held and AGGREGATE in dep:
+        whole = excess(baselines[AGGREGATE], windows[AGGREGATE], direction)
+        largest = max((excess(baselines[k], windows[k], direction) for k in slices), default=0.0)
+        if largest < CONCENTRATED * whole:
+            return AGGREGATE
+    cands = held or sorted(slices, key=lambda k: -abs(dep[k][1]))[:CANDIDATES]
+
+    def explains(k: Slice) -> int:
+        _, left = without(k)
+        return sum(1 for o in dep if o != k and o != AGGREGATE and o not in left)
+
+    power = {k: explains(k) for k in cands}
+    best = [k for k in cands if power[k] == max(power.values())]
+    sharpest = max(abs(dep[k][1]) for k in best)
+    near = [k for k in best if abs(dep[k][1]) >= sharpest - SHARPNESS_TIE]
+    return min(
+        near,
+        key=lambda k: (order.get(k[0], len(order)), events_of(windows[k], measure), k[1]),
+    )
+
+
+def contributors(
+    windows: Mapping[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    direction: str,
+    total: float,
+) -> list[tuple[Slice, float]]:
+    """The slices of one label carrying most of the aggregate's excess, with their shares of
+    it: the label whose largest slice carries the most (where the departure concentrates)."""
+    if total <= 0:
+        return []
+    by_dim: dict[str, list[tuple[float, Slice]]] = {}
+    for k, w in windows.items():
+        if k != AGGREGATE and k in baselines:
+            size = excess(baselines[k], w, direction)
+            if size > 0:
+                by_dim.setdefault(k[0], []).append((size, k))
+    if not by_dim:
+        return []
+    ranked = [sorted(sizes, key=lambda e: (-e[0], e[1])) for _, sizes in sorted(by_dim.items())]
+    best = max(ranked, key=lambda sizes: sizes[0][0])
+    return [(k, round(e / total, 3)) for e, k in best[:TOP_CONTRIBUTORS]]
