@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from detectors.persist import restore_array
 from detectors.scoring import deviation_score
@@ -30,6 +32,7 @@ from detectors.weekly import (
     quietest_hour,
     same_type_cells,
 )
+from detectors.window_model import WindowModel
 
 # Per hour-of-week cell, exponentially decayed sums: windows seen, windows with activity,
 # windows that followed an empty one, and how many of those had activity (resumptions).
@@ -74,7 +77,7 @@ class AbsenceParams:
     min_points: int = 12
 
 
-class Absence:
+class Absence(WindowModel):
     """Anomalous means: the key has been silent for longer than is plausible at these hours.
 
     Activity comes in bursts (sessions), so the event count of a window says little about
@@ -110,6 +113,8 @@ class Absence:
     """
 
     __slots__ = ("a", "p")
+    Params = AbsenceParams
+    inherits = False
 
     def __init__(self, params: AbsenceParams | None = None) -> None:
         self.p = params or AbsenceParams()
@@ -369,6 +374,19 @@ class Absence:
                 if a[_DAY_BEGAN] >= 0.0:
                     a[_DAY_BEGAN] = today * 24.0 + start
         a[_DAY_START] = start
+
+    @classmethod
+    def check_spec(
+        cls,
+        kind: str,
+        aggregations: Sequence[str],
+        group_by: Sequence[str],
+        params: Mapping[str, Any],
+        budgets: Mapping[str, float],
+    ) -> None:
+        super().check_spec(kind, aggregations, group_by, params, budgets)
+        if aggregations[0] not in ("count", "sum"):
+            raise ValueError("kind 'absence' needs `aggregation: count` (or sum)")
 
 
 def _log_normal_sf(z: float) -> float:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
 from detectors.persist import restore_slots
 from detectors.scoring import directed
+from detectors.window_model import WindowModel
 
 _DAMP = 0.25  # what a Gaussian score inside its quiet period keeps
 _MARGIN = 0.5  # by how much (on the score's scale) it must pass the quiet period's largest
@@ -58,7 +59,7 @@ def likelihood_params(p: EnsembleParams) -> LikelihoodParams:
     return LikelihoodParams(**{f.name: getattr(p, f.name) for f in fields(LikelihoodParams)})
 
 
-class Ensemble:
+class Ensemble(WindowModel):
     """Anomalous means: the likelihood detector is surprised, or the value lies far outside
     the spread of the last `gauss_window` points and nothing as far came lately.
 
@@ -84,6 +85,7 @@ class Ensemble:
         "sumsq",
         "window",
     )
+    Params = EnsembleParams
 
     def __init__(self, params: EnsembleParams | None = None) -> None:
         self.p = params or EnsembleParams()

@@ -16,6 +16,7 @@ from detectors.scoring import (
     robust_step,
     tail_step,
 )
+from detectors.window_model import WindowModel
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class EwmaParams:
     transform: str = "none"
 
 
-class EwmaChart:
+class EwmaChart(WindowModel):
     """Exponentially weighted moving average chart against a robust in-control baseline.
 
     Anomalous means: the EWMA of recent points sits more than `z` of its own standard
@@ -67,6 +68,7 @@ class EwmaChart:
     __slots__ = (
         "escale", "ewma", "loc", "n", "p", "run", "scale", "t_last", "tail", "unit", "zscale", "ztail"
     )  # fmt: skip
+    Params = EwmaParams
 
     def __init__(self, params: EwmaParams | None = None) -> None:
         self.p = params or EwmaParams()

@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 
 from detectors.persist import restore_slots
 from detectors.scoring import directed, log_scale
+from detectors.window_model import WindowModel
 
 _TESTS = 3  # point, run, context: their smallest tail probability is multiplied by this
 _DAMP = 0.25  # what a score that is not the largest of the quiet period keeps
@@ -120,7 +121,7 @@ class ErrorTail:
         self.q, self.excess, self.n = state
 
 
-class AnomalyLikelihood:
+class AnomalyLikelihood(WindowModel):
     """Anomalous means: the point, run or context test sees a value that the series' own
     history makes improbable, and no larger surprise came lately (see the module docstring).
 
@@ -154,6 +155,7 @@ class AnomalyLikelihood:
         "tails",
         "var",
     )
+    Params = LikelihoodParams
 
     def __init__(self, params: LikelihoodParams | None = None) -> None:
         self.p = params or LikelihoodParams()

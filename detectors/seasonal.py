@@ -18,6 +18,7 @@ from detectors.scoring import (
     robust_step,
     tail_step,
 )
+from detectors.window_model import WindowModel
 
 _CELLS = 168  # hours in a week: cell = day-of-week * 24 + hour-of-day (UTC)
 _SCALES = _CELLS  # then 48 sigmas: hour-of-day on working days, then on weekends
@@ -99,7 +100,7 @@ class SeasonalParams:
     transform: str = "none"
 
 
-class SeasonalBaseline:
+class SeasonalBaseline(WindowModel):
     """What is normal for this hour of this weekday, and how far the point is from it.
 
     The model keeps, for each of the 168 hours of the week, a robust location, and for each
@@ -136,6 +137,7 @@ class SeasonalBaseline:
     """
 
     __slots__ = ("a", "p")
+    Params = SeasonalParams
 
     def __init__(self, params: SeasonalParams | None = None) -> None:
         self.p = params or SeasonalParams()
@@ -352,3 +354,7 @@ class SeasonalBaseline:
         r = abs(x - expected)
         bound = clip * (cell_scale if cell_scale > floor else floor)
         a[si] = cell_scale + alpha * (MAD_TO_SIGMA * (r if r < bound else bound) - cell_scale)
+
+    @classmethod
+    def skips_empty_windows(cls, params: SeasonalParams) -> bool:
+        return ignores_empty_windows(params)
