@@ -122,7 +122,7 @@ class Absence(WindowModel):
         self.a[_DAY_START_AT] = -1e9
         self.a[_DAY] = self.a[_LAST_ACTIVE] = self.a[_DAY_BEGAN] = -1.0
 
-    def __getstate__(self) -> tuple:
+    def __getstate__(self) -> tuple[Any, ...]:
         return (self.a, self.p)
 
     __setstate__ = restore_array
@@ -221,7 +221,7 @@ class Absence(WindowModel):
             return 0.0
         return deviation_score(self.surprise(x, t), self.p.surprise)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         seen, active, _, _ = self._pooled(t)
         end_nats = self._current_end_nats(t)
         return {

@@ -95,7 +95,7 @@ class BudgetBurn(WindowModel):
         _, projected = self.projection(x, t)
         return ratio_score(projected / self.budget)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         spent, projected = self.projection(x, t)
         out = {
             "spent": round(spent, 6),

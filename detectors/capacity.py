@@ -127,7 +127,7 @@ class CapacityForecast(WindowModel):
             return 0.0
         return ratio_score(max(self.projection(x, t)) / mark)
 
-    def describe(self, x: Any, t: float, n: int = 0) -> dict:
+    def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
         path = self.projection(x, t)
         peak = max(path)
         out: dict[str, Any] = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -49,7 +49,7 @@ Kind = Literal[
 Aggregation = Literal[
     "count", "sum", "avg", "min", "max", "p50", "p95", "p99", "rate", "ratio", "distinct"
 ]
-assert set(Aggregation.__args__) == set(AGGREGATIONS)
+assert set(get_args(Aggregation)) == set(AGGREGATIONS)
 
 _PATTERN_RE = r"^[A-Za-z0-9*][A-Za-z0-9_.:*\-]*$"
 
@@ -143,9 +143,7 @@ def params_model(kind: str) -> type[BaseModel]:
         else:
             annotation = Annotated[float, Field(ge=0) if f.name in _ZERO_OK else Field(gt=0)]
         fields[f.name] = (annotation, f.default)
-    return create_model(  # type: ignore[call-overload]
-        f"{kind}_params", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    return create_model(f"{kind}_params", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def _noise_budget(value: Any) -> Any:

@@ -33,6 +33,8 @@ STAT_NAMES = (
     "duplicates",
 )
 
+# One open window of a detector: key -> (its parent's labels, an accumulator per metric).
+Window = dict[tuple[str, ...], tuple[tuple[str, ...], list[Accumulator]]]
 LONG_WINDOW = 1800.0  # a window this long or longer: incidents wait two of them for a signal
 
 
@@ -127,7 +129,7 @@ class HeldBack:
 
     def __init__(self) -> None:
         self.preferred: set[str] = set()
-        self.windows: dict[str, dict[tuple[str, ...], tuple[tuple, list[Accumulator]]]] = {}
+        self.windows: dict[str, Window] = {}
 
 
 class DetectorSet:
@@ -178,17 +180,18 @@ class DetectorState:
 
     def __init__(self, detector: CompiledDetector) -> None:
         self.d = detector
-        self.keys: dict[tuple[str, ...], Any] = {}
-        self.pools: dict[tuple[str, ...], Any] = {}
-        self.root: Any = None
+        self.keys: dict[tuple[str, ...], WindowModel] = {}
+        self.pools: dict[tuple[str, ...], WindowModel] = {}
+        self.root: WindowModel | None = None
         self.alerts: dict[tuple[str, ...], hysteresis.Hysteresis] = {}
-        self.open: dict[float, dict[tuple[str, ...], tuple[tuple, list[Accumulator]]]] = {}
+        self.open: dict[float, Window] = {}
         self.next_start: float | None = None
         self.first_time: float | None = None
         self.rng = random.Random(0)
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
         self.held: dict[float, HeldBack] = {}  # `dedup`: per open window
         self.preferred_before: frozenset[str] = frozenset()
+        self.recent: RecentPoints | None = None  # only a replay writing a report sets it
 
     # -- input ---------------------------------------------------------------------------
 
@@ -256,19 +259,20 @@ class DetectorState:
                 rejected(obs, exc)
         return signals
 
-    def _dedup_target(self, start: float, key: tuple[str, ...], mark: tuple[str, bool]) -> dict:
+    def _dedup_target(self, start: float, key: tuple[str, ...], mark: tuple[str, bool]) -> Window:
         """Where a deduplicated observation goes: the window (preferred ones), or held back
         per `by` value until the window closes (see `_release`)."""
         by, preferred = mark
-        held = self.__dict__.setdefault("held", {}).get(start)
+        by_start: dict[float, HeldBack] = self.__dict__.setdefault("held", {})  # older saves
+        held = by_start.get(start)
         if held is None:
-            held = self.held[start] = HeldBack()
+            held = by_start[start] = HeldBack()
         if preferred:
             held.preferred.add(by)
             return self.open[start]
         return held.windows.setdefault(by, {})
 
-    def _release(self, start: float, window: dict) -> None:
+    def _release(self, start: float, window: Window) -> None:
         """At a window's close: what was held back counts unless its `by` value had a
         preferred event in this window or the one before (the same calls, seen twice)."""
         held = self.__dict__.get("held", {}).pop(start, None)
@@ -441,7 +445,7 @@ class DetectorState:
                 out.append(self._signal(key, end, 0.0, emit, evidence))
         return out
 
-    def _keys_in(self, window: dict) -> list[tuple[tuple[str, ...], Any]]:
+    def _keys_in(self, window: Window) -> list[tuple[tuple[str, ...], WindowModel]]:
         """(key, model) of the known keys with events in `window`, in `self.keys` order.
 
         Keys are kept least-recently-seen first, so those seen in a window are at the end:
@@ -459,7 +463,7 @@ class DetectorState:
         found.reverse()
         return found
 
-    def _teach_pools(self, parent: tuple, x: Any, start: float, n: int) -> None:
+    def _teach_pools(self, parent: tuple[str, ...], x: Any, start: float, n: int) -> None:
         d = self.d
         if d.parent_by:
             pool = self.pools.pop(parent, None)
@@ -475,7 +479,12 @@ class DetectorState:
             self.root.learn_one(x, start, n)
 
     def _signal(
-        self, key: tuple[str, ...], time: float, score: float, firing: bool, evidence: dict
+        self,
+        key: tuple[str, ...],
+        time: float,
+        score: float,
+        firing: bool,
+        evidence: dict[str, Any],
     ) -> Signal:
         d = self.d
         group = dict(zip(d.group_by, key, strict=True))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, fields
+from typing import Any
 
 from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
 from detectors.persist import restore_slots
@@ -101,7 +102,7 @@ class Ensemble(WindowModel):
         self.block = 0.0  # ... of the current block, and how many points it holds
         self.filled = 0
 
-    def __setstate__(self, state: tuple[None, dict]) -> None:
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         restore_slots(self, state)
 
     def spawn(self) -> Ensemble:
@@ -163,7 +164,7 @@ class Ensemble(WindowModel):
             return like
         return min(1.0, max(like, self._gauss_score(x)))
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         out = self.like.describe(x, t, n)
         out["window_tail_probability"] = float(f"{self._gauss_p(x):.3g}")
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from detectors.persist import restore_slots
 from detectors.scoring import (
@@ -146,7 +147,7 @@ class EwmaChart(WindowModel):
             x = log_scale(x)
         return deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         raw = x
         if self.p.transform == "log":
             x = log_scale(x)

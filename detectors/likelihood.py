@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import Any
 
 from detectors.persist import restore_slots
 from detectors.scoring import directed, log_scale
@@ -171,12 +172,12 @@ class AnomalyLikelihood(WindowModel):
         self.last_bin = 0  # the bin of the current run, and how many points it has lasted
         self.length = 0
         self.table: dict[int, int] = {}
-        self.tails = (ErrorTail(), ErrorTail(), ErrorTail())
+        self.tails: tuple[ErrorTail, ...] = (ErrorTail(), ErrorTail(), ErrorTail())
         self.blocks: list[float] = []  # the largest raw score of each past block of points
         self.block = 0.0  # ... and of the current block, and how many points it holds
         self.filled = 0
 
-    def __setstate__(self, state: tuple[None, dict]) -> None:
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         """Restore a snapshot. One saved before the point test measured against the long run
         (no `mean`) holds nothing this model can use: it starts over, keeping its params."""
         _, saved = state
@@ -300,7 +301,7 @@ class AnomalyLikelihood(WindowModel):
         s = self._raw(self._tx(x))
         return min(1.0, s if s > self._quiet_bar() + self._margin() else _DAMP * s)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         v = self._tx(x)
         e, run, ctx = self._statistics(v)
         mean = math.expm1(self.mean) if self.p.transform == "log" else self.mean

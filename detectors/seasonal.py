@@ -6,6 +6,7 @@ import math
 from array import array
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from detectors.persist import restore_array
 from detectors.scoring import (
@@ -152,7 +153,7 @@ class SeasonalBaseline(WindowModel):
         self.a[_HOUR_MAX] = 0.0
         self.a[_HOUR_AT] = -1.0
 
-    def __getstate__(self) -> tuple:
+    def __getstate__(self) -> tuple[Any, ...]:
         return (self.a, self.p)
 
     __setstate__ = restore_array
@@ -251,7 +252,7 @@ class SeasonalBaseline(WindowModel):
         z, _, _ = self.residual_z(x, t, n)
         return deviation_score(directed(z, self.p.direction), self.p.z)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         log = self.p.transform == "log"
         z, expected, sigma = self.residual_z(log_scale(x) if log else x, t, n)
         return {
@@ -276,25 +277,25 @@ class SeasonalBaseline(WindowModel):
             act = a[_ACT]
             step = 0.2 if x > act else 0.05
             a[_ACT] = x if act <= 0.0 else act + step * (min(x, 3.0 * act) - act)
-        events, n = n, a[_N] + 1.0
-        if n == 1.0:
+        events, points = n, a[_N] + 1.0
+        if points == 1.0:
             a[_T0H] = float(int(t // 3600.0))
             a[_G_LOC] = x
             a[_G_SCALE] = 0.0
             a[_R_SCALE] = 0.0
-            a[_N] = n
+            a[_N] = points
             self._learn_cell(x, t, x, 0.0, clip=math.inf)
             return
-        a[_N] = n
+        a[_N] = points
         expected, scale = self._expect(t)
         sigma = self._sigma(expected, scale, events, t)
-        learning = n <= p.min_points
+        learning = points <= p.min_points
         clip = math.inf if learning or a[_RUN] >= p.adapt_after else p.clip
         if abs(x - expected) > p.clip * sigma and not learning:
             a[_RUN] = a[_RUN] + 1.0
         else:
             a[_RUN] = 0.0
-        g_alpha = max(1.0 / n, 0.01)
+        g_alpha = max(1.0 / points, 0.01)
         a[_G_LOC], a[_G_SCALE] = robust_step(a[_G_LOC], a[_G_SCALE], x, g_alpha, clip, sigma)
         # the tail of residual sizes, unclipped (it must see the spikes that are usual), by a
         # multiplicative stochastic-approximation step towards the 98th percentile; a run of
