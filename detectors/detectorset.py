@@ -372,6 +372,7 @@ class DetectorState:
         inherits = model_class.inherits
         alerts, thr = self.alerts, d.threshold
         recent = self.__dict__.get("recent")  # only a replay writing a report sets it
+        pending = self.__dict__.setdefault("pending", {})  # saved before it existed
         points = 0
         stepped: set[tuple[str, ...]] = set()
         for key, model in items:
@@ -417,7 +418,6 @@ class DetectorState:
                 continue
             model.learn_one(x, start, n)
             if entry is not None and inherits:
-                pending = self.__dict__.setdefault("pending", {})  # saved before it existed
                 x = model.taught(key, x, self.root, pending, d.max_keys)
                 self._teach_pools(entry[0], x, start, n)
         if len(stepped) < len(alerts):
