@@ -67,9 +67,7 @@ def run_state(pts, users: int) -> float:
     # One event per second: each 5-minute window holds 300 events over `users` keys,
     # so the row includes the amortised cost of closing windows (every known key).
     obs = [
-        Observation(
-            "invocations-per-user", MONDAY + i, (f"u{i % users}",), None, {"parent": ("t",)}
-        )
+        Observation("invocations-per-user", MONDAY + i, (f"u{i % users}",), None, parent=("t",))
         for i in range(len(pts))
     ]
     start = time.perf_counter()

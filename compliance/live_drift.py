@@ -17,7 +17,7 @@ does not become its own baseline within a week; once no clean baseline is left (
 lasted longer than the baseline), the incident resolves: the new level is the team's normal.
 
 No clock of its own and no dataflow: `update` takes observations (`time`, `group` = (team,),
-`value` = session id, `extra["categories"]`: the categories of the event's rule hits, `""` for a
+`value` = session id, `values`: the categories of the event's rule hits, `""` for a
 rule without one; none without a hit), `advance(watermark)` closes days and returns
 signals; the engine turns them into incidents. Memory: the sessions of the days not yet
 closed, and per team and closed day a few counts.
@@ -110,7 +110,7 @@ class AdherenceDrift:
     >>> class Obs:
     ...     def __init__(self, t, session, cats):
     ...         self.time, self.group, self.value = t, ("platform",), session
-    ...         self.extra = {"categories": cats}
+    ...         self.values = cats
     >>> for day in range(12):
     ...     for i in range(50):  # 50 sessions a day; 1 in 50 with a hit, then 1 in 3
     ...         bad = (i % 3 == 0) if day >= 10 else (i == 0)
@@ -144,7 +144,7 @@ class AdherenceDrift:
         self.last_day = max(self.last_day, day)
         sessions = self.open.setdefault((obs.group[0], day), {})
         hit = sessions.setdefault(obs.value, set())
-        cats = obs.extra.get("categories")
+        cats = obs.values
         if cats:  # a hit: of `any` rule, and of each category named (empty: none)
             hit.add(ANY)
             hit.update(c for c in cats if c)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from detectors.persist import restore_array
 from detectors.scoring import deviation_score
@@ -30,6 +32,7 @@ from detectors.weekly import (
     quietest_hour,
     same_type_cells,
 )
+from detectors.window_model import WindowModel
 
 # Per hour-of-week cell, exponentially decayed sums: windows seen, windows with activity,
 # windows that followed an empty one, and how many of those had activity (resumptions).
@@ -74,7 +77,7 @@ class AbsenceParams:
     min_points: int = 12
 
 
-class Absence:
+class Absence(WindowModel):
     """Anomalous means: the key has been silent for longer than is plausible at these hours.
 
     Activity comes in bursts (sessions), so the event count of a window says little about
@@ -110,6 +113,8 @@ class Absence:
     """
 
     __slots__ = ("a", "p")
+    Params = AbsenceParams
+    inherits = False
 
     def __init__(self, params: AbsenceParams | None = None) -> None:
         self.p = params or AbsenceParams()
@@ -117,7 +122,7 @@ class Absence:
         self.a[_DAY_START_AT] = -1e9
         self.a[_DAY] = self.a[_LAST_ACTIVE] = self.a[_DAY_BEGAN] = -1.0
 
-    def __getstate__(self) -> tuple:
+    def __getstate__(self) -> tuple[Any, ...]:
         return (self.a, self.p)
 
     __setstate__ = restore_array
@@ -216,7 +221,7 @@ class Absence:
             return 0.0
         return deviation_score(self.surprise(x, t), self.p.surprise)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         seen, active, _, _ = self._pooled(t)
         end_nats = self._current_end_nats(t)
         return {
@@ -389,6 +394,19 @@ class Absence:
             last = a[_LAST_ACTIVE] + old_began - began
             a[_LAST_ACTIVE] = last if last > 0.0 else -1.0
         a[_DAY_BEGAN] = began
+
+    @classmethod
+    def check_spec(
+        cls,
+        kind: str,
+        aggregations: Sequence[str],
+        group_by: Sequence[str],
+        params: Mapping[str, Any],
+        budgets: Mapping[str, float],
+    ) -> None:
+        super().check_spec(kind, aggregations, group_by, params, budgets)
+        if aggregations[0] not in ("count", "sum"):
+            raise ValueError("kind 'absence' needs `aggregation: count` (or sum)")
 
 
 def _log_normal_sf(z: float) -> float:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from detectors.scoring import ratio_score
 from detectors.timeparse import iso
+from detectors.window_model import WindowModel
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def period_bounds(t: float, period: str) -> tuple[float, float]:
     return first.timestamp(), nxt.timestamp()
 
 
-class BudgetBurn:
+class BudgetBurn(WindowModel):
     """Anomalous means: at the current burn rate, this key will overspend its budget.
 
     Projected spend = spent so far this period + recent burn rate x time left. The rate is
@@ -55,6 +58,8 @@ class BudgetBurn:
     """
 
     __slots__ = ("budget", "p", "period_end", "period_start", "rate", "spent", "t0", "weight")
+    Params = BudgetParams
+    inherits = False
 
     def __init__(self, params: BudgetParams | None = None, budget: float | None = None) -> None:
         self.p = params or BudgetParams()
@@ -90,7 +95,7 @@ class BudgetBurn:
         _, projected = self.projection(x, t)
         return ratio_score(projected / self.budget)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         spent, projected = self.projection(x, t)
         out = {
             "spent": round(spent, 6),
@@ -127,3 +132,32 @@ class BudgetBurn:
         a = self._alpha()
         self.rate = (1.0 - a) * self.rate + a * x / self.p.step
         self.weight = (1.0 - a) * self.weight + a
+
+    @classmethod
+    def for_key(
+        cls, params: BudgetParams, labels: Mapping[str, str], budgets: Mapping[str, float]
+    ) -> BudgetBurn:
+        """The key's own budget (`budgets`, by its labels' values joined with `/`), else the
+        detector's."""
+        return cls(params, budgets.get("/".join(labels.values())))
+
+    @classmethod
+    def check_spec(
+        cls,
+        kind: str,
+        aggregations: Sequence[str],
+        group_by: Sequence[str],
+        params: Mapping[str, Any],
+        budgets: Mapping[str, float],
+    ) -> None:
+        super().check_spec(kind, aggregations, group_by, params, budgets)
+        if aggregations[0] != "sum":
+            raise ValueError("kind 'budget' needs `aggregation: sum` of a spend `field`")
+        if not params.get("budget") and not budgets:
+            raise ValueError("kind 'budget' needs `params.budget` (or per-key `budgets`)")
+
+    @classmethod
+    def series_problem(cls, params: BudgetParams) -> str | None:
+        if params.budget <= 0:
+            return "the budget detector needs --param budget=AMOUNT"
+        return None

@@ -17,7 +17,7 @@ tokens]: output tokens are weighed by the model's burndown rate, as Bedrock coun
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from detectors.persist import restore_slots
 from detectors.quotas import Quota, find_quota, output_burndown
 from detectors.scoring import ratio_score
 from detectors.timeparse import iso
+from detectors.window_model import WindowModel
 
 MINUTE = 60.0
 QUOTA_NAMES = {"tokens": "tokens per minute", "requests": "requests per minute"}
@@ -63,7 +64,7 @@ class CapacityParams:
         )
 
 
-class CapacityForecast:
+class CapacityForecast(WindowModel):
     """Per (model, region): the usage per minute, forecast, against `share` of the quota.
 
     >>> p = CapacityParams(quota="requests", quotas=({"model": "m", "requests_per_minute": 100},))
@@ -79,6 +80,8 @@ class CapacityForecast:
     """
 
     __slots__ = ("burndown", "f", "limit", "p", "source")
+    Params = CapacityParams
+    inherits = False
 
     def __init__(
         self, params: CapacityParams | None = None, group: Mapping[str, str] | None = None
@@ -124,7 +127,7 @@ class CapacityForecast:
             return 0.0
         return ratio_score(max(self.projection(x, t)) / mark)
 
-    def describe(self, x: Any, t: float, n: int = 0) -> dict:
+    def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
         path = self.projection(x, t)
         peak = max(path)
         out: dict[str, Any] = {
@@ -160,3 +163,35 @@ class CapacityForecast:
 
     def is_warm(self, t: float, warmup: float) -> bool:
         return self.f.is_warm(t, warmup)
+
+    @classmethod
+    def for_key(
+        cls, params: CapacityParams, labels: Mapping[str, str], budgets: Mapping[str, float]
+    ) -> CapacityForecast:
+        """The quota follows the key's model and region."""
+        return cls(params, labels)
+
+    @classmethod
+    def check_spec(
+        cls,
+        kind: str,
+        aggregations: Sequence[str],
+        group_by: Sequence[str],
+        params: Mapping[str, Any],
+        budgets: Mapping[str, float],
+    ) -> None:
+        if len(aggregations) > 2:
+            raise ValueError(
+                f"kind {kind!r} watches one metric; only 'hst' takes several"
+                " (capacity: input and output tokens)"
+            )
+        if any(agg not in ("sum", "count") for agg in aggregations):
+            raise ValueError("kind 'capacity' needs `aggregation: count` (requests) or sum")
+        if "model" not in group_by:
+            raise ValueError(
+                "kind 'capacity' needs `group_by: [model, region]` (quotas are per model)"
+            )
+        if not 0.0 < params.get("share", 0.8) <= 1.0:
+            raise ValueError(
+                "params.share is the part of the quota that alerts: above 0, at most 1"
+            )

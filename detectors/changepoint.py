@@ -1,14 +1,17 @@
-"""Change-point detection: level shifts and slow drifts, with river's Page-Hinkley or ADWIN."""
+"""Change-point detection: level shifts and slow drifts, with a Page-Hinkley test or river's ADWIN."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from river import drift
 
+from detectors.page_hinkley import PageHinkley
 from detectors.persist import restore_slots
 from detectors.scoring import deviation_score, log_scale, robust_step
+from detectors.window_model import WindowModel
 
 _TYPICAL = 3.0  # sigmas: larger deviations do not teach the autocorrelation
 
@@ -38,7 +41,7 @@ class ChangePointParams:
     transform: str = "none"
 
 
-class ChangePoint:
+class ChangePoint(WindowModel):
     """A lasting change of the mean: Page-Hinkley's cumulative sum of standardised deviations.
 
     Points are standardised against a long-memory robust baseline and clipped to `clip`
@@ -58,6 +61,7 @@ class ChangePoint:
     """
 
     __slots__ = ("c0", "c1", "detector", "loc", "n", "p", "prev", "scale")
+    Params = ChangePointParams
 
     def __init__(self, params: ChangePointParams | None = None) -> None:
         self.p = params or ChangePointParams()
@@ -67,14 +71,19 @@ class ChangePoint:
         self.detector = self._new_detector()
         self.c0 = self.c1 = self.prev = 0.0
 
-    __setstate__ = restore_slots
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        """A model saved while river's Page-Hinkley class held the test starts the test's sums
+        afresh (its baseline and noise scale are kept)."""
+        restore_slots(self, state)
+        if self.p.method != "adwin" and not isinstance(self.detector, PageHinkley):
+            self.detector = self._new_detector()
 
-    def _new_detector(self) -> drift.PageHinkley | drift.ADWIN:
+    def _new_detector(self) -> PageHinkley | drift.ADWIN:
         if self.p.method == "adwin":
             return drift.ADWIN()
         mode = {"up": "up", "down": "down"}.get(self.p.direction, "both")
-        return drift.PageHinkley(
-            min_instances=self.p.min_points,
+        return PageHinkley(
+            min_points=self.p.min_points,
             delta=self.p.delta,
             threshold=self.p.threshold,
             alpha=1.0,
@@ -107,16 +116,15 @@ class ChangePoint:
     def _statistic(self, x: float) -> float:
         """The Page-Hinkley statistic as it would be after learning x (without learning it)."""
         ph = self.detector
-        if ph.drift_detected:
+        if ph.drift_detected or not isinstance(ph, PageHinkley):
             return 0.0
         z = self._z(x) / self._inflation()
-        mean = ph._x_mean
-        m = (mean.get() * mean.n + z) / (mean.n + 1)
+        m = (ph.mean * ph.n + z) / (ph.n + 1)
         dev = z - m
-        inc = ph._sum_increase + dev - ph.delta
-        dec = ph._sum_decrease + dev + ph.delta
-        up = inc - min(ph._min_increase, inc)
-        down = max(ph._max_decrease, dec) - dec
+        inc = ph.sum_increase + dev - ph.delta
+        dec = ph.sum_decrease + dev + ph.delta
+        up = inc - min(ph.min_increase, inc)
+        down = max(ph.max_decrease, dec) - dec
         if self.p.direction == "up":
             return up
         if self.p.direction == "down":
@@ -134,7 +142,7 @@ class ChangePoint:
             return 1.0 if self.detector.drift_detected else 0.0
         return deviation_score(self._statistic(x), self.p.threshold)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         if self.p.transform == "log":
             return {
                 "value": x,

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from detectors.config import DetectorSpec, default_detectors, params_model
 from detectors.csvseries import BadRows, Point, disorder, read_series, typical_step
-from detectors.estimators import KINDS, TABLE_KINDS, build_params, new_estimator
+from detectors.estimators import ESTIMATORS, KINDS, TABLE_KINDS, build_params, new_estimator
 
 # What `spanwatch score` runs when no detector is named.
 DEFAULT_DETECTOR = "ensemble"
@@ -37,14 +37,6 @@ def _resolve(detector: str) -> tuple[str, dict[str, Any], str, DetectorSpec | No
 
 def _validate(kind: str, given: dict[str, Any]) -> dict[str, Any]:
     return params_model(kind).model_validate(given).model_dump(exclude_unset=True)
-
-
-def _point_value(kind: str, value: float, raw: str) -> Any:
-    if kind == "new_value":
-        return {raw}
-    if kind == "hst":
-        return [value]
-    return value
 
 
 def score(
@@ -106,8 +98,9 @@ def score(
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=report)
         return 2
-    if kind == "budget" and model_params.budget <= 0:
-        print("error: the budget detector needs --param budget=AMOUNT", file=report)
+    problem = ESTIMATORS[kind].series_problem(model_params)
+    if problem is not None:
+        print(f"error: {problem}", file=report)
         return 2
     scores = run_online(kind, model_params, points)
     rows = [
@@ -168,7 +161,7 @@ def run_online(kind: str, model_params: Any, points: list[Point]) -> list[float 
         if p.time is None or p.value is None:
             scores.append(None)
             continue
-        x = _point_value(kind, p.value, p.raw_value)
+        x = ESTIMATORS[kind].series_point(p.value, p.raw_value)
         s = model.score_one(x, p.time)
         model.learn_one(x, p.time)
         scores.append(min(1.0, max(0.0, s)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -26,19 +26,10 @@ from pydantic import (
     model_validator,
 )
 
-from detectors.absence import AbsenceParams
-from detectors.budget import BudgetParams
-from detectors.capacity import CapacityParams
-from detectors.changepoint import ChangePointParams
-from detectors.ensemble import EnsembleParams
-from detectors.ewma import EwmaParams
-from detectors.halfspace import HalfSpaceParams
-from detectors.likelihood import LikelihoodParams
+from detectors.estimators import ESTIMATORS, TABLE_KINDS, params_class
 from detectors.model import SEVERITIES
-from detectors.new_value import NewValueParams
 from detectors.rollup import AGGREGATIONS
-from detectors.seasonal import SeasonalParams
-from detectors.slices import MEASURES, SliceParams
+from detectors.slices import MEASURES
 from detectors.timeparse import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
@@ -60,7 +51,7 @@ Kind = Literal[
 Aggregation = Literal[
     "count", "sum", "avg", "min", "max", "p50", "p95", "p99", "rate", "ratio", "distinct"
 ]
-assert set(Aggregation.__args__) == set(AGGREGATIONS)
+assert set(get_args(Aggregation)) == set(AGGREGATIONS)
 
 _PATTERN_RE = r"^[A-Za-z0-9*][A-Za-z0-9_.:*\-]*$"
 
@@ -120,19 +111,7 @@ class CapacityConfig(BaseModel):
                 spec.params = {**spec.params, "quotas": [*spec.params.get("quotas", []), *entries]}
 
 
-PARAMS: dict[str, type] = {
-    "likelihood": LikelihoodParams,
-    "seasonal": SeasonalParams,
-    "ewma": EwmaParams,
-    "changepoint": ChangePointParams,
-    "hst": HalfSpaceParams,
-    "new_value": NewValueParams,
-    "absence": AbsenceParams,
-    "budget": BudgetParams,
-    "ensemble": EnsembleParams,
-    "capacity": CapacityParams,
-    "slices": SliceParams,
-}
+PARAMS: dict[str, type] = {kind: params_class(kind) for kind in (*ESTIMATORS, *TABLE_KINDS)}
 _CHOICES: dict[str, Any] = {
     "direction": Literal["up", "down", "both"],
     "noise": Literal["none", "poisson", "compound", "binomial"],
@@ -166,9 +145,7 @@ def params_model(kind: str) -> type[BaseModel]:
         else:
             annotation = Annotated[float, Field(ge=0) if f.name in _ZERO_OK else Field(gt=0)]
         fields[f.name] = (annotation, f.default)
-    return create_model(  # type: ignore[call-overload]
-        f"{kind}_params", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    return create_model(f"{kind}_params", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def _noise_budget(value: Any) -> Any:
@@ -340,36 +317,16 @@ class DetectorSpec(BaseModel):
             raise ValueError("give either `metrics` or `aggregation`/`field`/`condition`, not both")
         if not self.metrics:
             MetricSpec(aggregation=self.aggregation, field=self.field, condition=self.condition)
-        if self.kind == "hst" and len(self.metric_specs) < 2:
-            raise ValueError("kind 'hst' watches several metrics: give `metrics` (two or more)")
-        capacity = self.kind == "capacity"
-        if self.kind != "hst" and len(self.metrics) > 1 + capacity:
-            raise ValueError(
-                f"kind {self.kind!r} watches one metric; only 'hst' takes several"
-                + (" (capacity: input and output tokens)" if capacity else "")
-            )
-        if capacity and any(m.aggregation not in ("sum", "count") for m in self.metric_specs):
-            raise ValueError("kind 'capacity' needs `aggregation: count` (requests) or sum")
-        if capacity and "model" not in self.group_by:
-            raise ValueError(
-                "kind 'capacity' needs `group_by: [model, region]` (quotas are per model)"
-            )
-        if capacity and not 0.0 < self.params.get("share", 0.8) <= 1.0:
-            raise ValueError(
-                "params.share is the part of the quota that alerts: above 0, at most 1"
-            )
-        agg = self.metric_specs[0].aggregation
-        if self.kind == "new_value" and agg != "distinct":
-            raise ValueError("kind 'new_value' needs `aggregation: distinct` and a `field`")
-        if self.kind == "absence" and agg not in ("count", "sum"):
-            raise ValueError("kind 'absence' needs `aggregation: count` (or sum)")
-        if self.kind == "budget":
-            if agg != "sum":
-                raise ValueError("kind 'budget' needs `aggregation: sum` of a spend `field`")
-            if not self.params.get("budget") and not self.budgets:
-                raise ValueError("kind 'budget' needs `params.budget` (or per-key `budgets`)")
-        if self.kind == "slices":
+        if self.kind in TABLE_KINDS:
             self._slices()
+        else:
+            ESTIMATORS[self.kind].check_spec(
+                self.kind,
+                [m.aggregation for m in self.metric_specs],
+                self.group_by,
+                self.params,
+                self.budgets,
+            )
         if set(self.parent_by) & set(self.group_by):
             raise ValueError("`parent_by` labels must not repeat `group_by` labels")
         stray = sorted(set(self.label_defaults) - set(self.group_by))

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from detectors import hysteresis
 from detectors.config import DetectorsConfig, DetectorSpec
-from detectors.estimators import INHERITS, build_params, new_estimator
+from detectors.estimators import ESTIMATORS, TABLE_KINDS, build_params
 from detectors.model import Observation, Signal
 from detectors.recent import RecentPoints, baseline_of
-from detectors.rollup import NUMERIC_INPUT, TRUTH_INPUT, Accumulator, empty_value
+from detectors.rollup import NUMERIC_INPUT, TRUTH_INPUT, Accumulator
 from detectors.route_plan import NameIndex
 from detectors.routing import Route, event_time
-from detectors.seasonal import ignores_empty_windows
 from detectors.slice_state import SliceState
 from detectors.timeparse import iso
+from detectors.window_model import WindowModel
 
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
 STAT_NAMES = (
@@ -34,8 +34,8 @@ STAT_NAMES = (
     "duplicates",
 )
 
-
-ADOPTED_BY = 3  # keys showing a value new to everyone before it is everyone's (scope everyone)
+# One open window of a detector: key -> (its parent's labels, an accumulator per metric).
+Window = dict[tuple[str, ...], tuple[tuple[str, ...], list[Accumulator]]]
 LONG_WINDOW = 1800.0  # a window this long or longer: incidents wait two of them for a signal
 
 
@@ -64,6 +64,11 @@ class CompiledDetector:
     runbook: str | None
     labels: tuple[tuple[str, str], ...]
     noise_budget: int | None = None
+
+    @property
+    def model(self) -> type[WindowModel]:
+        """The class of the detector's per-key models: it decides what its windows mean."""
+        return ESTIMATORS[self.kind]
 
     @classmethod
     def compile(cls, spec: DetectorSpec) -> CompiledDetector:
@@ -125,7 +130,7 @@ class HeldBack:
 
     def __init__(self) -> None:
         self.preferred: set[str] = set()
-        self.windows: dict[str, dict[tuple[str, ...], tuple[tuple, list[Accumulator]]]] = {}
+        self.windows: dict[str, Window] = {}
 
 
 class DetectorSet:
@@ -134,8 +139,8 @@ class DetectorSet:
     def __init__(self, specs: list[DetectorSpec]) -> None:
         enabled = [s for s in specs if s.enabled]
         self._compiled = {s.id: CompiledDetector.compile(s) for s in enabled}
-        self._routes = tuple(Route.compile(s) for s in enabled)
-        self._index = NameIndex(self._routes)
+        self.routes = tuple(Route.compile(s) for s in enabled)  # in configuration order
+        self._index = NameIndex(self.routes)
         self.detector_ids: list[str] = [s.id for s in enabled]
         self.recent: RecentPoints | None = None  # a backtest report's series (see `recent`)
 
@@ -149,8 +154,7 @@ class DetectorSet:
     def route(self, event: Mapping[str, Any]) -> list[Observation]:
         """One Observation per detector that this event feeds (none without a valid time).
 
-        Only the detectors that can accept the event's `name` are tried (see `NameIndex`);
-        `route_each` is the same without the index, kept as the reference.
+        Only the detectors that can accept the event's `name` are tried (see `NameIndex`).
         """
         t = event.get("time")
         if type(t) is not float or t - t != 0.0:  # not a finite float: the full check
@@ -159,21 +163,9 @@ class DetectorSet:
                 return []
         return self._index.plan(event.get("name")).observe(event, t)
 
-    def route_each(self, event: Mapping[str, Any]) -> list[Observation]:
-        """`route` by testing every detector in turn (the reference the index must equal)."""
-        t = event_time(event)
-        if t is None:
-            return []
-        out = []
-        for r in self._routes:
-            obs = r.observe(event, t)
-            if obs is not None:
-                out.append(obs)
-        return out
-
     def new_state(self, detector_id: str) -> DetectorState | SliceState:
         compiled = self._compiled[detector_id]
-        if compiled.kind == "slices":
+        if compiled.kind in TABLE_KINDS:
             return SliceState(compiled)
         state = DetectorState(compiled)
         if self.recent is not None:
@@ -192,93 +184,99 @@ class DetectorState:
 
     def __init__(self, detector: CompiledDetector) -> None:
         self.d = detector
-        self.keys: dict[tuple[str, ...], Any] = {}
-        self.pools: dict[tuple[str, ...], Any] = {}
-        self.root: Any = None
+        self.keys: dict[tuple[str, ...], WindowModel] = {}
+        self.pools: dict[tuple[str, ...], WindowModel] = {}
+        self.root: WindowModel | None = None
         self.alerts: dict[tuple[str, ...], hysteresis.Hysteresis] = {}
-        self.open: dict[float, dict[tuple[str, ...], tuple[tuple, list[Accumulator]]]] = {}
+        self.open: dict[float, Window] = {}
         self.next_start: float | None = None
         self.first_time: float | None = None
         self.rng = random.Random(0)
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
         self.held: dict[float, HeldBack] = {}  # `dedup`: per open window
         self.preferred_before: frozenset[str] = frozenset()
+        self.recent: RecentPoints | None = None  # only a replay writing a report sets it
 
     # -- input ---------------------------------------------------------------------------
 
     def update(self, obs: Observation) -> list[Signal]:
-        """Add one observation to its key's open window (late or bad ones are counted)."""
+        """Add one observation to its key's open window (see `update_many`)."""
+        return [signal for _i, signal in self.update_many((obs,))]
+
+    def update_many(
+        self,
+        observations: Iterable[Observation],
+        rejected: Callable[[Observation, Exception], None] | None = None,
+    ) -> list[tuple[int, Signal]]:
+        """Add an epoch's observations, in order, each to its key's open window; late or bad
+        ones are counted. The signals are those of keys evicted to make room (`max_keys`),
+        each with the index of the observation that made it.
+
+        `rejected`: told of an observation whose update failed, and the rest go on; without
+        it the failure is raised.
+        """
         d, stats = self.d, self.stats
-        stats["observations"] += 1
-        t = obs.time
-        if (type(t) is not float or t - t != 0.0) and not _finite(t):  # floats: no call
-            stats["bad_time"] += 1
-            return []
-        aggregations = d.aggregations
-        single = len(aggregations) == 1
-        if single:
-            values: tuple | None = (obs.value,)
-            if not _valid(aggregations[0], obs.value, d.allow_negative):
-                values = None
-        else:
-            values = self._values(obs)
-        if values is None:
-            stats["bad_value"] += 1
-            return []
-        interval = d.interval
-        start = (t // interval) * interval  # window_start(t, interval), inlined
-        if self.next_start is None:
-            self.next_start = start
-            self.first_time = t
-        elif start < self.next_start:
-            stats["late"] += 1
-            return []
-        key = obs.group
-        keys = self.keys
-        signals: list[Signal] = []
-        model = keys.pop(key, None)
-        if model is None:
-            model = self._new_model(key, obs.extra.get("parent", ()))
-            keys[key] = model
-            if len(keys) > d.max_keys:
-                signals = self._evict(start)
-        else:
-            keys[key] = model  # most recently seen goes last
-        window = self.open.get(start)
-        if window is None:
-            window = self.open[start] = {}
-        mark = obs.extra.get("dedup")
-        if mark is not None:
-            window = self._dedup_target(start, key, mark)
-        entry = window.get(key)
-        if entry is None:
-            entry = window[key] = (
-                tuple(obs.extra.get("parent", ())),
-                [Accumulator() for _ in aggregations],
-            )
-        if single:
-            v, agg = values[0], aggregations[0]
-            if v is not None or agg == "count":
-                entry[1][0].add(agg, v, self.rng)
-            return signals
-        for agg, acc, v in zip(aggregations, entry[1], values, strict=True):
-            if v is not None or agg == "count":
-                acc.add(agg, v, self.rng)
+        aggregations, single = d.aggregations, len(d.aggregations) == 1
+        first_agg, allow_negative, interval = aggregations[0], d.allow_negative, d.interval
+        signals: list[tuple[int, Signal]] = []
+        for i, obs in enumerate(observations):
+            try:
+                stats["observations"] += 1
+                t = obs.time
+                if (type(t) is not float or t - t != 0.0) and not _finite(t):  # floats: no call
+                    stats["bad_time"] += 1
+                    continue
+                values = self._values(obs) if not single else (obs.value,)
+                if values is None or (single and not _valid(first_agg, obs.value, allow_negative)):
+                    stats["bad_value"] += 1
+                    continue
+                start = (t // interval) * interval  # window_start(t, interval), inlined
+                if self.next_start is None:
+                    self.next_start = start
+                    self.first_time = t
+                elif start < self.next_start:
+                    stats["late"] += 1
+                    continue
+                key = obs.group
+                model = self.keys.pop(key, None)
+                if model is None:
+                    model = self._new_model(key, obs.parent)
+                    self.keys[key] = model
+                    if len(self.keys) > d.max_keys:
+                        signals += [(i, signal) for signal in self._evict(start)]
+                else:
+                    self.keys[key] = model  # most recently seen goes last
+                window = self.open.get(start)
+                if window is None:
+                    window = self.open[start] = {}
+                if obs.dedup is not None:
+                    window = self._dedup_target(start, key, obs.dedup)
+                entry = window.get(key)
+                if entry is None:
+                    entry = window[key] = (obs.parent, [Accumulator() for _ in aggregations])
+                for agg, acc, v in zip(aggregations, entry[1], values, strict=True):
+                    if v is not None or agg == "count":
+                        acc.add(agg, v, self.rng)
+            except Exception as exc:
+                if rejected is None:
+                    raise
+                rejected(obs, exc)
         return signals
 
-    def _dedup_target(self, start: float, key: tuple[str, ...], mark: tuple[str, bool]) -> dict:
+    def _dedup_target(self, start: float, key: tuple[str, ...], mark: tuple[str, bool]) -> Window:
         """Where a deduplicated observation goes: the window (preferred ones), or held back
         per `by` value until the window closes (see `_release`)."""
         by, preferred = mark
-        held = self.__dict__.setdefault("held", {}).get(start)
+        by_start: dict[float, HeldBack] = self.__dict__.setdefault("held", {})  # older saves
+        held = by_start.get(start)
         if held is None:
-            held = self.held[start] = HeldBack()
+            held = by_start[start] = HeldBack()
         if preferred:
             held.preferred.add(by)
             return self.open[start]
         return held.windows.setdefault(by, {})
 
-    def _release(self, start: float, window: dict) -> None:
+    def _release(self, start: float, window: Window) -> None:
         """At a window's close: what was held back counts unless its `by` value had a
         preferred event in this window or the one before (the same calls, seen twice)."""
         held = self.__dict__.get("held", {}).pop(start, None)
@@ -301,10 +299,10 @@ class DetectorState:
                 for agg, mine, theirs in zip(aggregations, entry[1], accs, strict=True):
                     mine.merge(theirs, agg, self.rng)
 
-    def _values(self, obs: Observation) -> tuple | None:
+    def _values(self, obs: Observation) -> tuple[float | str | None, ...] | None:
         """The observation's per-metric values, or None if any is bad (NaN, inf, negative)."""
         aggregations = self.d.aggregations
-        values = obs.extra.get("values") if len(aggregations) > 1 else (obs.value,)
+        values = obs.values if len(aggregations) > 1 else (obs.value,)
         if values is None or len(values) != len(aggregations):
             return None
         for agg, v in zip(aggregations, values, strict=True):
@@ -312,21 +310,19 @@ class DetectorState:
                 return None
         return values
 
-    def _new_model(self, key: tuple[str, ...], parent: tuple) -> Any:
+    def _new_model(self, key: tuple[str, ...], parent: tuple[str, ...]) -> WindowModel:
         d = self.d
-        if d.kind in INHERITS:
+        if d.model.inherits:
             now = self.next_start or 0.0
-            pools = [self.pools.get(tuple(parent)) if d.parent_by else None, self.root]
+            pools = [self.pools.get(parent) if d.parent_by else None, self.root]
             # The warmest parent first; a parent still warming up still knows more than
             # nothing, and its child warms up with it (the child inherits its history).
             for warmup in (d.warmup, 0.0):
                 for pool in pools:
                     if pool is not None and pool.is_warm(now, warmup):
                         return pool.spawn()
-        budget = dict(d.budgets).get("/".join(key)) if d.kind == "budget" else None
-        if d.kind == "capacity":  # the quota follows the key's model and region
-            budget = dict(zip(d.group_by, key, strict=True))
-        return new_estimator(d.kind, d.params, budget)
+        labels = dict(zip(d.group_by, key, strict=False))
+        return d.model.for_key(d.params, labels, dict(d.budgets))
 
     def _evict(self, now: float) -> list[Signal]:
         out = []
@@ -363,7 +359,7 @@ class DetectorState:
         return out
 
     def _close(self, start: float) -> list[Signal]:
-        d = self.d
+        d, model_class = self.d, self.d.model
         self.stats["windows"] += 1
         window = self.open.pop(start, {})
         self._release(start, window)
@@ -372,52 +368,42 @@ class DetectorState:
         out: list[Signal] = []
         # What a key without events in this window gives: None = no point at all, so only
         # the keys with events are visited (most keys of a busy detector are idle).
-        empty_x = None if d.kind in ("new_value", "hst") else empty_value(d.aggregations[0])
+        empty_x = model_class.empty_point(d.aggregations)
         items = self.keys.items() if empty_x is not None else self._keys_in(window)
-        # An upward seasonal model neither scores nor learns an empty window of an active
-        # key (`SeasonalBaseline._idle`): such keys cost a check, not two model calls.
-        idle_empty = empty_x == 0.0 and d.kind == "seasonal" and ignores_empty_windows(d.params)
-        inherits = d.kind in INHERITS
-        novelty = d.kind == "new_value"
-        adopts = novelty and bool(d.parent_by)
-        everyone = novelty and getattr(d.params, "scope", "key") == "everyone"
+        # A model may neither score nor learn an empty window of an active key (an upward
+        # seasonal model): such keys cost a check, not two model calls.
+        skips_empty = model_class.skips_empty_windows(d.params)
+        inherits = model_class.inherits
         alerts, thr = self.alerts, d.threshold
         recent = self.__dict__.get("recent")  # only a replay writing a report sets it
+        pending = self.__dict__.setdefault("pending", {})  # saved before it existed
         points = 0
         stepped: set[tuple[str, ...]] = set()
         for key, model in items:
             entry = window.get(key)
             if entry is None:
                 x, n = empty_x, 0
-                idle = idle_empty and model.active
+                idle = skips_empty and model.active
+                seen_x = x
             else:
-                accs = entry[1]
-                x = self._point(accs)
+                x = model_class.point(entry[1], d.aggregations, d.min_count)
                 if x is None:
                     continue
-                n = accs[0].count
+                n = entry[1][0].count
                 idle = False
+                parent = self.pools.get(entry[0]) if d.parent_by else None
+                seen_x = model.judged(x, parent, self.root, start, d.warmup)
             points += 1
-            seen_x = x
-            if novelty and entry is not None:
-                pool = self.pools.get(entry[0]) if adopts else None
-                if pool is not None:
-                    model.adopt(pool)
-                if everyone:  # news only if new to the whole organisation
-                    seen_x = self.root.new_values(x) if self.root is not None else []
-                elif self.root is not None and model.is_young(start, d.warmup):
-                    # a young key's first value is a habit (a newcomer's home region): news
-                    # only if new to all. Several new at once (`min_new`) are no habit: news
-                    # if new to a parent with a warm-up's history of its own.
-                    several = getattr(d.params, "min_new", 1) > 1
-                    if not (several and pool is not None and pool.is_warm(start, d.warmup)):
-                        seen_x = self.root.new_values(x)
-            score = 0.0 if idle else model.score_one(seen_x, start, n)
-            above = score >= thr and detector_warm and model.is_warm(start, d.warmup)
+            state = alerts.get(key)
+            # The score matters only to a key that may alert, a key already alerting, or a
+            # report: a model still warming up is not asked (scoring is pure, so this is safe).
+            warm = detector_warm and model.is_warm(start, d.warmup)
+            wanted = warm or state is not None or recent is not None
+            score = 0.0 if idle or not wanted else model.score_one(seen_x, start, n)
+            above = score >= thr and warm
             if recent is not None:
                 baseline = baseline_of(model.describe(seen_x, start, n))
                 recent.record(d.id, key, end, seen_x, score, thr, baseline)
-            state = alerts.get(key)
             if above or state is not None:
                 stepped.add(key)
                 new, emit = hysteresis.step(state, above, d.for_, d.keep_firing_for)
@@ -436,8 +422,7 @@ class DetectorState:
                 continue
             model.learn_one(x, start, n)
             if entry is not None and inherits:
-                if everyone and self.root is not None:  # warm-up included
-                    x = self._adopted(key, x)
+                x = model.taught(key, x, self.root, pending, d.max_keys)
                 self._teach_pools(entry[0], x, start, n)
         if len(stepped) < len(alerts):
             out.extend(self._step_without_point(stepped, start, end))
@@ -464,7 +449,7 @@ class DetectorState:
                 out.append(self._signal(key, end, 0.0, emit, evidence))
         return out
 
-    def _keys_in(self, window: dict) -> list[tuple[tuple[str, ...], Any]]:
+    def _keys_in(self, window: Window) -> list[tuple[tuple[str, ...], WindowModel]]:
         """(key, model) of the known keys with events in `window`, in `self.keys` order.
 
         Keys are kept least-recently-seen first, so those seen in a window are at the end:
@@ -482,63 +467,28 @@ class DetectorState:
         found.reverse()
         return found
 
-    def _point(self, accs: list[Accumulator] | None) -> Any:
-        """The window's value for the estimator (None: this window is no point)."""
-        d = self.d
-        if d.kind == "new_value":
-            return set(accs[0].distinct or ()) if accs else None
-        if d.kind == "hst":
-            if not accs:
-                return None
-            values = [
-                a.value(agg, d.min_count) for a, agg in zip(accs, d.aggregations, strict=True)
-            ]
-            return None if all(v is None for v in values) else values
-        agg = d.aggregations[0]
-        if accs is None:
-            return empty_value(agg)
-        if len(accs) > 1:  # capacity: [input tokens, output tokens]
-            return [a.value(g, d.min_count) for a, g in zip(accs, d.aggregations, strict=True)]
-        return accs[0].value(agg, d.min_count)
-
-    def _adopted(self, key: tuple[str, ...], x: set[str]) -> set[str]:
-        """Of a window's values, those the organisation has made its own: a value new to
-        it becomes the organisation's once `ADOPTED_BY` keys have shown it (one person in
-        a new geography does not make it the organisation's; the next person there is
-        news as well). Bounded: at most `max_keys` pending values."""
-        pending = self.__dict__.setdefault("pending", {})  # saved before it existed
-        root, kept = self.root, set()
-        for v in x:
-            norm = root.norm(v)
-            if norm in root.seen:
-                kept.add(v)
-                continue
-            keys = pending.setdefault(norm, set())
-            keys.add(key)
-            if len(keys) >= ADOPTED_BY:
-                del pending[norm]
-                kept.add(v)
-        while len(pending) > self.d.max_keys:
-            del pending[next(iter(pending))]
-        return kept
-
-    def _teach_pools(self, parent: tuple, x: Any, start: float, n: int) -> None:
+    def _teach_pools(self, parent: tuple[str, ...], x: Any, start: float, n: int) -> None:
         d = self.d
         if d.parent_by:
             pool = self.pools.pop(parent, None)
             if pool is None:
-                pool = new_estimator(d.kind, d.params)
+                pool = d.model.for_key(d.params, {}, {})
             self.pools[parent] = pool
             if len(self.pools) > d.max_keys:
                 del self.pools[next(iter(self.pools))]
             pool.learn_one(x, start, n)
         if d.group_by:
             if self.root is None:
-                self.root = new_estimator(d.kind, d.params)
+                self.root = d.model.for_key(d.params, {}, {})
             self.root.learn_one(x, start, n)
 
     def _signal(
-        self, key: tuple[str, ...], time: float, score: float, firing: bool, evidence: dict
+        self,
+        key: tuple[str, ...],
+        time: float,
+        score: float,
+        firing: bool,
+        evidence: dict[str, Any],
     ) -> Signal:
         d = self.d
         group = dict(zip(d.group_by, key, strict=True))

@@ -28,10 +28,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, fields
+from typing import Any
 
 from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
 from detectors.persist import restore_slots
 from detectors.scoring import directed
+from detectors.window_model import WindowModel
 
 _DAMP = 0.25  # what a Gaussian score inside its quiet period keeps
 _MARGIN = 0.5  # by how much (on the score's scale) it must pass the quiet period's largest
@@ -58,7 +60,7 @@ def likelihood_params(p: EnsembleParams) -> LikelihoodParams:
     return LikelihoodParams(**{f.name: getattr(p, f.name) for f in fields(LikelihoodParams)})
 
 
-class Ensemble:
+class Ensemble(WindowModel):
     """Anomalous means: the likelihood detector is surprised, or the value lies far outside
     the spread of the last `gauss_window` points and nothing as far came lately.
 
@@ -84,6 +86,7 @@ class Ensemble:
         "sumsq",
         "window",
     )
+    Params = EnsembleParams
 
     def __init__(self, params: EnsembleParams | None = None) -> None:
         self.p = params or EnsembleParams()
@@ -99,7 +102,7 @@ class Ensemble:
         self.block = 0.0  # ... of the current block, and how many points it holds
         self.filled = 0
 
-    def __setstate__(self, state: tuple[None, dict]) -> None:
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         restore_slots(self, state)
 
     def spawn(self) -> Ensemble:
@@ -161,7 +164,7 @@ class Ensemble:
             return like
         return min(1.0, max(like, self._gauss_score(x)))
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         out = self.like.describe(x, t, n)
         out["window_tail_probability"] = float(f"{self._gauss_p(x):.3g}")
         return out

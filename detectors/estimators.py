@@ -4,46 +4,46 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from detectors.absence import Absence, AbsenceParams
-from detectors.budget import BudgetBurn, BudgetParams
-from detectors.capacity import CapacityForecast, CapacityParams
-from detectors.changepoint import ChangePoint, ChangePointParams
-from detectors.ensemble import Ensemble, EnsembleParams
-from detectors.ewma import EwmaChart, EwmaParams
-from detectors.halfspace import HalfSpaceParams, HalfSpaceScorer
-from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
-from detectors.new_value import NewValue, NewValueParams
-from detectors.seasonal import SeasonalBaseline, SeasonalParams
-from detectors.slices import SliceBaseline, SliceParams
+from detectors.absence import Absence
+from detectors.budget import BudgetBurn
+from detectors.capacity import CapacityForecast
+from detectors.changepoint import ChangePoint
+from detectors.ensemble import Ensemble
+from detectors.ewma import EwmaChart
+from detectors.halfspace import HalfSpaceScorer
+from detectors.likelihood import AnomalyLikelihood
+from detectors.new_value import NewValue
+from detectors.seasonal import SeasonalBaseline
+from detectors.slices import SliceParams
+from detectors.window_model import WindowModel
 
-
-class Estimator(Protocol):
-    """The River-style verbs every detector model has (state is plain, picklable attributes)."""
-
-    # x: the window's value; t: its start; n: how many events made it (0 = unknown).
-    def score_one(self, x: Any, t: float, n: int = 0) -> float: ...  # in [0, 1], no learning
-    def learn_one(self, x: Any, t: float, n: int = 0) -> None: ...
-    def describe(self, x: Any, t: float, n: int = 0) -> dict: ...  # evidence for an alert
-    def is_warm(self, t: float, warmup: float) -> bool: ...
-
-
-ESTIMATORS: dict[str, tuple[type, type]] = {
-    "likelihood": (AnomalyLikelihood, LikelihoodParams),
-    "seasonal": (SeasonalBaseline, SeasonalParams),
-    "ewma": (EwmaChart, EwmaParams),
-    "changepoint": (ChangePoint, ChangePointParams),
-    "hst": (HalfSpaceScorer, HalfSpaceParams),
-    "new_value": (NewValue, NewValueParams),
-    "absence": (Absence, AbsenceParams),
-    "budget": (BudgetBurn, BudgetParams),
-    "ensemble": (Ensemble, EnsembleParams),
-    "capacity": (CapacityForecast, CapacityParams),
-    "slices": (SliceBaseline, SliceParams),  # per slice; its state is `SliceState`
+# Every detector kind, and the model class that implements it (its parameters are the class's
+# `Params`). A new kind is a `WindowModel` subclass added here.
+ESTIMATORS: dict[str, type[WindowModel]] = {
+    "likelihood": AnomalyLikelihood,
+    "seasonal": SeasonalBaseline,
+    "ewma": EwmaChart,
+    "changepoint": ChangePoint,
+    "hst": HalfSpaceScorer,
+    "new_value": NewValue,
+    "absence": Absence,
+    "budget": BudgetBurn,
+    "ensemble": Ensemble,
+    "capacity": CapacityForecast,
 }
-TABLE_KINDS = frozenset({"slices"})  # a window of many slices, not one series
-KINDS = tuple(k for k in ESTIMATORS if k not in TABLE_KINDS)
+# Kinds judged over a table of slices rather than one series per key: their state is their
+# own (`detectors.slice_state.SliceState`), their parameters the dataclass named here.
+TABLE_KINDS: dict[str, type[Any]] = {"slices": SliceParams}
+KINDS = tuple(ESTIMATORS)  # the kinds that score one series (`spanwatch score`)
+
+
+def params_class(kind: str) -> type[Any]:
+    """The dataclass of a kind's YAML `params`."""
+    return TABLE_KINDS[kind] if kind in TABLE_KINDS else ESTIMATORS[kind].Params
+
+
 # How a window's value comes from its events, for the noise floor of sigma.
 _NOISE = {
     "count": "poisson",
@@ -52,18 +52,13 @@ _NOISE = {
     "rate": "binomial",
     "ratio": "binomial",
 }
-# Kinds whose new keys start from a parent's baseline. Absence and budget do not: a new
-# team is not "expected to be active" before it has been, and budgets are per key.
-INHERITS = frozenset(
-    {"likelihood", "seasonal", "ewma", "changepoint", "hst", "new_value", "ensemble"}
-)
 
 
 def build_params(
     kind: str, given: Mapping[str, Any], *, step: float | None = None, aggregation: str = ""
 ) -> Any:
     """The kind's params dataclass from the given knobs plus context-dependent defaults."""
-    cls = ESTIMATORS[kind][1]
+    cls = params_class(kind)
     names = {f.name for f in dataclasses.fields(cls)}
     values = dict(given)
     unknown = sorted(set(values) - names)
@@ -79,9 +74,6 @@ def build_params(
     return cls(**values)
 
 
-def new_estimator(kind: str, params: Any, budget: Any = None) -> Any:
-    """A fresh model for one key (`budget`: the key's budget, or for capacity its labels)."""
-    cls = ESTIMATORS[kind][0]
-    if kind in ("budget", "capacity"):
-        return cls(params, budget)
-    return cls(params)
+def new_estimator(kind: str, params: Any) -> WindowModel:
+    """A fresh model of a kind, for a key without labels (a series scored on its own)."""
+    return ESTIMATORS[kind].for_key(params, {}, {})

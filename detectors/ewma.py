@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from detectors.persist import restore_slots
 from detectors.scoring import (
@@ -16,6 +17,7 @@ from detectors.scoring import (
     robust_step,
     tail_step,
 )
+from detectors.window_model import WindowModel
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class EwmaParams:
     transform: str = "none"
 
 
-class EwmaChart:
+class EwmaChart(WindowModel):
     """Exponentially weighted moving average chart against a robust in-control baseline.
 
     Anomalous means: the EWMA of recent points sits more than `z` of its own standard
@@ -67,6 +69,7 @@ class EwmaChart:
     __slots__ = (
         "escale", "ewma", "loc", "n", "p", "run", "scale", "t_last", "tail", "unit", "zscale", "ztail"
     )  # fmt: skip
+    Params = EwmaParams
 
     def __init__(self, params: EwmaParams | None = None) -> None:
         self.p = params or EwmaParams()
@@ -144,7 +147,7 @@ class EwmaChart:
             x = log_scale(x)
         return deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         raw = x
         if self.p.transform == "log":
             x = log_scale(x)

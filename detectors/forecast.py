@@ -49,7 +49,8 @@ def half_life_rate(step: float, half_life: float) -> float:
     """The per-step weight of the newest value that halves an old one's weight in `half_life`."""
     if half_life <= 0.0:
         return 1.0
-    return 1.0 - 0.5 ** (step / half_life)
+    kept: float = 0.5 ** (step / half_life)
+    return 1.0 - kept
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from river import anomaly
 
+from detectors.rollup import Accumulator
 from detectors.scoring import deviation_score, robust_step
+from detectors.window_model import WindowModel
 
 
 @dataclass(frozen=True)
@@ -34,18 +37,31 @@ class Forest:
     """One river HalfSpaceTrees shared by every key of a detector, plus its score calibration.
 
     The keys feed it their own standardised deviations, so the forest learns which
-    combinations of deviations are usual; sharing it keeps memory per key tiny.
+    combinations of deviations are usual; sharing it keeps memory per key tiny. The trees
+    score nothing until their first window of `window_size` points is in (`learned` counts
+    them), so the calibration starts after it.
     """
 
-    __slots__ = ("hst", "loc", "n", "scale")
+    __slots__ = ("hst", "learned", "loc", "n", "scale", "window_size")
 
     def __init__(self, p: HalfSpaceParams) -> None:
         self.hst = anomaly.HalfSpaceTrees(
             n_trees=p.n_trees, height=p.height, window_size=p.window_size, seed=p.seed
         )
+        self.window_size = p.window_size
+        self.learned = 0
         self.loc = 0.0
         self.scale = 0.0
         self.n = 0
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        """A forest saved before `learned` existed: in its first window `n` is still 0 and the
+        trees' own counter is the number of points learned; after it, the window is done."""
+        for name, value in state[1].items():
+            setattr(self, name, value)
+        if not hasattr(self, "learned"):
+            self.window_size = self.hst.window_size
+            self.learned = self.hst.counter if self.n == 0 else self.window_size
 
     def raw(self, features: dict[str, float]) -> float:
         return float(self.hst.score_one(features))
@@ -53,7 +69,8 @@ class Forest:
     def learn(self, features: dict[str, float]) -> None:
         raw = self.raw(features)
         self.hst.learn_one(features)
-        if self.hst._first_window:
+        self.learned += 1
+        if self.learned < self.window_size:  # the trees' first window: they score nothing yet
             return
         self.n += 1
         alpha = max(1.0 / self.n, 0.01)
@@ -64,7 +81,7 @@ class Forest:
         return (raw - self.loc) / max(self.scale, 1e-3)
 
 
-class HalfSpaceScorer:
+class HalfSpaceScorer(WindowModel):
     """Multi-metric outlier score for one key: unusual combinations of its metrics.
 
     Each metric is standardised against the key's own robust baseline and squashed into
@@ -81,6 +98,7 @@ class HalfSpaceScorer:
     """
 
     __slots__ = ("forest", "loc", "n", "p", "scale")
+    Params = HalfSpaceParams
 
     def __init__(self, params: HalfSpaceParams | None = None, forest: Forest | None = None) -> None:
         self.p = params or HalfSpaceParams()
@@ -112,7 +130,7 @@ class HalfSpaceScorer:
         z = self.forest.calibrated_z(self.forest.raw(self._features(xs)))
         return deviation_score(z, self.p.z)
 
-    def describe(self, xs: Sequence[float | None], t: float, n: int = 0) -> dict:
+    def describe(self, xs: Sequence[float | None], t: float, n: int = 0) -> dict[str, Any]:
         return {"values": list(xs), "expected": [round(v, 6) for v in self.loc]}
 
     def learn_one(self, xs: Sequence[float | None], t: float, n: int = 0) -> None:
@@ -133,3 +151,34 @@ class HalfSpaceScorer:
             self.loc[i], self.scale[i] = robust_step(
                 self.loc[i], self.scale[i], x, alpha, clip, self.scale[i]
             )
+
+    # -- window rules: a point is every metric's value at once; empty windows are no point.
+
+    @classmethod
+    def point(
+        cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int
+    ) -> list[float | None] | None:
+        if not accs:
+            return None
+        values = [a.value(agg, min_count) for a, agg in zip(accs, aggregations, strict=True)]
+        return None if all(v is None for v in values) else values
+
+    @classmethod
+    def empty_point(cls, aggregations: Sequence[str]) -> None:
+        return None
+
+    @classmethod
+    def series_point(cls, value: float, raw: str) -> list[float]:
+        return [value]
+
+    @classmethod
+    def check_spec(
+        cls,
+        kind: str,
+        aggregations: Sequence[str],
+        group_by: Sequence[str],
+        params: Mapping[str, Any],
+        budgets: Mapping[str, float],
+    ) -> None:
+        if len(aggregations) < 2:
+            raise ValueError("kind 'hst' watches several metrics: give `metrics` (two or more)")

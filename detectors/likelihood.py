@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import Any
 
 from detectors.persist import restore_slots
 from detectors.scoring import directed, log_scale
+from detectors.window_model import WindowModel
 
 _TESTS = 3  # point, run, context: their smallest tail probability is multiplied by this
 _DAMP = 0.25  # what a score that is not the largest of the quiet period keeps
@@ -120,7 +122,7 @@ class ErrorTail:
         self.q, self.excess, self.n = state
 
 
-class AnomalyLikelihood:
+class AnomalyLikelihood(WindowModel):
     """Anomalous means: the point, run or context test sees a value that the series' own
     history makes improbable, and no larger surprise came lately (see the module docstring).
 
@@ -154,6 +156,7 @@ class AnomalyLikelihood:
         "tails",
         "var",
     )
+    Params = LikelihoodParams
 
     def __init__(self, params: LikelihoodParams | None = None) -> None:
         self.p = params or LikelihoodParams()
@@ -169,12 +172,12 @@ class AnomalyLikelihood:
         self.last_bin = 0  # the bin of the current run, and how many points it has lasted
         self.length = 0
         self.table: dict[int, int] = {}
-        self.tails = (ErrorTail(), ErrorTail(), ErrorTail())
+        self.tails: tuple[ErrorTail, ...] = (ErrorTail(), ErrorTail(), ErrorTail())
         self.blocks: list[float] = []  # the largest raw score of each past block of points
         self.block = 0.0  # ... and of the current block, and how many points it holds
         self.filled = 0
 
-    def __setstate__(self, state: tuple[None, dict]) -> None:
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         """Restore a snapshot. One saved before the point test measured against the long run
         (no `mean`) holds nothing this model can use: it starts over, keeping its params."""
         _, saved = state
@@ -298,7 +301,7 @@ class AnomalyLikelihood:
         s = self._raw(self._tx(x))
         return min(1.0, s if s > self._quiet_bar() + self._margin() else _DAMP * s)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         v = self._tx(x)
         e, run, ctx = self._statistics(v)
         mean = math.expm1(self.mean) if self.p.transform == "log" else self.mean

@@ -3,42 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
-@dataclass(frozen=True)
-class Observation:
-    """What the stateless routing stage forwards to one detector's state.
+class Observation(NamedTuple):
+    """What the stateless routing stage forwards to one detector's state for one event.
 
     `value` is what the rollup needs from the event: a number for numeric aggregations,
     1.0/0.0 for the truth of a rate/ratio condition, the field's text for `distinct` and
-    `new_value`, None for `count`. Multi-metric detectors put one value per metric in
-    `extra["values"]`. `extra["parent"]` holds the parent-baseline label values.
+    `new_value`, 1.0 for `count`. A detector of several metrics gets one value per metric in
+    `values` instead (`value` is None). `parent` holds the parent-baseline label values;
+    `dedup`, for a detector that deduplicates, the event's `by` value and whether it is the
+    preferred kind of event.
     """
 
     detector_id: str
     time: float
     group: tuple[str, ...]
     value: float | str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-_new = object.__new__
-
-
-def new_observation(
-    detector_id: str, time: float, group: tuple[str, ...], value: float | str | None, extra: dict
-) -> Observation:
-    """`Observation(...)` at half the cost, for the router's hot path.
-
-    A frozen dataclass's `__init__` sets each field through `object.__setattr__`; this fills
-    the instance dict at once (what `copy` and `pickle` do). Same fields, same equality.
-    """
-    obs = _new(Observation)
-    obs.__dict__.update(detector_id=detector_id, time=time, group=group, value=value, extra=extra)
-    return obs
+    parent: tuple[str, ...] = ()
+    values: tuple[float | str | None, ...] | None = None
+    dedup: tuple[str, bool] | None = None
 
 
 @dataclass(frozen=True)

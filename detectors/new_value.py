@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from detectors.persist import restore_slots
+from detectors.rollup import Accumulator
+from detectors.window_model import WindowModel
+
+ADOPTED_BY = 3  # keys showing a value new to everyone before it is everyone's (scope everyone)
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ def geography(region: str) -> str:
     return "-".join(parts[:-2]) if len(parts) >= 3 else region.lower()
 
 
-class NewValue:
+class NewValue(WindowModel):
     """Anomalous means: the window holds a value this key (or its parent) has never shown.
 
     A new key starts from its parent's values (a new user of a team knows the team's
@@ -59,6 +64,7 @@ class NewValue:
     """
 
     __slots__ = ("born", "p", "seen", "t0")
+    Params = NewValueParams
 
     def __init__(self, params: NewValueParams | None = None) -> None:
         self.p = params or NewValueParams()
@@ -101,7 +107,7 @@ class NewValue:
     def score_one(self, values: Iterable[str], t: float, n: int = 0) -> float:
         return 1.0 if len(self.new_values(values)) >= max(self.p.min_new, 1) else 0.0
 
-    def describe(self, values: Iterable[str], t: float, n: int = 0) -> dict:
+    def describe(self, values: Iterable[str], t: float, n: int = 0) -> dict[str, Any]:
         return {"new_values": self.new_values(values), "known_values": len(self.seen)}
 
     def learn_one(self, values: Iterable[str], t: float, n: int = 0) -> None:
@@ -115,3 +121,84 @@ class NewValue:
             seen[v] = None
         while len(seen) > self.p.max_values:
             del seen[next(iter(seen))]
+
+    # -- window rules: a window's value is the set of values it saw; windows without events
+    # are no point; a key's news is judged against its parent and the organisation.
+
+    @classmethod
+    def point(
+        cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int
+    ) -> set[str] | None:
+        return set(accs[0].distinct or ()) if accs else None
+
+    @classmethod
+    def empty_point(cls, aggregations: Sequence[str]) -> None:
+        return None
+
+    @classmethod
+    def series_point(cls, value: float, raw: str) -> set[str]:
+        return {raw}
+
+    def judged(
+        self,
+        x: set[str],
+        parent: NewValue | None,
+        root: NewValue | None,
+        t: float,
+        warmup: float,
+    ) -> Iterable[str]:
+        """The window's values that are news: a key first learns what its parent has seen; with
+        `scope: everyone` only values new to the organisation are; a young key's first values
+        are its habits, news only if new to all. Several new at once (`min_new`) are no
+        habit: news if new to a parent with a warm-up's history of its own."""
+        if parent is not None:
+            self.adopt(parent)
+        if self.p.scope == "everyone":
+            return root.new_values(x) if root is not None else []
+        if root is not None and self.is_young(t, warmup):
+            several = self.p.min_new > 1
+            if not (several and parent is not None and parent.is_warm(t, warmup)):
+                return root.new_values(x)
+        return x
+
+    def taught(
+        self,
+        key: tuple[str, ...],
+        x: set[str],
+        root: NewValue | None,
+        pending: dict[Any, set[tuple[str, ...]]],
+        max_keys: int,
+    ) -> set[str]:
+        """With `scope: everyone`, of a window's values those the organisation has made its
+        own: a value new to it becomes the organisation's once `ADOPTED_BY` keys have shown it
+        (one person in a new geography does not make it the organisation's; the next person
+        there is news as well). Bounded: at most `max_keys` pending values."""
+        if self.p.scope != "everyone" or root is None:
+            return x
+        kept = set()
+        for v in x:
+            norm = root.norm(v)
+            if norm in root.seen:
+                kept.add(v)
+                continue
+            keys = pending.setdefault(norm, set())
+            keys.add(key)
+            if len(keys) >= ADOPTED_BY:
+                del pending[norm]
+                kept.add(v)
+        while len(pending) > max_keys:
+            del pending[next(iter(pending))]
+        return kept
+
+    @classmethod
+    def check_spec(
+        cls,
+        kind: str,
+        aggregations: Sequence[str],
+        group_by: Sequence[str],
+        params: Mapping[str, Any],
+        budgets: Mapping[str, float],
+    ) -> None:
+        super().check_spec(kind, aggregations, group_by, params, budgets)
+        if aggregations[0] != "distinct":
+            raise ValueError("kind 'new_value' needs `aggregation: distinct` and a `field`")

@@ -79,8 +79,8 @@ class Accumulator:
         self.total += other.total
         self.lo = min(self.lo, other.lo)
         self.hi = max(self.hi, other.hi)
-        for value in other.samples or ():
-            self._sample(value, rng)
+        for sample in other.samples or ():
+            self._sample(sample, rng)
 
     def _sample(self, value: float, rng: random.Random) -> None:
         if self.samples is None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from detectors.model import Observation, new_observation
+from detectors.model import Observation
 from detectors.routing import CompiledMatcher, Dedup, MetricExtractor, Route, group_key, norm
 
 _UNSET = object()  # a deduplication mark not computed yet for this event
@@ -36,14 +36,13 @@ class PlannedRoute(NamedTuple):
     dedup: int | None = None  # index into the plan's `dedups`
 
 
-def _key(event: Mapping[str, Any], keyer: Keyer) -> tuple[tuple[str, ...], tuple | None] | None:
+def _key(event: Mapping[str, Any], keyer: Keyer) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """(group, parent) of the event for one keyer, None when a group label is missing."""
     group_by, parent_by, defaults = keyer
     group = group_key(event, group_by, defaults)
     if group is None:
         return None
-    parent = tuple(norm(event.get(f, "")) for f in parent_by) if parent_by else None
-    return group, parent
+    return group, tuple(norm(event.get(f, "")) for f in parent_by)
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,8 @@ class RoutePlan:
             if key is None:
                 continue
             group, parent = key
-            extra: dict[str, Any] = {} if parent is None else {"parent": parent}
+            value: float | str | None = None
+            metric_values: tuple[float | str | None, ...] | None = None
             if len(metrics) == 1:
                 value = values[metrics[0]]
                 if value is None:
@@ -106,15 +106,12 @@ class RoutePlan:
                 metric_values = tuple(values[i] for i in metrics)
                 if all(v is None for v in metric_values):
                     continue
-                extra["values"] = metric_values
-                value = None
+            mark = None
             if dedup is not None:
                 mark = marks[dedup]
                 if mark is _UNSET:
                     mark = marks[dedup] = self.dedups[dedup].mark_of(event)
-                if mark is not None:
-                    extra["dedup"] = mark
-            out.append(new_observation(detector_id, time, group, value, extra))
+            out.append(Observation(detector_id, time, group, value, parent, metric_values, mark))
         return out
 
 

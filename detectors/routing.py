@@ -160,12 +160,6 @@ class Dedup:
     def compile(cls, spec: DedupSpec | None) -> Dedup | None:
         return None if spec is None else cls(spec.by, CompiledMatcher.compile(spec.prefer))
 
-    def mark(self, event: Mapping[str, Any], extra: dict[str, Any]) -> None:
-        """Tell the detector's state which `by` value the event has, and if it is preferred."""
-        found = self.mark_of(event)
-        if found is not None:
-            extra["dedup"] = found
-
     def mark_of(self, event: Mapping[str, Any]) -> tuple[str, bool] | None:
         """(the event's `by` value, whether it is preferred); None when it has no `by` value."""
         v = event.get(self.by)
@@ -223,9 +217,9 @@ class Route:
         group = group_key(event, self.group_by, self.label_defaults or (None,) * len(self.group_by))
         if group is None:
             return None
-        extra: dict[str, Any] = {}
-        if self.parent_by:
-            extra["parent"] = tuple(norm(event.get(f, "")) for f in self.parent_by)
+        parent = tuple(norm(event.get(f, "")) for f in self.parent_by)
+        value: float | str | None = None
+        values: tuple[float | str | None, ...] | None = None
         if len(self.metrics) == 1:
             value = self.metrics[0].extract(event)
             if value is None:
@@ -234,11 +228,8 @@ class Route:
             values = tuple(m.extract(event) for m in self.metrics)
             if all(v is None for v in values):
                 return None
-            extra["values"] = values
-            value = None
-        if self.dedup is not None:
-            self.dedup.mark(event, extra)
-        return Observation(self.detector_id, time, group, value, extra)
+        mark = self.dedup.mark_of(event) if self.dedup is not None else None
+        return Observation(self.detector_id, time, group, value, parent, values, mark)
 
 
 def event_time(event: Mapping[str, Any]) -> float | None:

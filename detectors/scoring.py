@@ -33,7 +33,7 @@ def ratio_score(q: float, steepness: float = 4.0) -> float:
         return 0.0
     if q == math.inf:
         return 1.0
-    qk = q**steepness
+    qk: float = q**steepness
     return qk / (1.0 + qk)
 
 

@@ -6,6 +6,7 @@ import math
 from array import array
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from detectors.persist import restore_array
 from detectors.scoring import (
@@ -18,6 +19,7 @@ from detectors.scoring import (
     robust_step,
     tail_step,
 )
+from detectors.window_model import WindowModel
 
 _CELLS = 168  # hours in a week: cell = day-of-week * 24 + hour-of-day (UTC)
 _SCALES = _CELLS  # then 48 sigmas: hour-of-day on working days, then on weekends
@@ -99,7 +101,7 @@ class SeasonalParams:
     transform: str = "none"
 
 
-class SeasonalBaseline:
+class SeasonalBaseline(WindowModel):
     """What is normal for this hour of this weekday, and how far the point is from it.
 
     The model keeps, for each of the 168 hours of the week, a robust location, and for each
@@ -136,6 +138,7 @@ class SeasonalBaseline:
     """
 
     __slots__ = ("a", "p")
+    Params = SeasonalParams
 
     def __init__(self, params: SeasonalParams | None = None) -> None:
         self.p = params or SeasonalParams()
@@ -150,7 +153,7 @@ class SeasonalBaseline:
         self.a[_HOUR_MAX] = 0.0
         self.a[_HOUR_AT] = -1.0
 
-    def __getstate__(self) -> tuple:
+    def __getstate__(self) -> tuple[Any, ...]:
         return (self.a, self.p)
 
     __setstate__ = restore_array
@@ -249,7 +252,7 @@ class SeasonalBaseline:
         z, _, _ = self.residual_z(x, t, n)
         return deviation_score(directed(z, self.p.direction), self.p.z)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict:
+    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         log = self.p.transform == "log"
         z, expected, sigma = self.residual_z(log_scale(x) if log else x, t, n)
         return {
@@ -274,25 +277,25 @@ class SeasonalBaseline:
             act = a[_ACT]
             step = 0.2 if x > act else 0.05
             a[_ACT] = x if act <= 0.0 else act + step * (min(x, 3.0 * act) - act)
-        events, n = n, a[_N] + 1.0
-        if n == 1.0:
+        events, points = n, a[_N] + 1.0
+        if points == 1.0:
             a[_T0H] = float(int(t // 3600.0))
             a[_G_LOC] = x
             a[_G_SCALE] = 0.0
             a[_R_SCALE] = 0.0
-            a[_N] = n
+            a[_N] = points
             self._learn_cell(x, t, x, 0.0, clip=math.inf)
             return
-        a[_N] = n
+        a[_N] = points
         expected, scale = self._expect(t)
         sigma = self._sigma(expected, scale, events, t)
-        learning = n <= p.min_points
+        learning = points <= p.min_points
         clip = math.inf if learning or a[_RUN] >= p.adapt_after else p.clip
         if abs(x - expected) > p.clip * sigma and not learning:
             a[_RUN] = a[_RUN] + 1.0
         else:
             a[_RUN] = 0.0
-        g_alpha = max(1.0 / n, 0.01)
+        g_alpha = max(1.0 / points, 0.01)
         a[_G_LOC], a[_G_SCALE] = robust_step(a[_G_LOC], a[_G_SCALE], x, g_alpha, clip, sigma)
         # the tail of residual sizes, unclipped (it must see the spikes that are usual), by a
         # multiplicative stochastic-approximation step towards the 98th percentile; a run of
@@ -352,3 +355,7 @@ class SeasonalBaseline:
         r = abs(x - expected)
         bound = clip * (cell_scale if cell_scale > floor else floor)
         a[si] = cell_scale + alpha * (MAD_TO_SIGMA * (r if r < bound else bound) - cell_scale)
+
+    @classmethod
+    def skips_empty_windows(cls, params: SeasonalParams) -> bool:
+        return ignores_empty_windows(params)

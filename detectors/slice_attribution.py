@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from detectors.scoring import directed
 from detectors.slices import SliceBaseline, SliceParams, Window
@@ -164,7 +165,11 @@ def attribute(
     firing = set(firing)
     dep = departures(windows, baselines, p, measure, min_count, threshold, ready, None, firing)
     agg = baselines.get(AGGREGATE)
-    agg_excess = excess(agg, windows[AGGREGATE], p.direction) if AGGREGATE in dep else 0.0
+    agg_excess = (
+        excess(agg, windows[AGGREGATE], p.direction)
+        if agg is not None and AGGREGATE in dep
+        else 0.0
+    )
     order = {d: i for i, d in enumerate(dims)}
     table = combos() if dep else {}
     chosen: list[Slice] = []
@@ -196,15 +201,15 @@ def attribute(
 
 
 def _without(
-    cache: dict,
+    cache: dict[Slice, tuple[dict[Slice, Window], dict[Slice, Any]]],
     table: Combos,
     dims: tuple[str, ...],
     measure: str,
     chosen: list[Slice],
     dep: Mapping[Slice, tuple[float, float]],
-    judge: tuple,
+    judge: tuple[Any, ...],
     k: Slice,
-) -> tuple[dict[Slice, Window], dict]:
+) -> tuple[dict[Slice, Window], dict[Slice, Any]]:
     """The window without the events of `chosen` and `k`, and which of the other departures
     still depart there (remembered in `cache` per `k`)."""
     if k not in cache:
@@ -258,7 +263,7 @@ def _holding(
     p: SliceParams,
     measure: str,
     firing: Collection[Slice],
-    without: Callable[[Slice], tuple[dict[Slice, Window], dict]],
+    without: Callable[[Slice], tuple[dict[Slice, Window], dict[Slice, Any]]],
 ) -> None:
     """A firing slice that no longer departs on its own but explains a departure seen
     through another label (the team's region, once the team's own baseline has moved) is
@@ -280,7 +285,7 @@ def _pick(
     direction: str,
     firing: Collection[Slice],
     order: Mapping[str, int],
-    without: Callable[[Slice], tuple[dict[Slice, Window], dict]],
+    without: Callable[[Slice], tuple[dict[Slice, Window], dict[Slice, Any]]],
     measure: str,
 ) -> Slice:
     """The next slice to name. A firing one first (one outbreak keeps its name); the

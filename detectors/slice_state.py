@@ -74,7 +74,7 @@ class SliceState:
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
         self.recent: Any = None
         # the last `span` - 1 closed intervals: (start, label combinations, slice sums)
-        self.past: list[tuple[float, dict, dict]] = []
+        self.past: list[tuple[float, dict[Any, Any], dict[Any, Any]]] = []
 
     # -- input ---------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ class SliceState:
         elif start < self.next_start:
             stats["late"] += 1
             return []
-        mark = obs.extra.get("dedup")
+        mark = obs.dedup
         if mark is not None:
             by, preferred = mark
             if preferred:
@@ -358,7 +358,9 @@ class SliceState:
         return (f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}") + unit
 
 
-def merge_combos(tables: list[dict]) -> dict[tuple[str, ...], list[float]]:
+def merge_combos(
+    tables: list[dict[tuple[str, ...], list[float]]],
+) -> dict[tuple[str, ...], list[float]]:
     """The label combinations of several intervals, summed."""
     merged: dict[tuple[str, ...], list[float]] = {}
     for combos in tables:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 from detectors.scoring import deviation_score, directed
 
@@ -143,10 +144,10 @@ class SliceBaseline:
         self.run = 0
         self.volume = 0.0  # discounted events per window seen: what eviction keeps
 
-    def __getstate__(self) -> tuple[None, dict]:
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
         return None, {s: getattr(self, s) for s in self.__slots__}
 
-    def __setstate__(self, state: tuple[None, dict]) -> None:
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         _, saved = state
         self.__init__(saved["measure"])  # type: ignore[misc]
         for name, value in saved.items():
@@ -257,7 +258,7 @@ class SliceBaseline:
         self.volume = keep * self.volume + p.alpha * events
         self.points += 1
 
-    def describe(self, w: Window) -> dict:
+    def describe(self, w: Window) -> dict[str, Any]:
         return {
             "value": round(self.shown(w), 6),
             "baseline": round(self.typical, 6),

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 DIMENSIONS = ("team", "repo", "workflow", "model", "region")
 OTHER = "other"
@@ -183,7 +183,9 @@ class UsageRollup:
         self.latency_sum: dict[Labels, float] = {}
         self.policy_hits: Counter[tuple[str, str, str, str]] = Counter()
         self.users: dict[str, LastSeen] = {"all": LastSeen(max_users)}
-        self.scoped_users = {d: {} for d in ("team", "repo", "workflow")}
+        self.scoped_users: dict[str, dict[str, LastSeen]] = {
+            d: {} for d in ("team", "repo", "workflow")
+        }
         self.user_days: OrderedDict[str, UserDay] = OrderedDict()
         self.span_sessions = LastSeen(max_sessions)
         self.now = -math.inf  # the newest event time seen
@@ -352,10 +354,10 @@ def _bucket(seconds: float) -> int:
     return len(LATENCY_BUCKETS)
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[float]:
     kind = type(value)
     if kind is float:
-        return value - value == 0.0  # False for NaN and the infinities
+        return bool(value - value == 0.0)  # False for NaN and the infinities
     return kind is int or (
         isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     )

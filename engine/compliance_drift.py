@@ -13,7 +13,7 @@ from typing import Any
 
 from compliance.live_drift import DAY, DETECTOR_ID, AdherenceDrift, LiveDriftParams
 from compliance.metrics import UNKNOWN_TEAM
-from detectors.model import Observation, new_observation
+from detectors.model import Observation
 
 NO_HITS: tuple[str, ...] = ()
 
@@ -27,7 +27,7 @@ def drift_observation(event: Mapping[str, Any], hits: Sequence[Any]) -> Observat
     if not isinstance(team, str) or not team:
         team = UNKNOWN_TEAM
     cats = tuple(sorted({str(h.labels.get("category") or "") for h in hits})) if hits else NO_HITS
-    return new_observation(DETECTOR_ID, event["time"], (team,), session, {"categories": cats})
+    return Observation(DETECTOR_ID, event["time"], (team,), session, values=cats)
 
 
 def new_drift_state(params: LiveDriftParams) -> AdherenceDrift:

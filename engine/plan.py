@@ -4,12 +4,13 @@ each kind of item goes. The dataflow's steps are thin shells around this object.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from compliance.live_drift import DETECTOR_ID as DRIFT_ID
-from detectors.detectorset import DetectorSet
+from detectors.detectorset import DetectorSet, DetectorState
 from detectors.model import Observation, Signal
 from engine.compliance_drift import day_closed, drift_observation, new_drift_state
 from engine.config import SpanwatchConfig
@@ -227,28 +228,38 @@ class ShardState:
         return out
 
     def _update_all(self, items: list[Any], quarantine: Quarantine) -> list[Hit]:
-        """The epoch's items in one loop: the per-item work is the state's own update, with
-        no call or closure around it; an item whose update raises is put aside."""
-        out: list[Hit] = []
-        detectors, correlations = self.detectors, self.correlations
-        for item in items:
+        """The epoch's items: each detector takes its observations in one call, each correlation
+        window its inputs in order; an item whose update raises is put aside. Hits come out in
+        the order of the items that caused them, as if the items were applied one by one."""
+        found: list[tuple[int, Hit]] = []
+        by_detector: dict[str, list[Observation]] = {}
+        places: dict[str, list[int]] = {}
+        correlations = self.correlations
+        for place, item in enumerate(items):
+            if type(item) is Observation:
+                by_detector.setdefault(item.detector_id, []).append(item)
+                places.setdefault(item.detector_id, []).append(place)
+                continue
+            if type(item) is not CorrelationInput:
+                continue
             try:
-                kind = type(item)
-                if kind is Observation:
-                    signals = detectors[item.detector_id].update(item)
-                    if signals:
-                        out.extend(signal_hit(s) for s in signals)
-                elif kind is CorrelationInput:
-                    window = correlations.get(item.correlation_id)
-                    if window is None:  # matched by a rule set that a reload just replaced
-                        self.dropped += 1
-                        continue
-                    found = window.update(item)
-                    if found:
-                        out.extend(rule_hit(h) for h in found)
+                window = correlations.get(item.correlation_id)
+                if window is None:  # matched by a rule set that a reload just replaced
+                    self.dropped += 1
+                    continue
+                found += [(place, rule_hit(h)) for h in window.update(item)]
             except Exception as exc:
                 quarantine.put("correlate_and_detect", item, exc)
-        return out
+        for did, observations in by_detector.items():
+            state = self.detectors[did]
+            rejected = partial(quarantine.put, "correlate_and_detect")
+            if isinstance(state, DetectorState):
+                signals: list[tuple[int, Any]] = state.update_many(observations, rejected)
+            else:  # the slices and compliance-drift states take one observation at a time
+                signals = _update_each(state, observations, rejected)
+            found += [(places[did][i], signal_hit(s)) for i, s in signals]
+        found.sort(key=lambda pair: pair[0])
+        return [hit for _place, hit in found]
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -262,3 +273,17 @@ class ShardState:
                 if value:
                     out[f"detector {did} {key}"] = value
         return out
+
+
+def _update_each(
+    state: Any, observations: list[Observation], rejected: Callable[[Any, Exception], None]
+) -> list[tuple[int, Any]]:
+    """`update_many` for a state that takes one observation at a time: each observation's
+    signals with its index; one whose update raises goes to `rejected` and the rest go on."""
+    out: list[tuple[int, Any]] = []
+    for i, obs in enumerate(observations):
+        try:
+            out += [(i, signal) for signal in state.update(obs)]
+        except Exception as exc:
+            rejected(obs, exc)
+    return out

@@ -114,7 +114,7 @@ def test_a_misspelt_setting_is_one_line_with_file_and_line(tmp_path):
 
 class Obs:
     def __init__(self, t: float, team: str, session: str, cats: tuple[str, ...]) -> None:
-        self.time, self.group, self.value, self.extra = t, (team,), session, {"categories": cats}
+        self.time, self.group, self.value, self.values = t, (team,), session, cats
 
 
 def days_of(hits_per_day: list[int], sessions: int, start_day: int = 0) -> list[Obs]:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from detectors.config import DetectorsConfig
 from detectors.detectorset import DetectorSet
+from tests.detectors.reference_routing import route_each
 
 CALLS = ["claude.invoke", "claude_code.api_request", "claude_code.api_error"]
 BASE = 1_800_000_000.0  # a whole minute
@@ -119,4 +120,4 @@ def test_route_plan_and_reference_routes_agree_with_dedup(rows):
     d = detectors(group_by=["team", "region"], label_defaults={"region": "-"})
     for t, session, how in rows:
         for event in exported([(BASE + t, f"s{session}")], how, random.Random(session)):
-            assert d.route(event) == d.route_each(event)
+            assert d.route(event) == route_each(d, event)

@@ -42,7 +42,7 @@ def test_route_applies_filter_exclude_and_group_and_carries_the_parent():
         parent_by=["team"],
     )
     [obs] = ds.route(invoke(MONDAY))
-    assert obs == Observation("d", MONDAY, ("alice",), 0.1, {"parent": ("payments",)})
+    assert obs == Observation("d", MONDAY, ("alice",), 0.1, parent=("payments",))
     assert ds.route({**invoke(MONDAY), "name": "shell.run"}) == []
     assert ds.route(invoke(MONDAY, status="error")) == []
     assert ds.route({k: v for k, v in invoke(MONDAY).items() if k != "user"}) == []
@@ -168,7 +168,7 @@ def test_a_new_user_starts_from_the_team_baseline():
     ]
     feed(ds, state, events, MONDAY + 3 * 86400)
     newcomer = ("newbie",)
-    state.update(Observation("d", MONDAY + 3 * 86400 + 10, newcomer, None, {"parent": ("t1",)}))
+    state.update(Observation("d", MONDAY + 3 * 86400 + 10, newcomer, None, parent=("t1",)))
     model = state.keys[newcomer]
     assert model.is_warm(MONDAY + 3 * 86400, 86400.0), "inherits the team's maturity"
     assert abs(model.residual_z(1.0, MONDAY + 3 * 86400)[1] - 1.0) < 0.5
@@ -209,7 +209,7 @@ def test_hst_watches_several_metrics_of_one_key():
         metrics=[{"aggregation": "count"}, {"aggregation": "sum", "field": "cost"}],
     )
     [obs] = ds.route(invoke(MONDAY))
-    assert obs.value is None and obs.extra["values"] == (1.0, 0.1)
+    assert obs.value is None and obs.values == (1.0, 0.1)
     state = ds.new_state("d")
     feed(ds, state, [invoke(MONDAY + i * 60) for i in range(600)], MONDAY + 700 * 60)
     assert state.stats["points"] > 100 and state.stats["bad_value"] == 0

@@ -31,5 +31,5 @@ def test_the_ensemble_runs_per_key_one_sided_and_resumes_from_a_snapshot():
     copy = pickle.loads(pickle.dumps(state))
     quiet = MONDAY + 9 * 86400 + 3600
     for st in (state, copy):
-        st.update(Observation("d", quiet, ("u3",), None, {"parent": ("t1",)}))
+        st.update(Observation("d", quiet, ("u3",), None, parent=("t1",)))
     assert state.advance(quiet + 2 * STEP) == copy.advance(quiet + 2 * STEP)

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.config import DetectorsConfig
-from detectors.detectorset import ADOPTED_BY, DetectorSet
-from detectors.new_value import geography
+from detectors.detectorset import DetectorSet
+from detectors.new_value import ADOPTED_BY, geography
 from tests.detectors.test_detectorset import MONDAY, STEP, feed, invoke
 
 
