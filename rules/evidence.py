@@ -36,7 +36,10 @@ def redact(text: str) -> str:
     """Mask credentials, keeping their first four characters so a human can tell them apart
     (and, for an AWS access key id, a digest that identifies the key without revealing it)."""
     low = text.lower()
-    if not any(t in low for t in _TRIGGERS):
+    for trigger in _TRIGGERS:
+        if trigger in low:
+            break
+    else:
         return text
     try:
         return _SECRETS.sub(_mask, text)
@@ -83,13 +86,17 @@ def event_evidence(event: Mapping[str, Any], fields: Iterable[str]) -> dict[str,
             out["time"] = iso(float(t))
         except (ValueError, OverflowError, OSError):
             out["time"] = t
+    get = event.get
     for name in KEY_FIELDS:  # identifiers: truncated, not scanned for credentials
-        value = event.get(name)
+        value = get(name)
         if value is not None:
-            out[name] = small_value(value, secret_free=True)
+            if type(value) is str and len(value) <= MAX_TEXT:
+                out[name] = value
+            else:
+                out[name] = small_value(value, secret_free=True)
     for name in fields:
         if name not in out:
-            value = event.get(name)
+            value = get(name)
             if value is not None:
                 out[name] = small_value(value)
     return out
