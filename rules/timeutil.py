@@ -16,16 +16,22 @@ def iso(t: float) -> str:
     millis = round((t - whole) * 1000)
     if millis == 1000:
         whole, millis = whole + 1, 0
+    base = _second(whole)
+    return f"{base}Z" if millis == 0 else f"{base}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _second(whole: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` of a whole second (events in time order ask for few of them)."""
     day, second = divmod(whole, 86400)
     minute, second = divmod(second, 60)
     hour, minute = divmod(minute, 60)
-    base = f"{_date(day)}T{hour:02d}:{minute:02d}:{second:02d}"
-    return f"{base}Z" if millis == 0 else f"{base}.{millis:03d}Z"
+    return f"{_date(day)}T{hour:02d}:{minute:02d}:{second:02d}"
 
 
 @functools.lru_cache(maxsize=64)
 def _date(day: int) -> str:
-    """The date of a day since the epoch (events come day after day: a few are ever asked).
+    """The date of a day since the epoch.
 
     Raises as `datetime.fromtimestamp` does for a time it cannot represent: days start and
     end inside its range together.
