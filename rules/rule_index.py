@@ -14,7 +14,8 @@ rules are tried, never what matches.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as default
 from typing import Any, Generic, Protocol, TypeVar
 
 from sigma.conditions import (
@@ -226,9 +227,14 @@ def regex_prefix(value: SigmaRegularExpression) -> str:
     with that literal text, and (ASCII lowering being per character) so must its lower-cased
     form, which is what the key compares.
     """
-    if value.flags or any(isinstance(p, Placeholder) for p in value.regexp.s):
+    texts: list[str] = []
+    for part in value.regexp.s:
+        if isinstance(part, Placeholder):
+            return ""
+        texts.append(part if isinstance(part, str) else _REGEX_TEXT[part])
+    if value.flags:
         return ""
-    pattern = "".join(_REGEX_TEXT.get(p, p) for p in value.regexp.s)
+    pattern = "".join(texts)
     if not pattern.startswith("^") or "|" in pattern or not pattern.isascii():
         return ""
     literal: list[str] = []
@@ -255,11 +261,12 @@ def _string_keys(name: str, value: SigmaString, lists: Mapping[str, list[str]]) 
     """The key of one case-insensitive Sigma string (`compiler.StringTests.add`'s cases)."""
     parts = value.s
     if any(isinstance(p, Placeholder) for p in parts):
-        if len(parts) != 1:
+        only = parts[0]
+        if len(parts) != 1 or not isinstance(only, Placeholder):
             return frozenset({Key(name, PRESENT)})
-        entries = lists.get(parts[0].name)
+        entries = lists.get(only.name)
         if entries is None:
-            raise CompileError(f"unknown placeholder %{parts[0].name}%", name)
+            raise CompileError(f"unknown placeholder %{only.name}%", name)
         union: set[Key] = set()
         for entry in entries:
             got = _string_keys(name, SigmaString(str(entry)), lists)
@@ -306,11 +313,11 @@ class FieldTable:
     """Every key of one entry on one field: rule slots by the test the field's text passes."""
 
     field: str
-    present: list[int] = field(default_factory=list)
-    equals: dict[str, list[int]] = field(default_factory=dict)
-    prefixes: dict[int, dict[str, list[int]]] = field(default_factory=dict)  # by length
-    suffixes: dict[int, dict[str, list[int]]] = field(default_factory=dict)
-    infixes: dict[str, list[int]] = field(default_factory=dict)
+    present: list[int] = default(default_factory=list)
+    equals: dict[str, list[int]] = default(default_factory=dict)
+    prefixes: dict[int, dict[str, list[int]]] = default(default_factory=dict)  # by length
+    suffixes: dict[int, dict[str, list[int]]] = default(default_factory=dict)
+    infixes: dict[str, list[int]] = default(default_factory=dict)
 
     def add(self, key: Key, slot: int) -> None:
         if key.kind == PRESENT:
@@ -501,5 +508,7 @@ class RuleIndex(Generic[R]):
                 tables[key.field].add(key, slot)
         if len(always) == len(tries):
             return IndexEntry(tuple(tries))
-        lookups = tuple((f, tables[f].lookup(), {}) for f in sorted(tables))
+        lookups: tuple[tuple[str, FieldLookup, dict[str, Slots]], ...] = tuple(
+            (f, tables[f].lookup(), {}) for f in sorted(tables)
+        )
         return IndexEntry(tuple(tries), tuple(always), lookups)
