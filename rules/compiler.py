@@ -81,7 +81,7 @@ def re2_test(pattern: str, whole: bool = False) -> Callable[[str], bool]:
     compiled = re2.compile(pattern, _NO_CAPTURE)
     raw = getattr(compiled, "_regexp", None)
     anchor = getattr(_ANCHORS, "ANCHOR_BOTH" if whole else "UNANCHORED", None)
-    if anchor is None or not callable(getattr(raw, "Match", None)):
+    if raw is None or anchor is None or not callable(getattr(raw, "Match", None)):
         public = compiled.fullmatch if whole else compiled.search
         return lambda text: public(text) is not None
     match = raw.Match

@@ -42,13 +42,14 @@ def redact(text: str) -> str:
     else:
         return text
     try:
-        return _SECRETS.sub(_mask, text)
+        masked: str = _SECRETS.sub(_mask, text)
     except UnicodeEncodeError:  # RE2 needs UTF-8: lone surrogates (bad JSON escapes) become "?"
-        return _SECRETS.sub(_mask, text.encode("utf-8", "replace").decode("utf-8"))
+        masked = _SECRETS.sub(_mask, text.encode("utf-8", "replace").decode("utf-8"))
+    return masked
 
 
 def _mask(match: Any) -> str:
-    text = match.group(0)
+    text: str = match.group(0)
     if text[:4] in ("AKIA", "ASIA") and len(text) == 20:
         return f"{text[:4]}…[redacted {key_digest(text)}]"
     return text[:4] + "…[redacted]"

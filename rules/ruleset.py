@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sigma import exceptions as sx
 from sigma.collection import SigmaCollection
@@ -194,6 +194,8 @@ class RuleSet:
         get = event.get
         names = rule.evidence_names
         source = EvidenceSource(names, rule.evidence_fields, tuple(map(get, names)))
+        value: float | str | None
+        group: tuple[str, ...]
         for feed in rule.feeds:
             kind = feed.value_kind
             if kind == "none":
@@ -248,7 +250,7 @@ class RuleSet:
 # --- helpers for the hot path ----------------------------------------------------------------
 
 
-class _ReadOnlyEmptyList(list):
+class _ReadOnlyEmptyList(list[Any]):
     """An empty list that refuses to grow, so one instance can be every event's empty result."""
 
     def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
@@ -327,7 +329,7 @@ def build_ruleset(
     usable = [d for d in docs if d.obj is not None and not d.obj.errors]
     by_id: dict[str, RuleDoc] = {}
     for doc in usable:
-        if isinstance(doc.obj, SigmaFilter):
+        if doc.obj is None or isinstance(doc.obj, SigmaFilter):
             continue
         rid = rule_id_of(doc.obj)
         if rid is None:
@@ -343,14 +345,16 @@ def build_ruleset(
     rule_docs = list(by_id.values())
     filter_docs = [d for d in usable if isinstance(d.obj, SigmaFilter)]
     collection = SigmaCollection(
-        init_rules=[d.obj for d in rule_docs], collect_filters=True, resolve_references=False
+        init_rules=[d.obj for d in rule_docs if d.obj is not None],
+        collect_filters=True,
+        resolve_references=False,
     )
     problems.extend(_check_filters(filter_docs, collection))
     for fdoc in filter_docs:
         for doc in rule_docs:
             if isinstance(doc.obj, SigmaRule):
                 try:
-                    doc.obj = fdoc.obj.apply_on_rule(doc.obj)
+                    doc.obj = cast(SigmaFilter, fdoc.obj).apply_on_rule(doc.obj)
                 except sx.SigmaError as exc:
                     problems.append(fdoc.problem(f"cannot apply to {doc.label}: {exc}", "filter"))
 
@@ -402,7 +406,7 @@ def build_ruleset(
 def _check_filters(filter_docs: list[RuleDoc], collection: SigmaCollection) -> list[Problem]:
     problems = []
     for fdoc in filter_docs:
-        refs = fdoc.obj.filter.rules
+        refs = cast(SigmaFilter, fdoc.obj).filter.rules
         if isinstance(refs, str):
             continue
         for ref in refs:
@@ -434,7 +438,7 @@ def _severity(obj: SigmaRule | SigmaCorrelationRule) -> str:
 def _compile_detection(
     doc: RuleDoc, config: RulesConfig, problems: list[Problem], filters_data: list[Any]
 ) -> DetectionRule | None:
-    rule: SigmaRule = doc.obj
+    rule = cast(SigmaRule, doc.obj)
     ext = _meta(doc, problems)
     if ext.dedup is not None:
         problems.append(
@@ -478,7 +482,7 @@ def _compile_detection(
     )
 
 
-def _key_path(doc: RuleDoc, field: str | None) -> tuple[str, ...] | None:
+def _key_path(doc: RuleDoc, field: str | None) -> tuple[Any, ...] | None:
     """Where a field is written in the detection, for the line number of a problem."""
     if not field:
         return None
@@ -509,7 +513,7 @@ def _compile_correlation(
     detections: dict[str, DetectionRule],
     problems: list[Problem],
 ) -> tuple[CorrelationSpec, list[tuple[str, Feed]], bool] | None:
-    rule: SigmaCorrelationRule = doc.obj
+    rule = cast(SigmaCorrelationRule, doc.obj)
     ext = _meta(doc, problems)
     rule_id = rule_id_of(rule) or ""
     if ext.group_by is not None:
@@ -626,7 +630,7 @@ def _compile_correlation(
     return spec, feeds, bool(rule.generate)
 
 
-def _formula(node: Any, collection: SigmaCollection) -> tuple:
+def _formula(node: Any, collection: SigmaCollection) -> tuple[Any, ...]:
     if isinstance(node, SigmaRuleReference):
         return ("rule", rule_id_of(collection[node.reference]))
     if isinstance(node, CorrelationConditionNOT):
