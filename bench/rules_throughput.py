@@ -39,7 +39,8 @@ from engine.otlp.aliases import AliasTable
 from engine.otlp.line_decoder import decode_line
 from replay.simulator.simulate import SimulationSpec, simulate
 from rules.config import APPROVED_MODELS, RulesConfig
-from rules.ruleset import IndexEntry, RuleSet, build_rule_index
+from rules.rule_index import IndexEntry, RuleIndex
+from rules.ruleset import RuleSet
 
 COMMANDS = [
     "git status",
@@ -360,17 +361,16 @@ def windows_run(ruleset: RuleSet, events: list[dict[str, Any]]) -> Run:
 def without_name_index(ruleset: RuleSet) -> RuleSet:
     """The same rules, each tried on every event (the baseline the name index is for)."""
     plain = copy.copy(ruleset)
-    plain._by_name = {}
-    plain._everywhere = IndexEntry(tuple((r, r.matcher) for r in ruleset.detections))
+    plain.index = copy.copy(ruleset.index)
+    plain.index._by_name = {}
+    plain.index._everywhere = IndexEntry(tuple((r, r.matcher) for r in ruleset.detections))
     return plain
 
 
 def without_field_index(ruleset: RuleSet) -> RuleSet:
     """The same rules, indexed by `name` only (every rule of a name tried on its events)."""
     plain = copy.copy(ruleset)
-    plain._by_name, plain._everywhere = build_rule_index(
-        ruleset.detections, ruleset.config.lists, min_shared=len(ruleset.detections) + 1
-    )
+    plain.index = RuleIndex(ruleset.detections, ruleset.config.lists, by_fields=False)
     return plain
 
 

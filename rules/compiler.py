@@ -8,8 +8,9 @@ with tuples and substring tests before falling back to RE2. Semantics: `rules/se
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 import re2
@@ -80,14 +81,15 @@ def re2_test(pattern: str, whole: bool = False) -> Callable[[str], bool]:
     compiled = re2.compile(pattern, _NO_CAPTURE)
     raw = getattr(compiled, "_regexp", None)
     anchor = getattr(_ANCHORS, "ANCHOR_BOTH" if whole else "UNANCHORED", None)
-    if anchor is None or not callable(getattr(raw, "Match", None)):
+    if raw is None or anchor is None or not callable(getattr(raw, "Match", None)):
         public = compiled.fullmatch if whole else compiled.search
         return lambda text: public(text) is not None
     match = raw.Match
 
     def test(text: str) -> bool:
         data = text.encode()
-        return match(anchor, data, 0, len(data))[0][0] >= 0
+        start: int = match(anchor, data, 0, len(data))[0][0]
+        return start >= 0
 
     return test
 
@@ -118,29 +120,30 @@ class StringTests:
     def add(self, value: SigmaString, lists: Mapping[str, list[str]], where: str | None) -> None:
         """Classify one Sigma string into the cheapest test that decides it."""
         parts = value.s
-        fold = (lambda s: s) if self.cased else str.lower
+        fold: Callable[[str], str] = (lambda s: s) if self.cased else str.lower
+        first, last = (parts[0], parts[-1]) if parts else ("", "")
         if any(isinstance(p, Placeholder) for p in parts):
-            if len(parts) == 1:  # the list alone: each entry is a Sigma string of its own
-                for entry in _list_values(parts[0], lists, where):
+            if len(parts) == 1 and isinstance(first, Placeholder):  # the list alone: each
+                for entry in _list_values(first, lists, where):  # entry is a string of its own
                     self.add(SigmaString(entry), lists, where)
             else:
                 self.patterns.append(_wildcard_regex(parts, fold, lists, where))
             return
         if not parts:
             self.exact.add("")
-        elif len(parts) == 1 and isinstance(parts[0], str):
-            self.exact.add(fold(parts[0]))
+        elif len(parts) == 1 and isinstance(first, str):
+            self.exact.add(fold(first))
         elif parts == [SpecialChars.WILDCARD_MULTI]:
             self.anything = True
-        elif len(parts) == 2 and parts[1] == SpecialChars.WILDCARD_MULTI and _plain(parts[0]):
-            self.prefixes.append(fold(parts[0]))
-        elif len(parts) == 2 and parts[0] == SpecialChars.WILDCARD_MULTI and _plain(parts[1]):
-            self.suffixes.append(fold(parts[1]))
+        elif len(parts) == 2 and last == SpecialChars.WILDCARD_MULTI and isinstance(first, str):
+            self.prefixes.append(fold(first))
+        elif len(parts) == 2 and first == SpecialChars.WILDCARD_MULTI and isinstance(last, str):
+            self.suffixes.append(fold(last))
         elif (
             len(parts) == 3
-            and parts[0] == SpecialChars.WILDCARD_MULTI
-            and parts[2] == SpecialChars.WILDCARD_MULTI
-            and _plain(parts[1])
+            and first == SpecialChars.WILDCARD_MULTI
+            and last == SpecialChars.WILDCARD_MULTI
+            and isinstance(parts[1], str)
         ):
             self.infixes.append(fold(parts[1]))
         else:
@@ -180,11 +183,10 @@ class StringTests:
         return test
 
 
-def _plain(part: object) -> bool:
-    return isinstance(part, str)
+Lists = Mapping[str, list[str]]
 
 
-def _list_values(placeholder: Placeholder, lists: Mapping[str, list[str]], where: str | None):
+def _list_values(placeholder: Placeholder, lists: Lists, where: str | None) -> list[str]:
     try:
         return [str(v) for v in lists[placeholder.name]]
     except KeyError:
@@ -195,7 +197,12 @@ def _list_values(placeholder: Placeholder, lists: Mapping[str, list[str]], where
         ) from None
 
 
-def _wildcard_regex(parts, fold, lists, where) -> str:
+def _wildcard_regex(
+    parts: Sequence[str | SpecialChars | Placeholder],
+    fold: Callable[[str], str],
+    lists: Lists,
+    where: str | None,
+) -> str:
     out: list[str] = []
     for part in parts:
         if isinstance(part, str):
@@ -267,7 +274,7 @@ def _keyword_string_matcher(tests: StringTests) -> Matcher:
 # --- other leaves ---------------------------------------------------------------------------
 
 
-def _regex_pattern(name: str | None, value: SigmaRegularExpression, lists) -> str:
+def _regex_pattern(name: str | None, value: SigmaRegularExpression, lists: Lists) -> str:
     """RE2 text of one `re` value: placeholders expanded (escaped), flags as a group."""
     flags = "".join(
         sorted(
@@ -359,7 +366,7 @@ def _number_matcher(name: str, number: float) -> Matcher:
     return match
 
 
-def _leaf(name: str | None, value: Any, lists) -> Matcher:
+def _leaf(name: str | None, value: Any, lists: Lists) -> Matcher:
     """A matcher for one field/value pair that is not a plain string test."""
     if isinstance(value, SigmaExpansion):
         return _or([_leaf_any(name, v, lists) for v in value.values])
@@ -389,7 +396,7 @@ def _leaf(name: str | None, value: Any, lists) -> Matcher:
     raise CompileError(f"values of type {type(value).__name__} are not supported", name)
 
 
-def _leaf_any(name: str | None, value: Any, lists) -> Matcher:
+def _leaf_any(name: str | None, value: Any, lists: Lists) -> Matcher:
     if isinstance(value, SigmaString):
         tests = StringTests(cased=isinstance(value, SigmaCasedString))
         tests.add(value, lists, name)
@@ -403,7 +410,7 @@ def _strings(name: str | None, tests: StringTests) -> Matcher:
     return _field_string_matcher(name, tests)
 
 
-def _cidr_matcher(name: str, network) -> Matcher:
+def _cidr_matcher(name: str, network: IPv4Network | IPv6Network) -> Matcher:
     def match(ev: Mapping[str, Any]) -> bool:
         value = ev.get(name)
         if not isinstance(value, str):

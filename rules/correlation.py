@@ -30,7 +30,7 @@ import operator
 from bisect import bisect_right
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .model import CorrelationInput, Hit
 
@@ -51,7 +51,7 @@ _OPS = {
 _SUMMED = frozenset(("event_count", "value_sum", "value_avg"))
 _SAMPLED = frozenset(("value_percentile", "value_median"))
 
-Formula = tuple  # ("rule", id) | ("not", f) | ("and", f, g, ...) | ("or", f, g, ...)
+Formula = tuple[Any, ...]  # ("rule", id) | ("not", f) | ("and", f, g, ...) | ("or", f, g, ...)
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,8 @@ class TemporalWindow:
             if rules[k] != rule_id:
                 continue
             start = t if k == 0 else self.chain[k - 1]
-            if start is not None and (self.chain[k] is None or start > self.chain[k]):
+            current = self.chain[k]
+            if start is not None and (current is None or start > current):
                 self.chain[k] = start
 
     def expire(self, cutoff: float) -> None:
@@ -251,8 +252,9 @@ class TemporalWindow:
             self.history = [(t, r) for t, r in history if t > cutoff]
 
 
-def _start(item: tuple | list) -> float:
-    return item[0]
+def _start(item: tuple[float, Any] | list[Any]) -> float:
+    start: float = item[0]
+    return start
 
 
 def _time_of(item: tuple[str, float]) -> float:
@@ -314,17 +316,17 @@ class CorrelationState:
                 value = float(value)
             else:
                 return []
-            window.add(t, value, spec.timespan / BUCKETS_PER_WINDOW)
+            cast(SumWindow, window).add(t, value, spec.timespan / BUCKETS_PER_WINDOW)
         elif kind == "value_count":
             if value is None:
                 return []
-            window.add(t, str(value))
+            cast(DistinctWindow, window).add(t, str(value))
         elif kind in _SAMPLED:
             if not isinstance(value, int | float) or isinstance(value, bool):
                 return []
-            window.add(t, float(value))
+            cast(SampleWindow, window).add(t, float(value))
         else:
-            window.add(t, inp.rule_id, spec.rules)
+            cast(TemporalWindow, window).add(t, inp.rule_id, spec.rules)
         window.expire(cutoff)
         measured = self._measure(window)
         if measured is None or not self._satisfied(measured, window):

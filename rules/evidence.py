@@ -36,16 +36,20 @@ def redact(text: str) -> str:
     """Mask credentials, keeping their first four characters so a human can tell them apart
     (and, for an AWS access key id, a digest that identifies the key without revealing it)."""
     low = text.lower()
-    if not any(t in low for t in _TRIGGERS):
+    for trigger in _TRIGGERS:
+        if trigger in low:
+            break
+    else:
         return text
     try:
-        return _SECRETS.sub(_mask, text)
+        masked: str = _SECRETS.sub(_mask, text)
     except UnicodeEncodeError:  # RE2 needs UTF-8: lone surrogates (bad JSON escapes) become "?"
-        return _SECRETS.sub(_mask, text.encode("utf-8", "replace").decode("utf-8"))
+        masked = _SECRETS.sub(_mask, text.encode("utf-8", "replace").decode("utf-8"))
+    return masked
 
 
 def _mask(match: Any) -> str:
-    text = match.group(0)
+    text: str = match.group(0)
     if text[:4] in ("AKIA", "ASIA") and len(text) == 20:
         return f"{text[:4]}…[redacted {key_digest(text)}]"
     return text[:4] + "…[redacted]"
@@ -83,13 +87,17 @@ def event_evidence(event: Mapping[str, Any], fields: Iterable[str]) -> dict[str,
             out["time"] = iso(float(t))
         except (ValueError, OverflowError, OSError):
             out["time"] = t
+    get = event.get
     for name in KEY_FIELDS:  # identifiers: truncated, not scanned for credentials
-        value = event.get(name)
+        value = get(name)
         if value is not None:
-            out[name] = small_value(value, secret_free=True)
+            if type(value) is str and len(value) <= MAX_TEXT:
+                out[name] = value
+            else:
+                out[name] = small_value(value, secret_free=True)
     for name in fields:
         if name not in out:
-            value = event.get(name)
+            value = get(name)
             if value is not None:
                 out[name] = small_value(value)
     return out

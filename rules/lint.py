@@ -110,6 +110,7 @@ def _fields(doc: RuleDoc) -> Iterator[tuple[str, tuple[Any, ...]]]:
         for name, definition in detection.items():
             if name in ("condition", "rules"):
                 continue
+            maps: list[tuple[dict[Any, Any], tuple[Any, ...]]]
             if isinstance(definition, dict):
                 maps = [(definition, (name,))]
             elif isinstance(definition, list):

@@ -350,6 +350,7 @@ def _detection_item_problems(doc: RuleDoc) -> list[Problem]:
     for name, definition in detection.items():
         if name in ("condition", "rules"):
             continue
+        items: list[tuple[tuple[Any, ...], Any, Any]]
         if isinstance(definition, dict):
             items = [((name, key), key, value) for key, value in definition.items()]
         elif isinstance(definition, list) and any(isinstance(d, dict) for d in definition):

@@ -62,7 +62,10 @@ class QuietRE2Engine(RegexEngine):
     def compile(self, pattern: str, flags: int = 0) -> RegexPattern:
         prefix = "".join(letter for flag, letter in self._FLAGS if int(flags) & int(flag))
         try:
-            return re2.compile(f"(?{prefix}){pattern}" if prefix else pattern, quiet_options())
+            compiled: RegexPattern = re2.compile(
+                f"(?{prefix}){pattern}" if prefix else pattern, quiet_options()
+            )
+            return compiled
         except re2.error as exc:
             raise RegexSyntaxError(pattern, error_reason(exc)) from None
 

@@ -7,9 +7,8 @@ import json
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sigma import exceptions as sx
 from sigma.collection import SigmaCollection
@@ -25,16 +24,7 @@ from sigma.correlations import (
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
-from .compiler import (
-    CompileError,
-    Matcher,
-    compile_condition,
-    needed_fields,
-    plain_values,
-    referenced_fields,
-    required_values,
-    specialise,
-)
+from .compiler import CompileError, compile_condition, referenced_fields, required_values
 from .config import RulesConfig
 from .correlation import CorrelationSpec, CorrelationState
 from .evidence import EvidenceSource, event_evidence, evidence_names, small_value
@@ -42,7 +32,7 @@ from .extension import SpanwatchExtension, parse_extension
 from .lint import unknown_field_problems
 from .loader import RuleDoc, load_rule_docs
 from .model import CorrelationInput, Hit, Problem, RuleLoadError
-from .semantics import as_text
+from .rule_index import DISPATCH_FIELD, RuleIndex
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +44,6 @@ _SEVERITY = {
     "critical": "critical",
 }
 DEFAULT_GROUP_BY = ("user",)
-DISPATCH_FIELD = "name"
-NAME_CACHE_LIMIT = 4096  # index entries, beyond the rules' own names, remembered per rule set
 
 
 @dataclass(frozen=True)
@@ -119,7 +107,7 @@ class RuleSet:
             rule.evidence_names = evidence_names(rule.evidence_fields)
         for position, rule in enumerate(detections):
             rule.position = position
-        self._by_name, self._everywhere = build_rule_index(detections, config.lists)
+        self.index: RuleIndex[DetectionRule] = RuleIndex(detections, config.lists)
 
     # -- loading --
 
@@ -147,29 +135,21 @@ class RuleSet:
     def evaluate(self, event: Mapping[str, Any]) -> tuple[list[Hit], list[CorrelationInput]]:
         """Hits of incident-raising detection rules and inputs for correlation windows.
 
-        Only the rules that can match the event are tried (`build_rule_index`: by `name`, then
-        by one required value of another field). Hits keep rule order. When nothing matches,
-        both lists are one shared, read-only empty list (`NO_OUTPUT`).
+        Only the rules that can match the event are tried (`RuleIndex`: by `name`, then by one
+        test each rule needs to hold). Hits keep rule order. When nothing matches, both lists
+        are one shared, read-only empty list (`NO_OUTPUT`).
         """
-        name = event.get(DISPATCH_FIELD)
-        entry = self._by_name.get(name) if type(name) is str else None
-        if entry is None:
-            entry = self._entry(name)
         matched: list[DetectionRule] | None = None
-        groups = entry.groups(event)
-        for tries in groups:
-            for rule, matcher in tries:
-                try:
-                    if matcher(event):
-                        if matched is None:
-                            matched = []
-                        matched.append(rule)
-                except Exception:  # a rule must never take the dataflow down: count it
-                    self._failed(rule)
+        for rule, matcher in self.index.candidates(event):
+            try:
+                if matcher(event):
+                    if matched is None:
+                        matched = []
+                    matched.append(rule)
+            except Exception:  # a rule must never take the dataflow down: count it
+                self._failed(rule)
         if matched is None:
             return NO_OUTPUT, NO_OUTPUT
-        if len(groups) > 1 and len(matched) > 1:
-            matched.sort(key=_POSITION)
         hits: list[Hit] = []
         inputs: list[CorrelationInput] = []
         for rule in matched:
@@ -182,27 +162,6 @@ class RuleSet:
     def _failed(self, rule: DetectionRule) -> None:
         self.runtime_errors[rule.rule_id] = self.runtime_errors.get(rule.rule_id, 0) + 1
         log.exception("rule %s failed on an event", rule.rule_id)
-
-    def candidates(self, event: Mapping[str, Any]) -> tuple[DetectionRule, ...]:
-        """The detection rules `evaluate` tries on this event (the others cannot match it)."""
-        name = event.get(DISPATCH_FIELD)
-        entry = self._by_name.get(name) if type(name) is str else None
-        if entry is None:
-            entry = self._entry(name)
-        tried = [rule for tries in entry.groups(event) for rule, _ in tries]
-        return tuple(sorted(tried, key=_POSITION))
-
-    def _entry(self, name: Any) -> IndexEntry:
-        """The index entry for a `name` that is not literally a key: the text a matcher sees."""
-        text = as_text(name)
-        if text is None:  # missing, bool, list...: no `name` string test can hold
-            return self._everywhere
-        entry = self._by_name.get(text)
-        if entry is None:
-            entry = self._by_name.get(text.lower(), self._everywhere)
-            if type(name) is str and len(name) <= 200 and len(self._by_name) < NAME_CACHE_LIMIT:
-                self._by_name[name] = entry  # remember the lookup: span names repeat endlessly
-        return entry
 
     def _on_match(
         self,
@@ -235,6 +194,8 @@ class RuleSet:
         get = event.get
         names = rule.evidence_names
         source = EvidenceSource(names, rule.evidence_fields, tuple(map(get, names)))
+        value: float | str | None
+        group: tuple[str, ...]
         for feed in rule.feeds:
             kind = feed.value_kind
             if kind == "none":
@@ -289,7 +250,7 @@ class RuleSet:
 # --- helpers for the hot path ----------------------------------------------------------------
 
 
-class _ReadOnlyEmptyList(list):
+class _ReadOnlyEmptyList(list[Any]):
     """An empty list that refuses to grow, so one instance can be every event's empty result."""
 
     def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
@@ -335,151 +296,6 @@ def _feed_value(event: Mapping[str, Any], feed: Feed) -> float | str | None:
     return total if found else None
 
 
-Tries = tuple[tuple[DetectionRule, Matcher], ...]
-_POSITION = attrgetter("position")
-FIELD_INDEX_MIN = 2  # rules sharing a field before a lookup on it pays for itself
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """The rules one `name` key leads to: those to try always, and those behind a field value.
-
-    `fields` pairs a field with a table from a lower-cased value to the rules that cannot
-    match unless the field's text, lower-cased, is that value (`compiler.required_values`);
-    `present` pairs a field with the rules that cannot match while it is missing
-    (`compiler.needed_fields`), for rules with no such value.
-    """
-
-    rest: Tries
-    fields: tuple[tuple[str, dict[str, Tries]], ...] = ()
-    present: tuple[tuple[str, Tries], ...] = ()  # rules that need the field to have a value
-
-    def groups(self, event: Mapping[str, Any]) -> tuple[Tries, ...]:
-        """`rest`, then the rules each field's value in this event leads to."""
-        if not (self.fields or self.present):
-            return (self.rest,)
-        out = [self.rest]
-        for field, tries in self.present:
-            if event.get(field) is not None:
-                out.append(tries)
-        for field, table in self.fields:
-            value = event.get(field)
-            if type(value) is not str:
-                if value is None:
-                    continue
-                value = as_text(value)
-                if value is None:  # bool, list...: no plain string test holds
-                    continue
-            tries = table.get(value)
-            if tries is None:
-                tries = table.get(value.lower())
-            if tries is not None:
-                out.append(tries)
-        return tuple(out)
-
-
-def build_rule_index(
-    detections: Sequence[DetectionRule],
-    lists: Mapping[str, list[str]],
-    min_shared: int = FIELD_INDEX_MIN,
-) -> tuple[dict[str, IndexEntry], IndexEntry]:
-    """Per lower-cased `name` value, the rules that can match an event with that name.
-
-    A rule whose condition cannot hold unless `name` equals one of a few plain values
-    (`rule.dispatch`, from `compiler.required_values`) is listed under those values only; every
-    other rule (no `name` test, `not name`, wildcards, `contains`, `cased`, ...) goes
-    everywhere, which is also the entry for a name no rule names. An event is looked up by its
-    `name` text as it is, then lower-cased, as the string matchers compare it. Entries keep
-    rule order and pair each rule with its matcher specialised to the entry
-    (`compiler.specialise`: there, every plain `name` test is known to hold or to fail).
-    Within an entry, a rule whose specialised condition requires plain values of another field
-    is filed under those values (`_by_field`), so thousands of rules cost an event only the
-    few that can match it (a field is indexed when at least `min_shared` rules of an entry
-    can be filed under it).
-    """
-    named = {r.rule_id: plain_values(r.condition_tree, DISPATCH_FIELD) for r in detections}
-    keys = sorted(set().union(*named.values()) if named else set())
-    by_name: dict[str, IndexEntry] = {}
-    for key in keys:
-        by_name[key] = _by_field(
-            min_shared,
-            [
-                _specialised(r, key, lists)
-                if named[r.rule_id]
-                else (r, r.condition_tree, r.matcher)
-                for r in detections
-                if r.dispatch is None or key in r.dispatch
-            ],
-        )
-    # An event found under no key has a name that no plain `name` test names: all are false.
-    everywhere = _by_field(
-        min_shared,
-        [
-            _specialised(r, None, lists) if named[r.rule_id] else (r, r.condition_tree, r.matcher)
-            for r in detections
-            if r.dispatch is None
-        ],
-    )
-    return by_name, everywhere
-
-
-def _by_field(min_shared: int, rules: list[tuple[DetectionRule, Any, Matcher]]) -> IndexEntry:
-    """One entry: each rule filed under the field most rules of the entry can be filed under."""
-    options: list[dict[str, frozenset[str]]] = []
-    counts: dict[str, int] = {}
-    for _, tree, _ in rules:
-        required: dict[str, frozenset[str]] = {}
-        for field in referenced_fields(tree):
-            if field == DISPATCH_FIELD:
-                continue
-            values = required_values(tree, field)
-            if values is not None:
-                required[field] = values
-                counts[field] = counts.get(field, 0) + 1
-        options.append(required)
-    rest: list[tuple[DetectionRule, Matcher]] = []
-    tables: dict[str, dict[str, list[tuple[DetectionRule, Matcher]]]] = {}
-    unfiled: list[tuple[DetectionRule, Any, Matcher]] = []
-    for (rule, tree, matcher), required in zip(rules, options, strict=True):
-        usable = [f for f in required if counts[f] >= min_shared]
-        if not usable:
-            unfiled.append((rule, tree, matcher))
-            continue
-        field = max(usable, key=lambda f: (counts[f], -len(required[f]), f))
-        table = tables.setdefault(field, {})
-        for value in required[field]:
-            table.setdefault(value, []).append((rule, matcher))
-    needs = [needed_fields(tree) - {DISPATCH_FIELD} for _, tree, _ in unfiled]
-    needed_by: dict[str, int] = {}
-    for fields_needed in needs:
-        for f in fields_needed:
-            needed_by[f] = needed_by.get(f, 0) + 1
-    present: dict[str, list[tuple[DetectionRule, Matcher]]] = {}
-    for (rule, _, matcher), fields_needed in zip(unfiled, needs, strict=True):
-        usable = [f for f in fields_needed if needed_by[f] >= min_shared]
-        if not usable:
-            rest.append((rule, matcher))
-            continue
-        present.setdefault(max(usable, key=lambda f: (needed_by[f], f)), []).append((rule, matcher))
-    fields = tuple(
-        (field, {value: tuple(tries) for value, tries in table.items()})
-        for field, table in sorted(tables.items())
-    )
-    return IndexEntry(
-        tuple(rest), fields, tuple((f, tuple(tries)) for f, tries in sorted(present.items()))
-    )
-
-
-def _specialised(
-    rule: DetectionRule, name: str | None, lists: Mapping[str, list[str]]
-) -> tuple[DetectionRule, Any, Matcher]:
-    tree = specialise(rule.condition_tree, DISPATCH_FIELD, name)
-    try:
-        return rule, tree, compile_condition(tree, lists)
-    except CompileError:  # cannot happen (it compiled whole): the general matcher is right too
-        return rule, rule.condition_tree, rule.matcher
-
-
 # --- building ---------------------------------------------------------------------------------
 
 
@@ -513,7 +329,7 @@ def build_ruleset(
     usable = [d for d in docs if d.obj is not None and not d.obj.errors]
     by_id: dict[str, RuleDoc] = {}
     for doc in usable:
-        if isinstance(doc.obj, SigmaFilter):
+        if doc.obj is None or isinstance(doc.obj, SigmaFilter):
             continue
         rid = rule_id_of(doc.obj)
         if rid is None:
@@ -529,14 +345,16 @@ def build_ruleset(
     rule_docs = list(by_id.values())
     filter_docs = [d for d in usable if isinstance(d.obj, SigmaFilter)]
     collection = SigmaCollection(
-        init_rules=[d.obj for d in rule_docs], collect_filters=True, resolve_references=False
+        init_rules=[d.obj for d in rule_docs if d.obj is not None],
+        collect_filters=True,
+        resolve_references=False,
     )
     problems.extend(_check_filters(filter_docs, collection))
     for fdoc in filter_docs:
         for doc in rule_docs:
             if isinstance(doc.obj, SigmaRule):
                 try:
-                    doc.obj = fdoc.obj.apply_on_rule(doc.obj)
+                    doc.obj = cast(SigmaFilter, fdoc.obj).apply_on_rule(doc.obj)
                 except sx.SigmaError as exc:
                     problems.append(fdoc.problem(f"cannot apply to {doc.label}: {exc}", "filter"))
 
@@ -588,7 +406,7 @@ def build_ruleset(
 def _check_filters(filter_docs: list[RuleDoc], collection: SigmaCollection) -> list[Problem]:
     problems = []
     for fdoc in filter_docs:
-        refs = fdoc.obj.filter.rules
+        refs = cast(SigmaFilter, fdoc.obj).filter.rules
         if isinstance(refs, str):
             continue
         for ref in refs:
@@ -620,7 +438,7 @@ def _severity(obj: SigmaRule | SigmaCorrelationRule) -> str:
 def _compile_detection(
     doc: RuleDoc, config: RulesConfig, problems: list[Problem], filters_data: list[Any]
 ) -> DetectionRule | None:
-    rule: SigmaRule = doc.obj
+    rule = cast(SigmaRule, doc.obj)
     ext = _meta(doc, problems)
     if ext.dedup is not None:
         problems.append(
@@ -664,7 +482,7 @@ def _compile_detection(
     )
 
 
-def _key_path(doc: RuleDoc, field: str | None) -> tuple[str, ...] | None:
+def _key_path(doc: RuleDoc, field: str | None) -> tuple[Any, ...] | None:
     """Where a field is written in the detection, for the line number of a problem."""
     if not field:
         return None
@@ -695,7 +513,7 @@ def _compile_correlation(
     detections: dict[str, DetectionRule],
     problems: list[Problem],
 ) -> tuple[CorrelationSpec, list[tuple[str, Feed]], bool] | None:
-    rule: SigmaCorrelationRule = doc.obj
+    rule = cast(SigmaCorrelationRule, doc.obj)
     ext = _meta(doc, problems)
     rule_id = rule_id_of(rule) or ""
     if ext.group_by is not None:
@@ -812,7 +630,7 @@ def _compile_correlation(
     return spec, feeds, bool(rule.generate)
 
 
-def _formula(node: Any, collection: SigmaCollection) -> tuple:
+def _formula(node: Any, collection: SigmaCollection) -> tuple[Any, ...]:
     if isinstance(node, SigmaRuleReference):
         return ("rule", rule_id_of(collection[node.reference]))
     if isinstance(node, CorrelationConditionNOT):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 
 _UTC = _dt.UTC
 
@@ -15,8 +16,27 @@ def iso(t: float) -> str:
     millis = round((t - whole) * 1000)
     if millis == 1000:
         whole, millis = whole + 1, 0
-    base = _dt.datetime.fromtimestamp(whole, _UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    base = _second(whole)
     return f"{base}Z" if millis == 0 else f"{base}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _second(whole: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` of a whole second (events in time order ask for few of them)."""
+    day, second = divmod(whole, 86400)
+    minute, second = divmod(second, 60)
+    hour, minute = divmod(minute, 60)
+    return f"{_date(day)}T{hour:02d}:{minute:02d}:{second:02d}"
+
+
+@functools.lru_cache(maxsize=64)
+def _date(day: int) -> str:
+    """The date of a day since the epoch.
+
+    Raises as `datetime.fromtimestamp` does for a time it cannot represent: days start and
+    end inside its range together.
+    """
+    return _dt.datetime.fromtimestamp(day * 86400, _UTC).strftime("%Y-%m-%d")
 
 
 def parse_time(value: str | float | int) -> float:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
-from rules import ruleset as ruleset_module
+from rules import rule_index as rule_index_module
 from rules.compiler import compile_condition, plain_values, required_values, specialise
 from rules.model import RuleLoadError
 from rules.ruleset import RuleSet
@@ -40,7 +40,7 @@ ODD_NAMES = [
 
 
 def tried(ruleset: RuleSet, event: dict) -> list[str]:
-    return [rule.rule_id for rule in ruleset.candidates(event)]
+    return [rule.rule_id for rule, _ in ruleset.index.candidates(event)]
 
 
 def test_rule_without_a_name_test_is_tried_on_every_event(load_rules):
@@ -75,10 +75,14 @@ def test_rule_on_shell_run_is_tried_only_on_shell_run_events(load_rules):
         ("sel:\n  name|exists: false\ncondition: sel", None),
     ],
 )
-def test_rules_whose_name_test_is_not_plain_are_tried_everywhere(load_rules, body, matching_name):
+def test_rules_whose_name_test_is_not_plain_are_tried_wherever_they_can_match(
+    load_rules, body, matching_name
+):
     ruleset = load_rules(detection(body))
+    [rule] = ruleset.detections
     for event in ODD_NAMES:
-        assert tried(ruleset, event) == ["test-rule"], event
+        if interpret(rule.condition_tree, event, {}):
+            assert tried(ruleset, event) == ["test-rule"], event
     event = {"command": "x"} if matching_name is None else {"name": matching_name, "command": "x"}
     assert [h.rule_id for h in ruleset.evaluate(event)[0]] == ["test-rule"]
 
@@ -87,10 +91,10 @@ def test_rule_naming_several_spans_is_tried_on_each_of_them_only(load_rules):
     ruleset = load_rules(
         detection("sel:\n  name: [shell.run, claude.invoke]\n  command: x\ncondition: sel")
     )
-    assert tried(ruleset, {"name": "Claude.Invoke"}) == ["test-rule"]
-    assert tried(ruleset, {"name": "shell.run"}) == ["test-rule"]
-    assert tried(ruleset, {"name": "pr.create"}) == []
-    assert tried(ruleset, {}) == []
+    assert tried(ruleset, {"name": "Claude.Invoke", "command": "X"}) == ["test-rule"]
+    assert tried(ruleset, {"name": "shell.run", "command": "x"}) == ["test-rule"]
+    assert tried(ruleset, {"name": "pr.create", "command": "x"}) == []
+    assert tried(ruleset, {"command": "x"}) == []
 
 
 def test_a_numeric_name_is_looked_up_by_its_text_as_string_tests_compare_it(load_rules):
@@ -100,7 +104,7 @@ def test_a_numeric_name_is_looked_up_by_its_text_as_string_tests_compare_it(load
 
 
 def test_lookups_of_unknown_names_stay_right_once_their_cache_is_full(load_rules, monkeypatch):
-    monkeypatch.setattr(ruleset_module, "NAME_CACHE_LIMIT", 3)
+    monkeypatch.setattr(rule_index_module, "NAME_CACHE_LIMIT", 3)
     ruleset = load_rules(SHELL_RULE + "---\n" + ANY_RULE)
     for i in range(10):
         assert tried(ruleset, {"name": f"other.{i}", "command": "x"}) == ["any"]
@@ -110,8 +114,9 @@ def test_lookups_of_unknown_names_stay_right_once_their_cache_is_full(load_rules
     assert tried(ruleset, {"name": "other.9", "command": "x"}) == ["any"]  # looked up afresh
 
 
-def test_rules_sharing_a_field_are_tried_only_on_events_that_can_meet_them(load_rules):
-    """Two or more rules requiring values of one field (or its presence) are filed under it."""
+def test_rules_are_tried_only_on_events_that_pass_a_test_they_need(load_rules):
+    """Each rule is filed under one test it needs: a value, a prefix (also of an anchored
+    `re`), a substring, or the field's presence."""
     text = "\n---\n".join(
         detection(body).replace("test-rule", rid)
         for rid, body in [
@@ -123,11 +128,8 @@ def test_rules_sharing_a_field_are_tried_only_on_events_that_can_meet_them(load_
     )
     ruleset = load_rules(text)
     assert tried(ruleset, {"name": "shell.run", "team": "CORE"}) == ["core"]
-    assert tried(ruleset, {"name": "shell.run", "team": "ml", "command": "ls"}) == [
-        "data",
-        "push",
-        "rm",
-    ]
+    assert tried(ruleset, {"name": "shell.run", "team": "ml", "command": "ls"}) == ["data"]
+    assert tried(ruleset, {"name": "shell.run", "command": "RM -f; git PUSH"}) == ["push", "rm"]
     assert tried(ruleset, {"name": "shell.run", "team": "other"}) == []
     assert tried(ruleset, {"name": "shell.run", "team": True, "command": None}) == []
     hits, _ = ruleset.evaluate({"name": "Shell.Run", "team": "Data", "command": "rm -rf push"})
