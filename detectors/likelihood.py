@@ -17,7 +17,8 @@ three tests vote, and the most surprised one speaks:
   too like its own calm hours for it).
 
 An anomaly announces itself once: a score counts in full only when it is the largest raw
-score of the last `refractory` points; any other is damped to a quarter. Its aftermath, and
+score of the last `refractory` points; any other is damped to a quarter of its capped value
+(so a damped score never reaches the alert point, however large the surprise). Its aftermath, and
 the ordinary ups and downs of a series that had a larger surprise lately, are not news. With
 `direction` up (or down) only deviations above (below) the running mean count, for metrics
 such as cost or error rate where only one side is a problem.
@@ -29,12 +30,12 @@ import math
 from dataclasses import dataclass, fields
 
 from detectors.persist import restore_slots
+from detectors.quiet_period import QuietPeriod, damped, from_saved
 from detectors.scoring import directed, log_scale
 
 _TESTS = 3  # point, run, context: their smallest tail probability is multiplied by this
 _DAMP = 0.25  # what a score that is not the largest of the quiet period keeps
 _MARGIN = 0.5  # decades of tail probability by which a score must pass the quiet period's largest
-_BLOCKS = 8  # the quiet period's largest raw score is kept as the maxima of this many blocks
 _CLIP = 20.0  # deviations beyond this many sigmas count as this many in the run test
 
 
@@ -136,10 +137,7 @@ class AnomalyLikelihood:
     """
 
     __slots__ = (
-        "block",
-        "blocks",
         "ctx",
-        "filled",
         "hi",
         "history",
         "last_bin",
@@ -149,6 +147,7 @@ class AnomalyLikelihood:
         "n",
         "own",
         "p",
+        "quiet",
         "run",
         "table",
         "tails",
@@ -170,9 +169,7 @@ class AnomalyLikelihood:
         self.length = 0
         self.table: dict[int, int] = {}
         self.tails = (ErrorTail(), ErrorTail(), ErrorTail())
-        self.blocks: list[float] = []  # the largest raw score of each past block of points
-        self.block = 0.0  # ... and of the current block, and how many points it holds
-        self.filled = 0
+        self.quiet = QuietPeriod(self.p.refractory)  # the quiet period's largest raw score
 
     def __setstate__(self, state: tuple[None, dict]) -> None:
         """Restore a snapshot. One saved before the point test measured against the long run
@@ -188,6 +185,8 @@ class AnomalyLikelihood:
         if "mean" not in saved:
             type(self).__init__(self, saved["p"])
             return
+        if "quiet" not in saved:  # kept in the model's own fields before
+            saved["quiet"] = from_saved(saved, saved["p"].refractory)
         restore_slots(self, (None, saved))
 
     def spawn(self) -> AnomalyLikelihood:
@@ -276,16 +275,6 @@ class AnomalyLikelihood:
         p = self._tail_p(x)
         return math.log10(max(p, 1e-300)) / (2.0 * math.log10(self.p.tail))
 
-    def _quiet_bar(self) -> float:
-        """The largest raw score of the quiet period (0 when there is none)."""
-        if self.p.refractory <= 0:
-            return -1.0
-        bar = self.block
-        for b in self.blocks:
-            if b > bar:
-                bar = b
-        return bar
-
     def _margin(self) -> float:
         """How far a score must pass the quiet period's largest raw score to count in full:
         half a decade of tail probability, so that a surprise that keeps growing for a few
@@ -295,8 +284,7 @@ class AnomalyLikelihood:
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         if self.n < self.p.min_points:
             return 0.0
-        s = self._raw(self._tx(x))
-        return min(1.0, s if s > self._quiet_bar() + self._margin() else _DAMP * s)
+        return damped(self._raw(self._tx(x)), self.quiet.bar(), self._margin(), _DAMP)
 
     def describe(self, x: float, t: float, n: int = 0) -> dict:
         v = self._tx(x)
@@ -317,7 +305,7 @@ class AnomalyLikelihood:
         if p.refractory > 0 and self.n > 2:
             # the quiet period counts from the start: what surprised the model while it was
             # still learning sets the bar its first scores must pass
-            self._remember(self._raw(x))
+            self.quiet.remember(self._raw(x))
         self.n += 1
         self.own += 1
         if self.n == 1:
@@ -337,18 +325,6 @@ class AnomalyLikelihood:
         d = x - self.mean
         self.mean += alpha * d
         self.var = (1.0 - alpha) * (self.var + alpha * d * d)
-
-    def _remember(self, s: float) -> None:
-        """Keep the quiet period's largest raw score as block maxima (bounded state)."""
-        size = -(-self.p.refractory // _BLOCKS)
-        if s > self.block:
-            self.block = s
-        self.filled += 1
-        if self.filled >= size:
-            self.blocks.append(self.block)
-            if len(self.blocks) >= _BLOCKS:
-                del self.blocks[0]
-            self.block, self.filled = 0.0, 0
 
     def _learn_context(self, x: float) -> None:
         b = self._bin(x)

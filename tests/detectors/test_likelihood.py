@@ -164,7 +164,7 @@ def test_any_series_scores_in_range_and_a_snapshot_resumes_exactly(xs, direction
 def test_the_quiet_period_is_kept_in_a_few_numbers_however_long_the_series():
     rng = random.Random(13)
     m, _ = run([rng.gauss(0, 1) for _ in range(20000)], LikelihoodParams(refractory=5000))
-    assert len(m.blocks) < 8
+    assert len(m.quiet.blocks) < 8
 
 
 def test_without_a_quiet_period_a_lasting_shift_scores_on_every_point():
