@@ -37,6 +37,13 @@ _TESTS = 3  # point, run, context: their smallest tail probability is multiplied
 _DAMP = 0.25  # what a score that is not the largest of the quiet period keeps
 _MARGIN = 0.5  # decades of tail probability by which a score must pass the quiet period's largest
 _CLIP = 20.0  # deviations beyond this many sigmas count as this many in the run test
+_HALVE = bytes(c // 2 for c in range(256))  # a byte count halved, for bytearray.translate
+_GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: 2^64 over the golden ratio
+
+
+def _slot(key: int, size: int) -> int:
+    """The table slot of a history's code (its bits mixed, so that close codes spread)."""
+    return (((key * _GOLDEN) & 0xFFFFFFFFFFFFFFFF) >> 29) % size
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,9 @@ class LikelihoodParams:
     statistic remembers. min_points: points learned before anything is scored. refractory:
     the quiet period, in points: a score counts in full only if it is the largest of that
     many (0: every score counts in full, for alerting on every window of a lasting problem).
-    bins, order: the context test's resolution and longest history. contexts: how many
-    distinct histories it keeps at most (older, rarer ones are forgotten). direction: up,
+    bins, order: the context test's resolution and longest history. contexts: the slots of
+    its table of histories (a byte each; histories are hashed into them, and once half are
+    taken every count is halved, so older, rarer ones are forgotten). direction: up,
     down or both (which deviations count). step: seconds between points (unused: positions
     are counted in points). transform: none, or log for a positive metric whose values span
     orders of magnitude.
@@ -121,6 +129,15 @@ class ErrorTail:
         self.q, self.excess, self.n = state
 
 
+def _hashed(table: dict[int, int], size: int) -> tuple[bytearray, int]:
+    """A table of history counts by code as the slots of a hashed table, and the slots taken."""
+    out = bytearray(size)
+    for k, c in table.items():
+        i = _slot(k, size)
+        out[i] = min(255, out[i] + c)
+    return out, size - out.count(0)
+
+
 class AnomalyLikelihood:
     """Anomalous means: the point, run or context test sees a value that the series' own
     history makes improbable, and no larger surprise came lately (see the module docstring).
@@ -151,6 +168,7 @@ class AnomalyLikelihood:
         "run",
         "table",
         "tails",
+        "taken",
         "var",
     )
 
@@ -167,7 +185,9 @@ class AnomalyLikelihood:
         self.history: list[int] = []  # the last `order` runs, as run codes
         self.last_bin = 0  # the bin of the current run, and how many points it has lasted
         self.length = 0
-        self.table: dict[int, int] = {}
+        # how often each history (hashed to a slot) was seen, and how many slots are taken
+        self.table = bytearray(self.p.contexts)
+        self.taken = 0
         self.tails = (ErrorTail(), ErrorTail(), ErrorTail())
         self.quiet = QuietPeriod(self.p.refractory)  # the quiet period's largest raw score
 
@@ -187,6 +207,8 @@ class AnomalyLikelihood:
             return
         if "quiet" not in saved:  # kept in the model's own fields before
             saved["quiet"] = from_saved(saved, saved["p"].refractory)
+        if isinstance(saved.get("table"), dict):  # a table of histories by code before
+            saved["table"], saved["taken"] = _hashed(saved["table"], saved["p"].contexts)
         restore_slots(self, (None, saved))
 
     def spawn(self) -> AnomalyLikelihood:
@@ -245,8 +267,8 @@ class AnomalyLikelihood:
         if self.p.direction != "both" and not directed(x - self.mean, self.p.direction) > 0.0:
             return 0.0
         keys = self._keys(self._bin(x))
-        table = self.table
-        return sum(1 for k in keys if k not in table) / len(keys)
+        table, size = self.table, len(self.table)
+        return sum(1 for k in keys if not table[_slot(k, size)]) / len(keys)
 
     def _statistics(self, x: float) -> tuple[float, float, float]:
         """(point deviation, its short average, the context novelty's short average) with x."""
@@ -328,12 +350,17 @@ class AnomalyLikelihood:
 
     def _learn_context(self, x: float) -> None:
         b = self._bin(x)
-        table = self.table
+        table, size = self.table, len(self.table)
         for k in self._keys(b):
-            table[k] = table.get(k, 0) + 1
-        if len(table) > self.p.contexts:
+            i = _slot(k, size)
+            c = table[i]
+            if c < 255:
+                table[i] = c + 1
+                self.taken += c == 0
+        if 2 * self.taken > size:
             # forget the histories seen once, then halve what remains (recent ones survive)
-            self.table = {k: c // 2 for k, c in table.items() if c > 1}
+            self.table = table.translate(_HALVE)
+            self.taken = size - self.table.count(0)
         if self.length and b == self.last_bin:
             self.length += 1
         else:

@@ -56,7 +56,9 @@ class QuietPeriod:
         self.filled += 1
         if self.filled >= -(-self.length // BLOCKS):
             self.blocks.append(self.block)
-            if len(self.blocks) >= BLOCKS:
+            # seven whole blocks and the current one; a period shorter than eight points
+            # keeps exactly its own length
+            if len(self.blocks) > min(BLOCKS - 1, self.length):
                 del self.blocks[0]
             self.block, self.filled = 0.0, 0
 
