@@ -133,8 +133,14 @@ def main() -> int:
     n_rows = sum(len(p) for _, p, _ in corpus)
     n_windows = sum(len(s.windows) for s in runs[BASELINE])
     print(f"{len(corpus)} series, {n_rows} rows, {n_windows} anomaly windows\n")
+    report(runs, (*kinds, BASELINE, NULL), args.show)
+    return 0
+
+
+def report(runs: dict[str, list[Series]], names: tuple[str, ...], show: bool) -> None:
+    """Per detector the three profiles' scores (and, with `show`, each series' windows)."""
     print(f"{'detector':16}" + "".join(f"{p:>15}" for p in PROFILES) + "   standard: caught/false")
-    for name in (*kinds, BASELINE, NULL):
+    for name in names:
         results = [score_corpus(runs[name], p) for p in PROFILES]
         std = results[0]
         print(
@@ -143,7 +149,7 @@ def main() -> int:
             + f"   {std.caught}/{std.caught + std.missed} windows, {std.false_alarms} false"
             + f" (threshold {std.threshold:.4g})"
         )
-        if args.show:
+        if show:
             for s in runs[name]:
                 caught, false = at_threshold(s, std.threshold)
                 print(f"    {s.name:58} caught {caught}/{len(s.windows)}  false {false}")
@@ -152,7 +158,6 @@ def main() -> int:
         "\nthe null detector 0, the perfect one 100 (windows caught / false detections at the"
         "\nstandard profile's threshold)."
     )
-    return 0
 
 
 if __name__ == "__main__":

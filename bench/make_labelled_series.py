@@ -65,65 +65,76 @@ def typical(xs: list[float]) -> float:
     return max(head[3 * len(head) // 4] - head[len(head) // 4], 1e-9)
 
 
-def make(shape: str, rng: random.Random, n: int, step: float) -> tuple[list[float], list[int]]:
-    """One series of a named shape and its anomaly onsets (empty for noise-only shapes)."""
-    daily = rng.random() < 0.6
-    if shape == "quiet_white":
-        return base(rng, n, step, False), []
-    if shape == "quiet_daily":
-        return base(rng, n, step, True), []
+def quiet(shape: str, rng: random.Random, n: int, step: float) -> list[float]:
+    """A noise-only series of a named shape."""
+    if shape in ("quiet_white", "quiet_daily"):
+        return base(rng, n, step, shape == "quiet_daily")
     if shape == "quiet_walk":
         x, out = rng.uniform(50, 500), []
         for _ in range(n):
             x += rng.gauss(0, 1) - 0.002 * (x - 200)
             out.append(x)
-        return out, []
+        return out
     if shape == "quiet_heavy":
         s = 10 ** rng.uniform(0, 4)
-        return [s * rng.lognormvariate(0, 1.0) for _ in range(n)], []
+        return [s * rng.lognormvariate(0, 1.0) for _ in range(n)]
     if shape == "quiet_counts":
         lam = rng.uniform(0.5, 30)
-        return [float(_poisson(rng, lam)) for _ in range(n)], []
+        return [float(_poisson(rng, lam)) for _ in range(n)]
     if shape == "quiet_flat":
-        return [round(rng.uniform(-100, 100), 2)] * n, []
-    if shape == "quiet_square":
-        lo, hi, period = rng.uniform(0, 20), rng.uniform(50, 100), int(86400 / step)
-        return [hi if (i % period) < period // 2 else lo for i in range(n)], []
+        return [round(rng.uniform(-100, 100), 2)] * n
+    lo, hi, period = rng.uniform(0, 20), rng.uniform(50, 100), int(86400 / step)
+    return [hi if (i % period) < period // 2 else lo for i in range(n)]  # quiet_square
+
+
+def plant(
+    shape: str, rng: random.Random, xs: list[float], span: tuple[int, int, int], daily: bool
+) -> None:
+    """One anomaly of a named shape: span is its onset, its end and (for a level shift, which
+    may last to the series' end) where it stops."""
+    a, end, last = span
+    n, spread, sign = len(xs), typical(xs), rng.choice((-1.0, 1.0))
+    if shape == "level_shift":
+        size = sign * spread * rng.uniform(1.0, 3.0)
+        for i in range(a, last):
+            xs[i] += size
+    elif shape == "spike":
+        for i in range(a, min(n, a + rng.randint(1, 3))):
+            xs[i] += sign * spread * rng.uniform(3.0, 8.0)
+    elif shape == "dropout":
+        for i in range(a, min(n, a + rng.randint(3, 30))):
+            xs[i] = 0.0
+    elif shape == "drift":
+        rate = sign * spread * rng.uniform(1.5, 4.0) / (end - a)
+        for i in range(a, n):
+            xs[i] += rate * (min(i, end) - a)
+    elif shape == "seasonal_break":
+        ref = xs[a]
+        for i in range(a, end):
+            xs[i] = ref + 0.2 * (xs[i] - ref) if daily else ref + rng.gauss(0, spread * 0.05)
+    elif shape == "variance":
+        mid = sum(xs[a - 50 : a]) / 50
+        for i in range(a, end):
+            xs[i] = mid + (xs[i] - mid) * rng.uniform(3.0, 5.0)
+    elif shape == "spike_density":
+        for i in range(a, end):
+            if rng.random() < 0.08:
+                xs[i] += spread * rng.uniform(2.0, 4.0)
+
+
+def make(shape: str, rng: random.Random, n: int, step: float) -> tuple[list[float], list[int]]:
+    """One series of a named shape and its anomaly onsets (empty for noise-only shapes)."""
+    daily = rng.random() < 0.6
+    if shape in QUIET:
+        return quiet(shape, rng, n, step), []
     if shape in _CAUSES:
         return _CAUSES[shape](rng, n, step)
     xs = base(rng, n, step, daily)
-    spread = typical(xs)
     k = 2 if rng.random() < 0.4 else 1
     at = onsets(rng, n, k)
     for a in at:
         end = min(n, a + rng.randint(n // 20, n // 8))
-        sign = rng.choice((-1.0, 1.0))
-        if shape == "level_shift":
-            size = sign * spread * rng.uniform(1.0, 3.0)
-            for i in range(a, n if k == 1 else end):
-                xs[i] += size
-        elif shape == "spike":
-            for i in range(a, min(n, a + rng.randint(1, 3))):
-                xs[i] += sign * spread * rng.uniform(3.0, 8.0)
-        elif shape == "dropout":
-            for i in range(a, min(n, a + rng.randint(3, 30))):
-                xs[i] = 0.0
-        elif shape == "drift":
-            rate = sign * spread * rng.uniform(1.5, 4.0) / (end - a)
-            for i in range(a, n):
-                xs[i] += rate * (min(i, end) - a)
-        elif shape == "seasonal_break":
-            ref = xs[a]
-            for i in range(a, end):
-                xs[i] = ref + 0.2 * (xs[i] - ref) if daily else ref + rng.gauss(0, spread * 0.05)
-        elif shape == "variance":
-            mid = sum(xs[a - 50 : a]) / 50
-            for i in range(a, end):
-                xs[i] = mid + (xs[i] - mid) * rng.uniform(3.0, 5.0)
-        elif shape == "spike_density":
-            for i in range(a, end):
-                if rng.random() < 0.08:
-                    xs[i] += spread * rng.uniform(2.0, 4.0)
+        plant(shape, rng, xs, (a, end, n if k == 1 else end), daily)
     return xs, at
 
 
