@@ -56,9 +56,9 @@ class LikelihoodParams:
     statistic remembers. min_points: points learned before anything is scored. refractory:
     the quiet period, in points: a score counts in full only if it is the largest of that
     many (0: every score counts in full, for alerting on every window of a lasting problem).
-    bins, order: the context test's resolution and longest history. contexts: the slots of
-    its table of histories (a byte each; histories are hashed into them, and once half are
-    taken every count is halved, so older, rarer ones are forgotten). direction: up,
+    bins, order: the context test's resolution and longest history. contexts: how many
+    distinct histories it keeps at most (hashed into twice as many one-byte slots; once more
+    are taken every count is halved, so older, rarer ones are forgotten). direction: up,
     down or both (which deviations count). step: seconds between points (unused: positions
     are counted in points). transform: none, or log for a positive metric whose values span
     orders of magnitude.
@@ -186,7 +186,7 @@ class AnomalyLikelihood:
         self.last_bin = 0  # the bin of the current run, and how many points it has lasted
         self.length = 0
         # how often each history (hashed to a slot) was seen, and how many slots are taken
-        self.table = bytearray(self.p.contexts)
+        self.table = bytearray(2 * self.p.contexts)
         self.taken = 0
         self.tails = (ErrorTail(), ErrorTail(), ErrorTail())
         self.quiet = QuietPeriod(self.p.refractory)  # the quiet period's largest raw score
@@ -208,7 +208,7 @@ class AnomalyLikelihood:
         if "quiet" not in saved:  # kept in the model's own fields before
             saved["quiet"] = from_saved(saved, saved["p"].refractory)
         if isinstance(saved.get("table"), dict):  # a table of histories by code before
-            saved["table"], saved["taken"] = _hashed(saved["table"], saved["p"].contexts)
+            saved["table"], saved["taken"] = _hashed(saved["table"], 2 * saved["p"].contexts)
         restore_slots(self, (None, saved))
 
     def spawn(self) -> AnomalyLikelihood:
@@ -357,7 +357,7 @@ class AnomalyLikelihood:
             if c < 255:
                 table[i] = c + 1
                 self.taken += c == 0
-        if 2 * self.taken > size:
+        if self.taken > self.p.contexts:
             # forget the histories seen once, then halve what remains (recent ones survive)
             self.table = table.translate(_HALVE)
             self.taken = size - self.table.count(0)

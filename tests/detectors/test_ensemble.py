@@ -158,4 +158,4 @@ def test_any_series_scores_in_range_with_bounded_state_and_a_snapshot_resumes_ex
         copy.learn_one(x, i * 60.0)
     assert len(m.window) <= window
     assert len(m.quiet.blocks) < 8
-    assert len(m.like.table) == 64
+    assert len(m.like.table) == 128 and m.like.taken <= 64
