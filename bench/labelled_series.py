@@ -23,9 +23,11 @@ import argparse
 import json
 import math
 import sys
-from collections import defaultdict, deque
+from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -45,23 +47,28 @@ def parse_time(text: str) -> float:
 
 
 def windowed_gaussian(points: list[Point], size: int = 500) -> list[float]:
-    """1 - the two-sided normal tail of each point under the last `size` points before it."""
-    recent: deque[float] = deque(maxlen=size)
-    out = []
-    for p in points:
-        x = p.value
-        if x is None:
-            out.append(0.0)
-            continue
-        if len(recent) > 1:
-            mean = sum(recent) / len(recent)
-            sd = math.sqrt(sum((v - mean) ** 2 for v in recent) / (len(recent) - 1))
-            z = abs(x - mean) / sd if sd > 0 else (0.0 if x == mean else math.inf)
-            out.append(1.0 - math.erfc(z / math.sqrt(2.0)))
-        else:
-            out.append(0.0)
-        recent.append(x)
-    return out
+    """1 - the two-sided normal tail of each point under the last `size` points before it
+    (rows without a value score 0 and are not part of any window)."""
+    xs = np.array([p.value for p in points if p.value is not None], dtype=float)
+    scores = np.zeros(len(xs))
+    if len(xs) > 2:
+        # sums over the `size` values before each point, about the series' mean (no digits lost)
+        c = np.concatenate(([0.0], np.cumsum(xs - xs.mean())))
+        c2 = np.concatenate(([0.0], np.cumsum((xs - xs.mean()) ** 2)))
+        i = np.arange(2, len(xs))
+        lo = np.maximum(0, i - size)
+        n = i - lo
+        mean = (c[i] - c[lo]) / n
+        var = np.maximum(0.0, ((c2[i] - c2[lo]) - n * mean * mean) / (n - 1))
+        dev = np.abs(xs[2:] - xs.mean() - mean)
+        sd = np.sqrt(var)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(
+                sd > 0, dev / sd, np.where(dev > 1e-12 * (np.abs(xs[2:]) + 1), np.inf, 0.0)
+            )
+        scores[2:] = [1.0 - math.erfc(v / math.sqrt(2.0)) for v in z]
+    it = iter(scores.tolist())
+    return [0.0 if p.value is None else next(it) for p in points]
 
 
 def load(root: Path, labels: dict) -> list[tuple[str, list[Point], list[tuple[float, float]]]]:
@@ -126,8 +133,14 @@ def main() -> int:
     n_rows = sum(len(p) for _, p, _ in corpus)
     n_windows = sum(len(s.windows) for s in runs[BASELINE])
     print(f"{len(corpus)} series, {n_rows} rows, {n_windows} anomaly windows\n")
+    report(runs, (*kinds, BASELINE, NULL), args.show)
+    return 0
+
+
+def report(runs: dict[str, list[Series]], names: tuple[str, ...], show: bool) -> None:
+    """Per detector the three profiles' scores (and, with `show`, each series' windows)."""
     print(f"{'detector':16}" + "".join(f"{p:>15}" for p in PROFILES) + "   standard: caught/false")
-    for name in (*kinds, BASELINE, NULL):
+    for name in names:
         results = [score_corpus(runs[name], p) for p in PROFILES]
         std = results[0]
         print(
@@ -136,7 +149,7 @@ def main() -> int:
             + f"   {std.caught}/{std.caught + std.missed} windows, {std.false_alarms} false"
             + f" (threshold {std.threshold:.4g})"
         )
-        if args.show:
+        if show:
             for s in runs[name]:
                 caught, false = at_threshold(s, std.threshold)
                 print(f"    {s.name:58} caught {caught}/{len(s.windows)}  false {false}")
@@ -145,7 +158,6 @@ def main() -> int:
         "\nthe null detector 0, the perfect one 100 (windows caught / false detections at the"
         "\nstandard profile's threshold)."
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -25,18 +25,107 @@ from detectors.estimators import ESTIMATORS, KINDS, TABLE_KINDS, build_params, n
 DEFAULT_DETECTOR = "ensemble"
 
 
+class ScoreError(Exception):
+    """A usage or input error of `spanwatch score`: its lines are printed and it exits 2."""
+
+
 def _resolve(detector: str) -> tuple[str, dict[str, Any], str, DetectorSpec | None]:
-    """(kind, configured params, aggregation) for a kind name or a default detector id."""
+    """(kind, configured params, aggregation, spec) for a kind name or a default detector id."""
     if detector in KINDS:
         return detector, {}, "", None
     for spec in default_detectors():
+        if spec.id == detector and spec.kind in TABLE_KINDS:
+            raise ScoreError(
+                f"error: {detector!r} watches every slice of its labels at once, not one series:"
+                " replay a history with it (spanwatch replay)"
+            )
         if spec.id == detector:
             return spec.kind, dict(spec.params), spec.metric_specs[0].aggregation, spec
-    raise KeyError(detector)
+    ids = ", ".join(s.id for s in default_detectors())
+    raise ScoreError(
+        f"error: unknown detector {detector!r}: use a kind ({', '.join(KINDS)}) "
+        f"or a default detector id ({ids})"
+    )
 
 
 def _validate(kind: str, given: dict[str, Any]) -> dict[str, Any]:
-    return params_model(kind).model_validate(given).model_dump(exclude_unset=True)
+    """The params as given, checked against the kind's model (one line per bad one)."""
+    try:
+        return params_model(kind).model_validate(given).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        lines = [
+            f"error: --param {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ScoreError("\n".join(lines)) from None
+
+
+def _read_points(csv_path: str) -> tuple[list[Point], BadRows]:
+    """Every row of the CSV (usable or not) and the report of the unusable ones."""
+    bad = BadRows()
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            points = list(read_series(f, bad))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ScoreError(f"error: cannot read {csv_path}: {exc}") from None
+    if not any(p.usable for p in points):
+        why = f": {bad.summary(3)}" if bad else " (it is empty)"
+        raise ScoreError(f"error: no usable points in {csv_path}{why}")
+    return points, bad
+
+
+def _model_params(
+    kind: str, given: dict[str, Any], points: list[Point], spec: DetectorSpec | None, agg: str
+) -> tuple[Any, str]:
+    """The model's params with the series' step (and scale, when none was asked for), and a
+    note on the scale chosen."""
+    usable = [p.time for p in points if p.usable and p.time is not None]
+    step = typical_step(usable[:5000])
+    if spec is not None and "step" not in given:
+        step = spec.interval if step is None else step
+    note = ""
+    if spec is None and (transform := auto_transform(kind, given, points)):
+        given = {**given, "transform": transform}
+        note = f"; on a {transform} scale (its values span orders of magnitude)"
+    try:
+        params = build_params(kind, given, step=step, aggregation=agg)
+    except (TypeError, ValueError) as exc:
+        raise ScoreError(f"error: {exc}") from None
+    problem = ESTIMATORS[kind].series_problem(params)
+    if problem is not None:
+        raise ScoreError(f"error: {problem}")
+    return params, note
+
+
+def _write_scores(
+    points: list[Point], scores: list[float | None], out_path: str | None, stdout: TextIO
+) -> None:
+    rows = [
+        (p.raw_time, p.raw_value, "" if s is None else f"{s:.6f}")
+        for p, s in zip(points, scores, strict=True)
+    ]
+    try:
+        if out_path:
+            with open(out_path, "w", newline="", encoding="utf-8") as out:
+                _write(out, rows)
+        else:
+            _write(stdout, rows)
+    except OSError as exc:
+        raise ScoreError(f"error: cannot write {out_path}: {exc}") from None
+
+
+def _summary(csv_path: str, label: str, points: list[Point], bad: BadRows, note: str) -> str:
+    """What was scored, on which scale, and which rows were left out or out of order."""
+    back, same = disorder(points)
+    usable = sum(1 for p in points if p.usable)
+    return (
+        f"scored {usable} points of {csv_path} with {label}"
+        + note
+        + (f"; {len(bad)} rows left without a score: {bad.summary()}" if bad else "")
+        + (f"; {back} rows earlier than the row before" if back else "")
+        + (f"; {same} rows repeat the time before" if same else "")
+        + ("; such rows are scored in file order" if back or same else "")
+    )
 
 
 def score(
@@ -55,77 +144,15 @@ def score(
     report = stdout if out_path else sys.stderr
     try:
         kind, base, aggregation, spec = _resolve(detector)
-    except KeyError:
-        ids = ", ".join(s.id for s in default_detectors())
-        print(
-            f"error: unknown detector {detector!r}: use a kind ({', '.join(KINDS)}) "
-            f"or a default detector id ({ids})",
-            file=report,
-        )
-        return 2
-    if kind in TABLE_KINDS:
-        print(f"error: {detector!r} watches every slice of its labels at once, not one series:"
-              " replay a history with it (spanwatch replay)", file=report)  # fmt: skip
-        return 2
-    try:
         given = _validate(kind, {**base, **params})
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            print(f"error: --param {where}: {err['msg']}", file=report)
+        points, bad = _read_points(csv_path)
+        model_params, note = _model_params(kind, given, points, spec, aggregation)
+        scores = run_online(kind, model_params, points)
+        _write_scores(points, scores, out_path, stdout)
+    except ScoreError as exc:
+        print(exc, file=report)
         return 2
-    bad = BadRows()
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            points = list(read_series(f, bad))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        print(f"error: cannot read {csv_path}: {exc}", file=report)
-        return 2
-    usable = [p for p in points if p.usable]
-    if not usable:
-        why = f": {bad.summary(3)}" if bad else " (it is empty)"
-        print(f"error: no usable points in {csv_path}{why}", file=report)
-        return 2
-    step = typical_step([p.time for p in usable[:5000] if p.time is not None])
-    if spec is not None and "step" not in given:
-        step = spec.interval if step is None else step
-    scale = ""
-    if spec is None and (transform := auto_transform(kind, given, points)):
-        given = {**given, "transform": transform}
-        scale = f"; on a {transform} scale (its values span orders of magnitude)"
-    try:
-        model_params = build_params(kind, given, step=step, aggregation=aggregation)
-    except (TypeError, ValueError) as exc:
-        print(f"error: {exc}", file=report)
-        return 2
-    problem = ESTIMATORS[kind].series_problem(model_params)
-    if problem is not None:
-        print(f"error: {problem}", file=report)
-        return 2
-    scores = run_online(kind, model_params, points)
-    rows = [
-        (p.raw_time, p.raw_value, "" if s is None else f"{s:.6f}")
-        for p, s in zip(points, scores, strict=True)
-    ]
-    try:
-        if out_path:
-            with open(out_path, "w", newline="", encoding="utf-8") as out:
-                _write(out, rows)
-        else:
-            _write(stdout, rows)
-    except OSError as exc:
-        print(f"error: cannot write {out_path}: {exc}", file=report)
-        return 2
-    back, same = disorder(points)
-    print(
-        f"scored {len(usable)} points of {csv_path} with {detector} ({kind})"
-        + scale
-        + (f"; {len(bad)} rows left without a score: {bad.summary()}" if bad else "")
-        + (f"; {back} rows earlier than the row before" if back else "")
-        + (f"; {same} rows repeat the time before" if same else "")
-        + ("; such rows are scored in file order" if back or same else ""),
-        file=report,
-    )
+    print(_summary(csv_path, f"{detector} ({kind})", points, bad, note), file=report)
     return 0
 
 

@@ -32,12 +32,12 @@ from typing import Any
 
 from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
 from detectors.persist import restore_slots
+from detectors.quiet_period import QuietPeriod, damped, from_saved
 from detectors.scoring import directed
 from detectors.window_model import WindowModel
 
 _DAMP = 0.25  # what a Gaussian score inside its quiet period keeps
 _MARGIN = 0.5  # by how much (on the score's scale) it must pass the quiet period's largest
-_BLOCKS = 8  # the quiet period's largest score is kept as the maxima of this many blocks
 _FLOOR = 1e-300  # the smallest tail probability (a value off a constant window)
 _SQRT2 = math.sqrt(2.0)
 
@@ -75,11 +75,9 @@ class Ensemble(WindowModel):
     """
 
     __slots__ = (
-        "block",
-        "blocks",
-        "filled",
         "like",
         "p",
+        "quiet",
         "ref",
         "since",
         "sum",
@@ -98,12 +96,14 @@ class Ensemble(WindowModel):
         self.sum = 0.0
         self.sumsq = 0.0
         self.since = 0  # updates since the sums were last recomputed from the window
-        self.blocks: list[float] = []  # the Gaussian test's largest score of past blocks
-        self.block = 0.0  # ... of the current block, and how many points it holds
-        self.filled = 0
+        self.quiet = QuietPeriod(self.p.refractory)  # the Gaussian test's largest score
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
-        restore_slots(self, state)
+        _, saved = state
+        if "quiet" not in saved:  # kept in the model's own fields before
+            saved = dict(saved)
+            saved["quiet"] = from_saved(saved, saved["p"].refractory)
+        restore_slots(self, (None, saved))
 
     def spawn(self) -> Ensemble:
         """A model for a new key that starts from this one's sense of normal: the likelihood's
@@ -143,20 +143,8 @@ class Ensemble(WindowModel):
         tail = 2.0 * math.log10(self.p.tail)
         return self.p.gauss_weight * math.log10(self._gauss_p(v)) / tail
 
-    def _quiet_bar(self) -> float:
-        if self.p.refractory <= 0:
-            return -math.inf
-        bar = self.block
-        for b in self.blocks:
-            if b > bar:
-                bar = b
-        return bar
-
     def _gauss_score(self, v: float) -> float:
-        s = self._gauss_raw(v)
-        # capped before it is damped: a damped score stays a quarter of the scale at most,
-        # however far off a constant window the value lies
-        return min(1.0, s) if s > self._quiet_bar() + _MARGIN else _DAMP * min(1.0, s)
+        return damped(self._gauss_raw(v), self.quiet.bar(), _MARGIN, _DAMP)
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         like = self.like.score_one(x, t, n)
@@ -172,7 +160,7 @@ class Ensemble(WindowModel):
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
         v = x
         if self.like.n >= 2 and self.p.refractory > 0:
-            self._remember(self._gauss_raw(v))
+            self.quiet.remember(self._gauss_raw(v))
         self.like.learn_one(x, t, n)
         w = self.window
         if not w:
@@ -192,15 +180,3 @@ class Ensemble(WindowModel):
             self.sum = math.fsum(u - self.ref for u in w)
             self.sumsq = math.fsum((u - self.ref) ** 2 for u in w)
             self.since = 0
-
-    def _remember(self, s: float) -> None:
-        """Keep the quiet period's largest Gaussian score as block maxima (bounded state)."""
-        size = -(-self.p.refractory // _BLOCKS)
-        if s > self.block:
-            self.block = s
-        self.filled += 1
-        if self.filled >= size:
-            self.blocks.append(self.block)
-            if len(self.blocks) >= _BLOCKS:
-                del self.blocks[0]
-            self.block, self.filled = 0.0, 0

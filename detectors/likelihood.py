@@ -17,7 +17,8 @@ three tests vote, and the most surprised one speaks:
   too like its own calm hours for it).
 
 An anomaly announces itself once: a score counts in full only when it is the largest raw
-score of the last `refractory` points; any other is damped to a quarter. Its aftermath, and
+score of the last `refractory` points; any other is damped to a quarter of its capped value
+(so a damped score never reaches the alert point, however large the surprise). Its aftermath, and
 the ordinary ups and downs of a series that had a larger surprise lately, are not news. With
 `direction` up (or down) only deviations above (below) the running mean count, for metrics
 such as cost or error rate where only one side is a problem.
@@ -30,14 +31,21 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from detectors.persist import restore_slots
+from detectors.quiet_period import QuietPeriod, damped, from_saved
 from detectors.scoring import directed, log_scale
 from detectors.window_model import WindowModel
 
 _TESTS = 3  # point, run, context: their smallest tail probability is multiplied by this
 _DAMP = 0.25  # what a score that is not the largest of the quiet period keeps
 _MARGIN = 0.5  # decades of tail probability by which a score must pass the quiet period's largest
-_BLOCKS = 8  # the quiet period's largest raw score is kept as the maxima of this many blocks
 _CLIP = 20.0  # deviations beyond this many sigmas count as this many in the run test
+_HALVE = bytes(c // 2 for c in range(256))  # a byte count halved, for bytearray.translate
+_GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: 2^64 over the golden ratio
+
+
+def _slot(key: int, size: int) -> int:
+    """The table slot of a history's code (its bits mixed, so that close codes spread)."""
+    return (((key * _GOLDEN) & 0xFFFFFFFFFFFFFFFF) >> 29) % size
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,8 @@ class LikelihoodParams:
     the quiet period, in points: a score counts in full only if it is the largest of that
     many (0: every score counts in full, for alerting on every window of a lasting problem).
     bins, order: the context test's resolution and longest history. contexts: how many
-    distinct histories it keeps at most (older, rarer ones are forgotten). direction: up,
+    distinct histories it keeps at most (hashed into twice as many one-byte slots; once more
+    are taken every count is halved, so older, rarer ones are forgotten). direction: up,
     down or both (which deviations count). step: seconds between points (unused: positions
     are counted in points). transform: none, or log for a positive metric whose values span
     orders of magnitude.
@@ -122,6 +131,15 @@ class ErrorTail:
         self.q, self.excess, self.n = state
 
 
+def _hashed(table: dict[int, int], size: int) -> tuple[bytearray, int]:
+    """A table of history counts by code as the slots of a hashed table, and the slots taken."""
+    out = bytearray(size)
+    for k, c in table.items():
+        i = _slot(k, size)
+        out[i] = min(255, out[i] + c)
+    return out, size - out.count(0)
+
+
 class AnomalyLikelihood(WindowModel):
     """Anomalous means: the point, run or context test sees a value that the series' own
     history makes improbable, and no larger surprise came lately (see the module docstring).
@@ -138,10 +156,7 @@ class AnomalyLikelihood(WindowModel):
     """
 
     __slots__ = (
-        "block",
-        "blocks",
         "ctx",
-        "filled",
         "hi",
         "history",
         "last_bin",
@@ -151,9 +166,11 @@ class AnomalyLikelihood(WindowModel):
         "n",
         "own",
         "p",
+        "quiet",
         "run",
         "table",
         "tails",
+        "taken",
         "var",
     )
     Params = LikelihoodParams
@@ -171,11 +188,11 @@ class AnomalyLikelihood(WindowModel):
         self.history: list[int] = []  # the last `order` runs, as run codes
         self.last_bin = 0  # the bin of the current run, and how many points it has lasted
         self.length = 0
-        self.table: dict[int, int] = {}
+        # how often each history (hashed to a slot) was seen, and how many slots are taken
+        self.table = bytearray(2 * self.p.contexts)
+        self.taken = 0
         self.tails: tuple[ErrorTail, ...] = (ErrorTail(), ErrorTail(), ErrorTail())
-        self.blocks: list[float] = []  # the largest raw score of each past block of points
-        self.block = 0.0  # ... and of the current block, and how many points it holds
-        self.filled = 0
+        self.quiet = QuietPeriod(self.p.refractory)  # the quiet period's largest raw score
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         """Restore a snapshot. One saved before the point test measured against the long run
@@ -191,6 +208,10 @@ class AnomalyLikelihood(WindowModel):
         if "mean" not in saved:
             type(self).__init__(self, saved["p"])
             return
+        if "quiet" not in saved:  # kept in the model's own fields before
+            saved["quiet"] = from_saved(saved, saved["p"].refractory)
+        if isinstance(saved.get("table"), dict):  # a table of histories by code before
+            saved["table"], saved["taken"] = _hashed(saved["table"], 2 * saved["p"].contexts)
         restore_slots(self, (None, saved))
 
     def spawn(self) -> AnomalyLikelihood:
@@ -249,8 +270,8 @@ class AnomalyLikelihood(WindowModel):
         if self.p.direction != "both" and not directed(x - self.mean, self.p.direction) > 0.0:
             return 0.0
         keys = self._keys(self._bin(x))
-        table = self.table
-        return sum(1 for k in keys if k not in table) / len(keys)
+        table, size = self.table, len(self.table)
+        return sum(1 for k in keys if not table[_slot(k, size)]) / len(keys)
 
     def _statistics(self, x: float) -> tuple[float, float, float]:
         """(point deviation, its short average, the context novelty's short average) with x."""
@@ -279,16 +300,6 @@ class AnomalyLikelihood(WindowModel):
         p = self._tail_p(x)
         return math.log10(max(p, 1e-300)) / (2.0 * math.log10(self.p.tail))
 
-    def _quiet_bar(self) -> float:
-        """The largest raw score of the quiet period (0 when there is none)."""
-        if self.p.refractory <= 0:
-            return -1.0
-        bar = self.block
-        for b in self.blocks:
-            if b > bar:
-                bar = b
-        return bar
-
     def _margin(self) -> float:
         """How far a score must pass the quiet period's largest raw score to count in full:
         half a decade of tail probability, so that a surprise that keeps growing for a few
@@ -298,8 +309,7 @@ class AnomalyLikelihood(WindowModel):
     def score_one(self, x: float, t: float, n: int = 0) -> float:
         if self.n < self.p.min_points:
             return 0.0
-        s = self._raw(self._tx(x))
-        return min(1.0, s if s > self._quiet_bar() + self._margin() else _DAMP * s)
+        return damped(self._raw(self._tx(x)), self.quiet.bar(), self._margin(), _DAMP)
 
     def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         v = self._tx(x)
@@ -320,7 +330,7 @@ class AnomalyLikelihood(WindowModel):
         if p.refractory > 0 and self.n > 2:
             # the quiet period counts from the start: what surprised the model while it was
             # still learning sets the bar its first scores must pass
-            self._remember(self._raw(x))
+            self.quiet.remember(self._raw(x))
         self.n += 1
         self.own += 1
         if self.n == 1:
@@ -341,26 +351,19 @@ class AnomalyLikelihood(WindowModel):
         self.mean += alpha * d
         self.var = (1.0 - alpha) * (self.var + alpha * d * d)
 
-    def _remember(self, s: float) -> None:
-        """Keep the quiet period's largest raw score as block maxima (bounded state)."""
-        size = -(-self.p.refractory // _BLOCKS)
-        if s > self.block:
-            self.block = s
-        self.filled += 1
-        if self.filled >= size:
-            self.blocks.append(self.block)
-            if len(self.blocks) >= _BLOCKS:
-                del self.blocks[0]
-            self.block, self.filled = 0.0, 0
-
     def _learn_context(self, x: float) -> None:
         b = self._bin(x)
-        table = self.table
+        table, size = self.table, len(self.table)
         for k in self._keys(b):
-            table[k] = table.get(k, 0) + 1
-        if len(table) > self.p.contexts:
+            i = _slot(k, size)
+            c = table[i]
+            if c < 255:
+                table[i] = c + 1
+                self.taken += c == 0
+        if self.taken > self.p.contexts:
             # forget the histories seen once, then halve what remains (recent ones survive)
-            self.table = {k: c // 2 for k, c in table.items() if c > 1}
+            self.table = table.translate(_HALVE)
+            self.taken = size - self.table.count(0)
         if self.length and b == self.last_bin:
             self.length += 1
         else:

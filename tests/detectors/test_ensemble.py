@@ -157,5 +157,5 @@ def test_any_series_scores_in_range_with_bounded_state_and_a_snapshot_resumes_ex
         m.learn_one(x, i * 60.0)
         copy.learn_one(x, i * 60.0)
     assert len(m.window) <= window
-    assert len(m.blocks) < 8
-    assert len(m.like.table) <= 64
+    assert len(m.quiet.blocks) < 8
+    assert len(m.like.table) == 128 and m.like.taken <= 64

@@ -6,6 +6,9 @@ import csv
 import io
 import math
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -260,3 +263,41 @@ def test_any_separator_reads_back_the_same_points(sep, values, header):
     bad = BadRows()
     points = list(read_series(io.StringIO("\n".join(lines) + "\n"), bad))
     assert not bad and [p.value for p in points] == values
+
+
+def run_command(*args, cwd):
+    """`spanwatch ARGS...` as a user runs it, from the virtualenv's console script."""
+    exe = Path(sys.executable).parent / "spanwatch"
+    return subprocess.run(
+        [str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_command_line_scores_every_row_with_the_default_detector(tmp_path):
+    """Rows out of order, repeated and unreadable keep their place; a spike after a level
+    shift scores above everything around it; the report names the odd rows."""
+    rng = random.Random(21)
+    rows = [
+        f"2024-03-0{1 + i // 288} {i % 288 // 12:02d}:{i % 12 * 5:02d}:00," for i in range(2000)
+    ]
+    values = [rng.gauss(40, 2) + (25 if i >= 1500 else 0) for i in range(2000)]
+    rows = [f"{r}{v:.3f}" for r, v in zip(rows, values, strict=True)]
+    rows[700], rows[701] = rows[701], rows[700]  # out of order
+    rows[900] = rows[899]  # a repeated time
+    rows[1000] = rows[1000].split(",")[0] + ",NaN"
+    write_series(tmp_path / "s.csv", rows)
+    done = run_command("score", "s.csv", "--out", "o.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = read(tmp_path / "o.csv")
+    assert len(out) == 2000 and out[1000]["anomaly_score"] == ""
+    assert [r["timestamp"] for r in out] == [r.split(",")[0] for r in rows]
+    scores = [float(r["anomaly_score"] or 0) for r in out]
+    assert max(scores[1500:1503]) >= 0.5 > max(scores[1510:1600])
+    assert "with ensemble (ensemble)" in done.stdout and "line 1002" in done.stdout
+
+
+def test_the_command_line_rejects_an_unknown_detector_in_one_line(tmp_path):
+    write_series(tmp_path / "s.csv", ["2024-01-01T00:00:00Z,1"])
+    done = run_command("score", "s.csv", "--detector", "nope", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "unknown detector 'nope'" in done.stderr

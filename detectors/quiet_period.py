@@ -1,0 +1,94 @@
+"""The quiet period after a surprise: the largest score of the last N points, in a few numbers.
+
+An anomaly should announce itself once. Its aftermath (the points after a step, which stay
+far from a model that still remembers the old level) and a spike of a size that recurs are
+not news; a detector says so by letting a score count in full only when it passes the
+largest of the last `length` points. Keeping those points to take their maximum would cost
+a buffer of `length` floats per key; the maximum of block maxima (eight blocks of
+`length / 8` points) forgets the oldest block at once instead of point by point, which is
+as good for a quiet period and keeps the state at ten numbers whatever its length.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+BLOCKS = 8  # the quiet period is kept as the maxima of this many blocks
+
+
+class QuietPeriod:
+    """The largest score remembered over about `length` points (0 or less: no quiet period).
+
+    >>> q = QuietPeriod(16)
+    >>> for s in [0.1, 0.9, 0.2]:
+    ...     q.remember(s)
+    >>> q.bar()
+    0.9
+    >>> for _ in range(20):
+    ...     q.remember(0.0)
+    >>> q.bar()
+    0.0
+    """
+
+    __slots__ = ("block", "blocks", "filled", "length")
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.blocks: list[float] = []  # the largest score of each past block
+        self.block = 0.0  # ... of the current block, and how many points it holds
+        self.filled = 0
+
+    def bar(self) -> float:
+        """The largest score of the period (-inf without a quiet period: everything counts)."""
+        if self.length <= 0:
+            return -math.inf
+        bar = self.block
+        for b in self.blocks:
+            if b > bar:
+                bar = b
+        return bar
+
+    def remember(self, score: float) -> None:
+        if self.length <= 0:
+            return
+        if score > self.block:
+            self.block = score
+        self.filled += 1
+        size = -(-self.length // BLOCKS)
+        if self.filled >= size:
+            self.blocks.append(self.block)
+            # at most seven whole blocks and the current one, and no more whole blocks than
+            # fit in the period (a period shorter than eight points keeps exactly its length)
+            if len(self.blocks) > min(BLOCKS - 1, self.length // size):
+                del self.blocks[0]
+            self.block, self.filled = 0.0, 0
+
+    def copy(self) -> QuietPeriod:
+        twin = QuietPeriod(self.length)
+        twin.blocks, twin.block, twin.filled = list(self.blocks), self.block, self.filled
+        return twin
+
+    def __getstate__(self) -> tuple[int, list[float], float, int]:
+        return (self.length, self.blocks, self.block, self.filled)
+
+    def __setstate__(self, state: tuple[int, list[float], float, int]) -> None:
+        self.length, self.blocks, self.block, self.filled = state
+
+
+def damped(score: float, bar: float, margin: float, keep: float) -> float:
+    """A score capped at 1 that counts in full when it passes the quiet period's `bar` by
+    `margin`, and keeps the share `keep` otherwise (capped first, so a damped score stays
+    below `keep` however large the surprise it damps)."""
+    capped = min(1.0, score)
+    return capped if score > bar + margin else keep * capped
+
+
+def from_saved(saved: dict[str, Any], length: int) -> QuietPeriod:
+    """The quiet period of a snapshot written when a model kept it in its own fields
+    (`blocks`, `block`, `filled`), which `saved` loses."""
+    q = QuietPeriod(length)
+    q.blocks = list(saved.pop("blocks", []))
+    q.block = saved.pop("block", 0.0)
+    q.filled = saved.pop("filled", 0)
+    return q
