@@ -3,8 +3,12 @@
 Both are measured in this run, on this machine, so the ratio holds on a noisy box; each is
 timed in wall time and in this process's CPU time (on a box shared with other work, the CPU
 ratio is the steadier one):
-    python bench/replay_throughput.py [--days 1] [--users 100] [--workers 1]
+    python bench/replay_throughput.py [--days 1] [--users 100] [--workers 1] [--processes N]
 Target: the whole replay (read, sort, dataflow) at a third or more of the decode-only rate.
+
+With `--processes N` (N > 1) it also replays the same history as a Bytewax cluster of N local
+processes of one worker each, and with N workers in one process, and prints each rate beside
+the one-process rate of the same round (target: two processes at 1.7x one process).
 """
 
 from __future__ import annotations
@@ -43,8 +47,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.processes > 1:
+        scale_out(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         packed = Path(tmp) / "history.jsonl.gz"
         simulate(SimulationSpec(days=args.days, users=args.users, seed=3), packed)
@@ -75,6 +83,44 @@ def main() -> None:
         print(f"pipeline / decode-only:       {pipe / base:12.1%}   (target >= 33%)")
         cpu_ratio = sorted(cpu_ratios)[len(cpu_ratios) // 2]
         print(f"same, in CPU time:            {cpu_ratio:12.1%}")
+
+
+def _rate(config: SpanwatchConfig, history: Path, out: Path, processes: int, workers: int) -> float:
+    report = run_replay(
+        config,
+        ReplayOptions(paths=[str(history)], out=str(out), processes=processes, workers=workers),
+    )
+    return report.result.summary.stats["events"] / report.seconds
+
+
+def scale_out(args: argparse.Namespace) -> None:
+    """One process, N workers in one process, N processes: rates of each round side by side,
+    the medians of their ratios to one process, and whether the incident logs are identical."""
+    n = args.processes
+    with tempfile.TemporaryDirectory() as tmp:
+        history = Path(tmp) / "history.jsonl.gz"
+        simulate(SimulationSpec(days=args.days, users=args.users, seed=3), history)
+        config = SpanwatchConfig(state_dir=str(Path(tmp) / "state"))
+        runs = {"1 process": (1, 1), f"{n} workers": (1, n), f"{n} processes": (n, 1)}
+        ratios: dict[str, list[float]] = {name: [] for name in runs}
+        logs: dict[str, bytes] = {}
+        for round_no in range(args.rounds):
+            rates = {}
+            for name, (processes, workers) in runs.items():
+                out = Path(tmp) / f"{processes}x{workers}.jsonl"
+                rates[name] = _rate(config, history, out, processes, workers)
+                logs[name] = out.read_bytes()
+            for name, rate in rates.items():
+                ratios[name].append(rate / rates["1 process"])
+            print(
+                f"round {round_no + 1}: "
+                + " · ".join(f"{name} {rate:,.0f} events/s" for name, rate in rates.items())
+            )
+        for name, values in ratios.items():
+            print(f"{name + ':':<16} {sorted(values)[len(values) // 2]:6.2f}x one process")
+        print(f"target: {n} processes at 1.7x or more (two processes)")
+        same = all(log == logs["1 process"] for log in logs.values())
+        print(f"incident logs byte-identical: {same}")
 
 
 if __name__ == "__main__":

@@ -277,7 +277,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strict", action="store_true", help="stop at the first bad line (exit status 2)"
     )
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N", help="Bytewax workers")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="Bytewax workers (threads) in each process (default: 1)",
+    )
+    p.add_argument(
+        "--workers-per-process",
+        dest="workers",
+        type=positive_int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="the same as --workers (default: 1)",
+    )
+    p.add_argument(
+        "--processes",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run the dataflow as a Bytewax cluster of N local processes (default: 1)",
+    )
     p.add_argument(
         "--sort-memory",
         type=positive_number,

@@ -4,7 +4,8 @@
                                       └─► correlate_and_detect ─► hits ─┘
 
 - read: history sorted by event time (replay), or what the receivers took in (live).
-- decode, per partition: records into events (replay); the receivers' arrivals (live).
+- decode, per partition: records into events (replay: on the worker that read the partition,
+  with no exchange); the receivers' arrivals (live).
 - match, per partition and stateless: detection rules without a window give hits; what the
   correlation windows and the detectors need goes on as inputs addressed to their shards.
 - order, one key: event-time order (the sorted history, or a watermark per source), cut into
@@ -14,8 +15,9 @@
   into the incident book; live, a tick's hits and control events apply at once.
 - deliver: the incident log, notifications and the run's summary (`engine.sinks`).
 
-Decode and match run on whichever worker owns a partition; the shards spread over the
-workers; order and incidents are single points. The steps themselves are in `engine.stages`.
+Decode and match run on the worker that reads a partition (replay: one partition per worker,
+in as many processes as the run has); the shards spread over the workers; order and incidents
+are single points. The steps themselves are in `engine.stages`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from engine.bw import keyed_step
 from engine.items import (
     Addressed,
     Arrivals,
+    Batch,
     Decoded,
     ForShard,
     PartitionChunk,
@@ -48,6 +51,7 @@ from engine.stages import (
     Recall,
     Result,
     ShardState,
+    decode_sorted,
     fresh,
     match,
     shard_step,
@@ -76,7 +80,12 @@ def build_dataflow(
     ) -> tuple[DecodeState, list[Decoded]]:
         if state is None or fresh(state, DecodeState):
             state = DecodeState()
+        assert isinstance(chunk.records, Arrivals)
         return state, [state.step(chunk.partition, chunk.records)]
+
+    def decode_history(read: tuple[str, SortedRecords]) -> tuple[str, Decoded]:
+        partition, records = read
+        return partition, decode_sorted(partition, records)
 
     def match_events(keyed: tuple[str, Decoded]) -> tuple[str, ToOrder]:
         _partition, decoded = keyed
@@ -85,34 +94,44 @@ def build_dataflow(
     def order(state: OrderState | None, chunk: ToOrder) -> tuple[OrderState, list[Addressed]]:
         if state is None or fresh(state, OrderState):
             state = OrderState(plan, partitions, live)
-        return state, state.step(plan, chunk, recall)
+        return state, _batched(state.step(plan, chunk, recall))
 
     def correlate_and_detect(
         state: ShardState | None, share: ForShard
-    ) -> tuple[ShardState, list[EpochMsg]]:
-        started = time.perf_counter()
-        state, hits = shard_step(plan, share.shard, state, share.msg)
-        if shard_timer is not None:
-            shard_timer(share.shard, time.perf_counter() - started)
+    ) -> tuple[ShardState, list[list[EpochMsg]]]:
+        hits: list[EpochMsg] = []
+        for msg in share.msgs:
+            started = time.perf_counter()
+            state, found = shard_step(plan, share.shard, state, msg)
+            hits.append(found)
+            if shard_timer is not None:
+                shard_timer(share.shard, time.perf_counter() - started)
+        assert state is not None
         return state, [hits]
 
     def incidents(
-        state: IncidentStage | None, msg: EpochMsg | Tick
+        state: IncidentStage | None, msgs: list[EpochMsg | Tick]
     ) -> tuple[IncidentStage, list[Result]]:
         if not isinstance(state, IncidentStage):
             state = IncidentStage(plan)
         state.adapt(plan, live)
-        return state, state.step(msg, quarantine)
+        out: list[Result] = []
+        for msg in msgs:
+            out.extend(state.step(msg, quarantine))
+        return state, out
 
     flow = Dataflow("spanwatch")
     read = op.input("read", flow, source)
-    decoded = keyed_step(
-        "decode",
-        op.map("by_partition", read, _by_partition),
-        decode,
-        persist=persist,
-        quarantine=quarantine,
-    )
+    if live:  # arrivals are numbered per partition, a count kept in recovery
+        decoded = keyed_step(
+            "decode",
+            op.map("by_partition", read, _by_partition),
+            decode,
+            persist=persist,
+            quarantine=quarantine,
+        )
+    else:  # history records carry their place in the order: decoded where they were read
+        decoded = op.map("decode", read, decode_history)
     matched = op.map("match", decoded, match_events)
     epochs = keyed_step("order", matched, order, persist=persist, quarantine=quarantine)
     shares = op.branch("to_incidents_or_shards", op.map("addressed", epochs, _addressed), _is_book)
@@ -140,27 +159,36 @@ def _by_partition(
     return partition, PartitionChunk(partition, records)
 
 
-def _addressed(keyed: tuple[str, Addressed]) -> Addressed:
-    """The order stage's output is keyed by its own key: key each message by its destination
-    (an `Addressed` is that pair)."""
-    _order, addressed = keyed
-    return addressed
+def _batched(addressed: list[Addressed]) -> list[Batch]:
+    """The order stage's messages of one step, one batch per destination (in order): a step
+    often completes many epochs, and each item that crosses workers, or processes, has a cost
+    of its own."""
+    batches: dict[str, list[EpochMsg | Tick]] = {}
+    for dest, msg in addressed:
+        batches.setdefault(dest, []).append(msg)
+    return [Batch(dest, msgs) for dest, msgs in batches.items()]
 
 
-def _is_book(addressed: Addressed) -> bool:
-    return addressed.dest == INCIDENTS
+def _addressed(keyed: tuple[str, Batch]) -> Batch:
+    """The order stage's output is keyed by its own key: key each batch by its destination
+    (a `Batch` is that pair)."""
+    _order, batch = keyed
+    return batch
 
 
-def _by_shard(addressed: Addressed) -> tuple[str, ForShard]:
-    return addressed.dest, ForShard(addressed.dest, addressed.msg)
+def _is_book(batch: Batch) -> bool:
+    return batch.dest == INCIDENTS
 
 
-def _empty_share(share: ForShard) -> list[EpochMsg]:
-    """A shard's share when its step failed: no hits, but the epoch is done."""
-    msg = share.msg
-    return [EpochMsg(share.shard, msg.index, msg.watermark, [], msg.final)]
+def _by_shard(batch: Batch) -> tuple[str, ForShard]:
+    return batch.dest, ForShard(batch.dest, batch.msgs)  # type: ignore[arg-type]
 
 
-def _to_incidents(keyed: tuple[str, EpochMsg]) -> tuple[str, EpochMsg]:
+def _empty_share(share: ForShard) -> list[list[EpochMsg]]:
+    """A shard's share when its step failed: no hits, but the epochs are done."""
+    return [[EpochMsg(share.shard, m.index, m.watermark, [], m.final) for m in share.msgs]]
+
+
+def _to_incidents(keyed: tuple[str, list[EpochMsg]]) -> tuple[str, list[EpochMsg]]:
     _shard, hits = keyed
     return INCIDENTS, hits

@@ -4,8 +4,8 @@ read ──► SortedRecords (replay) | Arrivals (live), as a PartitionChunk
 decode ──► Decoded: events and control events with their place in the order
 match ──► ToOrder (everything, replay; what windows need, and the hits and controls to apply
           at once, live)
-order ──► Addressed: an EpochMsg per shard (as a ForShard); to the incidents an EpochMsg
-          (replay) or a Tick (live)
+order ──► Addressed: an EpochMsg per shard; to the incidents an EpochMsg (replay) or a Tick
+          (live); the dataflow sends each destination one Batch per step (as a ForShard)
 correlate_and_detect ──► EpochMsg of hits
 incidents ──► results for the sink ("log", "notify", "report", "answer", "health", "summary")
 """
@@ -54,14 +54,16 @@ class RunStats:
 
 @dataclass(slots=True)
 class SortedRecords:
-    """Replay's input: the next records of the history in event-time order.
+    """Replay's input: the next records of one partition of the history in event-time order.
 
-    A record is one tag byte (`SPAN`, `EVENT` or `CONTROL`) and the canonical JSON of an event or a
-    control event; see `engine.history_sort`.
+    An item is (time, place in the sorted history, record); a record is one tag byte (`SPAN`,
+    `EVENT` or `CONTROL`) and the canonical JSON of an event or a control event; see
+    `engine.history_sort` and `engine.sources`. The partition's last chunk carries its counters.
     """
 
-    items: list[tuple[float, bytes]]
+    items: list[tuple[float, int, bytes]]
     done: bool = False
+    stats: RunStats | None = None
 
 
 @dataclass(slots=True)
@@ -163,8 +165,15 @@ class Addressed(NamedTuple):
     msg: EpochMsg | Tick  # a Tick only to the incidents, live
 
 
+class Batch(NamedTuple):
+    """What one step of the order stage sends one destination: its messages, in order."""
+
+    dest: str
+    msgs: list[EpochMsg | Tick]
+
+
 class ForShard(NamedTuple):
-    """An epoch's share for one keyed shard, with the shard's name (its key)."""
+    """Epochs' shares for one keyed shard, in order, with the shard's name (its key)."""
 
     shard: str
-    msg: EpochMsg
+    msgs: list[EpochMsg]

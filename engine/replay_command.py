@@ -56,6 +56,7 @@ def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
                 time_range=TimeRange(args.time_from, args.time_to),
                 strict=args.strict,
                 workers=args.workers,
+                processes=args.processes,
                 notifications=partial[1],
                 sort_memory_mb=args.sort_memory,
                 progress=Progress(sys.stderr, enabled=False if args.quiet else None),

@@ -94,14 +94,19 @@ class ResultSink(FixedPartitionedSink[tuple[str, Any], None]):
         result: RunResult,
         notify: Callable[[Notification], None] | None = None,
         notifications_path: str | Path | None = None,
+        *,
+        local: bool = True,
     ) -> None:
+        """`local`: this process writes the results. In a cluster exactly one process says so,
+        so the incident log is written once, by one writer, in the incident stage's order."""
+        self.local = local
         self.out_path = out_path
         self.notifications_path = notifications_path
         self.result = result
         self.notify = notify
 
     def list_parts(self) -> list[str]:
-        return ["results"]
+        return ["results"] if self.local else []
 
     def part_fn(self, item_key: str) -> int:
         return 0

@@ -68,40 +68,34 @@ def fresh(state: Any, cls: type) -> bool:
 
 
 class DecodeState:
-    """One partition: sorted history records (replay) or arrivals (live) -> Decoded."""
+    """Live, one partition: the receivers' arrivals -> Decoded, numbered in arrival order."""
 
     def __init__(self) -> None:
         self.version = STATE_VERSION
         self.seq = 0
-        self.last_record = b""
         self.stats = RunStats()
 
-    def step(self, partition: str, chunk: SortedRecords | Arrivals) -> Decoded:
-        if isinstance(chunk, Arrivals):
-            return self._arrivals(partition, chunk)
-        items: list[Timed] = []
-        for t, record in chunk.items:
-            self.seq += 1
-            if record[:1] == CONTROL:
-                items.append(Timed(t, self.seq, "", parse_control(orjson.loads(record[1:]))))
-                continue
-            event = orjson.loads(record[1:])
-            if record == self.last_record and event.get("kind") == "span" and event.get("span_id"):
-                self.stats.duplicates += 1  # the same span sent twice (see history_sort)
-                continue
-            self.last_record = record
-            self.stats.events += 1
-            items.append(Timed(t, self.seq, "", event))
-        stats = self.stats if chunk.done else None
-        return Decoded(partition, items, [], [], None, chunk.done, stats)
-
-    def _arrivals(self, partition: str, chunk: Arrivals) -> Decoded:
+    def step(self, partition: str, chunk: Arrivals) -> Decoded:
         items: list[Timed] = []
         for source, t, windowed, ref in chunk.events:
             self.seq += 1
             self.stats.events += 1
             items.append(Timed(t, self.seq, source, Matched([], windowed), ref))
         return Decoded(partition, items, chunk.hits, chunk.controls, chunk.clock, False, None)
+
+
+def decode_sorted(partition: str, chunk: SortedRecords) -> Decoded:
+    """Replay: records of the sorted history -> events and control events at their place in the
+    order (the partition's reader has dropped exact duplicates and counted the events, see
+    `engine.sources`), so any worker may decode any chunk."""
+    items: list[Timed] = []
+    loads = orjson.loads
+    for t, seq, record in chunk.items:
+        if record[:1] == CONTROL:
+            items.append(Timed(t, seq, "", parse_control(loads(record[1:]))))
+        else:
+            items.append(Timed(t, seq, "", loads(record[1:])))
+    return Decoded(partition, items, [], [], None, chunk.done, chunk.stats)
 
 
 def match(plan: Plan, decoded: Decoded, *, live: bool) -> ToOrder:

@@ -1,4 +1,5 @@
-"""The number of workers never shows in the output: 1, 2 and 4 give the same bytes.
+"""The number of workers and processes never shows in the output: 1, 2 and 4 workers, and 2
+processes, give the same bytes.
 
 The matching, routing and keyed shards run wherever Bytewax puts them; the incident stage waits
 for every shard's share of an epoch and applies it in one fixed order. Histories of shapes
@@ -30,7 +31,7 @@ SHAPES = {
 }
 
 
-def replay(history: Path, out: Path, workers: int) -> tuple[bytes, bytes]:
+def replay(history: Path, out: Path, workers: int, processes: int = 1) -> tuple[bytes, bytes]:
     config = SpanwatchConfig(state_dir=str(out / "state"))
     run_replay(
         config,
@@ -39,13 +40,14 @@ def replay(history: Path, out: Path, workers: int) -> tuple[bytes, bytes]:
             out=str(out / "incidents.jsonl"),
             notifications=str(out / "notifications.jsonl"),
             workers=workers,
+            processes=processes,
         ),
     )
     return (out / "incidents.jsonl").read_bytes(), (out / "notifications.jsonl").read_bytes()
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_one_two_and_four_workers_write_the_same_bytes(tmp_path, shape):
+def test_one_two_and_four_workers_and_two_processes_write_the_same_bytes(tmp_path, shape):
     history = tmp_path / "history.jsonl.gz"
     simulate(SHAPES[shape], history)
     runs = {}
@@ -53,7 +55,10 @@ def test_one_two_and_four_workers_write_the_same_bytes(tmp_path, shape):
         out = tmp_path / f"w{workers}"
         out.mkdir()
         runs[workers] = replay(history, out, workers)
+    (tmp_path / "p2").mkdir()
+    two_processes = replay(history, tmp_path / "p2", 1, processes=2)
     log, _notes = runs[1]
     assert log.count(b"incident.opened") >= 2  # there is something to agree on
     assert runs[2] == runs[1]
     assert runs[4] == runs[1]
+    assert two_processes == runs[1]

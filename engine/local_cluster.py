@@ -1,0 +1,153 @@
+"""A Bytewax cluster of processes on this machine, for `spanwatch replay --processes N`.
+
+Bytewax runs one dataflow over several processes when each is told its id and the addresses of
+all of them (`cli_main(process_id=..., addresses=[...])`, what `python -m bytewax.run -i -a`
+does); their workers then exchange items over TCP. This module starts those processes as forks
+of the calling one, once the history's partitions are written, so they start at once with the
+rules and detectors already loaded; each runs `body(process_id)`, which leaves its result in a
+file.
+
+Failures are whole: when one process exits with an error (or is killed), the others are killed
+too and `wait` raises `ClusterError` naming the process and why, so a run never hangs on a peer
+that is gone. Leaving the `with` block kills whatever still runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import pickle
+import signal
+import socket
+import time
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+POLL_SECONDS = 0.02
+ERROR_EXIT = 3  # a process that failed with an error it wrote down
+
+
+class ClusterError(Exception):
+    """A process of the cluster failed: which, how, and what it said."""
+
+
+def free_loopback_addresses(count: int) -> list[str]:
+    """`count` loopback addresses whose ports were free a moment ago (held together while
+    chosen, so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class LocalCluster:
+    """`with LocalCluster(n, folder, body) as c: c.start(); results = c.wait()`.
+
+    `body(process_id)` runs in each process and returns what that process reports (pickled
+    into `folder`); an exception in it fails the run with its one-line description.
+    """
+
+    def __init__(self, processes: int, folder: Path, body: Callable[[int], Any]) -> None:
+        self.count = processes
+        self.folder = folder
+        self.body = body
+        self.procs: list[BaseProcess] = []
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs if p.pid is not None]
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("fork")
+        for process_id in range(self.count):
+            proc = context.Process(
+                target=_run, args=(self.body, process_id, self._path(process_id)), daemon=True
+            )
+            proc.start()
+            self.procs.append(proc)
+
+    def wait(self) -> list[Any]:
+        """Every process's result once all have finished; ClusterError as soon as one fails."""
+        while True:
+            running = 0
+            for process_id, proc in enumerate(self.procs):
+                if proc.exitcode is None:
+                    running += 1
+                elif proc.exitcode != 0:
+                    self._fail(process_id, proc.exitcode)
+            if not running:
+                break
+            time.sleep(POLL_SECONDS)
+        results = []
+        for process_id in range(self.count):
+            try:
+                results.append(_load(self._path(process_id)))
+            except (OSError, pickle.UnpicklingError, EOFError):
+                raise ClusterError(
+                    f"replay process {process_id} of {self.count} left no result"
+                ) from None
+        return results
+
+    def stop(self) -> None:
+        """Kill whatever still runs (a failure elsewhere, Ctrl-C) and reap every process."""
+        for proc in self.procs:
+            if proc.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        for proc in self.procs:
+            proc.join()
+
+    def _path(self, process_id: int) -> Path:
+        return self.folder / f"process-{process_id}.result"
+
+    def _fail(self, process_id: int, code: int) -> None:
+        self.stop()
+        if code == ERROR_EXIT:
+            try:
+                said = f": {_load(self._path(process_id))}"
+            except (OSError, pickle.UnpicklingError, EOFError):
+                said = ""
+            how = f"an error{said}"
+        elif code < 0:
+            try:
+                how = f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"killed by signal {-code}"
+        else:
+            how = f"exit status {code}"
+        raise ClusterError(f"replay process {process_id} of {self.count} failed ({how})")
+
+
+def _load(path: Path) -> Any:
+    return pickle.loads(path.read_bytes())  # noqa: S301 - written by our own process
+
+
+def _run(body: Callable[[int], Any], process_id: int, path: Path) -> None:
+    """One process: its result into `path`, or its error's one line and ERROR_EXIT."""
+    try:
+        outcome = body(process_id)
+    except BaseException as exc:  # reported whole to the parent, never lost
+        text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        path.write_bytes(pickle.dumps(text))
+        raise SystemExit(ERROR_EXIT) from None
+    path.write_bytes(pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL))
