@@ -52,7 +52,7 @@ def _initialise(path: Path, partitions: int) -> None:
     if fresh.exists():
         shutil.rmtree(fresh)
     fresh.mkdir()
-    init_db_dir(fresh, partitions)  # type: ignore[no-untyped-call]  # bytewax leaves it bare
+    init_db_dir(fresh, partitions)
     if path.exists():
         shutil.rmtree(path)
     fresh.rename(path)
