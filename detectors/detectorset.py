@@ -11,7 +11,7 @@ from typing import Any
 from detectors import hysteresis
 from detectors.config import DetectorsConfig, DetectorSpec
 from detectors.estimators import ESTIMATORS, TABLE_KINDS, build_params
-from detectors.model import Observation, Signal
+from detectors.model import STAT_NAMES, Observation, Signal
 from detectors.recent import RecentPoints, baseline_of
 from detectors.rollup import NUMERIC_INPUT, TRUTH_INPUT, Accumulator
 from detectors.route_plan import NameIndex
@@ -21,18 +21,6 @@ from detectors.timeparse import iso
 from detectors.window_model import WindowModel
 
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
-STAT_NAMES = (
-    "observations",
-    "late",
-    "bad_value",
-    "bad_time",
-    "windows",
-    "points",
-    "signals",
-    "evictions",
-    "skipped_windows",
-    "duplicates",
-)
 
 # One open window of a detector: key -> (its parent's labels, an accumulator per metric).
 Window = dict[tuple[str, ...], tuple[tuple[str, ...], list[Accumulator]]]

@@ -8,6 +8,21 @@ from typing import Any, NamedTuple
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
+# What a detector state counts (its `stats`): inputs, what was left out and why, and output.
+STAT_NAMES = (
+    "observations",
+    "late",
+    "bad_value",
+    "bad_time",
+    "windows",
+    "points",
+    "signals",
+    "evictions",
+    "skipped_windows",
+    "duplicates",
+)
+
+
 class Observation(NamedTuple):
     """What the stateless routing stage forwards to one detector's state for one event.
 

@@ -15,6 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from detectors import hysteresis
+from detectors.model import STAT_NAMES as DETECTOR_STATS
 from detectors.model import Observation, Signal
 from detectors.slice_attribution import (
     AGGREGATE,
@@ -34,19 +35,8 @@ if TYPE_CHECKING:
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12
 DEFAULT_MIN_COUNT = 10
 LEARNS_SPREAD = 3  # events a window needs to teach a slice its dispersion
-STAT_NAMES = (
-    "observations",
-    "late",
-    "bad_value",
-    "bad_time",
-    "windows",
-    "points",
-    "signals",
-    "evictions",
-    "skipped_windows",
-    "duplicates",
-    "overflow",
-)
+# A detector state's counters, and one of its own: label combinations past `max_combinations`.
+STAT_NAMES = (*DETECTOR_STATS, "overflow")
 
 
 def _number(v: Any) -> bool:
