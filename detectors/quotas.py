@@ -57,7 +57,8 @@ class Quota:
 
 # Cross-region inference tokens per minute (the way Claude Code on Bedrock is usually set up),
 # the same in each commercial region that offers the model; no requests-per-minute default
-# (see above). docs/operations.md lists the same table (a test keeps the two equal).
+# (see above). docs/operations.md lists the same table (a test keeps the two equal). The date
+# is when the kinds of quota were last checked against AWS's documentation, not the values.
 DEFAULTS_CHECKED = "2026-12-06"
 DEFAULT_QUOTAS: tuple[Quota, ...] = (
     Quota("anthropic.claude-opus-4*", "*", 200_000, None, CLAUDE_4_BURNDOWN),
