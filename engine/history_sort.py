@@ -38,11 +38,11 @@ from typing import Any
 
 import orjson
 
+from engine.flow.items import RunStats
+from engine.flow.run_setup import RunSetup
 from engine.incidents.control import ControlError, parse_control
-from engine.items import RunStats
 from engine.otlp.event_checks import TimeBounds
 from engine.otlp.line_decoder import DecodeError, decode_history_line
-from engine.plan import Plan
 from replay.external_sort import ExternalSort
 from replay.readers import HistoryError, HistoryFile, ReadPosition, read_lines, stored_size
 
@@ -79,7 +79,7 @@ def canonical(event: Mapping[str, Any]) -> bytes:
 
 def sort_history(
     parts: Iterable[HistoryPart],
-    plan: Plan,
+    plan: RunSetup,
     sorter: ExternalSort,
     *,
     strict: bool = False,
@@ -112,7 +112,7 @@ class _Reader:
     def __init__(
         self,
         part: HistoryPart,
-        plan: Plan,
+        plan: RunSetup,
         sorter: ExternalSort,
         bounds: TimeBounds,
         now: float,

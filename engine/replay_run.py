@@ -18,16 +18,16 @@ from bytewax.run import cli_main
 
 from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
-from engine.dataflow import build_dataflow
+from engine.flow.dataflow import build_dataflow
+from engine.flow.items import RunStats
+from engine.flow.local_cluster import ClusterError, LocalCluster, free_loopback_addresses
+from engine.flow.quarantine import EXAMPLES
+from engine.flow.replay_process import ReplayProcess
+from engine.flow.replay_source import SortedHistorySource, partition_names, split_history
+from engine.flow.run_setup import RunSetup, TimeRange
+from engine.flow.sinks import ResultSink, RunResult
+from engine.flow.steps import Summary
 from engine.history_sort import HistoryPart, StrictStop, sort_history
-from engine.items import RunStats
-from engine.local_cluster import ClusterError, LocalCluster, free_loopback_addresses
-from engine.plan import Plan, TimeRange
-from engine.quarantine import EXAMPLES
-from engine.replay_process import ReplayProcess
-from engine.sinks import ResultSink, RunResult
-from engine.sources import SortedHistorySource, partition_names, split_history
-from engine.stages import Summary
 from engine.state_dir import prepare_state_dir
 from notifiers.model import Notification
 from replay.external_sort import ExternalSort, SpillError
@@ -67,7 +67,7 @@ class ReplayOptions:
     time_range: TimeRange = field(default_factory=TimeRange)
     strict: bool = False
     workers: int = 1  # Bytewax workers in each process
-    processes: int = 1  # a Bytewax cluster of this many local processes (engine.local_cluster)
+    processes: int = 1  # a Bytewax cluster of this many local processes (engine.flow.local_cluster)
     notifications: str | None = None  # write what would be sent, one line per notification
     sort_memory_mb: float | None = None  # overrides replay.sort_memory_mb
     progress: Progress | None = None  # a progress line on a terminal
@@ -82,7 +82,7 @@ class ReplayReport:
     out: str | None
     sort_runs: int = 0
     span: tuple[float, float] | None = None  # first and last event time replayed (with recent)
-    plan: Plan | None = None
+    plan: RunSetup | None = None
     quarantined: int = 0  # items a stage failed on, put aside
     quarantine_examples: list[str] = field(default_factory=list)
 
@@ -123,7 +123,7 @@ def run_replay(
     config: SpanwatchConfig,
     options: ReplayOptions,
     notify: Callable[[Notification], None] | None = None,
-    plan: Plan | None = None,
+    plan: RunSetup | None = None,
 ) -> ReplayReport:
     """Replay history; raises ReplayError for bad paths, a failing disk and `--strict` failures.
 
@@ -135,7 +135,7 @@ def run_replay(
     if options.processes > 1 and options.recent is not None:
         raise ReplayError("--report needs one process: leave out --processes")
     if plan is None:
-        plan = Plan(config, rules=options.rules, time_range=options.time_range)
+        plan = RunSetup(config, rules=options.rules, time_range=options.time_range)
     if options.recent is not None:
         plan.detectors.recent = options.recent
     span: list[float] = []
@@ -231,7 +231,7 @@ def run_replay(
 def _gather(
     outcomes: list[dict],
     result: RunResult,
-    plan: Plan,
+    plan: RunSetup,
     source: SortedHistorySource,
     notify: Callable[[Notification], None] | None,
 ) -> None:

@@ -34,15 +34,15 @@ from typing import Any
 
 import orjson
 
+from engine.flow.items import Arrivals
+from engine.flow.run_setup import RunSetup
 from engine.incidents.control import parse_control
 from engine.incidents.model import Hit
-from engine.items import Arrivals
 from engine.live.disk_space import DiskSpace, is_disk_full
 from engine.live.inbox import Inbox, Record, Taken
 from engine.live.wal import IntakeLog, Pending
 from engine.live.wal_format import CONTROL, EVENTS, KAFKA, TICK, Frame, TickInfo, tick_info
 from engine.metrics.usage_families import Match
-from engine.plan import Plan
 
 log = logging.getLogger("spanwatch")
 ID_FILE = "log-id"
@@ -97,7 +97,7 @@ def decode_events(payload: bytes) -> tuple[list[str], list[dict[str, Any]]]:
 class Intake:
     def __init__(
         self,
-        plan: Plan,
+        plan: RunSetup,
         directory: Path,
         inbox: Inbox,
         *,

@@ -28,7 +28,9 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from engine.config import SpanwatchConfig
-from engine.dataflow import build_dataflow
+from engine.flow.dataflow import build_dataflow
+from engine.flow.quarantine import Quarantine
+from engine.flow.run_setup import RunSetup
 from engine.live.api import make_api_app
 from engine.live.disk_space import DiskSpace
 from engine.live.inbox import Inbox
@@ -47,8 +49,6 @@ from engine.live.wal import WalError
 from engine.live.wal_retention import Retention
 from engine.metrics.registry import EngineMetrics
 from engine.otlp.event_checks import TimeBounds
-from engine.plan import Plan
-from engine.quarantine import Quarantine
 from engine.state_dir import prepare_state_dir
 from notifiers.dispatcher import Dispatcher
 from rules.reload import RuleReloader
@@ -173,7 +173,9 @@ class LiveEngine:
         live = self.config.live
         self.state_dir = prepare_state_dir(self.config)
         self.quarantine = Quarantine(self.state_dir / "quarantine.jsonl")
-        self.plan = Plan(self.config, rules=self.rules, all_shards=True, quarantine=self.quarantine)
+        self.plan = RunSetup(
+            self.config, rules=self.rules, all_shards=True, quarantine=self.quarantine
+        )
         self.disk = DiskSpace(self.state_dir, live.min_free_bytes)
         self.metrics = EngineMetrics(self.config.metrics)
         self.inbox = Inbox(live.inbox_events, live.inbox_bytes)

@@ -17,9 +17,9 @@ import pytest
 from detectors.model import Observation
 from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
+from engine.flow.run_setup import RunSetup, ShardState, rule_hit, signal_hit
 from engine.incidents.model import Hit
 from engine.otlp.line_decoder import decode_line
-from engine.plan import Plan, ShardState, rule_hit, signal_hit
 from replay.simulator.shape import OrgShape
 from replay.simulator.simulate import SimulationSpec, simulate
 
@@ -40,14 +40,14 @@ SHAPES = {
 }
 
 
-def decoded(plan: Plan, path: Path) -> list[dict[str, Any]]:
+def decoded(plan: RunSetup, path: Path) -> list[dict[str, Any]]:
     with gzip.open(path) as lines:
         events = [e for line in lines for e in decode_line(line, plan.aliases)]
     return sorted(events, key=lambda e: e["time"])
 
 
 def epochs(
-    plan: Plan, events: list[dict[str, Any]]
+    plan: RunSetup, events: list[dict[str, Any]]
 ) -> Iterator[tuple[float, dict[str, list[Any]]]]:
     """(watermark, each shard's inputs) per epoch of the history, in event-time order."""
     index, shares = None, {}
@@ -75,7 +75,7 @@ def one_at_a_time(state: ShardState, items: list[Any]) -> list[Hit]:
 
 
 def run(
-    plan: Plan, events: list[dict[str, Any]], *, one_by_one: bool, report: bool
+    plan: RunSetup, events: list[dict[str, Any]], *, one_by_one: bool, report: bool
 ) -> list[dict[str, Any]]:
     """Every hit of every shard, epoch by epoch, as the incident stage would receive them."""
     states: dict[str, ShardState] = {}
@@ -100,7 +100,7 @@ def run(
 def test_a_batched_epoch_finds_what_its_inputs_one_by_one_find(name, tmp_path):
     history = tmp_path / "history.jsonl.gz"
     simulate(SHAPES[name], history)
-    plan = Plan(SpanwatchConfig(state_dir=str(tmp_path / "state")))
+    plan = RunSetup(SpanwatchConfig(state_dir=str(tmp_path / "state")))
     events = decoded(plan, history)
     batched = run(plan, events, one_by_one=False, report=False)
     sources = {h["source"] for h in batched[:-1]}

@@ -17,15 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.config import SpanwatchConfig
+from engine.flow.quarantine import Quarantine
+from engine.flow.run_setup import RunSetup
 from engine.live.inbox import Inbox
 from engine.live.intake import Intake
-from engine.plan import Plan
-from engine.quarantine import Quarantine
 from engine.replay_run import ReplayOptions, print_summary, run_replay
 from tests.engine.test_replay_cli import T0, opened, pipe_to_shell
 
 
-class PoisonedPlan(Plan):
+class PoisonedSetup(RunSetup):
     """The real plan, except that matching an event of user `poison` raises."""
 
     def match(self, event):
@@ -73,7 +73,7 @@ def test_an_item_that_cannot_be_written_as_json_is_kept_as_text(tmp_path):
 
 def test_live_an_event_that_fails_matching_is_quarantined_and_the_rest_is_taken(tmp_path):
     quarantine = Quarantine(tmp_path / "quarantine.jsonl")
-    plan = PoisonedPlan(SpanwatchConfig(), all_shards=True, quarantine=quarantine)
+    plan = PoisonedSetup(SpanwatchConfig(), all_shards=True, quarantine=quarantine)
     intake = Intake(plan, tmp_path / "wal", Inbox(100))
     intake.open()
     intake.start()
@@ -101,7 +101,7 @@ def test_replay_reports_quarantined_events_like_bad_lines_and_processes_the_rest
     report = run_replay(
         config,
         ReplayOptions(paths=[str(history)], out=str(out)),
-        plan=PoisonedPlan(config),
+        plan=PoisonedSetup(config),
     )
     assert sorted(i["group"].get("user") for i in opened(out)) == ["erin", "frank"]
     assert report.quarantined == 2

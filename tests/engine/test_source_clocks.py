@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.config import SpanwatchConfig
-from engine.items import Matched, Timed, ToOrder
-from engine.merge import EpochMsg
-from engine.plan import INCIDENTS, Plan
-from engine.source_clocks import SourceClocks, pseudonym
-from engine.stages import OrderState
+from engine.flow.epoch_merge import EpochMsg
+from engine.flow.items import Matched, Timed, ToOrder
+from engine.flow.run_setup import INCIDENTS, RunSetup
+from engine.flow.steps import OrderState
+from engine.live.watermarks import SourceClocks, pseudonym
 from rules.model import CorrelationInput
 
 NOW = 1_795_000_000.0
@@ -116,7 +116,7 @@ def test_a_minute_under_the_threshold_does_not_warn():
     assert len(c.health(NOW + 59.9, NOW, NOW).warnings) == 1
 
 
-def plan_with_correlation(tmp_path) -> Plan:
+def plan_with_correlation(tmp_path) -> RunSetup:
     rule = tmp_path / "burst.yml"
     rule.write_text(
         "title: failed\nname: failed\nlogsource: {product: t}\n"
@@ -131,10 +131,10 @@ def plan_with_correlation(tmp_path) -> Plan:
             "detectors": [],
         }
     )
-    return Plan(config, rules=[str(rule)])
+    return RunSetup(config, rules=[str(rule)])
 
 
-def batch(plan: Plan, source: str, times: list[float], clock: float) -> ToOrder:
+def batch(plan: RunSetup, source: str, times: list[float], clock: float) -> ToOrder:
     items = []
     for i, t in enumerate(times):
         hits, windowed = plan.match({"time": t, "status": "error", "user": "u"})

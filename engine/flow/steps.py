@@ -1,18 +1,18 @@
 """The dataflow's steps as plain objects: decode, match, order, correlate and detect, incidents.
 
-`engine.dataflow` only wires these into Bytewax; everything they do can be driven (and tested)
+`engine.flow.dataflow` only wires these into Bytewax; everything they do can be driven (and tested)
 without it.
 
 Replay and live differ in two places only. Replay's input is already in event-time order
 (`engine.history_sort`), and every hit travels with its event through the order, so the incident
 stage sees one deterministic sequence. Live, the order stage keeps a watermark per source
-(`engine.source_clocks`), and hits of rules without a window do not wait for it: the order stage
+(`engine.live.watermarks`), and hits of rules without a window do not wait for it: the order stage
 hands them, with the control events from the API, to the incident stage in the same tick, which
 applies them at once, at the tick's wall clock. Live or not, the steps read no clock of their
 own, so the same input gives the same output (what recovery after a crash relies on).
 
 Every step that works item by item takes its items through the run's quarantine
-(`engine.quarantine`): one item that fails is put aside, and the step goes on.
+(`engine.flow.quarantine`): one item that fails is put aside, and the step goes on.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from typing import Any
 
 import orjson
 
-from engine.history_sort import CONTROL
-from engine.incidents.book import IncidentBook
-from engine.incidents.control import parse_control
-from engine.incidents.model import ControlReport, Hit, Transition
-from engine.items import (
+from engine.flow.epoch_merge import CompleteEpoch, EpochMerger, EpochMsg
+from engine.flow.event_order import Epoch, EventOrder, Frontier
+from engine.flow.items import (
     Addressed,
     Arrivals,
     Decoded,
@@ -42,11 +40,13 @@ from engine.items import (
     Timed,
     ToOrder,
 )
-from engine.merge import CompleteEpoch, EpochMerger, EpochMsg
-from engine.ordering import Epoch, EventOrder, Frontier
-from engine.plan import INCIDENTS, ORDER, Plan, ShardState
-from engine.quarantine import Quarantine
-from engine.source_clocks import SourceClocks
+from engine.flow.quarantine import Quarantine
+from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup, ShardState
+from engine.history_sort import CONTROL
+from engine.incidents.book import IncidentBook
+from engine.incidents.control import parse_control
+from engine.incidents.model import ControlReport, Hit, Transition
+from engine.live.watermarks import SourceClocks
 from notifiers.model import Notification
 
 PICKLE = pickle.HIGHEST_PROTOCOL
@@ -87,7 +87,7 @@ class DecodeState:
 def decode_sorted(partition: str, chunk: SortedRecords) -> Decoded:
     """Replay: records of the sorted history -> events and control events at their place in the
     order (the partition's reader has dropped exact duplicates and counted the events, see
-    `engine.sources`), so any worker may decode any chunk."""
+    `engine.flow.replay_source`), so any worker may decode any chunk."""
     items: list[Timed] = []
     loads = orjson.loads
     for t, seq, record in chunk.items:
@@ -98,7 +98,7 @@ def decode_sorted(partition: str, chunk: SortedRecords) -> Decoded:
     return Decoded(partition, items, [], [], None, chunk.done, chunk.stats)
 
 
-def match(plan: Plan, decoded: Decoded, *, live: bool) -> ToOrder:
+def match(plan: RunSetup, decoded: Decoded, *, live: bool) -> ToOrder:
     """Rules and detector routing for each event of a chunk (stateless: any worker may run it).
 
     Live, the receivers matched the events already, as they came in (`engine.live.intake`), and
@@ -158,7 +158,7 @@ class OrderState:
     snapshot of a busy engine holds a few numbers per waiting event, not the event.
     """
 
-    def __init__(self, plan: Plan, partitions: list[str], live: bool) -> None:
+    def __init__(self, plan: RunSetup, partitions: list[str], live: bool) -> None:
         stream = plan.config.stream
         self.version = STATE_VERSION
         if live:  # every second of wall time closes what it can, with data or without
@@ -208,7 +208,7 @@ class OrderState:
         refs = [w.ref[0] for _, _, w in self.order.heap if isinstance(w, Waiting) and w.ref]
         return min(refs) if refs else None
 
-    def step(self, plan: Plan, batch: ToOrder, recall: Recall | None = None) -> list[Addressed]:
+    def step(self, plan: RunSetup, batch: ToOrder, recall: Recall | None = None) -> list[Addressed]:
         """Take one partition's chunk in; every epoch it completes, split by destination."""
         if batch.stats is not None:
             self.stats.merge(batch.stats)
@@ -254,7 +254,7 @@ class OrderState:
         self.clocks.arrive(timed.source, timed.time, now)
 
     def _released(
-        self, plan: Plan, epoch: Epoch, recall: Recall | None
+        self, plan: RunSetup, epoch: Epoch, recall: Recall | None
     ) -> list[tuple[float, str, Any]]:
         """(time, source, payload) of an epoch's items: unpickled, or recalled from the log."""
         missing = [w.ref for w in epoch.items if isinstance(w, Waiting) and w.blob is None]
@@ -277,7 +277,7 @@ class OrderState:
         return out
 
     def _split(
-        self, plan: Plan, epoch: Epoch, now: float, recall: Recall | None
+        self, plan: RunSetup, epoch: Epoch, now: float, recall: Recall | None
     ) -> list[Addressed]:
         """One epoch's share for each destination: hits and control events to the incidents,
         each windowed input to its shard (unless every window it could join has closed)."""
@@ -309,7 +309,7 @@ class OrderState:
 
 
 def shard_step(
-    plan: Plan, shard: str, state: ShardState | None, msg: EpochMsg
+    plan: RunSetup, shard: str, state: ShardState | None, msg: EpochMsg
 ) -> tuple[ShardState, EpochMsg]:
     """One keyed shard: its correlations and detectors over one epoch."""
     if state is None:
@@ -343,7 +343,7 @@ class IncidentStage:
 
     clock: float = -math.inf  # live: the latest wall time seen (class default: older snapshots)
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: RunSetup) -> None:
         self.version = STATE_VERSION
         self.merger = EpochMerger([ORDER, *plan.shard_names])
         self.book = IncidentBook(plan.config.incidents)
@@ -354,7 +354,7 @@ class IncidentStage:
         self.prompted = False  # the first tick's hits and controls are applied
         self.complete: dict[int, CompleteEpoch] = {}
 
-    def adapt(self, plan: Plan, live: bool) -> None:
+    def adapt(self, plan: RunSetup, live: bool) -> None:
         """Set the mode; a book recovered from an older shape keeps its incidents, but its
         epoch merger starts over with the order stage (which that shape's recovery restarts)."""
         self.live = live

@@ -13,11 +13,11 @@
 - correlate_and_detect, keyed by shard: correlation windows and detector states; their hits.
 - incidents, one key: each epoch once every shard has sent its share, in one fixed order,
   into the incident book; live, a tick's hits and control events apply at once.
-- deliver: the incident log, notifications and the run's summary (`engine.sinks`).
+- deliver: the incident log, notifications and the run's summary (`engine.flow.sinks`).
 
 Decode and match run on the worker that reads a partition (replay: one partition per worker,
 in as many processes as the run has); the shards spread over the workers; order and incidents
-are single points. The steps themselves are in `engine.stages`.
+are single points. The steps themselves are in `engine.flow.steps`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from engine.bw import keyed_step
-from engine.items import (
+from engine.flow.bytewax_step import keyed_step
+from engine.flow.epoch_merge import EpochMsg
+from engine.flow.items import (
     Addressed,
     Arrivals,
     Batch,
@@ -42,9 +43,8 @@ from engine.items import (
     Tick,
     ToOrder,
 )
-from engine.merge import EpochMsg
-from engine.plan import INCIDENTS, ORDER, Plan
-from engine.stages import (
+from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup
+from engine.flow.steps import (
     DecodeState,
     IncidentStage,
     OrderState,
@@ -59,7 +59,7 @@ from engine.stages import (
 
 
 def build_dataflow(
-    plan: Plan,
+    plan: RunSetup,
     source: Source,
     partitions: list[str],
     sink: Sink,
