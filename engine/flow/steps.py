@@ -42,6 +42,7 @@ from engine.flow.items import (
 )
 from engine.flow.quarantine import Quarantine
 from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup, ShardState
+from engine.flow.state_pickle import load_state
 from engine.history_sort import CONTROL
 from engine.incidents.book import IncidentBook
 from engine.incidents.control import parse_control
@@ -266,8 +267,8 @@ class OrderState:
                 continue
             if item.blob is not None:
                 self.held_bytes -= len(item.blob)
-                # our own bytes, pickled by this stage in this process
-                out.append((item.time, item.source, pickle.loads(item.blob)))  # noqa: S301
+                # our own bytes, pickled by this stage (or restored with its snapshot)
+                out.append((item.time, item.source, load_state(item.blob)))
                 continue
             ok, windowed = plan.quarantine.run(
                 "order", {"ref": item.ref}, lambda w=item: plan.match(found[w.ref][1])[1]
