@@ -25,7 +25,7 @@ from engine.flow.quarantine import Quarantine
 from engine.flow.state_pickle import MOVED_MODULES, load_state
 from engine.flow.steps import OrderState, Waiting
 from engine.live.watermarks import SourceClocks
-from tests.engine.test_source_clocks import NOW, batch, plan_with_correlation
+from tests.engine.live.test_watermarks import NOW, batch, plan_with_correlation
 
 NEW_TO_OLD = {new: old for old, new in MOVED_MODULES.items()}
 
