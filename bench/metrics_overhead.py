@@ -29,11 +29,11 @@ from engine.report.build import build_report
 from replay.simulator.simulate import SimulationSpec, simulate
 
 
-def events_of(history: Path, plan: RunSetup) -> list[dict]:
+def events_of(history: Path, setup: RunSetup) -> list[dict]:
     out = []
     with history.open("rb") as f:
         for line in f:
-            out.extend(decode_line(line, plan.aliases))
+            out.extend(decode_line(line, setup.aliases))
     return out
 
 
@@ -54,12 +54,12 @@ def main() -> None:
         history = Path(tmp) / "h.jsonl"
         simulate(SimulationSpec(days=args.days, users=args.users, seed=11), history)
         config = SpanwatchConfig(state_dir=str(Path(tmp) / "state"))
-        plan = RunSetup(config, all_shards=True)
-        events = events_of(history, plan)
-        metered = EngineMetrics(MetricsConfig()).match(plan.match)
+        setup = RunSetup(config, all_shards=True)
+        events = events_of(history, setup)
+        metered = EngineMetrics(MetricsConfig()).match(setup.match)
         bare_best = metered_best = float("inf")
         for _ in range(args.rounds):
-            bare_best = min(bare_best, time_match(plan.match, events))
+            bare_best = min(bare_best, time_match(setup.match, events))
             metered_best = min(metered_best, time_match(metered, events))
         n = n_events = len(events)
         print(f"match, {n:,} events: bare {n / bare_best:,.0f}/s, metered {n / metered_best:,.0f}/s"

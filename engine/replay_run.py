@@ -82,7 +82,7 @@ class ReplayReport:
     out: str | None
     sort_runs: int = 0
     span: tuple[float, float] | None = None  # first and last event time replayed (with recent)
-    plan: RunSetup | None = None
+    setup: RunSetup | None = None
     quarantined: int = 0  # items a stage failed on, put aside
     quarantine_examples: list[str] = field(default_factory=list)
 
@@ -123,7 +123,7 @@ def run_replay(
     config: SpanwatchConfig,
     options: ReplayOptions,
     notify: Callable[[Notification], None] | None = None,
-    plan: RunSetup | None = None,
+    setup: RunSetup | None = None,
 ) -> ReplayReport:
     """Replay history; raises ReplayError for bad paths, a failing disk and `--strict` failures.
 
@@ -134,10 +134,10 @@ def run_replay(
     parts = _parts(options)
     if options.processes > 1 and options.recent is not None:
         raise ReplayError("--report needs one process: leave out --processes")
-    if plan is None:
-        plan = RunSetup(config, rules=options.rules, time_range=options.time_range)
+    if setup is None:
+        setup = RunSetup(config, rules=options.rules, time_range=options.time_range)
     if options.recent is not None:
-        plan.detectors.recent = options.recent
+        setup.detectors.recent = options.recent
     span: list[float] = []
     result = RunResult()
     if options.out:
@@ -158,7 +158,7 @@ def run_replay(
         try:
             read = sort_history(
                 parts,
-                plan,
+                setup,
                 sorter,
                 strict=options.strict,
                 progress=lambda done, events: progress.update(done, events),
@@ -184,7 +184,7 @@ def run_replay(
         if options.processes > 1:
             progress.close()
             body = ReplayProcess(
-                plan,
+                setup,
                 files,
                 free_loopback_addresses(options.processes),
                 options.workers,
@@ -199,10 +199,10 @@ def run_replay(
                     outcomes = cluster.wait()
                 except ClusterError as exc:
                     raise ReplayError(str(exc)) from None
-            _gather(outcomes, result, plan, source, notify)
+            _gather(outcomes, result, setup, source, notify)
         else:
             sink = ResultSink(options.out, result, notify, options.notifications)
-            flow = build_dataflow(plan, source, partition_names(workers), sink)
+            flow = build_dataflow(setup, source, partition_names(workers), sink)
             try:
                 cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
             finally:
@@ -222,16 +222,16 @@ def run_replay(
         options.out,
         sort_runs=runs,
         span=(span[0], span[-1]) if span else None,
-        plan=plan,
-        quarantined=plan.quarantine.total,
-        quarantine_examples=[q.describe() for q in plan.quarantine.examples],
+        setup=setup,
+        quarantined=setup.quarantine.total,
+        quarantine_examples=[q.describe() for q in setup.quarantine.examples],
     )
 
 
 def _gather(
     outcomes: list[dict],
     result: RunResult,
-    plan: RunSetup,
+    setup: RunSetup,
     source: SortedHistorySource,
     notify: Callable[[Notification], None] | None,
 ) -> None:
@@ -245,7 +245,7 @@ def _gather(
     if notify is not None:
         for notification in outcomes[0]["notifications"]:
             notify(notification)
-    quarantine = plan.quarantine
+    quarantine = setup.quarantine
     for outcome in outcomes:
         counts, examples = outcome["quarantine"]
         quarantine.counts.update(counts)

@@ -59,7 +59,7 @@ from engine.flow.steps import (
 
 
 def build_dataflow(
-    plan: RunSetup,
+    setup: RunSetup,
     source: Source,
     partitions: list[str],
     sink: Sink,
@@ -73,7 +73,7 @@ def build_dataflow(
     without a window straight to the incidents. `persist`: snapshot state (Bytewax recovery).
     `recall`: live, reads waiting events back from the intake log (`engine.live.intake`).
     `shard_timer(shard, seconds)`: told how long each shard took over each epoch."""
-    quarantine = plan.quarantine
+    quarantine = setup.quarantine
 
     def decode(
         state: DecodeState | None, chunk: PartitionChunk
@@ -89,12 +89,12 @@ def build_dataflow(
 
     def match_events(keyed: tuple[str, Decoded]) -> tuple[str, ToOrder]:
         _partition, decoded = keyed
-        return ORDER, match(plan, decoded, live=live)
+        return ORDER, match(setup, decoded, live=live)
 
     def order(state: OrderState | None, chunk: ToOrder) -> tuple[OrderState, list[Addressed]]:
         if state is None or fresh(state, OrderState):
-            state = OrderState(plan, partitions, live)
-        return state, _batched(state.step(plan, chunk, recall))
+            state = OrderState(setup, partitions, live)
+        return state, _batched(state.step(setup, chunk, recall))
 
     def correlate_and_detect(
         state: ShardState | None, share: ForShard
@@ -102,7 +102,7 @@ def build_dataflow(
         hits: list[EpochMsg] = []
         for msg in share.msgs:
             started = time.perf_counter()
-            state, found = shard_step(plan, share.shard, state, msg)
+            state, found = shard_step(setup, share.shard, state, msg)
             hits.append(found)
             if shard_timer is not None:
                 shard_timer(share.shard, time.perf_counter() - started)
@@ -113,8 +113,8 @@ def build_dataflow(
         state: IncidentStage | None, msgs: list[EpochMsg | Tick]
     ) -> tuple[IncidentStage, list[Result]]:
         if not isinstance(state, IncidentStage):
-            state = IncidentStage(plan)
-        state.adapt(plan, live)
+            state = IncidentStage(setup)
+        state.adapt(setup, live)
         out: list[Result] = []
         for msg in msgs:
             out.extend(state.step(msg, quarantine))

@@ -27,7 +27,7 @@ from engine.flow.sinks import ResultSink, RunResult
 class ReplayProcess:
     """What each process of the cluster runs, called with its process id."""
 
-    plan: RunSetup
+    setup: RunSetup
     parts: list[Path]  # one sorted partition file per worker of the cluster
     addresses: list[str]  # host:port of every process, in process-id order
     workers_per_process: int
@@ -48,7 +48,7 @@ class ReplayProcess:
             local=writer,
         )
         source = SortedHistorySource(parts=self.parts)
-        flow = build_dataflow(self.plan, source, partition_names(len(self.parts)), sink)
+        flow = build_dataflow(self.setup, source, partition_names(len(self.parts)), sink)
         cli_main(
             flow,
             workers_per_process=self.workers_per_process,
@@ -56,7 +56,7 @@ class ReplayProcess:
             addresses=self.addresses,
             epoch_interval=self.epoch,
         )
-        quarantine = self.plan.quarantine
+        quarantine = self.setup.quarantine
         return {
             "result": result if writer else None,
             "notifications": sent,

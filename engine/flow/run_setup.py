@@ -195,13 +195,13 @@ class ShardState:
         self.generation = 0
         self.dropped = 0
 
-    def sync(self, plan: RunSetup, shard: str) -> None:
+    def sync(self, setup: RunSetup, shard: str) -> None:
         """After a reload: keep the windows of unchanged correlations, start new ones fresh.
         After a restart from a snapshot taken before a detector was added, it starts fresh."""
-        for did, name in plan.det_shard.items():
+        for did, name in setup.det_shard.items():
             if name == shard and did not in self.detectors:
-                self.detectors[did] = plan.new_detector_state(did)
-        rules = plan.rules
+                self.detectors[did] = setup.new_detector_state(did)
+        rules = setup.rules
         if rules.generation == self.generation:
             return
         adopted = rules.ruleset.adopt(self.correlations)

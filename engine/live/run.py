@@ -173,7 +173,7 @@ class LiveEngine:
         live = self.config.live
         self.state_dir = prepare_state_dir(self.config)
         self.quarantine = Quarantine(self.state_dir / "quarantine.jsonl")
-        self.plan = RunSetup(
+        self.setup = RunSetup(
             self.config, rules=self.rules, all_shards=True, quarantine=self.quarantine
         )
         self.disk = DiskSpace(self.state_dir, live.min_free_bytes)
@@ -181,7 +181,7 @@ class LiveEngine:
         self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
         try:
             self.intake = Intake(
-                self.plan,
+                self.setup,
                 self.state_dir / "wal",
                 self.inbox,
                 disk=self.disk,
@@ -190,7 +190,7 @@ class LiveEngine:
             )
         except WalError as exc:
             raise StartupError(str(exc)) from None
-        self.intake.match_one = self.metrics.match(self.plan.match)
+        self.intake.match_one = self.metrics.match(self.setup.match)
         silence_file = SilenceFile(
             self.state_dir / "silences.json", self.config.incidents.silence_retention
         )
@@ -211,7 +211,7 @@ class LiveEngine:
             self.dispatcher.close(timeout=0)
             raise
         sockets.pop("otlp_grpc").close()  # free again for gRPC, which binds its own
-        self.reloader = RuleReloader(self.plan.rule_paths, self.config.rules)
+        self.reloader = RuleReloader(self.setup.rule_paths, self.config.rules)
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
         slack = None
@@ -225,7 +225,7 @@ class LiveEngine:
         self.otlp = _Server(
             make_otlp_app(
                 self.intake,
-                self.plan.aliases,
+                self.setup.aliases,
                 gate=self.ingest_gate,
                 max_body=live.max_request_bytes,
                 bounds=bounds,
@@ -236,7 +236,7 @@ class LiveEngine:
         try:
             self.grpc = GrpcReceiver(
                 self.intake,
-                self.plan.aliases,
+                self.setup.aliases,
                 live.otlp_grpc,
                 live.max_request_bytes,
                 gate=self.ingest_gate,
@@ -255,7 +255,7 @@ class LiveEngine:
         if live.kafka is not None:
             from engine.live.kafka import KafkaIntake
 
-            self.kafka = KafkaIntake(live.kafka, self.intake, self.plan.aliases, bounds=bounds)
+            self.kafka = KafkaIntake(live.kafka, self.intake, self.setup.aliases, bounds=bounds)
         self.intake.open()  # the inbox as the last tick left it (Kafka's messages readable now)
         self.api = _Server(
             make_api_app(
@@ -335,7 +335,7 @@ class LiveEngine:
             if new is None:
                 return False
             try:
-                self.plan.swap_rules(new)
+                self.setup.swap_rules(new)
             except ValueError as exc:
                 log.error("rules not reloaded: %s", exc)
                 return False
@@ -355,7 +355,7 @@ class LiveEngine:
         self._restore_silences()
         sink = LiveSink(self.incident_log, self.views, self.dispatcher, self.metrics)
         flow = build_dataflow(
-            self.plan,
+            self.setup,
             LiveSource(self.intake),
             [LIVE_KEY],
             sink,

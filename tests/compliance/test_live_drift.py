@@ -91,17 +91,17 @@ def test_it_can_be_turned_off():
 
 
 def test_a_shard_restored_from_before_the_detector_existed_takes_it_up():
-    plan = RunSetup(SpanwatchConfig())
-    shard = plan.det_shard["compliance-drift"]
-    state = plan.new_shard_state(shard)
+    setup = RunSetup(SpanwatchConfig())
+    shard = setup.det_shard["compliance-drift"]
+    state = setup.new_shard_state(shard)
     del state.detectors["compliance-drift"]  # as a snapshot of an older version holds it
     state = pickle.loads(pickle.dumps(state))
     event = {"time": 1e9, "session": "s1", "team": "web", "name": "shell.run"}
-    items = [o for dest, o in plan.match(event)[1] if dest == shard]
-    state.sync(plan, shard)
-    state.apply(items, 1e9, plan.quarantine)
+    items = [o for dest, o in setup.match(event)[1] if dest == shard]
+    state.sync(setup, shard)
+    state.apply(items, 1e9, setup.quarantine)
     assert state.detectors["compliance-drift"].stats["observations"] == 1
-    assert plan.quarantine.total == 0
+    assert setup.quarantine.total == 0
 
 
 def test_a_misspelt_setting_is_one_line_with_file_and_line(tmp_path):

@@ -1,6 +1,6 @@
 """Snapshots written before the dataflow's modules moved to `engine/flow/` still resume.
 
-An older snapshot names its classes by their old module paths (`engine.stages`, `engine.plan`,
+An older snapshot names its classes by their old module paths (`engine.stages`, `engine.setup`,
 `engine.source_clocks`, ...). The tests write such snapshots from real state (pickle protocol 2
 names each class in plain text, so the old paths can be put back exactly) and resume from them.
 """
@@ -25,7 +25,7 @@ from engine.flow.quarantine import Quarantine
 from engine.flow.state_pickle import MOVED_MODULES, load_state
 from engine.flow.steps import OrderState, Waiting
 from engine.live.watermarks import SourceClocks
-from tests.engine.live.test_watermarks import NOW, batch, plan_with_correlation
+from tests.engine.live.test_watermarks import NOW, batch, setup_with_correlation
 
 NEW_TO_OLD = {new: old for old, new in MOVED_MODULES.items()}
 
@@ -49,28 +49,28 @@ def old_layout(state: object) -> bytes:
 
 
 def test_an_old_layout_pickle_names_modules_that_no_longer_exist(tmp_path):
-    plan = plan_with_correlation(tmp_path)
-    state = OrderState(plan, ["live"], live=True)
-    state.step(plan, batch(plan, "a", [NOW - 5], NOW))
+    setup = setup_with_correlation(tmp_path)
+    state = OrderState(setup, ["live"], live=True)
+    state.step(setup, batch(setup, "a", [NOW - 5], NOW))
     with pytest.raises(ModuleNotFoundError):
         pickle.loads(old_layout(state))
 
 
 def test_an_order_stage_restored_from_an_old_layout_releases_what_it_would_have(tmp_path):
-    plan = plan_with_correlation(tmp_path)
-    kept = OrderState(plan, ["live"], live=True)
-    kept.step(plan, batch(plan, "a", [NOW - 100, NOW - 40], NOW - 30))
-    kept.step(plan, batch(plan, "b", [NOW - 70, NOW - 20], NOW - 10))  # waiting for "a"
+    setup = setup_with_correlation(tmp_path)
+    kept = OrderState(setup, ["live"], live=True)
+    kept.step(setup, batch(setup, "a", [NOW - 100, NOW - 40], NOW - 30))
+    kept.step(setup, batch(setup, "b", [NOW - 70, NOW - 20], NOW - 10))  # waiting for "a"
     restored = load_state(old_layout(kept))
     assert type(restored) is OrderState
     assert set(restored.clocks.clocks) == {"a", "b"}
     later = [
-        batch(plan, "a", [NOW + 5, NOW + 30], NOW + 31),
-        batch(plan, "b", [NOW + 60], NOW + 61),
+        batch(setup, "a", [NOW + 5, NOW + 30], NOW + 31),
+        batch(setup, "b", [NOW + 60], NOW + 61),
     ]
     for b in later:
-        expected = kept.step(plan, b)
-        got = restored.step(plan, b)
+        expected = kept.step(setup, b)
+        got = restored.step(setup, b)
         assert [(d, repr(m)) for d, m in got] == [(d, repr(m)) for d, m in expected]
     assert restored.stats == kept.stats
 

@@ -19,23 +19,23 @@ from engine.live.wal_format import EVENTS, KAFKA
 
 
 @functools.cache
-def default_plan() -> RunSetup:
+def default_setup() -> RunSetup:
     return RunSetup(SpanwatchConfig(), all_shards=True)
 
 
 def open_intake(
-    directory: Path, inbox: Inbox | None = None, plan: RunSetup | None = None
+    directory: Path, inbox: Inbox | None = None, setup: RunSetup | None = None
 ) -> Intake:
-    intake = Intake(plan or default_plan(), directory, inbox or Inbox(1000))
+    intake = Intake(setup or default_setup(), directory, inbox or Inbox(1000))
     intake.open()
     intake.start()
     return intake
 
 
 @contextmanager
-def temporary_intake(inbox: Inbox | None = None, plan: RunSetup | None = None) -> Iterator[Intake]:
+def temporary_intake(inbox: Inbox | None = None, setup: RunSetup | None = None) -> Iterator[Intake]:
     directory = Path(tempfile.mkdtemp(prefix="spanwatch-intake-"))
-    intake = open_intake(directory, inbox, plan)
+    intake = open_intake(directory, inbox, setup)
     try:
         yield intake
     finally:
