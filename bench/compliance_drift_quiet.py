@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compliance.live_drift import DAY, AdherenceDrift, LiveDriftParams
 from engine.compliance_report import _read_history
 from engine.config import SpanwatchConfig
-from engine.plan import rule_paths
+from engine.flow.run_setup import rule_paths
 from rules.ruleset import RuleSet
 
 SHAPES = {

@@ -1,7 +1,7 @@
 """What observability costs: the live engine's metered match, and a replay writing a report.
 
 Everything is measured in this run, on this machine, as ratios (the box is shared and noisy).
-1. `Plan.match` on simulated events decoded as the receivers decode them, bare and wrapped as
+1. `RunSetup.match` on simulated events decoded as the receivers decode them, bare and wrapped as
    the live engine wraps it (`EngineMetrics.match`: a latency histogram and the usage rollups),
    best of `--rounds` alternating rounds: events/s of each and the ratio.
 2. A whole replay of the same history without and with `--report`'s detector series
@@ -20,20 +20,20 @@ from pathlib import Path
 
 from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
+from engine.flow.run_setup import RunSetup
 from engine.metrics.config import MetricsConfig
 from engine.metrics.registry import EngineMetrics
 from engine.otlp.line_decoder import decode_line
-from engine.plan import Plan
 from engine.replay_run import ReplayOptions, run_replay
 from engine.report.build import build_report
 from replay.simulator.simulate import SimulationSpec, simulate
 
 
-def events_of(history: Path, plan: Plan) -> list[dict]:
+def events_of(history: Path, setup: RunSetup) -> list[dict]:
     out = []
     with history.open("rb") as f:
         for line in f:
-            out.extend(decode_line(line, plan.aliases))
+            out.extend(decode_line(line, setup.aliases))
     return out
 
 
@@ -54,12 +54,12 @@ def main() -> None:
         history = Path(tmp) / "h.jsonl"
         simulate(SimulationSpec(days=args.days, users=args.users, seed=11), history)
         config = SpanwatchConfig(state_dir=str(Path(tmp) / "state"))
-        plan = Plan(config, all_shards=True)
-        events = events_of(history, plan)
-        metered = EngineMetrics(MetricsConfig()).match(plan.match)
+        setup = RunSetup(config, all_shards=True)
+        events = events_of(history, setup)
+        metered = EngineMetrics(MetricsConfig()).match(setup.match)
         bare_best = metered_best = float("inf")
         for _ in range(args.rounds):
-            bare_best = min(bare_best, time_match(plan.match, events))
+            bare_best = min(bare_best, time_match(setup.match, events))
             metered_best = min(metered_best, time_match(metered, events))
         n = n_events = len(events)
         print(f"match, {n:,} events: bare {n / bare_best:,.0f}/s, metered {n / metered_best:,.0f}/s"

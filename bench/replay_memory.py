@@ -55,11 +55,11 @@ def peak_mb(history: Path, out: Path, budget_mb: float, state: Path) -> tuple[fl
 
 def canonical_mb(history: Path) -> float:
     from engine.config import SpanwatchConfig
+    from engine.flow.run_setup import RunSetup
     from engine.history_sort import canonical
     from engine.otlp.line_decoder import decode_line
-    from engine.plan import Plan
 
-    aliases = Plan(SpanwatchConfig()).aliases
+    aliases = RunSetup(SpanwatchConfig()).aliases
     total = 0
     with history.open("rb") as f:
         for line in f:

@@ -26,11 +26,11 @@ from compliance.metrics import ANY, ComplianceTally
 from detectors.timeparse import iso, parse_time
 from engine.atomic_output import OutputError, written_whole
 from engine.config import SpanwatchConfig
+from engine.flow.run_setup import rule_paths
 from engine.incidents.control import ControlError, CreateSilence, parse_control
 from engine.otlp.aliases import AliasTable
 from engine.otlp.event_checks import TimeBounds
 from engine.otlp.line_decoder import DecodeError, decode_history_line
-from engine.plan import rule_paths
 from replay.history import HistoryError
 from replay.readers import expand_paths, read_lines
 from rules.ruleset import RuleSet

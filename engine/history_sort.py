@@ -38,11 +38,11 @@ from typing import Any
 
 import orjson
 
+from engine.flow.items import RunStats
+from engine.flow.run_setup import RunSetup
 from engine.incidents.control import ControlError, parse_control
-from engine.items import RunStats
 from engine.otlp.event_checks import TimeBounds
 from engine.otlp.line_decoder import DecodeError, decode_history_line
-from engine.plan import Plan
 from replay.external_sort import ExternalSort
 from replay.readers import HistoryError, HistoryFile, ReadPosition, read_lines, stored_size
 
@@ -79,7 +79,7 @@ def canonical(event: Mapping[str, Any]) -> bytes:
 
 def sort_history(
     parts: Iterable[HistoryPart],
-    plan: Plan,
+    setup: RunSetup,
     sorter: ExternalSort,
     *,
     strict: bool = False,
@@ -91,12 +91,12 @@ def sort_history(
     Raises StrictStop at the first bad line when `strict`. `progress(bytes, events)` is told
     the stored bytes read so far (over all parts) and the events sorted, now and then.
     """
-    bounds = TimeBounds.of(plan.config.stream)
+    bounds = TimeBounds.of(setup.config.stream)
     stats = RunStats()
     at = now()
     done = 0
     for part in parts:
-        reader = _Reader(part, plan, sorter, bounds, at, stats, strict)
+        reader = _Reader(part, setup, sorter, bounds, at, stats, strict)
         if progress is not None:
             reader.progress = lambda read, base=done: progress(base + read, sorter.records)
         reader.read()
@@ -112,14 +112,14 @@ class _Reader:
     def __init__(
         self,
         part: HistoryPart,
-        plan: Plan,
+        setup: RunSetup,
         sorter: ExternalSort,
         bounds: TimeBounds,
         now: float,
         stats: RunStats,
         strict: bool,
     ) -> None:
-        self.part, self.plan, self.sorter = part, plan, sorter
+        self.part, self.setup, self.sorter = part, setup, sorter
         self.bounds = bounds
         self.now, self.stats, self.strict = now, stats, strict
         self.position = ReadPosition()
@@ -146,11 +146,11 @@ class _Reader:
 
     def _events(self, line_no: int, raw: bytes) -> None:
         try:
-            events, problems = decode_history_line(raw, self.plan.aliases, self.bounds, self.now)
+            events, problems = decode_history_line(raw, self.setup.aliases, self.bounds, self.now)
         except DecodeError as exc:
             self.bad(f"{self.part.file.display}:{line_no}: {exc}")
             return
-        time_range, add = self.plan.time_range, self.sorter.add
+        time_range, add = self.setup.time_range, self.sorter.add
         kept = 0
         for event in events:
             try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from detectors.recent import RecentPoints
 from engine.atomic_output import OutputError, discard, written_whole
 from engine.config import SpanwatchConfig
-from engine.plan import TimeRange
+from engine.flow.run_setup import TimeRange
 from engine.replay_run import ReplayError, ReplayOptions, ReplayReport, print_summary, run_replay
 from engine.report.truth import TruthError, read_truth
 from replay.progress import Progress

@@ -18,16 +18,16 @@ from bytewax.run import cli_main
 
 from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
-from engine.dataflow import build_dataflow
+from engine.flow.dataflow import build_dataflow
+from engine.flow.items import RunStats
+from engine.flow.local_cluster import ClusterError, LocalCluster, free_loopback_addresses
+from engine.flow.quarantine import EXAMPLES
+from engine.flow.replay_process import ReplayProcess
+from engine.flow.replay_source import SortedHistorySource, partition_names, split_history
+from engine.flow.run_setup import RunSetup, TimeRange
+from engine.flow.sinks import ResultSink, RunResult
+from engine.flow.steps import Summary
 from engine.history_sort import HistoryPart, StrictStop, sort_history
-from engine.items import RunStats
-from engine.local_cluster import ClusterError, LocalCluster, free_loopback_addresses
-from engine.plan import Plan, TimeRange
-from engine.quarantine import EXAMPLES
-from engine.replay_process import ReplayProcess
-from engine.sinks import ResultSink, RunResult
-from engine.sources import SortedHistorySource, partition_names, split_history
-from engine.stages import Summary
 from engine.state_dir import prepare_state_dir
 from notifiers.model import Notification
 from replay.external_sort import ExternalSort, SpillError
@@ -67,7 +67,7 @@ class ReplayOptions:
     time_range: TimeRange = field(default_factory=TimeRange)
     strict: bool = False
     workers: int = 1  # Bytewax workers in each process
-    processes: int = 1  # a Bytewax cluster of this many local processes (engine.local_cluster)
+    processes: int = 1  # a Bytewax cluster of this many local processes (engine.flow.local_cluster)
     notifications: str | None = None  # write what would be sent, one line per notification
     sort_memory_mb: float | None = None  # overrides replay.sort_memory_mb
     progress: Progress | None = None  # a progress line on a terminal
@@ -82,7 +82,7 @@ class ReplayReport:
     out: str | None
     sort_runs: int = 0
     span: tuple[float, float] | None = None  # first and last event time replayed (with recent)
-    plan: Plan | None = None
+    setup: RunSetup | None = None
     quarantined: int = 0  # items a stage failed on, put aside
     quarantine_examples: list[str] = field(default_factory=list)
 
@@ -123,7 +123,7 @@ def run_replay(
     config: SpanwatchConfig,
     options: ReplayOptions,
     notify: Callable[[Notification], None] | None = None,
-    plan: Plan | None = None,
+    setup: RunSetup | None = None,
 ) -> ReplayReport:
     """Replay history; raises ReplayError for bad paths, a failing disk and `--strict` failures.
 
@@ -134,10 +134,10 @@ def run_replay(
     parts = _parts(options)
     if options.processes > 1 and options.recent is not None:
         raise ReplayError("--report needs one process: leave out --processes")
-    if plan is None:
-        plan = Plan(config, rules=options.rules, time_range=options.time_range)
+    if setup is None:
+        setup = RunSetup(config, rules=options.rules, time_range=options.time_range)
     if options.recent is not None:
-        plan.detectors.recent = options.recent
+        setup.detectors.recent = options.recent
     span: list[float] = []
     result = RunResult()
     if options.out:
@@ -158,7 +158,7 @@ def run_replay(
         try:
             read = sort_history(
                 parts,
-                plan,
+                setup,
                 sorter,
                 strict=options.strict,
                 progress=lambda done, events: progress.update(done, events),
@@ -184,7 +184,7 @@ def run_replay(
         if options.processes > 1:
             progress.close()
             body = ReplayProcess(
-                plan,
+                setup,
                 files,
                 free_loopback_addresses(options.processes),
                 options.workers,
@@ -199,10 +199,10 @@ def run_replay(
                     outcomes = cluster.wait()
                 except ClusterError as exc:
                     raise ReplayError(str(exc)) from None
-            _gather(outcomes, result, plan, source, notify)
+            _gather(outcomes, result, setup, source, notify)
         else:
             sink = ResultSink(options.out, result, notify, options.notifications)
-            flow = build_dataflow(plan, source, partition_names(workers), sink)
+            flow = build_dataflow(setup, source, partition_names(workers), sink)
             try:
                 cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
             finally:
@@ -222,16 +222,16 @@ def run_replay(
         options.out,
         sort_runs=runs,
         span=(span[0], span[-1]) if span else None,
-        plan=plan,
-        quarantined=plan.quarantine.total,
-        quarantine_examples=[q.describe() for q in plan.quarantine.examples],
+        setup=setup,
+        quarantined=setup.quarantine.total,
+        quarantine_examples=[q.describe() for q in setup.quarantine.examples],
     )
 
 
 def _gather(
     outcomes: list[dict],
     result: RunResult,
-    plan: Plan,
+    setup: RunSetup,
     source: SortedHistorySource,
     notify: Callable[[Notification], None] | None,
 ) -> None:
@@ -245,7 +245,7 @@ def _gather(
     if notify is not None:
         for notification in outcomes[0]["notifications"]:
             notify(notification)
-    quarantine = plan.quarantine
+    quarantine = setup.quarantine
     for outcome in outcomes:
         counts, examples = outcome["quarantine"]
         quarantine.counts.update(counts)

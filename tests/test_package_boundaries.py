@@ -1,7 +1,9 @@
 """The layout holds: the functional core packages stay out of each other and out of Bytewax.
 
 `rules/`, `detectors/`, `notifiers/` and `replay/` import none of the five packages but
-themselves; only `engine/` imports bytewax. Imports are read with `ast`, so an import inside a
+themselves; only `engine/` imports bytewax, and inside it only the dataflow's wiring
+(`engine/flow/`), the live engine's source, sink and recovery (`engine/live/`) and the replay
+command's runner; the dataflow's steps are plain objects that run without Bytewax. Imports are read with `ast`, so an import inside a
 function or under `if TYPE_CHECKING:` counts as much as one at the top of a module.
 """
 
@@ -52,6 +54,40 @@ def test_only_engine_imports_bytewax():
         if "bytewax" in imported_roots(path.read_text(encoding="utf-8"))
     }
     assert importers == {"engine"}
+
+
+# Inside engine/: where Bytewax may be imported, and the dataflow's parts that must not import it.
+BYTEWAX_IN_ENGINE = ("engine/flow/", "engine/live/", "engine/replay_run.py")
+PLAIN_STEPS = (
+    "steps",
+    "run_setup",
+    "items",
+    "event_order",
+    "epoch_merge",
+    "quarantine",
+    "state_pickle",
+)
+
+
+def bytewax_importers(folder: Path) -> set[str]:
+    """Paths (from the repository's root) of the modules under `folder` that import bytewax."""
+    return {
+        path.relative_to(ROOT).as_posix()
+        for path in folder.rglob("*.py")
+        if "bytewax" in imported_roots(path.read_text(encoding="utf-8"))
+    }
+
+
+def test_inside_engine_only_the_dataflow_the_live_engine_and_the_replay_runner_import_bytewax():
+    importers = bytewax_importers(ROOT / "engine")
+    assert importers, "the dataflow imports bytewax somewhere"
+    assert sorted(p for p in importers if not p.startswith(BYTEWAX_IN_ENGINE)) == []
+
+
+def test_the_dataflows_steps_run_without_bytewax():
+    plain = {f"engine/flow/{name}.py" for name in PLAIN_STEPS}
+    assert plain <= {p.relative_to(ROOT).as_posix() for p in (ROOT / "engine/flow").glob("*.py")}
+    assert sorted(plain & bytewax_importers(ROOT / "engine/flow")) == []
 
 
 def test_the_check_sees_every_way_of_importing():

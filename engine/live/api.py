@@ -35,7 +35,7 @@ from engine.live.inbox import Inbox
 from engine.live.intake import Intake, Refused
 from engine.live.otlp_http import durable
 from engine.live.views import Views
-from engine.source_clocks import pseudonym
+from engine.live.watermarks import pseudonym
 
 OUTCOME_STATUS = {"applied": 200, "unchanged": 200, "not_found": 404, "refused": 409}
 MAX_BODY_BYTES = 64 * 1024  # an ack or a silence is a few hundred bytes

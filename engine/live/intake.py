@@ -34,15 +34,15 @@ from typing import Any
 
 import orjson
 
+from engine.flow.items import Arrivals
+from engine.flow.run_setup import RunSetup
 from engine.incidents.control import parse_control
 from engine.incidents.model import Hit
-from engine.items import Arrivals
 from engine.live.disk_space import DiskSpace, is_disk_full
 from engine.live.inbox import Inbox, Record, Taken
 from engine.live.wal import IntakeLog, Pending
 from engine.live.wal_format import CONTROL, EVENTS, KAFKA, TICK, Frame, TickInfo, tick_info
 from engine.metrics.usage_families import Match
-from engine.plan import Plan
 
 log = logging.getLogger("spanwatch")
 ID_FILE = "log-id"
@@ -97,7 +97,7 @@ def decode_events(payload: bytes) -> tuple[list[str], list[dict[str, Any]]]:
 class Intake:
     def __init__(
         self,
-        plan: Plan,
+        setup: RunSetup,
         directory: Path,
         inbox: Inbox,
         *,
@@ -106,8 +106,8 @@ class Intake:
         sync: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.plan = plan
-        self.match_one: Match = plan.match  # the live engine may meter it (engine.metrics)
+        self.setup = setup
+        self.match_one: Match = setup.match  # the live engine may meter it (engine.metrics)
         self.inbox = inbox
         self.disk = disk
         self.clock = clock
@@ -156,7 +156,7 @@ class Intake:
         """Each event through the rules and detector routing; one that fails is quarantined."""
         out = _Matched()
         for i, event in enumerate(events):
-            _, found = self.plan.quarantine.run("match", event, partial(self.match_one, event))
+            _, found = self.setup.quarantine.run("match", event, partial(self.match_one, event))
             if found is None:  # put aside by the quarantine
                 continue
             hits, windowed = found
@@ -212,7 +212,7 @@ class Intake:
         return found
 
     def _writable(self, event: dict[str, Any]) -> bool:
-        ok, _ = self.plan.quarantine.run("intake", event, lambda: orjson.dumps(event))
+        ok, _ = self.setup.quarantine.run("intake", event, lambda: orjson.dumps(event))
         return ok
 
     def offer_control(self, obj: dict[str, Any], ticket: str | None = None) -> Pending:
@@ -322,7 +322,7 @@ class Intake:
         """A record as the receivers had published it, from its frame."""
         if frame.kind == CONTROL:
             obj = orjson.loads(frame.payload)
-            ok, event = self.plan.quarantine.run(
+            ok, event = self.setup.quarantine.run(
                 "control", obj, lambda: parse_control(obj["c"], where="intake log")
             )
             controls = [(obj.get("k"), event)] if ok else []

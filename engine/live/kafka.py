@@ -7,7 +7,7 @@ partition and offset before its offset is committed, and a consumer given a part
 after the last message of it the log holds, whatever its group had committed: a crash between
 the two neither loses the message nor takes it twice. A full inbox pauses consumption (the
 messages wait in Kafka, not in memory). Each partition is
-a sender of its own for the event-time watermarks (`engine.source_clocks`). A message that
+a sender of its own for the event-time watermarks (`engine.live.watermarks`). A message that
 does not decode, or is larger than the whole inbox, is counted and logged with its topic,
 partition and offset, then skipped; events with values that must not enter state
 (`engine.otlp.event_checks`) are counted (also against their partition) and logged the same way,

@@ -28,7 +28,9 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from engine.config import SpanwatchConfig
-from engine.dataflow import build_dataflow
+from engine.flow.dataflow import build_dataflow
+from engine.flow.quarantine import Quarantine
+from engine.flow.run_setup import RunSetup
 from engine.live.api import make_api_app
 from engine.live.disk_space import DiskSpace
 from engine.live.inbox import Inbox
@@ -47,8 +49,6 @@ from engine.live.wal import WalError
 from engine.live.wal_retention import Retention
 from engine.metrics.registry import EngineMetrics
 from engine.otlp.event_checks import TimeBounds
-from engine.plan import Plan
-from engine.quarantine import Quarantine
 from engine.state_dir import prepare_state_dir
 from notifiers.dispatcher import Dispatcher
 from rules.reload import RuleReloader
@@ -173,13 +173,15 @@ class LiveEngine:
         live = self.config.live
         self.state_dir = prepare_state_dir(self.config)
         self.quarantine = Quarantine(self.state_dir / "quarantine.jsonl")
-        self.plan = Plan(self.config, rules=self.rules, all_shards=True, quarantine=self.quarantine)
+        self.setup = RunSetup(
+            self.config, rules=self.rules, all_shards=True, quarantine=self.quarantine
+        )
         self.disk = DiskSpace(self.state_dir, live.min_free_bytes)
         self.metrics = EngineMetrics(self.config.metrics)
         self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
         try:
             self.intake = Intake(
-                self.plan,
+                self.setup,
                 self.state_dir / "wal",
                 self.inbox,
                 disk=self.disk,
@@ -188,7 +190,7 @@ class LiveEngine:
             )
         except WalError as exc:
             raise StartupError(str(exc)) from None
-        self.intake.match_one = self.metrics.match(self.plan.match)
+        self.intake.match_one = self.metrics.match(self.setup.match)
         silence_file = SilenceFile(
             self.state_dir / "silences.json", self.config.incidents.silence_retention
         )
@@ -209,7 +211,7 @@ class LiveEngine:
             self.dispatcher.close(timeout=0)
             raise
         sockets.pop("otlp_grpc").close()  # free again for gRPC, which binds its own
-        self.reloader = RuleReloader(self.plan.rule_paths, self.config.rules)
+        self.reloader = RuleReloader(self.setup.rule_paths, self.config.rules)
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
         slack = None
@@ -223,7 +225,7 @@ class LiveEngine:
         self.otlp = _Server(
             make_otlp_app(
                 self.intake,
-                self.plan.aliases,
+                self.setup.aliases,
                 gate=self.ingest_gate,
                 max_body=live.max_request_bytes,
                 bounds=bounds,
@@ -234,7 +236,7 @@ class LiveEngine:
         try:
             self.grpc = GrpcReceiver(
                 self.intake,
-                self.plan.aliases,
+                self.setup.aliases,
                 live.otlp_grpc,
                 live.max_request_bytes,
                 gate=self.ingest_gate,
@@ -253,7 +255,7 @@ class LiveEngine:
         if live.kafka is not None:
             from engine.live.kafka import KafkaIntake
 
-            self.kafka = KafkaIntake(live.kafka, self.intake, self.plan.aliases, bounds=bounds)
+            self.kafka = KafkaIntake(live.kafka, self.intake, self.setup.aliases, bounds=bounds)
         self.intake.open()  # the inbox as the last tick left it (Kafka's messages readable now)
         self.api = _Server(
             make_api_app(
@@ -333,7 +335,7 @@ class LiveEngine:
             if new is None:
                 return False
             try:
-                self.plan.swap_rules(new)
+                self.setup.swap_rules(new)
             except ValueError as exc:
                 log.error("rules not reloaded: %s", exc)
                 return False
@@ -353,7 +355,7 @@ class LiveEngine:
         self._restore_silences()
         sink = LiveSink(self.incident_log, self.views, self.dispatcher, self.metrics)
         flow = build_dataflow(
-            self.plan,
+            self.setup,
             LiveSource(self.intake),
             [LIVE_KEY],
             sink,

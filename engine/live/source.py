@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from engine.items import Arrivals
+from engine.flow.items import Arrivals
 from engine.live.intake import Intake, LogPosition
 
 log = logging.getLogger("spanwatch")

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from engine.flow.state_pickle import load_state
 from engine.live.intake import Intake, LogPosition
 
 log = logging.getLogger("spanwatch")
@@ -43,7 +44,7 @@ def needed_position(recovery_dir: Path, log_id: str) -> int | None:
                 if snapshot.log_id == log_id:
                     positions.append(snapshot.scan_from)
             elif step == ORDER_STEP and isinstance(snapshot, bytes):
-                state = pickle.loads(snapshot)  # noqa: S301 - our own recovery store
+                state = load_state(snapshot)
                 low = state.low_water() if hasattr(state, "low_water") else None
                 if low is not None:
                     positions.append(low)

@@ -64,7 +64,7 @@ class StageTimer:
         )
 
     def shard(self, shard: str, seconds: float) -> None:
-        """Shards named `c…` hold correlations, `d…` detectors (see `engine.plan`)."""
+        """Shards named `c…` hold correlations, `d…` detectors (see `engine.flow.run_setup`)."""
         self.shard_update.labels("correlate" if shard.startswith("c") else "detect").observe(
             seconds
         )

@@ -136,7 +136,7 @@ class Usage(Collector):
 
 
 def metered_match(match: Match, timer: StageTimer, usage: Usage | None) -> Match:
-    """`match` (the plan's), with each event and its policy hits counted in `usage`, and one
+    """`match` (the run setup's), with each event and its policy hits counted in `usage`, and one
     event in `TIME_EVERY` timed (a histogram's observation costs a tenth of a match; a sample
     shows the distribution as well)."""
     observe = timer.rule_evaluation.observe

@@ -27,10 +27,10 @@ def build_report(
     truth: list[dict[str, Any]] | None = None,
 ) -> str:
     lines = read_log(log_path)
-    plan = report.plan
+    setup = report.setup
     group_by = {}
-    if plan is not None:
-        group_by = {d: plan.detectors.compiled(d).group_by for d in plan.detectors.detector_ids}
+    if setup is not None:
+        group_by = {d: setup.detectors.compiled(d).group_by for d in setup.detectors.detector_ids}
     summary = report.result.summary
     opened = [line for line in lines if line.get("type") == "incident.opened"]
     return render(

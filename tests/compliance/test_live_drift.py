@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from compliance.live_drift import DAY, AdherenceDrift, LiveDriftParams
 from engine.config import SpanwatchConfig
-from engine.plan import Plan
+from engine.flow.run_setup import RunSetup
 from tests.compliance.history import START, write_history
 
 DROP_WEEK = 5
@@ -83,25 +83,25 @@ def test_steady_and_small_teams_stay_quiet(drift_log):
 
 
 def test_it_can_be_turned_off():
-    on = Plan(SpanwatchConfig())
-    off = Plan(SpanwatchConfig.model_validate({"compliance": {"drift": {"enabled": False}}}))
+    on = RunSetup(SpanwatchConfig())
+    off = RunSetup(SpanwatchConfig.model_validate({"compliance": {"drift": {"enabled": False}}}))
     event = {"time": 1e9, "session": "s1", "team": "web", "name": "shell.run"}
     assert any(o.detector_id == "compliance-drift" for _, o in on.match(event)[1])
     assert not any(o.detector_id == "compliance-drift" for _, o in off.match(event)[1])
 
 
 def test_a_shard_restored_from_before_the_detector_existed_takes_it_up():
-    plan = Plan(SpanwatchConfig())
-    shard = plan.det_shard["compliance-drift"]
-    state = plan.new_shard_state(shard)
+    setup = RunSetup(SpanwatchConfig())
+    shard = setup.det_shard["compliance-drift"]
+    state = setup.new_shard_state(shard)
     del state.detectors["compliance-drift"]  # as a snapshot of an older version holds it
     state = pickle.loads(pickle.dumps(state))
     event = {"time": 1e9, "session": "s1", "team": "web", "name": "shell.run"}
-    items = [o for dest, o in plan.match(event)[1] if dest == shard]
-    state.sync(plan, shard)
-    state.apply(items, 1e9, plan.quarantine)
+    items = [o for dest, o in setup.match(event)[1] if dest == shard]
+    state.sync(setup, shard)
+    state.apply(items, 1e9, setup.quarantine)
     assert state.detectors["compliance-drift"].stats["observations"] == 1
-    assert plan.quarantine.total == 0
+    assert setup.quarantine.total == 0
 
 
 def test_a_misspelt_setting_is_one_line_with_file_and_line(tmp_path):

@@ -108,9 +108,9 @@ def test_each_geography_new_after_warm_up_is_news_until_adopted(calls):
 def test_a_detector_of_hourly_windows_keeps_its_incident_open_between_signals():
     """A firing key signals once a window: an hourly detector's incident must outlive the
     hour between two signals instead of resolving and opening again with the next one."""
+    from engine.flow.run_setup import signal_hit
     from engine.incidents.book import IncidentBook
     from engine.incidents.config import IncidentsConfig
-    from engine.plan import signal_hit
 
     spec = {"id": "hourly", "kind": "ewma", "interval": "1h", "warmup": "1h",
             "params": {"direction": "up", "z": 3}}  # fmt: skip

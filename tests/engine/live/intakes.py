@@ -12,28 +12,30 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import SpanwatchConfig
+from engine.flow.run_setup import RunSetup
 from engine.live.inbox import Inbox
 from engine.live.intake import Intake, decode_events
 from engine.live.wal_format import EVENTS, KAFKA
-from engine.plan import Plan
 
 
 @functools.cache
-def default_plan() -> Plan:
-    return Plan(SpanwatchConfig(), all_shards=True)
+def default_setup() -> RunSetup:
+    return RunSetup(SpanwatchConfig(), all_shards=True)
 
 
-def open_intake(directory: Path, inbox: Inbox | None = None, plan: Plan | None = None) -> Intake:
-    intake = Intake(plan or default_plan(), directory, inbox or Inbox(1000))
+def open_intake(
+    directory: Path, inbox: Inbox | None = None, setup: RunSetup | None = None
+) -> Intake:
+    intake = Intake(setup or default_setup(), directory, inbox or Inbox(1000))
     intake.open()
     intake.start()
     return intake
 
 
 @contextmanager
-def temporary_intake(inbox: Inbox | None = None, plan: Plan | None = None) -> Iterator[Intake]:
+def temporary_intake(inbox: Inbox | None = None, setup: RunSetup | None = None) -> Iterator[Intake]:
     directory = Path(tempfile.mkdtemp(prefix="spanwatch-intake-"))
-    intake = open_intake(directory, inbox, plan)
+    intake = open_intake(directory, inbox, setup)
     try:
         yield intake
     finally:

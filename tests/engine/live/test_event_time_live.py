@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from engine.source_clocks import pseudonym
+from engine.live.watermarks import pseudonym
 from engine.timeutil import parse_time
 from tests.engine.test_live_engine import INGEST_AUTH, TOKEN, Engine
 from tests.notifiers.fakes import FakeService, slack_webhook_responder

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from engine.live.inbox import Inbox
 from engine.live.intake import Intake, LogPosition
 
-from .intakes import default_plan
+from .intakes import default_setup
 
 NOW = time.time()
 
@@ -40,7 +40,7 @@ def seen(arrivals) -> tuple:
 
 
 def open_intake(directory: Path, clock) -> Intake:
-    intake = Intake(default_plan(), directory, Inbox(50, 10**8), clock=clock)
+    intake = Intake(default_setup(), directory, Inbox(50, 10**8), clock=clock)
     intake.open()
     intake.start()
     return intake

@@ -17,9 +17,9 @@ import pytest
 from detectors.model import Observation
 from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
+from engine.flow.run_setup import RunSetup, ShardState, rule_hit, signal_hit
 from engine.incidents.model import Hit
 from engine.otlp.line_decoder import decode_line
-from engine.plan import Plan, ShardState, rule_hit, signal_hit
 from replay.simulator.shape import OrgShape
 from replay.simulator.simulate import SimulationSpec, simulate
 
@@ -40,14 +40,14 @@ SHAPES = {
 }
 
 
-def decoded(plan: Plan, path: Path) -> list[dict[str, Any]]:
+def decoded(setup: RunSetup, path: Path) -> list[dict[str, Any]]:
     with gzip.open(path) as lines:
-        events = [e for line in lines for e in decode_line(line, plan.aliases)]
+        events = [e for line in lines for e in decode_line(line, setup.aliases)]
     return sorted(events, key=lambda e: e["time"])
 
 
 def epochs(
-    plan: Plan, events: list[dict[str, Any]]
+    setup: RunSetup, events: list[dict[str, Any]]
 ) -> Iterator[tuple[float, dict[str, list[Any]]]]:
     """(watermark, each shard's inputs) per epoch of the history, in event-time order."""
     index, shares = None, {}
@@ -57,7 +57,7 @@ def epochs(
             if index is not None:
                 yield (index + 1) * EPOCH, shares
             index, shares = at, {}
-        for shard, item in plan.match(event)[1]:
+        for shard, item in setup.match(event)[1]:
             shares.setdefault(shard, []).append(item)
     if index is not None:
         yield (index + 1) * EPOCH, shares
@@ -75,23 +75,23 @@ def one_at_a_time(state: ShardState, items: list[Any]) -> list[Hit]:
 
 
 def run(
-    plan: Plan, events: list[dict[str, Any]], *, one_by_one: bool, report: bool
+    setup: RunSetup, events: list[dict[str, Any]], *, one_by_one: bool, report: bool
 ) -> list[dict[str, Any]]:
     """Every hit of every shard, epoch by epoch, as the incident stage would receive them."""
     states: dict[str, ShardState] = {}
-    for shard in plan.shard_names:
-        states[shard] = plan.new_shard_state(shard)
+    for shard in setup.shard_names:
+        states[shard] = setup.new_shard_state(shard)
         if report:
             for detector in states[shard].detectors.values():
                 detector.recent = RecentPoints()
     hits: list[dict[str, Any]] = []
-    for watermark, shares in epochs(plan, events):
-        for shard in plan.shard_names:
+    for watermark, shares in epochs(setup, events):
+        for shard in setup.shard_names:
             state, items = states[shard], shares.get(shard, [])
             if one_by_one:
                 hits += [vars(h) for h in one_at_a_time(state, items)]
                 items = []
-            hits += [vars(h) for h in state.apply(items, watermark, plan.quarantine)]
+            hits += [vars(h) for h in state.apply(items, watermark, setup.quarantine)]
     stats = {shard: state.stats() for shard, state in states.items()}
     return [*hits, stats]
 
@@ -100,12 +100,12 @@ def run(
 def test_a_batched_epoch_finds_what_its_inputs_one_by_one_find(name, tmp_path):
     history = tmp_path / "history.jsonl.gz"
     simulate(SHAPES[name], history)
-    plan = Plan(SpanwatchConfig(state_dir=str(tmp_path / "state")))
-    events = decoded(plan, history)
-    batched = run(plan, events, one_by_one=False, report=False)
+    setup = RunSetup(SpanwatchConfig(state_dir=str(tmp_path / "state")))
+    events = decoded(setup, history)
+    batched = run(setup, events, one_by_one=False, report=False)
     sources = {h["source"] for h in batched[:-1]}
     assert sources == {"rule", "detector"}, "the history raises detector and correlation hits"
-    assert batched == run(plan, events, one_by_one=True, report=False)
+    assert batched == run(setup, events, one_by_one=True, report=False)
     if name == "spans-seed-3":  # a report describes every window: the slowest of the three
-        assert batched == run(plan, events, one_by_one=False, report=True)
-    assert plan.quarantine.total == 0
+        assert batched == run(setup, events, one_by_one=False, report=True)
+    assert setup.quarantine.total == 0

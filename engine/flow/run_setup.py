@@ -14,9 +14,9 @@ from detectors.detectorset import DetectorSet, DetectorState
 from detectors.model import Observation, Signal
 from engine.compliance_drift import day_closed, drift_observation, new_drift_state
 from engine.config import SpanwatchConfig
+from engine.flow.quarantine import Quarantine
 from engine.incidents.model import Hit
 from engine.otlp.aliases import AliasTable
-from engine.quarantine import Quarantine
 from rules import ruleset as _ruleset
 from rules.model import CorrelationInput
 from rules.model import Hit as RuleHit
@@ -79,7 +79,7 @@ class TimeRange:
         return (self.start is None or t >= self.start) and (self.end is None or t < self.end)
 
 
-class Plan:
+class RunSetup:
     """Loaded once per run; read-only afterwards, so every worker may share it."""
 
     def __init__(
@@ -195,13 +195,13 @@ class ShardState:
         self.generation = 0
         self.dropped = 0
 
-    def sync(self, plan: Plan, shard: str) -> None:
+    def sync(self, setup: RunSetup, shard: str) -> None:
         """After a reload: keep the windows of unchanged correlations, start new ones fresh.
         After a restart from a snapshot taken before a detector was added, it starts fresh."""
-        for did, name in plan.det_shard.items():
+        for did, name in setup.det_shard.items():
             if name == shard and did not in self.detectors:
-                self.detectors[did] = plan.new_detector_state(did)
-        rules = plan.rules
+                self.detectors[did] = setup.new_detector_state(did)
+        rules = setup.rules
         if rules.generation == self.generation:
             return
         adopted = rules.ruleset.adopt(self.correlations)

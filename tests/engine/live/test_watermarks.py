@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.config import SpanwatchConfig
-from engine.items import Matched, Timed, ToOrder
-from engine.merge import EpochMsg
-from engine.plan import INCIDENTS, Plan
-from engine.source_clocks import SourceClocks, pseudonym
-from engine.stages import OrderState
+from engine.flow.epoch_merge import EpochMsg
+from engine.flow.items import Matched, Timed, ToOrder
+from engine.flow.run_setup import INCIDENTS, RunSetup
+from engine.flow.steps import OrderState
+from engine.live.watermarks import SourceClocks, pseudonym
 from rules.model import CorrelationInput
 
 NOW = 1_795_000_000.0
@@ -116,7 +116,7 @@ def test_a_minute_under_the_threshold_does_not_warn():
     assert len(c.health(NOW + 59.9, NOW, NOW).warnings) == 1
 
 
-def plan_with_correlation(tmp_path) -> Plan:
+def setup_with_correlation(tmp_path) -> RunSetup:
     rule = tmp_path / "burst.yml"
     rule.write_text(
         "title: failed\nname: failed\nlogsource: {product: t}\n"
@@ -131,13 +131,13 @@ def plan_with_correlation(tmp_path) -> Plan:
             "detectors": [],
         }
     )
-    return Plan(config, rules=[str(rule)])
+    return RunSetup(config, rules=[str(rule)])
 
 
-def batch(plan: Plan, source: str, times: list[float], clock: float) -> ToOrder:
+def batch(setup: RunSetup, source: str, times: list[float], clock: float) -> ToOrder:
     items = []
     for i, t in enumerate(times):
-        hits, windowed = plan.match({"time": t, "status": "error", "user": "u"})
+        hits, windowed = setup.match({"time": t, "status": "error", "user": "u"})
         items.append(Timed(t, i, source, Matched(hits, windowed)))
     return ToOrder("live", items, clock, False, None)
 
@@ -152,19 +152,19 @@ def shard_items(out) -> list[CorrelationInput]:
 
 
 def test_an_event_behind_the_watermark_still_counts_where_its_window_is_open(tmp_path):
-    plan = plan_with_correlation(tmp_path)
-    state = OrderState(plan, ["live"], live=True)
-    state.step(plan, batch(plan, "a", [NOW - 100], NOW - 99))
-    state.step(plan, batch(plan, "a", [NOW - 1], NOW))
+    setup = setup_with_correlation(tmp_path)
+    state = OrderState(setup, ["live"], live=True)
+    state.step(setup, batch(setup, "a", [NOW - 100], NOW - 99))
+    state.step(setup, batch(setup, "a", [NOW - 1], NOW))
     assert state.shard_watermark == NOW - 1  # every second up to the watermark went out
     # a sender three minutes behind: behind the watermark, but its 10-minute window is open
-    out = state.step(plan, batch(plan, "b", [NOW - 180], NOW + 1))
-    out += state.step(plan, batch(plan, "a", [NOW + 44], NOW + 45))
+    out = state.step(setup, batch(setup, "b", [NOW - 180], NOW + 1))
+    out += state.step(setup, batch(setup, "a", [NOW + 44], NOW + 45))
     assert [i.time for i in shard_items(out)] == [NOW - 180, NOW - 1]  # own times, in order
     assert state.stats.late == 0
     # twenty minutes behind: every window it could join has closed
-    out = state.step(plan, batch(plan, "b", [NOW - 1200], NOW + 46))
-    out += state.step(plan, batch(plan, "a", [NOW + 90], NOW + 91))
+    out = state.step(setup, batch(setup, "b", [NOW - 1200], NOW + 46))
+    out += state.step(setup, batch(setup, "a", [NOW + 90], NOW + 91))
     assert all(i.time > NOW - 1200 for i in shard_items(out))
     assert state.stats.late == 1 and state.clocks.clocks["b"].late == 1
     assert math.isfinite(state.shard_watermark)

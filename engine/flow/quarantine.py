@@ -4,7 +4,7 @@ the stage goes on with the next one.
 This is the one place where the engine catches an exception for one item: every step that
 works item by item (matching an event, placing it in the event-time order, a window or a
 detector taking it, the incident book applying a hit or a control event) calls `each` or `run`,
-and the last resort around a whole step is `run` too (`engine.bw`). A stage therefore never dies
+and the last resort around a whole step is `run` too (`engine.flow.bytewax_step`). A stage therefore never dies
 for one event, and since a restart replays the same input through the same code, it meets a
 poison item only where it met it before, and puts it aside again.
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from engine.flow.epoch_merge import EpochMsg
 from engine.incidents.control import ControlEvent
 from engine.incidents.model import Hit
-from engine.merge import EpochMsg
 
 MAX_REPORTED_BAD_LINES = 100
 
@@ -58,7 +58,7 @@ class SortedRecords:
 
     An item is (time, place in the sorted history, record); a record is one tag byte (`SPAN`,
     `EVENT` or `CONTROL`) and the canonical JSON of an event or a control event; see
-    `engine.history_sort` and `engine.sources`. The partition's last chunk carries its counters.
+    `engine.history_sort` and `engine.flow.replay_source`. The partition's last chunk carries its counters.
     """
 
     items: list[tuple[float, int, bytes]]

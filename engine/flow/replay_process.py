@@ -1,6 +1,6 @@
-"""One process of a replay cluster (`engine.local_cluster`): its share of the dataflow.
+"""One process of a replay cluster (`engine.flow.local_cluster`): its share of the dataflow.
 
-Every process reads the partitions of the history that its workers own (`engine.sources`),
+Every process reads the partitions of the history that its workers own (`engine.flow.replay_source`),
 decodes and matches them, and takes its share of the keyed shards; the order and the incident
 stage run wherever Bytewax puts their keys. Only process 0 lists the sink's partition, so the
 incident log and the notifications file are written once, by one writer, in the incident
@@ -17,17 +17,17 @@ from typing import Any
 
 from bytewax.run import cli_main
 
-from engine.dataflow import build_dataflow
-from engine.plan import Plan
-from engine.sinks import ResultSink, RunResult
-from engine.sources import SortedHistorySource, partition_names
+from engine.flow.dataflow import build_dataflow
+from engine.flow.replay_source import SortedHistorySource, partition_names
+from engine.flow.run_setup import RunSetup
+from engine.flow.sinks import ResultSink, RunResult
 
 
 @dataclass
 class ReplayProcess:
     """What each process of the cluster runs, called with its process id."""
 
-    plan: Plan
+    setup: RunSetup
     parts: list[Path]  # one sorted partition file per worker of the cluster
     addresses: list[str]  # host:port of every process, in process-id order
     workers_per_process: int
@@ -48,7 +48,7 @@ class ReplayProcess:
             local=writer,
         )
         source = SortedHistorySource(parts=self.parts)
-        flow = build_dataflow(self.plan, source, partition_names(len(self.parts)), sink)
+        flow = build_dataflow(self.setup, source, partition_names(len(self.parts)), sink)
         cli_main(
             flow,
             workers_per_process=self.workers_per_process,
@@ -56,7 +56,7 @@ class ReplayProcess:
             addresses=self.addresses,
             epoch_interval=self.epoch,
         )
-        quarantine = self.plan.quarantine
+        quarantine = self.setup.quarantine
         return {
             "result": result if writer else None,
             "notifications": sent,

@@ -1,18 +1,18 @@
 """The dataflow's steps as plain objects: decode, match, order, correlate and detect, incidents.
 
-`engine.dataflow` only wires these into Bytewax; everything they do can be driven (and tested)
+`engine.flow.dataflow` only wires these into Bytewax; everything they do can be driven (and tested)
 without it.
 
 Replay and live differ in two places only. Replay's input is already in event-time order
 (`engine.history_sort`), and every hit travels with its event through the order, so the incident
 stage sees one deterministic sequence. Live, the order stage keeps a watermark per source
-(`engine.source_clocks`), and hits of rules without a window do not wait for it: the order stage
+(`engine.live.watermarks`), and hits of rules without a window do not wait for it: the order stage
 hands them, with the control events from the API, to the incident stage in the same tick, which
 applies them at once, at the tick's wall clock. Live or not, the steps read no clock of their
 own, so the same input gives the same output (what recovery after a crash relies on).
 
 Every step that works item by item takes its items through the run's quarantine
-(`engine.quarantine`): one item that fails is put aside, and the step goes on.
+(`engine.flow.quarantine`): one item that fails is put aside, and the step goes on.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from typing import Any
 
 import orjson
 
-from engine.history_sort import CONTROL
-from engine.incidents.book import IncidentBook
-from engine.incidents.control import parse_control
-from engine.incidents.model import ControlReport, Hit, Transition
-from engine.items import (
+from engine.flow.epoch_merge import CompleteEpoch, EpochMerger, EpochMsg
+from engine.flow.event_order import Epoch, EventOrder, Frontier
+from engine.flow.items import (
     Addressed,
     Arrivals,
     Decoded,
@@ -42,11 +40,14 @@ from engine.items import (
     Timed,
     ToOrder,
 )
-from engine.merge import CompleteEpoch, EpochMerger, EpochMsg
-from engine.ordering import Epoch, EventOrder, Frontier
-from engine.plan import INCIDENTS, ORDER, Plan, ShardState
-from engine.quarantine import Quarantine
-from engine.source_clocks import SourceClocks
+from engine.flow.quarantine import Quarantine
+from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup, ShardState
+from engine.flow.state_pickle import load_state
+from engine.history_sort import CONTROL
+from engine.incidents.book import IncidentBook
+from engine.incidents.control import parse_control
+from engine.incidents.model import ControlReport, Hit, Transition
+from engine.live.watermarks import SourceClocks
 from notifiers.model import Notification
 
 PICKLE = pickle.HIGHEST_PROTOCOL
@@ -87,7 +88,7 @@ class DecodeState:
 def decode_sorted(partition: str, chunk: SortedRecords) -> Decoded:
     """Replay: records of the sorted history -> events and control events at their place in the
     order (the partition's reader has dropped exact duplicates and counted the events, see
-    `engine.sources`), so any worker may decode any chunk."""
+    `engine.flow.replay_source`), so any worker may decode any chunk."""
     items: list[Timed] = []
     loads = orjson.loads
     for t, seq, record in chunk.items:
@@ -98,7 +99,7 @@ def decode_sorted(partition: str, chunk: SortedRecords) -> Decoded:
     return Decoded(partition, items, [], [], None, chunk.done, chunk.stats)
 
 
-def match(plan: Plan, decoded: Decoded, *, live: bool) -> ToOrder:
+def match(setup: RunSetup, decoded: Decoded, *, live: bool) -> ToOrder:
     """Rules and detector routing for each event of a chunk (stateless: any worker may run it).
 
     Live, the receivers matched the events already, as they came in (`engine.live.intake`), and
@@ -107,7 +108,7 @@ def match(plan: Plan, decoded: Decoded, *, live: bool) -> ToOrder:
     """
     prompt: list[Hit] = list(decoded.hits)
     items: list[Timed] = []
-    match_one, quarantine = plan.match, plan.quarantine
+    match_one, quarantine = setup.match, setup.quarantine
     for timed in decoded.items:
         event = timed.payload
         if type(event) is dict:
@@ -158,8 +159,8 @@ class OrderState:
     snapshot of a busy engine holds a few numbers per waiting event, not the event.
     """
 
-    def __init__(self, plan: Plan, partitions: list[str], live: bool) -> None:
-        stream = plan.config.stream
+    def __init__(self, setup: RunSetup, partitions: list[str], live: bool) -> None:
+        stream = setup.config.stream
         self.version = STATE_VERSION
         if live:  # every second of wall time closes what it can, with data or without
             tick = min(stream.tick, LIVE_TICK)
@@ -183,7 +184,7 @@ class OrderState:
         self.seq = 0
         self.stats = RunStats()
         self.held_bytes = 0  # pickled bytes of the waiting items kept in memory
-        self.memory = plan.config.live.waiting_memory_bytes
+        self.memory = setup.config.live.waiting_memory_bytes
 
     def __getstate__(self) -> dict[str, Any]:
         """Waiting items with a place in the intake log are snapshotted by that place alone."""
@@ -208,7 +209,9 @@ class OrderState:
         refs = [w.ref[0] for _, _, w in self.order.heap if isinstance(w, Waiting) and w.ref]
         return min(refs) if refs else None
 
-    def step(self, plan: Plan, batch: ToOrder, recall: Recall | None = None) -> list[Addressed]:
+    def step(
+        self, setup: RunSetup, batch: ToOrder, recall: Recall | None = None
+    ) -> list[Addressed]:
         """Take one partition's chunk in; every epoch it completes, split by destination."""
         if batch.stats is not None:
             self.stats.merge(batch.stats)
@@ -224,14 +227,14 @@ class OrderState:
         else:
             assert batch.clock is not None
             now = batch.clock
-            for _ in plan.quarantine.each("order", batch.items, lambda t: self._wait(t, now)):
+            for _ in setup.quarantine.each("order", batch.items, lambda t: self._wait(t, now)):
                 pass
             clocks.forget_idle(now)
             watermark = clocks.watermark(now)
         out: list[Addressed] = []
         released: list[EpochMsg] = []
         for epoch in order.release(watermark):
-            for addressed in self._split(plan, epoch, now, recall):
+            for addressed in self._split(setup, epoch, now, recall):
                 if addressed.dest == INCIDENTS and clocks is not None:
                     released.append(addressed.msg)
                 else:
@@ -254,7 +257,7 @@ class OrderState:
         self.clocks.arrive(timed.source, timed.time, now)
 
     def _released(
-        self, plan: Plan, epoch: Epoch, recall: Recall | None
+        self, setup: RunSetup, epoch: Epoch, recall: Recall | None
     ) -> list[tuple[float, str, Any]]:
         """(time, source, payload) of an epoch's items: unpickled, or recalled from the log."""
         missing = [w.ref for w in epoch.items if isinstance(w, Waiting) and w.blob is None]
@@ -266,24 +269,24 @@ class OrderState:
                 continue
             if item.blob is not None:
                 self.held_bytes -= len(item.blob)
-                # our own bytes, pickled by this stage in this process
-                out.append((item.time, item.source, pickle.loads(item.blob)))  # noqa: S301
+                # our own bytes, pickled by this stage (or restored with its snapshot)
+                out.append((item.time, item.source, load_state(item.blob)))
                 continue
-            ok, windowed = plan.quarantine.run(
-                "order", {"ref": item.ref}, lambda w=item: plan.match(found[w.ref][1])[1]
+            ok, windowed = setup.quarantine.run(
+                "order", {"ref": item.ref}, lambda w=item: setup.match(found[w.ref][1])[1]
             )
             if ok:
                 out.append((item.time, item.source, Matched([], windowed)))
         return out
 
     def _split(
-        self, plan: Plan, epoch: Epoch, now: float, recall: Recall | None
+        self, setup: RunSetup, epoch: Epoch, now: float, recall: Recall | None
     ) -> list[Addressed]:
         """One epoch's share for each destination: hits and control events to the incidents,
         each windowed input to its shard (unless every window it could join has closed)."""
-        routed: dict[str, list[Any]] = {dest: [] for dest in plan.dests}
+        routed: dict[str, list[Any]] = {dest: [] for dest in setup.dests}
         closed_at = self.shard_watermark
-        for t, source, payload in self._released(plan, epoch, recall):
+        for t, source, payload in self._released(setup, epoch, recall):
             if not isinstance(payload, Matched):
                 routed[INCIDENTS].append(payload)  # a control event (replay)
                 continue
@@ -291,7 +294,7 @@ class OrderState:
             behind = t < closed_at
             lost = False
             for dest, item in payload.windowed:
-                if behind and plan.window_closed(item, closed_at):
+                if behind and setup.window_closed(item, closed_at):
                     lost = True
                     continue
                 routed[dest].append(item)
@@ -309,13 +312,13 @@ class OrderState:
 
 
 def shard_step(
-    plan: Plan, shard: str, state: ShardState | None, msg: EpochMsg
+    setup: RunSetup, shard: str, state: ShardState | None, msg: EpochMsg
 ) -> tuple[ShardState, EpochMsg]:
     """One keyed shard: its correlations and detectors over one epoch."""
     if state is None:
-        state = plan.new_shard_state(shard)
-    state.sync(plan, shard)
-    hits = state.apply(msg.items, msg.watermark, plan.quarantine)
+        state = setup.new_shard_state(shard)
+    state.sync(setup, shard)
+    hits = state.apply(msg.items, msg.watermark, setup.quarantine)
     stats = state.stats() if msg.final else {}
     return state, EpochMsg(shard, msg.index, msg.watermark, hits, msg.final, stats)
 
@@ -343,10 +346,10 @@ class IncidentStage:
 
     clock: float = -math.inf  # live: the latest wall time seen (class default: older snapshots)
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, setup: RunSetup) -> None:
         self.version = STATE_VERSION
-        self.merger = EpochMerger([ORDER, *plan.shard_names])
-        self.book = IncidentBook(plan.config.incidents)
+        self.merger = EpochMerger([ORDER, *setup.shard_names])
+        self.book = IncidentBook(setup.config.incidents)
         self.opened: Counter = Counter()
         self.transitions: Counter = Counter()
         self.live = False
@@ -354,12 +357,12 @@ class IncidentStage:
         self.prompted = False  # the first tick's hits and controls are applied
         self.complete: dict[int, CompleteEpoch] = {}
 
-    def adapt(self, plan: Plan, live: bool) -> None:
+    def adapt(self, setup: RunSetup, live: bool) -> None:
         """Set the mode; a book recovered from an older shape keeps its incidents, but its
         epoch merger starts over with the order stage (which that shape's recovery restarts)."""
         self.live = live
         if getattr(self, "version", 1) != STATE_VERSION:
-            self.merger = EpochMerger([ORDER, *plan.shard_names])
+            self.merger = EpochMerger([ORDER, *setup.shard_names])
             self.ticks, self.prompted, self.complete = deque(), False, {}
             self.version = STATE_VERSION
 

@@ -25,7 +25,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-from engine.items import Health
+from engine.flow.items import Health
 from engine.timeutil import iso
 
 WARN_SHARE = 0.001  # warn when more than this share of a minute's events were late

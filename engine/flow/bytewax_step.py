@@ -6,7 +6,7 @@ the incident book) are large, so the copy would dominate a replay. This step pic
 the state only when it will be persisted, and skips the snapshot otherwise.
 
 A step whose function raises for one value does not take the dataflow down: the value goes to
-the run's quarantine (`engine.quarantine`) and the step emits what `substitute(value)` says
+the run's quarantine (`engine.flow.quarantine`) and the step emits what `substitute(value)` says
 in its place (by default nothing), keeping whatever state it had.
 """
 
@@ -19,7 +19,8 @@ from typing import Any
 import bytewax.operators as op
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 
-from engine.quarantine import Quarantine
+from engine.flow.quarantine import Quarantine
+from engine.flow.state_pickle import load_state
 
 Step = Callable[[Any, Any], tuple[Any, Iterable[Any]]]
 Substitute = Callable[[Any], list[Any]]
@@ -72,7 +73,7 @@ def keyed_step(
     """Like `stateful_flat_map(step_id, up, step)`: `step(state_or_None, value) -> (state, outs)`."""
 
     def build(resume: bytes | None) -> _Logic:
-        state = pickle.loads(resume) if resume else None  # noqa: S301 - our own recovery store
+        state = load_state(resume) if resume else None
         return _Logic(step_id, state, step, persist, quarantine, substitute)
 
     return op.stateful_batch(step_id, up, build)

@@ -13,11 +13,11 @@
 - correlate_and_detect, keyed by shard: correlation windows and detector states; their hits.
 - incidents, one key: each epoch once every shard has sent its share, in one fixed order,
   into the incident book; live, a tick's hits and control events apply at once.
-- deliver: the incident log, notifications and the run's summary (`engine.sinks`).
+- deliver: the incident log, notifications and the run's summary (`engine.flow.sinks`).
 
 Decode and match run on the worker that reads a partition (replay: one partition per worker,
 in as many processes as the run has); the shards spread over the workers; order and incidents
-are single points. The steps themselves are in `engine.stages`.
+are single points. The steps themselves are in `engine.flow.steps`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from engine.bw import keyed_step
-from engine.items import (
+from engine.flow.bytewax_step import keyed_step
+from engine.flow.epoch_merge import EpochMsg
+from engine.flow.items import (
     Addressed,
     Arrivals,
     Batch,
@@ -42,9 +43,8 @@ from engine.items import (
     Tick,
     ToOrder,
 )
-from engine.merge import EpochMsg
-from engine.plan import INCIDENTS, ORDER, Plan
-from engine.stages import (
+from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup
+from engine.flow.steps import (
     DecodeState,
     IncidentStage,
     OrderState,
@@ -59,7 +59,7 @@ from engine.stages import (
 
 
 def build_dataflow(
-    plan: Plan,
+    setup: RunSetup,
     source: Source,
     partitions: list[str],
     sink: Sink,
@@ -73,7 +73,7 @@ def build_dataflow(
     without a window straight to the incidents. `persist`: snapshot state (Bytewax recovery).
     `recall`: live, reads waiting events back from the intake log (`engine.live.intake`).
     `shard_timer(shard, seconds)`: told how long each shard took over each epoch."""
-    quarantine = plan.quarantine
+    quarantine = setup.quarantine
 
     def decode(
         state: DecodeState | None, chunk: PartitionChunk
@@ -89,12 +89,12 @@ def build_dataflow(
 
     def match_events(keyed: tuple[str, Decoded]) -> tuple[str, ToOrder]:
         _partition, decoded = keyed
-        return ORDER, match(plan, decoded, live=live)
+        return ORDER, match(setup, decoded, live=live)
 
     def order(state: OrderState | None, chunk: ToOrder) -> tuple[OrderState, list[Addressed]]:
         if state is None or fresh(state, OrderState):
-            state = OrderState(plan, partitions, live)
-        return state, _batched(state.step(plan, chunk, recall))
+            state = OrderState(setup, partitions, live)
+        return state, _batched(state.step(setup, chunk, recall))
 
     def correlate_and_detect(
         state: ShardState | None, share: ForShard
@@ -102,7 +102,7 @@ def build_dataflow(
         hits: list[EpochMsg] = []
         for msg in share.msgs:
             started = time.perf_counter()
-            state, found = shard_step(plan, share.shard, state, msg)
+            state, found = shard_step(setup, share.shard, state, msg)
             hits.append(found)
             if shard_timer is not None:
                 shard_timer(share.shard, time.perf_counter() - started)
@@ -113,8 +113,8 @@ def build_dataflow(
         state: IncidentStage | None, msgs: list[EpochMsg | Tick]
     ) -> tuple[IncidentStage, list[Result]]:
         if not isinstance(state, IncidentStage):
-            state = IncidentStage(plan)
-        state.adapt(plan, live)
+            state = IncidentStage(setup)
+        state.adapt(setup, live)
         out: list[Result] = []
         for msg in msgs:
             out.extend(state.step(msg, quarantine))

@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.config import SpanwatchConfig
-from engine.local_cluster import ClusterError, LocalCluster, free_loopback_addresses
+from engine.flow.local_cluster import ClusterError, LocalCluster, free_loopback_addresses
+from engine.flow.replay_source import read_partition, split_history
 from engine.replay_run import ReplayError, ReplayOptions, run_replay
-from engine.sources import read_partition, split_history
 from replay.simulator.shape import OrgShape
 from replay.simulator.simulate import SimulationSpec, simulate
 

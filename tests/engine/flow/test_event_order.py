@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.ordering import EventOrder, Frontier
+from engine.flow.event_order import EventOrder, Frontier
 
 
 def order() -> EventOrder:

@@ -3,7 +3,7 @@ stage goes on; live it is written to a file once however often a recovery meets 
 in replay it is reported beside the bad lines.
 
 A failing stage is a fault in the engine, which no well-formed input is known to trigger, so
-the tests plant one: a plan whose matching raises for the events of one user.
+the tests plant one: a setup whose matching raises for the events of one user.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.config import SpanwatchConfig
+from engine.flow.quarantine import Quarantine
+from engine.flow.run_setup import RunSetup
 from engine.live.inbox import Inbox
 from engine.live.intake import Intake
-from engine.plan import Plan
-from engine.quarantine import Quarantine
 from engine.replay_run import ReplayOptions, print_summary, run_replay
 from tests.engine.test_replay_cli import T0, opened, pipe_to_shell
 
 
-class PoisonedPlan(Plan):
-    """The real plan, except that matching an event of user `poison` raises."""
+class PoisonedSetup(RunSetup):
+    """The real setup, except that matching an event of user `poison` raises."""
 
     def match(self, event):
         if event.get("user") == "poison":
@@ -73,8 +73,8 @@ def test_an_item_that_cannot_be_written_as_json_is_kept_as_text(tmp_path):
 
 def test_live_an_event_that_fails_matching_is_quarantined_and_the_rest_is_taken(tmp_path):
     quarantine = Quarantine(tmp_path / "quarantine.jsonl")
-    plan = PoisonedPlan(SpanwatchConfig(), all_shards=True, quarantine=quarantine)
-    intake = Intake(plan, tmp_path / "wal", Inbox(100))
+    setup = PoisonedSetup(SpanwatchConfig(), all_shards=True, quarantine=quarantine)
+    intake = Intake(setup, tmp_path / "wal", Inbox(100))
     intake.open()
     intake.start()
     try:
@@ -101,7 +101,7 @@ def test_replay_reports_quarantined_events_like_bad_lines_and_processes_the_rest
     report = run_replay(
         config,
         ReplayOptions(paths=[str(history)], out=str(out)),
-        plan=PoisonedPlan(config),
+        setup=PoisonedSetup(config),
     )
     assert sorted(i["group"].get("user") for i in opened(out)) == ["erin", "frank"]
     assert report.quarantined == 2

@@ -23,8 +23,8 @@ from pathlib import Path
 import orjson
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 
+from engine.flow.items import RunStats, SortedRecords
 from engine.history_sort import CONTROL, SPAN
-from engine.items import RunStats, SortedRecords
 from replay.external_sort import SpillError
 
 CHUNK_RECORDS = 1024
