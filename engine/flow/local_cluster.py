@@ -90,11 +90,17 @@ class LocalCluster:
         """Every process's result once all have finished; ClusterError as soon as one fails."""
         while True:
             running = 0
+            failed: list[tuple[int, int]] = []
             for process_id, proc in enumerate(self.procs):
-                if proc.exitcode is None:
+                code = proc.exitcode
+                if code is None:
                     running += 1
-                elif proc.exitcode != 0:
-                    self._fail(process_id, proc.exitcode)
+                elif code != 0:
+                    failed.append((process_id, code))
+            if failed:
+                # A process killed by a signal is the cause; the others' errors (a peer gone)
+                # follow from it, so it is the one named.
+                self._fail(*min(failed, key=lambda f: (f[1] >= 0, f[0])))
             if not running:
                 break
             time.sleep(POLL_SECONDS)
