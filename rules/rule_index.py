@@ -395,15 +395,26 @@ class IndexEntry(Generic[R]):
     tries: tuple[tuple[R, Matcher], ...]  # every rule of the entry, in rule order
     always: Slots = ()
     fields: tuple[tuple[str, FieldLookup, dict[str, Slots]], ...] = ()  # field, lookup, memo
+    # Fields keyed by presence only (a session id, a prompt): their value is never looked at.
+    presence: tuple[tuple[str, Slots], ...] = ()
+    names: tuple[str, ...] = default(init=False)  # the fields' names, in `fields` order
+    presence_names: tuple[str, ...] = default(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(f for f, _, _ in self.fields))
+        object.__setattr__(self, "presence_names", tuple(f for f, _ in self.presence))
 
     def candidates(self, event: Mapping[str, Any]) -> Sequence[tuple[R, Matcher]]:
         """The rules (with their matchers) whose key this event passes, in rule order."""
-        if not self.fields:
+        if not self.fields and not self.presence:
             return self.tries
         found = self.always
         get = event.get
-        for field_name, lookup, memo in self.fields:
-            value = get(field_name)
+        for value, (_, slots) in zip(map(get, self.presence_names), self.presence, strict=True):
+            if value is not None:
+                found += slots
+        # Every indexed field read in one C-level pass: most entries index a score of fields.
+        for value, (_, lookup, memo) in zip(map(get, self.names), self.fields, strict=True):
             if value is None:
                 continue
             if type(value) is str:
@@ -508,7 +519,12 @@ class RuleIndex(Generic[R]):
                 tables[key.field].add(key, slot)
         if len(always) == len(tries):
             return IndexEntry(tuple(tries))
-        lookups: tuple[tuple[str, FieldLookup, dict[str, Slots]], ...] = tuple(
-            (f, tables[f].lookup(), {}) for f in sorted(tables)
-        )
-        return IndexEntry(tuple(tries), tuple(always), lookups)
+        lookups: list[tuple[str, FieldLookup, dict[str, Slots]]] = []
+        presence: list[tuple[str, Slots]] = []
+        for f in sorted(tables):
+            lookup = tables[f].lookup()
+            if lookup.equals or lookup.prefixes or lookup.suffixes or lookup.infixes:
+                lookups.append((f, lookup, {}))
+            else:
+                presence.append((f, lookup.present))
+        return IndexEntry(tuple(tries), tuple(always), tuple(lookups), tuple(presence))

@@ -285,7 +285,6 @@ class _EventEvidence:
         return out
 
 
-
 class _ReadOnlyEmptyList(list[Any]):
     """An empty list that refuses to grow, so one instance can be every event's empty result."""
 

@@ -170,7 +170,7 @@ def test_many_rules_hit_exactly_what_the_interpreter_matches(seed, n_rules, unse
         config = RulesConfig()
         ruleset = RuleSet.load([*config.rule_paths(), path], config)
     lists = ruleset.config.lists
-    indexed = sum(len(e.fields) for e in ruleset.index._by_name.values())
+    indexed = sum(len(e.fields) + len(e.presence) for e in ruleset.index._by_name.values())
     hypothesis_event(f"fields indexed: {'some' if indexed else 'none'}")
     hit_count = 0
     for event in evs:
