@@ -78,7 +78,6 @@ class DetectionRule:
     has_level: bool = True
     where: tuple[str, int] = ("", 0)
     evidence_names: tuple[str, ...] = ()  # set by RuleSet: evidence_names(evidence_fields)
-    position: int = 0  # set by RuleSet: the rule's place in the set, the order of its hits
 
 
 class RuleSet:
@@ -105,8 +104,6 @@ class RuleSet:
         self.runtime_errors: dict[str, int] = {}
         for rule in detections:
             rule.evidence_names = evidence_names(rule.evidence_fields)
-        for position, rule in enumerate(detections):
-            rule.position = position
         self.index: RuleIndex[DetectionRule] = RuleIndex(detections, config.lists)
 
     # -- loading --
