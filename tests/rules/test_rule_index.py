@@ -145,7 +145,11 @@ _LOOKALIKES = st.sampled_from(
 _lookalike_events = st.dictionaries(st.sampled_from(["a", "b", "c", "name"]), _LOOKALIKES)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(rules=rule_set(), evs=st.lists(_lookalike_events, min_size=2, max_size=24))
 def test_remembered_lookups_answer_as_fresh_ones_for_lookalike_values(rules, evs):
     with tempfile.TemporaryDirectory() as tmp:
