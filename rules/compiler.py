@@ -633,34 +633,6 @@ def required_values(node: Any, name: str) -> frozenset[str] | None:
     return frozenset(found) if found is not None else None
 
 
-_NEEDS_A_VALUE = (
-    SigmaString,
-    SigmaRegularExpression,
-    SigmaNumber,
-    SigmaCompareExpression,
-    SigmaBool,
-)
-
-
-def needed_fields(node: Any) -> set[str]:
-    """Fields the condition cannot hold without: a missing (or null) one makes it false.
-
-    A string, `re`, number, comparison or boolean test on a field fails when the field is
-    missing (its matcher sees no text, number or boolean); an AND needs what any of its parts
-    needs, an OR what all of its branches need, and a NOT nothing.
-    """
-    if isinstance(node, ConditionAND):
-        return {f for arg in node.args for f in needed_fields(arg)}
-    if isinstance(node, ConditionOR):
-        branches = [needed_fields(arg) for arg in node.args]
-        return set.intersection(*branches) if branches else set()
-    if isinstance(node, ConditionFieldEqualsValueExpression) and isinstance(
-        node.value, _NEEDS_A_VALUE
-    ):
-        return {node.field}
-    return set()
-
-
 def plain_values(node: Any, name: str) -> set[str]:
     """Every value a plain `name: value` test in the tree compares with (see `_plain_value`)."""
     if isinstance(node, ConditionAND | ConditionOR | ConditionNOT):

@@ -80,6 +80,18 @@ def small_value(value: Any, *, secret_free: bool = False) -> Any:
 
 def event_evidence(event: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
     """The event's time, key fields and the fields the rule looked at."""
+    out = key_evidence(event)
+    get = event.get
+    for name in fields:
+        if name not in out:
+            value = get(name)
+            if value is not None:
+                out[name] = small_value(value)
+    return out
+
+
+def key_evidence(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of `event_evidence` every rule shares: the event's time and key fields."""
     out: dict[str, Any] = {}
     t = event.get("time")
     if isinstance(t, int | float) and not isinstance(t, bool):
@@ -95,11 +107,6 @@ def event_evidence(event: Mapping[str, Any], fields: Iterable[str]) -> dict[str,
                 out[name] = value
             else:
                 out[name] = small_value(value, secret_free=True)
-    for name in fields:
-        if name not in out:
-            value = get(name)
-            if value is not None:
-                out[name] = small_value(value)
     return out
 
 

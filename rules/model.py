@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .evidence import NO_EVIDENCE, EvidenceSource
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One reason to open or update an incident (a matching event or a satisfied window)."""
+class Hit(NamedTuple):
+    """One reason to open or update an incident (a matching event or a satisfied window).
+
+    A named tuple: a busy event can raise a hit for each of hundreds of rules, and a tuple is
+    built in a fraction of a frozen dataclass's time.
+    """
 
     rule_id: str
     title: str

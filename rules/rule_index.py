@@ -389,37 +389,77 @@ class IndexEntry(Generic[R]):
     """The rules of one span name: each in a slot, tried always or when its key holds.
 
     Field values repeat endlessly (a user, a team, a client version), so each field
-    remembers the slots of the first `MEMO_LIMIT` texts it saw.
+    remembers the slots of the first `MEMO_LIMIT` texts it saw, and the entry remembers the
+    slots of the last few hundred combinations of short texts its keyed fields held (a user's
+    events repeat theirs), forgetting them all when `MEMO_LIMIT` is reached.
     """
 
     tries: tuple[tuple[R, Matcher], ...]  # every rule of the entry, in rule order
     always: Slots = ()
     fields: tuple[tuple[str, FieldLookup, dict[str, Slots]], ...] = ()  # field, lookup, memo
+    # Fields keyed by presence only (a session id, a prompt): their value is never looked at.
+    presence: tuple[tuple[str, Slots], ...] = ()
+    names: tuple[str, ...] = default(init=False)  # the fields' names, in `fields` order
+    # The keyed fields' slots by the tuple of their values: a user's team, host, client
+    # version and model come together, event after event.
+    combined: dict[tuple[Any, ...], Slots] = default(init=False)
+    presence_names: tuple[str, ...] = default(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(f for f, _, _ in self.fields))
+        object.__setattr__(self, "combined", {})
+        object.__setattr__(self, "presence_names", tuple(f for f, _ in self.presence))
 
     def candidates(self, event: Mapping[str, Any]) -> Sequence[tuple[R, Matcher]]:
         """The rules (with their matchers) whose key this event passes, in rule order."""
-        if not self.fields:
+        if not self.fields and not self.presence:
             return self.tries
         found = self.always
         get = event.get
-        for field_name, lookup, memo in self.fields:
-            value = get(field_name)
+        for value, (_, slots) in zip(map(get, self.presence_names), self.presence, strict=True):
+            if value is not None:
+                found += slots
+        # Every indexed field read in one C-level pass: most entries index a score of fields.
+        values = tuple(map(get, self.names))
+        try:
+            keyed = self.combined.get(values)
+        except TypeError:  # a list or dict value: no memo
+            keyed = None
+        if keyed is None:
+            keyed = self._keyed(values)
+        if keyed:
+            found += keyed
+        if not found:
+            return ()
+        tries = self.tries
+        return [tries[slot] for slot in sorted(set(found))]
+
+    def _keyed(self, values: tuple[Any, ...]) -> Slots:
+        """The slots of the keyed fields holding `values`, remembered when all are short texts."""
+        found: Slots = ()
+        texts = True
+        for value, (_, lookup, memo) in zip(values, self.fields, strict=True):
             if value is None:
                 continue
             if type(value) is str:
                 slots = memo.get(value)
                 if slots is None:
                     slots = lookup.slots(value)
-                    if len(memo) < MEMO_LIMIT and len(value) <= MEMO_TEXT_LIMIT:
+                    if len(value) > MEMO_TEXT_LIMIT:
+                        texts = False
+                    elif len(memo) < MEMO_LIMIT:
                         memo[value] = slots
             else:
                 slots = lookup.slots(value)
+                texts = False
             if slots:
                 found += slots
-        if not found:
-            return ()
-        tries = self.tries
-        return [tries[slot] for slot in sorted(set(found))]
+        if texts:  # equal tuples of texts and None hold the same texts: the same slots
+            combined = self.combined
+            if len(combined) >= MEMO_LIMIT:
+                combined.clear()  # a working set beyond the limit: start afresh
+            combined[values] = found
+        return found
 
 
 class RuleIndex(Generic[R]):
@@ -508,7 +548,12 @@ class RuleIndex(Generic[R]):
                 tables[key.field].add(key, slot)
         if len(always) == len(tries):
             return IndexEntry(tuple(tries))
-        lookups: tuple[tuple[str, FieldLookup, dict[str, Slots]], ...] = tuple(
-            (f, tables[f].lookup(), {}) for f in sorted(tables)
-        )
-        return IndexEntry(tuple(tries), tuple(always), lookups)
+        lookups: list[tuple[str, FieldLookup, dict[str, Slots]]] = []
+        presence: list[tuple[str, Slots]] = []
+        for f in sorted(tables):
+            lookup = tables[f].lookup()
+            if lookup.equals or lookup.prefixes or lookup.suffixes or lookup.infixes:
+                lookups.append((f, lookup, {}))
+            else:
+                presence.append((f, lookup.present))
+        return IndexEntry(tuple(tries), tuple(always), tuple(lookups), tuple(presence))

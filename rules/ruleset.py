@@ -27,7 +27,7 @@ from sigma.rule import SigmaRule
 from .compiler import CompileError, compile_condition, referenced_fields, required_values
 from .config import RulesConfig
 from .correlation import CorrelationSpec, CorrelationState
-from .evidence import EvidenceSource, event_evidence, evidence_names, small_value
+from .evidence import EvidenceSource, evidence_names, key_evidence, small_value
 from .extension import SpanwatchExtension, parse_extension
 from .lint import unknown_field_problems
 from .loader import RuleDoc, load_rule_docs
@@ -78,7 +78,6 @@ class DetectionRule:
     has_level: bool = True
     where: tuple[str, int] = ("", 0)
     evidence_names: tuple[str, ...] = ()  # set by RuleSet: evidence_names(evidence_fields)
-    position: int = 0  # set by RuleSet: the rule's place in the set, the order of its hits
 
 
 class RuleSet:
@@ -105,8 +104,6 @@ class RuleSet:
         self.runtime_errors: dict[str, int] = {}
         for rule in detections:
             rule.evidence_names = evidence_names(rule.evidence_fields)
-        for position, rule in enumerate(detections):
-            rule.position = position
         self.index: RuleIndex[DetectionRule] = RuleIndex(detections, config.lists)
 
     # -- loading --
@@ -152,9 +149,11 @@ class RuleSet:
             return NO_OUTPUT, NO_OUTPUT
         hits: list[Hit] = []
         inputs: list[CorrelationInput] = []
+        # The evidence every hit of this event shares, built once: a thousand rules can match.
+        shown = _EventEvidence(event)
         for rule in matched:
             try:
-                self._on_match(rule, event, hits, inputs)
+                self._on_match(rule, event, hits, inputs, shown)
             except Exception:
                 self._failed(rule)
         return hits, inputs
@@ -169,23 +168,26 @@ class RuleSet:
         event: Mapping[str, Any],
         hits: list[Hit],
         inputs: list[CorrelationInput],
+        shown: _EventEvidence | None = None,
     ) -> None:
         t = event.get("time")
         if type(t) is not float:
             t = _event_time(event)
         if rule.generates:
+            if shown is None:
+                shown = _EventEvidence(event)
             hits.append(
                 Hit(
-                    rule_id=rule.rule_id,
-                    title=rule.title,
-                    severity=rule.severity,
-                    time=t,
-                    group={f: _group_value(event.get(f)) for f in rule.group_by},
-                    labels=dict(rule.labels),
-                    evidence=event_evidence(event, rule.evidence_fields),
-                    runbook=rule.runbook,
-                    resolve_after=rule.resolve_after,
-                    noise_budget=rule.noise_budget,
+                    rule.rule_id,
+                    rule.title,
+                    rule.severity,
+                    t,
+                    {f: _group_value(event.get(f)) for f in rule.group_by},
+                    dict(rule.labels),
+                    shown.of(rule.evidence_fields),
+                    rule.runbook,
+                    rule.resolve_after,
+                    rule.noise_budget,
                 )
             )
         if not rule.feeds:
@@ -248,6 +250,36 @@ class RuleSet:
 
 
 # --- helpers for the hot path ----------------------------------------------------------------
+
+
+class _EventEvidence:
+    """`event_evidence` of one event for many rules: the shared key part and each shown field
+    (redacted, truncated) are worked out once, however many rules show them."""
+
+    __slots__ = ("event", "key_part", "values")
+
+    def __init__(self, event: Mapping[str, Any]) -> None:
+        self.event = event
+        self.key_part: dict[str, Any] | None = None
+        self.values: dict[str, Any] = {}
+
+    def of(self, fields: Sequence[str]) -> dict[str, Any]:
+        """Exactly `event_evidence(event, fields)`, a new dict."""
+        key_part = self.key_part
+        if key_part is None:
+            key_part = self.key_part = key_evidence(self.event)
+        out = key_part.copy()
+        values = self.values
+        for name in fields:
+            if name not in out:
+                if name in values:
+                    value = values[name]
+                else:
+                    value = self.event.get(name)
+                    value = values[name] = None if value is None else small_value(value)
+                if value is not None:
+                    out[name] = value
+        return out
 
 
 class _ReadOnlyEmptyList(list[Any]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from engine.incidents.config import IncidentsConfig, InhibitRule
 from engine.incidents.control import ExpireSilence
@@ -26,12 +26,6 @@ from engine.timeutil import iso
 # Per inhibit rule: the values of its `equal` labels -> open source incidents, each with
 # whether it also matches the rule's targets.
 InhibitIndex = list[dict[tuple[str, ...], list[tuple[str, bool]]]]
-
-
-class Muter(Protocol):
-    """Anything that can keep a label set quiet at a given time."""
-
-    def mutes(self, labels: Mapping[str, str], at: float) -> bool: ...
 
 
 class Silencer:

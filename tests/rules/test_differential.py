@@ -170,7 +170,7 @@ def test_many_rules_hit_exactly_what_the_interpreter_matches(seed, n_rules, unse
         config = RulesConfig()
         ruleset = RuleSet.load([*config.rule_paths(), path], config)
     lists = ruleset.config.lists
-    indexed = sum(len(e.fields) for e in ruleset.index._by_name.values())
+    indexed = sum(len(e.fields) + len(e.presence) for e in ruleset.index._by_name.values())
     hypothesis_event(f"fields indexed: {'some' if indexed else 'none'}")
     hit_count = 0
     for event in evs:
@@ -180,11 +180,12 @@ def test_many_rules_hit_exactly_what_the_interpreter_matches(seed, n_rules, unse
         hits, inputs = ruleset.evaluate(event)
         got = [h.rule_id for h in hits]
         by_id = {r.rule_id: r for r in ruleset.detections}
+        order = {r.rule_id: i for i, r in enumerate(ruleset.detections)}
         assert got == [rid for rid in expected if by_id[rid].generates], event
         fed = [(i.correlation_id, i.rule_id) for i in inputs]
         assert set(fed) <= {(f.correlation_id, rid) for rid in expected for f in by_id[rid].feeds}
         assert [rid for _, rid in fed] == sorted(
-            (rid for _, rid in fed), key=lambda rid: by_id[rid].position
+            (rid for _, rid in fed), key=lambda rid: order[rid]
         )
         assert set(expected) <= {r.rule_id for r, _ in ruleset.index.candidates(event)}, event
         hit_count += len(got)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rules.compiler import re2_test
 from rules.evidence import event_evidence, redact
-from rules.ruleset import NO_OUTPUT
+from rules.ruleset import NO_OUTPUT, _EventEvidence
 from rules.testing import run_events
 from tests.rules.conftest import detection
 from tests.rules.test_correlation import BASE, correlation
@@ -166,3 +166,46 @@ def test_a_leaked_aws_key_is_named_by_a_digest_never_by_its_id():
     assert SECRET[4:] not in text
     other = redact("AKIAABCDEFGHIJKLMNOP")
     assert other.startswith("AKIA…[redacted sha256:") and other != text.split()[-4]
+
+
+_NAMES = ["time", "user", "session", "command", "prompt", "cost", "status", "repo", "tags"]
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.sampled_from([f"export K={SECRET}", "y" * 350, "password=hunter22", "ok"]),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    event=st.dictionaries(st.sampled_from(_NAMES), _VALUES),
+    rule_fields=st.lists(st.lists(st.sampled_from(_NAMES), max_size=5), min_size=1, max_size=6),
+)
+def test_evidence_shared_by_the_hits_of_one_event_is_each_rules_own(event, rule_fields):
+    shown = _EventEvidence(event)
+    built = [shown.of(fields) for fields in rule_fields]
+    assert built == [event_evidence(event, fields) for fields in rule_fields]
+    assert [list(b) for b in built] == [list(event_evidence(event, f)) for f in rule_fields]
+    if len(built) > 1:  # each hit owns its dict
+        built[0]["extra"] = 1
+        assert "extra" not in built[1]
+
+
+def test_every_hit_of_an_event_matching_many_rules_has_its_own_rules_evidence(load_rules):
+    rules = "\n---\n".join(
+        detection("sel: {status: error}\ncondition: sel").replace("test-rule", f"r{i}")
+        + f"fields: [{', '.join(fields)}]\n"
+        for i, fields in enumerate([["command"], ["prompt", "command"], ["cost"], []])
+    )
+    ruleset = load_rules(rules)
+    event = {"time": 3.5, "user": "al", "status": "error", "command": f"K={SECRET}", "cost": 2}
+    hits, _ = ruleset.evaluate(event)
+    by_id = {r.rule_id: r for r in ruleset.detections}
+    assert [h.rule_id for h in hits] == ["r0", "r1", "r2", "r3"]
+    for hit in hits:
+        assert hit.evidence == event_evidence(event, by_id[hit.rule_id].evidence_fields)
+    assert SECRET not in repr(hits)

@@ -134,3 +134,34 @@ def test_evidence_times_read_as_datetime_writes_them(t):
             return
         raise AssertionError(f"{t} should not be representable") from None
     assert iso(t) == expected
+
+
+# Values that compare equal across types (1, 1.0, True; 0.0, -0.0, False), texts that differ
+# only in case, a list, a text too long to remember: what the index's memos must tell apart.
+LONG = "x" * 250
+_LOOKALIKES = st.sampled_from(
+    [1, 1.0, True, "1", 0, 0.0, -0.0, False, "0", "x", "X", "xa", "Ab", "ab", None, ["x"], LONG]
+)
+_lookalike_events = st.dictionaries(st.sampled_from(["a", "b", "c", "name"]), _LOOKALIKES)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(rules=rule_set(), evs=st.lists(_lookalike_events, min_size=2, max_size=24))
+def test_remembered_lookups_answer_as_fresh_ones_for_lookalike_values(rules, evs):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rules.yml"
+        path.write_text(yaml.safe_dump_all(rules), encoding="utf-8")
+        try:
+            ruleset = RuleSet.load([path])
+        except RuleLoadError:
+            assume(False)
+    lists = ruleset.config.lists
+    for event in [*evs, *evs]:  # the second round meets every memo warm
+        expected = [
+            r.rule_id for r in ruleset.detections if interpret(r.condition_tree, event, lists)
+        ]
+        assert [h.rule_id for h in ruleset.evaluate(event)[0]] == expected, (rules, event)
