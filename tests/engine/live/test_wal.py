@@ -103,7 +103,9 @@ def test_concurrent_requests_share_syncs_and_keep_their_order(tmp_path, sync):
         t.join()
     log.close()
     assert all(p.done.is_set() and p.error is None for p in pending)
-    assert log.appended == 400 and log.commits < 400  # group commit: fewer syncs than requests
+    assert log.appended == 400 and log.commits <= 400
+    if sync:  # group commit: requests waiting on a sync share it (written-only may not wait)
+        assert log.commits < 400
     assert [p.seq for p in published] == sorted(p.seq for p in published)
     again = IntakeLog(tmp_path)
     assert [f.seq for f in again.frames(0)] == list(range(1, 401))
