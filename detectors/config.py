@@ -337,6 +337,8 @@ class DetectorSpec(BaseModel):
     def _slices(self) -> None:
         """Kind `slices` watches each `group_by` label on its own; an event without one
         counts in the others (its default is the empty value: no slice)."""
+        if len(self.metric_specs) > 1:
+            raise ValueError("kind 'slices' watches one metric; only 'hst' takes several")
         agg = self.metric_specs[0].aggregation
         if agg not in MEASURES:
             raise ValueError(

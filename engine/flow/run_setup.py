@@ -250,9 +250,9 @@ class ShardState:
                 found += [(place, rule_hit(h)) for h in window.update(item)]
             except Exception as exc:
                 quarantine.put("correlate_and_detect", item, exc)
+        rejected = partial(quarantine.put, "correlate_and_detect")
         for did, observations in by_detector.items():
             state = self.detectors[did]
-            rejected = partial(quarantine.put, "correlate_and_detect")
             if isinstance(state, DetectorState):
                 signals: list[tuple[int, Any]] = state.update_many(observations, rejected)
             else:  # the slices and compliance-drift states take one observation at a time

@@ -281,6 +281,16 @@ def test_a_misconfigured_slices_detector_is_refused_with_the_reason(given, messa
     assert message in str(exc.value)
 
 
+def test_a_slices_detector_of_several_metrics_is_refused():
+    spec = raw()
+    for key in ("aggregation", "condition"):
+        spec.pop(key)
+    spec["metrics"] = [{"aggregation": "avg", "field": "latency_ms"}] * 2
+    with pytest.raises(ValidationError) as exc:
+        DetectorsConfig.model_validate({"detectors": [spec]})
+    assert "kind 'slices' watches one metric" in str(exc.value)
+
+
 @given(n=st.integers(1, 120), rate=st.floats(0.001, 0.999), data=st.data())
 def test_binomial_z_has_the_binomial_tail(n, rate, data):
     k = data.draw(st.integers(0, n))
