@@ -269,7 +269,8 @@ DEFAULT_PATTERNS: tuple[RedactionPattern, ...] = (
     RedactionPattern(name="aws-access-key", regex=r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
     RedactionPattern(
         name="aws-secret-key",
-        regex=r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40}",
+        regex=r"(?i)(?:aws_?secret_?access_?key|secret-access-key|secretaccesskey)[\"']?"
+        r"(?:\s*[:=]\s*|\s+)[\"']?[A-Za-z0-9/+=]{40}",
     ),
     RedactionPattern(name="slack-token", regex=r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
     RedactionPattern(
@@ -279,6 +280,13 @@ DEFAULT_PATTERNS: tuple[RedactionPattern, ...] = (
         name="github-token", regex=r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{22,})"
     ),
     RedactionPattern(name="anthropic-key", regex=r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
+    RedactionPattern(
+        name="platform-token",
+        regex=r"\b(?:[sr]k_live_[A-Za-z0-9]{20,}|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35}"
+        r"|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{34}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"
+        r"|dckr_pat_[A-Za-z0-9_-]{27,}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"
+        r"|ABSK[A-Za-z0-9+/=]{20,})",
+    ),
     RedactionPattern(name="bearer", regex=r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{8,}=*"),
     RedactionPattern(
         name="jwt", regex=r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"

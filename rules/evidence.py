@@ -22,6 +22,17 @@ _SECRETS = re2.compile(
     r"|xox[abposr]-[A-Za-z0-9-]{10,}"
     r"|sk-ant-[A-Za-z0-9_\-]{10,}"
     r"|ABSK[A-Za-z0-9+/=]{20,}"
+    r"|[sr]k_live_[A-Za-z0-9]{20,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}"
+    r"|AIza[0-9A-Za-z_\-]{35}"
+    r"|npm_[A-Za-z0-9]{36}"
+    r"|hf_[A-Za-z0-9]{34}"
+    r"|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"
+    r"|dckr_pat_[A-Za-z0-9_\-]{27,}"
+    r"|SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"
+    r"|hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/]{20,}"
+    r"|(?i:(aws_?secret_?access_?key|secret-access-key|secretaccesskey)[\"']?(\s*[=:]\s*|\s+)[\"']?)"
+    r"[A-Za-z0-9/+=]{40}"
     r"|(?i:(aws_secret_access_key|password|passwd|secret|token)\s*[=:]\s*)\S{6,}"
 )
 
@@ -29,6 +40,7 @@ _SECRETS = re2.compile(
 # Every credential above contains one of these (lower-cased): a cheap test before RE2 runs.
 _TRIGGERS = (
     "akia", "asia", "private key", "gh", "xox", "sk-ant-", "absk", "passw", "secret", "token",
+    "k_live_", "glpat-", "aiza", "npm_", "hf_", "pypi-", "dckr_", "sg.", "hooks.slack",
 )  # fmt: skip
 
 
