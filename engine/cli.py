@@ -172,7 +172,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
-    from engine.incidents.routing_cli import routes_test
+    from engine.incidents.route_tree_cli import routes_test
 
     config = _config(args)
     return routes_test(config.incidents, _labels(args.labels), sys.stdout)

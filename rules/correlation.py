@@ -32,7 +32,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .model import CorrelationInput, Hit
+from .model import CorrelationInput, RuleHit
 
 BUCKETS_PER_WINDOW = 256
 MAX_PREFERRED = 10_000  # `dedup`: the most recent `by` values remembered as preferred
@@ -284,7 +284,7 @@ class CorrelationState:
             f"evictions={self.evictions})"
         )
 
-    def update(self, inp: CorrelationInput) -> list[Hit]:
+    def update(self, inp: CorrelationInput) -> list[RuleHit]:
         """Add one input (in event-time order, but see the module's note); return its hits."""
         spec = self.spec
         if inp.time <= self.watermark - spec.timespan:  # every window it could join has closed
@@ -335,7 +335,7 @@ class CorrelationState:
         evidence = self._evidence(window, measured)
         evidence["last_event"] = inp.evidence
         return [
-            Hit(
+            RuleHit(
                 rule_id=spec.rule_id,
                 title=spec.title,
                 severity=spec.severity,
@@ -369,7 +369,7 @@ class CorrelationState:
             return False
         return key in seen
 
-    def advance(self, watermark: float) -> list[Hit]:
+    def advance(self, watermark: float) -> list[RuleHit]:
         """Forget groups with nothing left in their window; emits nothing."""
         self.watermark = max(self.watermark, watermark)
         cutoff = watermark - self.spec.timespan

@@ -31,7 +31,7 @@ from .evidence import EvidenceSource, evidence_names, key_evidence, small_value
 from .extension import SpanwatchExtension, parse_extension
 from .lint import unknown_field_problems
 from .loader import RuleDoc, load_rule_docs
-from .model import CorrelationInput, Hit, Problem, RuleLoadError
+from .model import CorrelationInput, Problem, RuleHit, RuleLoadError
 from .rule_index import DISPATCH_FIELD, RuleIndex
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class RuleSet:
 
     # -- hot path --
 
-    def evaluate(self, event: Mapping[str, Any]) -> tuple[list[Hit], list[CorrelationInput]]:
+    def evaluate(self, event: Mapping[str, Any]) -> tuple[list[RuleHit], list[CorrelationInput]]:
         """Hits of incident-raising detection rules and inputs for correlation windows.
 
         Only the rules that can match the event are tried (`RuleIndex`: by `name`, then by one
@@ -147,7 +147,7 @@ class RuleSet:
                 self._failed(rule)
         if matched is None:
             return NO_OUTPUT, NO_OUTPUT
-        hits: list[Hit] = []
+        hits: list[RuleHit] = []
         inputs: list[CorrelationInput] = []
         # The evidence every hit of this event shares, built once: a thousand rules can match.
         shown = _EventEvidence(event)
@@ -166,7 +166,7 @@ class RuleSet:
         self,
         rule: DetectionRule,
         event: Mapping[str, Any],
-        hits: list[Hit],
+        hits: list[RuleHit],
         inputs: list[CorrelationInput],
         shown: _EventEvidence | None = None,
     ) -> None:
@@ -177,7 +177,7 @@ class RuleSet:
             if shown is None:
                 shown = _EventEvidence(event)
             hits.append(
-                Hit(
+                RuleHit(
                     rule.rule_id,
                     rule.title,
                     rule.severity,

@@ -35,7 +35,7 @@ from typing import Any, TextIO
 from .config import RulesConfig
 from .correlation import CorrelationState
 from .loader import RuleDoc, read_yaml_documents
-from .model import Hit, Problem
+from .model import Problem, RuleHit
 from .ruleset import RuleSet, build_ruleset
 from .timeutil import iso, parse_duration, parse_time
 
@@ -88,13 +88,13 @@ class TestOutcome:
 # --- running ----------------------------------------------------------------------------------
 
 
-def run_events(ruleset: RuleSet, events: Iterable[Mapping[str, Any]]) -> list[Hit]:
+def run_events(ruleset: RuleSet, events: Iterable[Mapping[str, Any]]) -> list[RuleHit]:
     """Every hit the rule set raises over `events`, in event-time order, without Bytewax."""
     ordered = sorted(events, key=lambda e: _time_key(e.get("time")))
     states: dict[str, CorrelationState] = {
         cid: ruleset.new_correlation_state(cid) for cid in ruleset.correlation_ids
     }
-    hits: list[Hit] = []
+    hits: list[RuleHit] = []
     for n, event in enumerate(ordered, 1):
         found, inputs = ruleset.evaluate(event)
         hits.extend(found)
@@ -112,7 +112,7 @@ def _time_key(value: Any) -> float:
     return -math.inf
 
 
-def compare(expected: list[Expected], hits: list[Hit]) -> list[str]:
+def compare(expected: list[Expected], hits: list[RuleHit]) -> list[str]:
     """A readable diff: `-` for expected incidents not raised, `+` for unexpected ones."""
     actual = Counter((h.rule_id, tuple(sorted(h.group.items()))) for h in hits)
     diff: list[str] = []
