@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -56,9 +56,10 @@ class Feed:
     value_kind: str  # none | number | text
 
 
-@dataclass
+@dataclass(frozen=True)
 class DetectionRule:
-    """A compiled detection rule and what to do when it matches."""
+    """A compiled detection rule and what to do when it matches (built whole by
+    `build_ruleset`: correlations decide what it feeds and whether it raises incidents)."""
 
     rule_id: str
     title: str
@@ -77,7 +78,7 @@ class DetectionRule:
     fingerprint: str = ""
     has_level: bool = True
     where: tuple[str, int] = ("", 0)
-    evidence_names: tuple[str, ...] = ()  # set by RuleSet: evidence_names(evidence_fields)
+    evidence_names: tuple[str, ...] = ()  # evidence_names(evidence_fields)
 
 
 class RuleSet:
@@ -102,8 +103,6 @@ class RuleSet:
         self.problems = problems  # warnings (a set with errors is never built)
         self.files = files
         self.runtime_errors: dict[str, int] = {}
-        for rule in detections:
-            rule.evidence_names = evidence_names(rule.evidence_fields)
         self.index: RuleIndex[DetectionRule] = RuleIndex(detections, config.lists)
 
     # -- loading --
@@ -357,8 +356,32 @@ def build_ruleset(
     docs, problems = load_rule_docs(source_paths, config)
     if known_fields is not None:
         problems.extend(unknown_field_problems(docs, known_fields, config))
-    files = sorted({d.path for d in docs})
     usable = [d for d in docs if d.obj is not None and not d.obj.errors]
+    rule_docs = _identified_rules(usable, problems)
+    filter_docs = [d for d in usable if isinstance(d.obj, SigmaFilter)]
+    collection = SigmaCollection(
+        init_rules=[d.obj for d in rule_docs if d.obj is not None],
+        collect_filters=True,
+        resolve_references=False,
+    )
+    problems.extend(_check_filters(filter_docs, collection))
+    _apply_filters(filter_docs, rule_docs, problems)
+    compiled = _compile_detections(rule_docs, config, problems, [d.data for d in filter_docs])
+    correlations, wiring = _compile_correlations(rule_docs, collection, compiled, problems)
+    building_blocks = _blocks_of_switched_off(docs)
+    detections = [
+        _as_run(rule, wiring.feeds.get(rid, ()), wiring.generates(rid, building_blocks))
+        for rid, rule in compiled.items()
+    ]
+    problems.extend(_missing_level_warnings(detections))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    files = sorted({d.path for d in docs})
+    return RuleSet(detections, correlations, config, problems, files), problems
+
+
+def _identified_rules(usable: list[RuleDoc], problems: list[Problem]) -> list[RuleDoc]:
+    """The detection and correlation rules with a `name` (or `id`) of their own, first wins."""
     by_id: dict[str, RuleDoc] = {}
     for doc in usable:
         if doc.obj is None or isinstance(doc.obj, SigmaFilter):
@@ -374,14 +397,13 @@ def build_ruleset(
             )
             continue
         by_id[rid] = doc
-    rule_docs = list(by_id.values())
-    filter_docs = [d for d in usable if isinstance(d.obj, SigmaFilter)]
-    collection = SigmaCollection(
-        init_rules=[d.obj for d in rule_docs if d.obj is not None],
-        collect_filters=True,
-        resolve_references=False,
-    )
-    problems.extend(_check_filters(filter_docs, collection))
+    return list(by_id.values())
+
+
+def _apply_filters(
+    filter_docs: list[RuleDoc], rule_docs: list[RuleDoc], problems: list[Problem]
+) -> None:
+    """Sigma filters rewrite the detection rules they name before anything is compiled."""
     for fdoc in filter_docs:
         for doc in rule_docs:
             if isinstance(doc.obj, SigmaRule):
@@ -390,17 +412,48 @@ def build_ruleset(
                 except sx.SigmaError as exc:
                     problems.append(fdoc.problem(f"cannot apply to {doc.label}: {exc}", "filter"))
 
-    filters_data = [d.data for d in filter_docs]
+
+def _compile_detections(
+    rule_docs: list[RuleDoc], config: RulesConfig, problems: list[Problem], filters_data: list[Any]
+) -> dict[str, DetectionRule]:
+    """Each detection rule on its own, before the correlations that use it are known."""
     detections: dict[str, DetectionRule] = {}
     for doc in rule_docs:
         if isinstance(doc.obj, SigmaRule):
             compiled = _compile_detection(doc, config, problems, filters_data)
             if compiled is not None:
                 detections[compiled.rule_id] = compiled
+    return detections
 
+
+@dataclass
+class _Wiring:
+    """What the correlations ask of the detection rules they refer to."""
+
+    feeds: dict[str, list[Feed]] = field(default_factory=dict)  # by detection rule id
+    raise_own: dict[str, bool] = field(default_factory=dict)  # any of them says `generate`
+
+    def add(self, rid: str, feed: Feed, generate: bool) -> None:
+        self.feeds.setdefault(rid, []).append(feed)
+        self.raise_own[rid] = self.raise_own.get(rid, False) or generate
+
+    def generates(self, rid: str, building_blocks: set[str]) -> bool:
+        """Whether the rule raises incidents of its own: a rule a correlation refers to does
+        only if one of them says `generate`; a building block of a switched-off correlation
+        stays a building block."""
+        if rid in self.feeds:
+            return self.raise_own[rid]
+        return rid not in building_blocks
+
+
+def _compile_correlations(
+    rule_docs: list[RuleDoc],
+    collection: SigmaCollection,
+    detections: dict[str, DetectionRule],
+    problems: list[Problem],
+) -> tuple[dict[str, CorrelationSpec], _Wiring]:
     correlations: dict[str, CorrelationSpec] = {}
-    feeds: dict[str, list[Feed]] = {}
-    generate_wanted: dict[str, bool] = {}
+    wiring = _Wiring()
     for doc in rule_docs:
         if isinstance(doc.obj, SigmaCorrelationRule):
             built = _compile_correlation(doc, collection, detections, problems)
@@ -409,30 +462,44 @@ def build_ruleset(
             spec, rule_feeds, generate = built
             correlations[spec.rule_id] = spec
             for rid, feed in rule_feeds:
-                feeds.setdefault(rid, []).append(feed)
-                generate_wanted[rid] = generate_wanted.get(rid, False) or generate
+                wiring.add(rid, feed, generate)
+    return correlations, wiring
+
+
+def _blocks_of_switched_off(docs: list[RuleDoc]) -> set[str]:
+    """The rules that switched-off correlations name."""
+    blocks: set[str] = set()
     for doc in docs:
-        if doc.switched_off:  # its building blocks stay building blocks, raising nothing
+        if doc.switched_off:
             names = doc.data["correlation"].get("rules")
-            for rid in names if isinstance(names, list) else [names]:
-                if rid in detections and rid not in feeds:
-                    detections[rid].generates = False
-    for rid, rule in detections.items():
-        if rid in feeds:
-            rule.feeds = tuple(feeds[rid])
-            rule.generates = generate_wanted[rid]
-            extra = [f for feed in rule.feeds for f in (*feed.group_fields, *feed.value_fields)]
-            rule.evidence_fields = tuple(dict.fromkeys((*rule.evidence_fields, *extra)))
-        if rule.generates and not rule.has_level:
-            path, line = rule.where
-            problems.append(
-                Problem(
-                    path, line, rid, "level", "no level: severity defaults to medium", "warning"
-                )
-            )
-    if any(p.severity == "error" for p in problems):
-        return None, problems
-    return RuleSet(list(detections.values()), correlations, config, problems, files), problems
+            blocks.update(names if isinstance(names, list) else [names])
+    return blocks
+
+
+def _as_run(rule: DetectionRule, feeds: Sequence[Feed], generates: bool) -> DetectionRule:
+    """The rule whole, as it runs: what it feeds and whether it raises incidents itself; its
+    evidence shows its own fields, then those its correlations group and count by."""
+    if not feeds:
+        return replace(rule, generates=generates)
+    extra = [f for feed in feeds for f in (*feed.group_fields, *feed.value_fields)]
+    fields = tuple(dict.fromkeys((*rule.evidence_fields, *extra)))
+    return replace(
+        rule,
+        feeds=tuple(feeds),
+        generates=generates,
+        evidence_fields=fields,
+        evidence_names=evidence_names(fields),
+    )
+
+
+def _missing_level_warnings(detections: list[DetectionRule]) -> list[Problem]:
+    return [
+        Problem(
+            *rule.where, rule.rule_id, "level", "no level: severity defaults to medium", "warning"
+        )
+        for rule in detections
+        if rule.generates and not rule.has_level
+    ]
 
 
 def _check_filters(filter_docs: list[RuleDoc], collection: SigmaCollection) -> list[Problem]:
@@ -471,31 +538,19 @@ def _compile_detection(
     doc: RuleDoc, config: RulesConfig, problems: list[Problem], filters_data: list[Any]
 ) -> DetectionRule | None:
     rule = cast(SigmaRule, doc.obj)
-    ext = _meta(doc, problems)
-    if ext.dedup is not None:
-        problems.append(
-            doc.problem(
-                "`dedup` is for correlation rules (a detection rule counts nothing)",
-                "spanwatch",
-                "dedup",
-            )
-        )
-    try:
-        trees = [c.parsed for c in rule.detection.parsed_condition]
-    except sx.SigmaError as exc:
-        problems.append(doc.problem(str(exc.args[0]), "detection", "condition"))
+    ext = _detection_extension(doc, problems)
+    trees = _condition_trees(doc, rule, problems)
+    if trees is None:
         return None
-    trees = [t for t in trees if t is not None]
     tree = trees[0] if len(trees) == 1 else ConditionOR(trees) if trees else None
     try:
         matcher = compile_condition(tree, config.lists)
     except CompileError as exc:
-        keys = _key_path(doc, exc.field) or ("detection",)
-        problems.append(doc.problem(str(exc), *keys))
+        problems.append(doc.problem(str(exc), *(_key_path(doc, exc.field) or ("detection",))))
         return None
-    rule_id = rule_id_of(rule) or ""
+    fields = tuple(referenced_fields(tree))
     return DetectionRule(
-        rule_id=rule_id,
+        rule_id=rule_id_of(rule) or "",
         title=rule.title,
         severity=_severity(rule),
         matcher=matcher,
@@ -506,12 +561,36 @@ def _compile_detection(
         runbook=ext.runbook,
         resolve_after=ext.resolve_after,
         noise_budget=ext.noise_budget,
-        evidence_fields=tuple(referenced_fields(tree)),
+        evidence_fields=fields,
+        evidence_names=evidence_names(fields),
         dispatch=required_values(tree, DISPATCH_FIELD),
         fingerprint=_fingerprint(doc.data, _lists_used(doc, config), filters_data),
         has_level=rule.level is not None,
         where=(str(doc.path), doc.line),
     )
+
+
+def _detection_extension(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExtension:
+    ext = _meta(doc, problems)
+    if ext.dedup is not None:
+        problems.append(
+            doc.problem(
+                "`dedup` is for correlation rules (a detection rule counts nothing)",
+                "spanwatch",
+                "dedup",
+            )
+        )
+    return ext
+
+
+def _condition_trees(doc: RuleDoc, rule: SigmaRule, problems: list[Problem]) -> list[Any] | None:
+    """The parsed trees of the rule's conditions (None when one does not parse)."""
+    try:
+        trees = [c.parsed for c in rule.detection.parsed_condition]
+    except sx.SigmaError as exc:
+        problems.append(doc.problem(str(exc.args[0]), "detection", "condition"))
+        return None
+    return [t for t in trees if t is not None]
 
 
 def _key_path(doc: RuleDoc, field: str | None) -> tuple[Any, ...] | None:
