@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sigma import exceptions as sx
 from sigma.collection import SigmaCollection
@@ -618,6 +618,18 @@ def _lists_used(doc: RuleDoc, config: RulesConfig) -> dict[str, list[str]]:
     return {name: values for name, values in config.lists.items() if f"%{name}%" in text}
 
 
+_NUMERIC_KINDS = ("value_sum", "value_avg", "value_percentile", "value_median")
+
+
+class _CorrelationCondition(NamedTuple):
+    """What a correlation's condition compiles to: thresholds, or a formula over rules."""
+
+    conditions: tuple[tuple[str, float], ...]
+    value_fields: tuple[str, ...] = ()
+    percentile: float = 50.0
+    formula: tuple[Any, ...] | None = None
+
+
 def _compile_correlation(
     doc: RuleDoc,
     collection: SigmaCollection,
@@ -625,8 +637,53 @@ def _compile_correlation(
     problems: list[Problem],
 ) -> tuple[CorrelationSpec, list[tuple[str, Feed]], bool] | None:
     rule = cast(SigmaCorrelationRule, doc.obj)
+    ext = _correlation_extension(doc, problems)
+    referenced = _referenced_detections(doc, rule, collection, detections, problems)
+    if referenced is None:
+        return None
+    kind = str(rule.type)
+    condition = _correlation_condition(doc, rule, kind, collection, problems)
+    if condition is None:
+        return None
+    group_by = tuple(rule.group_by or ())
+    aliases = {
+        alias.alias: {rule_id_of(ref.rule): field for ref, field in alias.mapping.items()}
+        for alias in rule.aliases
+    }
+    state_key = _fingerprint(
+        kind,
+        referenced,
+        group_by,
+        rule.timespan.seconds,
+        condition.value_fields,
+        sorted((a, sorted(m.items())) for a, m in aliases.items()),
+        [detections[r].fingerprint for r in referenced],
+    )
+    spec = CorrelationSpec(
+        rule_id=rule_id_of(rule) or "",
+        title=rule.title,
+        severity=_severity(rule),
+        type=kind,
+        rules=tuple(referenced),
+        group_by=group_by,
+        timespan=float(rule.timespan.seconds),
+        timespan_text=rule.timespan.spec,
+        conditions=condition.conditions,
+        value_fields=condition.value_fields,
+        percentile=condition.percentile,
+        formula=condition.formula,
+        labels=tuple(sorted(ext.labels.items())),
+        runbook=ext.runbook,
+        resolve_after=ext.resolve_after,
+        noise_budget=ext.noise_budget,
+        dedup=ext.dedup.compiled() if ext.dedup is not None else None,
+        state_key=state_key,
+    )
+    return spec, _feeds(spec, aliases), bool(rule.generate)
+
+
+def _correlation_extension(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExtension:
     ext = _meta(doc, problems)
-    rule_id = rule_id_of(rule) or ""
     if ext.group_by is not None:
         problems.append(
             doc.problem(
@@ -635,6 +692,17 @@ def _compile_correlation(
                 "group-by",
             )
         )
+    return ext
+
+
+def _referenced_detections(
+    doc: RuleDoc,
+    rule: SigmaCorrelationRule,
+    collection: SigmaCollection,
+    detections: dict[str, DetectionRule],
+    problems: list[Problem],
+) -> list[str] | None:
+    """The ids of the detection rules the correlation counts (None: it cannot be built)."""
     try:
         rule.resolve_rule_references(collection)
         for alias in rule.aliases:
@@ -659,86 +727,56 @@ def _compile_correlation(
         if rid not in detections:
             return None  # the referenced rule has its own problems, reported there
         referenced.append(rid)
-    kind = str(rule.type)
-    group_by = tuple(rule.group_by or ())
-    aliases = {
-        alias.alias: {rule_id_of(ref.rule): field for ref, field in alias.mapping.items()}
-        for alias in rule.aliases
-    }
-    value_fields: tuple[str, ...] = ()
-    percentile = 50.0
-    formula = None
-    conditions: tuple[tuple[str, float], ...]
+    return referenced
+
+
+def _correlation_condition(
+    doc: RuleDoc,
+    rule: SigmaCorrelationRule,
+    kind: str,
+    collection: SigmaCollection,
+    problems: list[Problem],
+) -> _CorrelationCondition | None:
     if isinstance(rule.condition, SigmaExtendedCorrelationCondition):
-        formula = _formula(rule.condition.parsed, collection)
-        conditions = ()
-    else:
-        conditions = tuple(doc.conditions) or (
-            (rule.condition.op.name.lower(), float(rule.condition.count)),
+        return _CorrelationCondition((), formula=_formula(rule.condition.parsed, collection))
+    conditions = tuple(doc.conditions) or (
+        (rule.condition.op.name.lower(), float(rule.condition.count)),
+    )
+    fieldref = rule.condition.fieldref
+    value_fields: tuple[str, ...] = ()
+    if fieldref:
+        value_fields = (fieldref,) if isinstance(fieldref, str) else tuple(fieldref)
+    if kind != "value_percentile":
+        return _CorrelationCondition(conditions, value_fields)
+    if rule.condition.percentile is None:
+        problems.append(
+            doc.problem(
+                "value_percentile needs `percentile` (1-99) in the condition",
+                "correlation",
+                "condition",
+            )
         )
-        fieldref = rule.condition.fieldref
-        if fieldref:
-            value_fields = (fieldref,) if isinstance(fieldref, str) else tuple(fieldref)
-        if kind == "value_percentile":
-            if rule.condition.percentile is None:
-                problems.append(
-                    doc.problem(
-                        "value_percentile needs `percentile` (1-99) in the condition",
-                        "correlation",
-                        "condition",
-                    )
-                )
-                return None
-            percentile = float(rule.condition.percentile)
-    value_kind = (
-        "text"
-        if kind == "value_count"
-        else "number"
-        if kind in ("value_sum", "value_avg", "value_percentile", "value_median")
-        else "none"
-    )
-    state_key = _fingerprint(
-        kind,
-        referenced,
-        group_by,
-        rule.timespan.seconds,
-        value_fields,
-        sorted((a, sorted(m.items())) for a, m in aliases.items()),
-        [detections[r].fingerprint for r in referenced],
-    )
-    spec = CorrelationSpec(
-        rule_id=rule_id,
-        title=rule.title,
-        severity=_severity(rule),
-        type=kind,
-        rules=tuple(referenced),
-        group_by=group_by,
-        timespan=float(rule.timespan.seconds),
-        timespan_text=rule.timespan.spec,
-        conditions=conditions,
-        value_fields=value_fields,
-        percentile=percentile,
-        formula=formula,
-        labels=tuple(sorted(ext.labels.items())),
-        runbook=ext.runbook,
-        resolve_after=ext.resolve_after,
-        noise_budget=ext.noise_budget,
-        dedup=ext.dedup.compiled() if ext.dedup is not None else None,
-        state_key=state_key,
-    )
-    feeds = [
+        return None
+    return _CorrelationCondition(conditions, value_fields, float(rule.condition.percentile))
+
+
+def _feeds(spec: CorrelationSpec, aliases: dict[str, dict[Any, str]]) -> list[tuple[str, Feed]]:
+    """How each rule the correlation counts feeds it: its group fields (through the aliases)
+    and what value of an event the window aggregates."""
+    kind = spec.type
+    value_kind = "text" if kind == "value_count" else "number" if kind in _NUMERIC_KINDS else "none"
+    return [
         (
             rid,
             Feed(
-                correlation_id=rule_id,
-                group_fields=tuple(aliases.get(g, {}).get(rid, g) for g in group_by),
-                value_fields=value_fields,
+                correlation_id=spec.rule_id,
+                group_fields=tuple(aliases.get(g, {}).get(rid, g) for g in spec.group_by),
+                value_fields=spec.value_fields,
                 value_kind=value_kind,
             ),
         )
-        for rid in dict.fromkeys(referenced)
+        for rid in dict.fromkeys(spec.rules)
     ]
-    return spec, feeds, bool(rule.generate)
 
 
 def _formula(node: Any, collection: SigmaCollection) -> tuple[Any, ...]:
