@@ -173,57 +173,9 @@ class RuleSet:
         if type(t) is not float:
             t = _event_time(event)
         if rule.generates:
-            if shown is None:
-                shown = _EventEvidence(event)
-            hits.append(
-                RuleHit(
-                    rule.rule_id,
-                    rule.title,
-                    rule.severity,
-                    t,
-                    {f: _group_value(event.get(f)) for f in rule.group_by},
-                    dict(rule.labels),
-                    shown.of(rule.evidence_fields),
-                    rule.runbook,
-                    rule.resolve_after,
-                    rule.noise_budget,
-                )
-            )
-        if not rule.feeds:
-            return
-        # Evidence of a correlation input is built only if its window fires (most never do).
-        get = event.get
-        names = rule.evidence_names
-        source = EvidenceSource(names, rule.evidence_fields, tuple(map(get, names)))
-        value: float | str | None
-        group: tuple[str, ...]
-        for feed in rule.feeds:
-            kind = feed.value_kind
-            if kind == "none":
-                value = None
-            elif len(feed.value_fields) == 1:  # _feed_value's common cases, inline
-                v = get(feed.value_fields[0])
-                if kind == "text" and type(v) is str:
-                    value = v
-                elif kind == "number" and type(v) is float and v == v:
-                    value = 0.0 + v
-                else:
-                    value = _feed_value(event, feed)
-                    if value is None:
-                        continue
-            else:
-                value = _feed_value(event, feed)
-                if value is None:
-                    continue
-            fields = feed.group_fields
-            if len(fields) == 1:
-                v = get(fields[0])
-                group = (v if type(v) is str else _group_value(v),)
-            else:
-                group = tuple([v if type(v) is str else _group_value(v) for v in map(get, fields)])
-            inputs.append(
-                CorrelationInput(feed.correlation_id, t, group, rule.rule_id, value, source)
-            )
+            hits.append(_rule_hit(rule, event, t, shown or _EventEvidence(event)))
+        if rule.feeds:
+            _feed_correlations(rule, event, t, inputs)
 
     # -- state --
 
@@ -249,6 +201,60 @@ class RuleSet:
 
 
 # --- helpers for the hot path ----------------------------------------------------------------
+
+
+def _rule_hit(
+    rule: DetectionRule, event: Mapping[str, Any], t: float, shown: _EventEvidence
+) -> RuleHit:
+    return RuleHit(
+        rule.rule_id,
+        rule.title,
+        rule.severity,
+        t,
+        {f: _group_value(event.get(f)) for f in rule.group_by},
+        dict(rule.labels),
+        shown.of(rule.evidence_fields),
+        rule.runbook,
+        rule.resolve_after,
+        rule.noise_budget,
+    )
+
+
+def _feed_correlations(
+    rule: DetectionRule, event: Mapping[str, Any], t: float, inputs: list[CorrelationInput]
+) -> None:
+    """One input per correlation the rule feeds; none for a feed whose value the event lacks."""
+    # Evidence of a correlation input is built only if its window fires (most never do).
+    get = event.get
+    names = rule.evidence_names
+    source = EvidenceSource(names, rule.evidence_fields, tuple(map(get, names)))
+    value: float | str | None
+    for feed in rule.feeds:
+        if feed.value_kind == "none":
+            value = None
+        elif (value := _fed_value(event, feed)) is None:
+            continue
+        group = _fed_group(event, feed.group_fields)
+        inputs.append(CorrelationInput(feed.correlation_id, t, group, rule.rule_id, value, source))
+
+
+def _fed_value(event: Mapping[str, Any], feed: Feed) -> float | str | None:
+    """`_feed_value`, with its common case (one field of the expected type) first."""
+    if len(feed.value_fields) == 1:
+        v = event.get(feed.value_fields[0])
+        if feed.value_kind == "text" and type(v) is str:
+            return v
+        if feed.value_kind == "number" and type(v) is float and v == v:
+            return 0.0 + v
+    return _feed_value(event, feed)
+
+
+def _fed_group(event: Mapping[str, Any], fields: tuple[str, ...]) -> tuple[str, ...]:
+    get = event.get
+    if len(fields) == 1:
+        v = get(fields[0])
+        return (v if type(v) is str else _group_value(v),)
+    return tuple([v if type(v) is str else _group_value(v) for v in map(get, fields)])
 
 
 class _EventEvidence:
