@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -419,6 +419,26 @@ def _switched_off(data: dict[str, Any], config: RulesConfig) -> bool:
 def _substitute_values(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
     """Replace `%name%` in thresholds with `rules.values.name` from the configuration."""
     problems: list[Problem] = []
+    resolve = _value_resolver(doc, config, problems)
+    correlation = doc.data.get("correlation")
+    if isinstance(correlation, dict) and isinstance(correlation.get("condition"), dict):
+        condition = correlation["condition"]
+        for op in list(condition):
+            if op in CONDITION_OPS:
+                condition[op] = resolve(condition[op], "correlation", "condition", op)
+    for section in ("detection", "filter"):
+        detection = doc.data.get(section)
+        if isinstance(detection, dict):
+            for mapping, keys in _selection_maps(detection):
+                _substitute_compared(mapping, (section, *keys), resolve)
+    return problems
+
+
+_Resolve = Callable[..., Any]  # (value, *keys of where it is written) -> the value to use
+
+
+def _value_resolver(doc: RuleDoc, config: RulesConfig, problems: list[Problem]) -> _Resolve:
+    """What a `%name%` value stands for; an unknown name is a problem at its keys."""
 
     def resolve(value: Any, *keys: str | int) -> Any:
         if not isinstance(value, str):
@@ -437,36 +457,33 @@ def _substitute_values(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
             return value
         return config.values[name]
 
-    correlation = doc.data.get("correlation")
-    if isinstance(correlation, dict) and isinstance(correlation.get("condition"), dict):
-        condition = correlation["condition"]
-        for op in list(condition):
-            if op in CONDITION_OPS:
-                condition[op] = resolve(condition[op], "correlation", "condition", op)
-    for section in ("detection", "filter"):
-        detection = doc.data.get(section)
-        if not isinstance(detection, dict):
+    return resolve
+
+
+def _selection_maps(detection: dict[Any, Any]) -> list[tuple[dict[Any, Any], tuple[Any, ...]]]:
+    """Each field mapping of a detection's selections, with the keys that lead to it."""
+    maps: list[tuple[dict[Any, Any], tuple[Any, ...]]] = []
+    for name, definition in detection.items():
+        if isinstance(definition, dict):
+            maps.append((definition, (name,)))
+        elif isinstance(definition, list):
+            maps.extend((d, (name, i)) for i, d in enumerate(definition) if isinstance(d, dict))
+    return maps
+
+
+def _substitute_compared(
+    mapping: dict[Any, Any], where: tuple[Any, ...], resolve: _Resolve
+) -> None:
+    """Resolve the values of the mapping's fields that compare (`|gt`, `|lte`, ...)."""
+    for key in list(mapping):
+        modifiers = set(str(key).split("|")[1:])
+        if not modifiers & COMPARE_MODIFIERS:
             continue
-        for name, definition in detection.items():
-            maps = (
-                [(definition, (name,))]
-                if isinstance(definition, dict)
-                else [(d, (name, i)) for i, d in enumerate(definition) if isinstance(d, dict)]
-                if isinstance(definition, list)
-                else []
-            )
-            for mapping, keys in maps:
-                for key in list(mapping):
-                    modifiers = set(str(key).split("|")[1:])
-                    if not modifiers & COMPARE_MODIFIERS:
-                        continue
-                    value = mapping[key]
-                    where = (section, *keys, key)
-                    if isinstance(value, list):
-                        mapping[key] = [resolve(v, *where) for v in value]
-                    else:
-                        mapping[key] = resolve(value, *where)
-    return problems
+        value = mapping[key]
+        if isinstance(value, list):
+            mapping[key] = [resolve(v, *where, key) for v in value]
+        else:
+            mapping[key] = resolve(value, *where, key)
 
 
 def _split_condition_range(doc: RuleDoc, data: dict[str, Any]) -> list[Problem]:
