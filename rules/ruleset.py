@@ -656,15 +656,8 @@ def _compile_correlation(
         alias.alias: {rule_id_of(ref.rule): field for ref, field in alias.mapping.items()}
         for alias in rule.aliases
     }
-    state_key = _fingerprint(
-        kind,
-        referenced,
-        group_by,
-        rule.timespan.seconds,
-        condition.value_fields,
-        sorted((a, sorted(m.items())) for a, m in aliases.items()),
-        [detections[r].fingerprint for r in referenced],
-    )
+    aggregated = (kind, referenced, group_by, rule.timespan.seconds, condition.value_fields)
+    state_key = _state_key(aggregated, aliases, [detections[r].fingerprint for r in referenced])
     spec = CorrelationSpec(
         rule_id=rule_id_of(rule) or "",
         title=rule.title,
@@ -686,6 +679,16 @@ def _compile_correlation(
         state_key=state_key,
     )
     return spec, _feeds(spec, aliases), bool(rule.generate)
+
+
+def _state_key(
+    aggregated: tuple[Any, ...], aliases: dict[str, dict[Any, str]], rule_prints: list[str]
+) -> str:
+    """What a correlation's windows hold depends on: a reloaded rule with the same key keeps
+    its windows (`RuleSet.adopt`)."""
+    return _fingerprint(
+        *aggregated, sorted((a, sorted(m.items())) for a, m in aliases.items()), rule_prints
+    )
 
 
 def _correlation_extension(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExtension:

@@ -355,10 +355,9 @@ def run_test_files(
         return 2
     cache: _RuleSetCache = {}
     outcomes: list[TestOutcome] = []
-    broken = False
     for problem in problems:
         out.write(f"{problem}\n")
-        broken = True
+    broken = bool(problems)
     for path in files:
         loaded = _load_test_file(path, config, prepare_config, out)
         if loaded is None:
@@ -373,9 +372,7 @@ def run_test_files(
         outcomes.extend(_run_tests(path, test_file, ruleset, prepare_event, out))
     failed = sum(1 for o in outcomes if not o.passed)
     out.write(f"{len(outcomes)} rule tests, {failed} failed\n")
-    if broken:
-        return 2
-    return 1 if failed else 0
+    return 2 if broken else 1 if failed else 0
 
 
 # Rule sets built for test files, by their rule paths and configuration: many files share one.
