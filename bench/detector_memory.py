@@ -39,7 +39,7 @@ def main() -> None:
     before = rss()
     start = time.perf_counter()
     for i in range(args.keys):
-        state.update(Observation(spec.id, MONDAY + 1.0, (f"user-{i:07d}",), 0.25, {}))
+        state.update(Observation(spec.id, MONDAY + 1.0, (f"user-{i:07d}",), 0.25))
     state.advance(MONDAY + spec.interval)
     elapsed = time.perf_counter() - start
     gc.collect()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
 from array import array
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from detectors.persist import restore_array
 from detectors.scoring import (
     MAD_TO_SIGMA,
     TAIL_Z,
@@ -23,18 +23,66 @@ from detectors.window_model import WindowModel
 
 _CELLS = 168  # hours in a week: cell = day-of-week * 24 + hour-of-day (UTC)
 _SCALES = _CELLS  # then 48 sigmas: hour-of-day on working days, then on weekends
-_G_LOC, _G_SCALE, _R_SCALE, _N, _T0H, _RUN, _UNIT, _DISP, _ACT, _LVL, _TAIL = range(
-    _CELLS + 48, _CELLS + 59
-)
-_PEAK = _CELLS + 59  # 24 cells: per hour of the day, the usual largest residual in that hour
-_HOUR_MAX, _HOUR_AT = _PEAK + 24, _PEAK + 25  # the largest residual so far in the hour, and which
-_SIZE = _PEAK + 26
+_PEAK = _CELLS + 48  # then 24: per hour of the day, the usual largest residual in that hour
+_SIZE = _PEAK + 24
 _PEAK_ALPHA = 0.3  # the usual peak of an hour follows its last few days
 _NAN = float("nan")
 _EPOCH_MONDAY_SHIFT = 72  # 1970-01-01 was a Thursday: +72 h puts Monday 00:00 at cell 0
 _WEEKDAY_CELLS = tuple(tuple(d * 24 + h for d in range(5)) for h in range(24))
 _EVENT_NOISE = ("poisson", "compound")
 _WEEKEND_CELLS = tuple(tuple(d * 24 + h for d in range(5, 7)) for h in range(24))
+_STAT_NAMES = (
+    "loc",
+    "scale",
+    "residual_scale",
+    "points",
+    "first_hour",
+    "outlier_run",
+    "event_unit",
+    "dispersion",
+    "active_level",
+    "level",
+    "tail",
+    "hour_peak",
+    "hour",
+)
+
+
+class SeasonalStats(ctypes.Structure):
+    """One key's scalars beside its profile cells, stored as float32 like the cells.
+
+    A C struct, not a slotted object: thirteen Python floats would cost a key about 430
+    bytes, this costs about 150, and a million keys must fit in 2 GiB.
+    """
+
+    loc: float  # global robust location, before the profile has its hour
+    scale: float  # global robust sigma
+    residual_scale: float  # typical size of the residuals from profile plus level
+    points: float  # windows learned
+    first_hour: float  # hours since the epoch of the first window learned
+    outlier_run: float  # consecutive points beyond the clip (a shift once long enough)
+    event_unit: float  # mean value of one event (compound noise)
+    dispersion: float  # variance over the Poisson variance (events come in sessions)
+    active_level: float  # the upper level of an active window (on/off keys)
+    level: float  # level offset: the recent mean residual from the profile
+    tail: float  # 98th percentile of residual sizes (recurring spikes)
+    hour_peak: float  # the largest residual so far in the current hour
+    hour: float  # hours since the epoch of that hour, -1 before the first
+
+    _fields_ = [(name, ctypes.c_float) for name in _STAT_NAMES]
+
+    @classmethod
+    def fresh(cls) -> SeasonalStats:
+        return cls(_NAN, _NAN, _NAN, 0.0, _NAN, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
+
+
+# Where each field sat in the one float array that held a model's whole state before
+# `SeasonalStats` (cells and scales first, as now, then the stats, the peaks, the hour's):
+# snapshots written then are read by `SeasonalBaseline._restore_one_array`.
+_ONE_ARRAY_PEAK = _CELLS + 59
+_ONE_ARRAY_INDEX = dict(
+    zip(_STAT_NAMES, [*range(_CELLS + 48, _CELLS + 59), _CELLS + 83, _CELLS + 84], strict=True)
+)
 
 
 def _scale_index(cell: int) -> int:
@@ -125,7 +173,8 @@ class SeasonalBaseline(WindowModel):
     teaches neither tail); a shift that persists for `adapt_after` points is accepted as
     the new normal.
 
-    State is one compact float32 array (under 1 kB), so a million keys fit in memory.
+    State is one compact float32 array of cells plus a C struct of float32 scalars (about
+    1.1 kB in all), so a million keys fit in memory.
 
     >>> m = SeasonalBaseline(SeasonalParams(direction="up", step=3600))
     >>> for i in range(24 * 14):
@@ -137,59 +186,69 @@ class SeasonalBaseline(WindowModel):
     True
     """
 
-    __slots__ = ("a", "p")
+    __slots__ = ("cells", "p", "stats")
     Params = SeasonalParams
 
     def __init__(self, params: SeasonalParams | None = None) -> None:
         self.p = params or SeasonalParams()
-        self.a = array("f", [_NAN]) * _SIZE
-        self.a[_N] = 0.0
-        self.a[_RUN] = 0.0
-        self.a[_UNIT] = 0.0
-        self.a[_DISP] = 1.0
-        self.a[_ACT] = 0.0
-        self.a[_LVL] = 0.0
-        self.a[_TAIL] = 0.0
-        self.a[_HOUR_MAX] = 0.0
-        self.a[_HOUR_AT] = -1.0
+        self.cells = array("f", [_NAN]) * _SIZE
+        self.stats = SeasonalStats.fresh()
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return (self.a, self.p)
+    def __getstate__(self) -> tuple[array[float], bytes, SeasonalParams]:
+        return (self.cells, bytes(self.stats), self.p)
 
-    __setstate__ = restore_array
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        if len(state) == 2:
+            self._restore_one_array(*state)
+            return
+        self.cells, stats, self.p = state
+        self.stats = SeasonalStats.from_buffer_copy(stats)
+
+    def _restore_one_array(self, a: array[float], p: SeasonalParams) -> None:
+        """A model saved as one float array (cells, scales, then the stats and the peaks at
+        fixed indices); a shorter array, from before later fields, keeps their initial values."""
+        SeasonalBaseline.__init__(self, p)
+        cells = a[:_PEAK]
+        self.cells[: len(cells)] = cells
+        peaks = a[_ONE_ARRAY_PEAK : _ONE_ARRAY_PEAK + 24]
+        self.cells[_PEAK : _PEAK + len(peaks)] = peaks
+        for name, i in _ONE_ARRAY_INDEX.items():
+            if i < len(a):
+                setattr(self.stats, name, a[i])
 
     @property
     def n(self) -> int:
-        return int(self.a[_N])
+        return int(self.stats.points)
 
     def spawn(self) -> SeasonalBaseline:
         """A new key's model that starts from this (parent) baseline."""
         child = SeasonalBaseline.__new__(SeasonalBaseline)
         child.p = self.p
-        child.a = array("f", self.a)
-        child.a[_RUN] = 0.0
-        child.a[_HOUR_AT], child.a[_HOUR_MAX] = -1.0, 0.0
+        child.cells = array("f", self.cells)
+        child.stats = SeasonalStats.from_buffer_copy(self.stats)
+        child.stats.outlier_run = 0.0
+        child.stats.hour, child.stats.hour_peak = -1.0, 0.0
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
-        a = self.a
-        return a[_N] > 0 and t - a[_T0H] * 3600.0 >= warmup
+        st = self.stats
+        return st.points > 0 and t - st.first_hour * 3600.0 >= warmup
 
     def _expect(self, t: float) -> tuple[float, float]:
         """Expected value (profile plus level offset) and sigma for time t."""
         loc, scale = self._profile(t)
-        return loc + self.a[_LVL], scale
+        return loc + self.stats.level, scale
 
     def _profile(self, t: float) -> tuple[float, float]:
         """The profile's value and sigma for time t (cell, else hour-of-day, else global)."""
-        a = self.a
+        a, st = self.cells, self.stats
         h = int(t // 3600.0)
         b = (h + _EPOCH_MONDAY_SHIFT) % _CELLS
         scale = a[_scale_index(b)]
         if scale != scale:
-            scale = a[_G_SCALE]
+            scale = st.scale
         loc = a[b]
-        if loc == loc and h - a[_T0H] >= _CELLS:
+        if loc == loc and h - st.first_hour >= _CELLS:
             return loc, scale
         total = 0.0
         k = 0
@@ -200,30 +259,30 @@ class SeasonalBaseline(WindowModel):
                 k += 1
         if k:
             return total / k, scale
-        return a[_G_LOC], a[_G_SCALE]
+        return st.loc, st.scale
 
     def _sigma(self, expected: float, scale: float, n: int, t: float) -> float:
         # `if b > m: m = b` is what max() does, item by item, without its call (hot path).
-        a = self.a
+        a, st = self.cells, self.stats
         sigma = scale
         if (b := a[_PEAK + int(t // 3600.0) % 24] / _peak_z(self.p.step)) > sigma:
             sigma = b
-        if (b := 0.3 * a[_R_SCALE]) > sigma:
+        if (b := 0.3 * st.residual_scale) > sigma:
             sigma = b
         if (b := 1e-6 * (abs(expected) + 1e-6)) > sigma:
             sigma = b
         # Recurring spikes (a job at the top of every hour) are part of normal: sigma is at
         # least what makes the usual tail of residuals 2.33 sigmas, as it is for normal noise.
-        if (b := a[_TAIL] / TAIL_Z) > sigma:
+        if (b := st.tail / TAIL_Z) > sigma:
             sigma = b
         noise = self.p.noise
-        floor = noise_floor(noise, expected, n, a[_UNIT])
+        floor = noise_floor(noise, expected, n, st.event_unit)
         if floor > 0.0 and noise != "binomial":
             # overdispersion: events come in bursts
-            floor *= math.sqrt(max(a[_DISP], 1.0))
+            floor *= math.sqrt(max(st.dispersion, 1.0))
             # On/off activity: whether the key is active in this window is itself uncertain,
             # so a window at the key's usual active level is no spike (sd of the mixture).
-            if (b := 0.5 * a[_ACT]) > floor:
+            if (b := 0.5 * st.active_level) > floor:
                 floor = b
         return floor if floor > sigma else sigma
 
@@ -237,15 +296,17 @@ class SeasonalBaseline(WindowModel):
         """A window without events of a key that has been active: for an upward detector it
         says nothing about how high the key goes when it works, so it is neither scored nor
         learned (a person's idle hours would otherwise make any session look like a spike)."""
-        return x == 0.0 and n == 0 and ignores_empty_windows(self.p) and self.a[_ACT] > 0.0
+        return (
+            x == 0.0 and n == 0 and ignores_empty_windows(self.p) and self.stats.active_level > 0.0
+        )
 
     @property
     def active(self) -> bool:
         """Whether the key has had a window with activity (so its empty windows are idle)."""
-        return self.a[_ACT] > 0.0
+        return self.stats.active_level > 0.0
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
-        if self.a[_N] < self.p.min_points or (x == 0.0 and self._idle(x, n)):
+        if self.stats.points < self.p.min_points or (x == 0.0 and self._idle(x, n)):
             return 0.0
         if self.p.transform == "log":
             x = log_scale(x)
@@ -263,81 +324,81 @@ class SeasonalBaseline(WindowModel):
         }
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
-        a, p = self.a, self.p
+        st, p = self.stats, self.p
         if p.transform == "log":
             x = log_scale(x)
         if x == 0.0 and self._idle(x, n):
             return
         if n > 0 and x > 0.0 and p.noise == "compound":
-            unit = a[_UNIT]
-            a[_UNIT] = x / n if unit <= 0.0 else unit + 0.02 * (x / n - unit)
+            unit = st.event_unit
+            st.event_unit = x / n if unit <= 0.0 else unit + 0.02 * (x / n - unit)
         if x > 0.0 and p.noise in ("poisson", "compound"):
             # The upper level of an active window: rises faster than it falls (an upper
             # quantile of busy windows), capped so that a spike barely moves it.
-            act = a[_ACT]
+            act = st.active_level
             step = 0.2 if x > act else 0.05
-            a[_ACT] = x if act <= 0.0 else act + step * (min(x, 3.0 * act) - act)
-        events, points = n, a[_N] + 1.0
+            st.active_level = x if act <= 0.0 else act + step * (min(x, 3.0 * act) - act)
+        events, points = n, st.points + 1.0
         if points == 1.0:
-            a[_T0H] = float(int(t // 3600.0))
-            a[_G_LOC] = x
-            a[_G_SCALE] = 0.0
-            a[_R_SCALE] = 0.0
-            a[_N] = points
+            st.first_hour = float(int(t // 3600.0))
+            st.loc = x
+            st.scale = 0.0
+            st.residual_scale = 0.0
+            st.points = points
             self._learn_cell(x, t, x, 0.0, clip=math.inf)
             return
-        a[_N] = points
+        st.points = points
         expected, scale = self._expect(t)
         sigma = self._sigma(expected, scale, events, t)
         learning = points <= p.min_points
-        clip = math.inf if learning or a[_RUN] >= p.adapt_after else p.clip
+        clip = math.inf if learning or st.outlier_run >= p.adapt_after else p.clip
         if abs(x - expected) > p.clip * sigma and not learning:
-            a[_RUN] = a[_RUN] + 1.0
+            st.outlier_run = st.outlier_run + 1.0
         else:
-            a[_RUN] = 0.0
+            st.outlier_run = 0.0
         g_alpha = max(1.0 / points, 0.01)
-        a[_G_LOC], a[_G_SCALE] = robust_step(a[_G_LOC], a[_G_SCALE], x, g_alpha, clip, sigma)
+        st.loc, st.scale = robust_step(st.loc, st.scale, x, g_alpha, clip, sigma)
         # the tail of residual sizes, unclipped (it must see the spikes that are usual), by a
         # multiplicative stochastic-approximation step towards the 98th percentile; a run of
         # outliers past its second point is a change or an incident, not a recurring spike
         size = abs(x - expected)
         hour = float(int(t // 3600.0))
-        if hour != a[_HOUR_AT]:
+        if hour != st.hour:
             self._close_hour()
-            a[_HOUR_AT], a[_HOUR_MAX] = hour, 0.0
-        if a[_RUN] <= 2.0:
-            a[_TAIL] = tail_step(a[_TAIL], size)
-        if a[_RUN] <= 1.0 and size > a[_HOUR_MAX]:  # an isolated spike, or the usual noise
-            a[_HOUR_MAX] = size
+            st.hour, st.hour_peak = hour, 0.0
+        if st.outlier_run <= 2.0:
+            st.tail = tail_step(st.tail, size)
+        if st.outlier_run <= 1.0 and size > st.hour_peak:  # an isolated spike, or the usual noise
+            st.hour_peak = size
         # the level offset: the recent mean of residuals from the profile, clipped likewise;
         # a shift accepted as the new normal moves the level (over `adapt_after` points),
         # not the hours of the week that happened to see it
         bound = clip * sigma
-        r = x - (expected - a[_LVL])
+        r = x - (expected - st.level)
         r = bound if r > bound else (-bound if r < -bound else r)
         rate = _level_alpha(p.step)
-        if a[_RUN] >= p.adapt_after and not learning:
+        if st.outlier_run >= p.adapt_after and not learning:
             rate = max(rate, 1.0 / p.adapt_after)
-        a[_LVL] = a[_LVL] + rate * (r - a[_LVL])
+        st.level = st.level + rate * (r - st.level)
         r = size if clip == math.inf else min(size, clip * sigma)
-        a[_R_SCALE] = a[_R_SCALE] + g_alpha * (MAD_TO_SIGMA * r - a[_R_SCALE])
-        base = noise_floor(p.noise, expected, events, a[_UNIT])
+        st.residual_scale = st.residual_scale + g_alpha * (MAD_TO_SIGMA * r - st.residual_scale)
+        base = noise_floor(p.noise, expected, events, st.event_unit)
         if base > 0.0 and p.noise != "binomial":
             d = min((size / base) ** 2, 100.0)
-            a[_DISP] = a[_DISP] + g_alpha * (d - a[_DISP])
+            st.dispersion = st.dispersion + g_alpha * (d - st.dispersion)
         self._learn_cell(x, t, expected, scale, math.inf if learning else p.clip)
 
     def _close_hour(self) -> None:
         """Fold the hour just ended into the usual peak of its hour of the day."""
-        a = self.a
-        if a[_HOUR_AT] < 0.0:
+        a, st = self.cells, self.stats
+        if st.hour < 0.0:
             return
-        i = _PEAK + int(a[_HOUR_AT]) % 24
+        i = _PEAK + int(st.hour) % 24
         peak = a[i]
-        a[i] = a[_HOUR_MAX] if peak != peak else peak + _PEAK_ALPHA * (a[_HOUR_MAX] - peak)
+        a[i] = st.hour_peak if peak != peak else peak + _PEAK_ALPHA * (st.hour_peak - peak)
 
     def _learn_cell(self, x: float, t: float, expected: float, scale: float, clip: float) -> None:
-        a = self.a
+        a, st = self.cells, self.stats
         b = (int(t // 3600.0) + _EPOCH_MONDAY_SHIFT) % _CELLS
         si = _scale_index(b)
         cell_scale = a[si]
@@ -348,7 +409,7 @@ class SeasonalBaseline(WindowModel):
             a[b] = x
             a[si] = cell_scale
             return
-        floor = max(0.3 * a[_R_SCALE], 1e-9)
+        floor = max(0.3 * st.residual_scale, 1e-9)
         alpha = _cell_alpha(self.p.step)
         a[b], _ = robust_step(loc, cell_scale, x, alpha, clip, floor)
         # sigma is the spread of what is predicted (profile plus level), not of the profile

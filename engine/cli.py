@@ -6,8 +6,9 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from engine.cli_args import (
     Formatter,
@@ -24,6 +25,9 @@ from engine.cli_args import (
 from engine.yamlfile import ConfigError
 from replay.simulator.shape import BATCHING, EXPORTS, SPELLINGS, TRAFFIC, ZONES
 
+if TYPE_CHECKING:
+    from engine.config import SpanwatchConfig
+
 EXIT_USAGE = 2
 CONFIG_ENV = "SPANWATCH_CONFIG"
 DEFAULT_API = "http://127.0.0.1:8080"
@@ -39,7 +43,7 @@ def _labels(values: Sequence[str]) -> dict[str, str]:
     return labels
 
 
-def _config(args: argparse.Namespace):
+def _config(args: argparse.Namespace) -> SpanwatchConfig:
     from engine.config import load_config
 
     return load_config(getattr(args, "config", None))
@@ -172,7 +176,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
-    from engine.incidents.routing_cli import routes_test
+    from engine.incidents.route_tree_cli import routes_test
 
     config = _config(args)
     return routes_test(config.incidents, _labels(args.labels), sys.stdout)
@@ -205,7 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"spanwatch {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(group, name: str, text: str, **kwargs) -> argparse.ArgumentParser:
+    def command(
+        group: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        text: str,
+        **kwargs: Any,
+    ) -> argparse.ArgumentParser:
         return group.add_parser(
             name, help=text, description=text, formatter_class=Formatter, **kwargs
         )
@@ -539,7 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        run: Callable[[argparse.Namespace], int] = args.func
+        return run(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE

@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bytewax.run import cli_main
 
@@ -229,7 +229,7 @@ def run_replay(
 
 
 def _gather(
-    outcomes: list[dict],
+    outcomes: list[dict[str, Any]],
     result: RunResult,
     setup: RunSetup,
     source: SortedHistorySource,
@@ -257,7 +257,7 @@ def _gather(
 
 def _counted(
     records: Iterator[tuple[float, bytes]], progress: Progress, span: list[float] | None
-) -> Iterator:
+) -> Iterator[tuple[float, bytes]]:
     """The sorted records, telling `progress` how many went into the dataflow, and noting the
     first and last event time in `span` (control events included)."""
     if not progress.enabled and span is None:
@@ -283,7 +283,7 @@ def _n(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _control_line(report: dict) -> str:
+def _control_line(report: dict[str, Any]) -> str:
     """`2025-11-28T08:01:40Z ack inc-1: not_found (ack for unknown incident inc-1)`."""
     line = f"{report.get('at') or '-'} {report['kind']} {report['target']}: {report['outcome']}"
     return f"{line} ({report['message']})" if report.get("message") else line

@@ -6,15 +6,15 @@ The engine uses `RuleSet` (stateless `evaluate`, `new_correlation_state`, `adopt
 
 from .config import RulesConfig
 from .correlation import CorrelationState
-from .model import CorrelationInput, Hit, Problem, RuleLoadError
+from .model import CorrelationInput, Problem, RuleHit, RuleLoadError
 from .reload import RuleReloader
 from .ruleset import RuleSet
 
 __all__ = [
     "CorrelationInput",
     "CorrelationState",
-    "Hit",
     "Problem",
+    "RuleHit",
     "RuleLoadError",
     "RuleReloader",
     "RuleSet",

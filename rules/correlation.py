@@ -32,7 +32,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .model import CorrelationInput, Hit
+from .model import CorrelationInput, RuleHit
 
 BUCKETS_PER_WINDOW = 256
 MAX_PREFERRED = 10_000  # `dedup`: the most recent `by` values remembered as preferred
@@ -284,7 +284,7 @@ class CorrelationState:
             f"evictions={self.evictions})"
         )
 
-    def update(self, inp: CorrelationInput) -> list[Hit]:
+    def update(self, inp: CorrelationInput) -> list[RuleHit]:
         """Add one input (in event-time order, but see the module's note); return its hits."""
         spec = self.spec
         if inp.time <= self.watermark - spec.timespan:  # every window it could join has closed
@@ -292,8 +292,21 @@ class CorrelationState:
             return []
         if spec.dedup is not None and self._duplicate(inp, spec.dedup):
             return []
+        window = self._window_of(inp.group)
+        t = inp.time
+        last = window.last
+        end = last if last > t else t  # max(t, last), NaN as max() has it
+        if not self._add(window, inp):
+            return []
+        window.expire(end - spec.timespan)
+        measured = self._measure(window)
+        if measured is None or not self._satisfied(measured, window):
+            return []
+        return [self._hit(window, measured, end, inp)]
+
+    def _window_of(self, key: tuple[str, ...]) -> Window:
+        """The group's window, new if need be (the least recently fed group makes room)."""
         groups = self.groups
-        key = inp.group
         window = groups.get(key)
         if window is None:
             window = self._new_window()
@@ -303,51 +316,50 @@ class CorrelationState:
                 self.evictions += 1
         else:
             groups.move_to_end(key)
-        t = inp.time
-        last = window.last
-        end = last if last > t else t  # max(t, last), NaN as max() has it
-        cutoff = end - spec.timespan
+        return window
+
+    def _add(self, window: Window, inp: CorrelationInput) -> bool:
+        """Add the input's value to the window; False if it has none the window can take."""
+        spec = self.spec
         kind = spec.type
-        value = inp.value
+        t, value = inp.time, inp.value
         if kind in _SUMMED:
             if kind == "event_count":
                 value = 1.0
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 value = float(value)
             else:
-                return []
+                return False
             cast(SumWindow, window).add(t, value, spec.timespan / BUCKETS_PER_WINDOW)
         elif kind == "value_count":
             if value is None:
-                return []
+                return False
             cast(DistinctWindow, window).add(t, str(value))
         elif kind in _SAMPLED:
             if not isinstance(value, int | float) or isinstance(value, bool):
-                return []
+                return False
             cast(SampleWindow, window).add(t, float(value))
         else:
             cast(TemporalWindow, window).add(t, inp.rule_id, spec.rules)
-        window.expire(cutoff)
-        measured = self._measure(window)
-        if measured is None or not self._satisfied(measured, window):
-            return []
+        return True
+
+    def _hit(self, window: Window, measured: float, end: float, inp: CorrelationInput) -> RuleHit:
+        spec = self.spec
         # Evidence only for a hit: building it on every input would cost more than the window.
         evidence = self._evidence(window, measured)
         evidence["last_event"] = inp.evidence
-        return [
-            Hit(
-                rule_id=spec.rule_id,
-                title=spec.title,
-                severity=spec.severity,
-                time=end,
-                group=dict(zip(spec.group_by, key, strict=False)),
-                labels=dict(spec.labels),
-                evidence=evidence,
-                runbook=spec.runbook,
-                resolve_after=spec.resolve_after,
-                noise_budget=spec.noise_budget,
-            )
-        ]
+        return RuleHit(
+            rule_id=spec.rule_id,
+            title=spec.title,
+            severity=spec.severity,
+            time=end,
+            group=dict(zip(spec.group_by, inp.group, strict=False)),
+            labels=dict(spec.labels),
+            evidence=evidence,
+            runbook=spec.runbook,
+            resolve_after=spec.resolve_after,
+            noise_budget=spec.noise_budget,
+        )
 
     def _duplicate(
         self, inp: CorrelationInput, dedup: tuple[str, tuple[tuple[str, frozenset[str]], ...]]
@@ -369,7 +381,7 @@ class CorrelationState:
             return False
         return key in seen
 
-    def advance(self, watermark: float) -> list[Hit]:
+    def advance(self, watermark: float) -> list[RuleHit]:
         """Forget groups with nothing left in their window; emits nothing."""
         self.watermark = max(self.watermark, watermark)
         cutoff = watermark - self.spec.timespan

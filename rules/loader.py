@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,60 +199,83 @@ def load_rule_docs(
     files, problems = discover_rule_files(paths)
     docs: list[RuleDoc] = []
     for path in files:
-        raw_docs, file_problems = read_yaml_documents(path, config.max_file_bytes)
-        problems.extend(file_problems)
-        if not file_problems and all(data is None for _node, data in raw_docs):
-            problems.append(
-                Problem(str(path), None, None, None, EMPTY_FILE_MESSAGE, severity="warning")
-            )
-            continue
-        global_doc: dict[str, Any] = {}
-        previous: dict[str, Any] = {}
-        for node, data in raw_docs:
-            line = node.start_mark.line + 1
-            if data is None:
-                continue
-            if not isinstance(data, dict):
-                problems.append(
-                    Problem(str(path), line, None, None, "a rule document must be a YAML mapping")
-                )
-                continue
-            try:
-                check_alias_expansion(data, sx.SigmaCollectionError)
-            except SigmaError as exc:
-                problems.append(Problem(str(path), line, None, None, _message(exc)))
-                continue
-            action = data.get("action")
-            if action == "global":
-                global_doc = {k: v for k, v in data.items() if k != "action"}
-                previous = copy.deepcopy(global_doc)
-                continue
-            if action == "reset":
-                global_doc = {}
-                continue
-            if action == "repeat":
-                merged = deep_dict_update(
-                    copy.deepcopy(previous), {k: v for k, v in data.items() if k != "action"}
-                )
-            elif action is not None:
-                problems.append(
-                    Problem(
-                        str(path), line, None, "action", f"unknown collection action {action!r}"
-                    )
-                )
-                continue
-            elif "correlation" in data or "filter" in data:
-                merged = copy.deepcopy(data)
-            else:
-                merged = deep_dict_update(copy.deepcopy(data), copy.deepcopy(global_doc))
-                previous = copy.deepcopy(data)
-            if _switched_off(merged, config):  # kept unparsed: its rules still feed nothing
-                docs.append(RuleDoc(path, line, node, merged, switched_off=True))
-                continue
-            doc = RuleDoc(path, line, node, merged)
-            problems.extend(_parse_doc(doc, config))
-            docs.append(doc)
+        docs.extend(_load_file(path, config, problems))
     return docs, problems
+
+
+def _load_file(path: Path, config: RulesConfig, problems: list[Problem]) -> list[RuleDoc]:
+    """The rule documents of one file, each merged with the file's collection actions."""
+    raw_docs, file_problems = read_yaml_documents(path, config.max_file_bytes)
+    problems.extend(file_problems)
+    if not file_problems and all(data is None for _node, data in raw_docs):
+        problems.append(
+            Problem(str(path), None, None, None, EMPTY_FILE_MESSAGE, severity="warning")
+        )
+        return []
+    actions = _CollectionActions()
+    docs: list[RuleDoc] = []
+    for node, data in raw_docs:
+        line = node.start_mark.line + 1
+        if data is None:
+            continue
+        problem = _unusable(path, line, data)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        merged = actions.apply(path, line, data, problems)
+        if merged is None:
+            continue
+        if _switched_off(merged, config):  # kept unparsed: its rules still feed nothing
+            docs.append(RuleDoc(path, line, node, merged, switched_off=True))
+            continue
+        doc = RuleDoc(path, line, node, merged)
+        problems.extend(_parse_doc(doc, config))
+        docs.append(doc)
+    return docs
+
+
+def _unusable(path: Path, line: int, data: Any) -> Problem | None:
+    """Why a YAML document cannot be a rule at all (not a mapping, aliases that explode)."""
+    if not isinstance(data, dict):
+        return Problem(str(path), line, None, None, "a rule document must be a YAML mapping")
+    try:
+        check_alias_expansion(data, sx.SigmaCollectionError)
+    except SigmaError as exc:
+        return Problem(str(path), line, None, None, _message(exc))
+    return None
+
+
+class _CollectionActions:
+    """Sigma's collection actions within one file: `global` sets what the following rules
+    start from, `reset` drops it, `repeat` is the previous rule with some keys changed."""
+
+    def __init__(self) -> None:
+        self.global_doc: dict[str, Any] = {}
+        self.previous: dict[str, Any] = {}
+
+    def apply(
+        self, path: Path, line: int, data: dict[str, Any], problems: list[Problem]
+    ) -> dict[str, Any] | None:
+        """The rule document `data` stands for, or None (an action, or an unknown one)."""
+        action = data.get("action")
+        if action == "global":
+            self.global_doc = {k: v for k, v in data.items() if k != "action"}
+            self.previous = copy.deepcopy(self.global_doc)
+            return None
+        if action == "reset":
+            self.global_doc = {}
+            return None
+        if action == "repeat":
+            changes = {k: v for k, v in data.items() if k != "action"}
+            return deep_dict_update(copy.deepcopy(self.previous), changes)
+        if action is not None:
+            message = f"unknown collection action {action!r}"
+            problems.append(Problem(str(path), line, None, "action", message))
+            return None
+        if "correlation" in data or "filter" in data:
+            return copy.deepcopy(data)
+        self.previous = copy.deepcopy(data)
+        return deep_dict_update(copy.deepcopy(data), copy.deepcopy(self.global_doc))
 
 
 def _parse_doc(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
@@ -396,6 +419,26 @@ def _switched_off(data: dict[str, Any], config: RulesConfig) -> bool:
 def _substitute_values(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
     """Replace `%name%` in thresholds with `rules.values.name` from the configuration."""
     problems: list[Problem] = []
+    resolve = _value_resolver(doc, config, problems)
+    correlation = doc.data.get("correlation")
+    if isinstance(correlation, dict) and isinstance(correlation.get("condition"), dict):
+        condition = correlation["condition"]
+        for op in list(condition):
+            if op in CONDITION_OPS:
+                condition[op] = resolve(condition[op], "correlation", "condition", op)
+    for section in ("detection", "filter"):
+        detection = doc.data.get(section)
+        if isinstance(detection, dict):
+            for mapping, keys in _selection_maps(detection):
+                _substitute_compared(mapping, (section, *keys), resolve)
+    return problems
+
+
+_Resolve = Callable[..., Any]  # (value, *keys of where it is written) -> the value to use
+
+
+def _value_resolver(doc: RuleDoc, config: RulesConfig, problems: list[Problem]) -> _Resolve:
+    """What a `%name%` value stands for; an unknown name is a problem at its keys."""
 
     def resolve(value: Any, *keys: str | int) -> Any:
         if not isinstance(value, str):
@@ -414,36 +457,33 @@ def _substitute_values(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
             return value
         return config.values[name]
 
-    correlation = doc.data.get("correlation")
-    if isinstance(correlation, dict) and isinstance(correlation.get("condition"), dict):
-        condition = correlation["condition"]
-        for op in list(condition):
-            if op in CONDITION_OPS:
-                condition[op] = resolve(condition[op], "correlation", "condition", op)
-    for section in ("detection", "filter"):
-        detection = doc.data.get(section)
-        if not isinstance(detection, dict):
+    return resolve
+
+
+def _selection_maps(detection: dict[Any, Any]) -> list[tuple[dict[Any, Any], tuple[Any, ...]]]:
+    """Each field mapping of a detection's selections, with the keys that lead to it."""
+    maps: list[tuple[dict[Any, Any], tuple[Any, ...]]] = []
+    for name, definition in detection.items():
+        if isinstance(definition, dict):
+            maps.append((definition, (name,)))
+        elif isinstance(definition, list):
+            maps.extend((d, (name, i)) for i, d in enumerate(definition) if isinstance(d, dict))
+    return maps
+
+
+def _substitute_compared(
+    mapping: dict[Any, Any], where: tuple[Any, ...], resolve: _Resolve
+) -> None:
+    """Resolve the values of the mapping's fields that compare (`|gt`, `|lte`, ...)."""
+    for key in list(mapping):
+        modifiers = set(str(key).split("|")[1:])
+        if not modifiers & COMPARE_MODIFIERS:
             continue
-        for name, definition in detection.items():
-            maps = (
-                [(definition, (name,))]
-                if isinstance(definition, dict)
-                else [(d, (name, i)) for i, d in enumerate(definition) if isinstance(d, dict)]
-                if isinstance(definition, list)
-                else []
-            )
-            for mapping, keys in maps:
-                for key in list(mapping):
-                    modifiers = set(str(key).split("|")[1:])
-                    if not modifiers & COMPARE_MODIFIERS:
-                        continue
-                    value = mapping[key]
-                    where = (section, *keys, key)
-                    if isinstance(value, list):
-                        mapping[key] = [resolve(v, *where) for v in value]
-                    else:
-                        mapping[key] = resolve(value, *where)
-    return problems
+        value = mapping[key]
+        if isinstance(value, list):
+            mapping[key] = [resolve(v, *where, key) for v in value]
+        else:
+            mapping[key] = resolve(value, *where, key)
 
 
 def _split_condition_range(doc: RuleDoc, data: dict[str, Any]) -> list[Problem]:

@@ -10,7 +10,7 @@ from .evidence import NO_EVIDENCE, EvidenceSource
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
-class Hit(NamedTuple):
+class RuleHit(NamedTuple):
     """One reason to open or update an incident (a matching event or a satisfied window).
 
     A named tuple: a busy event can raise a hit for each of hundreds of rules, and a tuple is

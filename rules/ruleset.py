@@ -6,9 +6,9 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sigma import exceptions as sx
 from sigma.collection import SigmaCollection
@@ -31,7 +31,7 @@ from .evidence import EvidenceSource, evidence_names, key_evidence, small_value
 from .extension import SpanwatchExtension, parse_extension
 from .lint import unknown_field_problems
 from .loader import RuleDoc, load_rule_docs
-from .model import CorrelationInput, Hit, Problem, RuleLoadError
+from .model import CorrelationInput, Problem, RuleHit, RuleLoadError
 from .rule_index import DISPATCH_FIELD, RuleIndex
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,10 @@ class Feed:
     value_kind: str  # none | number | text
 
 
-@dataclass
+@dataclass(frozen=True)
 class DetectionRule:
-    """A compiled detection rule and what to do when it matches."""
+    """A compiled detection rule and what to do when it matches (built whole by
+    `build_ruleset`: correlations decide what it feeds and whether it raises incidents)."""
 
     rule_id: str
     title: str
@@ -77,7 +78,7 @@ class DetectionRule:
     fingerprint: str = ""
     has_level: bool = True
     where: tuple[str, int] = ("", 0)
-    evidence_names: tuple[str, ...] = ()  # set by RuleSet: evidence_names(evidence_fields)
+    evidence_names: tuple[str, ...] = ()  # evidence_names(evidence_fields)
 
 
 class RuleSet:
@@ -102,8 +103,6 @@ class RuleSet:
         self.problems = problems  # warnings (a set with errors is never built)
         self.files = files
         self.runtime_errors: dict[str, int] = {}
-        for rule in detections:
-            rule.evidence_names = evidence_names(rule.evidence_fields)
         self.index: RuleIndex[DetectionRule] = RuleIndex(detections, config.lists)
 
     # -- loading --
@@ -129,7 +128,7 @@ class RuleSet:
 
     # -- hot path --
 
-    def evaluate(self, event: Mapping[str, Any]) -> tuple[list[Hit], list[CorrelationInput]]:
+    def evaluate(self, event: Mapping[str, Any]) -> tuple[list[RuleHit], list[CorrelationInput]]:
         """Hits of incident-raising detection rules and inputs for correlation windows.
 
         Only the rules that can match the event are tried (`RuleIndex`: by `name`, then by one
@@ -147,7 +146,7 @@ class RuleSet:
                 self._failed(rule)
         if matched is None:
             return NO_OUTPUT, NO_OUTPUT
-        hits: list[Hit] = []
+        hits: list[RuleHit] = []
         inputs: list[CorrelationInput] = []
         # The evidence every hit of this event shares, built once: a thousand rules can match.
         shown = _EventEvidence(event)
@@ -166,7 +165,7 @@ class RuleSet:
         self,
         rule: DetectionRule,
         event: Mapping[str, Any],
-        hits: list[Hit],
+        hits: list[RuleHit],
         inputs: list[CorrelationInput],
         shown: _EventEvidence | None = None,
     ) -> None:
@@ -174,57 +173,9 @@ class RuleSet:
         if type(t) is not float:
             t = _event_time(event)
         if rule.generates:
-            if shown is None:
-                shown = _EventEvidence(event)
-            hits.append(
-                Hit(
-                    rule.rule_id,
-                    rule.title,
-                    rule.severity,
-                    t,
-                    {f: _group_value(event.get(f)) for f in rule.group_by},
-                    dict(rule.labels),
-                    shown.of(rule.evidence_fields),
-                    rule.runbook,
-                    rule.resolve_after,
-                    rule.noise_budget,
-                )
-            )
-        if not rule.feeds:
-            return
-        # Evidence of a correlation input is built only if its window fires (most never do).
-        get = event.get
-        names = rule.evidence_names
-        source = EvidenceSource(names, rule.evidence_fields, tuple(map(get, names)))
-        value: float | str | None
-        group: tuple[str, ...]
-        for feed in rule.feeds:
-            kind = feed.value_kind
-            if kind == "none":
-                value = None
-            elif len(feed.value_fields) == 1:  # _feed_value's common cases, inline
-                v = get(feed.value_fields[0])
-                if kind == "text" and type(v) is str:
-                    value = v
-                elif kind == "number" and type(v) is float and v == v:
-                    value = 0.0 + v
-                else:
-                    value = _feed_value(event, feed)
-                    if value is None:
-                        continue
-            else:
-                value = _feed_value(event, feed)
-                if value is None:
-                    continue
-            fields = feed.group_fields
-            if len(fields) == 1:
-                v = get(fields[0])
-                group = (v if type(v) is str else _group_value(v),)
-            else:
-                group = tuple([v if type(v) is str else _group_value(v) for v in map(get, fields)])
-            inputs.append(
-                CorrelationInput(feed.correlation_id, t, group, rule.rule_id, value, source)
-            )
+            hits.append(_rule_hit(rule, event, t, shown or _EventEvidence(event)))
+        if rule.feeds:
+            _feed_correlations(rule, event, t, inputs)
 
     # -- state --
 
@@ -250,6 +201,60 @@ class RuleSet:
 
 
 # --- helpers for the hot path ----------------------------------------------------------------
+
+
+def _rule_hit(
+    rule: DetectionRule, event: Mapping[str, Any], t: float, shown: _EventEvidence
+) -> RuleHit:
+    return RuleHit(
+        rule.rule_id,
+        rule.title,
+        rule.severity,
+        t,
+        {f: _group_value(event.get(f)) for f in rule.group_by},
+        dict(rule.labels),
+        shown.of(rule.evidence_fields),
+        rule.runbook,
+        rule.resolve_after,
+        rule.noise_budget,
+    )
+
+
+def _feed_correlations(
+    rule: DetectionRule, event: Mapping[str, Any], t: float, inputs: list[CorrelationInput]
+) -> None:
+    """One input per correlation the rule feeds; none for a feed whose value the event lacks."""
+    # Evidence of a correlation input is built only if its window fires (most never do).
+    get = event.get
+    names = rule.evidence_names
+    source = EvidenceSource(names, rule.evidence_fields, tuple(map(get, names)))
+    value: float | str | None
+    for feed in rule.feeds:
+        if feed.value_kind == "none":
+            value = None
+        elif (value := _fed_value(event, feed)) is None:
+            continue
+        group = _fed_group(event, feed.group_fields)
+        inputs.append(CorrelationInput(feed.correlation_id, t, group, rule.rule_id, value, source))
+
+
+def _fed_value(event: Mapping[str, Any], feed: Feed) -> float | str | None:
+    """`_feed_value`, with its common case (one field of the expected type) first."""
+    if len(feed.value_fields) == 1:
+        v = event.get(feed.value_fields[0])
+        if feed.value_kind == "text" and type(v) is str:
+            return v
+        if feed.value_kind == "number" and type(v) is float and v == v:
+            return 0.0 + v
+    return _feed_value(event, feed)
+
+
+def _fed_group(event: Mapping[str, Any], fields: tuple[str, ...]) -> tuple[str, ...]:
+    get = event.get
+    if len(fields) == 1:
+        v = get(fields[0])
+        return (v if type(v) is str else _group_value(v),)
+    return tuple([v if type(v) is str else _group_value(v) for v in map(get, fields)])
 
 
 class _EventEvidence:
@@ -357,8 +362,32 @@ def build_ruleset(
     docs, problems = load_rule_docs(source_paths, config)
     if known_fields is not None:
         problems.extend(unknown_field_problems(docs, known_fields, config))
-    files = sorted({d.path for d in docs})
     usable = [d for d in docs if d.obj is not None and not d.obj.errors]
+    rule_docs = _identified_rules(usable, problems)
+    filter_docs = [d for d in usable if isinstance(d.obj, SigmaFilter)]
+    collection = SigmaCollection(
+        init_rules=[d.obj for d in rule_docs if d.obj is not None],
+        collect_filters=True,
+        resolve_references=False,
+    )
+    problems.extend(_check_filters(filter_docs, collection))
+    _apply_filters(filter_docs, rule_docs, problems)
+    compiled = _compile_detections(rule_docs, config, problems, [d.data for d in filter_docs])
+    correlations, wiring = _compile_correlations(rule_docs, collection, compiled, problems)
+    building_blocks = _blocks_of_switched_off(docs)
+    detections = [
+        _as_run(rule, wiring.feeds.get(rid, ()), wiring.generates(rid, building_blocks))
+        for rid, rule in compiled.items()
+    ]
+    problems.extend(_missing_level_warnings(detections))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    files = sorted({d.path for d in docs})
+    return RuleSet(detections, correlations, config, problems, files), problems
+
+
+def _identified_rules(usable: list[RuleDoc], problems: list[Problem]) -> list[RuleDoc]:
+    """The detection and correlation rules with a `name` (or `id`) of their own, first wins."""
     by_id: dict[str, RuleDoc] = {}
     for doc in usable:
         if doc.obj is None or isinstance(doc.obj, SigmaFilter):
@@ -374,14 +403,13 @@ def build_ruleset(
             )
             continue
         by_id[rid] = doc
-    rule_docs = list(by_id.values())
-    filter_docs = [d for d in usable if isinstance(d.obj, SigmaFilter)]
-    collection = SigmaCollection(
-        init_rules=[d.obj for d in rule_docs if d.obj is not None],
-        collect_filters=True,
-        resolve_references=False,
-    )
-    problems.extend(_check_filters(filter_docs, collection))
+    return list(by_id.values())
+
+
+def _apply_filters(
+    filter_docs: list[RuleDoc], rule_docs: list[RuleDoc], problems: list[Problem]
+) -> None:
+    """Sigma filters rewrite the detection rules they name before anything is compiled."""
     for fdoc in filter_docs:
         for doc in rule_docs:
             if isinstance(doc.obj, SigmaRule):
@@ -390,17 +418,48 @@ def build_ruleset(
                 except sx.SigmaError as exc:
                     problems.append(fdoc.problem(f"cannot apply to {doc.label}: {exc}", "filter"))
 
-    filters_data = [d.data for d in filter_docs]
+
+def _compile_detections(
+    rule_docs: list[RuleDoc], config: RulesConfig, problems: list[Problem], filters_data: list[Any]
+) -> dict[str, DetectionRule]:
+    """Each detection rule on its own, before the correlations that use it are known."""
     detections: dict[str, DetectionRule] = {}
     for doc in rule_docs:
         if isinstance(doc.obj, SigmaRule):
             compiled = _compile_detection(doc, config, problems, filters_data)
             if compiled is not None:
                 detections[compiled.rule_id] = compiled
+    return detections
 
+
+@dataclass
+class _Wiring:
+    """What the correlations ask of the detection rules they refer to."""
+
+    feeds: dict[str, list[Feed]] = field(default_factory=dict)  # by detection rule id
+    raise_own: dict[str, bool] = field(default_factory=dict)  # any of them says `generate`
+
+    def add(self, rid: str, feed: Feed, generate: bool) -> None:
+        self.feeds.setdefault(rid, []).append(feed)
+        self.raise_own[rid] = self.raise_own.get(rid, False) or generate
+
+    def generates(self, rid: str, building_blocks: set[str]) -> bool:
+        """Whether the rule raises incidents of its own: a rule a correlation refers to does
+        only if one of them says `generate`; a building block of a switched-off correlation
+        stays a building block."""
+        if rid in self.feeds:
+            return self.raise_own[rid]
+        return rid not in building_blocks
+
+
+def _compile_correlations(
+    rule_docs: list[RuleDoc],
+    collection: SigmaCollection,
+    detections: dict[str, DetectionRule],
+    problems: list[Problem],
+) -> tuple[dict[str, CorrelationSpec], _Wiring]:
     correlations: dict[str, CorrelationSpec] = {}
-    feeds: dict[str, list[Feed]] = {}
-    generate_wanted: dict[str, bool] = {}
+    wiring = _Wiring()
     for doc in rule_docs:
         if isinstance(doc.obj, SigmaCorrelationRule):
             built = _compile_correlation(doc, collection, detections, problems)
@@ -409,30 +468,44 @@ def build_ruleset(
             spec, rule_feeds, generate = built
             correlations[spec.rule_id] = spec
             for rid, feed in rule_feeds:
-                feeds.setdefault(rid, []).append(feed)
-                generate_wanted[rid] = generate_wanted.get(rid, False) or generate
+                wiring.add(rid, feed, generate)
+    return correlations, wiring
+
+
+def _blocks_of_switched_off(docs: list[RuleDoc]) -> set[str]:
+    """The rules that switched-off correlations name."""
+    blocks: set[str] = set()
     for doc in docs:
-        if doc.switched_off:  # its building blocks stay building blocks, raising nothing
+        if doc.switched_off:
             names = doc.data["correlation"].get("rules")
-            for rid in names if isinstance(names, list) else [names]:
-                if rid in detections and rid not in feeds:
-                    detections[rid].generates = False
-    for rid, rule in detections.items():
-        if rid in feeds:
-            rule.feeds = tuple(feeds[rid])
-            rule.generates = generate_wanted[rid]
-            extra = [f for feed in rule.feeds for f in (*feed.group_fields, *feed.value_fields)]
-            rule.evidence_fields = tuple(dict.fromkeys((*rule.evidence_fields, *extra)))
-        if rule.generates and not rule.has_level:
-            path, line = rule.where
-            problems.append(
-                Problem(
-                    path, line, rid, "level", "no level: severity defaults to medium", "warning"
-                )
-            )
-    if any(p.severity == "error" for p in problems):
-        return None, problems
-    return RuleSet(list(detections.values()), correlations, config, problems, files), problems
+            blocks.update(names if isinstance(names, list) else [names])
+    return blocks
+
+
+def _as_run(rule: DetectionRule, feeds: Sequence[Feed], generates: bool) -> DetectionRule:
+    """The rule whole, as it runs: what it feeds and whether it raises incidents itself; its
+    evidence shows its own fields, then those its correlations group and count by."""
+    if not feeds:
+        return replace(rule, generates=generates)
+    extra = [f for feed in feeds for f in (*feed.group_fields, *feed.value_fields)]
+    fields = tuple(dict.fromkeys((*rule.evidence_fields, *extra)))
+    return replace(
+        rule,
+        feeds=tuple(feeds),
+        generates=generates,
+        evidence_fields=fields,
+        evidence_names=evidence_names(fields),
+    )
+
+
+def _missing_level_warnings(detections: list[DetectionRule]) -> list[Problem]:
+    return [
+        Problem(
+            *rule.where, rule.rule_id, "level", "no level: severity defaults to medium", "warning"
+        )
+        for rule in detections
+        if rule.generates and not rule.has_level
+    ]
 
 
 def _check_filters(filter_docs: list[RuleDoc], collection: SigmaCollection) -> list[Problem]:
@@ -471,31 +544,19 @@ def _compile_detection(
     doc: RuleDoc, config: RulesConfig, problems: list[Problem], filters_data: list[Any]
 ) -> DetectionRule | None:
     rule = cast(SigmaRule, doc.obj)
-    ext = _meta(doc, problems)
-    if ext.dedup is not None:
-        problems.append(
-            doc.problem(
-                "`dedup` is for correlation rules (a detection rule counts nothing)",
-                "spanwatch",
-                "dedup",
-            )
-        )
-    try:
-        trees = [c.parsed for c in rule.detection.parsed_condition]
-    except sx.SigmaError as exc:
-        problems.append(doc.problem(str(exc.args[0]), "detection", "condition"))
+    ext = _detection_extension(doc, problems)
+    trees = _condition_trees(doc, rule, problems)
+    if trees is None:
         return None
-    trees = [t for t in trees if t is not None]
     tree = trees[0] if len(trees) == 1 else ConditionOR(trees) if trees else None
     try:
         matcher = compile_condition(tree, config.lists)
     except CompileError as exc:
-        keys = _key_path(doc, exc.field) or ("detection",)
-        problems.append(doc.problem(str(exc), *keys))
+        problems.append(doc.problem(str(exc), *(_key_path(doc, exc.field) or ("detection",))))
         return None
-    rule_id = rule_id_of(rule) or ""
+    fields = tuple(referenced_fields(tree))
     return DetectionRule(
-        rule_id=rule_id,
+        rule_id=rule_id_of(rule) or "",
         title=rule.title,
         severity=_severity(rule),
         matcher=matcher,
@@ -506,12 +567,36 @@ def _compile_detection(
         runbook=ext.runbook,
         resolve_after=ext.resolve_after,
         noise_budget=ext.noise_budget,
-        evidence_fields=tuple(referenced_fields(tree)),
+        evidence_fields=fields,
+        evidence_names=evidence_names(fields),
         dispatch=required_values(tree, DISPATCH_FIELD),
         fingerprint=_fingerprint(doc.data, _lists_used(doc, config), filters_data),
         has_level=rule.level is not None,
         where=(str(doc.path), doc.line),
     )
+
+
+def _detection_extension(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExtension:
+    ext = _meta(doc, problems)
+    if ext.dedup is not None:
+        problems.append(
+            doc.problem(
+                "`dedup` is for correlation rules (a detection rule counts nothing)",
+                "spanwatch",
+                "dedup",
+            )
+        )
+    return ext
+
+
+def _condition_trees(doc: RuleDoc, rule: SigmaRule, problems: list[Problem]) -> list[Any] | None:
+    """The parsed trees of the rule's conditions (None when one does not parse)."""
+    try:
+        trees = [c.parsed for c in rule.detection.parsed_condition]
+    except sx.SigmaError as exc:
+        problems.append(doc.problem(str(exc.args[0]), "detection", "condition"))
+        return None
+    return [t for t in trees if t is not None]
 
 
 def _key_path(doc: RuleDoc, field: str | None) -> tuple[Any, ...] | None:
@@ -539,6 +624,18 @@ def _lists_used(doc: RuleDoc, config: RulesConfig) -> dict[str, list[str]]:
     return {name: values for name, values in config.lists.items() if f"%{name}%" in text}
 
 
+_NUMERIC_KINDS = ("value_sum", "value_avg", "value_percentile", "value_median")
+
+
+class _CorrelationCondition(NamedTuple):
+    """What a correlation's condition compiles to: thresholds, or a formula over rules."""
+
+    conditions: tuple[tuple[str, float], ...]
+    value_fields: tuple[str, ...] = ()
+    percentile: float = 50.0
+    formula: tuple[Any, ...] | None = None
+
+
 def _compile_correlation(
     doc: RuleDoc,
     collection: SigmaCollection,
@@ -546,8 +643,56 @@ def _compile_correlation(
     problems: list[Problem],
 ) -> tuple[CorrelationSpec, list[tuple[str, Feed]], bool] | None:
     rule = cast(SigmaCorrelationRule, doc.obj)
+    ext = _correlation_extension(doc, problems)
+    referenced = _referenced_detections(doc, rule, collection, detections, problems)
+    if referenced is None:
+        return None
+    kind = str(rule.type)
+    condition = _correlation_condition(doc, rule, kind, collection, problems)
+    if condition is None:
+        return None
+    group_by = tuple(rule.group_by or ())
+    aliases = {
+        alias.alias: {rule_id_of(ref.rule): field for ref, field in alias.mapping.items()}
+        for alias in rule.aliases
+    }
+    aggregated = (kind, referenced, group_by, rule.timespan.seconds, condition.value_fields)
+    state_key = _state_key(aggregated, aliases, [detections[r].fingerprint for r in referenced])
+    spec = CorrelationSpec(
+        rule_id=rule_id_of(rule) or "",
+        title=rule.title,
+        severity=_severity(rule),
+        type=kind,
+        rules=tuple(referenced),
+        group_by=group_by,
+        timespan=float(rule.timespan.seconds),
+        timespan_text=rule.timespan.spec,
+        conditions=condition.conditions,
+        value_fields=condition.value_fields,
+        percentile=condition.percentile,
+        formula=condition.formula,
+        labels=tuple(sorted(ext.labels.items())),
+        runbook=ext.runbook,
+        resolve_after=ext.resolve_after,
+        noise_budget=ext.noise_budget,
+        dedup=ext.dedup.compiled() if ext.dedup is not None else None,
+        state_key=state_key,
+    )
+    return spec, _feeds(spec, aliases), bool(rule.generate)
+
+
+def _state_key(
+    aggregated: tuple[Any, ...], aliases: dict[str, dict[Any, str]], rule_prints: list[str]
+) -> str:
+    """What a correlation's windows hold depends on: a reloaded rule with the same key keeps
+    its windows (`RuleSet.adopt`)."""
+    return _fingerprint(
+        *aggregated, sorted((a, sorted(m.items())) for a, m in aliases.items()), rule_prints
+    )
+
+
+def _correlation_extension(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExtension:
     ext = _meta(doc, problems)
-    rule_id = rule_id_of(rule) or ""
     if ext.group_by is not None:
         problems.append(
             doc.problem(
@@ -556,6 +701,17 @@ def _compile_correlation(
                 "group-by",
             )
         )
+    return ext
+
+
+def _referenced_detections(
+    doc: RuleDoc,
+    rule: SigmaCorrelationRule,
+    collection: SigmaCollection,
+    detections: dict[str, DetectionRule],
+    problems: list[Problem],
+) -> list[str] | None:
+    """The ids of the detection rules the correlation counts (None: it cannot be built)."""
     try:
         rule.resolve_rule_references(collection)
         for alias in rule.aliases:
@@ -580,86 +736,56 @@ def _compile_correlation(
         if rid not in detections:
             return None  # the referenced rule has its own problems, reported there
         referenced.append(rid)
-    kind = str(rule.type)
-    group_by = tuple(rule.group_by or ())
-    aliases = {
-        alias.alias: {rule_id_of(ref.rule): field for ref, field in alias.mapping.items()}
-        for alias in rule.aliases
-    }
-    value_fields: tuple[str, ...] = ()
-    percentile = 50.0
-    formula = None
-    conditions: tuple[tuple[str, float], ...]
+    return referenced
+
+
+def _correlation_condition(
+    doc: RuleDoc,
+    rule: SigmaCorrelationRule,
+    kind: str,
+    collection: SigmaCollection,
+    problems: list[Problem],
+) -> _CorrelationCondition | None:
     if isinstance(rule.condition, SigmaExtendedCorrelationCondition):
-        formula = _formula(rule.condition.parsed, collection)
-        conditions = ()
-    else:
-        conditions = tuple(doc.conditions) or (
-            (rule.condition.op.name.lower(), float(rule.condition.count)),
+        return _CorrelationCondition((), formula=_formula(rule.condition.parsed, collection))
+    conditions = tuple(doc.conditions) or (
+        (rule.condition.op.name.lower(), float(rule.condition.count)),
+    )
+    fieldref = rule.condition.fieldref
+    value_fields: tuple[str, ...] = ()
+    if fieldref:
+        value_fields = (fieldref,) if isinstance(fieldref, str) else tuple(fieldref)
+    if kind != "value_percentile":
+        return _CorrelationCondition(conditions, value_fields)
+    if rule.condition.percentile is None:
+        problems.append(
+            doc.problem(
+                "value_percentile needs `percentile` (1-99) in the condition",
+                "correlation",
+                "condition",
+            )
         )
-        fieldref = rule.condition.fieldref
-        if fieldref:
-            value_fields = (fieldref,) if isinstance(fieldref, str) else tuple(fieldref)
-        if kind == "value_percentile":
-            if rule.condition.percentile is None:
-                problems.append(
-                    doc.problem(
-                        "value_percentile needs `percentile` (1-99) in the condition",
-                        "correlation",
-                        "condition",
-                    )
-                )
-                return None
-            percentile = float(rule.condition.percentile)
-    value_kind = (
-        "text"
-        if kind == "value_count"
-        else "number"
-        if kind in ("value_sum", "value_avg", "value_percentile", "value_median")
-        else "none"
-    )
-    state_key = _fingerprint(
-        kind,
-        referenced,
-        group_by,
-        rule.timespan.seconds,
-        value_fields,
-        sorted((a, sorted(m.items())) for a, m in aliases.items()),
-        [detections[r].fingerprint for r in referenced],
-    )
-    spec = CorrelationSpec(
-        rule_id=rule_id,
-        title=rule.title,
-        severity=_severity(rule),
-        type=kind,
-        rules=tuple(referenced),
-        group_by=group_by,
-        timespan=float(rule.timespan.seconds),
-        timespan_text=rule.timespan.spec,
-        conditions=conditions,
-        value_fields=value_fields,
-        percentile=percentile,
-        formula=formula,
-        labels=tuple(sorted(ext.labels.items())),
-        runbook=ext.runbook,
-        resolve_after=ext.resolve_after,
-        noise_budget=ext.noise_budget,
-        dedup=ext.dedup.compiled() if ext.dedup is not None else None,
-        state_key=state_key,
-    )
-    feeds = [
+        return None
+    return _CorrelationCondition(conditions, value_fields, float(rule.condition.percentile))
+
+
+def _feeds(spec: CorrelationSpec, aliases: dict[str, dict[Any, str]]) -> list[tuple[str, Feed]]:
+    """How each rule the correlation counts feeds it: its group fields (through the aliases)
+    and what value of an event the window aggregates."""
+    kind = spec.type
+    value_kind = "text" if kind == "value_count" else "number" if kind in _NUMERIC_KINDS else "none"
+    return [
         (
             rid,
             Feed(
-                correlation_id=rule_id,
-                group_fields=tuple(aliases.get(g, {}).get(rid, g) for g in group_by),
-                value_fields=value_fields,
+                correlation_id=spec.rule_id,
+                group_fields=tuple(aliases.get(g, {}).get(rid, g) for g in spec.group_by),
+                value_fields=spec.value_fields,
                 value_kind=value_kind,
             ),
         )
-        for rid in dict.fromkeys(referenced)
+        for rid in dict.fromkeys(spec.rules)
     ]
-    return spec, feeds, bool(rule.generate)
 
 
 def _formula(node: Any, collection: SigmaCollection) -> tuple[Any, ...]:

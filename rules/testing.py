@@ -35,7 +35,7 @@ from typing import Any, TextIO
 from .config import RulesConfig
 from .correlation import CorrelationState
 from .loader import RuleDoc, read_yaml_documents
-from .model import Hit, Problem
+from .model import Problem, RuleHit
 from .ruleset import RuleSet, build_ruleset
 from .timeutil import iso, parse_duration, parse_time
 
@@ -88,13 +88,13 @@ class TestOutcome:
 # --- running ----------------------------------------------------------------------------------
 
 
-def run_events(ruleset: RuleSet, events: Iterable[Mapping[str, Any]]) -> list[Hit]:
+def run_events(ruleset: RuleSet, events: Iterable[Mapping[str, Any]]) -> list[RuleHit]:
     """Every hit the rule set raises over `events`, in event-time order, without Bytewax."""
     ordered = sorted(events, key=lambda e: _time_key(e.get("time")))
     states: dict[str, CorrelationState] = {
         cid: ruleset.new_correlation_state(cid) for cid in ruleset.correlation_ids
     }
-    hits: list[Hit] = []
+    hits: list[RuleHit] = []
     for n, event in enumerate(ordered, 1):
         found, inputs = ruleset.evaluate(event)
         hits.extend(found)
@@ -112,7 +112,7 @@ def _time_key(value: Any) -> float:
     return -math.inf
 
 
-def compare(expected: list[Expected], hits: list[Hit]) -> list[str]:
+def compare(expected: list[Expected], hits: list[RuleHit]) -> list[str]:
     """A readable diff: `-` for expected incidents not raised, `+` for unexpected ones."""
     actual = Counter((h.rule_id, tuple(sorted(h.group.items()))) for h in hits)
     diff: list[str] = []
@@ -353,49 +353,86 @@ def run_test_files(
     if not files and not problems:
         out.write("no rule tests (*.test.yml) found\n")
         return 2
-    cache: dict[tuple[Any, ...], tuple[RuleSet | None, list[Problem]]] = {}
+    cache: _RuleSetCache = {}
     outcomes: list[TestOutcome] = []
-    broken = False
     for problem in problems:
         out.write(f"{problem}\n")
-        broken = True
+    broken = bool(problems)
     for path in files:
-        try:
-            test_file = parse_test_file(path)
-            cfg = merged_config(config, test_file.overrides)
-            if prepare_config is not None:
-                cfg = prepare_config(cfg)
-        except TestFileError as exc:
-            out.write(f"{path}:{exc.line or 1}: error: {exc}\n")
+        loaded = _load_test_file(path, config, prepare_config, out)
+        if loaded is None:
             broken = True
             continue
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            out.write(f"{path}:1: error: config: {exc}\n")
-            broken = True
-            continue
-        key = (tuple(str(p) for p in test_file.rule_paths), cfg.model_dump_json())
-        if key not in cache:
-            cache[key] = build_ruleset(test_file.rule_paths, cfg, known_fields)
-            for problem in cache[key][1]:
-                out.write(f"{problem}\n")
-        ruleset, _ = cache[key]
+        test_file, cfg = loaded
+        ruleset = _ruleset_for(test_file, cfg, known_fields, cache, out)
         if ruleset is None:
             out.write(f"{path}: error: the rules under test do not load (see above)\n")
             broken = True
             continue
-        for test in test_file.tests:
-            outcome = TestOutcome(str(path), test.name, test.line)
-            events = test.events
-            if prepare_event is not None:
-                events = [prepare_event(dict(e)) for e in events]
-            outcome.diff = compare(test.expected, run_events(ruleset, events))
-            outcomes.append(outcome)
-            _report(outcome, test, test_file.rule_paths, out)
+        outcomes.extend(_run_tests(path, test_file, ruleset, prepare_event, out))
     failed = sum(1 for o in outcomes if not o.passed)
     out.write(f"{len(outcomes)} rule tests, {failed} failed\n")
-    if broken:
-        return 2
-    return 1 if failed else 0
+    return 2 if broken else 1 if failed else 0
+
+
+# Rule sets built for test files, by their rule paths and configuration: many files share one.
+_RuleSetCache = dict[tuple[Any, ...], tuple[RuleSet | None, list[Problem]]]
+
+
+def _load_test_file(
+    path: Path,
+    config: RulesConfig,
+    prepare_config: Callable[[RulesConfig], RulesConfig] | None,
+    out: TextIO,
+) -> tuple[TestFile, RulesConfig] | None:
+    """The test file and the configuration its rules load with (None: reported as broken)."""
+    try:
+        test_file = parse_test_file(path)
+        cfg = merged_config(config, test_file.overrides)
+        if prepare_config is not None:
+            cfg = prepare_config(cfg)
+    except TestFileError as exc:
+        out.write(f"{path}:{exc.line or 1}: error: {exc}\n")
+        return None
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        out.write(f"{path}:1: error: config: {exc}\n")
+        return None
+    return test_file, cfg
+
+
+def _ruleset_for(
+    test_file: TestFile,
+    cfg: RulesConfig,
+    known_fields: Collection[str] | None,
+    cache: _RuleSetCache,
+    out: TextIO,
+) -> RuleSet | None:
+    """The rules under test, built (and their problems written) once per paths and config."""
+    key = (tuple(str(p) for p in test_file.rule_paths), cfg.model_dump_json())
+    if key not in cache:
+        cache[key] = build_ruleset(test_file.rule_paths, cfg, known_fields)
+        for problem in cache[key][1]:
+            out.write(f"{problem}\n")
+    return cache[key][0]
+
+
+def _run_tests(
+    path: Path,
+    test_file: TestFile,
+    ruleset: RuleSet,
+    prepare_event: Callable[[dict[str, Any]], dict[str, Any]] | None,
+    out: TextIO,
+) -> list[TestOutcome]:
+    outcomes = []
+    for test in test_file.tests:
+        outcome = TestOutcome(str(path), test.name, test.line)
+        events = test.events
+        if prepare_event is not None:
+            events = [prepare_event(dict(e)) for e in events]
+        outcome.diff = compare(test.expected, run_events(ruleset, events))
+        outcomes.append(outcome)
+        _report(outcome, test, test_file.rule_paths, out)
+    return outcomes
 
 
 def _report(outcome: TestOutcome, test: RuleTest, rule_paths: list[Path], out: TextIO) -> None:

@@ -18,8 +18,7 @@ from engine.flow.quarantine import Quarantine
 from engine.incidents.model import Hit
 from engine.otlp.aliases import AliasTable
 from rules import ruleset as _ruleset
-from rules.model import CorrelationInput
-from rules.model import Hit as RuleHit
+from rules.model import CorrelationInput, RuleHit
 
 INCIDENTS = "incidents"
 ORDER = "order"

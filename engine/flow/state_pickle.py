@@ -3,7 +3,8 @@
 A snapshot names each class of its state by module path. The dataflow's modules once lived
 directly under `engine/` (`engine.stages`, `engine.plan`, ...); a live engine restarted on a
 recovery folder written then must still find its shards, order and incident book, so those
-paths are read as the modules that hold the same classes now.
+paths are read as the modules that hold the same classes now (likewise the incident book's
+routing tree, once `engine.incidents.routing`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ MOVED_MODULES = {
     "engine.merge": "engine.flow.epoch_merge",
     "engine.quarantine": "engine.flow.quarantine",
     "engine.source_clocks": "engine.live.watermarks",
+    "engine.incidents.routing": "engine.incidents.route_tree",
 }
 
 

@@ -6,7 +6,7 @@ from engine.incidents.book import IncidentBook
 from engine.incidents.config import IncidentsConfig
 from engine.incidents.control import ControlError, ControlEvent, parse_control
 from engine.incidents.model import ControlReport, Hit, Output, Transition, fingerprint
-from engine.incidents.routing_cli import routes_test
+from engine.incidents.route_tree_cli import routes_test
 
 __all__ = [
     "ControlError",

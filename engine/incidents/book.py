@@ -59,7 +59,7 @@ from engine.incidents.grouping import (
 from engine.incidents.model import SEVERITY_RANK, Hit, Output, Transition, report
 from engine.incidents.muting import Muting
 from engine.incidents.noise_budget import NoiseBudget, storm_fingerprint
-from engine.incidents.routing import RouteOptions, build_routes, route_of
+from engine.incidents.route_tree import RouteOptions, build_routes, route_of
 from engine.incidents.state import Group, Incident
 from engine.incidents.timers import ESCALATE, FLUSH, FORGET, RESOLVE, Due, Timers
 from engine.timeutil import iso

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from engine.incidents.config import EscalationPolicy
-from engine.incidents.routing import RouteOptions
+from engine.incidents.route_tree import RouteOptions
 from engine.incidents.state import Escalation, Incident
 
 

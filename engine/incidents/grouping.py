@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from engine.incidents.model import SEVERITY_RANK
 from engine.incidents.muting import Muting
-from engine.incidents.routing import (
+from engine.incidents.route_tree import (
     RouteNode,
     RouteOptions,
     group_key,

@@ -17,7 +17,7 @@ from engine.incidents.config import IncidentsConfig, InhibitRule
 from engine.incidents.control import ExpireSilence
 from engine.incidents.matchers import matches_all
 from engine.incidents.model import ControlReport, report
-from engine.incidents.routing import RouteOptions
+from engine.incidents.route_tree import RouteOptions
 from engine.incidents.silences import Silence
 from engine.incidents.state import Incident
 from engine.incidents.timeintervals import TimeInterval

@@ -299,7 +299,7 @@ class LiveEngine:
             "dataflow_restarts": self.restarts,
         }
 
-    def _control_from_slack(self, obj: dict) -> None:
+    def _control_from_slack(self, obj: dict[str, Any]) -> None:
         from engine.incidents.control import ControlError
 
         try:

@@ -282,16 +282,3 @@ def test_an_absence_model_saved_before_it_knew_when_days_end_loads_and_scores():
     assert 0.0 <= old.score_one(0.0, t) <= 1.0
     old.learn_one(0.0, t)
     assert len(old.a) == len(m.a)
-
-
-def test_a_seasonal_model_saved_with_a_shorter_state_loads_and_scores():
-    m = SeasonalBaseline(SeasonalParams(step=STEP))
-    for i in range(300):
-        m.learn_one(10.0 + i % 3, MONDAY + i * STEP)
-    a, p = m.__getstate__()
-    old = SeasonalBaseline.__new__(SeasonalBaseline)
-    old.__setstate__((a[: 168 + 57], p))  # as it was before the level and the tails
-    t = MONDAY + 300 * STEP
-    assert 0.0 <= old.score_one(11.0, t) <= 1.0
-    old.learn_one(11.0, t)
-    assert pickle.loads(pickle.dumps(old)).score_one(11.0, t) == old.score_one(11.0, t)

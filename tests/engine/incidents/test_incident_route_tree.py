@@ -3,8 +3,8 @@ import io
 import yaml
 
 from engine.incidents.config import IncidentsConfig
-from engine.incidents.routing import build_routes, match_routes
-from engine.incidents.routing_cli import routes_test
+from engine.incidents.route_tree import build_routes, match_routes
+from engine.incidents.route_tree_cli import routes_test
 
 TREE = yaml.safe_load(
     """

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from engine.incidents.config import IncidentsConfig
 from engine.incidents.durations import format_duration
-from engine.incidents.routing import RouteNode, build_routes, group_labels, match_routes
+from engine.incidents.route_tree import RouteNode, build_routes, group_labels, match_routes
 
 
 def routes_test(config: IncidentsConfig, labels: dict[str, str], out: TextIO) -> int:
