@@ -20,7 +20,6 @@ MAX_LINES = 40
 NOT_YET_SPLIT = {
     "compliance/evidence.py::_tables",  # 77
     "compliance/live_drift.py::AdherenceDrift._signal",  # 47
-    "engine/live/api.py::make_api_app",  # 182
     "engine/live/kafka.py::KafkaIntake._run",  # 58
     "engine/live/otlp_grpc.py::_Export._export",  # 43
     "engine/live/otlp_http.py::make_otlp_app",  # 93
