@@ -41,8 +41,6 @@ NOT_YET_SPLIT = {
     "notifiers/store.py::DeliveryStore.enqueue_many",  # 41
     "replay/readers.py::read_lines",  # 43
     "replay/simulator/cli.py::simulate_command",  # 65
-    "replay/simulator/injected_incidents.py::_inject_extended",  # 41
-    "replay/simulator/injected_incidents.py::inject_incidents",  # 125
     "replay/simulator/simulate.py::simulate",  # 52
     "replay/simulator/traffic.py::SessionBuilder.__init__",  # 57
     "replay/simulator/traffic.py::SessionBuilder.invoke",  # 87
