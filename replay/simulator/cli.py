@@ -1,4 +1,4 @@
-"""`spanwatch simulate`: the function behind the command (argparse lives in engine/cli.py)."""
+"""`spanwatch simulate`: the function behind the command (its arguments: engine/cli_parser.py)."""
 
 from __future__ import annotations
 
