@@ -73,22 +73,43 @@ def _num(x: Any) -> str:
     return "-" if x is None else f"{x:g}"
 
 
-def _tables(doc: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+Table = tuple[str, list[str], list[list[str]]]  # title, header, rows of text
+
+
+def _tables(doc: Mapping[str, Any]) -> list[Table]:
     """The document's sections as (title, header, rows) of text, for either rendering."""
-    cats = doc["categories"]
-    weekly = [
+    return [_weekly(doc), _drift(doc), _rule_hits(doc), _incidents(doc), _silences(doc)]
+
+
+def _weekly(doc: Mapping[str, Any]) -> Table:
+    columns = [ANY, *doc["categories"]]
+    header = [
+        "team",
+        "week",
+        "sessions",
+        *(f"adherence: {c}" for c in columns),
+        "PRs with a passing assertion",
+        "credential hits / 1000 sessions",
+        "dangerous commands / 1000 sessions",
+    ]
+    rows = [
         [
             r["team"],
             r["week"],
             str(r["sessions"]),
-            *(_pct(r["adherence"][c]) for c in [ANY, *cats]),
+            *(_pct(r["adherence"][c]) for c in columns),
             f"{r['pull_requests_with_passing_assertion']}/{r['pull_requests']}",
             _num(r["credential_hits_per_1000_sessions"]),
             _num(r["dangerous_command_hits_per_1000_sessions"]),
         ]
         for r in doc["weekly"]
     ]
-    drift = [
+    return "Weekly adherence per team", header, rows
+
+
+def _drift(doc: Mapping[str, Any]) -> Table:
+    header = ["team", "category", "week", "adherence", "baseline", "sessions", "p-value"]
+    rows = [
         [
             d["team"],
             d["category"],
@@ -100,8 +121,17 @@ def _tables(doc: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]
         ]
         for d in doc["drift"]
     ]
-    counts = [[c["team"], c["rule_id"], c["category"] or "-", str(c["hits"])] for c in doc["rules"]]
-    incidents = [
+    return "Compliance drift", header, rows
+
+
+def _rule_hits(doc: Mapping[str, Any]) -> Table:
+    rows = [[c["team"], c["rule_id"], c["category"] or "-", str(c["hits"])] for c in doc["rules"]]
+    return "Hits per team and rule", ["team", "rule", "category", "hits"], rows
+
+
+def _incidents(doc: Mapping[str, Any]) -> Table:
+    header = ["id", "rule", "severity", "opened", "acknowledged (by)", "resolved (by)"]
+    rows = [
         [
             i["id"],
             i["rule_id"] or "",
@@ -112,44 +142,17 @@ def _tables(doc: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]
         ]
         for i in doc["incidents"]
     ]
-    silences = [
-        [
-            s["id"],
-            "; ".join(s["matchers"]),
-            s["starts_at"],
-            s["ends_at"],
-            s["created_by"],
-            s["comment"],
-        ]
+    return "Incidents", header, rows
+
+
+def _silences(doc: Mapping[str, Any]) -> Table:
+    header = ["id", "matchers", "starts", "ends", "author", "comment"]
+    rows = [
+        [s["id"], "; ".join(s["matchers"]), s["starts_at"], s["ends_at"], s["created_by"],
+         s["comment"]]
         for s in doc["silences"]
-    ]
-    return [
-        (
-            "Weekly adherence per team",
-            [
-                "team",
-                "week",
-                "sessions",
-                *(f"adherence: {c}" for c in [ANY, *cats]),
-                "PRs with a passing assertion",
-                "credential hits / 1000 sessions",
-                "dangerous commands / 1000 sessions",
-            ],
-            weekly,
-        ),
-        (
-            "Compliance drift",
-            ["team", "category", "week", "adherence", "baseline", "sessions", "p-value"],
-            drift,
-        ),
-        ("Hits per team and rule", ["team", "rule", "category", "hits"], counts),
-        (
-            "Incidents",
-            ["id", "rule", "severity", "opened", "acknowledged (by)", "resolved (by)"],
-            incidents,
-        ),
-        ("Silences", ["id", "matchers", "starts", "ends", "author", "comment"], silences),
-    ]
+    ]  # fmt: skip
+    return "Silences", header, rows
 
 
 def _intro(doc: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TextIO
 
 from notifiers.breaker import CircuitBreaker
-from notifiers.config import NotifiersConfig
+from notifiers.config import DeliveryConfig, NotifiersConfig
 from notifiers.dead_letters import DeadLetter, DeadLetterFile
 from notifiers.dispatcher import resolve_path
 from notifiers.model import Notification
 from notifiers.pipeline import SENT, ReceiverLane, Stats
+from notifiers.receiver import Receiver
 from notifiers.registry import ReceiverSetupError, build_receivers
 from notifiers.retry import RetryPolicy
 from notifiers.secret_refs import SecretResolver
@@ -54,8 +55,27 @@ def retry_dead_letters(
         store.close()
         return 0
     entries = dead.read(taken)
+    lanes = _lanes(receivers, delivery, secrets)
+    counts = {"sent": 0, "skipped": 0}
+    try:
+        kept = _resend_all(dead, entries, lanes, store, out, counts)
+    finally:
+        for receiver in receivers.values():
+            receiver.close()
+        store.close()
+    out.write(
+        f"re-sent {counts['sent']}, already delivered {counts['skipped']}, "
+        f"still dead {len(kept)}" + (f" (kept in {dead.path})" if kept else "") + "\n"
+    )
+    return 1 if kept else 0
+
+
+def _lanes(
+    receivers: dict[str, Receiver], delivery: DeliveryConfig, secrets: SecretResolver
+) -> dict[str, ReceiverLane]:
+    """A delivery lane per receiver, with the engine's retry policy and circuit breakers."""
     policy, stats, stop = RetryPolicy.from_config(delivery), Stats(), threading.Event()
-    lanes = {
+    return {
         name: ReceiverLane(
             receiver,
             policy,
@@ -66,8 +86,19 @@ def retry_dead_letters(
         )
         for name, receiver in receivers.items()
     }
+
+
+def _resend_all(
+    dead: DeadLetterFile,
+    entries: list[tuple[int, DeadLetter | str]],
+    lanes: dict[str, ReceiverLane],
+    store: DeliveryStore,
+    out: TextIO,
+    counts: dict[str, int],
+) -> list[str]:
+    """Re-sends the letters taken; gives back (and returns) those to keep, with every letter
+    not yet handled when something fails."""
     kept: list[str] = []
-    counts = {"sent": 0, "skipped": 0}
     done = 0  # entries fully handled: sent, skipped or added to `kept`
     try:
         for number, entry in entries:
@@ -78,14 +109,7 @@ def retry_dead_letters(
     finally:
         kept += [_as_line(e) for _, e in entries[done:]]
         dead.give_back(kept)
-        for receiver in receivers.values():
-            receiver.close()
-        store.close()
-    out.write(
-        f"re-sent {counts['sent']}, already delivered {counts['skipped']}, "
-        f"still dead {len(kept)}" + (f" (kept in {dead.path})" if kept else "") + "\n"
-    )
-    return 1 if kept else 0
+    return kept
 
 
 def _resend(

@@ -358,18 +358,8 @@ class Dispatcher:
             return
         before_send = None
         if isinstance(lane.receiver, Responder):
-            if pending.in_flight:
-                self._stats.add("in_doubt", lane.name)
-                if lane.receiver.in_doubt != RESEND:
-                    reason = (
-                        "in doubt: the last run stopped between sending and recording, so it "
-                        "may have run; check the target before re-sending"
-                    )
-                    self._give_up(pending, notification, reason, pending.attempts)
-                    return
-                log.warning(
-                    "responder %s: resending %s after an interrupted send", lane.name, pending.key
-                )
+            if pending.in_flight and not self._resend(lane.receiver, pending, notification):
+                return
             before_send = lambda: store.mark_in_flight(pending.seq)  # noqa: E731
         result = lane.deliver(
             notification,
@@ -382,6 +372,22 @@ class Dispatcher:
             self._stats.add("sent", lane.name)
         elif result.outcome == DEAD:
             self._give_up(pending, notification, result.error or "failed", result.attempts)
+
+    def _resend(self, responder: Responder, pending: Pending, notification: Notification) -> bool:
+        """Whether to send again a responder's action that a stop may have cut short after it
+        ran: only if the responder says so, else given up with the reason."""
+        self._stats.add("in_doubt", responder.name)
+        if responder.in_doubt != RESEND:
+            reason = (
+                "in doubt: the last run stopped between sending and recording, so it "
+                "may have run; check the target before re-sending"
+            )
+            self._give_up(pending, notification, reason, pending.attempts)
+            return False
+        log.warning(
+            "responder %s: resending %s after an interrupted send", responder.name, pending.key
+        )
+        return True
 
     def _give_up(
         self, pending: Pending, notification: Notification, reason: str, attempts: int

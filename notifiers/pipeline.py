@@ -97,52 +97,62 @@ class ReceiverLane:
         """Sends until delivered, given up or stopped; `attempts` carries over a restart.
         `before_send` runs right before each attempt, after every wait."""
         while True:
-            if not self._wait_for(self.breaker.wait_time):
+            if not self._turn(before_send):
                 return Delivery(INTERRUPTED, attempts)
-            if self.stop.wait(self.limiter.reserve()):
-                self.breaker.release()
-                return Delivery(INTERRUPTED, attempts)
-            if before_send is not None:
-                try:
-                    before_send()
-                except BaseException:
-                    self.breaker.release()
-                    raise
             retryable, error = self._send_once(notification)
             if error is None:
                 self.breaker.success()
                 return Delivery(SENT, attempts + 1)
             attempts += 1
             reason = scrub(str(error), self._secrets)
-            self.stats.add("failed_attempts", self.name)
-            if error.rate_limited:
-                self.stats.add("rate_limited", self.name)
-                self.breaker.release()
-            elif retryable:
-                before = self.breaker.times_opened
-                self.breaker.failure()
-                if self.breaker.times_opened > before:
-                    self.stats.add("breaker_opened", self.name)
-                    log.warning("receiver %s: circuit opened after repeated failures", self.name)
-            else:
-                self.breaker.release()
+            self._count_failure(retryable, error)
             if on_failure is not None:
                 on_failure(attempts)
             if not retryable or attempts >= self.policy.max_attempts:
                 return Delivery(DEAD, attempts, reason)
-            wait = self.policy.wait_after(attempts, error, self._rng)
-            if error.rate_limited:
-                self.limiter.push_back(wait)
-            self.stats.add("retried", self.name)
-            log.info(
-                "receiver %s: attempt %d failed (%s), retry in %.3fs",
-                self.name,
-                attempts,
-                reason,
-                wait,
-            )
-            if self.stop.wait(wait):
+            if self.stop.wait(self._backoff(attempts, error, reason)):
                 return Delivery(INTERRUPTED, attempts)
+
+    def _turn(self, before_send: Callable[[], None] | None) -> bool:
+        """Wait until the breaker and the pace allow an attempt; False when stopped first."""
+        if not self._wait_for(self.breaker.wait_time):
+            return False
+        if self.stop.wait(self.limiter.reserve()):
+            self.breaker.release()
+            return False
+        if before_send is not None:
+            try:
+                before_send()
+            except BaseException:
+                self.breaker.release()
+                raise
+        return True
+
+    def _count_failure(self, retryable: bool, error: DeliveryError) -> None:
+        """Tell the breaker (only a retryable failure counts towards opening it) and the stats."""
+        self.stats.add("failed_attempts", self.name)
+        if error.rate_limited:
+            self.stats.add("rate_limited", self.name)
+            self.breaker.release()
+        elif retryable:
+            before = self.breaker.times_opened
+            self.breaker.failure()
+            if self.breaker.times_opened > before:
+                self.stats.add("breaker_opened", self.name)
+                log.warning("receiver %s: circuit opened after repeated failures", self.name)
+        else:
+            self.breaker.release()
+
+    def _backoff(self, attempts: int, error: DeliveryError, reason: str) -> float:
+        """How long before the next attempt (a rate limit slows the lane's pace too)."""
+        wait = self.policy.wait_after(attempts, error, self._rng)
+        if error.rate_limited:
+            self.limiter.push_back(wait)
+        self.stats.add("retried", self.name)
+        log.info(
+            "receiver %s: attempt %d failed (%s), retry in %.3fs", self.name, attempts, reason, wait
+        )
+        return wait
 
     def _send_once(self, notification: Notification) -> tuple[bool, DeliveryError | None]:
         try:

@@ -106,56 +106,67 @@ class KafkaIntake:
 
         consumer = Consumer(self._settings())
         topics = [t for t in (self.config.traces_topic, self.config.logs_topic) if t]
-        logged = self.logged = self.intake.kafka_offsets()
-
-        def assigned(consumer: Any, partitions: list[Any]) -> None:
-            for tp in partitions:
-                last = logged.get((tp.topic, tp.partition))
-                if last is not None:
-                    tp.offset = last + 1
-                    log.info("kafka: %s[%d] goes on at %d", tp.topic, tp.partition, last + 1)
-            consumer.assign(partitions)
-
-        consumer.subscribe(topics, on_assign=assigned)
+        self.logged = self.intake.kafka_offsets()
+        consumer.subscribe(topics, on_assign=self._assigned)
         try:
             while not self.stopped.is_set():
                 message = consumer.poll(0.5)
-                if message is None:
-                    continue
-                error = message.error()
-                topic, partition, offset = message.topic(), message.partition(), message.offset()
-                if error or topic is None or partition is None or offset is None:
-                    log.warning("kafka: %s", error or "a message without its place in a partition")
-                    continue
-                where = f"{topic}[{partition}]@{offset}"
-                value = message.value() or b""
-                try:
-                    decoded = self.decode(topic, value)
-                except (DecodeError, orjson.JSONDecodeError) as exc:
-                    self.bad_messages += 1
-                    log.warning("kafka message %s skipped: %s", where, exc)
-                    consumer.commit(message=message, asynchronous=True)
-                    continue
-                sender = f"kafka={topic}[{partition}]"
-                events, refused = screen(decoded, self.bounds, time.time())
-                if refused:
-                    self.refused_events += len(refused)
-                    self.inbox.count_refused([sender] * len(refused))
-                    log.warning(
-                        "kafka message %s: %s", where, summary(refused, len(decoded), "events")
-                    )
-                nbytes = estimate_bytes(events, len(value))
-                if not self.inbox.fits(len(events), nbytes):
-                    self.bad_messages += 1
-                    log.warning("kafka message %s skipped: larger than the whole inbox", where)
-                    consumer.commit(message=message, asynchronous=True)
-                    continue
-                ref = (topic, partition, offset)
-                while events and not self._offer(events, sender, nbytes, ref):
-                    if self.stopped.wait(0.2) or self.inbox.closed:
-                        return  # not committed: the message is read again after a restart
-                self.taken_events += len(events)
-                logged[(topic, partition)] = offset
-                consumer.commit(message=message, asynchronous=True)
+                if message is not None and not self._take(consumer, message):
+                    return  # not committed: the message is read again after a restart
         finally:
             consumer.close()
+
+    def _assigned(self, consumer: Any, partitions: list[Any]) -> None:
+        """Each partition goes on after the last offset the intake log holds from it."""
+        for tp in partitions:
+            last = self.logged.get((tp.topic, tp.partition))
+            if last is not None:
+                tp.offset = last + 1
+                log.info("kafka: %s[%d] goes on at %d", tp.topic, tp.partition, last + 1)
+        consumer.assign(partitions)
+
+    def _take(self, consumer: Any, message: Any) -> bool:
+        """One message into the intake log (or skipped, counted, and committed); False when the
+        engine stops before its events could go in."""
+        error = message.error()
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        if error or topic is None or partition is None or offset is None:
+            log.warning("kafka: %s", error or "a message without its place in a partition")
+            return True
+        where = f"{topic}[{partition}]@{offset}"
+        value = message.value() or b""
+        try:
+            decoded = self.decode(topic, value)
+        except (DecodeError, orjson.JSONDecodeError) as exc:
+            return self._skip(consumer, message, f"kafka message {where} skipped: {exc}")
+        sender = f"kafka={topic}[{partition}]"
+        events = self._screen(decoded, sender, where)
+        nbytes = estimate_bytes(events, len(value))
+        if not self.inbox.fits(len(events), nbytes):
+            reason = f"kafka message {where} skipped: larger than the whole inbox"
+            return self._skip(consumer, message, reason)
+        while events and not self._offer(events, sender, nbytes, (topic, partition, offset)):
+            if self.stopped.wait(0.2) or self.inbox.closed:
+                return False
+        self.taken_events += len(events)
+        self.logged[(topic, partition)] = offset
+        consumer.commit(message=message, asynchronous=True)
+        return True
+
+    def _skip(self, consumer: Any, message: Any, warning: str) -> bool:
+        """A message that can never go in: counted, logged, and committed past."""
+        self.bad_messages += 1
+        log.warning("%s", warning)
+        consumer.commit(message=message, asynchronous=True)
+        return True
+
+    def _screen(
+        self, decoded: list[dict[str, Any]], sender: str, where: str
+    ) -> list[dict[str, Any]]:
+        """The events that may enter state; the others counted against the topic's partition."""
+        events, refused = screen(decoded, self.bounds, time.time())
+        if refused:
+            self.refused_events += len(refused)
+            self.inbox.count_refused([sender] * len(refused))
+            log.warning("kafka message %s: %s", where, summary(refused, len(decoded), "events"))
+        return events

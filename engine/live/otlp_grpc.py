@@ -98,29 +98,41 @@ class _Export:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, summary(reasons, len(decoded), what))
         if events:
             nbytes = estimate_bytes(events, len(payload) * len(events) // len(decoded))
-            if not self.inbox.fits(len(events), nbytes):
-                self._count("refused_413", len(events))
-                context.abort(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"request of {len(events)} {what} is larger than the whole inbox: "
-                    "send smaller batches",
-                )
-            try:
-                pending = self.intake.offer_events(events, senders_of(events, peer), nbytes)
-                if pending is not None:
-                    pending.wait()
-            except Refused as exc:
-                self._count("refused_429", len(events))
-                context.abort(grpc.StatusCode.UNAVAILABLE, exc.reason)
-            except OSError as exc:
-                self._count("refused_503", len(events))
-                context.abort(
-                    grpc.StatusCode.UNAVAILABLE,
-                    f"spanwatch could not store the request ({exc.strerror or exc}); retry later",
-                )
-            self._count("ok", len(events))
+            self._store(events, nbytes, peer, context)
         message = summary(reasons, len(decoded), what) if refused else ""
         return export_response(self.signal, len(refused), message)
+
+    def _store(
+        self,
+        events: list[dict[str, Any]],
+        nbytes: int,
+        peer: str,
+        context: grpc.ServicerContext,
+    ) -> None:
+        """Returns once the events are in the intake log on disk; else aborts the call
+        (RESOURCE_EXHAUSTED for more than the whole inbox, UNAVAILABLE when full or failing)."""
+        what = WHAT[self.signal]
+        if not self.inbox.fits(len(events), nbytes):
+            self._count("refused_413", len(events))
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"request of {len(events)} {what} is larger than the whole inbox: "
+                "send smaller batches",
+            )
+        try:
+            pending = self.intake.offer_events(events, senders_of(events, peer), nbytes)
+            if pending is not None:
+                pending.wait()
+        except Refused as exc:
+            self._count("refused_429", len(events))
+            context.abort(grpc.StatusCode.UNAVAILABLE, exc.reason)
+        except OSError as exc:
+            self._count("refused_503", len(events))
+            context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"spanwatch could not store the request ({exc.strerror or exc}); retry later",
+            )
+        self._count("ok", len(events))
 
 
 def _handlers(

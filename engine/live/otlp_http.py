@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -100,88 +101,136 @@ def make_otlp_app(
     clock: Callable[[], float] = time.time,
     meter: IngestMeter | None = None,
 ) -> Starlette:
-    bounds = bounds if bounds is not None else TimeBounds()
-    inbox = intake.inbox
+    receiver = _Receiver(
+        intake,
+        aliases,
+        gate,
+        max_body,
+        retry_after,
+        bounds if bounds is not None else TimeBounds(),
+        clock,
+        meter,
+    )
+    return Starlette(
+        routes=[
+            Route("/v1/traces", receiver.traces, methods=["POST"]),
+            Route("/v1/logs", receiver.logs, methods=["POST"]),
+        ]
+    )
 
-    def count(outcome: str, events: int) -> None:
-        if meter is not None:
-            meter.count(RECEIVER, outcome, events)
 
-    async def export(request: Request, signal: str) -> Response:
+@dataclass(frozen=True)
+class _Receiver:
+    """One export request's path: the gate, the body, the checks, the intake log, the answer."""
+
+    intake: Intake
+    aliases: AliasTable
+    gate: IngestGate
+    max_body: int
+    retry_after: int
+    bounds: TimeBounds
+    clock: Callable[[], float]
+    meter: IngestMeter | None
+
+    async def traces(self, request: Request) -> Response:
+        return await self.counted(request, "traces")
+
+    async def logs(self, request: Request) -> Response:
+        return await self.counted(request, "logs")
+
+    async def counted(self, request: Request, signal: str) -> Response:
+        response = await self.export(request, signal)
+        if self.meter is not None:
+            self.meter.request(RECEIVER, signal, response.status_code)
+        return response
+
+    def count(self, outcome: str, events: int) -> None:
+        if self.meter is not None:
+            self.meter.count(RECEIVER, outcome, events)
+
+    async def export(self, request: Request, signal: str) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        refusal = gate.check(request.headers.get("authorization", "").encode("latin-1"))
-        if refusal is not None:
-            if refusal.kind == "disabled":
-                return _error(503, refusal.reason, ctype)
-            return _error(401, refusal.reason, ctype, www_authenticate="Bearer")
+        denied = self.gate_refusal(request, ctype)
+        if denied is not None:
+            return denied
         try:
-            if ctype not in (PROTOBUF, JSON):
-                raise RequestRefused(
-                    415, f"unsupported Content-Type {ctype!r}; use {PROTOBUF} or {JSON}"
-                )
-            raw = await read_body(request, max_body)
-            encoding = request.headers.get("content-encoding", "").strip().lower()
-            body = decompress(raw, encoding, max_body)
-            decoded = _decode(signal, ctype, body, aliases)
+            body, decoded = await self.read(request, signal, ctype)
         except RequestRefused as exc:
             return _error(exc.status, exc.reason, ctype)
         client = request.client
         connection = f"{client.host}:{client.port}" if client else "unknown"
-        events, refused = split(decoded, bounds, clock())
+        events, refused = split(decoded, self.bounds, self.clock())
         if refused:
-            inbox.count_refused(senders_of((event for event, _ in refused), connection))
-            count("bad", len(refused))
+            senders = senders_of((event for event, _ in refused), connection)
+            self.intake.inbox.count_refused(senders)
+            self.count("bad", len(refused))
         reasons = [reason for _, reason in refused]
         if refused and not events:
             return _error(400, summary(reasons, len(decoded), WHAT[signal]), ctype)
         if events:
             nbytes = estimate_bytes(events, len(body) * len(events) // len(decoded))
-            if not inbox.fits(len(events), nbytes):
-                reason = (
-                    f"request of {len(events)} {WHAT[signal]} (~{nbytes} bytes decoded) is "
-                    f"larger than the whole inbox ({inbox.max_events} events, "
-                    f"{inbox.max_bytes} bytes): send smaller batches"
-                )
-                count("refused_413", len(events))
-                return _error(413, reason, ctype)
-            try:
-                pending = intake.offer_events(events, senders_of(events, connection), nbytes)
-                if pending is not None:
-                    await durable(pending)
-            except Refused as exc:
-                count("refused_429", len(events))
-                return _error(refusal_status(exc), exc.reason, ctype, retry_after)
-            except OSError as exc:
-                count("refused_503", len(events))
-                reason = (
-                    f"spanwatch could not store the request ({exc.strerror or exc}); retry later"
-                )
-                return _error(503, reason, ctype, retry_after)
-            count("ok", len(events))
+            failed = await self.store(events, nbytes, connection, signal, ctype)
+            if failed is not None:
+                return failed
         message = summary(reasons, len(decoded), WHAT[signal]) if refused else ""
-        response = export_response(signal, len(refused), message)
-        if ctype == JSON:
-            return JSONResponse(json_format.MessageToDict(response))
-        return Response(response.SerializeToString(), media_type=PROTOBUF)
+        return _success(signal, ctype, len(refused), message)
 
-    async def counted(request: Request, signal: str) -> Response:
-        response = await export(request, signal)
-        if meter is not None:
-            meter.request(RECEIVER, signal, response.status_code)
-        return response
+    def gate_refusal(self, request: Request, ctype: str) -> Response | None:
+        """401 for a missing or wrong ingest token, 503 while ingest is disabled."""
+        refusal = self.gate.check(request.headers.get("authorization", "").encode("latin-1"))
+        if refusal is None:
+            return None
+        if refusal.kind == "disabled":
+            return _error(503, refusal.reason, ctype)
+        return _error(401, refusal.reason, ctype, www_authenticate="Bearer")
 
-    async def traces(request: Request) -> Response:
-        return await counted(request, "traces")
+    async def read(
+        self, request: Request, signal: str, ctype: str
+    ) -> tuple[bytes, list[dict[str, Any]]]:
+        """The body, decompressed, and its events; RequestRefused (400, 413, 415) says why not."""
+        if ctype not in (PROTOBUF, JSON):
+            raise RequestRefused(
+                415, f"unsupported Content-Type {ctype!r}; use {PROTOBUF} or {JSON}"
+            )
+        raw = await read_body(request, self.max_body)
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        body = decompress(raw, encoding, self.max_body)
+        return body, _decode(signal, ctype, body, self.aliases)
 
-    async def logs(request: Request) -> Response:
-        return await counted(request, "logs")
+    async def store(
+        self, events: list[dict[str, Any]], nbytes: int, connection: str, signal: str, ctype: str
+    ) -> Response | None:
+        """None once the events are in the intake log on disk, else the refusal (413, 429, 503)."""
+        inbox = self.intake.inbox
+        if not inbox.fits(len(events), nbytes):
+            reason = (
+                f"request of {len(events)} {WHAT[signal]} (~{nbytes} bytes decoded) is "
+                f"larger than the whole inbox ({inbox.max_events} events, "
+                f"{inbox.max_bytes} bytes): send smaller batches"
+            )
+            self.count("refused_413", len(events))
+            return _error(413, reason, ctype)
+        try:
+            pending = self.intake.offer_events(events, senders_of(events, connection), nbytes)
+            if pending is not None:
+                await durable(pending)
+        except Refused as exc:
+            self.count("refused_429", len(events))
+            return _error(refusal_status(exc), exc.reason, ctype, self.retry_after)
+        except OSError as exc:
+            self.count("refused_503", len(events))
+            reason = f"spanwatch could not store the request ({exc.strerror or exc}); retry later"
+            return _error(503, reason, ctype, self.retry_after)
+        self.count("ok", len(events))
+        return None
 
-    return Starlette(
-        routes=[
-            Route("/v1/traces", traces, methods=["POST"]),
-            Route("/v1/logs", logs, methods=["POST"]),
-        ]
-    )
+
+def _success(signal: str, ctype: str, rejected: int, message: str) -> Response:
+    """200 with the Export*ServiceResponse, in the request's encoding."""
+    response = export_response(signal, rejected, message)
+    if ctype == JSON:
+        return JSONResponse(json_format.MessageToDict(response))
+    return Response(response.SerializeToString(), media_type=PROTOBUF)
 
 
 def _decode(signal: str, ctype: str, body: bytes, aliases: AliasTable) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import uvicorn
@@ -52,6 +52,10 @@ from engine.otlp.event_checks import TimeBounds
 from engine.state_dir import prepare_state_dir
 from notifiers.dispatcher import Dispatcher
 from rules.reload import RuleReloader
+
+if TYPE_CHECKING:  # imported at run time only when configured
+    from engine.live.kafka import KafkaIntake
+    from engine.metrics.cloudwatch import CloudWatchPublisher
 
 log = logging.getLogger("spanwatch")
 TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
@@ -170,6 +174,37 @@ class LiveEngine:
     rules: list[str] | None = None
 
     def __post_init__(self) -> None:
+        """Start in an order that undoes itself on failure: state and intake log first, then
+        the receivers (their sockets bound at once, so a taken port fails before anything
+        listens), the intake opened only once every source is there, the API last."""
+        self._open_state()
+        self._load_views()
+        self.dispatcher = Dispatcher(self.config.notifiers, self.state_dir)
+        self.dispatcher.start()  # builds the receivers: one that cannot work stops the start
+        sockets = self._bind_sockets()
+        self.reloader = RuleReloader(self.setup.rule_paths, self.config.rules)
+        self._reload_lock = threading.Lock()
+        self._stopped = threading.Event()
+        slack = self._slack_actions()
+        self.ingest_gate = IngestGate.from_env(self.config.live.ingest_auth)
+        bounds = TimeBounds.of(self.config.stream)
+        self.otlp = _Server(self._otlp_http_app(bounds), sockets["otlp_http"])
+        self.grpc = self._grpc_receiver(bounds, sockets)
+        self.kafka = self._kafka_intake(bounds)
+        self.intake.open()  # the inbox as the last tick left it (Kafka's messages readable now)
+        self.api = _Server(self._api_app(slack), sockets["api"])
+        self.restarts = 0
+        self.metrics.watch(
+            inbox=self.inbox,
+            views=self.views,
+            dispatcher=self.dispatcher,
+            gate=self.ingest_gate,
+            kafka=lambda: self.kafka,
+        )
+        self.cloudwatch = self._cloudwatch()
+
+    def _open_state(self) -> None:
+        """The state directory, the run's setup and metrics, and the intake log with its inbox."""
         live = self.config.live
         self.state_dir = prepare_state_dir(self.config)
         self.quarantine = Quarantine(self.state_dir / "quarantine.jsonl")
@@ -191,6 +226,10 @@ class LiveEngine:
         except WalError as exc:
             raise StartupError(str(exc)) from None
         self.intake.match_one = self.metrics.match(self.setup.match)
+
+    def _load_views(self) -> None:
+        """What the API answers before the dataflow runs: the incident log, saved and
+        configured silences."""
         silence_file = SilenceFile(
             self.state_dir / "silences.json", self.config.incidents.silence_retention
         )
@@ -201,8 +240,10 @@ class LiveEngine:
         self.views.silences.update(silence_file.load(time.time()))
         for silence in self.config.incidents.silences:
             self.views.silences[silence.id] = silence.model_dump(mode="json")
-        self.dispatcher = Dispatcher(self.config.notifiers, self.state_dir)
-        self.dispatcher.start()  # builds the receivers: one that cannot work stops the start
+
+    def _bind_sockets(self) -> dict[str, socket.socket]:
+        """OTLP/HTTP's and the API's sockets; gRPC's address checked, then freed for gRPC."""
+        live = self.config.live
         try:
             sockets = _bind_all(
                 [("otlp_http", live.otlp_http), ("otlp_grpc", live.otlp_grpc), ("api", live.api)]
@@ -211,30 +252,32 @@ class LiveEngine:
             self.dispatcher.close(timeout=0)
             raise
         sockets.pop("otlp_grpc").close()  # free again for gRPC, which binds its own
-        self.reloader = RuleReloader(self.setup.rule_paths, self.config.rules)
-        self._reload_lock = threading.Lock()
-        self._stopped = threading.Event()
-        slack = None
-        secret = os.environ.get(SLACK_SECRET_ENV)
-        if secret:
-            from notifiers.slack_actions import make_slack_actions_app
+        return sockets
 
-            slack = make_slack_actions_app(secret, self._control_from_slack)
-        self.ingest_gate = IngestGate.from_env(live.ingest_auth)
-        bounds = TimeBounds.of(self.config.stream)
-        self.otlp = _Server(
-            make_otlp_app(
-                self.intake,
-                self.setup.aliases,
-                gate=self.ingest_gate,
-                max_body=live.max_request_bytes,
-                bounds=bounds,
-                meter=self.metrics.ingest,
-            ),
-            sockets["otlp_http"],
+    def _slack_actions(self) -> Any | None:
+        """Slack's buttons, when a signing secret is set to check their callbacks."""
+        secret = os.environ.get(SLACK_SECRET_ENV)
+        if not secret:
+            return None
+        from notifiers.slack_actions import make_slack_actions_app
+
+        return make_slack_actions_app(secret, self._control_from_slack)
+
+    def _otlp_http_app(self, bounds: TimeBounds) -> Any:
+        live = self.config.live
+        return make_otlp_app(
+            self.intake,
+            self.setup.aliases,
+            gate=self.ingest_gate,
+            max_body=live.max_request_bytes,
+            bounds=bounds,
+            meter=self.metrics.ingest,
         )
+
+    def _grpc_receiver(self, bounds: TimeBounds, sockets: dict[str, socket.socket]) -> GrpcReceiver:
+        live = self.config.live
         try:
-            self.grpc = GrpcReceiver(
+            return GrpcReceiver(
                 self.intake,
                 self.setup.aliases,
                 live.otlp_grpc,
@@ -251,40 +294,35 @@ class LiveEngine:
                 f"cannot listen on {live.otlp_grpc} (live.otlp_grpc): {exc}; "
                 "set live.otlp_grpc to a free HOST:PORT"
             ) from None
-        self.kafka = None
-        if live.kafka is not None:
-            from engine.live.kafka import KafkaIntake
 
-            self.kafka = KafkaIntake(live.kafka, self.intake, self.setup.aliases, bounds=bounds)
-        self.intake.open()  # the inbox as the last tick left it (Kafka's messages readable now)
-        self.api = _Server(
-            make_api_app(
-                self.views,
-                self.intake,
-                token=os.environ.get(TOKEN_ENV),
-                read_token=os.environ.get(READ_TOKEN_ENV),
-                slack_actions=slack,
-                ingest_refused=self.ingest_gate.counts,
-                metrics=self.metrics.render,
-                metrics_open=self.config.metrics.auth == "none",
-                health_extra=self._health,
-            ),
-            sockets["api"],
+    def _kafka_intake(self, bounds: TimeBounds) -> KafkaIntake | None:
+        kafka = self.config.live.kafka
+        if kafka is None:
+            return None
+        from engine.live.kafka import KafkaIntake
+
+        return KafkaIntake(kafka, self.intake, self.setup.aliases, bounds=bounds)
+
+    def _api_app(self, slack: Any | None) -> Any:
+        return make_api_app(
+            self.views,
+            self.intake,
+            token=os.environ.get(TOKEN_ENV),
+            read_token=os.environ.get(READ_TOKEN_ENV),
+            slack_actions=slack,
+            ingest_refused=self.ingest_gate.counts,
+            metrics=self.metrics.render,
+            metrics_open=self.config.metrics.auth == "none",
+            health_extra=self._health,
         )
-        self.restarts = 0
-        self.metrics.watch(
-            inbox=self.inbox,
-            views=self.views,
-            dispatcher=self.dispatcher,
-            gate=self.ingest_gate,
-            kafka=lambda: self.kafka,
-        )
-        self.cloudwatch = None
+
+    def _cloudwatch(self) -> CloudWatchPublisher | None:
         cloudwatch = self.config.metrics.cloudwatch
-        if cloudwatch is not None and self.metrics.usage is not None:
-            from engine.metrics.cloudwatch import CloudWatchPublisher
+        if cloudwatch is None or self.metrics.usage is None:
+            return None
+        from engine.metrics.cloudwatch import CloudWatchPublisher
 
-            self.cloudwatch = CloudWatchPublisher(cloudwatch, self.metrics.usage)
+        return CloudWatchPublisher(cloudwatch, self.metrics.usage)
 
     def _health(self) -> dict[str, Any]:
         """What `/healthz` adds about durability: quarantined items, the intake log, the disk."""
@@ -353,8 +391,22 @@ class LiveEngine:
         recovery_dir = prepare_recovery_dir(self.state_dir / "recovery", RECOVERY_PARTITIONS)
         self.intake.start()
         self._restore_silences()
+        flow = self._dataflow()
+        self._handle_signals()
+        threading.Thread(target=self._watch_rules, name="rule-watcher", daemon=True).start()
+        Retention(self.intake, recovery_dir, self._stopped).start()
+        self._start_parts()
+        self._announce()
+        try:
+            self._run_dataflow(flow, recovery_dir)
+        finally:
+            self._stop_parts()
+        return 0
+
+    def _dataflow(self) -> Any:
+        """The replay's dataflow, fed by the intake log and writing to the live sink."""
         sink = LiveSink(self.incident_log, self.views, self.dispatcher, self.metrics)
-        flow = build_dataflow(
+        return build_dataflow(
             self.setup,
             LiveSource(self.intake),
             [LIVE_KEY],
@@ -364,12 +416,15 @@ class LiveEngine:
             recall=self.intake.recall,
             shard_timer=self.metrics.stages.shard,
         )
+
+    def _handle_signals(self) -> None:
+        """TERM and INT stop the engine, HUP reloads the rules (only the main thread may)."""
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
             signal.signal(signal.SIGHUP, self.reload_rules)
-        threading.Thread(target=self._watch_rules, name="rule-watcher", daemon=True).start()
-        Retention(self.intake, recovery_dir, self._stopped).start()
+
+    def _start_parts(self) -> None:
         self.dispatcher.start()
         self.otlp.start()
         self.grpc.start()
@@ -378,6 +433,9 @@ class LiveEngine:
             self.kafka.start()
         if self.cloudwatch is not None:
             self.cloudwatch.start()
+
+    def _announce(self) -> None:
+        """Where the engine listens, and what its configuration leaves off."""
         if not (os.environ.get(READ_TOKEN_ENV) or os.environ.get(TOKEN_ENV)):
             log.warning("API reads are off: set %s (or %s)", READ_TOKEN_ENV, TOKEN_ENV)
         notice = self.ingest_gate.startup_notice()
@@ -389,21 +447,20 @@ class LiveEngine:
             self.otlp.address,
             self.api.address,
         )
-        try:
-            self._run_dataflow(flow, recovery_dir)
-        finally:
-            if self.kafka is not None:
-                self.kafka.stop()
-            if self.cloudwatch is not None:
-                self.cloudwatch.stop()
-            self.otlp.stop()
-            self.grpc.stop()
-            self.api.stop()
-            self.intake.close()
-            self.dispatcher.close()
-            self.incident_log.close()
-            self.quarantine.close()
-        return 0
+
+    def _stop_parts(self) -> None:
+        """Sources first, then the intake log, delivery and the files."""
+        if self.kafka is not None:
+            self.kafka.stop()
+        if self.cloudwatch is not None:
+            self.cloudwatch.stop()
+        self.otlp.stop()
+        self.grpc.stop()
+        self.api.stop()
+        self.intake.close()
+        self.dispatcher.close()
+        self.incident_log.close()
+        self.quarantine.close()
 
     def _run_dataflow(self, flow: Any, recovery_dir: Path) -> None:
         """Run the dataflow until the engine stops; when Bytewax fails, start it again from

@@ -99,6 +99,40 @@ class LogState:
     first: int  # the oldest position still held
 
 
+def _scan_segment(path: Path, base: int, state: LogState, *, last: bool) -> LogState:
+    """`state` after the frames of the segment at `base`: a tail torn by a crash is cut off
+    the last segment; damage anywhere else is a WalError (records after it would be lost)."""
+    end, next_seq, last_tick = base, state.next_seq, state.last_tick
+    with path.open("rb") as f:
+        try:
+            for frame in iter_frames(f, base):
+                end = frame.end
+                if frame.kind == TICK:
+                    last_tick = (frame, tick_info(frame))
+                else:
+                    next_seq = max(next_seq, frame.seq + 1)
+        except FrameError as exc:
+            if not last:
+                raise WalError(
+                    f"{path} is damaged at byte {exc.args[1] - base} ({exc.args[0]}): "
+                    "move the wal folder aside to start with an empty intake log"
+                ) from None
+            _cut_torn_tail(path, base, exc.args[1])
+    return LogState(end, next_seq, last_tick, state.first)
+
+
+def _cut_torn_tail(path: Path, base: int, cut: int) -> None:
+    log.warning(
+        "intake log: cut a tail torn by a crash off %s (%d bytes from byte %d)",
+        path.name,
+        path.stat().st_size - (cut - base),
+        cut - base,
+    )
+    with path.open("r+b") as w:
+        w.truncate(cut - base)
+        os.fsync(w.fileno())
+
+
 class IntakeLog:
     def __init__(
         self,
@@ -155,49 +189,23 @@ class IntakeLog:
         except OSError as exc:
             raise WalError(f"{self.directory}: cannot be made ({exc.strerror or exc})") from None
         segments = self.segments()
-        last_tick: tuple[Frame, TickInfo] | None = None
-        next_seq, end = 1, 0
+        state = LogState(0, 1, None, segments[0][0] if segments else 0)
         for i, (base, path) in enumerate(segments):
-            if i and base != end:
+            if i and base != state.end:
                 raise WalError(
-                    f"{path} does not follow the segment before it (expected to start at {end}): "
-                    "move the wal folder aside to start with an empty intake log"
+                    f"{path} does not follow the segment before it (expected to start at "
+                    f"{state.end}): move the wal folder aside to start with an empty intake log"
                 )
-            end = base
-            with path.open("rb") as f:
-                try:
-                    for frame in iter_frames(f, base):
-                        end = frame.end
-                        if frame.kind == TICK:
-                            last_tick = (frame, tick_info(frame))
-                        else:
-                            next_seq = max(next_seq, frame.seq + 1)
-                except FrameError as exc:
-                    if i != len(segments) - 1:
-                        raise WalError(
-                            f"{path} is damaged at byte {exc.args[1] - base} ({exc.args[0]}): "
-                            "move the wal folder aside to start with an empty intake log"
-                        ) from None
-                    cut = exc.args[1]
-                    log.warning(
-                        "intake log: cut a tail torn by a crash off %s (%d bytes from byte %d)",
-                        path.name,
-                        path.stat().st_size - (cut - base),
-                        cut - base,
-                    )
-                    with path.open("r+b") as w:
-                        w.truncate(cut - base)
-                        os.fsync(w.fileno())
+            state = _scan_segment(path, base, state, last=i == len(segments) - 1)
         if not segments:
             self._create_segment(0)
         else:
             base, path = segments[-1]
             self._base = base
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        self._end = self._synced = end
-        self._next_seq = next_seq
-        first = segments[0][0] if segments else 0
-        return LogState(end, next_seq, last_tick, first)
+        self._end = self._synced = state.end
+        self._next_seq = state.next_seq
+        return state
 
     def _create_segment(self, base: int) -> None:
         path = self.directory / f"{base:020d}{SUFFIX}"

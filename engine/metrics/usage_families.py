@@ -79,60 +79,82 @@ class Usage(Collector):
 
     def _families(self) -> Iterator[Metric]:
         rollup = self.rollup
-        for name, text, attr in TOTALS:
-            family = CounterMetricFamily(name, text, labels=LABELS)
-            for key, totals in sorted(rollup.totals.items()):
-                family.add_metric(list(key), getattr(totals, attr))
-            yield family
-        latency = HistogramMetricFamily(
-            "spanwatch_call_latency_seconds", "Latency of model calls", labels=LABELS
-        )
-        for key, counts in sorted(rollup.latency.items()):
-            running, buckets = 0, []
-            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts, strict=True):
-                running += count
-                buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
-            latency.add_metric(list(key), buckets, rollup.latency_sum[key])
-        yield latency
-        hits = CounterMetricFamily(
-            "spanwatch_policy_hits",
-            "Events that matched a policy rule without a window",
-            labels=["rule_id", "team", "repo", "workflow"],
-        )
-        for labels, count in sorted(rollup.policy_hits.items()):
-            hits.add_metric(list(labels), count)
-        yield hits
-        active = GaugeMetricFamily(
-            "spanwatch_active_users",
-            "People with a model call in the last day (window=1d) or week (window=7d) of "
-            "event time; team=all counts everyone once",
-            labels=["window", "team"],
+        yield from _totals(rollup)
+        yield _latency(rollup)
+        yield _policy_hits(rollup)
+        yield from _active_users(rollup)
+        yield from _top_users(rollup, self.top_users)
+
+
+def _totals(rollup: UsageRollup) -> Iterator[Metric]:
+    """Calls, tokens and cost per team, repository, workflow and model."""
+    for name, text, attr in TOTALS:
+        family = CounterMetricFamily(name, text, labels=LABELS)
+        for key, totals in sorted(rollup.totals.items()):
+            family.add_metric(list(key), getattr(totals, attr))
+        yield family
+
+
+def _latency(rollup: UsageRollup) -> Metric:
+    latency = HistogramMetricFamily(
+        "spanwatch_call_latency_seconds", "Latency of model calls", labels=LABELS
+    )
+    for key, counts in sorted(rollup.latency.items()):
+        running, buckets = 0, []
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts, strict=True):
+            running += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
+        latency.add_metric(list(key), buckets, rollup.latency_sum[key])
+    return latency
+
+
+def _policy_hits(rollup: UsageRollup) -> Metric:
+    hits = CounterMetricFamily(
+        "spanwatch_policy_hits",
+        "Events that matched a policy rule without a window",
+        labels=["rule_id", "team", "repo", "workflow"],
+    )
+    for labels, count in sorted(rollup.policy_hits.items()):
+        hits.add_metric(list(labels), count)
+    return hits
+
+
+def _active_users(rollup: UsageRollup) -> Iterator[Metric]:
+    """People active in the last day or week: per team, then per repository and workflow."""
+    active = GaugeMetricFamily(
+        "spanwatch_active_users",
+        "People with a model call in the last day (window=1d) or week (window=7d) of "
+        "event time; team=all counts everyone once",
+        labels=["window", "team"],
+    )
+    for window in WINDOWS:
+        for team, count in sorted(rollup.active_users(window).items()):
+            active.add_metric([window, team], count)
+    yield active
+    for dimension in ("repo", "workflow"):
+        scoped = GaugeMetricFamily(
+            f"spanwatch_active_users_by_{dimension}",
+            f"People with a model call in the last day or week, per {dimension} (one "
+            f"person active in two {dimension}s counts in both)",
+            labels=["window", dimension],
         )
         for window in WINDOWS:
-            for team, count in sorted(rollup.active_users(window).items()):
-                active.add_metric([window, team], count)
-        yield active
-        for dimension in ("repo", "workflow"):
-            scoped = GaugeMetricFamily(
-                f"spanwatch_active_users_by_{dimension}",
-                f"People with a model call in the last day or week, per {dimension} (one "
-                f"person active in two {dimension}s counts in both)",
-                labels=["window", dimension],
-            )
-            for window in WINDOWS:
-                for value, count in sorted(rollup.active_users_by(dimension, window).items()):
-                    scoped.add_metric([window, value], count)
-            yield scoped
-        for name, measure in TOP_MEASURES:
-            top = GaugeMetricFamily(
-                name,
-                f"The {self.top_users} people with the most {measure} in the current UTC day "
-                "(event time); user=other sums everyone else",
-                labels=["user"],
-            )
-            for user, amount in rollup.top_users(self.top_users, measure):
-                top.add_metric([user], amount)
-            yield top
+            for value, count in sorted(rollup.active_users_by(dimension, window).items()):
+                scoped.add_metric([window, value], count)
+        yield scoped
+
+
+def _top_users(rollup: UsageRollup, n: int) -> Iterator[Metric]:
+    for name, measure in TOP_MEASURES:
+        top = GaugeMetricFamily(
+            name,
+            f"The {n} people with the most {measure} in the current UTC day "
+            "(event time); user=other sums everyone else",
+            labels=["user"],
+        )
+        for user, amount in rollup.top_users(n, measure):
+            top.add_metric([user], amount)
+        yield top
 
 
 def metered_match(match: Match, timer: StageTimer, usage: Usage | None) -> Match:

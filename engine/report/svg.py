@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 from itertools import pairwise
 
@@ -36,44 +37,72 @@ def timeline(incidents: Sequence[Incident], start: float, end: float, width: int
     """Incidents by the time they opened, a row per severity."""
     rows = [s for s in SEVERITY_ORDER if any(i.severity == s for i in incidents)] or ["info"]
     rows += sorted({i.severity for i in incidents} - set(rows), key=severity_rank)
-    left, top, row_h = 90, 10, 34
-    height = top + row_h * len(rows) + 30
-    span = max(end - start, 1.0)
-    plot_w = width - left - 20
-
-    def x(t: float) -> float:
-        return left + plot_w * (t - start) / span
-
+    frame = _TimelineFrame(rows, start, max(end - start, 1.0), width)
     out = [
-        f'<svg class="chart timeline" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-label="incidents on a timeline by severity">'
+        f'<svg class="chart timeline" viewBox="0 0 {width} {frame.height}" width="{width}" '
+        f'height="{frame.height}" role="img" aria-label="incidents on a timeline by severity">',
+        *frame.rows(),
+        *frame.time_axis(start, end),
+        *(frame.incident(inc) for inc in incidents),
+        "</svg>",
     ]
-    for r, severity in enumerate(rows):
-        y = top + r * row_h + row_h / 2
-        out.append(
-            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{escape(severity)}</text>'
-        )
-        out.append(f'<line x1="{left}" x2="{width - 20}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-    axis_y = top + row_h * len(rows)
-    ticks = _ticks(start, end)
-    for n, t in enumerate(ticks):
-        anchor = "start" if n == 0 else "end" if n == len(ticks) - 1 else "middle"
-        out.append(
-            f'<text x="{x(t):.1f}" y="{axis_y + 18}" text-anchor="{anchor}" class="tick">'
-            f"{escape(_short_time(t))}</text>"
-        )
-    for inc in incidents:
-        r = rows.index(inc.severity)
-        y = top + r * row_h + row_h / 2
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class _TimelineFrame:
+    """Where a severity's row and a time fall on the timeline."""
+
+    severities: list[str]
+    start: float
+    span: float
+    width: int
+    left: int = 90
+    top: int = 10
+    row_h: int = 34
+
+    @property
+    def height(self) -> int:
+        return self.top + self.row_h * len(self.severities) + 30
+
+    def x(self, t: float) -> float:
+        return self.left + (self.width - self.left - 20) * (t - self.start) / self.span
+
+    def y(self, severity: str) -> float:
+        return self.top + self.severities.index(severity) * self.row_h + self.row_h / 2
+
+    def rows(self) -> list[str]:
+        out = []
+        for severity in self.severities:
+            y, left = self.y(severity), self.left
+            out.append(
+                f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{escape(severity)}</text>'
+            )
+            out.append(
+                f'<line x1="{left}" x2="{self.width - 20}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            )
+        return out
+
+    def time_axis(self, start: float, end: float) -> list[str]:
+        axis_y = self.top + self.row_h * len(self.severities)
+        ticks = _ticks(start, end)
+        out = []
+        for n, t in enumerate(ticks):
+            anchor = "start" if n == 0 else "end" if n == len(ticks) - 1 else "middle"
+            out.append(
+                f'<text x="{self.x(t):.1f}" y="{axis_y + 18}" text-anchor="{anchor}" class="tick">'
+                f"{escape(_short_time(t))}</text>"
+            )
+        return out
+
+    def incident(self, inc: Incident) -> str:
         colour = COLOURS.get(inc.severity, "#555")
         group = ", ".join(f"{k}={v}" for k, v in inc.group.items())
         tip = f"{iso(inc.opened)} {inc.rule_id} ({inc.severity}) {group}"
-        out.append(
-            f'<circle cx="{x(inc.opened):.1f}" cy="{y:.1f}" r="5" fill="{colour}" '
-            f'fill-opacity="0.75"><title>{escape(tip)}</title></circle>'
+        return (
+            f'<circle cx="{self.x(inc.opened):.1f}" cy="{self.y(inc.severity):.1f}" r="5" '
+            f'fill="{colour}" fill-opacity="0.75"><title>{escape(tip)}</title></circle>'
         )
-    out.append("</svg>")
-    return "".join(out)
 
 
 def series_chart(series: AlertSeries, width: int = 560) -> str:
@@ -82,79 +111,123 @@ def series_chart(series: AlertSeries, width: int = 560) -> str:
     points = around(series)
     if not points:
         return ""
-    left, right, gap = 60, 10, 16
-    top_h, bottom_h = 110, 60
-    height = 10 + top_h + gap + bottom_h + 24
-    ends = [p.end for p in points]
-    t0, t1 = min(ends), max(ends)
-    span = max(t1 - t0, 1.0)
-    plot_w = width - left - right
-
-    def x(t: float) -> float:
-        return left + plot_w * (t - t0) / span
-
-    values = [v for p in points for v in (p.value, p.baseline) if v is not None]
-    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 1.0, hi + 1.0
-    scores = [p.score for p in points]
-    threshold = series.threshold if math.isfinite(series.threshold) else 1.0
-    s_hi = max([*scores, threshold, 1e-9]) * 1.1
-
-    def y_value(v: float) -> float:
-        return 10 + top_h * (1 - (v - lo) / (hi - lo))
-
-    def y_score(s: float) -> float:
-        return 10 + top_h + gap + bottom_h * (1 - s / s_hi)
-
+    frame = _SeriesFrame.fit(series, points, width)
     out = [
-        f'<svg class="chart series" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-label="detector series">'
+        f'<svg class="chart series" viewBox="0 0 {width} {frame.height}" width="{width}" '
+        f'height="{frame.height}" role="img" aria-label="detector series">',
+        *frame.fired_bands(series.fired),
+        *frame.lines(points),
+        *frame.value_dots(points),
+        *frame.labels(),
+        "</svg>",
     ]
-    step = min((b - a for a, b in pairwise(ends) if b > a), default=span)
-    for fired in series.fired:
-        out.append(
-            f'<rect x="{x(fired - step):.1f}" y="10" width="{max(plot_w * step / span, 2):.1f}" '
-            f'height="{top_h + gap + bottom_h}" class="fired"><title>fired, window ending '
-            f"{escape(iso(fired))}</title></rect>"
-        )
-    out.append(
-        _polyline([(x(p.end), y_value(p.value)) for p in points if p.value is not None], "value")
-    )
-    out.append(
-        _polyline(
-            [(x(p.end), y_value(p.baseline)) for p in points if p.baseline is not None], "baseline"
-        )
-    )
-    out.append(_polyline([(x(p.end), y_score(p.score)) for p in points], "score"))
-    ty = y_score(threshold)
-    out.append(
-        f'<line x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}" class="threshold">'
-        f"<title>threshold {threshold:g}</title></line>"
-    )
-    for p in points:
-        if p.value is not None:
-            tip = f"{iso(p.end)} value {p.value:g}" + (
-                f", baseline {p.baseline:g}" if p.baseline is not None else ""
-            )
-            out.append(
-                f'<circle cx="{x(p.end):.1f}" cy="{y_value(p.value):.1f}" r="2.5" class="value-dot">'
-                f"<title>{escape(tip)}</title></circle>"
-            )
-    out.append(
-        f'<text x="{left - 6}" y="{y_value(hi) + 4:.1f}" text-anchor="end" class="tick">{hi:.3g}</text>'
-    )
-    out.append(
-        f'<text x="{left - 6}" y="{y_value(lo) + 4:.1f}" text-anchor="end" class="tick">{lo:.3g}</text>'
-    )
-    out.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end" class="tick">score</text>')
-    out.append(
-        f'<text x="{left}" y="{height - 6}" class="tick">{escape(_short_time(t0))}</text>'
-        f'<text x="{width - right}" y="{height - 6}" text-anchor="end" class="tick">'
-        f"{escape(_short_time(t1))}</text>"
-    )
-    out.append("</svg>")
     return "".join(out)
+
+
+@dataclass(frozen=True)
+class _SeriesFrame:
+    """The series chart's scales: time across, value and baseline above, score below."""
+
+    width: int
+    t0: float
+    t1: float
+    step: float  # the windows' length, as the points' closest ends show it
+    lo: float
+    hi: float
+    s_hi: float
+    threshold: float
+    left: int = 60
+    right: int = 10
+    gap: int = 16
+    top_h: int = 110
+    bottom_h: int = 60
+
+    @classmethod
+    def fit(cls, series: AlertSeries, points: list[Point], width: int) -> _SeriesFrame:
+        ends = [p.end for p in points]
+        t0, t1 = min(ends), max(ends)
+        step = min((b - a for a, b in pairwise(ends) if b > a), default=max(t1 - t0, 1.0))
+        values = [v for p in points for v in (p.value, p.baseline) if v is not None]
+        lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+        if hi - lo < 1e-12:
+            lo, hi = lo - 1.0, hi + 1.0
+        threshold = series.threshold if math.isfinite(series.threshold) else 1.0
+        s_hi = max([*(p.score for p in points), threshold, 1e-9]) * 1.1
+        return cls(width, t0, t1, step, lo, hi, s_hi, threshold)
+
+    @property
+    def height(self) -> int:
+        return 10 + self.top_h + self.gap + self.bottom_h + 24
+
+    @property
+    def span(self) -> float:
+        return max(self.t1 - self.t0, 1.0)
+
+    @property
+    def plot_w(self) -> int:
+        return self.width - self.left - self.right
+
+    def x(self, t: float) -> float:
+        return self.left + self.plot_w * (t - self.t0) / self.span
+
+    def y_value(self, v: float) -> float:
+        return 10 + self.top_h * (1 - (v - self.lo) / (self.hi - self.lo))
+
+    def y_score(self, s: float) -> float:
+        return 10 + self.top_h + self.gap + self.bottom_h * (1 - s / self.s_hi)
+
+    def fired_bands(self, fired: list[float]) -> list[str]:
+        width = max(self.plot_w * self.step / self.span, 2)
+        return [
+            f'<rect x="{self.x(t - self.step):.1f}" y="10" width="{width:.1f}" '
+            f'height="{self.top_h + self.gap + self.bottom_h}" class="fired"><title>fired, '
+            f"window ending {escape(iso(t))}</title></rect>"
+            for t in fired
+        ]
+
+    def lines(self, points: list[Point]) -> list[str]:
+        """Value, baseline and score as lines; the threshold across the score's band."""
+        x, y_value, ty = self.x, self.y_value, self.y_score(self.threshold)
+        return [
+            _polyline(
+                [(x(p.end), y_value(p.value)) for p in points if p.value is not None], "value"
+            ),
+            _polyline(
+                [(x(p.end), y_value(p.baseline)) for p in points if p.baseline is not None],
+                "baseline",
+            ),
+            _polyline([(x(p.end), self.y_score(p.score)) for p in points], "score"),
+            f'<line x1="{self.left}" x2="{self.width - self.right}" y1="{ty:.1f}" y2="{ty:.1f}" '
+            f'class="threshold"><title>threshold {self.threshold:g}</title></line>',
+        ]
+
+    def value_dots(self, points: list[Point]) -> list[str]:
+        out = []
+        for p in points:
+            if p.value is not None:
+                tip = f"{iso(p.end)} value {p.value:g}" + (
+                    f", baseline {p.baseline:g}" if p.baseline is not None else ""
+                )
+                out.append(
+                    f'<circle cx="{self.x(p.end):.1f}" cy="{self.y_value(p.value):.1f}" r="2.5" '
+                    f'class="value-dot"><title>{escape(tip)}</title></circle>'
+                )
+        return out
+
+    def labels(self) -> list[str]:
+        """The value scale's ends, the score band's name, the first and last times."""
+        tick_x, ty = self.left - 6, self.y_score(self.threshold)
+        end_x, bottom = self.width - self.right, self.height - 6
+        return [
+            f'<text x="{tick_x}" y="{self.y_value(self.hi) + 4:.1f}" text-anchor="end" '
+            f'class="tick">{self.hi:.3g}</text>',
+            f'<text x="{tick_x}" y="{self.y_value(self.lo) + 4:.1f}" text-anchor="end" '
+            f'class="tick">{self.lo:.3g}</text>',
+            f'<text x="{tick_x}" y="{ty + 4:.1f}" text-anchor="end" class="tick">score</text>',
+            f'<text x="{self.left}" y="{bottom}" class="tick">{escape(_short_time(self.t0))}</text>'
+            f'<text x="{end_x}" y="{bottom}" text-anchor="end" class="tick">'
+            f"{escape(_short_time(self.t1))}</text>",
+        ]
 
 
 def around(series: AlertSeries, before: int = 30, after: int = 15) -> list[Point]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from replay.simulator.commands import (
     credential_command,
@@ -151,126 +152,211 @@ def inject_incidents(
 ) -> list[InjectedIncident]:
     """Plan every incident of the universe in [lo, hi) µs, set its effects, add its activity.
 
-    Effects come first (every session built afterwards sees all of them), activity last.
+    Effects come first (every session built afterwards sees all of them), activity last; each
+    step sees the windows the earlier ones took, so their order is the order of the draws.
     `kind_set="all"` adds the extended kinds, planned from a generator of their own so that the
     classic ones stay where they were.
     """
-    rng = random.Random(f"{seed}:incidents")
-    org = world.org
-    calendar = Calendar(rng, lo, hi)
-    history_end = after_history(lo, hi)
-    learned = calendar if history_end is None else Calendar(rng, history_end, hi)
-    two_days = lo + HISTORY_DAYS * DAY_S * US
-    later = Calendar(rng, two_days, hi) if history_end not in (None, two_days) else None
-    plan = _Placement(calendar, learned, later)
-    n_weekdays = len(calendar.weekdays)
-    counts = {kind: max(1, round(rate * n_weekdays)) for kind, rate in RATE_PER_WEEKDAY.items()}
-    with_spans = [u for u in org.users if u.habits.spans]
-    if not with_spans:
-        counts.update(dict.fromkeys(NEEDS_SPANS, 0))
-    truths: list[InjectedIncident] = []
-    activity: list[tuple[str, User, int, int]] = []  # (why, who, when, seed salt)
+    run = _Injection.begin(world, seed, lo, hi)
+    teams = run.draw_teams()
+    drifts = run.token_drifts(teams.drifting)
+    run.team_silences(teams.silent, teams.fallback)
+    run.latency_degradations([(a, b) for _, a, b in drifts])
+    run.drift_workers(drifts)
+    excluded = {t.name for t in teams.drifting} | set(world.effects.silences)
+    planned, busy = run.place_user_incidents(excluded)
+    if kind_set == "all":
+        run.extended_kinds(excluded, planned, busy)
+    run.add_activity()
+    run.add_user_incidents(planned)
+    return sorted(run.truths, key=lambda t: (t.start, t.kind, sorted(t.group.items())))
 
-    by_size = sorted(org.teams, key=lambda t: (-len(org.members(t)), t.name))
-    big = by_size[: max(1, (len(by_size) + 1) // 2)]
-    drift_teams = [rng.choice(big) for _ in range(counts[TOKEN_BURN_DRIFT])]
-    quiet_pool = [t for t in big if t not in drift_teams] or big
-    silent_teams = [rng.choice(quiet_pool) for _ in range(counts[TEAM_SILENT])]
-    days = learned.weekdays
-    drifts: list[tuple[Team, int, int]] = []
-    for i, team in enumerate(drift_teams):
-        truth, window = _token_drift(world, plan, team, days[(i * 2) % len(days)])
-        truths.append(truth)
-        drifts.append((team, *window))
-    fallback = [*quiet_pool, *big, *by_size]
-    for i, team in enumerate(silent_teams):
-        day = days[(i * 2 + 1) % len(days)]
-        for candidate in dict.fromkeys([team, *fallback]):  # the drawn team, else one that works
-            silence = _team_silence(world, plan, candidate, day)
-            if silence is not None:
-                truths.append(silence)
-                plan.taken.append((_us(silence.start), _us(silence.end)))
-                break
-    for i in range(counts[LATENCY_DEGRADATION]):
-        day = days[(i * 2 + 2) % len(days)]
-        # Away from drifts too: bloating prompts slow their team's calls down a little.
-        truth, someone, start = _latency_degradation(
-            world, plan, day, [(a, b) for _, a, b in drifts]
-        )
-        truths.append(truth)
-        plan.taken.append((_us(truth.start), _us(truth.end)))
-        activity.append(("latency", someone, start, i))
-    # Several members of each drifting team work in the second half of its drift, whatever the day.
-    for i, (team, drift_lo, drift_hi) in enumerate(drifts):
-        members = world.org.members(team)
-        half = (drift_lo + (drift_hi - drift_lo) // 2, drift_hi)
-        for j, member in enumerate(rng.sample(members, min(DRIFT_WORKERS, len(members)))):
-            at = calendar.pick(
-                member.utc_offset_s,
-                AT_WORK,
-                (9.5, 16.5),
-                avoid=world.effects.silences.get(team.name, []),
-                within=half,
-            )
-            if at is not None:
-                activity.append(("drift", member, at, i * DRIFT_WORKERS + j))
 
-    excluded = {t.name for t in drift_teams} | set(world.effects.silences)
-    candidates = [u for u in org.users if u.team.name not in excluded] or list(org.users)
-    rng.shuffle(candidates)
-    kinds = [k for k in USER_INCIDENTS for _ in range(counts[k])]
-    rng.shuffle(kinds)
-    # Those that need history first, while the days after it still have room for them.
-    kinds.sort(key=lambda k: k not in NEEDS_BASELINE)
-    planned: list[tuple[str, User, int]] = []
-    busy: list[tuple[int, int]] = []
-    for i, kind in enumerate(kinds):
-        user = candidates[i % len(candidates)]
-        if kind in NEEDS_SPANS and not user.habits.spans:
-            rotated = candidates[i % len(candidates) :] + candidates[: i % len(candidates)]
-            user = next((u for u in rotated if u.habits.spans), user)
-        length = EXPECTED_LENGTH.get(kind, 15 * MINUTE)
+class _Teams(NamedTuple):
+    """The teams drawn for the team-wide incidents, and those a silence may fall back to."""
+
+    drifting: list[Team]
+    silent: list[Team]
+    fallback: list[Team]
+
+
+_Planned = tuple[str, User, int]  # (kind, who, when) of an incident with its own activity
+
+
+@dataclass
+class _Injection:
+    """One run of `inject_incidents`: the draws, placements and truths its steps share."""
+
+    world: World
+    seed: int
+    rng: random.Random
+    lo: int
+    hi: int
+    history_end: int | None
+    plan: _Placement
+    counts: dict[str, int]
+    truths: list[InjectedIncident] = field(default_factory=list)
+    activity: list[tuple[str, User, int, int]] = field(default_factory=list)  # why, who, when, salt
+
+    @classmethod
+    def begin(cls, world: World, seed: int, lo: int, hi: int) -> _Injection:
+        rng = random.Random(f"{seed}:incidents")
+        calendar = Calendar(rng, lo, hi)
+        history_end = after_history(lo, hi)
+        learned = calendar if history_end is None else Calendar(rng, history_end, hi)
+        two_days = lo + HISTORY_DAYS * DAY_S * US
+        later = Calendar(rng, two_days, hi) if history_end not in (None, two_days) else None
+        plan = _Placement(calendar, learned, later)
+        return cls(world, seed, rng, lo, hi, history_end, plan, _counts(world, calendar))
+
+    @property
+    def days(self) -> list[int]:
+        """The weekdays of the learned part of the range, where baseline incidents go."""
+        return self.plan.learned.weekdays
+
+    def draw_teams(self) -> _Teams:
+        """Drifting and silent teams among the bigger half, a silent one not drifting if possible."""
+        org = self.world.org
+        by_size = sorted(org.teams, key=lambda t: (-len(org.members(t)), t.name))
+        big = by_size[: max(1, (len(by_size) + 1) // 2)]
+        drifting = [self.rng.choice(big) for _ in range(self.counts[TOKEN_BURN_DRIFT])]
+        quiet_pool = [t for t in big if t not in drifting] or big
+        silent = [self.rng.choice(quiet_pool) for _ in range(self.counts[TEAM_SILENT])]
+        return _Teams(drifting, silent, [*quiet_pool, *big, *by_size])
+
+    def token_drifts(self, teams: list[Team]) -> list[tuple[Team, int, int]]:
+        drifts: list[tuple[Team, int, int]] = []
+        for i, team in enumerate(teams):
+            day = self.days[(i * 2) % len(self.days)]
+            truth, window = _token_drift(self.world, self.plan, team, day)
+            self.truths.append(truth)
+            drifts.append((team, *window))
+        return drifts
+
+    def team_silences(self, teams: list[Team], fallback: list[Team]) -> None:
+        for i, team in enumerate(teams):
+            day = self.days[(i * 2 + 1) % len(self.days)]
+            for candidate in dict.fromkeys(
+                [team, *fallback]
+            ):  # the drawn team, else one that works
+                silence = _team_silence(self.world, self.plan, candidate, day)
+                if silence is not None:
+                    self.truths.append(silence)
+                    self.plan.taken.append((_us(silence.start), _us(silence.end)))
+                    break
+
+    def latency_degradations(self, drift_windows: list[Window]) -> None:
+        for i in range(self.counts[LATENCY_DEGRADATION]):
+            day = self.days[(i * 2 + 2) % len(self.days)]
+            # Away from drifts too: bloating prompts slow their team's calls down a little.
+            truth, someone, start = _latency_degradation(self.world, self.plan, day, drift_windows)
+            self.truths.append(truth)
+            self.plan.taken.append((_us(truth.start), _us(truth.end)))
+            self.activity.append(("latency", someone, start, i))
+
+    def drift_workers(self, drifts: list[tuple[Team, int, int]]) -> None:
+        """Several members of each drifting team work in the second half of its drift."""
+        for i, (team, drift_lo, drift_hi) in enumerate(drifts):
+            members = self.world.org.members(team)
+            half = (drift_lo + (drift_hi - drift_lo) // 2, drift_hi)
+            for j, member in enumerate(self.rng.sample(members, min(DRIFT_WORKERS, len(members)))):
+                at = self.plan.calendar.pick(
+                    member.utc_offset_s,
+                    AT_WORK,
+                    (9.5, 16.5),
+                    avoid=self.world.effects.silences.get(team.name, []),
+                    within=half,
+                )
+                if at is not None:
+                    self.activity.append(("drift", member, at, i * DRIFT_WORKERS + j))
+
+    def place_user_incidents(self, excluded: set[str]) -> tuple[list[_Planned], list[Window]]:
+        """When and to whom each incident with activity of its own happens (and its busy time)."""
+        candidates, kinds = self._draw_user_incidents(excluded)
+        planned: list[_Planned] = []
+        busy: list[Window] = []
+        for i, kind in enumerate(kinds):
+            user = _able_user(kind, candidates, i)
+            length = EXPECTED_LENGTH.get(kind, 15 * MINUTE)
+            start = self._user_slot(kind, user, i, length, busy)
+            if start is None:  # no room left anywhere in range: do not claim what did not happen
+                continue
+            busy.append((start, start + length))
+            planned.append((kind, user, start))
+            if kind == ERROR_BURST:
+                self.world.effects.error_bursts.setdefault(user.email, []).append(
+                    (start, start + length - 2 * MINUTE, 0.5)
+                )
+        return planned, busy
+
+    def _draw_user_incidents(self, excluded: set[str]) -> tuple[list[User], list[str]]:
+        """People outside the excluded teams, shuffled, and the kinds to give them."""
+        org = self.world.org
+        candidates = [u for u in org.users if u.team.name not in excluded] or list(org.users)
+        self.rng.shuffle(candidates)
+        kinds = [k for k in USER_INCIDENTS for _ in range(self.counts[k])]
+        self.rng.shuffle(kinds)
+        # Those that need history first, while the days after it still have room for them.
+        kinds.sort(key=lambda k: k not in NEEDS_BASELINE)
+        return candidates, kinds
+
+    def _user_slot(
+        self, kind: str, user: User, i: int, length: int, busy: list[Window]
+    ) -> int | None:
         hours = (9.5, 17.0 - length / HOUR)
         # Not while the user's own team is silenced: the incident would vanish with it.
-        silenced = world.effects.silences.get(user.team.name, [])
+        silenced = self.world.effects.silences.get(user.team.name, [])
         if kind in NEEDS_BASELINE:
-            picked = plan.pick(
-                user.utc_offset_s,
-                length,
-                hours,
-                prefer_day=days[i % len(days)],
-                busy=busy,
-                apart=plan.taken,
-                avoid=silenced,
-            )
-        else:
-            day = calendar.weekdays[i % len(calendar.weekdays)]
-            picked = calendar.pick(
-                user.utc_offset_s, length, hours, prefer_day=day, busy=busy, avoid=silenced
-            )
-        if picked is None:  # no room left anywhere in range: do not claim what did not happen
-            continue
-        start = picked
-        busy.append((start, start + length))
-        planned.append((kind, user, start))
-        if kind == ERROR_BURST:
-            world.effects.error_bursts.setdefault(user.email, []).append(
-                (start, start + length - 2 * MINUTE, 0.5)
-            )
-    if kind_set == "all":
-        taken = [*plan.taken, *((_us(t.start), _us(t.end)) for t in truths), *busy]
+            day = self.days[i % len(self.days)]
+            return self.plan.pick(
+                user.utc_offset_s, length, hours, prefer_day=day, busy=busy,
+                apart=self.plan.taken, avoid=silenced,
+            )  # fmt: skip
+        calendar = self.plan.calendar
+        day = calendar.weekdays[i % len(calendar.weekdays)]
+        return calendar.pick(
+            user.utc_offset_s, length, hours, prefer_day=day, busy=busy, avoid=silenced
+        )
+
+    def extended_kinds(
+        self, excluded: set[str], planned: list[_Planned], busy: list[Window]
+    ) -> None:
+        taken = [*self.plan.taken, *((_us(t.start), _us(t.end)) for t in self.truths), *busy]
         teams_out = excluded | {u.team.name for _, u, _ in planned}
         users_out = {u.email for _, u, _ in planned}
-        truths += _inject_extended(world, seed, lo, hi, history_end, taken, teams_out, users_out)
-    for why, user, start, salt in activity:
-        session_rng = random.Random(f"{seed}:{why}:{salt}:{user.index}:{start}")
-        model = SONNET if why == "latency" else None
-        _invocations(world, session_rng, user, start, model=model)
-    for kind, user, start in planned:
-        session_rng = random.Random(f"{seed}:incident:{kind}:{user.index}:{start}")
-        truths.append(USER_INCIDENTS[kind](world, session_rng, user, start))
-    truths.sort(key=lambda t: (t.start, t.kind, sorted(t.group.items())))
-    return truths
+        self.truths += _inject_extended(
+            self.world, self.seed, self.lo, self.hi, self.history_end, taken, teams_out, users_out
+        )
+
+    def add_activity(self) -> None:
+        """The calls of people at work during a slowdown or a drift."""
+        for why, user, start, salt in self.activity:
+            session_rng = random.Random(f"{self.seed}:{why}:{salt}:{user.index}:{start}")
+            model = SONNET if why == "latency" else None
+            _invocations(self.world, session_rng, user, start, model=model)
+
+    def add_user_incidents(self, planned: list[_Planned]) -> None:
+        for kind, user, start in planned:
+            session_rng = random.Random(f"{self.seed}:incident:{kind}:{user.index}:{start}")
+            self.truths.append(USER_INCIDENTS[kind](self.world, session_rng, user, start))
+
+
+def _counts(world: World, calendar: Calendar) -> dict[str, int]:
+    """Incidents of each kind: by weekdays in range, none needing spans where nobody sends them."""
+    n_weekdays = len(calendar.weekdays)
+    counts = {kind: max(1, round(rate * n_weekdays)) for kind, rate in RATE_PER_WEEKDAY.items()}
+    if not any(u.habits.spans for u in world.org.users):
+        counts.update(dict.fromkeys(NEEDS_SPANS, 0))
+    return counts
+
+
+def _able_user(kind: str, candidates: list[User], i: int) -> User:
+    """The i-th candidate, or the next one whose setup sends spans if the kind needs them."""
+    user = candidates[i % len(candidates)]
+    if kind in NEEDS_SPANS and not user.habits.spans:
+        rotated = candidates[i % len(candidates) :] + candidates[: i % len(candidates)]
+        user = next((u for u in rotated if u.habits.spans), user)
+    return user
 
 
 def _us(seconds: float) -> int:
@@ -611,9 +697,7 @@ def _inject_extended(
     plan = _Placement(calendar, learned, taken=list(taken))
     org = world.org
     count = max(1, round(0.2 * len(calendar.weekdays)))
-    by_size = sorted(org.teams, key=lambda t: (-len(org.members(t)), t.name))
-    teams = [t for t in by_size if t.name not in teams_out and len(org.members(t)) >= 3]
-    teams = teams or [t for t in by_size if t.name not in world.effects.silences] or by_size
+    teams = _extended_teams(world, teams_out)
     days = learned.weekdays
     truths: list[InjectedIncident] = []
     for i in range(count):
@@ -633,6 +717,15 @@ def _inject_extended(
         if found is not None:
             truths.append(found)
     return truths
+
+
+def _extended_teams(world: World, teams_out: set[str]) -> list[Team]:
+    """Biggest first: teams of three or more clear of the classic incidents, else any team not
+    silenced, else any team."""
+    org = world.org
+    by_size = sorted(org.teams, key=lambda t: (-len(org.members(t)), t.name))
+    teams = [t for t in by_size if t.name not in teams_out and len(org.members(t)) >= 3]
+    return teams or [t for t in by_size if t.name not in world.effects.silences] or by_size
 
 
 def _team_workers(

@@ -96,29 +96,9 @@ def simulate(
     hi = lo + spec.days * DAY_S * US
     world = World(org, collector, Effects(), until=hi, traffic=shape.traffic_knobs)
     truths = inject_incidents(world, spec.seed, lo, hi, spec.kinds) if spec.incidents else []
-    offsets = sorted({u.utc_offset_s for u in org.users})
-    first_day = (lo // US + offsets[0]) // DAY_S
-    last_day = (hi // US + offsets[-1]) // DAY_S
-    progress = progress or Progress(sys.stderr, enabled=False)
-    progress.stage("simulating", last_day - first_day + 1, "days")
-    try:
-        with _open_output(Path(out)) as sink:
-            for day in range(first_day, last_day + 1):
-                for user in org.users:
-                    user_day(
-                        world, random.Random(f"{spec.seed}:{user.index}:{day}"), user, day, lo, hi
-                    )
-                # Nobody's next local day starts before this: everything earlier is final.
-                ready = ((day + 1) * DAY_S - offsets[-1]) * US
-                sink.writelines(collector.drain(ready - ready % BATCH_US))
-                progress.update(
-                    day - first_day + 1,
-                    collector.spans + collector.log_records,
-                    force=day == last_day,
-                )
-            sink.writelines(collector.drain())
-    finally:
-        progress.close()
+    _write_days(
+        world, spec.seed, lo, hi, Path(out), progress or Progress(sys.stderr, enabled=False)
+    )
     if truth is not None:
         Path(truth).write_bytes(
             b"".join(orjson.dumps(t.to_json()) + b"\n" for t in truths),
@@ -132,6 +112,32 @@ def simulate(
         end=hi / US,
         seconds=time.perf_counter() - began,
     )
+
+
+def _write_days(world: World, seed: int, lo: int, hi: int, out: Path, progress: Progress) -> None:
+    """Every local day of every user touching [lo, hi), written as soon as no later day can
+    add anything earlier."""
+    org, collector = world.org, world.collector
+    offsets = sorted({u.utc_offset_s for u in org.users})
+    first_day = (lo // US + offsets[0]) // DAY_S
+    last_day = (hi // US + offsets[-1]) // DAY_S
+    progress.stage("simulating", last_day - first_day + 1, "days")
+    try:
+        with _open_output(out) as sink:
+            for day in range(first_day, last_day + 1):
+                for user in org.users:
+                    user_day(world, random.Random(f"{seed}:{user.index}:{day}"), user, day, lo, hi)
+                # Nobody's next local day starts before this: everything earlier is final.
+                ready = ((day + 1) * DAY_S - offsets[-1]) * US
+                sink.writelines(collector.drain(ready - ready % BATCH_US))
+                progress.update(
+                    day - first_day + 1,
+                    collector.spans + collector.log_records,
+                    force=day == last_day,
+                )
+            sink.writelines(collector.drain())
+    finally:
+        progress.close()
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -95,6 +96,29 @@ class Invocation:
     end: int
     error: str | None
     cost: float
+
+
+class _Usage(NamedTuple):
+    """What one call used: output tokens, prompt-cache reads, latency, cost in USD."""
+
+    tokens_out: int
+    cache_read: int
+    latency_ms: int
+    cost: float
+
+
+class _Call(NamedTuple):
+    """One invocation as its spans show it."""
+
+    start: int
+    end: int
+    step: str
+    model: str
+    region: str
+    hit: bool
+    tokens_in: int
+    error: str | None
+    usage: _Usage
 
 
 class Collector:
@@ -208,6 +232,38 @@ def _const(key: str, value: str | bool) -> Attribute:
     return found
 
 
+def _span_resource(user: User, repo: Repo, workflow: str, session_id: str) -> bytes:
+    """The resource of a session's spans: who, where, in which repository and workflow."""
+    return resource(
+        [
+            s_attr("service.name", "claude-code"),
+            s_attr("service.version", CLAUDE_CODE_VERSION),
+            s_attr("host.name", user.host),
+            s_attr("os.type", user.os_type),
+            s_attr("user", user.email),
+            s_attr("team", user.team.name),
+            s_attr("department", user.team.department),
+            s_attr("cost_center", _cost_center(user)),
+            s_attr("repo", repo.name),
+            s_attr("workflow", workflow),
+            s_attr("session.id", session_id),
+        ]
+    )
+
+
+def _log_common(world: World, user: User, session_id: str) -> list[Attribute]:
+    """The attributes Claude Code puts on every log event of a session."""
+    return [
+        s_attr("user.id", user.device_id),
+        s_attr("session.id", session_id),
+        s_attr("app.version", CLAUDE_CODE_VERSION),
+        s_attr("organization.id", world.org.organization_id),
+        s_attr("user.email", user.email),
+        s_attr("user.account_uuid", user.account_uuid),
+        s_attr("terminal.type", "vscode" if user.index % 3 == 0 else "iTerm.app"),
+    ]
+
+
 class SessionBuilder:
     """One assistant session of one user in one repository; each method emits one span."""
 
@@ -243,31 +299,9 @@ class SessionBuilder:
         self._silences = effects.silences.get(team)
         self._effects = effects
         self._spell = world.spell
-        span_resource = resource(
-            [
-                s_attr("service.name", "claude-code"),
-                s_attr("service.version", CLAUDE_CODE_VERSION),
-                s_attr("host.name", user.host),
-                s_attr("os.type", user.os_type),
-                s_attr("user", user.email),
-                s_attr("team", team),
-                s_attr("department", user.team.department),
-                s_attr("cost_center", _cost_center(user)),
-                s_attr("repo", repo.name),
-                s_attr("workflow", workflow),
-                s_attr("session.id", self.session_id),
-            ]
-        )
+        span_resource = _span_resource(user, repo, workflow, self.session_id)
         self._no = world.collector.register(span_resource, world.log_resource(user))
-        self._log_common = [
-            s_attr("user.id", user.device_id),
-            s_attr("session.id", self.session_id),
-            s_attr("app.version", CLAUDE_CODE_VERSION),
-            s_attr("organization.id", world.org.organization_id),
-            s_attr("user.email", user.email),
-            s_attr("user.account_uuid", user.account_uuid),
-            s_attr("terminal.type", "vscode" if user.index % 3 == 0 else "iTerm.app"),
-        ]
+        self._log_common = _log_common(world, user, self.session_id)
 
     # -- spans -------------------------------------------------------------------------------
 
@@ -299,74 +333,100 @@ class SessionBuilder:
         rng = self.rng
         model = model or self._pick_model()
         region = region or self.user.region
-        if cache_p is None:
-            cache_p = 0.8 if self.invocations else 0.25
-        if self._cache_collapses:
-            cache_p = error_probability(self._cache_collapses, t, cache_p)
+        cache_p = self._cache_p(t, cache_p)
         self.invocations += 1
         hit = rng.random() < cache_p
         scale = tokens_scale * token_factor(self._ramps, t)
         if model == HAIKU:
             scale *= 0.6
         tokens_in = min(200_000, max(300, int(rng.lognormvariate(MU_TOKENS_IN, 0.8) * scale)))
+        error = self._error_type() if rng.random() < self._error_p(t, error_p) else None
+        if error:
+            usage = self._failed(error)
+        else:
+            usage = self._answered(t, model, region, tokens_in, scale * tokens_out_scale, hit)
+        lookup_us = rng.randint(2_000, 25_000)
+        end = t + lookup_us + usage.latency_ms * 1000
+        call = _Call(t, end, step, model, region, hit, tokens_in, error, usage)
+        self._invoke_spans(call, lookup_us)
+        if self.with_logs:
+            self._call_log(call)
+        return Invocation(end, error, usage.cost)
+
+    def _call_log(self, call: _Call) -> None:
+        """Claude Code's own event for the call, with the model as its logs spell it."""
+        habits, usage = self.user.habits, call.usage
+        spelled = self._spell(call.model, habits.log_spelling, call.region, habits.upper)
+        self._invoke_log(
+            call.start, call.end, spelled, call.error, usage.cost, usage.latency_ms,
+            call.tokens_in, usage.tokens_out, usage.cache_read,
+        )  # fmt: skip
+
+    def _cache_p(self, t: int, cache_p: float | None) -> float:
+        """The chance of a prompt-cache hit: low on a session's first call, lower in a collapse."""
+        if cache_p is None:
+            cache_p = 0.8 if self.invocations else 0.25
+        if self._cache_collapses:
+            cache_p = error_probability(self._cache_collapses, t, cache_p)
+        return cache_p
+
+    def _error_p(self, t: int, error_p: float | None) -> float:
+        """The chance of a failure: the base rate, or the user's or team's burst at `t`."""
         if error_p is None:
             error_p = error_probability(self._bursts, t, BASE_ERROR_P)
             if self._team_bursts:
                 error_p = max(error_p, error_probability(self._team_bursts, t, BASE_ERROR_P))
-        error = self._error_type() if rng.random() < error_p else None
-        if error:
-            tokens_out = cache_read = 0
-            low, high = ERROR_BY_TYPE[error][3]
-            latency_ms = rng.randint(low, high)
-            cost = 0.0
-        else:
-            out_scale = scale * tokens_out_scale
-            tokens_out = min(8192, max(1, int(rng.lognormvariate(MU_TOKENS_OUT, 0.9) * out_scale)))
-            cache_read = int(tokens_in * rng.uniform(0.6, 0.95)) if hit else 0
-            first_token, per_token = LATENCY_MODEL[model]
-            ms = (
-                first_token
-                + tokens_out * per_token
-                + (tokens_in - cache_read) * PREFILL_MS_PER_TOKEN
-            )
-            ms *= rng.lognormvariate(0.0, 0.25) * REGION_LATENCY.get(region, 1.0)
-            ms *= self._effects.latency_factor(model, region, t)
-            latency_ms = min(int(ms), MAX_LATENCY_MS)
-            cost = invocation_cost(model, tokens_in, tokens_out, cache_read)
-        lookup_us = rng.randint(2_000, 25_000)
-        end = t + lookup_us + latency_ms * 1000
-        habits = self.user.habits
+        return error_p
+
+    def _failed(self, error: str) -> _Usage:
+        """A failed call: no output, no cost, the error type's latency."""
+        low, high = ERROR_BY_TYPE[error][3]
+        return _Usage(0, 0, self.rng.randint(low, high), 0.0)
+
+    def _answered(
+        self, t: int, model: str, region: str, tokens_in: int, out_scale: float, hit: bool
+    ) -> _Usage:
+        """An answered call: output tokens, cache reads, latency (with any slowdown), cost."""
+        rng = self.rng
+        tokens_out = min(8192, max(1, int(rng.lognormvariate(MU_TOKENS_OUT, 0.9) * out_scale)))
+        cache_read = int(tokens_in * rng.uniform(0.6, 0.95)) if hit else 0
+        first_token, per_token = LATENCY_MODEL[model]
+        ms = first_token + tokens_out * per_token + (tokens_in - cache_read) * PREFILL_MS_PER_TOKEN
+        ms *= rng.lognormvariate(0.0, 0.25) * REGION_LATENCY.get(region, 1.0)
+        ms *= self._effects.latency_factor(model, region, t)
+        latency_ms = min(int(ms), MAX_LATENCY_MS)
+        cost = invocation_cost(model, tokens_in, tokens_out, cache_read)
+        return _Usage(tokens_out, cache_read, latency_ms, cost)
+
+    def _invoke_spans(self, call: _Call, lookup_us: int) -> None:
+        """The invocation's span and, inside it, its prompt-cache lookup's."""
+        habits, usage, t = self.user.habits, call.usage, call.start
         attrs = [
-            _const("step", step),
-            _const("model", self._spell(model, habits.spelling, region, habits.upper)),
-            _const("region", region),
-            i_attr("tokens_in", tokens_in),
-            i_attr("tokens_out", tokens_out),
-            i_attr("latency_ms", latency_ms),
-            d_attr("cost_estimate", cost),
-            _const("cache_hit", hit),
-            i_attr("cache_read_tokens", cache_read),
+            _const("step", call.step),
+            _const("model", self._spell(call.model, habits.spelling, call.region, habits.upper)),
+            _const("region", call.region),
+            i_attr("tokens_in", call.tokens_in),
+            i_attr("tokens_out", usage.tokens_out),
+            i_attr("latency_ms", usage.latency_ms),
+            d_attr("cost_estimate", usage.cost),
+            _const("cache_hit", call.hit),
+            i_attr("cache_read_tokens", usage.cache_read),
         ]
         status = None
-        if error:
-            attrs.append(s_attr("error.type", error))
-            status = {"code": STATUS_CODE_ERROR, "message": f"{error}: {ERROR_BY_TYPE[error][4]}"}
-        invoke_id = self._span(SPAN_INVOKE, SPAN_KIND_CLIENT, t, end, attrs, status)
+        if call.error:
+            attrs.append(s_attr("error.type", call.error))
+            message = f"{call.error}: {ERROR_BY_TYPE[call.error][4]}"
+            status = {"code": STATUS_CODE_ERROR, "message": message}
+        invoke_id = self._span(SPAN_INVOKE, SPAN_KIND_CLIENT, t, call.end, attrs, status)
         self._span(
             SPAN_CACHE,
             SPAN_KIND_INTERNAL,
             t + 500,
             t + 500 + lookup_us,
-            [_const("step", step), _const("cache_hit", hit)],
+            [_const("step", call.step), _const("cache_hit", call.hit)],
             parent=invoke_id,
-            activity=(t, end),  # arrives, or not, with its invocation
+            activity=(t, call.end),  # arrives, or not, with its invocation
         )
-        if self.with_logs:
-            spelled = self._spell(model, habits.log_spelling, region, habits.upper)
-            self._invoke_log(
-                t, end, spelled, error, cost, latency_ms, tokens_in, tokens_out, cache_read
-            )
-        return Invocation(end, error, cost)
 
     def shell(
         self, t: int, step: str, command: str, *, exit_code: int = 0, seconds: float | None = None

@@ -166,23 +166,7 @@ def ordinary_session(b: SessionBuilder, presence: Presence | None = None) -> int
         for step_no in range(1 + _geometric(rng, EXTRA_STEPS)):
             step = "plan" if turn == 0 and step_no == 0 else ("review" if review else "implement")
             t = _invoke_with_retry(b, t, step)
-            roll = rng.random()
-            if roll < 0.40:
-                command = ordinary_command(rng, repo.language, **known)
-                t = b.shell(t + _gap(rng), step, command, exit_code=_exit_code(rng, 0.05))
-            elif roll < 0.52:
-                command = test_command(rng, repo.language, **known)
-                passed = checks.outcome()
-                seconds = min(120.0, rng.lognormvariate(2.4, 0.8))
-                exit_code = 0 if passed else 1
-                t = b.shell(t + _gap(rng), "test", command, exit_code=exit_code, seconds=seconds)
-                if rng.random() < 0.7:
-                    name = assertion_name(rng, mod=mod)
-                    t = b.assertion(t + _gap(rng), "test", name, passed, rng.uniform(0.05, 0.5))
-            elif roll < 0.58:
-                name = assertion_name(rng, mod=mod)
-                passed = checks.outcome()
-                t = b.assertion(t + _gap(rng), "test", name, passed, rng.uniform(0.5, 20.0))
+            t = _tool_use(b, t, step, known, checks)
             t += _gap(rng)
         end = t
     # Shipped only when the latest check is green and one of them made it into the telemetry.
@@ -191,6 +175,32 @@ def ordinary_session(b: SessionBuilder, presence: Presence | None = None) -> int
         if prompt is not None:
             end = ship(b, prompt, branch, known)
     return end
+
+
+def _tool_use(
+    b: SessionBuilder, t: int, step: str, known: dict[str, str], checks: SessionChecks
+) -> int:
+    """After a call, maybe a shell command, a test run (with its assertion) or an assertion."""
+    rng, language, mod = b.rng, b.repo.language, known["mod"]
+    roll = rng.random()
+    if roll < 0.40:
+        command = ordinary_command(rng, language, **known)
+        return b.shell(t + _gap(rng), step, command, exit_code=_exit_code(rng, 0.05))
+    if roll < 0.52:
+        command = test_command(rng, language, **known)
+        passed = checks.outcome()
+        seconds = min(120.0, rng.lognormvariate(2.4, 0.8))
+        exit_code = 0 if passed else 1
+        t = b.shell(t + _gap(rng), "test", command, exit_code=exit_code, seconds=seconds)
+        if rng.random() < 0.7:
+            name = assertion_name(rng, mod=mod)
+            t = b.assertion(t + _gap(rng), "test", name, passed, rng.uniform(0.05, 0.5))
+        return t
+    if roll < 0.58:
+        name = assertion_name(rng, mod=mod)
+        passed = checks.outcome()
+        return b.assertion(t + _gap(rng), "test", name, passed, rng.uniform(0.5, 20.0))
+    return t
 
 
 def _think(rng: random.Random, presence: Presence | None, t: int) -> int | None:
