@@ -85,6 +85,7 @@ class ReplayReport:
     setup: RunSetup | None = None
     quarantined: int = 0  # items a stage failed on, put aside
     quarantine_examples: list[str] = field(default_factory=list)
+    process_cpu: list[float] = field(default_factory=list)  # CPU seconds of each cluster process
 
 
 def _parts(options: ReplayOptions) -> list[HistoryPart]:
@@ -132,100 +133,174 @@ def run_replay(
     not written) and reported with the bad lines.
     """
     parts = _parts(options)
-    if options.processes > 1 and options.recent is not None:
-        raise ReplayError("--report needs one process: leave out --processes")
-    if setup is None:
-        setup = RunSetup(config, rules=options.rules, time_range=options.time_range)
-    if options.recent is not None:
-        setup.detectors.recent = options.recent
-    span: list[float] = []
-    result = RunResult()
+    setup = _prepared(config, options, setup)
     if options.out:
         Path(options.out).parent.mkdir(parents=True, exist_ok=True)
-    budget = int((options.sort_memory_mb or config.replay.sort_memory_mb) * MB)
     started = time.perf_counter()
-    progress = options.progress or Progress(sys.stderr, enabled=False)
-    sizes = [stored_size(p.file) for p in parts]
-    with ExitStack() as stack:
-        stack.enter_context(quiet_gc())
-        spill = stack.enter_context(_spill_dir(config))
-        sorter = stack.enter_context(ExternalSort(spill, budget))
-        progress.stage(
-            f"reading {len(parts)} file(s)",
-            None if None in sizes else sum(s or 0 for s in sizes),
-            "bytes",
-        )
-        try:
-            read = sort_history(
-                parts,
-                setup,
-                sorter,
-                strict=options.strict,
-                progress=lambda done, events: progress.update(done, events),
-            )
-        except StrictStop as exc:
-            raise ReplayError(f"--strict: {exc}") from None
-        except SpillError as exc:
-            raise ReplayError(str(exc)) from None
-        finally:
-            progress.close()
-        progress.stage("replaying", sorter.records, "events")
-        merged = _counted(sorter.merged(), progress, span if options.recent is not None else None)
-        workers = options.workers * options.processes
-        try:
-            if workers == 1:
-                source = SortedHistorySource(merged)
-            else:
-                files = [spill / f"partition-{i:04d}.bin" for i in range(workers)]
-                split_history(merged, files)
-                source = SortedHistorySource(parts=files)
-        except SpillError as exc:
-            raise ReplayError(str(exc)) from None
-        if options.processes > 1:
-            progress.close()
-            body = ReplayProcess(
-                setup,
-                files,
-                free_loopback_addresses(options.processes),
-                options.workers,
-                CLUSTER_EPOCH,
-                options.out,
-                options.notifications,
-                collect_notifications=notify is not None,
-            )
-            with LocalCluster(options.processes, spill, body) as cluster:
-                cluster.start()
-                try:
-                    outcomes = cluster.wait()
-                except ClusterError as exc:
-                    raise ReplayError(str(exc)) from None
-            _gather(outcomes, result, setup, source, notify)
-        else:
-            sink = ResultSink(options.out, result, notify, options.notifications)
-            flow = build_dataflow(setup, source, partition_names(workers), sink)
-            try:
-                cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
-            finally:
-                progress.close()
-        runs = sorter.runs_written
+    run = _Run(RunResult(), [], RunStats(), 0, [])
+    source = _replay(config, options, parts, setup, run, notify)
     if source.error.reason is not None:
         raise ReplayError(source.error.reason)
     seconds = time.perf_counter() - started
+    result = run.result
     if result.summary is not None:
         stats = RunStats(**result.summary.stats)
-        stats.merge(read)
+        stats.merge(run.read)
         result.summary.stats = vars(stats)
     return ReplayReport(
         result,
         seconds,
         sum(not p.is_control for p in parts),
         options.out,
-        sort_runs=runs,
-        span=(span[0], span[-1]) if span else None,
+        sort_runs=run.sort_runs,
+        span=(run.span[0], run.span[-1]) if run.span else None,
         setup=setup,
         quarantined=setup.quarantine.total,
         quarantine_examples=[q.describe() for q in setup.quarantine.examples],
+        process_cpu=run.cpu,
     )
+
+
+@dataclass
+class _Run:
+    """What a replay gathers on its way: results, first and last times, the first pass's
+    counters, how many sorted runs it spilled, each cluster process's CPU seconds."""
+
+    result: RunResult
+    span: list[float]
+    read: RunStats
+    sort_runs: int
+    cpu: list[float]
+
+
+def _replay(
+    config: SpanwatchConfig,
+    options: ReplayOptions,
+    parts: list[HistoryPart],
+    setup: RunSetup,
+    run: _Run,
+    notify: Callable[[Notification], None] | None,
+) -> SortedHistorySource:
+    """Sort the history, then run the dataflow over it, here or on a cluster."""
+    budget = int((options.sort_memory_mb or config.replay.sort_memory_mb) * MB)
+    progress = options.progress or Progress(sys.stderr, enabled=False)
+    with ExitStack() as stack:
+        stack.enter_context(quiet_gc())
+        spill = stack.enter_context(_spill_dir(config))
+        sorter = stack.enter_context(ExternalSort(spill, budget))
+        run.read = _sorted(parts, setup, sorter, options.strict, progress)
+        progress.stage("replaying", sorter.records, "events")
+        span = run.span if options.recent is not None else None
+        merged = _counted(sorter.merged(), progress, span)
+        setup.spread_over(options.workers * options.processes)
+        source, files = _partitioned(merged, options.workers * options.processes, spill)
+        if options.processes > 1:
+            progress.close()
+            run.cpu = _run_cluster(options, setup, files, spill, run.result, source, notify)
+        else:
+            _run_here(options, setup, source, run.result, notify, progress)
+        run.sort_runs = sorter.runs_written
+    return source
+
+
+def _prepared(config: SpanwatchConfig, options: ReplayOptions, setup: RunSetup | None) -> RunSetup:
+    """The run's setup (the caller's, or loaded now), with the report's recorder if asked."""
+    if options.processes > 1 and options.recent is not None:
+        raise ReplayError("--report needs one process: leave out --processes")
+    if setup is None:
+        setup = RunSetup(config, rules=options.rules, time_range=options.time_range)
+    if options.recent is not None:
+        setup.detectors.recent = options.recent
+    return setup
+
+
+def _sorted(
+    parts: list[HistoryPart],
+    setup: RunSetup,
+    sorter: ExternalSort,
+    strict: bool,
+    progress: Progress,
+) -> RunStats:
+    """The first pass: every file read, checked and sorted; its counters."""
+    sizes = [stored_size(p.file) for p in parts]
+    total = None if None in sizes else sum(s or 0 for s in sizes)
+    progress.stage(f"reading {len(parts)} file(s)", total, "bytes")
+    try:
+        return sort_history(
+            parts,
+            setup,
+            sorter,
+            strict=strict,
+            progress=lambda done, events: progress.update(done, events),
+        )
+    except StrictStop as exc:
+        raise ReplayError(f"--strict: {exc}") from None
+    except SpillError as exc:
+        raise ReplayError(str(exc)) from None
+    finally:
+        progress.close()
+
+
+def _partitioned(
+    merged: Iterator[tuple[float, bytes]], workers: int, spill: Path
+) -> tuple[SortedHistorySource, list[Path]]:
+    """The sorted history as the dataflow's source: read as it merges (one worker), or cut
+    into one partition file per worker."""
+    if workers == 1:
+        return SortedHistorySource(merged), []
+    files = [spill / f"partition-{i:04d}.bin" for i in range(workers)]
+    try:
+        split_history(merged, files)
+    except SpillError as exc:
+        raise ReplayError(str(exc)) from None
+    return SortedHistorySource(parts=files), files
+
+
+def _run_here(
+    options: ReplayOptions,
+    setup: RunSetup,
+    source: SortedHistorySource,
+    result: RunResult,
+    notify: Callable[[Notification], None] | None,
+    progress: Progress,
+) -> None:
+    """The dataflow in this process, on `options.workers` workers."""
+    sink = ResultSink(options.out, result, notify, options.notifications)
+    flow = build_dataflow(setup, source, partition_names(options.workers), sink)
+    try:
+        cli_main(flow, workers_per_process=options.workers, epoch_interval=EPOCH)
+    finally:
+        progress.close()
+
+
+def _run_cluster(
+    options: ReplayOptions,
+    setup: RunSetup,
+    files: list[Path],
+    spill: Path,
+    result: RunResult,
+    source: SortedHistorySource,
+    notify: Callable[[Notification], None] | None,
+) -> list[float]:
+    """The dataflow on a cluster of local processes; the CPU seconds each of them spent."""
+    body = ReplayProcess(
+        setup,
+        files,
+        free_loopback_addresses(options.processes),
+        options.workers,
+        CLUSTER_EPOCH,
+        options.out,
+        options.notifications,
+        collect_notifications=notify is not None,
+    )
+    with LocalCluster(options.processes, spill, body) as cluster:
+        cluster.start()
+        try:
+            outcomes = cluster.wait()
+        except ClusterError as exc:
+            raise ReplayError(str(exc)) from None
+    _gather(outcomes, result, setup, source, notify)
+    return [outcome["cpu"] for outcome in outcomes]
 
 
 def _gather(

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
@@ -58,6 +60,68 @@ from engine.flow.steps import (
 )
 
 
+@dataclass
+class _Steps:
+    """The dataflow's step functions over one run's setup: thin shells around `engine.flow.steps`."""
+
+    setup: RunSetup
+    partitions: list[str]
+    live: bool
+    recall: Recall | None
+    shard_timer: Callable[[str, float], None] | None
+
+    def decode(
+        self, state: DecodeState | None, chunk: PartitionChunk
+    ) -> tuple[DecodeState, list[Decoded]]:
+        if state is None or fresh(state, DecodeState):
+            state = DecodeState()
+        assert isinstance(chunk.records, Arrivals)
+        return state, [state.step(chunk.partition, chunk.records)]
+
+    def match_events(self, keyed: tuple[str, Decoded]) -> tuple[str, ToOrder]:
+        _partition, decoded = keyed
+        return self.setup.keys[ORDER], match(self.setup, decoded, live=self.live)
+
+    def order(self, state: OrderState | None, chunk: ToOrder) -> tuple[OrderState, list[Batch]]:
+        if state is None or fresh(state, OrderState):
+            state = OrderState(self.setup, self.partitions, self.live)
+        return state, _batched(state.step(self.setup, chunk, self.recall))
+
+    def by_shard(self, batch: Batch) -> tuple[str, ForShard]:
+        return self.setup.keys[batch.dest], ForShard(batch.dest, batch.msgs)  # type: ignore[arg-type]
+
+    def correlate_and_detect(
+        self, state: ShardState | None, share: ForShard
+    ) -> tuple[ShardState, list[list[EpochMsg]]]:
+        hits: list[EpochMsg] = []
+        for msg in share.msgs:
+            started = time.perf_counter()
+            state, found = shard_step(self.setup, share.shard, state, msg)
+            hits.append(found)
+            if self.shard_timer is not None:
+                self.shard_timer(share.shard, time.perf_counter() - started)
+        assert state is not None
+        return state, [hits]
+
+    def to_incidents(
+        self, keyed: tuple[str, list[EpochMsg | Tick]]
+    ) -> tuple[str, list[EpochMsg | Tick]]:
+        """The order stage's share (a `Batch`) and each shard's hits, under the incidents' key."""
+        _from, msgs = keyed
+        return self.setup.keys[INCIDENTS], msgs
+
+    def incidents(
+        self, state: IncidentStage | None, msgs: list[EpochMsg | Tick]
+    ) -> tuple[IncidentStage, list[Result]]:
+        if not isinstance(state, IncidentStage):
+            state = IncidentStage(self.setup)
+        state.adapt(self.setup, self.live)
+        out: list[Result] = []
+        for msg in msgs:
+            out.extend(state.step(msg, self.setup.quarantine))
+        return state, out
+
+
 def build_dataflow(
     setup: RunSetup,
     source: Source,
@@ -73,82 +137,35 @@ def build_dataflow(
     without a window straight to the incidents. `persist`: snapshot state (Bytewax recovery).
     `recall`: live, reads waiting events back from the intake log (`engine.live.intake`).
     `shard_timer(shard, seconds)`: told how long each shard took over each epoch."""
-    quarantine = setup.quarantine
-
-    def decode(
-        state: DecodeState | None, chunk: PartitionChunk
-    ) -> tuple[DecodeState, list[Decoded]]:
-        if state is None or fresh(state, DecodeState):
-            state = DecodeState()
-        assert isinstance(chunk.records, Arrivals)
-        return state, [state.step(chunk.partition, chunk.records)]
-
-    def decode_history(read: tuple[str, SortedRecords]) -> tuple[str, Decoded]:
-        partition, records = read
-        return partition, decode_sorted(partition, records)
-
-    def match_events(keyed: tuple[str, Decoded]) -> tuple[str, ToOrder]:
-        _partition, decoded = keyed
-        return ORDER, match(setup, decoded, live=live)
-
-    def order(state: OrderState | None, chunk: ToOrder) -> tuple[OrderState, list[Addressed]]:
-        if state is None or fresh(state, OrderState):
-            state = OrderState(setup, partitions, live)
-        return state, _batched(state.step(setup, chunk, recall))
-
-    def correlate_and_detect(
-        state: ShardState | None, share: ForShard
-    ) -> tuple[ShardState, list[list[EpochMsg]]]:
-        hits: list[EpochMsg] = []
-        for msg in share.msgs:
-            started = time.perf_counter()
-            state, found = shard_step(setup, share.shard, state, msg)
-            hits.append(found)
-            if shard_timer is not None:
-                shard_timer(share.shard, time.perf_counter() - started)
-        assert state is not None
-        return state, [hits]
-
-    def incidents(
-        state: IncidentStage | None, msgs: list[EpochMsg | Tick]
-    ) -> tuple[IncidentStage, list[Result]]:
-        if not isinstance(state, IncidentStage):
-            state = IncidentStage(setup)
-        state.adapt(setup, live)
-        out: list[Result] = []
-        for msg in msgs:
-            out.extend(state.step(msg, quarantine))
-        return state, out
-
+    steps = _Steps(setup, partitions, live, recall, shard_timer)
+    keyed = partial(keyed_step, persist=persist, quarantine=setup.quarantine)
     flow = Dataflow("spanwatch")
     read = op.input("read", flow, source)
     if live:  # arrivals are numbered per partition, a count kept in recovery
-        decoded = keyed_step(
-            "decode",
-            op.map("by_partition", read, _by_partition),
-            decode,
-            persist=persist,
-            quarantine=quarantine,
-        )
+        decoded = keyed("decode", op.map("by_partition", read, _by_partition), steps.decode)
     else:  # history records carry their place in the order: decoded where they were read
-        decoded = op.map("decode", read, decode_history)
-    matched = op.map("match", decoded, match_events)
-    epochs = keyed_step("order", matched, order, persist=persist, quarantine=quarantine)
+        decoded = op.map("decode", read, _decode_history)
+    matched = op.map("match", decoded, steps.match_events)
+    epochs = keyed("order", matched, steps.order)
     shares = op.branch("to_incidents_or_shards", op.map("addressed", epochs, _addressed), _is_book)
-    hits = keyed_step(
+    hits = keyed(
         "correlate_and_detect",
-        op.map("by_shard", shares.falses, _by_shard),
-        correlate_and_detect,
-        persist=persist,
-        quarantine=quarantine,
+        op.map("by_shard", shares.falses, steps.by_shard),
+        steps.correlate_and_detect,
         substitute=_empty_share,  # the incident stage still hears that the epoch is done
     )
     to_book = op.merge(
-        "merge_for_incidents", shares.trues, op.map("hits_to_incidents", hits, _to_incidents)
+        "merge_for_incidents",
+        op.map("order_to_incidents", shares.trues, steps.to_incidents),
+        op.map("hits_to_incidents", hits, steps.to_incidents),
     )
-    results = keyed_step("incidents", to_book, incidents, persist=persist, quarantine=quarantine)
-    op.output("deliver", results, sink)
+    op.output("deliver", keyed("incidents", to_book, steps.incidents), sink)
     return flow
+
+
+def _decode_history(read: tuple[str, SortedRecords]) -> tuple[str, Decoded]:
+    partition, records = read
+    return partition, decode_sorted(partition, records)
 
 
 def _by_partition(
@@ -180,15 +197,6 @@ def _is_book(batch: Batch) -> bool:
     return batch.dest == INCIDENTS
 
 
-def _by_shard(batch: Batch) -> tuple[str, ForShard]:
-    return batch.dest, ForShard(batch.dest, batch.msgs)  # type: ignore[arg-type]
-
-
 def _empty_share(share: ForShard) -> list[list[EpochMsg]]:
     """A shard's share when its step failed: no hits, but the epochs are done."""
     return [[EpochMsg(share.shard, m.index, m.watermark, [], m.final) for m in share.msgs]]
-
-
-def _to_incidents(keyed: tuple[str, list[EpochMsg]]) -> tuple[str, list[EpochMsg]]:
-    _shard, hits = keyed
-    return INCIDENTS, hits

@@ -10,6 +10,7 @@ process 0 also the run's result and the notifications for the caller to send.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -62,4 +63,5 @@ class ReplayProcess:
             "notifications": sent,
             "quarantine": (dict(quarantine.counts), quarantine.examples),
             "error": source.error.reason,
+            "cpu": time.process_time(),  # this fork's own CPU seconds, for the run's report
         }

@@ -15,6 +15,7 @@ from detectors.model import Observation, Signal
 from engine.compliance_drift import day_closed, drift_observation, new_drift_state
 from engine.config import SpanwatchConfig
 from engine.flow.quarantine import Quarantine
+from engine.flow.worker_keys import routing_keys
 from engine.incidents.model import Hit
 from engine.otlp.aliases import AliasTable
 from rules import ruleset as _ruleset
@@ -22,6 +23,7 @@ from rules.model import CorrelationInput, RuleHit
 
 INCIDENTS = "incidents"
 ORDER = "order"
+CORRELATION_WEIGHT = 0.25  # of a detector's, in a shard's share of the work
 
 
 def rule_hit(hit: RuleHit) -> Hit:
@@ -108,6 +110,21 @@ class RunSetup:
             used |= {f"c{i}" for i in range(shards)} | {f"d{i}" for i in range(shards)}
         self.shard_names = sorted(used)
         self.dests = [INCIDENTS, *self.shard_names]
+        self.keys = routing_keys(self._shard_weights(), 1, {ORDER: 0, INCIDENTS: 0})
+
+    def spread_over(self, workers: int) -> None:
+        """Route the order and incident stages to worker 0, where the results are written,
+        and the shards over every worker of the cluster, weighed by what they hold."""
+        self.keys = routing_keys(self._shard_weights(), workers, {ORDER: 0, INCIDENTS: 0})
+
+    def _shard_weights(self) -> dict[str, float]:
+        """A detector's updates cost about four times a correlation's (measured in replay)."""
+        weights = dict.fromkeys(self.shard_names, 0.0)
+        for shard in self.rules.shard_of.values():
+            weights[shard] += CORRELATION_WEIGHT
+        for shard in self.det_shard.values():
+            weights[shard] += 1.0
+        return weights
 
     def match(self, event: Mapping[str, Any]) -> tuple[list[Hit], list[tuple[str, Any]]]:
         """The stateless hot path: hits of rules without a window, and what the windows need.
