@@ -14,6 +14,7 @@ from detectors.scoring import deviation_score, log_scale, robust_step
 from detectors.window_model import WindowModel
 
 _TYPICAL = 3.0  # sigmas: larger deviations do not teach the autocorrelation
+_SETTLED = 0.25  # share of the threshold below which no change is under way
 
 
 @dataclass(frozen=True)
@@ -164,10 +165,15 @@ class ChangePoint(WindowModel):
         alpha = max(1.0 / self.n, self.p.alpha)
         warm = self.n > self.p.min_points
         z = self._z(x)
-        # A change under way (half-way to the alert) must not teach the noise model that
-        # such deviations are normal: neither the scale nor the autocorrelation learn then.
-        in_control = not warm or self._statistic(x) < 0.5 * self.p.threshold
-        if in_control and abs(z) < _TYPICAL:
+        # A change under way must not teach the model that it is normal. Half-way to the
+        # alert, the noise scale stops learning; a quarter of the way already, the
+        # autocorrelation: a creep's run of same-signed deviations looks like a slow wander
+        # and, learned, inflates away the creep's own evidence (on a young baseline, whose
+        # autocorrelation rests on a few dozen points, within hours).
+        statistic = self._statistic(x) if warm else 0.0
+        in_control = statistic < 0.5 * self.p.threshold
+        settled = statistic < _SETTLED * self.p.threshold
+        if settled and abs(z) < _TYPICAL:
             # lag-one autocorrelation of in-control deviations: a long-run property, so at
             # the baseline's slow rate (the ratio of the two sums is unbiased from the start)
             self.c0 += self.p.alpha * (z * z - self.c0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -119,3 +120,38 @@ def test_a_lone_spike_does_not_carry_the_chart_across_its_line_but_a_lasting_shi
     assert max(ewma_scores(spiked)[500:]) < 0.5
     shifted = calm + [56.0 + rng.gauss(0.0, 1.0) for _ in range(10)]
     assert max(ewma_scores(shifted)[500:503]) >= 0.5
+
+
+# The team's tokens-per-call drift detector: a median per window moves with who is at work,
+# so its noise is autocorrelated (an evening of heavy-context people lasts hours).
+TEAM_DRIFT = ChangePointParams(direction="up", transform="log", threshold=13.0)
+
+
+def who_is_at_work(rng: random.Random, n: int, rho: float = 0.3) -> list[float]:
+    """Log-normal windows around 20k tokens per call whose log wanders with lag-one rho."""
+    out, e = [], 0.0
+    for _ in range(n):
+        e = rho * e + (1.0 - rho * rho) ** 0.5 * rng.gauss(0.0, 0.4)
+        out.append(20_000.0 * math.exp(e))
+    return out
+
+
+def test_a_creep_on_a_young_baseline_is_not_taken_for_a_slow_wander():
+    """A creep to 3.5 times over 7.5 hours, starting after 12 hours of history: its run of
+    same-signed deviations must not teach the autocorrelation, which would widen the test
+    until the creep hides in it (so learned, 7 of these 30 creeps were found; 12 are now,
+    with none of the 30 histories alarming)."""
+    found = 0
+    for seed in range(30):
+        rng = random.Random(seed)
+        history = who_is_at_work(rng, 48)
+        creep = [x * (1.0 + 2.5 * (i + 1) / 30) for i, x in enumerate(who_is_at_work(rng, 30))]
+        scores = run(history + creep, TEAM_DRIFT)
+        assert max(scores[:48]) < 0.5, seed
+        found += max(scores[48:]) >= 0.5
+    assert found >= 10
+
+
+def test_autocorrelated_noise_of_who_is_at_work_raises_no_alarm_for_a_month_of_windows():
+    for seed in range(6):
+        assert max(run(who_is_at_work(random.Random(seed), 3000), TEAM_DRIFT)) < 0.5, seed
