@@ -51,13 +51,13 @@ def _key(event: Mapping[str, Any], keyer: Keyer) -> tuple[tuple[str, ...], tuple
     """(group, parent) of the event for one keyer, None when a group label is missing
     (`group_key`, the reference, with the label of each field read in one pass)."""
     group_by, parent_by, defaults = keyer
-    group = []
-    for i, f in enumerate(group_by):
+    group: list[str] = []
+    for f, default in zip(group_by, defaults, strict=True):
         v = event.get(f)
         if v is None or v == "":
-            if defaults[i] is None:
+            if default is None:
                 return None
-            group.append(defaults[i])
+            group.append(default)
         else:
             group.append(_label(v))
     return tuple(group), tuple([_label(event.get(f, "")) for f in parent_by])
