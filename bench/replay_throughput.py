@@ -4,7 +4,8 @@ Both are measured in this run, on this machine, so the ratio holds on a noisy bo
 timed in wall time and in this process's CPU time (on a box shared with other work, the CPU
 ratio is the steadier one):
     python bench/replay_throughput.py [--days 1] [--users 100] [--workers 1] [--processes N]
-Target: the whole replay (read, sort, dataflow) at a third or more of the decode-only rate.
+Target: the whole replay (read, sort, dataflow) at 30% or more of the decode-only rate, with
+the default rules and detectors on one core (the goal is 50%).
 
 With `--processes N` (N > 1) it also replays the same history as a Bytewax cluster of N local
 processes of one worker each, and with N workers in one process, and prints each rate beside
@@ -80,7 +81,7 @@ def main() -> None:
         print(f"events: {events:,} ({plain.stat().st_size / 1e6:.1f} MB of OTLP/JSON)")
         print(f"decode-only (orjson):         {base:12,.0f} events/s")
         print(f"pipeline ({args.workers} worker(s)):        {pipe:12,.0f} events/s")
-        print(f"pipeline / decode-only:       {pipe / base:12.1%}   (target >= 33%)")
+        print(f"pipeline / decode-only:       {pipe / base:12.1%}   (target >= 30%, goal 50%)")
         cpu_ratio = sorted(cpu_ratios)[len(cpu_ratios) // 2]
         print(f"same, in CPU time:            {cpu_ratio:12.1%}")
 

@@ -197,59 +197,73 @@ class DetectorState:
         rejected: Callable[[Observation, Exception], None] | None = None,
     ) -> list[tuple[int, Signal]]:
         """Add an epoch's observations, in order, each to its key's open window; late or bad
-        ones are counted. The signals are those of keys evicted to make room (`max_keys`),
-        each with the index of the observation that made it.
-
-        `rejected`: told of an observation whose update failed, and the rest go on; without
-        it the failure is raised.
-        """
+        ones are counted. Signals: of keys evicted to make room (`max_keys`), each with the
+        index of the observation that made it. `rejected`: told of an observation whose update
+        failed, and the rest go on; without it the failure is raised."""
         d, stats = self.d, self.stats
-        aggregations, single = d.aggregations, len(d.aggregations) == 1
-        first_agg, allow_negative, interval = aggregations[0], d.allow_negative, d.interval
+        aggregations, single, first = d.aggregations, len(d.aggregations) == 1, d.aggregations[0]
+        counting = aggregations == ("count",)  # one metric that counts events, whatever value
+        numeric = single and first in NUMERIC_INPUT
         signals: list[tuple[int, Signal]] = []
         for i, obs in enumerate(observations):
             try:
                 stats["observations"] += 1
-                t = obs.time
+                t, v = obs.time, obs.value
                 if (type(t) is not float or t - t != 0.0) and not _finite(t):  # floats: no call
                     stats["bad_time"] += 1
                     continue
-                values = self._values(obs) if not single else (obs.value,)
-                if values is None or (single and not _valid(first_agg, obs.value, allow_negative)):
+                # one count, or a finite non-negative float for a numeric metric: valid as it is
+                plain = counting or (numeric and type(v) is float and v - v == 0.0 and v >= 0.0)
+                values = (v,) if single else self._values(obs)
+                if values is None or not (
+                    plain or not single or _valid(first, v, d.allow_negative)
+                ):
                     stats["bad_value"] += 1
                     continue
-                start = (t // interval) * interval  # window_start(t, interval), inlined
-                if self.next_start is None:
-                    self.next_start = start
-                    self.first_time = t
-                elif start < self.next_start:
-                    stats["late"] += 1
+                accumulators = self._accumulators(obs, i, signals)
+                if accumulators is None:
                     continue
-                key = obs.group
-                model = self.keys.pop(key, None)
-                if model is None:
-                    model = self._new_model(key, obs.parent)
-                    self.keys[key] = model
-                    if len(self.keys) > d.max_keys:
-                        signals += [(i, signal) for signal in self._evict(start)]
-                else:
-                    self.keys[key] = model  # most recently seen goes last
-                window = self.open.get(start)
-                if window is None:
-                    window = self.open[start] = {}
-                if obs.dedup is not None:
-                    window = self._dedup_target(start, key, obs.dedup)
-                entry = window.get(key)
-                if entry is None:
-                    entry = window[key] = (obs.parent, [Accumulator() for _ in aggregations])
-                for agg, acc, v in zip(aggregations, entry[1], values, strict=True):
-                    if v is not None or agg == "count":
-                        acc.add(agg, v, self.rng)
+                if counting:
+                    accumulators[0].count += 1  # `Accumulator.add` of a count, inline
+                    continue
+                for agg, acc, value in zip(aggregations, accumulators, values, strict=True):
+                    if value is not None or agg == "count":
+                        acc.add(agg, value, self.rng)
             except Exception as exc:
                 if rejected is None:
                     raise
                 rejected(obs, exc)
         return signals
+
+    def _accumulators(
+        self, obs: Observation, i: int, signals: list[tuple[int, Signal]]
+    ) -> list[Accumulator] | None:
+        """The accumulators of the window and key `obs` (of a valid time) goes to; None when
+        its window has closed (counted). A key it adds may evict the least recent one."""
+        t, interval = obs.time, self.d.interval
+        start = (t // interval) * interval  # window_start(t, interval), inlined
+        if self.next_start is None:
+            self.next_start, self.first_time = start, t
+        elif start < self.next_start:
+            self.stats["late"] += 1
+            return None
+        key = obs.group
+        model = self.keys.pop(key, None)
+        if model is None:
+            self.keys[key] = self._new_model(key, obs.parent)
+            if len(self.keys) > self.d.max_keys:
+                signals += [(i, signal) for signal in self._evict(start)]
+        else:
+            self.keys[key] = model  # most recently seen goes last
+        window = self.open.get(start)
+        if window is None:
+            window = self.open[start] = {}
+        if obs.dedup is not None:
+            window = self._dedup_target(start, key, obs.dedup)
+        entry = window.get(key)
+        if entry is None:
+            entry = window[key] = (obs.parent, [Accumulator() for _ in self.d.aggregations])
+        return entry[1]
 
     def _dedup_target(self, start: float, key: tuple[str, ...], mark: tuple[str, bool]) -> Window:
         """Where a deduplicated observation goes: the window (preferred ones), or held back

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from detectors.model import Observation
-from detectors.routing import CompiledMatcher, Dedup, MetricExtractor, Route, group_key, norm
+from detectors.routing import CompiledMatcher, Dedup, MetricExtractor, Route, norm
 
 _UNSET = object()  # a deduplication mark not computed yet for this event
+# An Observation from its seven fields in order, without the named tuple's Python-level
+# `__new__` (one frame less for each of the several observations of every event).
+_observation = partial(tuple.__new__, Observation)
 Keyer = tuple[tuple[str, ...], tuple[str, ...], tuple[str | None, ...]]  # group, parent, defaults
 
 
@@ -36,13 +40,27 @@ class PlannedRoute(NamedTuple):
     dedup: int | None = None  # index into the plan's `dedups`
 
 
+def _label(value: Any) -> str:
+    """`norm` with its commonest case, plain text that cannot read as a boolean, inline."""
+    if type(value) is str and len(value) not in (4, 5):
+        return value
+    return norm(value)
+
+
 def _key(event: Mapping[str, Any], keyer: Keyer) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """(group, parent) of the event for one keyer, None when a group label is missing."""
+    """(group, parent) of the event for one keyer, None when a group label is missing
+    (`group_key`, the reference, with the label of each field read in one pass)."""
     group_by, parent_by, defaults = keyer
-    group = group_key(event, group_by, defaults)
-    if group is None:
-        return None
-    return group, tuple(norm(event.get(f, "")) for f in parent_by)
+    group: list[str] = []
+    for f, default in zip(group_by, defaults, strict=True):
+        v = event.get(f)
+        if v is None or v == "":
+            if default is None:
+                return None
+            group.append(default)
+        else:
+            group.append(_label(v))
+    return tuple(group), tuple([_label(event.get(f, "")) for f in parent_by])
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,7 @@ class RoutePlan:
                 mark = marks[dedup]
                 if mark is _UNSET:
                     mark = marks[dedup] = self.dedups[dedup].mark_of(event)
-            out.append(Observation(detector_id, time, group, value, parent, metric_values, mark))
+            out.append(_observation((detector_id, time, group, value, parent, metric_values, mark)))
         return out
 
 

@@ -249,12 +249,14 @@ class ShardState:
         the order of the items that caused them, as if the items were applied one by one."""
         found: list[tuple[int, Hit]] = []
         by_detector: dict[str, list[Observation]] = {}
-        places: dict[str, list[int]] = {}
         correlations = self.correlations
         for place, item in enumerate(items):
             if type(item) is Observation:
-                by_detector.setdefault(item.detector_id, []).append(item)
-                places.setdefault(item.detector_id, []).append(place)
+                taken = by_detector.get(item.detector_id)
+                if taken is None:
+                    by_detector[item.detector_id] = [item]
+                else:
+                    taken.append(item)
                 continue
             if type(item) is not CorrelationInput:
                 continue
@@ -268,14 +270,22 @@ class ShardState:
                 quarantine.put("correlate_and_detect", item, exc)
         rejected = partial(quarantine.put, "correlate_and_detect")
         for did, observations in by_detector.items():
-            state = self.detectors[did]
-            if isinstance(state, DetectorState):
-                signals: list[tuple[int, Any]] = state.update_many(observations, rejected)
-            else:  # the slices and compliance-drift states take one observation at a time
-                signals = _update_each(state, observations, rejected)
-            found += [(places[did][i], signal_hit(s)) for i, s in signals]
+            signals = self._detector_update(did, observations, rejected)
+            if signals:  # rare: only now find where the detector's observations were
+                places = [p for p, o in enumerate(items) if type(o) is Observation and o[0] == did]
+                found += [(places[i], signal_hit(s)) for i, s in signals]
         found.sort(key=lambda pair: pair[0])
         return [hit for _place, hit in found]
+
+    def _detector_update(
+        self, did: str, observations: list[Observation], rejected: Callable[[Any, Exception], None]
+    ) -> list[tuple[int, Any]]:
+        """One detector's observations of the epoch in one call: (index, signal) pairs."""
+        state = self.detectors[did]
+        if isinstance(state, DetectorState):
+            return state.update_many(observations, rejected)
+        # the slices and compliance-drift states take one observation at a time
+        return _update_each(state, observations, rejected)
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -63,6 +63,10 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "error_type": ("error.type", "error_type", "exception.type"),
 }
 
+# What `AliasTable.fill` does for one set of attribute names: (key, aliases, key is text).
+FillPlan = tuple[tuple[str, tuple[str, ...], bool], ...]
+_MAX_PLANS = 4096  # distinct attribute-name sets remembered; telemetry has a few dozen
+
 INT_KEYS = frozenset({"tokens_in", "tokens_out"})
 FLOAT_KEYS = frozenset({"latency_ms", "cost"})
 BOOL_KEYS = frozenset({"cache_hit"})
@@ -85,7 +89,7 @@ STR_KEYS = frozenset(
 class AliasTable:
     """Canonical key -> attribute names to try in order (the first present wins)."""
 
-    __slots__ = ("models", "pairs", "sources")
+    __slots__ = ("_plans", "models", "pairs", "sources")
 
     def __init__(
         self,
@@ -108,6 +112,7 @@ class AliasTable:
             for name in names:
                 sources.setdefault(name, []).append(key)
         self.sources = {name: tuple(keys) for name, keys in sources.items()}
+        self._plans: dict[tuple[str, ...], FillPlan] = {}
 
     def known_fields(self) -> set[str]:
         """Every name a rule may use: canonical keys and every alias."""
@@ -155,20 +160,18 @@ class AliasTable:
 
         `touched`: only the names that changed since the event was last filled (a span's own
         attributes over its already-filled resource), so shared attributes are done once.
+        Which keys a set of names can fill is decided once per distinct set (`_fill_plan`).
         """
-        sources = self.sources
-        names_in = event if touched is None else touched
-        wanted = {k for name in names_in if name in sources for k in sources[name]}
-        if not wanted:
-            return event
-        for key, names in self.pairs:
-            if key not in wanted:
-                continue
+        names_in = tuple(event if touched is None else touched)
+        plan = self._plans.get(names_in)
+        if plan is None:
+            plan = self._fill_plan(names_in)
+        for key, names, textual in plan:
             for name in names:
                 value = event.get(name)
                 if value is None:
                     continue
-                if type(value) is str and key in STR_KEYS:  # the common case, without a call
+                if textual and type(value) is str:  # the common case, without a call
                     event[key] = value
                     break
                 coerced = coerce(key, value)
@@ -176,6 +179,17 @@ class AliasTable:
                     event[key] = coerced
                     break
         return event
+
+    def _fill_plan(self, names_in: tuple[str, ...]) -> FillPlan:
+        """(key, its aliases, whether it is text) of each key `names_in` may fill, in table
+        order; remembered for the next event with the same attribute names."""
+        sources = self.sources
+        wanted = {k for name in names_in if name in sources for k in sources[name]}
+        plan = tuple((k, names, k in STR_KEYS) for k, names in self.pairs if k in wanted)
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        self._plans[names_in] = plan
+        return plan
 
 
 def coerce(key: str, value: Any) -> Any:

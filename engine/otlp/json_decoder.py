@@ -79,11 +79,20 @@ def attributes(items: Any, into: dict[str, Any], prefix: str = "") -> None:
             if "boolValue" in value and isinstance(value["boolValue"], bool):
                 into[key] = value["boolValue"]
                 continue
+            if "intValue" in value and _plain_int(value["intValue"]):
+                into[key] = int(value["intValue"])
+                continue
         decoded = any_value(value or {})
         if isinstance(decoded, dict):
             flatten(decoded, into, f"{key}.")
         else:
             into[key] = decoded
+
+
+def _plain_int(raw: Any) -> bool:
+    """An intValue that `int` takes as it is: an int, or ASCII digits (the file exporter's
+    spelling of a non-negative integer); anything else goes the long way, through `any_value`."""
+    return type(raw) is int or (type(raw) is str and raw.isascii() and raw.isdigit())
 
 
 def flatten(mapping: Mapping[str, Any], into: dict[str, Any], prefix: str) -> None:
@@ -129,7 +138,7 @@ def nanos(raw: Any) -> int:
 
 def _scope_base(resource_attrs: dict[str, Any], scope: Any) -> dict[str, Any]:
     base = dict(resource_attrs)
-    if isinstance(scope, Mapping):
+    if type(scope) is dict or isinstance(scope, Mapping):
         attributes(scope.get("attributes"), base)
     return base
 
@@ -141,7 +150,7 @@ def decode_traces(request: Mapping[str, Any], aliases: AliasTable) -> list[dict[
     if not isinstance(resource_spans, list):
         raise NotOtlpError("resourceSpans must be a list")
     for rs in resource_spans:
-        if not isinstance(rs, Mapping):
+        if type(rs) is not dict and not isinstance(rs, Mapping):
             raise NotOtlpError("resourceSpans entries must be objects")
         resource_attrs: dict[str, Any] = {}
         attributes((rs.get("resource") or {}).get("attributes"), resource_attrs)

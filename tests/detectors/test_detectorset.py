@@ -6,6 +6,8 @@ import math
 import pickle
 import random
 
+import pytest
+
 from detectors import DetectorsConfig, DetectorSet, Observation, Signal
 
 MONDAY = 1793577600.0  # 2026-11-02T00:00:00Z
@@ -349,3 +351,20 @@ def test_several_values_new_to_a_person_in_one_window_are_news_one_is_not():
         if s.firing and "new_values" in s.evidence
     ]
     assert opened == [("bob", ["maps-geo", "maps-tiles", "maps-ui"])]
+
+
+@pytest.mark.parametrize("aggregation", ["sum", "count", "p95", "distinct"])
+def test_an_observation_bad_in_time_and_value_counts_once_as_bad_time(aggregation):
+    ds = one(kind="seasonal", aggregation=aggregation, field="cost", group_by=["user"])
+    state = ds.new_state("d")
+    state.update_many(
+        [
+            Observation("d", math.nan, ("a",), math.nan),
+            Observation("d", MONDAY, ("a",), -1.0),
+            Observation("d", MONDAY, ("a",), 1.0),
+        ]
+    )
+    expected_bad = {"sum": 1, "count": 0, "p95": 1, "distinct": 2}[aggregation]
+    assert state.stats["bad_time"] == 1
+    assert state.stats["bad_value"] == expected_bad
+    assert state.stats["observations"] == 3
