@@ -86,8 +86,11 @@ def test_sns_payload_is_redacted(moto_url, tmp_path) -> None:
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["QueueArn"])
     config = fast_config([SnsReceiverConfig(name="r", topic_arn=topic, endpoint_url=moto_url)])
     deliver_all(config, tmp_path, [leaky_notification("r")])
-    (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    assert_clean(message["Body"])
+    # At least once: a publish retried after a slow answer may arrive twice; every copy is clean.
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert messages
+    for message in messages:
+        assert_clean(message["Body"])
 
 
 def test_console_and_file_payloads_are_redacted(tmp_path, capsys) -> None:
