@@ -410,7 +410,7 @@ class DetectorState:
                 continue
             model.learn_one(x, start, n)
             if entry is not None and inherits:
-                x = model.taught(key, x, self.root, pending, d.max_keys, detector_warm)
+                x = model.taught(key, x, self.root, pending, d.max_keys)
                 self._teach_pools(entry[0], x, start, n)
         if inherits and self.root is not None and detector_warm:
             out.extend(self._release_due(stepped, start, end))

@@ -229,14 +229,13 @@ class NewValue(WindowModel):
         root: NewValue | None,
         pending: dict[Any, set[tuple[str, ...]]],
         max_keys: int,
-        warm: bool = True,
     ) -> set[str]:
         """With `scope: everyone`, of a window's values those the organisation has made its
-        own: all that it shows while the detector warms up (its baseline), and after it, a
-        value new to it once `ADOPTED_BY` keys have shown it (one person in a new geography
-        does not make it the organisation's; the next person there is news as well). An
-        adopted value's held news is dropped. Bounded: at most `max_keys` pending values."""
-        if self.p.scope != "everyone" or root is None or not warm:
+        own: a value new to it once `ADOPTED_BY` keys have shown it, during the warm-up too
+        (one person in a new geography does not make it the organisation's, not even on its
+        first day; the next person there is news as well). An adopted value's held news is
+        dropped. Bounded: at most `max_keys` pending values."""
+        if self.p.scope != "everyone" or root is None:
             return x
         kept = set()
         for v in x:

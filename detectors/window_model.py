@@ -132,8 +132,7 @@ class WindowModel:
         root: Self | None,
         pending: dict[Any, set[tuple[str, ...]]],
         max_keys: int,
-        warm: bool = True,
     ) -> Any:
         """What of a key's window its parents learn (`pending`: the detector's own bookkeeping
-        for kinds that wait for several keys to agree; `warm`: the detector's warm-up is over)."""
+        for kinds that wait for several keys to agree)."""
         return x

@@ -131,9 +131,9 @@ def test_a_detector_of_hourly_windows_keeps_its_incident_open_between_signals():
     assert len(opened) == 1
 
 
-def test_a_geography_seen_once_while_warming_up_is_the_organisations():
-    """One person in Europe on the first (weekend) day is the organisation's baseline: the
-    next Europeans on Monday are no news, though fewer than three people showed it."""
+def test_one_person_while_warming_up_and_two_newcomers_after_are_adoption():
+    """One person in Europe on the first (weekend) day, and on Monday two people seen for the
+    first time there: three people, the newcomers' news held meanwhile, so no news."""
     ds = org_geographies()
     state = ds.new_state("geo")
     events = [invoke(MONDAY + i * 60, user="us1", region="us-east-1") for i in range(90)]
