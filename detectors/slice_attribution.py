@@ -204,7 +204,13 @@ def attribute(
         _holding(dep, windows, baselines, p, measure, firing, without)
         pick = _pick(dep, windows, baselines, p.direction, firing, order, without, measure)
         rest, left = without(pick)
-        left = {k: v for k, v in left.items() if joined.get(k) != pick}
+        absorbed = [d for d, f in joined.items() if f == pick]
+        if absorbed:  # the departures it joins are its outbreak: their events go with it
+            rest = slice_windows(table, dims, measure, [*chosen, pick, *absorbed])
+            others = [o for o in dep if o != pick and o not in absorbed]
+            left = departures(rest, baselines, p, measure, min_count, threshold, ready,
+                              others, firing)  # fmt: skip
+            chosen.extend(absorbed)
         chosen.append(pick)
         size = excess(baselines[pick], windows[pick], p.direction)
         share = size / agg_excess if agg_excess > 0 and pick != AGGREGATE else None
