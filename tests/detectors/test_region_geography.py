@@ -206,7 +206,7 @@ def test_newcomers_are_news_only_when_fewer_than_three_arrive_within_the_hold(mi
     events = at_work() + newcomers(starts, region=region)
     firing = [s for s in feed(ds, state, events, MONDAY + starts[-1] + 4000)
               if s.firing and "new_values" in s.evidence]  # fmt: skip
-    adopted = len(starts) >= ADOPTED_BY and starts[ADOPTED_BY - 1] - starts[0] < 3600
+    adopted = len(starts) >= ADOPTED_BY and starts[ADOPTED_BY - 1] - starts[0] <= 3600
     assert (firing == []) == adopted
     if not adopted:
         assert firing[0].group["user"] == "new0"
