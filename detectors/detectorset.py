@@ -394,7 +394,7 @@ class DetectorState:
                 n = entry[1][0].count
                 idle = False
                 parent = self.pools.get(entry[0]) if d.parent_by else None
-                seen_x = model.judged(x, parent, self.root, start, d.warmup)
+                seen_x = model.judged(x, parent, self.root, start, d.warmup, key)
             points += 1
             state = alerts.get(key)
             # The score matters only to a key that may alert, a key already alerting, or a
@@ -426,10 +426,29 @@ class DetectorState:
             if entry is not None and inherits:
                 x = model.taught(key, x, self.root, pending, d.max_keys)
                 self._teach_pools(entry[0], x, start, n)
+        if inherits and self.root is not None and detector_warm:
+            out.extend(self._release_due(stepped, start, end))
         if len(stepped) < len(alerts):
             out.extend(self._step_without_point(stepped, start, end))
         self.stats["points"] += points
         self.stats["signals"] += len(out)
+        return out
+
+    def _release_due(self, stepped: set[tuple[str, ...]], start: float, end: float) -> list[Signal]:
+        """Alerts the detector's root model held back that are due now (a newcomer's news
+        not taken up by others meanwhile): each opens at once, as an anomalous window."""
+        d, out = self.d, []
+        for key, evidence in self.root.due(start) if self.root is not None else ():
+            if key in stepped:
+                continue
+            stepped.add(key)
+            new, emit = hysteresis.step(self.alerts.get(key), True, 1, d.keep_firing_for)
+            if new is not None:
+                self.alerts[key] = new
+            if emit:
+                evidence["window_start"] = iso(start)
+                evidence["window_end"] = iso(end)
+                out.append(self._signal(key, end, 1.0, True, evidence))
         return out
 
     def _step_without_point(

@@ -26,12 +26,18 @@ class NewValueParams:
     `min_new`: how many new values one window must hold to be news. One new repository is
     a person's ordinary day; a handful in an hour, each new to them, is a walk through
     the organisation's code.
+    `hold` (with `scope: everyone`): how long the news of a person with no history of their
+    own (their first calls ever) waits for others to take the value up. Several people
+    starting in a new geography within the hold is the organisation adopting it (a team's
+    first Monday), not a credential used from elsewhere; the news of a person with a history
+    elsewhere is not held.
     """
 
     max_values: int = 256
     generalize: str = "value"
     scope: str = "key"
     min_new: int = 1
+    hold: float = 3600.0
 
 
 def geography(region: str) -> str:
@@ -42,6 +48,14 @@ def geography(region: str) -> str:
     """
     parts = region.lower().split("-")
     return "-".join(parts[:-2]) if len(parts) >= 3 else region.lower()
+
+
+@dataclass(frozen=True)
+class Held:
+    """A newcomer's news waiting for adoption: since when, and the window's values."""
+
+    since: float
+    values: tuple[str, ...]
 
 
 class NewValue(WindowModel):
@@ -63,7 +77,7 @@ class NewValue(WindowModel):
     (0.0, 1.0)
     """
 
-    __slots__ = ("born", "p", "seen", "t0")
+    __slots__ = ("born", "held", "p", "seen", "t0")
     Params = NewValueParams
 
     def __init__(self, params: NewValueParams | None = None) -> None:
@@ -71,6 +85,9 @@ class NewValue(WindowModel):
         self.seen: dict[str, None] = {}
         self.t0: float | None = None
         self.born: float | None = None
+        # with `scope: everyone`, kept by the organisation's model: value -> key -> Held
+        # (None until something is held: most models are a person's, which hold nothing)
+        self.held: dict[str, dict[tuple[str, ...], Held]] | None = None
 
     __setstate__ = restore_slots  # saved before `born` existed: judged by its own history
 
@@ -146,20 +163,64 @@ class NewValue(WindowModel):
         root: NewValue | None,
         t: float,
         warmup: float,
+        key: tuple[str, ...] = (),
     ) -> Iterable[str]:
         """The window's values that are news: a key first learns what its parent has seen; with
-        `scope: everyone` only values new to the organisation are; a young key's first values
-        are its habits, news only if new to all. Several new at once (`min_new`) are no
-        habit: news if new to a parent with a warm-up's history of its own."""
+        `scope: everyone` only values new to the organisation are (a newcomer's are held, see
+        `hold_news`); a young key's first values are its habits, news only if new to all.
+        Several new at once (`min_new`) are no habit: news if new to a parent with a
+        warm-up's history of its own."""
         if parent is not None:
             self.adopt(parent)
         if self.p.scope == "everyone":
-            return root.new_values(x) if root is not None else []
+            if root is None:
+                return []
+            return self.hold_news(key, root.new_values(x), root, t, warmup)
         if root is not None and self.is_young(t, warmup):
             several = self.p.min_new > 1
             if not (several and parent is not None and parent.is_warm(t, warmup)):
                 return root.new_values(x)
         return x
+
+    def hold_news(
+        self, key: tuple[str, ...], news: list[str], root: NewValue, t: float, warmup: float
+    ) -> list[str]:
+        """Of values new to the organisation, those that are news now. A key without a window
+        of its own before this one (`born` unset) is a newcomer: its news waits in the
+        organisation's `held` for `hold` (released by `due`, dropped when the value is
+        adopted meanwhile); a key already waiting on a value is not news again for it."""
+        if not news or not root.is_warm(t, warmup):
+            return news
+        if root.held is None:
+            root.held = {}
+        now = []
+        for v in news:
+            waiting = root.held.get(root.norm(v))
+            if waiting is not None and key in waiting:
+                continue
+            if self.born is None and key:
+                root.held.setdefault(root.norm(v), {})[key] = Held(t, tuple(news))
+                continue
+            now.append(v)
+        return now
+
+    def due(self, t: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+        """The organisation's held news whose hold is over at t, not adopted meanwhile:
+        (key, evidence) to alert on, oldest first."""
+        out: list[tuple[float, tuple[str, ...], dict[str, Any]]] = []
+        for norm in list(self.held or ()):
+            assert self.held is not None
+            waiting = self.held[norm]
+            for key in [k for k, h in waiting.items() if t - h.since >= self.p.hold]:
+                h = waiting.pop(key)
+                news = sorted(v for v in h.values if self.norm(v) not in self.seen)
+                if news:
+                    evidence = {"new_values": news, "known_values": len(self.seen)}
+                    evidence["held_seconds"] = t - h.since
+                    out.append((h.since, key, evidence))
+            if not waiting:
+                del self.held[norm]
+        return [(key, ev) for _, key, ev in sorted(out, key=lambda o: (o[0], o[1]))]
 
     def taught(
         self,
@@ -170,9 +231,10 @@ class NewValue(WindowModel):
         max_keys: int,
     ) -> set[str]:
         """With `scope: everyone`, of a window's values those the organisation has made its
-        own: a value new to it becomes the organisation's once `ADOPTED_BY` keys have shown it
-        (one person in a new geography does not make it the organisation's; the next person
-        there is news as well). Bounded: at most `max_keys` pending values."""
+        own: a value new to it once `ADOPTED_BY` keys have shown it, during the warm-up too
+        (one person in a new geography does not make it the organisation's, not even on its
+        first day; the next person there is news as well). An adopted value's held news is
+        dropped. Bounded: at most `max_keys` pending values."""
         if self.p.scope != "everyone" or root is None:
             return x
         kept = set()
@@ -185,9 +247,13 @@ class NewValue(WindowModel):
             keys.add(key)
             if len(keys) >= ADOPTED_BY:
                 del pending[norm]
+                if root.held is not None:
+                    root.held.pop(norm, None)
                 kept.add(v)
         while len(pending) > max_keys:
             del pending[next(iter(pending))]
+        while root.held is not None and len(root.held) > max_keys:
+            del root.held[next(iter(root.held))]
         return kept
 
     @classmethod

@@ -6,7 +6,10 @@ candidates judged again on what is left: those that no longer depart were the sa
 seen through another label. The slice that explains the most others is named (a team whose
 calls fail explains its people, its repositories and the model they call; a person explains
 their team only when the team's departure is theirs), the sharpest on a tie; then the
-next, on what is left. A slice already firing goes first, so one outbreak keeps one name.
+next, on what is left. A slice already firing goes first, so one outbreak keeps one name;
+a departure carried by the subject of a firing slice (the one person whose failures opened a
+repository's incident, now failing in another repository) joins that slice's name instead of
+opening its own.
 The aggregate is named only when no slice carries half of its excess (a departure spread
 across every team), with its largest contributors."""
 
@@ -25,6 +28,7 @@ CONCENTRATED = 0.5  # a slice carrying this share of the aggregate's excess expl
 CANDIDATES = 8  # the sharpest departures tried as explanations, per name
 SHARPNESS_TIE = 0.5  # z this close: as sharp (the same events against other baselines)
 TOP_CONTRIBUTORS = 3
+MAX_SUBJECTS = 3  # subjects remembered per named slice
 
 Slice = tuple[str, str]
 Combos = Mapping[tuple[str, ...], list[float]]
@@ -43,6 +47,7 @@ class Finding:
     explains: float | None
     explained: list[Slice] = field(default_factory=list)
     contributors: list[tuple[Slice, float]] = field(default_factory=list)
+    subjects: list[Slice] = field(default_factory=list)
 
 
 def slice_sums(
@@ -157,9 +162,11 @@ def attribute(
     threshold: float,
     ready: Callable[[SliceBaseline], bool],
     firing: Iterable[Slice] = (),
+    subjects: Mapping[Slice, Collection[Slice]] | None = None,
 ) -> list[Finding]:
     """The findings that explain the departures of the window's slices, in naming order
-    (`combos`: the window's label combinations, asked for only when something departs)."""
+    (`combos`: the window's label combinations, asked for only when something departs;
+    `subjects`: those of the firing slices, remembered from the windows that named them)."""
     full = windows
     found: list[Finding] = []
     firing = set(firing)
@@ -173,6 +180,15 @@ def attribute(
     order = {d: i for i, d in enumerate(dims)}
     table = combos() if dep else {}
     chosen: list[Slice] = []
+    judge = (baselines, p, min_count, threshold, ready)
+    joined = _linked(dep, firing, subjects or {}, table, dims, measure, judge)
+    if joined:  # the firing slice holds with the departures it joins (its own window, if any)
+        windows = full = dict(windows)
+    for k in sorted({k for k in joined.values() if k not in dep}):
+        mine = sorted(d for d, f in joined.items() if f == k)
+        w, b = windows.setdefault(k, windows[mine[0]]), baselines.get(k)
+        if b is not None:
+            dep[k] = (max(dep[d][0] for d in mine), b.z(w, p))
     while dep and len(found) < p.max_named:
         without = partial(
             _without,
@@ -188,6 +204,13 @@ def attribute(
         _holding(dep, windows, baselines, p, measure, firing, without)
         pick = _pick(dep, windows, baselines, p.direction, firing, order, without, measure)
         rest, left = without(pick)
+        absorbed = [d for d, f in joined.items() if f == pick]
+        if absorbed:  # the departures it joins are its outbreak: their events go with it
+            rest = slice_windows(table, dims, measure, [*chosen, pick, *absorbed])
+            others = [o for o in dep if o != pick and o not in absorbed]
+            left = departures(rest, baselines, p, measure, min_count, threshold, ready,
+                              others, firing)  # fmt: skip
+            chosen.extend(absorbed)
         chosen.append(pick)
         size = excess(baselines[pick], windows[pick], p.direction)
         share = size / agg_excess if agg_excess > 0 and pick != AGGREGATE else None
@@ -195,6 +218,8 @@ def attribute(
         finding.explained = sorted(k for k in dep if k != pick and k not in left)
         if pick == AGGREGATE:
             finding.contributors = contributors(full, baselines, p.direction, agg_excess)
+        else:
+            finding.subjects = subjects_of(pick, table, dims, measure, judge)
         found.append(finding)
         dep, windows = left, rest
     return found
@@ -221,6 +246,79 @@ def _without(
             departures(rest, baselines, p, measure, min_count, threshold, ready, others, firing),
         )
     return cache[k]
+
+
+def _linked(
+    dep: Mapping[Slice, tuple[float, float]],
+    firing: Collection[Slice],
+    subjects: Mapping[Slice, Collection[Slice]],
+    table: Combos,
+    dims: tuple[str, ...],
+    measure: str,
+    judge: tuple[Any, ...],
+) -> dict[Slice, Slice]:
+    """Departures that are a firing slice's outbreak seen through another label: departure ->
+    firing slice. Linked when one of the firing slice's subjects (see `subjects_of`) has
+    events in the departure and without them the departure is gone: the person whose
+    failures opened one repository's incident, now failing in another repository."""
+    if not table or not subjects:
+        return {}
+    baselines, p, min_count, threshold, ready = judge
+    index = {d: i for i, d in enumerate(dims)}
+    out: dict[Slice, Slice] = {}
+    for d in sorted(k for k in dep if k != AGGREGATE and k not in firing and k[0] in index):
+        di = index[d[0]]
+        for f in sorted(k for k in firing if k in subjects):
+            for s in sorted(subjects[f]):
+                si = index.get(s[0])
+                if si is None or not any(
+                    c[di] == d[1] and c[si] == s[1] and acc[0] > 0 for c, acc in table.items()
+                ):
+                    continue
+                rest = slice_windows(table, dims, measure, [s])
+                if d not in departures(
+                    rest, baselines, p, measure, min_count, threshold, ready, [d], firing
+                ):
+                    out[d] = f
+                    break
+            if d in out:
+                break
+    return out
+
+
+def subjects_of(
+    pick: Slice,
+    table: Combos,
+    dims: tuple[str, ...],
+    measure: str,
+    judge: tuple[Any, ...],
+) -> list[Slice]:
+    """Who a named slice's departure is: slices of other labels lying wholly within it (all
+    their events are its; departing or too new to judge, as a person's first day) without
+    whose events it no longer departs (the one person failing in a repository). Of the
+    `MAX_SUBJECTS` carrying the most of its value."""
+    if pick == AGGREGATE or pick[0] not in dims:
+        return []
+    baselines, p, min_count, threshold, ready = judge
+    pi = dims.index(pick[0])
+    weight: dict[Slice, float] = {}
+    outside: set[Slice] = set()
+    for combo, acc in table.items():
+        for i, dim in enumerate(dims):
+            if i == pi or combo[i] == "":
+                continue
+            key = (dim, combo[i])
+            if combo[pi] != pick[1]:
+                outside.add(key)
+            else:
+                weight[key] = weight.get(key, 0.0) + acc[1]
+    inside = sorted((k for k in weight if k not in outside), key=lambda k: (-weight[k], k))
+    out = []
+    for s in inside[:MAX_SUBJECTS]:
+        rest = slice_windows(table, dims, measure, [s])
+        if not departures(rest, baselines, p, measure, min_count, threshold, ready, [pick]):
+            out.append(s)
+    return out
 
 
 def _concentrated(

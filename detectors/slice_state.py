@@ -5,8 +5,12 @@ watermark, `stats`). Per event it adds one value to its label combination's sums
 window (one dict entry: the slices are summed only when the window closes). At the close it
 judges every slice and the aggregate against their baselines, names the slices that explain
 the departures (`detectors.slice_attribution`), steps one alert per named slice (`for`,
-`keep_firing_for`), and learns. State is bounded: `max_combinations` per open window and
-`max_slices` baselines, the lowest-volume ones evicted.
+`keep_firing_for`), and learns. A slice whose alert resolved less than `RECALL` ago is
+still the outbreak's name: attribution treats it as firing, so a departure it explains (the
+same failures seen through the model the team calls, once the team has gone quiet) brings
+its own incident back instead of opening one under another label. State is bounded:
+`max_combinations` per open window, `max_slices` baselines (the lowest-volume ones
+evicted), and the slices resolved within `RECALL`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from detectors.model import STAT_NAMES as DETECTOR_STATS
 from detectors.model import Observation, Signal
 from detectors.slice_attribution import (
     AGGREGATE,
+    MAX_SUBJECTS,
     Finding,
     Slice,
     add_sums,
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12
 DEFAULT_MIN_COUNT = 10
 LEARNS_SPREAD = 3  # events a window needs to teach a slice its dispersion
+RECALL = 1800.0  # seconds a resolved slice still names the departures it explains
 # A detector state's counters, and one of its own: label combinations past `max_combinations`.
 STAT_NAMES = (*DETECTOR_STATS, "overflow")
 
@@ -201,7 +207,8 @@ class SliceState:
                 self.min_count,
                 d.threshold,
                 ready,
-                self.alerts,
+                {*self.alerts, *self._recalled(start)},
+                self.__dict__.setdefault("subjects", {}),  # older saves lack it
             )
         out = self._step(found, windows.get(AGGREGATE), start, end)
         self._learn(learned)
@@ -215,6 +222,11 @@ class SliceState:
         """One hysteresis step per named slice (above) and per other alerting slice (below)."""
         d, out = self.d, []
         named = {f.key: f for f in found}
+        subjects: dict[Slice, list[Slice]] = self.__dict__.setdefault("subjects", {})
+        for f in found:
+            mine = subjects.setdefault(f.key, [])
+            mine.extend(s for s in f.subjects if s not in mine)
+            del mine[:-MAX_SUBJECTS]
         for key in [*named, *(k for k in self.alerts if k not in named)]:
             new, emit = hysteresis.step(
                 self.alerts.get(key), key in named, d.for_, d.keep_firing_for
@@ -223,6 +235,8 @@ class SliceState:
                 self.alerts.pop(key, None)
             else:
                 self.alerts[key] = new
+            if emit is False:
+                self.__dict__.setdefault("resolved", {})[key] = end
             if emit is None:
                 continue
             finding = named.get(key)
@@ -233,6 +247,16 @@ class SliceState:
             score = finding.score if finding else 0.0
             out.append(self._signal(key, end, score, emit, evidence, finding))
         return out
+
+    def _recalled(self, start: float) -> list[Slice]:
+        """The slices resolved less than `RECALL` before `start` (older ones are forgotten)."""
+        resolved: dict[Slice, float] = self.__dict__.setdefault("resolved", {})  # older saves
+        subjects = self.__dict__.setdefault("subjects", {})
+        for k in [k for k, t in resolved.items() if t <= start - RECALL]:
+            del resolved[k]
+        for k in [k for k in subjects if k not in resolved and k not in self.alerts]:
+            del subjects[k]
+        return [k for k in resolved if k not in self.alerts]
 
     def _learn(self, windows: dict[Slice, Window]) -> None:
         """Every slice seen learns its window; new slices start from the aggregate's level."""

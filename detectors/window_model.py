@@ -108,11 +108,22 @@ class WindowModel:
         return value
 
     def judged(
-        self, x: Any, parent: Self | None, root: Self | None, t: float, warmup: float
+        self,
+        x: Any,
+        parent: Self | None,
+        root: Self | None,
+        t: float,
+        warmup: float,
+        key: tuple[str, ...] = (),
     ) -> Any:
         """What of a window with events is scored, given the key's parent model and the
         detector's root model (the window's value itself, unless the kind judges otherwise)."""
         return x
+
+    def due(self, t: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+        """Asked of the detector's root model at each close: (key, evidence) of alerts it held
+        back that are due at t (none, unless the kind holds news back)."""
+        return []
 
     def taught(
         self,

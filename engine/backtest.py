@@ -69,7 +69,13 @@ class Injection:
     def matches(self, incident: dict[str, Any], opened_at: float) -> bool:
         if not self.start - EARLY_ALLOWANCE <= opened_at <= self.end + GRACE_AFTER_END:
             return False
-        group = {k: str(v) for k, v in incident.get("group", {}).items() if v not in (None, "")}
+        # a storm's marker is no label of its subject: a storm matches by the labels its
+        # folded incidents share (a team's burst folded per person: the team)
+        group = {
+            k: str(v)
+            for k, v in incident.get("group", {}).items()
+            if v not in (None, "") and k != "storm"
+        }
         if not group:
             return False
         shares_a_key = any(k in self.group for k in group)

@@ -174,6 +174,9 @@ class IncidentBook:
             out = self._open(storm_fp, storm_hit, at, storm=summary)
         else:
             storm.storm = summary
+            if storm.group != storm_hit.group:  # narrowed: fewer labels shared by all
+                storm.group = dict(storm_hit.group)
+                self._muting.inhibitor.changed()
             out = self._update(storm, storm_hit, at)
         folded_into = self._incidents[storm_fp].id
         return self._open(fp, hit, at, folded_into=folded_into) + out

@@ -6,10 +6,15 @@ rule and detector may open `incidents` incidents per `per` (default 10 an hour; 
 `spanwatch: {noise-budget: N}`, a detector's `noise_budget: N`, `off` for none). An incident
 opened while its rule already opened that many in the trailing period is still opened and
 logged, but is folded: it is not routed, notified or escalated, and carries the id of its
-rule's storm incident (`folded_into`). The storm incident (group `{storm: over-budget}`) is
-what on-call hears of, once: it names the rule as the likely cause, counts the incidents
-folded into it, lists their most frequent groups (`storm`), takes the gravest severity among
-them, and resolves itself one period after the last incident folded into it.
+rule's storm incident (`folded_into`). The storm incident is what on-call hears of, once: it
+names the rule as the likely cause, counts the incidents folded into it, lists their most
+frequent groups (`storm`), takes the gravest severity among them, and resolves itself one
+period after the last incident folded into it. Its group is `{storm: over-budget}` plus the
+labels every incident of the storm shares, the ones that tripped the budget included (a team's
+burst folded per person is `{storm: over-budget, team: checkout}`), so routes, silences and
+inhibition written for that team match the storm too. The labels are the incidents' groups
+and the subject of the event that fired a rule (its user, team, repository, workflow, model,
+region); the group narrows as incidents that share less fold in.
 
 The budget counts every incident its rule opened in the period, folded or not, so a storm
 ends as soon as the rule is back under its budget.
@@ -20,8 +25,8 @@ pages on-call two dozen times a day. Past the daily budget its incidents fold th
 the storm stays open one day after the last incident folded into it, so a drizzle is one storm
 notification, not one per gap between its drops.
 
-State is bounded: per rule, the times of its last `max(incidents, per_day)` openings, and per
-storm, counts for at most `MAX_GROUPS` groups.
+State is bounded: per rule, the times of its last `max(incidents, per_day)` openings and the
+labels of its last `incidents`, and per storm, counts for at most `MAX_GROUPS` groups.
 """
 
 from __future__ import annotations
@@ -36,6 +41,25 @@ from engine.incidents.model import SEVERITY_RANK, Hit, fingerprint
 STORM_GROUP = {"storm": "over-budget"}
 MAX_GROUPS = 1000  # groups counted per storm; the rest are counted together
 DAY = 86400.0
+SUBJECT = ("user", "team", "repo", "workflow", "model", "region")  # of a rule's firing event
+
+
+def subject_labels(hit: Hit) -> dict[str, str]:
+    """What an incident is about: its group, and for a rule the subject of the event that
+    fired it (a rule grouped by person still names the person's team)."""
+    out: dict[str, str] = {}
+    last = hit.evidence.get("last_event")
+    if isinstance(last, dict):
+        out = {k: str(last[k]) for k in SUBJECT if last.get(k) not in (None, "")}
+    out.update((k, str(v)) for k, v in hit.group.items())
+    return out
+
+
+def shared(labels: dict[str, str] | None, other: dict[str, str]) -> dict[str, str]:
+    """The labels two label sets agree on (`None`: nothing seen yet, so all of `other`)."""
+    if labels is None:
+        return dict(other)
+    return {k: v for k, v in labels.items() if other.get(k) == v}
 
 
 def storm_fingerprint(rule_id: str) -> str:
@@ -53,8 +77,10 @@ class StormTally:
     severity: str = "info"
     groups: dict[tuple[tuple[str, str], ...], int] = field(default_factory=dict)
     other_groups: int = 0
+    common: dict[str, str] | None = None  # labels every incident of the storm shares
 
     def add(self, hit: Hit) -> None:
+        self.common = shared(self.__dict__.get("common"), subject_labels(hit))
         self.folded += 1
         if SEVERITY_RANK[hit.severity] > SEVERITY_RANK[self.severity]:
             self.severity = hit.severity
@@ -85,6 +111,8 @@ class NoiseBudget:
         self._opened: dict[str, deque[float]] = {}
         self._storms: dict[str, StormTally] = {}
         self._exceeded: dict[str, tuple[int, float]] = {}  # rule -> (budget, period) last past
+        # rule -> (when, subject labels) of its last openings: what a new storm starts sharing
+        self._recent: dict[str, deque[tuple[float, dict[str, str]]]] = {}
 
     def daily(self, limit: int | None) -> int | None:
         """The daily budget of a rule whose hourly budget is `limit` (None: exempt)."""
@@ -120,6 +148,12 @@ class NoiseBudget:
         if over is not None:
             self.__dict__.setdefault("_exceeded", {})[hit.rule_id] = over  # older saves lack it
         times.append(at)
+        recent = self.__dict__.setdefault("_recent", {})  # older saves lack it
+        mine = recent.get(hit.rule_id)
+        if mine is None or mine.maxlen != limit:
+            mine = recent[hit.rule_id] = deque(mine or (), maxlen=limit)
+        if over is None:  # a folded one counts through its storm's tally
+            mine.append((at, subject_labels(hit)))
         return over is not None
 
     def fold(self, hit: Hit, at: float, *, new_storm: bool) -> Hit:
@@ -130,6 +164,10 @@ class NoiseBudget:
         tally = None if new_storm else self._storms.get(hit.rule_id)
         if tally is None:
             tally = self._storms[hit.rule_id] = StormTally(limit, per)
+            # what tripped the budget is the storm's too: the rule's openings in the period
+            for t, labels in self.__dict__.get("_recent", {}).get(hit.rule_id, ()):
+                if t > at - per:
+                    tally.common = shared(tally.common, labels)
         elif per > tally.per:  # a storm of the hour that goes on all day
             tally.limit, tally.per = limit, per
         tally.add(hit)
@@ -145,7 +183,7 @@ class NoiseBudget:
             ),
             severity=tally.severity,
             time=at,
-            group=dict(STORM_GROUP),
+            group={**(tally.common or {}), **STORM_GROUP},
             labels={**hit.labels, "storm": "true"},
             evidence={"folded_group": dict(hit.group)},
             runbook=hit.runbook,

@@ -129,3 +129,85 @@ def test_a_detector_of_hourly_windows_keeps_its_incident_open_between_signals():
         if getattr(t, "type", "") == "incident.opened"
     ]
     assert len(opened) == 1
+
+
+def test_one_person_while_warming_up_and_two_newcomers_after_are_adoption():
+    """One person in Europe on the first (weekend) day, and on Monday two people seen for the
+    first time there: three people, the newcomers' news held meanwhile, so no news."""
+    ds = org_geographies()
+    state = ds.new_state("geo")
+    events = [invoke(MONDAY + i * 60, user="us1", region="us-east-1") for i in range(90)]
+    events += [invoke(MONDAY + 600, user="eu1", team="maps", region="eu-west-1")]
+    events += [invoke(MONDAY + 7200 + i * 60, user=f"eu{2 + i}", region="eu-central-1")
+               for i in range(2)]  # fmt: skip
+    assert opened(feed(ds, state, events, MONDAY + 9000)) == []
+
+
+def newcomers(starts: list[float], region: str = "eu-west-2") -> list[dict]:
+    """People with no history at all, each making calls for ten minutes from their start."""
+    return [
+        invoke(MONDAY + s + 60 * i, user=f"new{n}", team="maps", region=region)
+        for n, s in enumerate(starts)
+        for i in range(10)
+    ]
+
+
+def at_work() -> list[dict]:
+    return [invoke(MONDAY + 60 * i, user="us1", region="us-east-1") for i in range(400)]
+
+
+def test_newcomers_taking_up_a_geography_within_the_hold_are_adoption_not_news():
+    ds = org_geographies()
+    state = ds.new_state("geo")
+    # a team's first morning: three people start in a new geography within 40 minutes
+    events = at_work() + newcomers([7200, 8400, 9600])
+    assert opened(feed(ds, state, events, MONDAY + 400 * 60)) == []
+
+
+def test_a_lone_newcomer_in_a_new_geography_is_news_once_the_hold_is_over():
+    ds = org_geographies()
+    state = ds.new_state("geo")
+    events = at_work() + newcomers([7200], region="ca-central-1")
+    signals = feed(ds, state, events, MONDAY + 400 * 60)
+    firing = [s for s in signals if s.firing and "new_values" in s.evidence]
+    assert [(s.group["user"], s.evidence["new_values"]) for s in firing] == [
+        ("new0", ["ca-central-1"])
+    ]
+    assert firing[0].time == MONDAY + 7200 + 3600 + 60  # the window closing the hour's hold
+    assert firing[0].evidence["held_seconds"] == 3600
+    assert any(not s.firing and s.group["user"] == "new0" for s in signals)  # and resolves
+
+
+def test_a_person_with_a_history_elsewhere_is_news_at_once():
+    """A known identity calling from a geography nobody uses (a leaked key used from
+    elsewhere) is not held: news in the window it happens."""
+    ds = org_geographies()
+    state = ds.new_state("geo")
+    events = at_work() + [invoke(MONDAY + 7200 + i, user="us1", region="sa-east-1")
+                          for i in range(3)]  # fmt: skip
+    signals = feed(ds, state, events, MONDAY + 400 * 60)
+    firing = [s for s in signals if s.firing and "new_values" in s.evidence]
+    assert {s.group["user"] for s in firing} == {"us1"}
+    assert firing[0].time == MONDAY + 7260
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 200), min_size=1, max_size=6),
+    st.sampled_from(["eu-west-2", "ca-central-1", "us-gov-west-1", "ap-east-2"]),
+    st.integers(1, 4),
+)
+def test_newcomers_are_news_only_when_fewer_than_three_arrive_within_the_hold(minutes, region, gap):
+    """Whatever the arrival times: if the third newcomer comes within the first one's hold,
+    nobody is news; otherwise the first is, an hour after arriving."""
+    ds = org_geographies()
+    state = ds.new_state("geo")
+    starts = sorted(7200 + 60 * gap * m for m in set(minutes))
+    events = at_work() + newcomers(starts, region=region)
+    firing = [s for s in feed(ds, state, events, MONDAY + starts[-1] + 4000)
+              if s.firing and "new_values" in s.evidence]  # fmt: skip
+    adopted = len(starts) >= ADOPTED_BY and starts[ADOPTED_BY - 1] - starts[0] <= 3600
+    assert (firing == []) == adopted
+    if not adopted:
+        assert firing[0].group["user"] == "new0"
+        assert firing[0].time - (MONDAY + starts[0]) <= 3600 + 120

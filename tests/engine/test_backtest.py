@@ -67,3 +67,10 @@ def test_an_empty_label_claims_nothing():
     inj = injection({"user": "ann"})
     assert inj.matches(incident(user="ann", repo=""), T + 60)
     assert not inj.matches(incident(repo=""), T + 60)
+
+
+def test_a_storm_matches_by_the_labels_its_folded_incidents_share():
+    inj = injection({"team": "checkout"})
+    assert inj.matches(incident(storm="over-budget", team="checkout"), T + 60)
+    assert not inj.matches(incident(storm="over-budget", team="ledger"), T + 60)
+    assert not inj.matches(incident(storm="over-budget"), T + 60)  # no one's storm

@@ -72,3 +72,41 @@ def test_a_configured_allow_list_turns_the_policy_rule_on(tmp_path):
     # the rest fold into one storm)
     regions = {g["region"] for g in policy if "region" in g}
     assert regions == {"us-west-2", "eu-central-1", "ap-southeast-3"}
+
+
+def weekend_start() -> list[dict]:
+    """A history starting on a Saturday: only a US team works the weekend; on Monday a
+    European team of people never seen before starts within the morning's first hour, and
+    in the afternoon one of the US people calls Bedrock from the Middle East."""
+    saturday = parse_time("2025-11-01T00:00:00Z")
+    rng = random.Random(11)
+    events = []
+    for minute in range(0, 3 * 24 * 60, 5):
+        for person in range(3):
+            if rng.random() < 0.2:
+                region = rng.choice(["US-EAST-1", "us-west-2"])  # spellings vary
+                events.append(call(saturday + 60 * minute, f"ledger{person}", "ledger", region))
+    monday = saturday + 2 * 86400
+    for person, start in enumerate([8 * 3600 + 300, 8 * 3600 + 1500, 8 * 3600 + 2700, 9 * 3600]):
+        for i in range(0, 8 * 3600, 240):
+            region = "eu-central-1" if person % 2 else "eu-west-3"
+            events.append(call(monday + start + i, f"maps{person}", "maps", region))
+    events += [call(monday + 15 * 3600 + 60 * i, "ledger1", "ledger", "me-central-1")
+               for i in range(4)]  # fmt: skip
+    return sorted(events, key=lambda e: e["time"])
+
+
+def test_a_team_starting_in_a_new_geography_is_adoption_a_known_person_there_is_news(tmp_path):
+    history, log = tmp_path / "history.jsonl", tmp_path / "incidents.jsonl"
+    history.write_bytes(b"\n".join(orjson.dumps(e) for e in weekend_start()) + b"\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(log)],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [orjson.loads(x) for x in log.read_bytes().splitlines()]
+    opened = [x["incident"] for x in lines if x["type"] == "incident.opened"]
+    regional = [i for i in opened if i["rule_id"] == "region-new-to-organisation"]
+    assert [i["group"] for i in regional] == [{"user": "ledger1"}]
+    assert regional[0]["first_seen"].startswith("2025-11-03T15:0")
+    assert "me-central-1" in str(regional[0]["evidence"])

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.incidents.noise_budget import MAX_GROUPS, STORM_GROUP
-from tests.engine.incidents.helpers import T0, book, hit, moves, notes
+from tests.engine.incidents.helpers import T0, book, hit, is_muted, moves, notes
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -198,3 +198,71 @@ def test_no_rule_notifies_more_new_problems_than_its_budget(events, budget):
             assert sum(1 for x in times[: i + 1] if x > at - HOUR) <= budget
     folded_ids = {t.incident["id"] for t in opened if "folded_into" in t.incident}
     assert not notified_ids(out) & folded_ids
+
+
+def burst_hit(t: float, user: str, team: str, severity: str = "high"):
+    """A rule grouped by person (as `user-error-burst` is): the team is only in the event."""
+    last_event = {"user": user, "team": team, "repo": f"{team}-api", "status": "error"}
+    return hit(t, rule="user-error-burst", user=user, severity=severity,
+               labels={"category": "reliability"}, evidence={"last_event": last_event})  # fmt: skip
+
+
+TEAM_ROUTE = {
+    "route": {
+        "receiver": "page",
+        "group_by": ["rule_id"],
+        "group_wait": "30s",
+        "routes": [{"matchers": ["team=checkout"], "receiver": "checkout", "group_wait": "0s"}],
+    }
+}
+
+
+def test_a_teams_burst_folded_per_person_is_a_storm_of_that_team_routed_to_it():
+    b = book(**TEAM_ROUTE)
+    out = []
+    for i in range(25):  # one team's people, one after the other
+        out += b.on_hit(burst_hit(T0 + 20 * i, f"p{i}@corp.example", "checkout"))
+    out += b.advance(T0 + 900)
+    opened = [t.incident for t in moves(out, "incident.opened")]
+    storms = [i for i in opened if i["group"].get("storm") == "over-budget"]
+    assert len(storms) == 1
+    storm = storms[0]
+    # the rule is the storm's own; its group is the team and repository every incident shared
+    assert storm["rule_id"] == "user-error-burst"
+    assert storm["group"] == {"storm": "over-budget", "team": "checkout", "repo": "checkout-api"}
+    to_team = {i["id"] for n in notes(out, "checkout") for i in n.incidents}
+    assert storm["id"] in to_team
+    assert not {i["id"] for n in notes(out, "page") for i in n.incidents} & {storm["id"]}
+
+
+def test_a_storm_narrows_to_what_all_its_incidents_share():
+    b = book(**TEAM_ROUTE)
+    for i in range(12):
+        b.on_hit(burst_hit(T0 + 20 * i, f"p{i}", "checkout"))
+    storm = next(i for i in b.open_incidents() if "storm" in i["group"])
+    assert storm["group"]["team"] == "checkout"
+    b.on_hit(burst_hit(T0 + 400, "q", "ledger"))  # another team's person folds in
+    storm = next(i for i in b.open_incidents() if "storm" in i["group"])
+    assert storm["group"] == STORM_GROUP
+
+
+def test_a_teams_critical_incident_inhibits_the_storm_of_that_team_not_anothers():
+    inhibit = {"inhibit_rules": [{"source_matchers": ["severity=critical"],
+                                  "target_matchers": ["storm=over-budget"],
+                                  "equal": ["team"]}]}  # fmt: skip
+    b = book(**TEAM_ROUTE, **inhibit)
+    b.on_hit(hit(T0, rule="team-burst", group={"team": "checkout"}, labels={},
+                 severity="critical", resolve_after=HOUR))  # fmt: skip
+    for i in range(12):
+        b.on_hit(burst_hit(T0 + 20 * i, f"p{i}", "checkout"))
+        b.on_hit(burst_hit(T0 + 20 * i, f"r{i}", "ledger"))
+    storm = next(i for i in b.open_incidents() if "storm" in i["group"])
+    assert storm["group"] == STORM_GROUP  # both teams: the storm is no one team's
+    assert not is_muted(b, storm["id"])
+    b2 = book(**TEAM_ROUTE, **inhibit)
+    b2.on_hit(hit(T0, rule="team-burst", group={"team": "checkout"}, labels={},
+                  severity="critical", resolve_after=HOUR))  # fmt: skip
+    for i in range(12):
+        b2.on_hit(burst_hit(T0 + 20 * i, f"p{i}", "checkout"))
+    storm = next(i for i in b2.open_incidents() if "storm" in i["group"])
+    assert storm["group"]["team"] == "checkout" and is_muted(b2, storm["id"])
