@@ -71,7 +71,7 @@ class EwmaChart(WindowModel):
     """
 
     __slots__ = (
-        "escale", "ewma", "hits", "loc", "n", "p", "recent", "run", "scale", "t_last", "tail",
+        "alarmed", "escale", "ewma", "hits", "loc", "n", "p", "recent", "run", "scale", "t_last", "tail",
         "trials", "unit", "zscale", "ztail",
     )  # fmt: skip
     Params = EwmaParams
@@ -93,6 +93,7 @@ class EwmaChart(WindowModel):
         self.trials = 0.0
         # evidence: (hits, events) of the last adjacent windows above the rate, oldest first
         self.recent: list[tuple[int, int]] = []
+        self.alarmed = False  # evidence: the current run of windows reached the alert point
 
     __setstate__ = restore_slots
 
@@ -190,6 +191,9 @@ class EwmaChart(WindowModel):
             "sigma": round(self._sigma(n), 6),
             "chart_sigma": round(self._chart_sigma(n), 6),
             "z": round(self.chart_z(x, n, t), 3) if self.n else 0.0,
+            **(
+                {"evidence_z": round(self.evidence(x, n, t), 3)} if self._counts_evidence(n) else {}
+            ),
         }
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
@@ -233,19 +237,40 @@ class EwmaChart(WindowModel):
             self.escale += max(1.0 / self.n, p.alpha / 4.0) * (MAD_TO_SIGMA * d - self.escale)
 
     def _learn_counts(self, x: float, n: int, t: float) -> None:
-        """Add the window's hits and events to the key's rate, unless its evidence alone is
-        past the alert point (a burst must not teach that bursts are usual) and the chart
-        has not yet adopted the shift as the new normal; remember it while a run of windows
-        above the rate lasts."""
+        """Teach the key's rate the window's hits and events. A window above the rate waits
+        while the run of such windows lasts (its evidence is still gathering): if the run
+        reaches the alert point, none of it is taught (a burst must not teach that bursts
+        are usual, nor its first windows dilute the rate it is judged by); if it ends short
+        of it, all of it is. While warming up, or once the chart has adopted a lasting shift
+        as the new normal, every window is taught at once."""
         k = round(x * n)
-        z = self.evidence(x, n, t)
-        if self.p.step > 0 and t - self.t_last > 1.5 * self.p.step:
-            self.recent = []
-        if k > n * (self.hits + 0.5) / (self.trials + 1.0):
-            self.recent = [*self.recent[-(EVIDENCE_SPAN - 2) :], (k, n)]
-        else:
-            self.recent = []
-        if z < self.p.evidence or self.run >= self.p.adapt_after or self.n < self.p.min_points:
-            keep = 1.0 - self.p.alpha / 20.0  # the rate is a long-run property: ~1000 windows
-            self.hits = keep * self.hits + k
-            self.trials = keep * self.trials + n
+        above = k > n * (self.hits + 0.5) / (self.trials + 1.0)
+        gap = self.p.step > 0 and t - self.t_last > 1.5 * self.p.step
+        if self.n < self.p.min_points or self.run >= self.p.adapt_after:
+            self._settle(alarmed=False)
+            self._teach(k, n)
+            return
+        if gap or not above:
+            self._settle(alarmed=self.alarmed)
+        if not above:
+            self._teach(k, n)
+            return
+        if self.evidence(x, n, t) >= self.p.evidence:
+            self.alarmed = True
+        self.recent.append((k, n))
+        if len(self.recent) >= EVIDENCE_SPAN:
+            hits, events = self.recent.pop(0)
+            if not self.alarmed:
+                self._teach(hits, events)
+
+    def _settle(self, alarmed: bool) -> None:
+        """The run of windows above the rate is over: taught unless it reached the alert point."""
+        if not alarmed:
+            for hits, events in self.recent:
+                self._teach(hits, events)
+        self.recent, self.alarmed = [], False
+
+    def _teach(self, k: int, n: int) -> None:
+        keep = 1.0 - self.p.alpha / 20.0  # the rate is a long-run property: ~1000 windows
+        self.hits = keep * self.hits + k
+        self.trials = keep * self.trials + n
