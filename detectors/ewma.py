@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from detectors.binomial_evidence import evidence_z
 from detectors.persist import restore_slots
 from detectors.scoring import (
     MAD_TO_SIGMA,
@@ -18,6 +19,8 @@ from detectors.scoring import (
     tail_step,
 )
 from detectors.window_model import WindowModel
+
+EVIDENCE_SPAN = 4  # windows a burst's evidence is gathered over at most
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class EwmaParams:
     step: float = 300.0
     winsor: float = 6.0
     transform: str = "none"
+    evidence: float = 0.0
 
 
 class EwmaChart(WindowModel):
@@ -67,7 +71,8 @@ class EwmaChart(WindowModel):
     """
 
     __slots__ = (
-        "escale", "ewma", "loc", "n", "p", "run", "scale", "t_last", "tail", "unit", "zscale", "ztail"
+        "alarmed", "escale", "ewma", "hits", "loc", "n", "p", "recent", "run", "scale", "t_last", "tail",
+        "trials", "unit", "zscale", "ztail",
     )  # fmt: skip
     Params = EwmaParams
 
@@ -84,6 +89,11 @@ class EwmaChart(WindowModel):
         self.tail = 0.0
         self.zscale = 0.0  # binomial: spread and usual spikes in sampling sds, see `_sigma`
         self.ztail = 0.0
+        self.hits = 0.0  # evidence: decayed hits and events of the windows learned in control
+        self.trials = 0.0
+        # evidence: (hits, events) of the last adjacent windows above the rate, oldest first
+        self.recent: list[tuple[int, int]] = []
+        self.alarmed = False  # evidence: the current run of windows reached the alert point
 
     __setstate__ = restore_slots
 
@@ -92,6 +102,7 @@ class EwmaChart(WindowModel):
         child.loc, child.scale, child.ewma, child.n = self.loc, self.scale, self.loc, self.n
         child.unit, child.escale, child.tail = self.unit, self.escale, self.tail
         child.zscale, child.ztail = self.zscale, self.ztail
+        child.hits, child.trials = self.hits, self.trials
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -145,7 +156,30 @@ class EwmaChart(WindowModel):
             return 0.0
         if self.p.transform == "log":
             x = log_scale(x)
-        return deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
+        score = deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
+        if self._counts_evidence(n):
+            score = max(score, deviation_score(self.evidence(x, n, t), self.p.evidence))
+        return score
+
+    def _counts_evidence(self, n: int) -> bool:
+        return self.p.evidence > 0.0 and self.p.noise == "binomial" and n > 0
+
+    def evidence(self, x: float, n: int, t: float) -> float:
+        """The binomial evidence of the window's hits against the key's learned rate, alone
+        or joined to the adjacent windows before it that were above the rate too (a burst
+        gathers evidence window by window, up to `EVIDENCE_SPAN` of them), in sampling sds
+        deflated by the key's usual spikes (a team whose share swings by more than sampling,
+        one person's retry loop now and then, needs more)."""
+        k = round(x * n)
+        z = evidence_z(k, n, self.hits, self.trials)
+        if self.recent and self.p.step > 0 and t - self.t_last <= 1.5 * self.p.step:
+            for hits, events in reversed(self.recent):
+                k, n = k + hits, n + events
+                z = max(z, evidence_z(k, n, self.hits, self.trials))
+        return z / self._dispersion()
+
+    def _dispersion(self) -> float:
+        return max(1.0, self.zscale, self.ztail / TAIL_Z)
 
     def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         raw = x
@@ -157,12 +191,17 @@ class EwmaChart(WindowModel):
             "sigma": round(self._sigma(n), 6),
             "chart_sigma": round(self._chart_sigma(n), 6),
             "z": round(self.chart_z(x, n, t), 3) if self.n else 0.0,
+            **(
+                {"evidence_z": round(self.evidence(x, n, t), 3)} if self._counts_evidence(n) else {}
+            ),
         }
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
         p = self.p
         if p.transform == "log":
             x = log_scale(x)
+        if self._counts_evidence(n):
+            self._learn_counts(x, n, t)
         if n > 0 and x > 0.0 and p.noise == "compound":
             self.unit = x / n if self.unit <= 0.0 else self.unit + 0.02 * (x / n - self.unit)
         self.n += 1
@@ -196,3 +235,42 @@ class EwmaChart(WindowModel):
         d = abs(self.ewma - self.loc)
         if d < p.z * chart_sigma:
             self.escale += max(1.0 / self.n, p.alpha / 4.0) * (MAD_TO_SIGMA * d - self.escale)
+
+    def _learn_counts(self, x: float, n: int, t: float) -> None:
+        """Teach the key's rate the window's hits and events. A window above the rate waits
+        while the run of such windows lasts (its evidence is still gathering): if the run
+        reaches the alert point, none of it is taught (a burst must not teach that bursts
+        are usual, nor its first windows dilute the rate it is judged by); if it ends short
+        of it, all of it is. While warming up, or once the chart has adopted a lasting shift
+        as the new normal, every window is taught at once."""
+        k = round(x * n)
+        above = k > n * (self.hits + 0.5) / (self.trials + 1.0)
+        gap = self.p.step > 0 and t - self.t_last > 1.5 * self.p.step
+        if self.n < self.p.min_points or self.run >= self.p.adapt_after:
+            self._settle(alarmed=False)
+            self._teach(k, n)
+            return
+        if gap or not above:
+            self._settle(alarmed=self.alarmed)
+        if not above:
+            self._teach(k, n)
+            return
+        if self.evidence(x, n, t) >= self.p.evidence:
+            self.alarmed = True
+        self.recent.append((k, n))
+        if len(self.recent) >= EVIDENCE_SPAN:
+            hits, events = self.recent.pop(0)
+            if not self.alarmed:
+                self._teach(hits, events)
+
+    def _settle(self, alarmed: bool) -> None:
+        """The run of windows above the rate is over: taught unless it reached the alert point."""
+        if not alarmed:
+            for hits, events in self.recent:
+                self._teach(hits, events)
+        self.recent, self.alarmed = [], False
+
+    def _teach(self, k: int, n: int) -> None:
+        keep = 1.0 - self.p.alpha / 20.0  # the rate is a long-run property: ~1000 windows
+        self.hits = keep * self.hits + k
+        self.trials = keep * self.trials + n

@@ -1,0 +1,69 @@
+"""How strongly k failures in n calls contradict a rate learned from a finite history.
+
+A z-score of a window's share says little when the window holds a few calls: two failures
+in four calls is 50%, but whether that is news depends on how rare failures are and how
+sure that rarity is. The evidence here is the tail probability of at least k hits in n under
+the beta-binomial predictive of a rate learned as `hits` of `trials` (a Jeffreys prior, so a
+thin history claims little): it grows with the count (two failures of two calls against a
+1% baseline are weaker than ten of twenty), a single failure is never overwhelming, and a
+small team with a short history needs more failures than a large one with a long history.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+_NORMAL = NormalDist()
+_SMALLEST = 1e-300
+_MAX_TERMS = 100_000
+
+
+def _log_beta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+def beta_binomial_tail(k: int, n: int, hits: float, trials: float) -> float:
+    """P(X >= k) for n new trials, when the rate's posterior after `hits` of `trials` (with a
+    Jeffreys prior) is Beta(hits + 1/2, trials - hits + 1/2).
+
+    >>> round(beta_binomial_tail(1, 1, 0.0, 0.0), 3)  # nothing known: a coin
+    0.5
+    >>> beta_binomial_tail(4, 10, 10.0, 1000.0) < 1e-4 < beta_binomial_tail(4, 10, 1.0, 10.0)
+    True
+    """
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    a = max(hits, 0.0) + 0.5
+    b = max(trials - hits, 0.0) + 0.5
+    log_term = (
+        math.lgamma(n + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(n - k + 1)
+        + _log_beta(k + a, n - k + b)
+        - _log_beta(a, b)
+    )
+    term = math.exp(log_term)
+    total, j = term, k
+    while j < n and j - k < _MAX_TERMS:
+        # pmf(j + 1) / pmf(j) of the beta-binomial
+        term *= (n - j) / (j + 1) * (j + a) / (n - j - 1 + b)
+        total += term
+        j += 1
+        if term < 1e-12 * total and (n - j) * (j + a) < (j + 1) * (n - j - 1 + b):
+            break  # past the mode and negligible: the rest falls geometrically
+    return min(total, 1.0)
+
+
+def evidence_z(k: int, n: int, hits: float, trials: float) -> float:
+    """The normal z with the same upper tail as k hits of n against the learned rate (0 when
+    the window's share is not above the rate's posterior mean)."""
+    if n <= 0 or k <= 0:
+        return 0.0
+    mean = (max(hits, 0.0) + 0.5) / (max(trials, 0.0) + 1.0)
+    if k <= n * mean:
+        return 0.0
+    tail = beta_binomial_tail(k, n, hits, trials)
+    return -_NORMAL.inv_cdf(min(max(tail, _SMALLEST), 0.5))
