@@ -13,7 +13,6 @@ import json
 import os
 import posixpath
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from engine.config import SpanwatchConfig
 from engine.live.api import make_api_app
 from engine.live.run import _listen, _Server
 from engine.live.views import Views
+from tests.loopback_ports import free_port
 
 from .live.intakes import open_intake
 
@@ -199,12 +199,6 @@ def test_the_health_check_hard_codes_no_port():
     command = healthcheck_command()
     assert command[0] == "spanwatch"
     assert not any(re.search(r":\d{2,5}\b", part) for part in command)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_health_check_asks_the_api_port_the_configuration_gives(tmp_path):

@@ -7,7 +7,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,18 +20,14 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from tests.loopback_ports import free_port
+
 TOKEN = "test-token-4f1c"
 READ_TOKEN = "read-token-6b0e"
 READ_AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
 INGEST_TOKEN = "ingest-token-7d2a9e"
 INGEST_AUTH = {"authorization": f"Bearer {INGEST_TOKEN}"}
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until_healthy(base: str, log: Path, *, poll: float) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from notifiers.config import DeliveryConfig, NotifiersConfig
 from notifiers.dispatcher import Dispatcher
 from notifiers.model import Notification
+from tests.loopback_ports import free_port
 from tests.notifiers.fakes import FakeService, Reply
 
 
@@ -105,12 +105,6 @@ def service() -> Iterator[Callable[[Callable], FakeService]]:
     yield start
     for fake in started:
         fake.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

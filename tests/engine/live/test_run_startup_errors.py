@@ -12,16 +12,11 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from tests.loopback_ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "spanwatch.yml"
 SECRETS = ("SLACK_BOT_TOKEN", "TEAMS_WEBHOOK_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def example_config(tmp_path: Path) -> tuple[Path, dict[str, int]]:
