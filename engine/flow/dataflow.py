@@ -46,6 +46,7 @@ from engine.flow.items import (
     ToOrder,
 )
 from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup
+from engine.flow.shard_lanes import ReplayShard, ShardChunk, split_for_shards
 from engine.flow.steps import (
     DecodeState,
     IncidentStage,
@@ -82,6 +83,15 @@ class _Steps:
         _partition, decoded = keyed
         return self.setup.keys[ORDER], match(self.setup, decoded, live=self.live)
 
+    def match_sorted(self, keyed: tuple[str, Decoded]) -> list[tuple[str, ToOrder | ShardChunk]]:
+        """Replay: the chunk's events and hits' times to the order stage, and each shard's
+        inputs straight to the shard (`engine.flow.shard_lanes`)."""
+        _partition, decoded = keyed
+        matched = match(self.setup, decoded, live=False)
+        keys, shards = self.setup.keys, self.setup.shard_names
+        to_order, chunks = split_for_shards(matched, decoded.number, shards)
+        return [(keys[ORDER], to_order), *((keys[c.shard], c) for c in chunks)]
+
     def order(self, state: OrderState | None, chunk: ToOrder) -> tuple[OrderState, list[Batch]]:
         if state is None or fresh(state, OrderState):
             state = OrderState(self.setup, self.partitions, self.live)
@@ -102,6 +112,23 @@ class _Steps:
                 self.shard_timer(share.shard, time.perf_counter() - started)
         assert state is not None
         return state, [hits]
+
+    def correlate_sorted(
+        self, state: ReplayShard | None, share: ForShard | ShardChunk
+    ) -> tuple[ReplayShard, list[list[EpochMsg]]]:
+        """Replay: a shard's inputs from the partitions and its epochs' marks from the order
+        stage; each epoch once its inputs are all in."""
+        if not isinstance(state, ReplayShard):
+            state = ReplayShard(self.partitions)
+        if isinstance(share, ShardChunk):
+            state.inbox.add_chunk(share)
+        else:
+            state.inbox.add_marks(share.msgs)
+        hits: list[EpochMsg] = []
+        for msg in state.inbox.ready():
+            state.state, found = shard_step(self.setup, share.shard, state.state, msg)
+            hits.append(found)
+        return state, [hits] if hits else []
 
     def to_incidents(
         self, keyed: tuple[str, list[EpochMsg | Tick]]
@@ -143,15 +170,21 @@ def build_dataflow(
     read = op.input("read", flow, source)
     if live:  # arrivals are numbered per partition, a count kept in recovery
         decoded = keyed("decode", op.map("by_partition", read, _by_partition), steps.decode)
-    else:  # history records carry their place in the order: decoded where they were read
+        matched = op.map("match", decoded, steps.match_events)
+    else:  # history records carry their place in the order: decoded where they were read,
+        # and what the shards need goes straight to them
         decoded = op.map("decode", read, _decode_history)
-    matched = op.map("match", decoded, steps.match_events)
+        lanes = op.branch(
+            "to_order_or_shards", op.flat_map("match", decoded, steps.match_sorted), _is_order
+        )
+        matched = lanes.trues
     epochs = keyed("order", matched, steps.order)
     shares = op.branch("to_incidents_or_shards", op.map("addressed", epochs, _addressed), _is_book)
+    to_shards = op.map("by_shard", shares.falses, steps.by_shard)
     hits = keyed(
         "correlate_and_detect",
-        op.map("by_shard", shares.falses, steps.by_shard),
-        steps.correlate_and_detect,
+        to_shards if live else op.merge("inputs_and_marks", lanes.falses, to_shards),
+        steps.correlate_and_detect if live else steps.correlate_sorted,
         substitute=_empty_share,  # the incident stage still hears that the epoch is done
     )
     to_book = op.merge(
@@ -197,6 +230,12 @@ def _is_book(batch: Batch) -> bool:
     return batch.dest == INCIDENTS
 
 
-def _empty_share(share: ForShard) -> list[list[EpochMsg]]:
+def _is_order(keyed: tuple[str, ToOrder | ShardChunk]) -> bool:
+    return isinstance(keyed[1], ToOrder)
+
+
+def _empty_share(share: ForShard | ShardChunk) -> list[list[EpochMsg]]:
     """A shard's share when its step failed: no hits, but the epochs are done."""
+    if isinstance(share, ShardChunk):
+        return []
     return [[EpochMsg(share.shard, m.index, m.watermark, [], m.final) for m in share.msgs]]

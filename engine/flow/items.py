@@ -64,6 +64,7 @@ class SortedRecords:
     items: list[tuple[float, int, bytes]]
     done: bool = False
     stats: RunStats | None = None
+    number: int = 0  # the partition's chunks counted from 1
 
 
 @dataclass(slots=True)
@@ -99,6 +100,7 @@ class Decoded:
     clock: float | None  # live: wall time when the chunk was taken in
     done: bool
     stats: RunStats | None  # set with the partition's last chunk
+    number: int = 0  # replay: the partition's chunks counted from 1
 
 
 @dataclass(slots=True)
@@ -120,6 +122,9 @@ class ToOrder:
     stats: RunStats | None
     hits: list[Hit] = field(default_factory=list)  # live: applied at once, at `clock`
     controls: list[tuple[str | None, ControlEvent]] = field(default_factory=list)  # live
+    # replay: the times of the chunk's other events, which went straight to their shards
+    # (`engine.flow.shard_lanes`) but still count for where epochs end
+    times: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)

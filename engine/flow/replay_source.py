@@ -105,6 +105,7 @@ class _SortedPartition(StatelessSourcePartition[tuple[str, SortedRecords]]):
         self.finished = False
         self.last = b""
         self.stats = RunStats()
+        self.number = 0
 
     def next_batch(self) -> list[tuple[str, SortedRecords]]:
         if self.finished:
@@ -129,7 +130,8 @@ class _SortedPartition(StatelessSourcePartition[tuple[str, SortedRecords]]):
                 self.stats.events += 1
             kept.append(item)
         stats = self.stats if self.finished else None
-        return [(self.name, SortedRecords(kept, self.finished, stats))]
+        self.number += 1
+        return [(self.name, SortedRecords(kept, self.finished, stats, self.number))]
 
 
 class SortedHistorySource(DynamicSource[tuple[str, SortedRecords]]):

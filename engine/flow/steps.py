@@ -96,7 +96,7 @@ def decode_sorted(partition: str, chunk: SortedRecords) -> Decoded:
             items.append(Timed(t, seq, "", parse_control(loads(record[1:]))))
         else:
             items.append(Timed(t, seq, "", loads(record[1:])))
-    return Decoded(partition, items, [], [], None, chunk.done, chunk.stats)
+    return Decoded(partition, items, [], [], None, chunk.done, chunk.stats, chunk.number)
 
 
 def match(setup: RunSetup, decoded: Decoded, *, live: bool) -> ToOrder:
@@ -217,11 +217,7 @@ class OrderState:
             self.stats.merge(batch.stats)
         clocks, order = self.clocks, self.order
         if clocks is None:
-            high = -math.inf
-            for timed in batch.items:
-                order.push(timed.time, timed.seq, timed)
-                high = max(high, timed.time)
-            self.frontier.advance(batch.partition, high, batch.done)
+            self._push_sorted(batch)
             watermark = self.frontier.watermark()
             now = math.nan
         else:
@@ -245,6 +241,21 @@ class OrderState:
             out.append(Addressed(INCIDENTS, tick))
         return out
 
+    def _push_sorted(self, batch: ToOrder) -> None:
+        """Replay: a partition's chunk, and the times of its events that went straight to their
+        shards (each under a place of its own below zero, so that they never tie)."""
+        order = self.order
+        high = -math.inf
+        for timed in batch.items:
+            order.push(timed.time, timed.seq, timed)
+            high = max(high, timed.time)
+        for t in batch.times:
+            self.seq -= 1
+            order.push(t, self.seq, None)
+        if batch.times:
+            high = max(high, batch.times[-1])
+        self.frontier.advance(batch.partition, high, batch.done)
+
     def _wait(self, timed: Timed, now: float) -> None:
         """Live: one event into the order, kept pickled while the memory budget allows."""
         assert self.clocks is not None
@@ -264,6 +275,8 @@ class OrderState:
         found = recall(missing) if missing and recall is not None else {}
         out: list[tuple[float, str, Any]] = []
         for item in epoch.items:
+            if item is None:  # replay: an event whose inputs went straight to their shards
+                continue
             if not isinstance(item, Waiting):
                 out.append((item.time, item.source, item.payload))
                 continue
