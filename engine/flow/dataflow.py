@@ -9,7 +9,10 @@
 - match, per partition and stateless: detection rules without a window give hits; what the
   correlation windows and the detectors need goes on as inputs addressed to their shards.
 - order, one key: event-time order (the sorted history, or a watermark per source), cut into
-  epochs; each epoch's share goes to the incidents and to every keyed shard.
+  epochs; each epoch's share goes to the incidents and to every keyed shard. Replay: the order
+  stage hears only the events' times and the hits and control events; the shards' inputs go
+  from each partition straight to their shard, and the order stage sends the shards a mark per
+  epoch (`engine.flow.shard_lanes`), so an input crosses between workers once, not twice.
 - correlate_and_detect, keyed by shard: correlation windows and detector states; their hits.
 - incidents, one key: each epoch once every shard has sent its share, in one fixed order,
   into the incident book; live, a tick's hits and control events apply at once.

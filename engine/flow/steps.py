@@ -91,12 +91,26 @@ def decode_sorted(partition: str, chunk: SortedRecords) -> Decoded:
     `engine.flow.replay_source`), so any worker may decode any chunk."""
     items: list[Timed] = []
     loads = orjson.loads
+    texts: dict[str, str] = {}
     for t, seq, record in chunk.items:
         if record[:1] == CONTROL:
             items.append(Timed(t, seq, "", parse_control(loads(record[1:]))))
         else:
-            items.append(Timed(t, seq, "", loads(record[1:])))
+            items.append(Timed(t, seq, "", _shared_texts(loads(record[1:]), texts)))
     return Decoded(partition, items, [], [], None, chunk.done, chunk.stats, chunk.number)
+
+
+def _shared_texts(event: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
+    """The event with each text it shares with the chunk's earlier events as the same object.
+
+    A shard's inputs cross to another process pickled, a chunk at a time, and pickle writes an
+    object it has already written as a short reference: the user, team, repository and model
+    that recur through a chunk's inputs are then written once per chunk, not once per input.
+    """
+    for key, value in event.items():
+        if type(value) is str:
+            event[key] = texts.setdefault(value, value)
+    return event
 
 
 def match(setup: RunSetup, decoded: Decoded, *, live: bool) -> ToOrder:
