@@ -6,6 +6,7 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from detectors import hysteresis
@@ -52,6 +53,13 @@ class CompiledDetector:
     runbook: str | None
     labels: tuple[tuple[str, str], ...]
     noise_budget: int | None = None
+
+    @cached_property
+    def intake(self) -> tuple[bool, str, bool, bool]:
+        """How an event's value is taken: (one metric, the first aggregation, a count of
+        events whatever the value, one numeric metric)."""
+        single, first = len(self.aggregations) == 1, self.aggregations[0]
+        return single, first, self.aggregations == ("count",), single and first in NUMERIC_INPUT
 
     @property
     def model(self) -> type[WindowModel]:
@@ -200,57 +208,77 @@ class DetectorState:
         ones are counted. Signals: of keys evicted to make room (`max_keys`), each with the
         index of the observation that made it. `rejected`: told of an observation whose update
         failed, and the rest go on; without it the failure is raised."""
-        d, stats = self.d, self.stats
-        aggregations, single, first = d.aggregations, len(d.aggregations) == 1, d.aggregations[0]
-        counting = aggregations == ("count",)  # one metric that counts events, whatever value
-        numeric = single and first in NUMERIC_INPUT
         signals: list[tuple[int, Signal]] = []
+        take = self.take
         for i, obs in enumerate(observations):
             try:
-                stats["observations"] += 1
-                t, v = obs.time, obs.value
-                if (type(t) is not float or t - t != 0.0) and not _finite(t):  # floats: no call
-                    stats["bad_time"] += 1
-                    continue
-                # one count, or a finite non-negative float for a numeric metric: valid as it is
-                plain = counting or (numeric and type(v) is float and v - v == 0.0 and v >= 0.0)
-                values = (v,) if single else self._values(obs)
-                if values is None or not (
-                    plain or not single or _valid(first, v, d.allow_negative)
-                ):
-                    stats["bad_value"] += 1
-                    continue
-                accumulators = self._accumulators(obs, i, signals)
-                if accumulators is None:
-                    continue
-                if counting:
-                    accumulators[0].count += 1  # `Accumulator.add` of a count, inline
-                    continue
-                for agg, acc, value in zip(aggregations, accumulators, values, strict=True):
-                    if value is not None or agg == "count":
-                        acc.add(agg, value, self.rng)
+                _id, t, group, value, parent, values, mark = obs
+                take(t, group, parent, value, values, mark, i, signals)
             except Exception as exc:
                 if rejected is None:
                     raise
                 rejected(obs, exc)
         return signals
 
+    def take(
+        self,
+        t: float,
+        group: tuple[str, ...],
+        parent: tuple[str, ...],
+        value: float | str | None,
+        values: tuple[float | str | None, ...] | None,
+        mark: tuple[str, bool] | None,
+        i: int,
+        signals: list[tuple[int, Signal]],
+    ) -> None:
+        """One event's contribution, given as an Observation's fields (no object needed, so a
+        caller that routes events itself feeds states directly); eviction signals go to
+        `signals` with index `i`."""
+        d, stats = self.d, self.stats
+        stats["observations"] += 1
+        if (type(t) is not float or t - t != 0.0) and not _finite(t):  # floats: no call
+            stats["bad_time"] += 1
+            return
+        single, first, counting, numeric = d.intake
+        # one count, or a finite non-negative float for a numeric metric: valid as it is
+        plain = counting or (
+            numeric and type(value) is float and value - value == 0.0 and value >= 0.0
+        )
+        taken = (value,) if single else self._values(values)
+        if taken is None or not (plain or not single or _valid(first, value, d.allow_negative)):
+            stats["bad_value"] += 1
+            return
+        accumulators = self._accumulators(t, group, parent, mark, i, signals)
+        if accumulators is None:
+            return
+        if counting:
+            accumulators[0].count += 1  # `Accumulator.add` of a count, inline
+            return
+        for agg, acc, v in zip(d.aggregations, accumulators, taken, strict=True):
+            if v is not None or agg == "count":
+                acc.add(agg, v, self.rng)
+
     def _accumulators(
-        self, obs: Observation, i: int, signals: list[tuple[int, Signal]]
+        self,
+        t: float,
+        key: tuple[str, ...],
+        parent: tuple[str, ...],
+        mark: tuple[str, bool] | None,
+        i: int,
+        signals: list[tuple[int, Signal]],
     ) -> list[Accumulator] | None:
-        """The accumulators of the window and key `obs` (of a valid time) goes to; None when
-        its window has closed (counted). A key it adds may evict the least recent one."""
-        t, interval = obs.time, self.d.interval
+        """The accumulators of the window and key an event at t (a valid time) goes to; None
+        when its window has closed (counted). A key it adds may evict the least recent one."""
+        interval = self.d.interval
         start = (t // interval) * interval  # window_start(t, interval), inlined
         if self.next_start is None:
             self.next_start, self.first_time = start, t
         elif start < self.next_start:
             self.stats["late"] += 1
             return None
-        key = obs.group
         model = self.keys.pop(key, None)
         if model is None:
-            self.keys[key] = self._new_model(key, obs.parent)
+            self.keys[key] = self._new_model(key, parent)
             if len(self.keys) > self.d.max_keys:
                 signals += [(i, signal) for signal in self._evict(start)]
         else:
@@ -258,11 +286,11 @@ class DetectorState:
         window = self.open.get(start)
         if window is None:
             window = self.open[start] = {}
-        if obs.dedup is not None:
-            window = self._dedup_target(start, key, obs.dedup)
+        if mark is not None:
+            window = self._dedup_target(start, key, mark)
         entry = window.get(key)
         if entry is None:
-            entry = window[key] = (obs.parent, [Accumulator() for _ in self.d.aggregations])
+            entry = window[key] = (parent, [Accumulator() for _ in self.d.aggregations])
         return entry[1]
 
     def _dedup_target(self, start: float, key: tuple[str, ...], mark: tuple[str, bool]) -> Window:
@@ -301,10 +329,11 @@ class DetectorState:
                 for agg, mine, theirs in zip(aggregations, entry[1], accs, strict=True):
                     mine.merge(theirs, agg, self.rng)
 
-    def _values(self, obs: Observation) -> tuple[float | str | None, ...] | None:
-        """The observation's per-metric values, or None if any is bad (NaN, inf, negative)."""
+    def _values(
+        self, values: tuple[float | str | None, ...] | None
+    ) -> tuple[float | str | None, ...] | None:
+        """A several-metric event's values, or None if any is bad (NaN, inf, negative)."""
         aggregations = self.d.aggregations
-        values = obs.values if len(aggregations) > 1 else (obs.value,)
         if values is None or len(values) != len(aggregations):
             return None
         for agg, v in zip(aggregations, values, strict=True):
