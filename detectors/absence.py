@@ -55,9 +55,12 @@ _SEEN, _ACTIVE, _AFTER_EMPTY, _RESUMED = (k * CELLS for k in range(4))
 # Where the key's working days (type 0) and weekend days (type 1) end, hours into its day:
 # decayed weight, mean and sum of squared deviations of the time of the day's last activity.
 _END_W, _END_MEAN, _END_SS = 4 * CELLS + 13, 4 * CELLS + 15, 4 * CELLS + 17
-_SIZE = 4 * CELLS + 19
+# Windows of the current silence at hours the key is usually idle (a break), in a row; and the
+# silent windows not yet learned into the cells (held back while the silence is under suspicion).
+_IDLE, _FROZEN = 4 * CELLS + 19, 4 * CELLS + 20
+_SIZE = 4 * CELLS + 21
 _MAX_REPLAY = 7 * 24 * 12  # windows of a finished silence learned at most (a week of 5 min)
-_PRIOR_END_SD = 1.0  # hours: how much a team's end of day varies, before it has shown it
+_PRIOR_END_SD = 1.5  # hours: how much a team's end of day varies, before it has shown it
 _END_KEEP = 1.0 - 1.0 / 14.0  # per day of the type: the end of day is learned over ~2 weeks
 
 
@@ -69,12 +72,15 @@ class AbsenceParams:
         with coefficient of variation 1/sqrt(a)); smaller = long lulls are more ordinary.
     step: seconds between points (sets how fast the profile forgets old weeks).
     min_points: windows seen before the key can be said to be silent at all.
+    break_hours: how long a stretch of usually idle hours (a lunch break) a silence's evidence
+        outlasts; a longer one (a night) explains the silence, and its evidence restarts.
     """
 
     surprise: float = 10.0
     heterogeneity: float = 10.0
     step: float = 300.0
     min_points: int = 12
+    break_hours: float = 1.5
 
 
 class Absence(WindowModel):
@@ -132,6 +138,7 @@ class Absence(WindowModel):
         child.p = self.p
         child.a = array("f", self.a)
         child.a[_RUN] = child.a[_RUN_LEN] = child.a[_ANOMALOUS] = child.a[_END_NATS] = 0.0
+        child.a[_IDLE] = child.a[_FROZEN] = 0.0
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -186,10 +193,14 @@ class Absence(WindowModel):
     def _run_hazard(self, t: float) -> float:
         """The silence's cumulative hazard after a silent window at t. Only the part of a
         silence in which the key is expected to be active counts: an hour at which it is
-        usually idle (a night, a lunch break) explains the silence so far, and it restarts."""
-        if not self._expected_active(t):
+        usually idle (a lunch break) adds nothing, and a stretch of such hours longer than
+        `break_hours` (a night) explains the silence so far, and it restarts. A shorter one
+        keeps the evidence: a team that does not come back after its break is still silent."""
+        if self._expected_active(t):
+            return self.a[_RUN] + self._step_hazard(t)
+        if (self.a[_IDLE] + 1.0) * self.p.step > self.p.break_hours * 3600.0:
             return 0.0
-        return self.a[_RUN] + self._step_hazard(t)
+        return self.a[_RUN]
 
     def _shape(self, t: float) -> float:
         """Gamma shape of today's resumption rate around the learned one: the day-to-day
@@ -243,13 +254,17 @@ class Absence(WindowModel):
         self._roll_day(t)
         if x > 0.0:
             if a[_RUN_LEN] > 0.0:
-                self._learn_silence(t, int(a[_FLAGGED_AT]) if a[_ANOMALOUS] else 0)
+                flagged = int(a[_FLAGGED_AT]) if a[_ANOMALOUS] else 0
+                self._learn_silence(t, flagged)
+                self._learn_frozen(t, flagged)
             a[_RUN] = a[_RUN_LEN] = a[_ANOMALOUS] = a[_FLAGGED_AT] = a[_END_NATS] = 0.0
+            a[_IDLE] = 0.0
             a[_LAST_ACTIVE] = self._hours_into_day(t) + p.step / 3600.0
         else:
             if a[_RUN] == 0.0:  # the silence starts, or starts to count after idle hours
                 a[_END_NATS] = self._end_nats(t)
             a[_RUN] = self._run_hazard(t)
+            a[_IDLE] = 0.0 if self._expected_active(t) else a[_IDLE] + 1.0
             a[_RUN_LEN] = a[_RUN_LEN] + 1.0
             # Like a clipped residual: a silence already half-way to an alert is not learned
             # (else it would explain itself away), and never will be if it ends normally.
@@ -259,10 +274,32 @@ class Absence(WindowModel):
                 a[_FLAGGED_AT] = a[_RUN_LEN]
             if a[_ANOMALOUS]:
                 return  # an anomalous silence: do not learn it as normal
-        c = cell_of(t)
-        keep = self._keep()
+            if a[_RUN] > 0.0:
+                # Under suspicion: the baseline is frozen, else the silence's own empty windows
+                # would teach that the team is seldom active at these hours while it lasts.
+                a[_FROZEN] = min(a[_FROZEN] + 1.0, float(_MAX_REPLAY))
+                return
+            self._learn_frozen(t, 0)  # the suspicion is over (a night began): learn them now
+        self._learn_window(t, x > 0.0)
+
+    def _learn_window(self, t: float, active: bool) -> None:
+        a, c, keep = self.a, cell_of(t), self._keep()
         a[_SEEN + c] = keep * a[_SEEN + c] + 1.0
-        a[_ACTIVE + c] = keep * a[_ACTIVE + c] + (1.0 if x > 0.0 else 0.0)
+        a[_ACTIVE + c] = keep * a[_ACTIVE + c] + (1.0 if active else 0.0)
+
+    def _learn_frozen(self, t: float, flagged_at: int) -> None:
+        """Learn the silent windows held back while the silence was under suspicion, as empty
+        windows: all of them if it ended normally, those before the flag if it was anomalous
+        (they were frozen up to the flag; after it, nothing of the silence is learned)."""
+        a, step = self.a, self.p.step
+        frozen = int(a[_FROZEN])
+        a[_FROZEN] = 0.0
+        if frozen <= 0:
+            return
+        run = int(a[_RUN_LEN])
+        last = flagged_at - 1 if flagged_at else run  # index (from 1) of the last frozen one
+        for i in range(last - frozen + 1, last + 1):
+            self._learn_window(t - (run - i + 1) * step, False)
 
     def _keep(self) -> float:
         """Decay per window of a cell's sums: forget over about two visits of its hour."""

@@ -21,8 +21,8 @@ CALL_DETECTORS = {
     "invocations-per-user",
     "error-rate-per-user",
     "error-rate-per-team",
-    "failing-users-per-model-region",
-    "latency-p95-per-model-region",
+    "failing-teams-per-model-region",
+    "latency-median-per-model-region",
     # and the rules that add calls up
     "user-hourly-cost-over-budget",
     "team-hourly-token-burn",
