@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
@@ -45,14 +46,13 @@ from engine.flow.items import (
     Tick,
     ToOrder,
 )
-from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup
+from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup, ShardState
 from engine.flow.steps import (
     DecodeState,
     IncidentStage,
     OrderState,
     Recall,
     Result,
-    ShardState,
     decode_sorted,
     fresh,
     match,
@@ -124,9 +124,9 @@ class _Steps:
 
 def build_dataflow(
     setup: RunSetup,
-    source: Source,
+    source: Source[tuple[str, Any]],
     partitions: list[str],
-    sink: Sink,
+    sink: Sink[tuple[str, Any]],
     *,
     live: bool = False,
     persist: bool = False,
