@@ -274,16 +274,8 @@ class AdherenceDrift:
         """The team's signal, its numbers those of the `head` category, with every drifting
         category's numbers beside them."""
         p = self.p
-        evidence: dict[str, Any] = {"window_days": p.window_days, "baseline_days": p.baseline_days}
         verdict = verdicts.get(head)
-        if verdict is not None:
-            what = "any rule" if head == ANY else f"{head} rules"
-            evidence["category"] = head
-            evidence.update({k: v for k, v in verdict.items() if k not in ("opens", "still")})
-            evidence["message"] = (
-                f"policy adherence {verdict['adherence']:.0%} for team={team} over the last "
-                f"{p.window_days} days, baseline {verdict['baseline_adherence']:.0%} ({what})"
-            )
+        evidence = self._evidence(team, head, verdict)
         if firing:
             evidence["drifting"] = {
                 c: {k: v[k] for k in ("adherence", "baseline_adherence", "p_value")}
@@ -308,6 +300,22 @@ class AdherenceDrift:
             runbook=p.runbook,
             resolve_after=3 * DAY,
         )
+
+    def _evidence(self, team: str, head: str, verdict: dict[str, Any] | None) -> dict[str, Any]:
+        """The windows compared and, with a verdict, the `head` category's numbers and a
+        sentence that says them."""
+        p = self.p
+        evidence: dict[str, Any] = {"window_days": p.window_days, "baseline_days": p.baseline_days}
+        if verdict is None:
+            return evidence
+        what = "any rule" if head == ANY else f"{head} rules"
+        evidence["category"] = head
+        evidence.update({k: v for k, v in verdict.items() if k not in ("opens", "still")})
+        evidence["message"] = (
+            f"policy adherence {verdict['adherence']:.0%} for team={team} over the last "
+            f"{p.window_days} days, baseline {verdict['baseline_adherence']:.0%} ({what})"
+        )
+        return evidence
 
     def _resolve_all(self, team: str, day: float, why: str) -> list[DriftSignal]:
         found = sorted(c for t, c in self.firing if t == team)

@@ -16,13 +16,13 @@ long as it has. Two ordinary things make a long silence plausible, and both are 
 
 from __future__ import annotations
 
+import ctypes
 import math
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.persist import restore_array
 from detectors.scoring import deviation_score
 from detectors.weekly import (
     CELLS,
@@ -37,28 +37,78 @@ from detectors.window_model import WindowModel
 # Per hour-of-week cell, exponentially decayed sums: windows seen, windows with activity,
 # windows that followed an empty one, and how many of those had activity (resumptions).
 _SEEN, _ACTIVE, _AFTER_EMPTY, _RESUMED = (k * CELLS for k in range(4))
-(
-    _RUN,  # cumulative resumption hazard H of the current silence (expected-active hours)
-    _RUN_LEN,  # windows in the current silence
-    _ANOMALOUS,  # 1 once the current silence has been flagged (it is then not learned)
-    _N,  # windows learned
-    _T0H,  # hour of the first window learned
-    _DAY_START,  # UTC hour at which the key's day starts (its quietest hour)
-    _DAY_START_AT,  # hour at which _DAY_START was last learned
-    _FLAGGED_AT,  # window of the silence at which it was flagged
-    _END_NATS,  # -log P(the day ended where the current silence began)
-    _DAY,  # index of the key's current day (days of the key's own calendar)
-    _LAST_ACTIVE,  # end of the last active window of that day, hours into the day (-1: none)
-    _DAY_WEEKEND,  # 1 if that day is a weekend day of the key
-    _DAY_BEGAN,  # hour (since the epoch) at which that day began; -1: not from a known start
-) = range(4 * CELLS, 4 * CELLS + 13)
-# Where the key's working days (type 0) and weekend days (type 1) end, hours into its day:
-# decayed weight, mean and sum of squared deviations of the time of the day's last activity.
-_END_W, _END_MEAN, _END_SS = 4 * CELLS + 13, 4 * CELLS + 15, 4 * CELLS + 17
-# Windows of the current silence at hours the key is usually idle (a break), in a row; and the
-# silent windows not yet learned into the cells (held back while the silence is under suspicion).
-_IDLE, _FROZEN = 4 * CELLS + 19, 4 * CELLS + 20
-_SIZE = 4 * CELLS + 21
+_CELL_SUMS = 4 * CELLS
+_SCALARS = (
+    "run_hazard",
+    "run_windows",
+    "anomalous",
+    "points",
+    "first_hour",
+    "day_start",
+    "day_start_at",
+    "flagged_at",
+    "end_nats",
+    "day",
+    "last_active",
+    "day_weekend",
+    "day_began",
+)
+_DAY_TYPES = 2  # per type of day: working day (0), weekend day (1)
+_DAY_END_SUMS = ("end_weight", "end_mean", "end_ss")
+
+
+class AbsenceStats(ctypes.Structure):
+    """One key's scalars beside its per-hour sums, stored as float32 like the sums.
+
+    A C struct, not a slotted object: nineteen Python floats would cost a key about 600
+    bytes, these cost 76 plus the struct's own header.
+    """
+
+    run_hazard: float  # cumulative resumption hazard H of the current silence
+    run_windows: float  # windows in the current silence
+    anomalous: float  # 1 once the current silence has been flagged (it is then not learned)
+    points: float  # windows learned
+    first_hour: float  # hour of the first window learned
+    day_start: float  # UTC hour at which the key's day starts (its quietest hour)
+    day_start_at: float  # hour at which day_start was last learned
+    flagged_at: float  # window of the silence at which it was flagged
+    end_nats: float  # -log P(the day ended where the current silence began)
+    day: float  # index of the key's current day (days of the key's own calendar)
+    last_active: float  # end of the last active window of that day, hours into it (-1: none)
+    day_weekend: float  # 1 if that day is a weekend day of the key
+    day_began: float  # hour (since the epoch) at which that day began; -1: not from a known start
+    # Where the key's working days ([0]) and weekend days ([1]) end, hours into its day:
+    # decayed weight, mean and sum of squared deviations of the time of the day's last activity.
+    end_weight: MutableSequence[float]
+    end_mean: MutableSequence[float]
+    end_ss: MutableSequence[float]
+    # Windows of the current silence at hours the key is usually idle (a break), in a row; and
+    # the silent windows not yet learned into the cells (held back while under suspicion).
+    # After the day ends: a snapshot from before they existed reads them as 0.
+    idle_windows: float
+    frozen_windows: float
+
+    _fields_ = (
+        [(name, ctypes.c_float) for name in _SCALARS]
+        + [(name, ctypes.c_float * _DAY_TYPES) for name in _DAY_END_SUMS]
+        + [("idle_windows", ctypes.c_float), ("frozen_windows", ctypes.c_float)]
+    )
+
+    @classmethod
+    def fresh(cls) -> AbsenceStats:
+        st = cls()  # all zero, then the fields whose "none yet" is not 0
+        st.day_start_at = -1e9
+        st.day = st.last_active = st.day_began = -1.0
+        return st
+
+
+# Where each field sat in the one float array that held a model's whole state before
+# `AbsenceStats` (the per-hour sums first, as now, then the scalars, then the day ends):
+# snapshots written then are read by `Absence._restore_one_array`.
+_ONE_ARRAY_INDEX = {name: _CELL_SUMS + i for i, name in enumerate(_SCALARS)}
+_ONE_ARRAY_DAY_END = {
+    name: _CELL_SUMS + len(_SCALARS) + _DAY_TYPES * i for i, name in enumerate(_DAY_END_SUMS)
+}
 _MAX_REPLAY = 7 * 24 * 12  # windows of a finished silence learned at most (a week of 5 min)
 _PRIOR_END_SD = 1.5  # hours: how much a team's end of day varies, before it has shown it
 _END_KEEP = 1.0 - 1.0 / 14.0  # per day of the type: the end of day is learned over ~2 weeks
@@ -118,42 +168,63 @@ class Absence(WindowModel):
     True
     """
 
-    __slots__ = ("a", "p")
+    __slots__ = ("cells", "p", "stats")
     Params = AbsenceParams
     inherits = False
 
     def __init__(self, params: AbsenceParams | None = None) -> None:
         self.p = params or AbsenceParams()
-        self.a = array("f", bytes(4 * _SIZE))
-        self.a[_DAY_START_AT] = -1e9
-        self.a[_DAY] = self.a[_LAST_ACTIVE] = self.a[_DAY_BEGAN] = -1.0
+        self.cells = array("f", bytes(4 * _CELL_SUMS))
+        self.stats = AbsenceStats.fresh()
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return (self.a, self.p)
+    def __getstate__(self) -> tuple[array[float], bytes, AbsenceParams]:
+        return (self.cells, bytes(self.stats), self.p)
 
-    __setstate__ = restore_array
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        if len(state) == 2:
+            self._restore_one_array(*state)
+            return
+        self.cells, stats, self.p = state
+        self.stats = AbsenceStats.from_buffer_copy(stats)
+
+    def _restore_one_array(self, a: array[float], p: AbsenceParams) -> None:
+        """A model saved as one float array (the sums, then the scalars and the day ends at
+        fixed indices); a shorter array, from before later fields, keeps their initial values."""
+        Absence.__init__(self, p)
+        self.cells[:] = a[:_CELL_SUMS]
+        st = self.stats
+        for name, i in _ONE_ARRAY_INDEX.items():
+            if i < len(a):
+                setattr(st, name, a[i])
+        for name, i in _ONE_ARRAY_DAY_END.items():
+            sums = getattr(st, name)
+            for kind in range(_DAY_TYPES):
+                if i + kind < len(a):
+                    sums[kind] = a[i + kind]
 
     def spawn(self) -> Absence:
         child = Absence.__new__(Absence)
         child.p = self.p
-        child.a = array("f", self.a)
-        child.a[_RUN] = child.a[_RUN_LEN] = child.a[_ANOMALOUS] = child.a[_END_NATS] = 0.0
-        child.a[_IDLE] = child.a[_FROZEN] = 0.0
+        child.cells = array("f", self.cells)
+        child.stats = AbsenceStats.from_buffer_copy(self.stats)
+        st = child.stats
+        st.run_hazard = st.run_windows = st.anomalous = st.end_nats = 0.0
+        st.idle_windows = st.frozen_windows = 0.0
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
-        a = self.a
-        return a[_N] >= self.p.min_points and t - a[_T0H] * 3600.0 >= warmup
+        st = self.stats
+        return st.points >= self.p.min_points and t - st.first_hour * 3600.0 >= warmup
 
     def _pooled(self, t: float) -> tuple[float, float, float, float]:
         """Decayed (seen, active, after-empty, resumed) at t's hour on days of its type."""
-        a = self.a
+        cells, st = self.cells, self.stats
         seen = active = after = resumed = 0.0
-        for c in same_type_cells(cell_of(t), int(a[_DAY_START])):
-            seen += a[_SEEN + c]
-            active += a[_ACTIVE + c]
-            after += a[_AFTER_EMPTY + c]
-            resumed += a[_RESUMED + c]
+        for c in same_type_cells(cell_of(t), int(st.day_start)):
+            seen += cells[_SEEN + c]
+            active += cells[_ACTIVE + c]
+            after += cells[_AFTER_EMPTY + c]
+            resumed += cells[_RESUMED + c]
         return seen, active, after, resumed
 
     def hazard(self, t: float) -> float:
@@ -196,17 +267,18 @@ class Absence(WindowModel):
         usually idle (a lunch break) adds nothing, and a stretch of such hours longer than
         `break_hours` (a night) explains the silence so far, and it restarts. A shorter one
         keeps the evidence: a team that does not come back after its break is still silent."""
+        st = self.stats
         if self._expected_active(t):
-            return self.a[_RUN] + self._step_hazard(t)
-        if (self.a[_IDLE] + 1.0) * self.p.step > self.p.break_hours * 3600.0:
+            return st.run_hazard + self._step_hazard(t)
+        if (st.idle_windows + 1.0) * self.p.step > self.p.break_hours * 3600.0:
             return 0.0
-        return self.a[_RUN]
+        return self.stats.run_hazard
 
     def _shape(self, t: float) -> float:
         """Gamma shape of today's resumption rate around the learned one: the day-to-day
         spread (heterogeneity), widened by 1 + 1/days for the uncertainty of a rate learned
         from few days (the same inflation as a predictive variance)."""
-        days = max(0.0, t / 86400.0 - self.a[_T0H] / 24.0)
+        days = max(0.0, t / 86400.0 - self.stats.first_hour / 24.0)
         return self.p.heterogeneity * days / (days + 1.0)
 
     def _surprise_of(self, hazard: float, end_nats: float, t: float) -> float:
@@ -228,7 +300,7 @@ class Absence(WindowModel):
         return self._surprise_of(self._run_hazard(t), self._current_end_nats(t), t)
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
-        if self.a[_N] < self.p.min_points:
+        if self.stats.points < self.p.min_points:
             return 0.0
         return deviation_score(self.surprise(x, t), self.p.surprise)
 
@@ -244,59 +316,59 @@ class Absence(WindowModel):
         }
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
-        a, p = self.a, self.p
-        if a[_N] == 0.0:
-            a[_T0H] = float(int(t // 3600.0))
-        a[_N] = a[_N] + 1.0
+        st, p = self.stats, self.p
+        if st.points == 0.0:
+            st.first_hour = float(int(t // 3600.0))
+        st.points = st.points + 1.0
         hours = int(t // 3600.0)
-        if hours - a[_DAY_START_AT] >= 24.0:
+        if hours - st.day_start_at >= 24.0:
             self._find_day_start(hours)
         self._roll_day(t)
         if x > 0.0:
-            if a[_RUN_LEN] > 0.0:
-                flagged = int(a[_FLAGGED_AT]) if a[_ANOMALOUS] else 0
+            if st.run_windows > 0.0:
+                flagged = int(st.flagged_at) if st.anomalous else 0
                 self._learn_silence(t, flagged)
                 self._learn_frozen(t, flagged)
-            a[_RUN] = a[_RUN_LEN] = a[_ANOMALOUS] = a[_FLAGGED_AT] = a[_END_NATS] = 0.0
-            a[_IDLE] = 0.0
-            a[_LAST_ACTIVE] = self._hours_into_day(t) + p.step / 3600.0
+            st.run_hazard = st.run_windows = st.anomalous = st.flagged_at = st.end_nats = 0.0
+            st.idle_windows = 0.0
+            st.last_active = self._hours_into_day(t) + p.step / 3600.0
         else:
-            if a[_RUN] == 0.0:  # the silence starts, or starts to count after idle hours
-                a[_END_NATS] = self._end_nats(t)
-            a[_RUN] = self._run_hazard(t)
-            a[_IDLE] = 0.0 if self._expected_active(t) else a[_IDLE] + 1.0
-            a[_RUN_LEN] = a[_RUN_LEN] + 1.0
+            if st.run_hazard == 0.0:  # the silence starts, or starts to count after idle hours
+                st.end_nats = self._end_nats(t)
+            st.run_hazard = self._run_hazard(t)
+            st.idle_windows = 0.0 if self._expected_active(t) else st.idle_windows + 1.0
+            st.run_windows = st.run_windows + 1.0
             # Like a clipped residual: a silence already half-way to an alert is not learned
             # (else it would explain itself away), and never will be if it ends normally.
-            half_way = self._surprise_of(a[_RUN], a[_END_NATS], t) >= 0.5 * p.surprise
-            if a[_N] > p.min_points and half_way and not a[_ANOMALOUS]:
-                a[_ANOMALOUS] = 1.0
-                a[_FLAGGED_AT] = a[_RUN_LEN]
-            if a[_ANOMALOUS]:
+            half_way = self._surprise_of(st.run_hazard, st.end_nats, t) >= 0.5 * p.surprise
+            if st.points > p.min_points and half_way and not st.anomalous:
+                st.anomalous = 1.0
+                st.flagged_at = st.run_windows
+            if st.anomalous:
                 return  # an anomalous silence: do not learn it as normal
-            if a[_RUN] > 0.0:
+            if st.run_hazard > 0.0:
                 # Under suspicion: the baseline is frozen, else the silence's own empty windows
                 # would teach that the team is seldom active at these hours while it lasts.
-                a[_FROZEN] = min(a[_FROZEN] + 1.0, float(_MAX_REPLAY))
+                st.frozen_windows = min(st.frozen_windows + 1.0, float(_MAX_REPLAY))
                 return
             self._learn_frozen(t, 0)  # the suspicion is over (a night began): learn them now
         self._learn_window(t, x > 0.0)
 
     def _learn_window(self, t: float, active: bool) -> None:
-        a, c, keep = self.a, cell_of(t), self._keep()
-        a[_SEEN + c] = keep * a[_SEEN + c] + 1.0
-        a[_ACTIVE + c] = keep * a[_ACTIVE + c] + (1.0 if active else 0.0)
+        cells, c, keep = self.cells, cell_of(t), self._keep()
+        cells[_SEEN + c] = keep * cells[_SEEN + c] + 1.0
+        cells[_ACTIVE + c] = keep * cells[_ACTIVE + c] + (1.0 if active else 0.0)
 
     def _learn_frozen(self, t: float, flagged_at: int) -> None:
         """Learn the silent windows held back while the silence was under suspicion, as empty
         windows: all of them if it ended normally, those before the flag if it was anomalous
         (they were frozen up to the flag; after it, nothing of the silence is learned)."""
-        a, step = self.a, self.p.step
-        frozen = int(a[_FROZEN])
-        a[_FROZEN] = 0.0
+        st, step = self.stats, self.p.step
+        frozen = int(st.frozen_windows)
+        st.frozen_windows = 0.0
         if frozen <= 0:
             return
-        run = int(a[_RUN_LEN])
+        run = int(st.run_windows)
         last = flagged_at - 1 if flagged_at else run  # index (from 1) of the last frozen one
         for i in range(last - frozen + 1, last + 1):
             self._learn_window(t - (run - i + 1) * step, False)
@@ -310,35 +382,35 @@ class Absence(WindowModel):
         window. Done only now, so that a silence is never judged by what it taught itself.
         If it was flagged anomalous at its `flagged_at`-th window, only the windows before
         that are taught, as empty windows that did not resume (censored), and t is not."""
-        a, step, keep = self.a, self.p.step, self._keep()
-        run = int(a[_RUN_LEN])
+        cells, st, step, keep = self.cells, self.stats, self.p.step, self._keep()
+        run = int(st.run_windows)
         length = min(run, _MAX_REPLAY)
         last = run - flagged_at + 1 if flagged_at else 0  # windows after the flagged one: skip
         for k in range(length, last - 1, -1):  # the silence's windows after its first, then t
             if k == run:
                 continue  # the first silent window followed activity
             c = cell_of(t - k * step)
-            a[_AFTER_EMPTY + c] = keep * a[_AFTER_EMPTY + c] + 1.0
-            a[_RESUMED + c] = keep * a[_RESUMED + c] + (1.0 if k == 0 else 0.0)
+            cells[_AFTER_EMPTY + c] = keep * cells[_AFTER_EMPTY + c] + 1.0
+            cells[_RESUMED + c] = keep * cells[_RESUMED + c] + (1.0 if k == 0 else 0.0)
 
     # --- when the key's days end ------------------------------------------------------
 
     def _day_of(self, t: float) -> int:
         """Index of the key's own day holding t (its days start at its quietest hour)."""
-        return int((t / 3600.0 - self.a[_DAY_START]) // 24.0)
+        return int((t / 3600.0 - self.stats.day_start) // 24.0)
 
     def _hours_into_day(self, t: float) -> float:
         """Hours since the key's current day began (its start stays put for the day)."""
-        a = self.a
-        began = a[_DAY_BEGAN] if a[_DAY_BEGAN] >= 0.0 else a[_DAY] * 24.0 + a[_DAY_START]
+        st = self.stats
+        began = st.day_began if st.day_began >= 0.0 else st.day * 24.0 + st.day_start
         return t / 3600.0 - began
 
     def _is_weekend(self, t: float) -> bool:
-        return is_weekend(cell_of(t), int(self.a[_DAY_START]))
+        return is_weekend(cell_of(t), int(self.stats.day_start))
 
     def _current_end_nats(self, t: float) -> float:
         """-log P(the day ended where the current silence began), or at t if none runs."""
-        return self.a[_END_NATS] if self.a[_RUN] > 0.0 else self._end_nats(t)
+        return self.stats.end_nats if self.stats.run_hazard > 0.0 else self._end_nats(t)
 
     def _roll_day(self, t: float) -> None:
         """At the first window of a new day of the key, learn when the previous day ended.
@@ -348,23 +420,23 @@ class Absence(WindowModel):
         would keep a team whose days end at varied hours from ever learning it. Only a day
         seen whole, cut by one day start learned from data, is learned; one that ran into the
         next ends at the latest, the day's boundary (a key busy round the clock never ends)."""
-        a, day = self.a, self._day_of(t)
-        if day <= a[_DAY]:
+        st, day = self.stats, self._day_of(t)
+        if day <= st.day:
             return
-        whole = a[_DAY_BEGAN] >= a[_T0H]
-        if a[_DAY] >= 0.0 and a[_LAST_ACTIVE] >= 0.0 and whole:
-            kind = int(a[_DAY_WEEKEND])
-            w, mean = a[_END_W + kind] * _END_KEEP, a[_END_MEAN + kind]
-            end = a[_LAST_ACTIVE]
+        whole = st.day_began >= st.first_hour
+        if st.day >= 0.0 and st.last_active >= 0.0 and whole:
+            kind = int(st.day_weekend)
+            w, mean = st.end_weight[kind] * _END_KEEP, st.end_mean[kind]
+            end = st.last_active
             # Weighted Welford update of the mean and squared deviations.
             delta = end - mean
             mean += delta / (w + 1.0)
-            a[_END_SS + kind] = a[_END_SS + kind] * _END_KEEP + w / (w + 1.0) * delta * delta
-            a[_END_MEAN + kind], a[_END_W + kind] = mean, w + 1.0
-        a[_DAY], a[_LAST_ACTIVE] = float(day), -1.0
-        a[_DAY_WEEKEND] = 1.0 if self._is_weekend(t) else 0.0
-        known = a[_DAY_START_AT] >= a[_T0H] + 24.0  # the day start was learned from a day
-        a[_DAY_BEGAN] = day * 24.0 + a[_DAY_START] if known else -1.0
+            st.end_ss[kind] = st.end_ss[kind] * _END_KEEP + w / (w + 1.0) * delta * delta
+            st.end_mean[kind], st.end_weight[kind] = mean, w + 1.0
+        st.day, st.last_active = float(day), -1.0
+        st.day_weekend = 1.0 if self._is_weekend(t) else 0.0
+        known = st.day_start_at >= st.first_hour + 24.0  # the day start was learned from a day
+        st.day_began = day * 24.0 + st.day_start if known else -1.0
 
     def _end_nats(self, t: float) -> float:
         """-log P(the key's day ended with the window before t | it lasted until then).
@@ -375,15 +447,15 @@ class Absence(WindowModel):
         for the uncertainty of the mean: after a day or two, an end a couple of hours
         earlier than usual is no surprise. Before a day of this type has ended, the end is
         taken as equally likely in any window left of the day: nothing can be claimed."""
-        a = self.a
+        st = self.stats
         kind = 1 if self._is_weekend(t) else 0
-        w = a[_END_W + kind]
+        w = st.end_weight[kind]
         end = self._hours_into_day(t)
         width = self.p.step / 3600.0
         if w <= 0.0:  # no day of this type has ended yet: it may end any time before the next
             return math.log(max(24.0 - end + width, width) / width)
-        var = (_PRIOR_END_SD**2 + max(a[_END_SS + kind], 0.0)) / (1.0 + w) * (1.0 + 1.0 / w)
-        sd, mean = math.sqrt(var), a[_END_MEAN + kind]
+        var = (_PRIOR_END_SD**2 + max(st.end_ss[kind], 0.0)) / (1.0 + w) * (1.0 + 1.0 / w)
+        sd, mean = math.sqrt(var), st.end_mean[kind]
         lo = _log_normal_sf((end - width - mean) / sd)
         hi = _log_normal_sf((end - mean) / sd)
         if lo < -700.0:
@@ -392,26 +464,26 @@ class Absence(WindowModel):
         return -math.log(-math.expm1(hi - lo)) if hi < lo else 690.0
 
     def _find_day_start(self, hours: int) -> None:
-        a = self.a
-        a[_DAY_START_AT] = float(hours)
+        cells, st = self.cells, self.stats
+        st.day_start_at = float(hours)
         by_hour = [0.0] * 24
         share: list[float | None] = [None] * CELLS
         for c in range(CELLS):
-            seen = a[_SEEN + c]
+            seen = cells[_SEEN + c]
             if seen > 0.0:
-                share[c] = a[_ACTIVE + c] / seen
-                by_hour[c % 24] += a[_ACTIVE + c] / seen
+                share[c] = cells[_ACTIVE + c] / seen
+                by_hour[c % 24] += cells[_ACTIVE + c] / seen
         # the quietest hour, on the UTC day whose alignment leaves the weekend the quieter
         start = float(align_day_start(quietest_hour(by_hour), share))
-        old_began = a[_DAY] * 24.0 + a[_DAY_START]
-        if start != a[_DAY_START] and a[_DAY] >= 0.0:
+        old_began = st.day * 24.0 + st.day_start
+        if start != st.day_start and st.day >= 0.0:
             # days counted from the new start: the current day must not lie in its future
             today = (hours - start) // 24.0
-            if a[_DAY] > today:
-                a[_DAY] = today
-                if a[_DAY_BEGAN] >= 0.0:
-                    a[_DAY_BEGAN] = today * 24.0 + start
-        a[_DAY_START] = start
+            if st.day > today:
+                st.day = today
+                if st.day_began >= 0.0:
+                    st.day_began = today * 24.0 + start
+        st.day_start = start
         self._adopt_current_day(hours, old_began)
 
     def _adopt_current_day(self, hours: int, old_began: float) -> None:
@@ -420,17 +492,17 @@ class Absence(WindowModel):
         Else a team's first working-day end would be learned only on its fourth day, and
         until then any silence could be the day ending (a team silent on its third day
         would go unnoticed)."""
-        a = self.a
-        if a[_DAY] < 0.0 or a[_DAY_BEGAN] >= 0.0 or hours < a[_T0H] + 24.0:
+        st = self.stats
+        if st.day < 0.0 or st.day_began >= 0.0 or hours < st.first_hour + 24.0:
             return
-        today = (hours - a[_DAY_START]) // 24.0
-        began = today * 24.0 + a[_DAY_START]
-        if a[_DAY] != today or began < a[_T0H]:
+        today = (hours - st.day_start) // 24.0
+        began = today * 24.0 + st.day_start
+        if st.day != today or began < st.first_hour:
             return
-        if a[_LAST_ACTIVE] >= 0.0:  # measured from where the day began before
-            last = a[_LAST_ACTIVE] + old_began - began
-            a[_LAST_ACTIVE] = last if last > 0.0 else -1.0
-        a[_DAY_BEGAN] = began
+        if st.last_active >= 0.0:  # measured from where the day began before
+            last = st.last_active + old_began - began
+            st.last_active = last if last > 0.0 else -1.0
+        st.day_began = began
 
     @classmethod
     def check_spec(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from detectors.recent import RecentPoints
 from engine.atomic_output import OutputError, discard, written_whole
@@ -39,30 +40,11 @@ def nothing_replayed(report: ReplayReport) -> str | None:
 
 def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
     out = args.out or str(Path(config.state_dir) / "replay-incidents.jsonl")
-    if args.truth and not args.report:
-        raise ReplayError("--truth FILE goes with --report FILE (the report shows the comparison)")
-    try:
-        truth = read_truth(args.truth) if args.truth else None
-    except TruthError as exc:
-        raise ReplayError(str(exc)) from None
+    truth = _truth(args)
     recent = RecentPoints() if args.report else None
     try:
         with written_whole([out, args.notifications, args.report]) as partial:
-            options = ReplayOptions(
-                paths=args.paths,
-                out=partial[0],
-                rules=args.rules,
-                control=args.control,
-                time_range=TimeRange(args.time_from, args.time_to),
-                strict=args.strict,
-                workers=args.workers,
-                processes=args.processes,
-                notifications=partial[1],
-                sort_memory_mb=args.sort_memory,
-                progress=Progress(sys.stderr, enabled=False if args.quiet else None),
-                recent=recent,
-            )
-            report = _run(config, options, notify=args.notify)
+            report = _run(config, _options(args, partial, recent), notify=args.notify)
             why = nothing_replayed(report)
             report.out = None if why else out
             print_summary(report)
@@ -71,17 +53,59 @@ def replay(args: argparse.Namespace, config: SpanwatchConfig) -> int:
                 print(f"spanwatch: nothing replayed: {why}; no output written", file=sys.stderr)
                 return EXIT_NOTHING_REPLAYED
             if recent is not None and partial[2] is not None and partial[0] is not None:
-                from engine.report.build import build_report
-
-                html = build_report(report, partial[0], args.paths, recent, truth)
-                try:
-                    Path(partial[2]).write_text(html, encoding="utf-8")
-                except OSError as exc:
-                    raise OutputError(f"cannot write {args.report}: {exc.strerror}") from None
-                print(f"  report: {args.report}", file=sys.stdout)
+                _write_report(args, report, partial[0], partial[2], recent, truth)
     except OutputError as exc:
         raise ReplayError(str(exc)) from None
     return 0
+
+
+def _truth(args: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """The labelled incidents of `--truth`, read before anything runs."""
+    if args.truth and not args.report:
+        raise ReplayError("--truth FILE goes with --report FILE (the report shows the comparison)")
+    try:
+        return read_truth(args.truth) if args.truth else None
+    except TruthError as exc:
+        raise ReplayError(str(exc)) from None
+
+
+def _options(
+    args: argparse.Namespace, partial: list[str | None], recent: RecentPoints | None
+) -> ReplayOptions:
+    """The command line as replay options, writing to the outputs' partial files."""
+    return ReplayOptions(
+        paths=args.paths,
+        out=partial[0],
+        rules=args.rules,
+        control=args.control,
+        time_range=TimeRange(args.time_from, args.time_to),
+        strict=args.strict,
+        workers=args.workers,
+        processes=args.processes,
+        notifications=partial[1],
+        sort_memory_mb=args.sort_memory,
+        progress=Progress(sys.stderr, enabled=False if args.quiet else None),
+        recent=recent,
+    )
+
+
+def _write_report(
+    args: argparse.Namespace,
+    report: ReplayReport,
+    incidents: str,
+    partial_report: str,
+    recent: RecentPoints,
+    truth: list[dict[str, Any]] | None,
+) -> None:
+    """The HTML report of `--report`, from the incidents written and the points seen."""
+    from engine.report.build import build_report
+
+    html = build_report(report, incidents, args.paths, recent, truth)
+    try:
+        Path(partial_report).write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {args.report}: {exc.strerror}") from None
+    print(f"  report: {args.report}", file=sys.stdout)
 
 
 def _run(config: SpanwatchConfig, options: ReplayOptions, *, notify: bool) -> ReplayReport:

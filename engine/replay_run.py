@@ -7,7 +7,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -367,46 +367,11 @@ def _control_line(report: dict[str, Any]) -> str:
 def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
     summary: Summary | None = report.result.summary
     stats = summary.stats if summary else {}
-    events = stats.get("events", 0)
-    rate = events / report.seconds if report.seconds > 0 else 0.0
-    for line in stats.get("bad_examples", []):
-        print(f"bad line: {line}", file=err)
-    bad = stats.get("bad_lines", 0)
-    if bad > len(stats.get("bad_examples", [])):
-        print(f"bad line: … and {bad - len(stats['bad_examples'])} more", file=err)
-    for line in report.quarantine_examples:
-        print(f"quarantined: {line}", file=err)
-    if report.quarantined > len(report.quarantine_examples):
-        more = report.quarantined - len(report.quarantine_examples)
-        print(f"quarantined: … and {more} more", file=err)
-    for rep in report.result.reports:
-        print(f"control: {_control_line(rep.to_dict())}", file=err)
-    print(
-        f"replayed {report.files} file(s): {_n(events)} events in {report.seconds:.1f} s "
-        f"({_n(rate)} events/s)",
-        file=out,
-    )
-    print(
-        f"  lines {_n(stats.get('lines', 0))} · bad lines {_n(bad)} · late {_n(stats.get('late', 0))}"
-        f" · outside --from/--to {_n(stats.get('outside_range', 0))}"
-        f" · control events {_n(stats.get('control_events', 0))}"
-        f" · duplicates {_n(stats.get('duplicates', 0))}"
-        f" · quarantined {_n(report.quarantined)}",
-        file=out,
-    )
+    _print_problems(report, stats, err)
+    _print_counts(report, stats, out)
     if summary is None:
         return
-    opened = summary.incidents_opened
-    print(f"  incidents opened: {sum(opened.values())}", file=out)
-    if opened:
-        width = max(len(rule) for rule, _sev in opened)
-        print(f"    {'rule or detector':<{width}}  {'severity':<8}  opened", file=out)
-        order = ["critical", "high", "medium", "low", "info"]
-        for (rule, sev), count in sorted(
-            opened.items(),
-            key=lambda kv: (order.index(kv[0][1]) if kv[0][1] in order else 9, kv[0][0]),
-        ):
-            print(f"    {rule:<{width}}  {sev:<8}  {count}", file=out)
+    _print_incidents_opened(summary.incidents_opened, out)
     if summary.transitions:
         parts = ", ".join(
             f"{k.removeprefix('incident.')} {v}" for k, v in sorted(summary.transitions.items())
@@ -419,3 +384,58 @@ def print_summary(report: ReplayReport, out: TextIO = sys.stdout, err: TextIO = 
         print(f"  incident log: {report.out} ({report.result.log_lines} lines)", file=out)
     if report.result.notification_count:
         print(f"  notifications: {report.result.notification_count}", file=out)
+
+
+def _print_problems(report: ReplayReport, stats: dict[str, Any], err: TextIO) -> None:
+    """Bad and quarantined lines (the first few, then how many more) and control reports."""
+    for line in stats.get("bad_examples", []):
+        print(f"bad line: {line}", file=err)
+    bad = stats.get("bad_lines", 0)
+    if bad > len(stats.get("bad_examples", [])):
+        print(f"bad line: … and {bad - len(stats['bad_examples'])} more", file=err)
+    for line in report.quarantine_examples:
+        print(f"quarantined: {line}", file=err)
+    if report.quarantined > len(report.quarantine_examples):
+        more = report.quarantined - len(report.quarantine_examples)
+        print(f"quarantined: … and {more} more", file=err)
+    for rep in report.result.reports:
+        print(f"control: {_control_line(rep.to_dict())}", file=err)
+
+
+def _print_counts(report: ReplayReport, stats: dict[str, Any], out: TextIO) -> None:
+    """Events replayed and how fast, then what happened to the lines read."""
+    events = stats.get("events", 0)
+    rate = events / report.seconds if report.seconds > 0 else 0.0
+    print(
+        f"replayed {report.files} file(s): {_n(events)} events in {report.seconds:.1f} s "
+        f"({_n(rate)} events/s)",
+        file=out,
+    )
+    print(
+        f"  lines {_n(stats.get('lines', 0))} · bad lines {_n(stats.get('bad_lines', 0))}"
+        f" · late {_n(stats.get('late', 0))}"
+        f" · outside --from/--to {_n(stats.get('outside_range', 0))}"
+        f" · control events {_n(stats.get('control_events', 0))}"
+        f" · duplicates {_n(stats.get('duplicates', 0))}"
+        f" · quarantined {_n(report.quarantined)}",
+        file=out,
+    )
+
+
+_SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+
+
+def _print_incidents_opened(opened: Mapping[tuple[str, str], int], out: TextIO) -> None:
+    """Incidents opened, as a table by severity (most severe first), then rule."""
+    print(f"  incidents opened: {sum(opened.values())}", file=out)
+    if not opened:
+        return
+    width = max(len(rule) for rule, _sev in opened)
+    print(f"    {'rule or detector':<{width}}  {'severity':<8}  opened", file=out)
+
+    def rank(item: tuple[tuple[str, str], int]) -> tuple[int, str]:
+        (rule, sev), _count = item
+        return (_SEVERITY_ORDER.index(sev) if sev in _SEVERITY_ORDER else 9, rule)
+
+    for (rule, sev), count in sorted(opened.items(), key=rank):
+        print(f"    {rule:<{width}}  {sev:<8}  {count}", file=out)

@@ -91,8 +91,7 @@ class DeliveryStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
         if "in_flight" not in columns:  # a state directory from before the column existed
             self._db.execute("ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
-        rows = self._db.execute("SELECT receiver, COUNT(*) FROM outbox GROUP BY receiver")
-        self._backlog: Counter[str] = Counter(dict(rows.fetchall()))
+        self._backlog: Counter[str] = self._count_backlog()
 
     # -- outbox -------------------------------------------------------------------------------
 
@@ -101,42 +100,40 @@ class DeliveryStore:
     ) -> list[str]:
         """Adds (receiver, key, body) rows; per row QUEUED, DUPLICATE or BACKLOG_FULL."""
         now = self._clock()
-        results: list[str] = []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for receiver, key, body in items:
-                    done = self._db.execute(
-                        "SELECT 1 FROM delivery_log WHERE receiver = ? AND key = ?", (receiver, key)
-                    ).fetchone()
-                    if done:
-                        results.append(DUPLICATE)
-                        continue
-                    if max_backlog is not None and self._backlog[receiver] >= max_backlog:
-                        results.append(BACKLOG_FULL)
-                        continue
-                    cursor = self._db.execute(
-                        "INSERT OR IGNORE INTO outbox (receiver, key, body, enqueued_at) "
-                        "VALUES (?, ?, ?, ?)",
-                        (receiver, key, body, now),
-                    )
-                    if cursor.rowcount:
-                        self._backlog[receiver] += 1
-                        results.append(QUEUED)
-                    else:
-                        results.append(DUPLICATE)
+                results = [self._enqueue_one(row, now, max_backlog) for row in items]
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
-                self._backlog = Counter(
-                    dict(
-                        self._db.execute(
-                            "SELECT receiver, COUNT(*) FROM outbox GROUP BY receiver"
-                        ).fetchall()
-                    )
-                )
+                self._backlog = self._count_backlog()
                 raise
         return results
+
+    def _enqueue_one(self, row: tuple[str, str, str], now: float, max_backlog: int | None) -> str:
+        """One row inside `enqueue_many`'s transaction (the lock held)."""
+        receiver, key, body = row
+        done = self._db.execute(
+            "SELECT 1 FROM delivery_log WHERE receiver = ? AND key = ?", (receiver, key)
+        ).fetchone()
+        if done:
+            return DUPLICATE
+        if max_backlog is not None and self._backlog[receiver] >= max_backlog:
+            return BACKLOG_FULL
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO outbox (receiver, key, body, enqueued_at) VALUES (?, ?, ?, ?)",
+            (receiver, key, body, now),
+        )
+        if not cursor.rowcount:
+            return DUPLICATE
+        self._backlog[receiver] += 1
+        return QUEUED
+
+    def _count_backlog(self) -> Counter[str]:
+        """Outbox rows per receiver, as the database holds them."""
+        rows = self._db.execute("SELECT receiver, COUNT(*) FROM outbox GROUP BY receiver")
+        return Counter(dict(rows.fetchall()))
 
     def next_pending(self, receiver: str, exclude: frozenset[int] = frozenset()) -> Pending | None:
         """The oldest outbox row of `receiver` whose seq is not in `exclude` (being worked on)."""

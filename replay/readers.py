@@ -158,28 +158,37 @@ def read_lines(
                 source = raw if is_s3(f.path) else f.path
                 yield from parquet_rows(source, f.display, start_line)
                 return
-            # an S3 object is a raw stream (S3ObjectReader); a local file is buffered already
-            buffered = (
-                io.BufferedReader(cast(io.RawIOBase, raw), LINE_BUFFER) if is_s3(f.path) else raw
-            )
-            if position is not None:
-                position.stream = raw
-            stream = _maybe_gunzip(buffered, f, head)
-            for number, line in enumerate(stream, 1):
+            for number, line in enumerate(_text_lines(f, raw, head, position), 1):
                 if number < start_line:
                     continue
                 line = line.rstrip(b"\r\n")
                 if line and not line.isspace():
                     yield number, line
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise HistoryError(
+    except (EOFError, zlib.error, gzip.BadGzipFile, StorageReadError, OSError) as exc:
+        raise _read_error(f, exc, number) from None
+
+
+def _text_lines(
+    f: HistoryFile, raw: BinaryIO, head: bytes, position: ReadPosition | None
+) -> Iterator[bytes]:
+    """The raw lines of a text file, gunzipped if it is gzip; `position` follows the bytes read."""
+    # an S3 object is a raw stream (S3ObjectReader); a local file is buffered already
+    buffered = io.BufferedReader(cast(io.RawIOBase, raw), LINE_BUFFER) if is_s3(f.path) else raw
+    if position is not None:
+        position.stream = raw
+    return iter(_maybe_gunzip(buffered, f, head))
+
+
+def _read_error(f: HistoryFile, exc: BaseException, number: int) -> HistoryError:
+    """A failed read as the one-line error that names the file and the last line read whole."""
+    if isinstance(exc, EOFError | zlib.error | gzip.BadGzipFile):
+        return HistoryError(
             f"{f.display}: truncated or corrupt gzip data after line {number} ({exc})"
-        ) from None
-    except StorageReadError as exc:
+        )
+    if isinstance(exc, StorageReadError):
         where = f"after line {number}" if number else "before the first line"
-        raise HistoryError(f"{f.display}: read failed {where} ({one_line(exc)})") from None
-    except OSError as exc:
-        raise HistoryError(f"{f.display}: read failed after line {number} ({exc})") from None
+        return HistoryError(f"{f.display}: read failed {where} ({one_line(exc)})")
+    return HistoryError(f"{f.display}: read failed after line {number} ({exc})")
 
 
 def _open(f: HistoryFile) -> AbstractContextManager[BinaryIO]:

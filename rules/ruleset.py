@@ -651,20 +651,32 @@ def _compile_correlation(
     condition = _correlation_condition(doc, rule, kind, collection, problems)
     if condition is None:
         return None
-    group_by = tuple(rule.group_by or ())
     aliases = {
         alias.alias: {rule_id_of(ref.rule): field for ref, field in alias.mapping.items()}
         for alias in rule.aliases
     }
+    group_by = tuple(rule.group_by or ())
     aggregated = (kind, referenced, group_by, rule.timespan.seconds, condition.value_fields)
     state_key = _state_key(aggregated, aliases, [detections[r].fingerprint for r in referenced])
-    spec = CorrelationSpec(
+    spec = _correlation_spec(rule, referenced, condition, ext, state_key)
+    return spec, _feeds(spec, aliases), bool(rule.generate)
+
+
+def _correlation_spec(
+    rule: SigmaCorrelationRule,
+    referenced: list[str],
+    condition: _CorrelationCondition,
+    ext: SpanwatchExtension,
+    state_key: str,
+) -> CorrelationSpec:
+    """The correlation as it runs, from the Sigma rule and its spanwatch extension."""
+    return CorrelationSpec(
         rule_id=rule_id_of(rule) or "",
         title=rule.title,
         severity=_severity(rule),
-        type=kind,
+        type=str(rule.type),
         rules=tuple(referenced),
-        group_by=group_by,
+        group_by=tuple(rule.group_by or ()),
         timespan=float(rule.timespan.seconds),
         timespan_text=rule.timespan.spec,
         conditions=condition.conditions,
@@ -678,7 +690,6 @@ def _compile_correlation(
         dedup=ext.dedup.compiled() if ext.dedup is not None else None,
         state_key=state_key,
     )
-    return spec, _feeds(spec, aliases), bool(rule.generate)
 
 
 def _state_key(

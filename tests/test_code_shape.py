@@ -17,20 +17,11 @@ PACKAGES = ("engine", "rules", "detectors", "notifiers", "replay", "compliance")
 MAX_LINES = 40
 
 # Long functions not yet split into named pieces, with their length when listed.
-NOT_YET_SPLIT = {
-    "compliance/live_drift.py::AdherenceDrift._signal",  # 47
-    "engine/otlp/model_identity.py::_claude",  # 43
-    "engine/otlp/normalised_event.py::finish_log",  # 47
-    "engine/replay_command.py::replay",  # 45
-    "notifiers/channels/slack_blocks.py::_incident_blocks",  # 46
-    "notifiers/channels/sns.py::build_publish",  # 43
-    "notifiers/store.py::DeliveryStore.enqueue_many",  # 41
-    "replay/readers.py::read_lines",  # 43
-}
+NOT_YET_SPLIT: set[str] = set()
 
-# Long functions in modules being reshaped for other reasons at the same time (the rule set's
-# builders, the replay runner, the dataflow, the detectors): listed as they are, and not held to
-# the "only shrinks" check, so that splitting them elsewhere needs no edit here.
+# Long functions in modules being reshaped for other reasons at the same time (the detectors
+# and the dataflow): listed as they are, and not held to the "only shrinks" check, so that
+# splitting them elsewhere needs no edit here. Nothing outside detectors/ and engine/flow/.
 BEING_RESHAPED = {
     "detectors/csvseries.py::read_series",  # 45
     "detectors/detectorset.py::DetectorState._close",  # 71
@@ -40,12 +31,6 @@ BEING_RESHAPED = {
     "detectors/slice_attribution.py::attribute",  # 52
     "detectors/slice_state.py::SliceState._close",  # 43
     "engine/flow/dataflow.py::build_dataflow",  # 91
-    "engine/replay_run.py::print_summary",  # 55
-    "engine/replay_run.py::run_replay",  # 107
-    "rules/ruleset.py::RuleSet._on_match",  # 63
-    "rules/ruleset.py::_compile_correlation",  # 121
-    "rules/ruleset.py::_compile_detection",  # 45
-    "rules/ruleset.py::build_ruleset",  # 89
 }
 
 
@@ -72,6 +57,13 @@ def long_functions() -> dict[str, int]:
                 if lines > MAX_LINES:
                     found[f"{path.relative_to(ROOT).as_posix()}::{name}"] = lines
     return found
+
+
+def test_only_detectors_and_the_dataflow_may_be_reshaped_elsewhere() -> None:
+    outside = sorted(
+        name for name in BEING_RESHAPED if not name.startswith(("detectors/", "engine/flow/"))
+    )
+    assert not outside, f"split these instead of listing them: {outside}"
 
 
 def test_no_new_function_is_longer_than_the_limit() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import bytewax.operators as op
@@ -26,7 +27,7 @@ Step = Callable[[Any, Any], tuple[Any, Iterable[Any]]]
 Substitute = Callable[[Any], list[Any]]
 
 
-class _Logic(StatefulBatchLogic):
+class _Logic(StatefulBatchLogic[Any, Any, Any]):
     def __init__(
         self,
         name: str,
@@ -47,7 +48,7 @@ class _Logic(StatefulBatchLogic):
         out: list[Any] = []
         step = self.step
         for value in values:
-            ok, result = self.quarantine.run(self.name, value, lambda v=value: step(self.state, v))
+            ok, result = self.quarantine.run(self.name, value, partial(step, self.state, value))
             if ok and result is not None:
                 self.state, emitted = result
                 out.extend(emitted)

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, cast
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
@@ -48,7 +49,7 @@ from engine.flow.items import (
     Tick,
     ToOrder,
 )
-from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup
+from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup, ShardState
 from engine.flow.shard_lanes import ReplayShard, ShardChunk, split_for_shards
 from engine.flow.steps import (
     DecodeState,
@@ -56,7 +57,6 @@ from engine.flow.steps import (
     OrderState,
     Recall,
     Result,
-    ShardState,
     decode_sorted,
     fresh,
     match,
@@ -154,9 +154,9 @@ class _Steps:
 
 def build_dataflow(
     setup: RunSetup,
-    source: Source,
+    source: Source[tuple[str, Any]],
     partitions: list[str],
-    sink: Sink,
+    sink: Sink[tuple[str, Any]],
     *,
     live: bool = False,
     persist: bool = False,
@@ -180,7 +180,7 @@ def build_dataflow(
         lanes = op.branch(
             "to_order_or_shards", op.flat_map("match", decoded, steps.match_sorted), _is_order
         )
-        matched = lanes.trues
+        matched = cast("op.KeyedStream[ToOrder]", lanes.trues)  # what _is_order let by
     epochs = keyed("order", matched, steps.order)
     shares = op.branch("to_incidents_or_shards", op.map("addressed", epochs, _addressed), _is_book)
     to_shards = op.map("by_shard", shares.falses, steps.by_shard)

@@ -231,17 +231,23 @@ class ShardState:
             ok, hits = quarantine.run(
                 "correlate_and_detect",
                 {"correlation": cid, "watermark": watermark},
-                lambda c=cid: [rule_hit(h) for h in self.correlations[c].advance(watermark)],
+                partial(self._correlation_hits, cid, watermark),
             )
             out.extend(hits if ok and hits else [])
         for did in sorted(self.detectors):
             ok, hits = quarantine.run(
                 "correlate_and_detect",
                 {"detector": did, "watermark": watermark},
-                lambda d=did: [signal_hit(s) for s in self.detectors[d].advance(watermark)],
+                partial(self._detector_hits, did, watermark),
             )
             out.extend(hits if ok and hits else [])
         return out
+
+    def _correlation_hits(self, cid: str, watermark: float) -> list[Hit]:
+        return [rule_hit(h) for h in self.correlations[cid].advance(watermark)]
+
+    def _detector_hits(self, did: str, watermark: float) -> list[Hit]:
+        return [signal_hit(s) for s in self.detectors[did].advance(watermark)]
 
     def _update_all(self, items: list[Any], quarantine: Quarantine) -> list[Hit]:
         """The epoch's items: each detector takes its observations in one call, each correlation

@@ -23,7 +23,8 @@ import pickle
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import orjson
 
@@ -246,7 +247,7 @@ class OrderState:
         for epoch in order.release(watermark):
             for addressed in self._split(setup, epoch, now, recall):
                 if addressed.dest == INCIDENTS and clocks is not None:
-                    released.append(addressed.msg)
+                    released.append(cast(EpochMsg, addressed.msg))
                 else:
                     out.append(addressed)
         if clocks is not None:
@@ -285,7 +286,11 @@ class OrderState:
         self, setup: RunSetup, epoch: Epoch, recall: Recall | None
     ) -> list[tuple[float, str, Any]]:
         """(time, source, payload) of an epoch's items: unpickled, or recalled from the log."""
-        missing = [w.ref for w in epoch.items if isinstance(w, Waiting) and w.blob is None]
+        missing = [
+            w.ref
+            for w in epoch.items
+            if isinstance(w, Waiting) and w.ref is not None and w.blob is None
+        ]
         found = recall(missing) if missing and recall is not None else {}
         out: list[tuple[float, str, Any]] = []
         for item in epoch.items:
@@ -300,9 +305,11 @@ class OrderState:
                 out.append((item.time, item.source, load_state(item.blob)))
                 continue
             ok, windowed = setup.quarantine.run(
-                "order", {"ref": item.ref}, lambda w=item: setup.match(found[w.ref][1])[1]
+                "order",
+                {"ref": item.ref},
+                partial(_recalled_windows, setup, found, cast(Ref, item.ref)),
             )
-            if ok:
+            if ok and windowed is not None:
                 out.append((item.time, item.source, Matched([], windowed)))
         return out
 
@@ -338,6 +345,13 @@ class OrderState:
         return out
 
 
+def _recalled_windows(
+    setup: RunSetup, found: dict[Ref, tuple[str, dict[str, Any]]], ref: Ref
+) -> list[tuple[str, Any]]:
+    """What the windows need of an event recalled from the intake log."""
+    return setup.match(found[ref][1])[1]
+
+
 def shard_step(
     setup: RunSetup, shard: str, state: ShardState | None, msg: EpochMsg
 ) -> tuple[ShardState, EpochMsg]:
@@ -356,8 +370,8 @@ class Summary:
 
     stats: dict[str, Any]
     shard_stats: dict[str, Any]
-    incidents_opened: Counter
-    transitions: Counter
+    incidents_opened: Counter[tuple[str, str]]
+    transitions: Counter[str]
 
 
 class IncidentStage:
@@ -377,8 +391,8 @@ class IncidentStage:
         self.version = STATE_VERSION
         self.merger = EpochMerger([ORDER, *setup.shard_names])
         self.book = IncidentBook(setup.config.incidents)
-        self.opened: Counter = Counter()
-        self.transitions: Counter = Counter()
+        self.opened: Counter[tuple[str, str]] = Counter()
+        self.transitions: Counter[str] = Counter()
         self.live = False
         self.ticks: deque[Tick] = deque()
         self.prompted = False  # the first tick's hits and controls are applied
@@ -440,12 +454,10 @@ class IncidentStage:
         for _t, _rank, _pos, item in keyed:
             if isinstance(item, Hit):
                 self._apply(
-                    "incidents", quarantine, item, lambda h=item: self.book.on_hit(h, at=at), out
+                    "incidents", quarantine, item, partial(self.book.on_hit, item, at=at), out
                 )
             else:
-                self._apply(
-                    "incidents", quarantine, item, lambda c=item: self.book.on_control(c), out
-                )
+                self._apply("incidents", quarantine, item, partial(self.book.on_control, item), out)
         self._emit(self.book.advance(epoch.watermark), out)
         if epoch.final:
             merged: dict[str, Any] = {}
@@ -459,10 +471,10 @@ class IncidentStage:
         """Live: hits that need no window and control events, applied at the tick's time."""
         self.clock = at = max(self.clock, tick.at)
         for hit in tick.hits:
-            self._apply("incidents", quarantine, hit, lambda h=hit: self.book.on_hit(h, at=at), out)
+            self._apply("incidents", quarantine, hit, partial(self.book.on_hit, hit, at=at), out)
         for ticket, control in tick.controls:
             outputs = self._apply(
-                "incidents", quarantine, control, lambda c=control: self.book.on_control(c), out
+                "incidents", quarantine, control, partial(self.book.on_control, control), out
             )
             if ticket is not None:
                 answer = next((o for o in outputs if isinstance(o, ControlReport)), None)

@@ -59,7 +59,7 @@ from engine.incidents.grouping import (
 from engine.incidents.model import SEVERITY_RANK, Hit, Output, Transition, report
 from engine.incidents.muting import Muting
 from engine.incidents.noise_budget import NoiseBudget, storm_fingerprint
-from engine.incidents.route_tree import RouteOptions, build_routes, route_of
+from engine.incidents.route_tree import RouteOptions, build_routes
 from engine.incidents.state import Group, Incident
 from engine.incidents.timers import ESCALATE, FLUSH, FORGET, RESOLVE, Due, Timers
 from engine.timeutil import iso
@@ -378,7 +378,7 @@ class IncidentBook:
             state = incident.escalation
             if state is None and options.escalation is not None:
                 policy = self._policies[options.escalation]
-                incident.escalation = esc.start_escalation(policy, group.key, at)
+                incident.escalation = esc.start_escalation(policy, group, at)
                 self._timers.schedule(ESCALATE, incident.fingerprint, at + policy.levels[0].timeout)
             elif state is not None and state.held and state.group == group.key:
                 self._timers.schedule(ESCALATE, incident.fingerprint, esc.resume(state, at))
@@ -388,12 +388,13 @@ class IncidentBook:
         out: list[Output] = []
         batches: dict[tuple[str, int], list[Incident]] = defaultdict(list)
         pages: dict[tuple[str, int], list[str]] = {}  # receivers of that level of that group
+        routes: dict[str, str] = {}  # group key -> its route's path
         for fp in sorted(fingerprints):
             incident = self._incidents.get(fp)
             if incident is None or incident.status != "firing" or incident.escalation is None:
                 continue
             state = incident.escalation
-            route = self._grouping.routes[route_of(state.group)]
+            route = self._grouping.routes[state.route]
             if self._muting.route_muted(route.options, at) or self._muted(incident, at):
                 esc.hold(state)  # resumes with a full timeout once announced again
                 continue
@@ -404,9 +405,10 @@ class IncidentBook:
             self._timers.schedule(ESCALATE, fp, due)
             out.append(self._log("incident.escalated", incident, at))
             batches[(state.group, state.level)].append(incident)
+            routes[state.group] = state.route
             pages[(state.group, state.level)] = esc.level_receivers(state, state.level)
         for (key, level), incidents in sorted(batches.items()):
-            group = self._grouping.groups.get(key) or Group(key, route_of(key), {}, at)
+            group = self._grouping.groups.get(key) or Group(key, routes[key], {}, at)
             payload = [i.to_dict() for i in incidents]
             for receiver in pages[(key, level)]:
                 out.append(

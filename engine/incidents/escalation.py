@@ -12,17 +12,18 @@ from collections import defaultdict
 
 from engine.incidents.config import EscalationPolicy
 from engine.incidents.route_tree import RouteOptions
-from engine.incidents.state import Escalation, Incident
+from engine.incidents.state import Escalation, Group, Incident
 
 
-def start_escalation(policy: EscalationPolicy, group_key: str, at: float) -> Escalation:
+def start_escalation(policy: EscalationPolicy, group: Group, at: float) -> Escalation:
     """The incident's escalation record at level 0, its first timeout counting from `at`."""
     levels = tuple((tuple(level.receivers), level.timeout) for level in policy.levels)
     return Escalation(
         policy=policy.name,
         levels=levels,
         repeat=policy.repeat,
-        group=group_key,
+        group=group.key,
+        route=group.route,
         next_at=at + levels[0][1],
         paged=sorted(set(levels[0][0])),
     )

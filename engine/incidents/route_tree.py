@@ -112,8 +112,3 @@ def group_labels(options: RouteOptions, labels: Mapping[str, str]) -> dict[str, 
 
 def group_key(node: RouteNode, labels: Mapping[str, str]) -> str:
     return node.path + ":" + json.dumps(group_labels(node.options, labels), sort_keys=True)
-
-
-def route_of(key: str) -> str:
-    """The path of the route an aggregation group key (see `group_key`) belongs to."""
-    return key.split(":", 1)[0]

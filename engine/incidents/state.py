@@ -20,12 +20,20 @@ class Escalation:
     policy: str
     levels: tuple[tuple[tuple[str, ...], float], ...]  # (receivers, timeout) snapshot
     repeat: int
-    group: str  # the aggregation group whose route started it (for muting and labels)
+    group: str  # the aggregation group that started it (its key)
+    route: str  # the path of that group's route (whose muting and receivers apply)
     level: int = 0
     round: int = 0
     next_at: float | None = None
     held: bool = False  # muted when due: waits for the next unmuted flush of its group
     paged: list[str] = field(default_factory=list)  # every receiver paged so far, sorted
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Records saved before the route was kept beside the group take it from the group's
+        key, which begins with the route's path and a colon."""
+        if "route" not in state:
+            state = {**state, "route": state["group"].split(":", 1)[0]}
+        self.__dict__.update(state)
 
 
 @dataclass

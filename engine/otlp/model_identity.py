@@ -31,7 +31,7 @@ one shape for both (`sonnet`, `3.5` / `4.5`). Anything that is not a known provi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 UNKNOWN = "unknown"
@@ -276,45 +276,66 @@ def _claude(name: str, profile: str) -> ModelIdentity:
     """An Anthropic model name (any generation, any suffix) -> its identity."""
     name = name.split("[", 1)[0]  # Claude Code's `[1m]` context marker
     name, _, vertex_snapshot = name.partition("@")
-    candidate = name
-    while True:  # `claude-v2:1` is a version; `claude-v2:1:18k` a context window of it
-        legacy = _LEGACY.get(candidate)
-        if legacy is not None:
-            canonical, family, version = legacy
-            return ModelIdentity(
-                f"anthropic.{canonical}", "anthropic", family, version, "", profile
-            )
-        if ":" not in candidate:
-            break
-        candidate = candidate.rsplit(":", 1)[0]
+    legacy, candidate = _legacy(name)
+    if legacy is not None:
+        canonical, family, version = legacy
+        return ModelIdentity(f"anthropic.{canonical}", "anthropic", family, version, "", profile)
     tokens = _version_dots_to_dashes(candidate).split("-")
     if tokens[0] != _CLAUDE:
         return ModelIdentity(UNKNOWN, "anthropic", profile=profile)
-    kept: list[str] = []
-    numbers: list[str] = []
-    family = ""
-    snapshot = vertex_snapshot if vertex_snapshot.isdigit() else ""
+    parts = _ClaudeParts(snapshot=vertex_snapshot if vertex_snapshot.isdigit() else "")
     for part in tokens[1:]:
-        if part.isdigit() and len(part) == _SNAPSHOT_DIGITS:
-            snapshot = part
-        elif part == "latest" or (part[:1] == "v" and part[1:].isdigit()):
-            continue  # an alias of the newest snapshot; a Bedrock `-v1` suffix
-        elif part.isdigit() and len(part) <= 2 and len(numbers) < 2:
-            numbers.append(part)
-            kept.append(part)
-        elif part.isalpha() and not family:
-            family = part
-            kept.append(part)
-        elif part:
-            kept.append(part)
-    if family and kept[:1] == [family] and numbers[1:] == ["0"] and kept[-1] == "0":
-        kept.pop()  # `claude-opus-4-0` is `claude-opus-4`
-        numbers.pop()
+        parts.add(part)
+    parts.drop_point_zero()
+    kept = parts.kept
     if not kept or not all(part.isascii() and part.isalnum() for part in kept):
         return ModelIdentity(UNKNOWN, "anthropic", profile=profile)
     canonical = "anthropic.claude-" + "-".join(kept)
-    version = ".".join(numbers)
-    return ModelIdentity(canonical, "anthropic", family or _CLAUDE, version, snapshot, profile)
+    version = ".".join(parts.numbers)
+    family = parts.family or _CLAUDE
+    return ModelIdentity(canonical, "anthropic", family, version, parts.snapshot, profile)
+
+
+def _legacy(name: str) -> tuple[tuple[str, str, str] | None, str]:
+    """A legacy name's (canonical, family, version), or None; and the name without the
+    `:n` suffixes tried: `claude-v2:1` is a version, `claude-v2:1:18k` a context window of it."""
+    candidate = name
+    while True:
+        legacy = _LEGACY.get(candidate)
+        if legacy is not None or ":" not in candidate:
+            return legacy, candidate
+        candidate = candidate.rsplit(":", 1)[0]
+
+
+@dataclass
+class _ClaudeParts:
+    """The dash-separated parts of a Claude name, sorted as they are read."""
+
+    snapshot: str = ""
+    family: str = ""
+    kept: list[str] = field(default_factory=list)  # the parts of the canonical name
+    numbers: list[str] = field(default_factory=list)  # the version's numbers
+
+    def add(self, part: str) -> None:
+        if part.isdigit() and len(part) == _SNAPSHOT_DIGITS:
+            self.snapshot = part
+        elif part == "latest" or (part[:1] == "v" and part[1:].isdigit()):
+            return  # an alias of the newest snapshot; a Bedrock `-v1` suffix
+        elif part.isdigit() and len(part) <= 2 and len(self.numbers) < 2:
+            self.numbers.append(part)
+            self.kept.append(part)
+        elif part.isalpha() and not self.family:
+            self.family = part
+            self.kept.append(part)
+        elif part:
+            self.kept.append(part)
+
+    def drop_point_zero(self) -> None:
+        """`claude-opus-4-0` is `claude-opus-4`."""
+        family, kept, numbers = self.family, self.kept, self.numbers
+        if family and kept[:1] == [family] and numbers[1:] == ["0"] and kept[-1] == "0":
+            kept.pop()
+            numbers.pop()
 
 
 def _version_dots_to_dashes(name: str) -> str:

@@ -91,14 +91,7 @@ def finish_log(
     """Attributes of one log record -> the normalised event; Claude Code events get their name."""
     params = event.get("tool_parameters")
     if isinstance(params, str) and params.startswith("{"):
-        try:
-            parsed = orjson.loads(params)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            for key, value in parsed.items():
-                if not isinstance(value, dict | list):
-                    event[f"tool_parameters.{key}"] = value
+        _spread_tool_parameters(event, params)
     if isinstance(body, dict):
         for key, value in body.items():
             event.setdefault(f"body.{key}", value)
@@ -110,20 +103,40 @@ def finish_log(
     event["trace_id"] = trace_id
     event["span_id"] = span_id
     event["parent_span_id"] = None
+    error = _is_error(name, event, severity_number)
+    event["status"] = "error" if error else "ok"
+    if error and "error_type" not in event:
+        _fill_error_type(event)
+    return aliases.settle(event)
+
+
+def _spread_tool_parameters(event: dict[str, Any], params: str) -> None:
+    """A tool call's JSON parameters -> `tool_parameters.<key>` fields (scalars only)."""
+    try:
+        parsed = orjson.loads(params)
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(parsed, dict):
+        for key, value in parsed.items():
+            if not isinstance(value, dict | list):
+                event[f"tool_parameters.{key}"] = value
+
+
+def _is_error(name: str, event: dict[str, Any], severity_number: Any) -> bool:
+    """An API error event, an unsuccessful one, or a record of error severity."""
     try:
         severity = int(severity_number or 0)
     except (TypeError, ValueError):
         severity = 0
-    error = (
-        name.endswith("api_error") or _falsy(event.get("success")) or severity >= _ERROR_SEVERITY
-    )
-    event["status"] = "error" if error else "ok"
-    if error and "error_type" not in event:
-        for key in ("error", "status_code"):
-            if event.get(key) is not None:
-                event["error_type"] = str(event[key])
-                break
-    return aliases.settle(event)
+    return name.endswith("api_error") or _falsy(event.get("success")) or severity >= _ERROR_SEVERITY
+
+
+def _fill_error_type(event: dict[str, Any]) -> None:
+    """An error without an `error_type` takes its error message or its status code."""
+    for key in ("error", "status_code"):
+        if event.get(key) is not None:
+            event["error_type"] = str(event[key])
+            return
 
 
 # Columns in which exports of spans and log records to tables (Parquet, a warehouse) keep the

@@ -54,8 +54,28 @@ def fallback_text(notification: Notification) -> str:
 
 
 def _incident_blocks(notification: Notification, incident: dict[str, Any]) -> list[dict[str, Any]]:
-    severity = str(incident.get("severity", "info")).lower()
+    """One incident: its summary and fields, its evidence, its id and runbook, its buttons."""
+    blocks = [_summary_block(notification, incident)]
+    evidence = evidence_text(incident)
+    if evidence:
+        fence = "```"
+        body = truncate(escape(evidence), SECTION_CHARS - 2 * len(fence) - 1)
+        blocks.append({"type": "section", "text": _mrkdwn(f"{fence}{body}{fence}")})
     incident_id = str(incident.get("id", ""))
+    context = [f"id `{escape(incident_id)}`"]
+    runbook = runbook_url(incident)
+    if runbook:
+        context.insert(0, f"<{runbook}|Runbook>")
+    blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context), CONTEXT_CHARS)]})
+    open_incident = str(incident.get("status", notification.status)) not in CLOSED_STATUSES
+    if incident_id and open_incident and notification.status != "resolved":
+        blocks.append(_actions_block(incident, incident_id[:BUTTON_VALUE_CHARS]))
+    return blocks
+
+
+def _summary_block(notification: Notification, incident: dict[str, Any]) -> dict[str, Any]:
+    """Title, severity, status and rule, then the counts, times and group as fields."""
+    severity = str(incident.get("severity", "info")).lower()
     summary = (
         f"{SEVERITY_EMOJI.get(severity, '')} *{escape(incident_title(incident))}*\n"
         f"severity *{escape(severity)}* · status *{escape(incident.get('status', '?'))}* · "
@@ -68,37 +88,23 @@ def _incident_blocks(notification: Notification, incident: dict[str, Any]) -> li
         ("Escalation", incident.get("escalation_level", notification.escalation_level)),
     ]
     fields += sorted((incident.get("group") or {}).items())
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "text": _mrkdwn(summary),
-            "fields": [
-                _mrkdwn(f"*{escape(name)}*\n{escape(value)}", FIELD_CHARS)
-                for name, value in fields[:MAX_FIELDS]
-            ],
-        }
-    ]
-    evidence = evidence_text(incident)
-    if evidence:
-        fence = "```"
-        body = truncate(escape(evidence), SECTION_CHARS - 2 * len(fence) - 1)
-        blocks.append({"type": "section", "text": _mrkdwn(f"{fence}{body}{fence}")})
-    context = [f"id `{escape(incident_id)}`"]
-    runbook = runbook_url(incident)
-    if runbook:
-        context.insert(0, f"<{runbook}|Runbook>")
-    blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context), CONTEXT_CHARS)]})
-    open_incident = str(incident.get("status", notification.status)) not in CLOSED_STATUSES
-    if incident_id and open_incident and notification.status != "resolved":
-        value = incident_id[:BUTTON_VALUE_CHARS]
-        buttons = []
-        if incident.get("status") != "acknowledged":
-            buttons.append(_button("Acknowledge", ACK_ACTION, value, "primary"))
-        buttons.append(_button("Resolve", RESOLVE_ACTION, value, "danger"))
-        blocks.append(
-            {"type": "actions", "block_id": f"incident:{value}"[:255], "elements": buttons}
-        )
-    return blocks
+    return {
+        "type": "section",
+        "text": _mrkdwn(summary),
+        "fields": [
+            _mrkdwn(f"*{escape(name)}*\n{escape(value)}", FIELD_CHARS)
+            for name, value in fields[:MAX_FIELDS]
+        ],
+    }
+
+
+def _actions_block(incident: dict[str, Any], value: str) -> dict[str, Any]:
+    """Acknowledge (unless it is already) and Resolve, carrying the incident's id."""
+    buttons = []
+    if incident.get("status") != "acknowledged":
+        buttons.append(_button("Acknowledge", ACK_ACTION, value, "primary"))
+    buttons.append(_button("Resolve", RESOLVE_ACTION, value, "danger"))
+    return {"type": "actions", "block_id": f"incident:{value}"[:255], "elements": buttons}
 
 
 def _button(text: str, action_id: str, value: str, style: str) -> dict[str, Any]:

@@ -86,31 +86,7 @@ def _size(message: str, attrs: dict[str, dict[str, str]]) -> int:
 
 def build_publish(notification: Notification, config: SnsReceiverConfig) -> dict[str, Any]:
     """The keyword arguments of `sns.publish`, under the 256 KiB limit."""
-    default = truncate(one_line(notification), 1000)
-    steps = ((True, None), (False, None), (False, 1))
-    for evidence, incidents in steps:
-        full = _full_form(notification, evidence, incidents)
-        full_json = json.dumps(full, ensure_ascii=False, default=str)
-        message = json.dumps(
-            {"default": default, **dict.fromkeys(FULL_FORM_PROTOCOLS, full_json)},
-            ensure_ascii=False,
-        )
-        attrs = attributes(notification, full["truncated"])
-        if _size(message, attrs) <= MAX_MESSAGE_BYTES:
-            break
-    else:
-        # still too large: only the default text is left, cut to fit
-        attrs = attributes(notification, True)
-        budget = MAX_MESSAGE_BYTES - _size("", attrs) - 200
-        marker = json.dumps(
-            {"truncated": True, "headline": headline(notification), "key": notification.key}
-        )
-        message = json.dumps(
-            {
-                "default": truncate(default, max(100, budget // 2)),
-                **dict.fromkeys(FULL_FORM_PROTOCOLS, marker),
-            }
-        )
+    message, attrs = _message_that_fits(notification)
     kwargs: dict[str, Any] = {
         "TopicArn": config.topic_arn,
         "Subject": subject(notification, config.subject_prefix),
@@ -127,6 +103,34 @@ def build_publish(notification: Notification, config: SnsReceiverConfig) -> dict
             f"{incident}:{notification.transition}:{notification.at}"
         )
     return kwargs
+
+
+def _message_that_fits(notification: Notification) -> tuple[str, dict[str, Any]]:
+    """The message and its attributes: the full form with evidence, else without it, else
+    with one incident, else only the default text cut to fit."""
+    default = truncate(one_line(notification), 1000)
+    for evidence, incidents in ((True, None), (False, None), (False, 1)):
+        full = _full_form(notification, evidence, incidents)
+        full_json = json.dumps(full, ensure_ascii=False, default=str)
+        message = json.dumps(
+            {"default": default, **dict.fromkeys(FULL_FORM_PROTOCOLS, full_json)},
+            ensure_ascii=False,
+        )
+        attrs = attributes(notification, full["truncated"])
+        if _size(message, attrs) <= MAX_MESSAGE_BYTES:
+            return message, attrs
+    attrs = attributes(notification, True)
+    budget = MAX_MESSAGE_BYTES - _size("", attrs) - 200
+    marker = json.dumps(
+        {"truncated": True, "headline": headline(notification), "key": notification.key}
+    )
+    message = json.dumps(
+        {
+            "default": truncate(default, max(100, budget // 2)),
+            **dict.fromkeys(FULL_FORM_PROTOCOLS, marker),
+        }
+    )
+    return message, attrs
 
 
 class SnsReceiver:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import pickle
 import random
+from array import array
 
 import pytest
 from hypothesis import given, settings
@@ -275,10 +276,15 @@ def test_an_absence_model_saved_before_it_knew_when_days_end_loads_and_scores():
     m = Absence(AbsenceParams(step=STEP))
     for i in range(300):
         m.learn_one(float(i % 7), MONDAY + i * STEP)
-    a, p = m.__getstate__()
+    # As it was saved before the end-of-day fields: the sums, then the first eight scalars.
+    s = m.stats
+    scalars = [s.run_hazard, s.run_windows, s.anomalous, s.points, s.first_hour]
+    scalars += [s.day_start, s.day_start_at, s.flagged_at]
     old = Absence.__new__(Absence)
-    old.__setstate__((a[: 4 * 168 + 8], p))  # as it was before the end-of-day fields
+    old.__setstate__((array("f", m.cells) + array("f", scalars), m.p))
     t = MONDAY + 300 * STEP
+    assert old.stats.points == 300 and old.stats.day == -1.0  # kept, and started fresh
     assert 0.0 <= old.score_one(0.0, t) <= 1.0
     old.learn_one(0.0, t)
-    assert len(old.a) == len(m.a)
+    assert old.cells.tobytes() != m.cells.tobytes()  # it learned
+    assert len(old.cells) == len(m.cells)

@@ -1,3 +1,6 @@
+import pickle
+
+from engine.incidents.state import Escalation
 from engine.timeutil import iso
 
 from .helpers import T0, book, control, hit, moves, notes
@@ -145,3 +148,32 @@ def test_without_an_escalation_policy_nothing_escalates():
     out += b.advance(T0 + 6 * 3600)
     assert moves(out, "incident.escalated") == []
     assert [n.receiver for n in notes(out)] == ["slack"]
+
+
+def test_an_escalation_carries_its_route_and_one_saved_without_it_resumes_the_same():
+    """Escalation records once kept only their group's key; one restored from then takes the
+    route from the key's front and escalates exactly as a record that kept it."""
+    config = pager_config()
+    config["route"]["routes"] = [
+        {"matchers": ["severity=critical"], "receiver": "war-room"},
+        {"matchers": ["team=core"], "receiver": "core-room", "group_by": ["user"]},
+    ]
+    b = book(**config)
+    b.on_hit(hit(T0, severity="critical", resolve_after=DAY))
+    b.on_hit(hit(T0 + 1, team="core", user="bob:ops", resolve_after=DAY))
+    b.advance(T0 + 60)
+    records = {i.escalation.route: i.escalation for i in b._incidents.values()}
+    assert sorted(records) == ["root.0", "root.1"]
+    assert all(e.group.startswith(route + ":") for route, e in records.items())
+    old = pickle.loads(pickle.dumps(b))
+    for incident in old._incidents.values():
+        saved = {k: v for k, v in vars(incident.escalation).items() if k != "route"}
+        record = Escalation.__new__(Escalation)
+        record.__setstate__(saved)
+        incident.escalation = record
+    assert {i.escalation.route for i in old._incidents.values()} == set(records)
+    later = T0 + 6 * 3600
+    paged = pages(b.advance(later))
+    assert pages(old.advance(later)) == paged
+    assert [p[1] for p in paged if p[2] == "incident.escalated"] == ["lead"] * 2 + ["cto"] * 2
+    assert moves(b.advance(later + 1)) == moves(old.advance(later + 1))
