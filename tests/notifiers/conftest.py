@@ -13,6 +13,7 @@ from notifiers.dispatcher import Dispatcher
 from notifiers.model import Notification
 from tests.loopback_ports import free_port
 from tests.notifiers.fakes import FakeService, Reply
+from tests.patience import PATIENCE
 
 
 def make_incident(n: int = 1, **overrides: Any) -> dict[str, Any]:
@@ -60,7 +61,7 @@ FAST = {
     "backoff_initial_seconds": 0.01,
     "backoff_max_seconds": 0.05,
     "jitter": 0.0,
-    "timeout_seconds": 1.0,
+    "timeout_seconds": 60.0,  # a busy machine's moto may take seconds: no send times out here
     "breaker_reset_seconds": 0.05,
     "max_attempts": 4,
 }
@@ -71,7 +72,7 @@ def fast_config(receivers: list[Any], **delivery: Any) -> NotifiersConfig:
     return NotifiersConfig(receivers=receivers, delivery=DeliveryConfig(**{**FAST, **delivery}))
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = PATIENCE) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -88,7 +89,7 @@ def deliver_all(
     dispatcher.start()
     for notification in notifications:
         dispatcher.submit(notification)
-    dispatcher.close(timeout=10)
+    dispatcher.close(timeout=PATIENCE)  # returns once everything is delivered
     return dispatcher.stats
 
 
