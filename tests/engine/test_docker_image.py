@@ -217,11 +217,11 @@ def test_the_health_check_asks_the_api_port_the_configuration_gives(tmp_path):
         deadline = time.monotonic() + PATIENCE
         while not server.server.started and time.monotonic() < deadline:
             time.sleep(0.02)
-        up = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+        up = subprocess.run(argv, capture_output=True, text=True, timeout=PATIENCE, env=env)
     finally:
         server.stop()
         intake.close()
-    down = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+    down = subprocess.run(argv, capture_output=True, text=True, timeout=PATIENCE, env=env)
     assert (up.returncode, down.returncode) == (0, 1), up.stdout + down.stdout
     assert up.stdout.startswith(f"healthy: http://127.0.0.1:{port}/healthz")
     assert down.stdout.startswith(f"unhealthy: http://127.0.0.1:{port}/healthz")

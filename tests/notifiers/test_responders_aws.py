@@ -365,7 +365,7 @@ def test_a_timeout_after_sending_is_in_doubt(service, tmp_path, in_doubt, reques
                 function="slow",
                 endpoint_url=lambda_api.url,
                 check=False,
-                timeout_seconds=0.3,
+                timeout_seconds=2.0,  # the held reply misses it, a prompt one does not
                 **options,
             )
         ]
@@ -389,7 +389,7 @@ def test_an_action_left_in_doubt_runs_again_only_when_a_human_resends_it(service
                 function="slow",
                 endpoint_url=lambda_api.url,
                 check=False,
-                timeout_seconds=0.3,
+                timeout_seconds=2.0,  # the held reply misses it, a prompt one does not
             )
         ]
     )

@@ -111,7 +111,7 @@ def run_cli(base: str, **tokens: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env={**env, **tokens},
-        timeout=60,
+        timeout=PATIENCE,
     )
 
 
