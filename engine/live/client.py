@@ -22,6 +22,7 @@ ANSWER_SECONDS = 60  # a write's answer waits for the engine (live.control_wait_
 class ApiError(Exception):
     pass
 
+
 def call(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
     """One request; the token comes from the environment, never from the command line:
     the read token for reads when it is set, else the write token."""
