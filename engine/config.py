@@ -130,6 +130,12 @@ class LiveConfig(BaseModel):
         "last answered requests)",
     )
     rules_poll_seconds: float = Field(5.0, gt=0, description="how often rule files are checked")
+    control_wait_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="how long an API write (ack, resolve, silence) waits for the engine to apply "
+        "it before answering 202 with the accepted event (it is applied later all the same)",
+    )
     kafka: KafkaConfig | None = Field(
         None, description="Kafka topics to read OTLP from, besides the receivers (off when unset)"
     )

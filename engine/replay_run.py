@@ -20,7 +20,7 @@ from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
 from engine.flow.dataflow import build_dataflow
 from engine.flow.items import RunStats
-from engine.flow.local_cluster import ClusterError, LocalCluster, free_loopback_addresses
+from engine.flow.local_cluster import ClusterError, run_cluster
 from engine.flow.quarantine import EXAMPLES
 from engine.flow.replay_process import ReplayProcess
 from engine.flow.replay_source import SortedHistorySource, partition_names, split_history
@@ -283,22 +283,23 @@ def _run_cluster(
     notify: Callable[[Notification], None] | None,
 ) -> list[float]:
     """The dataflow on a cluster of local processes; the CPU seconds each of them spent."""
-    body = ReplayProcess(
-        setup,
-        files,
-        free_loopback_addresses(options.processes),
-        options.workers,
-        CLUSTER_EPOCH,
-        options.out,
-        options.notifications,
-        collect_notifications=notify is not None,
-    )
-    with LocalCluster(options.processes, spill, body) as cluster:
-        cluster.start()
-        try:
-            outcomes = cluster.wait()
-        except ClusterError as exc:
-            raise ReplayError(str(exc)) from None
+
+    def body(addresses: list[str]) -> ReplayProcess:
+        return ReplayProcess(
+            setup,
+            files,
+            addresses,
+            options.workers,
+            CLUSTER_EPOCH,
+            options.out,
+            options.notifications,
+            collect_notifications=notify is not None,
+        )
+
+    try:
+        outcomes = run_cluster(options.processes, spill, body)
+    except ClusterError as exc:
+        raise ReplayError(str(exc)) from None
     _gather(outcomes, result, setup, source, notify)
     return [outcome["cpu"] for outcome in outcomes]
 

@@ -16,6 +16,7 @@ from engine.timeutil import iso
 
 TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
 READ_TOKEN_ENV = "SPANWATCH_API_READ_TOKEN"  # noqa: S105 - the name of the variable
+ANSWER_SECONDS = 60  # a write's answer waits for the engine (live.control_wait_seconds) first
 
 
 class ApiError(Exception):
@@ -36,7 +37,7 @@ def call(base: str, method: str, path: str, body: dict[str, Any] | None = None) 
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=ANSWER_SECONDS) as response:  # noqa: S310
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         try:

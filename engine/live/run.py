@@ -314,6 +314,7 @@ class LiveEngine:
             metrics=self.metrics.render,
             metrics_open=self.config.metrics.auth == "none",
             health_extra=self._health,
+            control_wait=self.config.live.control_wait_seconds,
         )
 
     def _cloudwatch(self) -> CloudWatchPublisher | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -11,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
+
+from tests.loopback_ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_764_316_800.0
@@ -86,9 +87,9 @@ class Capture(BaseHTTPRequestHandler):
 
 
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on: from this worker's own slice below the ephemeral range, where
+    no other test's server (bound to port 0) can be given it meanwhile."""
+    return free_port()
 
 
 def config(tmp_path: Path, port: int) -> Path:

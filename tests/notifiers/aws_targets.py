@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 import boto3
 
 from tests.notifiers.conftest import free_port
+from tests.patience import PATIENCE
 
 ACTION_TARGETS = {"AWSEvents.PutEvents", "AWSStepFunctions.StartExecution", "AmazonSQS.SendMessage"}
 
@@ -56,10 +57,10 @@ class MotoProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while True:
             try:
-                with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=1):
+                with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=5):
                     break
             except OSError:
                 if time.monotonic() > deadline or self._process.poll() is not None:

@@ -13,6 +13,7 @@ from notifiers.dispatcher import Dispatcher
 from notifiers.model import Notification
 from tests.loopback_ports import free_port
 from tests.notifiers.fakes import FakeService, Reply
+from tests.patience import PATIENCE
 
 
 def make_incident(n: int = 1, **overrides: Any) -> dict[str, Any]:
@@ -60,7 +61,7 @@ FAST = {
     "backoff_initial_seconds": 0.01,
     "backoff_max_seconds": 0.05,
     "jitter": 0.0,
-    "timeout_seconds": 1.0,
+    "timeout_seconds": 60.0,  # a busy machine's moto may take seconds: no send times out here
     "breaker_reset_seconds": 0.05,
     "max_attempts": 4,
 }
@@ -71,7 +72,7 @@ def fast_config(receivers: list[Any], **delivery: Any) -> NotifiersConfig:
     return NotifiersConfig(receivers=receivers, delivery=DeliveryConfig(**{**FAST, **delivery}))
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = PATIENCE) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -88,7 +89,7 @@ def deliver_all(
     dispatcher.start()
     for notification in notifications:
         dispatcher.submit(notification)
-    dispatcher.close(timeout=10)
+    dispatcher.close(timeout=PATIENCE)  # returns once everything is delivered
     return dispatcher.stats
 
 
@@ -107,20 +108,20 @@ def service() -> Iterator[Callable[[Callable], FakeService]]:
         fake.stop()
 
 
-@pytest.fixture(scope="session")
-def aws_env() -> Iterator[None]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    patch.delenv("AWS_PROFILE", raising=False)
-    yield
-    patch.undo()
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test credentials for AWS clients, for this test only: set for the whole session they
+    stayed in the environment of every later test of the same worker (botocore then logs that
+    it found them, which changed what a later command printed)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 @pytest.fixture(scope="session")
-def moto_url(aws_env: None) -> Iterator[str]:
-    """moto's server on a free loopback port (SNS, SQS, Secrets Manager)."""
+def moto_server() -> Iterator[str]:
+    """moto's server on a free loopback port (SNS, SQS, Secrets Manager), once per worker."""
     from moto.server import ThreadedMotoServer
 
     port = free_port()
@@ -130,14 +131,26 @@ def moto_url(aws_env: None) -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture
+def moto_url(aws_env: None, moto_server: str) -> str:
+    """moto's server's URL, with test credentials in the environment."""
+    return moto_server
+
+
 @pytest.fixture(scope="session")
-def moto_process(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def moto_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """moto's server as its own process, recording requests (for responders' targets)."""
     from tests.notifiers.aws_targets import MotoProcess
 
     moto = MotoProcess(tmp_path_factory.mktemp("moto") / "recording.jsonl")
     yield moto
     moto.stop()
+
+
+@pytest.fixture
+def moto_process(aws_env: None, moto_server_process: Any) -> Any:
+    """moto's server process, with test credentials in the environment."""
+    return moto_server_process
 
 
 def responders_config(responders: list[Any], **delivery: Any) -> NotifiersConfig:

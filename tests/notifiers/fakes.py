@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.patience import PATIENCE
+
 
 @dataclass
 class Recorded:
@@ -36,6 +38,9 @@ class Reply:
     body: bytes | str = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    # answered only once the test releases it (or the fake stops): later than any client's
+    # timeout however slow the machine, where a fixed delay could race the client's clock
+    held: bool = False
 
 
 class FakeService:
@@ -46,6 +51,7 @@ class FakeService:
         self._script: list[Reply] = []
         self._responder = responder
         self._lock = threading.Lock()
+        self.released = threading.Event()
         service = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,6 +71,8 @@ class FakeService:
                 request.status = reply.status
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.held:
+                    service.released.wait(PATIENCE)
                 body = reply.body.encode() if isinstance(reply.body, str) else reply.body
                 try:
                     self.send_response(reply.status)
@@ -96,7 +104,7 @@ class FakeService:
         with self._lock:
             self._script.extend(replies)
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Recorded]:
+    def wait_for(self, count: int, timeout: float = PATIENCE) -> list[Recorded]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -106,6 +114,7 @@ class FakeService:
         raise AssertionError(f"expected {count} requests, got {len(self.requests)}")
 
     def stop(self) -> None:
+        self.released.set()
         self._server.shutdown()
         self._server.server_close()
 

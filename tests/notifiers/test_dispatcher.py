@@ -17,6 +17,7 @@ from notifiers.config import FileReceiverConfig, WebhookReceiverConfig
 from notifiers.dispatcher import Dispatcher
 from tests.notifiers.conftest import deliver_all, fast_config, make_notification, wait_until
 from tests.notifiers.fakes import Reply
+from tests.patience import PATIENCE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,14 +59,14 @@ def test_restart_in_the_middle_of_a_retry_loop_neither_loses_nor_duplicates(
     second = Dispatcher(config, tmp_path)
     second.start()
     second.submit(make_notification(receiver="hook"))  # the engine re-emits after recovery
-    second.close(timeout=5)
+    second.close(timeout=PATIENCE)
     assert second.stats["sent"] == 1 and second.stats["deduplicated"] == 1
     assert answered_ok(fake) == 1 and len(fake.requests) == 2
 
     third = Dispatcher(config, tmp_path)
     third.start()
     third.submit(make_notification(receiver="hook"))
-    third.close(timeout=5)
+    third.close(timeout=PATIENCE)
     assert third.stats["deduplicated"] == 1 and len(fake.requests) == 2
 
 
@@ -137,7 +138,7 @@ def test_a_full_intake_queue_dead_letters_instead_of_blocking(tmp_path) -> None:
     letter = json.loads((tmp_path / "dead-letters.jsonl").read_text())
     assert letter["reason"] == "intake queue full" and letter["notification"]["key"] == "k2"
     dispatcher.start()
-    dispatcher.close(timeout=5)
+    dispatcher.close(timeout=PATIENCE)
     assert dispatcher.stats["sent"] == 2 and dispatcher.stats["queue_full"] == 1
 
 
@@ -147,7 +148,7 @@ def test_a_full_backlog_dead_letters_the_overflow(tmp_path) -> None:
     for i in range(3):
         dispatcher.submit(make_notification(key=f"k{i}", receiver="log"))
     dispatcher.start()  # the journal takes all three in one batch
-    dispatcher.close(timeout=5)
+    dispatcher.close(timeout=PATIENCE)
     stats = dispatcher.stats
     assert stats["sent"] == 1 and stats["backlog_full"] == 2 and stats["dead_lettered"] == 2
 
@@ -180,13 +181,12 @@ def test_breaker_opens_after_repeated_failures_and_pauses_the_receiver(service, 
 
 
 def test_a_slow_receiver_does_not_hold_up_the_others(service, tmp_path) -> None:
-    slow = service(lambda _r: Reply(200, "ok", delay=1.0))
+    slow = service(lambda _r: Reply(200, "ok", held=True))
     config = fast_config(
         [
             WebhookReceiverConfig(name="slow", url=slow.url + "/in"),
             FileReceiverConfig(name="log"),
         ],
-        timeout_seconds=5,
     )
     dispatcher = Dispatcher(config, tmp_path)
     dispatcher.start()
@@ -195,7 +195,8 @@ def test_a_slow_receiver_does_not_hold_up_the_others(service, tmp_path) -> None:
     dispatcher.submit(make_notification(receiver="log"))
     wait_until(lambda: (tmp_path / "incidents.jsonl").exists())
     assert dispatcher.stats["receivers"].get("slow", {}).get("sent", 0) == 0  # still busy
-    dispatcher.close(timeout=5)
+    slow.released.set()
+    dispatcher.close(timeout=PATIENCE)
     assert dispatcher.stats["sent"] == 2
 
 

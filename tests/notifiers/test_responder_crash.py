@@ -39,6 +39,7 @@ from tests.notifiers.aws_targets import (
     make_state_machine,
 )
 from tests.notifiers.conftest import deliver_all, make_notification, responders_config
+from tests.patience import PATIENCE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -142,7 +143,7 @@ def test_a_kill_between_sending_and_recording_neither_loses_nor_repeats(
         ]
     )
     try:
-        assert proxy.held.wait(30), "the action never reached AWS"
+        assert proxy.held.wait(PATIENCE), "the action never reached AWS"
     finally:
         os.kill(engine.pid, signal.SIGKILL)
         engine.wait()

@@ -355,7 +355,7 @@ def accepted(_request: Recorded) -> Reply:
 def test_a_timeout_after_sending_is_in_doubt(service, tmp_path, in_doubt, requests, outcome):
     """Lambda got the invocation but its answer came too late: it may have run."""
     lambda_api = service(accepted)
-    lambda_api.script(Reply(202, "", {"Content-Type": "application/json"}, delay=1.0))
+    lambda_api.script(Reply(202, "", {"Content-Type": "application/json"}, held=True))
     options = {"in_doubt": in_doubt} if in_doubt else {}
     config = responders_config(
         [
@@ -365,7 +365,7 @@ def test_a_timeout_after_sending_is_in_doubt(service, tmp_path, in_doubt, reques
                 function="slow",
                 endpoint_url=lambda_api.url,
                 check=False,
-                timeout_seconds=0.3,
+                timeout_seconds=2.0,  # the held reply misses it, a prompt one does not
                 **options,
             )
         ]
@@ -380,7 +380,7 @@ def test_a_timeout_after_sending_is_in_doubt(service, tmp_path, in_doubt, reques
 
 def test_an_action_left_in_doubt_runs_again_only_when_a_human_resends_it(service, tmp_path):
     lambda_api = service(accepted)
-    lambda_api.script(Reply(202, "", {"Content-Type": "application/json"}, delay=1.0))
+    lambda_api.script(Reply(202, "", {"Content-Type": "application/json"}, held=True))
     config = responders_config(
         [
             LambdaResponderConfig(
@@ -389,7 +389,7 @@ def test_an_action_left_in_doubt_runs_again_only_when_a_human_resends_it(service
                 function="slow",
                 endpoint_url=lambda_api.url,
                 check=False,
-                timeout_seconds=0.3,
+                timeout_seconds=2.0,  # the held reply misses it, a prompt one does not
             )
         ]
     )

@@ -17,6 +17,7 @@ import uvicorn
 from notifiers.channels.slack_blocks import ACK_ACTION, RESOLVE_ACTION
 from notifiers.slack_actions import controls_from_payload, make_slack_actions_app
 from tests.notifiers.conftest import free_port
+from tests.patience import PATIENCE
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_800_000_000.0
@@ -49,7 +50,7 @@ def callback() -> Iterator[tuple[str, list[dict]]]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + PATIENCE
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.01)
     yield f"http://127.0.0.1:{port}/slack/actions", received

@@ -20,6 +20,7 @@ from engine.live.otlp_http import make_otlp_app
 from engine.live.run import _listen, _Server
 from engine.otlp.aliases import AliasTable
 from engine.otlp.event_checks import TimeBounds
+from tests.patience import PATIENCE
 
 from .intakes import logged_events, temporary_intake
 
@@ -68,7 +69,7 @@ def receivers(
         http.start()
         grpc.start()
         try:
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + PATIENCE
             while not http.server.started and time.monotonic() < deadline:
                 http.thread.join(0.02)
             assert http.server.started, "the OTLP/HTTP receiver did not start"

@@ -15,6 +15,7 @@ import pytest
 from engine.live.api import make_api_app
 from engine.live.run import _listen, _Server
 from engine.live.views import Views
+from tests.patience import PATIENCE
 
 from .intakes import temporary_intake
 
@@ -50,7 +51,7 @@ def api(token: str | None, read_token: str | None) -> Iterator[str]:
             _listen("127.0.0.1:0"),
         )
         server.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PATIENCE
         while not server.server.started and time.monotonic() < deadline:
             server.thread.join(0.02)
         try:
@@ -110,7 +111,7 @@ def run_cli(base: str, **tokens: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env={**env, **tokens},
-        timeout=60,
+        timeout=PATIENCE,
     )
 
 

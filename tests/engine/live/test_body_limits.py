@@ -19,6 +19,7 @@ from engine.live.inbox import Inbox, estimate_bytes
 from engine.live.run import _listen, _Server
 from engine.live.views import Views
 from notifiers.slack_actions import make_slack_actions_app
+from tests.patience import PATIENCE
 
 from .intakes import temporary_intake
 from .rawhttp import declare_only, endless_chunks
@@ -148,7 +149,7 @@ def api_server() -> Iterator[str]:
         app = make_api_app(Views(), intake, token=API_TOKEN, slack_actions=slack)
         server = _Server(app, _listen("127.0.0.1:0"))
         server.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PATIENCE
         while not server.server.started and time.monotonic() < deadline:
             server.thread.join(0.02)
         try:

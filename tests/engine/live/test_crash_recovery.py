@@ -41,6 +41,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from engine.live.intake import decode_events
 from engine.live.wal import IntakeLog
 from engine.live.wal_format import EVENTS
+from tests.patience import PATIENCE
 
 from ..test_live_engine import (
     INGEST_AUTH,
@@ -117,7 +118,7 @@ class Engine:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        wait_until_healthy(f"http://127.0.0.1:{self.api}", self.log, poll=0.05)
+        wait_until_healthy(f"http://127.0.0.1:{self.api}", self.log, poll=0.05, proc=self.proc)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -138,7 +139,7 @@ class Engine:
 
     def incidents(self) -> list[dict]:
         answer = httpx.get(
-            f"http://127.0.0.1:{self.api}/v1/incidents?status=all", headers=READ_AUTH, timeout=5
+            f"http://127.0.0.1:{self.api}/v1/incidents?status=all", headers=READ_AUTH, timeout=30
         )
         return answer.json()["incidents"]
 
@@ -266,7 +267,7 @@ def test_sigkills_at_random_moments_lose_nothing_answered_and_repeat_nothing(tmp
         for client in clients:
             client.join(timeout=30)
     # everything sent so far is taken in; let the windows and the hits catch up
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + PATIENCE
     events = logged_events(engine.state)
     expected = Counter(event["user"] for event in events)
     while time.monotonic() < deadline:

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
+from tests.patience import wait_until
+
 from ..test_live_engine import INGEST_AUTH, Engine
 from .test_poison_values import span
 
@@ -37,14 +39,12 @@ def test_a_failing_recovery_store_restarts_the_dataflow_and_loses_nothing(tmp_pa
     try:
         assert export(base, "before") == 200
         engine.wait_for(lambda i: i["group"].get("user") == "before", "the first incident")
-        time.sleep(1.5)  # a few snapshots (every 0.5 s) are in the store
         store = [tmp_path / "state" / "recovery" / "part-0.sqlite3-wal"]  # its writes go here
+        wait_until(lambda: store[0].exists() and store[0].stat().st_size > 0, "a snapshot")
+        time.sleep(1.5)  # a few more snapshots (every 0.5 s) are in the store
         if not immutable(store, True):
             pytest.skip("chattr +i is not available here (needs root on ext2/3/4, xfs or btrfs)")
-        deadline = time.monotonic() + 30
-        while "dataflow stopped" not in engine.log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert "dataflow stopped" in engine.log.read_text()
+        wait_until(lambda: "dataflow stopped" in engine.log.read_text(), "the dataflow to stop")
         assert engine.proc.poll() is None
         assert export(base, "meanwhile") == 200  # durable in the intake log, taken in later
         immutable(store, False)

@@ -6,6 +6,7 @@ the event, an ack visible on the very next read), never how many seconds they to
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from opentelemetry.trace import Status, StatusCode
 
 from engine.live.watermarks import pseudonym
 from engine.timeutil import parse_time
-from tests.engine.test_live_engine import INGEST_AUTH, TOKEN, Engine
+from tests.engine.test_live_engine import ANSWER_TIMEOUT, INGEST_AUTH, TOKEN, Engine
 from tests.notifiers.fakes import FakeService, slack_webhook_responder
+from tests.patience import PATIENCE
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BURST = """
@@ -88,10 +90,10 @@ def started():
 
 
 def event_time(engine: Engine) -> dict:
-    return httpx.get(f"{engine.base}/healthz").json()["event_time"]
+    return httpx.get(f"{engine.base}/healthz", timeout=30).json()["event_time"]
 
 
-def wait_until_windows_close(engine: Engine, t: float, timeout: float = 30.0) -> None:
+def wait_until_windows_close(engine: Engine, t: float, timeout: float = PATIENCE) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         closed = event_time(engine).get("windows_closed_to")
@@ -125,7 +127,7 @@ def test_a_client_ten_minutes_off_does_not_keep_another_clients_window_from_firi
             punctual.shell("make test", failed=True)
         incident = engine.wait_for(lambda i: i["rule_id"] == "failed-burst", "pia's burst")
         assert incident["group"] == {"user": "pia"}
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + PATIENCE
         sources = {}
         while time.monotonic() < deadline:
             sources = event_time(engine).get("sources", {})
@@ -167,7 +169,7 @@ def test_a_credential_in_a_command_reaches_slack_before_the_watermark_passes_it(
     client = Client(engine.otlp, "laptop-1", "kai")
     try:
         sent = client.shell(f"AWS_ACCESS_KEY_ID={SECRET} aws s3 ls")
-        (message,) = slack.wait_for(1, timeout=60)
+        (message,) = slack.wait_for(1, timeout=PATIENCE)
         watermark = parse_time(event_time(engine)["watermark"])
         assert watermark < sent  # delivered while the event's windows are still open
         text = message.body.decode()
@@ -200,25 +202,39 @@ def test_an_ack_is_visible_on_the_next_read_and_stops_escalation(tmp_path: Path,
     try:
         client.shell("curl -fsSL https://get.example.sh | sh")
         incident = engine.wait_for(lambda i: i["rule_id"] == "shell-pipe-to-shell", "incident")
+        ack = f"{engine.base}/v1/incidents/{incident['id']}/ack"
         answer = httpx.post(
-            f"{engine.base}/v1/incidents/{incident['id']}/ack", json={"by": "ana"}, headers=AUTH
+            f"{engine.base}/v1/incidents/{incident['id']}/ack",
+            json={"by": "ana"},
+            headers=AUTH,
+            timeout=ANSWER_TIMEOUT,
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["outcome"]["outcome"] == "applied"
         now = engine.read(f"/v1/incidents/{incident['id']}")
         assert now["status"] == "acknowledged" and now["acknowledged"]["by"] == "ana"
-        again = httpx.post(f"{engine.base}/v1/incidents/{incident['id']}/ack", headers=AUTH)
+        again = httpx.post(ack, headers=AUTH, timeout=ANSWER_TIMEOUT)
         assert again.status_code == 200 and again.json()["outcome"]["outcome"] == "unchanged"
         time.sleep(5)  # two escalation timeouts: an acknowledged incident stays where it is
         after = engine.read(f"/v1/incidents/{incident['id']}")
         assert after["escalation_level"] == now["escalation_level"]
-        resolved = httpx.post(f"{engine.base}/v1/incidents/{incident['id']}/resolve", headers=AUTH)
+        resolved = httpx.post(
+            f"{engine.base}/v1/incidents/{incident['id']}/resolve",
+            headers=AUTH,
+            timeout=ANSWER_TIMEOUT,
+        )
         assert resolved.status_code == 200
         assert engine.read(f"/v1/incidents/{incident['id']}")["status"] == ("resolved")
-        refused = httpx.post(f"{engine.base}/v1/incidents/{incident['id']}/ack", headers=AUTH)
+        refused = httpx.post(ack, headers=AUTH, timeout=ANSWER_TIMEOUT)
         assert refused.status_code == 409 and "resolved" in refused.json()["error"]
     finally:
         client.close()
     assert engine.stop() == 0
-    log = (tmp_path / "state" / "incident-log.jsonl").read_text()
-    assert '"incident.escalated"' not in log
+    # (a busy machine may take longer than the first level's timeout to acknowledge: an
+    # escalation before the acknowledgement is the policy working, none may come after it)
+    types = [
+        json.loads(line)["type"]
+        for line in (tmp_path / "state" / "incident-log.jsonl").read_text().splitlines()
+    ]
+    assert "incident.acknowledged" in types
+    assert "incident.escalated" not in types[types.index("incident.acknowledged") :]

@@ -20,6 +20,8 @@ import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
+from tests.patience import PATIENCE
+
 from ..test_live_engine import INGEST_AUTH, Engine
 from .test_poison_values import span
 
@@ -93,8 +95,8 @@ def test_a_full_disk_turns_ingest_away_and_the_engine_resumes_when_room_returns(
             ballast = fill(disk)
             # A request whose frame still fits in the log's last page is stored and answered
             # 200, rightly; once the engine has seen the disk full, every request is refused.
-            deadline = time.monotonic() + 30
-            while not httpx.get(f"{engine.base}/healthz").json()["disk_full"]:
+            deadline = time.monotonic() + PATIENCE
+            while not httpx.get(f"{engine.base}/healthz", timeout=30).json()["disk_full"]:
                 assert time.monotonic() < deadline, "the engine never saw the disk full"
                 time.sleep(0.2)
             refused = export(base, "while-full")
@@ -107,7 +109,7 @@ def test_a_full_disk_turns_ingest_away_and_the_engine_resumes_when_room_returns(
             assert engine.proc.poll() is None
 
             os.unlink(ballast)
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + PATIENCE
             answer = export(base, "after")
             while answer.status_code != 200 and time.monotonic() < deadline:
                 time.sleep(0.3)

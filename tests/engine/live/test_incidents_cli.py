@@ -20,6 +20,7 @@ from engine.live.intake import Intake
 from engine.live.run import _listen, _Server
 from engine.live.views import Views
 from engine.timeutil import iso, parse_time
+from tests.patience import PATIENCE
 
 from .intakes import temporary_intake
 
@@ -68,7 +69,7 @@ def api(monkeypatch) -> Iterator[Api]:
         app = make_api_app(views, intake, token=TOKEN, control_wait=0.2)
         server = _Server(app, _listen("127.0.0.1:0"))
         server.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PATIENCE
         while not server.server.started and time.monotonic() < deadline:
             time.sleep(0.02)
         try:

@@ -13,6 +13,7 @@ import pytest
 
 from engine.cli import main
 from tests.loopback_ports import free_port
+from tests.patience import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "spanwatch.yml"
@@ -43,7 +44,7 @@ def run(config: Path, **env: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "engine.cli", "run", "--config", str(config)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PATIENCE,
         env=environ,
     )
 

@@ -11,6 +11,7 @@ from detectors.usage import UsageRollup
 from engine.metrics.cloudwatch import CloudWatchPublisher, minute_data
 from engine.metrics.config import CloudWatchConfig
 from engine.metrics.usage_families import Usage
+from tests.patience import PATIENCE
 from tests.replay.moto_s3 import free_port, moto_server
 
 T0 = 1_764_547_200.0 + 3 * 3600 + 17  # 2025-12-01T03:00:17Z, mid-minute
@@ -156,7 +157,7 @@ def test_the_live_engine_puts_its_usage_into_cloudwatch(tmp_path):
             provider.shutdown()
             cw = client(url)
             scope = {"Team": "risk", "Repo": "models", "Workflow": "unknown"}
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + PATIENCE
             calls = 0.0
             while time.monotonic() < deadline:
                 calls = statistic(cw, "Calls", namespace="Spanwatch-Live", **scope, hours=48)

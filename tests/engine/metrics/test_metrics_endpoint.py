@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine.metrics.usage_families import TIME_EVERY
 from tests.engine.test_live_engine import INGEST_AUTH, INGEST_TOKEN, READ_AUTH, TOKEN, Engine
+from tests.patience import PATIENCE
 
 
 def scrape(engine: Engine, headers: dict[str, str] | None = None) -> dict[str, dict]:
@@ -124,7 +125,7 @@ def test_metrics_count_what_the_sdk_sent_and_what_was_refused(engine):
         == 200
     )
 
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + PATIENCE
     while True:
         m = scrape(engine)
         opened = value(m, "spanwatch_incident_transitions_total", type="opened")

@@ -82,11 +82,12 @@ def test_429_and_500_are_retried(service, tmp_path) -> None:
 
 
 def test_a_slow_teams_endpoint_times_out_and_is_retried(service, tmp_path) -> None:
-    fake, config, secrets = teams_setup(service, timeout_seconds=0.2)
-    fake.script(Reply(202, delay=0.7))
+    fake, config, secrets = teams_setup(service, timeout_seconds=1.0)
+    fake.script(Reply(202, held=True))
     stats = deliver_all(config, tmp_path, [make_notification(receiver="teams")], secrets=secrets)
-    assert stats["sent"] == 1 and stats["failed_attempts"] == 1
-    assert len(fake.requests) == 2
+    # every attempt but the last timed out: the held one always, a prompt one only when a busy
+    # machine stalls the client past its timeout
+    assert stats["sent"] == 1 and stats["failed_attempts"] == len(fake.requests) - 1 >= 1
 
 
 def test_a_rejected_card_is_dead_lettered_without_the_webhook_url(service, tmp_path) -> None:
