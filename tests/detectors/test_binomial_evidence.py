@@ -135,3 +135,28 @@ def test_evidence_is_a_parameter_that_may_be_off_but_not_negative():
     assert model(evidence=5).evidence == 5
     with pytest.raises(ValueError):
         model(evidence=-1)
+
+
+
+@pytest.mark.parametrize("seed", [4, 8, 15])
+def test_a_lone_persons_failures_between_pauses_add_up_to_a_team_burst(seed):
+    """One person is the team's only activity: two failures of four calls, a window of two
+    calls without failure, a silent window, then two failures of three. The evidence is
+    the sum over the last four steps, so the third active window pages; a pause or a lucky
+    window between does not start the count again."""
+    rng = random.Random(seed)
+    m = chart(evidence=4.5)
+    t = small_team_day(m, rng, 2000, rate=0.005)
+    scores = []
+    for hits, calls in [(2, 4), (0, 2), (0, 0), (2, 3)]:
+        t += STEP
+        if calls:
+            scores.append(m.score_one(hits / calls, t, calls))
+            m.learn_one(hits / calls, t, calls)
+    assert max(scores[:2]) < 0.5 <= scores[-1]
+    # the same windows with the first one out of reach (four steps back) are not enough
+    m2 = chart(evidence=4.5)
+    t = small_team_day(m2, random.Random(seed), 2000, rate=0.005)
+    m2.learn_one(0.5, t + STEP, 4)
+    m2.learn_one(0.0, t + 2 * STEP, 2)
+    assert m2.score_one(2 / 3, t + 6 * STEP, 3) < 0.5
