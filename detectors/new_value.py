@@ -191,6 +191,8 @@ class NewValue(WindowModel):
         if self.p.scope == "everyone":
             if root is None:
                 return []
+            if key and self.born is not None and not root.is_warm(t, warmup):
+                self.hold_own(key, x, root, t, warmup)
             return self.hold_news(key, root.new_values(x), root, t, warmup)
         if root is not None and self.is_young(t, warmup):
             several = self.p.min_new > 1
@@ -231,6 +233,19 @@ class NewValue(WindowModel):
                 continue
             now.append(v)
         return now
+
+    def hold_own(
+        self, key: tuple[str, ...], x: set[str], root: NewValue, t: float, warmup: float
+    ) -> None:
+        """During the warm-up, a person now calling where the organisation does whose own
+        earlier windows showed a value new to everyone (their first calls were elsewhere):
+        that value's news is held as if it came now (see `hold_news`)."""
+        if root.t0 is None or not any(root.norm(v) in root.seen for v in x):
+            return
+        held = root.held = root.held if root.held is not None else {}
+        for v in self.own or ():
+            if v not in root.seen and key not in held.get(v, {}):
+                held.setdefault(v, {})[key] = Held(t, (v,), not_before=root.t0 + warmup)
 
     def calls_where(self, root: NewValue) -> bool:
         """Whether this key's own windows showed a value the organisation has made its own."""
