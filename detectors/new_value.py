@@ -64,6 +64,11 @@ class Held:
     values: tuple[str, ...]
     not_before: float = -math.inf
 
+    def is_due(self, t: float, hold: float) -> bool:
+        """A newcomer's news waits `hold`; news held through the warm-up (of a person who
+        calls where the organisation does, news at once after it) waits for its end only."""
+        return t - self.since >= hold or self.not_before > -math.inf
+
 
 class NewValue(WindowModel):
     """Anomalous means: the window holds a value this key (or its parent) has never shown.
@@ -209,8 +214,9 @@ class NewValue(WindowModel):
         adopted meanwhile); a key already waiting on a value is not news again for it.
         While the organisation warms up, nothing is news now; but a person already calling in
         one of its geographies who turns up in one new to everyone (a key used from
-        elsewhere on the history's first day) is held until the warm-up is over and `hold`
-        has passed: news then, unless the warm-up's people take the geography up."""
+        elsewhere on the history's first day) is held until the warm-up is over: news then
+        (after it, such a person is news at once), unless the warm-up's people take the
+        geography up."""
         if not news:
             return news
         warm = root.is_warm(t, warmup)
@@ -258,8 +264,8 @@ class NewValue(WindowModel):
         for norm in list(self.held or ()):
             assert self.held is not None
             waiting = self.held[norm]
-            due = [k for k, h in waiting.items() if t - h.since >= self.p.hold]
-            for key in [k for k in due if t >= waiting[k].not_before]:
+            due = [k for k, h in waiting.items() if t >= h.not_before and h.is_due(t, self.p.hold)]
+            for key in due:
                 h = waiting.pop(key)
                 news = sorted(v for v in h.values if self.norm(v) not in self.seen)
                 if news:
