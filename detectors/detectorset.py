@@ -455,7 +455,7 @@ class DetectorState:
             if entry is not None and inherits:
                 x = model.taught(key, x, self.root, pending, d.max_keys)
                 self._teach_pools(entry[0], x, start, n)
-        if inherits and self.root is not None and detector_warm:
+        if inherits and self.root is not None:  # news held during the warm-up, too
             out.extend(self._release_due(stepped, start, end))
         if len(stepped) < len(alerts):
             out.extend(self._step_without_point(stepped, start, end))

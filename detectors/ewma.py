@@ -20,7 +20,7 @@ from detectors.scoring import (
 )
 from detectors.window_model import WindowModel
 
-EVIDENCE_SPAN = 4  # windows a burst's evidence is gathered over at most
+EVIDENCE_SPAN = 4  # steps a burst's evidence is gathered over at most (this window's and 3 before)
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,15 @@ class EwmaChart(WindowModel):
         self.ztail = 0.0
         self.hits = 0.0  # evidence: decayed hits and events of the windows learned in control
         self.trials = 0.0
-        # evidence: (hits, events) of the last adjacent windows above the rate, oldest first
-        self.recent: list[tuple[int, int]] = []
-        self.alarmed = False  # evidence: the current run of windows reached the alert point
+        # evidence: (time, hits, events, waiting) of the windows of the last EVIDENCE_SPAN
+        # steps, oldest first; `waiting`: above the rate, not yet taught (see `_learn_counts`)
+        self.recent: list[tuple[float, int, int, bool]] = []
+        self.alarmed = False  # evidence: the waiting windows' evidence reached the alert point
 
-    __setstate__ = restore_slots
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        restore_slots(self, state)
+        # saved before windows carried their time: a burst's first windows are not rejoined
+        self.recent = [w for w in self.recent if len(w) == 4]
 
     def spawn(self) -> EwmaChart:
         child = EwmaChart(self.p)
@@ -166,17 +170,26 @@ class EwmaChart(WindowModel):
 
     def evidence(self, x: float, n: int, t: float) -> float:
         """The binomial evidence of the window's hits against the key's learned rate, alone
-        or joined to the adjacent windows before it that were above the rate too (a burst
-        gathers evidence window by window, up to `EVIDENCE_SPAN` of them), in sampling sds
-        deflated by the key's usual spikes (a team whose share swings by more than sampling,
-        one person's retry loop now and then, needs more)."""
+        or joined to the windows of the steps before it (a burst gathers evidence window by
+        window, over `EVIDENCE_SPAN` steps at most), in sampling sds deflated by the key's
+        usual spikes (a team whose share swings by more than sampling, one person's retry
+        loop now and then, needs more). A window between with no failure, or no window at
+        all (a lone person's pause), does not reset the count: a thin team's burst shows as a
+        failure now and then among a few calls, and its evidence is their sum; the quiet
+        windows' calls count against it."""
         k = round(x * n)
         z = evidence_z(k, n, self.hits, self.trials)
-        if self.recent and self.p.step > 0 and t - self.t_last <= 1.5 * self.p.step:
-            for hits, events in reversed(self.recent):
-                k, n = k + hits, n + events
-                z = max(z, evidence_z(k, n, self.hits, self.trials))
+        for _, hits, events, _ in reversed(self._within(t)):
+            k, n = k + hits, n + events
+            z = max(z, evidence_z(k, n, self.hits, self.trials))
         return z / self._dispersion()
+
+    def _within(self, t: float) -> list[tuple[float, int, int, bool]]:
+        """The remembered windows of the steps before t that are within the evidence's span."""
+        if self.p.step <= 0:
+            return []
+        horizon = (EVIDENCE_SPAN - 0.5) * self.p.step
+        return [w for w in self.recent if 0.0 < t - w[0] <= horizon]
 
     def _dispersion(self) -> float:
         return max(1.0, self.zscale, self.ztail / TAIL_Z)
@@ -238,37 +251,36 @@ class EwmaChart(WindowModel):
 
     def _learn_counts(self, x: float, n: int, t: float) -> None:
         """Teach the key's rate the window's hits and events. A window above the rate waits
-        while the run of such windows lasts (its evidence is still gathering): if the run
-        reaches the alert point, none of it is taught (a burst must not teach that bursts
-        are usual, nor its first windows dilute the rate it is judged by); if it ends short
-        of it, all of it is. While warming up, or once the chart has adopted a lasting shift
-        as the new normal, every window is taught at once."""
+        while its evidence is still gathering (`EVIDENCE_SPAN` steps): if the evidence of the
+        windows waiting reaches the alert point, none of them is taught (a burst must not
+        teach that bursts are usual, nor its first windows dilute the rate it is judged by);
+        a window that leaves the span without that is taught. While warming up, or once the
+        chart has adopted a lasting shift as the new normal, every window is taught at once."""
         k = round(x * n)
-        above = k > n * (self.hits + 0.5) / (self.trials + 1.0)
-        gap = self.p.step > 0 and t - self.t_last > 1.5 * self.p.step
         if self.n < self.p.min_points or self.run >= self.p.adapt_after:
-            self._settle(alarmed=False)
+            self._settle(self.recent, alarmed=False)
+            self.recent = []
             self._teach(k, n)
             return
-        if gap or not above:
-            self._settle(alarmed=self.alarmed)
-        if not above:
-            self._teach(k, n)
-            return
+        above = k > n * (self.hits + 0.5) / (self.trials + 1.0)
         if self.evidence(x, n, t) >= self.p.evidence:
             self.alarmed = True
-        self.recent.append((k, n))
-        if len(self.recent) >= EVIDENCE_SPAN:
-            hits, events = self.recent.pop(0)
-            if not self.alarmed:
-                self._teach(hits, events)
+        kept = self._within(t + self.p.step)
+        self._settle([w for w in self.recent if w not in kept], alarmed=self.alarmed)
+        self.recent = kept
+        self.recent.append((t, k, n, above))
+        if not above:
+            self._teach(k, n)
+        if not any(waiting for *_, waiting in self.recent):
+            self.alarmed = False
 
-    def _settle(self, alarmed: bool) -> None:
-        """The run of windows above the rate is over: taught unless it reached the alert point."""
+    def _settle(self, windows: list[tuple[float, int, int, bool]], alarmed: bool) -> None:
+        """Windows leaving the evidence's span: the waiting ones are taught unless the
+        evidence they were part of reached the alert point."""
         if not alarmed:
-            for hits, events in self.recent:
-                self._teach(hits, events)
-        self.recent, self.alarmed = [], False
+            for _, hits, events, waiting in windows:
+                if waiting:
+                    self._teach(hits, events)
 
     def _teach(self, k: int, n: int) -> None:
         keep = 1.0 - self.p.alpha / 20.0  # the rate is a long-run property: ~1000 windows

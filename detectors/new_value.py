@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from detectors.persist import restore_slots
 from detectors.rollup import Accumulator
 from detectors.window_model import WindowModel
 
-ADOPTED_BY = 3  # keys showing a value new to everyone before it is everyone's (scope everyone)
+ADOPTED_BY = 3  # default `adopted_by`: keys showing a value new to everyone before it is theirs
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class NewValueParams:
     starting in a new geography within the hold is the organisation adopting it (a team's
     first Monday), not a credential used from elsewhere; the news of a person with a history
     elsewhere is not held.
+    `adopted_by` (with `scope: everyone`): how many keys must show a value new to the
+    organisation before it is the organisation's own (one person in a new geography does
+    not make it the organisation's; until then each next person there is news as well).
     """
 
     max_values: int = 256
@@ -38,6 +42,7 @@ class NewValueParams:
     scope: str = "key"
     min_new: int = 1
     hold: float = 3600.0
+    adopted_by: int = ADOPTED_BY
 
 
 def geography(region: str) -> str:
@@ -52,10 +57,17 @@ def geography(region: str) -> str:
 
 @dataclass(frozen=True)
 class Held:
-    """A newcomer's news waiting for adoption: since when, and the window's values."""
+    """A newcomer's news waiting for adoption: since when, the window's values, and the
+    earliest it may be news (the end of the organisation's warm-up, for news held during it)."""
 
     since: float
     values: tuple[str, ...]
+    not_before: float = -math.inf
+
+    def is_due(self, t: float, hold: float) -> bool:
+        """A newcomer's news waits `hold`; news held through the warm-up (of a person who
+        calls where the organisation does, news at once after it) waits for its end only."""
+        return t - self.since >= hold or self.not_before > -math.inf
 
 
 class NewValue(WindowModel):
@@ -77,7 +89,7 @@ class NewValue(WindowModel):
     (0.0, 1.0)
     """
 
-    __slots__ = ("born", "held", "p", "seen", "t0")
+    __slots__ = ("born", "held", "own", "p", "seen", "t0")
     Params = NewValueParams
 
     def __init__(self, params: NewValueParams | None = None) -> None:
@@ -88,6 +100,9 @@ class NewValue(WindowModel):
         # with `scope: everyone`, kept by the organisation's model: value -> key -> Held
         # (None until something is held: most models are a person's, which hold nothing)
         self.held: dict[str, dict[tuple[str, ...], Held]] | None = None
+        # with `scope: everyone`, the values of the key's own windows (`seen` holds its parent's
+        # as well): whether a person calls where the organisation does
+        self.own: dict[str, None] | None = None
 
     __setstate__ = restore_slots  # saved before `born` existed: judged by its own history
 
@@ -132,12 +147,18 @@ class NewValue(WindowModel):
             self.t0 = t
         if self.born is None:
             self.born = t
+        normed = sorted({self.norm(v) for v in values})
         seen = self.seen
-        for v in sorted({self.norm(v) for v in values}):
+        for v in normed:
             seen.pop(v, None)
             seen[v] = None
         while len(seen) > self.p.max_values:
             del seen[next(iter(seen))]
+        if self.p.scope == "everyone":
+            own = self.own = self.own or {}
+            own.update(dict.fromkeys(normed))
+            while len(own) > self.p.max_values:
+                del own[next(iter(own))]
 
     # -- window rules: a window's value is the set of values it saw; windows without events
     # are no point; a key's news is judged against its parent and the organisation.
@@ -175,6 +196,8 @@ class NewValue(WindowModel):
         if self.p.scope == "everyone":
             if root is None:
                 return []
+            if key and self.born is not None and not root.is_warm(t, warmup):
+                self.hold_own(key, x, root, t, warmup)
             return self.hold_news(key, root.new_values(x), root, t, warmup)
         if root is not None and self.is_young(t, warmup):
             several = self.p.min_new > 1
@@ -188,9 +211,17 @@ class NewValue(WindowModel):
         """Of values new to the organisation, those that are news now. A key without a window
         of its own before this one (`born` unset) is a newcomer: its news waits in the
         organisation's `held` for `hold` (released by `due`, dropped when the value is
-        adopted meanwhile); a key already waiting on a value is not news again for it."""
-        if not news or not root.is_warm(t, warmup):
+        adopted meanwhile); a key already waiting on a value is not news again for it.
+        While the organisation warms up, nothing is news now; but a person already calling in
+        one of its geographies who turns up in one new to everyone (a key used from
+        elsewhere on the history's first day) is held until the warm-up is over: news then
+        (after it, such a person is news at once), unless the warm-up's people take the
+        geography up."""
+        if not news:
             return news
+        warm = root.is_warm(t, warmup)
+        if not warm and not (key and self.born is not None and self.calls_where(root)):
+            return news  # warming up: judged, not alerted
         if root.held is None:
             root.held = {}
         now = []
@@ -198,11 +229,33 @@ class NewValue(WindowModel):
             waiting = root.held.get(root.norm(v))
             if waiting is not None and key in waiting:
                 continue
+            if not warm:
+                assert root.t0 is not None
+                held = Held(t, tuple(news), not_before=root.t0 + warmup)
+                root.held.setdefault(root.norm(v), {})[key] = held
+                continue
             if self.born is None and key:
                 root.held.setdefault(root.norm(v), {})[key] = Held(t, tuple(news))
                 continue
             now.append(v)
         return now
+
+    def hold_own(
+        self, key: tuple[str, ...], x: set[str], root: NewValue, t: float, warmup: float
+    ) -> None:
+        """During the warm-up, a person now calling where the organisation does whose own
+        earlier windows showed a value new to everyone (their first calls were elsewhere):
+        that value's news is held as if it came now (see `hold_news`)."""
+        if root.t0 is None or not any(root.norm(v) in root.seen for v in x):
+            return
+        held = root.held = root.held if root.held is not None else {}
+        for v in self.own or ():
+            if v not in root.seen and key not in held.get(v, {}):
+                held.setdefault(v, {})[key] = Held(t, (v,), not_before=root.t0 + warmup)
+
+    def calls_where(self, root: NewValue) -> bool:
+        """Whether this key's own windows showed a value the organisation has made its own."""
+        return any(v in root.seen for v in self.own or ())
 
     def due(self, t: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         """The organisation's held news whose hold is over at t, not adopted meanwhile:
@@ -211,7 +264,8 @@ class NewValue(WindowModel):
         for norm in list(self.held or ()):
             assert self.held is not None
             waiting = self.held[norm]
-            for key in [k for k, h in waiting.items() if t - h.since >= self.p.hold]:
+            due = [k for k, h in waiting.items() if t >= h.not_before and h.is_due(t, self.p.hold)]
+            for key in due:
                 h = waiting.pop(key)
                 news = sorted(v for v in h.values if self.norm(v) not in self.seen)
                 if news:
@@ -231,7 +285,7 @@ class NewValue(WindowModel):
         max_keys: int,
     ) -> set[str]:
         """With `scope: everyone`, of a window's values those the organisation has made its
-        own: a value new to it once `ADOPTED_BY` keys have shown it, during the warm-up too
+        own: a value new to it once `adopted_by` keys have shown it, during the warm-up too
         (one person in a new geography does not make it the organisation's, not even on its
         first day; the next person there is news as well). An adopted value's held news is
         dropped. Bounded: at most `max_keys` pending values."""
@@ -245,7 +299,7 @@ class NewValue(WindowModel):
                 continue
             keys = pending.setdefault(norm, set())
             keys.add(key)
-            if len(keys) >= ADOPTED_BY:
+            if len(keys) >= root.p.adopted_by:
                 del pending[norm]
                 if root.held is not None:
                     root.held.pop(norm, None)

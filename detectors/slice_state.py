@@ -5,12 +5,12 @@ watermark, `stats`). Per event it adds one value to its label combination's sums
 window (one dict entry: the slices are summed only when the window closes). At the close it
 judges every slice and the aggregate against their baselines, names the slices that explain
 the departures (`detectors.slice_attribution`), steps one alert per named slice (`for`,
-`keep_firing_for`), and learns. A slice whose alert resolved less than `RECALL` ago is
+`keep_firing_for`), and learns. A slice whose alert resolved less than `recall` ago is
 still the outbreak's name: attribution treats it as firing, so a departure it explains (the
 same failures seen through the model the team calls, once the team has gone quiet) brings
 its own incident back instead of opening one under another label. State is bounded:
 `max_combinations` per open window, `max_slices` baselines (the lowest-volume ones
-evicted), and the slices resolved within `RECALL`.
+evicted), and the slices resolved within `recall`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12
 DEFAULT_MIN_COUNT = 10
 LEARNS_SPREAD = 3  # events a window needs to teach a slice its dispersion
-RECALL = 1800.0  # seconds a resolved slice still names the departures it explains
 # A detector state's counters, and one of its own: label combinations past `max_combinations`.
 STAT_NAMES = (*DETECTOR_STATS, "overflow")
 
@@ -249,10 +248,10 @@ class SliceState:
         return out
 
     def _recalled(self, start: float) -> list[Slice]:
-        """The slices resolved less than `RECALL` before `start` (older ones are forgotten)."""
+        """The slices resolved less than `recall` before `start` (older ones are forgotten)."""
         resolved: dict[Slice, float] = self.__dict__.setdefault("resolved", {})  # older saves
         subjects = self.__dict__.setdefault("subjects", {})
-        for k in [k for k, t in resolved.items() if t <= start - RECALL]:
+        for k in [k for k, t in resolved.items() if t <= start - self.p.recall]:
             del resolved[k]
         for k in [k for k in subjects if k not in resolved and k not in self.alerts]:
             del subjects[k]

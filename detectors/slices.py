@@ -45,7 +45,9 @@ class SliceParams:
     may alert. adapt_after: windows in a row beyond the clip after which a change is the new
     normal. max_slices: baselines kept (the lowest-volume ones are evicted beyond it).
     max_combinations: distinct label combinations held per window (events beyond count in the
-    aggregate only). max_named: slices named per window.
+    aggregate only). max_named: slices named per window. recall: how long (seconds) a slice
+    whose alert resolved still names the departures it explains (the same outbreak seen
+    through another label once the slice has gone quiet brings its incident back).
     """
 
     z: float = 5.0
@@ -58,6 +60,7 @@ class SliceParams:
     max_slices: int = 5000
     max_combinations: int = 20000
     max_named: int = 3
+    recall: float = 1800.0
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,50 @@ def test_evidence_is_a_parameter_that_may_be_off_but_not_negative():
     assert model(evidence=5).evidence == 5
     with pytest.raises(ValueError):
         model(evidence=-1)
+
+
+@pytest.mark.parametrize("seed", [4, 8, 15])
+def test_a_lone_persons_failures_between_pauses_add_up_to_a_team_burst(seed):
+    """One person is the team's only activity: two failures of four calls, a window of two
+    calls without failure, a silent window, then two failures of three. The evidence is
+    the sum over the last four steps, so the third active window pages; a pause or a lucky
+    window between does not start the count again."""
+    rng = random.Random(seed)
+    m = chart(evidence=4.5)
+    t = small_team_day(m, rng, 2000, rate=0.005)
+    scores = []
+    for hits, calls in [(2, 4), (0, 2), (0, 0), (2, 3)]:
+        t += STEP
+        if calls:
+            scores.append(m.score_one(hits / calls, t, calls))
+            m.learn_one(hits / calls, t, calls)
+    assert max(scores[:2]) < 0.5 <= scores[-1]
+    # the same windows with the first one out of reach (four steps back) are not enough
+    m2 = chart(evidence=4.5)
+    t = small_team_day(m2, random.Random(seed), 2000, rate=0.005)
+    m2.learn_one(0.5, t + STEP, 4)
+    m2.learn_one(0.0, t + 2 * STEP, 2)
+    assert m2.score_one(2 / 3, t + 6 * STEP, 3) < 0.5
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 3), st.integers(1, 30)), min_size=1, max_size=6),
+    st.integers(0, 5),
+    st.integers(0, 10_000),
+)
+def test_one_failure_among_any_windows_never_pages(windows, failing, seed):
+    """Whatever windows (any calls, any pauses) come before and around it, a single failed
+    call in the last four steps is never evidence enough; one more failure in the same
+    windows is never less evidence than none."""
+    m = chart(evidence=4.5)
+    t = small_team_day(m, random.Random(seed), 400, rate=0.01) + 4 * STEP  # the day is out of reach
+    failing %= len(windows)
+    for i, (steps, calls) in enumerate(windows):
+        t += steps * STEP
+        hits = 1 if i == failing else 0
+        if i == len(windows) - 1:
+            assert m.evidence(hits / calls, calls, t) < 4.5
+            none = m.evidence(0.0, calls, t)
+            assert m.evidence(min(calls, hits + 1) / calls, calls, t) >= none
+        m.learn_one(hits / calls, t, calls)

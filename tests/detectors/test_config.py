@@ -27,7 +27,10 @@ def test_the_embedded_default_set_covers_the_claude_code_use_cases():
     assert ids["region-new-to-organisation"].params == {
         "generalize": "geography",
         "scope": "everyone",
+        "hold": 3600.0,
+        "adopted_by": 3,
     }
+    assert ids["slices-error-rate"].params["recall"] == 1800.0
     assert ids["new-model-per-team"].field == "model"
     assert ids["team-silent"].kind == "absence"
     assert ids["team-monthly-budget"].kind == "budget"
@@ -144,3 +147,42 @@ def test_a_detectors_signals_carry_its_noise_budget():
             state.update(Observation("c", minute * 60.0 + 1, (), None))
         signals += state.advance((minute + 1) * 60.0)
     assert signals and all(s.noise_budget == 2 for s in signals)
+
+
+@pytest.mark.parametrize(
+    ("kind", "param", "value", "message"),
+    [
+        ("new_value", "hold", "0s", "greater than 0"),
+        ("new_value", "hold", "soon", "duration"),
+        ("new_value", "adopted_by", 0, "greater than or equal to 1"),
+        ("slices", "recall", -5, "not a duration"),
+        ("slices", "recall", "half an hour", "duration"),
+    ],
+)
+def test_the_hold_adoption_and_recall_are_validated_where_they_are_written(
+    tmp_path, kind, param, value, message
+):
+    """The region news' hold and adoption count and a slice's recall are each detector's own
+    parameters: a bad one is refused with the file, the line and the parameter's path."""
+    from detectors.config import DefaultsError, load_detector_file
+
+    aggregation = (
+        "distinct\n    field: region"
+        if kind == "new_value"
+        else "rate\n    condition: {status: error}"
+    )
+    path = tmp_path / "detectors.yml"
+    path.write_text(
+        "detectors:\n"
+        "  - id: d\n"
+        f"    kind: {kind}\n"
+        f"    aggregation: {aggregation}\n"
+        "    group_by: [team]\n"
+        "    params:\n"
+        f"      {param}: {value!r}\n"
+    )
+    with pytest.raises(DefaultsError) as exc:
+        load_detector_file(path)
+    text = str(exc.value)
+    assert f"{path}:8: detectors.0.params.{param}" in text and message in text
+    assert "\n" not in text.strip()

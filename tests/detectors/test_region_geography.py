@@ -211,3 +211,19 @@ def test_newcomers_are_news_only_when_fewer_than_three_arrive_within_the_hold(mi
     if not adopted:
         assert firing[0].group["user"] == "new0"
         assert firing[0].time - (MONDAY + starts[0]) <= 3600 + 120
+
+
+def test_a_person_whose_first_calls_were_elsewhere_is_news_once_the_warm_up_is_over():
+    """During the warm-up a person first calls Bedrock in São Paulo, then at home where the
+    organisation works: the order does not matter, the new geography is news when the
+    warm-up ends (an hour here); a person seen only there is learned."""
+    ds = org_geographies()
+    state = ds.new_state("geo")
+    events = [invoke(MONDAY + 60 * i, user=f"us{i % 4}", region="us-east-1") for i in range(300)]
+    events += [invoke(MONDAY + 600 + 60 * i, user="ana", region="sa-east-1") for i in range(3)]
+    events += [invoke(MONDAY + 1200 + 60 * i, user="ana", region="us-east-2") for i in range(3)]
+    events += [invoke(MONDAY + 900 + 60 * i, user="bo", region="eu-west-1") for i in range(3)]
+    signals = feed(ds, state, events, MONDAY + 300 * 60)
+    firing = [s for s in signals if s.firing and "new_values" in s.evidence]
+    assert [s.group["user"] for s in firing] == ["ana"]
+    assert MONDAY + 3600 <= firing[0].time <= MONDAY + 1200 + 3600 + 60

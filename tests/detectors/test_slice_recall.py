@@ -74,3 +74,18 @@ def test_another_persons_failures_elsewhere_still_open_their_own():
     t0 = {(("repo", "t0-api"),), (("team", "t0"),)}
     t2 = {(("repo", "t2-web"),), (("team", "t2"),), (("user", "t2-p1"),)}
     assert len(named) == 2 and len(named & t0) == 1 and len(named & t2) == 1
+
+
+def test_how_long_a_resolved_slice_keeps_its_name_is_the_detectors_recall():
+    """The outbreak resolves (two quiet minutes) as the person turns to another repository:
+    within the default half hour's recall it comes back under its first name; with a
+    recall of one minute the second repository is named on its own."""
+    events = organisation(5, 3, ["t0-api", "t0-web"])
+    names = {}
+    for recall in ("30m", "1m"):
+        params = {"direction": "up", "span": 3, "min_points": 30, "recall": recall}
+        spec = raw(interval="1m", warmup="2h", keep_firing_for=2, params=params)
+        _, signals = run(DetectorSpec.model_validate(spec), events, 60.0)
+        names[recall] = [tuple(s.group.items()) for s in opened(signals)]
+    assert len(set(names["30m"])) == 1
+    assert len(set(names["1m"])) == 2 and names["1m"][-1] == (("repo", "t0-web"),)

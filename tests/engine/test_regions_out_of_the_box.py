@@ -110,3 +110,42 @@ def test_a_team_starting_in_a_new_geography_is_adoption_a_known_person_there_is_
     assert [i["group"] for i in regional] == [{"user": "ledger1"}]
     assert regional[0]["first_seen"].startswith("2025-11-03T15:0")
     assert "me-central-1" in str(regional[0]["evidence"])
+
+
+def first_day_elsewhere() -> list[dict]:
+    """An organisation in Tokyo, its history starting on a Tuesday: on the first morning one
+    of its people calls Bedrock in São Paulo for twenty minutes (a key used from elsewhere)
+    between calls at home, and a colleague travelling works from Frankfurt alone, all day,
+    with no call at home: neither is taken up by anyone else."""
+    tuesday = parse_time("2025-11-04T00:00:00Z")
+    rng = random.Random(23)
+    events = []
+    for minute in range(0, 3 * 24 * 60, 4):
+        hour = (minute // 60 + 9) % 24  # local time, UTC+9
+        for person in range(5):
+            if 9 <= hour < 19 and rng.random() < 0.5:
+                events.append(
+                    call(tuesday + 60 * minute, f"kei{person}", "tokyo", "ap-northeast-1")
+                )
+    events += [call(tuesday + 3 * 3600 + 60 * i, "kei2", "tokyo", "sa-east-1") for i in range(20)]
+    events += [call(tuesday + 3600 * h, "rin", "tokyo", "eu-central-1") for h in range(1, 9)]
+    return sorted(events, key=lambda e: e["time"])
+
+
+def test_a_known_person_in_a_new_geography_on_the_first_day_is_news_once_it_is_learned(tmp_path):
+    """During the warm-up the organisation's geographies are still being learned, so the news
+    waits for its end (and for the people of the day to take the geography up); a geography
+    nobody took up, used by a person who also calls at home, is news then."""
+    history, log = tmp_path / "history.jsonl", tmp_path / "incidents.jsonl"
+    history.write_bytes(b"\n".join(orjson.dumps(e) for e in first_day_elsewhere()) + b"\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(log)],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [orjson.loads(x) for x in log.read_bytes().splitlines()]
+    opened = [x["incident"] for x in lines if x["type"] == "incident.opened"]
+    regional = [i for i in opened if i["rule_id"] == "region-new-to-organisation"]
+    assert [i["group"] for i in regional] == [{"user": "kei2"}]
+    assert regional[0]["first_seen"].startswith("2025-11-05T00:0")  # the warm-up's end
+    assert "sa-east-1" in str(regional[0]["evidence"])
