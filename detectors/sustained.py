@@ -68,14 +68,14 @@ class SustainedSurge(WindowModel):
     True
     """
 
-    __slots__ = ("active", "bar", "medians", "members", "p", "peak", "pending", "recent")
+    __slots__ = ("bar", "busy", "medians", "members", "p", "peak", "pending", "recent")
     Params = SustainedParams
 
     def __init__(self, params: SustainedParams | None = None) -> None:
         self.p = params or SustainedParams()
         self.recent: deque[tuple[float, float]] = deque()  # (window start, value)
         self.peak = 0.0  # the largest ordinary total of `windows` windows
-        self.active = 0  # windows with activity
+        self.busy = 0  # windows with activity
         self.bar = float("inf")  # a total at or above it is a surge (set when judged)
         self.pending: deque[tuple[float, float]] = deque()  # (window start, total) to learn
         self.members: dict[tuple[str, ...], tuple[float, int]] = {}  # key -> (peak, active)
@@ -125,7 +125,7 @@ class SustainedSurge(WindowModel):
         ordinary = self._ordinary(seen)
         if ordinary <= 0.0:
             return 0.0
-        total, heavy = seen[0], seen[4]
+        total, heavy = float(seen[0]), float(seen[4])
         own = total / (self._multiple(seen[1]) * ordinary)
         above_heavy = total / (self.p.heavy * heavy) if heavy > 0.0 < self.p.heavy else own
         return min(1.0, 0.5 * min(own, above_heavy))
@@ -136,7 +136,7 @@ class SustainedSurge(WindowModel):
             self.teach_member(key, peak, active)
             return
         value = float(x)
-        self.active += 1
+        self.busy += 1
         total = self._total(value, t)
         self.recent.append((t, value))
         while self.recent and self.recent[0][0] <= t - self.p.windows * self.p.step:
@@ -189,7 +189,7 @@ class SustainedSurge(WindowModel):
         """Parents learn the key's largest total that was not a surge (held ones included: a
         newcomer's first heavy session is what its peers ordinarily do), not its window."""
         held = max((total for _, total in self.pending), default=0.0)
-        return key, max(self.peak, held), self.active
+        return key, max(self.peak, held), self.busy
 
     # -- as a parent ---------------------------------------------------------------------------
 
