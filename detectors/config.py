@@ -46,6 +46,7 @@ Kind = Literal[
     "budget",
     "ensemble",
     "capacity",
+    "sustained",
     "slices",
 ]
 Aggregation = Literal[

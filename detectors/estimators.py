@@ -17,6 +17,7 @@ from detectors.likelihood import AnomalyLikelihood
 from detectors.new_value import NewValue
 from detectors.seasonal import SeasonalBaseline
 from detectors.slices import SliceParams
+from detectors.sustained import SustainedSurge
 from detectors.window_model import WindowModel
 
 # Every detector kind, and the model class that implements it (its parameters are the class's
@@ -32,6 +33,7 @@ ESTIMATORS: dict[str, type[WindowModel]] = {
     "budget": BudgetBurn,
     "ensemble": Ensemble,
     "capacity": CapacityForecast,
+    "sustained": SustainedSurge,
 }
 # Kinds judged over a table of slices rather than one series per key: their state is their
 # own (`detectors.slice_state.SliceState`), their parameters the dataclass named here.
