@@ -1,7 +1,7 @@
 """Memory per key of the seasonal detector, and whether a million keys fit in 2 GiB.
 
 Run: .venv/bin/python bench/detector_memory.py [--keys N]
-Builds one DetectorState of the default per-user seasonal detector with N keys, each with
+Builds one DetectorState of the first default per-user seasonal detector (tokens per user) with N keys, each with
 a learned window (so its profile array exists), and measures the resident set size growth
 (from /proc/self/statm) and the pickled size (what a Bytewax snapshot stores).
 """
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     args = parser.parse_args()
     cfg = DetectorsConfig()
-    spec = next(d for d in cfg.detectors if d.id == "cost-per-user")
+    spec = next(d for d in cfg.detectors if d.kind == "seasonal" and d.group_by == ["user"])
     spec = spec.model_copy(update={"max_keys": args.keys})
     state = DetectorSet([spec]).new_state(spec.id)
     gc.collect()
