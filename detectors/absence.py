@@ -82,17 +82,10 @@ class AbsenceStats(ctypes.Structure):
     end_weight: MutableSequence[float]
     end_mean: MutableSequence[float]
     end_ss: MutableSequence[float]
-    # Windows of the current silence at hours the key is usually idle (a break), in a row; and
-    # the silent windows not yet learned into the cells (held back while under suspicion).
-    # After the day ends: a snapshot from before they existed reads them as 0.
-    idle_windows: float
-    frozen_windows: float
 
-    _fields_ = (
-        [(name, ctypes.c_float) for name in _SCALARS]
-        + [(name, ctypes.c_float * _DAY_TYPES) for name in _DAY_END_SUMS]
-        + [("idle_windows", ctypes.c_float), ("frozen_windows", ctypes.c_float)]
-    )
+    _fields_ = [(name, ctypes.c_float) for name in _SCALARS] + [
+        (name, ctypes.c_float * _DAY_TYPES) for name in _DAY_END_SUMS
+    ]
 
     @classmethod
     def fresh(cls) -> AbsenceStats:
@@ -110,7 +103,7 @@ _ONE_ARRAY_DAY_END = {
     name: _CELL_SUMS + len(_SCALARS) + _DAY_TYPES * i for i, name in enumerate(_DAY_END_SUMS)
 }
 _MAX_REPLAY = 7 * 24 * 12  # windows of a finished silence learned at most (a week of 5 min)
-_PRIOR_END_SD = 1.5  # hours: how much a team's end of day varies, before it has shown it
+_PRIOR_END_SD = 1.0  # hours: how much a team's end of day varies, before it has shown it
 _END_KEEP = 1.0 - 1.0 / 14.0  # per day of the type: the end of day is learned over ~2 weeks
 
 
@@ -122,15 +115,12 @@ class AbsenceParams:
         with coefficient of variation 1/sqrt(a)); smaller = long lulls are more ordinary.
     step: seconds between points (sets how fast the profile forgets old weeks).
     min_points: windows seen before the key can be said to be silent at all.
-    break_hours: how long a stretch of usually idle hours (a lunch break) a silence's evidence
-        outlasts; a longer one (a night) explains the silence, and its evidence restarts.
     """
 
     surprise: float = 10.0
     heterogeneity: float = 10.0
     step: float = 300.0
     min_points: int = 12
-    break_hours: float = 1.5
 
 
 class Absence(WindowModel):
@@ -209,7 +199,6 @@ class Absence(WindowModel):
         child.stats = AbsenceStats.from_buffer_copy(self.stats)
         st = child.stats
         st.run_hazard = st.run_windows = st.anomalous = st.end_nats = 0.0
-        st.idle_windows = st.frozen_windows = 0.0
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -264,15 +253,10 @@ class Absence(WindowModel):
     def _run_hazard(self, t: float) -> float:
         """The silence's cumulative hazard after a silent window at t. Only the part of a
         silence in which the key is expected to be active counts: an hour at which it is
-        usually idle (a lunch break) adds nothing, and a stretch of such hours longer than
-        `break_hours` (a night) explains the silence so far, and it restarts. A shorter one
-        keeps the evidence: a team that does not come back after its break is still silent."""
-        st = self.stats
-        if self._expected_active(t):
-            return st.run_hazard + self._step_hazard(t)
-        if (st.idle_windows + 1.0) * self.p.step > self.p.break_hours * 3600.0:
+        usually idle (a night, a lunch break) explains the silence so far, and it restarts."""
+        if not self._expected_active(t):
             return 0.0
-        return self.stats.run_hazard
+        return self.stats.run_hazard + self._step_hazard(t)
 
     def _shape(self, t: float) -> float:
         """Gamma shape of today's resumption rate around the learned one: the day-to-day
@@ -316,7 +300,7 @@ class Absence(WindowModel):
         }
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
-        st, p = self.stats, self.p
+        cells, st, p = self.cells, self.stats, self.p
         if st.points == 0.0:
             st.first_hour = float(int(t // 3600.0))
         st.points = st.points + 1.0
@@ -326,17 +310,13 @@ class Absence(WindowModel):
         self._roll_day(t)
         if x > 0.0:
             if st.run_windows > 0.0:
-                flagged = int(st.flagged_at) if st.anomalous else 0
-                self._learn_silence(t, flagged)
-                self._learn_frozen(t, flagged)
+                self._learn_silence(t, int(st.flagged_at) if st.anomalous else 0)
             st.run_hazard = st.run_windows = st.anomalous = st.flagged_at = st.end_nats = 0.0
-            st.idle_windows = 0.0
             st.last_active = self._hours_into_day(t) + p.step / 3600.0
         else:
             if st.run_hazard == 0.0:  # the silence starts, or starts to count after idle hours
                 st.end_nats = self._end_nats(t)
             st.run_hazard = self._run_hazard(t)
-            st.idle_windows = 0.0 if self._expected_active(t) else st.idle_windows + 1.0
             st.run_windows = st.run_windows + 1.0
             # Like a clipped residual: a silence already half-way to an alert is not learned
             # (else it would explain itself away), and never will be if it ends normally.
@@ -346,32 +326,10 @@ class Absence(WindowModel):
                 st.flagged_at = st.run_windows
             if st.anomalous:
                 return  # an anomalous silence: do not learn it as normal
-            if st.run_hazard > 0.0:
-                # Under suspicion: the baseline is frozen, else the silence's own empty windows
-                # would teach that the team is seldom active at these hours while it lasts.
-                st.frozen_windows = min(st.frozen_windows + 1.0, float(_MAX_REPLAY))
-                return
-            self._learn_frozen(t, 0)  # the suspicion is over (a night began): learn them now
-        self._learn_window(t, x > 0.0)
-
-    def _learn_window(self, t: float, active: bool) -> None:
-        cells, c, keep = self.cells, cell_of(t), self._keep()
+        c = cell_of(t)
+        keep = self._keep()
         cells[_SEEN + c] = keep * cells[_SEEN + c] + 1.0
-        cells[_ACTIVE + c] = keep * cells[_ACTIVE + c] + (1.0 if active else 0.0)
-
-    def _learn_frozen(self, t: float, flagged_at: int) -> None:
-        """Learn the silent windows held back while the silence was under suspicion, as empty
-        windows: all of them if it ended normally, those before the flag if it was anomalous
-        (they were frozen up to the flag; after it, nothing of the silence is learned)."""
-        st, step = self.stats, self.p.step
-        frozen = int(st.frozen_windows)
-        st.frozen_windows = 0.0
-        if frozen <= 0:
-            return
-        run = int(st.run_windows)
-        last = flagged_at - 1 if flagged_at else run  # index (from 1) of the last frozen one
-        for i in range(last - frozen + 1, last + 1):
-            self._learn_window(t - (run - i + 1) * step, False)
+        cells[_ACTIVE + c] = keep * cells[_ACTIVE + c] + (1.0 if x > 0.0 else 0.0)
 
     def _keep(self) -> float:
         """Decay per window of a cell's sums: forget over about two visits of its hour."""

@@ -48,7 +48,7 @@ def align_day_start(hour: int, active_share: list[float | None]) -> int:
     def stretch(day: int) -> float | None:
         shares = [active_share[(day * 24 + hour + k) % CELLS] for k in range(24)]
         seen = [s for s in shares if s is not None]
-        return sum(seen) / len(seen) if len(seen) == 24 else None  # whole: a part is its busy hours
+        return sum(seen) / len(seen) if len(seen) >= 18 else None  # most of it, not its edge
 
     midweek = [x for x in (stretch(1), stretch(2), stretch(3)) if x is not None]
     working = (sum(midweek) / len(midweek)) / 2 if midweek else None
