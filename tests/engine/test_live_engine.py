@@ -106,7 +106,13 @@ class Engine:
     def stop(self) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=60)
+        try:
+            return self.proc.wait(timeout=PATIENCE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(
+                "engine did not stop on SIGTERM:\n" + self.log.read_text()
+            ) from None
 
     def incidents(self) -> list[dict]:
         return self.read("/v1/incidents?status=all")["incidents"]
