@@ -96,9 +96,10 @@ def weekend_start() -> list[dict]:
     return sorted(events, key=lambda e: e["time"])
 
 
-def test_a_team_starting_in_a_new_geography_is_adoption_a_known_person_there_is_news(tmp_path):
+def regional_incidents(tmp_path: Path, events: list[dict]) -> list[dict]:
+    """The region-new-to-organisation incidents `spanwatch replay` opens on these events."""
     history, log = tmp_path / "history.jsonl", tmp_path / "incidents.jsonl"
-    history.write_bytes(b"\n".join(orjson.dumps(e) for e in weekend_start()) + b"\n")
+    history.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
     done = subprocess.run(
         [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(log)],
         capture_output=True, text=True, timeout=240,
@@ -106,7 +107,11 @@ def test_a_team_starting_in_a_new_geography_is_adoption_a_known_person_there_is_
     assert done.returncode == 0, done.stderr
     lines = [orjson.loads(x) for x in log.read_bytes().splitlines()]
     opened = [x["incident"] for x in lines if x["type"] == "incident.opened"]
-    regional = [i for i in opened if i["rule_id"] == "region-new-to-organisation"]
+    return [i for i in opened if i["rule_id"] == "region-new-to-organisation"]
+
+
+def test_a_team_starting_in_a_new_geography_is_adoption_a_known_person_there_is_news(tmp_path):
+    regional = regional_incidents(tmp_path, weekend_start())
     assert [i["group"] for i in regional] == [{"user": "ledger1"}]
     assert regional[0]["first_seen"].startswith("2025-11-03T15:0")
     assert "me-central-1" in str(regional[0]["evidence"])
@@ -136,16 +141,7 @@ def test_a_known_person_in_a_new_geography_on_the_first_day_is_news_once_it_is_l
     """During the warm-up the organisation's geographies are still being learned, so the news
     waits for its end (and for the people of the day to take the geography up); a geography
     nobody took up, used by a person who also calls at home, is news then."""
-    history, log = tmp_path / "history.jsonl", tmp_path / "incidents.jsonl"
-    history.write_bytes(b"\n".join(orjson.dumps(e) for e in first_day_elsewhere()) + b"\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(log)],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    lines = [orjson.loads(x) for x in log.read_bytes().splitlines()]
-    opened = [x["incident"] for x in lines if x["type"] == "incident.opened"]
-    regional = [i for i in opened if i["rule_id"] == "region-new-to-organisation"]
+    regional = regional_incidents(tmp_path, first_day_elsewhere())
     assert [i["group"] for i in regional] == [{"user": "kei2"}]
     assert regional[0]["first_seen"].startswith("2025-11-05T00:0")  # the warm-up's end
     assert "sa-east-1" in str(regional[0]["evidence"])
