@@ -18,6 +18,7 @@ from bytewax.run import cli_main
 
 from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
+from engine.first_pass_shares import sort_in_shares
 from engine.flow.dataflow import build_dataflow
 from engine.flow.items import RunStats
 from engine.flow.local_cluster import ClusterError, run_cluster
@@ -86,6 +87,7 @@ class ReplayReport:
     quarantined: int = 0  # items a stage failed on, put aside
     quarantine_examples: list[str] = field(default_factory=list)
     process_cpu: list[float] = field(default_factory=list)  # CPU seconds of each cluster process
+    sort_cpu: list[float] = field(default_factory=list)  # CPU seconds of each first-pass fork
 
 
 def _parts(options: ReplayOptions) -> list[HistoryPart]:
@@ -137,7 +139,7 @@ def run_replay(
     if options.out:
         Path(options.out).parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    run = _Run(RunResult(), [], RunStats(), 0, [])
+    run = _Run(RunResult(), [], RunStats(), 0, [], [])
     source = _replay(config, options, parts, setup, run, notify)
     if source.error.reason is not None:
         raise ReplayError(source.error.reason)
@@ -158,19 +160,22 @@ def run_replay(
         quarantined=setup.quarantine.total,
         quarantine_examples=[q.describe() for q in setup.quarantine.examples],
         process_cpu=run.cpu,
+        sort_cpu=run.sort_cpu,
     )
 
 
 @dataclass
 class _Run:
     """What a replay gathers on its way: results, first and last times, the first pass's
-    counters, how many sorted runs it spilled, each cluster process's CPU seconds."""
+    counters, how many sorted runs it spilled, each cluster process's and first-pass fork's CPU
+    seconds."""
 
     result: RunResult
     span: list[float]
     read: RunStats
     sort_runs: int
     cpu: list[float]
+    sort_cpu: list[float]
 
 
 def _replay(
@@ -188,7 +193,7 @@ def _replay(
         stack.enter_context(quiet_gc())
         spill = stack.enter_context(_spill_dir(config))
         sorter = stack.enter_context(ExternalSort(spill, budget))
-        run.read = _sorted(parts, setup, sorter, options.strict, progress)
+        _first_pass(parts, setup, sorter, options, progress, run, spill)
         progress.stage("replaying", sorter.records, "events")
         span = run.span if options.recent is not None else None
         merged = _counted(sorter.merged(), progress, span)
@@ -199,7 +204,7 @@ def _replay(
             run.cpu = _run_cluster(options, setup, files, spill, run.result, source, notify)
         else:
             _run_here(options, setup, source, run.result, notify, progress)
-        run.sort_runs = sorter.runs_written
+        run.sort_runs += sorter.runs_written
     return source
 
 
@@ -212,6 +217,30 @@ def _prepared(config: SpanwatchConfig, options: ReplayOptions, setup: RunSetup |
     if options.recent is not None:
         setup.detectors.recent = options.recent
     return setup
+
+
+def _first_pass(
+    parts: list[HistoryPart],
+    setup: RunSetup,
+    sorter: ExternalSort,
+    options: ReplayOptions,
+    progress: Progress,
+    run: _Run,
+    spill: Path,
+) -> None:
+    """Every file read, checked and sorted: here, or shared by the cluster's number of forks
+    (`engine.first_pass_shares`; `--strict` reads alone, to stop at the first bad line)."""
+    if options.processes == 1 or options.strict:
+        run.read = _sorted(parts, setup, sorter, options.strict, progress)
+        return
+    progress.stage(f"reading {len(parts)} file(s) on {options.processes} processes", None, "bytes")
+    try:
+        shared = sort_in_shares(parts, setup, sorter, options.processes, spill)
+    except ClusterError as exc:
+        raise ReplayError(str(exc)) from None
+    finally:
+        progress.close()
+    run.read, run.sort_runs, run.sort_cpu = shared.stats, shared.runs_written, shared.cpu
 
 
 def _sorted(
