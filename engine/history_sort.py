@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -69,6 +69,24 @@ class HistoryPart:
     is_control: bool = False
 
 
+@dataclass
+class Share:
+    """Which lines one reader of a first pass takes: every `count`-th line counted over all the
+    files, from the `index`-th, so that `count` processes read a history together; and, for
+    each bad line it reported, where the line lies in that count, to put the reports of every
+    share back in the order one reader would have made them."""
+
+    index: int = 0
+    count: int = 1
+    line: int = 0  # lines met so far, over all the files
+    where: list[float] = field(default_factory=list)  # a line's count; an unreadable rest: +0.5
+
+    def take(self) -> bool:
+        """Whether the next line is this reader's."""
+        self.line += 1
+        return (self.line - 1) % self.count == self.index
+
+
 def canonical(event: Mapping[str, Any]) -> bytes:
     """The event's canonical serialisation; ValueError when a value cannot be kept exactly."""
     try:
@@ -85,18 +103,21 @@ def sort_history(
     strict: bool = False,
     now: Callable[[], float] = time.time,
     progress: Progress | None = None,
+    share: Share | None = None,
 ) -> RunStats:
-    """Decode every line of `parts` into `sorter`; return the counters of what was read.
+    """Decode every line of `parts` (or only `share`'s) into `sorter`; return the counters of
+    what was read.
 
     Raises StrictStop at the first bad line when `strict`. `progress(bytes, events)` is told
     the stored bytes read so far (over all parts) and the events sorted, now and then.
     """
+    share = share or Share()
     bounds = TimeBounds.of(setup.config.stream)
     stats = RunStats()
     at = now()
     done = 0
     for part in parts:
-        reader = _Reader(part, setup, sorter, bounds, at, stats, strict)
+        reader = _Reader(part, setup, sorter, bounds, at, stats, strict, share)
         if progress is not None:
             reader.progress = lambda read, base=done: progress(base + read, sorter.records)
         reader.read()
@@ -118,15 +139,19 @@ class _Reader:
         now: float,
         stats: RunStats,
         strict: bool,
+        share: Share,
     ) -> None:
         self.part, self.setup, self.sorter = part, setup, sorter
-        self.bounds = bounds
+        self.bounds, self.share = bounds, share
         self.now, self.stats, self.strict = now, stats, strict
         self.position = ReadPosition()
         self.progress: Callable[[int], None] | None = None
 
-    def bad(self, where: str) -> None:
+    def bad(self, where: str, after_line: bool = False) -> None:
+        reported = len(self.stats.bad_examples)
         self.stats.bad(where)
+        if len(self.stats.bad_examples) > reported:
+            self.share.where.append(self.share.line + (0.5 if after_line else 0.0))
         if self.strict:
             raise StrictStop(where)
 
@@ -134,6 +159,8 @@ class _Reader:
         display = self.part.file.display
         try:
             for line_no, raw in read_lines(self.part.file, position=self.position):
+                if not self.share.take():
+                    continue
                 self.stats.lines += 1
                 if self.progress is not None and line_no % PROGRESS_LINES == 0:
                     self.progress(self.position.tell())
@@ -142,7 +169,9 @@ class _Reader:
                 else:
                     self._events(line_no, raw)
         except HistoryError as exc:  # unreadable from here on: report it, keep what was read
-            self.bad(str(exc) if str(exc).startswith(display) else f"{display}: {exc}")
+            if self.share.index == 0:  # every share meets it: one reports it
+                said = str(exc) if str(exc).startswith(display) else f"{display}: {exc}"
+                self.bad(said, after_line=True)
 
     def _events(self, line_no: int, raw: bytes) -> None:
         try:

@@ -14,10 +14,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
 from bytewax.run import cli_main
 
 from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
+from engine.first_pass_shares import sort_in_shares
 from engine.flow.dataflow import build_dataflow
 from engine.flow.items import RunStats
 from engine.flow.local_cluster import ClusterError, run_cluster
@@ -27,7 +29,7 @@ from engine.flow.replay_source import SortedHistorySource, partition_names, spli
 from engine.flow.run_setup import RunSetup, TimeRange
 from engine.flow.sinks import ResultSink, RunResult
 from engine.flow.steps import Summary
-from engine.history_sort import HistoryPart, StrictStop, sort_history
+from engine.history_sort import CONTROL, HistoryPart, StrictStop, sort_history
 from engine.state_dir import prepare_state_dir
 from notifiers.model import Notification
 from replay.external_sort import ExternalSort, SpillError
@@ -39,6 +41,10 @@ EPOCH = timedelta(milliseconds=3000)  # wall-clock epochs: short, since replay k
 # keep the processes busy together (0.2 s ran a small replay in 0.7 of the time 3 s took).
 CLUSTER_EPOCH = timedelta(milliseconds=200)
 MB = 1 << 20
+# Events read from every part of the history to weigh the shards before they are placed on the
+# workers (`RunSetup.spread_over`): enough to tell a detector that observes every event from
+# one that observes a kind in ten, few enough to cost a few hundredths of a second.
+PLACEMENT_SAMPLE = 500
 
 
 @contextmanager
@@ -86,6 +92,7 @@ class ReplayReport:
     quarantined: int = 0  # items a stage failed on, put aside
     quarantine_examples: list[str] = field(default_factory=list)
     process_cpu: list[float] = field(default_factory=list)  # CPU seconds of each cluster process
+    sort_cpu: list[float] = field(default_factory=list)  # CPU seconds of each first-pass fork
 
 
 def _parts(options: ReplayOptions) -> list[HistoryPart]:
@@ -137,7 +144,7 @@ def run_replay(
     if options.out:
         Path(options.out).parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    run = _Run(RunResult(), [], RunStats(), 0, [])
+    run = _Run(RunResult(), [], RunStats(), 0, [], [])
     source = _replay(config, options, parts, setup, run, notify)
     if source.error.reason is not None:
         raise ReplayError(source.error.reason)
@@ -158,19 +165,22 @@ def run_replay(
         quarantined=setup.quarantine.total,
         quarantine_examples=[q.describe() for q in setup.quarantine.examples],
         process_cpu=run.cpu,
+        sort_cpu=run.sort_cpu,
     )
 
 
 @dataclass
 class _Run:
     """What a replay gathers on its way: results, first and last times, the first pass's
-    counters, how many sorted runs it spilled, each cluster process's CPU seconds."""
+    counters, how many sorted runs it spilled, each cluster process's and first-pass fork's CPU
+    seconds."""
 
     result: RunResult
     span: list[float]
     read: RunStats
     sort_runs: int
     cpu: list[float]
+    sort_cpu: list[float]
 
 
 def _replay(
@@ -188,18 +198,17 @@ def _replay(
         stack.enter_context(quiet_gc())
         spill = stack.enter_context(_spill_dir(config))
         sorter = stack.enter_context(ExternalSort(spill, budget))
-        run.read = _sorted(parts, setup, sorter, options.strict, progress)
+        _first_pass(parts, setup, sorter, options, progress, run, spill)
         progress.stage("replaying", sorter.records, "events")
         span = run.span if options.recent is not None else None
         merged = _counted(sorter.merged(), progress, span)
-        setup.spread_over(options.workers * options.processes)
-        source, files = _partitioned(merged, options.workers * options.processes, spill)
+        source, files = _partitioned(merged, options, spill, setup, sorter.records)
         if options.processes > 1:
             progress.close()
             run.cpu = _run_cluster(options, setup, files, spill, run.result, source, notify)
         else:
             _run_here(options, setup, source, run.result, notify, progress)
-        run.sort_runs = sorter.runs_written
+        run.sort_runs += sorter.runs_written
     return source
 
 
@@ -212,6 +221,30 @@ def _prepared(config: SpanwatchConfig, options: ReplayOptions, setup: RunSetup |
     if options.recent is not None:
         setup.detectors.recent = options.recent
     return setup
+
+
+def _first_pass(
+    parts: list[HistoryPart],
+    setup: RunSetup,
+    sorter: ExternalSort,
+    options: ReplayOptions,
+    progress: Progress,
+    run: _Run,
+    spill: Path,
+) -> None:
+    """Every file read, checked and sorted: here, or shared by the cluster's number of forks
+    (`engine.first_pass_shares`; `--strict` reads alone, to stop at the first bad line)."""
+    if options.processes == 1 or options.strict:
+        run.read = _sorted(parts, setup, sorter, options.strict, progress)
+        return
+    progress.stage(f"reading {len(parts)} file(s) on {options.processes} processes", None, "bytes")
+    try:
+        shared = sort_in_shares(parts, setup, sorter, options.processes, spill)
+    except ClusterError as exc:
+        raise ReplayError(str(exc)) from None
+    finally:
+        progress.close()
+    run.read, run.sort_runs, run.sort_cpu = shared.stats, shared.runs_written, shared.cpu
 
 
 def _sorted(
@@ -242,17 +275,24 @@ def _sorted(
 
 
 def _partitioned(
-    merged: Iterator[tuple[float, bytes]], workers: int, spill: Path
+    merged: Iterator[tuple[float, bytes]],
+    options: ReplayOptions,
+    spill: Path,
+    setup: RunSetup,
+    records: int,
 ) -> tuple[SortedHistorySource, list[Path]]:
     """The sorted history as the dataflow's source: read as it merges (one worker), or cut
-    into one partition file per worker."""
+    into one partition file per worker, the shards placed on the workers by a sample of it."""
+    workers = options.workers * options.processes
     if workers == 1:
         return SortedHistorySource(merged), []
     files = [spill / f"partition-{i:04d}.bin" for i in range(workers)]
+    sample: list[bytes] = []
     try:
-        split_history(merged, files)
+        split_history(_sampled(merged, max(1, records // PLACEMENT_SAMPLE), sample), files)
     except SpillError as exc:
         raise ReplayError(str(exc)) from None
+    setup.spread_over(workers, [orjson.loads(r[1:]) for r in sample if r[:1] != CONTROL])
     return SortedHistorySource(parts=files), files
 
 
@@ -329,6 +369,16 @@ def _gather(
         quarantine.examples.extend(examples[: max(room, 0)])
         if source.error.reason is None and outcome["error"] is not None:
             source.error.reason = outcome["error"]
+
+
+def _sampled(
+    records: Iterator[tuple[float, bytes]], every: int, sample: list[bytes]
+) -> Iterator[tuple[float, bytes]]:
+    """The records, keeping every `every`-th one in `sample`."""
+    for n, record in enumerate(records):
+        if n % every == 0:
+            sample.append(record[1])
+        yield record
 
 
 def _counted(

@@ -100,6 +100,23 @@ class ExternalSort:
             self._merge_pass()
         yield from heapq.merge(*(self._read(p) for p in self._runs))
 
+    def hand_over(self) -> list[Path]:
+        """Every record added, as sorted run files that this sort no longer owns (another
+        process's sort takes them with `adopt`); nothing more can be added."""
+        self._merging = True
+        if self._buffer:
+            self._spill()
+        runs, self._runs = self._runs, []
+        return runs
+
+    def adopt(self, runs: list[Path], records: int) -> None:
+        """Merge the sorted run files of another sort (`hand_over`), holding `records` records,
+        with this one's: the merged sequence is the same as had every record been added here."""
+        if self._merging:
+            raise RuntimeError("cannot adopt runs once merging has started")
+        self._runs.extend(runs)
+        self.records += records
+
     def close(self) -> None:
         """Remove every run file left (merged ones are removed as soon as they are read)."""
         self._buffer = []

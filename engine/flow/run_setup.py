@@ -24,6 +24,9 @@ from rules.model import CorrelationInput, RuleHit
 INCIDENTS = "incidents"
 ORDER = "order"
 CORRELATION_WEIGHT = 0.25  # of a detector's, in a shard's share of the work
+# What the order or the incident stage costs per event, in a detector's observations (measured
+# in replay: about 7 µs an event each, next to 20-26 µs an observation).
+PINNED_OBSERVATIONS = 0.3
 
 
 def rule_hit(hit: RuleHit) -> Hit:
@@ -112,10 +115,25 @@ class RunSetup:
         self.dests = [INCIDENTS, *self.shard_names]
         self.keys = routing_keys(self._shard_weights(), 1, {ORDER: 0, INCIDENTS: 0})
 
-    def spread_over(self, workers: int) -> None:
+    def spread_over(self, workers: int, sample: Sequence[Mapping[str, Any]] = ()) -> None:
         """Route the order and incident stages to worker 0, where the results are written,
-        and the shards over every worker of the cluster, weighed by what they hold."""
-        self.keys = routing_keys(self._shard_weights(), workers, {ORDER: 0, INCIDENTS: 0})
+        and the shards over every worker of the cluster, weighed by the inputs they would take
+        from `sample` (events spread through the history), else by what they hold."""
+        weights = self._sampled_weights(sample) if sample else self._shard_weights()
+        self.keys = routing_keys(weights, workers, {ORDER: 0, INCIDENTS: 0})
+
+    def _sampled_weights(self, sample: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """Each shard's inputs per event of `sample`, in what a stage pinned to worker 0 costs.
+
+        What a detector holds says little of its work: one that observes every event costs
+        several that observe one kind of event in ten."""
+        weights = dict.fromkeys(self.shard_names, 0.0)
+        for event in sample:
+            for shard, item in self.match(event)[1]:
+                is_correlation = isinstance(item, CorrelationInput)
+                weights[shard] += CORRELATION_WEIGHT if is_correlation else 1.0
+        scale = 1.0 / (len(sample) * PINNED_OBSERVATIONS)
+        return {shard: weight * scale for shard, weight in weights.items()}
 
     def _shard_weights(self) -> dict[str, float]:
         """A detector's updates cost about four times a correlation's (measured in replay)."""

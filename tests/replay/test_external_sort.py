@@ -68,3 +68,28 @@ def test_a_directory_that_vanished_is_a_one_line_error(tmp_path):
 
 def test_the_module_example_runs():
     assert doctest.testmod(replay.external_sort).failed == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(items=pairs, shares=st.integers(1, 4), budget=st.integers(1, 4000), seed=st.integers())
+def test_runs_handed_over_by_several_sorts_merge_as_one_sort_of_every_record(
+    tmp_path_factory, items, shares, budget, seed
+):
+    """Records added to several sorts (any split, any budgets), whose runs one sort adopts,
+    come out as one sort of them all; the adopting sort's own records merge in too."""
+    folder = tmp_path_factory.mktemp("shares")
+    rng = random.Random(seed)
+    sorts = [ExternalSort(folder / str(i), memory_budget=budget) for i in range(shares)]
+    for s in sorts:
+        s.directory.mkdir()
+    with ExternalSort(folder, memory_budget=budget) as whole:
+        for t, r in items:
+            target = rng.choice([*sorts, whole])
+            target.add(t, r)
+        for s in sorts:
+            runs = s.hand_over()
+            s.close()  # what was handed over is no longer the sort's to remove
+            whole.adopt(runs, s.records)
+        assert whole.records == len(items)
+        assert list(whole.merged()) == sorted(items)
+    assert not any(folder.rglob("run-*"))

@@ -4,6 +4,7 @@ itself, whatever the names and the number of workers."""
 from __future__ import annotations
 
 import bytewax.operators as op
+import orjson
 from bytewax.dataflow import Dataflow
 from bytewax.run import cli_main
 from bytewax.testing import TestingSource
@@ -13,6 +14,11 @@ from hypothesis import strategies as st
 from engine.config import SpanwatchConfig
 from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup
 from engine.flow.worker_keys import bytewax_worker, key_on, place, routing_keys
+from engine.history_sort import HistoryPart, sort_history
+from replay.external_sort import ExternalSort
+from replay.readers import expand_paths
+from replay.simulator.simulate import SimulationSpec, simulate
+from rules.model import CorrelationInput
 
 
 def _routed(keys: list[str], workers: int) -> dict[str, int]:
@@ -73,3 +79,32 @@ def test_default_shards_spread_over_two_workers(tmp_path):
     workers = {name: bytewax_worker(key, 2) for name, key in setup.keys.items()}
     assert workers[ORDER] == workers[INCIDENTS] == 0
     assert {workers[s] for s in setup.shard_names} == {0, 1}
+
+
+def test_shards_are_weighed_by_the_inputs_a_sample_of_the_history_sends_them(tmp_path):
+    """A shard whose detectors observe every event outweighs one that holds more detectors of
+    rarer events: placed by a sample of the history, the shard with the most inputs sits away
+    from the order and incident stages, and the workers' inputs differ by at most one shard's."""
+    history = tmp_path / "history.jsonl"
+    simulate(SimulationSpec(days=1, users=5, seed=17, claude_code_logs=True), history)
+    setup = RunSetup(SpanwatchConfig(state_dir=str(tmp_path / "state")))
+    with ExternalSort(tmp_path, 1 << 24) as sorter:
+        sort_history([HistoryPart(f) for f in expand_paths([str(history)])], setup, sorter)
+        sample = [orjson.loads(record[1:]) for _t, record in sorter.merged()]
+    inputs = dict.fromkeys(setup.shard_names, 0.0)
+    for event in sample:
+        for shard, item in setup.match(event)[1]:
+            inputs[shard] += 0.25 if isinstance(item, CorrelationInput) else 1.0
+
+    def imbalance() -> float:
+        workers = {name: bytewax_worker(key, 2) for name, key in setup.keys.items()}
+        assert workers[ORDER] == workers[INCIDENTS] == 0
+        assert workers[max(inputs, key=inputs.__getitem__)] == 1
+        load = [sum(v for s, v in inputs.items() if workers[s] == w) for w in (0, 1)]
+        return abs(load[0] - load[1])
+
+    setup.spread_over(2)
+    by_what_they_hold = imbalance()
+    setup.spread_over(2, sample)
+    assert imbalance() < by_what_they_hold
+    assert imbalance() <= max(inputs.values())
