@@ -30,7 +30,6 @@ BEING_RESHAPED = {
     "detectors/slice_attribution.py::_pick",  # 41
     "detectors/slice_attribution.py::attribute",  # 52
     "detectors/slice_state.py::SliceState._close",  # 43
-    "engine/flow/dataflow.py::build_dataflow",  # 91
 }
 
 
