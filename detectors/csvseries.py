@@ -113,7 +113,6 @@ def read_series(stream: TextIO, bad: BadRows) -> Iterator[Point]:
     t_col, v_col = 0, 1
     first = True
     for row in reader:
-        line = reader.line_num
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
         if first:
@@ -121,30 +120,37 @@ def read_series(stream: TextIO, bad: BadRows) -> Iterator[Point]:
             if _is_header(row):
                 t_col, v_col = _columns(row)
                 continue
-        raw_t = row[t_col].strip() if t_col < len(row) else ""
-        raw_v = row[v_col].strip() if v_col < len(row) else ""
-        if len(row) <= max(t_col, v_col):
-            bad.add(line, f"expected at least {max(t_col, v_col) + 1} columns, got {len(row)}")
-            yield Point(line, raw_t, None, None, raw_v)
-            continue
-        t: float | None
-        try:
-            t = series_time(raw_t)
-        except ValueError:
-            bad.add(line, f"not a timestamp: {raw_t!r}")
-            t = None
-        v: float | None
-        try:
-            v = float(raw_v)
-        except ValueError:
-            if t is not None:
-                bad.add(line, f"not a number: {raw_v!r}" if raw_v else "no value")
-            v = None
-        if v is not None and not math.isfinite(v):
-            if t is not None:
-                bad.add(line, f"not a finite number: {raw_v!r}")
-            v = None
-        yield Point(line, raw_t, t, v, raw_v)
+        yield _point(reader.line_num, row, t_col, v_col, bad)
+
+
+def _point(line: int, row: list[str], t_col: int, v_col: int, bad: BadRows) -> Point:
+    """One data row's Point; what is wrong with it (the time first) goes to `bad`."""
+    raw_t = row[t_col].strip() if t_col < len(row) else ""
+    raw_v = row[v_col].strip() if v_col < len(row) else ""
+    if len(row) <= max(t_col, v_col):
+        bad.add(line, f"expected at least {max(t_col, v_col) + 1} columns, got {len(row)}")
+        return Point(line, raw_t, None, None, raw_v)
+    t: float | None
+    try:
+        t = series_time(raw_t)
+    except ValueError:
+        bad.add(line, f"not a timestamp: {raw_t!r}")
+        t = None
+    problem, v = _value(raw_v)
+    if problem is not None and t is not None:  # a row's first problem is the one told
+        bad.add(line, problem)
+    return Point(line, raw_t, t, v, raw_v)
+
+
+def _value(raw: str) -> tuple[str | None, float | None]:
+    """(what is wrong with a value cell, or None; its finite number, or None)."""
+    try:
+        v = float(raw)
+    except ValueError:
+        return (f"not a number: {raw!r}" if raw else "no value"), None
+    if not math.isfinite(v):
+        return f"not a finite number: {raw!r}", None
+    return None, v
 
 
 def disorder(points: list[Point]) -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -24,7 +24,8 @@ from detectors.window_model import WindowModel
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
 
 # One open window of a detector: key -> (its parent's labels, an accumulator per metric).
-Window = dict[tuple[str, ...], tuple[tuple[str, ...], list[Accumulator]]]
+WindowEntry = tuple[tuple[str, ...], list[Accumulator]]
+Window = dict[tuple[str, ...], WindowEntry]
 LONG_WINDOW = 1800.0  # a window this long or longer: incidents wait two of them for a signal
 
 
@@ -118,6 +119,22 @@ def _valid(aggregation: str, v: Any, allow_negative: bool) -> bool:
     if aggregation in TRUTH_INPUT and v not in (0.0, 1.0):
         return False
     return not (aggregation in NUMERIC_INPUT and v < 0 and not allow_negative)
+
+
+@dataclass(slots=True)
+class _Closing:
+    """One window's close: what every key's point needs, and what the keys give."""
+
+    model: type[WindowModel]
+    start: float
+    end: float
+    detector_warm: bool
+    empty_x: Any  # a key's point without events (None: such a key has no point)
+    skips_empty: bool
+    recent: RecentPoints | None
+    pending: dict[Any, Any]
+    stepped: set[tuple[str, ...]] = field(default_factory=set)  # keys whose alert was stepped
+    out: list[Signal] = field(default_factory=list)
 
 
 class HeldBack:
@@ -390,78 +407,99 @@ class DetectorState:
         return out
 
     def _close(self, start: float) -> list[Signal]:
-        d, model_class = self.d, self.d.model
+        """Close the window at `start`: every key's point judged, scored and learnt, then the
+        alerts of keys without a point stepped too."""
         self.stats["windows"] += 1
         window = self.open.pop(start, {})
         self._release(start, window)
-        end = start + d.interval
-        detector_warm = self.first_time is not None and end - self.first_time >= d.warmup
-        out: list[Signal] = []
+        closing = self._closing(start)
         # What a key without events in this window gives: None = no point at all, so only
         # the keys with events are visited (most keys of a busy detector are idle).
-        empty_x = model_class.empty_point(d.aggregations)
-        items = self.keys.items() if empty_x is not None else self._keys_in(window)
-        # A model may neither score nor learn an empty window of an active key (an upward
-        # seasonal model): such keys cost a check, not two model calls.
-        skips_empty = model_class.skips_empty_windows(d.params)
-        inherits = model_class.inherits
-        alerts, thr = self.alerts, d.threshold
-        recent = self.__dict__.get("recent")  # only a replay writing a report sets it
-        pending = self.__dict__.setdefault("pending", {})  # saved before it existed
+        items = self.keys.items() if closing.empty_x is not None else self._keys_in(window)
         points = 0
-        stepped: set[tuple[str, ...]] = set()
         for key, model in items:
-            entry = window.get(key)
-            if entry is None:
-                x, n = empty_x, 0
-                idle = skips_empty and model.active
-                seen_x = x
-            else:
-                x = model_class.point(entry[1], d.aggregations, d.min_count)
-                if x is None:
-                    continue
-                n = entry[1][0].count
-                idle = False
-                parent = self.pools.get(entry[0]) if d.parent_by else None
-                seen_x = model.judged(x, parent, self.root, start, d.warmup, key)
-            points += 1
-            state = alerts.get(key)
-            # The score matters only to a key that may alert, a key already alerting, or a
-            # report: a model still warming up is not asked (scoring is pure, so this is safe).
-            warm = detector_warm and model.is_warm(start, d.warmup)
-            wanted = warm or state is not None or recent is not None
-            score = 0.0 if idle or not wanted else model.score_one(seen_x, start, n)
-            above = score >= thr and warm
-            if recent is not None:
-                baseline = baseline_of(model.describe(seen_x, start, n))
-                recent.record(d.id, key, end, seen_x, score, thr, baseline)
-            if above or state is not None:
-                stepped.add(key)
-                new, emit = hysteresis.step(state, above, d.for_, d.keep_firing_for)
-                if new is None:
-                    alerts.pop(key, None)
-                else:
-                    alerts[key] = new
-                if emit is not None:
-                    if emit and recent is not None:
-                        recent.alert(d.id, key, end)
-                    evidence = model.describe(seen_x, start, n) if emit else {}
-                    evidence["window_start"] = iso(start)
-                    evidence["window_end"] = iso(end)
-                    out.append(self._signal(key, end, score, emit, evidence))
-            if idle:
-                continue
-            model.learn_one(x, start, n)
-            if entry is not None and inherits:
-                x = model.taught(key, x, self.root, pending, d.max_keys)
-                self._teach_pools(entry[0], x, start, n)
-        if inherits and self.root is not None:  # news held during the warm-up, too
+            points += self._close_key(closing, key, model, window.get(key))
+        out, stepped, end = closing.out, closing.stepped, closing.end
+        if closing.model.inherits and self.root is not None:  # news held during the warm-up
             out.extend(self._release_due(stepped, start, end))
-        if len(stepped) < len(alerts):
+        if len(stepped) < len(self.alerts):
             out.extend(self._step_without_point(stepped, start, end))
         self.stats["points"] += points
         self.stats["signals"] += len(out)
         return out
+
+    def _closing(self, start: float) -> _Closing:
+        """What every key's point of the window at `start` needs to know."""
+        d, model_class = self.d, self.d.model
+        end = start + d.interval
+        return _Closing(
+            model=model_class,
+            start=start,
+            end=end,
+            detector_warm=self.first_time is not None and end - self.first_time >= d.warmup,
+            empty_x=model_class.empty_point(d.aggregations),
+            # A model may neither score nor learn an empty window of an active key (an upward
+            # seasonal model): such keys cost a check, not two model calls.
+            skips_empty=model_class.skips_empty_windows(d.params),
+            recent=self.__dict__.get("recent"),  # only a replay writing a report sets it
+            pending=self.__dict__.setdefault("pending", {}),  # saved before it existed
+        )
+
+    def _close_key(
+        self, c: _Closing, key: tuple[str, ...], model: WindowModel, entry: WindowEntry | None
+    ) -> int:
+        """One key's point of the closing window (1, or 0 if too few events to make one):
+        judged against its parents, scored, its alert stepped, then learnt."""
+        d = self.d
+        if entry is None:
+            x, n, idle = c.empty_x, 0, c.skips_empty and model.active
+            seen_x = x
+        else:
+            x = c.model.point(entry[1], d.aggregations, d.min_count)
+            if x is None:
+                return 0
+            n, idle = entry[1][0].count, False
+            parent = self.pools.get(entry[0]) if d.parent_by else None
+            seen_x = model.judged(x, parent, self.root, c.start, d.warmup, key)
+        self._judge(c, key, model, seen_x, n, idle)
+        if not idle:
+            model.learn_one(x, c.start, n)
+            if entry is not None and c.model.inherits:
+                x = model.taught(key, x, self.root, c.pending, d.max_keys)
+                self._teach_pools(entry[0], x, c.start, n)
+        return 1
+
+    def _judge(
+        self, c: _Closing, key: tuple[str, ...], model: WindowModel, x: Any, n: int, idle: bool
+    ) -> None:
+        """Score a key's point and step its alert: a signal when the alert opens or resolves."""
+        d, recent = self.d, c.recent
+        state = self.alerts.get(key)
+        # The score matters only to a key that may alert, a key already alerting, or a
+        # report: a model still warming up is not asked (scoring is pure, so this is safe).
+        warm = c.detector_warm and model.is_warm(c.start, d.warmup)
+        wanted = warm or state is not None or recent is not None
+        score = 0.0 if idle or not wanted else model.score_one(x, c.start, n)
+        above = score >= d.threshold and warm
+        if recent is not None:
+            baseline = baseline_of(model.describe(x, c.start, n))
+            recent.record(d.id, key, c.end, x, score, d.threshold, baseline)
+        if not above and state is None:
+            return
+        c.stepped.add(key)
+        new, emit = hysteresis.step(state, above, d.for_, d.keep_firing_for)
+        if new is None:
+            self.alerts.pop(key, None)
+        else:
+            self.alerts[key] = new
+        if emit is None:
+            return
+        if emit and recent is not None:
+            recent.alert(d.id, key, c.end)
+        evidence = model.describe(x, c.start, n) if emit else {}
+        evidence["window_start"] = iso(c.start)
+        evidence["window_end"] = iso(c.end)
+        c.out.append(self._signal(key, c.end, score, emit, evidence))
 
     def _release_due(self, stepped: set[tuple[str, ...]], start: float, end: float) -> list[Signal]:
         """Alerts the detector's root model held back that are due now (a newcomer's news

@@ -324,44 +324,73 @@ class SeasonalBaseline(WindowModel):
         }
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
+        """Teach one window's point: what an event and an active window are worth, then
+        (from the second point on) the outlier run and clip, the global location, the tails,
+        the level offset, the spread, and the point's hour of the week."""
         st, p = self.stats, self.p
         if p.transform == "log":
             x = log_scale(x)
         if x == 0.0 and self._idle(x, n):
             return
-        if n > 0 and x > 0.0 and p.noise == "compound":
+        self._learn_activity(x, n)
+        points = st.points + 1.0
+        st.points = points
+        if points == 1.0:
+            self._learn_first(x, t)
+            return
+        expected, scale = self._expect(t)
+        sigma = self._sigma(expected, scale, n, t)
+        learning = points <= p.min_points
+        clip = self._outlier_clip(x, expected, sigma, learning)
+        g_alpha = max(1.0 / points, 0.01)
+        st.loc, st.scale = robust_step(st.loc, st.scale, x, g_alpha, clip, sigma)
+        size = abs(x - expected)
+        self._learn_tails(size, t)
+        self._learn_level(x, expected, clip * sigma, learning)
+        clipped = size if clip == math.inf else min(size, clip * sigma)
+        self._learn_spread(size, expected, n, g_alpha, clipped)
+        self._learn_cell(x, t, expected, scale, math.inf if learning else p.clip)
+
+    def _learn_activity(self, x: float, n: int) -> None:
+        """The mean value of one event (compound noise) and the upper level of an active
+        window (event counts and sums)."""
+        st, noise = self.stats, self.p.noise
+        if n > 0 and x > 0.0 and noise == "compound":
             unit = st.event_unit
             st.event_unit = x / n if unit <= 0.0 else unit + 0.02 * (x / n - unit)
-        if x > 0.0 and p.noise in ("poisson", "compound"):
+        if x > 0.0 and noise in ("poisson", "compound"):
             # The upper level of an active window: rises faster than it falls (an upper
             # quantile of busy windows), capped so that a spike barely moves it.
             act = st.active_level
             step = 0.2 if x > act else 0.05
             st.active_level = x if act <= 0.0 else act + step * (min(x, 3.0 * act) - act)
-        events, points = n, st.points + 1.0
-        if points == 1.0:
-            st.first_hour = float(int(t // 3600.0))
-            st.loc = x
-            st.scale = 0.0
-            st.residual_scale = 0.0
-            st.points = points
-            self._learn_cell(x, t, x, 0.0, clip=math.inf)
-            return
-        st.points = points
-        expected, scale = self._expect(t)
-        sigma = self._sigma(expected, scale, events, t)
-        learning = points <= p.min_points
+
+    def _learn_first(self, x: float, t: float) -> None:
+        """The first point is the location, of the key and of its hour, with no spread yet."""
+        st = self.stats
+        st.first_hour = float(int(t // 3600.0))
+        st.loc = x
+        st.scale = 0.0
+        st.residual_scale = 0.0
+        self._learn_cell(x, t, x, 0.0, clip=math.inf)
+
+    def _outlier_clip(self, x: float, expected: float, sigma: float, learning: bool) -> float:
+        """The clip for learning this point (none while learning, nor once a run of outliers
+        is accepted as a shift), then the run of outliers counted on."""
+        st, p = self.stats, self.p
         clip = math.inf if learning or st.outlier_run >= p.adapt_after else p.clip
         if abs(x - expected) > p.clip * sigma and not learning:
             st.outlier_run = st.outlier_run + 1.0
         else:
             st.outlier_run = 0.0
-        g_alpha = max(1.0 / points, 0.01)
-        st.loc, st.scale = robust_step(st.loc, st.scale, x, g_alpha, clip, sigma)
-        # the tail of residual sizes, unclipped (it must see the spikes that are usual), by a
-        # multiplicative stochastic-approximation step towards the 98th percentile; a run of
-        # outliers past its second point is a change or an incident, not a recurring spike
-        size = abs(x - expected)
+        return clip
+
+    def _learn_tails(self, size: float, t: float) -> None:
+        """The tail of residual sizes, unclipped (it must see the spikes that are usual), by a
+        multiplicative stochastic-approximation step towards the 98th percentile, and the
+        hour's peak; a run of outliers past its second point is a change or an incident,
+        not a recurring spike."""
+        st = self.stats
         hour = float(int(t // 3600.0))
         if hour != st.hour:
             self._close_hour()
@@ -370,23 +399,32 @@ class SeasonalBaseline(WindowModel):
             st.tail = tail_step(st.tail, size)
         if st.outlier_run <= 1.0 and size > st.hour_peak:  # an isolated spike, or the usual noise
             st.hour_peak = size
-        # the level offset: the recent mean of residuals from the profile, clipped likewise;
-        # a shift accepted as the new normal moves the level (over `adapt_after` points),
-        # not the hours of the week that happened to see it
-        bound = clip * sigma
+
+    def _learn_level(self, x: float, expected: float, bound: float, learning: bool) -> None:
+        """The level offset: the recent mean of residuals from the profile, clipped to
+        `bound`; a shift accepted as the new normal moves the level (over `adapt_after`
+        points), not the hours of the week that happened to see it."""
+        st, p = self.stats, self.p
         r = x - (expected - st.level)
         r = bound if r > bound else (-bound if r < -bound else r)
         rate = _level_alpha(p.step)
         if st.outlier_run >= p.adapt_after and not learning:
             rate = max(rate, 1.0 / p.adapt_after)
         st.level = st.level + rate * (r - st.level)
-        r = size if clip == math.inf else min(size, clip * sigma)
-        st.residual_scale = st.residual_scale + g_alpha * (MAD_TO_SIGMA * r - st.residual_scale)
+
+    def _learn_spread(
+        self, size: float, expected: float, events: int, g_alpha: float, clipped: float
+    ) -> None:
+        """The typical size of residuals (`clipped`: the residual's size, clipped) and the
+        overdispersion of event counts (events come in sessions)."""
+        st, p = self.stats, self.p
+        st.residual_scale = st.residual_scale + g_alpha * (
+            MAD_TO_SIGMA * clipped - st.residual_scale
+        )
         base = noise_floor(p.noise, expected, events, st.event_unit)
         if base > 0.0 and p.noise != "binomial":
             d = min((size / base) ** 2, 100.0)
             st.dispersion = st.dispersion + g_alpha * (d - st.dispersion)
-        self._learn_cell(x, t, expected, scale, math.inf if learning else p.clip)
 
     def _close_hour(self) -> None:
         """Fold the hour just ended into the usual peak of its hour of the day."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from detectors.scoring import directed
 from detectors.slices import SliceBaseline, SliceParams, Window
@@ -32,6 +32,16 @@ MAX_SUBJECTS = 3  # subjects remembered per named slice
 
 Slice = tuple[str, str]
 Combos = Mapping[tuple[str, ...], list[float]]
+
+
+class Judge(NamedTuple):
+    """What judging a window's departures needs besides the window (see `departures`)."""
+
+    baselines: Mapping[Slice, SliceBaseline]
+    p: SliceParams
+    min_count: int
+    threshold: float
+    ready: Callable[[SliceBaseline], bool]
 
 
 @dataclass
@@ -167,9 +177,8 @@ def attribute(
     """The findings that explain the departures of the window's slices, in naming order
     (`combos`: the window's label combinations, asked for only when something departs;
     `subjects`: those of the firing slices, remembered from the windows that named them)."""
-    full = windows
-    found: list[Finding] = []
     firing = set(firing)
+    judge = Judge(baselines, p, min_count, threshold, ready)
     dep = departures(windows, baselines, p, measure, min_count, threshold, ready, None, firing)
     agg = baselines.get(AGGREGATE)
     agg_excess = (
@@ -177,52 +186,114 @@ def attribute(
         if agg is not None and AGGREGATE in dep
         else 0.0
     )
-    order = {d: i for i, d in enumerate(dims)}
     table = combos() if dep else {}
-    chosen: list[Slice] = []
-    judge = (baselines, p, min_count, threshold, ready)
     joined = _linked(dep, firing, subjects or {}, table, dims, measure, judge)
     if joined:  # the firing slice holds with the departures it joins (its own window, if any)
-        windows = full = dict(windows)
-    for k in sorted({k for k in joined.values() if k not in dep}):
-        mine = sorted(d for d, f in joined.items() if f == k)
-        w, b = windows.setdefault(k, windows[mine[0]]), baselines.get(k)
-        if b is not None:
-            dep[k] = (max(dep[d][0] for d in mine), b.z(w, p))
+        windows = dict(windows)
+        _hold_joined(dep, joined, windows, baselines, p)
+    return _name_in_turn(dep, windows, joined, agg_excess, table, dims, measure, judge, firing)
+
+
+def _name_in_turn(
+    dep: dict[Slice, tuple[float, float]],
+    windows: dict[Slice, Window],
+    joined: Mapping[Slice, Slice],
+    agg_excess: float,
+    table: Combos,
+    dims: tuple[str, ...],
+    measure: str,
+    judge: Judge,
+    firing: set[Slice],
+) -> list[Finding]:
+    """Name the departures' explanations one by one (up to `max_named`): each named slice's
+    events, and the departures they explain, are taken out before the next is picked."""
+    baselines, p, _min_count, _threshold, ready = judge
+    full = windows
+    order = {d: i for i, d in enumerate(dims)}
+    chosen: list[Slice] = []
+    found: list[Finding] = []
     while dep and len(found) < p.max_named:
-        without = partial(
-            _without,
-            {},
-            table,
-            dims,
-            measure,
-            chosen,
-            dep,
-            (baselines, p, min_count, threshold, ready, firing),
-        )
+        without = partial(_without, {}, table, dims, measure, chosen, dep, (*judge, firing))
         _concentrated(dep, windows, baselines, p, measure, ready, firing)
         _holding(dep, windows, baselines, p, measure, firing, without)
         pick = _pick(dep, windows, baselines, p.direction, firing, order, without, measure)
         rest, left = without(pick)
         absorbed = [d for d, f in joined.items() if f == pick]
         if absorbed:  # the departures it joins are its outbreak: their events go with it
-            rest = slice_windows(table, dims, measure, [*chosen, pick, *absorbed])
-            others = [o for o in dep if o != pick and o not in absorbed]
-            left = departures(rest, baselines, p, measure, min_count, threshold, ready,
-                              others, firing)  # fmt: skip
+            outbreak = [pick, *absorbed]
+            rest, left = _without_outbreak(
+                outbreak, chosen, dep, table, dims, measure, judge, firing
+            )
             chosen.extend(absorbed)
         chosen.append(pick)
-        size = excess(baselines[pick], windows[pick], p.direction)
-        share = size / agg_excess if agg_excess > 0 and pick != AGGREGATE else None
-        finding = Finding(pick, full[pick], dep[pick][0], dep[pick][1], share)
-        finding.explained = sorted(k for k in dep if k != pick and k not in left)
-        if pick == AGGREGATE:
-            finding.contributors = contributors(full, baselines, p.direction, agg_excess)
-        else:
-            finding.subjects = subjects_of(pick, table, dims, measure, judge)
-        found.append(finding)
+        found.append(
+            _finding(pick, dep, left, full, windows, agg_excess, table, dims, measure, judge)
+        )
         dep, windows = left, rest
     return found
+
+
+def _hold_joined(
+    dep: dict[Slice, tuple[float, float]],
+    joined: Mapping[Slice, Slice],
+    windows: dict[Slice, Window],
+    baselines: Mapping[Slice, SliceBaseline],
+    p: SliceParams,
+) -> None:
+    """A firing slice that departures join departs with them: on its own window (theirs when
+    it has none), as sharply as the sharpest of them."""
+    for k in sorted({k for k in joined.values() if k not in dep}):
+        mine = sorted(d for d, f in joined.items() if f == k)
+        w, b = windows.setdefault(k, windows[mine[0]]), baselines.get(k)
+        if b is not None:
+            dep[k] = (max(dep[d][0] for d in mine), b.z(w, p))
+
+
+def _without_outbreak(
+    outbreak: list[Slice],
+    chosen: list[Slice],
+    dep: Mapping[Slice, tuple[float, float]],
+    table: Combos,
+    dims: tuple[str, ...],
+    measure: str,
+    judge: Judge,
+    firing: Collection[Slice],
+) -> tuple[dict[Slice, Window], dict[Slice, tuple[float, float]]]:
+    """The window without the events of the slices named before and of the `outbreak` (a
+    named slice and the departures it joins), and which of the other departures still
+    depart there."""
+    rest = slice_windows(table, dims, measure, [*chosen, *outbreak])
+    others = [o for o in dep if o not in outbreak]
+    baselines, p, min_count, threshold, ready = judge
+    return rest, departures(rest, baselines, p, measure, min_count, threshold, ready,
+                            others, firing)  # fmt: skip
+
+
+def _finding(
+    pick: Slice,
+    dep: Mapping[Slice, tuple[float, float]],
+    left: Mapping[Slice, Any],
+    full: Mapping[Slice, Window],
+    windows: Mapping[Slice, Window],
+    agg_excess: float,
+    table: Combos,
+    dims: tuple[str, ...],
+    measure: str,
+    judge: Judge,
+) -> Finding:
+    """The named slice as found: its window, score and z, its share of the aggregate's
+    excess, the departures it explains (those gone with its events), and the aggregate's
+    contributors or the slice's subjects."""
+    baselines, direction = judge.baselines, judge.p.direction
+    size = excess(baselines[pick], windows[pick], direction)
+    share = size / agg_excess if agg_excess > 0 and pick != AGGREGATE else None
+    finding = Finding(pick, full[pick], dep[pick][0], dep[pick][1], share)
+    finding.explained = sorted(k for k in dep if k != pick and k not in left)
+    if pick == AGGREGATE:
+        finding.contributors = contributors(full, baselines, direction, agg_excess)
+    else:
+        finding.subjects = subjects_of(pick, table, dims, measure, judge)
+    return finding
 
 
 def _without(
@@ -255,7 +326,7 @@ def _linked(
     table: Combos,
     dims: tuple[str, ...],
     measure: str,
-    judge: tuple[Any, ...],
+    judge: Judge,
 ) -> dict[Slice, Slice]:
     """Departures that are a firing slice's outbreak seen through another label: departure ->
     firing slice. Linked when one of the firing slice's subjects (see `subjects_of`) has
@@ -291,7 +362,7 @@ def subjects_of(
     table: Combos,
     dims: tuple[str, ...],
     measure: str,
-    judge: tuple[Any, ...],
+    judge: Judge,
 ) -> list[Slice]:
     """Who a named slice's departure is: slices of other labels lying wholly within it (all
     their events are its; departing or too new to judge, as a person's first day) without
@@ -404,6 +475,19 @@ def _pick(
         if largest < CONCENTRATED * whole:
             return AGGREGATE
     cands = held or sorted(slices, key=lambda k: -abs(dep[k][1]))[:CANDIDATES]
+    return _best_explanation(cands, dep, windows, order, without, measure)
+
+
+def _best_explanation(
+    cands: list[Slice],
+    dep: Mapping[Slice, tuple[float, float]],
+    windows: Mapping[Slice, Window],
+    order: Mapping[str, int],
+    without: Callable[[Slice], tuple[dict[Slice, Window], dict[Slice, Any]]],
+    measure: str,
+) -> Slice:
+    """Of the candidates, the one whose removal explains the most other departures, then
+    the sharpest; those about as sharp go by `group_by` order, then the fewest events."""
 
     def explains(k: Slice) -> int:
         _, left = without(k)

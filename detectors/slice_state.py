@@ -171,49 +171,74 @@ class SliceState:
         return out
 
     def _close(self, start: float) -> list[Signal]:
-        d, p = self.d, self.p
+        """Close the window at `start`: judge the slices over the span that ends with it, name
+        those that explain the departures, step their alerts, and learn the window."""
         self.stats["windows"] += 1
         self._release(start)
         newest = self.open.pop(start, {})
         sums = slice_sums(newest, self.dims)
-        past = [(s, c, m) for s, c, m in self.past if s > start - self.p.span * d.interval]
-        self.past = [*past, (start, newest, sums)][1 - self.p.span :] if self.p.span > 1 else []
-        windows = to_windows(sums, self.measure)
-        learned = windows
-        if past:
-            merged: dict[Slice, list[float]] = {}
-            for _, _, m in [*past, (start, newest, sums)]:
-                add_sums(merged, m)
-            windows = to_windows(merged, self.measure)
-        end = start + d.interval
-        warm = self.first_time is not None and end - self.first_time >= d.warmup
-        found: list[Finding] = []
-        if newest:
-
-            def ready(b: SliceBaseline) -> bool:
-                return warm and b.points >= p.min_points
-
-            def table() -> dict[tuple[str, ...], list[float]]:
-                return merge_combos([c for _, c, _ in past] + [newest])
-
-            found = attribute(
-                windows,
-                table,
-                self.dims,
-                self.measure,
-                self.baselines,
-                p,
-                self.min_count,
-                d.threshold,
-                ready,
-                {*self.alerts, *self._recalled(start)},
-                self.__dict__.setdefault("subjects", {}),  # older saves lack it
-            )
+        past = self._roll_span(start, newest, sums)
+        learned = to_windows(sums, self.measure)
+        windows = self._span_windows(past, sums) if past else learned
+        end = start + self.d.interval
+        found = self._attribute(windows, past, newest, start, end) if newest else []
         out = self._step(found, windows.get(AGGREGATE), start, end)
         self._learn(learned)
         self.stats["points"] += len(learned)
         self.stats["signals"] += len(out)
         return out
+
+    def _roll_span(
+        self, start: float, newest: dict[tuple[str, ...], list[float]], sums: dict[Slice, Any]
+    ) -> list[tuple[float, dict[Any, Any], dict[Any, Any]]]:
+        """The earlier intervals of the span ending with the window at `start`; the window
+        joins them (the last `span` - 1 are kept)."""
+        span, interval = self.p.span, self.d.interval
+        past = [(s, c, m) for s, c, m in self.past if s > start - span * interval]
+        self.past = [*past, (start, newest, sums)][1 - span :] if span > 1 else []
+        return past
+
+    def _span_windows(
+        self, past: list[tuple[float, dict[Any, Any], dict[Any, Any]]], sums: dict[Slice, Any]
+    ) -> dict[Slice, Window]:
+        """Every slice's window over the span: the earlier intervals' sums and the newest's."""
+        merged: dict[Slice, list[float]] = {}
+        for m in [*(m for _, _, m in past), sums]:
+            add_sums(merged, m)
+        return to_windows(merged, self.measure)
+
+    def _attribute(
+        self,
+        windows: dict[Slice, Window],
+        past: list[tuple[float, dict[Any, Any], dict[Any, Any]]],
+        newest: dict[tuple[str, ...], list[float]],
+        start: float,
+        end: float,
+    ) -> list[Finding]:
+        """The findings that explain the span's departures (`detectors.slice_attribution`);
+        the slices alerting or resolved within `recall` count as firing."""
+        d, p = self.d, self.p
+        warm = self.first_time is not None and end - self.first_time >= d.warmup
+
+        def ready(b: SliceBaseline) -> bool:
+            return warm and b.points >= p.min_points
+
+        def table() -> dict[tuple[str, ...], list[float]]:
+            return merge_combos([c for _, c, _ in past] + [newest])
+
+        return attribute(
+            windows,
+            table,
+            self.dims,
+            self.measure,
+            self.baselines,
+            p,
+            self.min_count,
+            d.threshold,
+            ready,
+            {*self.alerts, *self._recalled(start)},
+            self.__dict__.setdefault("subjects", {}),  # older saves lack it
+        )
 
     def _step(
         self, found: list[Finding], total: Window | None, start: float, end: float

@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 from sigma import exceptions as sx
-from sigma.collection import deep_dict_update
 from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
@@ -267,7 +266,7 @@ class _CollectionActions:
             return None
         if action == "repeat":
             changes = {k: v for k, v in data.items() if k != "action"}
-            return deep_dict_update(copy.deepcopy(self.previous), changes)
+            return _deep_update(copy.deepcopy(self.previous), changes)
         if action is not None:
             message = f"unknown collection action {action!r}"
             problems.append(Problem(str(path), line, None, "action", message))
@@ -275,7 +274,19 @@ class _CollectionActions:
         if "correlation" in data or "filter" in data:
             return copy.deepcopy(data)
         self.previous = copy.deepcopy(data)
-        return deep_dict_update(copy.deepcopy(data), copy.deepcopy(self.global_doc))
+        return _deep_update(copy.deepcopy(data), copy.deepcopy(self.global_doc))
+
+
+def _deep_update(dest: dict[str, Any], src: dict[str, Any]) -> dict[str, Any]:
+    """`dest` with `src` written over it, mapping into mapping (as Sigma's collections merge
+    a `global` or `repeat` document into a rule)."""
+    for key, value in src.items():
+        if isinstance(value, dict):
+            below = dest.get(key)
+            dest[key] = _deep_update(below if isinstance(below, dict) else {}, value)
+        else:
+            dest[key] = value
+    return dest
 
 
 def _parse_doc(doc: RuleDoc, config: RulesConfig) -> list[Problem]:

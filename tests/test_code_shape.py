@@ -1,9 +1,8 @@
 """Functions in the shipped packages stay short enough to read at a glance.
 
 A function over `MAX_LINES` lines (from its `def` to its last line, nested functions included)
-fails this test unless it is on one of the allow-lists below. The lists only shrink: splitting
-a listed function into named pieces means deleting its entry, and an entry whose function is
-now short enough (or gone) fails too, so the list never hides a function that no longer needs it.
+fails this test: split it into named pieces, so that each function reads as a table of contents
+of the steps it takes. There is no allow-list.
 """
 
 from __future__ import annotations
@@ -15,23 +14,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("engine", "rules", "detectors", "notifiers", "replay", "compliance")
 MAX_LINES = 40
-
-# Long functions not yet split into named pieces, with their length when listed.
-NOT_YET_SPLIT: set[str] = set()
-
-# Long functions in modules being reshaped for other reasons at the same time (the detectors
-# and the dataflow): listed as they are, and not held to the "only shrinks" check, so that
-# splitting them elsewhere needs no edit here. Nothing outside detectors/ and engine/flow/.
-BEING_RESHAPED = {
-    "detectors/csvseries.py::read_series",  # 45
-    "detectors/detectorset.py::DetectorState._close",  # 71
-    "detectors/detectorset.py::DetectorState.update_many",  # 59
-    "detectors/seasonal.py::SeasonalBaseline.learn_one",  # 64
-    "detectors/slice_attribution.py::_pick",  # 41
-    "detectors/slice_attribution.py::attribute",  # 52
-    "detectors/slice_state.py::SliceState._close",  # 43
-    "engine/flow/dataflow.py::build_dataflow",  # 91
-}
 
 
 def function_lengths(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, int]]:
@@ -59,24 +41,11 @@ def long_functions() -> dict[str, int]:
     return found
 
 
-def test_only_detectors_and_the_dataflow_may_be_reshaped_elsewhere() -> None:
-    outside = sorted(
-        name for name in BEING_RESHAPED if not name.startswith(("detectors/", "engine/flow/"))
-    )
-    assert not outside, f"split these instead of listing them: {outside}"
-
-
-def test_no_new_function_is_longer_than_the_limit() -> None:
-    allowed = NOT_YET_SPLIT | BEING_RESHAPED
-    too_long = {name: n for name, n in long_functions().items() if name not in allowed}
+def test_no_function_is_longer_than_the_limit() -> None:
+    too_long = long_functions()
     assert not too_long, (
         f"functions over {MAX_LINES} lines: split them into named pieces: {too_long}"
     )
-
-
-def test_the_allow_list_names_only_functions_still_too_long() -> None:
-    stale = sorted(NOT_YET_SPLIT - set(long_functions()))
-    assert not stale, f"short enough now (or gone): delete from NOT_YET_SPLIT: {stale}"
 
 
 def test_the_measure_counts_nested_functions_and_methods() -> None:

@@ -32,11 +32,11 @@ from functools import partial
 from typing import Any, cast
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from engine.flow.bytewax_step import keyed_step
+from engine.flow.bytewax_step import Step, keyed_step
 from engine.flow.epoch_merge import EpochMsg
 from engine.flow.items import (
     Addressed,
@@ -62,6 +62,9 @@ from engine.flow.steps import (
     match,
     shard_step,
 )
+
+_Keyed = Callable[..., "op.KeyedStream[Any]"]
+"""`keyed_step` with the run's persistence and quarantine filled in."""
 
 
 @dataclass
@@ -171,25 +174,13 @@ def build_dataflow(
     keyed = partial(keyed_step, persist=persist, quarantine=setup.quarantine)
     flow = Dataflow("spanwatch")
     read = op.input("read", flow, source)
-    if live:  # arrivals are numbered per partition, a count kept in recovery
-        decoded = keyed("decode", op.map("by_partition", read, _by_partition), steps.decode)
-        matched = op.map("match", decoded, steps.match_events)
-    else:  # history records carry their place in the order: decoded where they were read,
-        # and what the shards need goes straight to them
-        decoded = op.map("decode", read, _decode_history)
-        lanes = op.branch(
-            "to_order_or_shards", op.flat_map("match", decoded, steps.match_sorted), _is_order
-        )
-        matched = cast("op.KeyedStream[ToOrder]", lanes.trues)  # what _is_order let by
+    if live:
+        matched, shard_inputs = _decode_and_match_arrivals(read, steps, keyed), None
+    else:
+        matched, shard_inputs = _decode_and_match_history(read, steps)
     epochs = keyed("order", matched, steps.order)
     shares = op.branch("to_incidents_or_shards", op.map("addressed", epochs, _addressed), _is_book)
-    to_shards = op.map("by_shard", shares.falses, steps.by_shard)
-    hits = keyed(
-        "correlate_and_detect",
-        to_shards if live else op.merge("inputs_and_marks", lanes.falses, to_shards),
-        steps.correlate_and_detect if live else steps.correlate_sorted,
-        substitute=_empty_share,  # the incident stage still hears that the epoch is done
-    )
+    hits = _correlate_and_detect(shares.falses, shard_inputs, steps, keyed)
     to_book = op.merge(
         "merge_for_incidents",
         op.map("order_to_incidents", shares.trues, steps.to_incidents),
@@ -197,6 +188,47 @@ def build_dataflow(
     )
     op.output("deliver", keyed("incidents", to_book, steps.incidents), sink)
     return flow
+
+
+def _decode_and_match_arrivals(
+    read: Stream[tuple[str, Any]], steps: _Steps, keyed: _Keyed
+) -> op.KeyedStream[ToOrder]:
+    """Live: arrivals are numbered per partition, a count kept in recovery; everything
+    matched goes to the order stage."""
+    decoded = keyed("decode", op.map("by_partition", read, _by_partition), steps.decode)
+    return op.map("match", decoded, steps.match_events)
+
+
+def _decode_and_match_history(
+    read: Stream[tuple[str, Any]], steps: _Steps
+) -> tuple[op.KeyedStream[ToOrder], op.KeyedStream[ShardChunk]]:
+    """Replay: history records carry their place in the order, so they are decoded where they
+    were read; what the shards need goes straight to them, the rest to the order stage."""
+    decoded = op.map("decode", read, _decode_history)
+    lanes = op.branch(
+        "to_order_or_shards", op.flat_map("match", decoded, steps.match_sorted), _is_order
+    )
+    to_order = cast("op.KeyedStream[ToOrder]", lanes.trues)  # what _is_order let by
+    return to_order, cast("op.KeyedStream[ShardChunk]", lanes.falses)
+
+
+def _correlate_and_detect(
+    to_shards: Stream[Batch],
+    shard_inputs: op.KeyedStream[ShardChunk] | None,
+    steps: _Steps,
+    keyed: _Keyed,
+) -> op.KeyedStream[Any]:
+    """Each shard's epochs from the order stage (and, in replay, its inputs straight from the
+    partitions) through its correlation windows and detectors: a list of `EpochMsg` (the
+    shard's hits) per step."""
+    shares = op.map("by_shard", to_shards, steps.by_shard)
+    step: Step
+    if shard_inputs is None:
+        inputs, step = shares, steps.correlate_and_detect
+    else:
+        inputs, step = op.merge("inputs_and_marks", shard_inputs, shares), steps.correlate_sorted
+    # on a failed step the incident stage still hears that the epoch is done
+    return keyed("correlate_and_detect", inputs, step, substitute=_empty_share)
 
 
 def _decode_history(read: tuple[str, SortedRecords]) -> tuple[str, Decoded]:

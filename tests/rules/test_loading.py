@@ -311,3 +311,36 @@ def test_dedup_is_for_correlations_on_key_fields(tmp_path):
     assert code == 2
     assert "`dedup` is for correlation rules" in text
     assert "spanwatch.dedup.by" in text and "spanwatch.dedup.prefer" in text
+
+
+def test_a_global_mapping_over_a_rule_scalar_is_merged_not_a_crash(tmp_path):
+    # Sigma's collections write a `global` document over each rule, mapping into mapping;
+    # a rule that spells the same key as a scalar takes the global's mapping whole.
+    path = write(
+        tmp_path,
+        "global.yml",
+        """\
+        action: global
+        logsource: {product: test}
+        detection:
+          sel:
+            command|contains: x
+          condition: sel
+        ---
+        title: t
+        name: t
+        level: low
+        detection: not a mapping
+        ---
+        action: repeat
+        name: t2
+        title: t2
+        logsource: plain
+        """,
+    )
+    code, text = run_check([path])
+    assert code == 2
+    assert "[t]" not in text  # the global's detection replaced the scalar
+    # a `repeat` starts from the rule as written, so its scalars are reported, not a crash
+    assert f"{path}:13 error: [t2] detection: Sigma detection must be a valid YAML map" in text
+    assert f"{path}:16 error: [t2] logsource: Sigma logsource must be a valid YAML map" in text
