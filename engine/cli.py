@@ -61,10 +61,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     import logging
 
     from engine.live.run import LiveEngine
+    from engine.live.shutdown import exit_now
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = _config(args)
-    return LiveEngine(config, rules=args.rules).serve()
+    exit_now(LiveEngine(config, rules=args.rules).serve())
 
 
 def cmd_health(args: argparse.Namespace) -> int:
