@@ -65,7 +65,7 @@ SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"  # noqa: S105 - the name of the variab
 RECOVERY_PARTITIONS = 1
 RESTART_BACKOFF = (1.0, 30.0)  # seconds before the dataflow is started again: first, at most
 STOP_RESERVE = 2.0  # seconds of the stop's grace kept for the steps after delivery
-REQUESTS_GRACE = 1.0  # seconds a server gives requests under way once it stops listening
+REQUESTS_GRACE = 1  # seconds a server gives requests under way once it stops listening
 
 
 class StartupError(Exception):
