@@ -58,13 +58,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import logging
-
+    from engine import log_setup
     from engine.live.run import LiveEngine
+    from engine.live.shutdown import exit_now
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    log_setup.configure()
     config = _config(args)
-    return LiveEngine(config, rules=args.rules).serve()
+    exit_now(LiveEngine(config, rules=args.rules).serve())
 
 
 def cmd_health(args: argparse.Namespace) -> int:

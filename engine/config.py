@@ -136,6 +136,13 @@ class LiveConfig(BaseModel):
         description="how long an API write (ack, resolve, silence) waits for the engine to apply "
         "it before answering 202 with the accepted event (it is applied later all the same)",
     )
+    stop_grace_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="how long a stop (SIGTERM, SIGINT) may take: notifications not delivered by "
+        "then stay in the outbox for the next start; keep it under the grace of whatever stops "
+        "the engine (Kubernetes' terminationGracePeriodSeconds: 30 by default)",
+    )
     kafka: KafkaConfig | None = Field(
         None, description="Kafka topics to read OTLP from, besides the receivers (off when unset)"
     )

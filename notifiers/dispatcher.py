@@ -195,6 +195,9 @@ class Dispatcher:
         assert self.store is not None
         while time.monotonic() < deadline and self.store.pending_count() > 0:
             time.sleep(0.01)
+        left = self.store.pending_count()
+        if left:
+            log.info("delivery: %d notifications stay in the outbox for the next start", left)
         self._stop.set()
         for condition in self._wakeups.values():
             with condition:

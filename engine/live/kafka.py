@@ -133,18 +133,12 @@ class KafkaIntake:
         if error or topic is None or partition is None or offset is None:
             log.warning("kafka: %s", error or "a message without its place in a partition")
             return True
-        where = f"{topic}[{partition}]@{offset}"
         value = message.value() or b""
-        try:
-            decoded = self.decode(topic, value)
-        except (DecodeError, orjson.JSONDecodeError) as exc:
-            return self._skip(consumer, message, f"kafka message {where} skipped: {exc}")
+        taken = self.events_of(topic, partition, offset, value)
+        if isinstance(taken, str):
+            return self._skip(consumer, message, taken)
+        events, nbytes = taken
         sender = f"kafka={topic}[{partition}]"
-        events = self._screen(decoded, sender, where)
-        nbytes = estimate_bytes(events, len(value))
-        if not self.inbox.fits(len(events), nbytes):
-            reason = f"kafka message {where} skipped: larger than the whole inbox"
-            return self._skip(consumer, message, reason)
         while events and not self._offer(events, sender, nbytes, (topic, partition, offset)):
             if self.stopped.wait(0.2) or self.inbox.closed:
                 return False
@@ -152,6 +146,25 @@ class KafkaIntake:
         self.logged[(topic, partition)] = offset
         consumer.commit(message=message, asynchronous=True)
         return True
+
+    def events_of(
+        self, topic: str, partition: int, offset: int, value: bytes
+    ) -> tuple[list[dict[str, Any]], int] | str:
+        """A message's events fit for state and the memory they hold, or why the whole
+        message is skipped. Whatever the bytes, nothing else comes out: a message that stopped
+        the consumer would stop it again after every restart, since it is never committed."""
+        where = f"{topic}[{partition}]@{offset}"
+        try:
+            decoded = self.decode(topic, value)
+        except (DecodeError, orjson.JSONDecodeError) as exc:
+            return f"kafka message {where} skipped: {exc}"
+        except Exception as exc:  # a decoder's fault: the message is skipped, not the consumer
+            return f"kafka message {where} skipped: it cannot be decoded ({type(exc).__name__})"
+        events = self._screen(decoded, f"kafka={topic}[{partition}]", where)
+        nbytes = estimate_bytes(events, len(value))
+        if not self.inbox.fits(len(events), nbytes):
+            return f"kafka message {where} skipped: larger than the whole inbox"
+        return events, nbytes
 
     def _skip(self, consumer: Any, message: Any, warning: str) -> bool:
         """A message that can never go in: counted, logged, and committed past."""

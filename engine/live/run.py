@@ -42,6 +42,7 @@ from engine.live.listen import listen as _listen
 from engine.live.otlp_grpc import GrpcReceiver
 from engine.live.otlp_http import make_otlp_app
 from engine.live.recovery_dir import prepare_recovery_dir
+from engine.live.shutdown import StopClock
 from engine.live.silence_file import SilenceFile
 from engine.live.source import LIVE_KEY, LiveSource
 from engine.live.views import Views
@@ -63,6 +64,8 @@ READ_TOKEN_ENV = "SPANWATCH_API_READ_TOKEN"  # noqa: S105 - the name of the vari
 SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"  # noqa: S105 - the name of the variable
 RECOVERY_PARTITIONS = 1
 RESTART_BACKOFF = (1.0, 30.0)  # seconds before the dataflow is started again: first, at most
+STOP_RESERVE = 2.0  # seconds of the stop's grace kept for the steps after delivery
+REQUESTS_GRACE = 1  # seconds a server gives requests under way once it stops listening
 
 
 class StartupError(Exception):
@@ -93,7 +96,13 @@ class _Server:
     """A uvicorn server on an already-bound socket, in a thread."""
 
     def __init__(self, app: Any, sock: socket.socket) -> None:
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=REQUESTS_GRACE,  # a held request must not hold a stop
+        )
         self.server = uvicorn.Server(config)
         self.sock = sock
         self.thread = threading.Thread(
@@ -185,6 +194,7 @@ class LiveEngine:
         self.reloader = RuleReloader(self.setup.rule_paths, self.config.rules)
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
+        self.stop_clock = StopClock(self.config.live.stop_grace_seconds)
         slack = self._slack_actions()
         self.ingest_gate = IngestGate.from_env(self.config.live.ingest_auth)
         bounds = TimeBounds.of(self.config.stream)
@@ -363,9 +373,15 @@ class LiveEngine:
             except (ControlError, Refused) as exc:
                 log.error("silence %s not restored: %s", ident, exc)
 
-    def stop(self, *_: Any) -> None:
+    def stop(self, signum: int | None = None, _frame: Any = None) -> None:
+        """SIGTERM or SIGINT: the receivers answer 503 from now on, the dataflow takes its last
+        tick, and the rest of the stop (`_stop_parts`) runs within the grace."""
+        why = f"{signal.Signals(signum).name} received" if signum else "asked to stop"
+        if not self.stop_clock.begin(why):
+            return
         self.inbox.close()
         self._stopped.set()
+        self.stop_clock.wait_for("the dataflow's last tick and snapshot")
 
     def reload_rules(self, *_: Any, force: bool = True) -> bool:
         """SIGHUP, or a changed rule file: swap in the new set, or keep the old one running."""
@@ -400,6 +416,7 @@ class LiveEngine:
         self._announce()
         try:
             self._run_dataflow(flow, recovery_dir)
+            log.info("stop: the dataflow ended (%.1f s into the stop)", self.stop_clock.elapsed())
         finally:
             self._stop_parts()
         return 0
@@ -450,16 +467,29 @@ class LiveEngine:
         )
 
     def _stop_parts(self) -> None:
-        """Sources first, then the intake log, delivery and the files."""
+        """Sources first, side by side, then the intake log, delivery for what is left of the
+        grace (what is not delivered stays in the outbox) and the files; each step bounded."""
+        clock = self.stop_clock
+        clock.begin("the dataflow ended")
+        self.inbox.close()
+        keep = min(STOP_RESERVE, clock.grace / 4)  # for the steps after delivery
+        sources: dict[str, Any] = {
+            "the OTLP/HTTP receiver": self.otlp.stop,
+            "the OTLP/gRPC receiver": self.grpc.stop,
+            "the API": self.api.stop,
+        }
         if self.kafka is not None:
-            self.kafka.stop()
+            sources["the Kafka consumer"] = self.kafka.stop
         if self.cloudwatch is not None:
-            self.cloudwatch.stop()
-        self.otlp.stop()
-        self.grpc.stop()
-        self.api.stop()
-        self.intake.close()
-        self.dispatcher.close()
+            sources["the last CloudWatch put"] = self.cloudwatch.stop
+        clock.run(sources, keep=keep)
+        clock.run({"the intake log's last sync": self.intake.close}, keep=keep)
+        clock.wait_for(f"delivery ({self.dispatcher.stats['pending']} notifications pending)")
+        self.dispatcher.close(timeout=max(0.0, clock.left() - keep))
+        clock.run({"the incident log and quarantine files": self._close_files}, keep=keep / 2)
+        clock.finished()
+
+    def _close_files(self) -> None:
         self.incident_log.close()
         self.quarantine.close()
 

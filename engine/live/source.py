@@ -48,6 +48,9 @@ class _LivePartition(StatefulSourcePartition[tuple[str, Arrivals], LogPosition])
         self.idle = False
 
     def next_batch(self) -> list[tuple[str, Arrivals]]:
+        if self.replaying is not None and self.intake.inbox.closed:
+            self.replaying = None  # a stop: the ticks not replayed yet are replayed next start
+            self.finished = True
         if self.replaying is not None:
             for arrivals, position in self.replaying:
                 self.position = position
@@ -70,10 +73,18 @@ class _LivePartition(StatefulSourcePartition[tuple[str, Arrivals], LogPosition])
             self.idle = True
             return []
         arrivals, self.position = taken
-        if intake.inbox.closed and not arrivals.events and not intake.inbox.waiting_events:
-            # A stop is not the end of the stream: no end-of-input marker reaches the stages,
-            # so their recovered state carries on where it stopped after a restart.
+        if intake.inbox.closed:
+            # A stop takes one last tick (every waiting hit and control event, a chunk of
+            # events) and ends: the events still waiting are in the intake log, and the next
+            # start takes them up, so a backlog never holds a stop. A stop is not the end of
+            # the stream either: no end-of-input marker reaches the stages, so their recovered
+            # state carries on where it stopped after a restart.
             self.finished = True
+            if intake.inbox.waiting_events:
+                log.info(
+                    "stop: %d accepted events wait in the intake log for the next start",
+                    intake.inbox.waiting_events,
+                )
         self.idle = not arrivals.events and not arrivals.controls and not arrivals.hits
         return [(LIVE_KEY, arrivals)]
 
