@@ -25,7 +25,11 @@ recent spread always reaches it. Together they cover each other's blind spot:
   be far out to pass the Gaussian test over the largest of its quiet period; a step of six to
   eight standard deviations whose first point lands a little low was missed (about one in
   sixteen eight-sd steps on noise), while its mean over three points stands clear. The vote
-  says nothing when it does not count in full: the step's aftermath is the other tests'.
+  says nothing when it does not count in full: the step's aftermath is the other tests'. Nor
+  when its mean, read as a single point, does not pass every point the Gaussian test saw in
+  the quiet period before the mean's points: on real metrics three high points in a row as
+  far out as single points went lately (a burst of traffic, a heavy-tailed count, a square
+  wave's next edge) are no new level, and a vote on them was a false alarm.
 
 The window's sums are kept exactly (recomputed from the window every `gauss_window` points),
 so an update costs a few arithmetic operations whatever the window's length.
@@ -87,8 +91,10 @@ class Ensemble(WindowModel):
     """
 
     __slots__ = (
+        "before",
         "like",
         "p",
+        "pending",
         "quiet",
         "ref",
         "shift",
@@ -111,6 +117,10 @@ class Ensemble(WindowModel):
         self.since = 0  # updates since the sums were last recomputed from the window
         self.quiet = QuietPeriod(self.p.refractory)  # the Gaussian test's largest score
         self.shift = LevelShift(self.p.shift_points, self.p.memory, self.p.refractory)
+        # the Gaussian test's largest score of the quiet period before the vote's points: the
+        # scores of those points wait in `pending` until they leave the vote's mean
+        self.before = QuietPeriod(self.p.refractory)
+        self.pending: deque[float] = deque(maxlen=max(1, self.p.shift_points - 1))
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         _, saved = state
@@ -130,6 +140,7 @@ class Ensemble(WindowModel):
         child.window.extend(self.window)
         child.ref, child.sum, child.sumsq = self.ref, self.sum, self.sumsq
         child.shift = self.shift.spawn()
+        child.before = self.before.copy()
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -152,13 +163,21 @@ class Ensemble(WindowModel):
         return (v - mean) / sd
 
     def _shift_score(self, v: float) -> float:
-        """The level shift vote's score: in full when it counts, else nothing."""
-        z = self.shift.z(self._standardised(v), self.p.direction)
+        """The level shift vote's score: in full when it counts, else nothing. It counts when
+        its z passes its own quiet period's, and its mean, read as a single point, passes
+        every point the Gaussian test saw in the quiet period before the mean's points: a
+        burst of a size that single points reach lately is no new level."""
+        u = self._standardised(v)
+        z = self.shift.z(u, self.p.direction)
         if not z > 0.0:
             return 0.0
-        raw = self.p.shift_weight * math.log10(tail_of(z, self.p.direction))
-        raw /= 2.0 * math.log10(self.p.tail)
-        if self.p.refractory <= 0 or self.shift.counts(z, self.p.direction):
+        tail = 2.0 * math.log10(self.p.tail)
+        raw = self.p.shift_weight * math.log10(tail_of(z, self.p.direction)) / tail
+        if self.p.refractory <= 0:
+            return min(1.0, raw)
+        mean = self.shift.mean_with(u) or 0.0
+        as_point = self.p.gauss_weight * math.log10(tail_of(abs(mean), self.p.direction)) / tail
+        if self.shift.counts(z, self.p.direction) and as_point > self.before.bar():
             return min(1.0, raw)
         return 0.0
 
@@ -204,6 +223,9 @@ class Ensemble(WindowModel):
             raw = self._gauss_raw(v)
             announced = raw > self.quiet.bar() + _MARGIN
             self.quiet.remember(raw)
+            if len(self.pending) == self.pending.maxlen:
+                self.before.remember(self.pending[0])
+            self.pending.append(raw)
         self.shift.learn(self._standardised(v), self.p.direction, announced)
         self.like.learn_one(x, t, n)
         w = self.window

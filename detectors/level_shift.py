@@ -87,7 +87,7 @@ class LevelShift:
         self.n = 0
         self.quiet = QuietPeriod(quiet)  # the largest z of the quiet period
 
-    def _mean_with(self, u: float) -> float | None:
+    def mean_with(self, u: float) -> float | None:
         """The mean of the last `points` values with `u` (None before there are as many)."""
         if self.n < self.points or len(self.recent) < self.points - 1:
             return None
@@ -105,7 +105,7 @@ class LevelShift:
         points have not all arrived, or one large value among ordinary ones, is not a shift
         (the single point's test speaks for a spike). Nor is anything said before the quiet
         period has filled once: its bar would be too low."""
-        m = self._mean_with(u)
+        m = self.mean_with(u)
         if m is None or self.n < self.points + self.quiet.length:
             return 0.0
         d = directed(m, direction)
