@@ -1,4 +1,5 @@
-"""The anomaly likelihood and a windowed Gaussian test, the more surprised of the two speaking.
+"""The anomaly likelihood, a windowed Gaussian test and a level shift vote, the most surprised
+speaking.
 
 The likelihood detector learns each test's tail from the series' own history, which is what
 keeps a noisy metric quiet; the price is that a metric whose history already holds large
@@ -17,7 +18,18 @@ recent spread always reaches it. Together they cover each other's blind spot:
 - it keeps the likelihood's quiet period (`refractory` points) on its own scores: one counts
   in full only when it passes the largest of that period by `_MARGIN`, and keeps a quarter
   otherwise, so that the points after a step (which stay far from a window that still
-  remembers the old level), and spikes of a size that recurs, do not each raise an alarm.
+  remembers the old level), and spikes of a size that recurs, do not each raise an alarm;
+- a level shift vote (`detectors.level_shift`): the mean of the last `shift_points` values,
+  each standardised against the window, in spreads of that mean learned from the series, its
+  tail probability weighted by `shift_weight` as the Gaussian test's is. A single point must
+  be far out to pass the Gaussian test over the largest of its quiet period; a step of six to
+  eight standard deviations whose first point lands a little low was missed (about one in
+  sixteen eight-sd steps on noise), while its mean over three points stands clear. The vote
+  says nothing when it does not count in full: the step's aftermath is the other tests'. Nor
+  when its mean, read as a single point, does not pass every point the Gaussian test saw in
+  the quiet period before the mean's points: on real metrics three high points in a row as
+  far out as single points went lately (a burst of traffic, a heavy-tailed count, a square
+  wave's next edge) are no new level, and a vote on them was a false alarm.
 
 The window's sums are kept exactly (recomputed from the window every `gauss_window` points),
 so an update costs a few arithmetic operations whatever the window's length.
@@ -30,6 +42,7 @@ from collections import deque
 from dataclasses import dataclass, fields
 from typing import Any
 
+from detectors.level_shift import LevelShift, tail_of
 from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
 from detectors.persist import restore_slots
 from detectors.quiet_period import QuietPeriod, damped, from_saved
@@ -48,11 +61,14 @@ class EnsembleParams(LikelihoodParams):
 
     gauss_window: the points its mean and standard deviation are taken over. gauss_weight:
     the weight of its tail probability against the likelihood's (its score is that of the
-    likelihood at a tail probability raised to this power).
+    likelihood at a tail probability raised to this power). shift_points, shift_weight: the
+    level shift vote's points averaged, and its weight (as gauss_weight).
     """
 
     gauss_window: int = 500
     gauss_weight: float = 0.5
+    shift_points: int = 3
+    shift_weight: float = 0.8
 
 
 def likelihood_params(p: EnsembleParams) -> LikelihoodParams:
@@ -75,10 +91,13 @@ class Ensemble(WindowModel):
     """
 
     __slots__ = (
+        "before",
         "like",
         "p",
+        "pending",
         "quiet",
         "ref",
+        "shift",
         "since",
         "sum",
         "sumsq",
@@ -97,12 +116,20 @@ class Ensemble(WindowModel):
         self.sumsq = 0.0
         self.since = 0  # updates since the sums were last recomputed from the window
         self.quiet = QuietPeriod(self.p.refractory)  # the Gaussian test's largest score
+        self.shift = LevelShift(self.p.shift_points, self.p.memory, self.p.refractory)
+        # the Gaussian test's largest score of the quiet period before the vote's points: the
+        # scores of those points wait in `pending` until they leave the vote's mean
+        self.before = QuietPeriod(self.p.refractory)
+        self.pending: deque[float] = deque(maxlen=max(1, self.p.shift_points - 1))
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         _, saved = state
         if "quiet" not in saved:  # kept in the model's own fields before
             saved = dict(saved)
             saved["quiet"] = from_saved(saved, saved["p"].refractory)
+        if "shift" not in saved:  # saved before the level shift vote: it learns from here
+            p = saved["p"]
+            saved = {**saved, "shift": LevelShift(p.shift_points, p.memory, p.refractory)}
         restore_slots(self, (None, saved))
 
     def spawn(self) -> Ensemble:
@@ -112,6 +139,8 @@ class Ensemble(WindowModel):
         child.like = self.like.spawn()
         child.window.extend(self.window)
         child.ref, child.sum, child.sumsq = self.ref, self.sum, self.sumsq
+        child.shift = self.shift.spawn()
+        child.before = self.before.copy()
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -122,6 +151,35 @@ class Ensemble(WindowModel):
         shift = self.sum / n
         var = max(0.0, (self.sumsq - n * shift * shift) / (n - 1))
         return self.ref + shift, math.sqrt(var)
+
+    def _standardised(self, v: float) -> float:
+        """The value in standard deviations of the window from its mean (0 when the window
+        has no spread to measure in)."""
+        if len(self.window) < 2:
+            return 0.0
+        mean, sd = self._moments()
+        if not sd > 1e-12 * (abs(mean) + 1e-300):
+            return 0.0
+        return (v - mean) / sd
+
+    def _shift_score(self, v: float) -> float:
+        """The level shift vote's score: in full when it counts, else nothing. It counts when
+        its z passes its own quiet period's, and its mean, read as a single point, passes
+        every point the Gaussian test saw in the quiet period before the mean's points: a
+        burst of a size that single points reach lately is no new level."""
+        u = self._standardised(v)
+        z = self.shift.z(u, self.p.direction)
+        if not z > 0.0:
+            return 0.0
+        tail = 2.0 * math.log10(self.p.tail)
+        raw = self.p.shift_weight * math.log10(tail_of(z, self.p.direction)) / tail
+        if self.p.refractory <= 0:
+            return min(1.0, raw)
+        mean = self.shift.mean_with(u) or 0.0
+        as_point = self.p.gauss_weight * math.log10(tail_of(abs(mean), self.p.direction)) / tail
+        if self.shift.counts(z, self.p.direction) and as_point > self.before.bar():
+            return min(1.0, raw)
+        return 0.0
 
     def _gauss_p(self, v: float) -> float:
         """The normal tail probability of the value under the window."""
@@ -150,17 +208,25 @@ class Ensemble(WindowModel):
         like = self.like.score_one(x, t, n)
         if self.like.n < self.p.min_points:
             return like
-        return min(1.0, max(like, self._gauss_score(x)))
+        return min(1.0, max(like, self._gauss_score(x), self._shift_score(x)))
 
     def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         out = self.like.describe(x, t, n)
         out["window_tail_probability"] = float(f"{self._gauss_p(x):.3g}")
+        out["shift_z"] = round(self.shift.z(self._standardised(x), self.p.direction), 3)
         return out
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
         v = x
+        announced = False
         if self.like.n >= 2 and self.p.refractory > 0:
-            self.quiet.remember(self._gauss_raw(v))
+            raw = self._gauss_raw(v)
+            announced = raw > self.quiet.bar() + _MARGIN
+            self.quiet.remember(raw)
+            if len(self.pending) == self.pending.maxlen:
+                self.before.remember(self.pending[0])
+            self.pending.append(raw)
+        self.shift.learn(self._standardised(v), self.p.direction, announced)
         self.like.learn_one(x, t, n)
         w = self.window
         if not w:

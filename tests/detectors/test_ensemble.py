@@ -159,3 +159,29 @@ def test_any_series_scores_in_range_with_bounded_state_and_a_snapshot_resumes_ex
     assert len(m.window) <= window
     assert len(m.quiet.blocks) < 8
     assert len(m.like.table) == 128 and m.like.taken <= 64
+
+
+def burst_after_a_spike(spike: float, burst: float) -> list[float]:
+    """Score of the third point of three equal values `burst` standard deviations out, 150
+    points after one value `spike` out, on white noise."""
+    rng = random.Random(5)
+    xs = [rng.gauss(0.0, 1.0) for _ in range(1600)]
+    xs[1300] = spike
+    xs[1450:1453] = [burst] * 3
+    _, scores = run(xs)
+    return scores[1452]
+
+
+@pytest.mark.parametrize(
+    ("spike", "burst", "speaks"),
+    [(0.0, 5.5, True), (6.0, 5.5, False), (6.0, 7.0, True), (8.0, 7.0, False)],
+)
+def test_the_level_shift_vote_speaks_only_for_a_mean_beyond_every_recent_single_point(
+    spike, burst, speaks
+):
+    """Three points as far out as one point went lately are a burst of a recurring size, not a
+    new level: the vote counts only when their mean, read as one point, passes the largest
+    single point of the quiet period before them."""
+    score = burst_after_a_spike(spike, burst)
+    assert (score >= 0.4) == speaks
+    assert speaks or score < 0.25

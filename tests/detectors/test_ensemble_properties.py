@@ -66,12 +66,13 @@ def test_a_planted_spike_is_found_on_its_point(s, size, sign):
 
 
 @settings(max_examples=12, deadline=None)
-@given(series, st.floats(min_value=12.0, max_value=40.0), st.sampled_from([1.0, -1.0]))
+@given(series, st.floats(min_value=8.0, max_value=40.0), st.sampled_from([1.0, -1.0]))
 def test_a_planted_level_shift_is_found_within_three_points_and_announced_once(s, size, sign):
-    """From 12 standard deviations. Smaller steps are at the edge of what the Gaussian vote
-    promises: it must pass the largest score of its quiet period (about 3 sd in 500 points of
-    noise) by its margin, so an 8-sd step is missed on about 6% of noise draws and a 10-sd one
-    on under 1%; this property held them and failed about one run in twelve."""
+    """From 8 standard deviations. A single point must pass the largest score of its quiet
+    period by a margin, so a step whose first point lands a little low was missed (an 8-sd
+    step on about 6% of noise draws); the level shift vote, the mean of three points, finds
+    it. Measured over 200 draws of this strategy's shape (two seeds): 8 sd missed on none,
+    7 sd on none, 6 sd on 5 (strongly autocorrelated noise, phi above 0.5)."""
     xs = noise(**s)
     for i in range(2200, N):
         xs[i] += sign * size * s["scale"]
