@@ -174,14 +174,18 @@ class EwmaChart(WindowModel):
         return score
 
     def _large_enough(self, x: float, n: int, t: float) -> bool:
-        """Whether the window's departure is as large as `min_delta` and `min_hits` ask."""
+        """Whether the departure is as large as `min_delta` and `min_hits` ask: the window's
+        own, or (binomial) that of the window joined to the evidence's windows before it, so
+        that one calmer window of an outage under way does not end its incident."""
         p = self.p
+        hits, events = (round(x * n), n) if n > 0 else (0, 0)
+        for w in self._within(t) if n > 0 else ():
+            hits, events = hits + w[1], events + w[2]
         if p.min_delta > 0.0 and directed(x - self.loc, p.direction) < p.min_delta:
-            return False
-        if p.min_hits > 0:
-            hits = round(x * n) + sum(w[1] for w in self._within(t)) if n > 0 else 0
-            return hits >= p.min_hits
-        return True
+            joined = hits / events - self.loc if events > n else 0.0
+            if directed(joined, p.direction) < p.min_delta:
+                return False
+        return hits >= p.min_hits
 
     def _counts_evidence(self, n: int) -> bool:
         return self.p.evidence > 0.0 and self.p.noise == "binomial" and n > 0
