@@ -83,3 +83,13 @@ def test_fewer_than_three_failures_never_page(calls, window, seed):
         m.learn_one(0.0, t, n)  # a quiet team that never fails
     windows = [(0, calls)] * window + [(1, calls), (1, calls)]
     assert max(scores(m, t, windows)) < 0.5
+
+
+@pytest.mark.parametrize("seed", [3, 8, 19])
+def test_a_calmer_window_of_an_outage_under_way_still_scores(seed):
+    """Two windows of 40% failing, then one of 7%: the calmer window alone is under
+    `min_delta`, joined to the outage's windows before it is not, so the incident holds."""
+    rng = random.Random(seed)
+    m = EwmaChart(team_params())
+    t = busy_team(m, rng, 1500, rate=0.01)
+    assert min(scores(m, t, [(18, 45), (20, 50), (3, 45)])) >= 0.5
