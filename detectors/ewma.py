@@ -35,6 +35,10 @@ class EwmaParams:
     counts in the average at most; a chart is for shifts that last, a lone spike is the
     seasonal detector's business. transform: none, or log for a positive metric whose
     values span orders of magnitude (the chart then works on log(1 + x)).
+    min_delta: the least departure from the baseline, in the metric's own units and the
+    watched direction, that may score (a team's error rate 6% against 1% is significant on a
+    busy team, yet no outage). min_hits (binomial): the least hits in the window and the
+    evidence's windows before it that may score (a single failed call never alerts).
     """
 
     z: float = 4.0
@@ -49,6 +53,8 @@ class EwmaParams:
     winsor: float = 6.0
     transform: str = "none"
     evidence: float = 0.0
+    min_delta: float = 0.0
+    min_hits: int = 0
 
 
 class EwmaChart(WindowModel):
@@ -160,10 +166,26 @@ class EwmaChart(WindowModel):
             return 0.0
         if self.p.transform == "log":
             x = log_scale(x)
+        if not self._large_enough(x, n, t):
+            return 0.0
         score = deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
         if self._counts_evidence(n):
             score = max(score, deviation_score(self.evidence(x, n, t), self.p.evidence))
         return score
+
+    def _large_enough(self, x: float, n: int, t: float) -> bool:
+        """Whether the departure is as large as `min_delta` and `min_hits` ask: the window's
+        own, or (binomial) that of the window joined to the evidence's windows before it, so
+        that one calmer window of an outage under way does not end its incident."""
+        p = self.p
+        hits, events = (round(x * n), n) if n > 0 else (0, 0)
+        for w in self._within(t) if n > 0 else ():
+            hits, events = hits + w[1], events + w[2]
+        if p.min_delta > 0.0 and directed(x - self.loc, p.direction) < p.min_delta:
+            joined = hits / events - self.loc if events > n else 0.0
+            if directed(joined, p.direction) < p.min_delta:
+                return False
+        return hits >= p.min_hits
 
     def _counts_evidence(self, n: int) -> bool:
         return self.p.evidence > 0.0 and self.p.noise == "binomial" and n > 0

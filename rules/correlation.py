@@ -11,6 +11,8 @@ Semantics (Sigma correlation specification, made concrete for a stream):
   (default: all of them; an extended condition such as `a and not b` is a boolean formula);
   `temporal_ordered` needs them in the listed order.
 - Conditions: gt, gte, lt, lte, eq, neq, several at once for a range (`gte: 10, lt: 20`).
+- `reset-on` rules: their input empties the group's window up to its time, so the condition
+  counts only what followed the last reset (failures since the last passing assertion).
 
 Inputs arrive in event-time order, except live, where an input that came behind the watermark
 still counts in windows that are open: it is placed at its own time (a correlation rule's window
@@ -78,6 +80,8 @@ class CorrelationSpec:
     # are left out (see rules.extension.DedupExtension)
     dedup: tuple[str, tuple[tuple[str, frozenset[str]], ...]] | None = None
     state_key: str = ""  # equal keys mean an old window can be kept on reload
+    # `reset-on`: rules whose input empties its group's window up to its time (see `reset`)
+    reset_rules: tuple[str, ...] = ()
 
     def holds(self, value: float) -> bool:
         for op, bound in self.conditions:  # noqa: SIM110 - a loop beats all() on the hot path
@@ -290,6 +294,9 @@ class CorrelationState:
         if inp.time <= self.watermark - spec.timespan:  # every window it could join has closed
             self.late = getattr(self, "late", 0) + 1
             return []
+        if spec.reset_rules and inp.rule_id in spec.reset_rules:
+            self._reset(inp)
+            return []
         if spec.dedup is not None and self._duplicate(inp, spec.dedup):
             return []
         window = self._window_of(inp.group)
@@ -303,6 +310,14 @@ class CorrelationState:
         if measured is None or not self._satisfied(measured, window):
             return []
         return [self._hit(window, measured, end, inp)]
+
+    def _reset(self, inp: CorrelationInput) -> None:
+        """Forget what the group's window holds up to the input's time: a reset (a passing
+        assertion) ends the run the condition counts. Inputs after it, even ones that arrived
+        earlier, stay (to the bucket: an input within timespan/256 before it may go too)."""
+        window = self.groups.get(inp.group)
+        if window is not None:
+            window.expire(inp.time)
 
     def _window_of(self, key: tuple[str, ...]) -> Window:
         """The group's window, new if need be (the least recently fed group makes room)."""

@@ -50,8 +50,11 @@ class DedupExtension(BaseModel):
 
 class SpanwatchExtension(BaseModel):
     """`spanwatch: {group-by: [...], labels: {...}, runbook: URL, resolve-after: 30m,
-    noise-budget: 20}`.
+    noise-budget: 20, reset-on: [rule, ...]}`.
 
+    `reset-on` (correlations): detection rules whose match empties the window of the group it
+    belongs to, so that the condition counts only what came after it (a passing assertion ends
+    a run of failures).
     `noise-budget`: incidents this rule may open per budget period (`incidents.noise_budget`)
     before the rest fold into one storm incident; `off` for none. Unset: the global budget.
     """
@@ -64,8 +67,9 @@ class SpanwatchExtension(BaseModel):
     resolve_after: float | None = Field(default=None, alias="resolve-after")
     noise_budget: int | None = Field(default=None, alias="noise-budget")
     dedup: DedupExtension | None = None
+    reset_on: list[str] | None = Field(default=None, alias="reset-on", min_length=1)
 
-    @field_validator("group_by", mode="before")
+    @field_validator("group_by", "reset_on", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value

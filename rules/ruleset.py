@@ -479,6 +479,10 @@ def _blocks_of_switched_off(docs: list[RuleDoc]) -> set[str]:
         if doc.switched_off:
             names = doc.data["correlation"].get("rules")
             blocks.update(names if isinstance(names, list) else [names])
+            ext = doc.data.get("spanwatch")
+            resets = ext.get("reset-on") if isinstance(ext, dict) else None
+            if resets:
+                blocks.update(resets if isinstance(resets, list) else [resets])
     return blocks
 
 
@@ -586,6 +590,14 @@ def _detection_extension(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExte
                 "dedup",
             )
         )
+    if ext.reset_on is not None:
+        problems.append(
+            doc.problem(
+                "`reset-on` is for correlation rules (a detection rule has no window to reset)",
+                "spanwatch",
+                "reset-on",
+            )
+        )
     return ext
 
 
@@ -647,6 +659,9 @@ def _compile_correlation(
     referenced = _referenced_detections(doc, rule, collection, detections, problems)
     if referenced is None:
         return None
+    resets = _reset_detections(doc, ext, referenced, collection, detections, problems)
+    if resets is None:
+        return None
     kind = str(rule.type)
     condition = _correlation_condition(doc, rule, kind, collection, problems)
     if condition is None:
@@ -657,8 +672,11 @@ def _compile_correlation(
     }
     group_by = tuple(rule.group_by or ())
     aggregated = (kind, referenced, group_by, rule.timespan.seconds, condition.value_fields)
-    state_key = _state_key(aggregated, aliases, [detections[r].fingerprint for r in referenced])
-    spec = _correlation_spec(rule, referenced, condition, ext, state_key)
+    prints = [detections[r].fingerprint for r in (*referenced, *resets)]
+    state_key = _state_key((*aggregated, resets) if resets else aggregated, aliases, prints)
+    spec = replace(
+        _correlation_spec(rule, referenced, condition, ext, state_key), reset_rules=tuple(resets)
+    )
     return spec, _feeds(spec, aliases), bool(rule.generate)
 
 
@@ -750,6 +768,46 @@ def _referenced_detections(
     return referenced
 
 
+def _reset_detections(
+    doc: RuleDoc,
+    ext: SpanwatchExtension,
+    referenced: list[str],
+    collection: SigmaCollection,
+    detections: dict[str, DetectionRule],
+    problems: list[Problem],
+) -> list[str] | None:
+    """The ids of the detection rules `spanwatch.reset-on` names (None: one cannot be used)."""
+    resets: list[str] = []
+    for name in ext.reset_on or ():
+        try:
+            target = collection[name]
+        except sx.SigmaRuleNotFoundError:
+            problems.append(
+                doc.problem(f"reset-on names rule {name!r}, which is not loaded", *_RESET)
+            )
+            return None
+        rid = rule_id_of(target) or ""
+        if isinstance(target, SigmaCorrelationRule):
+            problems.append(
+                doc.problem(
+                    f"reset-on names correlation rule {rid!r}: only detection rules", *_RESET
+                )
+            )
+            return None
+        if rid in referenced:
+            problems.append(
+                doc.problem(f"reset-on names {rid!r}, which the correlation also counts", *_RESET)
+            )
+            return None
+        if rid not in detections:
+            return None  # the named rule has its own problems, reported there
+        resets.append(rid)
+    return list(dict.fromkeys(resets))
+
+
+_RESET = ("spanwatch", "reset-on")
+
+
 def _correlation_condition(
     doc: RuleDoc,
     rule: SigmaCorrelationRule,
@@ -795,7 +853,7 @@ def _feeds(spec: CorrelationSpec, aliases: dict[str, dict[Any, str]]) -> list[tu
                 value_kind=value_kind,
             ),
         )
-        for rid in dict.fromkeys(spec.rules)
+        for rid in dict.fromkeys((*spec.rules, *spec.reset_rules))
     ]
 
 
