@@ -9,7 +9,8 @@ slowdown when the residuals' mean is far above zero in standard errors (sigma / 
 evidence grows with the number of calls, and each call's residual is clipped, so a few slow
 outliers cannot carry it) AND their median shows a minimum effect (the typical call at least
 `min_ratio` times slower). A thin key gathers the evidence of its windows over the last
-`span` steps.
+`span` steps. A call is judged only among answer lengths the key has learned (`min_support`
+calls of its power of two of tokens): a curve learned on short answers says little of long ones.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ FEATURES = 3  # 1, u, u*u with u = log(1 + output tokens)
 KEPT_RESIDUALS = 64  # per remembered window, for the median of joined windows
 RIDGE = 1e-3  # keeps the fit defined while every call has the same length (or none)
 SIGMA_FLOOR = 0.05  # log units: calls that never vary still have a 5% jitter
+LENGTHS = 16  # answer lengths by powers of two of output tokens (the last: 32k and more)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class SlowdownParams:
     (exponential forgetting). min_calls: calls a key learns before it alerts. span: steps
     whose windows a thin key's evidence joins. step: seconds per step (the interval).
     adapt_after: windows of a lasting slowdown after which it is learned as the new normal.
+    min_support: calls of a length (a power of two of tokens) learned before such calls count.
     """
 
     z: float = 5.0
@@ -49,6 +52,7 @@ class SlowdownParams:
     span: int = 4
     step: float = 900.0
     adapt_after: int = 32
+    min_support: int = 20
 
 
 Calls = list[tuple[float, float | None]]  # (latency, output tokens or None) per call
@@ -59,15 +63,15 @@ class Slowdown(WindowModel):
 
     >>> m = Slowdown(SlowdownParams(min_calls=20))
     >>> ordinary = [(400.0 + 6.0 * k, float(k)) for k in (10, 100, 400, 1000, 30)]
-    >>> for i in range(20):
+    >>> for i in range(30):
     ...     m.learn_one(ordinary, i * 900.0)
-    >>> m.score_one(ordinary, 20 * 900.0) < 0.05
+    >>> m.score_one(ordinary, 30 * 900.0) < 0.05
     True
-    >>> m.score_one([(3.0 * lat, k) for lat, k in ordinary], 20 * 900.0) > 0.5
+    >>> m.score_one([(3.0 * lat, k) for lat, k in ordinary], 30 * 900.0) > 0.5
     True
     """
 
-    __slots__ = ("calls", "first", "p", "recent", "run", "s", "scale", "sxx", "sxy")
+    __slots__ = ("calls", "first", "p", "recent", "run", "s", "scale", "support", "sxx", "sxy")
     Params = SlowdownParams
     inherits = False  # each model and region has its own speed: nothing to inherit
 
@@ -80,6 +84,8 @@ class Slowdown(WindowModel):
         self.scale = 0.0  # residual sigma (log units), robust
         self.run = 0  # consecutive windows held back as a slowdown
         self.first: Calls = []  # the calls of the warm-up, for the first spread
+        # decayed calls learned per answer length (powers of two of tokens; last: unknown)
+        self.support = [0.0] * (LENGTHS + 1)
         # (start, sum of clipped residuals, calls, some residuals) of the last windows
         self.recent: list[tuple[float, float, int, list[float]]] = []
 
@@ -146,12 +152,22 @@ class Slowdown(WindowModel):
             a[i][i] += RIDGE * (self.s + 1.0)
         return _solve(a, b)
 
+    @staticmethod
+    def _length(tokens: float | None) -> int:
+        if tokens is None or not tokens >= 0.0:
+            return LENGTHS
+        return min(int(math.log2(1.0 + min(tokens, 1e12))), LENGTHS - 1)
+
+    def _known(self, tokens: float | None) -> bool:
+        return self.support[self._length(tokens)] >= self.p.min_support
+
     def residuals(self, calls: Calls) -> list[float]:
-        """Each call's log latency above what the curve expects for its length."""
+        """Each call's log latency above what the curve expects for its length, for the
+        calls of lengths the key has learned."""
         beta = self._coefficients()
         out = []
         for latency, tokens in calls:
-            if not latency > 0.0:
+            if not latency > 0.0 or not self._known(tokens):
                 continue
             f = self._features(tokens)
             out.append(math.log(latency) - sum(c * v for c, v in zip(beta, f, strict=True)))
@@ -244,7 +260,9 @@ class Slowdown(WindowModel):
                 continue
             f = self._features(tokens)
             y = math.log(latency)
-            if beta is not None:
+            length = self._length(tokens)
+            # a length new to the key is news to the curve, not an outlier: learned in full
+            if beta is not None and self.support[length] >= self.p.min_support:
                 fit = sum(c * v for c, v in zip(beta, f, strict=True))
                 r = y - fit
                 rc = min(max(r, -bound), bound)
@@ -252,6 +270,8 @@ class Slowdown(WindowModel):
                 rate = max(1.0 / (self.calls + 1), 1.0 / self.p.memory)
                 self.scale += rate * (MAD_TO_SIGMA * abs(rc) - self.scale)
             self.s = keep * self.s + 1.0
+            self.support = [keep * c for c in self.support]
+            self.support[length] += 1.0
             for i in range(FEATURES):
                 self.sxy[i] = keep * self.sxy[i] + f[i] * y
                 row = self.sxx[i]

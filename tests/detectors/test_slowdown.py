@@ -172,3 +172,26 @@ def test_a_slowdown_does_not_become_the_baseline_and_the_model_pickles():
     assert m.score_one([(lat * 3.0, k) for lat, k in ordinary_window(rng, 10)], t) > 0.5
     t += 4 * 900.0  # an hour later, back to normal
     assert m.score_one(ordinary_window(rng, 10), t) < 0.5
+
+
+def test_answers_longer_than_any_learned_are_learned_not_judged():
+    # a day and a half of short answers only, then long ones: the curve of the short answers
+    # says nothing of the long ones, whose latency is as ordinary as ever
+    rng = random.Random(5)
+    m = Slowdown(SlowdownParams())
+    t = 0.0
+    for _ in range(150):
+        calls = [
+            (latency(rng, 7.0, 500.0, k), float(k)) for k in (rng.randint(5, 40) for _ in range(4))
+        ]
+        m.learn_one(calls, t)
+        t += 900.0
+    for _ in range(100):
+        lengths = [rng.randint(300, 3000) for _ in range(6)] + [rng.randint(5, 40)]
+        calls = [(latency(rng, 7.0, 500.0, k), float(k)) for k in lengths]
+        assert m.score_one(calls, t) < 0.5, t
+        m.learn_one(calls, t)
+        t += 900.0
+    # once learned, a slowdown of the long answers is one
+    slow = [(3.0 * latency(rng, 7.0, 500.0, k), float(k)) for k in (800, 1200, 1500, 2500)]
+    assert m.score_one(slow, t) > 0.5
