@@ -49,9 +49,9 @@ class SlowdownParams:
     clip: float = 3.0
     memory: float = 3000.0
     min_calls: int = 60
-    span: int = 4
-    step: float = 900.0
-    adapt_after: int = 32
+    span: int = 12
+    step: float = 300.0
+    adapt_after: int = 96
     min_support: int = 20
 
 
@@ -161,13 +161,13 @@ class Slowdown(WindowModel):
     def _known(self, tokens: float | None) -> bool:
         return self.support[self._length(tokens)] >= self.p.min_support
 
-    def residuals(self, calls: Calls) -> list[float]:
+    def residuals(self, calls: Calls, every: bool = False) -> list[float]:
         """Each call's log latency above what the curve expects for its length, for the
-        calls of lengths the key has learned."""
+        calls of lengths the key has learned (`every`: for all calls)."""
         beta = self._coefficients()
         out = []
         for latency, tokens in calls:
-            if not latency > 0.0 or not self._known(tokens):
+            if not latency > 0.0 or not (every or self._known(tokens)):
                 continue
             f = self._features(tokens)
             out.append(math.log(latency) - sum(c * v for c, v in zip(beta, f, strict=True)))
@@ -286,7 +286,7 @@ class Slowdown(WindowModel):
     def _calibrate(self) -> None:
         """The spread once the curve is first fitted: the warm-up calls' residuals (later
         windows refine it), so the first judged window is not judged by a zero sigma."""
-        res = self.residuals(self.first)
+        res = self.residuals(self.first, every=True)
         self.first = []
         if res:
             mid = median(res)
