@@ -98,14 +98,9 @@ class Slowdown(WindowModel):
         lat = accs[0]
         if lat.count == 0 or lat.count < min_count or not lat.samples:
             return None
-        toks = accs[1] if len(accs) > 1 else None
-        paired = (
-            toks is not None
-            and toks.samples is not None
-            and toks.count == lat.count == len(lat.samples) == len(toks.samples)
-        )
-        if paired:
-            return list(zip(lat.samples, toks.samples or (), strict=True))
+        lengths = accs[1].samples if len(accs) > 1 else None
+        if lengths is not None and accs[1].count == lat.count == len(lat.samples) == len(lengths):
+            return list(zip(lat.samples, lengths, strict=True))
         return [(v, None) for v in lat.samples]
 
     @classmethod
