@@ -201,12 +201,15 @@ class Slowdown(WindowModel):
             return 0.0, 0.0, 0
         sigma = self._sigma()
         bar = math.log(self.p.min_ratio) if self.p.min_ratio > 1.0 else 0.0
+        # the window judged must itself be slow: the slow calls of a slowdown that has ended,
+        # joined to an ordinary window, are not news
+        own = median(kept) / bar if bar > 0.0 else math.inf
         best = (-math.inf, 0.0, n)
         for _, wtotal, wn, wkept in [(t, 0.0, 0, []), *reversed(self._within(t))]:
             total, n, kept = total + wtotal, n + wn, kept + wkept
             z = total / (sigma * math.sqrt(n))
             effect = median(kept)
-            deviation = min(z / self.p.z, effect / bar if bar > 0.0 else math.inf)
+            deviation = min(z / self.p.z, effect / bar if bar > 0.0 else math.inf, own)
             if deviation > best[0]:
                 best = (deviation, z, n)
         return best

@@ -76,13 +76,18 @@ def run(
     return [s for s in out if s.firing]
 
 
-def first_alert(fired: list[Signal]) -> float:
+def first_alert(fired: list[Signal], ends: bool = True) -> float:
     onset = MONDAY + 2 * 86400 + 13 * HOUR
     assert fired, "missed"
     assert {s.group["model"] for s in fired} == {MODELS[0][0]}, [
         (s.group, s.time, s.evidence) for s in fired
     ]
     assert fired[0].time > onset, fired[0]
+    # and it stops with the slowdown: the slow calls of the last hour, joined to an ordinary
+    # window after it, are not a slowdown (it keeps firing for three windows, as every detector)
+    assert not ends or fired[-1].time <= onset + 2 * HOUR + 1200, fired[
+        -1
+    ]  # kept firing for 3 windows
     return fired[0].time - onset
 
 
@@ -119,7 +124,8 @@ def test_a_mild_slowdown_is_below_the_minimum_effect():
 
 def test_without_output_tokens_the_latency_alone_is_judged():
     assert run(11, calls_per_hour=60, tokens_known=False) == []
-    first_alert(run(12, calls_per_hour=60, slow=4.0, tokens_known=False))
+    # (answers of every length look alike then: its end is less sharp)
+    first_alert(run(12, calls_per_hour=60, slow=4.0, tokens_known=False), ends=False)
 
 
 def ordinary_window(rng: random.Random, n: int) -> list[tuple[float, float | None]]:
