@@ -47,6 +47,7 @@ Kind = Literal[
     "ensemble",
     "capacity",
     "sustained",
+    "slowdown",
     "slices",
 ]
 Aggregation = Literal[

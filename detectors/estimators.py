@@ -17,6 +17,7 @@ from detectors.likelihood import AnomalyLikelihood
 from detectors.new_value import NewValue
 from detectors.seasonal import SeasonalBaseline
 from detectors.slices import SliceParams
+from detectors.slowdown import Slowdown
 from detectors.sustained import SustainedSurge
 from detectors.window_model import WindowModel
 
@@ -34,6 +35,7 @@ ESTIMATORS: dict[str, type[WindowModel]] = {
     "ensemble": Ensemble,
     "capacity": CapacityForecast,
     "sustained": SustainedSurge,
+    "slowdown": Slowdown,
 }
 # Kinds judged over a table of slices rather than one series per key: their state is their
 # own (`detectors.slice_state.SliceState`), their parameters the dataclass named here.

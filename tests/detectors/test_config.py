@@ -21,7 +21,7 @@ def test_the_embedded_default_set_covers_the_claude_code_use_cases():
     assert ids["invocations-per-user"].aggregation == "count"
     assert ids["failing-teams-per-model-region"].group_by == ["model", "region"]
     assert ids["error-rate-per-team"].severity == "critical"
-    assert ids["latency-p95-per-model-region"].aggregation == "p95"
+    assert ids["latency-per-model-region"].kind == "slowdown"
     assert ids["cache-hit-ratio-per-team"].aggregation == "ratio"
     assert "cache-hit-ratio-per-workflow" not in ids  # a team's collapse, seen again by workflow
     assert ids["region-new-to-organisation"].params == {

@@ -22,7 +22,7 @@ CALL_DETECTORS = {
     "error-rate-per-user",
     "error-rate-per-team",
     "failing-teams-per-model-region",
-    "latency-p95-per-model-region",
+    "latency-per-model-region",
     # and the rules that add calls up
     "user-hourly-cost-over-budget",
     "team-hourly-token-burn",
