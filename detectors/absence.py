@@ -23,6 +23,7 @@ from collections.abc import Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from detectors.persist import packed_state, restore_packed
 from detectors.scoring import deviation_score
 from detectors.weekly import (
     CELLS,
@@ -168,14 +169,10 @@ class Absence(WindowModel):
         self.stats = AbsenceStats.fresh()
 
     def __getstate__(self) -> tuple[array[float], bytes, AbsenceParams]:
-        return (self.cells, bytes(self.stats), self.p)
+        return packed_state(self)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        if len(state) == 2:
-            self._restore_one_array(*state)
-            return
-        self.cells, stats, self.p = state
-        self.stats = AbsenceStats.from_buffer_copy(stats)
+        restore_packed(self, state, AbsenceStats)
 
     def _restore_one_array(self, a: array[float], p: AbsenceParams) -> None:
         """A model saved as one float array (the sums, then the scalars and the day ends at

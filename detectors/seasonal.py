@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from detectors.persist import packed_state, restore_packed
 from detectors.scoring import (
     MAD_TO_SIGMA,
     TAIL_Z,
@@ -195,14 +196,10 @@ class SeasonalBaseline(WindowModel):
         self.stats = SeasonalStats.fresh()
 
     def __getstate__(self) -> tuple[array[float], bytes, SeasonalParams]:
-        return (self.cells, bytes(self.stats), self.p)
+        return packed_state(self)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        if len(state) == 2:
-            self._restore_one_array(*state)
-            return
-        self.cells, stats, self.p = state
-        self.stats = SeasonalStats.from_buffer_copy(stats)
+        restore_packed(self, state, SeasonalStats)
 
     def _restore_one_array(self, a: array[float], p: SeasonalParams) -> None:
         """A model saved as one float array (cells, scales, then the stats and the peaks at

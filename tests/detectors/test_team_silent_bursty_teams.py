@@ -9,13 +9,12 @@ team-wide lulls of 50 to 60 minutes at random hours of some working days."""
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 
 import orjson
 import pytest
 
 from engine.timeutil import parse_time
+from tests.replay_cli import replay_opened
 
 TUESDAY = parse_time("2025-03-04T00:00:00Z")
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
@@ -70,19 +69,11 @@ def call(t: float, user: str, team: str) -> dict:
 
 @pytest.fixture(scope="module")
 def silent(tmp_path_factory) -> list[tuple[float, str]]:
-    tmp = tmp_path_factory.mktemp("bursty-teams")
-    history, log = tmp / "history.jsonl", tmp / "incidents.jsonl"
-    history.write_bytes(b"\n".join(orjson.dumps(e) for e in events()) + b"\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(log)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    rows = [orjson.loads(x) for x in log.read_bytes().splitlines()]
+    opened = replay_opened(tmp_path_factory.mktemp("bursty-teams"), map(orjson.dumps, events()))
     return [
-        (parse_time(r["at"]), r["incident"]["group"]["team"])
-        for r in rows
-        if r["type"] == "incident.opened" and r["incident"]["rule_id"] == "team-silent"
+        (parse_time(i["first_seen"]), i["group"]["team"])
+        for i in opened
+        if i["rule_id"] == "team-silent"
     ]
 
 

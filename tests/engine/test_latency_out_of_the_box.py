@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import math
 import random
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
+
+from tests.replay_cli import replay_opened
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 TOKYO = timezone(timedelta(hours=9))
@@ -50,15 +50,7 @@ def history() -> list[dict]:
 
 
 def test_a_thin_models_slowdown_is_one_incident_and_long_answers_none(tmp_path: Path):
-    path, log = tmp_path / "history.jsonl", tmp_path / "incidents.jsonl"
-    path.write_bytes(b"\n".join(orjson.dumps(e) for e in history()) + b"\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "replay", str(path), "--out", str(log)],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    lines = [orjson.loads(x) for x in log.read_bytes().splitlines()]
-    opened = [x["incident"] for x in lines if x["type"] == "incident.opened"]
+    opened = replay_opened(tmp_path, map(orjson.dumps, history()))
     latency = [i for i in opened if i["rule_id"].startswith("latency-")]
     assert [i["group"]["region"] for i in latency] == [THIN[1]], latency
     first = datetime.fromisoformat(latency[0]["first_seen"].replace("Z", "+00:00"))

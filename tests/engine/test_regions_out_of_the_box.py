@@ -4,13 +4,12 @@ its regions are learned, a call in a geography new to it is one incident."""
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 
 from engine.timeutil import parse_time
+from tests.replay_cli import replay_opened
 
 T0 = parse_time("2025-11-03T00:00:00Z")
 HOME = {"ledger": ["us-east-2", "us-west-2"], "maps": ["eu-west-2", "eu-central-1"]}
@@ -41,18 +40,11 @@ def organisation() -> list[dict]:
 
 
 def replay(tmp: Path, config: str | None = None) -> list[dict]:
-    history, log = tmp / "history.jsonl", tmp / "incidents.jsonl"
-    history.write_bytes(b"\n".join(orjson.dumps(e) for e in organisation()) + b"\n")
-    args = ["replay", str(history), "--out", str(log)]
+    options = []
     if config is not None:
         (tmp / "spanwatch.yml").write_text(config)
-        args += ["--config", str(tmp / "spanwatch.yml")]
-    done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, timeout=240
-    )
-    assert done.returncode == 0, done.stderr
-    lines = [orjson.loads(x) for x in log.read_bytes().splitlines()]
-    return [x["incident"] for x in lines if x["type"] == "incident.opened"]
+        options = ["--config", str(tmp / "spanwatch.yml")]
+    return replay_opened(tmp, map(orjson.dumps, organisation()), *options)
 
 
 def test_regions_are_learned_and_a_new_geography_is_one_incident(tmp_path):
@@ -98,15 +90,7 @@ def weekend_start() -> list[dict]:
 
 def regional_incidents(tmp_path: Path, events: list[dict]) -> list[dict]:
     """The region-new-to-organisation incidents `spanwatch replay` opens on these events."""
-    history, log = tmp_path / "history.jsonl", tmp_path / "incidents.jsonl"
-    history.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(log)],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    lines = [orjson.loads(x) for x in log.read_bytes().splitlines()]
-    opened = [x["incident"] for x in lines if x["type"] == "incident.opened"]
+    opened = replay_opened(tmp_path, map(orjson.dumps, events))
     return [i for i in opened if i["rule_id"] == "region-new-to-organisation"]
 
 

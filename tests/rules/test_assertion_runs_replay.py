@@ -4,11 +4,10 @@ test runs fail and pass by turns is ordinary work; one whose assertions only fai
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
-from pathlib import Path
 
 import orjson
+
+from tests.replay_cli import replay_opened
 
 T0 = 1_794_960_000  # 2026-11-18 00:00 UTC; the sessions below run in the evening, UTC+5:30
 MINUTE_NS = 60_000_000_000
@@ -51,22 +50,6 @@ def fixing_a_flaky_test(rng: random.Random) -> list[tuple[float, str, bool]]:
     return runs
 
 
-def replay_opened(tmp_path: Path, lines: list[bytes]) -> list[dict]:
-    history = tmp_path / "history.jsonl"
-    history.write_bytes(b"".join(line + b"\n" for line in lines))
-    out = tmp_path / "incidents.jsonl"
-    done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,  # the state folder goes there
-    )
-    assert done.returncode == 0, done.stderr
-    events = [orjson.loads(x) for x in out.read_bytes().splitlines()]
-    return [e["incident"] for e in events if e["type"] == "incident.opened"]
-
-
 def test_sessions_fixing_tests_raise_nothing_and_a_failing_loop_does(tmp_path):
     rng = random.Random(20261118)
     fixing = [fixing_a_flaky_test(rng) for _ in range(3)]
@@ -81,6 +64,8 @@ def test_sessions_fixing_tests_raise_nothing_and_a_failing_loop_does(tmp_path):
         session_request("arjun@example.in", "fix-3", [(m + 2, n, p) for m, n, p in fixing[2]]),
     ]
     opened = [
-        i for i in replay_opened(tmp_path, lines) if i["rule_id"] == "repeated-assertion-failures"
+        i
+        for i in replay_opened(tmp_path, lines, "--quiet")
+        if i["rule_id"] == "repeated-assertion-failures"
     ]
     assert [i["group"] for i in opened] == [{"user": "priya@example.in", "session": "loop-1"}]
