@@ -55,6 +55,7 @@ from notifiers.dispatcher import Dispatcher
 from rules.reload import RuleReloader
 
 if TYPE_CHECKING:  # imported at run time only when configured
+    from engine.live.cluster import ClusterPlace
     from engine.live.kafka import KafkaIntake
     from engine.metrics.cloudwatch import CloudWatchPublisher
 
@@ -160,13 +161,19 @@ class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
 
 class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
     def __init__(
-        self, out: IncidentLogFile, views: Views, dispatcher: Dispatcher, metrics: EngineMetrics
+        self,
+        out: IncidentLogFile,
+        views: Views,
+        dispatcher: Dispatcher,
+        metrics: EngineMetrics,
+        writer: bool = True,
     ) -> None:
         self.out, self.views, self.dispatcher = out, views, dispatcher
         self.metrics = metrics
+        self.writer = writer  # in a cluster, process 0 alone lists the one partition
 
     def list_parts(self) -> list[str]:
-        return ["results"]
+        return ["results"] if self.writer else []
 
     def part_fn(self, item_key: str) -> int:
         return 0
@@ -181,6 +188,7 @@ class LiveEngine:
 
     config: SpanwatchConfig
     rules: list[str] | None = None
+    cluster: ClusterPlace | None = None  # this process's place in a cluster; None: alone
 
     def __post_init__(self) -> None:
         """Start in an order that undoes itself on failure: state and intake log first, then
@@ -221,6 +229,8 @@ class LiveEngine:
         self.setup = RunSetup(
             self.config, rules=self.rules, all_shards=True, quarantine=self.quarantine
         )
+        if self.cluster is not None:  # order and incidents on worker 0, shards over all
+            self.setup.spread_over(self.cluster.processes)
         self.disk = DiskSpace(self.state_dir, live.min_free_bytes)
         self.metrics = EngineMetrics(self.config.metrics)
         self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
@@ -311,7 +321,10 @@ class LiveEngine:
             return None
         from engine.live.kafka import KafkaIntake
 
-        return KafkaIntake(kafka, self.intake, self.setup.aliases, bounds=bounds)
+        share = None
+        if self.cluster is not None:
+            share = (self.cluster.process_id, self.cluster.processes)
+        return KafkaIntake(kafka, self.intake, self.setup.aliases, bounds=bounds, share=share)
 
     def _api_app(self, slack: Any | None) -> Any:
         return make_api_app(
@@ -405,7 +418,7 @@ class LiveEngine:
                 log.exception("rule watcher failed")
 
     def serve(self) -> int:
-        recovery_dir = prepare_recovery_dir(self.state_dir / "recovery", RECOVERY_PARTITIONS)
+        recovery_dir = self._recovery_dir()
         self.intake.start()
         self._restore_silences()
         flow = self._dataflow()
@@ -421,19 +434,38 @@ class LiveEngine:
             self._stop_parts()
         return 0
 
+    def _recovery_dir(self) -> Path:
+        path = self.state_dir / "recovery"
+        if self.cluster is None:
+            return prepare_recovery_dir(path, RECOVERY_PARTITIONS)
+        from engine.live.cluster import prepare_cluster_recovery_dir
+
+        return prepare_cluster_recovery_dir(path, self.cluster)
+
     def _dataflow(self) -> Any:
-        """The replay's dataflow, fed by the intake log and writing to the live sink."""
-        sink = LiveSink(self.incident_log, self.views, self.dispatcher, self.metrics)
+        """The replay's dataflow, fed by the intake log and writing to the live sink. In a
+        cluster, events wait in the order stage (on process 0) as themselves, not as places in
+        an intake log that may be another machine's."""
+        place = self.cluster
+        writer = place is None or place.writer
+        sink = LiveSink(self.incident_log, self.views, self.dispatcher, self.metrics, writer)
+        partition = LIVE_KEY if place is None else place.partition
         return build_dataflow(
             self.setup,
-            LiveSource(self.intake),
-            [LIVE_KEY],
+            LiveSource(self.intake, partition),
+            [LIVE_KEY] if place is None else place.partitions,
             sink,
             live=True,
             persist=True,
-            recall=self.intake.recall,
+            recall=self.intake.recall if place is None else None,
             shard_timer=self.metrics.stages.shard,
         )
+
+    def _cluster_options(self) -> dict[str, Any]:
+        """Bytewax's process id and addresses, in a cluster."""
+        if self.cluster is None:
+            return {}
+        return {"process_id": self.cluster.process_id, "addresses": list(self.cluster.addresses)}
 
     def _handle_signals(self) -> None:
         """TERM and INT stop the engine, HUP reloads the rules (only the main thread may)."""
@@ -505,6 +537,7 @@ class LiveEngine:
                     workers_per_process=1,
                     epoch_interval=timedelta(seconds=self.config.live.epoch_seconds),
                     recovery_config=RecoveryConfig(str(recovery_dir)),
+                    **self._cluster_options(),
                 )
                 return
             except (KeyboardInterrupt, SystemExit):
