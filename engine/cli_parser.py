@@ -102,14 +102,15 @@ def _run_cluster(p: argparse.ArgumentParser) -> None:
         type=_addresses,
         metavar="HOST:PORT,...",
         help="one process per machine: the Bytewax address of every process, in process-id "
-        "order (with --process-id)",
+        "order (with --process-id; default: none, one process)",
     )
     p.add_argument(
         "--process-id",
         "-i",
         type=_non_negative_int,
         metavar="I",
-        help="this machine's process in --addresses (0: the incident book, delivery and API)",
+        help="this machine's process in --addresses (0: the incident book, delivery and API; "
+        "default: none)",
     )
 
 

@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,22 @@ def prepare_cluster_recovery_dir(path: Path, place: ClusterPlace) -> Path:
             f"{path} cannot be recovered: {own} is {state}; "
             "move the folder aside to start with empty incident state"
         )
+    count = _part_count(path / own)
+    if count != place.processes:
+        raise RecoveryDirError(
+            f"{path} was made for a cluster of {count} processes, not {place.processes}: "
+            "start with as many, or move the state directory aside"
+        )
     return path
+
+
+def _part_count(path: Path) -> int:
+    """How many processes the recovery partition at `path` was made for."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT part_count FROM parts").fetchone()[0])
+    finally:
+        db.close()
 
 
 def _not_own(path: Path, place: ClusterPlace) -> str:

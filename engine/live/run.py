@@ -424,7 +424,11 @@ class LiveEngine:
         flow = self._dataflow()
         self._handle_signals()
         threading.Thread(target=self._watch_rules, name="rule-watcher", daemon=True).start()
-        Retention(self.intake, recovery_dir, self._stopped).start()
+        stores = [recovery_dir]
+        if self.cluster is not None:  # the other processes' stores on this machine
+            here = self.state_dir.parent
+            stores = [here / f"process-{i}" / "recovery" for i in range(self.cluster.processes)]
+        Retention(self.intake, stores, self._stopped).start()
         self._start_parts()
         self._announce()
         try:
@@ -491,6 +495,14 @@ class LiveEngine:
         notice = self.ingest_gate.startup_notice()
         if notice is not None:
             log.warning("%s", notice)
+        if self.cluster is not None:
+            log.warning(
+                "spanwatch: process %d of a cluster of %d (pid %d), Bytewax at %s",
+                self.cluster.process_id,
+                self.cluster.processes,
+                os.getpid(),
+                self.cluster.addresses[self.cluster.process_id],
+            )
         log.warning(
             "spanwatch: OTLP/gRPC on %s, OTLP/HTTP on %s, API on %s",
             self.grpc.address,

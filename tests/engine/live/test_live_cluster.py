@@ -4,6 +4,9 @@ four-partition topic of librdkafka's mock cluster, against one engine over the s
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 from collections import Counter
 
 from confluent_kafka import Producer
@@ -87,3 +90,40 @@ def test_two_processes_open_the_incidents_one_process_opens_and_a_restart_loses_
     assert {u: opened[u] for u in first + later} == dict.fromkeys(first + later, 1)
     ids = [line.get("id") for line in log]
     assert len(ids) == len(set(ids))
+
+
+def _pid_of(engine: Engine, process_id: int) -> int:
+    """The pid a process of the cluster announced (its latest start)."""
+    found = re.findall(
+        rf"process {process_id} of a cluster of \d+ \(pid (\d+)\)", engine.log.read_text()
+    )
+    assert found, engine.log.read_text()
+    return int(found[-1])
+
+
+def test_a_process_killed_fails_the_cluster_and_the_restart_holds_every_incident_once(
+    tmp_path,
+    kafka,  # noqa: F811 - the fixture
+):
+    before = [f"kill-{n}" for n in range(6)]
+    _produce(kafka, before)
+    cluster = _engine(tmp_path, kafka, "killed", 2)
+    try:
+        cluster.start()
+        _opened(cluster, before)
+        os.kill(_pid_of(cluster, 1), signal.SIGKILL)
+        assert cluster.proc.wait(timeout=PATIENCE) == 2
+        assert "live process 1 of 2 failed (killed by SIGKILL)" in cluster.log.read_text()
+        after = [f"kill-after-{n}" for n in range(4)]
+        _produce(kafka, after)
+        cluster.start()
+        assert set(_opened(cluster, before + after)) == set(before + after)
+        assert cluster.stop() == 0
+    finally:
+        if cluster.proc and cluster.proc.poll() is None:
+            cluster.proc.kill()
+    log = _log_lines(tmp_path / "state" / "process-0" / "incident-log.jsonl")
+    opened = Counter(
+        line["incident"]["group"].get("user") for line in log if line["type"] == "incident.opened"
+    )
+    assert {u: opened[u] for u in before + after} == dict.fromkeys(before + after, 1)
