@@ -432,11 +432,11 @@ class LiveEngine:
         self._start_parts()
         self._announce()
         try:
-            self._run_dataflow(flow, recovery_dir)
+            status = self._run_dataflow(flow, recovery_dir)
             log.info("stop: the dataflow ended (%.1f s into the stop)", self.stop_clock.elapsed())
         finally:
             self._stop_parts()
-        return 0
+        return status
 
     def _recovery_dir(self) -> Path:
         path = self.state_dir / "recovery"
@@ -533,13 +533,25 @@ class LiveEngine:
         clock.run({"the incident log and quarantine files": self._close_files}, keep=keep / 2)
         clock.finished()
 
+    def _cluster_failed(self, reason: str) -> int:
+        log.error(
+            "dataflow stopped (%s): a process of the cluster failed or cannot be reached; this "
+            "one stops too (exit status 2). Start every process of the cluster again: each "
+            "resumes from the cluster's last snapshot",
+            reason,
+        )
+        self._stopped.set()
+        return 2
+
     def _close_files(self) -> None:
         self.incident_log.close()
         self.quarantine.close()
 
-    def _run_dataflow(self, flow: Any, recovery_dir: Path) -> None:
+    def _run_dataflow(self, flow: Any, recovery_dir: Path) -> int:
         """Run the dataflow until the engine stops; when Bytewax fails, start it again from
-        the last snapshot (after a pause, and once the disk has room)."""
+        the last snapshot (after a pause, and once the disk has room). In a cluster, a failure
+        stops the process instead (exit status 2): a Bytewax cluster that lost a process comes
+        back only when every process starts afresh."""
         backoff = RESTART_BACKOFF[0]
         while True:
             started = time.monotonic()
@@ -551,13 +563,15 @@ class LiveEngine:
                     recovery_config=RecoveryConfig(str(recovery_dir)),
                     **self._cluster_options(),
                 )
-                return
+                return 0
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # Bytewax's own failures are PanicExceptions
                 if self._stopped.is_set():
-                    return
+                    return 0
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+                if self.cluster is not None:
+                    return self._cluster_failed(reason)
                 if time.monotonic() - started > 60:
                     backoff = RESTART_BACKOFF[0]
                 self.restarts += 1
@@ -567,7 +581,7 @@ class LiveEngine:
                     backoff,
                 )
                 if self._stopped.wait(backoff):
-                    return
+                    return 0
                 while self.disk.low() and not self._stopped.wait(0.5):
                     pass
                 backoff = min(backoff * 2, RESTART_BACKOFF[1])
