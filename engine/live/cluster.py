@@ -25,12 +25,15 @@ import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bytewax.recovery import init_db_dir
 
 from engine.config import SpanwatchConfig
 from engine.live.recovery_dir import RecoveryDirError, part_state
+
+if TYPE_CHECKING:
+    from engine.flow.local_cluster import LocalCluster
 
 log = logging.getLogger("spanwatch")
 PARTITION_PREFIX = "live-"
@@ -157,10 +160,10 @@ def run_local_cluster(config: SpanwatchConfig, rules: list[str] | None, processe
             except ClusterError as exc:
                 log.error("%s; the other processes were stopped", exc)
                 return 2
-    return max(codes)
+    return max(int(code) for code in codes)
 
 
-def _forward_signals(cluster: Any) -> None:
+def _forward_signals(cluster: LocalCluster) -> None:
     """TERM, INT and HUP reach every process of the cluster (each stops or reloads itself)."""
 
     def forward(signum: int, _frame: Any) -> None:
