@@ -64,7 +64,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     log_setup.configure()
     config = _config(args)
-    exit_now(LiveEngine(config, rules=args.rules).serve())
+    if args.processes > 1:
+        from engine.live.cluster import run_local_cluster
+
+        exit_now(run_local_cluster(config, args.rules, args.processes))
+    if (args.addresses is None) != (args.process_id is None):
+        raise SystemExit("spanwatch run: --process-id and --addresses go together")
+    if args.addresses is None:
+        exit_now(LiveEngine(config, rules=args.rules).serve())
+    from engine.live.cluster import ClusterPlace
+
+    try:
+        place = ClusterPlace(args.process_id, args.addresses)
+    except ValueError as exc:
+        raise SystemExit(f"spanwatch run: {exc}") from None
+    exit_now(LiveEngine(place.own_config(config), rules=args.rules, cluster=place).serve())
 
 
 def cmd_health(args: argparse.Namespace) -> int:

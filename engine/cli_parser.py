@@ -81,8 +81,58 @@ def add_run(sub: Subcommands, handler: Handler) -> argparse.ArgumentParser:
     p = command(sub, "run", "the live engine: OTLP receivers, dataflow, notifiers, API")
     with_config(p)
     with_rules(p, "+")
+    _run_cluster(p)
     p.set_defaults(func=handler)
     return p
+
+
+def _run_cluster(p: argparse.ArgumentParser) -> None:
+    """A Bytewax cluster: N processes here, or this machine's process of several machines."""
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--processes",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run as a Bytewax cluster of N processes on this machine (default: 1)",
+    )
+    cluster.add_argument(
+        "--addresses",
+        "-a",
+        type=_addresses,
+        metavar="HOST:PORT,...",
+        help="one process per machine: the Bytewax address of every process, in process-id "
+        "order (with --process-id; default: none, one process)",
+    )
+    p.add_argument(
+        "--process-id",
+        "-i",
+        type=_non_negative_int,
+        metavar="I",
+        help="this machine's process in --addresses (0: the incident book, delivery and API; "
+        "default: none)",
+    )
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    found = tuple(a.strip() for a in text.split(",") if a.strip())
+    for address in found:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise argparse.ArgumentTypeError(f"{address!r} is not HOST:PORT")
+    if not found:
+        raise argparse.ArgumentTypeError("no address given")
+    return found
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
+    return value
 
 
 def add_health(sub: Subcommands, handler: Handler) -> argparse.ArgumentParser:

@@ -83,7 +83,11 @@ class _Steps:
         if state is None or fresh(state, DecodeState):
             state = DecodeState()
         assert isinstance(chunk.records, Arrivals)
-        return state, [state.step(chunk.partition, chunk.records)]
+        decoded = state.step(chunk.partition, chunk.records)
+        if self.recall is None:  # nothing reads an intake log back: events wait as themselves
+            for item in decoded.items:
+                item.ref = None
+        return state, [decoded]
 
     def match_events(self, keyed: tuple[str, Decoded]) -> tuple[str, ToOrder]:
         _partition, decoded = keyed

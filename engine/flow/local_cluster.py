@@ -69,8 +69,15 @@ class LocalCluster:
     into `folder`); an exception in it fails the run with its one-line description.
     """
 
-    def __init__(self, processes: int, folder: Path, body: Callable[[int], Any]) -> None:
+    def __init__(
+        self,
+        processes: int,
+        folder: Path,
+        body: Callable[[int], Any],
+        name: str = "replay process",
+    ) -> None:
         self.count = processes
+        self.name = name  # what the errors call a process
         self.folder = folder
         self.body = body
         self.procs: list[BaseProcess] = []
@@ -121,7 +128,7 @@ class LocalCluster:
                 results.append(_load(self._path(process_id)))
             except (OSError, pickle.UnpicklingError, EOFError):
                 raise ClusterError(
-                    f"replay process {process_id} of {self.count} left no result"
+                    f"{self.name} {process_id} of {self.count} left no result"
                 ) from None
         return results
 
@@ -157,7 +164,7 @@ class LocalCluster:
         self.stop()
         if code == ADDRESS_IN_USE_EXIT:
             raise AddressTaken(
-                f"replay process {process_id} of {self.count} failed (an error: "
+                f"{self.name} {process_id} of {self.count} failed (an error: "
                 f"{_load(self._path(process_id))})"
             )
         if code == ERROR_EXIT:
@@ -173,7 +180,7 @@ class LocalCluster:
                 how = f"killed by signal {-code}"
         else:
             how = f"exit status {code}"
-        raise ClusterError(f"replay process {process_id} of {self.count} failed ({how})")
+        raise ClusterError(f"{self.name} {process_id} of {self.count} failed ({how})")
 
 
 def run_cluster(

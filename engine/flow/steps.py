@@ -237,7 +237,9 @@ class OrderState:
             now = math.nan
         else:
             assert batch.clock is not None
-            now = batch.clock
+            # Several partitions (a cluster's processes) tick on clocks of their own: the
+            # stage's clock never goes back, so neither do the incidents' times.
+            now = self.clock = max(batch.clock, getattr(self, "clock", -math.inf))
             for _ in setup.quarantine.each("order", batch.items, lambda t: self._wait(t, now)):
                 pass
             clocks.forget_idle(now)

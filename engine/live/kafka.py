@@ -7,7 +7,11 @@ partition and offset before its offset is committed, and a consumer given a part
 after the last message of it the log holds, whatever its group had committed: a crash between
 the two neither loses the message nor takes it twice. A full inbox pauses consumption (the
 messages wait in Kafka, not in memory). Each partition is
-a sender of its own for the event-time watermarks (`engine.live.watermarks`). A message that
+a sender of its own for the event-time watermarks (`engine.live.watermarks`). A process of a
+cluster (`share=(I, N)`) is not given partitions by the consumer group but takes them itself:
+partition `p` of each topic when `p mod N == I`, so a partition's messages always land in the
+same process's intake log (the one that knows where it got to), and a partition added to a
+topic later is taken up within `REASSIGN_SECONDS`. A message that
 does not decode, or is larger than the whole inbox, is counted and logged with its topic,
 partition and offset, then skipped; events with values that must not enter state
 (`engine.otlp.event_checks`) are counted (also against their partition) and logged the same way,
@@ -17,6 +21,7 @@ and the rest of the message is taken.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -33,6 +38,20 @@ from engine.otlp.line_decoder import DecodeError, decode_line
 from engine.otlp.proto_decoder import decode_logs_bytes, decode_trace_bytes
 
 log = logging.getLogger("spanwatch.kafka")
+REASSIGN_SECONDS = 30.0  # a cluster process looks for partitions added to its topics this often
+
+
+def owned_partitions(
+    topic_partitions: dict[str, int], process_id: int, processes: int
+) -> list[tuple[str, int]]:
+    """(topic, partition) that process `process_id` of a cluster of `processes` takes, of topics
+    with these numbers of partitions: partition `p` when `p mod processes == process_id`."""
+    return [
+        (topic, p)
+        for topic, count in sorted(topic_partitions.items())
+        for p in range(count)
+        if p % processes == process_id
+    ]
 
 
 class KafkaIntake:
@@ -45,8 +64,10 @@ class KafkaIntake:
         aliases: AliasTable,
         *,
         bounds: TimeBounds | None = None,
+        share: tuple[int, int] | None = None,
     ) -> None:
         self.config = config
+        self.share = share  # (this process's id, processes in the cluster); None: the group's
         self.intake = intake
         self.inbox = intake.inbox
         self.aliases = aliases
@@ -107,23 +128,50 @@ class KafkaIntake:
         consumer = Consumer(self._settings())
         topics = [t for t in (self.config.traces_topic, self.config.logs_topic) if t]
         self.logged = self.intake.kafka_offsets()
-        consumer.subscribe(topics, on_assign=self._assigned)
+        if self.share is None:
+            consumer.subscribe(topics, on_assign=self._assigned)
+        looked = -math.inf
         try:
             while not self.stopped.is_set():
+                if self.share is not None and time.monotonic() - looked > REASSIGN_SECONDS:
+                    self._take_share(consumer, topics)
+                    looked = time.monotonic()
                 message = consumer.poll(0.5)
                 if message is not None and not self._take(consumer, message):
                     return  # not committed: the message is read again after a restart
         finally:
             consumer.close()
 
-    def _assigned(self, consumer: Any, partitions: list[Any]) -> None:
+    def _assigned(self, consumer: Any, partitions: list[Any], incremental: bool = False) -> None:
         """Each partition goes on after the last offset the intake log holds from it."""
         for tp in partitions:
             last = self.logged.get((tp.topic, tp.partition))
             if last is not None:
                 tp.offset = last + 1
                 log.info("kafka: %s[%d] goes on at %d", tp.topic, tp.partition, last + 1)
-        consumer.assign(partitions)
+        if incremental:
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
+
+    def _take_share(self, consumer: Any, topics: list[str]) -> None:
+        """Assign this process its partitions of `topics` (those it does not hold yet)."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        assert self.share is not None
+
+        try:
+            listed = consumer.list_topics(timeout=5).topics
+        except KafkaException as exc:
+            log.warning("kafka: cannot list the topics' partitions: %s", exc)
+            return
+        counts = {t: len(listed[t].partitions) for t in topics if t in listed}
+        held = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        new = [pair for pair in owned_partitions(counts, *self.share) if pair not in held]
+        if new:
+            tps = [TopicPartition(topic, p) for topic, p in new]
+            log.info("kafka: this process takes %s", ", ".join(f"{t}[{p}]" for t, p in new))
+            self._assigned(consumer, tps, incremental=True)
 
     def _take(self, consumer: Any, message: Any) -> bool:
         """One message into the intake log (or skipped, counted, and committed); False when the

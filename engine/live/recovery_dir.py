@@ -24,7 +24,7 @@ class RecoveryDirError(Exception):
     """A recovery folder that holds state but cannot be used as it is."""
 
 
-def _part_state(path: Path) -> str:
+def part_state(path: Path) -> str:
     """`fresh` (initialised, no snapshot yet), `used` (holds snapshots), `unfinished` (empty
     or without Bytewax's tables: initialisation never finished), or why it is damaged."""
     if not path.exists() or path.stat().st_size == 0:
@@ -67,7 +67,7 @@ def prepare_recovery_dir(path: Path, partitions: int) -> Path:
         return path
     names = {f"part-{i}.sqlite3" for i in range(partitions)}
     names.update(p.name for p in path.glob("part-*.sqlite3"))
-    states = {name: _part_state(path / name) for name in sorted(names)}
+    states = {name: part_state(path / name) for name in sorted(names)}
     if all(state in ("fresh", "used") for state in states.values()):
         return path
     if all(state in ("fresh", "unfinished") for state in states.values()):

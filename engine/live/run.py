@@ -55,6 +55,7 @@ from notifiers.dispatcher import Dispatcher
 from rules.reload import RuleReloader
 
 if TYPE_CHECKING:  # imported at run time only when configured
+    from engine.live.cluster import ClusterPlace
     from engine.live.kafka import KafkaIntake
     from engine.metrics.cloudwatch import CloudWatchPublisher
 
@@ -160,13 +161,19 @@ class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
 
 class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
     def __init__(
-        self, out: IncidentLogFile, views: Views, dispatcher: Dispatcher, metrics: EngineMetrics
+        self,
+        out: IncidentLogFile,
+        views: Views,
+        dispatcher: Dispatcher,
+        metrics: EngineMetrics,
+        writer: bool = True,
     ) -> None:
         self.out, self.views, self.dispatcher = out, views, dispatcher
         self.metrics = metrics
+        self.writer = writer  # in a cluster, process 0 alone lists the one partition
 
     def list_parts(self) -> list[str]:
-        return ["results"]
+        return ["results"] if self.writer else []
 
     def part_fn(self, item_key: str) -> int:
         return 0
@@ -181,6 +188,7 @@ class LiveEngine:
 
     config: SpanwatchConfig
     rules: list[str] | None = None
+    cluster: ClusterPlace | None = None  # this process's place in a cluster; None: alone
 
     def __post_init__(self) -> None:
         """Start in an order that undoes itself on failure: state and intake log first, then
@@ -221,6 +229,8 @@ class LiveEngine:
         self.setup = RunSetup(
             self.config, rules=self.rules, all_shards=True, quarantine=self.quarantine
         )
+        if self.cluster is not None:  # order and incidents on worker 0, shards over all
+            self.setup.spread_over(self.cluster.processes)
         self.disk = DiskSpace(self.state_dir, live.min_free_bytes)
         self.metrics = EngineMetrics(self.config.metrics)
         self.inbox = Inbox(live.inbox_events, live.inbox_bytes)
@@ -311,7 +321,10 @@ class LiveEngine:
             return None
         from engine.live.kafka import KafkaIntake
 
-        return KafkaIntake(kafka, self.intake, self.setup.aliases, bounds=bounds)
+        share = None
+        if self.cluster is not None:
+            share = (self.cluster.process_id, self.cluster.processes)
+        return KafkaIntake(kafka, self.intake, self.setup.aliases, bounds=bounds, share=share)
 
     def _api_app(self, slack: Any | None) -> Any:
         return make_api_app(
@@ -405,35 +418,58 @@ class LiveEngine:
                 log.exception("rule watcher failed")
 
     def serve(self) -> int:
-        recovery_dir = prepare_recovery_dir(self.state_dir / "recovery", RECOVERY_PARTITIONS)
+        recovery_dir = self._recovery_dir()
         self.intake.start()
         self._restore_silences()
         flow = self._dataflow()
         self._handle_signals()
         threading.Thread(target=self._watch_rules, name="rule-watcher", daemon=True).start()
-        Retention(self.intake, recovery_dir, self._stopped).start()
+        stores = [recovery_dir]
+        if self.cluster is not None:  # the other processes' stores on this machine
+            here = self.state_dir.parent
+            stores = [here / f"process-{i}" / "recovery" for i in range(self.cluster.processes)]
+        Retention(self.intake, stores, self._stopped).start()
         self._start_parts()
         self._announce()
         try:
-            self._run_dataflow(flow, recovery_dir)
+            status = self._run_dataflow(flow, recovery_dir)
             log.info("stop: the dataflow ended (%.1f s into the stop)", self.stop_clock.elapsed())
         finally:
             self._stop_parts()
-        return 0
+        return status
+
+    def _recovery_dir(self) -> Path:
+        path = self.state_dir / "recovery"
+        if self.cluster is None:
+            return prepare_recovery_dir(path, RECOVERY_PARTITIONS)
+        from engine.live.cluster import prepare_cluster_recovery_dir
+
+        return prepare_cluster_recovery_dir(path, self.cluster)
 
     def _dataflow(self) -> Any:
-        """The replay's dataflow, fed by the intake log and writing to the live sink."""
-        sink = LiveSink(self.incident_log, self.views, self.dispatcher, self.metrics)
+        """The replay's dataflow, fed by the intake log and writing to the live sink. In a
+        cluster, events wait in the order stage (on process 0) as themselves, not as places in
+        an intake log that may be another machine's."""
+        place = self.cluster
+        writer = place is None or place.writer
+        sink = LiveSink(self.incident_log, self.views, self.dispatcher, self.metrics, writer)
+        partition = LIVE_KEY if place is None else place.partition
         return build_dataflow(
             self.setup,
-            LiveSource(self.intake),
-            [LIVE_KEY],
+            LiveSource(self.intake, partition),
+            [LIVE_KEY] if place is None else place.partitions,
             sink,
             live=True,
             persist=True,
-            recall=self.intake.recall,
+            recall=self.intake.recall if place is None else None,
             shard_timer=self.metrics.stages.shard,
         )
+
+    def _cluster_options(self) -> dict[str, Any]:
+        """Bytewax's process id and addresses, in a cluster."""
+        if self.cluster is None:
+            return {}
+        return {"process_id": self.cluster.process_id, "addresses": list(self.cluster.addresses)}
 
     def _handle_signals(self) -> None:
         """TERM and INT stop the engine, HUP reloads the rules (only the main thread may)."""
@@ -459,6 +495,14 @@ class LiveEngine:
         notice = self.ingest_gate.startup_notice()
         if notice is not None:
             log.warning("%s", notice)
+        if self.cluster is not None:
+            log.warning(
+                "spanwatch: process %d of a cluster of %d (pid %d), Bytewax at %s",
+                self.cluster.process_id,
+                self.cluster.processes,
+                os.getpid(),
+                self.cluster.addresses[self.cluster.process_id],
+            )
         log.warning(
             "spanwatch: OTLP/gRPC on %s, OTLP/HTTP on %s, API on %s",
             self.grpc.address,
@@ -489,13 +533,25 @@ class LiveEngine:
         clock.run({"the incident log and quarantine files": self._close_files}, keep=keep / 2)
         clock.finished()
 
+    def _cluster_failed(self, reason: str) -> int:
+        log.error(
+            "dataflow stopped (%s): a process of the cluster failed or cannot be reached; this "
+            "one stops too (exit status 2). Start every process of the cluster again: each "
+            "resumes from the cluster's last snapshot",
+            reason,
+        )
+        self._stopped.set()
+        return 2
+
     def _close_files(self) -> None:
         self.incident_log.close()
         self.quarantine.close()
 
-    def _run_dataflow(self, flow: Any, recovery_dir: Path) -> None:
+    def _run_dataflow(self, flow: Any, recovery_dir: Path) -> int:
         """Run the dataflow until the engine stops; when Bytewax fails, start it again from
-        the last snapshot (after a pause, and once the disk has room)."""
+        the last snapshot (after a pause, and once the disk has room). In a cluster, a failure
+        stops the process instead (exit status 2): a Bytewax cluster that lost a process comes
+        back only when every process starts afresh."""
         backoff = RESTART_BACKOFF[0]
         while True:
             started = time.monotonic()
@@ -505,14 +561,17 @@ class LiveEngine:
                     workers_per_process=1,
                     epoch_interval=timedelta(seconds=self.config.live.epoch_seconds),
                     recovery_config=RecoveryConfig(str(recovery_dir)),
+                    **self._cluster_options(),
                 )
-                return
+                return 0
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # Bytewax's own failures are PanicExceptions
                 if self._stopped.is_set():
-                    return
+                    return 0
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+                if self.cluster is not None:
+                    return self._cluster_failed(reason)
                 if time.monotonic() - started > 60:
                     backoff = RESTART_BACKOFF[0]
                 self.restarts += 1
@@ -522,7 +581,7 @@ class LiveEngine:
                     backoff,
                 )
                 if self._stopped.wait(backoff):
-                    return
+                    return 0
                 while self.disk.low() and not self._stopped.wait(0.5):
                     pass
                 backoff = min(backoff * 2, RESTART_BACKOFF[1])

@@ -32,8 +32,9 @@ CHUNK = 250  # events per tick at most: short steps, so hits and acks are served
 
 
 class _LivePartition(StatefulSourcePartition[tuple[str, Arrivals], LogPosition]):
-    def __init__(self, intake: Intake, resume: LogPosition | None) -> None:
+    def __init__(self, intake: Intake, resume: LogPosition | None, key: str = LIVE_KEY) -> None:
         self.intake = intake
+        self.key = key
         self.replaying: Iterator[tuple[Arrivals, LogPosition]] | None = None
         assert intake.position is not None, "open the intake before the dataflow"
         if resume is not None and resume.log_id != intake.log_id:
@@ -55,7 +56,7 @@ class _LivePartition(StatefulSourcePartition[tuple[str, Arrivals], LogPosition])
             for arrivals, position in self.replaying:
                 self.position = position
                 self.replayed += 1
-                return [(LIVE_KEY, arrivals)]
+                return [(self.key, arrivals)]
             self.replaying = None
             if self.replayed or self.resumed:
                 log.warning(
@@ -86,7 +87,7 @@ class _LivePartition(StatefulSourcePartition[tuple[str, Arrivals], LogPosition])
                     intake.inbox.waiting_events,
                 )
         self.idle = not arrivals.events and not arrivals.controls and not arrivals.hits
-        return [(LIVE_KEY, arrivals)]
+        return [(self.key, arrivals)]
 
     def next_awake(self) -> datetime | None:
         return datetime.now(UTC) + POLL if self.idle else None
@@ -100,13 +101,17 @@ class _LivePartition(StatefulSourcePartition[tuple[str, Arrivals], LogPosition])
 
 
 class LiveSource(FixedPartitionedSource[tuple[str, Arrivals], LogPosition]):
-    def __init__(self, intake: Intake) -> None:
+    """`partition`: this process's name for its one partition (`live-I` in a cluster), listed
+    only here, so Bytewax reads it where its intake log is."""
+
+    def __init__(self, intake: Intake, partition: str = LIVE_KEY) -> None:
         self.intake = intake
+        self.partition = partition
 
     def list_parts(self) -> list[str]:
-        return [LIVE_KEY]
+        return [self.partition]
 
     def build_part(
         self, step_id: str, for_part: str, resume_state: LogPosition | None
     ) -> _LivePartition:
-        return _LivePartition(self.intake, resume_state)
+        return _LivePartition(self.intake, resume_state, for_part)

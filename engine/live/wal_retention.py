@@ -5,6 +5,11 @@ A recovery starts from one of the snapshots in the store: the live source replay
 Bytewax keeps only the snapshots a resume may use (it collects the older ones), so the least of
 those positions over every snapshot row in the store is where the log must still begin; the
 segments wholly before it are deleted.
+
+In a cluster Bytewax keeps a step's snapshot in whichever process's partition its key falls
+to, so a process's own source position may be in another's store: the stores of the processes
+on this machine (`state_dir/process-*/recovery`) are read too. A process whose position is in
+a store on another machine finds none, and deletes nothing.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ ORDER_STEP = "spanwatch.order"
 EVERY_SECONDS = 5.0
 
 
-def needed_position(recovery_dir: Path, log_id: str) -> int | None:
-    """The oldest intake-log position that a snapshot in the store refers to (None: none does)."""
+def needed_position(recovery_dir: Path | list[Path], log_id: str) -> int | None:
+    """The oldest intake-log position that a snapshot in the stores refers to (None: none does)."""
     positions: list[int] = []
-    for part in sorted(recovery_dir.glob("part-*.sqlite3")):
+    dirs = recovery_dir if isinstance(recovery_dir, list) else [recovery_dir]
+    for part in sorted(p for d in dirs for p in d.glob("part-*.sqlite3")):
         db = sqlite3.connect(part, timeout=5)
         try:
             rows = db.execute(
@@ -54,7 +60,9 @@ def needed_position(recovery_dir: Path, log_id: str) -> int | None:
 class Retention(threading.Thread):
     """Deletes the intake log's segments that no snapshot needs any more, every few seconds."""
 
-    def __init__(self, intake: Intake, recovery_dir: Path, stopped: threading.Event) -> None:
+    def __init__(
+        self, intake: Intake, recovery_dir: Path | list[Path], stopped: threading.Event
+    ) -> None:
         super().__init__(name="intake-log-retention", daemon=True)
         self.intake = intake
         self.recovery_dir = recovery_dir

@@ -8,6 +8,8 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 from google.protobuf import json_format
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from engine.otlp.aliases import AliasTable
@@ -115,3 +117,58 @@ def test_a_message_in_the_intake_log_is_not_taken_again_though_its_commit_was_lo
     producer.produce("otlp_spans", value=request("k3", "ls").SerializeToString())
     assert producer.flush(PATIENCE) == 0
     assert consume("second", 4) == ["k0", "k1", "k2", "k3"]
+
+
+def _consume_share(tmp_path, kafka, share, expect) -> list[tuple[str, int]]:
+    """(user, partition) of every event one process of a cluster took, once it has `expect`."""
+    from engine.live.kafka import KafkaIntake
+    from engine.live.kafka_config import KafkaConfig
+
+    from .live.intakes import logged_events, open_intake
+
+    intake = open_intake(tmp_path / f"wal-{share[0]}")
+    source = KafkaIntake(
+        KafkaConfig(brokers=kafka, group_id="cluster", logs_topic=None),
+        intake,
+        AliasTable(),
+        share=share,
+    )
+    source.start()
+    try:
+        deadline = time.monotonic() + PATIENCE
+        while time.monotonic() < deadline and len(logged_events(intake)[0]) < expect:
+            time.sleep(0.1)
+        time.sleep(0.5)  # anything taken beyond its share would be written by now
+        return sorted((e["user"], int(e["user"].split("-")[1])) for e in logged_events(intake)[0])
+    finally:
+        source.stop()
+        intake.close()
+
+
+def test_each_process_of_a_cluster_takes_its_own_partitions_whatever_the_group(tmp_path, kafka):
+    """Three processes over a four-partition topic: partition p goes to process p mod 3 (0 and 3
+    to the first), each message to exactly one process, though all share one group id."""
+    producer = Producer({"bootstrap.servers": kafka})
+    for n in range(12):
+        value = request(f"p-{n % 4}-{n}", "ls").SerializeToString()
+        producer.produce("otlp_spans", value=value, partition=n % 4)
+    assert producer.flush(PATIENCE) == 0
+    taken = {i: _consume_share(tmp_path, kafka, (i, 3), 6 if i == 0 else 3) for i in range(3)}
+    assert {i: sorted({p for _, p in pairs}) for i, pairs in taken.items()} == {
+        0: [0, 3],
+        1: [1],
+        2: [2],
+    }
+    users = sorted(u for pairs in taken.values() for u, _ in pairs)
+    assert users == sorted(f"p-{n % 4}-{n}" for n in range(12))
+
+
+@given(
+    counts=st.dictionaries(st.sampled_from(["a", "b", "spans"]), st.integers(0, 40), max_size=3),
+    processes=st.integers(1, 9),
+)
+def test_the_cluster_s_shares_of_partitions_cover_each_exactly_once(counts, processes):
+    from engine.live.kafka import owned_partitions
+
+    taken = [pair for i in range(processes) for pair in owned_partitions(counts, i, processes)]
+    assert sorted(taken) == sorted((t, p) for t, n in counts.items() for p in range(n))

@@ -65,8 +65,10 @@ class Engine:
         stream: str = "{allowed_lateness: 1, tick: 1, heartbeat: 5}",
         extra: str = "",
         env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.ingest_token = ingest_token
+        self.args = args  # more of `spanwatch run`'s options
         self.env = env or {}
         self.otlp, self.api, self.grpc = free_port(), free_port(), free_port()
         self.config = tmp / "spanwatch.yml"
@@ -96,7 +98,7 @@ class Engine:
         if self.ingest_token is not None:
             env["SPANWATCH_INGEST_TOKEN"] = self.ingest_token
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "run", "--config", str(self.config)],
+            [sys.executable, "-m", "engine.cli", "run", "--config", str(self.config), *self.args],
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
             env=env,
