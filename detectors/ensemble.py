@@ -204,11 +204,18 @@ class Ensemble(WindowModel):
     def _gauss_score(self, v: float) -> float:
         return damped(self._gauss_raw(v), self.quiet.bar(), _MARGIN, _DAMP)
 
+    def votes(self, x: float, t: float, n: int = 0) -> dict[str, float]:
+        """Each vote's score for x, quiet periods applied: the score is the largest of them
+        (capped at 1), so they say which test raised an alarm or stayed silent on a miss.
+        Before `min_points` only the likelihood speaks."""
+        out = {"likelihood": self.like.score_one(x, t, n)}
+        if self.like.n >= self.p.min_points:
+            out["gaussian"] = self._gauss_score(x)
+            out["level_shift"] = self._shift_score(x)
+        return out
+
     def score_one(self, x: float, t: float, n: int = 0) -> float:
-        like = self.like.score_one(x, t, n)
-        if self.like.n < self.p.min_points:
-            return like
-        return min(1.0, max(like, self._gauss_score(x), self._shift_score(x)))
+        return min(1.0, max(self.votes(x, t, n).values()))
 
     def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         out = self.like.describe(x, t, n)

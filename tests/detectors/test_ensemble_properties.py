@@ -80,3 +80,21 @@ def test_a_planted_level_shift_is_found_within_three_points_and_announced_once(s
     fired = [i for i in alarms(ss) if i >= 2200]
     assert fired and fired[0] <= 2202
     assert len(fired) <= 3
+
+
+@settings(max_examples=8, deadline=None)
+@given(series, st.floats(min_value=12.0, max_value=60.0))
+def test_the_score_is_the_loudest_vote(s, size):
+    """Each vote's score lies in [0, 1] and the score is their largest, so the votes say
+    which test raised an alarm; a planted spike is raised by a vote that sees single points."""
+    xs = noise(**s)
+    xs[2200] += size * s["scale"]
+    m = Ensemble()
+    for i, x in enumerate(xs[:2201]):
+        votes = m.votes(x, i * STEP)
+        assert all(0.0 <= v <= 1.0 for v in votes.values())
+        assert m.score_one(x, i * STEP) == min(1.0, max(votes.values()))
+        if i == 2200:
+            assert max(votes, key=votes.__getitem__) in {"likelihood", "gaussian"}
+            assert max(votes.values()) >= 0.5
+        m.learn_one(x, i * STEP)
