@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/labelled_series.py --data DIR --labels WINDOWS.json
      [--detectors likelihood,seasonal,ewma,changepoint,hst] [--param KIND:K=V ...] [--show]
+     [--explain]
 
 DIR holds `timestamp,value` CSV files (any depth); WINDOWS.json maps a file's path relative
 to DIR to its anomaly windows, `[[start, end], ...]`: the layout of the Numenta Anomaly
@@ -15,6 +16,12 @@ a windowed Gaussian baseline (each point's two-sided tail probability under the 
 standard deviation of the 500 points before it), the benchmark's simplest published entry,
 and the null detector (never alarms), which the normalisation puts at 0 on every profile.
 Only series listed in WINDOWS.json are scored; the normalisation counts their windows alone.
+
+With --explain, for each detector whose model has `votes` (the ensemble) and each series:
+where it loses points at the standard profile's threshold: every window's first detection
+(its position in the window, what it earned, the vote that raised it) or, for a missed
+window, its largest score and that score's vote; and the false alarms, what they cost and
+which vote raised them.
 """
 
 from __future__ import annotations
@@ -26,16 +33,23 @@ import sys
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.window_scoring import PROFILES, Series, score_corpus, sweep_rows, window_rows
+from bench.window_scoring import (
+    PROFILES,
+    Series,
+    score_corpus,
+    sweep_rows,
+    window_rows,
+)
 from detectors.cli import auto_transform, run_online
 from detectors.config import params_model
 from detectors.csvseries import BadRows, Point, read_series, typical_step
-from detectors.estimators import build_params
+from detectors.estimators import ESTIMATORS, build_params, new_estimator
 
 DEFAULT_KINDS = ("ensemble", "likelihood", "seasonal", "ewma", "changepoint")
 BASELINE = "windowed-gauss"
@@ -85,14 +99,70 @@ def load(root: Path, labels: dict) -> list[tuple[str, list[Point], list[tuple[fl
     return out
 
 
-def run(kind: str, given: dict[str, str], points: list[Point]) -> list[float]:
-    """A detector's scores for every row, as `spanwatch score` computes them."""
+def params_for(kind: str, given: dict[str, str], points: list[Point]) -> Any:
+    """The kind's params for a series, as `spanwatch score` builds them."""
     valid = params_model(kind).model_validate(given).model_dump(exclude_unset=True)
     if transform := auto_transform(kind, valid, points):
         valid["transform"] = transform
     usable = [p.time for p in points if p.time is not None]
-    params = build_params(kind, valid, step=typical_step(usable[:5000]))
+    return build_params(kind, valid, step=typical_step(usable[:5000]))
+
+
+def run(kind: str, given: dict[str, str], points: list[Point]) -> list[float]:
+    """A detector's scores for every row, as `spanwatch score` computes them."""
+    params = params_for(kind, given, points)
     return [0.0 if s is None else s for s in run_online(kind, params, points)]
+
+
+def loudest_votes(kind: str, given: dict[str, str], points: list[Point]) -> list[str] | None:
+    """Per row, the vote whose score is the row's score ("" for a row never scored); None
+    for a kind whose model does not vote."""
+    model = new_estimator(kind, params_for(kind, given, points))
+    if not hasattr(model, "votes"):
+        return None
+    out = []
+    for p in points:
+        if p.time is None or p.value is None:
+            out.append("")
+            continue
+        x = ESTIMATORS[kind].series_point(p.value, p.raw_value)
+        votes = model.votes(x, p.time)
+        out.append(max(votes, key=votes.__getitem__))
+        model.learn_one(x, p.time)
+    return out
+
+
+def explain(series: Series, votes: list[str], threshold: float) -> list[str]:
+    """Where one series loses points at a threshold under the standard profile: a line per
+    window (first detection, or missed), then one for its false alarms."""
+    profile = PROFILES["standard"]
+    rows = sweep_rows(series.name, series.scores, series.windows, profile)
+    skip = len(series.scores) - len(rows)  # the probationary rows, which are not scored
+    scores = series.scores
+    lines = []
+    for k, (a, b) in enumerate(series.windows):
+        seen = range(max(a, skip), b + 1)
+        hit = next((i for i in seen if scores[i] >= threshold), None)
+        if hit is not None:
+            where = (hit - a) / (b - a + 1)
+            lines.append(
+                f"window {k} rows {a}-{b}: first at {hit} ({where:.0%} in), "
+                f"earns {rows[hit - skip].worth:.3f}, by {votes[hit]}"
+            )
+        elif seen:
+            top = max(seen, key=scores.__getitem__)
+            lines.append(
+                f"window {k} rows {a}-{b}: missed, costs {profile.fn:g} "
+                f"(largest {scores[top]:.3g} at {top}, by {votes[top]})"
+            )
+    false = [i for i, r in enumerate(rows, skip) if r.window is None and r.score >= threshold]
+    cost = sum(rows[i - skip].worth for i in false)
+    by: dict[str, int] = defaultdict(int)
+    for i in false:
+        by[votes[i]] += 1
+    said = ", ".join(f"{n} by {v}" for v, n in sorted(by.items())) or "none"
+    lines.append(f"false alarms {len(false)}, cost {cost:.2f}: {said}")
+    return lines
 
 
 def at_threshold(series: Series, threshold: float) -> tuple[int, int]:
@@ -109,6 +179,9 @@ def main() -> int:
     parser.add_argument("--detectors", default=",".join(DEFAULT_KINDS))
     parser.add_argument("--param", action="append", default=[], metavar="KIND:K=V")
     parser.add_argument("--show", action="store_true", help="per series: windows caught")
+    parser.add_argument(
+        "--explain", action="store_true", help="per series: where a voting detector loses points"
+    )
     args = parser.parse_args()
 
     labels = json.loads(Path(args.labels).read_text())
@@ -134,6 +207,16 @@ def main() -> int:
     n_windows = sum(len(s.windows) for s in runs[BASELINE])
     print(f"{len(corpus)} series, {n_rows} rows, {n_windows} anomaly windows\n")
     report(runs, (*kinds, BASELINE, NULL), args.show)
+    if args.explain:
+        for kind in kinds:
+            threshold = score_corpus(runs[kind], "standard").threshold
+            for (rel, points, _), series in zip(corpus, runs[kind], strict=True):
+                votes = loudest_votes(kind, given[kind], points)
+                if votes is None:
+                    break
+                print(f"\n{kind} {rel} (threshold {threshold:.4g}):")
+                for line in explain(series, votes, threshold):
+                    print("   ", line)
     return 0
 
 

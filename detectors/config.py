@@ -129,7 +129,9 @@ _DURATIONS = frozenset(
     {"step", "tau", "min_history", "horizon", "level_half_life", "trend_half_life", "damping"}
     | {"profile_half_life", "hold", "recall"}
 )
-_ZERO_OK = frozenset({"budget", "min_points", "adapt_after", "seed", "refractory", "evidence"})
+_ZERO_OK = frozenset(
+    {"budget", "min_points", "adapt_after", "seed", "refractory", "evidence", "repeat"}
+)
 _FIELD_RE = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 
 

@@ -31,6 +31,12 @@ recent spread always reaches it. Together they cover each other's blind spot:
   far out as single points went lately (a burst of traffic, a heavy-tailed count, a square
   wave's next edge) are no new level, and a vote on them was a false alarm.
 
+The score is the loudest vote's, and 0 when it does not pass every such score of the last
+`repeat` points: each vote's quiet period keeps a quarter of a score it damps, and on real
+metrics the points right after an excursion (the rest of a burst, a spike's echo, a step's
+next points) then ranked with the excursion itself, each a false alarm at any threshold low
+enough to catch the quieter anomalies.
+
 The window's sums are kept exactly (recomputed from the window every `gauss_window` points),
 so an update costs a few arithmetic operations whatever the window's length.
 """
@@ -62,13 +68,16 @@ class EnsembleParams(LikelihoodParams):
     gauss_window: the points its mean and standard deviation are taken over. gauss_weight:
     the weight of its tail probability against the likelihood's (its score is that of the
     likelihood at a tail probability raised to this power). shift_points, shift_weight: the
-    level shift vote's points averaged, and its weight (as gauss_weight).
+    level shift vote's points averaged, and its weight (as gauss_weight). repeat: the points
+    after a score during which a score counts only if it passes it (0, or a `refractory` of
+    0: every score counts).
     """
 
     gauss_window: int = 500
     gauss_weight: float = 0.5
     shift_points: int = 3
     shift_weight: float = 0.8
+    repeat: int = 10
 
 
 def likelihood_params(p: EnsembleParams) -> LikelihoodParams:
@@ -92,10 +101,12 @@ class Ensemble(WindowModel):
 
     __slots__ = (
         "before",
+        "last",
         "like",
         "p",
         "pending",
         "quiet",
+        "recent",
         "ref",
         "shift",
         "since",
@@ -121,6 +132,10 @@ class Ensemble(WindowModel):
         # scores of those points wait in `pending` until they leave the vote's mean
         self.before = QuietPeriod(self.p.refractory)
         self.pending: deque[float] = deque(maxlen=max(1, self.p.shift_points - 1))
+        # the combined scores of the last `repeat` points, and the last point scored with its
+        # score (so that learning it need not score it again)
+        self.recent: deque[float] = deque(maxlen=max(1, self.p.repeat))
+        self.last: tuple[float, float, int, float] | None = None
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         _, saved = state
@@ -204,11 +219,36 @@ class Ensemble(WindowModel):
     def _gauss_score(self, v: float) -> float:
         return damped(self._gauss_raw(v), self.quiet.bar(), _MARGIN, _DAMP)
 
+    def votes(self, x: float, t: float, n: int = 0) -> dict[str, float]:
+        """Each vote's score for x, quiet periods applied: the score is the largest of them
+        (capped at 1), so they say which test raised an alarm or stayed silent on a miss.
+        Before `min_points` only the likelihood speaks."""
+        out = {"likelihood": self.like.score_one(x, t, n)}
+        if self.like.n >= self.p.min_points:
+            out["gaussian"] = self._gauss_score(x)
+            out["level_shift"] = self._shift_score(x)
+        return out
+
+    def _repeats(self) -> bool:
+        """Whether repeats are suppressed: not when asked to score every point in full."""
+        return self.p.repeat > 0 and self.p.refractory > 0
+
+    def _combined(self, x: float, t: float, n: int) -> float:
+        """The loudest vote's score, before repeats are suppressed."""
+        last = self.last
+        if last is not None and last[0] == x and last[1] == t and last[2] == n:
+            return last[3]
+        return min(1.0, max(self.votes(x, t, n).values()))
+
     def score_one(self, x: float, t: float, n: int = 0) -> float:
-        like = self.like.score_one(x, t, n)
-        if self.like.n < self.p.min_points:
-            return like
-        return min(1.0, max(like, self._gauss_score(x), self._shift_score(x)))
+        """The loudest vote's score if it passes every such score of the last `repeat`
+        points, else 0: an excursion that lasts, or comes back within a few points, is
+        announced once, on its most surprising point so far."""
+        s = min(1.0, max(self.votes(x, t, n).values()))
+        self.last = (x, t, n, s)
+        if self._repeats() and self.recent and not s > max(self.recent):
+            return 0.0
+        return s
 
     def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         out = self.like.describe(x, t, n)
@@ -217,6 +257,9 @@ class Ensemble(WindowModel):
         return out
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
+        if self._repeats():
+            self.recent.append(self._combined(x, t, n))
+        self.last = None
         v = x
         announced = False
         if self.like.n >= 2 and self.p.refractory > 0:

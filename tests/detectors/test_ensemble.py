@@ -161,15 +161,16 @@ def test_any_series_scores_in_range_with_bounded_state_and_a_snapshot_resumes_ex
     assert len(m.like.table) == 128 and m.like.taken <= 64
 
 
-def burst_after_a_spike(spike: float, burst: float) -> list[float]:
-    """Score of the third point of three equal values `burst` standard deviations out, 150
-    points after one value `spike` out, on white noise."""
+def burst_after_a_spike(spike: float, burst: float) -> float:
+    """The level shift vote on the third point of three equal values `burst` standard
+    deviations out, 150 points after one value `spike` out, on white noise (the score itself
+    may be suppressed there: the burst's first point was announced already)."""
     rng = random.Random(5)
     xs = [rng.gauss(0.0, 1.0) for _ in range(1600)]
     xs[1300] = spike
     xs[1450:1453] = [burst] * 3
-    _, scores = run(xs)
-    return scores[1452]
+    m, _ = run(xs[:1452])
+    return m.votes(xs[1452], 1452 * 300.0)["level_shift"]
 
 
 @pytest.mark.parametrize(
@@ -185,3 +186,23 @@ def test_the_level_shift_vote_speaks_only_for_a_mean_beyond_every_recent_single_
     score = burst_after_a_spike(spike, burst)
     assert (score >= 0.4) == speaks
     assert speaks or score < 0.25
+
+
+def two_spikes(params: EnsembleParams) -> tuple[Ensemble, list[float]]:
+    """White noise with two spikes of 40 standard deviations three points apart."""
+    rng = random.Random(11)
+    xs = [rng.gauss(0.0, 1.0) for _ in range(1300)]
+    xs[1200] = xs[1203] = 40.0
+    return run(xs, Ensemble(params))
+
+
+def test_a_repeat_within_a_few_points_is_not_announced_again():
+    _, scores = two_spikes(EnsembleParams())
+    assert scores[1200] == 1.0
+    assert scores[1201:1204] == [0.0, 0.0, 0.0]  # the second spike passes nothing: 1 is 1
+    assert max(scores[1204:]) < 0.5
+
+
+def test_with_no_quiet_period_every_spike_counts():
+    _, scores = two_spikes(EnsembleParams(refractory=0))
+    assert scores[1200] == 1.0 and scores[1203] == 1.0

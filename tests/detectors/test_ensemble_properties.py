@@ -80,3 +80,27 @@ def test_a_planted_level_shift_is_found_within_three_points_and_announced_once(s
     fired = [i for i in alarms(ss) if i >= 2200]
     assert fired and fired[0] <= 2202
     assert len(fired) <= 3
+
+
+@settings(max_examples=8, deadline=None)
+@given(series, st.floats(min_value=12.0, max_value=60.0))
+def test_the_score_is_the_loudest_vote_unless_it_repeats(s, size):
+    """Each vote's score lies in [0, 1] and the score is their largest, so the votes say
+    which test raised an alarm, unless that largest does not pass every such largest of the
+    last `repeat` points: then it is 0. A planted spike is raised by a vote that sees single
+    points."""
+    xs = noise(**s)
+    xs[2200] += size * s["scale"]
+    m = Ensemble()
+    loudest: list[float] = []
+    for i, x in enumerate(xs[:2201]):
+        votes = m.votes(x, i * STEP)
+        assert all(0.0 <= v <= 1.0 for v in votes.values())
+        top = min(1.0, max(votes.values()))
+        recent = loudest[-m.p.repeat :]
+        assert m.score_one(x, i * STEP) == (top if not recent or top > max(recent) else 0.0)
+        loudest.append(top)
+        if i == 2200:
+            assert max(votes, key=votes.__getitem__) in {"likelihood", "gaussian"}
+            assert max(votes.values()) >= 0.5
+        m.learn_one(x, i * STEP)
