@@ -1,8 +1,9 @@
 """A team's error burst pages as critical when the team fails, not when one of its people
 does. Replayed as a user would, with the defaults: one person whose calls all fail for twenty
 minutes (an expired credential of their own, a retry loop) opens incidents about that person
-only, while three people of another team failing together opens the team's critical within
-five minutes.
+only (never a critical for their team, nor for the model, region or repository they call),
+while three people of another team failing together opens the team's critical within five
+minutes.
 
 The organisation is unlike the simulator's: teams five hours west of UTC, first seen on a
 Wednesday, people who work in sessions of uneven lengths with their own cadence, calls to two
@@ -97,6 +98,12 @@ def test_one_persons_failures_page_no_team_critical(opened):
     ]  # fmt: skip
     assert about_them, "the person's own burst is an incident"
     assert critical_for_team(opened, name) == []
+    groups_paged = [
+        (i["rule_id"], i["group"]) for i in opened
+        if i["severity"] == "critical" and "user" not in i["group"]
+        and start - 5 * MINUTE <= parse_time(i["first_seen"]) <= start + LENGTH + 30 * MINUTE
+    ]  # fmt: skip
+    assert groups_paged == [], "nor is it the model's, the region's or the repository's"
 
 
 def test_three_people_of_a_team_failing_page_the_team_within_five_minutes(opened):
