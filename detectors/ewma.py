@@ -180,12 +180,14 @@ class EwmaChart(WindowModel):
         horizon = (EVIDENCE_SPAN - 0.5) * self.p.step
         return [w for w in self.named if 0.0 < t - w[0] <= horizon]
 
-    def _remember_named(self, names: tuple[str, ...] | None, t: float) -> None:
-        if self.p.min_subjects <= 0 or names is None:
-            return
-        self.named = self._named_within(t + self.p.step)
-        if names:
-            self.named.append((t, names))
+    def _remember_named(self, point: Any, t: float) -> float:
+        """Keep the point's subjects for the evidence's span; the point's value."""
+        value, names = _split(point)
+        if self.p.min_subjects > 0 and names is not None:
+            self.named = self._named_within(t + self.p.step)
+            if names:
+                self.named.append((t, names))
+        return value
 
     def _sigma(self, n: int = 0) -> float:
         if self.p.noise == "binomial" and n > 0:
@@ -308,8 +310,7 @@ class EwmaChart(WindowModel):
         }
 
     def learn_one(self, x: Any, t: float, n: int = 0) -> None:
-        x, names = _split(x)
-        self._remember_named(names, t)
+        x = self._remember_named(x, t)
         p = self.p
         if p.transform == "log":
             x = log_scale(x)
