@@ -174,7 +174,9 @@ class MetricSpec(BaseModel):
         | None
     ) = Field(None, description="the event field aggregated (a list is summed per event)")
     condition: Matcher | None = Field(
-        None, description="for `rate` and `ratio`: which events count as hits"
+        None,
+        description="for `rate` and `ratio`: which events count as hits; for `distinct`: "
+        "whose values count (the people among a window's failed calls)",
     )
 
     @model_validator(mode="after")
@@ -237,7 +239,9 @@ class DetectorSpec(BaseModel):
         | None
     ) = Field(None, description="the event field aggregated (a list is summed per event)")
     condition: Matcher | None = Field(
-        None, description="for `rate` and `ratio`: which events count as hits"
+        None,
+        description="for `rate` and `ratio`: which events count as hits; for `distinct`: "
+        "whose values count (the people among a window's failed calls)",
     )
     metrics: list[MetricSpec] = Field(
         default_factory=list, description="several metrics instead of one (kind `hst` only)"

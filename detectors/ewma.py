@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from detectors.binomial_evidence import evidence_z
 from detectors.persist import restore_slots
+from detectors.rollup import Accumulator
 from detectors.scoring import (
     MAD_TO_SIGMA,
     TAIL_Z,
@@ -21,6 +23,7 @@ from detectors.scoring import (
 from detectors.window_model import WindowModel
 
 EVIDENCE_SPAN = 4  # steps a burst's evidence is gathered over at most (this window's and 3 before)
+MAX_NAMED = 8  # subjects a window's point keeps of its hits (`min_subjects` asks fewer)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class EwmaParams:
     watched direction, that may score (a team's error rate 6% against 1% is significant on a
     busy team, yet no outage). min_hits (binomial): the least hits in the window and the
     evidence's windows before it that may score (a single failed call never alerts).
+    min_subjects (a rate watched with a second metric, the distinct subjects of its hits,
+    such as the people whose calls failed): the least of them among the hits of the window
+    and the evidence's windows before it that may score (one person failing is not their
+    team's outage, however many of the team's calls are theirs).
     """
 
     z: float = 4.0
@@ -55,6 +62,7 @@ class EwmaParams:
     evidence: float = 0.0
     min_delta: float = 0.0
     min_hits: int = 0
+    min_subjects: int = 0
 
 
 class EwmaChart(WindowModel):
@@ -77,8 +85,8 @@ class EwmaChart(WindowModel):
     """
 
     __slots__ = (
-        "alarmed", "escale", "ewma", "hits", "loc", "n", "p", "recent", "run", "scale", "t_last", "tail",
-        "trials", "unit", "zscale", "ztail",
+        "alarmed", "escale", "ewma", "hits", "loc", "n", "named", "p", "recent", "run", "scale",
+        "t_last", "tail", "trials", "unit", "zscale", "ztail",
     )  # fmt: skip
     Params = EwmaParams
 
@@ -101,9 +109,11 @@ class EwmaChart(WindowModel):
         # steps, oldest first; `waiting`: above the rate, not yet taught (see `_learn_counts`)
         self.recent: list[tuple[float, int, int, bool]] = []
         self.alarmed = False  # evidence: the waiting windows' evidence reached the alert point
+        # min_subjects: (time, subjects of the hits) of the windows of the last steps
+        self.named: list[tuple[float, tuple[str, ...]]] = []
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
-        restore_slots(self, state)
+        restore_slots(self, state)  # saved before `named` existed: it starts empty
         # saved before windows carried their time: a burst's first windows are not rejoined
         self.recent = [w for w in self.recent if len(w) == 4]
 
@@ -117,6 +127,67 @@ class EwmaChart(WindowModel):
 
     def is_warm(self, t: float, warmup: float) -> bool:
         return self.n >= self.p.min_points
+
+    # -- a rate with the subjects of its hits ----------------------------------------------
+
+    @classmethod
+    def point(cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int) -> Any:
+        """The window's value; with a second metric, (rate, the first `MAX_NAMED` subjects of
+        its hits in sorted order)."""
+        x = accs[0].value(aggregations[0], min_count)
+        if len(accs) == 1 or x is None:
+            return x
+        return (x, tuple(sorted(accs[1].distinct or ())[:MAX_NAMED]))
+
+    @classmethod
+    def check_spec(
+        cls,
+        kind: str,
+        aggregations: Sequence[str],
+        group_by: Sequence[str],
+        params: Mapping[str, Any],
+        budgets: Mapping[str, float],
+    ) -> None:
+        pair = len(aggregations) == 2
+        if pair and (aggregations[0] not in ("rate", "ratio") or aggregations[1] != "distinct"):
+            pair = False
+            aggregations = [*aggregations, "too many"]
+        if len(aggregations) > 2:
+            raise ValueError(
+                f"kind {kind!r} watches one metric, or a rate then the distinct subjects of its "
+                "hits (a `distinct` metric with the rate's `condition`) for `min_subjects`"
+            )
+        if params.get("min_subjects", 0) > 0 and not pair:
+            raise ValueError(
+                "min_subjects needs `metrics`: the rate, then a `distinct` metric of the "
+                "subjects (e.g. field user) with the rate's `condition`"
+            )
+
+    def _enough_subjects(self, names: tuple[str, ...] | None, t: float) -> bool:
+        """Whether the hits of the window and the evidence's windows before it come from
+        `min_subjects` distinct subjects at least (always, when none are watched)."""
+        least = self.p.min_subjects
+        if least <= 0 or names is None:
+            return True
+        seen = set(names)
+        for _, more in self._named_within(t):
+            seen.update(more)
+        return len(seen) >= least
+
+    def _named_within(self, t: float) -> list[tuple[float, tuple[str, ...]]]:
+        if self.p.step <= 0:
+            return []
+        horizon = (EVIDENCE_SPAN - 0.5) * self.p.step
+        return [w for w in self.named if 0.0 < t - w[0] <= horizon]
+
+    def _remember_named(self, point: Any, t: float) -> float:
+        """Keep the point's subjects for the evidence's span; the point's value."""
+        value, names = _split(point)
+        if self.p.min_subjects > 0 and names is not None:
+            self.named = self._named_within(t + self.p.step)
+            if names:
+                self.named.append((t, names))
+        return value
 
     def _sigma(self, n: int = 0) -> float:
         if self.p.noise == "binomial" and n > 0:
@@ -161,12 +232,13 @@ class EwmaChart(WindowModel):
         e = lam * self._winsorised(x, n) + (1.0 - lam) * self._previous(t)
         return (e - self.loc) / self._chart_sigma(n)
 
-    def score_one(self, x: float, t: float, n: int = 0) -> float:
+    def score_one(self, x: Any, t: float, n: int = 0) -> float:
+        x, names = _split(x)
         if self.n < self.p.min_points:
             return 0.0
         if self.p.transform == "log":
             x = log_scale(x)
-        if not self._large_enough(x, n, t):
+        if not self._large_enough(x, n, t) or not self._enough_subjects(names, t):
             return 0.0
         score = deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
         if self._counts_evidence(n):
@@ -216,7 +288,12 @@ class EwmaChart(WindowModel):
     def _dispersion(self) -> float:
         return max(1.0, self.zscale, self.ztail / TAIL_Z)
 
-    def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
+    def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
+        x, names = _split(x)
+        subjects = {}
+        if names is not None:
+            seen = set(names).union(*(w[1] for w in self._named_within(t)))
+            subjects = {"subjects": sorted(seen)[:MAX_NAMED]}
         raw = x
         if self.p.transform == "log":
             x = log_scale(x)
@@ -229,9 +306,11 @@ class EwmaChart(WindowModel):
             **(
                 {"evidence_z": round(self.evidence(x, n, t), 3)} if self._counts_evidence(n) else {}
             ),
+            **subjects,
         }
 
-    def learn_one(self, x: float, t: float, n: int = 0) -> None:
+    def learn_one(self, x: Any, t: float, n: int = 0) -> None:
+        x = self._remember_named(x, t)
         p = self.p
         if p.transform == "log":
             x = log_scale(x)
@@ -308,3 +387,10 @@ class EwmaChart(WindowModel):
         keep = 1.0 - self.p.alpha / 20.0  # the rate is a long-run property: ~1000 windows
         self.hits = keep * self.hits + k
         self.trials = keep * self.trials + n
+
+
+def _split(x: Any) -> tuple[float, tuple[str, ...] | None]:
+    """A point as (value, subjects of its hits), None when the chart watches no subjects."""
+    if type(x) is tuple:
+        return x[0], x[1]
+    return x, None

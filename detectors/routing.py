@@ -123,7 +123,7 @@ class MetricExtractor:
         if agg in ("rate", "ratio"):
             return MetricExtractor("rate", self.fields, self.condition)
         if agg == "distinct":
-            return MetricExtractor("distinct", self.fields, None)
+            return MetricExtractor("distinct", self.fields, self.condition)
         return MetricExtractor("sum", self.fields, None)  # every numeric aggregation
 
     def extract(self, event: Mapping[str, Any]) -> float | str | None:
@@ -139,7 +139,9 @@ class MetricExtractor:
             return None if v is None else (1.0 if truth(v) else 0.0)
         if agg == "distinct":
             v = event.get(self.fields[0])
-            return None if v is None else norm(v)
+            if v is None or (self.condition is not None and not self.condition.matches(event)):
+                return None
+            return norm(v)
         total, found = 0.0, False
         for f in self.fields:
             v = event.get(f)

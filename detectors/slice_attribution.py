@@ -11,7 +11,9 @@ a departure carried by the subject of a firing slice (the one person whose failu
 repository's incident, now failing in another repository) joins that slice's name instead of
 opening its own.
 The aggregate is named only when no slice carries half of its excess (a departure spread
-across every team), with its largest contributors."""
+across every team), with its largest contributors. With `min_subjects`, a group (a team, a
+model, the aggregate) departing only by the events of fewer people than that is no
+departure of the group: its people's own slices are named, if anyone is."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ CANDIDATES = 8  # the sharpest departures tried as explanations, per name
 SHARPNESS_TIE = 0.5  # z this close: as sharp (the same events against other baselines)
 TOP_CONTRIBUTORS = 3
 MAX_SUBJECTS = 3  # subjects remembered per named slice
+PERSON = "user"  # the label whose values are the people `min_subjects` counts
 
 Slice = tuple[str, str]
 Combos = Mapping[tuple[str, ...], list[float]]
@@ -180,18 +183,46 @@ def attribute(
     firing = set(firing)
     judge = Judge(baselines, p, min_count, threshold, ready)
     dep = departures(windows, baselines, p, measure, min_count, threshold, ready, None, firing)
+    table = combos() if dep else {}
+    if p.min_subjects > 1 and PERSON in dims:
+        for k in [k for k in dep if k[0] != PERSON and k not in firing]:
+            if _too_few_people(k, table, dims, measure, judge):
+                del dep[k]
     agg = baselines.get(AGGREGATE)
     agg_excess = (
         excess(agg, windows[AGGREGATE], p.direction)
         if agg is not None and AGGREGATE in dep
         else 0.0
     )
-    table = combos() if dep else {}
     joined = _linked(dep, firing, subjects or {}, table, dims, measure, judge)
     if joined:  # the firing slice holds with the departures it joins (its own window, if any)
         windows = dict(windows)
         _hold_joined(dep, joined, windows, baselines, p)
     return _name_in_turn(dep, windows, joined, agg_excess, table, dims, measure, judge, firing)
+
+
+def _too_few_people(
+    k: Slice, table: Combos, dims: tuple[str, ...], measure: str, judge: Judge
+) -> bool:
+    """Whether the departure of `k` is the doing of fewer than `min_subjects` people: without
+    the events of the people carrying the most of its excess (`min_subjects` - 1 of them) it
+    departs no more. Events that name no person are nobody's: they never make it so."""
+    baselines, p, min_count, threshold, ready = judge
+    pi = dims.index(PERSON)
+    ki = None if k == AGGREGATE else dims.index(k[0])
+    expected = baselines[k].expected
+    share: dict[str, float] = {}
+    for combo, acc in table.items():
+        if (ki is not None and combo[ki] != k[1]) or combo[pi] == "":
+            continue
+        share[combo[pi]] = share.get(combo[pi], 0.0) + directed(
+            acc[1] - acc[0] * expected, p.direction
+        )
+    top = sorted((u for u in share if share[u] > 0), key=lambda u: (-share[u], u))
+    if not top:
+        return False
+    rest = slice_windows(table, dims, measure, [(PERSON, u) for u in top[: p.min_subjects - 1]])
+    return k not in departures(rest, baselines, p, measure, min_count, threshold, ready, [k])
 
 
 def _name_in_turn(

@@ -48,6 +48,10 @@ class SliceParams:
     aggregate only). max_named: slices named per window. recall: how long (seconds) a slice
     whose alert resolved still names the departures it explains (the same outbreak seen
     through another label once the slice has gone quiet brings its incident back).
+    min_subjects: the least people (`user` values) whose events a group's departure (a
+    team's, a model's, the aggregate's) needs: without the events of the ones carrying the
+    most of it, fewer than this, it must still depart, or it is that person's departure and
+    only their own slice may be named (one person's failures are not their team's outage).
     """
 
     z: float = 5.0
@@ -61,6 +65,7 @@ class SliceParams:
     max_combinations: int = 20000
     max_named: int = 3
     recall: float = 1800.0
+    min_subjects: int = 1
 
 
 @dataclass(frozen=True)

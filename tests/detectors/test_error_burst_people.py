@@ -1,0 +1,94 @@
+"""A team's error burst is the team's when two of its people or more fail (`min_subjects`
+over the distinct people among the failed calls, the window's and the evidence's windows
+before it): one person failing every call is theirs, not a page for the whole team."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors.config import DetectorSpec, default_detectors
+from detectors.ewma import EwmaChart, EwmaParams
+
+STEP = 120.0
+
+
+def team_params() -> EwmaParams:
+    spec = {d.id: d for d in default_detectors()}["error-rate-per-team"]
+    return EwmaParams(step=STEP, **spec.params)
+
+
+def warmed(seed: int) -> tuple[EwmaChart, float]:
+    """A team of a dozen people, twenty to thirty calls per two minutes, 1% failing, then
+    four windows without a failure (so that no one else failed within the evidence's span:
+    a second person failing there, even once, counts)."""
+    rng, m, t = random.Random(seed), EwmaChart(team_params()), 0.0
+    for i in range(300):
+        t += STEP
+        n = rng.randint(20, 30)
+        failed = [f"p{rng.randrange(12)}" for _ in range(n) if rng.random() < 0.01 and i < 296]
+        m.learn_one((len(failed) / n, tuple(sorted(set(failed)))), t, n)
+    return m, t
+
+
+def burst(m: EwmaChart, t: float, people: list[tuple[str, ...]]) -> list[float]:
+    """Windows of 24 calls, 12 failing, by the people given per window: scored, learned."""
+    out = []
+    for who in people:
+        t += STEP
+        x = (12 / 24, who)
+        out.append(m.score_one(x, t, 24))
+        m.learn_one(x, t, 24)
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 8))
+def test_one_person_failing_half_the_teams_calls_never_scores(seed, windows):
+    m, t = warmed(seed)
+    assert max(burst(m, t, [("p3",)] * windows)) == 0.0
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000))
+def test_two_people_failing_together_score_at_once(seed):
+    m, t = warmed(seed)
+    assert burst(m, t, [("p3", "p7")])[0] >= 0.5
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000))
+def test_people_failing_in_turn_over_the_evidence_windows_count_together(seed):
+    m, t = warmed(seed)
+    scored = burst(m, t, [("p3",), ("p7",)])
+    assert scored[0] == 0.0 and scored[1] >= 0.5
+
+
+def test_the_evidence_names_the_failing_people():
+    m, t = warmed(1)
+    burst(m, t, [("p3",)])
+    assert m.describe((0.5, ("p7",)), t + 2 * STEP, 24)["subjects"] == ["p3", "p7"]
+
+
+@pytest.mark.parametrize(
+    ("metrics", "says"),
+    [
+        ([{"aggregation": "rate", "condition": {"status": "error"}}], "min_subjects needs"),
+        (
+            [
+                {"aggregation": "distinct", "field": "user"},
+                {"aggregation": "rate", "condition": {"status": "error"}},
+            ],
+            "a rate then the distinct subjects",
+        ),
+    ],
+)
+def test_min_subjects_without_the_people_metric_is_a_clear_error(metrics, says):
+    with pytest.raises(ValueError, match=says):
+        DetectorSpec.model_validate(
+            {"id": "x", "kind": "ewma", "metrics": metrics, "group_by": ["team"],
+             "params": {"min_subjects": 2}}
+        )  # fmt: skip
