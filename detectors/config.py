@@ -122,6 +122,7 @@ _CHOICES: dict[str, Any] = {
     "transform": Literal["none", "log"],
     "generalize": Literal["value", "geography"],
     "scope": Literal["key", "everyone"],
+    "within": Literal["anywhere", "known_geography"],
     "quota": Literal["tokens", "requests"],
     "quotas": list[QuotaSpec],
 }

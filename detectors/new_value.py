@@ -35,6 +35,14 @@ class NewValueParams:
     `adopted_by` (with `scope: everyone`): how many keys must show a value new to the
     organisation before it is the organisation's own (one person in a new geography does
     not make it the organisation's; until then each next person there is news as well).
+    `within: known_geography` (with `scope: everyone`): only a value inside one of the
+    geographies the organisation already uses is news: a region nobody has used yet, next
+    to the ones it does (a value in a new geography is left to a detector that generalizes
+    to geographies, so one call is not news twice). Where a person starts is where they
+    work (a newcomer's first values are the organisation's at once), and so is every value
+    of the warm-up; a person with a history elsewhere turning up in such a region is held
+    for `hold` and dropped if `adopted_by` people take the region up meanwhile (a team
+    spreading to a second region of its geography), news otherwise.
     """
 
     max_values: int = 256
@@ -43,6 +51,7 @@ class NewValueParams:
     min_new: int = 1
     hold: float = 3600.0
     adopted_by: int = ADOPTED_BY
+    within: str = "anywhere"
 
 
 def geography(region: str) -> str:
@@ -147,6 +156,16 @@ class NewValue(WindowModel):
             self.t0 = t
         if self.born is None:
             self.born = t
+        normed = self.know(values)
+        if self.p.scope == "everyone":
+            own = self.own = self.own or {}
+            own.update(dict.fromkeys(normed))
+            while len(own) > self.p.max_values:
+                del own[next(iter(own))]
+
+    def know(self, values: Iterable[str]) -> list[str]:
+        """Remember values (most recent last, the least recently seen forgotten past
+        `max_values`); returns what was remembered of them."""
         normed = sorted({self.norm(v) for v in values})
         seen = self.seen
         for v in normed:
@@ -154,11 +173,7 @@ class NewValue(WindowModel):
             seen[v] = None
         while len(seen) > self.p.max_values:
             del seen[next(iter(seen))]
-        if self.p.scope == "everyone":
-            own = self.own = self.own or {}
-            own.update(dict.fromkeys(normed))
-            while len(own) > self.p.max_values:
-                del own[next(iter(own))]
+        return normed
 
     # -- window rules: a window's value is the set of values it saw; windows without events
     # are no point; a key's news is judged against its parent and the organisation.
@@ -198,12 +213,26 @@ class NewValue(WindowModel):
                 return []
             if key and self.born is not None and not root.is_warm(t, warmup):
                 self.hold_own(key, x, root, t, warmup)
-            return self.hold_news(key, root.new_values(x), root, t, warmup)
+            news = root.new_values(x)
+            if self.p.within == "known_geography":
+                news = self.within_known_geography(news, root, t, warmup)
+            return self.hold_news(key, news, root, t, warmup)
         if root is not None and self.is_young(t, warmup):
             several = self.p.min_new > 1
             if not (several and parent is not None and parent.is_warm(t, warmup)):
                 return root.new_values(x)
         return x
+
+    def within_known_geography(
+        self, news: list[str], root: NewValue, t: float, warmup: float
+    ) -> list[str]:
+        """Of values new to the organisation, those inside a geography it uses, shown by a
+        person with a history of their own after the warm-up; the rest (a newcomer's first
+        values, the warm-up's) become the organisation's at once."""
+        if self.born is None or not root.is_warm(t, warmup):
+            root.know(news)
+            return []
+        return [v for v in news if root.knows_geography_of(v)]
 
     def hold_news(
         self, key: tuple[str, ...], news: list[str], root: NewValue, t: float, warmup: float
@@ -234,7 +263,7 @@ class NewValue(WindowModel):
                 held = Held(t, tuple(news), not_before=root.t0 + warmup)
                 root.held.setdefault(root.norm(v), {})[key] = held
                 continue
-            if self.born is None and key:
+            if key and (self.born is None or self.p.within == "known_geography"):
                 root.held.setdefault(root.norm(v), {})[key] = Held(t, tuple(news))
                 continue
             now.append(v)
@@ -252,6 +281,11 @@ class NewValue(WindowModel):
         for v in self.own or ():
             if v not in root.seen and key not in held.get(v, {}):
                 held.setdefault(v, {})[key] = Held(t, (v,), not_before=root.t0 + warmup)
+
+    def knows_geography_of(self, value: str) -> bool:
+        """Whether a value this model has seen lies in the same geography as `value`."""
+        where = geography(value)
+        return any(geography(v) == where for v in self.seen)
 
     def calls_where(self, root: NewValue) -> bool:
         """Whether this key's own windows showed a value the organisation has made its own."""
