@@ -123,6 +123,7 @@ _CHOICES: dict[str, Any] = {
     "generalize": Literal["value", "geography"],
     "scope": Literal["key", "everyone"],
     "within": Literal["anywhere", "known_geography"],
+    "warm_on": Literal["clock", "weekdays"],
     "quota": Literal["tokens", "requests"],
     "quotas": list[QuotaSpec],
 }

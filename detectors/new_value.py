@@ -42,7 +42,12 @@ class NewValueParams:
     work (a newcomer's first values are the organisation's at once), and so is every value
     of the warm-up; a person with a history elsewhere turning up in such a region is held
     for `hold` and dropped if `adopted_by` people take the region up meanwhile (a team
-    spreading to a second region of its geography), news otherwise.
+    spreading to a second region of its geography), news otherwise; a region is news once
+    (for whoever showed it first), then the organisation's.
+    `warm_on: weekdays` (with `scope: everyone`): the organisation's warm-up counts only
+    Monday to Friday (UTC), so it spans a full working day of traffic however the history
+    starts: an organisation first seen on a Saturday has shown only its weekend people and
+    their regions by Sunday, and the regions its people take up on Monday are its own.
     """
 
     max_values: int = 256
@@ -52,6 +57,7 @@ class NewValueParams:
     hold: float = 3600.0
     adopted_by: int = ADOPTED_BY
     within: str = "anywhere"
+    warm_on: str = "clock"
 
 
 def geography(region: str) -> str:
@@ -62,6 +68,30 @@ def geography(region: str) -> str:
     """
     parts = region.lower().split("-")
     return "-".join(parts[:-2]) if len(parts) >= 3 else region.lower()
+
+
+DAY = 86400.0
+
+
+def after_weekdays(t0: float, seconds: float) -> float:
+    """When `seconds` of Monday-to-Friday time (UTC) have passed since t0: a warm-up that
+    a weekend does not count towards.
+
+    >>> friday_noon = 1762516800.0  # 2025-11-07T12:00:00Z
+    >>> (after_weekdays(friday_noon, DAY) - friday_noon) / 3600  # Friday 12 h, Monday 12 h
+    72.0
+    """
+    if not math.isfinite(seconds):
+        return math.inf
+    t, left = t0, max(seconds, 0.0)
+    while True:
+        day = math.floor(t / DAY)
+        end = (day + 1) * DAY
+        if (day + 3) % 7 < 5:  # 1970-01-01 was a Thursday
+            if end - t >= left:
+                return t + left
+            left -= end - t
+        t = end
 
 
 @dataclass(frozen=True)
@@ -98,7 +128,7 @@ class NewValue(WindowModel):
     (0.0, 1.0)
     """
 
-    __slots__ = ("born", "held", "own", "p", "seen", "t0")
+    __slots__ = ("born", "held", "own", "p", "seen", "t0", "warm_at")
     Params = NewValueParams
 
     def __init__(self, params: NewValueParams | None = None) -> None:
@@ -112,6 +142,8 @@ class NewValue(WindowModel):
         # with `scope: everyone`, the values of the key's own windows (`seen` holds its parent's
         # as well): whether a person calls where the organisation does
         self.own: dict[str, None] | None = None
+        # (warmup, when it is over) for `warm_on: weekdays`, computed once
+        self.warm_at: tuple[float, float] | None = None
 
     __setstate__ = restore_slots  # saved before `born` existed: judged by its own history
 
@@ -136,7 +168,17 @@ class NewValue(WindowModel):
             del seen[next(iter(seen))]
 
     def is_warm(self, t: float, warmup: float) -> bool:
-        return self.t0 is not None and t - self.t0 >= warmup
+        return self.t0 is not None and t >= self.warm_until(warmup)
+
+    def warm_until(self, warmup: float) -> float:
+        """When the warm-up that began at t0 is over: `warmup` later, or with
+        `warm_on: weekdays` once `warmup` of weekday time has passed."""
+        assert self.t0 is not None
+        if self.p.warm_on != "weekdays":
+            return self.t0 + warmup
+        if self.warm_at is None or self.warm_at[0] != warmup:
+            self.warm_at = (warmup, after_weekdays(self.t0, warmup))
+        return self.warm_at[1]
 
     def norm(self, value: str) -> str:
         """What is remembered of a value (itself, or its geography)."""
@@ -259,8 +301,7 @@ class NewValue(WindowModel):
             if waiting is not None and key in waiting:
                 continue
             if not warm:
-                assert root.t0 is not None
-                held = Held(t, tuple(news), not_before=root.t0 + warmup)
+                held = Held(t, tuple(news), not_before=root.warm_until(warmup))
                 root.held.setdefault(root.norm(v), {})[key] = held
                 continue
             if key and (self.born is None or self.p.within == "known_geography"):
@@ -280,7 +321,7 @@ class NewValue(WindowModel):
         held = root.held = root.held if root.held is not None else {}
         for v in self.own or ():
             if v not in root.seen and key not in held.get(v, {}):
-                held.setdefault(v, {})[key] = Held(t, (v,), not_before=root.t0 + warmup)
+                held.setdefault(v, {})[key] = Held(t, (v,), not_before=root.warm_until(warmup))
 
     def knows_geography_of(self, value: str) -> bool:
         """Whether a value this model has seen lies in the same geography as `value`."""
@@ -293,7 +334,8 @@ class NewValue(WindowModel):
 
     def due(self, t: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         """The organisation's held news whose hold is over at t, not adopted meanwhile:
-        (key, evidence) to alert on, oldest first."""
+        (key, evidence) to alert on, oldest first. With `within: known_geography` a region is
+        news once: the next person there (or the same one calling again) is not news again."""
         out: list[tuple[float, tuple[str, ...], dict[str, Any]]] = []
         for norm in list(self.held or ()):
             assert self.held is not None
@@ -306,6 +348,8 @@ class NewValue(WindowModel):
                     evidence = {"new_values": news, "known_values": len(self.seen)}
                     evidence["held_seconds"] = t - h.since
                     out.append((h.since, key, evidence))
+                    if self.p.within == "known_geography":
+                        self.know(news)  # news once, then the organisation's
             if not waiting:
                 del self.held[norm]
         return [(key, ev) for _, key, ev in sorted(out, key=lambda o: (o[0], o[1]))]

@@ -173,3 +173,54 @@ def test_a_known_person_in_a_region_nobody_uses_inside_a_known_geography_is_news
     assert inside[0]["first_seen"].startswith("2025-11-06T15:0")  # its hour's hold over
     assert "ap-southeast-3" in str(inside[0]["evidence"])
     assert regional_incidents(tmp_path, history) == []
+
+
+def weekend_then_spreading() -> list[dict]:
+    """A history starting on a Saturday. Over the weekend only the ledger team works (in
+    us-east-1) and a nightly service, which spreads to us-east-2 on Sunday. On Monday the
+    ledger people turn up in us-west-2 one at a time, hours apart, and a European team of
+    people never seen before starts in eu-west-1. On Tuesday three ledger people take up
+    us-west-1 within half an hour; in the afternoon one of the European team calls Bedrock
+    in eu-south-2, nobody joining, and again in the evening."""
+    saturday = parse_time("2025-11-01T00:00:00Z")
+    monday, tuesday = saturday + 2 * 86400, saturday + 3 * 86400
+    rng = random.Random(17)
+    events = []
+    for minute in range(0, 4 * 24 * 60, 5):
+        t = saturday + 60 * minute
+        for person in range(3):
+            if rng.random() < 0.3:
+                region = rng.choice(["us-east-1", "US-EAST-1"])
+                if t >= monday + (9 + 3 * person) * 3600 and rng.random() < 0.5:
+                    region = "us-west-2"
+                if tuesday + 10 * 3600 + 600 * person <= t < tuesday + 12 * 3600:
+                    region = "us-west-1"
+                events.append(call(t, f"ledger{person}", "ledger", region))
+        if minute % 30 == 0:
+            region = (
+                "us-east-2" if t >= saturday + 86400 + 6 * 3600 and minute % 60 else "us-east-1"
+            )
+            events.append(call(t, "svc-nightly", "ledger", region))
+        if t >= monday + 7 * 3600:
+            for person in range(4):
+                if t >= monday + 7 * 3600 + 900 * person and rng.random() < 0.3:
+                    events.append(call(t, f"maps{person}", "maps", "eu-west-1"))
+    for away in (tuesday + 15 * 3600, tuesday + 18 * 3600):
+        events = [
+            e for e in events if not (e["user"] == "maps1" and away <= e["time"] < away + 2400)
+        ]
+        events += [call(away + 60 * i, "maps1", "maps", "eu-south-2") for i in range(0, 40, 2)]
+    return sorted(events, key=lambda e: e["time"])
+
+
+def test_a_weekend_start_learns_a_working_day_and_a_new_region_is_news_once(tmp_path):
+    """The warm-up spans Monday's traffic (the weekend counts for nothing), so the regions
+    the organisation takes up on Sunday and Monday are its own; us-west-1, taken up by three
+    people within the hour, is adoption; eu-south-2 is news once, after its hour's hold, and
+    not again when the same person calls there later."""
+    history = weekend_then_spreading()
+    inside = regional_incidents(tmp_path, history, "region-new-in-known-geography")
+    assert [i["group"] for i in inside] == [{"user": "maps1"}]
+    assert inside[0]["first_seen"].startswith("2025-11-04T16:0")
+    assert "eu-south-2" in str(inside[0]["evidence"])
+    assert regional_incidents(tmp_path, history) == []
