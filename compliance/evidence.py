@@ -53,7 +53,9 @@ def _since(first: float, at: Any, parse_time: Any) -> float | None:
     return round(parse_time(at) - first, 3) if isinstance(at, str) else None
 
 
-def rule_counts(rows: Iterable[Mapping[str, Any]], categories: Mapping[str, str]) -> list[dict]:
+def rule_counts(
+    rows: Iterable[Mapping[str, Any]], categories: Mapping[str, str]
+) -> list[dict[str, Any]]:
     """Hits per team and rule over the whole period."""
     totals: dict[tuple[str, str], int] = {}
     for row in rows:

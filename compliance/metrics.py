@@ -28,7 +28,7 @@ class TeamWeek:
 
     sessions: set[str] = field(default_factory=set)
     hit_sessions: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    rule_hits: Counter = field(default_factory=Counter)
+    rule_hits: Counter[str] = field(default_factory=Counter)
     credential_hits: int = 0
     dangerous_hits: int = 0
     pull_requests: int = 0

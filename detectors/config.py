@@ -122,6 +122,8 @@ _CHOICES: dict[str, Any] = {
     "transform": Literal["none", "log"],
     "generalize": Literal["value", "geography"],
     "scope": Literal["key", "everyone"],
+    "within": Literal["anywhere", "known_geography"],
+    "warm_on": Literal["clock", "weekdays"],
     "quota": Literal["tokens", "requests"],
     "quotas": list[QuotaSpec],
 }

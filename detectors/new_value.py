@@ -35,6 +35,19 @@ class NewValueParams:
     `adopted_by` (with `scope: everyone`): how many keys must show a value new to the
     organisation before it is the organisation's own (one person in a new geography does
     not make it the organisation's; until then each next person there is news as well).
+    `within: known_geography` (with `scope: everyone`): only a value inside one of the
+    geographies the organisation already uses is news: a region nobody has used yet, next
+    to the ones it does (a value in a new geography is left to a detector that generalizes
+    to geographies, so one call is not news twice). Where a person starts is where they
+    work (a newcomer's first values are the organisation's at once), and so is every value
+    of the warm-up; a person with a history elsewhere turning up in such a region is held
+    for `hold` and dropped if `adopted_by` people take the region up meanwhile (a team
+    spreading to a second region of its geography), news otherwise; a region is news once
+    (for whoever showed it first), then the organisation's.
+    `warm_on: weekdays` (with `scope: everyone`): the organisation's warm-up counts only
+    Monday to Friday (UTC), so it spans a full working day of traffic however the history
+    starts: an organisation first seen on a Saturday has shown only its weekend people and
+    their regions by Sunday, and the regions its people take up on Monday are its own.
     """
 
     max_values: int = 256
@@ -43,6 +56,8 @@ class NewValueParams:
     min_new: int = 1
     hold: float = 3600.0
     adopted_by: int = ADOPTED_BY
+    within: str = "anywhere"
+    warm_on: str = "clock"
 
 
 def geography(region: str) -> str:
@@ -53,6 +68,30 @@ def geography(region: str) -> str:
     """
     parts = region.lower().split("-")
     return "-".join(parts[:-2]) if len(parts) >= 3 else region.lower()
+
+
+DAY = 86400.0
+
+
+def after_weekdays(t0: float, seconds: float) -> float:
+    """When `seconds` of Monday-to-Friday time (UTC) have passed since t0: a warm-up that
+    a weekend does not count towards.
+
+    >>> friday_noon = 1762516800.0  # 2025-11-07T12:00:00Z
+    >>> (after_weekdays(friday_noon, DAY) - friday_noon) / 3600  # Friday 12 h, Monday 12 h
+    72.0
+    """
+    if not math.isfinite(seconds):
+        return math.inf
+    t, left = t0, max(seconds, 0.0)
+    while True:
+        day = math.floor(t / DAY)
+        end = (day + 1) * DAY
+        if (day + 3) % 7 < 5:  # 1970-01-01 was a Thursday
+            if end - t >= left:
+                return t + left
+            left -= end - t
+        t = end
 
 
 @dataclass(frozen=True)
@@ -89,7 +128,7 @@ class NewValue(WindowModel):
     (0.0, 1.0)
     """
 
-    __slots__ = ("born", "held", "own", "p", "seen", "t0")
+    __slots__ = ("born", "held", "own", "p", "seen", "t0", "warm_at")
     Params = NewValueParams
 
     def __init__(self, params: NewValueParams | None = None) -> None:
@@ -103,6 +142,8 @@ class NewValue(WindowModel):
         # with `scope: everyone`, the values of the key's own windows (`seen` holds its parent's
         # as well): whether a person calls where the organisation does
         self.own: dict[str, None] | None = None
+        # (warmup, when it is over) for `warm_on: weekdays`, computed once
+        self.warm_at: tuple[float, float] | None = None
 
     __setstate__ = restore_slots  # saved before `born` existed: judged by its own history
 
@@ -127,7 +168,17 @@ class NewValue(WindowModel):
             del seen[next(iter(seen))]
 
     def is_warm(self, t: float, warmup: float) -> bool:
-        return self.t0 is not None and t - self.t0 >= warmup
+        return self.t0 is not None and t >= self.warm_until(warmup)
+
+    def warm_until(self, warmup: float) -> float:
+        """When the warm-up that began at t0 is over: `warmup` later, or with
+        `warm_on: weekdays` once `warmup` of weekday time has passed."""
+        assert self.t0 is not None
+        if self.p.warm_on != "weekdays":
+            return self.t0 + warmup
+        if self.warm_at is None or self.warm_at[0] != warmup:
+            self.warm_at = (warmup, after_weekdays(self.t0, warmup))
+        return self.warm_at[1]
 
     def norm(self, value: str) -> str:
         """What is remembered of a value (itself, or its geography)."""
@@ -147,6 +198,16 @@ class NewValue(WindowModel):
             self.t0 = t
         if self.born is None:
             self.born = t
+        normed = self.know(values)
+        if self.p.scope == "everyone":
+            own = self.own = self.own or {}
+            own.update(dict.fromkeys(normed))
+            while len(own) > self.p.max_values:
+                del own[next(iter(own))]
+
+    def know(self, values: Iterable[str]) -> list[str]:
+        """Remember values (most recent last, the least recently seen forgotten past
+        `max_values`); returns what was remembered of them."""
         normed = sorted({self.norm(v) for v in values})
         seen = self.seen
         for v in normed:
@@ -154,11 +215,7 @@ class NewValue(WindowModel):
             seen[v] = None
         while len(seen) > self.p.max_values:
             del seen[next(iter(seen))]
-        if self.p.scope == "everyone":
-            own = self.own = self.own or {}
-            own.update(dict.fromkeys(normed))
-            while len(own) > self.p.max_values:
-                del own[next(iter(own))]
+        return normed
 
     # -- window rules: a window's value is the set of values it saw; windows without events
     # are no point; a key's news is judged against its parent and the organisation.
@@ -198,12 +255,26 @@ class NewValue(WindowModel):
                 return []
             if key and self.born is not None and not root.is_warm(t, warmup):
                 self.hold_own(key, x, root, t, warmup)
-            return self.hold_news(key, root.new_values(x), root, t, warmup)
+            news = root.new_values(x)
+            if self.p.within == "known_geography":
+                news = self.within_known_geography(news, root, t, warmup)
+            return self.hold_news(key, news, root, t, warmup)
         if root is not None and self.is_young(t, warmup):
             several = self.p.min_new > 1
             if not (several and parent is not None and parent.is_warm(t, warmup)):
                 return root.new_values(x)
         return x
+
+    def within_known_geography(
+        self, news: list[str], root: NewValue, t: float, warmup: float
+    ) -> list[str]:
+        """Of values new to the organisation, those inside a geography it uses, shown by a
+        person with a history of their own after the warm-up; the rest (a newcomer's first
+        values, the warm-up's) become the organisation's at once."""
+        if self.born is None or not root.is_warm(t, warmup):
+            root.know(news)
+            return []
+        return [v for v in news if root.knows_geography_of(v)]
 
     def hold_news(
         self, key: tuple[str, ...], news: list[str], root: NewValue, t: float, warmup: float
@@ -230,11 +301,10 @@ class NewValue(WindowModel):
             if waiting is not None and key in waiting:
                 continue
             if not warm:
-                assert root.t0 is not None
-                held = Held(t, tuple(news), not_before=root.t0 + warmup)
+                held = Held(t, tuple(news), not_before=root.warm_until(warmup))
                 root.held.setdefault(root.norm(v), {})[key] = held
                 continue
-            if self.born is None and key:
+            if key and (self.born is None or self.p.within == "known_geography"):
                 root.held.setdefault(root.norm(v), {})[key] = Held(t, tuple(news))
                 continue
             now.append(v)
@@ -251,7 +321,12 @@ class NewValue(WindowModel):
         held = root.held = root.held if root.held is not None else {}
         for v in self.own or ():
             if v not in root.seen and key not in held.get(v, {}):
-                held.setdefault(v, {})[key] = Held(t, (v,), not_before=root.t0 + warmup)
+                held.setdefault(v, {})[key] = Held(t, (v,), not_before=root.warm_until(warmup))
+
+    def knows_geography_of(self, value: str) -> bool:
+        """Whether a value this model has seen lies in the same geography as `value`."""
+        where = geography(value)
+        return any(geography(v) == where for v in self.seen)
 
     def calls_where(self, root: NewValue) -> bool:
         """Whether this key's own windows showed a value the organisation has made its own."""
@@ -259,7 +334,8 @@ class NewValue(WindowModel):
 
     def due(self, t: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         """The organisation's held news whose hold is over at t, not adopted meanwhile:
-        (key, evidence) to alert on, oldest first."""
+        (key, evidence) to alert on, oldest first. With `within: known_geography` a region is
+        news once: the next person there (or the same one calling again) is not news again."""
         out: list[tuple[float, tuple[str, ...], dict[str, Any]]] = []
         for norm in list(self.held or ()):
             assert self.held is not None
@@ -272,6 +348,8 @@ class NewValue(WindowModel):
                     evidence = {"new_values": news, "known_values": len(self.seen)}
                     evidence["held_seconds"] = t - h.since
                     out.append((h.since, key, evidence))
+                    if self.p.within == "known_geography":
+                        self.know(news)  # news once, then the organisation's
             if not waiting:
                 del self.held[norm]
         return [(key, ev) for _, key, ev in sorted(out, key=lambda o: (o[0], o[1]))]

@@ -20,11 +20,11 @@ from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelati
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaDetectionItem, SigmaRule
-from sigma.rule.base import check_alias_expansion
 
 from .config import RulesConfig
 from .model import Problem
 from .regex import SIGMA_POLICY, RegexSyntaxError
+from .yaml_aliases import alias_problem
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 VALUE_REF = re.compile(r"^%([A-Za-z0-9_.\-]+)%$")
@@ -237,11 +237,8 @@ def _unusable(path: Path, line: int, data: Any) -> Problem | None:
     """Why a YAML document cannot be a rule at all (not a mapping, aliases that explode)."""
     if not isinstance(data, dict):
         return Problem(str(path), line, None, None, "a rule document must be a YAML mapping")
-    try:
-        check_alias_expansion(data, sx.SigmaCollectionError)
-    except SigmaError as exc:
-        return Problem(str(path), line, None, None, _message(exc))
-    return None
+    problem = alias_problem(data)
+    return None if problem is None else Problem(str(path), line, None, None, problem)
 
 
 class _CollectionActions:

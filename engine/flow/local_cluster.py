@@ -93,10 +93,6 @@ class LocalCluster:
     ) -> None:
         self.stop()
 
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs if p.pid is not None]
-
     def start(self) -> None:
         context = multiprocessing.get_context("fork")
         for process_id in range(self.count):

@@ -29,8 +29,9 @@ budget is opened and logged but folded into the rule's storm incident instead of
 aggregation group; the storm incident is grouped on its own, so it is announced once.
 `_open_within_budget` is the one seam between the lifecycle and the budget.
 
-Escalation (PagerDuty): a route with `escalation: POLICY` adds the first level's receivers to the
-group and starts the incident on the policy when it is first announced. Each level's timeout
+Escalation (PagerDuty; stepped in `engine.incidents.escalation_steps`, acknowledged in
+`engine.incidents.acknowledgement`): a route with `escalation: POLICY` adds the first level's
+receivers to the group and starts the incident on the policy when it is first announced. Each level's timeout
 without acknowledgement moves it one level up (receivers of that level are paged, an
 `incident.escalated` line is logged); after the last level the policy starts over `repeat`
 times. An acknowledgement stops it for good; so does resolve. An incident muted when its
@@ -41,12 +42,12 @@ Incidents escalating at the same instant from the same group share one notificat
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from engine.incidents import escalation as esc
+from engine.incidents.acknowledgement import acknowledge
 from engine.incidents.config import IncidentsConfig
 from engine.incidents.control import Ack, ControlEvent, CreateSilence, ExpireSilence, Resolve
+from engine.incidents.escalation_steps import Escalations
 from engine.incidents.grouping import (
     Decision,
     Grouping,
@@ -86,6 +87,13 @@ class IncidentBook:
         if "_grouping" not in state:
             _migrate_flat_book(self, state)
 
+    @property
+    def _escalations(self) -> Escalations:
+        """Escalation stepping over this book's parts (a view: nothing of it is saved)."""
+        return Escalations(
+            self._incidents, self._grouping, self._muting, self._timers, self._policies
+        )
+
     # ------------------------------------------------------------------ inputs
 
     @property
@@ -121,7 +129,7 @@ class IncidentBook:
         out = self._run_timers(event.at)
         at = self._now
         if isinstance(event, Ack):
-            out += self._ack(event, at)
+            out += acknowledge(self._find(event.incident), event, at, self._escalations, self._log)
         elif isinstance(event, Resolve):
             out += self._manual_resolve(event, at)
         elif isinstance(event, CreateSilence):
@@ -255,8 +263,7 @@ class IncidentBook:
         if comment:
             incident.resolution["comment"] = comment
         self._timers.cancel(RESOLVE, incident.fingerprint)
-        self._timers.cancel(ESCALATE, incident.fingerprint)
-        esc.stop(incident.escalation)
+        self._escalations.stop(incident)
         self._muting.inhibitor.changed()
         self._timers.schedule(FORGET, incident.fingerprint, at + self.config.resolved_retention)
         return [self._log("incident.resolved", incident, at)]
@@ -306,17 +313,11 @@ class IncidentBook:
         if due.kind == FLUSH:
             return self._flush(due.key, at)
         if due.kind == ESCALATE:
-            return self._escalate(self._timers.pop_same(due), at)
+            return self._escalations.step(self._timers.pop_same(due), at, self._log)
         self._forget(due.key, at)
         return []
 
     # ------------------------------------------------------------------ notification
-
-    def _muted(self, incident: Incident, at: float) -> bool:
-        return self._muting.mutes(incident.route_labels(), at)
-
-    def _group_receivers(self, options: RouteOptions) -> list[str]:
-        return esc.group_receivers(options, self._policies)
 
     def _flush(self, key: str, at: float) -> list[Output]:
         """One group's flush, as Alertmanager's pipeline: mute -> dedup -> notify -> record."""
@@ -327,7 +328,7 @@ class IncidentBook:
         members = sort_members(group, self._incidents, options, self._muting, at)
         decision = needs_notify(group, members, at, options.repeat_interval)
         out = self._notify(group, options, members, decision, at) if decision else []
-        self._advance_escalations(group, options, members.firing, at)
+        self._escalations.advance(group, options, members.firing, at)
         record_flush(group, members, sent=decision is not None)
         if group.members:
             self._timers.schedule(FLUSH, key, at + options.group_interval)
@@ -339,83 +340,16 @@ class IncidentBook:
         self, group: Group, options: RouteOptions, members: Members, decision: Decision, at: float
     ) -> list[Output]:
         """The notify stage: one message per receiver, and the end of escalations paged."""
+        escalations = self._escalations
         chosen = sorted(members.firing + members.resolved, key=lambda i: i.id)
         payload = [i.to_dict() for i in chosen]
         status = "firing" if members.firing else "resolved"
         out: list[Output] = [
             notification(group, receiver, status, decision.transition, at, payload, decision.repeat)
-            for receiver in self._group_receivers(options)
+            for receiver in escalations.receivers(options)
         ]
-        out += self._page_resolved_escalations(group, members.resolved, at, options)
+        out += escalations.resolved_pages(group, members.resolved, at, options)
         group.last_notified_at = at
-        return out
-
-    def _page_resolved_escalations(
-        self, group: Group, resolved: list[Incident], at: float, options: RouteOptions
-    ) -> list[Output]:
-        """Tell receivers paged by escalation (beyond the group's own) that it is over."""
-        extra = esc.paged_beyond(group.key, resolved, self._group_receivers(options))
-        return [
-            notification(
-                group,
-                r,
-                "resolved",
-                "incident.resolved",
-                at,
-                [i.to_dict() for i in extra[r]],
-                False,
-            )
-            for r in sorted(extra)
-        ]
-
-    # ------------------------------------------------------------------ escalation
-
-    def _advance_escalations(
-        self, group: Group, options: RouteOptions, firing: list[Incident], at: float
-    ) -> None:
-        """Start the route's policy on incidents first announced; resume those held."""
-        for incident in firing:
-            state = incident.escalation
-            if state is None and options.escalation is not None:
-                policy = self._policies[options.escalation]
-                incident.escalation = esc.start_escalation(policy, group, at)
-                self._timers.schedule(ESCALATE, incident.fingerprint, at + policy.levels[0].timeout)
-            elif state is not None and state.held and state.group == group.key:
-                self._timers.schedule(ESCALATE, incident.fingerprint, esc.resume(state, at))
-
-    def _escalate(self, fingerprints: list[str], at: float) -> list[Output]:
-        """Move every incident due at `at` one level up; one page per (group, level)."""
-        out: list[Output] = []
-        batches: dict[tuple[str, int], list[Incident]] = defaultdict(list)
-        pages: dict[tuple[str, int], list[str]] = {}  # receivers of that level of that group
-        routes: dict[str, str] = {}  # group key -> its route's path
-        for fp in sorted(fingerprints):
-            incident = self._incidents.get(fp)
-            if incident is None or incident.status != "firing" or incident.escalation is None:
-                continue
-            state = incident.escalation
-            route = self._grouping.routes[state.route]
-            if self._muting.route_muted(route.options, at) or self._muted(incident, at):
-                esc.hold(state)  # resumes with a full timeout once announced again
-                continue
-            due = esc.step_up(state, at)
-            if due is None:
-                continue
-            incident.escalation_level = state.level
-            self._timers.schedule(ESCALATE, fp, due)
-            out.append(self._log("incident.escalated", incident, at))
-            batches[(state.group, state.level)].append(incident)
-            routes[state.group] = state.route
-            pages[(state.group, state.level)] = esc.level_receivers(state, state.level)
-        for (key, level), incidents in sorted(batches.items()):
-            group = self._grouping.groups.get(key) or Group(key, routes[key], {}, at)
-            payload = [i.to_dict() for i in incidents]
-            for receiver in pages[(key, level)]:
-                out.append(
-                    notification(
-                        group, receiver, "firing", "incident.escalated", at, payload, False
-                    )
-                )
         return out
 
     # ------------------------------------------------------------------ control
@@ -423,54 +357,6 @@ class IncidentBook:
     def _find(self, ref: str) -> Incident | None:
         fp = ref if ref in self._incidents else self._ids.get(ref)
         return None if fp is None else self._incidents.get(fp)
-
-    def _ack(self, event: Ack, at: float) -> list[Output]:
-        incident = self._find(event.incident)
-        if incident is None:
-            message = f"ack for unknown incident {event.incident}"
-            return [report(at, "ack", event.incident, "not_found", message)]
-        if not incident.open:
-            message = f"ack refused: {incident.id} is resolved"
-            return [report(at, "ack", incident.id, "refused", message)]
-        if incident.status == "acknowledged":
-            message = f"{incident.id} is already acknowledged"
-            return [report(at, "ack", incident.id, "unchanged", message)]
-        incident.status = "acknowledged"
-        incident.acknowledged = {"at": iso(at), "by": event.by}
-        if event.comment:
-            incident.acknowledged["comment"] = event.comment
-        self._timers.cancel(ESCALATE, incident.fingerprint)
-        esc.stop(incident.escalation)
-        out: list[Output] = [self._log("incident.acknowledged", incident, at)]
-        out += self._announce_ack(incident, at)
-        message = f"{incident.id} acknowledged by {event.by}"
-        out.append(report(at, "ack", incident.id, "applied", message))
-        return out
-
-    def _announce_ack(self, incident: Incident, at: float) -> list[Output]:
-        """Tell whoever was told about the incident that someone has it (unless it is muted)."""
-        if self._muted(incident, at):
-            return []
-        groups = self._grouping.groups
-        told: dict[str, Group] = {}
-        for key in sorted(incident.groups):
-            group = groups.get(key)
-            if group is None or incident.fingerprint not in group.notified:
-                continue
-            options = self._grouping.options(group)
-            if self._muting.route_muted(options, at):
-                continue
-            for receiver in self._group_receivers(options):
-                told.setdefault(receiver, group)
-        escalation = incident.escalation
-        if escalation is not None and escalation.group in groups:
-            for receiver in escalation.paged:
-                told.setdefault(receiver, groups[escalation.group])
-        payload = [incident.to_dict()]
-        return [
-            notification(told[r], r, "firing", "incident.acknowledged", at, payload, False)
-            for r in sorted(told)
-        ]
 
     def _manual_resolve(self, event: Resolve, at: float) -> list[Output]:
         incident = self._find(event.incident)

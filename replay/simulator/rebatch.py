@@ -1,4 +1,4 @@
-"""The same OTLP/JSON history in other lines: per agent session, by end time, or at random.
+"""The same OTLP/JSON history in other lines: one line per agent session.
 
 History reaches spanwatch batched in many ways: the Collector's file exporter writes a request
 per batch of records ordered by end time, an export job or a data-lake dump writes one line per
@@ -12,7 +12,6 @@ events: it only moves OTLP/JSON objects around).
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -100,28 +99,3 @@ def by_session(all_records: Iterable[Record]) -> list[bytes]:
         sessions.setdefault(r.session(), []).append(r)
     ordered = sorted(sessions.items(), key=lambda kv: (min(r.start for r in kv[1]), kv[0]))
     return [line for _, recs in ordered for line in to_lines(recs)]
-
-
-def by_end_time(all_records: Iterable[Record], batch_size: int = 64) -> list[bytes]:
-    """Batches of up to `batch_size` records in end-time order, as a Collector's exporter sends."""
-    ordered = sorted(all_records, key=lambda r: r.end)
-    return [
-        line
-        for i in range(0, len(ordered), batch_size)
-        for line in to_lines(ordered[i : i + batch_size])
-    ]
-
-
-def at_random(
-    all_records: Iterable[Record], rng: random.Random, max_batch: int = 16
-) -> list[bytes]:
-    """The records shuffled into batches of random sizes: no order anyone would choose."""
-    shuffled = list(all_records)
-    rng.shuffle(shuffled)
-    out: list[bytes] = []
-    i = 0
-    while i < len(shuffled):
-        n = rng.randint(1, max_batch)
-        out.extend(to_lines(shuffled[i : i + n]))
-        i += n
-    return out

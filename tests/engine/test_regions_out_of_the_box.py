@@ -88,10 +88,12 @@ def weekend_start() -> list[dict]:
     return sorted(events, key=lambda e: e["time"])
 
 
-def regional_incidents(tmp_path: Path, events: list[dict]) -> list[dict]:
-    """The region-new-to-organisation incidents `spanwatch replay` opens on these events."""
+def regional_incidents(
+    tmp_path: Path, events: list[dict], rule: str = "region-new-to-organisation"
+) -> list[dict]:
+    """The incidents of one region detector `spanwatch replay` opens on these events."""
     opened = replay_opened(tmp_path, map(orjson.dumps, events))
-    return [i for i in opened if i["rule_id"] == "region-new-to-organisation"]
+    return [i for i in opened if i["rule_id"] == rule]
 
 
 def test_a_team_starting_in_a_new_geography_is_adoption_a_known_person_there_is_news(tmp_path):
@@ -129,3 +131,96 @@ def test_a_known_person_in_a_new_geography_on_the_first_day_is_news_once_it_is_l
     assert [i["group"] for i in regional] == [{"user": "kei2"}]
     assert regional[0]["first_seen"].startswith("2025-11-05T00:0")  # the warm-up's end
     assert "sa-east-1" in str(regional[0]["evidence"])
+
+
+def one_geography() -> list[dict]:
+    """An organisation in Mumbai and Sydney (one geography) over three days. On the third
+    afternoon one of the Mumbai people calls Bedrock in Jakarta for forty minutes between
+    calls at home, which nobody else ever does; that morning the Sydney team spreads to
+    Melbourne within half an hour, and a newcomer starts in Tokyo (where nobody worked
+    before) and is joined there by a Sydney person two hours later."""
+    t0 = parse_time("2025-11-04T00:00:00Z")
+    rng = random.Random(31)
+    teams = {"mumbai": "ap-south-1", "sydney": "ap-southeast-2"}
+    day3 = t0 + 2 * 86400
+    events = []
+    for minute in range(0, 3 * 24 * 60, 3):
+        t = t0 + 60 * minute
+        for team, home in teams.items():
+            for person in range(4):
+                if rng.random() < 0.3:
+                    region = home
+                    if team == "sydney" and t >= day3 + 3 * 3600 + 600 * person:
+                        region = "ap-southeast-4" if rng.random() < 0.5 else home
+                    events.append(call(t, f"{team}{person}", team, region))
+    away = day3 + 14 * 3600
+    events = [e for e in events if not (e["user"] == "mumbai1" and away <= e["time"] < away + 2400)]
+    events += [call(away + 60 * i, "mumbai1", "mumbai", "ap-southeast-3") for i in range(40)]
+    events += [call(day3 + 5 * 3600 + 120 * i, "tomo", "tokyo", "ap-northeast-1")
+               for i in range(200)]  # fmt: skip
+    events += [call(day3 + 7 * 3600 + 300 * i, "sydney3", "sydney", "ap-northeast-1")
+               for i in range(6)]  # fmt: skip
+    return sorted(events, key=lambda e: e["time"])
+
+
+def test_a_known_person_in_a_region_nobody_uses_inside_a_known_geography_is_news(tmp_path):
+    """Jakarta is news after the hour's hold (nobody took it up); Melbourne (a team
+    spreading) and Tokyo (where a newcomer starts, and a colleague joins them) are not; and
+    the geography is the organisation's, so the geography detector says nothing."""
+    history = one_geography()
+    inside = regional_incidents(tmp_path, history, "region-new-in-known-geography")
+    assert [i["group"] for i in inside] == [{"user": "mumbai1"}]
+    assert inside[0]["first_seen"].startswith("2025-11-06T15:0")  # its hour's hold over
+    assert "ap-southeast-3" in str(inside[0]["evidence"])
+    assert regional_incidents(tmp_path, history) == []
+
+
+def weekend_then_spreading() -> list[dict]:
+    """A history starting on a Saturday. Over the weekend only the ledger team works (in
+    us-east-1) and a nightly service, which spreads to us-east-2 on Sunday. On Monday the
+    ledger people turn up in us-west-2 one at a time, hours apart, and a European team of
+    people never seen before starts in eu-west-1. On Tuesday three ledger people take up
+    us-west-1 within half an hour; in the afternoon one of the European team calls Bedrock
+    in eu-south-2, nobody joining, and again in the evening."""
+    saturday = parse_time("2025-11-01T00:00:00Z")
+    monday, tuesday = saturday + 2 * 86400, saturday + 3 * 86400
+    rng = random.Random(17)
+    events = []
+    for minute in range(0, 4 * 24 * 60, 5):
+        t = saturday + 60 * minute
+        for person in range(3):
+            if rng.random() < 0.3:
+                region = rng.choice(["us-east-1", "US-EAST-1"])
+                if t >= monday + (9 + 3 * person) * 3600 and rng.random() < 0.5:
+                    region = "us-west-2"
+                if tuesday + 10 * 3600 + 600 * person <= t < tuesday + 12 * 3600:
+                    region = "us-west-1"
+                events.append(call(t, f"ledger{person}", "ledger", region))
+        if minute % 30 == 0:
+            region = (
+                "us-east-2" if t >= saturday + 86400 + 6 * 3600 and minute % 60 else "us-east-1"
+            )
+            events.append(call(t, "svc-nightly", "ledger", region))
+        if t >= monday + 7 * 3600:
+            for person in range(4):
+                if t >= monday + 7 * 3600 + 900 * person and rng.random() < 0.3:
+                    events.append(call(t, f"maps{person}", "maps", "eu-west-1"))
+    for away in (tuesday + 15 * 3600, tuesday + 18 * 3600):
+        events = [
+            e for e in events if not (e["user"] == "maps1" and away <= e["time"] < away + 2400)
+        ]
+        events += [call(away + 60 * i, "maps1", "maps", "eu-south-2") for i in range(0, 40, 2)]
+    return sorted(events, key=lambda e: e["time"])
+
+
+def test_a_weekend_start_learns_a_working_day_and_a_new_region_is_news_once(tmp_path):
+    """The warm-up spans Monday's traffic (the weekend counts for nothing), so the regions
+    the organisation takes up on Sunday and Monday are its own; us-west-1, taken up by three
+    people within the hour, is adoption; eu-south-2 is news once, after its hour's hold, and
+    not again when the same person calls there later."""
+    history = weekend_then_spreading()
+    inside = regional_incidents(tmp_path, history, "region-new-in-known-geography")
+    assert [i["group"] for i in inside] == [{"user": "maps1"}]
+    assert inside[0]["first_seen"].startswith("2025-11-04T16:0")
+    assert "eu-south-2" in str(inside[0]["evidence"])
+    assert regional_incidents(tmp_path, history) == []

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from engine.config import SpanwatchConfig
 from engine.replay_run import ReplayOptions, run_replay
-from replay.simulator.rebatch import at_random, by_end_time, by_session, records
+from replay.simulator.rebatch import by_session, records
 from replay.simulator.simulate import SimulationSpec, simulate
+from tests.rebatch_orders import at_random, by_end_time
 
 
 def replay(config: SpanwatchConfig, paths: list[Path], out: Path, **options) -> tuple[bytes, bytes]:

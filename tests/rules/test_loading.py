@@ -344,3 +344,31 @@ def test_a_global_mapping_over_a_rule_scalar_is_merged_not_a_crash(tmp_path):
     # a `repeat` starts from the rule as written, so its scalars are reported, not a crash
     assert f"{path}:13 error: [t2] detection: Sigma detection must be a valid YAML map" in text
     assert f"{path}:16 error: [t2] logsource: Sigma logsource must be a valid YAML map" in text
+
+
+def test_yaml_aliases_that_explode_or_loop_are_problems_and_ordinary_ones_load(tmp_path):
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, n in zip("abcde", "bcdef", strict=True)
+    )
+    bomb = write(tmp_path, "bomb.yml", "title: t\nname: t\nlevel: low\n" + laughs)
+    loop = write(tmp_path, "loop.yml", "title: t\nname: l\nlevel: low\nx: &l [1, *l]\n")
+    code, text = run_check([bomb, loop])
+    assert code == 2
+    assert f"{bomb}:1 error:" in text and "too many nodes" in text
+    assert f"{loop}:1 error:" in text and "refers to itself" in text
+    shared = write(
+        tmp_path,
+        "shared.yml",
+        """\
+        title: shared list
+        name: shared
+        level: low
+        logsource: {product: test}
+        detection:
+          one: {command|contains: &words [curl, wget]}
+          two: {user|contains: *words}
+          condition: one and two
+        """,
+    )
+    assert RuleSet.load([shared], RulesConfig()).rule_ids == ["shared"]
