@@ -11,6 +11,13 @@ outliers cannot carry it) AND their median shows a minimum effect (the typical c
 `min_ratio` times slower). A thin key gathers the evidence of its windows over the last
 `span` steps. A call is judged only among answer lengths the key has learned (`min_support`
 calls of its power of two of tokens): a curve learned on short answers says little of long ones.
+
+Calls that do not say their region (Claude Code's own events; a client that omits it) take the
+region `unknown` (`label_defaults`) and are judged per model, unless calls of the same model
+that do say a region were seen within the last `said_within` steps: those judge that model
+already, and its region-less calls, mixing the same regions, would page the same slowdown
+twice. The detector's root model holds no curve: it only remembers when each model last had
+calls with a region (what `taught` passes up).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ KEPT_RESIDUALS = 64  # per remembered window, for the median of joined windows
 RIDGE = 1e-3  # keeps the fit defined while every call has the same length (or none)
 SIGMA_FLOOR = 0.05  # log units: calls that never vary still have a 5% jitter
 LENGTHS = 16  # answer lengths by powers of two of output tokens (the last: 32k and more)
+UNSAID = "unknown"  # the last group label of calls that do not say it (`label_defaults`)
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,8 @@ class SlowdownParams:
     whose windows a thin key's evidence joins. step: seconds per step (the interval).
     adapt_after: windows of a lasting slowdown after which it is learned as the new normal.
     min_support: calls of a length (a power of two of tokens) learned before such calls count.
+    said_within: steps for which a key's calls that said their last group label keep the
+    calls of the same other labels that did not (that label `unknown`) from paging.
     """
 
     z: float = 5.0
@@ -53,6 +63,7 @@ class SlowdownParams:
     step: float = 300.0
     adapt_after: int = 96
     min_support: int = 20
+    said_within: int = 288
 
 
 Calls = list[tuple[float, float | None]]  # (latency, output tokens or None) per call
@@ -71,9 +82,24 @@ class Slowdown(WindowModel):
     True
     """
 
-    __slots__ = ("calls", "first", "p", "recent", "run", "s", "scale", "support", "sxx", "sxy")
+    __slots__ = (
+        "calls",
+        "first",
+        "last",
+        "p",
+        "recent",
+        "run",
+        "s",
+        "said",
+        "scale",
+        "support",
+        "sxx",
+        "sxy",
+    )
     Params = SlowdownParams
-    inherits = False  # each model and region has its own speed: nothing to inherit
+    # Each model and region has its own speed: `spawn` starts afresh and the root learns no
+    # calls; keys are taught to the root only so that it knows which models say their region.
+    inherits = True
 
     def __init__(self, params: SlowdownParams | None = None) -> None:
         self.p = params or SlowdownParams()
@@ -88,6 +114,9 @@ class Slowdown(WindowModel):
         self.support = [0.0] * (LENGTHS + 1)
         # (start, sum of clipped residuals, calls, some residuals) of the last windows
         self.recent: list[tuple[float, float, int, list[float]]] = []
+        self.last = 0.0  # start of the last window learned
+        # the root's only state: per key without its last label, when it last said that label
+        self.said: dict[tuple[str, ...], float] = {}
 
     # -- the window's calls ----------------------------------------------------------------
 
@@ -179,6 +208,40 @@ class Slowdown(WindowModel):
     def spawn(self) -> Slowdown:
         return Slowdown(self.p)
 
+    def judged(
+        self,
+        x: Any,
+        parent: Slowdown | None,
+        root: Slowdown | None,
+        t: float,
+        warmup: float,
+        key: tuple[str, ...] = (),
+    ) -> Any:
+        """Nothing to judge for calls that do not say their region while the same model's
+        calls that say one are judged under their own key."""
+        if len(key) < 2 or key[-1] != UNSAID or root is None:
+            return x
+        said = getattr(root, "said", {}).get(key[:-1])
+        recent = said is not None and t - said <= self.p.said_within * self.p.step
+        return None if recent else x
+
+    def taught(
+        self,
+        key: tuple[str, ...],
+        x: Any,
+        root: Slowdown | None,
+        pending: dict[Any, set[tuple[str, ...]]],
+        max_keys: int,
+    ) -> None:
+        """The root learns no calls, only that this key's model said its region now."""
+        if root is not None and len(key) >= 2 and key[-1] != UNSAID:
+            if not hasattr(root, "said"):
+                root.said = {}
+            root.said[key[:-1]] = self.last
+            if len(root.said) > max_keys:
+                del root.said[min(root.said, key=root.said.__getitem__)]
+        return None
+
     def _within(self, t: float) -> list[tuple[float, float, int, list[float]]]:
         horizon = (self.p.span - 0.5) * self.p.step
         return [w for w in self.recent if 0.0 < t - w[0] <= horizon]
@@ -237,6 +300,7 @@ class Slowdown(WindowModel):
     def learn_one(self, x: Calls | None, t: float, n: int = 0) -> None:
         if not x:
             return
+        self.last = t
         warm = self.calls >= self.p.min_calls
         total, count, kept = self._window(x) if warm else (0.0, 0, [])
         alarming = warm and self.score_one(x, t) >= 0.5
