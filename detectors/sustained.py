@@ -9,7 +9,9 @@ spend over the last 90 minutes levels off at what a long session costs, while a 
 climbing. The total over `windows` consecutive windows is therefore judged against the
 ordinary maximum of that total: the key's own (its heaviest stretch so far), and the median
 of the maxima of its parent's keys and of all keys (what a heavy stretch costs for people
-like it), whichever is largest. The peers' medians also judge a newcomer, who has no maximum
+like it), whichever is largest. The key's own maximum may take a smaller multiple
+(`own_ratio`): it already holds the key's heavy sessions, and a person whose sessions cost
+ten times their peers' would otherwise wait for a surge of eight times their heaviest. The peers' medians also judge a newcomer, who has no maximum
 of their own, and keep a person whose spend is tiny from alarming on their first real session.
 
 A total is learned only hours later and never above the alert bar, so a surge stays one
@@ -34,6 +36,10 @@ class SustainedParams:
     """windows: how many consecutive windows are summed (6 windows of 15 minutes: 90 minutes).
 
     ratio: the multiple of the ordinary maximum at which the score reaches 0.5.
+    own_ratio: the multiple of the key's own maximum alone (0: `ratio`). A person's own
+    heaviest stretch already holds their heavy sessions, so a smaller multiple of it is as
+    safe as `ratio` times what peers reach, and a heavy person's surge alerts as soon as a
+    light person's does instead of hours later.
     heavy, high: when `heavy` > 0, the total must also reach `heavy` times the `high`
     quantile of everyone's maxima (what the heavy people of the organisation ordinarily
     reach), so that a light user's first long-context session, which costs what a heavy
@@ -47,6 +53,7 @@ class SustainedParams:
 
     windows: int = 6
     ratio: float = 6.0
+    own_ratio: float = 0.0
     heavy: float = 0.0
     high: float = 0.9
     settle: int = 8
@@ -106,9 +113,17 @@ class SustainedSurge(WindowModel):
         team = parent.peaks(t)[0] if parent is not None else 0.0
         everyone, heavy = root.peaks(t) if root is not None else (0.0, 0.0)
         seen = (total, self.peak, team, everyone, heavy)
-        ordinary = self._ordinary(seen)
-        self.bar = self._multiple(self.peak) * ordinary if ordinary > 0.0 else float("inf")
+        self.bar = self._bar(seen)
         return seen
+
+    def _bar(self, seen: tuple[float, ...]) -> float:
+        """The total that scores 0.5: `ratio` times the peers' median maxima (twice that for a
+        newcomer), or `own_ratio` times the key's own maximum, whichever is larger."""
+        _, own, team, everyone, _heavy = seen
+        if everyone <= 0.0:
+            return float("inf")
+        own_ratio = self.p.own_ratio or self.p.ratio
+        return max(own_ratio * own, self._multiple(own) * max(team, everyone))
 
     def _multiple(self, own: float) -> float:
         """The multiple that alerts: twice `ratio` for a key without a maximum of its own yet
@@ -122,11 +137,11 @@ class SustainedSurge(WindowModel):
 
     def score_one(self, x: Any, t: float, n: int = 0) -> float:
         seen = x if isinstance(x, tuple) else (float(x), self.peak, 0.0, 0.0, 0.0)
-        ordinary = self._ordinary(seen)
-        if ordinary <= 0.0:
+        bar = self._bar(seen)
+        if bar == float("inf"):
             return 0.0
         total, heavy = float(seen[0]), float(seen[4])
-        own = total / (self._multiple(seen[1]) * ordinary)
+        own = total / bar
         above_heavy = total / (self.p.heavy * heavy) if heavy > 0.0 < self.p.heavy else own
         return min(1.0, 0.5 * min(own, above_heavy))
 
@@ -165,6 +180,7 @@ class SustainedSurge(WindowModel):
             "all_median_max": round(everyone, 6),
             "all_high_max": round(heavy, 6),
             "baseline": round(ordinary, 6),
+            "bar": round(self._bar(seen), 6),
             "multiple": round(total / ordinary, 2) if ordinary > 0.0 else None,
         }
 

@@ -21,10 +21,11 @@ QUARTER = 900.0
 DEFAULTS = Path(__file__).resolve().parents[2] / "detectors" / "defaults.yml"
 
 
-def cost_per_user() -> DetectorSet:
-    """The default `cost-per-user` detector, as shipped."""
+def cost_per_user(**params: float) -> DetectorSet:
+    """The default `cost-per-user` detector, as shipped (with `params` over its own)."""
     specs = yaml.safe_load(DEFAULTS.read_text())["detectors"]
     [spec] = [s for s in specs if s["id"] == "cost-per-user"]
+    spec = {**spec, "params": {**spec.get("params", {}), **params}}
     return DetectorSet.from_config(DetectorsConfig.model_validate({"detectors": [spec]}))
 
 
@@ -183,3 +184,64 @@ def test_a_surge_alerts_within_its_span_and_stays_alerting_while_it_lasts(level,
 def test_too_few_settled_peers_score_nothing():
     model, root = SustainedSurge(P), peers(2, 1.0)
     assert run(model, root, [100.0] * 8, SUNDAY) == [0.0] * 8
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    level=st.floats(0.5, 40.0),
+    own_ratio=st.floats(2.0, 4.0),
+    sessions=st.lists(st.tuples(st.integers(1, 3), st.integers(2, 12)), min_size=1, max_size=30),
+)
+def test_a_smaller_multiple_of_a_persons_own_maximum_still_spares_their_sessions(
+    level, own_ratio, sessions
+):
+    """However small the multiple of the person's own maximum, a session no longer than
+    theirs is no surge: their maximum already holds it."""
+    params = SustainedParams(windows=4, ratio=4.0, own_ratio=own_ratio, min_peers=3, settle=2)
+    model, root = SustainedSurge(params), peers(5, level)
+    windows: list[float] = []
+    for length, gap in [(3, 20), *sessions]:
+        windows += [level] * length + [0.0] * gap
+    assert max(run(model, root, windows, SUNDAY)) < 0.5
+
+
+def test_a_heavy_persons_surge_alerts_at_the_own_multiple_not_the_peers_one():
+    """A person whose sessions cost ten times their peers': `ratio` times their maximum would
+    wait for a surge eight times their heaviest stretch; `own_ratio` alerts at three times it,
+    and the peers' bar still holds for a light person."""
+    heavy = ([10.0] * 3 + [0.0] * 9) * 4  # three windows of 10 a session: a maximum of 30
+    surge = [25.0] * 12  # 25 a window: 4 windows total 100, >3x 30 but <4x 30
+
+    def first_alert(own_ratio: float) -> int | None:
+        params = SustainedParams(windows=4, ratio=4.0, own_ratio=own_ratio, min_peers=3, settle=2)
+        model, root = SustainedSurge(params), peers(5, 3.0)
+        run(model, root, heavy, SUNDAY)
+        scores = run(model, root, surge, SUNDAY + len(heavy) * QUARTER)
+        return next((i for i, s in enumerate(scores) if s >= 0.5), None)
+
+    assert first_alert(0.0) is None  # judged at 4x its own 30: 120 is never reached
+    assert first_alert(3.0) == 3  # 100 >= 3 x 30 once four windows are summed
+    # a light person (no sessions of their own yet) is judged by the peers alone
+    params = SustainedParams(windows=4, ratio=4.0, own_ratio=2.0, min_peers=3, settle=2)
+    light, root = SustainedSurge(params), peers(5, 3.0)
+    assert max(run(light, root, [2.0] * 8, SUNDAY)) < 0.5  # 8 < 2 x 4 x 3
+
+
+@pytest.mark.parametrize(("seed", "offset_h"), [(1, -5.0), (2, 5.5), (5, 9.0)])
+def test_own_ratio_pages_the_heaviest_persons_surge_within_its_span(seed, offset_h):
+    """The person whose long-context sessions cost the most, running at under three times
+    their session rate for three hours: judged at the shipped 8x of their own heaviest two
+    hours it never alerts; at `own_ratio: 5` it does, within two hours, and only for them."""
+    events, teams = organisation(seed, days=11, offset_h=offset_h)
+    user = max(teams, key=lambda u: sum(e["cost"] for e in events if e["user"] == u))
+    rng = random.Random(seed + 100)
+    start = SUNDAY + 9 * 86400 + (13 - offset_h) * HOUR
+    surge = [call(t, user, teams[user], c) for t, c in session(rng, start, 180, 6.0)]
+    settled = SUNDAY + 4 * 86400 - offset_h * HOUR
+    shipped = replay(cost_per_user(), events + surge, SUNDAY + 11 * 86400)
+    assert not [s for s in opened(shipped) if s.time >= settled]
+    signals = replay(cost_per_user(own_ratio=5), events + surge, SUNDAY + 11 * 86400)
+    [alert] = [s for s in opened(signals) if s.time >= settled]
+    assert alert.group == {"user": user}
+    assert start < alert.time <= start + 2 * HOUR
+    assert alert.evidence["own_max"] > alert.evidence["all_median_max"]
