@@ -93,6 +93,11 @@ class LocalCluster:
     ) -> None:
         self.stop()
 
+    @property
+    def pids(self) -> list[int]:
+        """The started processes' ids (signals are forwarded to each)."""
+        return [p.pid for p in self.procs if p.pid is not None]
+
     def start(self) -> None:
         context = multiprocessing.get_context("fork")
         for process_id in range(self.count):
