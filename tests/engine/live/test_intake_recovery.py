@@ -40,7 +40,8 @@ def seen(arrivals) -> tuple:
 
 
 def open_intake(directory: Path, clock) -> Intake:
-    intake = Intake(default_setup(), directory, Inbox(50, 10**8), clock=clock)
+    inbox = Inbox(1000, 10**8)  # room for all a drawn run offers (30 offers of 7) untaken
+    intake = Intake(default_setup(), directory, inbox, clock=clock)
     intake.open()
     intake.start()
     return intake
