@@ -31,17 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.token_drift_signal import call_events
 from detectors.changepoint import ChangePoint, ChangePointParams
-from engine.otlp.aliases import AliasTable
-from engine.otlp.line_decoder import DecodeError, decode_line
 from engine.timeutil import parse_time
-from replay.readers import expand_paths, read_lines
 
 WINDOW = 900.0
 WARMUP = 86400.0  # the detectors' default warm-up
 MIN_CALLS = 5  # the entry's min_count
 BEFORE, AFTER = 900.0, 7200.0  # an alarm this close to a drift is the drift's
-CALLS = ("claude.invoke", "claude_code.api_request")
 DRIFT_KINDS = ("token_drift", "token_burn_drift")  # as truth files spell the kind
 
 
@@ -66,33 +63,17 @@ KEYS: dict[str, Callable[[Call], tuple[str, ...]]] = {
 
 
 def read_calls(paths: Iterable[str]) -> list[Call]:
-    """The history's successful model calls, each call once, in time order."""
-    aliases = AliasTable()
-    spans: list[Call] = []
-    logs: list[tuple[Call, object]] = []
-    with_spans: set[object] = set()
-    for f in expand_paths(list(paths)):
-        for _line_no, raw in read_lines(f):
-            try:
-                events = decode_line(raw, aliases)
-            except DecodeError:
-                continue
-            for e in events:
-                if e.get("name") not in CALLS or not isinstance(e.get("time"), int | float):
-                    continue
-                call = Call(
-                    float(e["time"]),
-                    str(e.get("team", "")),
-                    str(e.get("model", "")),
-                    float(e.get("tokens_in") or 0),
-                    float(e.get("tokens_out") or 0),
-                )
-                if e["name"] == "claude.invoke":
-                    spans.append(call)
-                    with_spans.add(e.get("session"))
-                else:
-                    logs.append((call, e.get("session")))
-    calls = spans + [c for c, session in logs if session not in with_spans]
+    """The history's model calls, each call once, in time order."""
+    calls = [
+        Call(
+            float(e["time"]),
+            str(e.get("team", "")),
+            str(e.get("model", "")),
+            float(e.get("tokens_in") or 0),
+            float(e.get("tokens_out") or 0),
+        )
+        for e in call_events(paths)
+    ]
     return sorted(calls, key=lambda c: c.time)
 
 

@@ -33,6 +33,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -54,8 +55,9 @@ DRIFT_KINDS = ("token_drift", "token_burn_drift")  # as truth files spell the ki
 Call = tuple[float, str, str, float]  # time, team, user, tokens
 
 
-def read_calls(paths: Iterable[str]) -> list[Call]:
-    """The history's model calls with tokens, each call once, in time order."""
+def call_events(paths: Iterable[str]) -> list[dict[str, Any]]:
+    """The history's decoded model calls, each call once: a session's span where it has one,
+    else its Claude Code event."""
     aliases = AliasTable()
     spans, logs, with_spans = [], [], set()
     for f in expand_paths(list(paths)):
@@ -67,16 +69,21 @@ def read_calls(paths: Iterable[str]) -> list[Call]:
             for e in events:
                 if e.get("name") not in CALLS or not isinstance(e.get("time"), int | float):
                     continue
-                tokens = float(e.get("tokens_in") or 0) + float(e.get("tokens_out") or 0)
-                if tokens <= 0:
-                    continue
-                call = (float(e["time"]), str(e.get("team", "")), str(e.get("user", "")), tokens)
                 if e["name"] == "claude.invoke":
-                    spans.append(call)
+                    spans.append(e)
                     with_spans.add(e.get("session"))
                 else:
-                    logs.append((call, e.get("session")))
-    calls = spans + [c for c, session in logs if session not in with_spans]
+                    logs.append(e)
+    return spans + [e for e in logs if e.get("session") not in with_spans]
+
+
+def read_calls(paths: Iterable[str]) -> list[Call]:
+    """The history's model calls with tokens, each call once, in time order."""
+    calls = []
+    for e in call_events(paths):
+        tokens = float(e.get("tokens_in") or 0) + float(e.get("tokens_out") or 0)
+        if tokens > 0:
+            calls.append((float(e["time"]), str(e.get("team", "")), str(e.get("user", "")), tokens))
     return sorted(calls)
 
 
