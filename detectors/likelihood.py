@@ -38,7 +38,8 @@ from detectors.window_model import WindowModel
 _TESTS = 3  # point, run, context: their smallest tail probability is multiplied by this
 _DAMP = 0.25  # what a score that is not the largest of the quiet period keeps
 _MARGIN = 0.5  # decades of tail probability by which a score must pass the quiet period's largest
-_CLIP = 20.0  # deviations beyond this many sigmas count as this many in the run test
+_CLIP = 20.0  # deviations beyond this many sigmas count as this many in the run test and
+# in what the point test's tail learns
 _HALVE = bytes(c // 2 for c in range(256))  # a byte count halved, for bytearray.translate
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: 2^64 over the golden ratio
 
@@ -342,7 +343,10 @@ class AnomalyLikelihood(WindowModel):
         self.run, self.ctx = run, ctx
         if self.n > 2:
             point, long_run, context = self.tails
-            point.learn(e, p.memory)
+            # a point beyond _CLIP sigmas teaches the point test's tail as one at _CLIP: one
+            # huge early spike would otherwise teach it to expect huge excursions, and every
+            # later, smaller one would read as ordinary
+            point.learn(min(e, _CLIP), p.memory)
             long_run.learn(run, p.memory)
             context.learn(ctx, p.memory)
         self._learn_context(x)

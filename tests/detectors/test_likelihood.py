@@ -239,3 +239,40 @@ def test_a_snapshot_with_the_older_table_and_quiet_period_fields_resumes():
     assert old.quiet.bar() == 0.4 and old.quiet.filled == 5
     assert old.taken >= 1 and old._novelty(10.0) == 0.0
     assert 0.0 <= old.score_one(11.0, 1000 * 300.0) <= 1.0
+
+
+def _fed(history, spike):
+    m = AnomalyLikelihood()
+    for i, x in enumerate([*history, spike]):
+        m.learn_one(x, i * 300.0)
+    return m
+
+
+def test_a_huge_spike_teaches_the_point_tail_no_more_than_one_at_the_clip():
+    """A thousand sigmas and a billion teach the point test's tail the same: beyond the clip
+    (20 sigmas) an extreme point says only that it was extreme."""
+    rng = random.Random(9)
+    history = [100 + rng.gauss(0, 1) for _ in range(400)]
+    small, huge = _fed(history, 100 + 1e3), _fed(history, 100 + 1e9)
+    assert small.tails[0].__getstate__() == huge.tails[0].__getstate__()
+    # below the clip the size still counts
+    assert _fed(history, 105).tails[0].__getstate__() != small.tails[0].__getstate__()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-1e3, 1e3), min_size=30, max_size=120),
+    st.floats(21.0, 1e6),
+    st.floats(21.0, 1e6),
+    st.sampled_from([-1.0, 1.0]),
+)
+def test_any_two_points_beyond_the_clip_leave_the_same_point_tail(history, k1, k2, sign):
+    probe = AnomalyLikelihood()
+    for i, x in enumerate(history):
+        probe.learn_one(x, i * 300.0)
+    sd = math.sqrt(probe.var)
+    if not sd > 1e-6:
+        return  # a constant history: no spread to measure a clip in
+    a, b = (probe.mean + sign * k * sd for k in (k1, k2))
+    assert probe.describe(a, 0.0)["deviation"] >= 20.5 <= probe.describe(b, 0.0)["deviation"]
+    assert _fed(history, a).tails[0].__getstate__() == _fed(history, b).tails[0].__getstate__()
