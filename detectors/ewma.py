@@ -148,11 +148,9 @@ class EwmaChart(WindowModel):
         params: Mapping[str, Any],
         budgets: Mapping[str, float],
     ) -> None:
-        pair = len(aggregations) == 2
-        if pair and (aggregations[0] not in ("rate", "ratio") or aggregations[1] != "distinct"):
-            pair = False
-            aggregations = [*aggregations, "too many"]
-        if len(aggregations) > 2:
+        pair = len(aggregations) == 2 and aggregations[0] in ("rate", "ratio")
+        pair = pair and aggregations[1] == "distinct"
+        if len(aggregations) > 1 and not pair:
             raise ValueError(
                 f"kind {kind!r} watches one metric, or a rate then the distinct subjects of its "
                 "hits (a `distinct` metric with the rate's `condition`) for `min_subjects`"
