@@ -71,9 +71,7 @@ class Escalations:
                 continue
             state = incident.escalation
             route = self.grouping.routes[state.route]
-            if self.muting.route_muted(route.options, at) or self.muting.mutes(
-                incident.route_labels(), at
-            ):
+            if self.muting.mutes(incident.route_labels(), at, route.options):
                 esc.hold(state)  # resumes with a full timeout once announced again
                 continue
             due = esc.step_up(state, at)

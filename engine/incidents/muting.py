@@ -1,10 +1,11 @@
 """What keeps an incident out of a notification, as Alertmanager's muters do.
 
-`Muting.mutes(labels, at)` answers for one incident's labels: a silence or an inhibition.
-Time intervals mute whole routes, not label sets (`Muting.route_muted`): a route muted by
-time keeps what its receivers were told, while a silenced incident is forgotten by them so
-that they hear of it again when the silence ends. Muting changes notifications, never the
-incident log.
+`Muting.mutes(labels, at, route)` is the one question: is this incident quiet on this route
+now, by a silence, an inhibition or one of the route's time intervals? A flush also needs to
+know which: time intervals mute whole routes, not label sets (`Muting.route_muted`), and a
+route muted by time keeps what its receivers were told, while a silenced incident is
+forgotten by them so that they hear of it again when the silence ends. Muting changes
+notifications, never the incident log.
 """
 
 from __future__ import annotations
@@ -135,8 +136,13 @@ class Muting:
         self.inhibitor = Inhibitor(config.inhibit_rules, incidents)
         self.intervals: dict[str, TimeInterval] = {i.name: i for i in config.time_intervals}
 
-    def mutes(self, labels: Mapping[str, str], at: float) -> bool:
-        """Whether a silence or an inhibition mutes these incident labels at `at`."""
+    def mutes(
+        self, labels: Mapping[str, str], at: float, route: RouteOptions | None = None
+    ) -> bool:
+        """Whether these incident labels are muted at `at`: by a silence, an inhibition or,
+        given the `route` they are sent on, one of its time intervals."""
+        if route is not None and self.route_muted(route, at):
+            return True
         return self.silencer.mutes(labels, at) or self.inhibitor.mutes(labels, at)
 
     def route_muted(self, options: RouteOptions, at: float) -> bool:

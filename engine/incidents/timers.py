@@ -14,6 +14,9 @@ from typing import NamedTuple
 RESOLVE, FLUSH, ESCALATE, FORGET = 0, 1, 2, 3
 
 
+TimerEntry = tuple[float, int, str, int]  # (due, kind, key, serial) on the heap
+
+
 class Due(NamedTuple):
     """A timer that fired: when it was due, its kind and the key it was armed for."""
 
@@ -26,9 +29,18 @@ class Timers:
     """Timers by (kind, key); a serial number tells the live entry from superseded ones."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, str, int]] = []
+        self._heap: list[TimerEntry] = []
         self._tokens: dict[tuple[int, str], int] = {}
         self._serial = 0
+
+    @classmethod
+    def restore(
+        cls, heap: list[TimerEntry], tokens: dict[tuple[int, str], int], serial: int
+    ) -> Timers:
+        """Timers from the heap, live tokens and serial number a book once kept itself."""
+        timers = cls()
+        timers._heap, timers._tokens, timers._serial = heap, tokens, serial
+        return timers
 
     def schedule(self, kind: int, key: str, due: float) -> None:
         """Arm (or re-arm) the (kind, key) timer for `due`."""

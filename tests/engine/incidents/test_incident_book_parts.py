@@ -1,7 +1,10 @@
-"""The book's parts on their own: timers, the dedup decision, and books saved before the split."""
+"""The book's parts on their own: timers, the dedup decision, muting, books saved before the
+split, and the book as no more than the facade over them."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 from pathlib import Path
 
@@ -9,10 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.flow.state_pickle import load_state
+from engine.incidents.book import IncidentBook
+from engine.incidents.config import IncidentsConfig
 from engine.incidents.grouping import Members, needs_notify
 from engine.incidents.model import Hit, Transition
+from engine.incidents.muting import Muting
+from engine.incidents.route_tree import build_routes
 from engine.incidents.state import Group, Incident
 from engine.incidents.timers import ESCALATE, FLUSH, FORGET, RESOLVE, Timers
+from engine.timeutil import parse_time
 
 DATA = Path(__file__).parent / "data"
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
@@ -111,3 +119,49 @@ def test_timers_due_together_are_batched_by_kind_only():
     assert timers.pop_same(first) == ["x"]
     assert timers.pop_due(10.0) == (10.0, FORGET, "z")
     assert timers.pop_due(10.0) is None
+
+
+def test_one_mutes_question_covers_silences_inhibitions_and_the_routes_time_intervals():
+    # Berlin's weekend starts at Friday 23:00 UTC in November; a silence on one team only.
+    config = IncidentsConfig.model_validate(
+        {
+            "route": {
+                "receiver": "page",
+                "routes": [{"matchers": ['team=~".+"'], "mute_time_intervals": ["weekends"]}],
+            },
+            "time_intervals": [
+                {
+                    "name": "weekends",
+                    "time_intervals": [
+                        {"weekdays": ["saturday:sunday"], "location": "Europe/Berlin"}
+                    ],
+                }
+            ],
+            "silences": [
+                {
+                    "id": "payments-freeze",
+                    "matchers": ['team="payments"'],
+                    "starts_at": "2026-11-27T00:00:00Z",
+                    "ends_at": "2026-11-27T12:00:00Z",
+                }
+            ],
+        }
+    )
+    muting = Muting(config, {})
+    route = build_routes(config).children[0].options
+    friday_late, friday_noon = parse_time("2026-11-27T23:30:00Z"), parse_time("2026-11-27T11:00Z")
+    payments, search = {"team": "payments"}, {"team": "search"}
+    assert muting.mutes(search, friday_late, route)  # the route's weekend, in Berlin
+    assert not muting.mutes(search, friday_late)  # no route asked about: labels only
+    assert muting.mutes(payments, friday_noon, route) and muting.mutes(payments, friday_noon)
+    assert not muting.mutes(search, friday_noon, route)
+    assert not muting.mutes(payments, parse_time("2026-11-27T12:00:00Z"), route)
+
+
+def test_the_book_is_a_thin_facade_over_its_parts():
+    # Every input is handed to the part whose job it is: no method of the book does more.
+    tree = ast.parse(inspect.getsource(IncidentBook))
+    methods = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+    long = {m.name: m.end_lineno - m.lineno + 1 for m in methods if m.end_lineno - m.lineno > 24}
+    assert long == {}
+    assert len(methods) <= 15
