@@ -5,7 +5,7 @@ hears that it is taken, unless it is muted."""
 from __future__ import annotations
 
 from engine.incidents.control import Ack
-from engine.incidents.escalation_steps import Escalations, Log
+from engine.incidents.escalation_steps import Escalations
 from engine.incidents.grouping import notification
 from engine.incidents.model import Output, report
 from engine.incidents.state import Group, Incident
@@ -13,7 +13,7 @@ from engine.timeutil import iso
 
 
 def acknowledge(
-    incident: Incident | None, event: Ack, at: float, escalations: Escalations, log: Log
+    incident: Incident | None, event: Ack, at: float, escalations: Escalations
 ) -> list[Output]:
     """Apply an ack to the incident it names (None: not found); always one control report."""
     if incident is None:
@@ -30,7 +30,7 @@ def acknowledge(
     if event.comment:
         incident.acknowledged["comment"] = event.comment
     escalations.stop(incident)
-    out: list[Output] = [log("incident.acknowledged", incident, at)]
+    out: list[Output] = [incident.log("incident.acknowledged", at)]
     out += announce(incident, at, escalations)
     message = f"{incident.id} acknowledged by {event.by}"
     out.append(report(at, "ack", incident.id, "applied", message))

@@ -53,7 +53,7 @@ from engine.incidents.control import Ack, ControlEvent, CreateSilence, ExpireSil
 from engine.incidents.escalation_steps import Escalations
 from engine.incidents.flush import flush_group
 from engine.incidents.grouping import Grouping
-from engine.incidents.lifecycle import IncidentRecords, Lifecycle, log_transition
+from engine.incidents.lifecycle import IncidentRecords, Lifecycle
 from engine.incidents.model import Hit, Output
 from engine.incidents.muting import Muting
 from engine.incidents.noise_budget import NoiseBudget
@@ -126,7 +126,7 @@ class IncidentBook:
         at = self._now
         if isinstance(event, Ack):
             incident = self._find(event.incident)
-            out += acknowledge(incident, event, at, self._escalations, log_transition)
+            out += acknowledge(incident, event, at, self._escalations)
         elif isinstance(event, Resolve):
             out += self._lifecycle.resolve_on_request(event, at)
         elif isinstance(event, CreateSilence):
@@ -174,6 +174,6 @@ class IncidentBook:
         if due.kind == FLUSH:
             return flush_group(due.key, at, self._escalations)
         if due.kind == ESCALATE:
-            return self._escalations.step(self._timers.pop_same(due), at, log_transition)
+            return self._escalations.step(self._timers.pop_same(due), at)
         self._lifecycle.forget(due.key, at)
         return []

@@ -9,18 +9,15 @@ muting and timers whenever the book needs it, so a book's snapshot holds no more
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 
 from engine.incidents import escalation as esc
 from engine.incidents.config import EscalationPolicy
 from engine.incidents.grouping import Grouping, notification
-from engine.incidents.model import Output, Transition
+from engine.incidents.model import Output
 from engine.incidents.muting import Muting
 from engine.incidents.route_tree import RouteOptions
 from engine.incidents.state import Group, Incident
 from engine.incidents.timers import ESCALATE, Timers
-
-Log = Callable[[str, Incident, float], Transition]  # the book's transition logger
 
 
 class Escalations:
@@ -59,7 +56,7 @@ class Escalations:
             elif state is not None and state.held and state.group == group.key:
                 self.timers.schedule(ESCALATE, incident.fingerprint, esc.resume(state, at))
 
-    def step(self, fingerprints: list[str], at: float, log: Log) -> list[Output]:
+    def step(self, fingerprints: list[str], at: float) -> list[Output]:
         """Move every incident due at `at` one level up; one page per (group, level)."""
         out: list[Output] = []
         batches: dict[tuple[str, int], list[Incident]] = defaultdict(list)
@@ -79,7 +76,7 @@ class Escalations:
                 continue
             incident.escalation_level = state.level
             self.timers.schedule(ESCALATE, fp, due)
-            out.append(log("incident.escalated", incident, at))
+            out.append(incident.log("incident.escalated", at))
             batches[(state.group, state.level)].append(incident)
             routes[state.group] = state.route
             pages[(state.group, state.level)] = esc.level_receivers(state, state.level)

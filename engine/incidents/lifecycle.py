@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from engine.incidents.config import IncidentsConfig
 from engine.incidents.control import Resolve
 from engine.incidents.escalation_steps import Escalations
-from engine.incidents.model import SEVERITY_RANK, Hit, Output, Transition, report
+from engine.incidents.model import SEVERITY_RANK, Hit, Output, report
 from engine.incidents.noise_budget import NoiseBudget, storm_fingerprint
 from engine.incidents.state import Incident
 from engine.incidents.timers import FLUSH, FORGET, RESOLVE
@@ -33,14 +33,6 @@ class IncidentRecords(NamedTuple):
     incidents: dict[str, Incident]  # fingerprint -> latest incident
     ids: dict[str, str]  # incident id -> fingerprint, for records held
     opened: dict[str, int]  # fingerprint -> incidents opened so far
-
-
-def log_transition(kind: str, incident: Incident, at: float) -> Transition:
-    """The incident-log line of one transition; the incident remembers what it last logged."""
-    incident.logged_count = incident.count
-    incident.logged_at = at
-    incident.transitions += 1
-    return Transition(kind, at, incident.to_dict(), f"{incident.id}/{incident.transitions}")
 
 
 def new_incident(ident: str, fp: str, hit: Hit, config: IncidentsConfig) -> Incident:
@@ -164,7 +156,7 @@ class Lifecycle:
         self.ids[incident.id] = fp
         self.muting.inhibitor.changed()
         self._schedule_resolve(incident, at)
-        out: list[Output] = [log_transition("incident.opened", incident, at)]
+        out: list[Output] = [incident.log("incident.opened", at)]
         if folded_into is None:  # a folded incident is logged, never routed nor notified
             self._join_groups(incident, at)
         return out
@@ -182,11 +174,11 @@ class Lifecycle:
             self.muting.inhibitor.changed()
             if incident.folded_into is None:
                 self._join_groups(incident, at)
-            return [log_transition("incident.updated", incident, at)]
+            return [incident.log("incident.updated", at)]
         if incident.count > incident.logged_count and (
             at >= incident.logged_at + self.config.update_interval
         ):
-            return [log_transition("incident.updated", incident, at)]
+            return [incident.log("incident.updated", at)]
         return []
 
     def resolve(self, incident: Incident, at: float, *, by: str, comment: str) -> list[Output]:
@@ -199,7 +191,7 @@ class Lifecycle:
         self.escalations.stop(incident)
         self.muting.inhibitor.changed()
         self.timers.schedule(FORGET, incident.fingerprint, at + self.config.resolved_retention)
-        return [log_transition("incident.resolved", incident, at)]
+        return [incident.log("incident.resolved", at)]
 
     def resolve_on_request(self, event: Resolve, at: float) -> list[Output]:
         """A resolve control event: the incident's resolved line, then always one report."""

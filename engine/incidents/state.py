@@ -9,7 +9,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.incidents.model import Hit
+from engine.incidents.model import Hit, Transition
 from engine.timeutil import iso
 
 
@@ -78,6 +78,13 @@ class Incident:
             "severity": self.severity,
             "source": self.source,
         }
+
+    def log(self, kind: str, at: float) -> Transition:
+        """The incident-log line of one transition; the record remembers what it last logged."""
+        self.logged_count = self.count
+        self.logged_at = at
+        self.transitions += 1
+        return Transition(kind, at, self.to_dict(), f"{self.id}/{self.transitions}")
 
     def add_evidence(self, hit: Hit, limit: int) -> None:
         """Keep the first `limit - 1` samples and always the latest one: bounded, deterministic."""
