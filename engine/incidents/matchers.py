@@ -12,6 +12,7 @@ import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import re2
 
@@ -19,23 +20,32 @@ OPERATORS = ("=~", "!~", "!=", "=")  # longest first: "=~" must win over "="
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
+class AnchoredPattern(Protocol):
+    """What a matcher asks of its compiled pattern (google-re2's, whose type is private)."""
+
+    def match(self, text: str) -> object:
+        """A match object when the pattern matches `text` from its start, else None."""
+        ...
+
+
 class MatcherError(ValueError):
     """A matcher that cannot be parsed or whose regular expression is invalid."""
 
 
 @functools.lru_cache(maxsize=1024)
-def compile_anchored(pattern: str) -> re2._Regexp:
+def compile_anchored(pattern: str) -> AnchoredPattern:
     """The anchored RE2 program for `pattern`; MatcherError with RE2's reason if invalid."""
     options = re2.Options()
     options.log_errors = False
     try:
         re2.compile(pattern, options)  # errors then quote the user's pattern, not our anchors
-        return re2.compile(f"^(?:{pattern})$", options)
+        anchored: AnchoredPattern = re2.compile(f"^(?:{pattern})$", options)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else "invalid"
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
         raise MatcherError(f"invalid regular expression {pattern!r}: {reason}") from None
+    return anchored
 
 
 @dataclass(frozen=True)
