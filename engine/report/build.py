@@ -10,7 +10,7 @@ import orjson
 
 from detectors.recent import RecentPoints
 from engine.replay_run import ReplayReport
-from engine.report.incidents import digest
+from engine.report.incident_digest import digest
 from engine.report.page import ReportInput, render
 from engine.report.truth import score
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from detectors.recent import AlertSeries
-from engine.report.incidents import Incident, RuleNoise, count_by_severity, noise
+from engine.report.incident_digest import LoggedIncident, RuleNoise, count_by_severity, noise
 from engine.report.svg import COLOURS, series_chart, timeline
 from engine.report.truth import TruthScore
 from engine.timeutil import iso
@@ -53,7 +53,7 @@ class ReportInput:
     history: list[str]
     span: tuple[float, float] | None
     events: int
-    incidents: list[Incident]
+    incidents: list[LoggedIncident]
     series: list[AlertSeries] = field(default_factory=list)
     group_by: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per detector
     truth: TruthScore | None = None
@@ -89,7 +89,7 @@ def render(data: ReportInput) -> str:
     )
 
 
-def _incident_span(incidents: list[Incident]) -> tuple[float, float]:
+def _incident_span(incidents: list[LoggedIncident]) -> tuple[float, float]:
     if not incidents:
         return (0.0, 86400.0)
     return (incidents[0].opened, max(i.resolved or i.opened for i in incidents))
@@ -100,7 +100,7 @@ def _pill(severity: str) -> str:
     return f'<span class="pill" style="background:{colour}">{escape(severity)}</span>'
 
 
-def _severity_legend(incidents: list[Incident]) -> str:
+def _severity_legend(incidents: list[LoggedIncident]) -> str:
     counts = count_by_severity(incidents)
     if not counts:
         return '<p class="legend">No incident was raised.</p>'
@@ -194,7 +194,7 @@ def _series(data: ReportInput) -> str:
     return legend + ("<p>" + "; ".join(notes) + "</p>" if notes else "") + "".join(cards)
 
 
-def _incident_table(incidents: list[Incident]) -> str:
+def _incident_table(incidents: list[LoggedIncident]) -> str:
     out = [
         '<input type="search" placeholder="filter incidents" data-filter="#incidents">',
         '<table id="incidents"><thead><tr><th>opened</th><th>severity</th><th>rule or detector'

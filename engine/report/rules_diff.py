@@ -21,7 +21,7 @@ from typing import TextIO
 from engine.config import SpanwatchConfig
 from engine.replay_run import ReplayOptions, run_replay
 from engine.report.build import read_log
-from engine.report.incidents import Incident, digest, severity_rank
+from engine.report.incident_digest import LoggedIncident, digest, severity_rank
 from engine.timeutil import iso
 from replay.progress import Progress
 
@@ -33,13 +33,13 @@ class Identity:
     opened: float
 
 
-def identity(incident: Incident) -> Identity:
+def identity(incident: LoggedIncident) -> Identity:
     return Identity(incident.rule_id, tuple(sorted(incident.group.items())), incident.opened)
 
 
 def raised(
     config: SpanwatchConfig, rules: str, history: list[str], progress: Progress
-) -> list[Incident]:
+) -> list[LoggedIncident]:
     with tempfile.TemporaryDirectory(prefix="spanwatch-rules-diff-") as folder:
         log = str(Path(folder) / "incidents.jsonl")
         run_replay(config, ReplayOptions(paths=history, out=log, rules=[rules], progress=progress))

@@ -10,7 +10,7 @@ from html import escape
 from itertools import pairwise
 
 from detectors.recent import AlertSeries, Point
-from engine.report.incidents import SEVERITY_ORDER, Incident, severity_rank
+from engine.report.incident_digest import SEVERITY_ORDER, LoggedIncident, severity_rank
 from engine.timeutil import iso
 
 COLOURS = {
@@ -33,7 +33,9 @@ def _short_time(t: float) -> str:
     return iso(t)[5:16].replace("T", " ")
 
 
-def timeline(incidents: Sequence[Incident], start: float, end: float, width: int = 960) -> str:
+def timeline(
+    incidents: Sequence[LoggedIncident], start: float, end: float, width: int = 960
+) -> str:
     """Incidents by the time they opened, a row per severity."""
     rows = [s for s in SEVERITY_ORDER if any(i.severity == s for i in incidents)] or ["info"]
     rows += sorted({i.severity for i in incidents} - set(rows), key=severity_rank)
@@ -95,7 +97,7 @@ class _TimelineFrame:
             )
         return out
 
-    def incident(self, inc: Incident) -> str:
+    def incident(self, inc: LoggedIncident) -> str:
         colour = COLOURS.get(inc.severity, "#555")
         group = ", ".join(f"{k}={v}" for k, v in inc.group.items())
         tip = f"{iso(inc.opened)} {inc.rule_id} ({inc.severity}) {group}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detectors.recent import AlertSeries, Point
-from engine.report.incidents import digest, noise
+from engine.report.incident_digest import digest, noise
 from engine.report.svg import around, series_chart, timeline
 
 

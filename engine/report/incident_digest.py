@@ -14,7 +14,9 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 @dataclass
-class Incident:
+class LoggedIncident:
+    """One incident as the incident log tells it (not the book's live record of it)."""
+
     id: str
     rule_id: str
     source: str  # rule or detector
@@ -41,14 +43,14 @@ class RuleNoise:
         return self.resolved_quickly / self.opened if self.opened else 0.0
 
 
-def digest(lines: list[dict[str, Any]]) -> list[Incident]:
+def digest(lines: list[dict[str, Any]]) -> list[LoggedIncident]:
     """The incidents of an incident log, in the order they opened."""
-    by_id: dict[str, Incident] = {}
+    by_id: dict[str, LoggedIncident] = {}
     for line in lines:
         kind, inc = line.get("type"), line.get("incident") or {}
         iid = str(inc.get("id", ""))
         if kind == "incident.opened" and iid not in by_id:
-            by_id[iid] = Incident(
+            by_id[iid] = LoggedIncident(
                 iid,
                 str(inc.get("rule_id", "")),
                 str(inc.get("source", "")),
@@ -63,7 +65,7 @@ def digest(lines: list[dict[str, Any]]) -> list[Incident]:
     return sorted(by_id.values(), key=lambda i: (i.opened, i.id))
 
 
-def noise(incidents: list[Incident], days: float) -> list[RuleNoise]:
+def noise(incidents: list[LoggedIncident], days: float) -> list[RuleNoise]:
     """Per rule or detector: opened, per day of history, share resolved within half an hour;
     noisiest first."""
     rows: dict[str, RuleNoise] = {}
@@ -85,7 +87,7 @@ def severity_rank(severity: str) -> int:
     return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
 
-def count_by_severity(incidents: list[Incident]) -> dict[str, int]:
+def count_by_severity(incidents: list[LoggedIncident]) -> dict[str, int]:
     out: dict[str, int] = defaultdict(int)
     for inc in incidents:
         out[inc.severity] += 1
