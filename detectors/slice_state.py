@@ -19,8 +19,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from detectors import hysteresis
-from detectors.model import STAT_NAMES as DETECTOR_STATS
 from detectors.model import SEVERITIES, Observation, Signal
+from detectors.model import STAT_NAMES as DETECTOR_STATS
 from detectors.slice_attribution import (
     AGGREGATE,
     MAX_SUBJECTS,
