@@ -320,7 +320,6 @@ def test_the_slice_baseline_docstring_runs():
     assert doctest.testmod(detectors.slices).failed == 0
 
 
-
 @pytest.mark.parametrize(("seed", "people", "teams"), [(0, 25, 2), (2, 80, 8)])
 def test_one_persons_failures_are_named_at_a_persons_severity_a_teams_at_the_detectors(
     seed, people, teams
