@@ -112,4 +112,3 @@ def test_three_people_of_a_team_failing_page_the_team_within_five_minutes(opened
     pages = [(t, r) for t, r in critical_for_team(opened, name) if t >= start - 5 * MINUTE]
     assert pages, "the team's burst pages"
     assert min(t for t, _ in pages) - start <= 5 * MINUTE
-
