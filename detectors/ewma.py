@@ -192,6 +192,13 @@ class EwmaChart(WindowModel):
         p = self.p
         if p.min_subjects <= 1 or names is None or not self._counts_evidence(n):
             return True
+        return self._others_z(x, n, t, names, counts) >= p.others_z
+
+    def _others_z(
+        self, x: float, n: int, t: float, names: tuple[str, ...], counts: Counts
+    ) -> float:
+        """The evidence z of the hits without those of the subjects with the most of them
+        (infinite when a point does not say its subjects' hits: the count of them decides)."""
         windows = [(round(x * n), n, names, counts)]
         named = {w[0]: w for w in self._named_within(t)}
         for w in reversed(self._within(t)):
@@ -200,17 +207,17 @@ class EwmaChart(WindowModel):
         per: dict[str, int] = {}
         for _, _, who, hits in windows:
             if hits is None or len(hits) != len(who):
-                return True
+                return math.inf
             for s, k in zip(who, hits, strict=True):
                 per[s] = per.get(s, 0) + k
-        top = set(sorted(per, key=lambda s: (-per[s], s))[: p.min_subjects - 1])
+        top = set(sorted(per, key=lambda s: (-per[s], s))[: self.p.min_subjects - 1])
         rest = events = 0
         best = 0.0
         for k, m, who, hits in windows:
             theirs = sum(h for s, h in zip(who, hits or (), strict=True) if s in top)
             rest, events = rest + k - theirs, events + m - theirs
             best = max(best, evidence_z(rest, events, self.hits, self.trials))
-        return best >= p.others_z
+        return best
 
     def _named_within(self, t: float) -> list[tuple[Any, ...]]:
         if self.p.step <= 0:
