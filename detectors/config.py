@@ -116,6 +116,7 @@ class CapacityConfig(BaseModel):
 PARAMS: dict[str, type] = {kind: params_class(kind) for kind in (*ESTIMATORS, *TABLE_KINDS)}
 _CHOICES: dict[str, Any] = {
     "direction": Literal["up", "down", "both"],
+    "person_severity": Literal["", "info", "low", "medium", "high", "critical"],
     "noise": Literal["none", "poisson", "compound", "binomial"],
     "method": Literal["page_hinkley", "adwin"],
     "period": Literal["day", "month"],

@@ -24,6 +24,7 @@ from detectors.window_model import WindowModel
 
 EVIDENCE_SPAN = 4  # steps a burst's evidence is gathered over at most (this window's and 3 before)
 MAX_NAMED = 8  # subjects a window's point keeps of its hits (`min_subjects` asks fewer)
+Counts = tuple[int, ...] | None  # the hits of each subject a point names, when it says them
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,10 @@ class EwmaParams:
     min_subjects (a rate watched with a second metric, the distinct subjects of its hits,
     such as the people whose calls failed): the least of them among the hits of the window
     and the evidence's windows before it that may score (one person failing is not their
-    team's outage, however many of the team's calls are theirs).
+    team's outage, however many of the team's calls are theirs). And (binomial, with
+    evidence) without the hits of the `min_subjects` - 1 subjects with the most of them, the
+    rest must still be improbable under the key's rate by `others_z` sampling sds: one
+    person's retry loop and a colleague's single failed call are not two people failing.
     """
 
     z: float = 4.0
@@ -63,6 +67,7 @@ class EwmaParams:
     min_delta: float = 0.0
     min_hits: int = 0
     min_subjects: int = 0
+    others_z: float = 3.0
 
 
 class EwmaChart(WindowModel):
@@ -110,7 +115,7 @@ class EwmaChart(WindowModel):
         self.recent: list[tuple[float, int, int, bool]] = []
         self.alarmed = False  # evidence: the waiting windows' evidence reached the alert point
         # min_subjects: (time, subjects of the hits) of the windows of the last steps
-        self.named: list[tuple[float, tuple[str, ...]]] = []
+        self.named: list[tuple[Any, ...]] = []  # (time, subjects) or (time, subjects, hits)
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)  # saved before `named` existed: it starts empty
@@ -132,12 +137,14 @@ class EwmaChart(WindowModel):
 
     @classmethod
     def point(cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int) -> Any:
-        """The window's value; with a second metric, (rate, the first `MAX_NAMED` subjects of
-        its hits in sorted order)."""
+        """The window's value; with a second metric, (rate, the `MAX_NAMED` subjects with the
+        most hits in sorted order, their hits)."""
         x = accs[0].value(aggregations[0], min_count)
         if len(accs) == 1 or x is None:
             return x
-        return (x, tuple(sorted(accs[1].distinct or ())[:MAX_NAMED]))
+        seen = accs[1].distinct or {}
+        top = sorted(sorted(seen, key=lambda s: (-seen[s], s))[:MAX_NAMED])
+        return (x, tuple(top), tuple(seen[s] for s in top))
 
     @classmethod
     def check_spec(
@@ -168,11 +175,51 @@ class EwmaChart(WindowModel):
         if least <= 0 or names is None:
             return True
         seen = set(names)
-        for _, more in self._named_within(t):
-            seen.update(more)
+        for w in self._named_within(t):
+            seen.update(w[1])
         return len(seen) >= least
 
-    def _named_within(self, t: float) -> list[tuple[float, tuple[str, ...]]]:
+    def _others_depart(
+        self, x: float, n: int, t: float, names: tuple[str, ...] | None, counts: Counts
+    ) -> bool:
+        """Whether the hits of the window and the evidence's windows before it, without those
+        of the `min_subjects` - 1 subjects with the most of them, are still improbable under
+        the key's rate (`others_z`), joined window by window as `evidence` joins them. Of
+        their calls only the failed ones leave the count (which others were theirs is not
+        kept), so the rest is judged a little diluted: a cautious test. Not
+        deflated by the key's usual spikes: those are mostly one person's, taken out here.
+        Points that do not say their subjects' hits are left to the count of subjects."""
+        p = self.p
+        if p.min_subjects <= 1 or names is None or not self._counts_evidence(n):
+            return True
+        return self._others_z(x, n, t, names, counts) >= p.others_z
+
+    def _others_z(
+        self, x: float, n: int, t: float, names: tuple[str, ...], counts: Counts
+    ) -> float:
+        """The evidence z of the hits without those of the subjects with the most of them
+        (infinite when a point does not say its subjects' hits: the count of them decides)."""
+        windows = [(round(x * n), n, names, counts)]
+        named = {w[0]: w for w in self._named_within(t)}
+        for w in reversed(self._within(t)):
+            nw = named.get(w[0], (w[0], (), ()))
+            windows.append((w[1], w[2], nw[1], nw[2] if len(nw) > 2 else None))
+        per: dict[str, int] = {}
+        for _, _, who, hits in windows:
+            if hits is None or len(hits) != len(who):
+                return math.inf
+            for s, k in zip(who, hits, strict=True):
+                per[s] = per.get(s, 0) + k
+        top = set(sorted(per, key=lambda s: (-per[s], s))[: self.p.min_subjects - 1])
+        rest = events = 0
+        best = 0.0
+        for k, m, who, hits in windows:
+            theirs = sum(h for s, h in zip(who, hits or (), strict=True) if s in top)
+            rest, events = rest + k - theirs, events + m - theirs
+            best = max(best, evidence_z(rest, events, self.hits, self.trials))
+        return best
+
+    def _named_within(self, t: float) -> list[tuple[Any, ...]]:
         if self.p.step <= 0:
             return []
         horizon = (EVIDENCE_SPAN - 0.5) * self.p.step
@@ -180,11 +227,11 @@ class EwmaChart(WindowModel):
 
     def _remember_named(self, point: Any, t: float) -> float:
         """Keep the point's subjects for the evidence's span; the point's value."""
-        value, names = _split(point)
+        value, names, counts = _split(point)
         if self.p.min_subjects > 0 and names is not None:
             self.named = self._named_within(t + self.p.step)
             if names:
-                self.named.append((t, names))
+                self.named.append((t, names) if counts is None else (t, names, counts))
         return value
 
     def _sigma(self, n: int = 0) -> float:
@@ -231,12 +278,14 @@ class EwmaChart(WindowModel):
         return (e - self.loc) / self._chart_sigma(n)
 
     def score_one(self, x: Any, t: float, n: int = 0) -> float:
-        x, names = _split(x)
+        x, names, counts = _split(x)
         if self.n < self.p.min_points:
             return 0.0
         if self.p.transform == "log":
             x = log_scale(x)
         if not self._large_enough(x, n, t) or not self._enough_subjects(names, t):
+            return 0.0
+        if not self._others_depart(x, n, t, names, counts):
             return 0.0
         score = deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
         if self._counts_evidence(n):
@@ -287,7 +336,7 @@ class EwmaChart(WindowModel):
         return max(1.0, self.zscale, self.ztail / TAIL_Z)
 
     def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
-        x, names = _split(x)
+        x, names, _ = _split(x)
         subjects = {}
         if names is not None:
             seen = set(names).union(*(w[1] for w in self._named_within(t)))
@@ -387,8 +436,9 @@ class EwmaChart(WindowModel):
         self.trials = keep * self.trials + n
 
 
-def _split(x: Any) -> tuple[float, tuple[str, ...] | None]:
-    """A point as (value, subjects of its hits), None when the chart watches no subjects."""
+def _split(x: Any) -> tuple[float, tuple[str, ...] | None, Counts]:
+    """A point as (value, subjects of its hits, their hits), None when the chart watches no
+    subjects (or, for the hits, when the point does not say them)."""
     if type(x) is tuple:
-        return x[0], x[1]
-    return x, None
+        return x[0], x[1], (x[2] if len(x) > 2 else None)
+    return x, None, None

@@ -41,7 +41,7 @@ class Accumulator:
         self.lo = math.inf
         self.hi = -math.inf
         self.samples: list[float] | None = None
-        self.distinct: set[str] | None = None
+        self.distinct: dict[str, int] | None = None  # distinct: how often each value came
         self.seen = 0  # values offered to the sample reservoir
 
     def add(self, aggregation: str, value: Any, rng: random.Random) -> None:
@@ -49,10 +49,9 @@ class Accumulator:
         if aggregation == "count":
             return
         if aggregation == "distinct":
-            if self.distinct is None:
-                self.distinct = set()
-            if len(self.distinct) < MAX_DISTINCT:
-                self.distinct.add(value)
+            seen = self._distinct()
+            if value in seen or len(seen) < MAX_DISTINCT:
+                seen[value] = seen.get(value, 0) + 1
             return
         self.total += value
         if value < self.lo:
@@ -69,18 +68,22 @@ class Accumulator:
             return
         if aggregation == "distinct":
             if other.distinct:
-                if self.distinct is None:
-                    self.distinct = set()
-                for value in sorted(other.distinct):
-                    if len(self.distinct) >= MAX_DISTINCT:
-                        break
-                    self.distinct.add(value)
+                seen, more = self._distinct(), other._distinct()
+                for value in sorted(more):
+                    if value in seen or len(seen) < MAX_DISTINCT:
+                        seen[value] = seen.get(value, 0) + more[value]
             return
         self.total += other.total
         self.lo = min(self.lo, other.lo)
         self.hi = max(self.hi, other.hi)
         for sample in other.samples or ():
             self._sample(sample, rng)
+
+    def _distinct(self) -> dict[str, int]:
+        """The values seen with their counts (a set saved by an older version counts each once)."""
+        if not isinstance(self.distinct, dict):
+            self.distinct = dict.fromkeys(self.distinct or (), 1)
+        return self.distinct
 
     def _sample(self, value: float, rng: random.Random) -> None:
         if self.samples is None:

@@ -19,11 +19,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from detectors import hysteresis
+from detectors.model import SEVERITIES, Observation, Signal
 from detectors.model import STAT_NAMES as DETECTOR_STATS
-from detectors.model import Observation, Signal
 from detectors.slice_attribution import (
     AGGREGATE,
     MAX_SUBJECTS,
+    PERSON,
     Finding,
     Slice,
     add_sums,
@@ -356,7 +357,7 @@ class SliceState:
         return Signal(
             detector_id=d.id,
             title=self._title(key, finding),
-            severity=d.severity,
+            severity=self._severity(key, finding),
             time=time,
             group=group,
             score=round(min(1.0, max(0.0, score)), 6),
@@ -366,6 +367,17 @@ class SliceState:
             runbook=d.runbook,
             noise_budget=d.noise_budget,
         )
+
+    def _severity(self, key: Slice, f: Finding | None) -> str:
+        """The detector's severity, or at most `person_severity` for a slice that is one
+        person's: the person's own, or one without whose events it departs no more."""
+        cap = self.p.person_severity
+        if not cap or SEVERITIES.index(cap) >= SEVERITIES.index(self.d.severity):
+            return self.d.severity
+        subjects = f.subjects if f is not None else ()
+        if key[0] == PERSON or any(s[0] == PERSON for s in subjects):
+            return cap
+        return self.d.severity
 
     def _title(self, key: Slice, f: Finding | None) -> str:
         """`error rate 41% for team=platform, baseline 0.4%` (and how much of the overall

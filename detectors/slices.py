@@ -52,6 +52,10 @@ class SliceParams:
     team's, a model's, the aggregate's) needs: without the events of the ones carrying the
     most of it, fewer than this, it must still depart, or it is that person's departure and
     only their own slice may be named (one person's failures are not their team's outage).
+    person_severity: the gravest severity of an incident that is one person's: a person's
+    own slice, or a slice that departs no more without one person's events (the one person
+    failing in a repository). Empty: the detector's severity for every slice. A person's
+    failed calls page no one at night when a team's outage would.
     """
 
     z: float = 5.0
@@ -66,6 +70,7 @@ class SliceParams:
     max_named: int = 3
     recall: float = 1800.0
     min_subjects: int = 1
+    person_severity: str = ""
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,37 @@ def test_min_subjects_without_the_people_metric_is_a_clear_error(metrics, says):
             {"id": "x", "kind": "ewma", "metrics": metrics, "group_by": ["team"],
              "params": {"min_subjects": 2}}
         )  # fmt: skip
+
+
+def counted(m: EwmaChart, t: float, windows: list[dict[str, int]], n: int = 24) -> list[float]:
+    """Windows of n calls with the failures of each person given: scored, learned (points
+    that say each person's failures, as the rolled-up metrics give them)."""
+    out = []
+    for per in windows:
+        t += STEP
+        who = tuple(sorted(per))
+        x = (sum(per.values()) / n, who, tuple(per[s] for s in who))
+        out.append(m.score_one(x, t, n))
+        m.learn_one(x, t, n)
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 6), st.integers(0, 3))
+def test_one_persons_retry_loop_and_a_colleagues_single_failure_never_score(seed, windows, when):
+    """Two people among the failures, but without the one failing most what is left is one
+    failed call, as the team fails any day: not the team's outage."""
+    m, t = warmed(seed)
+    plan = [{"p3": 12} for _ in range(windows)]
+    plan[min(when, windows - 1)]["p7"] = 1
+    assert max(counted(m, t, plan)) == 0.0
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 5))
+def test_a_team_failing_beside_its_busiest_person_scores_within_two_windows(seed, others):
+    """The busiest person fails most, yet the others' failures alone are improbable."""
+    m, t = warmed(seed)
+    people = [f"p{i}" for i in range(1, others + 1)]
+    window = {"p0": 6, **dict.fromkeys(people, 1)}
+    assert max(counted(m, t, [window, window])) >= 0.5

@@ -318,3 +318,24 @@ def test_the_slice_baseline_docstring_runs():
     import detectors.slices
 
     assert doctest.testmod(detectors.slices).failed == 0
+
+
+@pytest.mark.parametrize(("seed", "people", "teams"), [(0, 25, 2), (2, 80, 8)])
+def test_one_persons_failures_are_named_at_a_persons_severity_a_teams_at_the_detectors(
+    seed, people, teams
+):
+    """`person_severity`: the busiest person failing is named at most at that severity; a
+    team failing together keeps the detector's."""
+    org = organisation(seed, people, teams)
+    busiest = max(org.people, key=lambda p: (p.rate, p.user))
+    sizes = slice_sizes(org, "team")
+    team = max((t for t in sizes if t != busiest.team), key=lambda t: (sizes[t], t))
+    params = {"direction": "up", "min_points": 6, "min_subjects": 2, "span": 3}
+    detector = spec(params={**params, "person_severity": "medium"}, min_count=2)
+    _, signals = run(detector, org.events(46, Plant("user", busiest.user, 40, 3)))
+    named = [(s.group, s.severity) for s in opened(signals) if window_of(s) >= 40]
+    assert named == [({"user": busiest.user}, "medium")]
+    _, signals = run(detector, org.events(46, Plant("team", team, 40, 3)))
+    named = [(s.group, s.severity) for s in opened(signals) if window_of(s) >= 40]
+    assert ({"team": team}, "critical") in named
+    assert all(sev == "medium" for group, sev in named if "user" in group)
