@@ -56,13 +56,15 @@ _SCALARS = (
 )
 _DAY_TYPES = 2  # per type of day: working day (0), weekend day (1)
 _DAY_END_SUMS = ("end_weight", "end_mean", "end_ss")
+# Scalars added since the day ends, after them: a record saved before is a prefix of today's.
+_LATER_SCALARS = ("deferred",)
 
 
 class AbsenceStats(ctypes.Structure):
     """One key's scalars beside its per-hour sums, stored as float32 like the sums.
 
-    A C struct, not a slotted object: nineteen Python floats would cost a key about 600
-    bytes, these cost 76 plus the struct's own header.
+    A C struct, not a slotted object: twenty Python floats would cost a key about 640
+    bytes, these cost 80 plus the struct's own header.
     """
 
     run_hazard: float  # cumulative resumption hazard H of the current silence
@@ -83,16 +85,26 @@ class AbsenceStats(ctypes.Structure):
     end_weight: MutableSequence[float]
     end_mean: MutableSequence[float]
     end_ss: MutableSequence[float]
+    deferred: float  # first windows of the current silence, in a begun day: learned at its end
 
-    _fields_ = [(name, ctypes.c_float) for name in _SCALARS] + [
-        (name, ctypes.c_float * _DAY_TYPES) for name in _DAY_END_SUMS
-    ]
+    _fields_ = (
+        [(name, ctypes.c_float) for name in _SCALARS]
+        + [(name, ctypes.c_float * _DAY_TYPES) for name in _DAY_END_SUMS]
+        + [(name, ctypes.c_float) for name in _LATER_SCALARS]
+    )
 
     @classmethod
     def fresh(cls) -> AbsenceStats:
         st = cls()  # all zero, then the fields whose "none yet" is not 0
         st.day_start_at = -1e9
         st.day = st.last_active = st.day_began = -1.0
+        return st
+
+    @classmethod
+    def from_saved(cls, saved: bytes) -> AbsenceStats:
+        """A record saved by this or an earlier version (a prefix: later fields start fresh)."""
+        st = cls.fresh()
+        ctypes.memmove(ctypes.addressof(st), saved, min(len(saved), ctypes.sizeof(cls)))
         return st
 
 
@@ -106,6 +118,9 @@ _ONE_ARRAY_DAY_END = {
 _MAX_REPLAY = 7 * 24 * 12  # windows of a finished silence learned at most (a week of 5 min)
 _PRIOR_END_SD = 1.0  # hours: how much a team's end of day varies, before it has shown it
 _END_KEEP = 1.0 - 1.0 / 14.0  # per day of the type: the end of day is learned over ~2 weeks
+# Empty windows that did not resume, assumed at every hour before any is seen: a hazard
+# learned from a handful of empty windows that all resumed is then never taken as certain.
+_PRIOR_UNRESUMED = 0.1
 
 
 @dataclass(frozen=True)
@@ -172,6 +187,10 @@ class Absence(WindowModel):
         return packed_state(self)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
+        if len(state) == 3 and len(state[1]) < ctypes.sizeof(AbsenceStats):
+            self.cells, saved, self.p = state  # saved before the later scalars
+            self.stats = AbsenceStats.from_saved(saved)
+            return
         restore_packed(self, state, AbsenceStats)
 
     def _restore_one_array(self, a: array[float], p: AbsenceParams) -> None:
@@ -195,7 +214,7 @@ class Absence(WindowModel):
         child.cells = array("f", self.cells)
         child.stats = AbsenceStats.from_buffer_copy(self.stats)
         st = child.stats
-        st.run_hazard = st.run_windows = st.anomalous = st.end_nats = 0.0
+        st.run_hazard = st.run_windows = st.anomalous = st.end_nats = st.deferred = 0.0
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -224,8 +243,10 @@ class Absence(WindowModel):
         # activity is claimed only where it has been seen.
         visits = seen / self._per_hour()
         independent = self._active_share(seen, active)
-        # As strong as the days it comes from: observed resumptions outweigh it soon.
-        return (resumed + visits * independent) / (after + visits)
+        # As strong as the days it comes from: observed resumptions outweigh it soon. A tenth
+        # of an empty window that did not resume is assumed besides: an hour whose few empty
+        # windows all resumed (rare where a team is busy) claims a high hazard, not certainty.
+        return (resumed + visits * independent) / (after + visits + _PRIOR_UNRESUMED)
 
     def _active_share(self, seen: float, active: float) -> float:
         """P(a window at this hour is active): the observed share, shrunk towards "not
@@ -309,6 +330,7 @@ class Absence(WindowModel):
             if st.run_windows > 0.0:
                 self._learn_silence(t, int(st.flagged_at) if st.anomalous else 0)
             st.run_hazard = st.run_windows = st.anomalous = st.flagged_at = st.end_nats = 0.0
+            st.deferred = 0.0
             st.last_active = self._hours_into_day(t) + p.step / 3600.0
         else:
             if st.run_hazard == 0.0:  # the silence starts, or starts to count after idle hours
@@ -323,10 +345,23 @@ class Absence(WindowModel):
                 st.flagged_at = st.run_windows
             if st.anomalous:
                 return  # an anomalous silence: do not learn it as normal
+            if self._defers(t):  # learned when the silence ends
+                st.deferred = st.deferred + 1.0
+                return
         c = cell_of(t)
         keep = self._keep()
         cells[_SEEN + c] = keep * cells[_SEEN + c] + 1.0
         cells[_ACTIVE + c] = keep * cells[_ACTIVE + c] + (1.0 if x > 0.0 else 0.0)
+
+    def _defers(self, t: float) -> bool:
+        """Whether the silent window at t is learned only when its silence ends: while the
+        silence is in a day that has begun (a day with no activity yet may be a day off), has
+        been deferred from its first window on, and the hour's expectation rests on at least
+        two days (one busy evening does not keep an early finish from teaching its hours)."""
+        st = self.stats
+        if st.last_active < 0.0 or st.deferred != st.run_windows - 1.0:
+            return False
+        return self._pooled(t)[0] > self._per_hour()  # more windows than one day holds
 
     def _keep(self) -> float:
         """Decay per window of a cell's sums: forget over about two visits of its hour."""
@@ -336,15 +371,26 @@ class Absence(WindowModel):
         """A silence ended at t: teach its hours how often activity resumed after an empty
         window. Done only now, so that a silence is never judged by what it taught itself.
         If it was flagged anomalous at its `flagged_at`-th window, only the windows before
-        that are taught, as empty windows that did not resume (censored), and t is not."""
+        that are taught, as empty windows that did not resume (censored), and t is not.
+
+        The silence's windows in the day it began in (a day with activity before it: its
+        first `deferred` windows) are counted as seen and not active only now, too. Learned
+        as they came, the hours of a long silence would soon look idle (a cell forgets over
+        about two visits of its hour), the silence would pass for a usual break and its
+        evidence would start again. A day with no activity yet is learned as it comes (it
+        may be a day off)."""
         cells, st, step, keep = self.cells, self.stats, self.p.step, self._keep()
         run = int(st.run_windows)
         length = min(run, _MAX_REPLAY)
         last = run - flagged_at + 1 if flagged_at else 0  # windows after the flagged one: skip
-        for k in range(length, last - 1, -1):  # the silence's windows after its first, then t
+        deferred_from = max(run - int(st.deferred), 0)  # windows k > this were deferred
+        for k in range(length, last - 1, -1):  # the silence's windows, oldest first, then t
+            c = cell_of(t - k * step)
+            if k > deferred_from:
+                cells[_SEEN + c] = keep * cells[_SEEN + c] + 1.0
+                cells[_ACTIVE + c] = keep * cells[_ACTIVE + c]
             if k == run:
                 continue  # the first silent window followed activity
-            c = cell_of(t - k * step)
             cells[_AFTER_EMPTY + c] = keep * cells[_AFTER_EMPTY + c] + 1.0
             cells[_RESUMED + c] = keep * cells[_RESUMED + c] + (1.0 if k == 0 else 0.0)
 

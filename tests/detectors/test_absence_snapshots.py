@@ -57,7 +57,7 @@ def test_a_model_saved_as_one_array_loads_each_value_into_its_named_field(name):
     assert 17.0 <= (st.end_mean[0] + st.day_start) % 24.0 <= 19.5  # the day ends, UTC
     assert (st.anomalous, st.flagged_at) == ((1.0, 4.0) if name == "five-minutes" else (0, 0))
     named = [getattr(st, f) for f, _ in type(st)._fields_[:13]]
-    for f, _ in type(st)._fields_[13:]:
+    for f, _ in type(st)._fields_[13:16]:  # the day ends; later fields were not saved then
         named.extend(getattr(st, f))
     # every value, in the order it was saved
     assert array("f", named).tobytes() == a[SUMS:].tobytes()
