@@ -4,6 +4,16 @@ Run: .venv/bin/python bench/labelled_series.py --data DIR --labels WINDOWS.json
      [--detectors likelihood,seasonal,ewma,changepoint,hst] [--param KIND:K=V ...] [--show]
      [--explain]
 
+A name in --detectors is a kind (its params are the kind's defaults, with --param) or a
+default detector id (cost-per-team, ...): then each series is scored by `spanwatch score
+--detector ID` itself, with that detector's configured params, as anyone benchmarking the
+default set would run it.
+
+With --repeats N every detector but the ensemble (which does so itself) is also scored with
+its repeats suppressed, as `name+repeats`: a row's score is kept only when it passes every
+score of the N rows before it, else 0 (what the ensemble does to its own votes; a filter on
+the scores alone, so it measures what that step would be worth to any detector).
+
 DIR holds `timestamp,value` CSV files (any depth); WINDOWS.json maps a file's path relative
 to DIR to its anomaly windows, `[[start, end], ...]`: the layout of the Numenta Anomaly
 Benchmark's data and `combined_windows.json` (no such data is shipped here), and of what
@@ -27,9 +37,12 @@ which vote raised them.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import math
 import sys
+import tempfile
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,10 +59,11 @@ from bench.window_scoring import (
     sweep_rows,
     window_rows,
 )
-from detectors.cli import auto_transform, run_online
+from detectors.cli import auto_transform, run_online, score
 from detectors.config import params_model
 from detectors.csvseries import BadRows, Point, read_series, typical_step
 from detectors.estimators import ESTIMATORS, build_params, new_estimator
+from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
 
 DEFAULT_KINDS = ("ensemble", "likelihood", "seasonal", "ewma", "changepoint")
 BASELINE = "windowed-gauss"
@@ -112,6 +126,37 @@ def run(kind: str, given: dict[str, str], points: list[Point]) -> list[float]:
     """A detector's scores for every row, as `spanwatch score` computes them."""
     params = params_for(kind, given, points)
     return [0.0 if s is None else s for s in run_online(kind, params, points)]
+
+
+def suppress_repeats(scores: list[float], n: int) -> list[float]:
+    """Each score if it passes every score of the `n` rows before it, else 0.
+
+    >>> suppress_repeats([0.2, 0.9, 0.5, 0.95, 0.1, 0.0, 0.3], 2)
+    [0.2, 0.9, 0.0, 0.95, 0.0, 0.0, 0.3]
+    """
+    return [
+        s if all(s > r for r in scores[max(0, i - n) : i]) else 0.0 for i, s in enumerate(scores)
+    ]
+
+
+def likelihood_of(scores: list[float]) -> list[float]:
+    """The anomaly likelihood of each score among the scores before it (higher: more unusual)."""
+    model, out = AnomalyLikelihood(LikelihoodParams(direction="up")), []
+    for i, s in enumerate(scores):
+        out.append(model.score_one(s, float(i)))
+        model.learn_one(s, float(i))
+    return out
+
+
+def run_default(detector_id: str, path: Path) -> list[float]:
+    """A default detector's scores for every row of the CSV at `path`, written by `spanwatch
+    score --detector ID` (an empty score, a row it could not use, reads as 0)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out, report = Path(tmp) / "scores.csv", io.StringIO()
+        if score(str(path), detector_id, {}, str(out), report) != 0:
+            raise SystemExit(f"{path}: {report.getvalue().strip()}")
+        with out.open(newline="", encoding="utf-8") as f:
+            return [float(row["anomaly_score"] or 0.0) for row in csv.DictReader(f)]
 
 
 def loudest_votes(kind: str, given: dict[str, str], points: list[Point]) -> list[str] | None:
@@ -180,6 +225,12 @@ def main() -> int:
     parser.add_argument("--param", action="append", default=[], metavar="KIND:K=V")
     parser.add_argument("--show", action="store_true", help="per series: windows caught")
     parser.add_argument(
+        "--likelihood", action="store_true", help="also score each detector's likelihood"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=0, help="also score each detector with repeats suppressed"
+    )
+    parser.add_argument(
         "--explain", action="store_true", help="per series: where a voting detector loses points"
     )
     args = parser.parse_args()
@@ -202,13 +253,23 @@ def main() -> int:
         runs[BASELINE].append(Series(rel, windowed_gaussian(points), rows))
         runs[NULL].append(Series(rel, [0.0] * len(points), rows))
         for kind in kinds:
-            runs[kind].append(Series(rel, run(kind, given[kind], points), rows))
+            if kind in ESTIMATORS:
+                scores = run(kind, given[kind], points)
+            else:
+                scores = run_default(kind, Path(args.data) / rel)
+            runs[kind].append(Series(rel, scores, rows))
+            if args.repeats and kind != "ensemble":
+                kept = suppress_repeats(scores, args.repeats)
+                runs[f"{kind}+repeats"].append(Series(rel, kept, rows))
+            if args.likelihood and kind != "ensemble":
+                runs[f"{kind}+likelihood"].append(Series(rel, likelihood_of(scores), rows))
     n_rows = sum(len(p) for _, p, _ in corpus)
     n_windows = sum(len(s.windows) for s in runs[BASELINE])
     print(f"{len(corpus)} series, {n_rows} rows, {n_windows} anomaly windows\n")
-    report(runs, (*kinds, BASELINE, NULL), args.show)
+    derived = [f"{k}+{d}" for k in kinds for d in ("repeats", "likelihood") if f"{k}+{d}" in runs]
+    report(runs, (*kinds, *derived, BASELINE, NULL), args.show)
     if args.explain:
-        for kind in kinds:
+        for kind in (k for k in kinds if k in ESTIMATORS):
             threshold = score_corpus(runs[kind], "standard").threshold
             for (rel, points, _), series in zip(corpus, runs[kind], strict=True):
                 votes = loudest_votes(kind, given[kind], points)
@@ -222,12 +283,17 @@ def main() -> int:
 
 def report(runs: dict[str, list[Series]], names: tuple[str, ...], show: bool) -> None:
     """Per detector the three profiles' scores (and, with `show`, each series' windows)."""
-    print(f"{'detector':16}" + "".join(f"{p:>15}" for p in PROFILES) + "   standard: caught/false")
+    width = max(16, *(len(n) + 1 for n in names))
+    print(
+        f"{'detector':{width}}"
+        + "".join(f"{p:>15}" for p in PROFILES)
+        + "   standard: caught/false"
+    )
     for name in names:
         results = [score_corpus(runs[name], p) for p in PROFILES]
         std = results[0]
         print(
-            f"{name:16}"
+            f"{name:{width}}"
             + "".join(f"{r.score:15.1f}" for r in results)
             + f"   {std.caught}/{std.caught + std.missed} windows, {std.false_alarms} false"
             + f" (threshold {std.threshold:.4g})"

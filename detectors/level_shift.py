@@ -9,7 +9,10 @@ step of six standard deviations stands about ten of the mean's spreads out by it
 point. Autocorrelated noise wanders in runs and its short means spread wider, so that spread
 is learned, not assumed: the exponentially weighted root mean square of the mean over about
 `memory` points, on each side of zero apart (the means of a skewed metric, counts of rare
-events, stray further on its long side), never below the white-noise value.
+events, stray further on its long side), never below the white-noise value. Each square is
+winsorised at three spreads (`detectors.robust_scale`): unclipped, a spike of 50 standard
+deviations (three means of about 17) more than doubled the spread for hundreds of points,
+and a step of six standard deviations that followed it was missed one time in two.
 
 The vote speaks only when every averaged value lies at least half the mean out on the mean's
 side: a spike among ordinary values is the single point's business, and a step is judged
@@ -30,8 +33,10 @@ from collections import deque
 from statistics import NormalDist
 
 from detectors.quiet_period import QuietPeriod
+from detectors.robust_scale import capped, variance
 from detectors.scoring import directed
 
+WARMUP = 30  # points learned before the mean's squares are winsorised
 MARGIN = 1.0  # z by which the mean must pass its quiet period's largest to count in full
 RATIO = 1.4  # ... and the share of it (the largest of large z's spreads with their size)
 _SQRT2 = math.sqrt(2.0)
@@ -97,7 +102,7 @@ class LevelShift:
         """The learned spread of the mean on the side of `side`'s sign, never below its
         white-noise value."""
         white = 1.0 / math.sqrt(self.points)
-        return max(math.sqrt(self.square[side < 0.0]), white)
+        return max(math.sqrt(variance(self.square[side < 0.0])), white)
 
     def z(self, u: float, direction: str) -> float:
         """The directed mean of the last values with `u`, in spreads of the mean, when each
@@ -143,7 +148,10 @@ class LevelShift:
         # each side sees about half the points: its rate is that of half the memory
         alpha = max(2.0 / (self.n + 1), 2.0 / self.memory)
         side = 1 if m < 0.0 else 0
-        self.square[side] += alpha * (m * m - self.square[side])
+        # winsorised once the spread has been learned a little: one spike among the values
+        # (three means far out) adds what a mean of three spreads adds, whatever its size
+        m2 = m * m if self.n <= WARMUP + self.points else capped(m * m, self.spread(m) ** 2)
+        self.square[side] += alpha * (m2 - self.square[side])
         self.recent.append(u)
 
     def spawn(self) -> LevelShift:
