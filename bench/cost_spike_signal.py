@@ -12,9 +12,13 @@ quarter of an hour separates the two:
 - cost per call: that spend over their calls in it (a pricier model, larger contexts);
 - output per call: their output tokens per call in it (longer answers);
 - spend & cost per call, spend & output per call: the smaller of the two ratios, so a window
-  must depart on both.
+  must depart on both;
+- spend CUSUM: sequential evidence, a one-sided CUSUM of the person's log spend per 5-minute
+  step in units of their own spread (mean and deviation of their ordinary active steps), less
+  an allowance of half a deviation a step, restarting after an idle step. A surge that lasts
+  should accumulate faster than a heavy session, if its steps depart further.
 
-Every figure is a ratio to the person's own largest value over their ordinary windows so far
+Every figure but the CUSUM (itself in the person's units) is a ratio to the person's own largest value over their ordinary windows so far
 (windows of 15 minutes ending every 5 minutes; a window needs 3 calls for the per-call
 figures), counted once the person has `--settle` ordinary windows: a newcomer is not judged.
 Ordinary windows are those that do not come within an hour of any injected incident naming
@@ -50,7 +54,16 @@ PER_CALL_MIN = 3  # calls a window needs for the per-call figures
 FIRST = (600.0, 900.0)  # the window judged "within 15 minutes" closes in this part of a surge
 FOLLOW = 4 * 3600.0  # how long into a surge its first pass is looked for (at most its end)
 SURGE_KINDS = ("cost_spike",)
-SIGNALS = ("spend", "cost per call", "output per call", "spend & cost/call", "spend & output/call")
+SIGNALS = (
+    "spend",
+    "cost per call",
+    "output per call",
+    "spend & cost/call",
+    "spend & output/call",
+    "spend CUSUM",
+)
+ALLOWANCE = 0.5  # the CUSUM's allowance a step, in the person's deviations
+SPREAD_FLOOR = 0.1  # the least deviation of a person's log spend per step
 
 Call = tuple[float, float, float]  # time, cost, output tokens
 
@@ -62,6 +75,29 @@ class Person:
     steps: dict[int, list[Call]] = field(default_factory=lambda: defaultdict(list))
     top: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     ordinary: int = 0  # ordinary windows seen
+    logs: tuple[int, float, float] = (0, 0.0, 0.0)  # active ordinary steps: count, mean, M2
+    cusum: float = 0.0
+
+    def step(self, spend: float) -> float:
+        """The CUSUM after a step of `spend` (0: an idle step, which restarts it)."""
+        n, mean, m2 = self.logs
+        if spend <= 0.0 or n < 2:
+            self.cusum = 0.0
+            return 0.0
+        spread = max(SPREAD_FLOOR, math.sqrt(m2 / (n - 1)))
+        self.cusum = max(0.0, self.cusum + (math.log(spend) - mean) / spread - ALLOWANCE)
+        return self.cusum
+
+    def learn_step(self, spend: float) -> None:
+        """Welford's update of the mean and spread of the person's log spend per active step."""
+        if spend <= 0.0:
+            return
+        n, mean, m2 = self.logs
+        x = math.log(spend)
+        n += 1
+        delta = x - mean
+        mean += delta / n
+        self.logs = (n, mean, m2 + delta * (x - mean))
 
 
 def figures(calls: list[Call]) -> dict[str, float]:
@@ -123,17 +159,20 @@ def walk(people: dict[str, Person], surges: list[dict], near: dict, settle: int)
             continue
         end = (k + 1) * STEP
         now = figures(calls)
+        spend = sum(c for _, c, _ in person.steps.get(k, ()))
+        seen = {**ratios(now, person.top), "spend CUSUM": person.step(spend)}
         start = starts.get(user)
         if start is not None and start < end <= ends[user]:
             if judged.setdefault(user, person.ordinary >= settle):
-                during[user].append((end - start, ratios(now, person.top)))
+                during[user].append((end - start, seen))
             continue
         if any(a <= end and end - SPAN * STEP <= b for a, b in near.get(user, ())):
             continue
         if person.ordinary >= settle:
-            for name, value in ratios(now, person.top).items():
+            for name, value in seen.items():
                 ordinary[name].append(value)
         person.ordinary += 1
+        person.learn_step(spend)
         for name, value in now.items():
             person.top[name] = max(person.top[name], value)
     return ordinary, during, starts

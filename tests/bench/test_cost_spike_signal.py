@@ -1,11 +1,12 @@
 """The cost surge signal bench: a person's ordinary heavy sessions and long answers each depart
-on one figure only, a surge of long, expensive calls on both; a newcomer's surge is not judged;
-and it reads a simulated history end to end."""
+on one figure only, a surge of long, expensive calls on both, and its CUSUM climbs every step;
+a newcomer's surge is not judged; and it reads a simulated history end to end."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 from bench.cost_spike_signal import SIGNALS, STEP, Person, main, walk
@@ -69,6 +70,10 @@ def test_ordinary_sessions_depart_on_one_figure_a_surge_on_both():
     assert min(r["output per call"] for r in early) > 2.5  # three times the long answers'
     assert min(r["spend & output/call"] for r in early) > 1.9
     assert min(r["cost per call"] for r in early) > 2.5
+    # the CUSUM accumulates with every step of the surge, and heavy sessions accumulate too
+    cusum = [r["spend CUSUM"] for _age, r in during["a@x"][:6]]
+    assert all(a < b for a, b in pairwise(cusum)) and cusum[0] > 0
+    assert 0 < max(ordinary["spend CUSUM"]) < cusum[-1]
 
 
 def test_a_newcomers_surge_is_not_judged():
