@@ -27,6 +27,11 @@ class NewValueParams:
     `min_new`: how many new values one window must hold to be news. One new repository is
     a person's ordinary day; a handful in an hour, each new to them, is a walk through
     the organisation's code.
+    `span`: how many steps (of `step` seconds, the interval) a key's news counts towards
+    `min_new`: the values new to it in this window and those that were new to it in the
+    windows of the `span - 1` steps before. A sliding hour of 15-minute steps judges a walk
+    through new values a quarter of an hour after it starts, not when a tumbling hour closes
+    (by when the values are an hour old), and one that straddles two hours is seen whole.
     `hold` (with `scope: everyone`): how long the news of a person with no history of their
     own (their first calls ever) waits for others to take the value up. Several people
     starting in a new geography within the hold is the organisation adopting it (a team's
@@ -54,6 +59,8 @@ class NewValueParams:
     generalize: str = "value"
     scope: str = "key"
     min_new: int = 1
+    span: int = 1
+    step: float = 300.0
     hold: float = 3600.0
     adopted_by: int = ADOPTED_BY
     within: str = "anywhere"
@@ -128,7 +135,7 @@ class NewValue(WindowModel):
     (0.0, 1.0)
     """
 
-    __slots__ = ("born", "held", "own", "p", "seen", "t0", "warm_at")
+    __slots__ = ("born", "held", "news", "own", "p", "seen", "t0", "warm_at")
     Params = NewValueParams
 
     def __init__(self, params: NewValueParams | None = None) -> None:
@@ -144,6 +151,8 @@ class NewValue(WindowModel):
         self.own: dict[str, None] | None = None
         # (warmup, when it is over) for `warm_on: weekdays`, computed once
         self.warm_at: tuple[float, float] | None = None
+        # with `span` > 1: (window start, values judged new to the key) of its last windows
+        self.news: list[tuple[float, tuple[str, ...]]] = []
 
     __setstate__ = restore_slots  # saved before `born` existed: judged by its own history
 
@@ -187,11 +196,33 @@ class NewValue(WindowModel):
     def new_values(self, values: Iterable[str]) -> list[str]:
         return sorted(v for v in set(values) if self.norm(v) not in self.seen)
 
+    def recent_news(self, t: float) -> list[str]:
+        """The values judged new to the key in its windows of the `span - 1` steps before t."""
+        horizon = (self.p.span - 0.5) * self.p.step
+        return [v for start, vs in self.news if 0.0 < t - start <= horizon for v in vs]
+
+    def news_at(self, values: Iterable[str], t: float) -> list[str]:
+        """The window's new values with those of the key's windows of the last `span` steps."""
+        fresh = self.new_values(values)
+        if self.p.span <= 1:
+            return fresh
+        return sorted(set(fresh).union(self.recent_news(t)))
+
     def score_one(self, values: Iterable[str], t: float, n: int = 0) -> float:
-        return 1.0 if len(self.new_values(values)) >= max(self.p.min_new, 1) else 0.0
+        return 1.0 if len(self.news_at(values, t)) >= max(self.p.min_new, 1) else 0.0
 
     def describe(self, values: Iterable[str], t: float, n: int = 0) -> dict[str, Any]:
-        return {"new_values": self.new_values(values), "known_values": len(self.seen)}
+        return {"new_values": self.news_at(values, t), "known_values": len(self.seen)}
+
+    def remember_news(self, news: Iterable[str], t: float) -> None:
+        """Keep what a window judged new to the key for the windows of the next steps (with
+        `span` > 1), at most `max_values` values."""
+        if self.p.span <= 1:
+            return
+        horizon = (self.p.span - 0.5) * self.p.step
+        kept = [(s, vs) for s, vs in self.news if 0.0 <= t - s < horizon]
+        fresh = tuple(self.new_values(news))[: self.p.max_values]
+        self.news = [*kept, (t, fresh)] if fresh else kept
 
     def learn_one(self, values: Iterable[str], t: float, n: int = 0) -> None:
         if self.t0 is None:
@@ -262,7 +293,10 @@ class NewValue(WindowModel):
         if root is not None and self.is_young(t, warmup):
             several = self.p.min_new > 1
             if not (several and parent is not None and parent.is_warm(t, warmup)):
-                return root.new_values(x)
+                news = root.new_values(x)
+                self.remember_news(news, t)
+                return news
+        self.remember_news(x, t)
         return x
 
     def within_known_geography(
