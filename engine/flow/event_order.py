@@ -50,7 +50,8 @@ class EventOrder:
         self.tick = tick
         self.heartbeat = heartbeat
         self.max_quiet = max_quiet
-        self.heap: list[tuple[float, int, Any]] = []
+        # (time, place, item): the place breaks ties, a number (replay) or (sender, number) (live)
+        self.heap: list[tuple[float, Any, Any]] = []
         self.last_boundary: float | None = None
         self.last_nonempty: float = -math.inf
         self.index = 0
@@ -61,7 +62,7 @@ class EventOrder:
         """Every item before this time has gone out (the last epoch's watermark)."""
         return -math.inf if self.last_boundary is None else self.last_boundary
 
-    def push(self, t: float, seq: int, item: Any) -> None:
+    def push(self, t: float, seq: Any, item: Any) -> None:
         heapq.heappush(self.heap, (t, seq, item))
 
     def release(self, watermark: float) -> list[Epoch]:

@@ -97,6 +97,8 @@ class RunSetup:
     ) -> None:
         self.config = config
         self.quarantine = quarantine if quarantine is not None else Quarantine()
+        # live: senders known before they send (Kafka partitions), which the watermark waits for
+        self.expected_sources: list[str] = []
         self.aliases = AliasTable(config.aliases, models=config.models.catalog())
         self.rule_paths = rule_paths(config, rules)
         self.detectors = DetectorSet.from_config(config.detectors)

@@ -18,6 +18,7 @@ Every step that works item by item takes its items through the run's quarantine
 from __future__ import annotations
 
 import copy
+import heapq
 import math
 import pickle
 from collections import Counter, deque
@@ -158,6 +159,8 @@ class Waiting:
     source: str
     time: float
     blob: bytes | None
+    # its sender's own watermark when it arrived: windows closed by it never take the event
+    limit: float = -math.inf
 
 
 class OrderState:
@@ -197,6 +200,7 @@ class OrderState:
         )
         self.shard_watermark = -math.inf  # what the keyed shards have been advanced to
         self.seq = 0
+        self.sender_keyed = True  # live: waiting events are placed by (sender, number)
         self.stats = RunStats()
         self.held_bytes = 0  # pickled bytes of the waiting items kept in memory
         self.memory = setup.config.live.waiting_memory_bytes
@@ -208,7 +212,7 @@ class OrderState:
         if heap and any(isinstance(w, Waiting) and w.ref is not None for _, _, w in heap):
             order = copy.copy(self.order)
             order.heap = [
-                (t, seq, Waiting(w.ref, w.source, w.time, None))
+                (t, seq, Waiting(w.ref, w.source, w.time, None, _limit(w)))
                 if isinstance(w, Waiting) and w.ref is not None
                 else (t, seq, w)
                 for t, seq, w in heap
@@ -236,14 +240,7 @@ class OrderState:
             watermark = self.frontier.watermark()
             now = math.nan
         else:
-            assert batch.clock is not None
-            # Several partitions (a cluster's processes) tick on clocks of their own: the
-            # stage's clock never goes back, so neither do the incidents' times.
-            now = self.clock = max(batch.clock, getattr(self, "clock", -math.inf))
-            for _ in setup.quarantine.each("order", batch.items, lambda t: self._wait(t, now)):
-                pass
-            clocks.forget_idle(now)
-            watermark = clocks.watermark(now)
+            now, watermark = self._take_live(setup, batch, clocks)
         out: list[Addressed] = []
         released: list[EpochMsg] = []
         for epoch in order.release(watermark):
@@ -257,6 +254,32 @@ class OrderState:
             tick = Tick(now, batch.hits, batch.controls, released, health)
             out.append(Addressed(INCIDENTS, tick))
         return out
+
+    def _take_live(
+        self, setup: RunSetup, batch: ToOrder, clocks: SourceClocks
+    ) -> tuple[float, float]:
+        """Live: a partition's chunk into the order; the stage's clock and the watermark."""
+        assert batch.clock is not None
+        # Several partitions (a cluster's processes) tick on clocks of their own: the
+        # stage's clock never goes back, so neither do the incidents' times.
+        now = self.clock = max(batch.clock, getattr(self, "clock", -math.inf))
+        self._sender_keyed()
+        for source in setup.expected_sources:
+            clocks.expect(source, now)
+        for _ in setup.quarantine.each("order", batch.items, lambda t: self._wait(t, now)):
+            pass
+        clocks.forget_idle(now)
+        return now, clocks.watermark(now)
+
+    def _sender_keyed(self) -> None:
+        """Waiting events snapshotted by an older shape, under an arrival number, sort before
+        those placed by (sender, number)."""
+        if getattr(self, "sender_keyed", False):
+            return
+        heap = self.order.heap
+        heap[:] = [(t, ("", seq) if isinstance(seq, int) else seq, w) for t, seq, w in heap]
+        heapq.heapify(heap)
+        self.sender_keyed = True
 
     def _push_sorted(self, batch: ToOrder) -> None:
         """Replay: a partition's chunk, and the times of its events that went straight to their
@@ -274,37 +297,45 @@ class OrderState:
         self.frontier.advance(batch.partition, high, batch.done)
 
     def _wait(self, timed: Timed, now: float) -> None:
-        """Live: one event into the order, kept pickled while the memory budget allows."""
+        """Live: one event into the order, kept pickled while the memory budget allows.
+
+        Its place depends on its sender's stream alone, never on how the senders' events
+        interleaved on the way here (which differs with the number of processes, and after a
+        recovery): ties break by (sender, its number among the sender's), and an event behind
+        its sender's own watermark waits at that watermark, where it counts only in the
+        windows that watermark has not closed (see `_split`).
+        """
         assert self.clocks is not None
-        self.seq += 1  # live: arrival order breaks ties
+        own, number = self.clocks.arrive(timed.source, timed.time, now)
         blob: bytes | None = None
         if timed.ref is None or self.held_bytes < self.memory:
             blob = pickle.dumps(timed.payload, PICKLE)
             self.held_bytes += len(blob)
-        self.order.push(timed.time, self.seq, Waiting(timed.ref, timed.source, timed.time, blob))
-        self.clocks.arrive(timed.source, timed.time, now)
+        waiting = Waiting(timed.ref, timed.source, timed.time, blob, own)
+        self.order.push(max(timed.time, own), (timed.source, number), waiting)
 
     def _released(
         self, setup: RunSetup, epoch: Epoch, recall: Recall | None
-    ) -> list[tuple[float, str, Any]]:
-        """(time, source, payload) of an epoch's items: unpickled, or recalled from the log."""
+    ) -> list[tuple[float, str, Any, float]]:
+        """(time, source, payload, its sender's watermark on arrival) of an epoch's items:
+        unpickled, or recalled from the log."""
         missing = [
             w.ref
             for w in epoch.items
             if isinstance(w, Waiting) and w.ref is not None and w.blob is None
         ]
         found = recall(missing) if missing and recall is not None else {}
-        out: list[tuple[float, str, Any]] = []
+        out: list[tuple[float, str, Any, float]] = []
         for item in epoch.items:
             if item is None:  # replay: an event whose inputs went straight to their shards
                 continue
             if not isinstance(item, Waiting):
-                out.append((item.time, item.source, item.payload))
+                out.append((item.time, item.source, item.payload, -math.inf))
                 continue
             if item.blob is not None:
                 self.held_bytes -= len(item.blob)
                 # our own bytes, pickled by this stage (or restored with its snapshot)
-                out.append((item.time, item.source, load_state(item.blob)))
+                out.append((item.time, item.source, load_state(item.blob), _limit(item)))
                 continue
             ok, windowed = setup.quarantine.run(
                 "order",
@@ -312,7 +343,7 @@ class OrderState:
                 partial(_recalled_windows, setup, found, cast(Ref, item.ref)),
             )
             if ok and windowed is not None:
-                out.append((item.time, item.source, Matched([], windowed)))
+                out.append((item.time, item.source, Matched([], windowed), _limit(item)))
         return out
 
     def _split(
@@ -322,15 +353,16 @@ class OrderState:
         each windowed input to its shard (unless every window it could join has closed)."""
         routed: dict[str, list[Any]] = {dest: [] for dest in setup.dests}
         closed_at = self.shard_watermark
-        for t, source, payload in self._released(setup, epoch, recall):
+        for t, source, payload, own in self._released(setup, epoch, recall):
             if not isinstance(payload, Matched):
                 routed[INCIDENTS].append(payload)  # a control event (replay)
                 continue
             routed[INCIDENTS].extend(payload.hits)
-            behind = t < closed_at
+            limit = max(closed_at, own)
+            behind = t < limit
             lost = False
             for dest, item in payload.windowed:
-                if behind and setup.window_closed(item, closed_at):
+                if behind and setup.window_closed(item, limit):
                     lost = True
                     continue
                 routed[dest].append(item)
@@ -345,6 +377,11 @@ class OrderState:
             msg = EpochMsg(ORDER, epoch.index, epoch.watermark, items, epoch.final, extra)
             out.append(Addressed(dest, msg))
         return out
+
+
+def _limit(waiting: Waiting) -> float:
+    """A waiting event's sender watermark on arrival (none in snapshots of an older shape)."""
+    return getattr(waiting, "limit", -math.inf)
 
 
 def _recalled_windows(

@@ -54,6 +54,11 @@ def owned_partitions(
     ]
 
 
+def sender_name(topic: str, partition: int) -> str:
+    """A partition's name as a sender of events (for the watermarks and `/healthz`)."""
+    return f"kafka={topic}[{partition}]"
+
+
 class KafkaIntake:
     """A consumer thread feeding the inbox."""
 
@@ -77,6 +82,8 @@ class KafkaIntake:
         self.refused_events = 0
         self.taken_events = 0
         self.logged: dict[tuple[str, int], int] = {}  # last offset in the intake log
+        # set once the consumer knows its partitions (or gave up asking): see `expect`
+        self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kafka-intake", daemon=True)
 
     def start(self) -> None:
@@ -84,6 +91,7 @@ class KafkaIntake:
 
     def stop(self) -> None:
         self.stopped.set()
+        self.ready.set()
         self.thread.join(timeout=10)
 
     def _settings(self) -> dict[str, Any]:
@@ -142,8 +150,22 @@ class KafkaIntake:
         finally:
             consumer.close()
 
+    def expect(self, pairs: list[tuple[str, int]]) -> None:
+        """Tell the watermarks of partitions before their first message: the order stage then
+        waits for each (at most `stream.idle_timeout`) instead of closing windows on the
+        partitions read first, so which events count does not depend on which partition a
+        consumer, or a cluster's process, happened to read first."""
+        expected = self.intake.setup.expected_sources
+        for topic, partition in pairs:
+            name = sender_name(topic, partition)
+            if name not in expected:
+                expected.append(name)
+        self.ready.set()
+
     def _assigned(self, consumer: Any, partitions: list[Any], incremental: bool = False) -> None:
         """Each partition goes on after the last offset the intake log holds from it."""
+        if self.share is None:  # the group's share: the watermark waits for these
+            self.expect([(tp.topic, tp.partition) for tp in partitions])
         for tp in partitions:
             last = self.logged.get((tp.topic, tp.partition))
             if last is not None:
@@ -166,6 +188,8 @@ class KafkaIntake:
             log.warning("kafka: cannot list the topics' partitions: %s", exc)
             return
         counts = {t: len(listed[t].partitions) for t in topics if t in listed}
+        # every process's partitions: the order stage, on process 0, waits for them all
+        self.expect([(t, p) for t, count in sorted(counts.items()) for p in range(count)])
         held = {(tp.topic, tp.partition) for tp in consumer.assignment()}
         new = [pair for pair in owned_partitions(counts, *self.share) if pair not in held]
         if new:
@@ -186,7 +210,7 @@ class KafkaIntake:
         if isinstance(taken, str):
             return self._skip(consumer, message, taken)
         events, nbytes = taken
-        sender = f"kafka={topic}[{partition}]"
+        sender = sender_name(topic, partition)
         while events and not self._offer(events, sender, nbytes, (topic, partition, offset)):
             if self.stopped.wait(0.2) or self.inbox.closed:
                 return False
@@ -208,7 +232,7 @@ class KafkaIntake:
             return f"kafka message {where} skipped: {exc}"
         except Exception as exc:  # a decoder's fault: the message is skipped, not the consumer
             return f"kafka message {where} skipped: it cannot be decoded ({type(exc).__name__})"
-        events = self._screen(decoded, f"kafka={topic}[{partition}]", where)
+        events = self._screen(decoded, sender_name(topic, partition), where)
         nbytes = estimate_bytes(events, len(value))
         if not self.inbox.fits(len(events), nbytes):
             return f"kafka message {where} skipped: larger than the whole inbox"

@@ -67,6 +67,7 @@ RECOVERY_PARTITIONS = 1
 RESTART_BACKOFF = (1.0, 30.0)  # seconds before the dataflow is started again: first, at most
 STOP_RESERVE = 2.0  # seconds of the stop's grace kept for the steps after delivery
 REQUESTS_GRACE = 1  # seconds a server gives requests under way once it stops listening
+KAFKA_READY_SECONDS = 15.0  # the longest the dataflow waits for the Kafka partitions to be known
 
 
 class StartupError(Exception):
@@ -485,8 +486,20 @@ class LiveEngine:
         self.api.start()
         if self.kafka is not None:
             self.kafka.start()
+            self._await_kafka_partitions()
         if self.cloudwatch is not None:
             self.cloudwatch.start()
+
+    def _await_kafka_partitions(self) -> None:
+        """The dataflow starts once the order stage knows the Kafka partitions it waits for
+        (`KafkaIntake.expect`), or after `KAFKA_READY_SECONDS` without them."""
+        assert self.kafka is not None
+        if not self.kafka.ready.wait(KAFKA_READY_SECONDS):
+            log.warning(
+                "kafka: partitions not known after %g s; windows close on the partitions "
+                "read so far until each has sent",
+                KAFKA_READY_SECONDS,
+            )
 
     def _announce(self) -> None:
         """Where the engine listens, and what its configuration leaves off."""

@@ -69,8 +69,31 @@ class SourceClocks:
         self.warnings: list[str] = []
         self.last_health = -math.inf
 
-    def arrive(self, source: str, t: float, now: float) -> None:
-        """Count one event of `source` at event time `t`, arrived at wall time `now`."""
+    def expect(self, source: str, now: float) -> None:
+        """A sender known to exist before it sends (a Kafka partition): it holds the watermark
+        from now on, as a sender that went quiet does, for at most `idle_timeout`."""
+        if source not in self.clocks:
+            self._clock(source).seen = now
+
+    def arrive(self, source: str, t: float, now: float) -> tuple[float, int]:
+        """Count one event of `source` at event time `t`, arrived at wall time `now`.
+
+        Returns the sender's own watermark before this event (its clock less
+        `allowed_lateness`) and the event's number among the sender's: both depend on that
+        sender's stream alone, not on how other senders' events interleave with it.
+        """
+        clock = self._clock(source)
+        own = clock.high - self.allowed_lateness
+        clock.seen = max(clock.seen, now)
+        clock.events += 1
+        self.totals["events"] += 1
+        self._second(now)[0] += 1
+        clock.high = max(clock.high, min(t, now))
+        return own, clock.events
+
+    def _clock(self, source: str) -> SourceClock:
+        """The sender's clock, made most recently seen (the least recent is forgotten when
+        there are `max_sources`)."""
         clock = self.clocks.pop(source, None)
         if clock is None:
             clock = SourceClock()
@@ -78,11 +101,7 @@ class SourceClocks:
                 del self.clocks[next(iter(self.clocks))]
                 self.totals["sources_forgotten"] += 1
         self.clocks[source] = clock  # most recently seen goes last
-        clock.seen = max(clock.seen, now)
-        clock.events += 1
-        self.totals["events"] += 1
-        self._second(now)[0] += 1
-        clock.high = max(clock.high, min(t, now))
+        return clock
 
     def count_late(self, source: str, now: float) -> None:
         """An event of `source` came after a window it belonged to had closed."""
