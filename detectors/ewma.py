@@ -48,8 +48,8 @@ class EwmaParams:
     and the evidence's windows before it that may score (one person failing is not their
     team's outage, however many of the team's calls are theirs). And (binomial, with
     evidence) without the hits of the `min_subjects` - 1 subjects with the most of them, the
-    rest must still be improbable under the key's rate by `others_z` sampling sds: one
-    person's retry loop and a colleague's single failed call are not two people failing.
+    rest must still be improbable under the key's rate by `others_z` sampling sds (0: off):
+    one person's retry loop and a colleague's single failed call are not two people failing.
     """
 
     z: float = 4.0
@@ -67,7 +67,7 @@ class EwmaParams:
     min_delta: float = 0.0
     min_hits: int = 0
     min_subjects: int = 0
-    others_z: float = 3.0
+    others_z: float = 0.0
 
 
 class EwmaChart(WindowModel):
@@ -190,7 +190,9 @@ class EwmaChart(WindowModel):
         deflated by the key's usual spikes: those are mostly one person's, taken out here.
         Points that do not say their subjects' hits are left to the count of subjects."""
         p = self.p
-        if p.min_subjects <= 1 or names is None or not self._counts_evidence(n):
+        if p.others_z <= 0 or p.min_subjects <= 1 or names is None:
+            return True
+        if not self._counts_evidence(n):
             return True
         return self._others_z(x, n, t, names, counts) >= p.others_z
 

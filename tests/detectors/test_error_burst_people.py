@@ -16,16 +16,16 @@ from detectors.ewma import EwmaChart, EwmaParams
 STEP = 120.0
 
 
-def team_params() -> EwmaParams:
+def team_params(**extra: float) -> EwmaParams:
     spec = {d.id: d for d in default_detectors()}["error-rate-per-team"]
-    return EwmaParams(step=STEP, **spec.params)
+    return EwmaParams(step=STEP, **{**spec.params, **extra})
 
 
-def warmed(seed: int) -> tuple[EwmaChart, float]:
+def warmed(seed: int, **extra: float) -> tuple[EwmaChart, float]:
     """A team of a dozen people, twenty to thirty calls per two minutes, 1% failing, then
     four windows without a failure (so that no one else failed within the evidence's span:
     a second person failing there, even once, counts)."""
-    rng, m, t = random.Random(seed), EwmaChart(team_params()), 0.0
+    rng, m, t = random.Random(seed), EwmaChart(team_params(**extra)), 0.0
     for i in range(300):
         t += STEP
         n = rng.randint(20, 30)
@@ -111,8 +111,8 @@ def counted(m: EwmaChart, t: float, windows: list[dict[str, int]], n: int = 24) 
 @given(st.integers(0, 10_000), st.integers(2, 6), st.integers(0, 3))
 def test_one_persons_retry_loop_and_a_colleagues_single_failure_never_score(seed, windows, when):
     """Two people among the failures, but without the one failing most what is left is one
-    failed call, as the team fails any day: not the team's outage."""
-    m, t = warmed(seed)
+    failed call, as the team fails any day: not the team's outage (with `others_z`)."""
+    m, t = warmed(seed, others_z=3.0)
     plan = [{"p3": 12} for _ in range(windows)]
     plan[min(when, windows - 1)]["p7"] = 1
     assert max(counted(m, t, plan)) == 0.0
@@ -122,7 +122,7 @@ def test_one_persons_retry_loop_and_a_colleagues_single_failure_never_score(seed
 @given(st.integers(0, 10_000), st.integers(2, 5))
 def test_a_team_failing_beside_its_busiest_person_scores_within_two_windows(seed, others):
     """The busiest person fails most, yet the others' failures alone are improbable."""
-    m, t = warmed(seed)
+    m, t = warmed(seed, others_z=3.0)
     people = [f"p{i}" for i in range(1, others + 1)]
     window = {"p0": 6, **dict.fromkeys(people, 1)}
     assert max(counted(m, t, [window, window])) >= 0.5

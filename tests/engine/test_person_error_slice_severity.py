@@ -11,13 +11,16 @@ making most of their team's calls."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 
 from engine.timeutil import parse_time
 from tests.replay_cli import replay_opened
 
+DEFAULTS = Path(__file__).resolve().parents[2] / "detectors" / "defaults.yml"
 SATURDAY = parse_time("2025-03-01T00:00:00Z")
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
 OFFSET = 9.0  # hours east of UTC
@@ -64,12 +67,41 @@ def opened(tmp_path_factory) -> list[dict]:
     return replay_opened(tmp_path_factory.mktemp("person-slice"), map(orjson.dumps, events()))
 
 
-def test_a_persons_failures_named_by_the_slices_are_medium_and_page_no_one(opened):
+@pytest.fixture(scope="module")
+def opened_with_others_z(tmp_path_factory) -> list[dict]:
+    """The defaults with error-rate-per-team's `others_z: 3`, as a configuration file sets it
+    (a `detectors:` list replaces the default set, so it is the default list, one entry
+    changed)."""
+    tmp = tmp_path_factory.mktemp("person-slice-others-z")
+    spec = yaml.safe_load(DEFAULTS.read_text())
+    for entry in spec["detectors"]:
+        if entry["id"] == "error-rate-per-team":
+            entry["params"]["others_z"] = 3
+    config = tmp / "spanwatch.yml"
+    config.write_text(yaml.safe_dump({"detectors": spec["detectors"]}))
+    return replay_opened(tmp, map(orjson.dumps, events()), "--config", str(config))
+
+
+def during_burst(opened: list[dict]) -> list[dict]:
     start = at(*BURST)
-    during = [
+    return [
         i for i in opened
         if start - 5 * MINUTE <= parse_time(i["first_seen"]) <= start + LENGTH + 30 * MINUTE
     ]  # fmt: skip
+
+
+def test_a_persons_failures_named_by_the_slices_are_medium(opened):
+    during = during_burst(opened)
+    named = [(i["group"], i["severity"]) for i in during if i["rule_id"] == "slices-error-rate"]
+    assert named == [({"user": AGENT}, "medium")]
+    # the slices page no one; by default error-rate-per-team counts a colleague's usual failed
+    # call as a second person (the test below turns `others_z` on)
+    critical = {(i["rule_id"], str(i["group"])) for i in during if i["severity"] == "critical"}
+    assert critical <= {("error-rate-per-team", str({"team": "kiln"}))}
+
+
+def test_with_others_z_a_colleagues_usual_failure_makes_no_team_page(opened_with_others_z):
+    during = during_burst(opened_with_others_z)
     named = [(i["group"], i["severity"]) for i in during if i["rule_id"] == "slices-error-rate"]
     assert named == [({"user": AGENT}, "medium")]
     assert [(i["rule_id"], i["group"]) for i in during if i["severity"] == "critical"] == []
