@@ -11,8 +11,10 @@ times the engine counted that user's events. Afterwards:
   incidents have counted exactly the events of that user that the log holds (a request whose
   answer was lost to a kill may be in the log and is then counted, once, like any delivery);
 - no transition is in the incident log twice;
-- the webhook, which answered every call, got no notification key twice, except where a kill
-  came between its answer and the engine's record of it.
+- the webhook, which answered every call, got no notification key twice, except where the run
+  that sent it was killed before recording the answer (the webhook tells the runs apart by the
+  path each is given: a request written just before a kill can be read by the webhook after
+  the kill, so the moment it is read does not tell which run sent it).
 """
 
 from __future__ import annotations
@@ -61,11 +63,16 @@ RULES = Path(__file__).with_name("planted_rules.yml")
 
 
 class Hook:
-    """A webhook that answers every call 200 and notes when each notification key came."""
+    """A webhook that answers every call 200 and notes which engine run sent each key.
+
+    Each run of the engine is given its own path (`/hook/<run>`), so a call is attributed to
+    the run that sent it, however late the hook gets to read it: a request written just before
+    a kill may wait in the socket and be read after the kill, or after the next run started.
+    """
 
     def __init__(self) -> None:
         self.keys: Counter[str] = Counter()
-        self.calls: dict[str, list[float]] = {}
+        self.runs: dict[str, list[int]] = {}  # per key, the run of each call, in arrival order
         self.lock = threading.Lock()
         hook = self
 
@@ -75,7 +82,7 @@ class Hook:
                 with hook.lock:
                     key = self.headers["Idempotency-Key"]
                     hook.keys[key] += 1
-                    hook.calls.setdefault(key, []).append(time.monotonic())
+                    hook.runs.setdefault(key, []).append(int(self.path.rsplit("/", 1)[1]))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -86,9 +93,8 @@ class Hook:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+    def url(self, run: int) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook/{run}"
 
 
 def recorded_keys(state: Path) -> set[str]:
@@ -100,28 +106,44 @@ def recorded_keys(state: Path) -> set[str]:
         return {key for (key,) in db.execute("SELECT key FROM delivery_log")}
 
 
+def recorded_attempts(state: Path) -> dict[str, int]:
+    """Per recorded key, the attempts its delivery took (failed attempts carry over restarts)."""
+    with closing(sqlite3.connect(f"file:{state / 'delivery.sqlite'}?mode=ro", uri=True)) as db:
+        return dict(db.execute("SELECT key, attempts FROM delivery_log"))
+
+
 class Engine:
     def __init__(self, tmp: Path, hook: Hook) -> None:
+        self.hook = hook
         self.kills: list[float] = []
         self.recorded: list[set[str]] = []  # what the delivery log held after each kill
         self.otlp, self.api, self.grpc = free_port(), free_port(), free_port()
         self.state = tmp / "state"
         self.config = tmp / "spanwatch.yml"
+        self.log = tmp / "engine.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def run(self) -> int:
+        """The run now starting or alive: run n is ended by the n-th kill."""
+        return len(self.kills)
+
+    def write_config(self) -> None:
+        """The same configuration for every run, but for the webhook path naming the run."""
         self.config.write_text(
             f"state_dir: {self.state}\n"
             "stream: {allowed_lateness: 1, tick: 1, heartbeat: 5, idle_timeout: 2}\n"
             f'live: {{otlp_http: "127.0.0.1:{self.otlp}", api: "127.0.0.1:{self.api}", '
             f'otlp_grpc: "127.0.0.1:{self.grpc}", epoch_seconds: 0.3}}\n'
             "notifiers:\n  receivers:\n"
-            f'    - {{name: hook, type: webhook, url: "{hook.url}"}}\n'
+            f'    - {{name: hook, type: webhook, url: "{self.hook.url(self.run)}"}}\n'
             "incidents:\n  update_interval: 0s\n"  # every count shows in the incident log
             "  noise_budget: {enabled: false}\n"  # one incident per planted user, never folded
             '  route: {receiver: hook, group_by: ["..."], group_wait: 0s}\n'
         )
-        self.log = tmp / "engine.log"
-        self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
+        self.write_config()
         env = {**os.environ, "SPANWATCH_INGEST_TOKEN": INGEST_TOKEN}
         env["SPANWATCH_API_READ_TOKEN"] = READ_TOKEN
         self.proc = subprocess.Popen(
@@ -133,6 +155,7 @@ class Engine:
         wait_until_healthy(f"http://127.0.0.1:{self.api}", self.log, poll=0.05, proc=self.proc)
 
     def kill(self) -> None:
+        """SIGKILL the run, then note what its delivery log held (nothing writes it now)."""
         assert self.proc is not None
         self.kills.append(time.monotonic())
         self.proc.send_signal(signal.SIGKILL)
@@ -307,18 +330,23 @@ def test_sigkills_at_random_moments_lose_nothing_answered_and_repeat_nothing(tmp
     opened = Counter(line["incident"]["id"] for line in lines if line["type"] == "incident.opened")
     assert not [i for i, n in opened.items() if n > 1]
     assert hook.keys
-    # A key comes again only when the engine died after the hook answered and before it
-    # recorded that answer (the one at-least-once edge, which the key lets a receiver drop):
-    # a kill between the two calls, after which the delivery log did not hold the key.
+    # A key comes again only when the run that sent it was killed before it recorded the
+    # answer (the one at-least-once edge, which the key lets a receiver drop): a later run sent
+    # it again, and no delivery log left by the kills in between held it. Within one run, a key
+    # comes again only as the retry of an attempt the engine counted as failed (the hook answers
+    # every call, so only a client-side timeout can fail one): never more than it recorded.
+    attempts = recorded_attempts(engine.state)
     repeats = [
-        (key, calls)
-        for key, calls in hook.calls.items()
-        for first, again in pairwise(calls)
-        if not any(
-            first <= killed <= again and key not in recorded
-            for killed, recorded in zip(engine.kills, engine.recorded, strict=True)
+        (key, runs)
+        for key, runs in hook.runs.items()
+        if any(
+            any(key in engine.recorded[k] for k in range(first, again))
+            for first, again in pairwise(sorted(runs))
         )
+        or len(runs) - len(set(runs)) > attempts.get(key, 0) - 1
     ]
-    assert not repeats, f"notified twice with no crash between answer and record: {repeats}"
+    assert not repeats, (
+        f"notified again with neither a kill before its record nor a failed try: {repeats}"
+    )
     # (a kill may come before a restart's first snapshot, or before its replay is through)
     assert log_text.count("recovery: resumed from a snapshot") >= 1, log_text[-3000:]
