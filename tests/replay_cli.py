@@ -9,10 +9,12 @@ from pathlib import Path
 
 import orjson
 
+from engine.timeutil import parse_time
 
-def replay_opened(tmp: Path, lines: Iterable[bytes], *options: str) -> list[dict]:
-    """The incidents a replay of these JSON lines opens, in the log's order (the history,
-    the incident log and the state folder all in `tmp`)."""
+
+def replay_rows(tmp: Path, lines: Iterable[bytes], *options: str) -> list[dict]:
+    """The incident log's rows after a replay of these JSON lines (the history, the incident
+    log and the state folder all in `tmp`)."""
     history, log = tmp / "history.jsonl", tmp / "incidents.jsonl"
     history.write_bytes(b"".join(line + b"\n" for line in lines))
     done = subprocess.run(
@@ -20,5 +22,17 @@ def replay_opened(tmp: Path, lines: Iterable[bytes], *options: str) -> list[dict
         capture_output=True, text=True, timeout=300, cwd=tmp,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    rows = [orjson.loads(x) for x in log.read_bytes().splitlines()]
-    return [r["incident"] for r in rows if r["type"] == "incident.opened"]
+    return [orjson.loads(x) for x in log.read_bytes().splitlines()]
+
+
+def replay_opened(tmp: Path, lines: Iterable[bytes], *options: str) -> list[dict]:
+    """The incidents a replay of these JSON lines opens, in the log's order."""
+    return [
+        r["incident"] for r in replay_rows(tmp, lines, *options) if r["type"] == "incident.opened"
+    ]
+
+
+def replay_opened_at(tmp: Path, lines: Iterable[bytes], *options: str) -> list[tuple[float, dict]]:
+    """The incidents a replay opens, each with the event time it was opened at."""
+    rows = replay_rows(tmp, lines, *options)
+    return [(parse_time(r["at"]), r["incident"]) for r in rows if r["type"] == "incident.opened"]

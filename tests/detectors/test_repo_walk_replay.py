@@ -16,13 +16,12 @@ end of the 15-minute window that holds it); the slow taker is none.
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 
 import orjson
 import pytest
 
 from engine.timeutil import parse_time
+from tests.replay_cli import replay_opened_at
 
 TUESDAY = parse_time("2026-03-03T00:00:00Z")
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
@@ -76,16 +75,8 @@ def organisation() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory) -> list[tuple[float, dict]]:
-    tmp = tmp_path_factory.mktemp("repo-walk")
-    history, log = tmp / "history.jsonl", tmp / "incidents.jsonl"
-    history.write_bytes(b"\n".join(orjson.dumps(e) for e in organisation()) + b"\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(log)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    rows = [orjson.loads(x) for x in log.read_bytes().splitlines()]
-    return [(parse_time(r["at"]), r["incident"]) for r in rows if r["type"] == "incident.opened"]
+    lines = (orjson.dumps(e) for e in organisation())  # one person after another
+    return replay_opened_at(tmp_path_factory.mktemp("repo-walk"), lines)
 
 
 def test_no_clock_hour_holds_five_of_the_walks_repositories():

@@ -11,13 +11,12 @@ The first two are one incident each; the models are no news."""
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 
 import orjson
 import pytest
 
 from engine.timeutil import parse_time
+from tests.replay_cli import replay_opened_at
 
 SATURDAY = parse_time("2025-11-01T00:00:00Z")
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
@@ -89,17 +88,8 @@ def organisation() -> list[list[dict]]:
 
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory) -> list[tuple[float, dict]]:
-    tmp = tmp_path_factory.mktemp("first-week")
-    history, log = tmp / "history.jsonl", tmp / "incidents.jsonl"
-    lines = [orjson.dumps(e) for s in organisation() for e in s]  # one session after another
-    history.write_bytes(b"\n".join(lines) + b"\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(log)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    rows = [orjson.loads(x) for x in log.read_bytes().splitlines()]
-    return [(parse_time(r["at"]), r["incident"]) for r in rows if r["type"] == "incident.opened"]
+    lines = (orjson.dumps(e) for s in organisation() for e in s)  # one session after another
+    return replay_opened_at(tmp_path_factory.mktemp("first-week"), lines)
 
 
 def test_one_persons_walk_through_other_teams_repositories_is_one_incident(opened):
