@@ -191,10 +191,8 @@ class EwmaChart(WindowModel):
         Points that do not say their subjects' hits are left to the count of subjects."""
         p = self.p
         if p.others_z <= 0 or p.min_subjects <= 1 or names is None:
-            return True
-        if not self._counts_evidence(n):
-            return True
-        return self._others_z(x, n, t, names, counts) >= p.others_z
+            return True  # off, or nothing to take out
+        return not self._counts_evidence(n) or self._others_z(x, n, t, names, counts) >= p.others_z
 
     def _others_z(
         self, x: float, n: int, t: float, names: tuple[str, ...], counts: Counts

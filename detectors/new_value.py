@@ -196,9 +196,14 @@ class NewValue(WindowModel):
     def new_values(self, values: Iterable[str]) -> list[str]:
         return sorted(v for v in set(values) if self.norm(v) not in self.seen)
 
+    def news_horizon(self) -> float:
+        """How far back a window's news counts: the `span - 1` steps before it (half a step
+        of slack for windows that close a little off their step)."""
+        return (self.p.span - 0.5) * self.p.step
+
     def recent_news(self, t: float) -> list[str]:
         """The values judged new to the key in its windows of the `span - 1` steps before t."""
-        horizon = (self.p.span - 0.5) * self.p.step
+        horizon = self.news_horizon()
         return [v for start, vs in self.news if 0.0 < t - start <= horizon for v in vs]
 
     def news_at(self, values: Iterable[str], t: float) -> list[str]:
@@ -219,7 +224,7 @@ class NewValue(WindowModel):
         `span` > 1), at most `max_values` values."""
         if self.p.span <= 1:
             return
-        horizon = (self.p.span - 0.5) * self.p.step
+        horizon = self.news_horizon()
         kept = [(s, vs) for s, vs in self.news if 0.0 <= t - s < horizon]
         fresh = tuple(self.new_values(news))[: self.p.max_values]
         self.news = [*kept, (t, fresh)] if fresh else kept
