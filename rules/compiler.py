@@ -66,32 +66,29 @@ def _safe(test: Callable[[str], bool], text: str) -> bool:
 
 
 _NO_CAPTURE = quiet_options(never_capture=True)  # a yes/no answer needs no groups: RE2's DFA
-_ANCHORS = getattr(re2, "_Anchor", None)  # google-re2's RE2::Anchor values
 
 
 def re2_test(pattern: str, whole: bool = False) -> Callable[[str], bool]:
     """Whether RE2 `search`es the pattern in a text (`fullmatch`es it, with `whole`).
 
     google-re2's `search` wraps every call in a generator and a match object, which costs
-    about as much as the match itself; the compiled pattern's RE2 object answers directly
-    (the public call is used if a google-re2 release lays things out differently). Raises
-    `re2.error` for a bad pattern and UnicodeEncodeError for text RE2 cannot take, as
-    `search` does.
+    about as much as the match itself. A one-pattern `re2.Set` (public API; the kind of set
+    sets the anchoring) answers yes or no straight from RE2's DFA. RE2 compiles a set only
+    once a trial search shows its DFA has the memory to run, since a set has no slower engine
+    to fall back on; a pattern too large for that is answered by its own `search` or
+    `fullmatch`. Raises `re2.error` for a bad pattern and UnicodeEncodeError for text RE2
+    cannot take, as `search` does.
     """
-    compiled = re2.compile(pattern, _NO_CAPTURE)
-    raw = getattr(compiled, "_regexp", None)
-    anchor = getattr(_ANCHORS, "ANCHOR_BOTH" if whole else "UNANCHORED", None)
-    if raw is None or anchor is None or not callable(getattr(raw, "Match", None)):
+    compiled = re2.compile(pattern, _NO_CAPTURE)  # the readable error for a bad pattern
+    one = re2.Set.FullMatchSet(_NO_CAPTURE) if whole else re2.Set.SearchSet(_NO_CAPTURE)
+    one.Add(pattern)
+    try:
+        one.Compile()
+    except re2.error:
         public = compiled.fullmatch if whole else compiled.search
         return lambda text: public(text) is not None
-    match = raw.Match
-
-    def test(text: str) -> bool:
-        data = text.encode()
-        start: int = match(anchor, data, 0, len(data))[0][0]
-        return start >= 0
-
-    return test
+    match = one.Match
+    return lambda text: match(text) is not None
 
 
 def _true(_ev: Mapping[str, Any]) -> bool:
