@@ -15,7 +15,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Generic, TypeVar
 
 import bytewax.operators as op
 from bytewax.operators import KeyedStream, StatefulBatchLogic
@@ -23,19 +23,24 @@ from bytewax.operators import KeyedStream, StatefulBatchLogic
 from engine.flow.quarantine import Quarantine
 from engine.flow.state_pickle import load_state
 
-Step = Callable[[Any, Any], tuple[Any, Iterable[Any]]]
-Substitute = Callable[[Any], list[Any]]
+StateT = TypeVar("StateT")  # the step's state
+ValueT = TypeVar("ValueT")  # what comes in
+OutT = TypeVar("OutT")  # what goes out
+
+Step = Callable[[StateT | None, ValueT], tuple[StateT, Iterable[OutT]]]
+"""`step(state_or_None, value) -> (state, outs)`: None before the key's first value."""
+Substitute = Callable[[ValueT], list[OutT]]
 
 
-class _Logic(StatefulBatchLogic[Any, Any, Any]):
+class _Logic(StatefulBatchLogic[ValueT, OutT, bytes | None], Generic[StateT, ValueT, OutT]):
     def __init__(
         self,
         name: str,
-        state: Any,
-        step: Step,
+        state: StateT | None,
+        step: Step[StateT, ValueT, OutT],
         persist: bool,
         quarantine: Quarantine,
-        substitute: Substitute,
+        substitute: Substitute[ValueT, OutT],
     ) -> None:
         self.name = name
         self.state = state
@@ -44,8 +49,8 @@ class _Logic(StatefulBatchLogic[Any, Any, Any]):
         self.quarantine = quarantine
         self.substitute = substitute
 
-    def on_batch(self, values: list[Any]) -> tuple[list[Any], bool]:
-        out: list[Any] = []
+    def on_batch(self, values: list[ValueT]) -> tuple[list[OutT], bool]:
+        out: list[OutT] = []
         step = self.step
         for value in values:
             ok, result = self.quarantine.run(self.name, value, partial(step, self.state, value))
@@ -62,18 +67,25 @@ class _Logic(StatefulBatchLogic[Any, Any, Any]):
         return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _nothing(_value: object) -> list[OutT]:
+    return []
+
+
 def keyed_step(
     step_id: str,
-    up: KeyedStream[Any],
-    step: Step,
+    up: KeyedStream[ValueT],
+    step: Step[StateT, ValueT, OutT],
     *,
     persist: bool,
     quarantine: Quarantine,
-    substitute: Substitute = lambda _value: [],
-) -> KeyedStream[Any]:
-    """Like `stateful_flat_map(step_id, up, step)`: `step(state_or_None, value) -> (state, outs)`."""
+    substitute: Substitute[ValueT, OutT] = _nothing,
+) -> KeyedStream[OutT]:
+    """Like `stateful_flat_map(step_id, up, step)`: `step(state_or_None, value) -> (state, outs)`.
 
-    def build(resume: bytes | None) -> _Logic:
+    `step_id` keys the step's snapshots in a recovery store: renaming it starts the step afresh.
+    """
+
+    def build(resume: bytes | None) -> _Logic[StateT, ValueT, OutT]:
         state = load_state(resume) if resume else None
         return _Logic(step_id, state, step, persist, quarantine, substitute)
 

@@ -140,7 +140,7 @@ class Tick:
     at: float
     hits: list[Hit]
     controls: list[tuple[str | None, ControlEvent]]
-    epochs: list[Any]  # the order stage's own EpochMsg of each epoch released
+    epochs: list[EpochMsg]  # the order stage's own share of each epoch released
     health: Health | None = None
 
 
