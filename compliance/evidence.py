@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from compliance.metrics import ANY
@@ -12,7 +12,10 @@ RESOLVED_TYPE = "incident.resolved"
 
 
 def incident_records(
-    lines: Iterable[Mapping[str, Any]], start: float, end: float, parse_time: Any
+    lines: Iterable[Mapping[str, Any]],
+    start: float,
+    end: float,
+    parse_time: Callable[[str], float],
 ) -> list[dict[str, Any]]:
     """The final state of each incident of the log seen in [start, end), with how long it took
     to be acknowledged and resolved (seconds from its first hit)."""
@@ -49,7 +52,7 @@ def incident_records(
     return out
 
 
-def _since(first: float, at: Any, parse_time: Any) -> float | None:
+def _since(first: float, at: object, parse_time: Callable[[str], float]) -> float | None:
     return round(parse_time(at) - first, 3) if isinstance(at, str) else None
 
 

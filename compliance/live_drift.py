@@ -29,10 +29,24 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from compliance.drift import fisher_lower_tail
 from compliance.metrics import ANY
+
+
+class SessionHits(Protocol):
+    """What the drift test reads of one event (the engine hands it a detector observation)."""
+
+    @property
+    def time(self) -> float: ...
+    @property
+    def group(self) -> tuple[str, ...]: ...  # (team,)
+    @property
+    def value(self) -> float | str | None: ...  # the session
+    @property
+    def values(self) -> tuple[float | str | None, ...] | None: ...  # categories hit
+
 
 DAY = 86400.0
 DETECTOR_ID = "compliance-drift"
@@ -132,7 +146,7 @@ class AdherenceDrift:
         self.last_day = -math.inf
         self.stats: dict[str, int] = {"observations": 0, "late": 0, "verdicts": 0}
 
-    def update(self, obs: Any) -> list[DriftSignal]:
+    def update(self, obs: SessionHits) -> list[DriftSignal]:
         """One event: its team (`group[0]`), session (`value`) and categories hit."""
         self.stats["observations"] += 1
         day = (obs.time // DAY) * DAY
@@ -143,11 +157,11 @@ class AdherenceDrift:
             self.closed_until = day
         self.last_day = max(self.last_day, day)
         sessions = self.open.setdefault((obs.group[0], day), {})
-        hit = sessions.setdefault(obs.value, set())
+        hit = sessions.setdefault(str(obs.value), set())  # the engine sends texts
         cats = obs.values
         if cats:  # a hit: of `any` rule, and of each category named (empty: none)
             hit.add(ANY)
-            hit.update(c for c in cats if c)
+            hit.update(str(c) for c in cats if c)
         return []
 
     def advance(self, watermark: float) -> list[DriftSignal]:

@@ -15,7 +15,7 @@ _BOOL_TEXT = frozenset({"true", "false"})
 _NAN = float("nan")
 
 
-def norm(value: Any) -> str:
+def norm(value: object) -> str:
     """Comparable text of a label or attribute value (1 == 1.0 == "1", True == "true")."""
     if type(value) is str:  # the hot case: only "true"/"false" in any case change
         if len(value) not in (4, 5):
@@ -33,7 +33,7 @@ def norm(value: Any) -> str:
     return low if low in _BOOL_TEXT else text
 
 
-def truth(value: Any) -> bool:
+def truth(value: object) -> bool:
     """Truthiness of an attribute as telemetry writes it (bool, 0/1, "true"/"false")."""
     if isinstance(value, bool):
         return value
@@ -45,7 +45,7 @@ def truth(value: Any) -> bool:
 _INT64 = 2**63
 
 
-def number(value: Any) -> float:
+def number(value: object) -> float:
     """A float from a numeric attribute; NaN when it is not a number or an integer beyond
     64 bits (counted downstream as a bad value, never raised)."""
     if isinstance(value, bool):

@@ -385,7 +385,7 @@ class NotifiersConfig(_Strict):
         """Every receiver and responder name: what routes may refer to."""
         return [r.name for r in self.receivers] + [r.name for r in self.responders]
 
-    def receiver(self, name: str) -> Any:
+    def receiver(self, name: str) -> ReceiverConfig | ResponderConfig:
         """The receiver or responder configuration called `name` (KeyError if there is none)."""
         for receiver in [*self.receivers, *self.responders]:
             if receiver.name == name:

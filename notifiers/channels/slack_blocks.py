@@ -37,7 +37,7 @@ RESOLVE_ACTION = "spanwatch_resolve"
 CLOSED_STATUSES = {"resolved"}
 
 
-def escape(text: Any) -> str:
+def escape(text: object) -> str:
     """Slack mrkdwn escaping for text we did not write ourselves."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
