@@ -15,12 +15,15 @@ the budget" is a measured figure, and each peak as a share of the shortest histo
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from replay.simulator.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import DEFAULT_START, SimulationSpec, simulate
+
+WEEK = 7 * 86400.0
 
 MEASURE = """
 import resource, subprocess, sys
@@ -82,9 +85,13 @@ def main() -> None:
         folder = Path(tmp)
         rows = []
         histories = {}
+        # Every history starts on the same Monday, early enough for the longest to end at the
+        # simulator's usual start: events after this machine's clock would be refused
+        # (`stream.max_future`), so a long history must lie in the past.
+        start = DEFAULT_START - math.ceil(lengths[-1] / 7) * WEEK
         for days in lengths:
             path = folder / f"history-{days}d.jsonl"
-            simulate(SimulationSpec(days=days, users=args.users, seed=11), path)
+            simulate(SimulationSpec(days=days, users=args.users, seed=11, start=start), path)
             histories[days] = path
         for days in lengths:
             size = canonical_mb(histories[days])
