@@ -1,24 +1,29 @@
 """Peak memory of a replay whose history is many times larger than the sort's memory budget.
 
-    python bench/replay_memory.py [--budget-mb 16] [--users 150] [--days 2 8]
+    python bench/replay_memory.py [--budget-mb 16] [--users 150] [--days 2 8 [20 ...]]
 
-Simulates a short and a long history of the same organisation and replays each in a process of
-its own with `--sort-memory BUDGET`, reading the process's peak resident memory (ru_maxrss).
-Then the long one again with a budget big enough to sort it all in memory, as the baseline of
-the same run: with a budget the peak stays flat as the history grows; without one it grows
-with the history. Also printed: the size of the history as the sort holds it (its canonical
-events), so "several times the budget" is a measured figure.
+Simulates histories of the same organisation, one per length in `--days` (shortest first; e.g.
+`--days 8 24 80` for 1x, 3x and 10x), and replays each in a process of its own with
+`--sort-memory BUDGET`, reading the process's peak resident memory (ru_maxrss). Then the
+longest again with a budget big enough to sort it all in memory, as the baseline of the same
+run: with a budget the peak stays flat as the history grows (the dataflow's state is bounded by
+the organisation, not by the history's length); without one it grows with the history. Also
+printed: the size of the history as the sort holds it (its canonical events), so "several times
+the budget" is a measured figure, and each peak as a share of the shortest history's peak.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from replay.simulator.simulate import SimulationSpec, simulate
+from replay.simulator.simulate import DEFAULT_START, SimulationSpec, simulate
+
+WEEK = 7 * 86400.0
 
 MEASURE = """
 import resource, subprocess, sys
@@ -71,32 +76,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget-mb", type=float, default=16.0)
     parser.add_argument("--users", type=int, default=150)
-    parser.add_argument("--days", type=int, nargs=2, default=[2, 8], metavar=("SHORT", "LONG"))
+    parser.add_argument("--days", type=int, nargs="+", default=[2, 8], metavar="DAYS")
     args = parser.parse_args()
+    if len(args.days) < 2:
+        parser.error("--days needs at least two lengths, shortest first")
+    lengths = sorted(set(args.days))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rows = []
         histories = {}
-        for days in args.days:
+        # Every history starts on the same Monday, early enough for the longest to end at the
+        # simulator's usual start: events after this machine's clock would be refused
+        # (`stream.max_future`), so a long history must lie in the past.
+        start = DEFAULT_START - math.ceil(lengths[-1] / 7) * WEEK
+        for days in lengths:
             path = folder / f"history-{days}d.jsonl"
-            simulate(SimulationSpec(days=days, users=args.users, seed=11), path)
+            simulate(SimulationSpec(days=days, users=args.users, seed=11, start=start), path)
             histories[days] = path
-        for days, budget in [(args.days[0], args.budget_mb), (args.days[1], args.budget_mb)]:
+        for days in lengths:
             size = canonical_mb(histories[days])
-            peak, summary = peak_mb(histories[days], folder / "out.jsonl", budget, folder)
-            rows.append((days, size, budget, peak, summary))
-        long_days = args.days[1]
+            peak, summary = peak_mb(histories[days], folder / "out.jsonl", args.budget_mb, folder)
+            rows.append((days, size, args.budget_mb, peak, summary))
+        long_days = lengths[-1]
         size = canonical_mb(histories[long_days])
         peak, summary = peak_mb(histories[long_days], folder / "out.jsonl", 4 * size + 64, folder)
         rows.append((long_days, size, 4 * size + 64, peak, summary))
-        print(f"{'days':>4} {'history (canonical)':>20} {'sort budget':>12} {'peak RSS':>10}")
+        header = f"{'days':>4} {'history (canonical)':>20} {'sort budget':>12} {'peak RSS':>10}"
+        print(f"{header} {'of shortest':>12}")
+        shortest = rows[0][3]
         for days, size, budget, peak, summary in rows:
-            print(f"{days:>4} {size:>17.0f} MB {budget:>9.0f} MB {peak:>7.0f} MB   {summary}")
-        flat = rows[1][3] / rows[0][3]
+            print(
+                f"{days:>4} {size:>17.0f} MB {budget:>9.0f} MB {peak:>7.0f} MB "
+                f"{peak / shortest:>11.2f}x   {summary}"
+            )
+        longest = rows[len(lengths) - 1]
         print(
-            f"long history / budget: {rows[1][1] / args.budget_mb:.1f}x; peak RSS long / short "
-            f"with the budget: {flat:.2f}; in-memory sort / budgeted, long history: "
-            f"{rows[2][3] / rows[1][3]:.2f}"
+            f"longest history / budget: {longest[1] / args.budget_mb:.1f}x; peak RSS longest / "
+            f"shortest with the budget: {longest[3] / shortest:.2f}; in-memory sort / budgeted, "
+            f"longest history: {rows[-1][3] / longest[3]:.2f}"
         )
 
 
