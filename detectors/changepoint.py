@@ -10,6 +10,7 @@ from river import drift
 
 from detectors.page_hinkley import PageHinkley
 from detectors.persist import restore_slots
+from detectors.quiet_period import repeat_period, unrepeated
 from detectors.scoring import deviation_score, log_scale, robust_step
 from detectors.window_model import WindowModel
 
@@ -30,6 +31,9 @@ class ChangePointParams:
     spend): changes are then relative and the long right tail of such a metric is made
     symmetric, which the one-sided sum assumes (on the raw values it alarms far sooner).
     Computed as log(1 + max(x, 0)).
+    repeat: the points after a score during which a score counts only if it passes it (0:
+    every score counts); a change is then announced once, not again while the test's
+    statistic stays high or climbs back (see `quiet_period.unrepeated`).
     """
 
     threshold: float = 10.0
@@ -40,6 +44,7 @@ class ChangePointParams:
     alpha: float = 0.005
     clip: float = 5.0
     transform: str = "none"
+    repeat: int = 0
 
 
 class ChangePoint(WindowModel):
@@ -61,7 +66,7 @@ class ChangePoint(WindowModel):
     True
     """
 
-    __slots__ = ("c0", "c1", "detector", "loc", "n", "p", "prev", "scale")
+    __slots__ = ("c0", "c1", "detector", "loc", "n", "p", "prev", "quiet", "scale")
     Params = ChangePointParams
 
     def __init__(self, params: ChangePointParams | None = None) -> None:
@@ -71,6 +76,7 @@ class ChangePoint(WindowModel):
         self.n = 0
         self.detector = self._new_detector()
         self.c0 = self.c1 = self.prev = 0.0
+        self.quiet = repeat_period(self.p.repeat)  # the scores of the last `repeat` points
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         """A model saved while river's Page-Hinkley class held the test starts the test's sums
@@ -136,6 +142,13 @@ class ChangePoint(WindowModel):
         return log_scale(x) if self.p.transform == "log" else x
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
+        return unrepeated(self._score(x), self.quiet)
+
+    def score_in_alert(self, x: float, t: float, n: int = 0) -> float:
+        return self._score(x)
+
+    def _score(self, x: float) -> float:
+        """The score before repeats are suppressed."""
         x = self._tx(x)
         if self.n < self.p.min_points:
             return 0.0
@@ -154,6 +167,8 @@ class ChangePoint(WindowModel):
         return {"value": x, "baseline": round(self.loc, 6), "sigma": round(self.scale, 6)}
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
+        if self.quiet is not None:
+            self.quiet.remember(self._score(x))
         x = self._tx(x)
         self.n += 1
         if self.n == 1:

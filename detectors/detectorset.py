@@ -479,7 +479,8 @@ class DetectorState:
         # report: a model still warming up is not asked (scoring is pure, so this is safe).
         warm = c.detector_warm and model.is_warm(c.start, d.warmup)
         wanted = warm or state is not None or recent is not None
-        score = 0.0 if idle or not wanted else model.score_one(x, c.start, n)
+        judge = model.score_one if state is None else model.score_in_alert
+        score = 0.0 if idle or not wanted else judge(x, c.start, n)
         above = score >= d.threshold and warm
         if recent is not None:
             baseline = baseline_of(model.describe(x, c.start, n))

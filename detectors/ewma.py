@@ -9,6 +9,7 @@ from typing import Any
 
 from detectors.binomial_evidence import evidence_z
 from detectors.persist import restore_slots
+from detectors.quiet_period import repeat_period, unrepeated
 from detectors.rollup import Accumulator
 from detectors.scoring import (
     MAD_TO_SIGMA,
@@ -50,6 +51,9 @@ class EwmaParams:
     evidence) without the hits of the `min_subjects` - 1 subjects with the most of them, the
     rest must still be improbable under the key's rate by `others_z` sampling sds (0: off):
     one person's retry loop and a colleague's single failed call are not two people failing.
+    repeat: the points after a score during which a score counts only if it passes it (0:
+    every score counts); a shift is then announced once, not on every point the chart
+    stays high, nor again on its aftermath (see `quiet_period.unrepeated`).
     """
 
     z: float = 4.0
@@ -68,6 +72,7 @@ class EwmaParams:
     min_hits: int = 0
     min_subjects: int = 0
     others_z: float = 0.0
+    repeat: int = 0
 
 
 class EwmaChart(WindowModel):
@@ -90,8 +95,8 @@ class EwmaChart(WindowModel):
     """
 
     __slots__ = (
-        "alarmed", "escale", "ewma", "hits", "loc", "n", "named", "p", "recent", "run", "scale",
-        "t_last", "tail", "trials", "unit", "zscale", "ztail",
+        "alarmed", "escale", "ewma", "hits", "loc", "n", "named", "p", "quiet", "recent", "run",
+        "scale", "t_last", "tail", "trials", "unit", "zscale", "ztail",
     )  # fmt: skip
     Params = EwmaParams
 
@@ -116,6 +121,7 @@ class EwmaChart(WindowModel):
         self.alarmed = False  # evidence: the waiting windows' evidence reached the alert point
         # min_subjects: (time, subjects of the hits) of the windows of the last steps
         self.named: list[tuple[Any, ...]] = []  # (time, subjects) or (time, subjects, hits)
+        self.quiet = repeat_period(self.p.repeat)  # the scores of the last `repeat` points
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)  # saved before `named` existed: it starts empty
@@ -278,6 +284,13 @@ class EwmaChart(WindowModel):
         return (e - self.loc) / self._chart_sigma(n)
 
     def score_one(self, x: Any, t: float, n: int = 0) -> float:
+        return unrepeated(self._score(x, t, n), self.quiet)
+
+    def score_in_alert(self, x: Any, t: float, n: int = 0) -> float:
+        return self._score(x, t, n)
+
+    def _score(self, x: Any, t: float, n: int) -> float:
+        """The score before repeats are suppressed."""
         x, names, counts = _split(x)
         if self.n < self.p.min_points:
             return 0.0
@@ -357,6 +370,8 @@ class EwmaChart(WindowModel):
         }
 
     def learn_one(self, x: Any, t: float, n: int = 0) -> None:
+        if self.quiet is not None:
+            self.quiet.remember(self._score(x, t, n))
         x = self._remember_named(x, t)
         p = self.p
         if p.transform == "log":

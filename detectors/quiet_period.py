@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 BLOCKS = 8  # the quiet period is kept as the maxima of this many blocks
+PASS = 1e-3  # by how much a score must pass the quiet period's to be news
 
 
 class QuietPeriod:
@@ -92,3 +93,29 @@ def from_saved(saved: dict[str, Any], length: int) -> QuietPeriod:
     q.block = saved.pop("block", 0.0)
     q.filled = saved.pop("filled", 0)
     return q
+
+
+def repeat_period(length: int) -> QuietPeriod | None:
+    """The quiet period that suppresses repeats over `length` points, or None (0: off, and
+    a key then carries nothing for it)."""
+    return QuietPeriod(length) if length > 0 else None
+
+
+def unrepeated(score: float, quiet: QuietPeriod | None) -> float:
+    """The score if it passes every score of the quiet period by more than `PASS` (a chart
+    held at its cap creeps towards it in the last digits), else 0 (as it is without a quiet
+    period). An excursion that lasts, or comes back within the period, is announced
+    once, on its most surprising point so far: its aftermath (the points after a step that
+    a model still lags) and a spike of a size that recurs are no news.
+
+    >>> q = QuietPeriod(3)
+    >>> scores = []
+    >>> for s in [0.2, 0.9, 0.5, 0.95, 0.1, 0.0, 0.0, 0.3]:
+    ...     scores.append(unrepeated(s, q))
+    ...     q.remember(s)
+    >>> scores
+    [0.2, 0.9, 0.0, 0.95, 0.0, 0.0, 0.0, 0.3]
+    """
+    if quiet is None or score > quiet.bar() + PASS:
+        return score
+    return 0.0

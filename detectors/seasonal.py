@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from detectors.persist import packed_state, restore_packed
+from detectors.quiet_period import QuietPeriod, repeat_period, unrepeated
 from detectors.scoring import (
     MAD_TO_SIGMA,
     TAIL_Z,
@@ -138,6 +139,9 @@ class SeasonalParams:
     binomial: a share), which floors sigma so that a handful of events is never a spike;
     for counts and sums the floor is scaled by the learned overdispersion (events come in
     sessions, so the variance is several times the Poisson one).
+    repeat: the points after a score during which a score counts only if it passes it (0:
+    every score counts); a spike of a size that recurs, and the points after a step that
+    the profile still lags, are then no news (see `quiet_period.unrepeated`).
     """
 
     z: float = 5.0
@@ -148,6 +152,7 @@ class SeasonalParams:
     min_points: int = 12
     adapt_after: int = 24
     transform: str = "none"
+    repeat: int = 0
 
 
 class SeasonalBaseline(WindowModel):
@@ -187,19 +192,25 @@ class SeasonalBaseline(WindowModel):
     True
     """
 
-    __slots__ = ("cells", "p", "stats")
+    __slots__ = ("cells", "p", "quiet", "stats")
     Params = SeasonalParams
 
     def __init__(self, params: SeasonalParams | None = None) -> None:
         self.p = params or SeasonalParams()
         self.cells = array("f", [_NAN]) * _SIZE
         self.stats = SeasonalStats.fresh()
+        self.quiet = repeat_period(self.p.repeat)  # the scores of the last `repeat` points
 
-    def __getstate__(self) -> tuple[array[float], bytes, SeasonalParams]:
-        return packed_state(self)
+    def __getstate__(self) -> tuple[Any, ...]:
+        if self.quiet is None:
+            return packed_state(self)
+        return (*packed_state(self), self.quiet)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        restore_packed(self, state, SeasonalStats)
+        """The packed state, and the repeats' quiet period after it when there is one."""
+        quiet: QuietPeriod | None = state[3] if len(state) == 4 else None
+        restore_packed(self, state[:3], SeasonalStats)
+        self.quiet = quiet if quiet is not None else repeat_period(self.p.repeat)
 
     def _restore_one_array(self, a: array[float], p: SeasonalParams) -> None:
         """A model saved as one float array (cells, scales, then the stats and the peaks at
@@ -225,6 +236,7 @@ class SeasonalBaseline(WindowModel):
         child.stats = SeasonalStats.from_buffer_copy(self.stats)
         child.stats.outlier_run = 0.0
         child.stats.hour, child.stats.hour_peak = -1.0, 0.0
+        child.quiet = repeat_period(self.p.repeat)
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -303,6 +315,13 @@ class SeasonalBaseline(WindowModel):
         return self.stats.active_level > 0.0
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
+        return unrepeated(self._score(x, t, n), self.quiet)
+
+    def score_in_alert(self, x: float, t: float, n: int = 0) -> float:
+        return self._score(x, t, n)
+
+    def _score(self, x: float, t: float, n: int) -> float:
+        """The score before repeats are suppressed."""
         if self.stats.points < self.p.min_points or (x == 0.0 and self._idle(x, n)):
             return 0.0
         if self.p.transform == "log":
@@ -325,10 +344,13 @@ class SeasonalBaseline(WindowModel):
         (from the second point on) the outlier run and clip, the global location, the tails,
         the level offset, the spread, and the point's hour of the week."""
         st, p = self.stats, self.p
+        raw = x
         if p.transform == "log":
             x = log_scale(x)
         if x == 0.0 and self._idle(x, n):
             return
+        if self.quiet is not None:
+            self.quiet.remember(self._score(raw, t, n))
         self._learn_activity(x, n)
         points = st.points + 1.0
         st.points = points

@@ -40,6 +40,12 @@ class WindowModel:
     def learn_one(self, x: Any, t: float, n: int = 0) -> None:
         raise NotImplementedError
 
+    def score_in_alert(self, x: Any, t: float, n: int = 0) -> float:
+        """The score of a key whose alert is opening or firing. A model that suppresses
+        repeats (`repeat`) does not here: a repeat opens no new alert, but a problem that
+        lasts keeps the one it opened (`for`, `keep_firing_for` count its windows)."""
+        return self.score_one(x, t, n)
+
     def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
         """Evidence for an alert on x: the value, the baseline, what was expected."""
         raise NotImplementedError
