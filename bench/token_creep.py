@@ -8,7 +8,7 @@ state classes (`detectors.detectorset.DetectorState`), fed the history's events 
 with windows closed as event time passes, without the rest of the dataflow (no incident book,
 no noise budget: an alert that opens is counted as an incident). For each entry it prints the
 injected token drifts found (an alert opened from 5 minutes before a drift's start to 30
-minutes after its end, whose team, and user if the drift names one, are the drift's), the
+minutes after its end, whose team, and user if both name one, are the drift's), the
 delay of each, and the alerts that match no injection of any kind (false). `--set` overrides
 the creep entry's params (`name=value`), to compare settings on the same history.
 """
@@ -94,7 +94,11 @@ def matches(signal: Signal, inj: dict[str, Any], team_of: dict[str, str]) -> boo
     team = group.get("team") or team_of.get(group.get("user", ""), "")
     if "team" in want and want["team"] != team:
         return False
-    return "user" not in want or want["user"] == group.get("user")
+    if "user" not in want:
+        return True
+    if "user" in group:
+        return bool(want["user"] == group["user"])
+    return team_of.get(want["user"]) == team  # a team's alert carries its people's team
 
 
 def score(name: str, opened: list[Signal], truth: list[dict[str, Any]], team_of: dict[str, str]):
