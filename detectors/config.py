@@ -40,6 +40,7 @@ Kind = Literal[
     "seasonal",
     "ewma",
     "changepoint",
+    "creep",
     "hst",
     "new_value",
     "absence",

@@ -10,6 +10,7 @@ from detectors.absence import Absence
 from detectors.budget import BudgetBurn
 from detectors.capacity import CapacityForecast
 from detectors.changepoint import ChangePoint
+from detectors.creep import CallCreep
 from detectors.ensemble import Ensemble
 from detectors.ewma import EwmaChart
 from detectors.halfspace import HalfSpaceScorer
@@ -28,6 +29,7 @@ ESTIMATORS: dict[str, type[WindowModel]] = {
     "seasonal": SeasonalBaseline,
     "ewma": EwmaChart,
     "changepoint": ChangePoint,
+    "creep": CallCreep,
     "hst": HalfSpaceScorer,
     "new_value": NewValue,
     "absence": Absence,

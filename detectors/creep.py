@@ -1,0 +1,286 @@
+"""A creep of one caller's size per call: a one-sided CUSUM of each call against the caller's
+own baseline.
+
+Why per call, and why per caller: tokens per call differ tenfold from one person (and model)
+to the next, so a team's window median moves with who is at work, and a slow rise of one
+person's prompts (a context that bloats over hours) hides in it for most of a day. Judged
+against the caller's own running level, every call is one small piece of evidence, and a
+creep of two to four times adds up within an hour or two of its start while ordinary calls,
+however large the caller's usual ones, add nothing.
+
+A session's context grows from call to call (its tenth call carries several times its
+first's tokens), so a long session looks like a creep of its own. Each call is therefore
+compared with the caller's earlier calls at the same place in their sessions (the first, the
+second, ... calls, then calls 4-7, 8-15, ...): the window keeps every call's value in order and
+how many calls each session made, in order (`metrics`: p50 of the size, distinct sessions).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from detectors.persist import restore_slots
+from detectors.rollup import Accumulator
+from detectors.scoring import MAD_TO_SIGMA, deviation_score
+from detectors.window_model import WindowModel
+
+_SETTLED = 0.25  # share of `h` below which no creep is under way: the baseline learns
+_PLACES = 10  # places in a session: calls 1, 2, 3, 4, then 5-8, 9-16, ..., 129 and on
+_SESSIONS = 8  # sessions of a caller whose length so far is kept (one or two are open)
+
+Call = tuple[str | None, float]  # a call's session (None: unknown) and size
+
+
+@dataclass(frozen=True)
+class CallCreepParams:
+    """k: the allowance per call, in sigmas of the caller's log size (a change smaller than
+    `k` sigmas adds nothing). h: the cumulative excess, in sigmas, that scores 0.5.
+
+    On independent calls k 0.25 and h 25 give (Siegmund) about four million calls between
+    false alarms per caller, while a lasting rise of one sigma (about 2.2 times at the usual
+    spread of a person's calls, 0.8 log units) alarms after about 35 calls. Calls are not
+    independent (a session's context grows from one call to the next): the residuals are
+    divided by the inflation of a sum of autocorrelated terms, learnt from ordinary calls.
+    alpha: the baseline's slowest learning rate per call (a half-life of about 140 calls);
+    min_calls: calls before the caller is judged, min_place: calls at a place in the session
+    before calls there are judged; places: how many places a session has (1: none, every
+    call against the caller's one level); clip: a residual's bound, in sigmas (one huge call is one
+    vote, not a creep).
+    """
+
+    k: float = 0.25
+    h: float = 25.0
+    alpha: float = 0.005
+    min_calls: int = 50
+    min_place: int = 10
+    places: int = _PLACES
+    clip: float = 4.0
+
+
+class CallCreep(WindowModel):
+    """One caller's running level and spread of log size per call at each place in a session,
+    and a one-sided CUSUM of their calls' standardised excess over those levels.
+
+    A window's point is its calls, each with its session, in the order they came (`point`);
+    each call's residual r = (log(x) - level[place]) / (spread[place] * inflation),
+    clipped, moves the sum S = max(0, S + r - k). S reaching h scores 0.5 (the alert point);
+    the sum then starts again and the levels restart from the new calls, so a creep that goes
+    on alarms again only after as much evidence again. While S is above a quarter of h the
+    levels do not learn: a creep under way must not become the caller's normal.
+
+    >>> import random
+    >>> rng = random.Random(1)
+    >>> def window(w, factor=1.0):  # 20 calls of two sessions whose context doubles
+    ...     return [(f"s{w}-{i // 10}", factor * 2 ** (i % 10 / 10) * rng.lognormvariate(8, 0.5))
+    ...             for i in range(20)]
+    >>> m, scores = CallCreep(), []
+    >>> for w in range(40):
+    ...     calls = window(w)
+    ...     scores.append(m.score_one(calls, w * 900.0))
+    ...     m.learn_one(calls, w * 900.0)
+    >>> max(scores) < 0.5
+    True
+    >>> for w in range(40, 46):  # the caller's calls three times larger
+    ...     calls = window(w, factor=3.0)
+    ...     scores.append(m.score_one(calls, w * 900.0))
+    ...     m.learn_one(calls, w * 900.0)
+    >>> max(scores[40:]) >= 0.5
+    True
+    """
+
+    __slots__ = (
+        "alarms",
+        "c0",
+        "c1",
+        "level",
+        "n",
+        "p",
+        "placed",
+        "prev",
+        "sessions",
+        "spread",
+        "spreads",
+        "sum",
+    )
+    Params = CallCreepParams
+    inherits = False  # a caller is judged against their own calls alone
+
+    def __init__(self, params: CallCreepParams | None = None) -> None:
+        self.p = params or CallCreepParams()
+        self.level = [0.0] * _PLACES  # running level of log(size), per place in a session
+        self.spread = 0.0  # the running sigma about those levels (robust), of all places
+        self.placed = [0] * _PLACES  # calls learnt per place since the levels (re)started
+        self.spreads = 0  # calls that taught the spread
+        self.n = 0  # calls learnt since the levels (re)started
+        self.sum = 0.0  # the CUSUM, in sigmas
+        self.c0 = self.c1 = self.prev = 0.0  # lag-one autocorrelation of in-control residuals
+        self.sessions: dict[str, int] = {}  # recent sessions' calls so far, oldest first
+        self.alarms = 0
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        restore_slots(self, state)
+
+    # -- the kind's window rules ---------------------------------------------------------------
+
+    @classmethod
+    def check_spec(
+        cls,
+        kind: str,
+        aggregations: Sequence[str],
+        group_by: Sequence[str],
+        params: Mapping[str, Any],
+        budgets: Mapping[str, float],
+    ) -> None:
+        if list(aggregations) not in (["p50"], ["p50", "distinct"]):
+            raise ValueError(
+                f"kind {kind!r} judges every call: give the size as `aggregation: p50` (its "
+                "window keeps each call's value), or `metrics:` the size's p50 and the "
+                "session's distinct, so that calls compare with calls at the same place in "
+                "their sessions"
+            )
+
+    @classmethod
+    def point(cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int) -> Any:
+        """The window's calls in arrival order, each with its session (None: no call).
+
+        The window knows each session's count of calls in the order sessions first came; a
+        person's sessions on one model mostly follow one another, so the calls are given to
+        them in that order. When the counts do not add up (a call without a session, more
+        calls than the window keeps), the calls' sessions are unknown."""
+        samples = accs[0].samples
+        if not samples:
+            return None
+        counts = accs[1].distinct if len(accs) > 1 else None
+        if not counts or sum(counts.values()) != len(samples):
+            return [(None, x) for x in samples]
+        sessions = [s for s, c in counts.items() for _ in range(c)]
+        return list(zip(sessions, samples, strict=True))
+
+    @classmethod
+    def empty_point(cls, aggregations: Sequence[str]) -> Any:
+        return None
+
+    @classmethod
+    def series_point(cls, value: float, raw: str) -> Any:
+        return [(None, value)]
+
+    # -- the verbs -----------------------------------------------------------------------------
+
+    def score_one(self, x: Any, t: float, n: int = 0) -> float:
+        return deviation_score(self._peak(x), self.p.h)
+
+    def learn_one(self, x: Any, t: float, n: int = 0) -> None:
+        for session, value in x:
+            place = _place(self._position(self.sessions, session), self.p.places)
+            if value > 0.0:  # a call of no size has no log: its place in the session counts
+                self._learn_call(place, math.log(value))
+
+    def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
+        first = self.level[0] if self.placed[0] else 0.0
+        return {
+            "value": round(_median([v for _s, v in x]), 3),
+            "calls": len(x),
+            "baseline": round(math.expm1(first), 3),
+            "log_sigma": round(self.spread, 4),
+            "creep_sigmas": round(self._peak(x), 3),
+        }
+
+    def is_warm(self, t: float, warmup: float) -> bool:
+        return self.n >= self.p.min_calls
+
+    def spawn(self) -> CallCreep:
+        return CallCreep(self.p)
+
+    # -- the test ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _position(sessions: dict[str, int], session: str | None) -> int:
+        """The call's place in its session (0: the first), counted in `sessions`; a call of
+        an unknown session follows the last call seen."""
+        if session is None:
+            session = next(reversed(sessions), "") if sessions else ""
+        at = sessions.pop(session, 0)
+        sessions[session] = at + 1
+        if len(sessions) > _SESSIONS:
+            del sessions[next(iter(sessions))]
+        return at
+
+    def _residual(self, place: int, y: float) -> float:
+        """A call's standardised, clipped excess over its place's level (0 while the place
+        has too few calls)."""
+        spread = self.spread
+        if self.placed[place] < self.p.min_place or not spread > 0.0:
+            return 0.0
+        z = (y - self.level[place]) / spread
+        return max(-self.p.clip, min(self.p.clip, z))
+
+    def _inflation(self) -> float:
+        """sqrt((1 + rho) / (1 - rho)): how much further a sum of autocorrelated residuals
+        wanders than a sum of independent ones (a session's calls are alike)."""
+        if not self.c0 > 0.0:
+            return 1.0
+        rho = min(max(self.c1 / self.c0, 0.0), 0.95)
+        return math.sqrt((1.0 + rho) / (1.0 - rho))
+
+    def _peak(self, calls: Sequence[Call]) -> float:
+        """The largest CUSUM the window's calls would reach (the levels held where they are)."""
+        if self.n < self.p.min_calls:
+            return 0.0
+        s, peak, inflation, sessions = self.sum, 0.0, self._inflation(), dict(self.sessions)
+        for session, value in calls:
+            place = _place(self._position(sessions, session), self.p.places)
+            if value > 0.0:
+                s = max(0.0, s + self._residual(place, math.log(value)) / inflation - self.p.k)
+                peak = max(peak, s)
+        return peak
+
+    def _learn_call(self, place: int, y: float) -> None:
+        p = self.p
+        self.n += 1
+        z = self._residual(place, y)
+        if self.n > p.min_calls:
+            self.sum = max(0.0, self.sum + z / self._inflation() - p.k)
+            if self.sum >= p.h:  # alarmed: the levels start again from the new calls
+                self.alarms += 1
+                self.sum, self.n = 0.0, 0
+                self.placed = [0] * _PLACES
+                return
+        if self.sum >= _SETTLED * p.h:
+            self.prev = z
+            return
+        if abs(z) < 3.0:
+            self.c0 += p.alpha * (z * z - self.c0)
+            self.c1 += p.alpha * (z * self.prev - self.c1)
+        self.prev = z
+        self._learn_level(place, y)
+
+    def _learn_level(self, place: int, y: float) -> None:
+        n = self.placed[place] = self.placed[place] + 1
+        if n == 1:
+            self.level[place] = y
+            return
+        alpha = max(1.0 / n, self.p.alpha)
+        spread = self.spread
+        bound = self.p.clip * spread if spread > 0.0 else math.inf
+        r = max(-bound, min(bound, y - self.level[place]))
+        self.level[place] += alpha * r
+        if n > self.p.min_place:  # the place's level is settled: its calls teach the spread
+            self.spreads += 1
+            rate = max(1.0 / self.spreads, self.p.alpha)
+            self.spread = spread + rate * (MAD_TO_SIGMA * abs(r) - spread)
+
+
+def _place(position: int, places: int) -> int:
+    """A place in a session: the first four calls each their own, then doublings; at most
+    `places` places (1: every call compared with the caller's one level)."""
+    place = position if position < 4 else 1 + position.bit_length()
+    return min(place, places - 1, _PLACES - 1)
+
+
+def _median(values: Sequence[float]) -> float:
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2.0
