@@ -268,12 +268,23 @@ class Absence(WindowModel):
         h = self.hazard(t)
         return -math.log(max(1.0 - h, 1e-12)) if h > 0.0 else 0.0
 
+    def _day_begun(self, t: float) -> bool:
+        """Whether the key has been active in its day that holds t."""
+        st = self.stats
+        return self._day_of(t) <= st.day and st.last_active >= 0.0
+
     def _run_hazard(self, t: float) -> float:
         """The silence's cumulative hazard after a silent window at t. Only the part of a
         silence in which the key is expected to be active counts: an hour at which it is
-        usually idle (a night, a lunch break) explains the silence so far, and it restarts."""
+        usually idle (a night, a lunch break) explains that part of the silence.
+
+        In a day the key has begun, such an hour adds nothing and takes nothing away: the
+        evidence gathered before a lunch break is kept, and a silence that goes on after it
+        is judged whole. Before the day's first activity (a day with none may be a day off,
+        or begin late), and in a new day of the key (from its quietest hour), the count
+        starts again."""
         if not self._expected_active(t):
-            return 0.0
+            return self.stats.run_hazard if self._day_begun(t) else 0.0
         return self.stats.run_hazard + self._step_hazard(t)
 
     def _shape(self, t: float) -> float:
