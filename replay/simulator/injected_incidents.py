@@ -624,18 +624,21 @@ def _disallowed_region(world: World, rng: random.Random, user: User, t0: int) ->
 def _pr_without_assertions(
     world: World, rng: random.Random, user: User, t0: int
 ) -> InjectedIncident:
+    """A pull request opened while the session's own checks fail: one to three failing
+    assertions (after a passing one half the time: a change that broke a test), none passing
+    since. A pull request with no check at all is ordinary work in many organisations."""
     b, t = _short_session(world, rng, user, t0)
-    failing = rng.random() < 0.5
-    if failing:
-        name = f"unit: {rng.choice(('auth', 'cart', 'parser'))}"
-        t = b.assertion(t, "test", name, False, rng.uniform(2, 15)) + _gap(rng)
+    suite = rng.choice(("auth", "cart", "parser"))
+    if rng.random() < 0.5:
+        t = b.assertion(t, "test", f"unit: {suite}", True, rng.uniform(2, 15)) + _gap(rng)
+    for _ in range(rng.randint(1, 3)):
+        t = b.assertion(t, "test", f"unit: {suite}", False, rng.uniform(2, 15)) + _gap(rng)
     branch = f"feature/{rng.choice(('quick-fix', 'hotpatch', 'skip-ci'))}"
     known = {"branch": branch, "base": b.repo.base_branch, "team": user.team.name}
     pr_end = ship(b, t, branch, known)
-    text = f"{user.email} opened a pull request with {'only failing' if failing else 'no'} checks"
+    text = f"{user.email} opened a pull request while the session's checks failed"
     group = {"user": user.email}
-    assertions = "failing" if failing else "none"
-    return _truth(PR_WITHOUT_PASSING_ASSERTIONS, t, pr_end, group, text, assertions=assertions)
+    return _truth(PR_WITHOUT_PASSING_ASSERTIONS, t, pr_end, group, text, assertions="failing")
 
 
 def _many_repos(world: World, rng: random.Random, user: User, t0: int) -> InjectedIncident:

@@ -55,6 +55,7 @@ def replay(tmp: Path, files: list[list[bytes]], rules: list[str] | None = None) 
     return [x["incident"]["rule_id"] for x in lines if x["type"] == "incident.opened"]
 
 
+FAILURE = flat(T0 + 1, "assertion", **{"assertion.passed": False})
 ASSERTION = flat(T0 + 2, "assertion", **{"assertion.passed": True})
 PULL_REQUEST = flat(T0 + 3, "pr.create")
 
@@ -62,18 +63,18 @@ PULL_REQUEST = flat(T0 + 3, "pr.create")
 @pytest.mark.parametrize(
     "files",
     [
-        [[PULL_REQUEST, ASSERTION]],  # the line of the later event first
-        [[PULL_REQUEST], [ASSERTION]],  # the later event in the first file
-        [[ASSERTION, PULL_REQUEST]],
+        [[PULL_REQUEST, ASSERTION, FAILURE]],  # the lines of the later events first
+        [[PULL_REQUEST], [ASSERTION], [FAILURE]],  # the later events in the first files
+        [[FAILURE, ASSERTION, PULL_REQUEST]],
     ],
 )
 def test_an_assertion_a_second_before_the_pull_request_in_the_same_tick_counts(tmp_path, files):
     assert "pr-without-passing-assertion" not in replay(tmp_path, files)
 
 
-def test_a_pull_request_before_any_passing_assertion_opens_an_incident(tmp_path):
+def test_a_pull_request_before_the_passing_assertion_opens_an_incident(tmp_path):
     later_assertion = flat(T0 + 4, "assertion", **{"assertion.passed": True})
-    opened = replay(tmp_path, [[later_assertion, PULL_REQUEST]])
+    opened = replay(tmp_path, [[later_assertion, PULL_REQUEST, FAILURE]])
     assert "pr-without-passing-assertion" in opened
 
 

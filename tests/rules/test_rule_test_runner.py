@@ -118,10 +118,11 @@ def test_tests_of_broken_rules_exit_two(tmp_path):
 
 
 PACK_TESTS = discover_test_files([PACKS_DIR / "claude_code"])[0]
+OPT_IN_TESTS = discover_test_files([PACKS_DIR / "claude_code_strict"])[0]
 
 
-@pytest.mark.parametrize("test_file", PACK_TESTS, ids=lambda p: p.name)
-def test_every_rule_test_of_the_default_pack_passes(test_file):
+@pytest.mark.parametrize("test_file", PACK_TESTS + OPT_IN_TESTS, ids=lambda p: p.name)
+def test_every_rule_test_of_the_shipped_packs_passes(test_file):
     code, text = run([test_file])
     assert code == 0, text
     assert "PASS" in text

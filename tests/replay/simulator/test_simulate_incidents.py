@@ -251,19 +251,26 @@ def test_dangerous_commands_and_credentials_appear_only_in_their_incidents(
             assert match["command"] == truth["details"]["command"]
 
 
-def test_a_pr_without_a_passing_assertion_is_always_an_injected_incident(week: Simulated) -> None:
-    passed_at: dict[str, float] = {}
-    unchecked = []
+def test_a_pr_over_failing_checks_is_always_an_injected_incident(week: Simulated) -> None:
+    """The default rule's signal: the session's latest check before the pull request (an
+    assertion, or a test run that reported none) failed. Every injected one has it, no ordinary
+    pull request does."""
+    latest: dict[str, bool] = {}
+    over_failing = []
     for e in sorted(week.events, key=lambda e: e["end"]):
-        if e["name"] == "assertion" and e["assertion.passed"]:
-            passed_at.setdefault(e["session.id"], e["end"])
-        if e["name"] == "pr.create" and passed_at.get(e["session.id"], float("inf")) > e["time"]:
-            unchecked.append(e)
+        if e["name"] == "assertion":
+            latest[e["session.id"]] = e["assertion.passed"]
+        if e["name"] == "shell.run" and e["step"] == "test":
+            latest[e["session.id"]] = e["exit_code"] == 0
+        if e["name"] == "pr.create" and latest.get(e["session.id"]) is False:
+            over_failing.append(e)
     truths = truths_of(week, "pr_without_passing_assertions")
-    assert len(unchecked) == len(truths)
+    assert truths
+    assert len(over_failing) == len(truths)
     for truth in truths:
+        assert truth["details"]["assertions"] == "failing"
         lo, hi = window(truth)
-        assert any(e["user"] == truth["group"]["user"] and inside(e, lo, hi) for e in unchecked)
+        assert any(e["user"] == truth["group"]["user"] and inside(e, lo, hi) for e in over_failing)
 
 
 def test_many_repos_touches_fifteen_repositories_within_half_an_hour(week: Simulated) -> None:
