@@ -123,7 +123,7 @@ class AliasTable:
 
     def known_fields(self) -> set[str]:
         """Every name a rule may use: canonical keys and every alias."""
-        names = set(CANONICAL_KEYS) | set(MODEL_FIELDS)
+        names = set(CANONICAL_KEYS) | set(MODEL_FIELDS) | {REPO_URL, *CACHE_INPUT_PARTS}
         for _key, sources in self.pairs:
             names.update(sources)
         return names
