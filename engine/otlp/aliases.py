@@ -41,12 +41,12 @@ CANONICAL_KEYS: tuple[str, ...] = (
 DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "user": ("user", "user.email", "enduser.id", "user.account_uuid", "user.id", "user.name"),
     "team": ("team", "team.name", "department"),
-    "repo": ("repo", "repository", "vcs.repository.name", "git.repository", "repo.name"),
+    "repo": ("repo", "repository", "git.repository", "repo.name", "vcs.repository.name"),
     "workflow": ("workflow", "workflow.name"),
     "step": ("step", "workflow.step"),
     "session": ("session.id", "session", "session_id"),
     "model": ("model", "gen_ai.request.model", "gen_ai.response.model"),
-    "region": ("region", "cloud.region", "aws.region"),
+    "region": ("region", "cloud.region", "aws.region"),  # the last two: OTel cloud conventions
     "tokens_in": ("tokens_in", "input_tokens", "gen_ai.usage.input_tokens"),
     "tokens_out": ("tokens_out", "output_tokens", "gen_ai.usage.output_tokens"),
     "latency_ms": ("latency_ms", "duration_ms"),
@@ -62,6 +62,13 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "error_type": ("error.type", "error_type", "exception.type"),
 }
+
+# Claude Code's `input_tokens` is the uncached part of the prompt (Anthropic usage semantics);
+# the prompt's size, which `tokens_in` means, adds the tokens read from and written to the cache.
+UNCACHED_INPUT = "input_tokens"
+CACHE_INPUT_PARTS = ("cache_read_tokens", "cache_creation_tokens")
+# The repository's URL (OTel VCS conventions), read when no attribute names the repository.
+REPO_URL = "vcs.repository.url.full"
 
 # What `AliasTable.fill` does for one set of attribute names: (key, aliases, key is text).
 FillPlan = tuple[tuple[str, tuple[str, ...], bool], ...]
@@ -116,21 +123,29 @@ class AliasTable:
 
     def known_fields(self) -> set[str]:
         """Every name a rule may use: canonical keys and every alias."""
-        names = set(CANONICAL_KEYS) | set(MODEL_FIELDS)
+        names = set(CANONICAL_KEYS) | set(MODEL_FIELDS) | {REPO_URL, *CACHE_INPUT_PARTS}
         for _key, sources in self.pairs:
             names.update(sources)
         return names
 
     def settle(self, event: dict[str, Any]) -> dict[str, Any]:
         """What `fill` cannot do by renaming, once per finished event: the canonical model
-        (`settle_model`), and `cache_hit` from Claude Code's `cache_read_tokens` (a call that
-        read tokens from the prompt cache hit it) when no attribute says so directly."""
-        if "cache_hit" not in event:
-            read = event.get("cache_read_tokens")
-            if read is not None:
-                tokens = coerce("tokens_in", read)
-                if tokens is not None:
-                    event["cache_hit"] = tokens > 0
+        (`settle_model`); `cache_hit` from Claude Code's `cache_read_tokens` (a call that
+        read tokens from the prompt cache hit it) when no attribute says so directly;
+        `tokens_in` as the prompt's size for Claude Code (`settle_prompt_tokens`); `repo`
+        from the repository's URL when no attribute names it."""
+        read = event.get("cache_read_tokens")
+        if read is not None:
+            read_tokens = coerce("tokens_in", read)
+            if "cache_hit" not in event and read_tokens is not None:
+                event["cache_hit"] = read_tokens > 0
+            settle_prompt_tokens(event)
+        elif "cache_creation_tokens" in event:
+            settle_prompt_tokens(event)
+        if "repo" not in event and REPO_URL in event:
+            name = repo_from_url(event[REPO_URL])
+            if name:
+                event["repo"] = name
         return self.settle_model(event)
 
     def settle_model(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +171,8 @@ class AliasTable:
         return self.settle(self.fill(event))
 
     def fill(self, event: dict[str, Any], touched: Iterable[str] | None = None) -> dict[str, Any]:
-        """Set each canonical key from its first present alias, coerced to the key's type.
+        """Set each canonical key from its first present alias, coerced to the key's type
+        (an empty text is not present).
 
         `touched`: only the names that changed since the event was last filled (a span's own
         attributes over its already-filled resource), so shared attributes are done once.
@@ -172,6 +188,8 @@ class AliasTable:
                 if value is None:
                     continue
                 if textual and type(value) is str:  # the common case, without a call
+                    if not value:  # an empty attribute names nothing: try the next alias
+                        continue
                     event[key] = value
                     break
                 coerced = coerce(key, value)
@@ -190,6 +208,40 @@ class AliasTable:
             self._plans.clear()
         self._plans[names_in] = plan
         return plan
+
+
+def settle_prompt_tokens(event: dict[str, Any]) -> None:
+    """`tokens_in` filled from Claude Code's uncached `input_tokens` -> the prompt's size:
+    plus the cache reads and writes. A `tokens_in` an attribute gave directly (a span's
+    total) differs from `input_tokens` or comes without it, and is kept; so is a settled
+    event read back, whose `tokens_in` already holds the sum."""
+    uncached = event.get(UNCACHED_INPUT)
+    tokens = event.get("tokens_in")
+    if uncached is None or tokens is None or coerce("tokens_in", uncached) != tokens:
+        return
+    cached = 0
+    for name in CACHE_INPUT_PARTS:
+        part = event.get(name)
+        if part is not None:
+            value = coerce("tokens_in", part)
+            if value is not None and value > 0:
+                cached += value
+    if cached:
+        event["tokens_in"] = tokens + cached
+
+
+def repo_from_url(url: Any) -> str | None:
+    """The repository's name from its URL: the last path part without `.git`
+    (`https://github.com/acme/billing.git`, `git@github.com:acme/billing` -> `billing`)."""
+    if not isinstance(url, str):
+        return None
+    path = url.strip().split("?", 1)[0].split("#", 1)[0]
+    if "://" in path:  # scheme://[user@]host[:port]/path
+        path = path.split("://", 1)[1].partition("/")[2]
+    elif ":" in path.split("/", 1)[0]:  # scp-like: [user@]host:path
+        path = path.partition(":")[2]
+    name = path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    return name or None
 
 
 def coerce(key: str, value: Any) -> Any:

@@ -152,7 +152,9 @@ def test_claude_code_log_events_from_the_sdk_fill_the_canonical_keys():
     assert api["team"] == "platform" and api["model"] == "anthropic.claude-haiku-4-5"
     assert api["model_id"].startswith("us.anthropic.claude-haiku")
     assert api["cost"] == pytest.approx(0.0123)
-    assert (api["tokens_in"], api["tokens_out"], api["latency_ms"]) == (1500, 200, 2345.0)
+    # input_tokens is the uncached part: the prompt is it plus the 1000 read from the cache
+    assert (api["tokens_in"], api["tokens_out"], api["latency_ms"]) == (2500, 200, 2345.0)
+    assert api["cache_hit"] is True
     tool = by_name["claude_code.tool_result"]
     assert tool["status"] == "error" and tool["command"] == "curl -k https://x"
     err = by_name["claude_code.api_error"]

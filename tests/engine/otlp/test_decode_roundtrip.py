@@ -78,7 +78,7 @@ def expected_event(attrs: dict, resource: dict, **fields) -> dict:
     event = dict(merged)
     renames = {"session.id": "session", "cost_estimate": "cost", "error.type": "error_type"}
     for key, value in merged.items():
-        if key in renames:
+        if key in renames and value != "":  # an empty attribute fills no canonical key
             event[renames[key]] = value
     event.update(fields)
     # the model's canonical name and parts, its spelling kept in model_id (test_model_identity)
@@ -157,9 +157,13 @@ def test_spans_round_trip(attrs, extra, resource, name, start, duration, error, 
     user=text,
     cost=st.floats(0, 100),
     tokens=st.integers(0, 10**6),
+    cached=st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)),
     t=st.integers(1_600_000_000 * 10**9, 1_900_000_000 * 10**9),
 )
-def test_claude_code_log_records_round_trip(attrs, user, cost, tokens, t):
+def test_claude_code_log_records_round_trip(attrs, user, cost, tokens, cached, t):
+    """`input_tokens` is the uncached input: `tokens_in`, the prompt, adds cache reads and
+    writes, and a call that read from the cache hit it."""
+    read, written = cached
     request = ExportLogsServiceRequest()
     rl = request.resource_logs.add()
     add_attrs(rl.resource.attributes, {"service.name": "claude-code"})
@@ -172,14 +176,17 @@ def test_claude_code_log_records_round_trip(attrs, user, cost, tokens, t):
         "user.email": user,
         "cost_usd": cost,
         "input_tokens": tokens,
+        "cache_read_tokens": str(read),  # Claude Code sends every attribute as text
+        "cache_creation_tokens": written,
     }
     add_attrs(record.attributes, own)
     expected = {
         "service.name": "claude-code",
         **own,
-        "user": user,
+        **({"user": user} if user else {}),
         "cost": cost,
-        "tokens_in": tokens,
+        "tokens_in": tokens + read + written,
+        "cache_hit": read > 0,
         "time": t / 1e9,
         "kind": "log",
         "name": "claude_code.api_request",
