@@ -23,7 +23,6 @@ from detectors.scoring import (
 )
 from detectors.window_model import WindowModel
 
-EVIDENCE_SPAN = 4  # steps a burst's evidence is gathered over at most (this window's and 3 before)
 MAX_NAMED = 8  # subjects a window's point keeps of its hits (`min_subjects` asks fewer)
 Counts = tuple[int, ...] | None  # the hits of each subject a point names, when it says them
 
@@ -54,6 +53,10 @@ class EwmaParams:
     repeat: the points after a score during which a score counts only if it passes it (0:
     every score counts); a shift is then announced once, not on every point the chart
     stays high, nor again on its aftermath (see `quiet_period.unrepeated`).
+    span (binomial, with evidence): the steps a burst's evidence is gathered over at most,
+    this window's and `span` - 1 before; `min_hits` and `min_subjects` count over the same.
+    With shorter windows, a span of more of them keeps the time a thin key's failures have
+    to add up (8 windows of 1 minute look as far back as 4 of 2 minutes).
     """
 
     z: float = 4.0
@@ -73,6 +76,7 @@ class EwmaParams:
     min_subjects: int = 0
     others_z: float = 0.0
     repeat: int = 0
+    span: int = 4
 
 
 class EwmaChart(WindowModel):
@@ -115,8 +119,8 @@ class EwmaChart(WindowModel):
         self.ztail = 0.0
         self.hits = 0.0  # evidence: decayed hits and events of the windows learned in control
         self.trials = 0.0
-        # evidence: (time, hits, events, waiting) of the windows of the last EVIDENCE_SPAN
-        # steps, oldest first; `waiting`: above the rate, not yet taught (see `_learn_counts`)
+        # evidence: (time, hits, events, waiting) of the windows of the last `span` steps,
+        # oldest first; `waiting`: above the rate, not yet taught (see `_learn_counts`)
         self.recent: list[tuple[float, int, int, bool]] = []
         self.alarmed = False  # evidence: the waiting windows' evidence reached the alert point
         # min_subjects: (time, subjects of the hits) of the windows of the last steps
@@ -228,7 +232,7 @@ class EwmaChart(WindowModel):
     def _named_within(self, t: float) -> list[tuple[Any, ...]]:
         if self.p.step <= 0:
             return []
-        horizon = (EVIDENCE_SPAN - 0.5) * self.p.step
+        horizon = (self.p.span - 0.5) * self.p.step
         return [w for w in self.named if 0.0 < t - w[0] <= horizon]
 
     def _remember_named(self, point: Any, t: float) -> float:
@@ -325,7 +329,7 @@ class EwmaChart(WindowModel):
     def evidence(self, x: float, n: int, t: float) -> float:
         """The binomial evidence of the window's hits against the key's learned rate, alone
         or joined to the windows of the steps before it (a burst gathers evidence window by
-        window, over `EVIDENCE_SPAN` steps at most), in sampling sds deflated by the key's
+        window, over `span` steps at most), in sampling sds deflated by the key's
         usual spikes (a team whose share swings by more than sampling, one person's retry
         loop now and then, needs more). A window between with no failure, or no window at
         all (a lone person's pause), does not reset the count: a thin team's burst shows as a
@@ -342,7 +346,7 @@ class EwmaChart(WindowModel):
         """The remembered windows of the steps before t that are within the evidence's span."""
         if self.p.step <= 0:
             return []
-        horizon = (EVIDENCE_SPAN - 0.5) * self.p.step
+        horizon = (self.p.span - 0.5) * self.p.step
         return [w for w in self.recent if 0.0 < t - w[0] <= horizon]
 
     def _dispersion(self) -> float:
@@ -414,7 +418,7 @@ class EwmaChart(WindowModel):
 
     def _learn_counts(self, x: float, n: int, t: float) -> None:
         """Teach the key's rate the window's hits and events. A window above the rate waits
-        while its evidence is still gathering (`EVIDENCE_SPAN` steps): if the evidence of the
+        while its evidence is still gathering (`span` steps): if the evidence of the
         windows waiting reaches the alert point, none of them is taught (a burst must not
         teach that bursts are usual, nor its first windows dilute the rate it is judged by);
         a window that leaves the span without that is taught. While warming up, or once the

@@ -13,13 +13,12 @@ from hypothesis import strategies as st
 from detectors.config import default_detectors
 from detectors.ewma import EwmaChart, EwmaParams
 
-STEP = 120.0
+SPEC = {d.id: d for d in default_detectors()}["error-rate-per-team"]
+STEP = SPEC.interval
 
 
 def team_params(**changes) -> EwmaParams:
-    spec = {d.id: d for d in default_detectors()}["error-rate-per-team"]
-    params = {**spec.params, **changes}
-    return EwmaParams(step=STEP, **params)
+    return EwmaParams(step=STEP, **{**SPEC.params, **changes})
 
 
 def busy_team(m: EwmaChart, rng: random.Random, windows: int, rate: float) -> float:

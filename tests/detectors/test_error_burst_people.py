@@ -13,23 +13,26 @@ from hypothesis import strategies as st
 from detectors.config import DetectorSpec, default_detectors
 from detectors.ewma import EwmaChart, EwmaParams
 
-STEP = 120.0
+SPEC = {d.id: d for d in default_detectors()}["error-rate-per-team"]
+STEP = SPEC.interval
 
 
 def team_params(**extra: float) -> EwmaParams:
-    spec = {d.id: d for d in default_detectors()}["error-rate-per-team"]
-    return EwmaParams(step=STEP, **{**spec.params, **extra})
+    return EwmaParams(step=STEP, **{**SPEC.params, **extra})
 
 
 def warmed(seed: int, **extra: float) -> tuple[EwmaChart, float]:
-    """A team of a dozen people, twenty to thirty calls per two minutes, 1% failing, then
-    four windows without a failure (so that no one else failed within the evidence's span:
+    """A team of a dozen people, twenty to thirty calls per window, 1% failing, then as many
+    windows without a failure as the evidence spans (so that no one else failed within it:
     a second person failing there, even once, counts)."""
     rng, m, t = random.Random(seed), EwmaChart(team_params(**extra)), 0.0
+    quiet = team_params(**extra).span
     for i in range(300):
         t += STEP
         n = rng.randint(20, 30)
-        failed = [f"p{rng.randrange(12)}" for _ in range(n) if rng.random() < 0.01 and i < 296]
+        failed = [
+            f"p{rng.randrange(12)}" for _ in range(n) if rng.random() < 0.01 and i < 300 - quiet
+        ]
         m.learn_one((len(failed) / n, tuple(sorted(set(failed)))), t, n)
     return m, t
 
@@ -126,3 +129,13 @@ def test_a_team_failing_beside_its_busiest_person_scores_within_two_windows(seed
     people = [f"p{i}" for i in range(1, others + 1)]
     window = {"p0": 6, **dict.fromkeys(people, 1)}
     assert max(counted(m, t, [window, window])) >= 0.5
+
+
+@pytest.mark.parametrize(("span", "pages"), [(4, False), (8, True)])
+def test_the_span_says_how_far_back_people_failing_in_turn_join(span, pages):
+    """One person failing, five quiet windows, then a colleague failing: one burst of two
+    people when the evidence spans eight windows, two people failing alone when it spans four."""
+    m, t = warmed(3, span=span)
+    scored = counted(m, t, [{"p3": 12}, *[{}] * 5, {"p7": 12}])
+    assert max(scored[:-1]) == 0.0
+    assert (scored[-1] >= 0.5) == pages
