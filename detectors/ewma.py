@@ -392,18 +392,7 @@ class EwmaChart(WindowModel):
             return
         learning = self.n <= p.min_points
         sigma = self._sigma(n)
-        if not learning and abs(x - self.loc) > p.clip * sigma:
-            self.run += 1
-        else:
-            self.run = 0
-        if self.run <= 2:  # a run of outliers past its second point is not a recurring spike
-            self.tail = tail_step(self.tail, abs(x - self.loc))
-            if p.noise == "binomial" and n > 0:
-                z = abs(x - self.loc) / noise_floor("binomial", self.loc, n, self.unit)
-                self.ztail = tail_step(self.ztail, z)
-                if self.run == 0:
-                    zc = min(z, p.clip)
-                    self.zscale += max(1.0 / self.n, p.alpha) * (MAD_TO_SIGMA * zc - self.zscale)
+        self._learn_spikes(x, n, learning, sigma)
         clip = math.inf if learning or self.run >= p.adapt_after else p.clip
         alpha = max(1.0 / self.n, p.alpha)
         chart_sigma = self._chart_sigma(n)
@@ -415,6 +404,24 @@ class EwmaChart(WindowModel):
         d = abs(self.ewma - self.loc)
         if d < p.z * chart_sigma:
             self.escale += max(1.0 / self.n, p.alpha / 4.0) * (MAD_TO_SIGMA * d - self.escale)
+
+    def _learn_spikes(self, x: float, n: int, learning: bool, sigma: float) -> None:
+        """Follow the key's usual spikes (their size, and in sampling sds for counts) and the
+        run of outliers that would make them a shift rather than a spike."""
+        p = self.p
+        if not learning and abs(x - self.loc) > p.clip * sigma:
+            self.run += 1
+        else:
+            self.run = 0
+        if self.run > 2:  # a run of outliers past its second point is not a recurring spike
+            return
+        self.tail = tail_step(self.tail, abs(x - self.loc))
+        if p.noise == "binomial" and n > 0:
+            z = abs(x - self.loc) / noise_floor("binomial", self.loc, n, self.unit)
+            self.ztail = tail_step(self.ztail, z)
+            if self.run == 0:
+                zc = min(z, p.clip)
+                self.zscale += max(1.0 / self.n, p.alpha) * (MAD_TO_SIGMA * zc - self.zscale)
 
     def _learn_counts(self, x: float, n: int, t: float) -> None:
         """Teach the key's rate the window's hits and events. A window above the rate waits
