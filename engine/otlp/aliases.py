@@ -135,12 +135,11 @@ class AliasTable:
         `tokens_in` as the prompt's size for Claude Code (`settle_prompt_tokens`); `repo`
         from the repository's URL when no attribute names it."""
         read = event.get("cache_read_tokens")
-        if read is not None:
+        if read is not None and "cache_hit" not in event:
             read_tokens = coerce("tokens_in", read)
-            if "cache_hit" not in event and read_tokens is not None:
+            if read_tokens is not None:
                 event["cache_hit"] = read_tokens > 0
-            settle_prompt_tokens(event)
-        elif "cache_creation_tokens" in event:
+        if read is not None or "cache_creation_tokens" in event:
             settle_prompt_tokens(event)
         if "repo" not in event and REPO_URL in event:
             name = repo_from_url(event[REPO_URL])
