@@ -21,14 +21,13 @@ from detectors.recent import RecentPoints
 from engine.config import SpanwatchConfig
 from engine.first_pass_shares import sort_in_shares
 from engine.flow.dataflow import build_dataflow
-from engine.flow.items import RunStats
+from engine.flow.items import RunStats, Summary
 from engine.flow.local_cluster import ClusterError, run_cluster
 from engine.flow.quarantine import EXAMPLES
 from engine.flow.replay_process import ReplayProcess
 from engine.flow.replay_source import SortedHistorySource, partition_names, split_history
 from engine.flow.run_setup import RunSetup, TimeRange
 from engine.flow.sinks import ResultSink, RunResult
-from engine.flow.steps import Summary
 from engine.history_sort import CONTROL, HistoryPart, StrictStop, sort_history
 from engine.state_dir import prepare_state_dir
 from notifiers.model import Notification

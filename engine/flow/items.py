@@ -7,17 +7,20 @@ match ──► ToOrder (everything, replay; what windows need, and the hits and
 order ──► Addressed: an EpochMsg per shard; to the incidents an EpochMsg (replay) or a Tick
           (live); the dataflow sends each destination one Batch per step (as a ForShard)
 correlate_and_detect ──► EpochMsg of hits
-incidents ──► results for the sink ("log", "notify", "report", "answer", "health", "summary")
+incidents ──► Result for the sink: a LogLine, a Notification, a ControlReport, an Answer (live),
+              a Health (live) or the run's Summary (replay)
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from engine.flow.epoch_merge import EpochMsg
 from engine.incidents.control import ControlEvent
-from engine.incidents.model import Hit
+from engine.incidents.model import ControlReport, Hit
+from notifiers.model import Notification
 
 MAX_REPORTED_BAD_LINES = 100
 
@@ -182,3 +185,32 @@ class ForShard(NamedTuple):
 
     shard: str
     msgs: list[EpochMsg]
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One incident transition, as the incident log writes it."""
+
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Live: what the control event an API request waits on came to (None: it was put aside)."""
+
+    ticket: str
+    report: ControlReport | None
+
+
+@dataclass
+class Summary:
+    """The end of a replay, for the command line's report."""
+
+    stats: dict[str, Any]
+    shard_stats: dict[str, Any]
+    incidents_opened: Counter[tuple[str, str]]
+    transitions: Counter[str]
+
+
+Result = LogLine | Notification | ControlReport | Answer | Health | Summary
+"""What the incident stage hands the sink, one type per thing the sink does with it."""

@@ -10,6 +10,8 @@ from typing import IO, Any
 import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from engine.flow.items import LogLine, Result, Summary
+from engine.incidents.model import ControlReport
 from notifiers.model import Notification
 
 
@@ -18,8 +20,8 @@ class RunResult:
     """Filled by the sink as the run goes; read by the command line when it ends."""
 
     log_lines: int = 0
-    reports: list[Any] = field(default_factory=list)
-    summary: Any = None
+    reports: list[ControlReport] = field(default_factory=list)
+    summary: Summary | None = None
     notification_count: int = 0
 
 
@@ -43,7 +45,7 @@ def notification_line(n: Notification) -> bytes:
     return orjson.dumps(record) + b"\n"
 
 
-class _ResultPartition(StatefulSinkPartition[tuple[str, Any], None]):
+class _ResultPartition(StatefulSinkPartition[Result, None]):
     def __init__(
         self,
         out: IO[bytes] | None,
@@ -56,22 +58,23 @@ class _ResultPartition(StatefulSinkPartition[tuple[str, Any], None]):
         self.result = result
         self.notify = notify
 
-    def write_batch(self, values: list[tuple[str, Any]]) -> None:
-        for kind, obj in values:
-            if kind == "log":
-                self.result.log_lines += 1
-                if self.out is not None:
-                    self.out.write(log_line(obj))
-            elif kind == "notify":
-                self.result.notification_count += 1
-                if self.notifications is not None:
-                    self.notifications.write(notification_line(obj))
-                if self.notify is not None:
-                    self.notify(obj)
-            elif kind == "report":
-                self.result.reports.append(obj)
-            elif kind == "summary":
-                self.result.summary = obj
+    def write_batch(self, values: list[Result]) -> None:
+        for item in values:
+            match item:
+                case LogLine(record):
+                    self.result.log_lines += 1
+                    if self.out is not None:
+                        self.out.write(log_line(record))
+                case Notification():
+                    self.result.notification_count += 1
+                    if self.notifications is not None:
+                        self.notifications.write(notification_line(item))
+                    if self.notify is not None:
+                        self.notify(item)
+                case ControlReport():
+                    self.result.reports.append(item)
+                case Summary():
+                    self.result.summary = item
         for f in (self.out, self.notifications):
             if f is not None:
                 f.flush()
@@ -85,7 +88,7 @@ class _ResultPartition(StatefulSinkPartition[tuple[str, Any], None]):
                 f.close()
 
 
-class ResultSink(FixedPartitionedSink[tuple[str, Any], None]):
+class ResultSink(FixedPartitionedSink[Result, None]):
     """One partition, so one writer and one order: the incident stage's."""
 
     def __init__(

@@ -33,11 +33,15 @@ from engine.flow.epoch_merge import CompleteEpoch, EpochMerger, EpochMsg
 from engine.flow.event_order import Epoch, EventOrder, Frontier
 from engine.flow.items import (
     Addressed,
+    Answer,
     Arrivals,
     Decoded,
+    LogLine,
     Matched,
+    Result,
     RunStats,
     SortedRecords,
+    Summary,
     Tick,
     Timed,
     ToOrder,
@@ -59,9 +63,6 @@ LIVE_TICK = 1.0
 STATE_VERSION = 3  # snapshots of older shapes are started afresh (see `fresh`)
 
 Ref = tuple[int, int]
-# What the incident stage hands the sink: ("log", line), ("notify", Notification), ("report",
-# ControlReport), ("answer", (ticket, report)), ("health", Health) or ("summary", Summary).
-Result = tuple[str, Any]
 Recall = Callable[[list[Ref]], dict[Ref, tuple[str, dict[str, Any]]]]
 
 
@@ -403,16 +404,6 @@ def shard_step(
     return state, EpochMsg(shard, msg.index, msg.watermark, hits, msg.final, stats)
 
 
-@dataclass
-class Summary:
-    """The end of a run, for the command line's report."""
-
-    stats: dict[str, Any]
-    shard_stats: dict[str, Any]
-    incidents_opened: Counter[tuple[str, str]]
-    transitions: Counter[str]
-
-
 class IncidentStage:
     """The incident book behind the epoch merger: one deterministic order for everything.
 
@@ -465,7 +456,7 @@ class IncidentStage:
         for epoch in self.merger.add(msg):
             self.complete[epoch.index] = epoch
 
-    def _run_ticks(self, quarantine: Quarantine, out: list[tuple[str, Any]]) -> None:
+    def _run_ticks(self, quarantine: Quarantine, out: list[Result]) -> None:
         """Live: ticks in order, each once the epochs it released are complete."""
         while self.ticks:
             tick = self.ticks[0]
@@ -480,9 +471,7 @@ class IncidentStage:
             self.ticks.popleft()
             self.prompted = False
 
-    def _apply_epoch(
-        self, epoch: CompleteEpoch, quarantine: Quarantine, out: list[tuple[str, Any]]
-    ) -> None:
+    def _apply_epoch(self, epoch: CompleteEpoch, quarantine: Quarantine, out: list[Result]) -> None:
         keyed: list[tuple[float, int, int, Any]] = []
         for rank, source in enumerate(self.merger.sources):
             for pos, item in enumerate(epoch.by_source[source]):
@@ -504,9 +493,9 @@ class IncidentStage:
                 if source != ORDER:
                     merged.update(stats)
             summary = Summary(epoch.stats.get(ORDER, {}), merged, self.opened, self.transitions)
-            out.append(("summary", summary))
+            out.append(summary)
 
-    def _prompt(self, tick: Tick, quarantine: Quarantine, out: list[tuple[str, Any]]) -> None:
+    def _prompt(self, tick: Tick, quarantine: Quarantine, out: list[Result]) -> None:
         """Live: hits that need no window and control events, applied at the tick's time."""
         self.clock = at = max(self.clock, tick.at)
         for hit in tick.hits:
@@ -517,9 +506,9 @@ class IncidentStage:
             )
             if ticket is not None:
                 answer = next((o for o in outputs if isinstance(o, ControlReport)), None)
-                out.append(("answer", (ticket, answer)))
+                out.append(Answer(ticket, answer))
         if tick.health is not None:
-            out.append(("health", tick.health))
+            out.append(tick.health)
 
     def _apply(
         self,
@@ -527,14 +516,14 @@ class IncidentStage:
         quarantine: Quarantine,
         item: Any,
         fn: Callable[[], list[Any]],
-        out: list[tuple[str, Any]],
+        out: list[Result],
     ) -> list[Any]:
         ok, outputs = quarantine.run(stage, item, fn)
         outputs = outputs if ok and outputs is not None else []
         self._emit(outputs, out)
         return outputs
 
-    def _emit(self, outputs: list[Any], out: list[tuple[str, Any]]) -> None:
+    def _emit(self, outputs: list[Any], out: list[Result]) -> None:
         for o in outputs:
             if isinstance(o, Transition):
                 line = o.to_log()
@@ -542,8 +531,6 @@ class IncidentStage:
                 if line["type"] == "incident.opened":
                     inc = line["incident"]
                     self.opened[(inc["rule_id"], inc["severity"])] += 1
-                out.append(("log", line))
-            elif isinstance(o, Notification):
-                out.append(("notify", o))
-            elif isinstance(o, ControlReport):
-                out.append(("report", o))
+                out.append(LogLine(line))
+            elif isinstance(o, Notification | ControlReport):
+                out.append(o)

@@ -29,8 +29,10 @@ from bytewax.run import cli_main
 
 from engine.config import SpanwatchConfig
 from engine.flow.dataflow import build_dataflow
+from engine.flow.items import Answer, Health, LogLine, Result
 from engine.flow.quarantine import Quarantine
 from engine.flow.run_setup import RunSetup
+from engine.incidents.model import ControlReport
 from engine.live.api import make_api_app
 from engine.live.disk_space import DiskSpace
 from engine.live.inbox import Inbox
@@ -52,6 +54,7 @@ from engine.metrics.registry import EngineMetrics
 from engine.otlp.event_checks import TimeBounds
 from engine.state_dir import prepare_state_dir
 from notifiers.dispatcher import Dispatcher
+from notifiers.model import Notification
 from rules.reload import RuleReloader
 
 if TYPE_CHECKING:  # imported at run time only when configured
@@ -124,7 +127,7 @@ class _Server:
         self.thread.join(timeout=5)
 
 
-class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
+class _LivePartition(StatefulSinkPartition[Result, None]):
     """Results of the incident stage: the incident log (each transition once), the outbox,
     the API's views. Everything is written before the batch returns, so a snapshot taken after
     it never counts what the disk does not hold."""
@@ -135,32 +138,32 @@ class _LivePartition(StatefulSinkPartition[tuple[str, Any], None]):
         self.out, self.views, self.dispatcher = out, views, dispatcher
         self.metrics = metrics
 
-    def write_batch(self, values: list[tuple[str, Any]]) -> None:
-        lines = [obj for kind, obj in values if kind == "log"]
+    def write_batch(self, values: list[Result]) -> None:
+        lines = [item.record for item in values if isinstance(item, LogLine)]
         for line in self.out.write(lines):
             self.views.apply(line)
             self.metrics.transition(line)
-        self.dispatcher.accept([obj for kind, obj in values if kind == "notify"])
-        for kind, obj in values:
-            if kind == "report":
-                report = obj.to_dict()
+        self.dispatcher.accept([item for item in values if isinstance(item, Notification)])
+        for item in values:
+            if isinstance(item, ControlReport):
+                report = item.to_dict()
                 self.views.report(report)
                 log.info("control: %s", orjson.dumps(report).decode())
-            elif kind == "health":
-                self.views.health(obj.sources, obj.totals)
-                for warning in obj.warnings:
+            elif isinstance(item, Health):
+                self.views.health(item.sources, item.totals)
+                for warning in item.warnings:
                     log.warning("event time: %s", warning)
-        for kind, obj in values:  # after the log lines above: an answered request reads them
-            if kind == "answer":
-                ticket, report = obj
-                self.views.answer(ticket, None if report is None else report.to_dict())
+        for item in values:  # after the log lines above: an answered request reads them
+            if isinstance(item, Answer):
+                report_dict = None if item.report is None else item.report.to_dict()
+                self.views.answer(item.ticket, report_dict)
 
     def snapshot(self) -> None:
         self.out.sync()
         return None
 
 
-class LiveSink(FixedPartitionedSink[tuple[str, Any], None]):
+class LiveSink(FixedPartitionedSink[Result, None]):
     def __init__(
         self,
         out: IncidentLogFile,
