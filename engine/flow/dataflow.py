@@ -69,8 +69,17 @@ from engine.flow.steps import (
     shard_step,
 )
 
+FLOW_ID = "spanwatch"
 RECOVERED_STEPS = ("read", "decode", "order", "correlate_and_detect", "incidents", "deliver")
 """The steps whose state a recovery store keeps, by the ids that key it (see the module doc)."""
+
+
+def recovery_step_id(step: str) -> str:
+    """The id under which a recovery store keeps `step`'s snapshots (one of `RECOVERED_STEPS`)."""
+    if step not in RECOVERED_STEPS:
+        raise ValueError(f"{step!r} keeps no state: the steps that do are {RECOVERED_STEPS}")
+    return f"{FLOW_ID}.{step}"
+
 
 Read = tuple[str, SortedRecords | Arrivals]
 """What the source yields: a partition's name and its next records."""
@@ -223,7 +232,7 @@ def build_dataflow(
     `shard_timer(shard, seconds)`: told how long each shard took over each epoch."""
     steps = _Steps(setup, partitions, live, recall, shard_timer)
     stateful = _Stateful(persist, setup.quarantine)
-    flow = Dataflow("spanwatch")
+    flow = Dataflow(FLOW_ID)
     read = op.input("read", flow, cast("Source[Read]", source))  # one or the other, as `Read`
     if live:
         matched, shard_inputs = _decode_and_match_arrivals(read, steps, stateful), None

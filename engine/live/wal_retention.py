@@ -20,12 +20,13 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from engine.flow.dataflow import recovery_step_id
 from engine.flow.state_pickle import load_state
 from engine.live.intake import Intake, LogPosition
 
 log = logging.getLogger("spanwatch")
-READ_STEP = "spanwatch.read"
-ORDER_STEP = "spanwatch.order"
+READ_STEP = recovery_step_id("read")  # the live source's position in the intake log
+ORDER_STEP = recovery_step_id("order")  # the waiting events' places in the log
 EVERY_SECONDS = 5.0
 
 

@@ -21,7 +21,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from engine.flow.dataflow import RECOVERED_STEPS
+from engine.flow.dataflow import RECOVERED_STEPS, recovery_step_id
 from tests.loopback_ports import free_port
 from tests.patience import PATIENCE, wait_until
 
@@ -274,7 +274,7 @@ def test_incident_state_survives_a_restart(tmp_path):
         steps = snapshot_steps(tmp_path / "state" / "recovery")
         assert {"spanwatch.read", "spanwatch.order", "spanwatch.incidents"} <= steps
         assert steps <= RECOVERED_STEP_IDS
-        assert {f"spanwatch.{step}" for step in RECOVERED_STEPS} == RECOVERED_STEP_IDS
+        assert {recovery_step_id(step) for step in RECOVERED_STEPS} == RECOVERED_STEP_IDS
         e.start()
         auth = {"Authorization": f"Bearer {TOKEN}"}
         url = f"{e.base}/v1/incidents/{incident['id']}/resolve"

@@ -7,10 +7,12 @@ import pickle
 import sqlite3
 from pathlib import Path
 
+import pytest
 from bytewax.recovery import init_db_dir
 
+from engine.flow.dataflow import RECOVERED_STEPS, recovery_step_id
 from engine.live.intake import LogPosition
-from engine.live.wal_retention import READ_STEP, needed_position
+from engine.live.wal_retention import ORDER_STEP, READ_STEP, needed_position
 
 
 def _store(folder: Path, index: int, rows: list[tuple[str, int, LogPosition]]) -> Path:
@@ -50,3 +52,14 @@ def test_a_process_finds_its_position_in_a_sibling_s_store_and_only_its_own_log_
     assert needed_position([own, sibling], "log-of-1") == 900  # the oldest kept snapshot
     assert needed_position([own, sibling], "log-of-0") == 50
     assert needed_position([own, tmp_path / "process-2" / "recovery"], "log-of-1") is None
+
+
+def test_retention_reads_the_snapshots_of_the_dataflow_s_own_step_ids():
+    assert recovery_step_id("read") == READ_STEP
+    assert recovery_step_id("order") == ORDER_STEP
+    assert {READ_STEP, ORDER_STEP} <= {recovery_step_id(s) for s in RECOVERED_STEPS}
+
+
+def test_a_step_that_keeps_no_state_has_no_recovery_id():
+    with pytest.raises(ValueError, match="keeps no state"):
+        recovery_step_id("match")
