@@ -64,7 +64,7 @@ class CapacityParams:
         )
 
 
-class CapacityForecast(WindowModel):
+class CapacityForecast(WindowModel[CapacityParams]):
     """Per (model, region): the usage per minute, forecast, against `share` of the quota.
 
     >>> p = CapacityParams(quota="requests", quotas=({"model": "m", "requests_per_minute": 100},))

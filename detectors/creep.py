@@ -60,7 +60,7 @@ class CallCreepParams:
     clip: float = 4.0
 
 
-class CallCreep(WindowModel):
+class CallCreep(WindowModel[CallCreepParams]):
     """One caller's running level and spread of log size per call at each place in a session,
     and a one-sided CUSUM of their calls' standardised excess over those levels.
 

@@ -19,7 +19,7 @@ from detectors.route_plan import NameIndex
 from detectors.routing import Route, event_time
 from detectors.slice_state import SliceState
 from detectors.timeparse import iso
-from detectors.window_model import WindowModel
+from detectors.window_model import AnyKindModel
 
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
 
@@ -63,7 +63,7 @@ class CompiledDetector:
         return single, first, self.aggregations == ("count",), single and first in NUMERIC_INPUT
 
     @property
-    def model(self) -> type[WindowModel]:
+    def model(self) -> type[AnyKindModel]:
         """The class of the detector's per-key models: it decides what its windows mean."""
         return ESTIMATORS[self.kind]
 
@@ -125,7 +125,7 @@ def _valid(aggregation: str, v: Any, allow_negative: bool) -> bool:
 class _Closing:
     """One window's close: what every key's point needs, and what the keys give."""
 
-    model: type[WindowModel]
+    model: type[AnyKindModel]
     start: float
     end: float
     detector_warm: bool
@@ -197,9 +197,9 @@ class DetectorState:
 
     def __init__(self, detector: CompiledDetector) -> None:
         self.d = detector
-        self.keys: dict[tuple[str, ...], WindowModel] = {}
-        self.pools: dict[tuple[str, ...], WindowModel] = {}
-        self.root: WindowModel | None = None
+        self.keys: dict[tuple[str, ...], AnyKindModel] = {}
+        self.pools: dict[tuple[str, ...], AnyKindModel] = {}
+        self.root: AnyKindModel | None = None
         self.alerts: dict[tuple[str, ...], hysteresis.Hysteresis] = {}
         self.open: dict[float, Window] = {}
         self.next_start: float | None = None
@@ -358,7 +358,7 @@ class DetectorState:
                 return None
         return values
 
-    def _new_model(self, key: tuple[str, ...], parent: tuple[str, ...]) -> WindowModel:
+    def _new_model(self, key: tuple[str, ...], parent: tuple[str, ...]) -> AnyKindModel:
         d = self.d
         if d.model.inherits:
             now = self.next_start or 0.0
@@ -446,7 +446,7 @@ class DetectorState:
         )
 
     def _close_key(
-        self, c: _Closing, key: tuple[str, ...], model: WindowModel, entry: WindowEntry | None
+        self, c: _Closing, key: tuple[str, ...], model: AnyKindModel, entry: WindowEntry | None
     ) -> int:
         """One key's point of the closing window (1, or 0 if too few events to make one):
         judged against its parents, scored, its alert stepped, then learnt."""
@@ -470,7 +470,7 @@ class DetectorState:
         return 1
 
     def _judge(
-        self, c: _Closing, key: tuple[str, ...], model: WindowModel, x: Any, n: int, idle: bool
+        self, c: _Closing, key: tuple[str, ...], model: AnyKindModel, x: Any, n: int, idle: bool
     ) -> None:
         """Score a key's point and step its alert: a signal when the alert opens or resolves."""
         d, recent = self.d, c.recent
@@ -538,7 +538,7 @@ class DetectorState:
                 out.append(self._signal(key, end, 0.0, emit, evidence))
         return out
 
-    def _keys_in(self, window: Window) -> list[tuple[tuple[str, ...], WindowModel]]:
+    def _keys_in(self, window: Window) -> list[tuple[tuple[str, ...], AnyKindModel]]:
         """(key, model) of the known keys with events in `window`, in `self.keys` order.
 
         Keys are kept least-recently-seen first, so those seen in a window are at the end:

@@ -20,11 +20,11 @@ from detectors.seasonal import SeasonalBaseline
 from detectors.slices import SliceParams
 from detectors.slowdown import Slowdown
 from detectors.sustained import SustainedSurge
-from detectors.window_model import WindowModel
+from detectors.window_model import AnyKindModel
 
 # Every detector kind, and the model class that implements it (its parameters are the class's
 # `Params`). A new kind is a `WindowModel` subclass added here.
-ESTIMATORS: dict[str, type[WindowModel]] = {
+ESTIMATORS: dict[str, type[AnyKindModel]] = {
     "likelihood": AnomalyLikelihood,
     "seasonal": SeasonalBaseline,
     "ewma": EwmaChart,
@@ -80,6 +80,6 @@ def build_params(
     return cls(**values)
 
 
-def new_estimator(kind: str, params: Any) -> WindowModel:
+def new_estimator(kind: str, params: Any) -> AnyKindModel:
     """A fresh model of a kind, for a key without labels (a series scored on its own)."""
     return ESTIMATORS[kind].for_key(params, {}, {})

@@ -79,7 +79,7 @@ class EwmaParams:
     span: int = 4
 
 
-class EwmaChart(WindowModel):
+class EwmaChart(WindowModel[EwmaParams]):
     """Exponentially weighted moving average chart against a robust in-control baseline.
 
     Anomalous means: the EWMA of recent points sits more than `z` of its own standard

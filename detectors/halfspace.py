@@ -81,7 +81,7 @@ class Forest:
         return (raw - self.loc) / max(self.scale, 1e-3)
 
 
-class HalfSpaceScorer(WindowModel):
+class HalfSpaceScorer(WindowModel[HalfSpaceParams]):
     """Multi-metric outlier score for one key: unusual combinations of its metrics.
 
     Each metric is standardised against the key's own robust baseline and squashed into

@@ -116,7 +116,7 @@ class Held:
         return t - self.since >= hold or self.not_before > -math.inf
 
 
-class NewValue(WindowModel):
+class NewValue(WindowModel[NewValueParams]):
     """Anomalous means: the window holds a value this key (or its parent) has never shown.
 
     A new key starts from its parent's values (a new user of a team knows the team's

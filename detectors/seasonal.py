@@ -155,7 +155,7 @@ class SeasonalParams:
     repeat: int = 0
 
 
-class SeasonalBaseline(WindowModel):
+class SeasonalBaseline(WindowModel[SeasonalParams]):
     """What is normal for this hour of this weekday, and how far the point is from it.
 
     The model keeps, for each of the 168 hours of the week, a robust location, and for each

@@ -69,7 +69,7 @@ class SlowdownParams:
 Calls = list[tuple[float, float | None]]  # (latency, output tokens or None) per call
 
 
-class Slowdown(WindowModel):
+class Slowdown(WindowModel[SlowdownParams]):
     """One model-region's latency curve and the evidence of its last windows.
 
     >>> m = Slowdown(SlowdownParams(min_calls=20))
@@ -154,7 +154,7 @@ class Slowdown(WindowModel):
             )
 
     @classmethod
-    def series_problem(cls, params: Any) -> str | None:
+    def series_problem(cls, params: SlowdownParams) -> str | None:
         return "kind 'slowdown' judges calls, not a series of numbers"
 
     # -- the curve ---------------------------------------------------------------------------

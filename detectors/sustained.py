@@ -61,7 +61,7 @@ class SustainedParams:
     step: float = 900.0
 
 
-class SustainedSurge(WindowModel):
+class SustainedSurge(WindowModel[SustainedParams]):
     """One key's recent window totals and its ordinary maximum of their sum; as a parent (a
     team, or the whole detector), its keys' maxima.
 

@@ -11,12 +11,15 @@ window rules differ from the defaults, and is registered in `detectors.estimator
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from detectors.rollup import Accumulator, empty_value
 
+ParamsT = TypeVar("ParamsT")
+"""A kind's parameters: a frozen dataclass whose fields are the YAML `params`."""
 
-class WindowModel:
+
+class WindowModel(Generic[ParamsT]):
     """One key's model: scores a closed window's value, then learns it.
 
     The verbs take `x` (the window's value, see `point`), `t` (the window's start) and `n`
@@ -26,8 +29,8 @@ class WindowModel:
 
     __slots__ = ()
 
-    # The kind's parameters: a frozen dataclass whose fields are the YAML `params`.
-    Params: ClassVar[type[Any]]
+    # The kind's parameters class (`ParamsT` itself, for the registry and the configuration).
+    Params: type[ParamsT]
     # Whether a new key starts from its parent's (or the detector's) baseline via `spawn`.
     inherits: ClassVar[bool] = True
 
@@ -61,7 +64,9 @@ class WindowModel:
     # -- the kind's window rules (defaults fit single-metric numeric models) -------------------
 
     @classmethod
-    def for_key(cls, params: Any, labels: Mapping[str, str], budgets: Mapping[str, float]) -> Self:
+    def for_key(
+        cls, params: ParamsT, labels: Mapping[str, str], budgets: Mapping[str, float]
+    ) -> Self:
         """A fresh model for the key with these group labels (`budgets`: per-key budgets by the
         labels' values joined with `/`, for kinds that have them)."""
         return cls(params)  # type: ignore[call-arg]
@@ -81,7 +86,7 @@ class WindowModel:
             raise ValueError(f"kind {kind!r} watches one metric; only 'hst' takes several")
 
     @classmethod
-    def series_problem(cls, params: Any) -> str | None:
+    def series_problem(cls, params: ParamsT) -> str | None:
         """Why a series cannot be scored with these params alone (`spanwatch score`)."""
         return None
 
@@ -99,7 +104,7 @@ class WindowModel:
         return empty_value(aggregations[0])
 
     @classmethod
-    def skips_empty_windows(cls, params: Any) -> bool:
+    def skips_empty_windows(cls, params: ParamsT) -> bool:
         """Whether an empty window of an `active` key is neither scored nor learned."""
         return False
 
@@ -142,3 +147,7 @@ class WindowModel:
         """What of a key's window its parents learn (`pending`: the detector's own bookkeeping
         for kinds that wait for several keys to agree)."""
         return x
+
+
+AnyKindModel = WindowModel[Any]
+"""A model of whichever kind: what the registry and a detector's state hold side by side."""
