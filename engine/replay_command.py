@@ -15,7 +15,7 @@ from typing import Any
 from detectors.recent import RecentPoints
 from engine.atomic_output import OutputError, discard, written_whole
 from engine.config import SpanwatchConfig
-from engine.flow.run_setup import TimeRange
+from engine.flow.run_setup import EventTimeRange
 from engine.replay_run import ReplayError, ReplayOptions, ReplayReport, print_summary, run_replay
 from engine.report.truth import TruthError, read_truth
 from replay.progress import Progress
@@ -78,7 +78,7 @@ def _options(
         out=partial[0],
         rules=args.rules,
         control=args.control,
-        time_range=TimeRange(args.time_from, args.time_to),
+        time_range=EventTimeRange(args.time_from, args.time_to),
         strict=args.strict,
         workers=args.workers,
         processes=args.processes,

@@ -26,7 +26,7 @@ from engine.flow.local_cluster import ClusterError, run_cluster
 from engine.flow.quarantine import EXAMPLES
 from engine.flow.replay_process import ReplayProcess
 from engine.flow.replay_source import SortedHistorySource, partition_names, split_history
-from engine.flow.run_setup import RunSetup, TimeRange
+from engine.flow.run_setup import EventTimeRange, RunSetup
 from engine.flow.sinks import ResultSink, RunResult
 from engine.history_sort import CONTROL, HistoryPart, StrictStop, sort_history
 from engine.state_dir import prepare_state_dir
@@ -69,7 +69,7 @@ class ReplayOptions:
     out: str | None = None
     rules: list[str] | None = None
     control: str | None = None
-    time_range: TimeRange = field(default_factory=TimeRange)
+    time_range: EventTimeRange = field(default_factory=EventTimeRange)
     strict: bool = False
     workers: int = 1  # Bytewax workers in each process
     processes: int = 1  # a Bytewax cluster of this many local processes (engine.flow.local_cluster)

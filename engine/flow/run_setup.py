@@ -75,7 +75,9 @@ def _shard(ident: str, prefix: str, count: int) -> str:
 
 
 @dataclass(frozen=True)
-class TimeRange:
+class EventTimeRange:
+    """Replay's `--from`/`--to`: the events it takes, by event time (None: unbounded)."""
+
     start: float | None = None
     end: float | None = None
 
@@ -91,7 +93,7 @@ class RunSetup:
         config: SpanwatchConfig,
         *,
         rules: Sequence[str] | None = None,
-        time_range: TimeRange = TimeRange(),
+        time_range: EventTimeRange = EventTimeRange(),
         all_shards: bool = False,
         quarantine: Quarantine | None = None,
     ) -> None:

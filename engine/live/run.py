@@ -127,7 +127,7 @@ class _Server:
         self.thread.join(timeout=5)
 
 
-class _LivePartition(StatefulSinkPartition[Result, None]):
+class _LiveResultPartition(StatefulSinkPartition[Result, None]):
     """Results of the incident stage: the incident log (each transition once), the outbox,
     the API's views. Everything is written before the batch returns, so a snapshot taken after
     it never counts what the disk does not hold."""
@@ -182,8 +182,8 @@ class LiveSink(FixedPartitionedSink[Result, None]):
     def part_fn(self, item_key: str) -> int:
         return 0
 
-    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LivePartition:
-        return _LivePartition(self.out, self.views, self.dispatcher, self.metrics)
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LiveResultPartition:
+        return _LiveResultPartition(self.out, self.views, self.dispatcher, self.metrics)
 
 
 @dataclass
