@@ -46,10 +46,11 @@ def error_reason(exc: BaseException) -> str:
     return str(reason)
 
 
-def compile_quietly(pattern: str, *, never_capture: bool = False) -> re2._Regexp:
+def compile_quietly(pattern: str, *, never_capture: bool = False) -> RegexPattern:
     """`re2.compile` without C++ log lines; RegexSyntaxError with a readable reason."""
     try:
-        return re2.compile(pattern, quiet_options(never_capture=never_capture))
+        compiled: RegexPattern = re2.compile(pattern, quiet_options(never_capture=never_capture))
+        return compiled
     except re2.error as exc:
         raise RegexSyntaxError(pattern, error_reason(exc)) from None
 
