@@ -4,7 +4,9 @@ With a thousand rules, trying every rule on every event costs far more than the 
 match. Each rule is filed first under the span names its condition requires (`name`), then,
 within each name, under one *access key*: a test on one field that must hold for the rule to
 match (the field's text equals, starts with, ends with or contains a value, or the field is
-present). An event looks up each indexed field once and meets only the rules whose key holds.
+present). A rule whose AND needs tests on two fields' text (an equality and a substring, a
+team and a pattern) is filed under both and met only where both hold. An event looks up each
+indexed field once and meets only the rules whose keys hold.
 
 A key never decides a match: it only says where a match is impossible, using the very
 comparisons the compiled matchers make (`rules/semantics.py`), so the index changes which
@@ -109,6 +111,73 @@ def choose_keys(
     `weights` estimates the share of events an equality key lets through (`equality_weights`).
     """
     return _keys(node, lists, weights)
+
+
+Clauses = tuple[Keys, ...]
+
+
+def choose_clauses(
+    node: Any, lists: Mapping[str, list[str]], weights: Mapping[tuple[str, str], float]
+) -> Clauses | None:
+    """Up to two key sets the condition needs, each from its own part of an AND.
+
+    A rule that needs an equality and a substring or pattern holds only where both hold: the
+    index files it under the part that lets the fewest events through (`choose_keys`'s choice)
+    and, when another part tests text too (not mere presence), under that part as well, and
+    tries it only on events that pass one key of each. An OR of such ANDs needs one key of its
+    branches' first sets and one of their second sets. None: no key at all;
+    `(frozenset(),)`: the condition holds on no event.
+    """
+    clauses = _clauses(node, lists, weights)
+    if clauses is None:
+        return ALWAYS
+    if len(clauses) > 1 and not (_text_only(clauses[0]) and _text_only(clauses[1])):
+        return clauses[:1]
+    return clauses
+
+
+def _clauses(
+    node: Any, lists: Mapping[str, list[str]], weights: Mapping[tuple[str, str], float]
+) -> Clauses | None:
+    """Key sets the condition needs each of, the most selective first (at most two)."""
+    if isinstance(node, ConditionAND):
+        needed: list[Keys] = []
+        for arg in node.args:
+            needed.extend(_clauses(arg, lists, weights) or ())
+        return _best_two(needed, weights)
+    if isinstance(node, ConditionOR):
+        branches: list[Clauses] = []
+        for arg in node.args:
+            got = _clauses(arg, lists, weights)
+            if got is None:
+                return ALWAYS
+            if got != (frozenset(),):  # a branch that never holds adds nothing
+                branches.append(got)
+        if not branches:
+            return (frozenset(),)
+        first = frozenset().union(*(b[0] for b in branches))
+        if all(len(b) > 1 for b in branches):
+            return _best_two([first, frozenset().union(*(b[1] for b in branches))], weights)
+        return (first,)
+    keys = _keys(node, lists, weights)
+    return ALWAYS if keys is None else (keys,)
+
+
+def _best_two(needed: list[Keys], weights: Mapping[tuple[str, str], float]) -> Clauses | None:
+    """The key set that lets the fewest events through, then the best other one on text."""
+    if not needed:
+        return ALWAYS
+    ranked = sorted(needed, key=lambda keys: _rank(keys, weights))
+    first = ranked[0]
+    if not first:
+        return (first,)
+    second = next((k for k in ranked[1:] if _text_only(k) and k != first), None)
+    return (first,) if second is None else (first, second)
+
+
+def _text_only(keys: Keys) -> bool:
+    """Keys that each test a field's text (no mere presence): decided by the keyed lookups."""
+    return all(key.kind != PRESENT for key in keys)
 
 
 def equality_weights(trees: Sequence[Any]) -> dict[tuple[str, str], float]:
@@ -392,6 +461,10 @@ class IndexEntry(Generic[R]):
     remembers the slots of the first `MEMO_LIMIT` texts it saw, and the entry remembers the
     slots of the last few hundred combinations of short texts its keyed fields held (a user's
     events repeat theirs), forgetting them all when `MEMO_LIMIT` is reached.
+
+    A rule filed under two clauses (`choose_clauses`) has its slot under the first clause's keys
+    and a gate (a negative number, `seconds[gate]` its slot) under the second's; its slot counts
+    only when its gate is passed too.
     """
 
     tries: tuple[tuple[R, Matcher], ...]  # every rule of the entry, in rule order
@@ -399,6 +472,7 @@ class IndexEntry(Generic[R]):
     fields: tuple[tuple[str, FieldLookup, dict[str, Slots]], ...] = ()  # field, lookup, memo
     # Fields keyed by presence only (a session id, a prompt): their value is never looked at.
     presence: tuple[tuple[str, Slots], ...] = ()
+    seconds: dict[int, int] = default(default_factory=dict)  # gate -> slot
     names: tuple[str, ...] = default(init=False)  # the fields' names, in `fields` order
     # The keyed fields' slots by the tuple of their values: a user's team, host, client
     # version and model come together, event after event.
@@ -434,6 +508,12 @@ class IndexEntry(Generic[R]):
         tries = self.tries
         return [tries[slot] for slot in sorted(set(found))]
 
+    def _gated(self, found: Slots) -> Slots:
+        """The slots found, less those of two-clause rules whose second clause no key passed."""
+        seconds = self.seconds
+        passed = {seconds[gate] for gate in found if gate < 0}
+        return tuple(s for s in found if s >= 0 and (s in passed or -s - 1 not in seconds))
+
     def _keyed(self, values: tuple[Any, ...]) -> Slots:
         """The slots of the keyed fields holding `values`, remembered when all are short texts."""
         found: Slots = ()
@@ -454,6 +534,8 @@ class IndexEntry(Generic[R]):
                 texts = False
             if slots:
                 found += slots
+        if self.seconds:
+            found = self._gated(found)
         if texts:  # equal tuples of texts and None hold the same texts: the same slots
             combined = self.combined
             if len(combined) >= MEMO_LIMIT:
@@ -471,8 +553,9 @@ class RuleIndex(Generic[R]):
     looked up by its `name` text as it is, then lower-cased, as the string matchers compare it.
     Each entry pairs a rule with its matcher specialised to the entry (`compiler.specialise`:
     there, every plain `name` test is known to hold or to fail) and files it under the access
-    key that lets the fewest events through (`choose_keys`); with `by_fields=False` every rule
-    of a name is tried on every event of that name.
+    key that lets the fewest events through (`choose_keys`), and under a second one its AND
+    needs too when there is one (`choose_clauses`); with `by_fields=False` every rule of a name
+    is tried on every event of that name.
     """
 
     def __init__(
@@ -533,19 +616,27 @@ class RuleIndex(Generic[R]):
         tries: list[tuple[R, Matcher]] = []
         always: list[int] = []
         tables: dict[str, FieldTable] = {}
+        seconds: dict[int, int] = {}
         for rule, tree, matcher in rules:
-            keys = choose_keys(tree, self._lists, self._weights) if self._by_fields else ALWAYS
-            if keys is not None and not keys:
+            clauses = (
+                choose_clauses(tree, self._lists, self._weights) if self._by_fields else ALWAYS
+            )
+            if clauses is not None and not all(clauses):
                 continue  # holds on no event of this name
             slot = len(tries)
             tries.append((rule, matcher))
-            if keys is None:
+            if clauses is None:
                 always.append(slot)
                 continue
-            for key in sorted(keys):
-                if key.field not in tables:
-                    tables[key.field] = FieldTable(key.field)
-                tables[key.field].add(key, slot)
+            ids = [slot]
+            if len(clauses) > 1:
+                ids.append(-slot - 1)  # the gate of the second clause
+                seconds[-slot - 1] = slot
+            for key_set, ident in zip(clauses, ids, strict=True):
+                for key in sorted(key_set):
+                    if key.field not in tables:
+                        tables[key.field] = FieldTable(key.field)
+                    tables[key.field].add(key, ident)
         if len(always) == len(tries):
             return IndexEntry(tuple(tries))
         lookups: list[tuple[str, FieldLookup, dict[str, Slots]]] = []
@@ -556,4 +647,4 @@ class RuleIndex(Generic[R]):
                 lookups.append((f, lookup, {}))
             else:
                 presence.append((f, lookup.present))
-        return IndexEntry(tuple(tries), tuple(always), tuple(lookups), tuple(presence))
+        return IndexEntry(tuple(tries), tuple(always), tuple(lookups), tuple(presence), seconds)

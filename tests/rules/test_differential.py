@@ -163,6 +163,28 @@ def test_many_rules_hit_exactly_what_the_interpreter_matches(seed, n_rules, unse
     """Generated variants (equality, lists, wildcards, `re`, `contains`, `not`, OR of ANDs,
     with and without a `name` test) next to the default pack: each event's hits, in rule order,
     are the rules the reference interpreter matches, and every match was among the candidates."""
+    _hits_exactly_what_the_interpreter_matches(seed, n_rules, unseen, evs)
+
+
+@settings(
+    max_examples=2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example],
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    unseen=st.sampled_from([0.0, 0.5, 0.9]),
+    evs=st.lists(vocabulary_event(), min_size=40, max_size=120),
+)
+def test_a_thousand_rules_hit_exactly_what_the_interpreter_matches(seed, unseen, evs):
+    """The scale the rule index is for: the default pack and a thousand generated variants,
+    many of them filed under two tests (a value and a substring, prefix or pattern)."""
+    _hits_exactly_what_the_interpreter_matches(seed, 1000, unseen, evs)
+
+
+def _hits_exactly_what_the_interpreter_matches(
+    seed: int, n_rules: int, unseen: float, evs: list[dict]
+) -> None:
     docs = rule_variants(n_rules, VOCABULARY, SPAN_NAMES, seed=seed, unseen=unseen)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "variants.yml"
@@ -172,6 +194,8 @@ def test_many_rules_hit_exactly_what_the_interpreter_matches(seed, n_rules, unse
     lists = ruleset.config.lists
     indexed = sum(len(e.fields) + len(e.presence) for e in ruleset.index._by_name.values())
     hypothesis_event(f"fields indexed: {'some' if indexed else 'none'}")
+    paired = sum(len(e.seconds) for e in ruleset.index._by_name.values())
+    hypothesis_event(f"rules filed under two tests: {'some' if paired else 'none'}")
     hit_count = 0
     for event in evs:
         expected = [

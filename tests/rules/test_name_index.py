@@ -136,6 +136,35 @@ def test_rules_are_tried_only_on_events_that_pass_a_test_they_need(load_rules):
     assert [h.rule_id for h in hits] == ["data", "push", "rm"]
 
 
+def test_a_rule_needing_two_texts_is_tried_only_where_both_hold(load_rules):
+    """An equality and a substring (or a pattern) in one AND, or in each branch of an OR of
+    ANDs: the rule meets only events that pass a test of each of its two needs."""
+    text = "\n---\n".join(
+        detection(body).replace("test-rule", rid)
+        for rid, body in [
+            ("core-push", "sel:\n  team: core\n  command|contains: push\ncondition: sel"),
+            ("data-rm", "sel:\n  team: data\n  command|re: '^rm'\ncondition: sel"),
+            (
+                "either",
+                "a:\n  team: ops\n  command|contains: curl\n"
+                "b:\n  team: [ml, ai]\n  command|startswith: wget\ncondition: a or b",
+            ),
+        ]
+    )
+    ruleset = load_rules(text)
+    assert tried(ruleset, {"name": "shell.run", "team": "core", "command": "git pull"}) == []
+    assert tried(ruleset, {"name": "shell.run", "team": "Core", "command": "GIT PUSH"}) == [
+        "core-push"
+    ]
+    assert tried(ruleset, {"name": "shell.run", "team": "data", "command": "ls; rm x"}) == []
+    assert tried(ruleset, {"name": "shell.run", "team": "data", "command": "rm x"}) == ["data-rm"]
+    assert tried(ruleset, {"name": "shell.run", "team": "ops", "command": "wget x"}) == []
+    assert tried(ruleset, {"name": "shell.run", "team": "ML", "command": "wget x"}) == ["either"]
+    assert tried(ruleset, {"name": "shell.run", "team": "ai", "command": "ls"}) == []
+    hits, _ = ruleset.evaluate({"name": "shell.run", "team": "OPS", "command": "curl x"})
+    assert [h.rule_id for h in hits] == ["either"]
+
+
 def test_lower_casing_lower_cased_text_changes_nothing():
     """`compiler.specialise` relies on it; checked for every code point and the final sigma."""
     for code in range(0x110000):

@@ -16,7 +16,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from rules.model import RuleLoadError
-from rules.rule_index import access_keys, regex_prefix
+from rules.rule_index import access_keys, choose_clauses, equality_weights, regex_prefix
 from rules.ruleset import RuleSet
 from rules.timeutil import iso
 from tests.rules.test_differential import LISTS, detection_item, field_values, sigma_rule
@@ -42,6 +42,26 @@ def test_an_event_a_rule_matches_passes_one_of_the_rules_keys(rule, evs):
     for event in evs:
         if interpret(tree, event, LISTS):
             assert keys is None or any(k.holds(event.get(k.field)) for k in keys), (rule, event)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(rule=sigma_rule(), evs=st.lists(events, min_size=1, max_size=8))
+def test_an_event_a_rule_matches_passes_a_key_of_each_of_the_rules_clauses(rule, evs):
+    try:
+        tree = SigmaRule.from_dict(rule).detection.parsed_condition[0].parsed
+    except SigmaError:
+        assume(False)
+    clauses = choose_clauses(tree, LISTS, equality_weights([tree]))
+    hypothesis_event("always tried" if clauses is None else f"{len(clauses)} clauses")
+    for event in evs:
+        if interpret(tree, event, LISTS):
+            assert clauses is None or all(
+                any(k.holds(event.get(k.field)) for k in keys) for keys in clauses
+            ), (rule, event)
 
 
 PATTERN_PARTS = ["a", "A", "b", "\\.", "\\-", ".", "?", "*", "+", "{2}", "(a|b)", "[ab]", "$"]
