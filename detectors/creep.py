@@ -45,8 +45,11 @@ class CallCreepParams:
     independent (a session's context grows from one call to the next): the residuals are
     divided by the inflation of a sum of autocorrelated terms, learnt from ordinary calls.
     alpha: the baseline's slowest learning rate per call (a half-life of about 140 calls);
-    min_calls: calls before the caller is judged, min_place: calls at a place in the session
-    before calls there are judged; places: how many places a session has (1: none, every
+    min_calls: calls before the caller is judged, min_sessions: sessions the caller must have
+    begun before being judged (a session's calls are alike, so fifty calls of one or two
+    sessions say little of the caller's usual size: on generated organisations a caller
+    judged after two sessions opened twice the false alarms of one judged after ten);
+    min_place: calls at a place in the session before calls there are judged; places: how many places a session has (1: none, every
     call against the caller's one level); clip: a residual's bound, in sigmas (one huge call is one
     vote, not a creep).
     """
@@ -55,6 +58,7 @@ class CallCreepParams:
     h: float = 25.0
     alpha: float = 0.005
     min_calls: int = 50
+    min_sessions: int = 10
     min_place: int = 10
     places: int = _PLACES
     clip: float = 4.0
@@ -103,6 +107,7 @@ class CallCreep(WindowModel[CallCreepParams]):
         "sessions",
         "spread",
         "spreads",
+        "started",
         "sum",
     )
     Params = CallCreepParams
@@ -118,10 +123,13 @@ class CallCreep(WindowModel[CallCreepParams]):
         self.sum = 0.0  # the CUSUM, in sigmas
         self.c0 = self.c1 = self.prev = 0.0  # lag-one autocorrelation of in-control residuals
         self.sessions: dict[str, int] = {}  # recent sessions' calls so far, oldest first
+        self.started = 0  # sessions the caller has begun (counted up to min_sessions)
         self.alarms = 0
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)
+        if "started" not in state[1] and self.n:  # saved before sessions were counted
+            self.started = self.p.min_sessions
 
     # -- the kind's window rules ---------------------------------------------------------------
 
@@ -174,7 +182,10 @@ class CallCreep(WindowModel[CallCreepParams]):
 
     def learn_one(self, x: Any, t: float, n: int = 0) -> None:
         for session, value in x:
-            place = _place(self._position(self.sessions, session), self.p.places)
+            position = self._position(self.sessions, session)
+            if position == 0 and self.started < self.p.min_sessions:
+                self.started += 1
+            place = _place(position, self.p.places)
             if value > 0.0:  # a call of no size has no log: its place in the session counts
                 self._learn_call(place, math.log(value))
 
@@ -189,12 +200,16 @@ class CallCreep(WindowModel[CallCreepParams]):
         }
 
     def is_warm(self, t: float, warmup: float) -> bool:
-        return self.n >= self.p.min_calls
+        return self._judged()
 
     def spawn(self) -> CallCreep:
         return CallCreep(self.p)
 
     # -- the test ------------------------------------------------------------------------------
+
+    def _judged(self) -> bool:
+        """Whether the caller has made enough calls, in enough sessions, to be judged."""
+        return self.n >= self.p.min_calls and self.started >= self.p.min_sessions
 
     @staticmethod
     def _position(sessions: dict[str, int], session: str | None) -> int:
@@ -227,7 +242,7 @@ class CallCreep(WindowModel[CallCreepParams]):
 
     def _peak(self, calls: Sequence[Call]) -> float:
         """The largest CUSUM the window's calls would reach (the levels held where they are)."""
-        if self.n < self.p.min_calls:
+        if not self._judged():
             return 0.0
         s, peak, inflation, sessions = self.sum, 0.0, self._inflation(), dict(self.sessions)
         for session, value in calls:
@@ -241,7 +256,7 @@ class CallCreep(WindowModel[CallCreepParams]):
         p = self.p
         self.n += 1
         z = self._residual(place, y)
-        if self.n > p.min_calls:
+        if self.n > p.min_calls and self.started >= p.min_sessions:
             self.sum = max(0.0, self.sum + z / self._inflation() - p.k)
             if self.sum >= p.h:  # alarmed: the levels start again from the new calls
                 self.alarms += 1
