@@ -22,8 +22,13 @@ injected one. Shown beside them: cost surges (a runaway agent's spend) within 15
 incident review): the truth is JSON lines as `spanwatch simulate --truth` writes them
 (`kind`, `start`, `end`, `group`, `severity`). Matching is the strict one of
 `engine.backtest`: an incident matches an injection when it opens in its window (from 5
-minutes before its start to 30 minutes after its end) and every label it groups by equals the
-injection's or is carried by the injected subject's own events there.
+minutes before its start to 30 minutes after its end), every label it groups by equals the
+injection's or is carried by the injected subject's own events there, and its rule or detector
+is one that can find the injected kind (`engine.backtest_kinds`). An incident that fits an
+injection only by labels and time (a pull-request check firing in the hour a team's cache
+collapses) is false, and is counted per kind as a coincidence; per kind the rules and
+detectors of the matching incidents are printed, the first one to open first. A kind the
+table does not know is matched by labels and time alone and marked `(kind unknown)`.
 """
 
 from __future__ import annotations
@@ -151,6 +156,9 @@ class KindResult:
     grave_delays: list[float] = field(default_factory=list)  # first one as grave as the truth
     missed_grave: int = 0
     severity: str = ""
+    found_by: list[str] = field(default_factory=list)  # matching rules, first to open first
+    coincident: int = 0  # incidents that fit by labels and time but cannot find the kind
+    kind_known: bool = True
 
 
 @dataclass
@@ -200,14 +208,23 @@ def score(history: list[str], truth: Path, log: Path) -> Score:
         result = kinds[inj.kind]
         result.injected += 1
         result.severity = max(result.severity or inj.severity, inj.severity, key=RANK.get)
+        result.kind_known = inj.kind_known
         delays, grave = [], []
-        for i, line in enumerate(opened):
-            if inj.matches(line["incident"], times[i]):
-                matched.add(i)
-                delay = max(0.0, times[i] - inj.start)
-                delays.append(delay)
-                if RANK.get(line["incident"].get("severity"), 0) >= RANK.get(inj.severity, 0):
-                    grave.append(delay)
+        for i in sorted(range(len(opened)), key=times.__getitem__):
+            line = opened[i]
+            if not inj.fits(line["incident"], times[i]):
+                continue
+            if not inj.can_find(line["incident"]):
+                result.coincident += 1
+                continue
+            matched.add(i)
+            rule = line["incident"].get("rule_id", "?")
+            if rule not in result.found_by:
+                result.found_by.append(rule)
+            delay = max(0.0, times[i] - inj.start)
+            delays.append(delay)
+            if RANK.get(line["incident"].get("severity"), 0) >= RANK.get(inj.severity, 0):
+                grave.append(delay)
         if delays:
             result.detected += 1
             result.delays.append(min(delays))
@@ -253,6 +270,14 @@ def report(title: str, s: Score, show_false: bool) -> None:
         grave = fmt_delay(r.grave_delays, r.missed_grave if r.detected else 0)
         print(f"{kind:30} {r.injected:8} {r.detected:8} {fmt_delay(r.delays):>10} "
               f"{grave:>16}  {r.severity}")  # fmt: skip
+    print("found by (rules and detectors of the matching incidents, first to open first):")
+    for kind in sorted(s.kinds):
+        r = s.kinds[kind]
+        found = ", ".join(r.found_by) or "-"
+        notes = [] if r.kind_known else ["kind unknown: matched by labels and time alone"]
+        if r.coincident:
+            notes.append(f"{r.coincident} fitting by labels and time only")
+        print(f"  {kind:28} {found}" + (f"  ({'; '.join(notes)})" if notes else ""))
     print(f"opened incidents {s.opened}, matching an injected one {s.matched}: "
           f"precision {s.precision:.1%} (target >= 95%)")  # fmt: skip
     print(f"notified (not folded into a storm) {s.notified}: precision {s.notified_precision:.1%}")

@@ -135,7 +135,7 @@ class NewValue(WindowModel[NewValueParams]):
     (0.0, 1.0)
     """
 
-    __slots__ = ("born", "held", "news", "own", "p", "seen", "t0", "warm_at")
+    __slots__ = ("born", "held", "news", "own", "p", "seen", "t0", "told", "warm_at")
     Params = NewValueParams
 
     def __init__(self, params: NewValueParams | None = None) -> None:
@@ -146,6 +146,9 @@ class NewValue(WindowModel[NewValueParams]):
         # with `scope: everyone`, kept by the organisation's model: value -> key -> Held
         # (None until something is held: most models are a person's, which hold nothing)
         self.held: dict[str, dict[tuple[str, ...], Held]] | None = None
+        # with `scope: everyone`, kept by the organisation's model: value -> keys whose news of
+        # it was told during the warm-up (told once, not again each window until its end)
+        self.told: dict[str, dict[tuple[str, ...], None]] | None = None
         # with `scope: everyone`, the values of the key's own windows (`seen` holds its parent's
         # as well): whether a person calls where the organisation does
         self.own: dict[str, None] | None = None
@@ -324,9 +327,10 @@ class NewValue(WindowModel[NewValueParams]):
         adopted meanwhile); a key already waiting on a value is not news again for it.
         While the organisation warms up, nothing is news now; but a person already calling in
         one of its geographies who turns up in one new to everyone (a key used from
-        elsewhere on the history's first day) is held until the warm-up is over: news then
-        (after it, such a person is news at once), unless the warm-up's people take the
-        geography up."""
+        elsewhere on the history's first day) is held for `hold` (or to the warm-up's end,
+        if sooner), as a newcomer is: news then, within the day, unless people take the
+        geography up meanwhile (`adopted_by`), and news once for that person until the
+        warm-up is over."""
         if not news:
             return news
         warm = root.is_warm(t, warmup)
@@ -340,8 +344,12 @@ class NewValue(WindowModel[NewValueParams]):
             if waiting is not None and key in waiting:
                 continue
             if not warm:
-                held = Held(t, tuple(news), not_before=root.warm_until(warmup))
-                root.held.setdefault(root.norm(v), {})[key] = held
+                told = root.told = root.told if root.told is not None else {}
+                if key not in told.get(root.norm(v), {}):
+                    told.setdefault(root.norm(v), {})[key] = None
+                    soon = min(t + self.p.hold, root.warm_until(warmup))
+                    held = Held(t, tuple(news), not_before=soon)
+                    root.held.setdefault(root.norm(v), {})[key] = held
                 continue
             if key and (self.born is None or self.p.within == "known_geography"):
                 root.held.setdefault(root.norm(v), {})[key] = Held(t, tuple(news))
@@ -358,8 +366,9 @@ class NewValue(WindowModel[NewValueParams]):
         if root.t0 is None or not any(root.norm(v) in root.seen for v in x):
             return
         held = root.held = root.held if root.held is not None else {}
+        told = root.told or {}
         for v in self.own or ():
-            if v not in root.seen and key not in held.get(v, {}):
+            if v not in root.seen and key not in held.get(v, {}) and key not in told.get(v, {}):
                 held.setdefault(v, {})[key] = Held(t, (v,), not_before=root.warm_until(warmup))
 
     def knows_geography_of(self, value: str) -> bool:
@@ -425,6 +434,8 @@ class NewValue(WindowModel[NewValueParams]):
             del pending[next(iter(pending))]
         while root.held is not None and len(root.held) > max_keys:
             del root.held[next(iter(root.held))]
+        while root.told is not None and len(root.told) > max_keys:
+            del root.told[next(iter(root.told))]
         return kept
 
     @classmethod

@@ -10,8 +10,10 @@ took most of a user's failing calls), so a team alert does not explain a model's
 merely because that team used the model. Sharing one value is not enough. A value that lies
 wholly inside the injection (every event carrying it in the window is the subject's: one user
 of a team whose calls fail) is a slice of it and explains it too, so a drill-down is not a
-false incident. An empty label value claims nothing and is left out of the comparison. Used by
-`spanwatch demo` and `bench/detection_quality.py`.
+false incident. An empty label value claims nothing and is left out of the comparison. Fitting
+is not enough: the incident must come from a rule or detector that can find the injected kind
+(`engine.backtest_kinds`); an injection of a kind the table does not know is matched by fit
+alone. Used by `spanwatch demo`, the backtest report and `bench/detection_quality.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from engine.backtest_kinds import finders_of
 from engine.otlp.aliases import AliasTable
 from engine.otlp.line_decoder import DecodeError, decode_line
 from engine.otlp.model_identity import ModelCatalog
@@ -45,6 +48,8 @@ class Injection:
         self.start = parse_time(truth["start"])
         self.end = parse_time(truth["end"])
         self.group = {k: str(v) for k, v in truth.get("group", {}).items()}
+        # None: a kind the table does not know, matched by labels and time alone
+        self.finders = finders_of(self.kind)
         if "model" in self.group:  # the truth may spell the model as the telemetry did
             identity = _CATALOG.identify(self.group["model"])
             if identity.known:
@@ -66,7 +71,20 @@ class Injection:
         for k, v in values:
             self.labels[k][v] += 1
 
+    @property
+    def kind_known(self) -> bool:
+        return self.finders is not None
+
     def matches(self, incident: dict[str, Any], opened_at: float) -> bool:
+        """The incident explains this injection: it fits, and its rule can find the kind."""
+        return self.fits(incident, opened_at) and self.can_find(incident)
+
+    def can_find(self, incident: dict[str, Any]) -> bool:
+        """The incident's rule or detector watches what this kind of injection changes."""
+        return self.finders is None or incident.get("rule_id") in self.finders
+
+    def fits(self, incident: dict[str, Any], opened_at: float) -> bool:
+        """The incident's labels and opening time fit this injection, whatever raised it."""
         if not self.start - EARLY_ALLOWANCE <= opened_at <= self.end + GRACE_AFTER_END:
             return False
         # a storm's marker is no label of its subject: a storm matches by the labels its

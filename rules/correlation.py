@@ -12,7 +12,10 @@ Semantics (Sigma correlation specification, made concrete for a stream):
   `temporal_ordered` needs them in the listed order.
 - Conditions: gt, gte, lt, lte, eq, neq, several at once for a range (`gte: 10, lt: 20`).
 - `reset-on` rules: their input empties the group's window up to its time, so the condition
-  counts only what followed the last reset (failures since the last passing assertion).
+  counts only what followed the last reset (failures since the last passing assertion). An
+  input at or before the group's last reset is left out whenever it arrives: a test run
+  reports its passing and failing checks at one instant, and which of them the stream carries
+  first must not decide whether the run cleared the session.
 
 Inputs arrive in event-time order, except live, where an input that came behind the watermark
 still counts in windows that are open: it is placed at its own time (a correlation rule's window
@@ -281,6 +284,8 @@ class CorrelationState:
         self.evictions = 0
         self.late = 0
         self.watermark = -math.inf
+        # per group, the time of its last reset (bounded as `groups` is)
+        self.reset_at: OrderedDict[tuple[str, ...], float] = OrderedDict()
 
     def __repr__(self) -> str:
         return (
@@ -294,9 +299,12 @@ class CorrelationState:
         if inp.time <= self.watermark - spec.timespan:  # every window it could join has closed
             self.late = getattr(self, "late", 0) + 1
             return []
-        if spec.reset_rules and inp.rule_id in spec.reset_rules:
-            self._reset(inp)
-            return []
+        if spec.reset_rules:
+            if inp.rule_id in spec.reset_rules:
+                self._reset(inp)
+                return []
+            if self._before_reset(inp):
+                return []
         if spec.dedup is not None and self._duplicate(inp, spec.dedup):
             return []
         window = self._window_of(inp.group)
@@ -318,6 +326,20 @@ class CorrelationState:
         window = self.groups.get(inp.group)
         if window is not None:
             window.expire(inp.time)
+        resets = getattr(self, "reset_at", None)  # None: a state saved before it was kept
+        if resets is None:
+            resets = self.reset_at = OrderedDict()
+        if resets.get(inp.group, -math.inf) < inp.time:
+            resets[inp.group] = inp.time
+        resets.move_to_end(inp.group)
+        if len(resets) > self.max_groups:
+            resets.popitem(last=False)
+
+    def _before_reset(self, inp: CorrelationInput) -> bool:
+        """The input is no later than its group's last reset (a verdict of the same run as a
+        pass, or one that arrived behind it): the reset already cleared it."""
+        resets = getattr(self, "reset_at", None)
+        return resets is not None and inp.time <= resets.get(inp.group, -math.inf)
 
     def _window_of(self, key: tuple[str, ...]) -> Window:
         """The group's window, new if need be (the least recently fed group makes room)."""

@@ -29,6 +29,7 @@ def test_the_embedded_default_set_covers_the_claude_code_use_cases():
         "scope": "everyone",
         "hold": 3600.0,
         "adopted_by": 3,
+        "warm_on": "weekdays",
     }
     assert ids["slices-error-rate"].params["recall"] == 1800.0
     assert ids["new-model-per-team"].field == "model"

@@ -11,7 +11,7 @@ from detectors.new_value import ADOPTED_BY, geography
 from tests.detectors.test_detectorset import MONDAY, STEP, feed, invoke
 
 
-def org_geographies() -> DetectorSet:
+def org_geographies(warmup: str = "1h") -> DetectorSet:
     """The default detector's shape, with an hour of warm-up."""
     spec = {
         "id": "geo",
@@ -21,7 +21,7 @@ def org_geographies() -> DetectorSet:
         "group_by": ["user"],
         "parent_by": ["team"],
         "interval": "1m",
-        "warmup": "1h",
+        "warmup": warmup,
         "params": {"generalize": "geography", "scope": "everyone"},
     }
     return DetectorSet.from_config(DetectorsConfig.model_validate({"detectors": [spec]}))
@@ -227,3 +227,41 @@ def test_a_person_whose_first_calls_were_elsewhere_is_news_once_the_warm_up_is_o
     firing = [s for s in signals if s.firing and "new_values" in s.evidence]
     assert [s.group["user"] for s in firing] == ["ana"]
     assert MONDAY + 3600 <= firing[0].time <= MONDAY + 1200 + 3600 + 60
+
+
+def warming_up_at_home() -> list[dict]:
+    """Four people at home in the US for the first hours of the history (warm-up: 6 h)."""
+    return [invoke(MONDAY + 60 * i, user=f"us{i % 4}", region="us-east-1") for i in range(360)]
+
+
+def known_person_away(start: float, minutes: int) -> list[dict]:
+    return [invoke(MONDAY + start + 60 * i, user="us1", region="ap-northeast-1")
+            for i in range(minutes)]  # fmt: skip
+
+
+def test_a_known_person_in_a_new_geography_while_warming_up_is_news_after_the_hold_once():
+    """The organisation is still learning its geographies (six hours of warm-up): a person
+    who has been calling at home turns up in Tokyo for twenty minutes and again later. News
+    an hour after the first call there (nobody took it up), and only once."""
+    ds = org_geographies("6h")
+    state = ds.new_state("geo")
+    events = warming_up_at_home() + known_person_away(3600, 20) + known_person_away(9000, 5)
+    firing = [s for s in feed(ds, state, events, MONDAY + 8 * 3600)
+              if s.firing and s.evidence.get("new_values")]  # fmt: skip
+    assert [(s.group["user"], s.evidence["new_values"]) for s in firing] == [
+        ("us1", ["ap-northeast-1"])
+    ]
+    assert MONDAY + 3600 + 3600 <= firing[0].time <= MONDAY + 3600 + 3600 + 120
+
+
+def test_people_taking_up_the_geography_within_the_hold_while_warming_up_is_adoption():
+    """The same hop, but two more people start in Tokyo within the hour: an office opening on
+    the history's first day, not news."""
+    ds = org_geographies("6h")
+    state = ds.new_state("geo")
+    events = warming_up_at_home() + known_person_away(3600, 20)
+    events += [invoke(MONDAY + 4800 + 300 * i + 60 * k, user=f"jp{i}", team="tokyo",
+                      region="ap-northeast-1") for i in range(2) for k in range(5)]  # fmt: skip
+    firing = [s for s in feed(ds, state, events, MONDAY + 8 * 3600)
+              if s.firing and s.evidence.get("new_values")]  # fmt: skip
+    assert firing == []

@@ -92,6 +92,36 @@ def test_an_input_later_than_the_reset_that_arrives_before_it_still_counts(load_
     assert [h.evidence["events"] for h in feed(130.0, "failed")] == [4]
 
 
+def test_a_verdict_no_later_than_the_reset_is_cleared_whenever_it_arrives(load_rules):
+    """A test run reports its checks at one instant, in any order: a pass among them clears
+    the failures beside it, and a failure that arrives behind a newer pass was before it."""
+    ruleset = load_rules(RULES)
+    state = ruleset.new_correlation_state("run")
+
+    def feed(t: float, rule: str) -> list:
+        return state.update(CorrelationInput("run", t, ("ana", "s1"), rule, None))
+
+    assert feed(50.0, "passed") == []
+    for t in (50.0, 50.0, 20.0):  # the same run's failures, then an older one arriving late
+        assert feed(t, "failed") == []
+    for t in (60.0, 70.0, 80.0):
+        assert feed(t, "failed") == []
+    assert [h.evidence["events"] for h in feed(90.0, "failed")] == [4]  # 60..90 only
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations([False, False, True, False]), st.integers(0, 4))
+def test_a_pass_reported_with_failures_clears_them_in_any_order(verdicts, later_failures):
+    """Four checks of one run end together (three failures: too few to fire on their own);
+    the run's pass clears its failures, so the rule counts only the failures after it,
+    whichever order the stream carries the four in."""
+    ruleset = reset_ruleset()
+    events = [assertion(100.0, passed) for passed in verdicts]
+    events += [assertion(100.0 + 30 * (i + 1), False) for i in range(later_failures)]
+    expected = [100.0 + 30 * later_failures] if later_failures >= 4 else []
+    assert run_times(ruleset, events) == expected
+
+
 @functools.cache
 def reset_ruleset() -> RuleSet:
     path = Path(tempfile.mkdtemp()) / "reset.yml"

@@ -89,3 +89,41 @@ def test_the_opt_in_pack_adds_pull_requests_with_no_check(tmp_path, packs):
     groups = opened_groups(opened, "pr-without-any-assertion")
     assert sorted(groups, key=lambda g: g["session"]) == unchecked
     assert len(opened_groups(opened, "pr-without-passing-assertion")) == 1
+
+
+def named_check(session: str, i: int, minute: float, name: str, passed: bool) -> dict:
+    return span(
+        session, i, minute, "assertion", **{"assertion.name": name, "assertion.passed": passed}
+    )
+
+
+@pytest.mark.parametrize("batches", ["one request", "one request per check", "reversed"])
+def test_a_test_run_reporting_a_failure_beside_passes_at_one_instant_is_not_failing(
+    tmp_path, batches
+):
+    """A test runner's checks end together. Whichever order the stream holds them in (here
+    the failing check's name sorts last), a run that reports a pass beside a failure cleared
+    the session; a run reporting only failures did not."""
+    user = "ines@example.pt"
+    mixed = [
+        named_check("mixed", 0, 12.5, "unit: utils.formatDate", passed=False),
+        named_check("mixed", 1, 12.5, "e2e/checkout.spec.ts", passed=True),
+        named_check("mixed", 2, 12.5, "typecheck", passed=True),
+        pull_request("mixed", 3, 17),
+    ]
+    failing = [
+        named_check("failing", 0, 12.5, "unit: utils.formatDate", passed=False),
+        named_check("failing", 1, 12.5, "typecheck", passed=False),
+        pull_request("failing", 2, 17),
+    ]
+    spans = mixed + failing
+    if batches == "one request":
+        lines = [request(user, spans)]
+    elif batches == "one request per check":
+        lines = [request(user, [s]) for s in spans]
+    else:
+        lines = [request(user, spans[::-1])]
+    opened = replay_opened(tmp_path, lines, "--quiet")
+    assert opened_groups(opened, "pr-without-passing-assertion") == [
+        {"user": user, "session": "failing"}
+    ]
