@@ -123,6 +123,16 @@ def test_a_teams_burst_pages_critical_within_minutes(opened, team):
     assert paged - burst_start(team) <= PAGE_WITHIN
 
 
+@pytest.mark.parametrize("team", sorted(BURSTS))
+def test_a_teams_burst_is_one_page(opened, team):
+    """A thin team's failures come with lulls of a few minutes: the burst stays one incident."""
+    pages = [
+        t for t, i in opened
+        if i["rule_id"] == "error-rate-per-team" and i["group"] == {"team": team}
+    ]  # fmt: skip
+    assert len(pages) == 1
+
+
 def test_nothing_critical_outside_the_bursts(opened):
     def in_a_burst(t: float, group: dict) -> bool:
         team = group.get("team")
