@@ -67,3 +67,30 @@ def evidence_z(k: int, n: int, hits: float, trials: float) -> float:
         return 0.0
     tail = beta_binomial_tail(k, n, hits, trials)
     return -_NORMAL.inv_cdf(min(max(tail, _SMALLEST), 0.5))
+
+
+def burst_log_likelihood_ratio(k: int, n: int, hits: float, trials: float, share: float) -> float:
+    """How many times likelier (in nats) k hits of n are when a `share` of the trials fail (an
+    outage) than under the rate learned as `hits` of `trials` (its beta-binomial predictive,
+    with a Jeffreys prior, so a thin history claims little and needs more failures).
+
+    A likelihood ratio against a named alternative is a sequential test (Wald's SPRT, Page's
+    CUSUM when taken over the latest runs of windows): it needs far fewer calls than a tail
+    probability to tell an outage from the usual rate, and a share between the two (a busy
+    team's bad minutes) makes it fall, not rise.
+
+    >>> round(burst_log_likelihood_ratio(3, 8, 4.0, 1000.0, 0.3), 1)  # 3 of 8 against 0.4%
+    10.3
+    >>> burst_log_likelihood_ratio(1, 1, 4.0, 1000.0, 0.3) < 5.0  # one failure, never enough
+    True
+    >>> burst_log_likelihood_ratio(8, 117, 10.0, 1000.0, 0.3) < 0.0  # 7% against 1%: no outage
+    True
+    """
+    if n <= 0 or not 0.0 < share < 1.0:
+        return 0.0
+    k = min(max(k, 0), n)
+    a = max(hits, 0.0) + 0.5
+    b = max(trials - hits, 0.0) + 0.5
+    outage = k * math.log(share) + (n - k) * math.log1p(-share)
+    usual = _log_beta(k + a, n - k + b) - _log_beta(a, b)
+    return outage - usual

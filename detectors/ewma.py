@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.binomial_evidence import evidence_z
+from detectors.binomial_evidence import burst_log_likelihood_ratio, evidence_z
 from detectors.persist import restore_slots
 from detectors.quiet_period import repeat_period, unrepeated
 from detectors.rollup import Accumulator
@@ -23,6 +23,7 @@ from detectors.scoring import (
 )
 from detectors.window_model import WindowModel
 
+RATE_BELOW_SHARE = 20.0  # the ratio judges a key whose usual rate is this far below an outage's
 MAX_NAMED = 8  # subjects a window's point keeps of its hits (`min_subjects` asks fewer)
 Counts = tuple[int, ...] | None  # the hits of each subject a point names, when it says them
 
@@ -57,6 +58,13 @@ class EwmaParams:
     this window's and `span` - 1 before; `min_hits` and `min_subjects` count over the same.
     With shorter windows, a span of more of them keeps the time a thin key's failures have
     to add up (8 windows of 1 minute look as far back as 4 of 2 minutes).
+    burst_nats (binomial, with evidence; 0: off): a second, sequential test of the same
+    windows: the log-likelihood ratio of their hits under an outage (a `burst_share` of the
+    events failing) against the key's learned rate, taken over the latest runs of windows
+    within the span as a CUSUM takes it, scores 0.5 at this many nats. It tells a thin key's
+    outage from its usual rate with a few events (three failures in eight calls against 0.4%
+    are 10 nats), and a share between the two (a busy key's bad minutes) lowers it. Only for
+    a key whose learned rate is a twentieth of `burst_share` or less (see `_counts_burst`).
     """
 
     z: float = 4.0
@@ -77,6 +85,8 @@ class EwmaParams:
     others_z: float = 0.0
     repeat: int = 0
     span: int = 4
+    burst_nats: float = 0.0
+    burst_share: float = 0.3
 
 
 class EwmaChart(WindowModel[EwmaParams]):
@@ -172,6 +182,8 @@ class EwmaChart(WindowModel[EwmaParams]):
                 f"kind {kind!r} watches one metric, or a rate then the distinct subjects of its "
                 "hits (a `distinct` metric with the rate's `condition`) for `min_subjects`"
             )
+        if not 0.0 < params.get("burst_share", 0.3) < 1.0:
+            raise ValueError("burst_share is the share of failing events in an outage: below 1")
         if params.get("min_subjects", 0) > 0 and not pair:
             raise ValueError(
                 "min_subjects needs `metrics`: the rate, then a `distinct` metric of the "
@@ -307,6 +319,10 @@ class EwmaChart(WindowModel[EwmaParams]):
         score = deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
         if self._counts_evidence(n):
             score = max(score, deviation_score(self.evidence(x, n, t), self.p.evidence))
+        if self._counts_burst(n):
+            # nats are half a z squared: 0.5 at `burst_nats`, as the z tests score theirs
+            nats = max(self.burst_nats(x, n, t), 0.0) / self._dispersion() ** 2
+            score = max(score, deviation_score(math.sqrt(nats), math.sqrt(self.p.burst_nats)))
         return score
 
     def _large_enough(self, x: float, n: int, t: float) -> bool:
@@ -342,6 +358,37 @@ class EwmaChart(WindowModel[EwmaParams]):
             z = max(z, evidence_z(k, n, self.hits, self.trials))
         return z / self._dispersion()
 
+    def _counts_burst(self, n: int) -> bool:
+        """Whether the likelihood ratio judges this key now: on, and the key's usual rate an
+        order of magnitude below the outage's share. Against a rate that high (a team failing
+        3% of its calls every day) the ratio's bound is no longer a rare event: ordinary runs
+        of failures reach it every few hundred windows, and the count's tail decides alone."""
+        if not (self.p.burst_nats > 0.0 and self._counts_evidence(n)):
+            return False
+        usual = (max(self.hits, 0.0) + 0.5) / (max(self.trials, 0.0) + 1.0)
+        return usual * RATE_BELOW_SHARE <= self.p.burst_share
+
+    def burst_nats(self, x: float, n: int, t: float) -> float:
+        """The log-likelihood ratio of an outage (`burst_share` failing) against the key's
+        learned rate, of the window's hits alone or joined to the windows of the steps before
+        it within the span, the largest (a CUSUM over the span: the run of windows that says
+        most). Divided by the square of the key's usual spikes, as `evidence` is by them."""
+        share = self.p.burst_share
+        k = round(x * n)
+        best = burst_log_likelihood_ratio(k, n, self.hits, self.trials, share)
+        for _, hits, events, _ in reversed(self._within(t)):
+            k, n = k + hits, n + events
+            best = max(best, burst_log_likelihood_ratio(k, n, self.hits, self.trials, share))
+        return best
+
+    def _alarmed_by(self, x: float, n: int, t: float) -> bool:
+        """Whether the window's evidence (either test) reached its alert point."""
+        if self.evidence(x, n, t) >= self.p.evidence:
+            return True
+        if not self._counts_burst(n):
+            return False
+        return self.burst_nats(x, n, t) >= self.p.burst_nats * self._dispersion() ** 2
+
     def _within(self, t: float) -> list[tuple[float, int, int, bool]]:
         """The remembered windows of the steps before t that are within the evidence's span."""
         if self.p.step <= 0:
@@ -370,6 +417,7 @@ class EwmaChart(WindowModel[EwmaParams]):
             **(
                 {"evidence_z": round(self.evidence(x, n, t), 3)} if self._counts_evidence(n) else {}
             ),
+            **({"burst_nats": round(self.burst_nats(x, n, t), 3)} if self._counts_burst(n) else {}),
             **subjects,
         }
 
@@ -437,7 +485,7 @@ class EwmaChart(WindowModel[EwmaParams]):
             self._teach(k, n)
             return
         above = k > n * (self.hits + 0.5) / (self.trials + 1.0)
-        if self.evidence(x, n, t) >= self.p.evidence:
+        if self._alarmed_by(x, n, t):
             self.alarmed = True
         kept = self._within(t + self.p.step)
         self._settle([w for w in self.recent if w not in kept], alarmed=self.alarmed)
