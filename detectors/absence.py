@@ -116,7 +116,10 @@ _ONE_ARRAY_DAY_END = {
     name: _CELL_SUMS + len(_SCALARS) + _DAY_TYPES * i for i, name in enumerate(_DAY_END_SUMS)
 }
 _MAX_REPLAY = 7 * 24 * 12  # windows of a finished silence learned at most (a week of 5 min)
-_PRIOR_END_SD = 1.0  # hours: how much a team's end of day varies, before it has shown it
+# Hours: how much a team's end of day varies, before it has shown it. A team's day ends with its
+# last person's, and a day with two or three of them out (or in a meeting) can end three or
+# four hours early; an hour's spread made such a day, among a team's first few, a silence.
+_PRIOR_END_SD = 1.5
 _END_KEEP = 1.0 - 1.0 / 14.0  # per day of the type: the end of day is learned over ~2 weeks
 # Empty windows that did not resume, assumed at every hour before any is seen: a hazard
 # learned from a handful of empty windows that all resumed is then never taken as certain.
@@ -455,8 +458,8 @@ class Absence(WindowModel[AbsenceParams]):
 
         The hazard, at the end of that window, of the day's last activity, whose time is
         taken as normal around the key's past ends of day on days of this type, with a
-        spread that starts at an hour (a prior worth one day) and is widened by 1 + 1/days
-        for the uncertainty of the mean: after a day or two, an end a couple of hours
+        spread that starts at an hour and a half (a prior worth one day) and is widened by
+        1 + 1/days for the uncertainty of the mean: after a day or two, an end a few hours
         earlier than usual is no surprise. Before a day of this type has ended, the end is
         taken as equally likely in any window left of the day: nothing can be claimed."""
         st = self.stats
