@@ -9,7 +9,7 @@ from typing import Any
 
 from detectors.binomial_evidence import evidence_z
 from detectors.persist import restore_slots
-from detectors.quiet_period import repeat_period, unrepeated
+from detectors.quiet_period import remember_scored, repeat_period, unrepeated
 from detectors.rollup import Accumulator
 from detectors.scoring import (
     MAD_TO_SIGMA,
@@ -288,7 +288,7 @@ class EwmaChart(WindowModel):
         return (e - self.loc) / self._chart_sigma(n)
 
     def score_one(self, x: Any, t: float, n: int = 0) -> float:
-        return unrepeated(self._score(x, t, n), self.quiet)
+        return unrepeated(self._score(x, t, n), self.quiet, (x, t, n))
 
     def score_in_alert(self, x: Any, t: float, n: int = 0) -> float:
         return self._score(x, t, n)
@@ -375,7 +375,7 @@ class EwmaChart(WindowModel):
 
     def learn_one(self, x: Any, t: float, n: int = 0) -> None:
         if self.quiet is not None:
-            self.quiet.remember(self._score(x, t, n))
+            remember_scored(self.quiet, (x, t, n), lambda: self._score(x, t, n))
         x = self._remember_named(x, t)
         p = self.p
         if p.transform == "log":

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from detectors.persist import packed_state, restore_packed
-from detectors.quiet_period import QuietPeriod, repeat_period, unrepeated
+from detectors.quiet_period import QuietPeriod, remember_scored, repeat_period, unrepeated
 from detectors.scoring import (
     MAD_TO_SIGMA,
     TAIL_Z,
@@ -315,7 +315,7 @@ class SeasonalBaseline(WindowModel):
         return self.stats.active_level > 0.0
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
-        return unrepeated(self._score(x, t, n), self.quiet)
+        return unrepeated(self._score(x, t, n), self.quiet, (x, t, n))
 
     def score_in_alert(self, x: float, t: float, n: int = 0) -> float:
         return self._score(x, t, n)
@@ -350,7 +350,7 @@ class SeasonalBaseline(WindowModel):
         if x == 0.0 and self._idle(x, n):
             return
         if self.quiet is not None:
-            self.quiet.remember(self._score(raw, t, n))
+            remember_scored(self.quiet, (raw, t, n), lambda: self._score(raw, t, n))
         self._learn_activity(x, n)
         points = st.points + 1.0
         st.points = points
