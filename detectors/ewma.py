@@ -52,7 +52,9 @@ class EwmaParams:
     one person's retry loop and a colleague's single failed call are not two people failing.
     repeat: the points after a score during which a score counts only if it passes it (0:
     every score counts); a shift is then announced once, not on every point the chart
-    stays high, nor again on its aftermath (see `quiet_period.unrepeated`).
+    stays high, nor again on its aftermath (see `quiet_period.unrepeated`). On by default:
+    without it, the points after an excursion score as high as the excursion itself, and
+    any threshold low enough to find quieter anomalies raises an alarm on each of them.
     span (binomial, with evidence): the steps a burst's evidence is gathered over at most,
     this window's and `span` - 1 before; `min_hits` and `min_subjects` count over the same.
     With shorter windows, a span of more of them keeps the time a thin key's failures have
@@ -75,7 +77,7 @@ class EwmaParams:
     min_hits: int = 0
     min_subjects: int = 0
     others_z: float = 0.0
-    repeat: int = 0
+    repeat: int = 10
     span: int = 4
 
 

@@ -141,7 +141,9 @@ class SeasonalParams:
     sessions, so the variance is several times the Poisson one).
     repeat: the points after a score during which a score counts only if it passes it (0:
     every score counts); a spike of a size that recurs, and the points after a step that
-    the profile still lags, are then no news (see `quiet_period.unrepeated`).
+    the profile still lags, are then no news (see `quiet_period.unrepeated`). On by
+    default: without it, the points after an excursion score as high as the excursion
+    itself, and any threshold low enough to find quieter anomalies raises an alarm on each.
     """
 
     z: float = 5.0
@@ -152,7 +154,7 @@ class SeasonalParams:
     min_points: int = 12
     adapt_after: int = 24
     transform: str = "none"
-    repeat: int = 0
+    repeat: int = 10
 
 
 class SeasonalBaseline(WindowModel):
