@@ -10,7 +10,7 @@ from river import drift
 
 from detectors.page_hinkley import PageHinkley
 from detectors.persist import restore_slots
-from detectors.quiet_period import repeat_period, unrepeated
+from detectors.quiet_period import remember_scored, repeat_period, unrepeated
 from detectors.scoring import deviation_score, log_scale, robust_step
 from detectors.window_model import WindowModel
 
@@ -142,7 +142,7 @@ class ChangePoint(WindowModel[ChangePointParams]):
         return log_scale(x) if self.p.transform == "log" else x
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
-        return unrepeated(self._score(x), self.quiet)
+        return unrepeated(self._score(x), self.quiet, x)
 
     def score_in_alert(self, x: float, t: float, n: int = 0) -> float:
         return self._score(x)
@@ -168,7 +168,7 @@ class ChangePoint(WindowModel[ChangePointParams]):
 
     def learn_one(self, x: float, t: float, n: int = 0) -> None:
         if self.quiet is not None:
-            self.quiet.remember(self._score(x))
+            remember_scored(self.quiet, x, lambda: self._score(x))
         x = self._tx(x)
         self.n += 1
         if self.n == 1:

@@ -9,7 +9,7 @@ from typing import Any
 
 from detectors.binomial_evidence import burst_log_likelihood_ratio, evidence_z
 from detectors.persist import restore_slots
-from detectors.quiet_period import repeat_period, unrepeated
+from detectors.quiet_period import remember_scored, repeat_period, unrepeated
 from detectors.rollup import Accumulator
 from detectors.scoring import (
     MAD_TO_SIGMA,
@@ -53,7 +53,9 @@ class EwmaParams:
     one person's retry loop and a colleague's single failed call are not two people failing.
     repeat: the points after a score during which a score counts only if it passes it (0:
     every score counts); a shift is then announced once, not on every point the chart
-    stays high, nor again on its aftermath (see `quiet_period.unrepeated`).
+    stays high, nor again on its aftermath (see `quiet_period.unrepeated`). On by default:
+    without it, the points after an excursion score as high as the excursion itself, and
+    any threshold low enough to find quieter anomalies raises an alarm on each of them.
     span (binomial, with evidence): the steps a burst's evidence is gathered over at most,
     this window's and `span` - 1 before; `min_hits` and `min_subjects` count over the same.
     With shorter windows, a span of more of them keeps the time a thin key's failures have
@@ -83,7 +85,7 @@ class EwmaParams:
     min_hits: int = 0
     min_subjects: int = 0
     others_z: float = 0.0
-    repeat: int = 0
+    repeat: int = 10
     span: int = 4
     burst_nats: float = 0.0
     burst_share: float = 0.3
@@ -300,7 +302,7 @@ class EwmaChart(WindowModel[EwmaParams]):
         return (e - self.loc) / self._chart_sigma(n)
 
     def score_one(self, x: Any, t: float, n: int = 0) -> float:
-        return unrepeated(self._score(x, t, n), self.quiet)
+        return unrepeated(self._score(x, t, n), self.quiet, (x, t, n))
 
     def score_in_alert(self, x: Any, t: float, n: int = 0) -> float:
         return self._score(x, t, n)
@@ -423,7 +425,7 @@ class EwmaChart(WindowModel[EwmaParams]):
 
     def learn_one(self, x: Any, t: float, n: int = 0) -> None:
         if self.quiet is not None:
-            self.quiet.remember(self._score(x, t, n))
+            remember_scored(self.quiet, (x, t, n), lambda: self._score(x, t, n))
         x = self._remember_named(x, t)
         p = self.p
         if p.transform == "log":

@@ -12,6 +12,7 @@ as good for a quiet period and keeps the state at ten numbers whatever its lengt
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 BLOCKS = 8  # the quiet period is kept as the maxima of this many blocks
@@ -32,13 +33,16 @@ class QuietPeriod:
     0.0
     """
 
-    __slots__ = ("block", "blocks", "filled", "length")
+    __slots__ = ("block", "blocks", "filled", "length", "pending")
 
     def __init__(self, length: int) -> None:
         self.length = length
         self.blocks: list[float] = []  # the largest score of each past block
         self.block = 0.0  # ... of the current block, and how many points it holds
         self.filled = 0
+        # the point last scored and its score before suppression, until that point is learned
+        # (not saved: a restored model scores its next point afresh)
+        self.pending: tuple[Any, float] | None = None
 
     def bar(self) -> float:
         """The largest score of the period (-inf without a quiet period: everything counts)."""
@@ -75,6 +79,7 @@ class QuietPeriod:
 
     def __setstate__(self, state: tuple[int, list[float], float, int]) -> None:
         self.length, self.blocks, self.block, self.filled = state
+        self.pending = None
 
 
 def damped(score: float, bar: float, margin: float, keep: float) -> float:
@@ -101,7 +106,7 @@ def repeat_period(length: int) -> QuietPeriod | None:
     return QuietPeriod(length) if length > 0 else None
 
 
-def unrepeated(score: float, quiet: QuietPeriod | None) -> float:
+def unrepeated(score: float, quiet: QuietPeriod | None, point: Any = None) -> float:
     """The score if it passes every score of the quiet period by more than `PASS` (a chart
     held at its cap creeps towards it in the last digits), else 0 (as it is without a quiet
     period). An excursion that lasts, or comes back within the period, is announced
@@ -115,7 +120,32 @@ def unrepeated(score: float, quiet: QuietPeriod | None) -> float:
     ...     q.remember(s)
     >>> scores
     [0.2, 0.9, 0.0, 0.95, 0.0, 0.0, 0.0, 0.3]
+
+    With `point` (what the score was computed from), the score is kept for
+    `remember_scored`, so that learning the point does not compute it again.
     """
-    if quiet is None or score > quiet.bar() + PASS:
+    if quiet is None:
         return score
-    return 0.0
+    if point is not None:
+        quiet.pending = (point, score)
+    return score if score > quiet.bar() + PASS else 0.0
+
+
+def remember_scored(quiet: QuietPeriod, point: Any, score: Callable[[], float]) -> None:
+    """Remember a learned point's score before suppression: the one `unrepeated` kept for
+    that very point (the model has learned nothing since), else `score()`. Computing a
+    model's score costs about as much as learning the point; doing it once halves that.
+
+    >>> q, calls = QuietPeriod(4), []
+    >>> def compute() -> float:
+    ...     calls.append(1)
+    ...     return 0.7
+    >>> unrepeated(compute(), q, (1.0, 0.0, 0))
+    0.7
+    >>> remember_scored(q, (1.0, 0.0, 0), compute)  # kept: not computed again
+    >>> remember_scored(q, (2.0, 60.0, 0), compute)  # never scored: computed
+    >>> len(calls), q.bar()
+    (2, 0.7)
+    """
+    pending, quiet.pending = quiet.pending, None
+    quiet.remember(pending[1] if pending is not None and pending[0] == point else score())

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from detectors.persist import packed_state, restore_packed
-from detectors.quiet_period import QuietPeriod, repeat_period, unrepeated
+from detectors.quiet_period import QuietPeriod, remember_scored, repeat_period, unrepeated
 from detectors.scoring import (
     MAD_TO_SIGMA,
     TAIL_Z,
@@ -141,7 +141,9 @@ class SeasonalParams:
     sessions, so the variance is several times the Poisson one).
     repeat: the points after a score during which a score counts only if it passes it (0:
     every score counts); a spike of a size that recurs, and the points after a step that
-    the profile still lags, are then no news (see `quiet_period.unrepeated`).
+    the profile still lags, are then no news (see `quiet_period.unrepeated`). On by
+    default: without it, the points after an excursion score as high as the excursion
+    itself, and any threshold low enough to find quieter anomalies raises an alarm on each.
     """
 
     z: float = 5.0
@@ -152,7 +154,7 @@ class SeasonalParams:
     min_points: int = 12
     adapt_after: int = 24
     transform: str = "none"
-    repeat: int = 0
+    repeat: int = 10
 
 
 class SeasonalBaseline(WindowModel[SeasonalParams]):
@@ -315,7 +317,7 @@ class SeasonalBaseline(WindowModel[SeasonalParams]):
         return self.stats.active_level > 0.0
 
     def score_one(self, x: float, t: float, n: int = 0) -> float:
-        return unrepeated(self._score(x, t, n), self.quiet)
+        return unrepeated(self._score(x, t, n), self.quiet, (x, t, n))
 
     def score_in_alert(self, x: float, t: float, n: int = 0) -> float:
         return self._score(x, t, n)
@@ -350,7 +352,7 @@ class SeasonalBaseline(WindowModel[SeasonalParams]):
         if x == 0.0 and self._idle(x, n):
             return
         if self.quiet is not None:
-            self.quiet.remember(self._score(raw, t, n))
+            remember_scored(self.quiet, (raw, t, n), lambda: self._score(raw, t, n))
         self._learn_activity(x, n)
         points = st.points + 1.0
         st.points = points

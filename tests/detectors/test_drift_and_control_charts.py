@@ -65,7 +65,7 @@ def test_the_log_detector_reports_its_baseline_in_the_metric_s_own_units():
 def test_an_ewma_chart_forgets_an_excursion_over_the_windows_a_sparse_key_skipped():
     from detectors.ewma import EwmaChart, EwmaParams
 
-    m = EwmaChart(EwmaParams(direction="up", step=300.0))
+    m = EwmaChart(EwmaParams(direction="up", step=300.0, repeat=0))  # the chart's own memory
     rng = random.Random(5)
     t = 0.0
     for _ in range(200):

@@ -170,3 +170,48 @@ def test_a_slotted_snapshot_from_before_repeat_starts_its_quiet_period_afresh(ki
     back.__setstate__((None, slots))
     assert back.quiet is not None and back.quiet.bar() == 0.0
     assert back.n == m.n
+
+
+def counting(kind: str, repeat: int) -> Any:
+    """A model of the kind that counts how often its score before suppression is computed."""
+    cls, params = KINDS[kind]
+
+    class Counted(cls):  # type: ignore[misc, valid-type]
+        __slots__ = ("computed",)
+
+        def _score(self, *args: Any) -> float:
+            self.computed += 1
+            return float(super()._score(*args))
+
+    m = Counted(dataclasses.replace(params, repeat=repeat))
+    m.computed = 0
+    return m
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_scored_point_is_learned_with_the_score_it_was_given(kind):
+    xs = [x + 1.0 for x in regimes(19, 300, 40.0, 2.0)]
+    m = counting(kind, 10)
+    scores_of(m, xs)
+    assert m.computed == len(xs)  # once per point, not again when it is learned
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@settings(max_examples=10, deadline=None)
+@given(xs=series, which=st.lists(st.booleans(), min_size=400, max_size=400))
+def test_what_is_learned_does_not_depend_on_which_points_were_scored(kind, xs, which):
+    """A point learned without being scored, or after another value was scored at its time,
+    teaches the quiet period its own score: later scores are those of a model scored on
+    every point."""
+    xs = [x + 1.0 for x in xs]
+    every, some = model(kind, 8), model(kind, 8)
+    for i, (x, scored) in enumerate(zip(xs, which, strict=False)):
+        t = 1.7e9 + i * 600.0
+        expected = every.score_one(x, t, n=int(x))
+        if scored:
+            assert some.score_one(x, t, n=int(x)) == expected
+        elif i % 3 == 0:
+            some.score_one(x * 2.0 + 5.0, t, n=int(x))  # another value, never learned
+        every.learn_one(x, t, n=int(x))
+        some.learn_one(x, t, n=int(x))
+    assert some.quiet.bar() == every.quiet.bar()
