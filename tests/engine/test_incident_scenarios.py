@@ -207,7 +207,8 @@ detectors:
     warmup: 1h
     for: 1
     keep_firing_for: {keep}
-    params: {{direction: up}}
+    # every busy minute must score afresh, so no suppression of repeats
+    params: {{direction: up, repeat: 0}}
 incidents:
   route: {{receiver: console, group_wait: 0s, group_interval: 1m}}
 """
