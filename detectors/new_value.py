@@ -49,6 +49,11 @@ class NewValueParams:
     for `hold` and dropped if `adopted_by` people take the region up meanwhile (a team
     spreading to a second region of its geography), news otherwise; a region is news once
     (for whoever showed it first), then the organisation's.
+    `warmup_news` (with `scope: everyone`): when the news of a person already calling where
+    the organisation does, who turns up during the warm-up with a value new to everyone, is
+    told: `at_end` of the warm-up (a week of learning the organisation's models must not page
+    for a model its second team uses on Tuesday), or `after_hold` (a key used from a new
+    geography on a history's first day is news within the hour, not the next day).
     `warm_on: weekdays` (with `scope: everyone`): the organisation's warm-up counts only
     Monday to Friday (UTC), so it spans a full working day of traffic however the history
     starts: an organisation first seen on a Saturday has shown only its weekend people and
@@ -65,6 +70,7 @@ class NewValueParams:
     adopted_by: int = ADOPTED_BY
     within: str = "anywhere"
     warm_on: str = "clock"
+    warmup_news: str = "at_end"
 
 
 def geography(region: str) -> str:
@@ -347,7 +353,9 @@ class NewValue(WindowModel[NewValueParams]):
                 told = root.told = root.told if root.told is not None else {}
                 if key not in told.get(root.norm(v), {}):
                     told.setdefault(root.norm(v), {})[key] = None
-                    soon = min(t + self.p.hold, root.warm_until(warmup))
+                    soon = root.warm_until(warmup)
+                    if self.p.warmup_news == "after_hold":
+                        soon = min(t + self.p.hold, soon)
                     held = Held(t, tuple(news), not_before=soon)
                     root.held.setdefault(root.norm(v), {})[key] = held
                 continue

@@ -11,7 +11,7 @@ from detectors.new_value import ADOPTED_BY, geography
 from tests.detectors.test_detectorset import MONDAY, STEP, feed, invoke
 
 
-def org_geographies(warmup: str = "1h") -> DetectorSet:
+def org_geographies(warmup: str = "1h", warmup_news: str = "at_end") -> DetectorSet:
     """The default detector's shape, with an hour of warm-up."""
     spec = {
         "id": "geo",
@@ -22,7 +22,7 @@ def org_geographies(warmup: str = "1h") -> DetectorSet:
         "parent_by": ["team"],
         "interval": "1m",
         "warmup": warmup,
-        "params": {"generalize": "geography", "scope": "everyone"},
+        "params": {"generalize": "geography", "scope": "everyone", "warmup_news": warmup_news},
     }
     return DetectorSet.from_config(DetectorsConfig.model_validate({"detectors": [spec]}))
 
@@ -243,7 +243,7 @@ def test_a_known_person_in_a_new_geography_while_warming_up_is_news_after_the_ho
     """The organisation is still learning its geographies (six hours of warm-up): a person
     who has been calling at home turns up in Tokyo for twenty minutes and again later. News
     an hour after the first call there (nobody took it up), and only once."""
-    ds = org_geographies("6h")
+    ds = org_geographies("6h", "after_hold")
     state = ds.new_state("geo")
     events = warming_up_at_home() + known_person_away(3600, 20) + known_person_away(9000, 5)
     firing = [s for s in feed(ds, state, events, MONDAY + 8 * 3600)
@@ -257,7 +257,7 @@ def test_a_known_person_in_a_new_geography_while_warming_up_is_news_after_the_ho
 def test_people_taking_up_the_geography_within_the_hold_while_warming_up_is_adoption():
     """The same hop, but two more people start in Tokyo within the hour: an office opening on
     the history's first day, not news."""
-    ds = org_geographies("6h")
+    ds = org_geographies("6h", "after_hold")
     state = ds.new_state("geo")
     events = warming_up_at_home() + known_person_away(3600, 20)
     events += [invoke(MONDAY + 4800 + 300 * i + 60 * k, user=f"jp{i}", team="tokyo",
@@ -265,3 +265,16 @@ def test_people_taking_up_the_geography_within_the_hold_while_warming_up_is_adop
     firing = [s for s in feed(ds, state, events, MONDAY + 8 * 3600)
               if s.firing and s.evidence.get("new_values")]  # fmt: skip
     assert firing == []
+
+
+def test_news_of_a_value_new_to_everyone_waits_for_the_warm_up_s_end_by_default():
+    """Without `warmup_news: after_hold`, the same hop is told when the warm-up is over: a
+    detector learning the organisation's habits for a week (its models) does not page
+    for what a second team takes up on its second day."""
+    ds = org_geographies("6h")
+    state = ds.new_state("geo")
+    events = warming_up_at_home() + known_person_away(3600, 20)
+    firing = [s for s in feed(ds, state, events, MONDAY + 8 * 3600)
+              if s.firing and s.evidence.get("new_values")]  # fmt: skip
+    assert [s.group["user"] for s in firing] == ["us1"]
+    assert MONDAY + 6 * 3600 <= firing[0].time <= MONDAY + 6 * 3600 + 120
