@@ -333,10 +333,10 @@ class NewValue(WindowModel[NewValueParams]):
         adopted meanwhile); a key already waiting on a value is not news again for it.
         While the organisation warms up, nothing is news now; but a person already calling in
         one of its geographies who turns up in one new to everyone (a key used from
-        elsewhere on the history's first day) is held for `hold` (or to the warm-up's end,
-        if sooner), as a newcomer is: news then, within the day, unless people take the
-        geography up meanwhile (`adopted_by`), and news once for that person until the
-        warm-up is over."""
+        elsewhere on the history's first day) is held to the warm-up's end (`warmup_news:
+        after_hold`: for `hold`, or to the warm-up's end if sooner, as a newcomer is): news
+        then unless people take the geography up meanwhile (`adopted_by`), and news once for
+        that person until the warm-up is over."""
         if not news:
             return news
         warm = root.is_warm(t, warmup)
