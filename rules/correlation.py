@@ -392,7 +392,7 @@ class CorrelationState:
             time=end,
             group=dict(zip(spec.group_by, inp.group, strict=False)),
             labels=dict(spec.labels),
-            evidence=evidence,
+            raw_evidence=evidence,
             runbook=spec.runbook,
             resolve_after=spec.resolve_after,
             noise_budget=spec.noise_budget,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import re2
 
@@ -146,3 +146,11 @@ class EvidenceSource(NamedTuple):
 
 
 NO_EVIDENCE = EvidenceSource((), (), ())
+
+Evidence = dict[str, Any] | EvidenceSource
+"""A hit's evidence: finished (a window's tally), or an event's raw values, built when shown."""
+
+
+def shown(evidence: Evidence) -> dict[str, Any]:
+    """The evidence as the incident log shows it: a matched event's is built here, on demand."""
+    return evidence.build() if type(evidence) is EvidenceSource else cast(dict[str, Any], evidence)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .evidence import NO_EVIDENCE, EvidenceSource
+from .evidence import NO_EVIDENCE, Evidence, EvidenceSource, shown
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -14,7 +14,9 @@ class RuleHit(NamedTuple):
     """One reason to open or update an incident (a matching event or a satisfied window).
 
     A named tuple: a busy event can raise a hit for each of hundreds of rules, and a tuple is
-    built in a fraction of a frozen dataclass's time.
+    built in a fraction of a frozen dataclass's time. A matched event's evidence stays raw
+    (`raw_evidence`, an `EvidenceSource`) until it is shown: most hits only count towards an
+    incident that has kept its samples already.
     """
 
     rule_id: str
@@ -23,10 +25,15 @@ class RuleHit(NamedTuple):
     time: float
     group: dict[str, str]
     labels: dict[str, str]
-    evidence: dict[str, Any]
+    raw_evidence: Evidence
     runbook: str | None = None
     resolve_after: float | None = None
     noise_budget: int | None = None  # None: the global budget; 0: none
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        """The evidence as shown (for a matched event, a new dict on every access)."""
+        return shown(self.raw_evidence)
 
 
 @dataclass(frozen=True)

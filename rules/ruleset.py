@@ -27,7 +27,7 @@ from sigma.rule import SigmaRule
 from .compiler import CompileError, compile_condition, referenced_fields, required_values
 from .config import RulesConfig
 from .correlation import CorrelationSpec, CorrelationState
-from .evidence import EvidenceSource, evidence_names, key_evidence, small_value
+from .evidence import EvidenceSource, evidence_names, small_value
 from .extension import SpanwatchExtension, parse_extension
 from .lint import unknown_field_problems
 from .loader import RuleDoc, load_rule_docs
@@ -148,7 +148,7 @@ class RuleSet:
             return NO_OUTPUT, NO_OUTPUT
         hits: list[RuleHit] = []
         inputs: list[CorrelationInput] = []
-        # The evidence every hit of this event shares, built once: a thousand rules can match.
+        # The raw evidence the event's hits share, taken once: a thousand rules can match.
         shown = _EventEvidence(event)
         for rule in matched:
             try:
@@ -172,10 +172,11 @@ class RuleSet:
         t = event.get("time")
         if type(t) is not float:
             t = _event_time(event)
+        shown = shown or _EventEvidence(event)
         if rule.generates:
-            hits.append(_rule_hit(rule, event, t, shown or _EventEvidence(event)))
+            hits.append(_rule_hit(rule, event, t, shown.of(rule)))
         if rule.feeds:
-            _feed_correlations(rule, event, t, inputs)
+            _feed_correlations(rule, event, t, inputs, shown.of(rule))
 
     # -- state --
 
@@ -204,7 +205,7 @@ class RuleSet:
 
 
 def _rule_hit(
-    rule: DetectionRule, event: Mapping[str, Any], t: float, shown: _EventEvidence
+    rule: DetectionRule, event: Mapping[str, Any], t: float, evidence: EvidenceSource
 ) -> RuleHit:
     return RuleHit(
         rule.rule_id,
@@ -213,7 +214,7 @@ def _rule_hit(
         t,
         {f: _group_value(event.get(f)) for f in rule.group_by},
         dict(rule.labels),
-        shown.of(rule.evidence_fields),
+        evidence,
         rule.runbook,
         rule.resolve_after,
         rule.noise_budget,
@@ -221,13 +222,14 @@ def _rule_hit(
 
 
 def _feed_correlations(
-    rule: DetectionRule, event: Mapping[str, Any], t: float, inputs: list[CorrelationInput]
+    rule: DetectionRule,
+    event: Mapping[str, Any],
+    t: float,
+    inputs: list[CorrelationInput],
+    source: EvidenceSource,
 ) -> None:
-    """One input per correlation the rule feeds; none for a feed whose value the event lacks."""
-    # Evidence of a correlation input is built only if its window fires (most never do).
-    get = event.get
-    names = rule.evidence_names
-    source = EvidenceSource(names, rule.evidence_fields, tuple(map(get, names)))
+    """One input per correlation the rule feeds; none for a feed whose value the event lacks.
+    Evidence of an input is built only if its window fires (most never do)."""
     value: float | str | None
     for feed in rule.feeds:
         if feed.value_kind == "none":
@@ -258,33 +260,25 @@ def _fed_group(event: Mapping[str, Any], fields: tuple[str, ...]) -> tuple[str, 
 
 
 class _EventEvidence:
-    """`event_evidence` of one event for many rules: the shared key part and each shown field
-    (redacted, truncated) are worked out once, however many rules show them."""
+    """The raw evidence of one event for many rules: the values `event_evidence` would read,
+    taken once per set of shown fields however many rules show them. Formatting them (times,
+    redaction, truncation) waits until a hit is shown (`EvidenceSource.build`)."""
 
-    __slots__ = ("event", "key_part", "values")
+    __slots__ = ("event", "sources")
 
     def __init__(self, event: Mapping[str, Any]) -> None:
         self.event = event
-        self.key_part: dict[str, Any] | None = None
-        self.values: dict[str, Any] = {}
+        self.sources: dict[tuple[str, ...], EvidenceSource] = {}
 
-    def of(self, fields: Sequence[str]) -> dict[str, Any]:
-        """Exactly `event_evidence(event, fields)`, a new dict."""
-        key_part = self.key_part
-        if key_part is None:
-            key_part = self.key_part = key_evidence(self.event)
-        out = key_part.copy()
-        values = self.values
-        for name in fields:
-            if name not in out:
-                if name in values:
-                    value = values[name]
-                else:
-                    value = self.event.get(name)
-                    value = values[name] = None if value is None else small_value(value)
-                if value is not None:
-                    out[name] = value
-        return out
+    def of(self, rule: DetectionRule) -> EvidenceSource:
+        """What `event_evidence(event, rule.evidence_fields)` is built from."""
+        fields = rule.evidence_fields
+        source = self.sources.get(fields)
+        if source is None:
+            names = rule.evidence_names
+            source = EvidenceSource(names, fields, tuple(map(self.event.get, names)))
+            self.sources[fields] = source
+        return source
 
 
 class _ReadOnlyEmptyList(list[Any]):

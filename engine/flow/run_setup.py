@@ -7,7 +7,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from compliance.live_drift import DETECTOR_ID as DRIFT_ID
 from detectors.detectorset import DetectorSet, DetectorState
@@ -19,6 +19,7 @@ from engine.flow.worker_keys import routing_keys
 from engine.incidents.model import Hit
 from engine.otlp.aliases import AliasTable
 from rules import ruleset as _ruleset
+from rules.evidence import Evidence, EvidenceSource
 from rules.model import CorrelationInput, RuleHit
 
 INCIDENTS = "incidents"
@@ -38,11 +39,16 @@ def rule_hit(hit: RuleHit) -> Hit:
         time=hit.time,
         group=dict(hit.group),
         labels=dict(hit.labels),
-        evidence=dict(hit.evidence),
+        evidence=_own(hit.raw_evidence),
         runbook=hit.runbook,
         resolve_after=hit.resolve_after,
         noise_budget=hit.noise_budget,
     )
+
+
+def _own(evidence: Evidence) -> Evidence:
+    """A window's evidence copied; a matched event's raw values are a tuple, shared safely."""
+    return evidence if type(evidence) is EvidenceSource else dict(cast(dict[str, Any], evidence))
 
 
 def signal_hit(signal: Signal) -> Hit:

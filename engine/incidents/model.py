@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.timeutil import iso
 from notifiers.model import Notification
+from rules.evidence import Evidence
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -40,7 +41,7 @@ class Hit:
     time: float  # event time
     group: dict[str, str]
     labels: dict[str, str]
-    evidence: dict[str, Any]
+    evidence: Evidence  # a matched event's stays raw until an incident log line shows it
     runbook: str | None = None
     resolve_after: float | None = None  # rules: auto-resolve after this much time without hits
     resolved: bool = False  # detectors: an explicit "no longer firing"

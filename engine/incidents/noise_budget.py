@@ -48,7 +48,7 @@ def subject_labels(hit: Hit) -> dict[str, str]:
     """What an incident is about: its group, and for a rule the subject of the event that
     fired it (a rule grouped by person still names the person's team)."""
     out: dict[str, str] = {}
-    last = hit.evidence.get("last_event")
+    last = hit.evidence.get("last_event") if type(hit.evidence) is dict else None
     if isinstance(last, dict):
         out = {k: str(last[k]) for k in SUBJECT if last.get(k) not in (None, "")}
     out.update((k, str(v)) for k, v in hit.group.items())

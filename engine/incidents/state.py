@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.incidents.model import Hit, Transition
 from engine.timeutil import iso
+from rules.evidence import EvidenceSource
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Incident:
     status: str = "firing"
     count: int = 0
     escalation_level: int = 0
+    # {"at", "score"?, "data"}; "data" of a matched event stays raw until it is logged
     samples: list[dict[str, Any]] = field(default_factory=list)
     omitted: int = 0
     acknowledged: dict[str, Any] | None = None
@@ -91,12 +93,22 @@ class Incident:
         sample: dict[str, Any] = {"at": iso(hit.time)}
         if hit.score is not None:
             sample["score"] = hit.score
-        sample["data"] = copy.deepcopy(hit.evidence)
+        evidence = hit.evidence
+        sample["data"] = evidence if type(evidence) is EvidenceSource else copy.deepcopy(evidence)
         if len(self.samples) < limit:
             self.samples.append(sample)
         else:
             self.samples[-1] = sample
             self.omitted += 1
+
+    def _shown_samples(self) -> list[dict[str, Any]]:
+        """The samples with every matched event's evidence built, once: most samples are
+        replaced by a later hit before any log line shows them."""
+        for sample in self.samples:
+            data = sample["data"]
+            if type(data) is EvidenceSource:
+                sample["data"] = data.build()
+        return self.samples
 
     def to_dict(self) -> dict[str, Any]:
         """The incident as the incident log holds it (docs/architecture.md), plus runbook etc."""
@@ -114,7 +126,7 @@ class Incident:
             "count": self.count,
             "escalation_level": self.escalation_level,
             "labels": dict(self.labels),
-            "evidence": {"samples": copy.deepcopy(self.samples), "omitted": self.omitted},
+            "evidence": {"samples": copy.deepcopy(self._shown_samples()), "omitted": self.omitted},
         }
         if self.runbook:
             out["runbook"] = self.runbook

@@ -4,6 +4,7 @@ evidence built only for a hit, the shared empty result, the direct RE2 calls."""
 from __future__ import annotations
 
 import pickle
+from types import SimpleNamespace
 
 import pytest
 import re2
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules.compiler import re2_test
-from rules.evidence import event_evidence, redact
+from rules.evidence import event_evidence, evidence_names, redact
 from rules.ruleset import NO_OUTPUT, _EventEvidence
 from rules.testing import run_events
 from tests.rules.conftest import detection
@@ -187,7 +188,11 @@ _VALUES = st.one_of(
 )
 def test_evidence_shared_by_the_hits_of_one_event_is_each_rules_own(event, rule_fields):
     shown = _EventEvidence(event)
-    built = [shown.of(fields) for fields in rule_fields]
+    rules = [
+        SimpleNamespace(evidence_fields=tuple(f), evidence_names=evidence_names(f))
+        for f in rule_fields
+    ]
+    built = [shown.of(rule).build() for rule in rules]
     assert built == [event_evidence(event, fields) for fields in rule_fields]
     assert [list(b) for b in built] == [list(event_evidence(event, f)) for f in rule_fields]
     if len(built) > 1:  # each hit owns its dict
