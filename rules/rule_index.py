@@ -452,15 +452,20 @@ class FieldLookup:
 MEMO_LIMIT = 1024  # values remembered per field and entry: users, teams, versions repeat
 MEMO_TEXT_LIMIT = 200  # longer texts (commands, prompts) are looked up afresh
 
+FieldMemo = tuple[str, FieldLookup, dict[Any, Slots]]  # field, lookup, slots by value
+VARIED = 64  # distinct values of one field in a full working set that make it looked up alone
+
 
 @dataclass(frozen=True)
 class IndexEntry(Generic[R]):
     """The rules of one span name: each in a slot, tried always or when its key holds.
 
     Field values repeat endlessly (a user, a team, a client version), so each field
-    remembers the slots of the first `MEMO_LIMIT` texts it saw, and the entry remembers the
-    slots of the last few hundred combinations of short texts its keyed fields held (a user's
-    events repeat theirs), forgetting them all when `MEMO_LIMIT` is reached.
+    remembers the slots of the first `MEMO_LIMIT` values it saw, and the entry remembers the
+    slots of the last few hundred combinations of its fields' values (a user's events repeat
+    theirs). When that working set fills up, it is forgotten, and the field that varied most
+    in it (a command, a prompt: free text) is taken out of the combination and looked up on its
+    own from then on, so that the combinations of the others keep repeating.
 
     A rule filed under two clauses (`choose_clauses`) has its slot under the first clause's keys
     and a gate (a negative number, `seconds[gate]` its slot) under the second's; its slot counts
@@ -469,20 +474,31 @@ class IndexEntry(Generic[R]):
 
     tries: tuple[tuple[R, Matcher], ...]  # every rule of the entry, in rule order
     always: Slots = ()
-    fields: tuple[tuple[str, FieldLookup, dict[str, Slots]], ...] = ()  # field, lookup, memo
+    fields: tuple[FieldMemo, ...] = ()  # field, lookup, memo
     # Fields keyed by presence only (a session id, a prompt): their value is never looked at.
     presence: tuple[tuple[str, Slots], ...] = ()
     seconds: dict[int, int] = default(default_factory=dict)  # gate -> slot
-    names: tuple[str, ...] = default(init=False)  # the fields' names, in `fields` order
-    # The keyed fields' slots by the tuple of their values: a user's team, host, client
-    # version and model come together, event after event.
-    combined: dict[tuple[Any, ...], Slots] = default(init=False)
+    # Learnt while events pass (see above): the fields remembered together and those alone.
+    together: tuple[FieldMemo, ...] = default(init=False)
+    names: tuple[str, ...] = default(init=False)  # the names of `together`
+    alone: tuple[FieldMemo, ...] = default(init=False)
+    alone_names: tuple[str, ...] = default(init=False)
+    # The slots of `together` by the tuple of their values, with the values' types when one is
+    # not a text (1 and True are equal keys, yet a text test sees "1" in one and nothing in
+    # the other). Gates are applied already unless some fields are looked up alone.
+    combined: dict[tuple[Any, ...], tuple[tuple[type, ...] | None, Slots]] = default(init=False)
     presence_names: tuple[str, ...] = default(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "names", tuple(f for f, _, _ in self.fields))
-        object.__setattr__(self, "combined", {})
+        self._split(self.fields, ())
         object.__setattr__(self, "presence_names", tuple(f for f, _ in self.presence))
+
+    def _split(self, together: tuple[FieldMemo, ...], alone: tuple[FieldMemo, ...]) -> None:
+        object.__setattr__(self, "together", together)
+        object.__setattr__(self, "names", tuple(f for f, _, _ in together))
+        object.__setattr__(self, "alone", alone)
+        object.__setattr__(self, "alone_names", tuple(f for f, _, _ in alone))
+        object.__setattr__(self, "combined", {})
 
     def candidates(self, event: Mapping[str, Any]) -> Sequence[tuple[R, Matcher]]:
         """The rules (with their matchers) whose key this event passes, in rule order."""
@@ -493,14 +509,24 @@ class IndexEntry(Generic[R]):
         for value, (_, slots) in zip(map(get, self.presence_names), self.presence, strict=True):
             if value is not None:
                 found += slots
-        # Every indexed field read in one C-level pass: most entries index a score of fields.
+        # Every remembered field read in one C-level pass: most entries index a score of fields.
         values = tuple(map(get, self.names))
         try:
-            keyed = self.combined.get(values)
+            remembered = self.combined.get(values)
         except TypeError:  # a list or dict value: no memo
-            keyed = None
-        if keyed is None:
+            remembered = None
+        if remembered is not None and (
+            remembered[0] is None or remembered[0] == tuple(map(type, values))
+        ):
+            keyed = remembered[1]
+        else:
             keyed = self._keyed(values)
+        if self.alone:
+            for value, field_memo in zip(map(get, self.alone_names), self.alone, strict=True):
+                if value is not None:
+                    keyed += _field_slots(value, field_memo)
+            if keyed and self.seconds:
+                keyed = self._gated(keyed)
         if keyed:
             found += keyed
         if not found:
@@ -515,33 +541,63 @@ class IndexEntry(Generic[R]):
         return tuple(s for s in found if s >= 0 and (s in passed or -s - 1 not in seconds))
 
     def _keyed(self, values: tuple[Any, ...]) -> Slots:
-        """The slots of the keyed fields holding `values`, remembered when all are short texts."""
+        """The slots of the fields remembered together holding `values`, remembered when each
+        is None, a short text, an int or a bool (a float's text is not its value's: 0.0 and
+        -0.0 are equal keys)."""
         found: Slots = ()
-        texts = True
-        for value, (_, lookup, memo) in zip(values, self.fields, strict=True):
+        plain = True  # texts and None only
+        remember = True
+        for value, field_memo in zip(values, self.together, strict=True):
             if value is None:
                 continue
-            if type(value) is str:
-                slots = memo.get(value)
-                if slots is None:
-                    slots = lookup.slots(value)
-                    if len(value) > MEMO_TEXT_LIMIT:
-                        texts = False
-                    elif len(memo) < MEMO_LIMIT:
-                        memo[value] = slots
-            else:
-                slots = lookup.slots(value)
-                texts = False
+            kind = type(value)
+            if kind is not str:
+                plain = False
+                remember = remember and (kind is int or kind is bool)
+            elif len(value) > MEMO_TEXT_LIMIT:
+                remember = False
+            slots = _field_slots(value, field_memo)
             if slots:
                 found += slots
-        if self.seconds:
+        if self.seconds and not self.alone:
             found = self._gated(found)
-        if texts:  # equal tuples of texts and None hold the same texts: the same slots
-            combined = self.combined
-            if len(combined) >= MEMO_LIMIT:
-                combined.clear()  # a working set beyond the limit: start afresh
-            combined[values] = found
+        if remember:
+            if len(self.combined) >= MEMO_LIMIT:
+                self._forget()
+            self.combined[values] = (None if plain else tuple(map(type, values)), found)
         return found
+
+    def _forget(self) -> None:
+        """A working set beyond the limit: start afresh, without the field that varied most."""
+        keys = list(self.combined)
+        distinct = [len({key[i] for key in keys}) for i in range(len(self.together))]
+        most = max(range(len(distinct)), key=distinct.__getitem__, default=None)
+        if most is None or distinct[most] < VARIED:
+            self.combined.clear()
+            return
+        together = self.together[:most] + self.together[most + 1 :]
+        self._split(together, (*self.alone, self.together[most]))
+
+
+def _field_slots(value: Any, field_memo: FieldMemo) -> Slots:
+    """The slots one field's keys give `value` (not None), remembered for short texts, ints
+    and bools."""
+    _, lookup, memo = field_memo
+    kind = type(value)
+    if kind is str:
+        key: Any = value
+        if len(value) > MEMO_TEXT_LIMIT:
+            return lookup.slots(value)
+    elif kind is int or kind is bool:
+        key = (kind, value)  # 1 and True are equal keys, but not the same text
+    else:
+        return lookup.slots(value)
+    slots = memo.get(key)
+    if slots is None:
+        slots = lookup.slots(value)
+        if len(memo) < MEMO_LIMIT:
+            memo[key] = slots
+    return slots
 
 
 class RuleIndex(Generic[R]):
@@ -639,7 +695,7 @@ class RuleIndex(Generic[R]):
                     tables[key.field].add(key, ident)
         if len(always) == len(tries):
             return IndexEntry(tuple(tries))
-        lookups: list[tuple[str, FieldLookup, dict[str, Slots]]] = []
+        lookups: list[FieldMemo] = []
         presence: list[tuple[str, Slots]] = []
         for f in sorted(tables):
             lookup = tables[f].lookup()

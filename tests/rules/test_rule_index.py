@@ -19,6 +19,7 @@ from rules.model import RuleLoadError
 from rules.rule_index import access_keys, choose_clauses, equality_weights, regex_prefix
 from rules.ruleset import RuleSet
 from rules.timeutil import iso
+from tests.rules.conftest import detection
 from tests.rules.test_differential import LISTS, detection_item, field_values, sigma_rule
 
 from .interpreter import interpret
@@ -194,3 +195,52 @@ def test_remembered_lookups_answer_as_fresh_ones_for_lookalike_values(rules, evs
             r.rule_id for r in ruleset.detections if interpret(r.condition_tree, event, lists)
         ]
         assert [h.rule_id for h in ruleset.evaluate(event)[0]] == expected, (rules, event)
+
+
+_SHELL_RULES = "\n---\n".join(
+    detection(body).replace("test-rule", rid)
+    for rid, body in [
+        ("pipe-to-shell", "sel: {name: shell.run, command|contains: '| sh'}\ncondition: sel"),
+        ("alice-fails", "sel: {name: shell.run, user: alice, exit_code: 1}\ncondition: sel"),
+        (
+            "team-force-push",
+            "sel: {name: shell.run, team: pay, command|contains: 'push --force'}\ncondition: sel",
+        ),
+        (
+            "bob-starts-curl",
+            "sel: {name: shell.run, user|startswith: bo, command|startswith: curl}\ncondition: sel",
+        ),
+    ]
+)
+
+
+def test_a_field_that_varies_most_is_looked_up_alone_and_nothing_changes(load_rules, monkeypatch):
+    """Commands are nearly all new: kept in the combined memo's key, no combination would
+    repeat. Once the working set fills, the command leaves the key and the rest repeats."""
+    monkeypatch.setattr("rules.rule_index.MEMO_LIMIT", 16)
+    monkeypatch.setattr("rules.rule_index.VARIED", 8)
+    ruleset = load_rules(_SHELL_RULES)
+    entry = ruleset.index._by_name["shell.run"]
+    assert "command" in entry.names and not entry.alone
+    users, teams = ["alice", "bob", "Bo"], ["pay", "PAY", "web"]
+    codes: list[object] = [0, 1, True, 1.0, "1", None]
+    tails = ["| sh", "push --force", "", " | SH"]
+    lists = ruleset.config.lists
+    for i in range(120):
+        event = {
+            "name": "shell.run",
+            "user": users[i % 3],
+            "team": teams[i // 3 % 3],
+            "exit_code": codes[i % 6],
+            "command": f"{'curl' if i % 5 == 0 else 'git'} {i} {tails[i % 4]}",
+        }
+        expected = [
+            r.rule_id for r in ruleset.detections if interpret(r.condition_tree, event, lists)
+        ]
+        assert [h.rule_id for h in ruleset.evaluate(event)[0]] == expected, event
+    assert entry.alone_names == ("command",)
+    assert "command" not in entry.names and 0 < len(entry.combined) <= 16
+    bad = {"name": "shell.run", "user": "bob", "team": "pay", "exit_code": 1}
+    for i in range(4):  # new commands, a combination of the rest already remembered
+        hits, _ = ruleset.evaluate({**bad, "command": f"curl x{i} | sh && git push --force"})
+        assert [h.rule_id for h in hits] == ["pipe-to-shell", "team-force-push", "bob-starts-curl"]
