@@ -278,3 +278,36 @@ def test_news_of_a_value_new_to_everyone_waits_for_the_warm_up_s_end_by_default(
               if s.firing and s.evidence.get("new_values")]  # fmt: skip
     assert [s.group["user"] for s in firing] == ["us1"]
     assert MONDAY + 6 * 3600 <= firing[0].time <= MONDAY + 6 * 3600 + 120
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    home_minutes=st.integers(min_value=5, max_value=240),
+    away_at=st.integers(min_value=30, max_value=300),
+    away_for=st.integers(min_value=1, max_value=40),
+)
+def test_a_settled_person_s_hop_while_warming_up_is_news_at_once_a_newer_one_s_after_the_hold(
+    home_minutes, away_at, away_for
+):
+    """`warmup_news: at_once`: during the warm-up (six hours), a person who has called at home
+    for an hour or more by the time they turn up in Tokyo is news in the minute of the first
+    call there; one who started at home less than an hour before is held for the hour (or
+    to the warm-up's end, if sooner), as with `after_hold`. Either way once, however long
+    the hop lasts."""
+    ds = org_geographies("6h", "at_once")
+    state = ds.new_state("geo")
+    hop = MONDAY + 60 * (home_minutes + away_at)
+    since = MONDAY + 60 * away_at  # the person's first call at home
+    events = [invoke(MONDAY + 60 * i, user=f"us{i % 3}", region="us-east-1") for i in range(400)]
+    events += [invoke(since + 60 * i, user="kim", region="us-west-2")
+               for i in range(home_minutes)]  # fmt: skip
+    events += [invoke(hop + 60 * i, user="kim", region="ap-northeast-1")
+               for i in range(away_for)]  # fmt: skip
+    firing = [s for s in feed(ds, state, events, hop + 2 * 3600)
+              if s.firing and s.evidence.get("new_values")]  # fmt: skip
+    assert [(s.group["user"], s.evidence["new_values"]) for s in firing] == [
+        ("kim", ["ap-northeast-1"])
+    ]
+    settled = hop - since >= 3600
+    due = hop if settled else min(hop + 3600, MONDAY + 6 * 3600)
+    assert due <= firing[0].time <= due + 2 * 60
