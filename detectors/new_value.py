@@ -54,11 +54,10 @@ class NewValueParams:
     told: `at_end` of the warm-up (a week of learning the organisation's models must not page
     for a model its second team uses on Tuesday), `after_hold` (a key used from a new
     geography on a history's first day is news within the hour, not the next day), or
-    `at_once` (a person with `hold` of calls of their own is news at once, as after the
-    warm-up: a key used from elsewhere for a quarter of an hour is news while it is used;
-    one newer than that waits the hour, as with `after_hold`). The warm-up is there for
-    the people not seen yet (a weekend shows few), whose first geographies are learned;
-    a person already calling where the organisation does has a home of their own.
+    `at_once` (news at once, as after the warm-up: a key used from elsewhere for a quarter
+    of an hour is news while it is used). The warm-up is there for the people not seen yet
+    (a weekend shows few), whose first geographies are learned; a person already calling
+    where the organisation does has a home of their own.
     `warm_on: weekdays` (with `scope: everyone`): the organisation's warm-up counts only
     Monday to Friday (UTC), so it spans a full working day of traffic however the history
     starts: an organisation first seen on a Saturday has shown only its weekend people and
@@ -341,8 +340,8 @@ class NewValue(WindowModel[NewValueParams]):
         elsewhere on the history's first day) is held to the warm-up's end (`warmup_news:
         after_hold`: for `hold`, or to the warm-up's end if sooner, as a newcomer is): news
         then unless people take the geography up meanwhile (`adopted_by`), and news once for
-        that person until the warm-up is over; with `warmup_news: at_once` a person who has
-        called for `hold` already is news at once (once, until the warm-up is over)."""
+        that person until the warm-up is over; with `warmup_news: at_once` such a person is
+        news at once (once, until the warm-up is over)."""
         if not news:
             return news
         warm = root.is_warm(t, warmup)
@@ -362,7 +361,7 @@ class NewValue(WindowModel[NewValueParams]):
                     soon = root.warm_until(warmup)
                     if self.p.warmup_news != "at_end":
                         soon = min(t + self.p.hold, soon)
-                    if self.is_settled(t):
+                    if self.p.warmup_news == "at_once":
                         soon = t  # released with this window's held news, scored or not
                     held = Held(t, tuple(news), not_before=soon)
                     root.held.setdefault(root.norm(v), {})[key] = held
@@ -372,16 +371,6 @@ class NewValue(WindowModel[NewValueParams]):
                 continue
             now.append(v)
         return now
-
-    def is_settled(self, t: float) -> bool:
-        """With `warmup_news: at_once`, whether the key has called for at least `hold` before
-        t: a person with an hour of calls of their own where the organisation works, whose
-        news during the warm-up is told at once, as after it."""
-        return (
-            self.p.warmup_news == "at_once"
-            and self.born is not None
-            and (t - self.born >= self.p.hold)
-        )
 
     def hold_own(
         self, key: tuple[str, ...], x: set[str], root: NewValue, t: float, warmup: float

@@ -127,9 +127,9 @@ def first_day_elsewhere() -> list[dict]:
 
 def test_a_known_person_in_a_new_geography_on_the_first_day_is_news_within_the_day(tmp_path):
     """During the warm-up the organisation's geographies are still being learned from the
-    people not seen yet; a person who has called at home for hours (`hold` at least) and
-    turns up in a geography new to everyone is news at once, once: not again when the
-    warm-up ends. Someone seen only elsewhere is learned."""
+    people not seen yet; a person who has called at home and turns up in a geography new to
+    everyone is news at once, once: not again when the warm-up ends. Someone seen only
+    elsewhere is learned."""
     regional = regional_incidents(tmp_path, first_day_elsewhere())
     assert [i["group"] for i in regional] == [{"user": "kei2"}]
     assert regional[0]["first_seen"].startswith("2025-11-04T03:0")  # the hop, at once
