@@ -355,22 +355,30 @@ class NewValue(WindowModel[NewValueParams]):
             if waiting is not None and key in waiting:
                 continue
             if not warm:
-                told = root.told = root.told if root.told is not None else {}
-                if key not in told.get(root.norm(v), {}):
-                    told.setdefault(root.norm(v), {})[key] = None
-                    soon = root.warm_until(warmup)
-                    if self.p.warmup_news != "at_end":
-                        soon = min(t + self.p.hold, soon)
-                    if self.p.warmup_news == "at_once":
-                        soon = t  # released with this window's held news, scored or not
-                    held = Held(t, tuple(news), not_before=soon)
-                    root.held.setdefault(root.norm(v), {})[key] = held
+                self.hold_warming(key, v, news, root, t, warmup)
                 continue
             if key and (self.born is None or self.p.within == "known_geography"):
                 root.held.setdefault(root.norm(v), {})[key] = Held(t, tuple(news))
                 continue
             now.append(v)
         return now
+
+    def hold_warming(
+        self, key: tuple[str, ...], v: str, news: list[str], root: NewValue, t: float, warmup: float
+    ) -> None:
+        """During the warm-up, hold a known person's news of `v` once (see `hold_news`): to the
+        warm-up's end, for `hold` at most (`after_hold`), or to this window (`at_once`)."""
+        assert root.held is not None
+        told = root.told = root.told if root.told is not None else {}
+        if key in told.get(root.norm(v), {}):
+            return
+        told.setdefault(root.norm(v), {})[key] = None
+        soon = root.warm_until(warmup)
+        if self.p.warmup_news != "at_end":
+            soon = min(t + self.p.hold, soon)
+        if self.p.warmup_news == "at_once":
+            soon = t  # released with this window's held news, scored or not
+        root.held.setdefault(root.norm(v), {})[key] = Held(t, tuple(news), not_before=soon)
 
     def hold_own(
         self, key: tuple[str, ...], x: set[str], root: NewValue, t: float, warmup: float
