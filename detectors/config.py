@@ -126,7 +126,7 @@ _CHOICES: dict[str, Any] = {
     "scope": Literal["key", "everyone"],
     "within": Literal["anywhere", "known_geography"],
     "warm_on": Literal["clock", "weekdays"],
-    "warmup_news": Literal["at_end", "after_hold"],
+    "warmup_news": Literal["at_end", "after_hold", "at_once"],
     "quota": Literal["tokens", "requests"],
     "quotas": list[QuotaSpec],
 }

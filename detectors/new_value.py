@@ -52,8 +52,12 @@ class NewValueParams:
     `warmup_news` (with `scope: everyone`): when the news of a person already calling where
     the organisation does, who turns up during the warm-up with a value new to everyone, is
     told: `at_end` of the warm-up (a week of learning the organisation's models must not page
-    for a model its second team uses on Tuesday), or `after_hold` (a key used from a new
-    geography on a history's first day is news within the hour, not the next day).
+    for a model its second team uses on Tuesday), `after_hold` (a key used from a new
+    geography on a history's first day is news within the hour, not the next day), or
+    `at_once` (news at once, as after the warm-up: a key used from elsewhere for a quarter
+    of an hour is news while it is used). The warm-up is there for the people not seen yet
+    (a weekend shows few), whose first geographies are learned; a person already calling
+    where the organisation does has a home of their own.
     `warm_on: weekdays` (with `scope: everyone`): the organisation's warm-up counts only
     Monday to Friday (UTC), so it spans a full working day of traffic however the history
     starts: an organisation first seen on a Saturday has shown only its weekend people and
@@ -336,7 +340,8 @@ class NewValue(WindowModel[NewValueParams]):
         elsewhere on the history's first day) is held to the warm-up's end (`warmup_news:
         after_hold`: for `hold`, or to the warm-up's end if sooner, as a newcomer is): news
         then unless people take the geography up meanwhile (`adopted_by`), and news once for
-        that person until the warm-up is over."""
+        that person until the warm-up is over; with `warmup_news: at_once` such a person is
+        news at once (once, until the warm-up is over)."""
         if not news:
             return news
         warm = root.is_warm(t, warmup)
@@ -350,20 +355,30 @@ class NewValue(WindowModel[NewValueParams]):
             if waiting is not None and key in waiting:
                 continue
             if not warm:
-                told = root.told = root.told if root.told is not None else {}
-                if key not in told.get(root.norm(v), {}):
-                    told.setdefault(root.norm(v), {})[key] = None
-                    soon = root.warm_until(warmup)
-                    if self.p.warmup_news == "after_hold":
-                        soon = min(t + self.p.hold, soon)
-                    held = Held(t, tuple(news), not_before=soon)
-                    root.held.setdefault(root.norm(v), {})[key] = held
+                self.hold_warming(key, v, news, root, t, warmup)
                 continue
             if key and (self.born is None or self.p.within == "known_geography"):
                 root.held.setdefault(root.norm(v), {})[key] = Held(t, tuple(news))
                 continue
             now.append(v)
         return now
+
+    def hold_warming(
+        self, key: tuple[str, ...], v: str, news: list[str], root: NewValue, t: float, warmup: float
+    ) -> None:
+        """During the warm-up, hold a known person's news of `v` once (see `hold_news`): to the
+        warm-up's end, for `hold` at most (`after_hold`), or to this window (`at_once`)."""
+        assert root.held is not None
+        told = root.told = root.told if root.told is not None else {}
+        if key in told.get(root.norm(v), {}):
+            return
+        told.setdefault(root.norm(v), {})[key] = None
+        soon = root.warm_until(warmup)
+        if self.p.warmup_news != "at_end":
+            soon = min(t + self.p.hold, soon)
+        if self.p.warmup_news == "at_once":
+            soon = t  # released with this window's held news, scored or not
+        root.held.setdefault(root.norm(v), {})[key] = Held(t, tuple(news), not_before=soon)
 
     def hold_own(
         self, key: tuple[str, ...], x: set[str], root: NewValue, t: float, warmup: float

@@ -30,7 +30,7 @@ def test_the_embedded_default_set_covers_the_claude_code_use_cases():
         "hold": 3600.0,
         "adopted_by": 3,
         "warm_on": "weekdays",
-        "warmup_news": "after_hold",
+        "warmup_news": "at_once",
     }
     assert ids["slices-error-rate"].params["recall"] == 1800.0
     assert ids["new-model-per-team"].field == "model"

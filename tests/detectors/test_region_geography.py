@@ -278,3 +278,46 @@ def test_news_of_a_value_new_to_everyone_waits_for_the_warm_up_s_end_by_default(
               if s.firing and s.evidence.get("new_values")]  # fmt: skip
     assert [s.group["user"] for s in firing] == ["us1"]
     assert MONDAY + 6 * 3600 <= firing[0].time <= MONDAY + 6 * 3600 + 120
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    home_minutes=st.integers(min_value=1, max_value=240),
+    away_at=st.integers(min_value=0, max_value=300),
+    away_for=st.integers(min_value=1, max_value=40),
+)
+def test_a_known_person_s_hop_while_warming_up_is_news_at_once_with_at_once(
+    home_minutes, away_at, away_for
+):
+    """`warmup_news: at_once`: during the warm-up (six hours), a person who has called at home
+    (for a minute or for hours) and turns up in Tokyo is news in the minute of the first call
+    there, once however long the hop lasts: the warm-up learns the geographies of the people
+    not seen yet, while this person has a home."""
+    ds = org_geographies("6h", "at_once")
+    state = ds.new_state("geo")
+    hop = MONDAY + 60 * (home_minutes + away_at)
+    since = MONDAY + 60 * away_at  # the person's first call at home
+    events = [invoke(MONDAY + 60 * i, user=f"us{i % 3}", region="us-east-1") for i in range(400)]
+    events += [invoke(since + 60 * i, user="kim", region="us-west-2")
+               for i in range(home_minutes)]  # fmt: skip
+    events += [invoke(hop + 60 * i, user="kim", region="ap-northeast-1")
+               for i in range(away_for)]  # fmt: skip
+    firing = [s for s in feed(ds, state, events, hop + 2 * 3600)
+              if s.firing and s.evidence.get("new_values")]  # fmt: skip
+    assert [(s.group["user"], s.evidence["new_values"]) for s in firing] == [
+        ("kim", ["ap-northeast-1"])
+    ]
+    assert hop <= firing[0].time <= hop + 2 * 60
+
+
+def test_with_at_once_a_newcomer_in_a_new_geography_while_warming_up_is_still_learned():
+    """`at_once` concerns people already calling where the organisation does: a person seen
+    only in Tokyo during the warm-up is learned, as with the other settings."""
+    ds = org_geographies("6h", "at_once")
+    state = ds.new_state("geo")
+    events = warming_up_at_home()
+    events += [invoke(MONDAY + 3600 + 60 * i, user="rin", region="ap-northeast-1")
+               for i in range(30)]  # fmt: skip
+    firing = [s for s in feed(ds, state, events, MONDAY + 8 * 3600)
+              if s.firing and s.evidence.get("new_values")]  # fmt: skip
+    assert firing == []

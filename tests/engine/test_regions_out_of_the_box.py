@@ -99,8 +99,9 @@ def regional_incidents(
 def test_a_team_starting_in_a_new_geography_is_adoption_a_known_person_there_is_news(tmp_path):
     regional = regional_incidents(tmp_path, weekend_start())
     assert [i["group"] for i in regional] == [{"user": "ledger1"}]
-    # Monday is still the warm-up (a weekend counts for nothing): the hop waits the hour's hold
-    assert regional[0]["first_seen"].startswith("2025-11-03T16:0")
+    # Monday is still the warm-up (a weekend counts for nothing), but ledger1 has called at
+    # home since Saturday: the hop (15:00) is news at once, not an hour later
+    assert regional[0]["first_seen"].startswith("2025-11-03T15:0")
     assert "me-central-1" in str(regional[0]["evidence"])
 
 
@@ -125,13 +126,13 @@ def first_day_elsewhere() -> list[dict]:
 
 
 def test_a_known_person_in_a_new_geography_on_the_first_day_is_news_within_the_day(tmp_path):
-    """During the warm-up the organisation's geographies are still being learned, so the news
-    waits an hour (`hold`) for the people of the day to take the geography up; a geography
-    nobody took up, used by a person who also calls at home, is news then, once: not again
-    when the warm-up ends."""
+    """During the warm-up the organisation's geographies are still being learned from the
+    people not seen yet; a person who has called at home and turns up in a geography new to
+    everyone is news at once, once: not again when the warm-up ends. Someone seen only
+    elsewhere is learned."""
     regional = regional_incidents(tmp_path, first_day_elsewhere())
     assert [i["group"] for i in regional] == [{"user": "kei2"}]
-    assert regional[0]["first_seen"].startswith("2025-11-04T04:0")  # the hop (03:00) + 1 h
+    assert regional[0]["first_seen"].startswith("2025-11-04T03:0")  # the hop, at once
     assert "sa-east-1" in str(regional[0]["evidence"])
 
 
