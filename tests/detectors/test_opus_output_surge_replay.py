@@ -9,6 +9,7 @@ who has worked one short Sonnet session all week, does the same. The history is 
 Code's own events (every value a string) or the wrapper's spans, sent in five-minute batches
 out of time order within a batch. Each surge opens one opus-output-per-user incident before it
 ends; the heavy steady person opens none once the organisation has seen two working days.
+The detector is off by default; the replay turns its default entry on.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 
+from detectors.config import default_detectors
 from engine.timeutil import parse_time
 from tests.replay_cli import replay_opened_at
 
@@ -129,12 +132,25 @@ def history(style: str) -> list[bytes]:
     return lines
 
 
+def detector_on(tmp: Path) -> Path:
+    """A configuration whose detectors are the default opus-output entry, turned on."""
+    (entry,) = [d for d in default_detectors() if d.id == DETECTOR]
+    spec = {**entry.model_dump(mode="json", by_alias=True, exclude_unset=True), "enabled": True}
+    config = tmp / "spanwatch.yml"
+    config.write_text(yaml.safe_dump({"detectors": [spec]}))
+    return config
+
+
 @pytest.mark.parametrize("style", ["logs", "spans"])
 def test_long_opus_answers_open_one_incident_each_and_a_heavy_steady_person_none(
     tmp_path: Path, style: str
 ) -> None:
     opened = [
-        (t, i) for t, i in replay_opened_at(tmp_path, history(style)) if i["rule_id"] == DETECTOR
+        (t, i)
+        for t, i in replay_opened_at(
+            tmp_path, history(style), "--config", str(detector_on(tmp_path))
+        )
+        if i["rule_id"] == DETECTOR
     ]
     users = [i["group"]["user"] for t, i in opened if t >= SETTLED]
     assert sorted(users) == sorted([SURGING, THIN]), opened
