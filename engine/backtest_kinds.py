@@ -26,6 +26,7 @@ _SPEND = frozenset(
     {
         "cost-per-user",
         "cost-per-team",
+        "opus-output-per-user",
         "tokens-per-user",
         "tokens-per-team",
         "user-hourly-cost-over-budget",
