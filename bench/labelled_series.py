@@ -127,7 +127,9 @@ def run(kind: str, given: dict[str, str], points: list[Point]) -> list[float]:
     so that scores which differ only beyond them tie here as they do for anyone scoring its
     output (an empty score reads as 0)."""
     params = params_for(kind, given, points)
-    return [0.0 if s is None else round(s, SCORE_DECIMALS) for s in run_online(kind, params, points)]
+    return [
+        0.0 if s is None else round(s, SCORE_DECIMALS) for s in run_online(kind, params, points)
+    ]
 
 
 def suppress_repeats(scores: list[float], n: int) -> list[float]:
