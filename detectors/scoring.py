@@ -21,7 +21,7 @@ DIRECTIONS = ("up", "down", "both")
 # can keep a far larger excursion while dropping a merely large one. With the slower tail a
 # deviation of 30 z_half still scores 1 - 2e-5 and 300 z_half 1 - 2e-7.
 _KNEE = 3.0
-_KNEE_TAIL = 2.0 ** -(_KNEE**2)
+_KNEE_TAIL = math.exp(-LN2 * _KNEE * _KNEE)  # 2^-9
 
 
 def deviation_score(z: float, z_half: float) -> float:
@@ -42,7 +42,8 @@ def deviation_score(z: float, z_half: float) -> float:
     r = z / z_half
     if r <= _KNEE:
         return 1.0 - math.exp(-LN2 * r * r)
-    return 1.0 - _KNEE_TAIL * (_KNEE / r) ** 2
+    q = _KNEE / r
+    return 1.0 - _KNEE_TAIL * q * q
 
 
 def ratio_score(q: float, steepness: float = 4.0) -> float:
