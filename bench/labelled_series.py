@@ -59,7 +59,7 @@ from bench.window_scoring import (
     sweep_rows,
     window_rows,
 )
-from detectors.cli import auto_transform, run_online, score
+from detectors.cli import SCORE_DECIMALS, auto_transform, run_online, score
 from detectors.config import params_model
 from detectors.csvseries import BadRows, Point, read_series, typical_step
 from detectors.estimators import ESTIMATORS, build_params, new_estimator
@@ -123,9 +123,13 @@ def params_for(kind: str, given: dict[str, str], points: list[Point]) -> Any:
 
 
 def run(kind: str, given: dict[str, str], points: list[Point]) -> list[float]:
-    """A detector's scores for every row, as `spanwatch score` computes them."""
+    """A detector's scores for every row, as `spanwatch score` writes them: to six decimals,
+    so that scores which differ only beyond them tie here as they do for anyone scoring its
+    output (an empty score reads as 0)."""
     params = params_for(kind, given, points)
-    return [0.0 if s is None else s for s in run_online(kind, params, points)]
+    return [
+        0.0 if s is None else round(s, SCORE_DECIMALS) for s in run_online(kind, params, points)
+    ]
 
 
 def suppress_repeats(scores: list[float], n: int) -> list[float]:

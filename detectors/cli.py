@@ -23,6 +23,7 @@ from detectors.estimators import ESTIMATORS, KINDS, TABLE_KINDS, build_params, n
 
 # What `spanwatch score` runs when no detector is named.
 DEFAULT_DETECTOR = "ensemble"
+SCORE_DECIMALS = 6  # of a score written: ranks beyond them tie for whoever reads the file
 
 
 class ScoreError(Exception):
@@ -101,7 +102,7 @@ def _write_scores(
     points: list[Point], scores: list[float | None], out_path: str | None, stdout: TextIO
 ) -> None:
     rows = [
-        (p.raw_time, p.raw_value, "" if s is None else f"{s:.6f}")
+        (p.raw_time, p.raw_value, "" if s is None else f"{s:.{SCORE_DECIMALS}f}")
         for p, s in zip(points, scores, strict=True)
     ]
     try:

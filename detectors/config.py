@@ -136,7 +136,7 @@ _DURATIONS = frozenset(
 )
 _ZERO_OK = frozenset(
     {"budget", "min_points", "adapt_after", "seed", "refractory", "evidence", "repeat"}
-    | {"burst_nats"}
+    | {"burst_nats", "point_z"}
 )
 _FIELD_RE = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 

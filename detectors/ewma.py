@@ -67,6 +67,13 @@ class EwmaParams:
     outage from its usual rate with a few events (three failures in eight calls against 0.4%
     are 10 nats), and a share between the two (a busy key's bad minutes) lowers it. Only for
     a key whose learned rate is a twentieth of `burst_share` or less (see `_counts_burst`).
+    point_z (0: off): a Shewhart test beside the chart, the combined Shewhart-EWMA scheme of
+    Lucas and Saccucci: the point's own deviation from the baseline, in sigmas of the points
+    (not of the chart statistic), that scores 0.5. The chart averages, and winsorises each
+    point at `winsor` sigmas, so that a lone spike cannot cross its line; that also makes
+    every spike score alike, a small one as high as one a hundred sigmas out, and a sudden
+    large shift a few points late. The point test ranks them, and speaks at once. Off for
+    the default detectors of the dataflow, whose lone spikes are the seasonal detector's.
     """
 
     z: float = 4.0
@@ -89,6 +96,7 @@ class EwmaParams:
     span: int = 4
     burst_nats: float = 0.0
     burst_share: float = 0.3
+    point_z: float = 6.0
 
 
 class EwmaChart(WindowModel[EwmaParams]):
@@ -319,6 +327,8 @@ class EwmaChart(WindowModel[EwmaParams]):
         if not self._others_depart(x, n, t, names, counts):
             return 0.0
         score = deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
+        if self.p.point_z > 0.0:
+            score = max(score, deviation_score(self.point_z(x, n), self.p.point_z))
         if self._counts_evidence(n):
             score = max(score, deviation_score(self.evidence(x, n, t), self.p.evidence))
         if self._counts_burst(n):
@@ -326,6 +336,10 @@ class EwmaChart(WindowModel[EwmaParams]):
             nats = max(self.burst_nats(x, n, t), 0.0) / self._dispersion() ** 2
             score = max(score, deviation_score(math.sqrt(nats), math.sqrt(self.p.burst_nats)))
         return score
+
+    def point_z(self, x: float, n: int = 0) -> float:
+        """The point's own deviation from the baseline in the watched direction, in sigmas."""
+        return directed((x - self.loc) / self._sigma(n), self.p.direction)
 
     def _large_enough(self, x: float, n: int, t: float) -> bool:
         """Whether the departure is as large as `min_delta` and `min_hits` ask: the window's

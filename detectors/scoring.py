@@ -15,16 +15,35 @@ MAD_TO_SIGMA = math.sqrt(math.pi / 2.0)
 DIRECTIONS = ("up", "down", "both")
 
 
+# Past `_KNEE` times z_half (a score of 1 - 2^-9, about 0.998) a score's distance from 1
+# shrinks as 1 / z^2, not as the normal tail does: the normal tail reaches 1.0 in the sixth
+# decimal at 4.6 z_half, and every larger deviation then ties with it, so that no threshold
+# can keep a far larger excursion while dropping a merely large one. With the slower tail a
+# deviation of 30 z_half still scores 1 - 2e-5 and 300 z_half 1 - 2e-7.
+_KNEE = 3.0
+_KNEE_TAIL = math.exp(-LN2 * _KNEE * _KNEE)  # 2^-9
+
+
 def deviation_score(z: float, z_half: float) -> float:
     """Score in [0, 1] for a (one-sided, non-negative) deviation of `z` robust sigmas.
 
-    0.5 at `z_half`, 0.94 at twice it; smooth and monotone, 0 for z <= 0.
+    0.5 at `z_half`, 0.94 at twice it; smooth and monotone, 0 for z <= 0, and strictly
+    increasing however large z grows (1 only for an infinite z).
+
+    >>> deviation_score(5.0, 5.0), round(deviation_score(10.0, 5.0), 4)
+    (0.5, 0.9375)
+    >>> deviation_score(150.0, 5.0) < deviation_score(300.0, 5.0) < 1.0
+    True
     """
     if not z > 0.0:
         return 0.0
     if z == math.inf:
         return 1.0
-    return 1.0 - math.exp(-LN2 * (z / z_half) ** 2)
+    r = z / z_half
+    if r <= _KNEE:
+        return 1.0 - math.exp(-LN2 * r * r)
+    q = _KNEE / r
+    return 1.0 - _KNEE_TAIL * q * q
 
 
 def ratio_score(q: float, steepness: float = 4.0) -> float:

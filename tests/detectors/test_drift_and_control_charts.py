@@ -87,10 +87,10 @@ def ar1(rng: random.Random, n: int, phi: float, level: float = 50.0) -> list[flo
     return out
 
 
-def ewma_scores(values: list[float]) -> list[float]:
+def ewma_scores(values: list[float], point_z: float = 6.0) -> list[float]:
     from detectors.ewma import EwmaChart, EwmaParams
 
-    m = EwmaChart(EwmaParams())
+    m = EwmaChart(EwmaParams(point_z=point_z))
     scores = []
     for i, x in enumerate(values):
         scores.append(m.score_one(x, float(i)))
@@ -117,9 +117,26 @@ def test_a_lone_spike_does_not_carry_the_chart_across_its_line_but_a_lasting_shi
     rng = random.Random(21)
     calm = [50.0 + rng.gauss(0.0, 1.0) for _ in range(500)]
     spiked = [*calm, 50.0 + 40.0, *(50.0 + rng.gauss(0.0, 1.0) for _ in range(20))]
-    assert max(ewma_scores(spiked)[500:]) < 0.5
+    assert max(ewma_scores(spiked, point_z=0.0)[500:]) < 0.5
     shifted = calm + [56.0 + rng.gauss(0.0, 1.0) for _ in range(10)]
-    assert max(ewma_scores(shifted)[500:503]) >= 0.5
+    assert max(ewma_scores(shifted, point_z=0.0)[500:503]) >= 0.5
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_point_test_beside_the_chart_ranks_spikes_by_their_size(seed):
+    """The chart winsorises each point, so on its own every spike scores alike; the Shewhart
+    test beside it (`point_z`) scores a spike on its first point and a larger one higher,
+    while the noise between stays below the alert point."""
+    rng = random.Random(seed)
+    calm = [50.0 + rng.gauss(0.0, 2.0) for _ in range(600)]
+    chart = ewma_scores([*calm, 50.0 + 30.0], point_z=0.0)[600]
+    small = ewma_scores([*calm, 50.0 + 30.0])[600]
+    large = ewma_scores([*calm, 50.0 + 300.0])[600]
+    assert max(ewma_scores(calm)[100:]) < 0.5
+    assert chart == ewma_scores([*calm, 50.0 + 300.0], point_z=0.0)[600]  # winsorised alike
+    assert 0.5 < small < large < 1.0
+    dip = ewma_scores([*calm, 50.0 - 30.0])[600]
+    assert dip > 0.5  # both directions by default
 
 
 # The team's tokens-per-call drift detector: a median per window moves with who is at work,
