@@ -69,7 +69,9 @@ def evidence_z(k: int, n: int, hits: float, trials: float) -> float:
     return -_NORMAL.inv_cdf(min(max(tail, _SMALLEST), 0.5))
 
 
-def burst_log_likelihood_ratio(k: int, n: int, hits: float, trials: float, share: float) -> float:
+def burst_log_likelihood_ratio(
+    k: int, n: int, hits: float, trials: float, share: float, ordinary: float = 0.0
+) -> float:
     """How many times likelier (in nats) k hits of n are when a `share` of the trials fail (an
     outage) than under the rate learned as `hits` of `trials` (its beta-binomial predictive,
     with a Jeffreys prior, so a thin history claims little and needs more failures).
@@ -85,6 +87,16 @@ def burst_log_likelihood_ratio(k: int, n: int, hits: float, trials: float, share
     True
     >>> burst_log_likelihood_ratio(8, 117, 10.0, 1000.0, 0.3) < 0.0  # 7% against 1%: no outage
     True
+
+    `ordinary`: a share of failures that is still no outage whatever the learned rate (a
+    person's bad afternoon, throttled now and then): the hits are then judged against the
+    likelier of the learned rate and that share, a composite null, so that a run of a few
+    failures among a thin key's calls at such a share does not add up to an outage.
+
+    >>> round(burst_log_likelihood_ratio(3, 8, 4.0, 1000.0, 0.5), 1)  # against 0.4%
+    10.1
+    >>> round(burst_log_likelihood_ratio(3, 8, 4.0, 1000.0, 0.5, ordinary=0.1), 1)
+    1.9
     """
     if n <= 0 or not 0.0 < share < 1.0:
         return 0.0
@@ -93,4 +105,6 @@ def burst_log_likelihood_ratio(k: int, n: int, hits: float, trials: float, share
     b = max(trials - hits, 0.0) + 0.5
     outage = k * math.log(share) + (n - k) * math.log1p(-share)
     usual = _log_beta(k + a, n - k + b) - _log_beta(a, b)
+    if 0.0 < ordinary < share:
+        usual = max(usual, k * math.log(ordinary) + (n - k) * math.log1p(-ordinary))
     return outage - usual

@@ -136,7 +136,7 @@ _DURATIONS = frozenset(
 )
 _ZERO_OK = frozenset(
     {"budget", "min_points", "adapt_after", "seed", "refractory", "evidence", "repeat"}
-    | {"burst_nats", "point_z"}
+    | {"burst_nats", "point_z", "ordinary_share"}
 )
 _FIELD_RE = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 
@@ -150,6 +150,8 @@ def params_model(kind: str) -> type[BaseModel]:
             annotation: Any = _CHOICES[f.name]
         elif f.name in _DURATIONS:
             annotation = Duration
+        elif f.type in ("bool", bool):
+            annotation = bool
         elif f.type in ("int", int):
             annotation = Annotated[int, Field(ge=0 if f.name in _ZERO_OK else 1)]
         else:

@@ -56,13 +56,15 @@ class EwmaParams:
     stays high, nor again on its aftermath (see `quiet_period.unrepeated`). On by default:
     without it, the points after an excursion score as high as the excursion itself, and
     any threshold low enough to find quieter anomalies raises an alarm on each of them.
-    span (binomial, with evidence): the steps a burst's evidence is gathered over at most,
-    this window's and `span` - 1 before; `min_hits` and `min_subjects` count over the same.
+    span (binomial, with evidence or burst_nats): the steps a burst's evidence is gathered
+    over at most, this window's and `span` - 1 before; `min_hits` and `min_subjects` count
+    over the same.
     With shorter windows, a span of more of them keeps the time a thin key's failures have
     to add up (8 windows of 1 minute look as far back as 4 of 2 minutes).
-    burst_nats (binomial, with evidence; 0: off): a second, sequential test of the same
-    windows: the log-likelihood ratio of their hits under an outage (a `burst_share` of the
-    events failing) against the key's learned rate, taken over the latest runs of windows
+    burst_nats (binomial; 0: off): a sequential test of the same windows as `evidence` (or
+    the only count test, with `evidence: 0`): the log-likelihood ratio of their hits under
+    an outage (a `burst_share` of the events failing) against the key's learned rate
+    (or `ordinary_share`), taken over the latest runs of windows
     within the span as a CUSUM takes it, scores 0.5 at this many nats. It tells a thin key's
     outage from its usual rate with a few events (three failures in eight calls against 0.4%
     are 10 nats), and a share between the two (a busy key's bad minutes) lowers it. Only for
@@ -74,6 +76,16 @@ class EwmaParams:
     every spike score alike, a small one as high as one a hundred sigmas out, and a sudden
     large shift a few points late. The point test ranks them, and speaks at once. Off for
     the default detectors of the dataflow, whose lone spikes are the seasonal detector's.
+    ordinary_share (with burst_nats; 0: off): a share of failing events that is no outage
+    whatever the key's learned rate, the test's null then being the likelier of the two
+    (a person's calls failing a tenth of the time on a throttled afternoon is ordinary; a
+    few of their calls failing in a row at that share must not add up to a burst).
+    late_prior: a key still learning (fewer than `min_points` points) takes the baseline of
+    its parent, or else of the detector's root (every key's points), once that is warm, as
+    a key new when its parents are warm does from the start. A key first seen on the first
+    hours of a history or a deployment otherwise learns alone: an incident in its first
+    points is learned as its normal (a team whose cache breaks an hour after it started
+    work), however plain it is against every other key.
     """
 
     z: float = 4.0
@@ -97,6 +109,8 @@ class EwmaParams:
     burst_nats: float = 0.0
     burst_share: float = 0.3
     point_z: float = 6.0
+    ordinary_share: float = 0.0
+    late_prior: bool = False
 
 
 class EwmaChart(WindowModel[EwmaParams]):
@@ -163,6 +177,33 @@ class EwmaChart(WindowModel[EwmaParams]):
     def is_warm(self, t: float, warmup: float) -> bool:
         return self.n >= self.p.min_points
 
+    def judged(
+        self,
+        x: Any,
+        parent: EwmaChart | None,
+        root: EwmaChart | None,
+        t: float,
+        warmup: float,
+        key: tuple[str, ...] = (),
+    ) -> Any:
+        """The window as it is (`late_prior`: a key still learning first takes a warm
+        parent's baseline, see `adopt`)."""
+        if self.p.late_prior and self.n < self.p.min_points:
+            for prior in (parent, root):
+                if prior is not None and prior is not self and prior.n >= prior.p.min_points:
+                    self.adopt(prior)
+                    break
+        return x
+
+    def adopt(self, prior: EwmaChart) -> None:
+        """Take a warm parent's baseline (as `spawn` gives a key new when its parents are
+        warm), keeping this key's own recent windows of evidence and its chart statistic."""
+        self.loc, self.scale, self.n = prior.loc, prior.scale, prior.n
+        self.unit, self.escale, self.tail = prior.unit, prior.escale, prior.tail
+        self.zscale, self.ztail = prior.zscale, prior.ztail
+        self.hits, self.trials = prior.hits, prior.trials
+        self.ewma, self.run = prior.loc, 0
+
     # -- a rate with the subjects of its hits ----------------------------------------------
 
     @classmethod
@@ -192,8 +233,11 @@ class EwmaChart(WindowModel[EwmaParams]):
                 f"kind {kind!r} watches one metric, or a rate then the distinct subjects of its "
                 "hits (a `distinct` metric with the rate's `condition`) for `min_subjects`"
             )
-        if not 0.0 < params.get("burst_share", 0.3) < 1.0:
+        share = params.get("burst_share", 0.3)
+        if not 0.0 < share < 1.0:
             raise ValueError("burst_share is the share of failing events in an outage: below 1")
+        if not 0.0 <= params.get("ordinary_share", 0.0) < share:
+            raise ValueError("ordinary_share is a share of failing events below burst_share")
         if params.get("min_subjects", 0) > 0 and not pair:
             raise ValueError(
                 "min_subjects needs `metrics`: the rate, then a `distinct` metric of the "
@@ -356,7 +400,13 @@ class EwmaChart(WindowModel[EwmaParams]):
         return hits >= p.min_hits
 
     def _counts_evidence(self, n: int) -> bool:
-        return self.p.evidence > 0.0 and self.p.noise == "binomial" and n > 0
+        return self.p.evidence > 0.0 and self._counts_hits(n)
+
+    def _counts_hits(self, n: int) -> bool:
+        """Whether the key's hits and events are learned and judged by a count test (the
+        tail's `evidence`, the likelihood ratio's `burst_nats`, or both)."""
+        p = self.p
+        return (p.evidence > 0.0 or p.burst_nats > 0.0) and p.noise == "binomial" and n > 0
 
     def evidence(self, x: float, n: int, t: float) -> float:
         """The binomial evidence of the window's hits against the key's learned rate, alone
@@ -379,7 +429,7 @@ class EwmaChart(WindowModel[EwmaParams]):
         order of magnitude below the outage's share. Against a rate that high (a team failing
         3% of its calls every day) the ratio's bound is no longer a rare event: ordinary runs
         of failures reach it every few hundred windows, and the count's tail decides alone."""
-        if not (self.p.burst_nats > 0.0 and self._counts_evidence(n)):
+        if not (self.p.burst_nats > 0.0 and self._counts_hits(n)):
             return False
         usual = (max(self.hits, 0.0) + 0.5) / (max(self.trials, 0.0) + 1.0)
         return usual * RATE_BELOW_SHARE <= self.p.burst_share
@@ -389,17 +439,18 @@ class EwmaChart(WindowModel[EwmaParams]):
         learned rate, of the window's hits alone or joined to the windows of the steps before
         it within the span, the largest (a CUSUM over the span: the run of windows that says
         most). Divided by the square of the key's usual spikes, as `evidence` is by them."""
-        share = self.p.burst_share
+        share, ordinary = self.p.burst_share, self.p.ordinary_share
         k = round(x * n)
-        best = burst_log_likelihood_ratio(k, n, self.hits, self.trials, share)
+        best = burst_log_likelihood_ratio(k, n, self.hits, self.trials, share, ordinary)
         for _, hits, events, _ in reversed(self._within(t)):
             k, n = k + hits, n + events
-            best = max(best, burst_log_likelihood_ratio(k, n, self.hits, self.trials, share))
+            nats = burst_log_likelihood_ratio(k, n, self.hits, self.trials, share, ordinary)
+            best = max(best, nats)
         return best
 
     def _alarmed_by(self, x: float, n: int, t: float) -> bool:
         """Whether the window's evidence (either test) reached its alert point."""
-        if self.evidence(x, n, t) >= self.p.evidence:
+        if self._counts_evidence(n) and self.evidence(x, n, t) >= self.p.evidence:
             return True
         if not self._counts_burst(n):
             return False
@@ -444,7 +495,7 @@ class EwmaChart(WindowModel[EwmaParams]):
         p = self.p
         if p.transform == "log":
             x = log_scale(x)
-        if self._counts_evidence(n):
+        if self._counts_hits(n):
             self._learn_counts(x, n, t)
         if n > 0 and x > 0.0 and p.noise == "compound":
             self.unit = x / n if self.unit <= 0.0 else self.unit + 0.02 * (x / n - self.unit)

@@ -16,8 +16,12 @@ Calls that do not say their region (Claude Code's own events; a client that omit
 region `unknown` (`label_defaults`) and are judged per model, unless calls of the same model
 that do say a region were seen within the last `said_within` steps: those judge that model
 already, and its region-less calls, mixing the same regions, would page the same slowdown
-twice. The detector's root model holds no curve: it only remembers when each model last had
-calls with a region (what `taught` passes up).
+twice. The detector's root model holds no curve of its own: it remembers when each model last
+had calls with a region, and learns each model's curve over all its regions (what `taught`
+passes up). A model-region with too few calls of its own to judge by (a region used a few
+times a day) takes that curve as its prior, weighing as `min_calls` calls: a model's speed
+for an answer's length is much the same in every region, and a slowdown that begins before
+such a key has learned its own curve would otherwise be learned as its normal.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class Slowdown(WindowModel[SlowdownParams]):
         "calls",
         "first",
         "last",
+        "lent",
+        "models",
         "p",
         "recent",
         "run",
@@ -115,8 +121,12 @@ class Slowdown(WindowModel[SlowdownParams]):
         # (start, sum of clipped residuals, calls, some residuals) of the last windows
         self.recent: list[tuple[float, float, int, list[float]]] = []
         self.last = 0.0  # start of the last window learned
-        # the root's only state: per key without its last label, when it last said that label
+        # the root's state: per key without its last label, when it last said that label, and
+        # the curve of that key's calls over all its values of the last label (the prior)
         self.said: dict[tuple[str, ...], float] = {}
+        self.models: dict[tuple[str, ...], Slowdown] = {}
+        # a thin key: the support its prior lends it, while its own calls are few (`lend`)
+        self.lent: list[float] | None = None
 
     # -- the window's calls ----------------------------------------------------------------
 
@@ -218,7 +228,19 @@ class Slowdown(WindowModel[SlowdownParams]):
         key: tuple[str, ...] = (),
     ) -> Any:
         """Nothing to judge for calls that do not say their region while the same model's
-        calls that say one are judged under their own key."""
+        calls that say one are judged under their own key. A key too thin to judge by its
+        own curve first takes its model's as a prior (`adopt`), and knows the lengths that
+        curve knows until it has as many calls of its own again (`lent`)."""
+        lent = getattr(self, "lent", None)
+        if root is not None and len(key) >= 2 and (self.calls < self.p.min_calls or lent):
+            prior = getattr(root, "models", {}).get(key[:-1])
+            if prior is not None and prior.calls >= prior.p.min_calls:
+                if lent is None:
+                    self.adopt(prior)
+                elif self.calls < 2 * self.p.min_calls:
+                    self.lend(prior)
+                else:
+                    self.lent = None  # the key's own calls know its lengths now
         if len(key) < 2 or key[-1] != UNSAID or root is None:
             return x
         said = getattr(root, "said", {}).get(key[:-1])
@@ -233,14 +255,49 @@ class Slowdown(WindowModel[SlowdownParams]):
         pending: dict[Any, set[tuple[str, ...]]],
         max_keys: int,
     ) -> None:
-        """The root learns no calls, only that this key's model said its region now."""
+        """The root learns no calls itself: only that this key's model said its region now,
+        and the window's calls into that model's curve over its regions (the prior of its
+        thin keys)."""
         if root is not None and len(key) >= 2 and key[-1] != UNSAID:
             if not hasattr(root, "said"):
                 root.said = {}
             root.said[key[:-1]] = self.last
             if len(root.said) > max_keys:
                 del root.said[min(root.said, key=root.said.__getitem__)]
+            if not hasattr(root, "models"):
+                root.models = {}
+            model = root.models.get(key[:-1])
+            if model is None:
+                model = root.models[key[:-1]] = Slowdown(self.p)
+                if len(root.models) > max_keys:
+                    del root.models[min(root.models, key=lambda k: root.models[k].last)]
+            model.learn_one(x, self.last)
         return None
+
+    def adopt(self, prior: Slowdown) -> None:
+        """Take a warm curve (the model's over all its regions) as this thin key's prior,
+        weighing as `min_calls` calls beside the key's own, and its spread: the key is judged
+        from now on, and its own calls take over the curve as they come."""
+        weight = self.p.min_calls / prior.s if prior.s > 0.0 else 0.0
+        for i in range(FEATURES):
+            self.sxy[i] += weight * prior.sxy[i]
+            for j in range(FEATURES):
+                self.sxx[i][j] += weight * prior.sxx[i][j]
+        self.lend(prior)
+        self.s += weight * prior.s
+        self.scale = prior.scale
+        self.calls = max(self.calls + self.p.min_calls, self.p.min_calls)
+        self.first = []
+
+    def lend(self, prior: Slowdown) -> None:
+        """The lengths the prior's curve has learned are known to this key, however little
+        the prior weighs in its curve: its support is its own calls' and the prior's now."""
+        lent = getattr(self, "lent", None) or [0.0] * len(self.support)
+        self.support = [
+            max(c - old, 0.0) + q
+            for c, old, q in zip(self.support, lent, prior.support, strict=True)
+        ]
+        self.lent = list(prior.support)
 
     def _within(self, t: float) -> list[tuple[float, float, int, list[float]]]:
         horizon = (self.p.span - 0.5) * self.p.step

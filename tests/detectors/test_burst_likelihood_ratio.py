@@ -158,3 +158,33 @@ def test_the_outage_share_is_a_share_below_one(share):
     }  # fmt: skip
     with pytest.raises(ValueError, match="burst_share"):
         DetectorsConfig.model_validate({"detectors": [entry]})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    k=st.integers(0, 30),
+    n=st.integers(1, 60),
+    rate=st.floats(0.0, 0.05),
+    trials=st.floats(0, 50_000),
+    ordinary=st.floats(0.01, 0.2),
+)
+def test_an_ordinary_share_only_ever_lowers_the_evidence(k, n, rate, trials, ordinary):
+    """Judged against the likelier of the learned rate and an ordinary share of failures (a
+    person's bad afternoon), the same calls are never more evidence of a burst than against
+    the learned rate alone, and failures at that share or below are none at all."""
+    k, hits, share = min(k, n), rate * trials, 0.5
+    alone = burst_log_likelihood_ratio(k, n, hits, trials, share)
+    composite = burst_log_likelihood_ratio(k, n, hits, trials, share, ordinary=ordinary)
+    assert composite <= alone + 1e-9
+    if k <= ordinary * n:
+        assert composite <= 0.0
+
+
+def test_a_bad_afternoon_is_no_burst_however_thin_the_person():
+    """Three failures in twelve calls of a person failing 0.5% of the time: a quarter failing,
+    news against their rate alone, yet as likely a bad afternoon's run as a burst's; five of
+    eight are a burst."""
+    hits, trials = 2.5, 500.0
+    assert burst_log_likelihood_ratio(3, 12, hits, trials, 0.5) > 6.0
+    assert burst_log_likelihood_ratio(3, 12, hits, trials, 0.5, ordinary=0.1) < 0.0
+    assert burst_log_likelihood_ratio(5, 8, hits, trials, 0.5, ordinary=0.1) > 6.0
