@@ -224,18 +224,25 @@ class CallCreep(WindowModel[CallCreepParams]):
         session's first places (on generated organisations, the false creeps of people who
         work in parallel sessions). The places are then matched to the sizes in order, the
         lowest level with the smallest size: a window's sum of residuals is the same for any
-        pairing, and this one sets no ordinary call far from its place's level."""
+        pairing, and this one sets no ordinary call far from its place's level (calls at places
+        not yet judged keep the counted pairing)."""
         places = []
         for session, _value in calls:
             position = self._position(sessions, session)
             if count and position == 0 and self.started < self.p.min_sessions:
                 self.started += 1
             places.append(_place(position, self.p.places))
+        placed = [(place, value) for place, (_s, value) in zip(places, calls, strict=True)]
         if len({session for session, _value in calls}) < 2:
-            return [(place, value) for place, (_s, value) in zip(places, calls, strict=True)]
-        level = self.level
-        places.sort(key=lambda place: (level[place], place))
-        return list(zip(places, sorted(value for _s, value in calls), strict=True))
+            return placed
+        level, settled = self.level, self.placed
+        judged = [i for i, place in enumerate(places) if settled[place] >= self.p.min_place]
+        # places not yet judged have no level to match by: their calls stay as counted
+        ordered = sorted((places[i] for i in judged), key=lambda place: (level[place], place))
+        sizes = sorted(placed[i][1] for i in judged)
+        for i, place, size in zip(judged, ordered, sizes, strict=True):
+            placed[i] = (place, size)
+        return placed
 
     @staticmethod
     def _position(sessions: dict[str, int], session: str | None) -> int:
