@@ -90,7 +90,7 @@ def test_a_person_in_parallel_growing_and_compacted_sessions_never_alarms(parall
 
 @settings(max_examples=5, deadline=None, phases=NO_SHRINK)
 @given(
-    parallel=st.integers(1, 3),
+    parallel=st.integers(2, 3),  # one session at a time: test_creep.py's ramp property
     first=st.floats(2_000.0, 40_000.0),
     ramp_h=st.floats(2.0, 5.0),
     seed=st.integers(0, 1_000),
