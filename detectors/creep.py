@@ -49,9 +49,10 @@ class CallCreepParams:
     begun before being judged (a session's calls are alike, so fifty calls of one or two
     sessions say little of the caller's usual size: on generated organisations a caller
     judged after two sessions opened twice the false alarms of one judged after ten);
-    min_place: calls at a place in the session before calls there are judged; places: how many places a session has (1: none, every
-    call against the caller's one level); clip: a residual's bound, in sigmas (one huge call is one
-    vote, not a creep).
+    min_place: calls at a place in the session before calls there are judged (and before the
+    place's own spread is); places: how many places a session has (1: none, every call against
+    the caller's one level); clip: a residual's bound, in sigmas (one huge call is one vote, not
+    a creep).
     """
 
     k: float = 0.25
@@ -104,6 +105,8 @@ class CallCreep(WindowModel[CallCreepParams]):
         "p",
         "placed",
         "prev",
+        "scatter",
+        "scattered",
         "sessions",
         "spread",
         "spreads",
@@ -119,6 +122,8 @@ class CallCreep(WindowModel[CallCreepParams]):
         self.spread = 0.0  # the running sigma about those levels (robust), of all places
         self.placed = [0] * _PLACES  # calls learnt per place since the levels (re)started
         self.spreads = 0  # calls that taught the spread
+        self.scatter = [0.0] * _PLACES  # the running sigma about each place's own level
+        self.scattered = [0] * _PLACES  # calls that taught each place's sigma
         self.n = 0  # calls learnt since the levels (re)started
         self.sum = 0.0  # the CUSUM, in sigmas
         self.c0 = self.c1 = self.prev = 0.0  # lag-one autocorrelation of in-control residuals
@@ -181,11 +186,7 @@ class CallCreep(WindowModel[CallCreepParams]):
         return deviation_score(self._peak(x), self.p.h)
 
     def learn_one(self, x: Any, t: float, n: int = 0) -> None:
-        for session, value in x:
-            position = self._position(self.sessions, session)
-            if position == 0 and self.started < self.p.min_sessions:
-                self.started += 1
-            place = _place(position, self.p.places)
+        for place, value in self._placed(x, self.sessions, count=True):
             if value > 0.0:  # a call of no size has no log: its place in the session counts
                 self._learn_call(place, math.log(value))
 
@@ -211,6 +212,38 @@ class CallCreep(WindowModel[CallCreepParams]):
         """Whether the caller has made enough calls, in enough sessions, to be judged."""
         return self.n >= self.p.min_calls and self.started >= self.p.min_sessions
 
+    def _placed(
+        self, calls: Sequence[Call], sessions: dict[str, int], count: bool = False
+    ) -> list[tuple[int, float]]:
+        """The window's calls, each with its place in its session (counted in `sessions`; with
+        `count`, a session's first call counts towards `started`).
+
+        A window knows how many calls each session made, not which call was whose: when a
+        person works in two sessions at once their calls interleave, and giving a window's
+        first calls to its first session would set a long session's largest calls at another
+        session's first places (on generated organisations, the false creeps of people who
+        work in parallel sessions). The places are then matched to the sizes in order, the
+        lowest level with the smallest size: a window's sum of residuals is the same for any
+        pairing, and this one sets no ordinary call far from its place's level (calls at places
+        not yet judged keep the counted pairing)."""
+        places = []
+        for session, _value in calls:
+            position = self._position(sessions, session)
+            if count and position == 0 and self.started < self.p.min_sessions:
+                self.started += 1
+            places.append(_place(position, self.p.places))
+        placed = [(place, value) for place, (_s, value) in zip(places, calls, strict=True)]
+        if len({session for session, _value in calls}) < 2:
+            return placed
+        level, settled = self.level, self.placed
+        judged = [i for i, place in enumerate(places) if settled[place] >= self.p.min_place]
+        # places not yet judged have no level to match by: their calls stay as counted
+        ordered = sorted((places[i] for i in judged), key=lambda place: (level[place], place))
+        sizes = sorted(placed[i][1] for i in judged)
+        for i, place, size in zip(judged, ordered, sizes, strict=True):
+            placed[i] = (place, size)
+        return placed
+
     @staticmethod
     def _position(sessions: dict[str, int], session: str | None) -> int:
         """The call's place in its session (0: the first), counted in `sessions`; a call of
@@ -223,10 +256,19 @@ class CallCreep(WindowModel[CallCreepParams]):
             del sessions[next(iter(sessions))]
         return at
 
+    def _spread(self, place: int) -> float:
+        """The sigma a call at `place` is judged by: the place's own once it has learnt from
+        `min_place` calls (a long session's late calls swing between a full context and a
+        compacted one, its first calls hardly at all), never below the caller's over all
+        places (a place whose calls happened to be alike must not make every call news)."""
+        if self.scattered[place] < self.p.min_place:
+            return self.spread
+        return max(self.scatter[place], self.spread)
+
     def _residual(self, place: int, y: float) -> float:
         """A call's standardised, clipped excess over its place's level (0 while the place
         has too few calls)."""
-        spread = self.spread
+        spread = self._spread(place)
         if self.placed[place] < self.p.min_place or not spread > 0.0:
             return 0.0
         z = (y - self.level[place]) / spread
@@ -245,8 +287,7 @@ class CallCreep(WindowModel[CallCreepParams]):
         if not self._judged():
             return 0.0
         s, peak, inflation, sessions = self.sum, 0.0, self._inflation(), dict(self.sessions)
-        for session, value in calls:
-            place = _place(self._position(sessions, session), self.p.places)
+        for place, value in self._placed(calls, sessions):
             if value > 0.0:
                 s = max(0.0, s + self._residual(place, math.log(value)) / inflation - self.p.k)
                 peak = max(peak, s)
@@ -286,6 +327,9 @@ class CallCreep(WindowModel[CallCreepParams]):
             self.spreads += 1
             rate = max(1.0 / self.spreads, self.p.alpha)
             self.spread = spread + rate * (MAD_TO_SIGMA * abs(r) - spread)
+            m = self.scattered[place] = self.scattered[place] + 1
+            rate = max(1.0 / m, self.p.alpha)
+            self.scatter[place] += rate * (MAD_TO_SIGMA * abs(r) - self.scatter[place])
 
 
 def _place(position: int, places: int) -> int:
