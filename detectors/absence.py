@@ -11,7 +11,10 @@ long as it has. Two ordinary things make a long silence plausible, and both are 
   likely it is one of the long ones. A Gamma-distributed day-to-day rate turns the survival
   exp(-H) of a memoryless model into (1 + H / a)^-a, where H is the expected number of
   resumptions so far (the cumulative hazard): a decreasing hazard, with surprise growing
-  like a * log(H) instead of linearly in the silence's length.
+  like a * log(H) instead of linearly in the silence's length. Today's own lulls that have
+  ended say where today's rate lies; only a slower day than the Gamma's mean is taken from
+  them (`detectors.day_rate`): a slow morning explains an afternoon lull, a busy morning
+  does not promise a busy afternoon.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from detectors.day_rate import GRID, fold_lull, survival_correction
 from detectors.persist import packed_state, restore_packed
 from detectors.scoring import deviation_score
 from detectors.weekly import (
@@ -57,14 +61,14 @@ _SCALARS = (
 _DAY_TYPES = 2  # per type of day: working day (0), weekend day (1)
 _DAY_END_SUMS = ("end_weight", "end_mean", "end_ss")
 # Scalars added since the day ends, after them: a record saved before is a prefix of today's.
-_LATER_SCALARS = ("deferred",)
+_LATER_SCALARS = ("deferred", "day_lulls", "run_opening")
 
 
 class AbsenceStats(ctypes.Structure):
     """One key's scalars beside its per-hour sums, stored as float32 like the sums.
 
     A C struct, not a slotted object: twenty Python floats would cost a key about 640
-    bytes, these cost 80 plus the struct's own header.
+    bytes, these cost 88, plus 224 for today's lulls, plus the struct's own header.
     """
 
     run_hazard: float  # cumulative resumption hazard H of the current silence
@@ -86,11 +90,16 @@ class AbsenceStats(ctypes.Structure):
     end_mean: MutableSequence[float]
     end_ss: MutableSequence[float]
     deferred: float  # first windows of the current silence, in a begun day: learned at its end
+    day_lulls: float  # lulls of the key's current day that ended (folded into day_loglik)
+    run_opening: float  # hazard counted at the current silence's first window (no resumption due)
+    # log-likelihood of today's lulls over a grid of day-rate multipliers (see detectors.day_rate)
+    day_loglik: MutableSequence[float]
 
     _fields_ = (
         [(name, ctypes.c_float) for name in _SCALARS]
         + [(name, ctypes.c_float * _DAY_TYPES) for name in _DAY_END_SUMS]
         + [(name, ctypes.c_float) for name in _LATER_SCALARS]
+        + [("day_loglik", ctypes.c_float * GRID)]
     )
 
     @classmethod
@@ -218,6 +227,7 @@ class Absence(WindowModel[AbsenceParams]):
         child.stats = AbsenceStats.from_buffer_copy(self.stats)
         st = child.stats
         st.run_hazard = st.run_windows = st.anomalous = st.end_nats = st.deferred = 0.0
+        _forget_today(st)
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -303,6 +313,9 @@ class Absence(WindowModel[AbsenceParams]):
         if hazard <= 0.0 or shape <= 0.0:
             return 0.0
         log_gap = -shape * math.log1p(hazard / shape)  # log (1 + H/a)^-a
+        if self.stats.day_lulls > 0.0:  # today's lulls say how busy the key is today
+            slower = max(0.0, survival_correction(self.stats.day_loglik, hazard, shape))
+            log_gap = min(0.0, log_gap + slower)
         log_end = -max(end_nats, 0.0)
         # log(P_end + (1 - P_end) * P_gap), computed without underflow.
         hi, lo = max(log_end, log_gap), min(log_end, log_gap)
@@ -342,6 +355,7 @@ class Absence(WindowModel[AbsenceParams]):
         self._roll_day(t)
         if x > 0.0:
             if st.run_windows > 0.0:
+                self._fold_lull(t)
                 self._learn_silence(t, int(st.flagged_at) if st.anomalous else 0)
             st.run_hazard = st.run_windows = st.anomalous = st.flagged_at = st.end_nats = 0.0
             st.deferred = 0.0
@@ -350,6 +364,8 @@ class Absence(WindowModel[AbsenceParams]):
             if st.run_hazard == 0.0:  # the silence starts, or starts to count after idle hours
                 st.end_nats = self._end_nats(t)
             st.run_hazard = self._run_hazard(t)
+            if st.run_windows == 0.0:
+                st.run_opening = st.run_hazard
             st.run_windows = st.run_windows + 1.0
             # Like a clipped residual: a silence already half-way to an alert is not learned
             # (else it would explain itself away), and never will be if it ends normally.
@@ -366,6 +382,19 @@ class Absence(WindowModel[AbsenceParams]):
         keep = self._keep()
         cells[_SEEN + c] = keep * cells[_SEEN + c] + 1.0
         cells[_ACTIVE + c] = keep * cells[_ACTIVE + c] + (1.0 if x > 0.0 else 0.0)
+
+    def _fold_lull(self, t: float) -> None:
+        """A silence ended at t: if it counted hazard in today's begun day, it tells how busy
+        the key is today (see `detectors.day_rate`). The step hazard at t is read before the
+        silence is learned; a resumption at an hour with no expectation tells only that the
+        lull lasted. Its first window followed activity, so only the hazard after it counts."""
+        st = self.stats
+        if st.run_hazard <= 0.0 or st.last_active < 0.0:
+            return
+        step = self._step_hazard(t) if self._expected_active(t) else 0.0
+        # The first silent window followed activity: no resumption was due in it.
+        fold_lull(st.day_loglik, max(st.run_hazard - st.run_opening, 0.0), step)
+        st.day_lulls = st.day_lulls + 1.0
 
     def _defers(self, t: float) -> bool:
         """Whether the silent window at t is learned only when its silence ends: while the
@@ -449,6 +478,7 @@ class Absence(WindowModel[AbsenceParams]):
             st.end_ss[kind] = st.end_ss[kind] * _END_KEEP + w / (w + 1.0) * delta * delta
             st.end_mean[kind], st.end_weight[kind] = mean, w + 1.0
         st.day, st.last_active = float(day), -1.0
+        _forget_today(st)
         st.day_weekend = 1.0 if self._is_weekend(t) else 0.0
         known = st.day_start_at >= st.first_hour + 24.0  # the day start was learned from a day
         st.day_began = day * 24.0 + st.day_start if known else -1.0
@@ -531,6 +561,13 @@ class Absence(WindowModel[AbsenceParams]):
         super().check_spec(kind, aggregations, group_by, params, budgets)
         if aggregations[0] not in ("count", "sum"):
             raise ValueError("kind 'absence' needs `aggregation: count` (or sum)")
+
+
+def _forget_today(st: AbsenceStats) -> None:
+    """A new day of the key: its busyness is judged afresh."""
+    st.day_lulls = 0.0
+    for i in range(GRID):
+        st.day_loglik[i] = 0.0
 
 
 def _log_normal_sf(z: float) -> float:

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.absence import Absence, AbsenceParams
+from detectors.day_rate import GRID
 
 MONDAY = 1793577600.0  # 2026-11-02T00:00:00Z
 HOUR = 3600.0
@@ -117,7 +118,7 @@ def test_a_possible_end_of_day_only_ever_makes_a_silence_less_surprising(gap, en
 def test_the_state_is_small_float32_sums_and_scalars_that_pickle():
     m, _ = team_with_varied_day_ends()
     assert m.cells.itemsize == 4 and len(m.cells) == 4 * 168
-    assert ctypes.sizeof(m.stats) == 4 * 20
+    assert ctypes.sizeof(m.stats) == 4 * (22 + GRID)  # today's lulls: a grid of day rates
     copy = pickle.loads(pickle.dumps(m))
     t = MONDAY + 3 * DAY + 12 * HOUR
     assert copy.describe(0.0, t) == m.describe(0.0, t)
