@@ -172,6 +172,13 @@ class CapacityForecast(WindowModel[CapacityParams]):
         return cls(params, labels)
 
     @classmethod
+    def with_account_quotas(
+        cls, params: Mapping[str, Any], quotas: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """The detector's own quotas first, then the account's."""
+        return {**params, "quotas": [*params.get("quotas", []), *quotas]}
+
+    @classmethod
     def check_spec(
         cls,
         kind: str,

@@ -9,6 +9,7 @@ into file:line.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -98,7 +99,9 @@ class CapacityConfig(BaseModel):
         default_factory=list, description="the account's quotas per model and region"
     )
 
-    def apply(self, specs: list[DetectorSpec], canonical: Any = None) -> None:
+    def apply(
+        self, specs: list[DetectorSpec], canonical: Callable[[str], str] | None = None
+    ) -> None:
         """Append the account's quotas to each capacity detector's (model patterns without a
         wildcard put through `canonical`, so any spelling of a model names it)."""
         if not self.quotas:
@@ -110,8 +113,8 @@ class CapacityConfig(BaseModel):
                 entry["model"] = canonical(q.model)
             entries.append(entry)
         for spec in specs:
-            if spec.kind == "capacity":
-                spec.params = {**spec.params, "quotas": [*spec.params.get("quotas", []), *entries]}
+            if spec.kind in ESTIMATORS:  # each kind says what the account's quotas change
+                spec.params = ESTIMATORS[spec.kind].with_account_quotas(spec.params, entries)
 
 
 PARAMS: dict[str, type] = {kind: params_class(kind) for kind in (*ESTIMATORS, *TABLE_KINDS)}

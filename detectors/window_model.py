@@ -86,6 +86,14 @@ class WindowModel(Generic[ParamsT]):
             raise ValueError(f"kind {kind!r} watches one metric; only 'hst' takes several")
 
     @classmethod
+    def with_account_quotas(
+        cls, params: Mapping[str, Any], quotas: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """A detector's YAML `params` once the account's quotas (`capacity.quotas`) are known:
+        unchanged, unless the kind forecasts against quotas."""
+        return dict(params)
+
+    @classmethod
     def series_problem(cls, params: ParamsT) -> str | None:
         """Why a series cannot be scored with these params alone (`spanwatch score`)."""
         return None
