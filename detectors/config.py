@@ -33,9 +33,9 @@ from detectors.rollup import AGGREGATIONS
 from detectors.slices import MEASURES
 from detectors.timeparse import parse_duration
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Scalar = str | int | float | bool
-Matcher = dict[str, Scalar | list[Scalar]]
+MatcherSpec = dict[str, Scalar | list[Scalar]]
 Kind = Literal[
     "likelihood",
     "seasonal",
@@ -152,7 +152,7 @@ def params_model(kind: str) -> type[BaseModel]:
         if f.name in _CHOICES:
             annotation: Any = _CHOICES[f.name]
         elif f.name in _DURATIONS:
-            annotation = Duration
+            annotation = PositiveDuration
         elif f.type in ("int", int):
             annotation = Annotated[int, Field(ge=0 if f.name in _ZERO_OK else 1)]
         else:
@@ -182,7 +182,7 @@ class MetricSpec(BaseModel):
         | list[Annotated[str, Field(pattern=_FIELD_RE)]]
         | None
     ) = Field(None, description="the event field aggregated (a list is summed per event)")
-    condition: Matcher | None = Field(
+    condition: MatcherSpec | None = Field(
         None,
         description="for `rate` and `ratio`: which events count as hits; for `distinct`: "
         "whose values count (the people among a window's failed calls)",
@@ -221,7 +221,7 @@ class DedupSpec(BaseModel):
     by: Annotated[str, Field(pattern=_FIELD_RE)] = Field(
         "session", description="the field whose values are deduplicated"
     )
-    prefer: Matcher = Field(
+    prefer: MatcherSpec = Field(
         min_length=1, description="the events that stand for the others of the same `by` value"
     )
 
@@ -247,7 +247,7 @@ class DetectorSpec(BaseModel):
         | list[Annotated[str, Field(pattern=_FIELD_RE)]]
         | None
     ) = Field(None, description="the event field aggregated (a list is summed per event)")
-    condition: Matcher | None = Field(
+    condition: MatcherSpec | None = Field(
         None,
         description="for `rate` and `ratio`: which events count as hits; for `distinct`: "
         "whose values count (the people among a window's failed calls)",
@@ -255,15 +255,17 @@ class DetectorSpec(BaseModel):
     metrics: list[MetricSpec] = Field(
         default_factory=list, description="several metrics instead of one (kind `hst` only)"
     )
-    filter: Matcher = Field(
+    filter: MatcherSpec = Field(
         default_factory=dict,
         description="field -> value or list of values: the events the detector takes (all "
         "fields must match)",
     )
-    exclude: Matcher = Field(
+    exclude: MatcherSpec = Field(
         default_factory=dict, description="field -> values: any match leaves the event out"
     )
-    interval: Duration = Field(300.0, description="length of the tumbling event-time window")
+    interval: PositiveDuration = Field(
+        300.0, description="length of the tumbling event-time window"
+    )
     group_by: list[Annotated[str, Field(pattern=_FIELD_RE)]] = Field(
         default_factory=list, description="one series (and model) per value of these fields"
     )
