@@ -83,10 +83,10 @@ class RecentPoints:
         detector_id: str,
         key: tuple[str, ...],
         end: float,
-        value: Any,
+        value: object,
         score: float,
         threshold: float,
-        baseline: Any = None,
+        baseline: object = None,
     ) -> None:
         """One scored point of one key (`value`, `baseline`: numbers, or anything else for
         none, such as the set of values a novelty detector saw)."""

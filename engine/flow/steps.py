@@ -66,7 +66,7 @@ Ref = tuple[int, int]
 Recall = Callable[[list[Ref]], dict[Ref, tuple[str, dict[str, Any]]]]
 
 
-def fresh(state: Any, cls: type) -> bool:
+def fresh(state: object, cls: type) -> bool:
     """Whether a step must build a new state: none yet, or one recovered from an older shape."""
     return not isinstance(state, cls) or getattr(state, "version", 1) != STATE_VERSION
 
