@@ -48,7 +48,7 @@ class Mark:
         self.time = float(event["time"])
         self.group = (event.get("team") or "unknown",)
         self.value = event["session"]
-        self.extra = {"categories": tuple(sorted(cats))}
+        self.values: tuple[float | str | None, ...] = tuple(sorted(cats))
 
 
 class DriftFeed:

@@ -41,10 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from token_drift_signal import call_events
-
+from bench.token_drift_signal import call_events
 from engine.timeutil import parse_time
 
 STEP = 300.0  # a window closes every 5 minutes

@@ -207,7 +207,9 @@ def score(history: list[str], truth: Path, log: Path) -> Score:
     for inj in injections:
         result = kinds[inj.kind]
         result.injected += 1
-        result.severity = max(result.severity or inj.severity, inj.severity, key=RANK.get)
+        result.severity = max(
+            result.severity or inj.severity, inj.severity, key=lambda s: RANK.get(s, -1)
+        )
         result.kind_known = inj.kind_known
         delays, grave = [], []
         for i in sorted(range(len(opened)), key=times.__getitem__):
@@ -287,10 +289,10 @@ def report(title: str, s: Score, show_false: bool) -> None:
         for line in s.false_examples:
             print(f"    {line}")
     for kind in SURGES:
-        r = s.kinds.get(kind)
-        if r and r.delays:
-            ok = max(r.delays) <= SURGE_WITHIN
-            print(f"  {kind} within 15 min: {'yes' if ok else 'no'} ({max(r.delays):.0f}s)")
+        surge = s.kinds.get(kind)
+        if surge and surge.delays:
+            ok = max(surge.delays) <= SURGE_WITHIN
+            print(f"  {kind} within 15 min: {'yes' if ok else 'no'} ({max(surge.delays):.0f}s)")
     failures = s.failures()
     print("targets met" if not failures else "targets NOT met: " + "; ".join(failures))
 

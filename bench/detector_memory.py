@@ -15,7 +15,7 @@ import pickle
 import time
 
 from detectors.config import DetectorsConfig
-from detectors.detectorset import DetectorSet
+from detectors.detectorset import DetectorSet, DetectorState
 from detectors.model import Observation
 
 MONDAY = 1793577600.0
@@ -35,6 +35,7 @@ def main() -> None:
     spec = next(d for d in cfg.detectors if d.kind == "seasonal" and d.group_by == ["user"])
     spec = spec.model_copy(update={"max_keys": args.keys})
     state = DetectorSet([spec]).new_state(spec.id)
+    assert isinstance(state, DetectorState), "a seasonal detector keeps per-key models"
     gc.collect()
     before = rss()
     start = time.perf_counter()

@@ -20,6 +20,7 @@ import argparse
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +190,7 @@ def main() -> None:
     pts = points(args.points)
     base = min(baseline(pts) for _ in range(3))
     rows = [("baseline (read only)", base)]
-    cases = {
+    cases: dict[str, tuple[Callable[[], Any], Callable[[float], Any]]] = {
         "seasonal": (SeasonalBaseline, lambda x: x),
         "ewma": (EwmaChart, lambda x: x),
         "changepoint": (ChangePoint, lambda x: x),

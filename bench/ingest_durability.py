@@ -116,7 +116,7 @@ def bodies(spans: int, count: int, client: int) -> list[bytes]:
 
 def load(engine: Engine, args: argparse.Namespace, pools: list[list[bytes]]) -> dict:
     """Clients posting back to back for `args.seconds`: events answered 200, other answers."""
-    counts = {"events": 0, "requests": 0, "refused": 0}
+    counts: dict[str, float] = {"events": 0, "requests": 0, "refused": 0}
     lock = threading.Lock()
     stop = time.monotonic() + args.seconds
 

@@ -61,7 +61,7 @@ from bench.window_scoring import (
 )
 from detectors.cli import SCORE_DECIMALS, auto_transform, run_online, score
 from detectors.config import params_model
-from detectors.csvseries import BadRows, Point, read_series, typical_step
+from detectors.csvseries import BadRows, SeriesRow, read_series, typical_step
 from detectors.estimators import ESTIMATORS, build_params, new_estimator
 from detectors.likelihood import AnomalyLikelihood, LikelihoodParams
 
@@ -74,7 +74,7 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def windowed_gaussian(points: list[Point], size: int = 500) -> list[float]:
+def windowed_gaussian(points: list[SeriesRow], size: int = 500) -> list[float]:
     """1 - the two-sided normal tail of each point under the last `size` points before it
     (rows without a value score 0 and are not part of any window)."""
     xs = np.array([p.value for p in points if p.value is not None], dtype=float)
@@ -99,7 +99,7 @@ def windowed_gaussian(points: list[Point], size: int = 500) -> list[float]:
     return [0.0 if p.value is None else next(it) for p in points]
 
 
-def load(root: Path, labels: dict) -> list[tuple[str, list[Point], list[tuple[float, float]]]]:
+def load(root: Path, labels: dict) -> list[tuple[str, list[SeriesRow], list[tuple[float, float]]]]:
     """(name, rows, windows in time) of every labelled CSV under root."""
     out = []
     for path in sorted(root.rglob("*.csv")):
@@ -113,7 +113,7 @@ def load(root: Path, labels: dict) -> list[tuple[str, list[Point], list[tuple[fl
     return out
 
 
-def params_for(kind: str, given: dict[str, str], points: list[Point]) -> Any:
+def params_for(kind: str, given: dict[str, str], points: list[SeriesRow]) -> Any:
     """The kind's params for a series, as `spanwatch score` builds them."""
     valid = params_model(kind).model_validate(given).model_dump(exclude_unset=True)
     if transform := auto_transform(kind, valid, points):
@@ -122,7 +122,7 @@ def params_for(kind: str, given: dict[str, str], points: list[Point]) -> Any:
     return build_params(kind, valid, step=typical_step(usable[:5000]))
 
 
-def run(kind: str, given: dict[str, str], points: list[Point]) -> list[float]:
+def run(kind: str, given: dict[str, str], points: list[SeriesRow]) -> list[float]:
     """A detector's scores for every row, as `spanwatch score` writes them: to six decimals,
     so that scores which differ only beyond them tie here as they do for anyone scoring its
     output (an empty score reads as 0)."""
@@ -163,7 +163,7 @@ def run_default(detector_id: str, path: Path) -> list[float]:
             return [float(row["anomaly_score"] or 0.0) for row in csv.DictReader(f)]
 
 
-def loudest_votes(kind: str, given: dict[str, str], points: list[Point]) -> list[str] | None:
+def loudest_votes(kind: str, given: dict[str, str], points: list[SeriesRow]) -> list[str] | None:
     """Per row, the vote whose score is the row's score ("" for a row never scored); None
     for a kind whose model does not vote."""
     model = new_estimator(kind, params_for(kind, given, points))

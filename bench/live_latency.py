@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from engine.timeutil import parse_time
@@ -188,7 +188,7 @@ def measure(otlp: int, args: argparse.Namespace) -> dict:
         next_at = time.monotonic()
         i = 0
         while next_at < stop:
-            spans = []
+            spans: list[ReadableSpan] = []
             for _ in range(BATCH):
                 i += 1
                 span = load_tracer.start_span(
@@ -204,6 +204,7 @@ def measure(otlp: int, args: argparse.Namespace) -> dict:
                     },
                 )
                 span.end()
+                assert isinstance(span, ReadableSpan)  # the SDK's spans are readable
                 spans.append(span)
             began = time.perf_counter()
             ok = load_exporter.export(spans) == SpanExportResult.SUCCESS
@@ -222,6 +223,7 @@ def measure(otlp: int, args: argparse.Namespace) -> dict:
                 attributes={"user": user, "command": f"AWS_ACCESS_KEY_ID={SECRET} aws s3 ls"},
             )
             span.end()
+            assert isinstance(span, ReadableSpan)
             if probe_exporter.export([span]) == SpanExportResult.SUCCESS:
                 accepted[user] = time.time()
             time.sleep(1.0 / args.probes_per_second)

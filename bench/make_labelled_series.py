@@ -244,10 +244,10 @@ _CAUSES = {
 }
 
 
-QUIET = ("quiet_white", "quiet_daily", "quiet_walk", "quiet_heavy", "quiet_counts")
+QUIET: tuple[str, ...] = ("quiet_white", "quiet_daily", "quiet_walk", "quiet_heavy", "quiet_counts")
 QUIET += ("quiet_flat", "quiet_square")
-ANOMALOUS = ("level_shift", "spike", "dropout", "drift", "seasonal_break", "variance")
-ANOMALOUS += ("spike_density", *_CAUSES)
+ANOMALOUS: tuple[str, ...] = ("level_shift", "spike", "dropout", "drift", "seasonal_break")
+ANOMALOUS += ("variance", "spike_density", *_CAUSES)
 
 
 def windows_for(times: list[float], at: list[int]) -> list[tuple[float, float]]:

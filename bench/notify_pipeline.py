@@ -87,7 +87,9 @@ def run(tmp: Path, history_path: Path, receiver: str) -> tuple[float, int]:
         )
     finally:
         dispatcher.close(timeout=0.5)
-    return report.result.summary.stats["events"] / report.seconds, report.result.notification_count
+    summary = report.result.summary
+    assert summary is not None, "a finished replay has a summary"
+    return summary.stats["events"] / report.seconds, report.result.notification_count
 
 
 def main() -> None:

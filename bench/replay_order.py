@@ -43,8 +43,10 @@ def main() -> None:
                 config,
                 ReplayOptions(paths=[str(path)], out=str(out), notifications=str(notes)),
             )
-            stats = report.result.summary.stats
-            opened = sum(report.result.summary.incidents_opened.values())
+            summary = report.result.summary
+            assert summary is not None, "a finished replay has a summary"
+            stats = summary.stats
+            opened = sum(summary.incidents_opened.values())
             print(
                 f"{name:>9}: {stats['lines']:>7,} lines  {stats['events']:>9,} events  "
                 f"late {stats['late']:>7,}  incidents opened {opened:>4}  "

@@ -72,7 +72,9 @@ def main() -> None:
                 ),
             )
             pipe_cpu = time.process_time() - cpu
-            pipe_rates.append(report.result.summary.stats["events"] / report.seconds)
+            summary = report.result.summary
+            assert summary is not None, "a finished replay has a summary"
+            pipe_rates.append(summary.stats["events"] / report.seconds)
             cpu_ratios.append(base_cpu / pipe_cpu)
         base, pipe = (
             sorted(base_rates)[len(base_rates) // 2],
@@ -103,7 +105,9 @@ def _rate(
         + max(report.sort_cpu, default=0.0)
         + max(report.process_cpu, default=0.0)
     )
-    events = report.result.summary.stats["events"]
+    summary = report.result.summary
+    assert summary is not None, "a finished replay has a summary"
+    events = summary.stats["events"]
     return events / report.seconds, events / critical
 
 

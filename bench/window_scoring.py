@@ -105,9 +105,9 @@ def sweep_rows(
     prev_end: int | None = None
     prev_width = 0
     for i, s in enumerate(scores):
-        k = owner[i]
-        if k is not None:
-            a, b = windows[k]
+        window = owner[i]
+        if window is not None:
+            a, b = windows[window]
             width = b - a + 1
             worth = scaled_sigmoid(-(b - i + 1) / width) * profile.tp / MAX_TP
             if i == b:
@@ -117,7 +117,7 @@ def sweep_rows(
         else:
             worth = scaled_sigmoid(abs(prev_end - i) / (prev_width - 1)) * profile.fp
         if i >= probation:
-            rows.append(Row(s, worth, None if k is None else (name, k)))
+            rows.append(Row(s, worth, None if window is None else (name, window)))
     return rows
 
 

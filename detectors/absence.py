@@ -151,7 +151,7 @@ class AbsenceParams:
     min_points: int = 12
 
 
-class Absence(WindowModel[AbsenceParams]):
+class Absence(WindowModel[AbsenceParams, float, float]):
     """Anomalous means: the key has been silent for longer than is plausible at these hours.
 
     Activity comes in bursts (sessions), so the event count of a window says little about

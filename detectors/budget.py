@@ -39,7 +39,7 @@ def period_bounds(t: float, period: str) -> tuple[float, float]:
     return first.timestamp(), nxt.timestamp()
 
 
-class BudgetBurn(WindowModel[BudgetParams]):
+class BudgetBurn(WindowModel[BudgetParams, float, float]):
     """Anomalous means: at the current burn rate, this key will overspend its budget.
 
     Projected spend = spent so far this period + recent burn rate x time left. The rate is

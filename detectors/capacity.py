@@ -28,6 +28,9 @@ from detectors.scoring import ratio_score
 from detectors.timeparse import iso
 from detectors.window_model import WindowModel
 
+# A window's usage: requests or input tokens, or with output tokens both (None: no value).
+Usage = float | list[float | None]
+
 MINUTE = 60.0
 QUOTA_NAMES = {"tokens": "tokens per minute", "requests": "requests per minute"}
 
@@ -64,7 +67,7 @@ class CapacityParams:
         )
 
 
-class CapacityForecast(WindowModel[CapacityParams]):
+class CapacityForecast(WindowModel[CapacityParams, Usage, Usage]):
     """Per (model, region): the usage per minute, forecast, against `share` of the quota.
 
     >>> p = CapacityParams(quota="requests", quotas=({"model": "m", "requests_per_minute": 100},))
@@ -100,7 +103,7 @@ class CapacityForecast(WindowModel[CapacityParams]):
 
     __setstate__ = restore_slots
 
-    def usage(self, x: Any) -> float:
+    def usage(self, x: Usage) -> float:
         """Quota units per minute in the window: output tokens weighed by the burndown rate."""
         if isinstance(x, list | tuple):
             used = float(x[0] or 0.0) + self.burndown * float(x[1] or 0.0 if len(x) > 1 else 0.0)
@@ -111,11 +114,11 @@ class CapacityForecast(WindowModel[CapacityParams]):
     def _steps(self) -> int:
         return max(1, math.ceil(self.p.horizon / self.p.step))
 
-    def projection(self, x: Any, t: float) -> list[float]:
+    def projection(self, x: Usage, t: float) -> list[float]:
         """The forecast per-minute usage of each step of the horizon after the window at t."""
         return self.f.forecast(t, self._steps(), x=self.usage(x))
 
-    def score_one(self, x: Any, t: float, n: int = 0) -> float:
+    def score_one(self, x: Usage, t: float, n: int = 0) -> float:
         if not self.limit:
             return 0.0
         mark = self.p.share * self.limit
@@ -127,7 +130,7 @@ class CapacityForecast(WindowModel[CapacityParams]):
             return 0.0
         return ratio_score(max(self.projection(x, t)) / mark)
 
-    def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
+    def describe(self, x: Usage, t: float, n: int = 0) -> dict[str, Any]:
         path = self.projection(x, t)
         peak = max(path)
         out: dict[str, Any] = {
@@ -158,7 +161,7 @@ class CapacityForecast(WindowModel[CapacityParams]):
                 return iso(t + k * self.p.step)
         return None
 
-    def learn_one(self, x: Any, t: float, n: int = 0) -> None:
+    def learn_one(self, x: Usage, t: float, n: int = 0) -> None:
         self.f.learn_one(self.usage(x), t)
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -170,6 +173,13 @@ class CapacityForecast(WindowModel[CapacityParams]):
     ) -> CapacityForecast:
         """The quota follows the key's model and region."""
         return cls(params, labels)
+
+    @classmethod
+    def with_account_quotas(
+        cls, params: Mapping[str, Any], quotas: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """The detector's own quotas first, then the account's."""
+        return {**params, "quotas": [*params.get("quotas", []), *quotas]}
 
     @classmethod
     def check_spec(

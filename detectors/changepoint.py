@@ -47,7 +47,7 @@ class ChangePointParams:
     repeat: int = 0
 
 
-class ChangePoint(WindowModel[ChangePointParams]):
+class ChangePoint(WindowModel[ChangePointParams, float, float]):
     """A lasting change of the mean: Page-Hinkley's cumulative sum of standardised deviations.
 
     Points are standardised against a long-memory robust baseline and clipped to `clip`

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from detectors.config import DetectorSpec, default_detectors, params_model
-from detectors.csvseries import BadRows, Point, disorder, read_series, typical_step
+from detectors.csvseries import BadRows, SeriesRow, disorder, read_series, typical_step
 from detectors.estimators import ESTIMATORS, KINDS, TABLE_KINDS, build_params, new_estimator
 
 # What `spanwatch score` runs when no detector is named.
@@ -61,7 +61,7 @@ def _validate(kind: str, given: dict[str, Any]) -> dict[str, Any]:
         raise ScoreError("\n".join(lines)) from None
 
 
-def _read_points(csv_path: str) -> tuple[list[Point], BadRows]:
+def _read_points(csv_path: str) -> tuple[list[SeriesRow], BadRows]:
     """Every row of the CSV (usable or not) and the report of the unusable ones."""
     bad = BadRows()
     try:
@@ -76,7 +76,7 @@ def _read_points(csv_path: str) -> tuple[list[Point], BadRows]:
 
 
 def _model_params(
-    kind: str, given: dict[str, Any], points: list[Point], spec: DetectorSpec | None, agg: str
+    kind: str, given: dict[str, Any], points: list[SeriesRow], spec: DetectorSpec | None, agg: str
 ) -> tuple[Any, str]:
     """The model's params with the series' step (and scale, when none was asked for), and a
     note on the scale chosen."""
@@ -99,7 +99,7 @@ def _model_params(
 
 
 def _write_scores(
-    points: list[Point], scores: list[float | None], out_path: str | None, stdout: TextIO
+    points: list[SeriesRow], scores: list[float | None], out_path: str | None, stdout: TextIO
 ) -> None:
     rows = [
         (p.raw_time, p.raw_value, "" if s is None else f"{s:.{SCORE_DECIMALS}f}")
@@ -115,7 +115,7 @@ def _write_scores(
         raise ScoreError(f"error: cannot write {out_path}: {exc}") from None
 
 
-def _summary(csv_path: str, label: str, points: list[Point], bad: BadRows, note: str) -> str:
+def _summary(csv_path: str, label: str, points: list[SeriesRow], bad: BadRows, note: str) -> str:
     """What was scored, on which scale, and which rows were left out or out of order."""
     back, same = disorder(points)
     usable = sum(1 for p in points if p.usable)
@@ -162,7 +162,7 @@ def score(
 LEAD_SHARE, LEAD_MIN = 0.15, 100
 
 
-def auto_transform(kind: str, given: dict[str, Any], points: list[Point]) -> str | None:
+def auto_transform(kind: str, given: dict[str, Any], points: list[SeriesRow]) -> str | None:
     """The scale to score a series on when none was asked for: `log` if the kind can model
     log(1 + x), no noise model was asked for, and the series' first part is non-negative with
     its 99th percentile more than ten times its median (bytes or requests that span orders
@@ -180,7 +180,7 @@ def auto_transform(kind: str, given: dict[str, Any], points: list[Point]) -> str
     return "log" if median > 0.0 and q99 > 10.0 * median else None
 
 
-def run_online(kind: str, model_params: Any, points: list[Point]) -> list[float | None]:
+def run_online(kind: str, model_params: Any, points: list[SeriesRow]) -> list[float | None]:
     """Each point's score in [0, 1] before the model learns it (what a live key would see);
     None for a row without a usable time or value, which the model never sees."""
     model = new_estimator(kind, model_params)

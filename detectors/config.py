@@ -9,6 +9,7 @@ into file:line.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -32,9 +33,9 @@ from detectors.rollup import AGGREGATIONS
 from detectors.slices import MEASURES
 from detectors.timeparse import parse_duration
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Scalar = str | int | float | bool
-Matcher = dict[str, Scalar | list[Scalar]]
+MatcherSpec = dict[str, Scalar | list[Scalar]]
 Kind = Literal[
     "likelihood",
     "seasonal",
@@ -98,7 +99,9 @@ class CapacityConfig(BaseModel):
         default_factory=list, description="the account's quotas per model and region"
     )
 
-    def apply(self, specs: list[DetectorSpec], canonical: Any = None) -> None:
+    def apply(
+        self, specs: list[DetectorSpec], canonical: Callable[[str], str] | None = None
+    ) -> None:
         """Append the account's quotas to each capacity detector's (model patterns without a
         wildcard put through `canonical`, so any spelling of a model names it)."""
         if not self.quotas:
@@ -110,8 +113,8 @@ class CapacityConfig(BaseModel):
                 entry["model"] = canonical(q.model)
             entries.append(entry)
         for spec in specs:
-            if spec.kind == "capacity":
-                spec.params = {**spec.params, "quotas": [*spec.params.get("quotas", []), *entries]}
+            if spec.kind in ESTIMATORS:  # each kind says what the account's quotas change
+                spec.params = ESTIMATORS[spec.kind].with_account_quotas(spec.params, entries)
 
 
 PARAMS: dict[str, type] = {kind: params_class(kind) for kind in (*ESTIMATORS, *TABLE_KINDS)}
@@ -149,7 +152,7 @@ def params_model(kind: str) -> type[BaseModel]:
         if f.name in _CHOICES:
             annotation: Any = _CHOICES[f.name]
         elif f.name in _DURATIONS:
-            annotation = Duration
+            annotation = PositiveDuration
         elif f.type in ("bool", bool):
             annotation = bool
         elif f.type in ("int", int):
@@ -181,7 +184,7 @@ class MetricSpec(BaseModel):
         | list[Annotated[str, Field(pattern=_FIELD_RE)]]
         | None
     ) = Field(None, description="the event field aggregated (a list is summed per event)")
-    condition: Matcher | None = Field(
+    condition: MatcherSpec | None = Field(
         None,
         description="for `rate` and `ratio`: which events count as hits; for `distinct`: "
         "whose values count (the people among a window's failed calls)",
@@ -220,7 +223,7 @@ class DedupSpec(BaseModel):
     by: Annotated[str, Field(pattern=_FIELD_RE)] = Field(
         "session", description="the field whose values are deduplicated"
     )
-    prefer: Matcher = Field(
+    prefer: MatcherSpec = Field(
         min_length=1, description="the events that stand for the others of the same `by` value"
     )
 
@@ -246,7 +249,7 @@ class DetectorSpec(BaseModel):
         | list[Annotated[str, Field(pattern=_FIELD_RE)]]
         | None
     ) = Field(None, description="the event field aggregated (a list is summed per event)")
-    condition: Matcher | None = Field(
+    condition: MatcherSpec | None = Field(
         None,
         description="for `rate` and `ratio`: which events count as hits; for `distinct`: "
         "whose values count (the people among a window's failed calls)",
@@ -254,15 +257,17 @@ class DetectorSpec(BaseModel):
     metrics: list[MetricSpec] = Field(
         default_factory=list, description="several metrics instead of one (kind `hst` only)"
     )
-    filter: Matcher = Field(
+    filter: MatcherSpec = Field(
         default_factory=dict,
         description="field -> value or list of values: the events the detector takes (all "
         "fields must match)",
     )
-    exclude: Matcher = Field(
+    exclude: MatcherSpec = Field(
         default_factory=dict, description="field -> values: any match leaves the event out"
     )
-    interval: Duration = Field(300.0, description="length of the tumbling event-time window")
+    interval: PositiveDuration = Field(
+        300.0, description="length of the tumbling event-time window"
+    )
     group_by: list[Annotated[str, Field(pattern=_FIELD_RE)]] = Field(
         default_factory=list, description="one series (and model) per value of these fields"
     )

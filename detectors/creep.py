@@ -65,7 +65,7 @@ class CallCreepParams:
     clip: float = 4.0
 
 
-class CallCreep(WindowModel[CallCreepParams]):
+class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
     """One caller's running level and spread of log size per call at each place in a session,
     and a one-sided CUSUM of their calls' standardised excess over those levels.
 
@@ -156,7 +156,9 @@ class CallCreep(WindowModel[CallCreepParams]):
             )
 
     @classmethod
-    def point(cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int) -> Any:
+    def point(
+        cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int
+    ) -> list[Call] | None:
         """The window's calls in arrival order, each with its session (None: no call).
 
         The window knows each session's count of calls in the order sessions first came; a
@@ -173,24 +175,24 @@ class CallCreep(WindowModel[CallCreepParams]):
         return list(zip(sessions, samples, strict=True))
 
     @classmethod
-    def empty_point(cls, aggregations: Sequence[str]) -> Any:
+    def empty_point(cls, aggregations: Sequence[str]) -> None:
         return None
 
     @classmethod
-    def series_point(cls, value: float, raw: str) -> Any:
+    def series_point(cls, value: float, raw: str) -> list[Call]:
         return [(None, value)]
 
     # -- the verbs -----------------------------------------------------------------------------
 
-    def score_one(self, x: Any, t: float, n: int = 0) -> float:
+    def score_one(self, x: list[Call], t: float, n: int = 0) -> float:
         return deviation_score(self._peak(x), self.p.h)
 
-    def learn_one(self, x: Any, t: float, n: int = 0) -> None:
+    def learn_one(self, x: list[Call], t: float, n: int = 0) -> None:
         for place, value in self._placed(x, self.sessions, count=True):
             if value > 0.0:  # a call of no size has no log: its place in the session counts
                 self._learn_call(place, math.log(value))
 
-    def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
+    def describe(self, x: list[Call], t: float, n: int = 0) -> dict[str, Any]:
         first = self.level[0] if self.placed[0] else 0.0
         return {
             "value": round(_median([v for _s, v in x]), 3),

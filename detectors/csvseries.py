@@ -26,7 +26,7 @@ VALUE_COLUMNS = ("value", "y", "metric")
 
 
 @dataclass(frozen=True)
-class Point:
+class SeriesRow:
     """One data row as read. `time` or `value` is None when that cell is not usable (the row
     is still a row: it is written back out, with an empty score)."""
 
@@ -100,8 +100,8 @@ def separator(lines: list[str]) -> str:
     return fitting[0] if len(fitting) == 1 else ","
 
 
-def read_series(stream: TextIO, bad: BadRows) -> Iterator[Point]:
-    """Every data row in file order, one Point each (blank and `#` lines are not rows).
+def read_series(stream: TextIO, bad: BadRows) -> Iterator[SeriesRow]:
+    """Every data row in file order, one SeriesRow each (blank and `#` lines are not rows).
 
     A row whose time cannot be read, or whose value is empty, not a number or not finite
     (NaN, inf), comes with None in that cell and its line and reason in `bad`. Times that
@@ -123,13 +123,13 @@ def read_series(stream: TextIO, bad: BadRows) -> Iterator[Point]:
         yield _point(reader.line_num, row, t_col, v_col, bad)
 
 
-def _point(line: int, row: list[str], t_col: int, v_col: int, bad: BadRows) -> Point:
-    """One data row's Point; what is wrong with it (the time first) goes to `bad`."""
+def _point(line: int, row: list[str], t_col: int, v_col: int, bad: BadRows) -> SeriesRow:
+    """One data row's SeriesRow; what is wrong with it (the time first) goes to `bad`."""
     raw_t = row[t_col].strip() if t_col < len(row) else ""
     raw_v = row[v_col].strip() if v_col < len(row) else ""
     if len(row) <= max(t_col, v_col):
         bad.add(line, f"expected at least {max(t_col, v_col) + 1} columns, got {len(row)}")
-        return Point(line, raw_t, None, None, raw_v)
+        return SeriesRow(line, raw_t, None, None, raw_v)
     t: float | None
     try:
         t = series_time(raw_t)
@@ -139,7 +139,7 @@ def _point(line: int, row: list[str], t_col: int, v_col: int, bad: BadRows) -> P
     problem, v = _value(raw_v)
     if problem is not None and t is not None:  # a row's first problem is the one told
         bad.add(line, problem)
-    return Point(line, raw_t, t, v, raw_v)
+    return SeriesRow(line, raw_t, t, v, raw_v)
 
 
 def _value(raw: str) -> tuple[str | None, float | None]:
@@ -153,7 +153,7 @@ def _value(raw: str) -> tuple[str | None, float | None]:
     return None, v
 
 
-def disorder(points: list[Point]) -> tuple[int, int]:
+def disorder(points: list[SeriesRow]) -> tuple[int, int]:
     """(rows whose time is before the previous usable row's, rows that repeat its time)."""
     back = same = 0
     last = -math.inf

@@ -19,7 +19,7 @@ from detectors.route_plan import NameIndex
 from detectors.routing import Route, event_time
 from detectors.slice_state import SliceState
 from detectors.timeparse import iso
-from detectors.window_model import AnyKindModel
+from detectors.window_model import AnyKindModel, PendingKeys
 
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
 
@@ -132,7 +132,7 @@ class _Closing:
     empty_x: Any  # a key's point without events (None: such a key has no point)
     skips_empty: bool
     recent: RecentPoints | None
-    pending: dict[Any, Any]
+    pending: PendingKeys
     stepped: set[tuple[str, ...]] = field(default_factory=set)  # keys whose alert was stepped
     out: list[Signal] = field(default_factory=list)
 

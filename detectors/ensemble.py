@@ -85,7 +85,7 @@ def likelihood_params(p: EnsembleParams) -> LikelihoodParams:
     return LikelihoodParams(**{f.name: getattr(p, f.name) for f in fields(LikelihoodParams)})
 
 
-class Ensemble(WindowModel[EnsembleParams]):
+class Ensemble(WindowModel[EnsembleParams, float, float]):
     """Anomalous means: the likelihood detector is surprised, or the value lies far outside
     the spread of the last `gauss_window` points and nothing as far came lately.
 

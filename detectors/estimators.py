@@ -80,6 +80,6 @@ def build_params(
     return cls(**values)
 
 
-def new_estimator(kind: str, params: Any) -> AnyKindModel:
+def new_estimator(kind: str, params: object) -> AnyKindModel:
     """A fresh model of a kind, for a key without labels (a series scored on its own)."""
     return ESTIMATORS[kind].for_key(params, {}, {})

@@ -26,6 +26,8 @@ from detectors.window_model import WindowModel
 RATE_BELOW_SHARE = 20.0  # the ratio judges a key whose usual rate is this far below an outage's
 MAX_NAMED = 8  # subjects a window's point keeps of its hits (`min_subjects` asks fewer)
 Counts = tuple[int, ...] | None  # the hits of each subject a point names, when it says them
+# A window's value: the rate alone, or with a second metric (rate, subjects, their hits).
+RatePoint = float | tuple[float, tuple[str, ...], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class EwmaParams:
     late_prior: bool = False
 
 
-class EwmaChart(WindowModel[EwmaParams]):
+class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
     """Exponentially weighted moving average chart against a robust in-control baseline.
 
     Anomalous means: the EWMA of recent points sits more than `z` of its own standard
@@ -207,7 +209,9 @@ class EwmaChart(WindowModel[EwmaParams]):
     # -- a rate with the subjects of its hits ----------------------------------------------
 
     @classmethod
-    def point(cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int) -> Any:
+    def point(
+        cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int
+    ) -> RatePoint | None:
         """The window's value; with a second metric, (rate, the `MAX_NAMED` subjects with the
         most hits in sorted order, their hits)."""
         x = accs[0].value(aggregations[0], min_count)
@@ -301,7 +305,7 @@ class EwmaChart(WindowModel[EwmaParams]):
         horizon = (self.p.span - 0.5) * self.p.step
         return [w for w in self.named if 0.0 < t - w[0] <= horizon]
 
-    def _remember_named(self, point: Any, t: float) -> float:
+    def _remember_named(self, point: RatePoint, t: float) -> float:
         """Keep the point's subjects for the evidence's span; the point's value."""
         value, names, counts = _split(point)
         if self.p.min_subjects > 0 and names is not None:
@@ -353,13 +357,13 @@ class EwmaChart(WindowModel[EwmaParams]):
         e = lam * self._winsorised(x, n) + (1.0 - lam) * self._previous(t)
         return (e - self.loc) / self._chart_sigma(n)
 
-    def score_one(self, x: Any, t: float, n: int = 0) -> float:
+    def score_one(self, x: RatePoint, t: float, n: int = 0) -> float:
         return unrepeated(self._score(x, t, n), self.quiet, (x, t, n))
 
-    def score_in_alert(self, x: Any, t: float, n: int = 0) -> float:
+    def score_in_alert(self, x: RatePoint, t: float, n: int = 0) -> float:
         return self._score(x, t, n)
 
-    def _score(self, x: Any, t: float, n: int) -> float:
+    def _score(self, x: RatePoint, t: float, n: int) -> float:
         """The score before repeats are suppressed."""
         x, names, counts = _split(x)
         if self.n < self.p.min_points:
@@ -466,7 +470,7 @@ class EwmaChart(WindowModel[EwmaParams]):
     def _dispersion(self) -> float:
         return max(1.0, self.zscale, self.ztail / TAIL_Z)
 
-    def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
+    def describe(self, x: RatePoint, t: float, n: int = 0) -> dict[str, Any]:
         x, names, _ = _split(x)
         subjects = {}
         if names is not None:
@@ -488,7 +492,7 @@ class EwmaChart(WindowModel[EwmaParams]):
             **subjects,
         }
 
-    def learn_one(self, x: Any, t: float, n: int = 0) -> None:
+    def learn_one(self, x: RatePoint, t: float, n: int = 0) -> None:
         if self.quiet is not None:
             remember_scored(self.quiet, (x, t, n), lambda: self._score(x, t, n))
         x = self._remember_named(x, t)
@@ -577,9 +581,9 @@ class EwmaChart(WindowModel[EwmaParams]):
         self.trials = keep * self.trials + n
 
 
-def _split(x: Any) -> tuple[float, tuple[str, ...] | None, Counts]:
+def _split(x: RatePoint) -> tuple[float, tuple[str, ...] | None, Counts]:
     """A point as (value, subjects of its hits, their hits), None when the chart watches no
     subjects (or, for the hits, when the point does not say them)."""
-    if type(x) is tuple:
+    if isinstance(x, tuple):
         return x[0], x[1], (x[2] if len(x) > 2 else None)
     return x, None, None

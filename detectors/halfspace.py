@@ -81,7 +81,7 @@ class Forest:
         return (raw - self.loc) / max(self.scale, 1e-3)
 
 
-class HalfSpaceScorer(WindowModel[HalfSpaceParams]):
+class HalfSpaceScorer(WindowModel[HalfSpaceParams, Sequence[float | None], Sequence[float | None]]):
     """Multi-metric outlier score for one key: unusual combinations of its metrics.
 
     Each metric is standardised against the key's own robust baseline and squashed into

@@ -141,7 +141,7 @@ def _hashed(table: dict[int, int], size: int) -> tuple[bytearray, int]:
     return out, size - out.count(0)
 
 
-class AnomalyLikelihood(WindowModel[LikelihoodParams]):
+class AnomalyLikelihood(WindowModel[LikelihoodParams, float, float]):
     """Anomalous means: the point, run or context test sees a value that the series' own
     history makes improbable, and no larger surprise came lately (see the module docstring).
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from detectors.persist import restore_slots
 from detectors.rollup import Accumulator
-from detectors.window_model import WindowModel
+from detectors.window_model import PendingKeys, WindowModel
 
 ADOPTED_BY = 3  # default `adopted_by`: keys showing a value new to everyone before it is theirs
 
@@ -126,7 +126,7 @@ class Held:
         return t - self.since >= hold or self.not_before > -math.inf
 
 
-class NewValue(WindowModel[NewValueParams]):
+class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
     """Anomalous means: the window holds a value this key (or its parent) has never shown.
 
     A new key starts from its parent's values (a new user of a team knows the team's
@@ -430,7 +430,7 @@ class NewValue(WindowModel[NewValueParams]):
         key: tuple[str, ...],
         x: set[str],
         root: NewValue | None,
-        pending: dict[Any, set[tuple[str, ...]]],
+        pending: PendingKeys,
         max_keys: int,
     ) -> set[str]:
         """With `scope: everyone`, of a window's values those the organisation has made its

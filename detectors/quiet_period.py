@@ -106,7 +106,7 @@ def repeat_period(length: int) -> QuietPeriod | None:
     return QuietPeriod(length) if length > 0 else None
 
 
-def unrepeated(score: float, quiet: QuietPeriod | None, point: Any = None) -> float:
+def unrepeated(score: float, quiet: QuietPeriod | None, point: object = None) -> float:
     """The score if it passes every score of the quiet period by more than `PASS` (a chart
     held at its cap creeps towards it in the last digits), else 0 (as it is without a quiet
     period). An excursion that lasts, or comes back within the period, is announced
@@ -131,7 +131,7 @@ def unrepeated(score: float, quiet: QuietPeriod | None, point: Any = None) -> fl
     return score if score > quiet.bar() + PASS else 0.0
 
 
-def remember_scored(quiet: QuietPeriod, point: Any, score: Callable[[], float]) -> None:
+def remember_scored(quiet: QuietPeriod, point: object, score: Callable[[], float]) -> None:
     """Remember a learned point's score before suppression: the one `unrepeated` kept for
     that very point (the model has learned nothing since), else `score()`. Computing a
     model's score costs about as much as learning the point; doing it once halves that.

@@ -39,7 +39,7 @@ def baseline_of(evidence: dict[str, Any]) -> float | None:
     return None
 
 
-class Point(NamedTuple):
+class ScoredPoint(NamedTuple):
     end: float  # the window's end, event time
     value: float | None
     score: float
@@ -54,7 +54,7 @@ class AlertSeries:
     key: tuple[str, ...]
     threshold: float
     fired: list[float]
-    points: list[Point]
+    points: list[ScoredPoint]
     remaining: int = field(default=0, repr=False)  # points still to collect after it
 
 
@@ -64,7 +64,7 @@ class RecentPoints:
     ) -> None:
         self.before, self.after = before, after
         self.max_keys, self.max_alerts = max_keys, max_alerts
-        self.rings: OrderedDict[tuple[str, tuple[str, ...]], deque[Point]] = OrderedDict()
+        self.rings: OrderedDict[tuple[str, tuple[str, ...]], deque[ScoredPoint]] = OrderedDict()
         self.open: dict[tuple[str, tuple[str, ...]], AlertSeries] = {}
         self.alerts: list[AlertSeries] = []
         self.thresholds: dict[str, float] = {}
@@ -83,14 +83,14 @@ class RecentPoints:
         detector_id: str,
         key: tuple[str, ...],
         end: float,
-        value: Any,
+        value: object,
         score: float,
         threshold: float,
-        baseline: Any = None,
+        baseline: object = None,
     ) -> None:
         """One scored point of one key (`value`, `baseline`: numbers, or anything else for
         none, such as the set of values a novelty detector saw)."""
-        point = Point(end, _number(value), float(score), _number(baseline))
+        point = ScoredPoint(end, _number(value), float(score), _number(baseline))
         slot = (detector_id, key)
         with self._lock:
             self.thresholds[detector_id] = threshold

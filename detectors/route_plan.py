@@ -154,7 +154,7 @@ class NameIndex:
         # Any other name, or none: only the routes that do not filter on name can match.
         self.other = RoutePlan.build([(r, r.filter) for r in routes if r.filter.on("name") is None])
 
-    def plan(self, name: Any) -> RoutePlan:
+    def plan(self, name: object) -> RoutePlan:
         """The plan for an event whose `name` attribute is `name` (None when absent)."""
         if type(name) is str:
             plan = self.plans.get(name)  # index keys are normalised; norm(key) == key

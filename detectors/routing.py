@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.config import DedupSpec, DetectorSpec, Matcher, MetricSpec
+from detectors.config import DedupSpec, DetectorSpec, MatcherSpec, MetricSpec
 from detectors.model import Observation
 
 _TRUE = frozenset({"true", "1", "yes", "y", "on"})
@@ -67,7 +67,7 @@ class CompiledMatcher:
     clauses: tuple[tuple[str, frozenset[str]], ...]
 
     @classmethod
-    def compile(cls, matcher: Matcher | None) -> CompiledMatcher:
+    def compile(cls, matcher: MatcherSpec | None) -> CompiledMatcher:
         clauses = []
         for field, want in sorted((matcher or {}).items()):
             values = want if isinstance(want, list) else [want]

@@ -157,7 +157,7 @@ class SeasonalParams:
     repeat: int = 10
 
 
-class SeasonalBaseline(WindowModel[SeasonalParams]):
+class SeasonalBaseline(WindowModel[SeasonalParams, float, float]):
     """What is normal for this hour of this weekday, and how far the point is from it.
 
     The model keeps, for each of the 168 hours of the week, a robust location, and for each

@@ -34,7 +34,7 @@ from typing import Any
 
 from detectors.rollup import Accumulator
 from detectors.scoring import MAD_TO_SIGMA, deviation_score
-from detectors.window_model import WindowModel
+from detectors.window_model import PendingKeys, WindowModel
 
 FEATURES = 3  # 1, u, u*u with u = log(1 + output tokens)
 KEPT_RESIDUALS = 64  # per remembered window, for the median of joined windows
@@ -73,7 +73,7 @@ class SlowdownParams:
 Calls = list[tuple[float, float | None]]  # (latency, output tokens or None) per call
 
 
-class Slowdown(WindowModel[SlowdownParams]):
+class Slowdown(WindowModel[SlowdownParams, Calls | None, Calls | None]):
     """One model-region's latency curve and the evidence of its last windows.
 
     >>> m = Slowdown(SlowdownParams(min_calls=20))
@@ -131,7 +131,9 @@ class Slowdown(WindowModel[SlowdownParams]):
     # -- the window's calls ----------------------------------------------------------------
 
     @classmethod
-    def point(cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int) -> Any:
+    def point(
+        cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int
+    ) -> Calls | None:
         """The window's calls as (latency, tokens); tokens are None when the two metrics'
         samples do not pair up (a call without its length, or a reservoir-sampled window)."""
         lat = accs[0]
@@ -220,13 +222,13 @@ class Slowdown(WindowModel[SlowdownParams]):
 
     def judged(
         self,
-        x: Any,
+        x: Calls | None,
         parent: Slowdown | None,
         root: Slowdown | None,
         t: float,
         warmup: float,
         key: tuple[str, ...] = (),
-    ) -> Any:
+    ) -> Calls | None:
         """Nothing to judge for calls that do not say their region while the same model's
         calls that say one are judged under their own key. A key too thin to judge by its
         own curve first takes its model's as a prior (`adopt`), and knows the lengths that
@@ -250,9 +252,9 @@ class Slowdown(WindowModel[SlowdownParams]):
     def taught(
         self,
         key: tuple[str, ...],
-        x: Any,
+        x: Calls | None,
         root: Slowdown | None,
-        pending: dict[Any, set[tuple[str, ...]]],
+        pending: PendingKeys,
         max_keys: int,
     ) -> None:
         """The root learns no calls itself: only that this key's model said its region now,

@@ -22,13 +22,21 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
 from detectors.persist import restore_slots
-from detectors.window_model import WindowModel
+from detectors.window_model import PendingKeys, WindowModel
 
 _MEMBERS = 200_000  # keys whose maxima a parent keeps
+
+# What a parent learns of one of its keys (`taught`): (key, largest ordinary total, windows
+# with activity). A key learns its own windows' totals (floats).
+MemberPeak = tuple[tuple[str, ...], float, int]
+# A window as judged (`judged`): (total, own maximum, parent's median maximum, everyone's median
+# maximum, everyone's `high` quantile of maxima). A bare total is judged by the key alone.
+SurgeSeen = tuple[float, float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class SustainedParams:
     step: float = 900.0
 
 
-class SustainedSurge(WindowModel[SustainedParams]):
+class SustainedSurge(WindowModel[SustainedParams, float | MemberPeak, float | SurgeSeen]):
     """One key's recent window totals and its ordinary maximum of their sum; as a parent (a
     team, or the whole detector), its keys' maxima.
 
@@ -100,15 +108,17 @@ class SustainedSurge(WindowModel[SustainedParams]):
 
     def judged(
         self,
-        x: Any,
+        x: float | MemberPeak,
         parent: Self | None,
         root: Self | None,
         t: float,
         warmup: float,
         key: tuple[str, ...] = (),
-    ) -> tuple[float, float, float, float, float]:
+    ) -> SurgeSeen:
         """(total, own maximum, parent's median maximum, everyone's median maximum, everyone's
         `high` quantile of maxima)."""
+        if isinstance(x, tuple):
+            raise TypeError("a key's own window is a total; only a parent learns a member's peak")
         total = self._total(float(x), t)
         team = parent.peaks(t)[0] if parent is not None else 0.0
         everyone, heavy = root.peaks(t) if root is not None else (0.0, 0.0)
@@ -135,7 +145,7 @@ class SustainedSurge(WindowModel[SustainedParams]):
         _, own, team, everyone, _heavy = seen
         return max(own, team, everyone) if everyone > 0.0 else 0.0
 
-    def score_one(self, x: Any, t: float, n: int = 0) -> float:
+    def score_one(self, x: float | SurgeSeen, t: float, n: int = 0) -> float:
         seen = x if isinstance(x, tuple) else (float(x), self.peak, 0.0, 0.0, 0.0)
         bar = self._bar(seen)
         if bar == float("inf"):
@@ -145,7 +155,7 @@ class SustainedSurge(WindowModel[SustainedParams]):
         above_heavy = total / (self.p.heavy * heavy) if heavy > 0.0 < self.p.heavy else own
         return min(1.0, 0.5 * min(own, above_heavy))
 
-    def learn_one(self, x: Any, t: float, n: int = 0) -> None:
+    def learn_one(self, x: float | MemberPeak, t: float, n: int = 0) -> None:
         if isinstance(x, tuple):  # a parent learning one of its keys' maxima (`taught`)
             key, peak, active = x
             self.teach_member(key, peak, active)
@@ -168,7 +178,7 @@ class SustainedSurge(WindowModel[SustainedParams]):
             self.peak = max(self.peak, self.pending.popleft()[1])
         self.pending.append((t, min(total, self.bar)))
 
-    def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
+    def describe(self, x: float | SurgeSeen, t: float, n: int = 0) -> dict[str, Any]:
         seen = x if isinstance(x, tuple) else (float(x), self.peak, 0.0, 0.0, 0.0)
         total, own, team, everyone, heavy = seen
         ordinary = self._ordinary(seen)
@@ -191,17 +201,17 @@ class SustainedSurge(WindowModel[SustainedParams]):
         return SustainedSurge(self.p)
 
     @classmethod
-    def empty_point(cls, aggregations: Any) -> None:
+    def empty_point(cls, aggregations: Sequence[str]) -> None:
         return None  # an idle window adds nothing to a total: only active keys are visited
 
     def taught(
         self,
         key: tuple[str, ...],
-        x: Any,
+        x: float | MemberPeak,
         root: Self | None,
-        pending: dict[Any, set[tuple[str, ...]]],
+        pending: PendingKeys,
         max_keys: int,
-    ) -> tuple[tuple[str, ...], float, int]:
+    ) -> MemberPeak:
         """Parents learn the key's largest total that was not a surge (held ones included: a
         newcomer's first heavy session is what its peers ordinarily do), not its window."""
         held = max((total for _, total in self.pending), default=0.0)

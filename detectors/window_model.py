@@ -11,20 +11,32 @@ window rules differ from the defaults, and is registered in `detectors.estimator
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from detectors.rollup import Accumulator, empty_value
 
 ParamsT = TypeVar("ParamsT")
 """A kind's parameters: a frozen dataclass whose fields are the YAML `params`."""
+PointT = TypeVar("PointT")
+"""A window's value as a key learns it (`point`, `empty_point`, `series_point`), and what a
+key's parents are taught of it (`taught`)."""
+JudgedT = TypeVar("JudgedT")
+"""What a window is scored and described as (`judged`; by default its point as it is, and the
+kind names its point's type twice). A point
+itself is judged as it is when nothing judges it first: an empty window, a series scored on its
+own (`spanwatch score`), so a kind whose `judged` reshapes the point takes both forms."""
+
+# What each detector's state keeps a bookkeeping of while several keys agree (`taught`): keys
+# by the value they showed.
+PendingKeys = dict[str, set[tuple[str, ...]]]
 
 
-class WindowModel(Generic[ParamsT]):
+class WindowModel(Generic[ParamsT, PointT, JudgedT]):
     """One key's model: scores a closed window's value, then learns it.
 
-    The verbs take `x` (the window's value, see `point`), `t` (the window's start) and `n`
-    (how many events made it; 0 = unknown or none). State is plain attributes, so models copy
-    and pickle (Bytewax snapshots them).
+    The verbs take `x` (the window's value, see `point`; judged, see `judged`, when scored),
+    `t` (the window's start) and `n` (how many events made it; 0 = unknown or none). State is
+    plain attributes, so models copy and pickle (Bytewax snapshots them).
     """
 
     __slots__ = ()
@@ -36,20 +48,20 @@ class WindowModel(Generic[ParamsT]):
 
     # -- the verbs -----------------------------------------------------------------------------
 
-    def score_one(self, x: Any, t: float, n: int = 0) -> float:
+    def score_one(self, x: JudgedT, t: float, n: int = 0) -> float:
         """How anomalous x is, in [0, 1], without learning it."""
         raise NotImplementedError
 
-    def learn_one(self, x: Any, t: float, n: int = 0) -> None:
+    def learn_one(self, x: PointT, t: float, n: int = 0) -> None:
         raise NotImplementedError
 
-    def score_in_alert(self, x: Any, t: float, n: int = 0) -> float:
+    def score_in_alert(self, x: JudgedT, t: float, n: int = 0) -> float:
         """The score of a key whose alert is opening or firing. A model that suppresses
         repeats (`repeat`) does not here: a repeat opens no new alert, but a problem that
         lasts keeps the one it opened (`for`, `keep_firing_for` count its windows)."""
         return self.score_one(x, t, n)
 
-    def describe(self, x: Any, t: float, n: int = 0) -> dict[str, Any]:
+    def describe(self, x: JudgedT, t: float, n: int = 0) -> dict[str, Any]:
         """Evidence for an alert on x: the value, the baseline, what was expected."""
         raise NotImplementedError
 
@@ -86,22 +98,35 @@ class WindowModel(Generic[ParamsT]):
             raise ValueError(f"kind {kind!r} watches one metric; only 'hst' takes several")
 
     @classmethod
+    def with_account_quotas(
+        cls, params: Mapping[str, Any], quotas: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """A detector's YAML `params` once the account's quotas (`capacity.quotas`) are known:
+        unchanged, unless the kind forecasts against quotas."""
+        return dict(params)
+
+    @classmethod
     def series_problem(cls, params: ParamsT) -> str | None:
         """Why a series cannot be scored with these params alone (`spanwatch score`)."""
         return None
 
     @classmethod
-    def point(cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int) -> Any:
-        """A window's value from its accumulators (None: the window is no point)."""
+    def point(
+        cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int
+    ) -> PointT | None:
+        """A window's value from its accumulators (None: the window is no point). By default
+        the one metric's value, or the list of several metrics' values."""
         if len(accs) > 1:
-            return [a.value(g, min_count) for a, g in zip(accs, aggregations, strict=True)]
-        return accs[0].value(aggregations[0], min_count)
+            values = [a.value(g, min_count) for a, g in zip(accs, aggregations, strict=True)]
+            return cast(PointT, values)
+        return cast(PointT | None, accs[0].value(aggregations[0], min_count))
 
     @classmethod
-    def empty_point(cls, aggregations: Sequence[str]) -> Any:
+    def empty_point(cls, aggregations: Sequence[str]) -> PointT | None:
         """The value of a window without events (None: such a window is no point, and only
-        the keys with events are visited when a window closes)."""
-        return empty_value(aggregations[0])
+        the keys with events are visited when a window closes). By default the one metric's
+        value of no events."""
+        return cast(PointT | None, empty_value(aggregations[0]))
 
     @classmethod
     def skips_empty_windows(cls, params: ParamsT) -> bool:
@@ -114,22 +139,23 @@ class WindowModel(Generic[ParamsT]):
         return True
 
     @classmethod
-    def series_point(cls, value: float, raw: str) -> Any:
-        """A point of a `timestamp,value` series (`spanwatch score`) as this kind takes it."""
-        return value
+    def series_point(cls, value: float, raw: str) -> PointT:
+        """A point of a `timestamp,value` series (`spanwatch score`) as this kind takes it (by
+        default the number)."""
+        return cast(PointT, value)
 
     def judged(
         self,
-        x: Any,
+        x: PointT,
         parent: Self | None,
         root: Self | None,
         t: float,
         warmup: float,
         key: tuple[str, ...] = (),
-    ) -> Any:
+    ) -> JudgedT:
         """What of a window with events is scored, given the key's parent model and the
         detector's root model (the window's value itself, unless the kind judges otherwise)."""
-        return x
+        return cast(JudgedT, x)
 
     def due(self, t: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         """Asked of the detector's root model at each close: (key, evidence) of alerts it held
@@ -139,15 +165,15 @@ class WindowModel(Generic[ParamsT]):
     def taught(
         self,
         key: tuple[str, ...],
-        x: Any,
+        x: PointT,
         root: Self | None,
-        pending: dict[Any, set[tuple[str, ...]]],
+        pending: PendingKeys,
         max_keys: int,
-    ) -> Any:
+    ) -> PointT:
         """What of a key's window its parents learn (`pending`: the detector's own bookkeeping
         for kinds that wait for several keys to agree)."""
         return x
 
 
-AnyKindModel = WindowModel[Any]
+AnyKindModel = WindowModel[Any, Any, Any]
 """A model of whichever kind: what the registry and a detector's state hold side by side."""

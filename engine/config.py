@@ -27,7 +27,7 @@ from engine.metrics.config import MetricsConfig
 from engine.otlp.aliases import CANONICAL_KEYS
 from engine.otlp.event_checks import EARLIEST, MAX_FUTURE
 from engine.otlp.model_identity import ModelCatalog, canonical_list
-from engine.yamlfile import ConfigError, LineIndex, Problem, read_yaml, validate
+from engine.yamlfile import ConfigError, ConfigProblem, LineIndex, read_yaml, validate
 from notifiers.config import NotifiersConfig
 from rules.config import RulesConfig
 
@@ -246,13 +246,13 @@ class SpanwatchConfig(BaseModel):
     )
     _source: tuple[str, LineIndex] | None = PrivateAttr(None)
 
-    def problem(self, key: str, message: str) -> Problem:
+    def problem(self, key: str, message: str) -> ConfigProblem:
         """A problem with the setting `key` (dotted), placed at its file and line if it was
         written in a file (else in the embedded defaults)."""
         if self._source is None:
-            return Problem("(embedded defaults)", None, key, message)
+            return ConfigProblem("(embedded defaults)", None, key, message)
         file, index = self._source
-        return Problem(file, index.line(key.split(".")), key, message)
+        return ConfigProblem(file, index.line(key.split(".")), key, message)
 
     @field_validator("aliases")
     @classmethod
@@ -308,7 +308,7 @@ def load_config(path: str | Path | None) -> SpanwatchConfig:
         return SpanwatchConfig()
     data, index = read_yaml(path)
     if data is not None and not isinstance(data, dict):
-        raise ConfigError([Problem(str(path), 1, "", "the configuration must be a mapping")])
+        raise ConfigError([ConfigProblem(str(path), 1, "", "the configuration must be a mapping")])
     config = validate(SpanwatchConfig, data, index, str(path))
     base = Path(path).resolve().parent
     paths = [str(base / p) if not Path(p).is_absolute() else p for p in config.rules.paths]

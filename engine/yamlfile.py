@@ -14,7 +14,7 @@ from engine.config_hints import explain
 
 
 @dataclass(frozen=True)
-class Problem:
+class ConfigProblem:
     file: str
     line: int | None
     where: str
@@ -33,7 +33,7 @@ M = TypeVar("M", bound=BaseModel)
 class ConfigError(Exception):
     """A configuration that cannot be used; carries every problem found."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
@@ -78,17 +78,19 @@ def _text(path: str | Path) -> str:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(
-            [Problem(name, None, "", f"cannot read: {exc.strerror or exc}")]
+            [ConfigProblem(name, None, "", f"cannot read: {exc.strerror or exc}")]
         ) from None
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
-        raise ConfigError([Problem(name, line, "", "a binary file, not YAML text (a NUL byte)")])
+        raise ConfigError(
+            [ConfigProblem(name, line, "", "a binary file, not YAML text (a NUL byte)")]
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         reason = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
-        raise ConfigError([Problem(name, line, "", reason)]) from None
+        raise ConfigError([ConfigProblem(name, line, "", reason)]) from None
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -137,21 +139,23 @@ def read_yaml(path: str | Path) -> tuple[Any, LineIndex]:
             try:
                 added = alias_expansion(root)
             except ValueError as exc:
-                raise ConfigError([Problem(name, None, "", f"invalid YAML: {exc}")]) from None
+                raise ConfigError([ConfigProblem(name, None, "", f"invalid YAML: {exc}")]) from None
             if added > MAX_ALIAS_EXPANSION:
                 reason = (
                     f"YAML aliases expand the document by {added} nodes, over the limit of "
                     f"{MAX_ALIAS_EXPANSION}: write the repeated parts out"
                 )
-                raise ConfigError([Problem(name, _first_alias_line(text), "", reason)])
+                raise ConfigError([ConfigProblem(name, _first_alias_line(text), "", reason)])
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(name, line, "", f"invalid YAML: {reason}")]) from None
+        raise ConfigError([ConfigProblem(name, line, "", f"invalid YAML: {reason}")]) from None
     except RecursionError:
-        raise ConfigError([Problem(name, None, "", "invalid YAML: nested too deeply")]) from None
+        raise ConfigError(
+            [ConfigProblem(name, None, "", "invalid YAML: nested too deeply")]
+        ) from None
     return data, LineIndex(root)
 
 
@@ -164,7 +168,7 @@ def _first_alias_line(text: str) -> int | None:
 
 
 def validate(model: type[M], data: Any, index: LineIndex, file: str) -> M:
-    """Validate with pydantic; every error becomes a Problem with file, line and field path."""
+    """Validate with pydantic; every error becomes a ConfigProblem with file, line and field path."""
     try:
         return model.model_validate({} if data is None else data)
     except ValidationError as exc:
@@ -178,5 +182,5 @@ def validate(model: type[M], data: Any, index: LineIndex, file: str) -> M:
                     continue
                 loc.append(part)
             where = ".".join(str(p) for p in loc)
-            problems.append(Problem(file, index.line(loc), where, explain(model, err)))
+            problems.append(ConfigProblem(file, index.line(loc), where, explain(model, err)))
         raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from None

@@ -25,11 +25,11 @@ from notifiers.responders.config import ResponderConfig
 _NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
-class _Strict(BaseModel):
+class _NotifiersSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EnvSecretRef(_Strict):
+class EnvSecretRef(_NotifiersSection):
     """A secret read from an environment variable at start-up."""
 
     env: str = Field(min_length=1, description="the environment variable's name")
@@ -38,7 +38,7 @@ class EnvSecretRef(_Strict):
         return f"environment variable {self.env}"
 
 
-class AwsSecretRef(_Strict):
+class AwsSecretRef(_NotifiersSection):
     """A secret read from AWS Secrets Manager; `key` picks one field of a JSON secret string."""
 
     aws_secret: str = Field(min_length=1, description="the secret's ARN or name")
@@ -65,7 +65,7 @@ def _no_literal_secret(value: Any) -> Any:
 SecretRef = Annotated[EnvSecretRef | AwsSecretRef, BeforeValidator(_no_literal_secret)]
 
 
-class _ReceiverBase(_Strict):
+class _ReceiverBase(_NotifiersSection):
     name: str = Field(pattern=_NAME_PATTERN, description="what routes call it by")
     min_interval_seconds: float = Field(
         default=0.0, ge=0, description="least time between two sends"
@@ -195,7 +195,7 @@ ReceiverConfig = Annotated[
 ]
 
 
-class DeliveryConfig(_Strict):
+class DeliveryConfig(_NotifiersSection):
     """Reliability knobs; relative file paths are under the dispatcher's state directory."""
 
     # One worker per receiver keeps its notifications in order (a chat thread's first message
@@ -242,7 +242,7 @@ class DeliveryConfig(_Strict):
     dry_run_file: str = Field("dry-run.jsonl", description="what dry-run responders would send")
 
 
-class RedactionPattern(_Strict):
+class RedactionPattern(_NotifiersSection):
     """A named google-re2 pattern; matches are replaced by `[REDACTED:<name>]`."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="shown as `[REDACTED:<name>]`")
@@ -303,7 +303,7 @@ EMAIL_PATTERN = RedactionPattern(
 )
 
 
-class RedactionConfig(_Strict):
+class RedactionConfig(_NotifiersSection):
     """What is scrubbed from every payload before it leaves.
 
     `patterns` replaces the safe defaults (rarely wanted); `extra_patterns` adds to them.
@@ -342,7 +342,7 @@ def _default_receivers() -> list[Any]:
     ]
 
 
-class NotifiersConfig(_Strict):
+class NotifiersConfig(_NotifiersSection):
     """The whole `notifiers:` section of spanwatch's configuration.
 
     `responders` (actions on AWS: EventBridge, Lambda, Step Functions, SQS) share the receivers'

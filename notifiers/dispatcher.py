@@ -53,7 +53,7 @@ from notifiers.registry import build_receivers
 from notifiers.responders.responder import RESEND, Responder
 from notifiers.retry import RetryPolicy
 from notifiers.secret_refs import SecretResolver
-from notifiers.store import BACKLOG_FULL, DEAD_LETTERED, DUPLICATE, QUEUED, DeliveryStore, Pending
+from notifiers.store import BACKLOG_FULL, DEAD_LETTERED, DUPLICATE, QUEUED, DeliveryStore, OutboxRow
 from notifiers.store import SENT as LOG_SENT
 
 log = logging.getLogger("notifiers")
@@ -340,7 +340,7 @@ class Dispatcher:
                 with wakeup:
                     in_flight.discard(pending.seq)
 
-    def _deliver(self, lane: ReceiverLane, pending: Pending) -> None:
+    def _deliver(self, lane: ReceiverLane, pending: OutboxRow) -> None:
         assert self.store is not None
         store = self.store
         try:
@@ -376,7 +376,7 @@ class Dispatcher:
         elif result.outcome == DEAD:
             self._give_up(pending, notification, result.error or "failed", result.attempts)
 
-    def _resend(self, responder: Responder, pending: Pending, notification: Notification) -> bool:
+    def _resend(self, responder: Responder, pending: OutboxRow, notification: Notification) -> bool:
         """Whether to send again a responder's action that a stop may have cut short after it
         ran: only if the responder says so, else given up with the reason."""
         self._stats.add("in_doubt", responder.name)
@@ -393,7 +393,7 @@ class Dispatcher:
         return True
 
     def _give_up(
-        self, pending: Pending, notification: Notification, reason: str, attempts: int
+        self, pending: OutboxRow, notification: Notification, reason: str, attempts: int
     ) -> None:
         assert self.store is not None
         self._dead_letter(notification, reason, attempts)

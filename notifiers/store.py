@@ -63,7 +63,7 @@ BACKLOG_FULL = "backlog_full"
 
 
 @dataclass(frozen=True)
-class Pending:
+class OutboxRow:
     """One outbox row."""
 
     seq: int
@@ -135,7 +135,9 @@ class DeliveryStore:
         rows = self._db.execute("SELECT receiver, COUNT(*) FROM outbox GROUP BY receiver")
         return Counter(dict(rows.fetchall()))
 
-    def next_pending(self, receiver: str, exclude: frozenset[int] = frozenset()) -> Pending | None:
+    def next_pending(
+        self, receiver: str, exclude: frozenset[int] = frozenset()
+    ) -> OutboxRow | None:
         """The oldest outbox row of `receiver` whose seq is not in `exclude` (being worked on)."""
         with self._lock:
             rows = self._db.execute(
@@ -146,7 +148,7 @@ class DeliveryStore:
         for row in rows:
             if row[0] not in exclude:
                 seq, receiver, key, body, enqueued_at, attempts, in_flight = row
-                return Pending(seq, receiver, key, body, enqueued_at, attempts, bool(in_flight))
+                return OutboxRow(seq, receiver, key, body, enqueued_at, attempts, bool(in_flight))
         return None
 
     def set_attempts(self, seq: int, attempts: int) -> None:
@@ -161,7 +163,7 @@ class DeliveryStore:
         with self._lock:
             self._db.execute("UPDATE outbox SET in_flight = 1 WHERE seq = ?", (seq,))
 
-    def finish(self, pending: Pending, outcome: str, attempts: int) -> None:
+    def finish(self, pending: OutboxRow, outcome: str, attempts: int) -> None:
         """Records the outcome in the delivery log and removes the row, in one transaction."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")

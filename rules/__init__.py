@@ -6,16 +6,16 @@ The engine uses `RuleSet` (stateless `evaluate`, `new_correlation_state`, `adopt
 
 from .config import RulesConfig
 from .correlation import CorrelationState
-from .model import CorrelationInput, Problem, RuleHit, RuleLoadError
+from .model import CorrelationInput, RuleHit, RuleLoadError, RuleProblem
 from .reload import RuleReloader
 from .ruleset import RuleSet
 
 __all__ = [
     "CorrelationInput",
     "CorrelationState",
-    "Problem",
     "RuleHit",
     "RuleLoadError",
+    "RuleProblem",
     "RuleReloader",
     "RuleSet",
     "RulesConfig",

@@ -7,7 +7,7 @@ from typing import Any
 
 from .config import RulesConfig
 from .loader import RuleDoc
-from .model import Problem
+from .model import RuleProblem
 
 # The normalised event's canonical keys (docs/events.md).
 CANONICAL_KEYS = frozenset(
@@ -73,10 +73,10 @@ CONTRACT_ATTRIBUTES = frozenset(
 
 def unknown_field_problems(
     docs: list[RuleDoc], known_fields: Collection[str], config: RulesConfig
-) -> list[Problem]:
+) -> list[RuleProblem]:
     """One warning per unknown field per rule, at the line where it is written."""
     known = set(known_fields) | CANONICAL_KEYS | CONTRACT_ATTRIBUTES | set(config.aliases)
-    problems: list[Problem] = []
+    problems: list[RuleProblem] = []
     for doc in docs:
         aliases = _correlation_aliases(doc)
         reported: set[str] = set()

@@ -2,7 +2,7 @@
 
 pySigma stops at the first problem of a detection and knows only the file, so loading here
 parses each YAML document with its node tree, checks every detection item on its own, and
-turns each error into a `Problem` with file, line, rule and field.
+turns each error into a `RuleProblem` with file, line, rule and field.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sigma.filters import SigmaFilter
 from sigma.rule import SigmaDetectionItem, SigmaRule
 
 from .config import RulesConfig
-from .model import Problem
+from .model import RuleProblem
 from .regex import SIGMA_POLICY, RegexSyntaxError
 from .yaml_aliases import alias_problem
 
@@ -68,9 +68,11 @@ class RuleDoc:
             line = key_node.start_mark.line + 1
         return line
 
-    def problem(self, message: str, *keys: str | int, severity: str = "error") -> Problem:
+    def problem(self, message: str, *keys: str | int, severity: str = "error") -> RuleProblem:
         where = ".".join(str(k) for k in keys) or None
-        return Problem(str(self.path), self.line_of(*keys), self.label, where, message, severity)
+        return RuleProblem(
+            str(self.path), self.line_of(*keys), self.label, where, message, severity
+        )
 
 
 def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node, yaml.Node] | None:
@@ -87,10 +89,10 @@ def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node, yaml.Node] | Non
 # --- files ----------------------------------------------------------------------------------
 
 
-def discover_rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
+def discover_rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleProblem]]:
     """Rule files under `paths` (files as given, directories recursively; `*.test.yml` skipped)."""
     files: list[Path] = []
-    problems: list[Problem] = []
+    problems: list[RuleProblem] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -105,7 +107,9 @@ def discover_rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[P
         elif path.is_file():
             files.append(path)
         else:
-            problems.append(Problem(str(path), None, None, None, "no such rule file or directory"))
+            problems.append(
+                RuleProblem(str(path), None, None, None, "no such rule file or directory")
+            )
     unique = list(dict.fromkeys(files))
     return unique, problems
 
@@ -113,7 +117,7 @@ def discover_rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[P
 MAX_FILE_BYTES = 1 << 20  # RulesConfig.max_file_bytes: the default pack's files are < 8 KB
 
 
-def too_large(path: Path, max_bytes: int) -> Problem | None:
+def too_large(path: Path, max_bytes: int) -> RuleProblem | None:
     """A problem when the file is over `max_bytes` (it is then never read nor parsed)."""
     try:
         size = path.stat().st_size
@@ -125,12 +129,12 @@ def too_large(path: Path, max_bytes: int) -> Problem | None:
         f"rule file of {size} bytes is over the limit of {max_bytes} bytes "
         "(rules.max_file_bytes): split it, or raise the limit"
     )
-    return Problem(str(path), None, None, None, message)
+    return RuleProblem(str(path), None, None, None, message)
 
 
 def read_yaml_documents(
     path: Path, max_bytes: int = MAX_FILE_BYTES
-) -> tuple[list[tuple[yaml.Node, Any]], list[Problem]]:
+) -> tuple[list[tuple[yaml.Node, Any]], list[RuleProblem]]:
     """Every document of a YAML file with its node tree; YAML errors become problems, and so
     does a file over `max_bytes` (refused before it is read)."""
     problem = too_large(path, max_bytes)
@@ -139,7 +143,7 @@ def read_yaml_documents(
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(str(path), None, None, None, f"cannot read: {exc}")]
+        return [], [RuleProblem(str(path), None, None, None, f"cannot read: {exc}")]
     loader = _Loader(text)
     docs: list[tuple[yaml.Node, Any]] = []
     try:
@@ -150,7 +154,7 @@ def read_yaml_documents(
             duplicates = _duplicate_keys(node)
             if duplicates:
                 return docs, [
-                    Problem(str(path), line, None, key, f"duplicate key {key!r}")
+                    RuleProblem(str(path), line, None, key, f"duplicate key {key!r}")
                     for key, line in duplicates
                 ]
             docs.append((node, loader.construct_document(node)))
@@ -158,9 +162,9 @@ def read_yaml_documents(
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
-        return docs, [Problem(str(path), line, None, None, f"invalid YAML: {reason}")]
+        return docs, [RuleProblem(str(path), line, None, None, f"invalid YAML: {reason}")]
     except RecursionError:
-        return docs, [Problem(str(path), None, None, None, "invalid YAML: nested too deeply")]
+        return docs, [RuleProblem(str(path), None, None, None, "invalid YAML: nested too deeply")]
     finally:
         loader.dispose()
     return docs, []
@@ -193,7 +197,7 @@ def _duplicate_keys(root: yaml.Node) -> list[tuple[str, int]]:
 
 def load_rule_docs(
     paths: Sequence[str | Path], config: RulesConfig
-) -> tuple[list[RuleDoc], list[Problem]]:
+) -> tuple[list[RuleDoc], list[RuleProblem]]:
     """Parse every rule document under `paths`; return the documents and all problems found."""
     files, problems = discover_rule_files(paths)
     docs: list[RuleDoc] = []
@@ -202,13 +206,13 @@ def load_rule_docs(
     return docs, problems
 
 
-def _load_file(path: Path, config: RulesConfig, problems: list[Problem]) -> list[RuleDoc]:
+def _load_file(path: Path, config: RulesConfig, problems: list[RuleProblem]) -> list[RuleDoc]:
     """The rule documents of one file, each merged with the file's collection actions."""
     raw_docs, file_problems = read_yaml_documents(path, config.max_file_bytes)
     problems.extend(file_problems)
     if not file_problems and all(data is None for _node, data in raw_docs):
         problems.append(
-            Problem(str(path), None, None, None, EMPTY_FILE_MESSAGE, severity="warning")
+            RuleProblem(str(path), None, None, None, EMPTY_FILE_MESSAGE, severity="warning")
         )
         return []
     actions = _CollectionActions()
@@ -233,12 +237,12 @@ def _load_file(path: Path, config: RulesConfig, problems: list[Problem]) -> list
     return docs
 
 
-def _unusable(path: Path, line: int, data: Any) -> Problem | None:
+def _unusable(path: Path, line: int, data: Any) -> RuleProblem | None:
     """Why a YAML document cannot be a rule at all (not a mapping, aliases that explode)."""
     if not isinstance(data, dict):
-        return Problem(str(path), line, None, None, "a rule document must be a YAML mapping")
+        return RuleProblem(str(path), line, None, None, "a rule document must be a YAML mapping")
     problem = alias_problem(data)
-    return None if problem is None else Problem(str(path), line, None, None, problem)
+    return None if problem is None else RuleProblem(str(path), line, None, None, problem)
 
 
 class _CollectionActions:
@@ -250,7 +254,7 @@ class _CollectionActions:
         self.previous: dict[str, Any] = {}
 
     def apply(
-        self, path: Path, line: int, data: dict[str, Any], problems: list[Problem]
+        self, path: Path, line: int, data: dict[str, Any], problems: list[RuleProblem]
     ) -> dict[str, Any] | None:
         """The rule document `data` stands for, or None (an action, or an unknown one)."""
         action = data.get("action")
@@ -266,7 +270,7 @@ class _CollectionActions:
             return _deep_update(copy.deepcopy(self.previous), changes)
         if action is not None:
             message = f"unknown collection action {action!r}"
-            problems.append(Problem(str(path), line, None, "action", message))
+            problems.append(RuleProblem(str(path), line, None, "action", message))
             return None
         if "correlation" in data or "filter" in data:
             return copy.deepcopy(data)
@@ -286,7 +290,7 @@ def _deep_update(dest: dict[str, Any], src: dict[str, Any]) -> dict[str, Any]:
     return dest
 
 
-def _parse_doc(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
+def _parse_doc(doc: RuleDoc, config: RulesConfig) -> list[RuleProblem]:
     problems = _substitute_values(doc, config)
     data = copy.deepcopy(doc.data)
     source = SigmaRuleLocation(doc.path, doc.line)
@@ -371,13 +375,13 @@ def _keys_for(error: SigmaError, doc: RuleDoc) -> tuple[str, ...]:
     return ("detection",)
 
 
-def _detection_item_problems(doc: RuleDoc) -> list[Problem]:
+def _detection_item_problems(doc: RuleDoc) -> list[RuleProblem]:
     """Check every detection item separately, so that all of them are reported."""
     section = "filter" if "filter" in doc.data else "detection"
     detection = doc.data.get(section)
     if not isinstance(detection, dict):
         return []
-    problems: list[Problem] = []
+    problems: list[RuleProblem] = []
     for name, definition in detection.items():
         if name in ("condition", "rules"):
             continue
@@ -424,9 +428,9 @@ def _switched_off(data: dict[str, Any], config: RulesConfig) -> bool:
     return False
 
 
-def _substitute_values(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
+def _substitute_values(doc: RuleDoc, config: RulesConfig) -> list[RuleProblem]:
     """Replace `%name%` in thresholds with `rules.values.name` from the configuration."""
-    problems: list[Problem] = []
+    problems: list[RuleProblem] = []
     resolve = _value_resolver(doc, config, problems)
     correlation = doc.data.get("correlation")
     if isinstance(correlation, dict) and isinstance(correlation.get("condition"), dict):
@@ -445,7 +449,7 @@ def _substitute_values(doc: RuleDoc, config: RulesConfig) -> list[Problem]:
 _Resolve = Callable[..., Any]  # (value, *keys of where it is written) -> the value to use
 
 
-def _value_resolver(doc: RuleDoc, config: RulesConfig, problems: list[Problem]) -> _Resolve:
+def _value_resolver(doc: RuleDoc, config: RulesConfig, problems: list[RuleProblem]) -> _Resolve:
     """What a `%name%` value stands for; an unknown name is a problem at its keys."""
 
     def resolve(value: Any, *keys: str | int) -> Any:
@@ -494,13 +498,13 @@ def _substitute_compared(
             mapping[key] = resolve(value, *where, key)
 
 
-def _split_condition_range(doc: RuleDoc, data: dict[str, Any]) -> list[Problem]:
+def _split_condition_range(doc: RuleDoc, data: dict[str, Any]) -> list[RuleProblem]:
     """Keep every operator of a range condition (`gte: 10, lt: 20`); pySigma accepts one."""
     condition = data.get("correlation", {}).get("condition")
     if not isinstance(condition, dict):
         return []
     ops = [op for op in condition if op in CONDITION_OPS]
-    problems: list[Problem] = []
+    problems: list[RuleProblem] = []
     for op in ops:
         value = condition[op]
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -58,7 +58,7 @@ class CorrelationInput:
 
 
 @dataclass(frozen=True)
-class Problem:
+class RuleProblem:
     """A problem found while loading rules or tests: where it is and what to do."""
 
     file: str
@@ -82,7 +82,7 @@ class Problem:
 class RuleLoadError(Exception):
     """Raised when a rule set has errors; carries every problem found, not only the first."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[RuleProblem]) -> None:
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
         lines = "\n".join(str(p) for p in errors)

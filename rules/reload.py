@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .config import RulesConfig
 from .loader import discover_rule_files
-from .model import Problem, RuleLoadError
+from .model import RuleLoadError, RuleProblem
 from .ruleset import RuleSet
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class RuleReloader:
         self.paths = list(paths) if paths else list(self.config.rule_paths())
         self.snapshot = self._snapshot()
         self.failures = 0
-        self.last_problems: list[Problem] = []
+        self.last_problems: list[RuleProblem] = []
 
     def _snapshot(self) -> dict[str, str]:
         files, _ = discover_rule_files(self.paths)

@@ -31,7 +31,7 @@ from .evidence import EvidenceSource, evidence_names, small_value
 from .extension import SpanwatchExtension, parse_extension
 from .lint import unknown_field_problems
 from .loader import RuleDoc, load_rule_docs
-from .model import CorrelationInput, Problem, RuleHit, RuleLoadError
+from .model import CorrelationInput, RuleHit, RuleLoadError, RuleProblem
 from .rule_index import DISPATCH_FIELD, RuleIndex
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class RuleSet:
         detections: list[DetectionRule],
         correlations: dict[str, CorrelationSpec],
         config: RulesConfig,
-        problems: list[Problem],
+        problems: list[RuleProblem],
         files: list[Path],
     ) -> None:
         self.detections = detections
@@ -347,7 +347,7 @@ def build_ruleset(
     paths: Sequence[str | Path],
     config: RulesConfig,
     known_fields: Collection[str] | None = None,
-) -> tuple[RuleSet | None, list[Problem]]:
+) -> tuple[RuleSet | None, list[RuleProblem]]:
     """Load and compile; returns the set (None if it has errors) and all problems.
 
     With `known_fields`, fields that are neither known nor configured aliases are warnings.
@@ -380,7 +380,7 @@ def build_ruleset(
     return RuleSet(detections, correlations, config, problems, files), problems
 
 
-def _identified_rules(usable: list[RuleDoc], problems: list[Problem]) -> list[RuleDoc]:
+def _identified_rules(usable: list[RuleDoc], problems: list[RuleProblem]) -> list[RuleDoc]:
     """The detection and correlation rules with a `name` (or `id`) of their own, first wins."""
     by_id: dict[str, RuleDoc] = {}
     for doc in usable:
@@ -401,7 +401,7 @@ def _identified_rules(usable: list[RuleDoc], problems: list[Problem]) -> list[Ru
 
 
 def _apply_filters(
-    filter_docs: list[RuleDoc], rule_docs: list[RuleDoc], problems: list[Problem]
+    filter_docs: list[RuleDoc], rule_docs: list[RuleDoc], problems: list[RuleProblem]
 ) -> None:
     """Sigma filters rewrite the detection rules they name before anything is compiled."""
     for fdoc in filter_docs:
@@ -414,7 +414,10 @@ def _apply_filters(
 
 
 def _compile_detections(
-    rule_docs: list[RuleDoc], config: RulesConfig, problems: list[Problem], filters_data: list[Any]
+    rule_docs: list[RuleDoc],
+    config: RulesConfig,
+    problems: list[RuleProblem],
+    filters_data: list[Any],
 ) -> dict[str, DetectionRule]:
     """Each detection rule on its own, before the correlations that use it are known."""
     detections: dict[str, DetectionRule] = {}
@@ -450,7 +453,7 @@ def _compile_correlations(
     rule_docs: list[RuleDoc],
     collection: SigmaCollection,
     detections: dict[str, DetectionRule],
-    problems: list[Problem],
+    problems: list[RuleProblem],
 ) -> tuple[dict[str, CorrelationSpec], _Wiring]:
     correlations: dict[str, CorrelationSpec] = {}
     wiring = _Wiring()
@@ -496,9 +499,9 @@ def _as_run(rule: DetectionRule, feeds: Sequence[Feed], generates: bool) -> Dete
     )
 
 
-def _missing_level_warnings(detections: list[DetectionRule]) -> list[Problem]:
+def _missing_level_warnings(detections: list[DetectionRule]) -> list[RuleProblem]:
     return [
-        Problem(
+        RuleProblem(
             *rule.where, rule.rule_id, "level", "no level: severity defaults to medium", "warning"
         )
         for rule in detections
@@ -506,7 +509,7 @@ def _missing_level_warnings(detections: list[DetectionRule]) -> list[Problem]:
     ]
 
 
-def _check_filters(filter_docs: list[RuleDoc], collection: SigmaCollection) -> list[Problem]:
+def _check_filters(filter_docs: list[RuleDoc], collection: SigmaCollection) -> list[RuleProblem]:
     problems = []
     for fdoc in filter_docs:
         refs = cast(SigmaFilter, fdoc.obj).filter.rules
@@ -527,7 +530,7 @@ def _check_filters(filter_docs: list[RuleDoc], collection: SigmaCollection) -> l
     return problems
 
 
-def _meta(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExtension:
+def _meta(doc: RuleDoc, problems: list[RuleProblem]) -> SpanwatchExtension:
     ext, ext_problems = parse_extension(doc.data.get("spanwatch"))
     for key, message in ext_problems:
         problems.append(doc.problem(message, "spanwatch", *key.split(".")))
@@ -539,7 +542,7 @@ def _severity(obj: SigmaRule | SigmaCorrelationRule) -> str:
 
 
 def _compile_detection(
-    doc: RuleDoc, config: RulesConfig, problems: list[Problem], filters_data: list[Any]
+    doc: RuleDoc, config: RulesConfig, problems: list[RuleProblem], filters_data: list[Any]
 ) -> DetectionRule | None:
     rule = cast(SigmaRule, doc.obj)
     ext = _detection_extension(doc, problems)
@@ -574,7 +577,7 @@ def _compile_detection(
     )
 
 
-def _detection_extension(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExtension:
+def _detection_extension(doc: RuleDoc, problems: list[RuleProblem]) -> SpanwatchExtension:
     ext = _meta(doc, problems)
     if ext.dedup is not None:
         problems.append(
@@ -595,7 +598,9 @@ def _detection_extension(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExte
     return ext
 
 
-def _condition_trees(doc: RuleDoc, rule: SigmaRule, problems: list[Problem]) -> list[Any] | None:
+def _condition_trees(
+    doc: RuleDoc, rule: SigmaRule, problems: list[RuleProblem]
+) -> list[Any] | None:
     """The parsed trees of the rule's conditions (None when one does not parse)."""
     try:
         trees = [c.parsed for c in rule.detection.parsed_condition]
@@ -646,7 +651,7 @@ def _compile_correlation(
     doc: RuleDoc,
     collection: SigmaCollection,
     detections: dict[str, DetectionRule],
-    problems: list[Problem],
+    problems: list[RuleProblem],
 ) -> tuple[CorrelationSpec, list[tuple[str, Feed]], bool] | None:
     rule = cast(SigmaCorrelationRule, doc.obj)
     ext = _correlation_extension(doc, problems)
@@ -714,7 +719,7 @@ def _state_key(
     )
 
 
-def _correlation_extension(doc: RuleDoc, problems: list[Problem]) -> SpanwatchExtension:
+def _correlation_extension(doc: RuleDoc, problems: list[RuleProblem]) -> SpanwatchExtension:
     ext = _meta(doc, problems)
     if ext.group_by is not None:
         problems.append(
@@ -732,7 +737,7 @@ def _referenced_detections(
     rule: SigmaCorrelationRule,
     collection: SigmaCollection,
     detections: dict[str, DetectionRule],
-    problems: list[Problem],
+    problems: list[RuleProblem],
 ) -> list[str] | None:
     """The ids of the detection rules the correlation counts (None: it cannot be built)."""
     try:
@@ -768,7 +773,7 @@ def _reset_detections(
     referenced: list[str],
     collection: SigmaCollection,
     detections: dict[str, DetectionRule],
-    problems: list[Problem],
+    problems: list[RuleProblem],
 ) -> list[str] | None:
     """The ids of the detection rules `spanwatch.reset-on` names (None: one cannot be used)."""
     resets: list[str] = []
@@ -807,7 +812,7 @@ def _correlation_condition(
     rule: SigmaCorrelationRule,
     kind: str,
     collection: SigmaCollection,
-    problems: list[Problem],
+    problems: list[RuleProblem],
 ) -> _CorrelationCondition | None:
     if isinstance(rule.condition, SigmaExtendedCorrelationCondition):
         return _CorrelationCondition((), formula=_formula(rule.condition.parsed, collection))

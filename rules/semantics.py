@@ -26,7 +26,7 @@ from typing import Any
 from .timeutil import parse_time
 
 
-def as_text(value: Any) -> str | None:
+def as_text(value: object) -> str | None:
     """The text a string matcher sees for a field value, or None if it cannot match."""
     if isinstance(value, str):
         return value
@@ -38,7 +38,7 @@ def as_text(value: Any) -> str | None:
     return None
 
 
-def as_number(value: Any) -> float | None:
+def as_number(value: object) -> float | None:
     """The number a comparison sees for a field value, or None if it cannot compare."""
     if isinstance(value, bool):
         return None
@@ -54,7 +54,7 @@ def as_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def as_bool(value: Any) -> bool | None:
+def as_bool(value: object) -> bool | None:
     """The boolean a boolean matcher sees for a field value, or None."""
     if isinstance(value, bool):
         return value

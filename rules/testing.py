@@ -35,7 +35,7 @@ from typing import Any, TextIO
 from .config import RulesConfig
 from .correlation import CorrelationState
 from .loader import RuleDoc, read_yaml_documents
-from .model import Problem, RuleHit
+from .model import RuleHit, RuleProblem
 from .ruleset import RuleSet, build_ruleset
 from .timeutil import iso, parse_duration, parse_time
 
@@ -145,9 +145,9 @@ def _fmt_group(group: Mapping[str, str]) -> str:
 # --- test files -------------------------------------------------------------------------------
 
 
-def discover_test_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
+def discover_test_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleProblem]]:
     files: list[Path] = []
-    problems: list[Problem] = []
+    problems: list[RuleProblem] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -157,7 +157,9 @@ def discover_test_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[P
         elif path.is_file():
             files.append(path)
         else:
-            problems.append(Problem(str(path), None, None, None, "no such test file or directory"))
+            problems.append(
+                RuleProblem(str(path), None, None, None, "no such test file or directory")
+            )
     return list(dict.fromkeys(files)), problems
 
 
@@ -376,7 +378,7 @@ def run_test_files(
 
 
 # Rule sets built for test files, by their rule paths and configuration: many files share one.
-_RuleSetCache = dict[tuple[Any, ...], tuple[RuleSet | None, list[Problem]]]
+_RuleSetCache = dict[tuple[Any, ...], tuple[RuleSet | None, list[RuleProblem]]]
 
 
 def _load_test_file(

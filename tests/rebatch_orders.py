@@ -6,10 +6,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from replay.simulator.rebatch import Record, to_lines
+from replay.simulator.rebatch import ScopedRecord, to_lines
 
 
-def by_end_time(all_records: Iterable[Record], batch_size: int = 64) -> list[bytes]:
+def by_end_time(all_records: Iterable[ScopedRecord], batch_size: int = 64) -> list[bytes]:
     """Batches of up to `batch_size` records in end-time order, as a Collector's exporter sends."""
     ordered = sorted(all_records, key=lambda r: r.end)
     return [
@@ -20,7 +20,7 @@ def by_end_time(all_records: Iterable[Record], batch_size: int = 64) -> list[byt
 
 
 def at_random(
-    all_records: Iterable[Record], rng: random.Random, max_batch: int = 16
+    all_records: Iterable[ScopedRecord], rng: random.Random, max_batch: int = 16
 ) -> list[bytes]:
     """The records shuffled into batches of random sizes: no order anyone would choose."""
     shuffled = list(all_records)

@@ -66,6 +66,7 @@ PLAIN_STEPS = (
     "epoch_merge",
     "quarantine",
     "state_pickle",
+    "source_clocks",
 )
 
 
@@ -88,6 +89,28 @@ def test_the_dataflows_steps_run_without_bytewax():
     plain = {f"engine/flow/{name}.py" for name in PLAIN_STEPS}
     assert plain <= {p.relative_to(ROOT).as_posix() for p in (ROOT / "engine/flow").glob("*.py")}
     assert sorted(plain & bytewax_importers(ROOT / "engine/flow")) == []
+
+
+def imported_modules(source: str) -> set[str]:
+    """The full dotted names of every absolute module a Python source imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_dataflow_does_not_depend_on_the_live_engine():
+    """Replay and live share `engine/flow/`; the live engine builds on it, never the reverse."""
+    found = [
+        f"{path.relative_to(ROOT).as_posix()}: {name}"
+        for path in sorted((ROOT / "engine/flow").rglob("*.py"))
+        for name in sorted(imported_modules(path.read_text(encoding="utf-8")))
+        if name == "engine.live" or name.startswith("engine.live.")
+    ]
+    assert found == []
 
 
 def test_the_check_sees_every_way_of_importing():

@@ -8,7 +8,7 @@ same input on every run and with any number of workers.
 
 Where the watermark comes from is the caller's business: replay reads a history that is already
 sorted (`engine.history_sort`), so its watermark is simply the newest time read (`Frontier`);
-the live engine keeps one per sender (`engine.live.watermarks`). An item that arrives behind the
+the live engine keeps one per sender (`engine.flow.source_clocks`). An item that arrives behind the
 watermark is not moved: it keeps its own time and goes out with the next epoch, and the order
 stage decides, window by window, whether it can still count (see `RunSetup.window_closed`).
 """

@@ -10,8 +10,10 @@ from functools import partial
 from typing import Any, cast
 
 from compliance.live_drift import DETECTOR_ID as DRIFT_ID
+from compliance.live_drift import AdherenceDrift
 from detectors.detectorset import DetectorSet, DetectorState
 from detectors.model import Observation, Signal
+from detectors.slice_state import SliceState
 from engine.compliance_drift import day_closed, drift_observation, new_drift_state
 from engine.config import SpanwatchConfig
 from engine.flow.quarantine import Quarantine
@@ -192,10 +194,10 @@ class RunSetup:
         return False
 
     @property
-    def ruleset(self) -> Any:
+    def ruleset(self) -> _ruleset.RuleSet:
         return self.rules.ruleset
 
-    def swap_rules(self, ruleset: Any) -> None:
+    def swap_rules(self, ruleset: _ruleset.RuleSet) -> None:
         """A reloaded rule set; shards adopt it at their next epoch (see ShardState.sync)."""
         shards = self.config.stream.shards
         new = LoadedRules(ruleset, shards, self.rules.generation + 1)
@@ -215,7 +217,7 @@ class RunSetup:
                 state.detectors[did] = self.new_detector_state(did)
         return state
 
-    def new_detector_state(self, did: str) -> Any:
+    def new_detector_state(self, did: str) -> DetectorState | SliceState | AdherenceDrift:
         if did == DRIFT_ID and self.drift is not None:
             return new_drift_state(self.drift)
         return self.detectors.new_state(did)
@@ -224,7 +226,7 @@ class RunSetup:
 class LoadedRules:
     """A rule set and where its correlations live; replaced whole on reload."""
 
-    def __init__(self, ruleset: Any, shards: int, generation: int) -> None:
+    def __init__(self, ruleset: _ruleset.RuleSet, shards: int, generation: int) -> None:
         self.ruleset = ruleset
         self.generation = generation
         self.shard_of = {c: _shard(c, "c", shards) for c in ruleset.correlation_ids}

@@ -4,7 +4,8 @@ A snapshot names each class of its state by module path. The dataflow's modules 
 directly under `engine/` (`engine.stages`, `engine.plan`, ...); a live engine restarted on a
 recovery folder written then must still find its shards, order and incident book, so those
 paths are read as the modules that hold the same classes now (likewise the incident book's
-routing tree, once `engine.incidents.routing`).
+routing tree, once `engine.incidents.routing`, and the live order stage's source clocks, once
+`engine.live.watermarks`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ MOVED_MODULES = {
     "engine.ordering": "engine.flow.event_order",
     "engine.merge": "engine.flow.epoch_merge",
     "engine.quarantine": "engine.flow.quarantine",
-    "engine.source_clocks": "engine.live.watermarks",
+    "engine.source_clocks": "engine.flow.source_clocks",
+    "engine.live.watermarks": "engine.flow.source_clocks",
     "engine.incidents.routing": "engine.incidents.route_tree",
 }
 

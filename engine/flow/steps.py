@@ -6,7 +6,7 @@ without it.
 Replay and live differ in two places only. Replay's input is already in event-time order
 (`engine.history_sort`), and every hit travels with its event through the order, so the incident
 stage sees one deterministic sequence. Live, the order stage keeps a watermark per source
-(`engine.live.watermarks`), and hits of rules without a window do not wait for it: the order stage
+(`engine.flow.source_clocks`), and hits of rules without a window do not wait for it: the order stage
 hands them, with the control events from the API, to the incident stage in the same tick, which
 applies them at once, at the tick's wall clock. Live or not, the steps read no clock of their
 own, so the same input gives the same output (what recovery after a crash relies on).
@@ -48,12 +48,12 @@ from engine.flow.items import (
 )
 from engine.flow.quarantine import Quarantine
 from engine.flow.run_setup import INCIDENTS, ORDER, RunSetup, ShardState
+from engine.flow.source_clocks import SourceClocks
 from engine.flow.state_pickle import load_state
 from engine.history_sort import CONTROL
 from engine.incidents.book import IncidentBook
 from engine.incidents.control import parse_control
 from engine.incidents.model import ControlReport, Hit, Transition
-from engine.live.watermarks import SourceClocks
 from notifiers.model import Notification
 
 PICKLE = pickle.HIGHEST_PROTOCOL
@@ -66,7 +66,7 @@ Ref = tuple[int, int]
 Recall = Callable[[list[Ref]], dict[Ref, tuple[str, dict[str, Any]]]]
 
 
-def fresh(state: Any, cls: type) -> bool:
+def fresh(state: object, cls: type) -> bool:
     """Whether a step must build a new state: none yet, or one recovered from an older shape."""
     return not isinstance(state, cls) or getattr(state, "version", 1) != STATE_VERSION
 

@@ -41,11 +41,11 @@ def _receiver_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-class _Strict(BaseModel):
+class _IncidentsSection(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class RouteConfig(_Strict):
+class RouteConfig(_IncidentsSection):
     """One node of the routing tree. Unset options inherit from the parent route.
 
     `receiver` may be one name or a list. `group_by: ["..."]` groups by every label (one
@@ -104,7 +104,7 @@ def _default_route() -> RouteConfig:
     )
 
 
-class EscalationLevel(_Strict):
+class EscalationLevel(_IncidentsSection):
     """Who is paged at this level, and how long they have to acknowledge before the next."""
 
     receivers: Annotated[list[str], BeforeValidator(_receiver_list), Field(min_length=1)] = Field(
@@ -115,7 +115,7 @@ class EscalationLevel(_Strict):
     )
 
 
-class EscalationPolicy(_Strict):
+class EscalationPolicy(_IncidentsSection):
     """PagerDuty-style: levels in order; after the last, start over `repeat` more times."""
 
     name: str = Field(description="what routes call the policy by (`escalation:`)")
@@ -123,7 +123,7 @@ class EscalationPolicy(_Strict):
     repeat: int = Field(0, ge=0, description="times to start over after the last level")
 
 
-class InhibitRule(_Strict):
+class InhibitRule(_IncidentsSection):
     """A firing incident matching `source_matchers` mutes incidents matching `target_matchers`
     that have the same values for every label in `equal`."""
 
@@ -134,7 +134,7 @@ class InhibitRule(_Strict):
     equal: list[str] = Field([], description="labels both must share")
 
 
-class SilenceConfig(_Strict):
+class SilenceConfig(_IncidentsSection):
     """A silence written into the configuration (maintenance windows known in advance)."""
 
     id: str = Field(description="the silence's id")
@@ -153,7 +153,7 @@ class SilenceConfig(_Strict):
         return self
 
 
-class NoiseBudgetConfig(_Strict):
+class NoiseBudgetConfig(_IncidentsSection):
     """How many incidents one rule or detector may open per `per` before the rest fold into
     one storm incident, and how many per day (`per_day`, the same for every rule; a rule's
     `spanwatch: {noise-budget: N}` or a detector's `noise_budget: N` overrides `incidents`;
@@ -173,7 +173,7 @@ class NoiseBudgetConfig(_Strict):
     )
 
 
-class IncidentsConfig(_Strict):
+class IncidentsConfig(_IncidentsSection):
     """Routes, escalation policies, inhibition, time intervals, silences and lifecycle knobs.
 
     `resolve_timeout` auto-resolves an incident whose hits carry no `resolve_after` after that

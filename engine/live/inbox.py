@@ -46,7 +46,7 @@ def estimate_bytes(events: list[dict[str, Any]], wire_bytes: int = 0) -> int:
 
 
 @dataclass(slots=True)
-class Record:
+class AcceptedItem:
     """One accepted request (or control event, or Kafka message) as the dataflow takes it."""
 
     seq: int
@@ -57,7 +57,7 @@ class Record:
     nbytes: int
 
 
-def _charged(record: Record, upto: int) -> int:
+def _charged(record: AcceptedItem, upto: int) -> int:
     """The bytes of `record` charged to its first `upto` events (all of them at the end)."""
     return record.nbytes * upto // len(record.arrivals)
 
@@ -86,7 +86,7 @@ class Inbox:
     def __init__(self, max_events: int = 200_000, max_bytes: int = 128 << 20) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
-        self._records: deque[Record] = deque()  # published, with events not yet taken
+        self._records: deque[AcceptedItem] = deque()  # published, with events not yet taken
         self._head = 0  # events of the first record already taken
         self._hits: list[Any] = []
         self._controls: list[tuple[str | None, Any]] = []
@@ -125,7 +125,7 @@ class Inbox:
             self._events -= events
             self._bytes -= nbytes
 
-    def publish(self, records: list[Record], end: int) -> None:
+    def publish(self, records: list[AcceptedItem], end: int) -> None:
         """Durable records, in log order, become visible (their room was reserved)."""
         with self._lock:
             for record in records:
@@ -134,7 +134,7 @@ class Inbox:
             self._published_end = max(self._published_end, end)
 
     def restore(
-        self, records: list[Record], head: int, ev: tuple[int, int], vis_seq: int, end: int
+        self, records: list[AcceptedItem], head: int, ev: tuple[int, int], vis_seq: int, end: int
     ) -> None:
         """At start: what the last tick left in the log (the first record from event `head`),
         which had taken events through `ev` and hits and controls through `vis_seq`."""
@@ -153,7 +153,7 @@ class Inbox:
                 self._bytes -= _charged(first, head)
             self._published_end = end
 
-    def _add(self, record: Record) -> None:
+    def _add(self, record: AcceptedItem) -> None:
         if record.arrivals:
             self._records.append(record)
         else:  # nothing to wait for: its room is free again

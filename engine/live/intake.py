@@ -39,8 +39,8 @@ from engine.flow.run_setup import RunSetup
 from engine.incidents.control import parse_control
 from engine.incidents.model import Hit
 from engine.live.disk_space import DiskSpace, is_disk_full
-from engine.live.inbox import Inbox, Record, Taken
-from engine.live.wal import IntakeLog, Pending
+from engine.live.inbox import AcceptedItem, Inbox, Taken
+from engine.live.wal import IntakeLog, QueuedFrame
 from engine.live.wal_format import CONTROL, EVENTS, KAFKA, TICK, Frame, TickInfo, tick_info
 from engine.metrics.usage_families import Match
 
@@ -172,7 +172,7 @@ class Intake:
         senders: list[str] | str,
         nbytes: int,
         kafka: KafkaRef | None = None,
-    ) -> Pending | None:
+    ) -> QueuedFrame | None:
         """Write `events` to the log; wait on the answer before saying 200 (None: nothing to
         wait for, every event was quarantined). Refused when they cannot be taken now.
         `kafka`: the message they came in, written with them (see `kafka_offsets`)."""
@@ -196,7 +196,7 @@ class Intake:
         if not matched.events:
             self.inbox.release(0, nbytes)
             return None
-        meta = Record(0, 0, matched.arrivals, matched.hits, [], nbytes)
+        meta = AcceptedItem(0, 0, matched.arrivals, matched.hits, [], nbytes)
         kind = EVENTS if kafka is None else KAFKA
         return self._append(kind, payload, meta, len(matched.events), nbytes)
 
@@ -215,7 +215,7 @@ class Intake:
         ok, _ = self.setup.quarantine.run("intake", event, lambda: orjson.dumps(event))
         return ok
 
-    def offer_control(self, obj: dict[str, Any], ticket: str | None = None) -> Pending:
+    def offer_control(self, obj: dict[str, Any], ticket: str | None = None) -> QueuedFrame:
         """Write a control event (as the API or Slack sent it, parsed already) to the log."""
         if self.inbox.closed:
             raise Refused("closed", "spanwatch is shutting down; retry later")
@@ -223,12 +223,16 @@ class Intake:
             raise Refused("disk", self.disk.reason())
         event = parse_control(obj, where="api")
         payload = orjson.dumps({"c": obj, "k": ticket})
-        return self._append(CONTROL, payload, Record(0, 0, [], [], [(ticket, event)], 0), 0, 0)
+        return self._append(
+            CONTROL, payload, AcceptedItem(0, 0, [], [], [(ticket, event)], 0), 0, 0
+        )
 
-    def _append(self, kind: int, payload: bytes, meta: Record, events: int, nbytes: int) -> Pending:
+    def _append(
+        self, kind: int, payload: bytes, meta: AcceptedItem, events: int, nbytes: int
+    ) -> QueuedFrame:
         pending = self.log.append(kind, self.clock(), payload, meta)
 
-        def settled(done: Pending) -> None:
+        def settled(done: QueuedFrame) -> None:
             if done.error is not None:
                 self.inbox.release(events, nbytes)
                 if self.disk is not None and is_disk_full(done.error):
@@ -237,11 +241,11 @@ class Intake:
         pending.on_done(settled)
         return pending
 
-    def _publish(self, batch: list[Pending], end: int) -> None:
+    def _publish(self, batch: list[QueuedFrame], end: int) -> None:
         records = []
         for pending in batch:
             record = pending.meta
-            assert isinstance(record, Record)
+            assert isinstance(record, AcceptedItem)
             record.seq, record.pos = pending.seq, pending.pos
             records.append(record)
         self.inbox.publish(records, end)
@@ -318,7 +322,7 @@ class Intake:
 
     # -- reading records back -------------------------------------------------------------------
 
-    def record_of(self, frame: Frame) -> Record:
+    def record_of(self, frame: Frame) -> AcceptedItem:
         """A record as the receivers had published it, from its frame."""
         if frame.kind == CONTROL:
             obj = orjson.loads(frame.payload)
@@ -326,10 +330,12 @@ class Intake:
                 "control", obj, lambda: parse_control(obj["c"], where="intake log")
             )
             controls = [(obj.get("k"), event)] if ok else []
-            return Record(frame.seq, frame.pos, [], [], controls, 0)
+            return AcceptedItem(frame.seq, frame.pos, [], [], controls, 0)
         senders, events = self._events_of(frame)
         matched = self.match(senders, events)
-        return Record(frame.seq, frame.pos, matched.arrivals, matched.hits, [], len(frame.payload))
+        return AcceptedItem(
+            frame.seq, frame.pos, matched.arrivals, matched.hits, [], len(frame.payload)
+        )
 
     def _events_of(self, frame: Frame) -> tuple[list[str], list[dict[str, Any]]]:
         return decode_events(frame.payload)  # EVENTS and KAFKA alike
@@ -364,9 +370,9 @@ class _Follower:
         self.intake = intake
         self.ev = (ev_seq, ev_idx)
         self.vis_seq = vis_seq
-        self.waiting: deque[Record] = deque()  # published, with events not taken
+        self.waiting: deque[AcceptedItem] = deque()  # published, with events not taken
         self.head = 0
-        self.unpublished: deque[Record] = deque()
+        self.unpublished: deque[AcceptedItem] = deque()
 
     def add(self, frame: Frame) -> None:
         ev_seq, ev_idx = self.ev
@@ -407,7 +413,7 @@ class _Follower:
         self.ev = (info.ev_seq, info.ev_idx)
         return events, hits, controls
 
-    def leftover(self) -> tuple[list[Record], int]:
+    def leftover(self) -> tuple[list[AcceptedItem], int]:
         """What was not taken: the waiting records (the first from event `head`), then the
         records no tick had published yet."""
         return [*self.waiting, *self.unpublished], self.head

@@ -7,7 +7,7 @@ partition and offset before its offset is committed, and a consumer given a part
 after the last message of it the log holds, whatever its group had committed: a crash between
 the two neither loses the message nor takes it twice. A full inbox pauses consumption (the
 messages wait in Kafka, not in memory). Each partition is
-a sender of its own for the event-time watermarks (`engine.live.watermarks`). A process of a
+a sender of its own for the event-time watermarks (`engine.flow.source_clocks`). A process of a
 cluster (`share=(I, N)`) is not given partitions by the consumer group but takes them itself:
 partition `p` of each topic when `p mod N == I`, so a partition's messages always land in the
 same process's intake log (the one that knows where it got to), and a partition added to a

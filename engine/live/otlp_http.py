@@ -38,7 +38,7 @@ from engine.live.inbox import estimate_bytes
 from engine.live.ingest_auth import IngestGate
 from engine.live.intake import Intake, Refused
 from engine.live.senders import senders_of
-from engine.live.wal import Pending
+from engine.live.wal import QueuedFrame
 from engine.metrics.meters import IngestMeter
 from engine.otlp.aliases import AliasTable
 from engine.otlp.event_checks import TimeBounds, split, summary
@@ -67,7 +67,7 @@ def export_response(signal: str, rejected: int = 0, message: str = "") -> Any:
     return response
 
 
-async def durable(pending: Pending) -> None:
+async def durable(pending: QueuedFrame) -> None:
     """Until the intake log has `pending` on disk; its OSError when the write failed."""
     loop = asyncio.get_running_loop()
     settled = loop.create_future()
@@ -76,7 +76,7 @@ async def durable(pending: Pending) -> None:
         if not settled.done():
             settled.set_result(None)
 
-    def wake(_: Pending) -> None:
+    def wake(_: QueuedFrame) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: the server is stopping
             loop.call_soon_threadsafe(settle)
 

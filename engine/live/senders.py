@@ -1,7 +1,7 @@
 """Which sender an event came from: the unit of the live engine's watermarks.
 
 Every sender has its own clock and its own delays, so the live engine keeps one watermark per
-sender (`engine.live.watermarks`). For OTLP, a sender is the resource that produced the event when
+sender (`engine.flow.source_clocks`). For OTLP, a sender is the resource that produced the event when
 the resource says who it is (`service.instance.id`, else `host.name`, the attributes the
 OpenTelemetry semantic conventions use for that), and otherwise the client connection it came
 on (address and port: an exporter keeps its connection open, and a new connection is a new

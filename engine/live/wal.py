@@ -54,7 +54,7 @@ class WalError(Exception):
 
 
 @dataclass
-class Pending:
+class QueuedFrame:
     """One frame on its way to the disk; `meta` is the caller's, handed to `on_publish`."""
 
     kind: int
@@ -65,7 +65,7 @@ class Pending:
     pos: int = -1
     error: OSError | None = None
     done: threading.Event = field(default_factory=threading.Event)
-    _callbacks: list[Callable[[Pending], None]] = field(default_factory=list)
+    _callbacks: list[Callable[[QueuedFrame], None]] = field(default_factory=list)
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once durable and published; raises the write's OSError if it failed."""
@@ -75,7 +75,7 @@ class Pending:
             raise self.error
         return True
 
-    def on_done(self, callback: Callable[[Pending], None]) -> None:
+    def on_done(self, callback: Callable[[QueuedFrame], None]) -> None:
         """Call `callback(self)` once settled (at once if it is already)."""
         self._callbacks.append(callback)
         if self.done.is_set() and callback in self._callbacks:
@@ -139,7 +139,7 @@ class IntakeLog:
         directory: Path,
         *,
         segment_bytes: int = SEGMENT_BYTES,
-        on_publish: Callable[[list[Pending], int], None] | None = None,
+        on_publish: Callable[[list[QueuedFrame], int], None] | None = None,
         sync: bool = True,
     ) -> None:
         """`on_publish(batch, end)`: called by the writer after each durable batch, in order;
@@ -151,7 +151,7 @@ class IntakeLog:
         self.on_publish = on_publish
         self._lock = threading.Lock()  # the file: writes, rotation, truncation
         self._queue_lock = threading.Condition()
-        self._queue: list[Pending] = []
+        self._queue: list[QueuedFrame] = []
         self._closed = False
         self._fd = -1
         self._base = 0  # where the active segment starts
@@ -231,9 +231,9 @@ class IntakeLog:
         with self._lock:
             return self._end
 
-    def append(self, kind: int, time: float, payload: bytes, meta: object = None) -> Pending:
+    def append(self, kind: int, time: float, payload: bytes, meta: object = None) -> QueuedFrame:
         """Queue one frame for the next group commit; its `seq` is set at once."""
-        pending = Pending(kind, time, payload, meta)
+        pending = QueuedFrame(kind, time, payload, meta)
         with self._queue_lock:
             if self._closed:
                 pending._settle(OSError("the intake log is closed"))
@@ -402,4 +402,4 @@ class IntakeLog:
             return self._end - self.first
 
 
-__all__ = ["HEADER", "IntakeLog", "LogState", "Pending", "WalError"]
+__all__ = ["HEADER", "IntakeLog", "LogState", "QueuedFrame", "WalError"]

@@ -229,7 +229,7 @@ def settle_prompt_tokens(event: dict[str, Any]) -> None:
         event["tokens_in"] = tokens + cached
 
 
-def repo_from_url(url: Any) -> str | None:
+def repo_from_url(url: object) -> str | None:
     """The repository's name from its URL: the last path part without `.git`
     (`https://github.com/acme/billing.git`, `git@github.com:acme/billing` -> `billing`)."""
     if not isinstance(url, str):

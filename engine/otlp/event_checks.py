@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.timeutil import iso
+
+if TYPE_CHECKING:
+    from engine.config import StreamConfig
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -81,7 +84,7 @@ class TimeBounds:
     max_future: float = MAX_FUTURE
 
     @classmethod
-    def of(cls, stream: Any) -> TimeBounds:
+    def of(cls, stream: StreamConfig) -> TimeBounds:
         """The bounds a `stream` configuration section sets."""
         return cls(stream.earliest, stream.max_future)
 

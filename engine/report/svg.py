@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from html import escape
 from itertools import pairwise
 
-from detectors.recent import AlertSeries, Point
+from detectors.recent import AlertSeries, ScoredPoint
 from engine.report.incident_digest import SEVERITY_ORDER, LoggedIncident, severity_rank
 from engine.timeutil import iso
 
@@ -145,7 +145,7 @@ class _SeriesFrame:
     bottom_h: int = 60
 
     @classmethod
-    def fit(cls, series: AlertSeries, points: list[Point], width: int) -> _SeriesFrame:
+    def fit(cls, series: AlertSeries, points: list[ScoredPoint], width: int) -> _SeriesFrame:
         ends = [p.end for p in points]
         t0, t1 = min(ends), max(ends)
         step = min((b - a for a, b in pairwise(ends) if b > a), default=max(t1 - t0, 1.0))
@@ -187,7 +187,7 @@ class _SeriesFrame:
             for t in fired
         ]
 
-    def lines(self, points: list[Point]) -> list[str]:
+    def lines(self, points: list[ScoredPoint]) -> list[str]:
         """Value, baseline and score as lines; the threshold across the score's band."""
         x, y_value, ty = self.x, self.y_value, self.y_score(self.threshold)
         return [
@@ -203,7 +203,7 @@ class _SeriesFrame:
             f'class="threshold"><title>threshold {self.threshold:g}</title></line>',
         ]
 
-    def value_dots(self, points: list[Point]) -> list[str]:
+    def value_dots(self, points: list[ScoredPoint]) -> list[str]:
         out = []
         for p in points:
             if p.value is not None:
@@ -232,7 +232,7 @@ class _SeriesFrame:
         ]
 
 
-def around(series: AlertSeries, before: int = 30, after: int = 15) -> list[Point]:
+def around(series: AlertSeries, before: int = 30, after: int = 15) -> list[ScoredPoint]:
     """The series' points within `before` windows of its first alert and `after` of its
     last: a sparse key's older points would squeeze the alert into a sliver of the chart."""
     ends = [p.end for p in series.points]

@@ -22,7 +22,7 @@ SIGNALS = {"resourceSpans": ("scopeSpans", "spans"), "resourceLogs": ("scopeLogs
 
 
 @dataclass(frozen=True)
-class Record:
+class ScopedRecord:
     """One span or log record, with the resource and scope it was sent under."""
 
     signal: str  # "resourceSpans" | "resourceLogs"
@@ -49,7 +49,7 @@ class Record:
         return ""
 
 
-def records(lines: Iterable[bytes]) -> Iterator[Record]:
+def records(lines: Iterable[bytes]) -> Iterator[ScopedRecord]:
     """Every span and log record of OTLP/JSON request lines, in the order they appear."""
     for line in lines:
         if not line.strip():
@@ -61,10 +61,10 @@ def records(lines: Iterable[bytes]) -> Iterator[Record]:
                 for scope_entry in resource_entry.get(scopes_key) or ():
                     scope = orjson.dumps(scope_entry.get("scope") or {})
                     for record in scope_entry.get(records_key) or ():
-                        yield Record(signal, resource, scope, record)
+                        yield ScopedRecord(signal, resource, scope, record)
 
 
-def to_lines(batch: list[Record]) -> list[bytes]:
+def to_lines(batch: list[ScopedRecord]) -> list[bytes]:
     """One request line per signal in `batch`, records grouped under their resource and scope."""
     out = []
     for signal, (scopes_key, records_key) in SIGNALS.items():
@@ -88,13 +88,13 @@ def to_lines(batch: list[Record]) -> list[bytes]:
     return out
 
 
-def by_session(all_records: Iterable[Record]) -> list[bytes]:
+def by_session(all_records: Iterable[ScopedRecord]) -> list[bytes]:
     """One line per agent session and signal, sessions in the order they started.
 
     This is how an export job or a data-lake dump tends to write history: every line holds a
     whole session, so a line's records span minutes or hours and trail the previous line's.
     """
-    sessions: dict[str, list[Record]] = {}
+    sessions: dict[str, list[ScopedRecord]] = {}
     for r in all_records:
         sessions.setdefault(r.session(), []).append(r)
     ordered = sorted(sessions.items(), key=lambda kv: (min(r.start for r in kv[1]), kv[0]))

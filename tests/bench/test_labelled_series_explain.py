@@ -6,7 +6,7 @@ import pytest
 
 from bench.labelled_series import explain, loudest_votes
 from bench.window_scoring import MAX_TP, Series, scaled_sigmoid
-from detectors.csvseries import Point
+from detectors.csvseries import SeriesRow
 
 
 def test_a_caught_window_a_missed_one_and_a_false_alarm_are_each_accounted_for():
@@ -30,7 +30,7 @@ def test_a_caught_window_a_missed_one_and_a_false_alarm_are_each_accounted_for()
 
 def test_the_ensembles_votes_name_what_raised_each_row_and_others_have_none():
     values = [10.0 + (i * 7919 % 13) / 13 for i in range(400)] + [1000.0]  # then a spike
-    points = [Point(i + 2, str(i), 300.0 * i, v, repr(v)) for i, v in enumerate(values)]
+    points = [SeriesRow(i + 2, str(i), 300.0 * i, v, repr(v)) for i, v in enumerate(values)]
     votes = loudest_votes("ensemble", {}, points)
     assert votes is not None and len(votes) == len(points)
     assert votes[:150] == ["likelihood"] * 150  # before min_points only the likelihood speaks

@@ -192,3 +192,24 @@ def test_the_ceiling_bounds_the_whole_projection(xs, x, steps, step):
         f.learn_one(v, 1_700_000_000.0 + i * step)
     t = 1_700_000_000.0 + len(xs) * step
     assert max(f.forecast(t, steps, x=x)) <= f.ceiling(t, steps, x) * (1 + 1e-9) + 1e-9
+
+
+def test_the_account_quotas_follow_a_capacity_detectors_own_and_leave_other_kinds_alone():
+    from detectors.config import CapacityConfig, DetectorsConfig
+
+    config = DetectorsConfig()
+    specs = [s.model_copy(deep=True) for s in config.detectors]
+    before = {s.id: dict(s.params) for s in specs}
+    account = CapacityConfig(quotas=[{"model": "claude-x", "requests_per_minute": 7}])
+    account.apply(specs, canonical=lambda m: "canonical/" + m)
+    capacity = [s for s in specs if s.kind == "capacity"]
+    assert capacity, "the default set has a capacity detector"
+    for spec in specs:
+        if spec.kind == "capacity":
+            own = list(before[spec.id].get("quotas", []))
+            assert spec.params["quotas"][: len(own)] == own
+            assert spec.params["quotas"][len(own) :] == [
+                {"model": "canonical/claude-x", "region": "*", "requests_per_minute": 7.0}
+            ]
+        else:
+            assert spec.params == before[spec.id]

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from engine.flow.source_clocks import pseudonym
 from engine.live.api.access import Access
 from engine.live.inbox import Inbox
 from engine.live.views import Views
-from engine.live.watermarks import pseudonym
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 

@@ -22,10 +22,10 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 
 from engine.flow.bytewax_step import keyed_step
 from engine.flow.quarantine import Quarantine
+from engine.flow.source_clocks import SourceClocks
 from engine.flow.state_pickle import MOVED_MODULES, load_state
 from engine.flow.steps import OrderState, Waiting
-from engine.live.watermarks import SourceClocks
-from tests.engine.live.test_watermarks import NOW, batch, setup_with_correlation
+from tests.engine.flow.test_source_clocks import NOW, batch, setup_with_correlation
 
 NEW_TO_OLD = {new: old for old, new in MOVED_MODULES.items()}
 
@@ -44,7 +44,7 @@ def old_layout(state: object) -> bytes:
     blob = pickle.dumps(state, protocol=2)
     for new, old in NEW_TO_OLD.items():
         blob = blob.replace(b"c" + new.encode() + b"\n", b"c" + old.encode() + b"\n")
-    assert b"engine.flow" not in blob and b"engine.live.watermarks" not in blob
+    assert b"engine.flow" not in blob and b"engine.flow.source_clocks" not in blob
     return blob
 
 

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from engine.live.watermarks import pseudonym
+from engine.flow.source_clocks import pseudonym
 from engine.timeutil import parse_time
 from tests.engine.test_live_engine import ANSWER_TIMEOUT, INGEST_AUTH, TOKEN, Engine
 from tests.notifiers.fakes import FakeService, slack_webhook_responder

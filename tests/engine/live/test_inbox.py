@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.live.inbox import Inbox, Record
+from engine.live.inbox import AcceptedItem, Inbox
 
 offer = st.tuples(
     st.lists(st.sampled_from(["leak", "shell.run"]), min_size=0, max_size=6),
@@ -54,7 +54,7 @@ def test_bounds_hold_and_every_event_and_hit_is_taken_once_in_log_order(steps, m
         pos += 37 + 5 * len(names)
         arrivals = [("peer=a:1", 1.0, [("shard-0", n + i)]) for i in range(len(names))]
         hits = [f"hit-{n + i}" for i, name in enumerate(names) if name == "leak"]
-        inbox.publish([Record(seq, pos, arrivals, hits, [], nbytes)], pos + 40)
+        inbox.publish([AcceptedItem(seq, pos, arrivals, hits, [], nbytes)], pos + 40)
         published_hits += hits
         waiting += [(pos, i, n + i) for i in range(len(names))]
         n += len(names)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detectors.recent import AlertSeries, Point
+from detectors.recent import AlertSeries, ScoredPoint
 from engine.report.incident_digest import digest, noise
 from engine.report.svg import around, series_chart, timeline
 
@@ -32,15 +32,15 @@ def test_noise_counts_per_day_and_quick_resolutions():
 
 def test_charts_cope_with_one_point_and_no_incident():
     assert "<svg" in timeline([], 0.0, 0.0)
-    one = AlertSeries("d", ("k",), 0.5, [60.0], [Point(60.0, 3.0, 0.9, None)])
+    one = AlertSeries("d", ("k",), 0.5, [60.0], [ScoredPoint(60.0, 3.0, 0.9, None)])
     svg = series_chart(one)
     assert svg.count("<circle") >= 2 and "nan" not in svg.lower()
     assert series_chart(AlertSeries("d", ("k",), float("nan"), [60.0], [])) == ""
 
 
 def test_a_sparse_keys_old_points_are_left_out_of_its_chart():
-    old = [Point(60.0 * n, 1.0, 0.0, 1.0) for n in range(3)]  # a day before the alert
-    recent = [Point(86_400.0 + 60.0 * n, float(n), n / 10, 1.0) for n in range(40)]
+    old = [ScoredPoint(60.0 * n, 1.0, 0.0, 1.0) for n in range(3)]  # a day before the alert
+    recent = [ScoredPoint(86_400.0 + 60.0 * n, float(n), n / 10, 1.0) for n in range(40)]
     series = AlertSeries("d", ("k",), 0.5, [86_400.0 + 60.0 * 20], old + recent)
     kept = around(series, before=5, after=3)
     assert [p.end for p in kept] == [86_400.0 + 60.0 * n for n in range(15, 24)]

@@ -11,8 +11,8 @@ from engine.config import SpanwatchConfig
 from engine.flow.epoch_merge import EpochMsg
 from engine.flow.items import Matched, Timed, ToOrder
 from engine.flow.run_setup import INCIDENTS, RunSetup
+from engine.flow.source_clocks import SourceClocks, pseudonym
 from engine.flow.steps import OrderState
-from engine.live.watermarks import SourceClocks, pseudonym
 from rules.model import CorrelationInput
 
 NOW = 1_795_000_000.0

@@ -1,5 +1,8 @@
 """Live watermarks: one per sender, so that one sender's clock or delay is not everyone's.
 
+The live order stage's state (`engine.flow.steps.OrderState`), so it lives with the dataflow's
+steps; the live engine only reads its pseudonyms for `/healthz`.
+
 A source is one sender of telemetry: an OTLP client or resource (see `engine.live.sources`) or a
 Kafka partition. Each source's clock is the newest event time it has sent, never beyond the
 wall clock at arrival. The watermark, the time before which every event is taken to have
