@@ -122,9 +122,12 @@ def test_one_persons_retry_loop_and_a_colleagues_single_failure_never_score(seed
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.integers(0, 10_000), st.integers(2, 5))
+@given(st.integers(0, 10_000), st.integers(3, 5))
 def test_a_team_failing_beside_its_busiest_person_scores_within_two_windows(seed, others):
-    """The busiest person fails most, yet the others' failures alone are improbable."""
+    """The busiest person fails most, yet the others' failures alone are improbable: three
+    colleagues or more failing once a window. Two are not always: at a learned rate near
+    1.4% (a warm-up that happened to fail more often), two failures among the others'
+    eighteen calls are about two sampling sds, short of `others_z`."""
     m, t = warmed(seed, others_z=3.0)
     people = [f"p{i}" for i in range(1, others + 1)]
     window = {"p0": 6, **dict.fromkeys(people, 1)}
