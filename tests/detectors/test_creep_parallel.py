@@ -77,15 +77,19 @@ def alarms(calls: list[Call]) -> list[float]:
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)  # a failing history is long to shrink
 
 
-@settings(max_examples=15, deadline=None, phases=NO_SHRINK)
-@given(
-    parallel=st.integers(2, 4),
-    first=st.floats(5_000.0, 40_000.0),  # a first call carries the system prompt and tools
-    seed=st.integers(0, 1_000),
-)
-def test_a_person_in_parallel_growing_and_compacted_sessions_never_alarms(parallel, first, seed):
-    calls = person(random.Random(seed), 10, parallel, first, lambda t: 1.0)
-    assert alarms(calls) == []
+def test_people_in_parallel_growing_and_compacted_sessions_rarely_alarm():
+    """A false-alarm rate, not a promise of silence: sixty people drawn at random (two to
+    four sessions at once, first calls of 5k to 40k tokens), ten working days each, and at
+    most one of them alarms. About one person in two hundred does in a longer draw, when
+    the order matching pairs a session's large calls with another's places; why the kind
+    ships off."""
+    draw = random.Random(2026)
+    alarmed = []
+    for i in range(60):
+        parallel, first = draw.randint(2, 4), draw.uniform(5_000.0, 40_000.0)
+        if alarms(person(random.Random(i), 10, parallel, first, lambda t: 1.0)):
+            alarmed.append((i, parallel, round(first)))
+    assert len(alarmed) <= 1, alarmed
 
 
 @settings(max_examples=5, deadline=None, phases=NO_SHRINK)
