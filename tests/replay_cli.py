@@ -8,8 +8,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
+import yaml
 
 from engine.timeutil import parse_time
+
+DEFAULT_DETECTORS = Path(__file__).resolve().parents[1] / "detectors" / "defaults.yml"
 
 
 def replay_rows(tmp: Path, lines: Iterable[bytes], *options: str) -> list[dict]:
@@ -36,3 +39,18 @@ def replay_opened_at(tmp: Path, lines: Iterable[bytes], *options: str) -> list[t
     """The incidents a replay opens, each with the event time it was opened at."""
     rows = replay_rows(tmp, lines, *options)
     return [(parse_time(r["at"]), r["incident"]) for r in rows if r["type"] == "incident.opened"]
+
+
+def replay_default_detector(
+    tmp: Path, detector: str, events: Iterable[dict]
+) -> list[tuple[float, dict]]:
+    """The incidents one default detector opens, alone in the configuration as shipped, over
+    a replay of these normalised events, each with the event time it was opened at."""
+    spec = yaml.safe_load(DEFAULT_DETECTORS.read_text())
+    config = tmp / "spanwatch.yml"
+    config.write_text(
+        yaml.safe_dump({"detectors": [d for d in spec["detectors"] if d["id"] == detector]})
+    )
+    lines = map(orjson.dumps, events)
+    opened = replay_opened_at(tmp, lines, "--config", str(config))
+    return [(t, i) for t, i in opened if i["rule_id"] == detector]

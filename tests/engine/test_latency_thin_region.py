@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
-import orjson
 import pytest
-import yaml
 
 from engine.timeutil import parse_time
-from tests.replay_cli import replay_opened_at
+from tests.replay_cli import replay_default_detector
 
-DEFAULTS = Path(__file__).resolve().parents[2] / "detectors" / "defaults.yml"
 DETECTOR = "latency-per-model-region"
 TUESDAY = parse_time("2025-09-09T00:00:00Z")
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
@@ -74,16 +70,7 @@ def events(seed: int) -> list[dict]:
 @pytest.fixture(scope="module", params=[2, 9])
 def opened(request, tmp_path_factory) -> list[tuple[float, dict]]:
     tmp = tmp_path_factory.mktemp("latency-thin")
-    spec = yaml.safe_load(DEFAULTS.read_text())
-    entry = [d for d in spec["detectors"] if d["id"] == DETECTOR]
-    config = tmp / "spanwatch.yml"
-    config.write_text(yaml.safe_dump({"detectors": entry}))
-    lines = map(orjson.dumps, events(request.param))
-    return [
-        (t, i)
-        for t, i in replay_opened_at(tmp, lines, "--config", str(config))
-        if i["rule_id"] == DETECTOR
-    ]
+    return replay_default_detector(tmp, DETECTOR, events(request.param))
 
 
 def test_the_thin_regions_slowdown_is_one_incident_while_it_lasts(opened):

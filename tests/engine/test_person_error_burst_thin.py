@@ -21,16 +21,12 @@ file gives it (a `detectors:` list replaces the default set).
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
-import orjson
 import pytest
-import yaml
 
 from engine.timeutil import parse_time
-from tests.replay_cli import replay_opened_at
+from tests.replay_cli import replay_default_detector
 
-DEFAULTS = Path(__file__).resolve().parents[2] / "detectors" / "defaults.yml"
 DETECTOR = "error-rate-per-user"
 THURSDAY = parse_time("2025-10-02T00:00:00Z")
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
@@ -86,16 +82,7 @@ def call(t: float, user: str, ok: bool, rng: random.Random) -> dict:
 @pytest.fixture(scope="module", params=[3, 11])
 def opened(request, tmp_path_factory) -> list[tuple[float, dict]]:
     tmp = tmp_path_factory.mktemp("person-burst")
-    spec = yaml.safe_load(DEFAULTS.read_text())
-    entry = [d for d in spec["detectors"] if d["id"] == DETECTOR]
-    config = tmp / "spanwatch.yml"
-    config.write_text(yaml.safe_dump({"detectors": entry}))
-    lines = map(orjson.dumps, events(request.param))
-    return [
-        (t, i)
-        for t, i in replay_opened_at(tmp, lines, "--config", str(config))
-        if i["rule_id"] == DETECTOR
-    ]
+    return replay_default_detector(tmp, DETECTOR, events(request.param))
 
 
 @pytest.mark.parametrize("person", sorted(BURSTS))
