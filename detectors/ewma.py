@@ -170,10 +170,7 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
 
     def spawn(self) -> EwmaChart:
         child = EwmaChart(self.p)
-        child.loc, child.scale, child.ewma, child.n = self.loc, self.scale, self.loc, self.n
-        child.unit, child.escale, child.tail = self.unit, self.escale, self.tail
-        child.zscale, child.ztail = self.zscale, self.ztail
-        child.hits, child.trials = self.hits, self.trials
+        child.adopt(self)
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -181,25 +178,27 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
 
     def judged(
         self,
-        x: Any,
+        x: RatePoint,
         parent: EwmaChart | None,
         root: EwmaChart | None,
         t: float,
         warmup: float,
         key: tuple[str, ...] = (),
-    ) -> Any:
+    ) -> RatePoint:
         """The window as it is (`late_prior`: a key still learning first takes a warm
         parent's baseline, see `adopt`)."""
         if self.p.late_prior and self.n < self.p.min_points:
             for prior in (parent, root):
-                if prior is not None and prior is not self and prior.n >= prior.p.min_points:
+                if prior is not None and prior is not self and prior.is_warm(t, warmup):
                     self.adopt(prior)
                     break
         return x
 
     def adopt(self, prior: EwmaChart) -> None:
-        """Take a warm parent's baseline (as `spawn` gives a key new when its parents are
-        warm), keeping this key's own recent windows of evidence and its chart statistic."""
+        """Take a warm model's baseline and learned rate, the chart restarting at it: a key
+        new when its parents are warm starts so (`spawn`), and a key still learning with
+        `late_prior` takes it when its parent or root warms up. The key's own recent windows
+        of evidence stay its own."""
         self.loc, self.scale, self.n = prior.loc, prior.scale, prior.n
         self.unit, self.escale, self.tail = prior.unit, prior.escale, prior.tail
         self.zscale, self.ztail = prior.zscale, prior.ztail

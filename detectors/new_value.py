@@ -369,10 +369,11 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         """During the warm-up, hold a known person's news of `v` once (see `hold_news`): to the
         warm-up's end, for `hold` at most (`after_hold`), or to this window (`at_once`)."""
         assert root.held is not None
-        told = root.told = root.told if root.told is not None else {}
-        if key in told.get(root.norm(v), {}):
+        root.told = root.told if root.told is not None else {}
+        told = root.told.setdefault(root.norm(v), {})
+        if key in told:
             return
-        told.setdefault(root.norm(v), {})[key] = None
+        told[key] = None
         soon = root.warm_until(warmup)
         if self.p.warmup_news != "at_end":
             soon = min(t + self.p.hold, soon)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
+from detectors.persist import restore_slots
 from detectors.rollup import Accumulator
 from detectors.scoring import MAD_TO_SIGMA, deviation_score
 from detectors.window_model import PendingKeys, WindowModel
@@ -103,6 +104,7 @@ class Slowdown(WindowModel[SlowdownParams, Calls | None, Calls | None]):
         "sxy",
     )
     Params = SlowdownParams
+    __setstate__ = restore_slots  # saved before `said`, `models` or `lent` existed: fresh ones
     # Each model and region has its own speed: `spawn` starts afresh and the root learns no
     # calls; keys are taught to the root only so that it knows which models say their region.
     inherits = True
@@ -233,11 +235,10 @@ class Slowdown(WindowModel[SlowdownParams, Calls | None, Calls | None]):
         calls that say one are judged under their own key. A key too thin to judge by its
         own curve first takes its model's as a prior (`adopt`), and knows the lengths that
         curve knows until it has as many calls of its own again (`lent`)."""
-        lent = getattr(self, "lent", None)
-        if root is not None and len(key) >= 2 and (self.calls < self.p.min_calls or lent):
-            prior = getattr(root, "models", {}).get(key[:-1])
+        if root is not None and len(key) >= 2 and (self.calls < self.p.min_calls or self.lent):
+            prior = root.models.get(key[:-1])
             if prior is not None and prior.calls >= prior.p.min_calls:
-                if lent is None:
+                if self.lent is None:
                     self.adopt(prior)
                 elif self.calls < 2 * self.p.min_calls:
                     self.lend(prior)
@@ -245,7 +246,7 @@ class Slowdown(WindowModel[SlowdownParams, Calls | None, Calls | None]):
                     self.lent = None  # the key's own calls know its lengths now
         if len(key) < 2 or key[-1] != UNSAID or root is None:
             return x
-        said = getattr(root, "said", {}).get(key[:-1])
+        said = root.said.get(key[:-1])
         recent = said is not None and t - said <= self.p.said_within * self.p.step
         return None if recent else x
 
@@ -261,13 +262,9 @@ class Slowdown(WindowModel[SlowdownParams, Calls | None, Calls | None]):
         and the window's calls into that model's curve over its regions (the prior of its
         thin keys)."""
         if root is not None and len(key) >= 2 and key[-1] != UNSAID:
-            if not hasattr(root, "said"):
-                root.said = {}
             root.said[key[:-1]] = self.last
             if len(root.said) > max_keys:
                 del root.said[min(root.said, key=root.said.__getitem__)]
-            if not hasattr(root, "models"):
-                root.models = {}
             model = root.models.get(key[:-1])
             if model is None:
                 model = root.models[key[:-1]] = Slowdown(self.p)
@@ -288,13 +285,13 @@ class Slowdown(WindowModel[SlowdownParams, Calls | None, Calls | None]):
         self.lend(prior)
         self.s += weight * prior.s
         self.scale = prior.scale
-        self.calls = max(self.calls + self.p.min_calls, self.p.min_calls)
+        self.calls += self.p.min_calls
         self.first = []
 
     def lend(self, prior: Slowdown) -> None:
         """The lengths the prior's curve has learned are known to this key, however little
         the prior weighs in its curve: its support is its own calls' and the prior's now."""
-        lent = getattr(self, "lent", None) or [0.0] * len(self.support)
+        lent = self.lent or [0.0] * len(self.support)
         self.support = [
             max(c - old, 0.0) + q
             for c, old, q in zip(self.support, lent, prior.support, strict=True)

@@ -179,6 +179,19 @@ def test_a_slowdown_does_not_become_the_baseline_and_the_model_pickles():
     assert m.score_one(ordinary_window(rng, 10), t) < 0.5
 
 
+def test_a_model_saved_before_the_root_kept_model_curves_loads_and_scores_alike():
+    """State saved by a version whose models had no `said`, `models` or `lent` yet: the
+    loaded model has fresh ones and scores as the saved one did."""
+    m = trained(1)
+    _, slots = m.__getstate__()
+    old = {k: v for k, v in slots.items() if k not in ("said", "models", "lent")}
+    loaded = Slowdown.__new__(Slowdown)
+    loaded.__setstate__((None, old))
+    assert (loaded.said, loaded.models, loaded.lent) == ({}, {}, None)
+    window = ordinary_window(random.Random(3), 10)
+    assert loaded.score_one(window, 200 * 900.0) == m.score_one(window, 200 * 900.0)
+
+
 def test_answers_longer_than_any_learned_are_learned_not_judged():
     # a day and a half of short answers only, then long ones: the curve of the short answers
     # says nothing of the long ones, whose latency is as ordinary as ever
