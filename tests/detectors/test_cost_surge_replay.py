@@ -17,10 +17,10 @@ import itertools
 import random
 from pathlib import Path
 
-import orjson
 import pytest
 
 from engine.timeutil import parse_time
+from tests.otlp_batches import attributes, team_batches
 from tests.replay_cli import replay_opened_at
 
 MONDAY = parse_time("2026-03-02T00:00:00Z")
@@ -67,11 +67,6 @@ def calls() -> list[tuple[str, str, str, list]]:
     return out
 
 
-def _attrs(values: dict) -> list[dict]:
-    typed = {str: "stringValue", int: "intValue", float: "doubleValue"}
-    return [{"key": k, "value": {typed[type(v)]: v}} for k, v in values.items()]
-
-
 def log_record(user: str, sid: str, model: str, t: float, cost: float, out: int) -> tuple:
     """A Claude Code `api_request` event: every attribute a string, as Claude Code sends it."""
     attrs = {"event.name": "api_request", "event.timestamp": f"{t:.3f}", "session.id": sid,
@@ -79,7 +74,7 @@ def log_record(user: str, sid: str, model: str, t: float, cost: float, out: int)
              "input_tokens": "1200", "output_tokens": str(out), "cache_read_tokens": "40000",
              "cache_creation_tokens": "0", "duration_ms": "9000"}  # fmt: skip
     record = {"timeUnixNano": str(int(t * 1e9)), "body": {"stringValue": "claude_code.api_request"},
-              "attributes": _attrs(attrs)}  # fmt: skip
+              "attributes": attributes(attrs)}  # fmt: skip
     return t, record
 
 
@@ -92,16 +87,15 @@ def span(
              "region": "us-west-2", "tokens_in": 41200, "tokens_out": out, "cost_estimate": cost}  # fmt: skip
     body = {"traceId": f"{n:032x}", "spanId": f"{n:016x}",
             "name": "claude.invoke", "kind": 3, "startTimeUnixNano": str(end - 9_000_000_000),
-            "endTimeUnixNano": str(end), "attributes": _attrs(attrs), "status": {"code": 1}}  # fmt: skip
+            "endTimeUnixNano": str(end), "attributes": attributes(attrs), "status": {"code": 1}}  # fmt: skip
     return t, body
 
 
 def history(style: str) -> list[bytes]:
     """The week as OTLP/JSON lines: per team and five-minute batch, one request whose records
     are shuffled; the batches in time order."""
-    rng = random.Random(3)
-    batches: dict[tuple[int, str], list] = {}
     ids = itertools.count(1)
+    items = []
     for n, (user, team, model, session_calls) in enumerate(calls()):
         sid = f"s{n}"
         for t, cost, out in session_calls:
@@ -109,20 +103,8 @@ def history(style: str) -> list[bytes]:
                 item = log_record(user, sid, model, t, cost, out)
             else:
                 item = span(next(ids), user, team, sid, model, t, cost, out)
-            batches.setdefault((int(t // 300), team), []).append(item[1])
-    lines = []
-    for (_, team), items in sorted(batches.items()):
-        rng.shuffle(items)
-        if style == "logs":
-            resource = {"attributes": _attrs({"service.name": "claude-code", "team": team})}
-            scope = {"name": "com.anthropic.claude_code.events"}
-            obj = {"resourceLogs": [{"resource": resource,
-                                     "scopeLogs": [{"scope": scope, "logRecords": items}]}]}  # fmt: skip
-        else:
-            resource = {"attributes": _attrs({"service.name": "claude-bedrock-wrapper"})}
-            obj = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": items}]}]}
-        lines.append(orjson.dumps(obj))
-    return lines
+            items.append((t, team, item[1]))
+    return team_batches(style, items, random.Random(3))
 
 
 @pytest.mark.parametrize("style", ["logs", "spans"])
