@@ -38,7 +38,9 @@ def points_of(drawn: list[tuple[int, frozenset[str]]]) -> list[tuple[float, froz
 
 @settings(max_examples=150, deadline=None)
 @given(drawn=windows, span=st.integers(1, 5), min_new=st.integers(1, 4))
-def test_news_counts_the_values_first_seen_within_the_last_span_steps_in_a_window_with_news(drawn, span, min_new):
+def test_news_counts_the_values_first_seen_within_the_last_span_steps_in_a_window_with_news(
+    drawn, span, min_new
+):
     points = points_of(drawn)
     first: dict[str, float] = {}
     for t, values in points:
