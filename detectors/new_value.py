@@ -325,9 +325,10 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         self, news: list[str], root: NewValue, t: float, warmup: float
     ) -> list[str]:
         """Of values new to the organisation, those inside a geography it uses, shown by a
-        person with a history of their own after the warm-up; the rest (a newcomer's first
-        values, the warm-up's) become the organisation's at once."""
-        if self.born is None or not root.is_warm(t, warmup):
+        person with a history of their own after the warm-up; the rest (a newcomer's values
+        over their first `warmup`, the organisation's warm-up's) become the organisation's at
+        once: a person's first day shows where they work, as the organisation's does."""
+        if self.born is None or not root.is_warm(t, warmup) or self.is_young(t, warmup):
             root.know(news)
             return []
         return [v for v in news if root.knows_geography_of(v)]
