@@ -32,6 +32,8 @@ class NewValueParams:
     windows of the `span - 1` steps before. A sliding hour of 15-minute steps judges a walk
     through new values a quarter of an hour after it starts, not when a tumbling hour closes
     (by when the values are an hour old), and one that straddles two hours is seen whole.
+    Only a window holding a value new to the key counts its earlier windows' news: a person
+    back from a lull after a walk is not news again for the walk's values.
     `hold` (with `scope: everyone`): how long the news of a person with no history of their
     own (their first calls ever) waits for others to take the value up. Several people
     starting in a new geography within the hold is the organisation adopting it (a team's
@@ -220,9 +222,11 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         return [v for start, vs in self.news if 0.0 < t - start <= horizon for v in vs]
 
     def news_at(self, values: Iterable[str], t: float) -> list[str]:
-        """The window's new values with those of the key's windows of the last `span` steps."""
+        """The window's new values with those of the key's windows of the last `span` steps.
+        A window with nothing new of its own carries no news: a walk is news while it walks,
+        and what earlier windows told is not told again after a lull (one walk, one incident)."""
         fresh = self.new_values(values)
-        if self.p.span <= 1:
+        if self.p.span <= 1 or not fresh:
             return fresh
         return sorted(set(fresh).union(self.recent_news(t)))
 
@@ -321,9 +325,10 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         self, news: list[str], root: NewValue, t: float, warmup: float
     ) -> list[str]:
         """Of values new to the organisation, those inside a geography it uses, shown by a
-        person with a history of their own after the warm-up; the rest (a newcomer's first
-        values, the warm-up's) become the organisation's at once."""
-        if self.born is None or not root.is_warm(t, warmup):
+        person with a history of their own after the warm-up; the rest (a newcomer's values
+        over their first `warmup`, the organisation's warm-up's) become the organisation's at
+        once: a person's first day shows where they work, as the organisation's does."""
+        if self.born is None or not root.is_warm(t, warmup) or self.is_young(t, warmup):
             root.know(news)
             return []
         return [v for v in news if root.knows_geography_of(v)]

@@ -38,16 +38,19 @@ def points_of(drawn: list[tuple[int, frozenset[str]]]) -> list[tuple[float, froz
 
 @settings(max_examples=150, deadline=None)
 @given(drawn=windows, span=st.integers(1, 5), min_new=st.integers(1, 4))
-def test_news_counts_the_values_first_seen_within_the_last_span_steps(drawn, span, min_new):
+def test_news_counts_the_values_first_seen_within_the_last_span_steps_in_a_window_with_news(
+    drawn, span, min_new
+):
     points = points_of(drawn)
     first: dict[str, float] = {}
     for t, values in points:
         for v in values:
             first.setdefault(v, t)
     expected = []
-    for t, _ in points:
+    for t, values in points:
         recent = [v for v, f in first.items() if 0.0 <= t - f < span * STEP]
-        expected.append(1.0 if len(recent) >= min_new else 0.0)
+        fresh = any(first[v] == t for v in values)
+        expected.append(1.0 if fresh and len(recent) >= min_new else 0.0)
     model = NewValue(NewValueParams(min_new=min_new, span=span, step=STEP))
     assert run(model, points) == expected
 
@@ -73,3 +76,14 @@ def test_a_walk_across_two_windows_is_news_only_with_a_span_over_both():
     judged = sliding.judged(set("def"), None, None, 2 * STEP, 0.0)
     assert sliding.score_one(judged, 2 * STEP) == 1.0
     assert sliding.describe(judged, 2 * STEP)["new_values"] == list("abcdef")
+
+
+def test_a_window_with_nothing_new_after_a_lull_does_not_retell_a_walk():
+    """One walk, one incident: the person's next window, with only values they know, after a
+    quiet window that let the alert resolve, is no news though the walk is within the span."""
+    model = NewValue(NewValueParams(min_new=5, span=4, step=STEP))
+    walk = [(STEP, frozenset("abcdef")), (3 * STEP, frozenset("ab"))]
+    assert run(model, walk) == [1.0, 0.0]
+    assert model.describe(set("ab"), 3 * STEP)["new_values"] == []
+    judged = model.judged(set("bg"), None, None, 4 * STEP, 0.0)
+    assert model.score_one(judged, 4 * STEP) == 1.0

@@ -178,6 +178,22 @@ def test_a_known_person_in_a_region_nobody_uses_inside_a_known_geography_is_news
     assert regional_incidents(tmp_path, history) == []
 
 
+def test_a_newcomer_s_regions_on_their_first_day_are_where_they_work(tmp_path):
+    """A person who starts on the third morning (a new hire) in Sydney and, four hours
+    later, works in Hong Kong for forty minutes, a region nobody else uses: a person's first
+    day shows where they work, as the organisation's first day does; Jakarta, for a person
+    with days of history, is still news."""
+    day3 = parse_time("2025-11-06T00:00:00Z")
+    events = one_geography()
+    events += [call(day3 + 6 * 3600 + 300 * i, "nova", "sydney", "ap-southeast-2")
+               for i in range(40)]  # fmt: skip
+    events += [call(day3 + 10 * 3600 + 60 * i, "nova", "sydney", "ap-east-1")
+               for i in range(40)]  # fmt: skip
+    history = sorted(events, key=lambda e: e["time"])
+    inside = regional_incidents(tmp_path, history, "region-new-in-known-geography")
+    assert [i["group"] for i in inside] == [{"user": "mumbai1"}]
+
+
 def weekend_then_spreading() -> list[dict]:
     """A history starting on a Saturday. Over the weekend only the ledger team works (in
     us-east-1) and a nightly service, which spreads to us-east-2 on Sunday. On Monday the
