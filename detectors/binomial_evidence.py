@@ -98,13 +98,43 @@ def burst_log_likelihood_ratio(
     >>> round(burst_log_likelihood_ratio(3, 8, 4.0, 1000.0, 0.5, ordinary=0.1), 1)
     1.9
     """
-    if n <= 0 or not 0.0 < share < 1.0:
-        return 0.0
-    k = min(max(k, 0), n)
-    a = max(hits, 0.0) + 0.5
-    b = max(trials - hits, 0.0) + 0.5
-    outage = k * math.log(share) + (n - k) * math.log1p(-share)
-    usual = _log_beta(k + a, n - k + b) - _log_beta(a, b)
-    if 0.0 < ordinary < share:
-        usual = max(usual, k * math.log(ordinary) + (n - k) * math.log1p(-ordinary))
-    return outage - usual
+    return BurstRatio(hits, trials, share, ordinary)(k, n)
+
+
+class BurstRatio:
+    """`burst_log_likelihood_ratio` against one learned rate, for many (k, n): a CUSUM asks
+    for the ratio of every run of windows in its span, and the terms that depend only on the
+    rate and the shares are the same for all of them, so they are computed once (with the
+    same arithmetic, so each ratio is the one the function gives).
+
+    >>> ratio = BurstRatio(4.0, 1000.0, 0.5, ordinary=0.1)
+    >>> ratio(3, 8) == burst_log_likelihood_ratio(3, 8, 4.0, 1000.0, 0.5, ordinary=0.1)
+    True
+    """
+
+    __slots__ = ("a", "b", "base", "log_ordinary", "log_ordinary_rest", "log_rest", "log_share")
+
+    def __init__(self, hits: float, trials: float, share: float, ordinary: float = 0.0) -> None:
+        self.a = max(hits, 0.0) + 0.5
+        self.b = max(trials - hits, 0.0) + 0.5
+        self.base = _log_beta(self.a, self.b)
+        on = 0.0 < share < 1.0
+        self.log_share = math.log(share) if on else None
+        self.log_rest = math.log1p(-share) if on else 0.0
+        composite = on and 0.0 < ordinary < share
+        self.log_ordinary = math.log(ordinary) if composite else None
+        self.log_ordinary_rest = math.log1p(-ordinary) if composite else 0.0
+
+    def __call__(self, k: int, n: int) -> float:
+        """The ratio, in nats, of k hits of n."""
+        log_share = self.log_share
+        if n <= 0 or log_share is None:
+            return 0.0
+        k = min(max(k, 0), n)
+        lgamma, a, b = math.lgamma, k + self.a, n - k + self.b
+        outage = k * log_share + (n - k) * self.log_rest
+        usual = lgamma(a) + lgamma(b) - lgamma(a + b) - self.base
+        log_ordinary = self.log_ordinary
+        if log_ordinary is not None:
+            usual = max(usual, k * log_ordinary + (n - k) * self.log_ordinary_rest)
+        return outage - usual

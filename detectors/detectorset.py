@@ -387,6 +387,11 @@ class DetectorState:
 
     # -- windows -------------------------------------------------------------------------
 
+    def closes_by(self, watermark: float) -> bool:
+        """Whether `advance(watermark)` has a window to close: when not, it would neither
+        change the state nor give a signal, so an epoch's close can pass the detector by."""
+        return self.next_start is not None and self.next_start + self.d.interval <= watermark
+
     def advance(self, watermark: float) -> list[Signal]:
         """Close every window ending at or before `watermark`; score, learn, open/resolve."""
         if self.next_start is None or not math.isfinite(watermark):

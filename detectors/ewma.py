@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.binomial_evidence import burst_log_likelihood_ratio, evidence_z
+from detectors.binomial_evidence import BurstRatio, evidence_z
 from detectors.persist import restore_slots
 from detectors.quiet_period import remember_scored, repeat_period, unrepeated
 from detectors.rollup import Accumulator
@@ -444,11 +444,11 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         most). Divided by the square of the key's usual spikes, as `evidence` is by them."""
         share, ordinary = self.p.burst_share, self.p.ordinary_share
         k = round(x * n)
-        best = burst_log_likelihood_ratio(k, n, self.hits, self.trials, share, ordinary)
+        ratio = BurstRatio(self.hits, self.trials, share, ordinary)
+        best = ratio(k, n)
         for _, hits, events, _ in reversed(self._within(t)):
             k, n = k + hits, n + events
-            nats = burst_log_likelihood_ratio(k, n, self.hits, self.trials, share, ordinary)
-            best = max(best, nats)
+            best = max(best, ratio(k, n))
         return best
 
     def _alarmed_by(self, x: float, n: int, t: float) -> bool:
@@ -558,7 +558,11 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         if self._alarmed_by(x, n, t):
             self.alarmed = True
         kept = self._within(t + self.p.step)
-        self._settle([w for w in self.recent if w not in kept], alarmed=self.alarmed)
+        # what leaves the span: the windows `_within` did not keep (equal windows share a
+        # time, so this is `w not in kept` without searching the list for each window)
+        horizon, ahead = (self.p.span - 0.5) * self.p.step, t + self.p.step
+        leaving = [w for w in self.recent if not 0.0 < ahead - w[0] <= horizon]
+        self._settle(leaving, alarmed=self.alarmed)
         self.recent = kept
         self.recent.append((t, k, n, above))
         if not above:

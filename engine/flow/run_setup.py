@@ -265,6 +265,9 @@ class ShardState:
             )
             out.extend(hits if ok and hits else [])
         for did in sorted(self.detectors):
+            state = self.detectors[did]
+            if type(state) is DetectorState and not state.closes_by(watermark):
+                continue  # most epochs end no window of a detector: nothing to close
             ok, hits = quarantine.run(
                 "correlate_and_detect",
                 {"detector": did, "watermark": watermark},

@@ -66,3 +66,26 @@ def test_an_upward_counts_model_neither_scores_nor_learns_a_keys_idle_windows():
     before, after, stats = idle_run("both")
     assert before != after, "a two-sided model learns the empty windows"
     assert stats["points"] == 2 * 29
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seen=st.lists(
+        st.tuples(st.sampled_from("abc"), st.integers(min_value=0, max_value=5)), max_size=30
+    ),
+    closes=st.lists(st.floats(min_value=-2.0, max_value=8.0), min_size=1, max_size=6),
+)
+def test_a_detector_with_no_window_to_close_is_left_as_it_was(seen, closes):
+    """An epoch's close passes by a detector that `closes_by` says has nothing to close: its
+    `advance` would have given no signal and changed nothing (the pickled state is equal)."""
+    state = one(kind="ewma", aggregation="count", group_by=["u"]).new_state("d")
+    for key, window in seen:
+        state.update(Observation("d", MONDAY + window * STEP + 1, (key,), 1.0))
+    for close in closes:
+        watermark = MONDAY + close * STEP
+        if state.closes_by(watermark):
+            state.advance(watermark)
+            continue
+        before = pickle.dumps(state)
+        assert state.advance(watermark) == []
+        assert pickle.dumps(state) == before
