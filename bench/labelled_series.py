@@ -26,6 +26,10 @@ a windowed Gaussian baseline (each point's two-sided tail probability under the 
 standard deviation of the 500 points before it), the benchmark's simplest published entry,
 and the null detector (never alarms), which the normalisation puts at 0 on every profile.
 Only series listed in WINDOWS.json are scored; the normalisation counts their windows alone.
+A listed series with no CSV under DIR is not scored either, and the first line of the output
+says so (PARTIAL, with how many of the listed series and which were not found): figures over a
+partial copy of a benchmark are not that benchmark's. Rows without a usable time or value are
+scored 0 and named on stderr, per file.
 
 With --explain, for each detector whose model has `votes` (the ensemble) and each series:
 where it loses points at the standard profile's threshold: every window's first detection
@@ -99,18 +103,56 @@ def windowed_gaussian(points: list[SeriesRow], size: int = 500) -> list[float]:
     return [0.0 if p.value is None else next(it) for p in points]
 
 
-def load(root: Path, labels: dict) -> list[tuple[str, list[SeriesRow], list[tuple[float, float]]]]:
-    """(name, rows, windows in time) of every labelled CSV under root."""
+def load(
+    root: Path, labels: dict, notes: list[str] | None = None
+) -> list[tuple[str, list[SeriesRow], list[tuple[float, float]]]]:
+    """(name, rows, windows in time) of every labelled CSV under root. Rows without a usable
+    time or value are kept (they score 0) and, with `notes`, each file that has any gets a
+    line there naming them: a figure over such rows should not pass for one over clean data."""
     out = []
     for path in sorted(root.rglob("*.csv")):
         rel = path.relative_to(root).as_posix()
         if rel not in labels:
             continue
+        bad = BadRows()
         with path.open(newline="", encoding="utf-8-sig") as f:
-            points = list(read_series(f, BadRows()))
+            points = list(read_series(f, bad))
+        if bad and notes is not None:
+            notes.append(
+                f"{path}: {len(bad)} rows without a usable time or value ({bad.summary(3)})"
+            )
         windows = [(parse_time(a), parse_time(b)) for a, b in labels[rel]]
         out.append((rel, points, windows))
     return out
+
+
+def absent(root: Path, labels: dict, found: list[str]) -> list[str]:
+    """The series WINDOWS.json lists that have no CSV under root, sorted.
+
+    Scores are normalised over the series found alone, so a partial copy of a benchmark
+    gives figures that look like the benchmark's and are not: the run must say so.
+
+    >>> absent(Path("."), {"a.csv": [], "b.csv": []}, ["a.csv"])
+    ['b.csv']
+    """
+    have = set(found)
+    return sorted(name for name in labels if name not in have)
+
+
+def corpus_line(n_found: int, missing: list[str], n_rows: int, n_windows: int) -> str:
+    """The run's first line: what was scored, and (loudly) what WINDOWS.json listed that was not.
+
+    >>> corpus_line(2, [], 10, 1)
+    '2 series, 10 rows, 1 anomaly windows'
+    >>> corpus_line(1, ["x/b.csv"], 5, 0)
+    '1 series, 5 rows, 0 anomaly windows (PARTIAL: 1 of 2 listed series not found: x/b.csv)'
+    """
+    line = f"{n_found} series, {n_rows} rows, {n_windows} anomaly windows"
+    if not missing:
+        return line
+    shown = ", ".join(missing[:5]) + (f", ... {len(missing) - 5} more" if len(missing) > 5 else "")
+    total = n_found + len(missing)
+    return f"{line} (PARTIAL: {len(missing)} of {total} listed series not found: {shown})"
 
 
 def params_for(kind: str, given: dict[str, str], points: list[SeriesRow]) -> Any:
@@ -240,10 +282,14 @@ def main() -> int:
     args = parser.parse_args()
 
     labels = json.loads(Path(args.labels).read_text())
-    corpus = load(Path(args.data), labels)
+    notes: list[str] = []
+    corpus = load(Path(args.data), labels, notes)
     if not corpus:
         print("no labelled series found under", args.data, file=sys.stderr)
         return 2
+    missing = absent(Path(args.data), labels, [rel for rel, _, _ in corpus])
+    for note in notes:
+        print(note, file=sys.stderr)
     kinds = [k for k in args.detectors.split(",") if k]
     given: dict[str, dict[str, str]] = defaultdict(dict)
     for item in args.param:
@@ -269,7 +315,7 @@ def main() -> int:
                 runs[f"{kind}+likelihood"].append(Series(rel, likelihood_of(scores), rows))
     n_rows = sum(len(p) for _, p, _ in corpus)
     n_windows = sum(len(s.windows) for s in runs[BASELINE])
-    print(f"{len(corpus)} series, {n_rows} rows, {n_windows} anomaly windows\n")
+    print(corpus_line(len(corpus), missing, n_rows, n_windows) + "\n")
     derived = [f"{k}+{d}" for k in kinds for d in ("repeats", "likelihood") if f"{k}+{d}" in runs]
     report(runs, (*kinds, *derived, BASELINE, NULL), args.show)
     if args.explain:

@@ -58,6 +58,8 @@ class EwmaParams:
     stays high, nor again on its aftermath (see `quiet_period.unrepeated`). On by default:
     without it, the points after an excursion score as high as the excursion itself, and
     any threshold low enough to find quieter anomalies raises an alarm on each of them.
+    60 by default, as for `seasonal` (see `SeasonalParams`); the default detectors set
+    their own.
     span (binomial, with evidence or burst_nats): the steps a burst's evidence is gathered
     over at most, this window's and `span` - 1 before; `min_hits` and `min_subjects` count
     over the same.
@@ -106,7 +108,7 @@ class EwmaParams:
     min_hits: int = 0
     min_subjects: int = 0
     others_z: float = 0.0
-    repeat: int = 10
+    repeat: int = 60
     span: int = 4
     burst_nats: float = 0.0
     burst_share: float = 0.3

@@ -144,6 +144,11 @@ class SeasonalParams:
     the profile still lags, are then no news (see `quiet_period.unrepeated`). On by
     default: without it, the points after an excursion score as high as the excursion
     itself, and any threshold low enough to find quieter anomalies raises an alarm on each.
+    60 by default (five hours of 5-minute points): the profile and the level offset take
+    hours, not ten points, to absorb a step, and a metric that spikes once tends to spike
+    again within hours at about that size; with 10 those echoes were most of the false
+    alarms on labelled series (the quiet period is a few block maxima whatever its length).
+    The default detectors set their own (`repeat: 10` on 15-minute windows).
     """
 
     z: float = 5.0
@@ -154,7 +159,7 @@ class SeasonalParams:
     min_points: int = 12
     adapt_after: int = 24
     transform: str = "none"
-    repeat: int = 10
+    repeat: int = 60
 
 
 class SeasonalBaseline(WindowModel[SeasonalParams, float, float]):

@@ -215,3 +215,20 @@ def test_what_is_learned_does_not_depend_on_which_points_were_scored(kind, xs, w
         every.learn_one(x, t, n=int(x))
         some.learn_one(x, t, n=int(x))
     assert some.quiet.bar() == every.quiet.bar()
+
+
+@pytest.mark.parametrize(
+    "cls,params", [(SeasonalBaseline, SeasonalParams), (EwmaChart, EwmaParams)]
+)
+def test_by_default_a_smaller_echo_hours_after_a_spike_is_no_news(cls, params):
+    """An echo 30 points (2.5 hours of 5-minute points) after a larger spike: the kinds'
+    default quiet period (60 points) holds it back, the 10 points it was before did not."""
+    rng = random.Random(11)
+    xs = [100.0 + rng.gauss(0.0, 1.0) for _ in range(700)]
+    xs[600] += 40.0
+    xs[630] += 25.0
+    default = scores_of(cls(params(step=300.0)), xs, step=300.0)
+    short = scores_of(cls(params(step=300.0, repeat=10)), xs, step=300.0)
+    assert params().repeat == 60
+    assert default[600] == short[600] > 0.5
+    assert short[630] > 0.5 and default[630] == 0.0

@@ -60,7 +60,9 @@ def test_a_model_saved_as_one_array_scores_and_learns_like_one_learned_now(name)
     assert saved.n == now.n > 0
     for j, x in enumerate([0.0, 10.0, 35.0, 90.0, 400.0, 3.5e6]):
         at = t + j * 5400.0
-        assert saved.score_one(x, at, int(x)) == now.score_one(x, at, int(x))
+        # before repeats are suppressed: a snapshot of this age carries no quiet period, so the
+        # restored model's starts afresh while the model learned now remembers its last points
+        assert saved.score_in_alert(x, at, int(x)) == now.score_in_alert(x, at, int(x))
         assert saved.describe(x, at, int(x)) == now.describe(x, at, int(x))
         saved.learn_one(x, at, int(x))
         now.learn_one(x, at, int(x))
