@@ -1,5 +1,5 @@
-"""A team's calls turning pricier, out of the box: the default cost-per-call-per-team detector
-alone, replayed on a week of normalised events.
+"""A team's calls turning pricier: the default cost-per-call-per-team entry (off by default)
+turned on alone, replayed on a week of normalised events.
 
 Three teams (twelve, eight and four people, UTC) work weekdays 08:00-18:00 in sessions of
 calls (a call every 40-120 s, each priced from its tokens): a quarter of them mostly on Opus,
@@ -91,7 +91,7 @@ def week(seed: int) -> list[dict]:
 def test_a_team_moving_to_a_dearer_model_opens_one_incident_within_half_an_hour(
     tmp_path: Path, seed: int
 ) -> None:
-    opened = replay_default_detector(tmp_path, DETECTOR, week(seed))
+    opened = replay_default_detector(tmp_path, DETECTOR, week(seed), turn_on=True)
     settled = [(t, i) for t, i in opened if t >= MONDAY + DAY]
     assert [i["group"] for _, i in settled] == [{"team": SURGING}], opened
     [(at, incident)] = settled
