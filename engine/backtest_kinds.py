@@ -26,6 +26,7 @@ _SPEND = frozenset(
     {
         "cost-per-user",
         "cost-per-team",
+        "cost-per-call-per-team",
         "opus-output-per-user",
         "tokens-per-user",
         "tokens-per-team",
@@ -71,7 +72,7 @@ _CHECKS = frozenset(
 _LATENCY = frozenset({"latency-per-model-region", "slices-latency"})
 _CACHE_RATIO = frozenset({"cache-hit-ratio-per-team", "slices-cache-hit-ratio"})
 # a collapsed cache bills every prompt in full
-_CACHE = _CACHE_RATIO | {"cost-per-user", "cost-per-team"}
+_CACHE = _CACHE_RATIO | {"cost-per-user", "cost-per-team", "cost-per-call-per-team"}
 _SILENCE = frozenset({"team-silent"})
 
 FINDERS: dict[str, frozenset[str]] = {

@@ -42,15 +42,17 @@ def replay_opened_at(tmp: Path, lines: Iterable[bytes], *options: str) -> list[t
 
 
 def replay_default_detector(
-    tmp: Path, detector: str, events: Iterable[dict]
+    tmp: Path, detector: str, events: Iterable[dict], *, turn_on: bool = False
 ) -> list[tuple[float, dict]]:
-    """The incidents one default detector opens, alone in the configuration as shipped, over
-    a replay of these normalised events, each with the event time it was opened at."""
+    """The incidents one default detector opens, alone in the configuration as shipped (turned
+    on if `turn_on`, for one that is off by default), over a replay of these normalised
+    events, each with the event time it was opened at."""
     spec = yaml.safe_load(DEFAULT_DETECTORS.read_text())
+    chosen = [d for d in spec["detectors"] if d["id"] == detector]
+    if turn_on:
+        chosen = [{**d, "enabled": True} for d in chosen]
     config = tmp / "spanwatch.yml"
-    config.write_text(
-        yaml.safe_dump({"detectors": [d for d in spec["detectors"] if d["id"] == detector]})
-    )
+    config.write_text(yaml.safe_dump({"detectors": chosen}))
     lines = map(orjson.dumps, events)
     opened = replay_opened_at(tmp, lines, "--config", str(config))
     return [(t, i) for t, i in opened if i["rule_id"] == detector]
