@@ -120,6 +120,16 @@ def score(name: str, opened: list[Signal], truth: list[dict[str, Any]], team_of:
         print(f"    false at {s.time:.0f}: {s.group} {s.evidence.get('value')}")
 
 
+def _value(text: str) -> Any:
+    """A `--set` value: a whole number, a number, or a word (`baseline=own`)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--history", nargs="+", required=True)
@@ -136,7 +146,7 @@ def main() -> int:
     params = dict(creep.params)
     for item in args.set:
         key, value = item.split("=", 1)
-        params[key] = float(value) if "." in value or "e" in value else int(value)
+        params[key] = _value(value)
     raw = {**creep.model_dump(by_alias=True, exclude_unset=True), "params": params}
     raw["enabled"] = True  # off in the default set
     if args.warmup:
