@@ -39,6 +39,8 @@ from detectors.window_model import PendingKeys, WindowModel
 _SETTLED = 0.25  # share of `h` below which no creep is under way: the baseline learns
 _PLACES = 10  # places in a session: calls 1, 2, 3, 4, then 5-8, 9-16, ..., 129 and on
 _SESSIONS = 8  # sessions of a caller whose length so far is kept (one or two are open)
+_BURST = 3.0  # a window of more than this many times a caller's usual calls is a burst
+_PACE_ALPHA = 0.05  # how fast a caller's usual calls per window follow their pace
 
 Call = tuple[str | None, float]  # a call's session (None: unknown) and size
 
@@ -125,6 +127,7 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         "n",
         "offset",
         "p",
+        "pace",
         "placed",
         "pool",
         "prev",
@@ -160,6 +163,7 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         self.offset = Offset(_PLACES)
         self.fresh: list[tuple[int, float, float | None]] = []
         self.pool: PlacePool | None = None
+        self.pace = 0.0  # the caller's usual calls per window (baseline pooled; `_weight`)
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)
@@ -251,9 +255,12 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         return deviation_score(self._peak(x), self.p.h)
 
     def learn_one(self, x: list[Call], t: float, n: int = 0) -> None:
+        weight = self._weight(len(x))
         for place, value in self._placed(x, self.sessions, count=True):
             if value > 0.0:  # a call of no size has no log: its place in the session counts
-                self._learn_call(place, math.log(value))
+                self._learn_call(place, math.log(value), weight)
+        if x and self.p.baseline == "pooled":
+            self.pace += _PACE_ALPHA * (len(x) - self.pace) if self.pace else len(x)
 
     def describe(self, x: list[Call], t: float, n: int = 0) -> dict[str, Any]:
         first = self._level_of(0)
@@ -296,6 +303,15 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
                 return None
             return settled[0] + self.offset.value(self.lent, place)  # type: ignore[arg-type]
         return self.level[place] if self.placed[place] >= self.p.min_place else None
+
+    def _weight(self, calls: int) -> float:
+        """How much each of a window's calls counts (baseline pooled): all of them up to
+        `_BURST` times the caller's usual calls per window, then together as that many. A
+        creep is slow and keeps the caller's pace; a burst of like calls (a runaway loop of
+        fresh sessions) is not independent evidence of one, however many calls it makes."""
+        if self.p.baseline != "pooled" or not self.pace or not calls:
+            return 1.0
+        return min(1.0, _BURST * self.pace / calls)
 
     def _excess(self, place: int, y: float) -> float:
         """A call's step of the CUSUM: its standardised, clipped excess less the allowance
@@ -382,20 +398,20 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         """The largest CUSUM the window's calls would reach (the levels held where they are)."""
         if not self._judging():
             return 0.0
-        s, peak, sessions = self.sum, 0.0, dict(self.sessions)
+        s, peak, sessions, weight = self.sum, 0.0, dict(self.sessions), self._weight(len(calls))
         for place, value in self._placed(calls, sessions):
             if value > 0.0:
-                s = max(0.0, s + self._excess(place, math.log(value)))
+                s = max(0.0, s + weight * self._excess(place, math.log(value)))
                 peak = max(peak, s)
         return peak
 
-    def _learn_call(self, place: int, y: float) -> None:
+    def _learn_call(self, place: int, y: float, weight: float = 1.0) -> None:
         p = self.p
         judging = self._judging()
         self.n += 1
         z = self._residual(place, y)
         if judging:
-            self.sum = max(0.0, self.sum + self._excess(place, y))
+            self.sum = max(0.0, self.sum + weight * self._excess(place, y))
             if self.sum >= p.h:  # alarmed: the levels start again from the new calls
                 self.alarms += 1
                 self.sum, self.n = 0.0, 0

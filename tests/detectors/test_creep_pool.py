@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 import pickle
 import random
+import statistics
 from collections.abc import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.config import DetectorSpec, default_detectors
-from detectors.creep_pool import PlacePool
+from detectors.creep import CallCreep, CallCreepParams
+from detectors.creep_pool import Lent, PlacePool
 from detectors.detectorset import DetectorSet, DetectorState
 from engine.timeutil import parse_time
 
@@ -120,7 +122,35 @@ def test_the_pools_shrink_follows_how_much_people_differ(tau: float, within: flo
     lent = pool.lend(300)
     assert lent is not None and lent.places[0] is not None
     _level, sigma, shrink = lent.places[0]
-    expected = within**2 / tau**2
+    expected = within**2 / statistics.pvariance(offsets)  # the offsets drawn, not tau
     assert expected / 2 <= shrink <= expected * 2, (shrink, expected)
     assert math.isclose(sigma, within, rel_tol=0.25)
     assert pickle.loads(pickle.dumps(pool)).lend(300) == lent
+
+
+def test_a_burst_of_like_calls_counts_as_the_callers_usual_pace_a_creep_at_that_pace_does_not():
+    """Calls a sigma and a half above the caller's level: 200 of them in one window (a
+    runaway loop of fresh sessions) weigh as three windows' worth of the caller's five calls
+    and open nothing; at five a window, they add up to an alert within two hours."""
+    params = CallCreepParams(baseline="pooled", h=20.0)  # as the default entry
+    lent = Lent(((9.0, 0.5, 10.0),) + (None,) * (len(CallCreep().level) - 1))
+
+    def caller() -> CallCreep:
+        """A caller of two hundred calls at the pool's level, five a window."""
+        m = CallCreep(params)
+        for w in range(40):
+            m.lent = lent
+            m.learn_one([(f"o{w}-{i}", math.exp(9.0)) for i in range(5)], w * 300.0)
+        return m
+
+    high = math.exp(9.0 + 1.5 * 0.5)  # each call 1.5 sigmas above the level
+    assert caller().pace == 5.0
+    burst = [(f"b{i}", high) for i in range(200)]
+    assert caller().score_one(burst, 0.0) < 0.5
+    m, scores = caller(), []
+    for w in range(40, 64):
+        calls = [(f"s{w}-{i}", high) for i in range(5)]
+        scores.append(m.score_one(calls, w * 300.0))
+        m.learn_one(calls, w * 300.0)
+        m.lent = lent  # the pool as it was (a test of the caller's sum alone)
+    assert max(scores) >= 0.5
