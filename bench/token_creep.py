@@ -1,16 +1,17 @@
 """Token drift: the per-call creep test against the team's window changepoint, on one history.
 
-Run: .venv/bin/python bench/token_creep.py --history PATH... --truth FILE [--set k=0.3 h=20]
+Run: .venv/bin/python bench/token_creep.py --history PATH... --truth FILE [--set pool_k=1 h=20]
 
 Both entries of the default set (`tokens-per-invocation-drift`, kind changepoint on the team's
-window median; `tokens-per-call-creep`, kind creep on each caller's calls, off by default) run on the detectors' own
-state classes (`detectors.detectorset.DetectorState`), fed the history's events in time order
+window median; `tokens-per-call-creep`, kind creep on each caller's calls against the pooled
+baseline) run on the detectors' own state classes (`detectors.detectorset.DetectorState`), fed the history's events in time order
 with windows closed as event time passes, without the rest of the dataflow (no incident book,
 no noise budget: an alert that opens is counted as an incident). For each entry it prints the
 injected token drifts found (an alert opened from 5 minutes before a drift's start to 30
 minutes after its end, whose team, and user if both name one, are the drift's), the
 delay of each, and the alerts that match no injection of any kind (false). `--set` overrides
-the creep entry's params (`name=value`), to compare settings on the same history.
+the creep entry's params (`name=value`, e.g. `baseline=own`), to compare settings on the
+same history.
 """
 
 from __future__ import annotations
@@ -120,6 +121,16 @@ def score(name: str, opened: list[Signal], truth: list[dict[str, Any]], team_of:
         print(f"    false at {s.time:.0f}: {s.group} {s.evidence.get('value')}")
 
 
+def _value(text: str) -> Any:
+    """A `--set` value: a whole number, a number, or a word (`baseline=own`)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--history", nargs="+", required=True)
@@ -136,9 +147,9 @@ def main() -> int:
     params = dict(creep.params)
     for item in args.set:
         key, value = item.split("=", 1)
-        params[key] = float(value) if "." in value or "e" in value else int(value)
+        params[key] = _value(value)
     raw = {**creep.model_dump(by_alias=True, exclude_unset=True), "params": params}
-    raw["enabled"] = True  # off in the default set
+    raw["enabled"] = True  # as a copy of the set may have it off
     if args.warmup:
         raw["warmup"] = args.warmup
     if args.field:

@@ -131,6 +131,7 @@ _CHOICES: dict[str, Any] = {
     "warm_on": Literal["clock", "weekdays"],
     "warmup_news": Literal["at_end", "after_hold", "at_once"],
     "quota": Literal["tokens", "requests"],
+    "baseline": Literal["own", "pooled"],
     "quotas": list[QuotaSpec],
 }
 _DURATIONS = frozenset(

@@ -13,6 +13,14 @@ first's tokens), so a long session looks like a creep of its own. Each call is t
 compared with the caller's earlier calls at the same place in their sessions (the first, the
 second, ... calls, then calls 4-7, 8-15, ...): the window keeps every call's value in order and
 how many calls each session made, in order (`metrics`: p50 of the size, distinct sessions).
+
+Most people have too few sessions behind them when their prompts start to creep for their own
+calls to be a baseline. So the detector's root model keeps a pooled baseline, everyone's calls
+at each place in a session (`baseline: pooled`), and lends it to every key: each person's
+calls are judged against the organisation's ordinary calls at the same place, from their first
+call on. the pool is moved by the person's own level as soon as a few of their calls show it
+(`detectors.creep_pool`). `baseline: own` (the default of the kind) judges each person by their
+own calls alone.
 """
 
 from __future__ import annotations
@@ -22,14 +30,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from detectors.creep_pool import Lent, Offset, PlacePool, excess, standardised
 from detectors.persist import restore_slots
 from detectors.rollup import Accumulator
 from detectors.scoring import MAD_TO_SIGMA, deviation_score
-from detectors.window_model import WindowModel
+from detectors.window_model import PendingKeys, WindowModel
 
 _SETTLED = 0.25  # share of `h` below which no creep is under way: the baseline learns
 _PLACES = 10  # places in a session: calls 1, 2, 3, 4, then 5-8, 9-16, ..., 129 and on
 _SESSIONS = 8  # sessions of a caller whose length so far is kept (one or two are open)
+_BURST = 3.0  # a window of more than this many times a caller's usual calls is a burst
+_PACE_ALPHA = 0.05  # how fast a caller's usual calls per window follow their pace
 
 Call = tuple[str | None, float]  # a call's session (None: unknown) and size
 
@@ -53,6 +64,13 @@ class CallCreepParams:
     place's own spread is); places: how many places a session has (1: none, every call against
     the caller's one level); clip: a residual's bound, in sigmas (one huge call is one vote, not
     a creep).
+
+    baseline: what a caller's calls are judged against: `own` (their own earlier calls, judged
+    once min_calls and min_sessions are met), `pooled` (everyone's calls at the same place in a
+    session, learnt by the detector's root model, moved by the caller's own level: see
+    `detectors.creep_pool`; k, min_calls, min_sessions, min_place are then unused). pool_k: the
+    allowance per call, in sigmas of the pool's prediction; pool_min_place: everyone's calls at
+    a place before the pool lends its level there (and as many again before it judges).
     """
 
     k: float = 0.25
@@ -63,6 +81,9 @@ class CallCreepParams:
     min_place: int = 10
     places: int = _PLACES
     clip: float = 4.0
+    baseline: str = "own"
+    pool_k: float = 1.0
+    pool_min_place: int = 300
 
 
 class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
@@ -100,10 +121,15 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         "alarms",
         "c0",
         "c1",
+        "fresh",
+        "lent",
         "level",
         "n",
+        "offset",
         "p",
+        "pace",
         "placed",
+        "pool",
         "prev",
         "scatter",
         "scattered",
@@ -114,7 +140,8 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         "sum",
     )
     Params = CallCreepParams
-    inherits = False  # a caller is judged against their own calls alone
+    # a new caller starts afresh (`spawn`); the root only keeps the pooled baseline (`taught`)
+    inherits = True
 
     def __init__(self, params: CallCreepParams | None = None) -> None:
         self.p = params or CallCreepParams()
@@ -130,6 +157,13 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         self.sessions: dict[str, int] = {}  # recent sessions' calls so far, oldest first
         self.started = 0  # sessions the caller has begun (counted up to min_sessions)
         self.alarms = 0
+        # baseline pooled: the pool as lent for the window (`judged`), the caller's offset from
+        # it, the calls learnt for the pool (`taught`); the root model alone keeps the pool
+        self.lent: Lent | None = None
+        self.offset = Offset(_PLACES)
+        self.fresh: list[tuple[int, float, float | None]] = []
+        self.pool: PlacePool | None = None
+        self.pace = 0.0  # the caller's usual calls per window (baseline pooled; `_weight`)
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)
@@ -184,26 +218,65 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
 
     # -- the verbs -----------------------------------------------------------------------------
 
+    def judged(
+        self,
+        x: list[Call],
+        parent: CallCreep | None,
+        root: CallCreep | None,
+        t: float,
+        warmup: float,
+        key: tuple[str, ...] = (),
+    ) -> list[Call]:
+        """The window's calls as they are; a key judged by the pool first takes the pool's
+        baseline as it is at the window's start (`lent`), for its score and learning."""
+        if self.p.baseline == "pooled" and root is not None and root.pool is not None:
+            self.lent = root.pool.lend_at(t)
+        return x
+
+    def taught(
+        self,
+        key: tuple[str, ...],
+        x: list[Call],
+        root: CallCreep | None,
+        pending: PendingKeys,
+        max_keys: int,
+    ) -> list[Call]:
+        """The root learns no window itself: the calls this key has just learnt (none of a
+        creep under way) teach the pool their place's level and spread."""
+        if root is not None and self.fresh:
+            if root.pool is None:
+                root.pool = PlacePool(_PLACES, self.p.pool_min_place)
+            for place, y, residual in self.fresh:
+                root.pool.learn(place, y, residual, self.p.clip)
+            self.fresh = []
+        return []
+
     def score_one(self, x: list[Call], t: float, n: int = 0) -> float:
         return deviation_score(self._peak(x), self.p.h)
 
     def learn_one(self, x: list[Call], t: float, n: int = 0) -> None:
+        weight = self._weight(len(x))
         for place, value in self._placed(x, self.sessions, count=True):
             if value > 0.0:  # a call of no size has no log: its place in the session counts
-                self._learn_call(place, math.log(value))
+                self._learn_call(place, math.log(value), weight)
+        if x and self.p.baseline == "pooled":
+            self.pace += _PACE_ALPHA * (len(x) - self.pace) if self.pace else len(x)
 
     def describe(self, x: list[Call], t: float, n: int = 0) -> dict[str, Any]:
-        first = self.level[0] if self.placed[0] else 0.0
+        first = self._level_of(0)
+        if first is None:
+            first = self.level[0] if self.placed[0] else 0.0
+        pooled = self.lent.places[0] if self.p.baseline == "pooled" and self.lent else None
         return {
             "value": round(_median([v for _s, v in x]), 3),
             "calls": len(x),
             "baseline": round(math.expm1(first), 3),
-            "log_sigma": round(self.spread, 4),
+            "log_sigma": round(pooled[1] if pooled else self.spread, 4),
             "creep_sigmas": round(self._peak(x), 3),
         }
 
     def is_warm(self, t: float, warmup: float) -> bool:
-        return self._judged()
+        return self._judging()
 
     def spawn(self) -> CallCreep:
         return CallCreep(self.p)
@@ -213,6 +286,43 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
     def _judged(self) -> bool:
         """Whether the caller has made enough calls, in enough sessions, to be judged."""
         return self.n >= self.p.min_calls and self.started >= self.p.min_sessions
+
+    def _own(self) -> bool:
+        """Whether the caller's own calls judge them (by `baseline` and their history)."""
+        return self.p.baseline == "own" and self._judged()
+
+    def _judging(self) -> bool:
+        """Whether any baseline judges the caller's calls: their own, or the pool's."""
+        return self._own() or (self.p.baseline == "pooled" and self.lent is not None)
+
+    def _level_of(self, place: int) -> float | None:
+        """The level a call at `place` is compared with (None: the place is not judged)."""
+        if self.p.baseline == "pooled":
+            settled = self.lent.places[place] if self.lent is not None else None
+            if settled is None or not settled[1] > 0.0:
+                return None
+            return settled[0] + self.offset.value(self.lent, place)  # type: ignore[arg-type]
+        return self.level[place] if self.placed[place] >= self.p.min_place else None
+
+    def _weight(self, calls: int) -> float:
+        """How much each of a window's calls counts (baseline pooled): all of them up to
+        `_BURST` times the caller's usual calls per window, then together as that many. A
+        creep is slow and keeps the caller's pace; a burst of like calls (a runaway loop of
+        fresh sessions) is not independent evidence of one, however many calls it makes."""
+        if self.p.baseline != "pooled" or not self.pace or not calls:
+            return 1.0
+        return min(1.0, _BURST * self.pace / calls)
+
+    def _excess(self, place: int, y: float) -> float:
+        """A call's step of the CUSUM: its standardised, clipped excess less the allowance
+        (against the pool, or the caller's own level; 0: no baseline judges the call)."""
+        if self.p.baseline == "pooled":
+            z = None if self.lent is None else standardised(self.lent, self.offset, place, y,
+                                                            self.p.clip)  # fmt: skip
+            return 0.0 if z is None else z - self.p.pool_k
+        if not self._own():
+            return 0.0
+        return self._residual(place, y) / self._inflation() - self.p.k
 
     def _placed(
         self, calls: Sequence[Call], sessions: dict[str, int], count: bool = False
@@ -237,10 +347,10 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         placed = [(place, value) for place, (_s, value) in zip(places, calls, strict=True)]
         if len({session for session, _value in calls}) < 2:
             return placed
-        level, settled = self.level, self.placed
-        judged = [i for i, place in enumerate(places) if settled[place] >= self.p.min_place]
+        levels = [self._level_of(place) for place in range(_PLACES)]
+        judged = [i for i, place in enumerate(places) if levels[place] is not None]
         # places not yet judged have no level to match by: their calls stay as counted
-        ordered = sorted((places[i] for i in judged), key=lambda place: (level[place], place))
+        ordered = sorted((places[i] for i in judged), key=lambda place: (levels[place], place))
         sizes = sorted(placed[i][1] for i in judged)
         for i, place, size in zip(judged, ordered, sizes, strict=True):
             placed[i] = (place, size)
@@ -286,26 +396,30 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
 
     def _peak(self, calls: Sequence[Call]) -> float:
         """The largest CUSUM the window's calls would reach (the levels held where they are)."""
-        if not self._judged():
+        if not self._judging():
             return 0.0
-        s, peak, inflation, sessions = self.sum, 0.0, self._inflation(), dict(self.sessions)
+        s, peak, sessions, weight = self.sum, 0.0, dict(self.sessions), self._weight(len(calls))
         for place, value in self._placed(calls, sessions):
             if value > 0.0:
-                s = max(0.0, s + self._residual(place, math.log(value)) / inflation - self.p.k)
+                s = max(0.0, s + weight * self._excess(place, math.log(value)))
                 peak = max(peak, s)
         return peak
 
-    def _learn_call(self, place: int, y: float) -> None:
+    def _learn_call(self, place: int, y: float, weight: float = 1.0) -> None:
         p = self.p
+        judging = self._judging()
         self.n += 1
         z = self._residual(place, y)
-        if self.n > p.min_calls and self.started >= p.min_sessions:
-            self.sum = max(0.0, self.sum + z / self._inflation() - p.k)
+        if judging:
+            self.sum = max(0.0, self.sum + weight * self._excess(place, y))
             if self.sum >= p.h:  # alarmed: the levels start again from the new calls
                 self.alarms += 1
                 self.sum, self.n = 0.0, 0
                 self.placed = [0] * _PLACES
                 return
+        if p.baseline == "pooled":
+            self._learn_pooled(place, y, teaches=self.sum < _SETTLED * p.h)
+            return
         if self.sum >= _SETTLED * p.h:
             self.prev = z
             return
@@ -332,6 +446,20 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
             m = self.scattered[place] = self.scattered[place] + 1
             rate = max(1.0 / m, self.p.alpha)
             self.scatter[place] += rate * (MAD_TO_SIGMA * abs(r) - self.scatter[place])
+
+    def _learn_pooled(self, place: int, y: float, teaches: bool) -> None:
+        """A call of a caller judged by the pool teaches the caller's offset where the place
+        has a level, and the pool, through `taught` (the within-caller sigma, from a caller
+        whose own mean is known). A call of a creep under way (not `teaches`) teaches neither,
+        or the creep would become the normal; but the caller's first calls at a place (before
+        their own mean is known) always teach their offset, so that a newcomer whose every
+        call is larger than most is judged by their own level after a few calls."""
+        raw = None if self.lent is None else excess(self.lent, place, y)
+        own = self.offset.own(place)
+        if teaches:
+            self.fresh.append((place, y, None if raw is None or own is None else raw - own))
+        if raw is not None and (teaches or own is None):
+            self.offset.learn(place, raw, self.p.alpha)
 
 
 def _place(position: int, places: int) -> int:

@@ -81,8 +81,8 @@ def test_people_in_parallel_growing_and_compacted_sessions_rarely_alarm():
     """A false-alarm rate, not a promise of silence: sixty people drawn at random (two to
     four sessions at once, first calls of 5k to 40k tokens), ten working days each, and at
     most one of them alarms. About one person in two hundred does in a longer draw, when
-    the order matching pairs a session's large calls with another's places; why the kind
-    ships off."""
+    the order matching pairs a session's large calls with another's places; why the default
+    entry judges against a pooled baseline, not a person's own calls alone."""
     draw = random.Random(2026)
     alarmed = []
     for i in range(60):
@@ -92,7 +92,9 @@ def test_people_in_parallel_growing_and_compacted_sessions_rarely_alarm():
     assert len(alarmed) <= 1, alarmed
 
 
-@settings(max_examples=5, deadline=None, phases=NO_SHRINK)
+# Derandomized: about one person in two hundred alarms on ordinary calls (the false-alarm
+# rate above pins that), so five draws of five people each would fail a run now and then.
+@settings(max_examples=5, deadline=None, phases=NO_SHRINK, derandomize=True)
 @given(
     parallel=st.integers(2, 3),  # one session at a time: test_creep.py's ramp property
     first=st.floats(2_000.0, 40_000.0),
