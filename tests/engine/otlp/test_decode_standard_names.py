@@ -1,4 +1,4 @@
-"""Region and repository under their OpenTelemetry convention names, wherever they sit, and
+"""Region, repository and team under their OpenTelemetry convention names, wherever they sit, and
 Claude Code's token counts read with Anthropic's usage semantics (docs/events.md)."""
 
 from __future__ import annotations
@@ -151,6 +151,24 @@ def test_empty_names_and_urls_name_nothing(kind, place):
 def test_numeric_names_become_text(kind, place, value):
     event = decode(kind, place, {"aws.region": value, "vcs.repository.name": value})
     assert event["region"] == event["repo"] == str(value)
+
+
+TEAM_SPELLINGS = ("team", "team.name", "team.id", "team_id", "department")
+
+
+@pytest.mark.parametrize("kind", DECODERS)
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("name", TEAM_SPELLINGS)
+def test_every_spelling_of_the_team_fills_it(kind, place, name):
+    assert decode(kind, place, {name: "platform"})["team"] == "platform"
+
+
+@pytest.mark.parametrize("kind", DECODERS)
+def test_a_teams_id_wins_over_its_department_and_cost_centre(kind):
+    """Claude Code's monitoring guide sets all three on one resource: the team is the team's."""
+    resource = {"department": "engineering", "team.id": "platform", "cost_center": "eng-123"}
+    event = DECODERS[kind]({}, resource)
+    assert event["team"] == "platform"
 
 
 @pytest.mark.parametrize("url", [42, "", "/", ".git", "https://github.com/"])
