@@ -502,9 +502,10 @@ class Absence(WindowModel[AbsenceParams, float, float]):
             var = (_PRIOR_END_SD**2 + max(st.end_ss[kind], 0.0)) / (1.0 + w) * (1.0 + 1.0 / w)
             mean = st.end_mean[kind]
         else:  # no day of this type has ended yet
-            mean, var = self._usual_end(t), _PRIOR_END_SD**2
-            if mean is None:  # nor been at work: it may end any time before the next
+            usual = self._usual_end(t)
+            if usual is None:  # nor been at work: it may end any time before the next
                 return math.log(max(24.0 - end + width, width) / width)
+            mean, var = usual, _PRIOR_END_SD**2
         sd = math.sqrt(var)
         lo = _log_normal_sf((end - width - mean) / sd)
         hi = _log_normal_sf((end - mean) / sd)

@@ -79,18 +79,19 @@ REPO_URLS = {
 }
 
 
-@pytest.mark.parametrize("kind", DECODERS)
-@pytest.mark.parametrize("place", PLACES)
-@pytest.mark.parametrize("name", REGION_SPELLINGS)
-def test_every_spelling_of_the_region_fills_it(kind, place, name):
-    assert decode(kind, place, {name: "ap-northeast-1"})["region"] == "ap-northeast-1"
+TEAM_SPELLINGS = ("team", "team.name", "team.id", "team_id", "department")
+SPELLINGS = [
+    *(("region", name, "ap-northeast-1") for name in REGION_SPELLINGS),
+    *(("repo", name, "data-docs") for name in REPO_SPELLINGS),
+    *(("team", name, "platform") for name in TEAM_SPELLINGS),
+]
 
 
 @pytest.mark.parametrize("kind", DECODERS)
 @pytest.mark.parametrize("place", PLACES)
-@pytest.mark.parametrize("name", REPO_SPELLINGS)
-def test_every_spelling_of_the_repository_fills_it(kind, place, name):
-    assert decode(kind, place, {name: "data-docs"})["repo"] == "data-docs"
+@pytest.mark.parametrize(("key", "name", "value"), SPELLINGS)
+def test_every_spelling_of_a_name_fills_its_key(kind, place, key, name, value):
+    assert decode(kind, place, {name: value})[key] == value
 
 
 @pytest.mark.parametrize("kind", DECODERS)
@@ -151,16 +152,6 @@ def test_empty_names_and_urls_name_nothing(kind, place):
 def test_numeric_names_become_text(kind, place, value):
     event = decode(kind, place, {"aws.region": value, "vcs.repository.name": value})
     assert event["region"] == event["repo"] == str(value)
-
-
-TEAM_SPELLINGS = ("team", "team.name", "team.id", "team_id", "department")
-
-
-@pytest.mark.parametrize("kind", DECODERS)
-@pytest.mark.parametrize("place", PLACES)
-@pytest.mark.parametrize("name", TEAM_SPELLINGS)
-def test_every_spelling_of_the_team_fills_it(kind, place, name):
-    assert decode(kind, place, {name: "platform"})["team"] == "platform"
 
 
 @pytest.mark.parametrize("kind", DECODERS)
