@@ -491,22 +491,41 @@ class Absence(WindowModel[AbsenceParams, float, float]):
         spread that starts at an hour and a half (a prior worth one day) and is widened by
         1 + 1/days for the uncertainty of the mean: after a day or two, an end a few hours
         earlier than usual is no surprise. Before a day of this type has ended, the end is
-        taken as equally likely in any window left of the day: nothing can be claimed."""
+        taken from the hours at which the key has been seen at work (`_usual_end`), with the
+        prior's spread; with none, as equally likely in any window left of the day."""
         st = self.stats
         kind = 1 if self._is_weekend(t) else 0
         w = st.end_weight[kind]
         end = self._hours_into_day(t)
         width = self.p.step / 3600.0
-        if w <= 0.0:  # no day of this type has ended yet: it may end any time before the next
-            return math.log(max(24.0 - end + width, width) / width)
-        var = (_PRIOR_END_SD**2 + max(st.end_ss[kind], 0.0)) / (1.0 + w) * (1.0 + 1.0 / w)
-        sd, mean = math.sqrt(var), st.end_mean[kind]
+        if w > 0.0:
+            var = (_PRIOR_END_SD**2 + max(st.end_ss[kind], 0.0)) / (1.0 + w) * (1.0 + 1.0 / w)
+            mean = st.end_mean[kind]
+        else:  # no day of this type has ended yet
+            usual = self._usual_end(t)
+            if usual is None:  # nor been at work: it may end any time before the next
+                return math.log(max(24.0 - end + width, width) / width)
+            mean, var = usual, _PRIOR_END_SD**2
+        sd = math.sqrt(var)
         lo = _log_normal_sf((end - width - mean) / sd)
         hi = _log_normal_sf((end - mean) / sd)
         if lo < -700.0:
             return 0.0  # far beyond every plausible end: the day is surely over
         # log P(end in the window | end after its start) = log(1 - sf(hi) / sf(lo))
         return -math.log(-math.expm1(hi - lo)) if hi < lo else 690.0
+
+    def _usual_end(self, t: float) -> float | None:
+        """Hours into the key's day that holds t at which its usual working hours end: the end
+        of the last hour at which it is more often active than not on days of t's type, as
+        learned so far (None: no such hour). A team's first day shows when it works before
+        any of its days has been seen whole; taking its end as equally likely anywhere in the
+        rest of the day made every silence on its second day a plausible end of day."""
+        began = t / 3600.0 - self._hours_into_day(t)
+        last = None
+        for h in range(24):
+            if self._expected_active((began + h + 0.5) * 3600.0):
+                last = float(h + 1)
+        return last
 
     def _find_day_start(self, hours: int) -> None:
         cells, st = self.cells, self.stats

@@ -40,7 +40,9 @@ CANONICAL_KEYS: tuple[str, ...] = (
 
 DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "user": ("user", "user.email", "enduser.id", "user.account_uuid", "user.id", "user.name"),
-    "team": ("team", "team.name", "department"),
+    # Claude Code's monitoring guide sets a team as `team.id` beside `department` and
+    # `cost_center` in OTEL_RESOURCE_ATTRIBUTES: a team's own name wins over its department.
+    "team": ("team", "team.name", "team.id", "team_id", "department"),
     "repo": ("repo", "repository", "git.repository", "repo.name", "vcs.repository.name"),
     "workflow": ("workflow", "workflow.name"),
     "step": ("step", "workflow.step"),

@@ -1,4 +1,4 @@
-"""Region and repository under their OpenTelemetry convention names, wherever they sit, and
+"""Region, repository and team under their OpenTelemetry convention names, wherever they sit, and
 Claude Code's token counts read with Anthropic's usage semantics (docs/events.md)."""
 
 from __future__ import annotations
@@ -79,18 +79,19 @@ REPO_URLS = {
 }
 
 
-@pytest.mark.parametrize("kind", DECODERS)
-@pytest.mark.parametrize("place", PLACES)
-@pytest.mark.parametrize("name", REGION_SPELLINGS)
-def test_every_spelling_of_the_region_fills_it(kind, place, name):
-    assert decode(kind, place, {name: "ap-northeast-1"})["region"] == "ap-northeast-1"
+TEAM_SPELLINGS = ("team", "team.name", "team.id", "team_id", "department")
+SPELLINGS = [
+    *(("region", name, "ap-northeast-1") for name in REGION_SPELLINGS),
+    *(("repo", name, "data-docs") for name in REPO_SPELLINGS),
+    *(("team", name, "platform") for name in TEAM_SPELLINGS),
+]
 
 
 @pytest.mark.parametrize("kind", DECODERS)
 @pytest.mark.parametrize("place", PLACES)
-@pytest.mark.parametrize("name", REPO_SPELLINGS)
-def test_every_spelling_of_the_repository_fills_it(kind, place, name):
-    assert decode(kind, place, {name: "data-docs"})["repo"] == "data-docs"
+@pytest.mark.parametrize(("key", "name", "value"), SPELLINGS)
+def test_every_spelling_of_a_name_fills_its_key(kind, place, key, name, value):
+    assert decode(kind, place, {name: value})[key] == value
 
 
 @pytest.mark.parametrize("kind", DECODERS)
@@ -151,6 +152,14 @@ def test_empty_names_and_urls_name_nothing(kind, place):
 def test_numeric_names_become_text(kind, place, value):
     event = decode(kind, place, {"aws.region": value, "vcs.repository.name": value})
     assert event["region"] == event["repo"] == str(value)
+
+
+@pytest.mark.parametrize("kind", DECODERS)
+def test_a_teams_id_wins_over_its_department_and_cost_centre(kind):
+    """Claude Code's monitoring guide sets all three on one resource: the team is the team's."""
+    resource = {"department": "engineering", "team.id": "platform", "cost_center": "eng-123"}
+    event = DECODERS[kind]({}, resource)
+    assert event["team"] == "platform"
 
 
 @pytest.mark.parametrize("url", [42, "", "/", ".git", "https://github.com/"])
