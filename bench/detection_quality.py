@@ -11,7 +11,11 @@ the detection delay (first matching incident opened minus the injected start, ev
 the delay of the first matching incident at least as grave as the injection; then precision:
 the share of opened incidents that match an injected one (every `incident.opened` line,
 including incidents folded into a storm and the storm incidents), and the same over the
-incidents on-call is notified of (folded ones left out). A last table compares the shapes.
+incidents on-call is notified of: those in a notification the replay wrote
+(`replay --notifications`; so neither folded into a storm nor inhibited), or, re-scoring an
+incident log without notifications, those not folded into a storm. Then how many of a
+person's error incidents opened inside a team's error burst, and how many of them were
+notified (one outage should page once, for the team). A last table compares the shapes.
 
 Targets (out of the box): every kind detected; critical kinds detected within 5 minutes, and
 the two that must page as critical (a runaway agent opening sessions, a team's error burst)
@@ -52,6 +56,7 @@ CRITICAL_WITHIN = 300.0
 MUST_PAGE_CRITICAL = ("runaway_sessions", "team_error_burst")
 SURGE_WITHIN = 900.0
 SURGES = ("cost_spike",)
+PERSON_ERRORS = ("error-rate-per-user", "user-error-burst")
 PRECISION_TARGET = 0.95
 RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -170,6 +175,8 @@ class Score:
     notified_matched: int
     false_by_rule: dict[str, int]
     false_examples: list[str]
+    # a person's error incidents opened inside a team's error burst, and those notified
+    person_in_burst: tuple[int, int] = (0, 0)
 
     @property
     def precision(self) -> float:
@@ -197,7 +204,31 @@ def critical_in_time(r: KindResult) -> bool:
     return not r.missed_grave and all(d <= CRITICAL_WITHIN for d in r.grave_delays)
 
 
-def score(history: list[str], truth: Path, log: Path) -> Score:
+def notified_ids(notes: Path | None) -> set[str] | None:
+    """The ids of the incidents on-call was told of (`replay --notifications`); None when the
+    replay wrote no notifications (an older incident log)."""
+    if notes is None or not notes.exists():
+        return None
+    told = (i for note in load_jsonl(notes) for i in note.get("incidents", ()))
+    return {i if isinstance(i, str) else i["id"] for i in told}  # ids, or incident dicts
+
+
+def person_in_burst(
+    injections: list[Injection], opened: list[dict], times: list[float], told: set[int]
+) -> tuple[int, int]:
+    """A person's error incidents opened inside a team's error burst (one outage paging
+    each person in it is noise): how many opened, how many of them on-call was told of."""
+    bursts = [inj for inj in injections if inj.kind == "team_error_burst"]
+    inside = {
+        i
+        for i, line in enumerate(opened)
+        if line["incident"].get("rule_id") in PERSON_ERRORS
+        and any(inj.fits(line["incident"], times[i]) for inj in bursts)
+    }
+    return len(inside), len(inside & told)
+
+
+def score(history: list[str], truth: Path, log: Path, notes: Path | None = None) -> Score:
     injections = [Injection(t) for t in load_jsonl(truth)]
     collect_subject_labels(history, injections)
     opened = [line for line in load_jsonl(log) if line.get("type") == "incident.opened"]
@@ -244,7 +275,12 @@ def score(history: list[str], truth: Path, log: Path) -> Score:
         inc = opened[i]["incident"]
         examples.append(f"{opened[i]['at']} {inc.get('rule_id')} {inc.get('severity')} "
                         f"{inc.get('group')}")  # fmt: skip
-    notified = [i for i in range(len(opened)) if i not in folded]
+    ids = notified_ids(notes)
+    notified = [
+        i
+        for i in range(len(opened))
+        if i not in folded and (ids is None or opened[i]["incident"]["id"] in ids)
+    ]
     return Score(
         dict(kinds),
         len(opened),
@@ -253,6 +289,7 @@ def score(history: list[str], truth: Path, log: Path) -> Score:
         sum(1 for i in notified if i in matched),
         dict(by_rule),
         examples,
+        person_in_burst(injections, opened, times, set(notified)),
     )
 
 
@@ -282,7 +319,10 @@ def report(title: str, s: Score, show_false: bool) -> None:
         print(f"  {kind:28} {found}" + (f"  ({'; '.join(notes)})" if notes else ""))
     print(f"opened incidents {s.opened}, matching an injected one {s.matched}: "
           f"precision {s.precision:.1%} (target >= 95%)")  # fmt: skip
-    print(f"notified (not folded into a storm) {s.notified}: precision {s.notified_precision:.1%}")
+    print(f"notified (not folded into a storm or inhibited) {s.notified}: "
+          f"precision {s.notified_precision:.1%}")  # fmt: skip
+    opened, told = s.person_in_burst
+    print(f"person error incidents inside team bursts: {opened} opened, {told} notified")
     for rule, n in sorted(s.false_by_rule.items(), key=lambda kv: -kv[1])[:8]:
         print(f"  false from {rule}: {n}")
     if show_false:
@@ -319,10 +359,11 @@ def main() -> int:
     if args.history or args.truth:
         if not (args.history and args.truth):
             parser.error("--history and --truth go together")
-        log = workdir / "incidents.jsonl"
+        log, notes = workdir / "incidents.jsonl", workdir / "notifications.jsonl"
         if not (args.score_only and log.exists()):
-            run([sw, "replay", *args.history, "--out", str(log), *config])
-        s = score(args.history, Path(args.truth), log)
+            run([sw, "replay", *args.history, "--out", str(log),
+                 "--notifications", str(notes), *config])  # fmt: skip
+        s = score(args.history, Path(args.truth), log, notes)
         report("external history", s, args.show_false)
         return 0 if not s.failures() else 1
 
@@ -334,14 +375,16 @@ def main() -> int:
         here = workdir / name
         here.mkdir(exist_ok=True)
         sim, truth, log = here / "sim.jsonl", here / "truth.jsonl", here / "incidents.jsonl"
+        notes = here / "notifications.jsonl"
         reuse = args.reuse or args.score_only
         if not (reuse and sim.exists() and truth.exists()):
             run([sw, "simulate", *shape.args(), "--incident-kinds", "all",
                  "--out", str(sim), "--truth", str(truth)])  # fmt: skip
         seconds = 0.0
         if not (args.score_only and log.exists()):
-            seconds = run([sw, "replay", str(sim), "--out", str(log), *config])
-        s = score([str(sim)], truth, log)
+            seconds = run([sw, "replay", str(sim), "--out", str(log),
+                           "--notifications", str(notes), *config])  # fmt: skip
+        s = score([str(sim)], truth, log, notes)
         knobs = ", ".join(f"{k}={v}" for k, v in shape.knobs.items()) or "simulator defaults"
         report(f"{name}: seed {shape.seed}, {shape.users} users, {shape.days} days, {knobs}",
                s, args.show_false)  # fmt: skip

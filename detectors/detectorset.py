@@ -135,6 +135,7 @@ class _Closing:
     pending: PendingKeys
     stepped: set[tuple[str, ...]] = field(default_factory=set)  # keys whose alert was stepped
     out: list[Signal] = field(default_factory=list)
+    parents: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)  # of its keys
 
 
 class HeldBack:
@@ -426,7 +427,7 @@ class DetectorState:
             points += self._close_key(closing, key, model, window.get(key))
         out, stepped, end = closing.out, closing.stepped, closing.end
         if closing.model.inherits and self.root is not None:  # news held during the warm-up
-            out.extend(self._release_due(stepped, start, end))
+            out.extend(self._release_due(stepped, start, end, closing.parents))
         if len(stepped) < len(self.alerts):
             out.extend(self._step_without_point(stepped, start, end))
         self.stats["points"] += points
@@ -464,7 +465,10 @@ class DetectorState:
             if x is None:
                 return 0
             n, idle = entry[1][0].count, False
-            parent = self.pools.get(entry[0]) if d.parent_by else None
+            parent = None
+            if d.parent_by:
+                parent = self.pools.get(entry[0])
+                c.parents[key] = entry[0]
             seen_x = model.judged(x, parent, self.root, c.start, d.warmup, key)
         self._judge(c, key, model, seen_x, n, idle)
         if not idle:
@@ -505,9 +509,15 @@ class DetectorState:
         evidence = model.describe(x, c.start, n) if emit else {}
         evidence["window_start"] = iso(c.start)
         evidence["window_end"] = iso(c.end)
-        c.out.append(self._signal(key, c.end, score, emit, evidence))
+        c.out.append(self._signal(key, c.end, score, emit, evidence, c.parents.get(key)))
 
-    def _release_due(self, stepped: set[tuple[str, ...]], start: float, end: float) -> list[Signal]:
+    def _release_due(
+        self,
+        stepped: set[tuple[str, ...]],
+        start: float,
+        end: float,
+        parents: dict[tuple[str, ...], tuple[str, ...]],
+    ) -> list[Signal]:
         """Alerts the detector's root model held back that are due now (a newcomer's news
         not taken up by others meanwhile): each opens at once, as an anomalous window."""
         d, out = self.d, []
@@ -521,7 +531,7 @@ class DetectorState:
             if emit:
                 evidence["window_start"] = iso(start)
                 evidence["window_end"] = iso(end)
-                out.append(self._signal(key, end, 1.0, True, evidence))
+                out.append(self._signal(key, end, 1.0, True, evidence, parents.get(key)))
         return out
 
     def _step_without_point(
@@ -576,6 +586,17 @@ class DetectorState:
                 self.root = d.model.for_key(d.params, {}, {})
             self.root.learn_one(x, start, n)
 
+    def _labels(self, parent: tuple[str, ...] | None) -> dict[str, str]:
+        """The incident's labels: the configured ones, the kind, and the key's `parent_by`
+        values in the window judged (a person's team), so that routes and inhibit rules can
+        match them (a person failing inside their team's outage is folded into its page)."""
+        labels = dict(self.d.labels)
+        labels.setdefault("detector_kind", self.d.kind)
+        for name, value in zip(self.d.parent_by, parent or (), strict=False):
+            if value:
+                labels.setdefault(name, value)
+        return labels
+
     def _signal(
         self,
         key: tuple[str, ...],
@@ -583,14 +604,14 @@ class DetectorState:
         score: float,
         firing: bool,
         evidence: dict[str, Any],
+        parent: tuple[str, ...] | None = None,
     ) -> Signal:
         d = self.d
         group = dict(zip(d.group_by, key, strict=True))
         title = d.title
         for name, value in group.items():
             title = title.replace("{" + name + "}", value)
-        labels = dict(d.labels)
-        labels.setdefault("detector_kind", d.kind)
+        labels = self._labels(parent)
         evidence = {
             "aggregation": d.aggregations[0] if len(d.aggregations) == 1 else list(d.aggregations),
             **({"field": d.fields[0]} if len(d.fields) == 1 and d.fields[0] else {}),

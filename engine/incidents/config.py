@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
@@ -30,7 +31,10 @@ from engine.timeutil import parse_time
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-MatcherField = Annotated[Matcher, BeforeValidator(parse_matcher)]
+# Written back as it is written (`team="payments"`): a dump reads as the configuration does.
+MatcherField = Annotated[
+    Matcher, BeforeValidator(parse_matcher), PlainSerializer(str, return_type=str)
+]
 Time = Annotated[float, BeforeValidator(parse_time)]
 # Reports one configuration error: (location, message, offending value).
 Fail = Callable[[tuple[str | int, ...], str, Any], None]
@@ -132,6 +136,11 @@ class InhibitRule(_IncidentsSection):
     )
     target_matchers: list[MatcherField] = Field(min_length=1, description="the incidents it mutes")
     equal: list[str] = Field([], description="labels both must share")
+    fold: bool = Field(
+        False,
+        description="a target muted before it was announced stays muted until it resolves, "
+        "even after the source resolves (`inhibited_by` in the incident log)",
+    )
 
 
 class SilenceConfig(_IncidentsSection):
@@ -173,6 +182,21 @@ class NoiseBudgetConfig(_IncidentsSection):
     )
 
 
+def _default_inhibit_rules() -> list[InhibitRule]:
+    """While a team's error burst pages (critical), the error incidents of its people fold
+    into it: one outage, one page. A person failing alone still pages."""
+    return [
+        InhibitRule.model_validate(
+            {
+                "source_matchers": ["rule_id=error-rate-per-team"],
+                "target_matchers": ["rule_id=~error-rate-per-user|user-error-burst"],
+                "equal": ["team"],
+                "fold": True,
+            }
+        )
+    ]
+
+
 class IncidentsConfig(_IncidentsSection):
     """Routes, escalation policies, inhibition, time intervals, silences and lifecycle knobs.
 
@@ -193,7 +217,11 @@ class IncidentsConfig(_IncidentsSection):
         [], description="PagerDuty-style policies that routes name"
     )
     inhibit_rules: list[InhibitRule] = Field(
-        [], description="firing incidents that mute others (Alertmanager's inhibit rules)"
+        default_factory=_default_inhibit_rules,
+        description="firing incidents that mute others (Alertmanager's inhibit rules); by "
+        "default a team's error burst (`error-rate-per-team`) folds its people's error "
+        "incidents (`error-rate-per-user`, `user-error-burst`, equal `team`); a list set "
+        "here replaces it",
     )
     time_intervals: list[TimeInterval] = Field(
         [], description="named intervals routes mute or activate on"

@@ -97,7 +97,7 @@ def sort_members(
             ):
                 members.resolved.append(incident)
         elif incident.status == "firing" and not time_muted:
-            if muting.mutes(incident.route_labels(), at):
+            if muting.mutes_firing(incident, at):
                 members.muted.add(fp)
             else:
                 members.firing.append(incident)
@@ -114,6 +114,8 @@ def record_flush(group: Group, members: Members, sent: bool) -> None:
     known = {fp: group.notified[fp] for fp in sorted(group.notified) if fp not in members.muted}
     if sent:
         known.update((i.fingerprint, i.severity) for i in members.firing)
+        for incident in members.firing:
+            incident.announced = True
     group.notified = {fp: known[fp] for fp in sorted(known) if fp not in members.done}
     for fp in members.done:
         group.members.discard(fp)

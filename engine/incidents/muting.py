@@ -96,16 +96,22 @@ class Inhibitor:
         self._version += 1
 
     def mutes(self, labels: Mapping[str, str], at: float) -> bool:
+        return self.source(labels) is not None
+
+    def source(self, labels: Mapping[str, str]) -> tuple[InhibitRule, str] | None:
+        """The first rule muting these labels, and the open source incident (its id) that
+        mutes them through it; None when nothing inhibits them."""
         if not self.rules:
-            return False
+            return None
         for rule, sources in zip(self.rules, self._sources(), strict=True):
             if not matches_all(rule.target_matchers, labels):
                 continue
             both_sides = matches_all(rule.source_matchers, labels)
             key = tuple(labels.get(name, "") for name in rule.equal)
-            if any(not (both_sides and is_target) for _, is_target in sources.get(key, ())):
-                return True
-        return False
+            for fp, is_target in sources.get(key, ()):
+                if not (both_sides and is_target):
+                    return rule, self._incidents[fp].id
+        return None
 
     def _sources(self) -> InhibitIndex:
         version, index = self._index
@@ -144,6 +150,27 @@ class Muting:
         if route is not None and self.route_muted(route, at):
             return True
         return self.silencer.mutes(labels, at) or self.inhibitor.mutes(labels, at)
+
+    def mutes_firing(self, incident: Incident, at: float) -> bool:
+        """Whether a firing incident is muted at `at` by a silence or an inhibition.
+
+        An incident muted by an inhibit rule with `fold` before any receiver was told of it
+        is folded into the source for good (`inhibited_by`): it stays muted until it
+        resolves, even when the source resolves first. A person failing inside their team's
+        outage is part of that outage, not a page of its own once the team recovers.
+        """
+        if incident.inhibited_by is not None:
+            return True
+        labels = incident.route_labels()
+        if self.silencer.mutes(labels, at):
+            return True
+        found = self.inhibitor.source(labels)
+        if found is None:
+            return False
+        rule, source_id = found
+        if getattr(rule, "fold", False) and not incident.announced:  # rules saved before it
+            incident.inhibited_by = source_id
+        return True
 
     def route_muted(self, options: RouteOptions, at: float) -> bool:
         """Whether the route's time intervals mute it at `at` (mute_ or outside active_)."""

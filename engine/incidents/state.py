@@ -64,6 +64,8 @@ class Incident:
     logged_count: int = 0
     logged_at: float = 0.0
     folded_into: str | None = None  # the storm incident it was folded into (never notified)
+    inhibited_by: str | None = None  # the incident an inhibit rule's `fold` folded it into
+    announced: bool = False  # some receiver was told of it firing (it can no longer fold)
     storm: dict[str, Any] | None = None  # a storm incident's tally (see noise_budget)
     transitions: int = 0  # logged so far: the number in each transition's id
 
@@ -132,6 +134,8 @@ class Incident:
             out["runbook"] = self.runbook
         if self.folded_into:
             out["folded_into"] = self.folded_into
+        if self.inhibited_by:
+            out["inhibited_by"] = self.inhibited_by
         if self.storm:
             out["storm"] = copy.deepcopy(self.storm)
         if self.acknowledged:

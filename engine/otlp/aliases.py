@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from engine.otlp.model_identity import MODEL_FIELDS, ModelCatalog
+from engine.otlp.model_identity import MODEL_FIELDS, ModelCatalog, arn_region
 
 CANONICAL_KEYS: tuple[str, ...] = (
     "time",
@@ -150,7 +150,9 @@ class AliasTable:
         return self.settle_model(event)
 
     def settle_model(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Replace the filled `model` by its canonical name, keeping the spelling in `model_id`.
+        """Replace the filled `model` by its canonical name, keeping the spelling in `model_id`;
+        a Bedrock ARN's region fills `region` when no attribute gave one (an explicit region
+        attribute wins).
 
         An event that already carries a `model_id` of the same model (a normalised event read
         back) keeps it, so this is idempotent.
@@ -158,6 +160,10 @@ class AliasTable:
         raw = event.get("model")
         if raw is None:
             return event
+        if "region" not in event:
+            region = arn_region(raw)
+            if region is not None:
+                event["region"] = region
         models = self.models
         identity = models.identify(raw)
         event["model"] = identity.model

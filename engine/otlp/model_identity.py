@@ -178,6 +178,22 @@ def _clean(raw: Any) -> str:
     return text.strip().lower()
 
 
+def arn_region(raw: Any) -> str | None:
+    """The region of a Bedrock ARN (`arn:PARTITION:bedrock:REGION:ACCOUNT:RESOURCE`), or None
+    for any other spelling: a call made through an ARN was made in that region, whether its
+    client said so or not."""
+    text = _clean(raw)
+    if not text.startswith("arn:"):
+        return None
+    parts = text.split(":", 5)
+    if len(parts) < 6 or parts[2] != "bedrock":
+        return None
+    region = parts[3]
+    if not region or not all(c.isalnum() or c == "-" for c in region):
+        return None
+    return region
+
+
 def identify_spelling(raw: Any) -> ModelIdentity:
     """The identity of a spelling without account-specific profiles; never raises."""
     try:

@@ -110,3 +110,36 @@ def test_coincident_incidents_are_false_and_each_kind_names_what_found_it(tmp_pa
     assert "cache_hit_collapse           cache-hit-ratio-per-team, cost-per-team" in out
     assert "1 fitting by labels and time only" in out
     assert "mystery" in out and "kind unknown" in out
+
+
+def test_notified_counts_what_on_call_was_told_and_people_inside_a_team_burst(tmp_path):
+    """With the replay's notifications, an incident inhibited (never in one) is not notified;
+    a person's error incidents inside a team's burst are counted opened and notified."""
+    history = write_lines(
+        tmp_path / "history.jsonl",
+        [call(m, u, "web") for m in range(0, 60, 2) for u in ("ann@x.io", "bo@x.io")]
+        + [call(m, "cy@x.io", "ops") for m in range(0, 60, 3)],
+    )
+    burst = {"kind": "team_error_burst", "start": at(10), "end": at(30),
+             "group": {"team": "web"}, "severity": "critical"}  # fmt: skip
+    alone = {"kind": "user_error_burst", "start": at(10), "end": at(30),
+             "group": {"user": "cy@x.io"}, "severity": "medium"}  # fmt: skip
+    truth = write_lines(tmp_path / "truth.jsonl", [burst, alone])
+    lines = [
+        opened(12, "error-rate-per-team", team="web"),
+        opened(14, "error-rate-per-user", user="ann@x.io"),
+        opened(15, "user-error-burst", user="bo@x.io", team="web"),
+        opened(15, "error-rate-per-user", user="cy@x.io"),  # failing alone, in another team
+    ]
+    for n, line in enumerate(lines):
+        line["incident"]["id"] = f"i{n}"
+    log = write_lines(tmp_path / "incidents.jsonl", lines)
+    notes = write_lines(
+        tmp_path / "notifications.jsonl",
+        [{"status": "firing", "incidents": ["i0"]}, {"status": "firing", "incidents": ["i3"]}],
+    )
+    s = score([str(history)], truth, log, notes)
+    assert (s.opened, s.matched, s.notified, s.notified_matched) == (4, 4, 2, 2)
+    assert s.person_in_burst == (2, 0)
+    older = score([str(history)], truth, log, tmp_path / "absent.jsonl")  # no notifications
+    assert (older.notified, older.person_in_burst) == (4, (2, 2))

@@ -146,6 +146,23 @@ def test_a_runaway_user_opens_once_fires_per_window_and_resolves_once():
     assert 0.5 <= first.score <= 1.0 and first.evidence["value"] == 40.0
 
 
+def test_a_key_signals_with_its_parent_labels_and_its_configured_labels():
+    """A person's incident carries their team (`parent_by`), so that routes and inhibit rules
+    can match it; a configured label of the same name wins, and without `parent_by` none."""
+    spec = {"kind": "seasonal", "group_by": ["user"], "keep_firing_for": 2,
+            "params": {"direction": "up"}, "for": 2}  # fmt: skip
+    with_team = one(**spec, parent_by=["team"])
+    firing = [s for s in spike_run(with_team, with_team.new_state("d")) if s.firing]
+    assert firing and {s.labels["team"] for s in firing} == {"t1"}
+    assert all(s.group == {"user": "u3"} for s in firing)
+    pinned = one(**spec, parent_by=["team"], labels={"team": "platform"})
+    firing = [s for s in spike_run(pinned, pinned.new_state("d")) if s.firing]
+    assert firing and {s.labels["team"] for s in firing} == {"platform"}
+    alone = one(**spec)
+    firing = [s for s in spike_run(alone, alone.new_state("d")) if s.firing]
+    assert firing and not any("team" in s.labels for s in firing)
+
+
 def test_no_alerts_during_warmup():
     ds = one(kind="seasonal", group_by=["user"], warmup="30d", params={"direction": "up"})
     assert spike_run(ds, ds.new_state("d")) == []
