@@ -463,10 +463,19 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
 
     def _within(self, t: float) -> list[tuple[float, int, int, bool]]:
         """The remembered windows of the steps before t that are within the evidence's span."""
-        if self.p.step <= 0:
-            return []
-        horizon = (self.p.span - 0.5) * self.p.step
-        return [w for w in self.recent if 0.0 < t - w[0] <= horizon]
+        return self._split_span(t)[0]
+
+    def _split_span(
+        self, t: float
+    ) -> tuple[list[tuple[float, int, int, bool]], list[tuple[float, int, int, bool]]]:
+        """The remembered windows within the evidence's span of the steps before t, and the
+        rest (those leaving it), in one pass."""
+        kept: list[tuple[float, int, int, bool]] = []
+        leaving: list[tuple[float, int, int, bool]] = []
+        horizon = (self.p.span - 0.5) * self.p.step if self.p.step > 0 else 0.0
+        for w in self.recent:
+            (kept if 0.0 < t - w[0] <= horizon else leaving).append(w)
+        return kept, leaving
 
     def _dispersion(self) -> float:
         return max(1.0, self.zscale, self.ztail / TAIL_Z)
@@ -559,11 +568,7 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         above = k > n * (self.hits + 0.5) / (self.trials + 1.0)
         if self._alarmed_by(x, n, t):
             self.alarmed = True
-        kept = self._within(t + self.p.step)
-        # what leaves the span: the windows `_within` did not keep (equal windows share a
-        # time, so this is `w not in kept` without searching the list for each window)
-        horizon, ahead = (self.p.span - 0.5) * self.p.step, t + self.p.step
-        leaving = [w for w in self.recent if not 0.0 < ahead - w[0] <= horizon]
+        kept, leaving = self._split_span(t + self.p.step)
         self._settle(leaving, alarmed=self.alarmed)
         self.recent = kept
         self.recent.append((t, k, n, above))
