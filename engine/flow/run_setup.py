@@ -20,6 +20,7 @@ from engine.flow.quarantine import Quarantine
 from engine.flow.worker_keys import routing_keys
 from engine.incidents.model import Hit
 from engine.otlp.aliases import AliasTable
+from engine.restored_state import restored_detector, restored_drift
 from rules import ruleset as _ruleset
 from rules.evidence import Evidence, EvidenceSource
 from rules.model import CorrelationInput, RuleHit
@@ -209,6 +210,7 @@ class RunSetup:
     def new_shard_state(self, shard: str) -> ShardState:
         state = ShardState()
         state.generation = self.rules.generation
+        state.setup = self
         for cid, name in sorted(self.rules.shard_of.items()):
             if name == shard:
                 state.correlations[cid] = self.ruleset.new_correlation_state(cid)
@@ -240,10 +242,17 @@ class ShardState:
         self.detectors: dict[str, Any] = {}
         self.generation = 0
         self.dropped = 0
+        self.setup: RunSetup | None = None  # the run it is synced with (not in snapshots)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A snapshot holds the state, not the run it was taken in (see `restart`)."""
+        return {k: v for k, v in self.__dict__.items() if k != "setup"}
 
     def sync(self, setup: RunSetup, shard: str) -> None:
         """After a reload: keep the windows of unchanged correlations, start new ones fresh.
         After a restart from a snapshot taken before a detector was added, it starts fresh."""
+        if getattr(self, "setup", None) is not setup:
+            self.restart(setup, shard)
         for did, name in setup.det_shard.items():
             if name == shard and did not in self.detectors:
                 self.detectors[did] = setup.new_detector_state(did)
@@ -253,6 +262,25 @@ class ShardState:
         adopted = rules.ruleset.adopt(self.correlations)
         self.correlations = {c: s for c, s in adopted.items() if rules.shard_of[c] == shard}
         self.generation = rules.generation
+
+    def restart(self, setup: RunSetup, shard: str) -> None:
+        """Restored from a snapshot: the configuration this run was started with wins
+        (`engine.restored_state`); windows and baselines are kept where they mean the same."""
+        detectors: dict[str, Any] = {}
+        for did, name in sorted(setup.det_shard.items()):
+            if name != shard:
+                continue
+            old = self.detectors.get(did)
+            if did == DRIFT_ID and setup.drift is not None:
+                kept = restored_drift(old, setup.drift)
+            else:
+                kept = restored_detector(old, setup.detectors.compiled(did))
+            detectors[did] = kept if kept is not None else setup.new_detector_state(did)
+        self.detectors = detectors
+        adopted = setup.rules.ruleset.adopt(self.correlations)
+        self.correlations = {c: s for c, s in adopted.items() if setup.rules.shard_of[c] == shard}
+        self.generation = setup.rules.generation
+        self.setup = setup
 
     def apply(self, items: list[Any], watermark: float, quarantine: Quarantine) -> list[Hit]:
         """One epoch: every item into its window or detector, in order, then the closes."""

@@ -430,8 +430,10 @@ class IncidentStage:
 
     def adapt(self, setup: RunSetup, live: bool) -> None:
         """Set the mode; a book recovered from an older shape keeps its incidents, but its
-        epoch merger starts over with the order stage (which that shape's recovery restarts)."""
+        epoch merger starts over with the order stage (which that shape's recovery restarts).
+        A book restored from a snapshot takes the configuration this run was started with."""
         self.live = live
+        self.book.reconfigure(setup.config.incidents)
         if getattr(self, "version", 1) != STATE_VERSION:
             self.merger = EpochMerger([ORDER, *setup.shard_names])
             self.ticks, self.prompted, self.complete = deque(), False, {}

@@ -86,6 +86,27 @@ class IncidentBook:
         """Books snapshotted by earlier versions resume where they stopped."""
         self.__dict__.update(upgrade_snapshot(state))
 
+    def reconfigure(self, config: IncidentsConfig) -> None:
+        """Take `config` (the one a restarted engine was given) in place of the one this book
+        was saved with, keeping its state: incidents, groups, silences created by control
+        events, timers and noise tallies. Open incidents join the groups of the routes they
+        match now (a new route's receivers hear of them at its first flush); groups of routes
+        now gone are dropped. Escalations keep the policy they started with."""
+        if config is self.config:
+            return
+        old, self.config = self.config, config
+        if config == old:
+            return
+        self._policies = {policy.name: policy for policy in config.escalation_policies}
+        self._grouping = self._grouping.reroute(build_routes(config), self._incidents)
+        self._muting.reconfigure(old, config, self._incidents)
+        self._noise.config = config.noise_budget
+        for fp in sorted(self._incidents):
+            incident = self._incidents[fp]
+            if incident.open and incident.folded_into is None:
+                for key, first_flush in self._grouping.join(incident, self._now):
+                    self._timers.schedule(FLUSH, key, first_flush)
+
     @property
     def _escalations(self) -> Escalations:
         """Escalation stepping over this book's parts (a view: nothing of it is saved)."""

@@ -67,8 +67,8 @@ class Escalations:
             if incident is None or incident.status != "firing" or incident.escalation is None:
                 continue
             state = incident.escalation
-            route = self.grouping.routes[state.route]
-            if self.muting.mutes(incident.route_labels(), at, route.options):
+            route = self.grouping.route_options(state.route)
+            if self.muting.mutes(incident.route_labels(), at, route):
                 esc.hold(state)  # resumes with a full timeout once announced again
                 continue
             due = esc.step_up(state, at)

@@ -166,15 +166,47 @@ class Grouping:
     def options(self, group: Group) -> RouteOptions:
         return self.routes[group.route].options
 
+    def route_options(self, path: str) -> RouteOptions:
+        """The options of the route at `path`; the root's when the configuration has no such
+        route any more (an escalation started under a route since removed)."""
+        node = self.routes.get(path)
+        return (node if node is not None else self.root).options
+
+    def reroute(self, root: RouteNode, incidents: Mapping[str, Incident]) -> Grouping:
+        """This grouping under another route tree (the configuration given at a restart):
+        groups whose route is still there keep their members and what they announced, and take
+        that route's options at their next flush; groups of routes now gone are dropped."""
+        grouping = Grouping(root)
+        grouping.groups = {k: g for k, g in self.groups.items() if g.route in grouping.routes}
+        for incident in incidents.values():
+            belongs = {key for _node, key in grouping.keys(incident)} if incident.open else None
+            for key in sorted(incident.groups):
+                group = grouping.groups.get(key)
+                if group is not None and (belongs is None or key in belongs):
+                    continue
+                incident.groups.discard(key)
+                if group is not None:  # open, but no longer on that route: it leaves the group
+                    group.members.discard(incident.fingerprint)
+                    group.notified.pop(incident.fingerprint, None)
+        return grouping
+
+    def keys(self, incident: Incident) -> list[tuple[RouteNode, str]]:
+        """The routes the incident matches, each with the key of its group there."""
+        labels = incident.route_labels()
+        found = []
+        for node in match_routes(self.root, labels):
+            key = group_key(node, labels)
+            if incident.storm is not None:  # a storm is announced on its own, once
+                key += "|storm"
+            found.append((node, key))
+        return found
+
     def join(self, incident: Incident, at: float) -> list[tuple[str, float]]:
         """Add the incident to the group of every route it matches; (key, first flush) of the
         groups this creates."""
         created: list[tuple[str, float]] = []
         labels = incident.route_labels()
-        for node in match_routes(self.root, labels):
-            key = group_key(node, labels)
-            if incident.storm is not None:  # a storm is announced on its own, once
-                key += "|storm"
+        for node, key in self.keys(incident):
             group = self.groups.get(key)
             if group is None:
                 group = Group(key, node.path, group_labels(node.options, labels), at)

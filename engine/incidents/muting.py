@@ -142,6 +142,19 @@ class Muting:
         self.inhibitor = Inhibitor(config.inhibit_rules, incidents)
         self.intervals: dict[str, TimeInterval] = {i.name: i for i in config.time_intervals}
 
+    def reconfigure(
+        self, old: IncidentsConfig, new: IncidentsConfig, incidents: Mapping[str, Incident]
+    ) -> None:
+        """Take `new`'s inhibit rules, time intervals and configured silences (those only
+        `old` configured go), keeping the silences created through the API."""
+        silences = self.silencer.silences
+        for ident in {s.id for s in old.silences} - {s.id for s in new.silences}:
+            silences.pop(ident, None)
+        for s in Muting(new, incidents).silencer.silences.values():
+            silences[s.id] = s
+        self.inhibitor = Inhibitor(new.inhibit_rules, incidents)
+        self.intervals = {i.name: i for i in new.time_intervals}
+
     def mutes(
         self, labels: Mapping[str, str], at: float, route: RouteOptions | None = None
     ) -> bool:
