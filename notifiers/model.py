@@ -7,8 +7,58 @@ in a dead-letter file unchanged.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, TypedDict
+
+
+class IncidentEvidence(TypedDict):
+    """An incident's evidence: the samples kept (each `at`, optional `score`, `data`) and how
+    many more hits there were."""
+
+    samples: list[dict[str, Any]]
+    omitted: int
+
+
+class IncidentData(TypedDict):
+    """An incident as the incident log holds it and notifications carry it
+    (docs/architecture.md): the keys every incident has, then those only some have."""
+
+    id: str
+    fingerprint: str
+    source: str  # "rule" or "detector"
+    rule_id: str
+    title: str
+    severity: str
+    status: str  # "firing", "acknowledged" or "resolved"
+    group: dict[str, str]
+    first_seen: str
+    last_seen: str
+    count: int
+    escalation_level: int
+    labels: dict[str, str]
+    evidence: IncidentEvidence
+    runbook: NotRequired[str]
+    folded_into: NotRequired[str]
+    inhibited_by: NotRequired[str]
+    storm: NotRequired[dict[str, Any]]
+    acknowledged: NotRequired[dict[str, str]]
+    resolution: NotRequired[dict[str, str]]
+
+
+class NotificationData(TypedDict):
+    """A notification as webhooks receive it and dead-letter files keep it."""
+
+    key: str
+    receiver: str
+    status: str
+    transition: str
+    at: str
+    group_labels: dict[str, str]
+    incidents: list[IncidentData]
+    escalation_level: int
+    repeat: bool
 
 
 @dataclass(frozen=True)
@@ -26,15 +76,25 @@ class Notification:
     transition: str  # incident.opened / .updated / .escalated / .acknowledged / .resolved
     at: str  # RFC 3339 time of the transition
     group_labels: dict[str, str] = field(default_factory=dict)
-    incidents: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[IncidentData] = field(default_factory=list)
     escalation_level: int = 0
     repeat: bool = False  # a repeat_interval re-notification
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> NotificationData:
+        return {
+            "key": self.key,
+            "receiver": self.receiver,
+            "status": self.status,
+            "transition": self.transition,
+            "at": self.at,
+            "group_labels": dict(self.group_labels),
+            "incidents": copy.deepcopy(self.incidents),
+            "escalation_level": self.escalation_level,
+            "repeat": self.repeat,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Notification:
+    def from_dict(cls, data: Mapping[str, Any]) -> Notification:
         return cls(**data)
 
 

@@ -29,6 +29,7 @@ from notifiers.responders.aws_lambda import LambdaResponder
 from notifiers.responders.config import (
     EventBridgeResponderConfig,
     LambdaResponderConfig,
+    ResponderBase,
     SqsResponderConfig,
     StepFunctionsResponderConfig,
 )
@@ -95,7 +96,7 @@ def build_responder(config: object, *, default_timeout: float, dry_run_log: DryR
     """A responder whose target has been looked up (ResponderCheckError when that fails)."""
     timeout = getattr(config, "timeout_seconds", None) or default_timeout
     kind = RESPONDER_KINDS.get(type(config))
-    if kind is None:
+    if kind is None or not isinstance(config, ResponderBase):
         raise ReceiverSetupError(f"unknown responder configuration {type(config).__name__}")
     responder = kind(config, timeout=timeout, dry_run_log=dry_run_log)
     try:

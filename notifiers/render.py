@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
 
-from notifiers.model import Notification, top_severity
+from notifiers.model import IncidentData, Notification, top_severity
 
 SEVERITY_EMOJI = {
     "critical": ":red_circle:",
@@ -36,7 +36,7 @@ def transition_word(notification: Notification) -> str:
     return notification.transition.rsplit(".", 1)[-1]
 
 
-def incident_title(incident: dict[str, Any]) -> str:
+def incident_title(incident: IncidentData) -> str:
     return str(incident.get("title") or incident.get("rule_id") or "incident")
 
 
@@ -61,7 +61,7 @@ def status_line(notification: Notification) -> str:
     return " · ".join(parts)
 
 
-def runbook_url(incident: dict[str, Any]) -> str | None:
+def runbook_url(incident: IncidentData) -> str | None:
     """A runbook link from the incident or its labels, if it is an http(s) URL."""
     labels = incident.get("labels") or {}
     for candidate in (
@@ -75,7 +75,7 @@ def runbook_url(incident: dict[str, Any]) -> str | None:
     return None
 
 
-def evidence_text(incident: dict[str, Any]) -> str:
+def evidence_text(incident: IncidentData) -> str:
     """The evidence as indented JSON (already redacted), or empty when there is none."""
     evidence = incident.get("evidence")
     if not evidence:
@@ -83,7 +83,7 @@ def evidence_text(incident: dict[str, Any]) -> str:
     return json.dumps(evidence, indent=1, sort_keys=True, default=str, ensure_ascii=False)
 
 
-def labels_text(labels: dict[str, Any]) -> str:
+def labels_text(labels: Mapping[str, object]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 

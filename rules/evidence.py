@@ -67,6 +67,10 @@ def _mask(match: Any) -> str:
     return text[:4] + "…[redacted]"
 
 
+EvidenceValue = str | int | float | bool | None
+"""What a field of a matched event shows as evidence: a scalar, strings redacted and cut."""
+
+
 def key_digest(access_key_id: str) -> str:
     """`sha256:` and the first 16 hex digits of the SHA-256 of an AWS access key id.
 
@@ -76,7 +80,7 @@ def key_digest(access_key_id: str) -> str:
     return "sha256:" + hashlib.sha256(access_key_id.encode("ascii")).hexdigest()[:16]
 
 
-def small_value(value: Any, *, secret_free: bool = False) -> Any:
+def small_value(value: object, *, secret_free: bool = False) -> EvidenceValue:
     """A value fit for evidence: scalars as they are, strings redacted and truncated."""
     if isinstance(value, str):
         text = value if secret_free else redact(value)
@@ -90,7 +94,7 @@ def small_value(value: Any, *, secret_free: bool = False) -> Any:
     return small_value(text, secret_free=secret_free)
 
 
-def event_evidence(event: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+def event_evidence(event: Mapping[str, object], fields: Iterable[str]) -> dict[str, EvidenceValue]:
     """The event's time, key fields and the fields the rule looked at."""
     out = key_evidence(event)
     get = event.get
@@ -102,9 +106,9 @@ def event_evidence(event: Mapping[str, Any], fields: Iterable[str]) -> dict[str,
     return out
 
 
-def key_evidence(event: Mapping[str, Any]) -> dict[str, Any]:
+def key_evidence(event: Mapping[str, object]) -> dict[str, EvidenceValue]:
     """The part of `event_evidence` every rule shares: the event's time and key fields."""
-    out: dict[str, Any] = {}
+    out: dict[str, EvidenceValue] = {}
     t = event.get("time")
     if isinstance(t, int | float) and not isinstance(t, bool):
         try:
@@ -140,7 +144,7 @@ class EvidenceSource(NamedTuple):
     fields: tuple[str, ...]  # the rule's evidence fields
     values: tuple[Any, ...]  # event.get(name) for each of names
 
-    def build(self) -> dict[str, Any]:
+    def build(self) -> dict[str, EvidenceValue]:
         """Exactly `event_evidence(event, fields)` of the event the values were taken from."""
         return event_evidence(dict(zip(self.names, self.values, strict=True)), self.fields)
 

@@ -92,7 +92,7 @@ class SpanwatchExtension(BaseModel):
         return noise_budget_value(value)
 
 
-def noise_budget_value(value: Any) -> int | None:
+def noise_budget_value(value: object) -> int | None:
     """`noise-budget`: a whole number of incidents (at least 1), or `off` (0: no budget)."""
     if value is None:
         return None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Any
 
 from .timeutil import parse_time
 
@@ -67,12 +66,12 @@ def as_bool(value: object) -> bool | None:
     return None
 
 
-def time_part(value: Any, part: str) -> int | None:
+def time_part(value: object, part: str) -> int | None:
     """Minute/hour/day/week/month/year (UTC) of a time field, or None if it is not a time."""
     if isinstance(value, bool) or value is None:
         return None
     try:
-        seconds = parse_time(value)
+        seconds = parse_time(value if isinstance(value, str | int | float) else str(value))
         moment = _dt.datetime.fromtimestamp(seconds, _dt.UTC)
     except (ValueError, OverflowError, OSError, TypeError):
         return None

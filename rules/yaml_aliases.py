@@ -10,7 +10,7 @@ from typing import Any
 MAX_EXPANSION = 10_000  # nodes aliases may add on top of the parsed document
 
 
-def alias_problem(document: Any, max_expansion: int = MAX_EXPANSION) -> str | None:
+def alias_problem(document: object, max_expansion: int = MAX_EXPANSION) -> str | None:
     """Why a parsed YAML document cannot be expanded into a tree, or None if it can.
 
     >>> a = ["x"] * 10

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from engine.flow.epoch_merge import EpochMsg
 from engine.incidents.control import ControlEvent
-from engine.incidents.model import ControlReport, Hit
+from engine.incidents.model import ControlReport, Hit, LogLineData
 from notifiers.model import Notification
 
 MAX_REPORTED_BAD_LINES = 100
@@ -191,7 +191,7 @@ class ForShard(NamedTuple):
 class LogLine:
     """One incident transition, as the incident log writes it."""
 
-    record: dict[str, Any]
+    record: LogLineData
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from engine.flow.items import LogLine, Result, Summary
-from engine.incidents.model import ControlReport
+from engine.incidents.model import ControlReport, LogLineData
 from notifiers.model import Notification
 
 
@@ -25,7 +25,7 @@ class RunResult:
     notification_count: int = 0
 
 
-def log_line(record: dict[str, Any]) -> bytes:
+def log_line(record: LogLineData) -> bytes:
     return orjson.dumps(record) + b"\n"
 
 

@@ -58,8 +58,10 @@ from engine.incidents.model import Hit, Output
 from engine.incidents.muting import Muting
 from engine.incidents.noise_budget import NoiseBudget
 from engine.incidents.route_tree import build_routes
+from engine.incidents.silences import SilenceData
 from engine.incidents.state import Incident
 from engine.incidents.timers import ESCALATE, FLUSH, RESOLVE, Due, Timers
+from notifiers.model import IncidentData
 
 
 class IncidentBook:
@@ -162,16 +164,16 @@ class IncidentBook:
 
     # ------------------------------------------------------------------ queries
 
-    def incident(self, ref: str) -> dict[str, Any] | None:
+    def incident(self, ref: str) -> IncidentData | None:
         """The incident with this id or fingerprint (the latest one for a fingerprint)."""
         incident = self._find(ref)
         return None if incident is None else incident.to_dict()
 
-    def open_incidents(self) -> list[dict[str, Any]]:
+    def open_incidents(self) -> list[IncidentData]:
         found = (i for i in self._incidents.values() if i.open)
         return [i.to_dict() for i in sorted(found, key=lambda i: i.id)]
 
-    def silences(self) -> list[dict[str, Any]]:
+    def silences(self) -> list[SilenceData]:
         """Every silence known, with its state (pending, active, expired) at the current time."""
         return self._muting.silencer.listing(self._now)
 

@@ -25,7 +25,7 @@ from engine.incidents.route_tree import (
 )
 from engine.incidents.state import Group, Incident
 from engine.timeutil import iso
-from notifiers.model import Notification
+from notifiers.model import IncidentData, Notification
 
 
 @dataclass
@@ -127,7 +127,7 @@ def notification(
     status: str,
     transition: str,
     at: float,
-    incidents: list[dict[str, Any]],
+    incidents: list[IncidentData],
     repeat: bool,
 ) -> Notification:
     """One message to one receiver; its key is a digest of what it says, for dedup downstream."""

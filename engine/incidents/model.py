@@ -3,13 +3,15 @@ control reports out. All plain, frozen and picklable."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TypedDict
 
+from engine.incidents.silences import SilenceData
 from engine.timeutil import iso
-from notifiers.model import Notification
+from notifiers.model import IncidentData, Notification
 from rules.evidence import Evidence
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -62,6 +64,26 @@ class Hit:
         return fingerprint(self.rule_id, self.group)
 
 
+class LogLineData(TypedDict):
+    """One incident-log line (docs/architecture.md)."""
+
+    type: str
+    at: str
+    incident: IncidentData
+    id: str
+
+
+class ReportData(TypedDict):
+    """A control report as the API answers it and the incident stage hands it to the views."""
+
+    at: str | None
+    kind: str
+    target: str
+    outcome: str
+    message: str
+    data: SilenceData | dict[str, object]  # empty but for silences
+
+
 @dataclass(frozen=True)
 class Transition:
     """One lifecycle step of one incident; `incident` is the incident dict at that moment.
@@ -72,10 +94,10 @@ class Transition:
 
     type: str
     at: float
-    incident: dict[str, Any]
+    incident: IncidentData
     id: str = ""
 
-    def to_log(self) -> dict[str, Any]:
+    def to_log(self) -> LogLineData:
         """Exactly one incident-log line: `type`, `at`, `incident`, and the transition's `id`."""
         return {"type": self.type, "at": iso(self.at), "incident": self.incident, "id": self.id}
 
@@ -93,16 +115,19 @@ class ControlReport:
     target: str
     outcome: str
     message: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: SilenceData | None = None  # what a silence is now, for a silence or its expiry
 
     @property
     def ok(self) -> bool:
         return self.outcome in ("applied", "unchanged")
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["at"] = None if self.at is None else iso(self.at)
-        return out
+    def to_dict(self) -> ReportData:
+        at = None if self.at is None else iso(self.at)
+        data: SilenceData | dict[str, object] = (
+            {} if self.data is None else copy.deepcopy(self.data)
+        )
+        return {"at": at, "kind": self.kind, "target": self.target, "outcome": self.outcome,
+                "message": self.message, "data": data}  # fmt: skip
 
 
 def report(
@@ -111,10 +136,9 @@ def report(
     target: str,
     outcome: str,
     message: str,
-    data: dict[str, Any] | None = None,
+    data: SilenceData | None = None,
 ) -> ControlReport:
-    """A ControlReport; `data` defaults to an empty dict."""
-    return ControlReport(at, kind, target, outcome, message, data or {})
+    return ControlReport(at, kind, target, outcome, message, data)
 
 
 Output = Transition | Notification | ControlReport

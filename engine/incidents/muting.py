@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from engine.incidents.config import IncidentsConfig, InhibitRule
 from engine.incidents.control import ExpireSilence
 from engine.incidents.matchers import matches_all
 from engine.incidents.model import ControlReport, report
 from engine.incidents.route_tree import RouteOptions
-from engine.incidents.silences import Silence
+from engine.incidents.silences import Silence, SilenceData
 from engine.incidents.state import Incident
 from engine.incidents.timeintervals import TimeInterval
 from engine.timeutil import iso
@@ -38,7 +37,7 @@ class Silencer:
     def mutes(self, labels: Mapping[str, str], at: float) -> bool:
         return any(silence.mutes(labels, at) for silence in self.silences.values())
 
-    def listing(self, at: float) -> list[dict[str, Any]]:
+    def listing(self, at: float) -> list[SilenceData]:
         """Every silence, with its state (pending, active, expired) at `at`."""
         return [self.silences[k].to_dict(at) for k in sorted(self.silences)]
 

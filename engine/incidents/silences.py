@@ -6,10 +6,23 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from engine.incidents.matchers import Matcher, matches_all
 from engine.timeutil import iso
+
+
+class SilenceData(TypedDict):
+    """A silence as the API lists it and control reports carry it; `state` (pending, active,
+    expired) when listed at a time."""
+
+    id: str
+    matchers: list[str]
+    starts_at: str
+    ends_at: str
+    created_by: str
+    comment: str
+    state: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -35,8 +48,8 @@ class Silence:
     def mutes(self, labels: Mapping[str, str], t: float) -> bool:
         return self.active(t) and matches_all(self.matchers, labels)
 
-    def to_dict(self, t: float | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self, t: float | None = None) -> SilenceData:
+        out: SilenceData = {
             "id": self.id,
             "matchers": [str(m) for m in self.matchers],
             "starts_at": iso(self.starts_at),

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.incidents.model import Hit, Transition
 from engine.timeutil import iso
+from notifiers.model import IncidentData
 from rules.evidence import EvidenceSource
 
 
@@ -112,9 +113,9 @@ class Incident:
                 sample["data"] = data.build()
         return self.samples
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> IncidentData:
         """The incident as the incident log holds it (docs/architecture.md), plus runbook etc."""
-        out: dict[str, Any] = {
+        out: IncidentData = {
             "id": self.id,
             "fingerprint": self.fingerprint,
             "source": self.source,

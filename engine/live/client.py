@@ -13,6 +13,7 @@ import urllib.request
 from typing import Any, TextIO
 
 from engine.timeutil import iso
+from notifiers.model import IncidentData
 
 TOKEN_ENV = "SPANWATCH_API_TOKEN"  # noqa: S105 - the name of the variable
 READ_TOKEN_ENV = "SPANWATCH_API_READ_TOKEN"  # noqa: S105 - the name of the variable
@@ -59,18 +60,18 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 COLUMNS = ("ID", "STATUS", "SEVERITY", "RULE", "FIRST SEEN", "LAST SEEN", "COUNT", "GROUP")
 
 
-def by_severity_then_newest(incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_severity_then_newest(incidents: list[IncidentData]) -> list[IncidentData]:
     """Most severe first; within a severity, the most recently opened first."""
     newest = sorted(incidents, key=lambda i: (i.get("first_seen", ""), i.get("id", "")))[::-1]
 
-    def rank(i: dict[str, Any]) -> int:
+    def rank(i: IncidentData) -> int:
         severity = i.get("severity")
         return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
     return sorted(newest, key=rank)
 
 
-def table(incidents: list[dict[str, Any]]) -> list[str]:
+def table(incidents: list[IncidentData]) -> list[str]:
     """Aligned rows under a header, one incident per row."""
     rows = [COLUMNS] + [
         (

@@ -24,6 +24,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ Arrival = tuple[str, float, list[tuple[str, Any]]]
 Taken = tuple[str, float, list[tuple[str, Any]], tuple[int, int]]
 
 
-def estimate_bytes(events: list[dict[str, Any]], wire_bytes: int = 0) -> int:
+def estimate_bytes(events: Sequence[Mapping[str, object]], wire_bytes: int = 0) -> int:
     """Memory the decoded events hold, at least the bytes they arrived as (long strings)."""
     held = sum(sys.getsizeof(event) for event in events) * _VALUES_PER_DICT
     return max(held, wire_bytes)

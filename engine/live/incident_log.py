@@ -17,10 +17,10 @@ import os
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 import orjson
 
+from engine.incidents.model import LogLineData
 from engine.live.disk_space import DiskSpace, is_disk_full
 
 log = logging.getLogger("spanwatch")
@@ -72,7 +72,7 @@ class IncidentLogFile:
             self._seen.popitem(last=False)
         return True
 
-    def write(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def write(self, lines: list[LogLineData]) -> list[LogLineData]:
         """Append the lines not written before; those are returned (in order)."""
         new = [line for line in lines if not line.get("id") or self._remember(line["id"])]
         self.duplicates += len(lines) - len(new)

@@ -52,14 +52,16 @@ WHAT = {"traces": "spans", "logs": "log records"}
 RECEIVER = "otlp_http"
 
 
-def export_response(signal: str, rejected: int = 0, message: str = "") -> Any:
+def export_response(
+    signal: str, rejected: int = 0, message: str = ""
+) -> ExportTraceServiceResponse | ExportLogsServiceResponse:
     """Export*ServiceResponse; `partial_success` set only when something was rejected."""
     if signal == "traces":
-        response = ExportTraceServiceResponse()
+        traces = ExportTraceServiceResponse()
         if rejected:
-            response.partial_success.rejected_spans = rejected
-            response.partial_success.error_message = message
-        return response
+            traces.partial_success.rejected_spans = rejected
+            traces.partial_success.error_message = message
+        return traces
     response = ExportLogsServiceResponse()
     if rejected:
         response.partial_success.rejected_log_records = rejected

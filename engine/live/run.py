@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -390,7 +391,7 @@ class LiveEngine:
             except (ControlError, Refused) as exc:
                 log.error("silence %s not restored: %s", ident, exc)
 
-    def stop(self, signum: int | None = None, _frame: Any = None) -> None:
+    def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """SIGTERM or SIGINT: the receivers answer 503 from now on, the dataflow takes its last
         tick, and the rest of the stop (`_stop_parts`) runs within the grace."""
         why = f"{signal.Signals(signum).name} received" if signum else "asked to stop"
@@ -400,7 +401,7 @@ class LiveEngine:
         self._stopped.set()
         self.stop_clock.wait_for("the dataflow's last tick and snapshot")
 
-    def reload_rules(self, *_: Any, force: bool = True) -> bool:
+    def reload_rules(self, *_: object, force: bool = True) -> bool:
         """SIGHUP, or a changed rule file: swap in the new set, or keep the old one running."""
         with self._reload_lock:
             new = self.reloader.reload() if force else self.reloader.poll()

@@ -11,13 +11,12 @@ connection, resource attributes keep them apart. For Kafka, a sender is a topic 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 IDENTITY_ATTRIBUTES = ("service.instance.id", "host.name")
 
 
-def sender_of(event: dict[str, Any], connection: str) -> str:
+def sender_of(event: Mapping[str, object], connection: str) -> str:
     """The event's sender: its resource's identity, or the connection it came on."""
     for key in IDENTITY_ATTRIBUTES:
         value = event.get(key)
@@ -26,5 +25,5 @@ def sender_of(event: dict[str, Any], connection: str) -> str:
     return f"peer={connection}"
 
 
-def senders_of(events: Iterable[dict[str, Any]], connection: str) -> list[str]:
+def senders_of(events: Iterable[Mapping[str, object]], connection: str) -> list[str]:
     return [sender_of(event, connection) for event in events]

@@ -13,11 +13,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
+from engine.incidents.model import LogLineData, ReportData
 from engine.live.silence_file import SilenceFile
+from notifiers.model import IncidentData
 
 
 class Views:
@@ -30,16 +32,16 @@ class Views:
         self.silence_file = silence_file
         self.clock = clock
         self._lock = threading.Lock()
-        self.incidents: dict[str, dict[str, Any]] = {}
+        self.incidents: dict[str, IncidentData] = {}
         self.by_fingerprint: dict[str, str] = {}
         self.silences: dict[str, dict[str, Any]] = {}
         self.resolved_order: list[str] = []
         self.keep_resolved = keep_resolved
-        self.reports: list[dict[str, Any]] = []
+        self.reports: list[ReportData] = []
         self.event_time: dict[str, Any] = {}
         self._waiting: dict[str, _Answer] = {}
 
-    def apply(self, line: dict[str, Any]) -> None:
+    def apply(self, line: LogLineData) -> None:
         incident = line["incident"]
         with self._lock:
             self.incidents[incident["id"]] = incident
@@ -49,12 +51,12 @@ class Views:
                 while len(self.resolved_order) > self.keep_resolved:
                     self.incidents.pop(self.resolved_order.pop(0), None)
 
-    def report(self, report: dict[str, Any]) -> None:
+    def report(self, report: ReportData) -> None:
         with self._lock:
             self.reports = [*self.reports[-99:], report]
             kind = report.get("kind")
             if kind in ("silence", "expire_silence") and report.get("outcome") == "applied":
-                self.silences[report["target"]] = report.get("data") or {"id": report["target"]}
+                self.silences[report["target"]] = dict(report["data"]) or {"id": report["target"]}
                 if self.silence_file is not None:
                     self.silence_file.save(self.silences, self.clock())
 
@@ -65,7 +67,7 @@ class Views:
             self._waiting[ticket] = answer
         return answer
 
-    def answer(self, ticket: str, report: dict[str, Any] | None) -> None:
+    def answer(self, ticket: str, report: ReportData | None) -> None:
         with self._lock:
             waiting = self._waiting.pop(ticket, None)
         if waiting is not None:
@@ -81,14 +83,14 @@ class Views:
         with self._lock:
             self.event_time = {"sources": sources, **totals}
 
-    def find(self, ref: str) -> dict[str, Any] | None:
+    def find(self, ref: str) -> IncidentData | None:
         with self._lock:
             if ref in self.incidents:
                 return self.incidents[ref]
             ident = self.by_fingerprint.get(ref)
             return self.incidents.get(ident) if ident else None
 
-    def list(self, status: str | None = None) -> list[dict[str, Any]]:
+    def list(self, status: str | None = None) -> list[IncidentData]:
         with self._lock:
             items = list(self.incidents.values())
         if status and status != "all":
@@ -107,7 +109,7 @@ class Views:
                 except orjson.JSONDecodeError:
                     continue  # a torn last line after a crash
                 if isinstance(line, dict) and "incident" in line:
-                    self.apply(line)
+                    self.apply(cast(LogLineData, line))  # a line as the log writes it
 
 
 class _Answer:
@@ -115,4 +117,4 @@ class _Answer:
 
     def __init__(self) -> None:
         self.ready = threading.Event()
-        self.report: dict[str, Any] | None = None
+        self.report: ReportData | None = None

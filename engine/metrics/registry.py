@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from detectors.usage import UsageRollup
+from engine.incidents.model import LogLineData
 from engine.metrics.config import MetricsConfig
 from engine.metrics.engine_state import EngineState
 from engine.metrics.meters import IngestMeter, StageTimer
@@ -48,11 +49,10 @@ class EngineMetrics:
     def match(self, match: Match) -> Match:
         return metered_match(match, self.stages, self.usage)
 
-    def transition(self, line: dict[str, Any]) -> None:
+    def transition(self, line: LogLineData) -> None:
         """One incident-log line (the sink calls this for every transition)."""
-        incident = line.get("incident", {})
-        kind = str(line.get("type", "")).removeprefix("incident.")
-        self.transitions.labels(str(incident.get("rule_id", "")), kind).inc()
+        kind = line["type"].removeprefix("incident.")
+        self.transitions.labels(line["incident"]["rule_id"], kind).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notifiers.model import Notification, top_severity
+from notifiers.model import IncidentData, Notification, top_severity
 from notifiers.render import (
     SEVERITY_EMOJI,
     evidence_text,
@@ -53,7 +53,7 @@ def fallback_text(notification: Notification) -> str:
     )
 
 
-def _incident_blocks(notification: Notification, incident: dict[str, Any]) -> list[dict[str, Any]]:
+def _incident_blocks(notification: Notification, incident: IncidentData) -> list[dict[str, Any]]:
     """One incident: its summary and fields, its evidence, its id and runbook, its buttons."""
     blocks = [_summary_block(notification, incident)]
     evidence = evidence_text(incident)
@@ -73,7 +73,7 @@ def _incident_blocks(notification: Notification, incident: dict[str, Any]) -> li
     return blocks
 
 
-def _summary_block(notification: Notification, incident: dict[str, Any]) -> dict[str, Any]:
+def _summary_block(notification: Notification, incident: IncidentData) -> dict[str, Any]:
     """Title, severity, status and rule, then the counts, times and group as fields."""
     severity = str(incident.get("severity", "info")).lower()
     summary = (
@@ -98,7 +98,7 @@ def _summary_block(notification: Notification, incident: dict[str, Any]) -> dict
     }
 
 
-def _actions_block(incident: dict[str, Any], value: str) -> dict[str, Any]:
+def _actions_block(incident: IncidentData, value: str) -> dict[str, Any]:
     """Acknowledge (unless it is already) and Resolve, carrying the incident's id."""
     buttons = []
     if incident.get("status") != "acknowledged":

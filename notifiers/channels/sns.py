@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -46,7 +47,7 @@ def fifo_id(text: str) -> str:
 
 def attributes(notification: Notification, truncated: bool) -> dict[str, dict[str, str]]:
     """String message attributes for filter policies; empty values are left out (SNS refuses them)."""
-    first = notification.incidents[0] if notification.incidents else {}
+    first: Mapping[str, Any] = notification.incidents[0] if notification.incidents else {}
     group = {**(first.get("group") or {}), **notification.group_labels}
     values = {
         "severity": top_severity(notification),
@@ -65,7 +66,7 @@ def attributes(notification: Notification, truncated: bool) -> dict[str, dict[st
 
 
 def _full_form(notification: Notification, evidence: bool, incidents: int | None) -> dict[str, Any]:
-    data = notification.to_dict()
+    data: dict[str, Any] = {**notification.to_dict()}
     shown = data["incidents"][:incidents] if incidents is not None else data["incidents"]
     if not evidence:
         shown = [{**i, "evidence": {}} for i in shown]
@@ -95,7 +96,7 @@ def build_publish(notification: Notification, config: SnsReceiverConfig) -> dict
         "MessageAttributes": attrs,
     }
     if config.is_fifo:
-        first = notification.incidents[0] if notification.incidents else {}
+        first: Mapping[str, Any] = notification.incidents[0] if notification.incidents else {}
         group = str(first.get("fingerprint") or first.get("id") or notification.key)
         incident = str(first.get("id") or notification.key)
         kwargs["MessageGroupId"] = fifo_id(group)

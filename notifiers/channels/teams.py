@@ -15,7 +15,7 @@ import pymsteams
 import requests
 
 from notifiers.config import TeamsReceiverConfig
-from notifiers.model import Notification, top_severity
+from notifiers.model import IncidentData, Notification, top_severity
 from notifiers.receiver import DeliveryError, SendResult, http_result, transport_error
 from notifiers.render import (
     SEVERITY_COLOR,
@@ -42,7 +42,7 @@ def _facts(pairs: list[tuple[str, Any]]) -> list[dict[str, str]]:
     return [{"title": str(k), "value": truncate(str(v), 500)} for k, v in pairs]
 
 
-def _incident_facts(incident: dict[str, Any]) -> list[tuple[str, Any]]:
+def _incident_facts(incident: IncidentData) -> list[tuple[str, Any]]:
     pairs = [
         ("Severity", incident.get("severity", "?")),
         ("Status", incident.get("status", "?")),
@@ -108,7 +108,7 @@ def _card_header(notification: Notification) -> list[dict[str, Any]]:
     return header
 
 
-def _incident_container(incident: dict[str, Any], evidence_chars: int) -> dict[str, Any]:
+def _incident_container(incident: IncidentData, evidence_chars: int) -> dict[str, Any]:
     """One incident: its title, its facts and (if room is given) its evidence, monospaced."""
     items: list[dict[str, Any]] = [
         {

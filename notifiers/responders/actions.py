@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from notifiers.model import Notification
@@ -95,7 +96,7 @@ def payload_json(responder: str, action: Notification, limit: int = MAX_PAYLOAD_
         )
         if len(text.encode("utf-8")) <= limit:
             return text
-    incident = action.incidents[0] if action.incidents else {}
+    incident: Mapping[str, Any] = action.incidents[0] if action.incidents else {}
     stub = {
         "type": action.transition,
         "at": action.at,

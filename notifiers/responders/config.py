@@ -29,7 +29,7 @@ def _first_opened() -> list[Trigger]:
     return ["incident.opened"]
 
 
-class _ResponderBase(BaseModel):
+class ResponderBase(BaseModel):
     """What every responder has.
 
     `transitions`: which incident transitions run the action (once per incident and transition;
@@ -76,7 +76,7 @@ class _ResponderBase(BaseModel):
         return value
 
 
-class EventBridgeResponderConfig(_ResponderBase):
+class EventBridgeResponderConfig(ResponderBase):
     """Puts one event per action on an EventBridge bus; rules on the bus route it onwards."""
 
     type: Literal["eventbridge"] = Field(description="the responder's kind")
@@ -103,7 +103,7 @@ class EventBridgeResponderConfig(_ResponderBase):
         return value
 
 
-class LambdaResponderConfig(_ResponderBase):
+class LambdaResponderConfig(ResponderBase):
     """Invokes a Lambda function asynchronously (`InvocationType: Event`) with the incident."""
 
     type: Literal["lambda"] = Field(description="the responder's kind")
@@ -118,7 +118,7 @@ class LambdaResponderConfig(_ResponderBase):
     )
 
 
-class StepFunctionsResponderConfig(_ResponderBase):
+class StepFunctionsResponderConfig(ResponderBase):
     """Starts an execution of a (standard) state machine, named after the idempotency key."""
 
     type: Literal["stepfunctions"] = Field(description="the responder's kind")
@@ -128,7 +128,7 @@ class StepFunctionsResponderConfig(_ResponderBase):
     )
 
 
-class SqsResponderConfig(_ResponderBase):
+class SqsResponderConfig(ResponderBase):
     """Sends one message per action to an SQS queue (FIFO when the URL ends in `.fifo`)."""
 
     type: Literal["sqs"] = Field(description="the responder's kind")

@@ -25,6 +25,7 @@ from notifiers import aws_errors
 from notifiers.model import Notification
 from notifiers.receiver import DELIVERED, SendResult
 from notifiers.responders.actions import idempotency_key, payload_json, split
+from notifiers.responders.config import ResponderBase
 from notifiers.responders.dry_run import DryRunLog
 
 log = logging.getLogger("notifiers")
@@ -48,7 +49,7 @@ class Responder:
     check_calls: ClassVar[str]  # the IAM actions of the start-up check
     deduplicates: bool = False  # AWS itself drops a repeat with the same key (SQS: FIFO only)
 
-    def __init__(self, config: Any, *, timeout: float, dry_run_log: DryRunLog) -> None:
+    def __init__(self, config: ResponderBase, *, timeout: float, dry_run_log: DryRunLog) -> None:
         self.name: str = config.name
         self.min_interval: float = config.min_interval_seconds
         self.config = config

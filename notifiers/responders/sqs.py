@@ -9,6 +9,7 @@ window; a standard queue does not drop repeats, so a send in doubt is dead-lette
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +49,7 @@ class SqsResponder(Responder):
         return f"SQS queue {self.config.queue_url!r}"
 
     def request(self, action: Notification, body: str) -> dict[str, Any]:
-        incident = action.incidents[0] if action.incidents else {}
+        incident: Mapping[str, Any] = action.incidents[0] if action.incidents else {}
         values = {
             "idempotency_key": idempotency_key(self.name, action),
             "transition": action.transition,

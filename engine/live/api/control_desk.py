@@ -9,6 +9,7 @@ refused, 202 when the answer did not come in time.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ class ControlDesk:
         return _outcome(obj, waiting.report or {})
 
 
-def _outcome(obj: dict[str, Any], report: dict[str, Any]) -> Response:
+def _outcome(obj: dict[str, Any], report: Mapping[str, Any]) -> Response:
     status = OUTCOME_STATUS.get(report.get("outcome", ""), 200)
     body: dict[str, Any] = {"accepted": obj, "outcome": report}
     if status >= 400:
