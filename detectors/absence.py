@@ -40,9 +40,10 @@ from detectors.weekly import (
 from detectors.window_model import WindowModel
 
 # Per hour-of-week cell, exponentially decayed sums: windows seen, windows with activity,
-# windows that followed an empty one, and how many of those had activity (resumptions).
-_SEEN, _ACTIVE, _AFTER_EMPTY, _RESUMED = (k * CELLS for k in range(4))
-_CELL_SUMS = 4 * CELLS
+# windows that followed an empty one, and how many of those had activity (resumptions); then
+# the windows' values (people, where the key counts distinct people), a block added later.
+_SEEN, _ACTIVE, _AFTER_EMPTY, _RESUMED, _PEOPLE = (k * CELLS for k in range(5))
+_CELL_SUMS = 4 * CELLS  # the blocks a model saved before the people block holds
 _SCALARS = (
     "run_hazard",
     "run_windows",
@@ -143,12 +144,16 @@ class AbsenceParams:
         with coefficient of variation 1/sqrt(a)); smaller = long lulls are more ordinary.
     step: seconds between points (sets how fast the profile forgets old weeks).
     min_points: windows seen before the key can be said to be silent at all.
+    min_people: mean value of a window at an hour (people, with `aggregation: distinct` over
+        the person) below which the hour is not one the key is expected to be busy at: an
+        hour carried by one or two people going quiet is them stopping, not the team.
     """
 
     surprise: float = 10.0
     heterogeneity: float = 10.0
     step: float = 300.0
     min_points: int = 12
+    min_people: float = 0.0
 
 
 class Absence(WindowModel[AbsenceParams, float, float]):
@@ -192,7 +197,7 @@ class Absence(WindowModel[AbsenceParams, float, float]):
 
     def __init__(self, params: AbsenceParams | None = None) -> None:
         self.p = params or AbsenceParams()
-        self.cells = array("f", bytes(4 * _CELL_SUMS))
+        self.cells = array("f", bytes(4 * 5 * CELLS))
         self.stats = AbsenceStats.fresh()
 
     def __getstate__(self) -> tuple[array[float], bytes, AbsenceParams]:
@@ -202,14 +207,23 @@ class Absence(WindowModel[AbsenceParams, float, float]):
         if len(state) == 3 and len(state[1]) < ctypes.sizeof(AbsenceStats):
             self.cells, saved, self.p = state  # saved before the later scalars
             self.stats = AbsenceStats.from_saved(saved)
-            return
-        restore_packed(self, state, AbsenceStats)
+        else:
+            restore_packed(self, state, AbsenceStats)
+        if len(self.cells) < _PEOPLE + CELLS or not any(self.cells[_PEOPLE:]):
+            self._assume_people()
+
+    def _assume_people(self) -> None:
+        """A model saved before it counted people: each active window of its past is taken
+        to have held twice `min_people` (one person if none is asked), so an hour active in
+        half its windows or more passes the bound: its hours are judged as they were."""
+        cells, per = self.cells[:_PEOPLE], max(2.0 * self.p.min_people, 1.0)
+        self.cells = cells + array("f", (per * cells[_ACTIVE + c] for c in range(CELLS)))
 
     def _restore_one_array(self, a: array[float], p: AbsenceParams) -> None:
         """A model saved as one float array (the sums, then the scalars and the day ends at
         fixed indices); a shorter array, from before later fields, keeps their initial values."""
         Absence.__init__(self, p)
-        self.cells[:] = a[:_CELL_SUMS]
+        self.cells[:_CELL_SUMS] = a[:_CELL_SUMS]
         st = self.stats
         for name, i in _ONE_ARRAY_INDEX.items():
             if i < len(a):
@@ -273,9 +287,17 @@ class Absence(WindowModel[AbsenceParams, float, float]):
 
     def _expected_active(self, t: float) -> bool:
         """Whether the key is more often active than not at t's hour, by the same estimate
-        as the hazard's (so one or two busy evenings do not yet make the evening busy)."""
+        as the hazard's (so one or two busy evenings do not yet make the evening busy), and
+        busy with at least `min_people` in a window on average."""
         seen, active, _, _ = self._pooled(t)
-        return seen > 0.0 and self._active_share(seen, active) >= 0.5
+        if seen <= 0.0 or self._active_share(seen, active) < 0.5:
+            return False
+        return self.p.min_people <= 0.0 or self._people(t) >= self.p.min_people * seen
+
+    def _people(self, t: float) -> float:
+        """Decayed sum of the windows' values at t's hour on days of its type."""
+        cells, day_start = self.cells, int(self.stats.day_start)
+        return sum(cells[_PEOPLE + c] for c in same_type_cells(cell_of(t), day_start))
 
     def _step_hazard(self, t: float) -> float:
         h = self.hazard(t)
@@ -382,6 +404,7 @@ class Absence(WindowModel[AbsenceParams, float, float]):
         keep = self._keep()
         cells[_SEEN + c] = keep * cells[_SEEN + c] + 1.0
         cells[_ACTIVE + c] = keep * cells[_ACTIVE + c] + (1.0 if x > 0.0 else 0.0)
+        cells[_PEOPLE + c] = keep * cells[_PEOPLE + c] + max(x, 0.0)
 
     def _fold_lull(self, t: float) -> None:
         """A silence ended at t: if it counted hazard in today's begun day, it tells how busy
@@ -432,6 +455,7 @@ class Absence(WindowModel[AbsenceParams, float, float]):
             if k > deferred_from:
                 cells[_SEEN + c] = keep * cells[_SEEN + c] + 1.0
                 cells[_ACTIVE + c] = keep * cells[_ACTIVE + c]
+                cells[_PEOPLE + c] = keep * cells[_PEOPLE + c]
             if k == run:
                 continue  # the first silent window followed activity
             cells[_AFTER_EMPTY + c] = keep * cells[_AFTER_EMPTY + c] + 1.0
@@ -578,8 +602,8 @@ class Absence(WindowModel[AbsenceParams, float, float]):
         budgets: Mapping[str, float],
     ) -> None:
         super().check_spec(kind, aggregations, group_by, params, budgets)
-        if aggregations[0] not in ("count", "sum"):
-            raise ValueError("kind 'absence' needs `aggregation: count` (or sum)")
+        if aggregations[0] not in ("count", "sum", "distinct"):
+            raise ValueError("kind 'absence' needs `aggregation: count` (or sum, or distinct)")
 
 
 def _forget_today(st: AbsenceStats) -> None:

@@ -47,7 +47,9 @@ def test_a_model_saved_as_one_array_loads_each_value_into_its_named_field(name):
     saved: Absence = pickle.loads(ONE_ARRAY_SNAPSHOT.read_bytes())[name]
     a, _ = raw_arrays()[name]
     st = saved.stats
-    assert saved.cells.tobytes() == a[:SUMS].tobytes()
+    assert saved.cells[:SUMS].tobytes() == a[:SUMS].tobytes()
+    # people were not counted then: each active window is taken to have held one person
+    assert saved.cells[SUMS:].tobytes() == a[168:336].tobytes()
     assert st.points == WINDOWS[name] and st.first_hour == FIRST_HOUR
     assert st.run_windows == 7 * 3600 / saved.p.step  # the silence under way
     assert st.run_hazard > 0.0 and 0.0 <= st.day_start < 24.0
