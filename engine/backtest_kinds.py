@@ -78,7 +78,8 @@ _SILENCE = frozenset({"team-silent"})
 FINDERS: dict[str, frozenset[str]] = {
     # a session's first call reads no cache: an agent opening session after session, or
     # walking through repositories in short sessions, drags its team's cache hits down
-    "runaway_sessions": _ACTIVITY | _SPEND | _CACHE_RATIO,
+    # ... and an agent looping on a task fails its checks in session after session
+    "runaway_sessions": _ACTIVITY | _SPEND | _CACHE_RATIO | {"repeated-assertion-failures"},
     "cost_spike": _SPEND | _TOKENS_PER_CALL | {"invocations-per-user", "slices-call-rate"},
     "token_drift": _TOKENS_PER_CALL | _SPEND,
     "token_burn_drift": _TOKENS_PER_CALL | _SPEND,

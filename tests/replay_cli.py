@@ -22,7 +22,7 @@ def replay_rows(tmp: Path, lines: Iterable[bytes], *options: str) -> list[dict]:
     history.write_bytes(b"".join(line + b"\n" for line in lines))
     done = subprocess.run(
         [sys.executable, "-m", "engine.cli", "replay", str(history), "--out", str(log), *options],
-        capture_output=True, text=True, timeout=300, cwd=tmp,
+        capture_output=True, text=True, timeout=900, cwd=tmp,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return [orjson.loads(x) for x in log.read_bytes().splitlines()]

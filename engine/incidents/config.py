@@ -184,7 +184,9 @@ class NoiseBudgetConfig(_IncidentsSection):
 
 def _default_inhibit_rules() -> list[InhibitRule]:
     """While a team's error burst pages (critical), the error incidents of its people fold
-    into it: one outage, one page. A person failing alone still pages."""
+    into it: one outage, one page. A person failing alone still pages. Likewise a runaway
+    agent (`user-session-churn`, critical) fails its checks in session after session: those
+    sessions' `repeated-assertion-failures` fold into the runaway's page."""
     return [
         InhibitRule.model_validate(
             {
@@ -193,7 +195,15 @@ def _default_inhibit_rules() -> list[InhibitRule]:
                 "equal": ["team"],
                 "fold": True,
             }
-        )
+        ),
+        InhibitRule.model_validate(
+            {
+                "source_matchers": ["rule_id=user-session-churn"],
+                "target_matchers": ["rule_id=repeated-assertion-failures"],
+                "equal": ["user"],
+                "fold": True,
+            }
+        ),
     ]
 
 
@@ -220,8 +230,9 @@ class IncidentsConfig(_IncidentsSection):
         default_factory=_default_inhibit_rules,
         description="firing incidents that mute others (Alertmanager's inhibit rules); by "
         "default a team's error burst (`error-rate-per-team`) folds its people's error "
-        "incidents (`error-rate-per-user`, `user-error-burst`, equal `team`); a list set "
-        "here replaces it",
+        "incidents (`error-rate-per-user`, `user-error-burst`, equal `team`), and a runaway "
+        "agent (`user-session-churn`) folds its sessions' `repeated-assertion-failures` "
+        "(equal `user`); a list set here replaces it",
     )
     time_intervals: list[TimeInterval] = Field(
         [], description="named intervals routes mute or activate on"

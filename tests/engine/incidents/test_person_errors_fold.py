@@ -108,7 +108,7 @@ def test_without_fold_a_target_pages_once_its_source_resolves_as_alertmanager_do
     assert sorted(ids[i] for i in told(out)) == ["ann", "kiln"]
 
 
-def test_the_default_inhibit_rule_is_the_team_burst_folding_its_people():
-    [rule] = IncidentsConfig().inhibit_rules
+def test_the_default_inhibit_rules_fold_a_team_bursts_people_first():
+    rule, _runaway = IncidentsConfig().inhibit_rules
     assert rule.fold and rule.equal == ["team"]
     assert IncidentsConfig.model_validate({"inhibit_rules": []}).inhibit_rules == []
