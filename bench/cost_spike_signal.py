@@ -17,6 +17,8 @@ quarter of an hour separates the two:
   step in units of their own spread (mean and deviation of their ordinary active steps), less
   an allowance of half a deviation a step, restarting after an idle step. A surge that lasts
   should accumulate faster than a heavy session, if its steps depart further.
+- steady surge: the `steady_surge` detector's evidence (nats) after each active step, as the
+  detector computes it (`--steady` sets its parameters, e.g. '{"quantile": 0.9}').
 
 Every figure but the CUSUM (itself in the person's units) is a ratio to the person's own largest value over their ordinary windows so far
 (windows of 15 minutes ending every 5 minutes; a window needs 3 calls for the per-call
@@ -43,6 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.token_drift_signal import call_events
+from detectors.steady_surge import SteadySurge, SteadySurgeParams
 from engine.timeutil import parse_time
 
 STEP = 300.0  # a window closes every 5 minutes
@@ -59,9 +62,11 @@ SIGNALS = (
     "spend & cost/call",
     "spend & output/call",
     "spend CUSUM",
+    "steady surge",
 )
 ALLOWANCE = 0.5  # the CUSUM's allowance a step, in the person's deviations
 SPREAD_FLOOR = 0.1  # the least deviation of a person's log spend per step
+STEADY = SteadySurgeParams()  # the steady-surge detector studied (see `--steady`)
 
 Call = tuple[float, float, float]  # time, cost, output tokens
 
@@ -75,6 +80,7 @@ class Person:
     ordinary: int = 0  # ordinary windows seen
     logs: tuple[int, float, float] = (0, 0.0, 0.0)  # active ordinary steps: count, mean, M2
     cusum: float = 0.0
+    steady: SteadySurge = field(default_factory=lambda: SteadySurge(STEADY))
 
     def step(self, spend: float) -> float:
         """The CUSUM after a step of `spend` (0: an idle step, which restarts it)."""
@@ -119,6 +125,16 @@ def ratios(now: dict[str, float], top: dict[str, float]) -> dict[str, float]:
     return r
 
 
+def steady(model: SteadySurge, spend: float, t: float) -> float:
+    """The steady-surge detector's evidence after a step (nats; 0 while it settles), which
+    learns every active step as the detector does, surges included."""
+    if spend <= 0.0:
+        return 0.0
+    evidence = model.judged(spend, None, None, t, 0.0)[1] if model.is_warm(t, 0.0) else 0.0
+    model.learn_one(spend, t)
+    return evidence
+
+
 def load(paths: list[str], truth: Path) -> tuple[dict[str, Person], list[dict], dict]:
     people: dict[str, Person] = defaultdict(Person)
     for e in call_events(paths):
@@ -159,6 +175,7 @@ def walk(people: dict[str, Person], surges: list[dict], near: dict, settle: int)
         now = figures(calls)
         spend = sum(c for _, c, _ in person.steps.get(k, ()))
         seen = {**ratios(now, person.top), "spend CUSUM": person.step(spend)}
+        seen["steady surge"] = steady(person.steady, spend, k * STEP)
         start = starts.get(user)
         if start is not None and start < end <= ends[user]:
             if judged.setdefault(user, person.ordinary >= settle):
@@ -186,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--truth", required=True, type=Path)
     parser.add_argument("--settle", type=int, default=20, help="ordinary windows before judging")
     parser.add_argument("--bar", type=float, default=2.5, help="a fixed bar on every ratio")
+    parser.add_argument("--steady", default="{}",
+                        help='the steady-surge params, as JSON (e.g. {"quantile": 0.9})')  # fmt: skip
     args = parser.parse_args(argv)
+    global STEADY
+    STEADY = SteadySurgeParams(**json.loads(args.steady))
     people, surges, near = load(args.history, args.truth)
     ordinary, during, starts = walk(people, surges, near, args.settle)
     print(f"{len(people)} people, {sum(map(len, ordinary.values())) // len(SIGNALS)} ordinary "

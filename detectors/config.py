@@ -50,6 +50,7 @@ Kind = Literal[
     "capacity",
     "sustained",
     "slowdown",
+    "steady_surge",
     "slices",
 ]
 Aggregation = Literal[

@@ -19,6 +19,7 @@ from detectors.new_value import NewValue
 from detectors.seasonal import SeasonalBaseline
 from detectors.slices import SliceParams
 from detectors.slowdown import Slowdown
+from detectors.steady_surge import SteadySurge
 from detectors.sustained import SustainedSurge
 from detectors.window_model import AnyKindModel
 
@@ -38,6 +39,7 @@ ESTIMATORS: dict[str, type[AnyKindModel]] = {
     "capacity": CapacityForecast,
     "sustained": SustainedSurge,
     "slowdown": Slowdown,
+    "steady_surge": SteadySurge,
 }
 # Kinds judged over a table of slices rather than one series per key: their state is their
 # own (`detectors.slice_state.SliceState`), their parameters the dataclass named here.

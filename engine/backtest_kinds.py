@@ -25,6 +25,7 @@ _ACTIVITY = frozenset(
 _SPEND = frozenset(
     {
         "cost-per-user",
+        "cost-surge-per-user",
         "cost-per-team",
         "cost-per-call-per-team",
         "opus-output-per-user",
