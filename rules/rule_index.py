@@ -504,6 +504,8 @@ class IndexEntry(Generic[R]):
         """The rules (with their matchers) whose key this event passes, in rule order."""
         if not self.fields and not self.presence:
             return self.tries
+        if len(self.combined) >= MEMO_LIMIT:  # before any value is read: see `_forget`
+            self._forget()
         found = self.always
         get = event.get
         for value, (_, slots) in zip(map(get, self.presence_names), self.presence, strict=True):
@@ -562,13 +564,15 @@ class IndexEntry(Generic[R]):
         if self.seconds and not self.alone:
             found = self._gated(found)
         if remember:
-            if len(self.combined) >= MEMO_LIMIT:
-                self._forget()
             self.combined[values] = (None if plain else tuple(map(type, values)), found)
         return found
 
     def _forget(self) -> None:
-        """A working set beyond the limit: start afresh, without the field that varied most."""
+        """A working set beyond the limit: start afresh, without the field that varied most.
+
+        Called before an event's values are read, never between: slots the combined memo
+        found before a split have their gates applied, and the field split off adds its slots
+        after them, so gating them again would drop a rule whose gate had passed."""
         keys = list(self.combined)
         distinct = [len({key[i] for key in keys}) for i in range(len(self.together))]
         most = max(range(len(distinct)), key=distinct.__getitem__, default=None)
