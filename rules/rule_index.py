@@ -488,6 +488,9 @@ class IndexEntry(Generic[R]):
     # the other). Gates are applied already unless some fields are looked up alone.
     combined: dict[tuple[Any, ...], tuple[tuple[type, ...] | None, Slots]] = default(init=False)
     presence_names: tuple[str, ...] = default(init=False)
+    # The rules an event meets, by the slots it found (before the gates of fields looked up
+    # alone): a working set's events find the same few slot tuples over and over.
+    resolved: dict[Slots, tuple[tuple[R, Matcher], ...]] = default(init=False)
 
     def __post_init__(self) -> None:
         self._split(self.fields, ())
@@ -499,6 +502,7 @@ class IndexEntry(Generic[R]):
         object.__setattr__(self, "alone", alone)
         object.__setattr__(self, "alone_names", tuple(f for f, _, _ in alone))
         object.__setattr__(self, "combined", {})
+        object.__setattr__(self, "resolved", {})  # found slots are gated anew once split
 
     def candidates(self, event: Mapping[str, Any]) -> Sequence[tuple[R, Matcher]]:
         """The rules (with their matchers) whose key this event passes, in rule order."""
@@ -527,14 +531,26 @@ class IndexEntry(Generic[R]):
             for value, field_memo in zip(map(get, self.alone_names), self.alone, strict=True):
                 if value is not None:
                     keyed += _field_slots(value, field_memo)
-            if keyed and self.seconds:
-                keyed = self._gated(keyed)
         if keyed:
             found += keyed
         if not found:
             return ()
+        rules = self.resolved.get(found)
+        return self._resolve(found) if rules is None else rules
+
+    def _resolve(self, found: Slots) -> tuple[tuple[R, Matcher], ...]:
+        """The rules of `found`'s slots, in rule order, after the gates of fields looked up
+        alone (the combined memo applied the others'); remembered.
+
+        Gating all of `found` is gating its keyed part: rules tried always or filed under a
+        mere presence are never filed under two clauses (`choose_clauses`)."""
+        slots = self._gated(found) if self.alone and self.seconds else found
         tries = self.tries
-        return [tries[slot] for slot in sorted(set(found))]
+        rules = tuple([tries[slot] for slot in sorted(set(slots))])
+        if len(self.resolved) >= MEMO_LIMIT:
+            self.resolved.clear()
+        self.resolved[found] = rules
+        return rules
 
     def _gated(self, found: Slots) -> Slots:
         """The slots found, less those of two-clause rules whose second clause no key passed."""
