@@ -153,6 +153,13 @@ SECRETS = re.compile(
 AWS_SECRET = re.compile(r"(?i)aws_secret_access_key\s*[=:]\s*[\"']?[A-Za-z0-9/+=]{40}")
 NO_VERIFY = re.compile(r"\bgit\b[^;&|]*\s--no-verify(\s|$)")
 CHMOD = re.compile(r"\bchmod\s+(-[a-zA-Z]+\s+)*(0?777|a\+rwx|ugo\+rwx)\b")
+TEST_RUNNER = re.compile(
+    r"(?i)(^|[;&|]\s*|\s)(pytest|python3?\s+-m\s+(pytest|unittest)|tox|nox|go\s+test|cargo\s+"
+    r"(test|nextest)|(npm|pnpm|yarn|bun)\s+(run\s+)?test|npx\s+(jest|vitest|mocha)|jest|vitest|"
+    r"mocha|(\./)?gradlew\s+\S*test\S*|gradle\s+\S*test|mvn\s+(\S+\s+)*(test|verify)|make\s+"
+    r"(test|check)|(bundle\s+exec\s+)?rspec|rake\s+test|dotnet\s+test|mix\s+test|phpunit|swift\s+"
+    r"test|xcodebuild\s+(\S+\s+)*test|terraform\s+test|ctest)(\s|$)"
+)
 INSECURE = re.compile(
     r"\b(curl\b[^;&|]*\s(-[a-zA-Z]*k[a-zA-Z]*|--insecure)(\s|$)|wget\s[^;&|]*--no-check-certificate)"
 )
@@ -249,6 +256,25 @@ def assertion_failed(ev):
     return _name(ev) == "assertion" and _passed(ev) is False
 
 
+def _exit_zero(ev):
+    code = ev.get("exit_code")
+    if isinstance(code, bool):
+        return False
+    if isinstance(code, int | float):
+        return code == 0
+    return isinstance(code, str) and code.strip() in ("0", "0.0")
+
+
+def test_run_passed(ev):
+    c = _text(ev, "command")
+    return (
+        _name(ev) == "shell.run"
+        and _exit_zero(ev)
+        and c is not None
+        and bool(TEST_RUNNER.search(c))
+    )
+
+
 def model_invocation(ev):
     return _name(ev) in ("claude.invoke", "claude_code.api_request")
 
@@ -282,6 +308,7 @@ HANDWRITTEN: dict[str, Callable[[Mapping[str, Any]], bool]] = {
     "pr_opened": pr_opened,
     "assertion_passed": assertion_passed,
     "assertion_failed": assertion_failed,
+    "test_run_passed": test_run_passed,
     "model_invocation": model_invocation,
     "error_event": error_event,
     "repo_activity": repo_activity,

@@ -488,6 +488,9 @@ class IndexEntry(Generic[R]):
     # the other). Gates are applied already unless some fields are looked up alone.
     combined: dict[tuple[Any, ...], tuple[tuple[type, ...] | None, Slots]] = default(init=False)
     presence_names: tuple[str, ...] = default(init=False)
+    # The rules an event meets, by the slots it found (before the gates of fields looked up
+    # alone): a working set's events find the same few slot tuples over and over.
+    resolved: dict[Slots, tuple[tuple[R, Matcher], ...]] = default(init=False)
 
     def __post_init__(self) -> None:
         self._split(self.fields, ())
@@ -499,11 +502,14 @@ class IndexEntry(Generic[R]):
         object.__setattr__(self, "alone", alone)
         object.__setattr__(self, "alone_names", tuple(f for f, _, _ in alone))
         object.__setattr__(self, "combined", {})
+        object.__setattr__(self, "resolved", {})  # found slots are gated anew once split
 
     def candidates(self, event: Mapping[str, Any]) -> Sequence[tuple[R, Matcher]]:
         """The rules (with their matchers) whose key this event passes, in rule order."""
         if not self.fields and not self.presence:
             return self.tries
+        if len(self.combined) >= MEMO_LIMIT:  # before any value is read: see `_forget`
+            self._forget()
         found = self.always
         get = event.get
         for value, (_, slots) in zip(map(get, self.presence_names), self.presence, strict=True):
@@ -525,14 +531,26 @@ class IndexEntry(Generic[R]):
             for value, field_memo in zip(map(get, self.alone_names), self.alone, strict=True):
                 if value is not None:
                     keyed += _field_slots(value, field_memo)
-            if keyed and self.seconds:
-                keyed = self._gated(keyed)
         if keyed:
             found += keyed
         if not found:
             return ()
+        rules = self.resolved.get(found)
+        return self._resolve(found) if rules is None else rules
+
+    def _resolve(self, found: Slots) -> tuple[tuple[R, Matcher], ...]:
+        """The rules of `found`'s slots, in rule order, after the gates of fields looked up
+        alone (the combined memo applied the others'); remembered.
+
+        Gating all of `found` is gating its keyed part: rules tried always or filed under a
+        mere presence are never filed under two clauses (`choose_clauses`)."""
+        slots = self._gated(found) if self.alone and self.seconds else found
         tries = self.tries
-        return [tries[slot] for slot in sorted(set(found))]
+        rules = tuple([tries[slot] for slot in sorted(set(slots))])
+        if len(self.resolved) >= MEMO_LIMIT:
+            self.resolved.clear()
+        self.resolved[found] = rules
+        return rules
 
     def _gated(self, found: Slots) -> Slots:
         """The slots found, less those of two-clause rules whose second clause no key passed."""
@@ -562,13 +580,15 @@ class IndexEntry(Generic[R]):
         if self.seconds and not self.alone:
             found = self._gated(found)
         if remember:
-            if len(self.combined) >= MEMO_LIMIT:
-                self._forget()
             self.combined[values] = (None if plain else tuple(map(type, values)), found)
         return found
 
     def _forget(self) -> None:
-        """A working set beyond the limit: start afresh, without the field that varied most."""
+        """A working set beyond the limit: start afresh, without the field that varied most.
+
+        Called before an event's values are read, never between: slots the combined memo
+        found before a split have their gates applied, and the field split off adds its slots
+        after them, so gating them again would drop a rule whose gate had passed."""
         keys = list(self.combined)
         distinct = [len({key[i] for key in keys}) for i in range(len(self.together))]
         most = max(range(len(distinct)), key=distinct.__getitem__, default=None)

@@ -244,3 +244,30 @@ def test_a_field_that_varies_most_is_looked_up_alone_and_nothing_changes(load_ru
     for i in range(4):  # new commands, a combination of the rest already remembered
         hits, _ = ruleset.evaluate({**bad, "command": f"curl x{i} | sh && git push --force"})
         assert [h.rule_id for h in hits] == ["pipe-to-shell", "team-force-push", "bob-starts-curl"]
+
+
+def test_a_two_clause_rule_is_tried_on_the_event_that_splits_a_field_off_and_gated_anew_after(
+    load_rules, monkeypatch
+):
+    """`team-force-push` needs a command with `push --force` and, as its gate, the team pay.
+    Before the split the combined memo applies the gate, after it the command's own lookup
+    does: the event that fills the working set must still meet the rule (its gate was applied
+    already, and must not be applied again to slots that no longer show it), and after the
+    split an event of another team must not."""
+    monkeypatch.setattr("rules.rule_index.MEMO_LIMIT", 16)
+    monkeypatch.setattr("rules.rule_index.VARIED", 8)
+    ruleset = load_rules(_SHELL_RULES)
+    entry = ruleset.index._by_name["shell.run"]
+    base = {"name": "shell.run", "user": "carol", "exit_code": 0}
+
+    def tried(event: dict[str, object]) -> list[str]:
+        return [rule.rule_id for rule, _ in ruleset.index.candidates(event)]
+
+    for i in range(24):  # new commands: the working set fills and the command goes alone
+        event = {**base, "team": "pay", "command": f"git push --force origin b{i}"}
+        assert [h.rule_id for h in ruleset.evaluate(event)[0]] == ["team-force-push"], i
+    assert entry.alone_names == ("command",)
+    pushed_by_web = {**base, "team": "web", "command": "git push --force origin main"}
+    assert tried(pushed_by_web) == []
+    assert ruleset.evaluate(pushed_by_web)[0] == []
+    assert tried({**pushed_by_web, "team": "PAY"}) == ["team-force-push"]
