@@ -63,7 +63,7 @@ from bench.window_scoring import (
     sweep_rows,
     window_rows,
 )
-from detectors.cli import SCORE_DECIMALS, auto_transform, run_online, score
+from detectors.cli import SCORE_DECIMALS, SCORE_PARAMS, auto_transform, run_online, score
 from detectors.config import params_model
 from detectors.csvseries import BadRows, SeriesRow, read_series, typical_step
 from detectors.estimators import ESTIMATORS, build_params, new_estimator
@@ -157,7 +157,8 @@ def corpus_line(n_found: int, missing: list[str], n_rows: int, n_windows: int) -
 
 def params_for(kind: str, given: dict[str, str], points: list[SeriesRow]) -> Any:
     """The kind's params for a series, as `spanwatch score` builds them."""
-    valid = params_model(kind).model_validate(given).model_dump(exclude_unset=True)
+    asked = {**SCORE_PARAMS.get(kind, {}), **given}
+    valid = params_model(kind).model_validate(asked).model_dump(exclude_unset=True)
     if transform := auto_transform(kind, valid, points):
         valid["transform"] = transform
     usable = [p.time for p in points if p.time is not None]

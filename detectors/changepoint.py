@@ -11,7 +11,7 @@ from river import drift
 from detectors.page_hinkley import PageHinkley
 from detectors.persist import restore_slots
 from detectors.quiet_period import remember_scored, repeat_period, unrepeated
-from detectors.scoring import deviation_score, log_scale, robust_step
+from detectors.scoring import deviation_score, directed, log_scale, robust_step
 from detectors.window_model import WindowModel
 
 _TYPICAL = 3.0  # sigmas: larger deviations do not teach the autocorrelation
@@ -34,6 +34,13 @@ class ChangePointParams:
     repeat: the points after a score during which a score counts only if it passes it (0:
     every score counts); a change is then announced once, not again while the test's
     statistic stays high or climbs back (see `quiet_period.unrepeated`).
+    point_z (0: off): a Shewhart test beside the cumulative sum, the combined Shewhart-CUSUM
+    scheme of Lucas: the point's own deviation from the baseline, unclipped, in sigmas of the
+    points, that scores 0.5. The sum clips each point at `clip` sigmas so that a lone spike
+    cannot look like a change; that also leaves it blind to the spike, and slow to a sudden
+    large shift. The point test speaks on both at once and ranks a spike by its size. Off for
+    the dataflow's drift detector, which watches for lasting changes only; `spanwatch score`
+    turns it on (see `detectors.cli.SCORE_PARAMS`).
     """
 
     threshold: float = 10.0
@@ -45,6 +52,7 @@ class ChangePointParams:
     clip: float = 5.0
     transform: str = "none"
     repeat: int = 0
+    point_z: float = 0.0
 
 
 class ChangePoint(WindowModel[ChangePointParams, float, float]):
@@ -154,7 +162,16 @@ class ChangePoint(WindowModel[ChangePointParams, float, float]):
             return 0.0
         if self.p.method == "adwin":
             return 1.0 if self.detector.drift_detected else 0.0
-        return deviation_score(self._statistic(x), self.p.threshold)
+        score = deviation_score(self._statistic(x), self.p.threshold)
+        if self.p.point_z > 0.0:
+            score = max(score, deviation_score(self._point_z(x), self.p.point_z))
+        return score
+
+    def _point_z(self, x: float) -> float:
+        """The point's own deviation from the baseline in the watched direction, in sigmas
+        (unclipped: the Shewhart test of the combined scheme ranks spikes by their size)."""
+        sigma = max(self.scale, 1e-6 * (abs(self.loc) + 1e-6))
+        return directed((x - self.loc) / sigma, self.p.direction)
 
     def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
         if self.p.transform == "log":

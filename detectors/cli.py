@@ -24,6 +24,11 @@ from detectors.estimators import ESTIMATORS, KINDS, TABLE_KINDS, build_params, n
 # What `spanwatch score` runs when no detector is named.
 DEFAULT_DETECTOR = "ensemble"
 SCORE_DECIMALS = 6  # of a score written: ranks beyond them tie for whoever reads the file
+# What a bare kind is run with beside its own defaults, which serve the dataflow's detectors
+# (they set their own params): a series scored without a configuration is judged for every
+# kind of anomaly, so the change-point test also speaks on a lone point far out (its Shewhart
+# test, at the same 6 sigmas as the EWMA chart's).
+SCORE_PARAMS: dict[str, dict[str, Any]] = {"changepoint": {"point_z": 6.0, "repeat": 60}}
 
 
 class ScoreError(Exception):
@@ -33,7 +38,7 @@ class ScoreError(Exception):
 def _resolve(detector: str) -> tuple[str, dict[str, Any], str, DetectorSpec | None]:
     """(kind, configured params, aggregation, spec) for a kind name or a default detector id."""
     if detector in KINDS:
-        return detector, {}, "", None
+        return detector, dict(SCORE_PARAMS.get(detector, {})), "", None
     for spec in default_detectors():
         if spec.id == detector and spec.kind in TABLE_KINDS:
             raise ScoreError(
