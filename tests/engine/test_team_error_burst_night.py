@@ -6,7 +6,9 @@ nothing, nor does one person failing by day while their colleagues' calls go thr
 call retried (Claude Code's `attempt` 2 and on) is one failed call: a lone person's throttled
 call retried three times in ten seconds is not four failures.
 
-Replayed as a user would, with the defaults. The organisation is unlike the simulator's: eight
+Replayed as a user would, with the default detectors but for the team's error burst, which
+also counts the people among all the team's calls (the opt-in third metric), and both error-rate
+detectors leaving out retried attempts. The organisation is unlike the simulator's: eight
 hours west of UTC, first seen on a Thursday, teams of three and four whose members work by day
 at their own cadence, a call every half minute to two minutes, and in each team one person who
 also works late into the night with an agent, a call every ten to forty seconds."""
@@ -17,9 +19,10 @@ import random
 
 import orjson
 import pytest
+import yaml
 
 from engine.timeutil import parse_time
-from tests.replay_cli import replay_rows
+from tests.replay_cli import DEFAULT_DETECTORS, replay_rows
 
 THURSDAY = parse_time("2025-09-04T00:00:00Z")
 DAY, HOUR, MINUTE = 86400.0, 3600.0, 60.0
@@ -85,12 +88,25 @@ def call(t: float, team: str, person: int, ok: bool, rng: random.Random) -> dict
             "latency_ms": 2400.0 if ok else 350.0}  # fmt: skip
 
 
+def detectors() -> list[dict]:
+    """The default detectors, the team's error burst watching who calls, retries left out."""
+    spec = yaml.safe_load(DEFAULT_DETECTORS.read_text())["detectors"]
+    for d in spec:
+        if d["id"] == "error-rate-per-team":
+            d["metrics"] = [*d["metrics"], {"aggregation": "distinct", "field": "user"}]
+        if d["id"] in ("error-rate-per-team", "error-rate-per-user"):
+            d["exclude"] = {key: list(range(2, 17)) for key in ("attempt", "retry.attempt")}
+    return spec
+
+
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory) -> tuple[list[dict], set[str]]:
     """The incidents opened, and the ids of those on-call was told of."""
     tmp = tmp_path_factory.mktemp("night-burst")
-    notes = tmp / "notifications.jsonl"
-    rows = replay_rows(tmp, map(orjson.dumps, events()), "--notifications", str(notes))
+    notes, config = tmp / "notifications.jsonl", tmp / "spanwatch.yml"
+    config.write_text(yaml.safe_dump({"detectors": detectors()}))
+    lines = map(orjson.dumps, events())
+    rows = replay_rows(tmp, lines, "--notifications", str(notes), "--config", str(config))
     told = {
         i if isinstance(i, str) else i["id"]
         for line in notes.read_bytes().splitlines()
