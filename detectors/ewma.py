@@ -26,8 +26,13 @@ from detectors.window_model import WindowModel
 RATE_BELOW_SHARE = 20.0  # the ratio judges a key whose usual rate is this far below an outage's
 MAX_NAMED = 8  # subjects a window's point keeps of its hits (`min_subjects` asks fewer)
 Counts = tuple[int, ...] | None  # the hits of each subject a point names, when it says them
-# A window's value: the rate alone, or with a second metric (rate, subjects, their hits).
-RatePoint = float | tuple[float, tuple[str, ...], tuple[int, ...]]
+# A window's value: the rate alone, or with a second metric (rate, subjects, their hits), and
+# with a third (the subjects of all events) the subjects with no hit in the window at the end.
+RatePoint = (
+    float
+    | tuple[float, tuple[str, ...], tuple[int, ...]]
+    | tuple[float, tuple[str, ...], tuple[int, ...], tuple[str, ...]]
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,11 @@ class EwmaParams:
     min_subjects (a rate watched with a second metric, the distinct subjects of its hits,
     such as the people whose calls failed): the least of them among the hits of the window
     and the evidence's windows before it that may score (one person failing is not their
-    team's outage, however many of the team's calls are theirs). And (binomial, with
+    team's outage, however many of the team's calls are theirs), unless the points also say
+    the subjects of all the key's events (a third metric, `distinct` without a condition)
+    and no other subject had an event there: a team's only person at work failing is all of
+    the team that can fail, and no colleague's call going through says it is theirs alone.
+    And (binomial, with
     evidence) without the hits of the `min_subjects` - 1 subjects with the most of them, the
     rest must still be improbable under the key's rate by `others_z` sampling sds (0: off):
     one person's retry loop and a colleague's single failed call are not two people failing.
@@ -214,13 +223,18 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         cls, accs: Sequence[Accumulator], aggregations: Sequence[str], min_count: int
     ) -> RatePoint | None:
         """The window's value; with a second metric, (rate, the `MAX_NAMED` subjects with the
-        most hits in sorted order, their hits)."""
+        most hits in sorted order, their hits); with a third, the subjects of all events,
+        also the first `MAX_NAMED` of those with no hit (the people at work whose calls
+        went through)."""
         x = accs[0].value(aggregations[0], min_count)
         if len(accs) == 1 or x is None:
             return x
         seen = accs[1].distinct or {}
         top = sorted(sorted(seen, key=lambda s: (-seen[s], s))[:MAX_NAMED])
-        return (x, tuple(top), tuple(seen[s] for s in top))
+        if len(accs) == 2:
+            return (x, tuple(top), tuple(seen[s] for s in top))
+        calm = sorted(s for s in accs[2].distinct or () if s not in seen)[:MAX_NAMED]
+        return (x, tuple(top), tuple(seen[s] for s in top), tuple(calm))
 
     @classmethod
     def check_spec(
@@ -231,12 +245,13 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         params: Mapping[str, Any],
         budgets: Mapping[str, float],
     ) -> None:
-        pair = len(aggregations) == 2 and aggregations[0] in ("rate", "ratio")
-        pair = pair and aggregations[1] == "distinct"
+        pair = len(aggregations) in (2, 3) and aggregations[0] in ("rate", "ratio")
+        pair = pair and all(a == "distinct" for a in aggregations[1:])
         if len(aggregations) > 1 and not pair:
             raise ValueError(
                 f"kind {kind!r} watches one metric, or a rate then the distinct subjects of its "
-                "hits (a `distinct` metric with the rate's `condition`) for `min_subjects`"
+                "hits (a `distinct` metric with the rate's `condition`) for `min_subjects`, "
+                "and then, optionally, the distinct subjects of all its events"
             )
         share = params.get("burst_share", 0.3)
         if not 0.0 < share < 1.0:
@@ -249,16 +264,24 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
                 "subjects (e.g. field user) with the rate's `condition`"
             )
 
-    def _enough_subjects(self, names: tuple[str, ...] | None, t: float) -> bool:
+    def _enough_subjects(self, x: RatePoint, t: float) -> bool:
         """Whether the hits of the window and the evidence's windows before it come from
-        `min_subjects` distinct subjects at least (always, when none are watched)."""
+        `min_subjects` distinct subjects at least (always, when none are watched), or, when
+        the points say the subjects of all events, from every subject there: a team's only
+        person at work failing is all the team there is to fail (see `EwmaParams`)."""
+        _, names, _ = _split(x)
         least = self.p.min_subjects
         if least <= 0 or names is None:
             return True
-        seen = set(names)
+        calm = _calm(x)
+        seen, through = set(names), set(calm or ())
         for w in self._named_within(t):
             seen.update(w[1])
-        return len(seen) >= least
+            if len(w) > 3:
+                through.update(w[3])
+            else:
+                calm = None  # a window that did not say who else was there
+        return len(seen) >= least or (calm is not None and bool(seen) and through <= seen)
 
     def _others_depart(
         self, x: float, n: int, t: float, names: tuple[str, ...] | None, counts: Counts
@@ -307,11 +330,15 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         return [w for w in self.named if 0.0 < t - w[0] <= horizon]
 
     def _remember_named(self, point: RatePoint, t: float) -> float:
-        """Keep the point's subjects for the evidence's span; the point's value."""
+        """Keep the point's subjects (and those of its events with no hit, when it says them)
+        for the evidence's span; the point's value."""
         value, names, counts = _split(point)
+        calm = _calm(point)
         if self.p.min_subjects > 0 and names is not None:
             self.named = self._named_within(t + self.p.step)
-            if names:
+            if calm is not None and (names or calm):
+                self.named.append((t, names, counts or (), calm))
+            elif names:
                 self.named.append((t, names) if counts is None else (t, names, counts))
         return value
 
@@ -364,14 +391,14 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
     def score_in_alert(self, x: RatePoint, t: float, n: int = 0) -> float:
         return self._score(x, t, n)
 
-    def _score(self, x: RatePoint, t: float, n: int) -> float:
+    def _score(self, point: RatePoint, t: float, n: int) -> float:
         """The score before repeats are suppressed."""
-        x, names, counts = _split(x)
+        x, names, counts = _split(point)
         if self.n < self.p.min_points:
             return 0.0
         if self.p.transform == "log":
             x = log_scale(x)
-        if not self._large_enough(x, n, t) or not self._enough_subjects(names, t):
+        if not self._large_enough(x, n, t) or not self._enough_subjects(point, t):
             return 0.0
         if not self._others_depart(x, n, t, names, counts):
             return 0.0
@@ -597,3 +624,8 @@ def _split(x: RatePoint) -> tuple[float, tuple[str, ...] | None, Counts]:
     if isinstance(x, tuple):
         return x[0], x[1], (x[2] if len(x) > 2 else None)
     return x, None, None
+
+
+def _calm(x: RatePoint) -> tuple[str, ...] | None:
+    """The subjects of a point's events with no hit, None when the point does not say them."""
+    return x[3] if isinstance(x, tuple) and len(x) > 3 else None
