@@ -71,6 +71,11 @@ class CallCreepParams:
     `detectors.creep_pool`; k, min_calls, min_sessions, min_place are then unused). pool_k: the
     allowance per call, in sigmas of the pool's prediction; pool_min_place: everyone's calls at
     a place before the pool lends its level there (and as many again before it judges).
+
+    session_gap: how long a caller makes no call before their sessions' places are taken as
+    unknown (`_replaced`): telemetry that stopped while people worked on (a team's collector
+    down for hours) hides calls that grew their sessions' context, and sessions begun meanwhile
+    are first seen well past their first call.
     """
 
     k: float = 0.25
@@ -84,6 +89,7 @@ class CallCreepParams:
     baseline: str = "own"
     pool_k: float = 1.0
     pool_min_place: int = 300
+    session_gap: float = 1800.0
 
 
 class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
@@ -122,6 +128,7 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         "c0",
         "c1",
         "fresh",
+        "last",
         "lent",
         "level",
         "n",
@@ -164,6 +171,7 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         self.fresh: list[tuple[int, float, float | None]] = []
         self.pool: PlacePool | None = None
         self.pace = 0.0  # the caller's usual calls per window (baseline pooled; `_weight`)
+        self.last: float | None = None  # the start of the caller's last window with calls
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)
@@ -252,13 +260,16 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         return []
 
     def score_one(self, x: list[Call], t: float, n: int = 0) -> float:
-        return deviation_score(self._peak(x), self.p.h)
+        return deviation_score(self._peak(x, t), self.p.h)
 
     def learn_one(self, x: list[Call], t: float, n: int = 0) -> None:
         weight = self._weight(len(x))
-        for place, value in self._placed(x, self.sessions, count=True):
+        resumed = self._resume(self.sessions, t)
+        for place, value in self._placed(x, self.sessions, resumed, count=True):
             if value > 0.0:  # a call of no size has no log: its place in the session counts
                 self._learn_call(place, math.log(value), weight)
+        if x:
+            self.last = t
         if x and self.p.baseline == "pooled":
             self.pace += _PACE_ALPHA * (len(x) - self.pace) if self.pace else len(x)
 
@@ -272,7 +283,7 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
             "calls": len(x),
             "baseline": round(math.expm1(first), 3),
             "log_sigma": round(pooled[1] if pooled else self.spread, 4),
-            "creep_sigmas": round(self._peak(x), 3),
+            "creep_sigmas": round(self._peak(x, t), 3),
         }
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -325,10 +336,15 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         return self._residual(place, y) / self._inflation() - self.p.k
 
     def _placed(
-        self, calls: Sequence[Call], sessions: dict[str, int], count: bool = False
+        self,
+        calls: Sequence[Call],
+        sessions: dict[str, int],
+        resumed: bool = False,
+        count: bool = False,
     ) -> list[tuple[int, float]]:
         """The window's calls, each with its place in its session (counted in `sessions`; with
-        `count`, a session's first call counts towards `started`).
+        `count`, a session's first call counts towards `started`; `resumed`: the window
+        follows a gap, and sessions first seen in it are stale).
 
         A window knows how many calls each session made, not which call was whose: when a
         person works in two sessions at once their calls interleave, and giving a window's
@@ -337,18 +353,24 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         work in parallel sessions). The places are then matched to the sizes in order, the
         lowest level with the smallest size: a window's sum of residuals is the same for any
         pairing, and this one sets no ordinary call far from its place's level (calls at places
-        not yet judged keep the counted pairing)."""
-        places = []
-        for session, _value in calls:
-            position = self._position(sessions, session)
+        not yet judged keep the counted pairing). A call that places its session anew after a
+        gap (`_replaced`) is neither judged nor learnt: its size chose its place (its value is
+        given as 0, a call of no size)."""
+        places, placed = [], []
+        for session, value in calls:
+            position, stale = self._position(sessions, session, resumed)
             if count and position == 0 and self.started < self.p.min_sessions:
                 self.started += 1
+            if stale and value > 0.0:
+                position = self._replaced(position, math.log(value))
+                sessions[next(reversed(sessions))] = position + 1
+                value = 0.0
             places.append(_place(position, self.p.places))
-        placed = [(place, value) for place, (_s, value) in zip(places, calls, strict=True)]
+            placed.append((places[-1], value))
         if len({session for session, _value in calls}) < 2:
             return placed
         levels = [self._level_of(place) for place in range(_PLACES)]
-        judged = [i for i, place in enumerate(places) if levels[place] is not None]
+        judged = [i for i, (p, v) in enumerate(placed) if levels[p] is not None and v > 0.0]
         # places not yet judged have no level to match by: their calls stay as counted
         ordered = sorted((places[i] for i in judged), key=lambda place: (levels[place], place))
         sizes = sorted(placed[i][1] for i in judged)
@@ -356,17 +378,45 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
             placed[i] = (place, size)
         return placed
 
+    def _resume(self, sessions: dict[str, int], t: float) -> bool:
+        """Whether the window at t follows `session_gap` without a call of the caller's; then
+        every session's place is unknown: its count is kept negative (stale) until its next
+        call places it anew."""
+        if self.last is None or t - self.last < self.p.session_gap:
+            return False
+        for session, at in sessions.items():
+            sessions[session] = -abs(at)
+        return True
+
     @staticmethod
-    def _position(sessions: dict[str, int], session: str | None) -> int:
-        """The call's place in its session (0: the first), counted in `sessions`; a call of
-        an unknown session follows the last call seen."""
+    def _position(
+        sessions: dict[str, int], session: str | None, resumed: bool = False
+    ) -> tuple[int, bool]:
+        """The call's place in its session (0: the first), counted in `sessions`, and whether
+        the session is stale (its place unknown after a gap: a session counted before it, or
+        first seen in the window after it, `resumed`); a call of an unknown session follows
+        the last call seen. The session is then the last in `sessions`."""
         if session is None:
             session = next(reversed(sessions), "") if sessions else ""
-        at = sessions.pop(session, 0)
+        at = sessions.pop(session, None)
+        stale = at < 0 if at is not None else resumed
+        at = abs(at) if at is not None else 0
         sessions[session] = at + 1
         if len(sessions) > _SESSIONS:
             del sessions[next(iter(sessions))]
-        return at
+        return at, stale
+
+    def _replaced(self, position: int, y: float) -> int:
+        """A stale session's position, from the size of its first call after the gap: the
+        first position of the place, from its counted one on, whose level is nearest (the
+        counted one where no later place has a level yet)."""
+        best, gap = position, math.inf
+        first = _place(position, self.p.places)
+        for place in range(first, min(self.p.places, _PLACES)):
+            level = self._level_of(place)
+            if level is not None and abs(y - level) < gap:
+                best, gap = max(position, _first_position(place)), abs(y - level)
+        return best
 
     def _spread(self, place: int) -> float:
         """The sigma a call at `place` is judged by: the place's own once it has learnt from
@@ -394,12 +444,13 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         rho = min(max(self.c1 / self.c0, 0.0), 0.95)
         return math.sqrt((1.0 + rho) / (1.0 - rho))
 
-    def _peak(self, calls: Sequence[Call]) -> float:
+    def _peak(self, calls: Sequence[Call], t: float) -> float:
         """The largest CUSUM the window's calls would reach (the levels held where they are)."""
         if not self._judging():
             return 0.0
         s, peak, sessions, weight = self.sum, 0.0, dict(self.sessions), self._weight(len(calls))
-        for place, value in self._placed(calls, sessions):
+        resumed = self._resume(sessions, t)
+        for place, value in self._placed(calls, sessions, resumed):
             if value > 0.0:
                 s = max(0.0, s + weight * self._excess(place, math.log(value)))
                 peak = max(peak, s)
@@ -467,6 +518,11 @@ def _place(position: int, places: int) -> int:
     `places` places (1: every call compared with the caller's one level)."""
     place = position if position < 4 else 1 + position.bit_length()
     return min(place, places - 1, _PLACES - 1)
+
+
+def _first_position(place: int) -> int:
+    """The first position in a session at a place (`_place`'s inverse)."""
+    return place if place < 4 else 2 ** (place - 2)
 
 
 def _median(values: Sequence[float]) -> float:
