@@ -72,10 +72,11 @@ class CallCreepParams:
     allowance per call, in sigmas of the pool's prediction; pool_min_place: everyone's calls at
     a place before the pool lends its level there (and as many again before it judges).
 
-    session_gap: how long a caller makes no call before their sessions' places are taken as
-    unknown (`_replaced`): telemetry that stopped while people worked on (a team's collector
-    down for hours) hides calls that grew their sessions' context, and sessions begun meanwhile
-    are first seen well past their first call.
+    session_gap: how long a caller makes no call before the sessions they had open, and those
+    first seen in the window after, are of unknown place and judged no more (`_resume`): a
+    pause hides what the session did meanwhile (telemetry that stopped while people worked on
+    hid the calls that grew their context, a session begun meanwhile is first seen well past
+    its first call, a session resumed after lunch may have been compacted or not).
     """
 
     k: float = 0.25
@@ -353,17 +354,15 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         work in parallel sessions). The places are then matched to the sizes in order, the
         lowest level with the smallest size: a window's sum of residuals is the same for any
         pairing, and this one sets no ordinary call far from its place's level (calls at places
-        not yet judged keep the counted pairing). A call that places its session anew after a
-        gap (`_replaced`) is neither judged nor learnt: its size chose its place (its value is
-        given as 0, a call of no size)."""
+        not yet judged keep the counted pairing). A call of a stale session (`_resume`) keeps
+        its count but is neither judged nor learnt (its value is given as 0, a call of no
+        size)."""
         places, placed = [], []
         for session, value in calls:
             position, stale = self._position(sessions, session, resumed)
             if count and position == 0 and self.started < self.p.min_sessions:
                 self.started += 1
-            if stale and value > 0.0:
-                position = self._replaced(position, math.log(value))
-                sessions[next(reversed(sessions))] = position + 1
+            if stale:
                 value = 0.0
             places.append(_place(position, self.p.places))
             placed.append((places[-1], value))
@@ -380,8 +379,8 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
 
     def _resume(self, sessions: dict[str, int], t: float) -> bool:
         """Whether the window at t follows `session_gap` without a call of the caller's; then
-        every session's place is unknown: its count is kept negative (stale) until its next
-        call places it anew."""
+        every session's place is unknown: its count is kept negative (stale) for as long as
+        the session is remembered."""
         if self.last is None or t - self.last < self.p.session_gap:
             return False
         for session, at in sessions.items():
@@ -395,28 +394,16 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         """The call's place in its session (0: the first), counted in `sessions`, and whether
         the session is stale (its place unknown after a gap: a session counted before it, or
         first seen in the window after it, `resumed`); a call of an unknown session follows
-        the last call seen. The session is then the last in `sessions`."""
+        the last call seen."""
         if session is None:
             session = next(reversed(sessions), "") if sessions else ""
         at = sessions.pop(session, None)
         stale = at < 0 if at is not None else resumed
         at = abs(at) if at is not None else 0
-        sessions[session] = at + 1
+        sessions[session] = -(at + 1) if stale else at + 1
         if len(sessions) > _SESSIONS:
             del sessions[next(iter(sessions))]
         return at, stale
-
-    def _replaced(self, position: int, y: float) -> int:
-        """A stale session's position, from the size of its first call after the gap: the
-        first position of the place, from its counted one on, whose level is nearest (the
-        counted one where no later place has a level yet)."""
-        best, gap = position, math.inf
-        first = _place(position, self.p.places)
-        for place in range(first, min(self.p.places, _PLACES)):
-            level = self._level_of(place)
-            if level is not None and abs(y - level) < gap:
-                best, gap = max(position, _first_position(place)), abs(y - level)
-        return best
 
     def _spread(self, place: int) -> float:
         """The sigma a call at `place` is judged by: the place's own once it has learnt from
@@ -518,11 +505,6 @@ def _place(position: int, places: int) -> int:
     `places` places (1: every call compared with the caller's one level)."""
     place = position if position < 4 else 1 + position.bit_length()
     return min(place, places - 1, _PLACES - 1)
-
-
-def _first_position(place: int) -> int:
-    """The first position in a session at a place (`_place`'s inverse)."""
-    return place if place < 4 else 2 ** (place - 2)
 
 
 def _median(values: Sequence[float]) -> float:
