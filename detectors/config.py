@@ -137,7 +137,7 @@ _CHOICES: dict[str, Any] = {
 }
 _DURATIONS = frozenset(
     {"step", "tau", "min_history", "horizon", "level_half_life", "trend_half_life", "damping"}
-    | {"profile_half_life", "hold", "recall"}
+    | {"profile_half_life", "hold", "recall", "session_gap"}
 )
 _ZERO_OK = frozenset(
     {"budget", "min_points", "adapt_after", "seed", "refractory", "evidence", "repeat"}

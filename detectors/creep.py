@@ -71,6 +71,12 @@ class CallCreepParams:
     `detectors.creep_pool`; k, min_calls, min_sessions, min_place are then unused). pool_k: the
     allowance per call, in sigmas of the pool's prediction; pool_min_place: everyone's calls at
     a place before the pool lends its level there (and as many again before it judges).
+
+    session_gap: how long a caller makes no call before the sessions they had open, and those
+    first seen in the window after, are of unknown place and judged no more (`_resume`): a
+    pause hides what the session did meanwhile (telemetry that stopped while people worked on
+    hid the calls that grew their context, a session begun meanwhile is first seen well past
+    its first call, a session resumed after lunch may have been compacted or not).
     """
 
     k: float = 0.25
@@ -84,6 +90,7 @@ class CallCreepParams:
     baseline: str = "own"
     pool_k: float = 1.0
     pool_min_place: int = 300
+    session_gap: float = 1800.0
 
 
 class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
@@ -122,6 +129,7 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         "c0",
         "c1",
         "fresh",
+        "last",
         "lent",
         "level",
         "n",
@@ -164,6 +172,7 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         self.fresh: list[tuple[int, float, float | None]] = []
         self.pool: PlacePool | None = None
         self.pace = 0.0  # the caller's usual calls per window (baseline pooled; `_weight`)
+        self.last: float | None = None  # the start of the caller's last window with calls
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)
@@ -252,13 +261,16 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         return []
 
     def score_one(self, x: list[Call], t: float, n: int = 0) -> float:
-        return deviation_score(self._peak(x), self.p.h)
+        return deviation_score(self._peak(x, t), self.p.h)
 
     def learn_one(self, x: list[Call], t: float, n: int = 0) -> None:
         weight = self._weight(len(x))
-        for place, value in self._placed(x, self.sessions, count=True):
+        resumed = self._resume(self.sessions, t)
+        for place, value in self._placed(x, self.sessions, resumed, count=True):
             if value > 0.0:  # a call of no size has no log: its place in the session counts
                 self._learn_call(place, math.log(value), weight)
+        if x:
+            self.last = t
         if x and self.p.baseline == "pooled":
             self.pace += _PACE_ALPHA * (len(x) - self.pace) if self.pace else len(x)
 
@@ -272,7 +284,7 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
             "calls": len(x),
             "baseline": round(math.expm1(first), 3),
             "log_sigma": round(pooled[1] if pooled else self.spread, 4),
-            "creep_sigmas": round(self._peak(x), 3),
+            "creep_sigmas": round(self._peak(x, t), 3),
         }
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -325,10 +337,15 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         return self._residual(place, y) / self._inflation() - self.p.k
 
     def _placed(
-        self, calls: Sequence[Call], sessions: dict[str, int], count: bool = False
+        self,
+        calls: Sequence[Call],
+        sessions: dict[str, int],
+        resumed: bool = False,
+        count: bool = False,
     ) -> list[tuple[int, float]]:
         """The window's calls, each with its place in its session (counted in `sessions`; with
-        `count`, a session's first call counts towards `started`).
+        `count`, a session's first call counts towards `started`; `resumed`: the window
+        follows a gap, and sessions first seen in it are stale).
 
         A window knows how many calls each session made, not which call was whose: when a
         person works in two sessions at once their calls interleave, and giving a window's
@@ -337,18 +354,22 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         work in parallel sessions). The places are then matched to the sizes in order, the
         lowest level with the smallest size: a window's sum of residuals is the same for any
         pairing, and this one sets no ordinary call far from its place's level (calls at places
-        not yet judged keep the counted pairing)."""
-        places = []
-        for session, _value in calls:
-            position = self._position(sessions, session)
+        not yet judged keep the counted pairing). A call of a stale session (`_resume`) keeps
+        its count but is neither judged nor learnt (its value is given as 0, a call of no
+        size)."""
+        places, placed = [], []
+        for session, value in calls:
+            position, stale = self._position(sessions, session, resumed)
             if count and position == 0 and self.started < self.p.min_sessions:
                 self.started += 1
+            if stale:
+                value = 0.0
             places.append(_place(position, self.p.places))
-        placed = [(place, value) for place, (_s, value) in zip(places, calls, strict=True)]
+            placed.append((places[-1], value))
         if len({session for session, _value in calls}) < 2:
             return placed
         levels = [self._level_of(place) for place in range(_PLACES)]
-        judged = [i for i, place in enumerate(places) if levels[place] is not None]
+        judged = [i for i, (p, v) in enumerate(placed) if levels[p] is not None and v > 0.0]
         # places not yet judged have no level to match by: their calls stay as counted
         ordered = sorted((places[i] for i in judged), key=lambda place: (levels[place], place))
         sizes = sorted(placed[i][1] for i in judged)
@@ -356,17 +377,33 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
             placed[i] = (place, size)
         return placed
 
+    def _resume(self, sessions: dict[str, int], t: float) -> bool:
+        """Whether the window at t follows `session_gap` without a call of the caller's; then
+        every session's place is unknown: its count is kept negative (stale) for as long as
+        the session is remembered."""
+        if self.last is None or t - self.last < self.p.session_gap:
+            return False
+        for session, at in sessions.items():
+            sessions[session] = -abs(at)
+        return True
+
     @staticmethod
-    def _position(sessions: dict[str, int], session: str | None) -> int:
-        """The call's place in its session (0: the first), counted in `sessions`; a call of
-        an unknown session follows the last call seen."""
+    def _position(
+        sessions: dict[str, int], session: str | None, resumed: bool = False
+    ) -> tuple[int, bool]:
+        """The call's place in its session (0: the first), counted in `sessions`, and whether
+        the session is stale (its place unknown after a gap: a session counted before it, or
+        first seen in the window after it, `resumed`); a call of an unknown session follows
+        the last call seen."""
         if session is None:
             session = next(reversed(sessions), "") if sessions else ""
-        at = sessions.pop(session, 0)
-        sessions[session] = at + 1
+        at = sessions.pop(session, None)
+        stale = at < 0 if at is not None else resumed
+        at = abs(at) if at is not None else 0
+        sessions[session] = -(at + 1) if stale else at + 1
         if len(sessions) > _SESSIONS:
             del sessions[next(iter(sessions))]
-        return at
+        return at, stale
 
     def _spread(self, place: int) -> float:
         """The sigma a call at `place` is judged by: the place's own once it has learnt from
@@ -394,12 +431,13 @@ class CallCreep(WindowModel[CallCreepParams, list[Call], list[Call]]):
         rho = min(max(self.c1 / self.c0, 0.0), 0.95)
         return math.sqrt((1.0 + rho) / (1.0 - rho))
 
-    def _peak(self, calls: Sequence[Call]) -> float:
+    def _peak(self, calls: Sequence[Call], t: float) -> float:
         """The largest CUSUM the window's calls would reach (the levels held where they are)."""
         if not self._judging():
             return 0.0
         s, peak, sessions, weight = self.sum, 0.0, dict(self.sessions), self._weight(len(calls))
-        for place, value in self._placed(calls, sessions):
+        resumed = self._resume(sessions, t)
+        for place, value in self._placed(calls, sessions, resumed):
             if value > 0.0:
                 s = max(0.0, s + weight * self._excess(place, math.log(value)))
                 peak = max(peak, s)

@@ -106,7 +106,7 @@ def observations(seed: int) -> list[Observation]:
             for _session, size in calls:
                 out.append(Observation("creep", t, ("t", user), None, (), (size, f"{user}{s}")))
                 t += 90.0
-            t += 1800.0
+            t += 1200.0  # a pause shorter than the creep entry's session_gap
     out.sort(key=lambda o: o.time)
     return out
 

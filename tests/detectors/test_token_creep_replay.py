@@ -4,8 +4,9 @@ Two teams, one at UTC+10 and one at UTC-3, work in sessions whose context grows 
 call (a session's last calls carry several times its first's tokens), some sessions three
 times longer than others, on two models. On the third day one person in the UTC+10 team sees
 their context creep up threefold over three hours and stay there. That opens token incidents
-for that person alone (one per model they use), carrying their team, the first within hours of
-the creep's start; the ordinary long sessions of everyone else open none.
+for that person alone (one per model they use), carrying their team, the first within four
+hours of the creep's start (the sessions open at each morning's start are not judged); the
+ordinary long sessions of everyone else open none.
 """
 
 from __future__ import annotations
@@ -86,4 +87,4 @@ def test_a_persons_creeping_context_pages_for_them_alone_and_long_sessions_never
         (CREEPER, "harbour")
     }, tokens
     first = min(at for at, _i in tokens)
-    assert CREEP_START < first <= CREEP_START + 3 * HOUR, (first - CREEP_START) / HOUR
+    assert CREEP_START < first <= CREEP_START + 4 * HOUR, (first - CREEP_START) / HOUR
