@@ -112,6 +112,17 @@ def test_the_window_survives_a_snapshot(load_rules):
     assert [h.evidence["new_values"] for h in feed(restored, call(430, "c"))] == [3]
 
 
+def test_a_reload_that_turns_new_values_on_starts_a_fresh_window(load_rules):
+    """A plain window has no first times: switching the count keeps no old window, while a
+    reload that changes only the threshold keeps it."""
+    plain = load_rules((RULES % {"threshold": 3}).replace("spanwatch:\n  count: new-values\n", ""))
+    old = {"started": plain.new_correlation_state("started")}
+    counting = load_rules(RULES % {"threshold": 3})
+    assert counting.adopt(old)["started"] is not old["started"]
+    kept = {"started": counting.new_correlation_state("started")}
+    assert load_rules(RULES % {"threshold": 5}).adopt(kept)["started"] is kept["started"]
+
+
 def check_text(tmp_path: Path, text: str) -> tuple[int, str, str]:
     path = write(tmp_path, "rules.yml", text)
     out = io.StringIO()
