@@ -203,6 +203,10 @@ class NewValueWindow(DistinctWindow):
             del seen[oldest]
             first.pop(oldest, None)
 
+    def count_since(self, cutoff: float) -> int:
+        """How many values were first seen after `cutoff` (no list: this runs on every input)."""
+        return sum(1 for f in self.first.values() if f > cutoff)
+
     def new_since(self, cutoff: float) -> list[str]:
         """The values first seen after `cutoff`, oldest last-seen first."""
         first = self.first
@@ -493,7 +497,7 @@ class CorrelationState:
                 return window.total
             return window.total / window.count if window.count else None
         if isinstance(window, NewValueWindow):
-            return float(len(window.new_since(window.last - self.spec.timespan)))
+            return float(window.count_since(window.last - self.spec.timespan))
         if isinstance(window, DistinctWindow):
             return float(len(window.seen))
         if isinstance(window, SampleWindow):
