@@ -4,7 +4,9 @@ Semantics (Sigma correlation specification, made concrete for a stream):
 - The window of an input at time t is (t - timespan, t]; the condition is checked after
   every input of a group, and each input after which it holds is one hit (the incident stage
   turns repeated hits into updates of one incident).
-- `event_count` counts matching events, `value_count` distinct values of `field`,
+- `event_count` counts matching events, `value_count` distinct values of `field` (with
+  `spanwatch: {count: new-values}`, only those first seen within the timespan; a value idle
+  longer than the timespan is forgotten, so one that comes back counts as new again),
   `value_sum`/`value_avg` sum/average `field` (a list of fields is summed per event),
   `value_percentile`/`value_median` take the percentile of `field`.
 - `temporal` holds when the referenced rules seen in the window satisfy the condition
@@ -85,6 +87,8 @@ class CorrelationSpec:
     state_key: str = ""  # equal keys mean an old window can be kept on reload
     # `reset-on`: rules whose input empties its group's window up to its time (see `reset`)
     reset_rules: tuple[str, ...] = ()
+    # `count: new-values` (value_count): only values first seen within the timespan count
+    new_values: bool = False
 
     def holds(self, value: float) -> bool:
         for op, bound in self.conditions:  # noqa: SIM110 - a loop beats all() on the hot path
@@ -166,6 +170,47 @@ class DistinctWindow:
             if seen[oldest] > cutoff:
                 break
             del seen[oldest]
+
+
+class NewValueWindow(DistinctWindow):
+    """Distinct values with their first time as well: those first seen within the timespan are
+    the new ones. A value stays while it keeps appearing (its first time is kept) and is
+    forgotten once idle longer than the timespan, so one that comes back after that is new."""
+
+    __slots__ = ("first", "timespan")
+
+    def __init__(self, timespan: float) -> None:
+        super().__init__()
+        self.first: dict[str, float] = {}
+        self.timespan = timespan
+
+    def add(self, t: float, value: str) -> None:
+        first = self.first
+        if self.seen.get(value, math.inf) <= t - self.timespan:  # idle too long: new again
+            first.pop(value, None)
+        super().add(t, value)
+        if value in self.seen:
+            first[value] = min(first.get(value, t), t)
+        if len(first) > len(self.seen):  # saturated: the oldest value went from `seen`
+            self.first = {v: f for v, f in first.items() if v in self.seen}
+
+    def expire(self, cutoff: float) -> None:
+        seen, first = self.seen, self.first
+        while seen:
+            oldest = next(iter(seen))
+            if seen[oldest] > cutoff:
+                break
+            del seen[oldest]
+            first.pop(oldest, None)
+
+    def count_since(self, cutoff: float) -> int:
+        """How many values were first seen after `cutoff` (no list: this runs on every input)."""
+        return sum(1 for f in self.first.values() if f > cutoff)
+
+    def new_since(self, cutoff: float) -> list[str]:
+        """The values first seen after `cutoff`, oldest last-seen first."""
+        first = self.first
+        return [v for v in self.seen if first.get(v, -math.inf) > cutoff]
 
 
 class SampleWindow:
@@ -268,7 +313,7 @@ def _time_of(item: tuple[str, float]) -> float:
     return item[1]
 
 
-Window = SumWindow | DistinctWindow | SampleWindow | TemporalWindow
+Window = SumWindow | DistinctWindow | NewValueWindow | SampleWindow | TemporalWindow
 
 
 # --- the state of one correlation rule ----------------------------------------------------------
@@ -437,7 +482,7 @@ class CorrelationState:
         if kind in ("event_count", "value_sum", "value_avg"):
             return SumWindow()
         if kind == "value_count":
-            return DistinctWindow()
+            return NewValueWindow(self.spec.timespan) if self.spec.new_values else DistinctWindow()
         if kind in ("value_percentile", "value_median"):
             return SampleWindow()
         return TemporalWindow(len(self.spec.rules), ordered=kind == "temporal_ordered")
@@ -451,6 +496,8 @@ class CorrelationState:
             if kind == "value_sum":
                 return window.total
             return window.total / window.count if window.count else None
+        if isinstance(window, NewValueWindow):
+            return float(window.count_since(window.last - self.spec.timespan))
         if isinstance(window, DistinctWindow):
             return float(len(window.seen))
         if isinstance(window, SampleWindow):
@@ -471,10 +518,7 @@ class CorrelationState:
                 base["avg"] = round(measured, 6)
             return base
         if isinstance(window, DistinctWindow):
-            base["distinct"] = len(window.seen)
-            base["saturated"] = len(window.seen) >= DISTINCT_CAP
-            base["values"] = list(window.seen)[-10:]
-            return base
+            return {**base, **self._distinct_evidence(window)}
         if isinstance(window, SampleWindow):
             base["percentile"] = 50.0 if spec.type == "value_median" else spec.percentile
             base["value"] = measured
@@ -485,6 +529,16 @@ class CorrelationState:
             return base
         base["rules_seen"] = sorted(window.seen)
         return base
+
+    def _distinct_evidence(self, window: DistinctWindow) -> dict[str, Any]:
+        """The distinct values a hit shows: the last ten, or the last ten new ones."""
+        values = list(window.seen)
+        shown: dict[str, Any] = {"distinct": len(values), "saturated": len(values) >= DISTINCT_CAP}
+        if isinstance(window, NewValueWindow):
+            values = window.new_since(window.last - self.spec.timespan)
+            shown["new_values"] = len(values)
+        shown["values"] = values[-10:]
+        return shown
 
     def _satisfied(self, measured: float, window: Window) -> bool:
         spec = self.spec

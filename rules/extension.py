@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -50,13 +50,16 @@ class DedupExtension(BaseModel):
 
 class SpanwatchExtension(BaseModel):
     """`spanwatch: {group-by: [...], labels: {...}, runbook: URL, resolve-after: 30m,
-    noise-budget: 20, reset-on: [rule, ...]}`.
+    noise-budget: 20, reset-on: [rule, ...], count: new-values}`.
 
     `reset-on` (correlations): detection rules whose match empties the window of the group it
     belongs to, so that the condition counts only what came after it (a passing assertion ends
     a run of failures).
     `noise-budget`: incidents this rule may open per budget period (`incidents.noise_budget`)
     before the rest fold into one storm incident; `off` for none. Unset: the global budget.
+    `count: new-values` (value_count correlations): count only the values first seen within the
+    timespan (sessions started, not sessions active); a value is remembered while it keeps
+    appearing and forgotten once idle longer than the timespan.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -68,6 +71,7 @@ class SpanwatchExtension(BaseModel):
     noise_budget: int | None = Field(default=None, alias="noise-budget")
     dedup: DedupExtension | None = None
     reset_on: list[str] | None = Field(default=None, alias="reset-on", min_length=1)
+    count: Literal["values", "new-values"] | None = None
 
     @field_validator("group_by", "reset_on", mode="before")
     @classmethod

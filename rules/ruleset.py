@@ -595,6 +595,14 @@ def _detection_extension(doc: RuleDoc, problems: list[RuleProblem]) -> Spanwatch
                 "reset-on",
             )
         )
+    if ext.count is not None:
+        problems.append(
+            doc.problem(
+                "`count` is for value_count correlations (a detection rule counts nothing)",
+                "spanwatch",
+                "count",
+            )
+        )
     return ext
 
 
@@ -670,7 +678,15 @@ def _compile_correlation(
         for alias in rule.aliases
     }
     group_by = tuple(rule.group_by or ())
-    aggregated = (kind, referenced, group_by, rule.timespan.seconds, condition.value_fields)
+    aggregated: tuple[Any, ...] = (
+        kind,
+        referenced,
+        group_by,
+        rule.timespan.seconds,
+        condition.value_fields,
+    )
+    if ext.count == "new-values":  # its windows remember first times: a plain one has none
+        aggregated = (*aggregated, "new-values")
     prints = [detections[r].fingerprint for r in (*referenced, *resets)]
     state_key = _state_key((*aggregated, resets) if resets else aggregated, aliases, prints)
     spec = replace(
@@ -706,6 +722,7 @@ def _correlation_spec(
         noise_budget=ext.noise_budget,
         dedup=ext.dedup.compiled() if ext.dedup is not None else None,
         state_key=state_key,
+        new_values=ext.count == "new-values",
     )
 
 
@@ -727,6 +744,15 @@ def _correlation_extension(doc: RuleDoc, problems: list[RuleProblem]) -> Spanwat
                 "a correlation groups by `correlation.group-by`, not `spanwatch.group-by`",
                 "spanwatch",
                 "group-by",
+            )
+        )
+    kind = str(cast(SigmaCorrelationRule, doc.obj).type)
+    if ext.count == "new-values" and kind != "value_count":
+        problems.append(
+            doc.problem(
+                f"`count: new-values` is for value_count correlations, not {kind}",
+                "spanwatch",
+                "count",
             )
         )
     return ext
