@@ -11,7 +11,14 @@ from river import drift
 from detectors.page_hinkley import PageHinkley
 from detectors.persist import restore_slots
 from detectors.quiet_period import remember_scored, repeat_period, unrepeated
-from detectors.scoring import deviation_score, directed, log_scale, robust_step
+from detectors.scoring import (
+    TAIL_Z,
+    deviation_score,
+    directed,
+    log_scale,
+    robust_step,
+    tail_step,
+)
 from detectors.window_model import WindowModel
 
 _TYPICAL = 3.0  # sigmas: larger deviations do not teach the autocorrelation
@@ -74,7 +81,7 @@ class ChangePoint(WindowModel[ChangePointParams, float, float]):
     True
     """
 
-    __slots__ = ("c0", "c1", "detector", "loc", "n", "p", "prev", "quiet", "scale")
+    __slots__ = ("c0", "c1", "detector", "loc", "n", "p", "prev", "quiet", "scale", "tail")
     Params = ChangePointParams
 
     def __init__(self, params: ChangePointParams | None = None) -> None:
@@ -85,6 +92,7 @@ class ChangePoint(WindowModel[ChangePointParams, float, float]):
         self.detector = self._new_detector()
         self.c0 = self.c1 = self.prev = 0.0
         self.quiet = repeat_period(self.p.repeat)  # the scores of the last `repeat` points
+        self.tail = 0.0  # the usual size of a deviation (98th percentile), see `_point_z`
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         """A model saved while river's Page-Hinkley class held the test starts the test's sums
@@ -169,8 +177,12 @@ class ChangePoint(WindowModel[ChangePointParams, float, float]):
 
     def _point_z(self, x: float) -> float:
         """The point's own deviation from the baseline in the watched direction, in sigmas
-        (unclipped: the Shewhart test of the combined scheme ranks spikes by their size)."""
-        sigma = max(self.scale, 1e-6 * (abs(self.loc) + 1e-6))
+        (unclipped: the Shewhart test of the combined scheme ranks spikes by their size).
+
+        Sigma is at least the usual deviation's size over 2.33 (its 98th percentile, as the
+        EWMA chart floors its own): on a heavy-tailed metric a point six robust sigmas out
+        is an ordinary day, and the test speaks only past what the metric's spikes reach."""
+        sigma = max(self.scale, 1e-6 * (abs(self.loc) + 1e-6), self.tail / TAIL_Z)
         return directed((x - self.loc) / sigma, self.p.direction)
 
     def describe(self, x: float, t: float, n: int = 0) -> dict[str, Any]:
@@ -216,6 +228,8 @@ class ChangePoint(WindowModel[ChangePointParams, float, float]):
             # The mean has moved: start the baseline again from here (keep the noise scale).
             self.loc, self.n = x, 1
             return
+        if self.p.point_z > 0.0:
+            self.tail = tail_step(self.tail, abs(x - self.loc))
         clip = self.p.clip if warm else math.inf
         self.loc, scale = robust_step(self.loc, self.scale, x, alpha, clip, self.scale)
         if in_control:

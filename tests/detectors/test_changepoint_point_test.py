@@ -77,3 +77,16 @@ def test_spanwatch_score_runs_the_kind_with_its_point_test(tmp_path):
     plain = [float(line.split(",")[2]) for line in out.read_text().splitlines()[1:]]
     assert plain[400] < 0.2
     assert not any(math.isnan(s) for s in scored + plain)
+
+
+def test_a_heavy_tailed_series_learns_its_usual_spikes():
+    """Lognormal noise: points many robust sigmas out are ordinary; the point test's
+    sigma is floored by the learned size of the usual deviation (its 98th percentile over
+    2.33), so it speaks on what passes the series' usual spikes, and on a far spike."""
+    rng = random.Random(8)
+    values = [rng.lognormvariate(0.0, 1.0) for _ in range(3000)]
+    params = ChangePointParams(point_z=6.0, threshold=1e6)  # the point test alone
+    scores = run(values, params)
+    assert sum(s > 0.5 for s in scores[1000:]) <= 20  # 12 here, 22 without the floor
+    values[2500] = 400.0
+    assert run(values, params)[2500] > 0.9
