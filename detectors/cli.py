@@ -27,8 +27,14 @@ SCORE_DECIMALS = 6  # of a score written: ranks beyond them tie for whoever read
 # What a bare kind is run with beside its own defaults, which serve the dataflow's detectors
 # (they set their own params): a series scored without a configuration is judged for every
 # kind of anomaly, so the change-point test also speaks on a lone point far out (its Shewhart
-# test, at the same 6 sigmas as the EWMA chart's).
-SCORE_PARAMS: dict[str, dict[str, Any]] = {"changepoint": {"point_z": 6.0, "repeat": 60}}
+# test, at the same 6 sigmas as the EWMA chart's). Half-space trees get the same point test
+# and repeat suppression; their forest, which on a single metric can only say how rarely the
+# window visits a value and says "never" alike for three sigmas and a hundred, speaks at 12
+# of its own spreads rather than 2.5, so that its ties do not outrank the point test's sizes.
+SCORE_PARAMS: dict[str, dict[str, Any]] = {
+    "changepoint": {"point_z": 6.0, "repeat": 60},
+    "hst": {"point_z": 6.0, "repeat": 60, "z": 12.0},
+}
 
 
 class ScoreError(Exception):

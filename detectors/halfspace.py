@@ -10,8 +10,10 @@ from typing import Any
 
 from river import anomaly
 
+from detectors.persist import restore_slots
+from detectors.quiet_period import remember_scored, repeat_period, unrepeated
 from detectors.rollup import Accumulator
-from detectors.scoring import deviation_score, robust_step
+from detectors.scoring import TAIL_Z, deviation_score, robust_step, tail_step
 from detectors.window_model import WindowModel
 
 
@@ -22,6 +24,15 @@ class HalfSpaceParams:
 
     n_trees/height/window_size: river's HalfSpaceTrees knobs; alpha: learning rate of each
     metric's standardiser.
+
+    point_z (0: off): beside the forest, each metric's own deviation from its baseline, in
+    sigmas, that scores 0.5 (the Shewhart test the EWMA chart and the change-point test also
+    carry). The forest measures how rarely the window visits a region, and every region
+    beyond a few sigmas is visited never: a point three sigmas out and one a hundred out
+    score alike there, and on one metric the forest ranks spikes no better than noise. The
+    point test ranks them by size. repeat (0: off): the points after a score during which a
+    score counts only if it passes it (see `quiet_period.unrepeated`), so that an excursion
+    is announced once, not on each point the baseline still lags behind it.
     """
 
     z: float = 2.5
@@ -31,6 +42,8 @@ class HalfSpaceParams:
     alpha: float = 0.02
     min_points: int = 30
     seed: int = 7
+    point_z: float = 0.0
+    repeat: int = 0
 
 
 class Forest:
@@ -97,7 +110,7 @@ class HalfSpaceScorer(WindowModel[HalfSpaceParams, Sequence[float | None], Seque
     True
     """
 
-    __slots__ = ("forest", "loc", "n", "p", "scale")
+    __slots__ = ("forest", "loc", "n", "p", "quiet", "scale", "tails")
     Params = HalfSpaceParams
 
     def __init__(self, params: HalfSpaceParams | None = None, forest: Forest | None = None) -> None:
@@ -106,10 +119,18 @@ class HalfSpaceScorer(WindowModel[HalfSpaceParams, Sequence[float | None], Seque
         self.loc = array("d")
         self.scale = array("d")
         self.n = 0
+        self.quiet = repeat_period(self.p.repeat)  # the scores of the last `repeat` points
+        self.tails = array("d")  # each metric's usual deviation size (see `_point_z`)
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        """A scorer saved before `quiet` and `tails` existed takes what its params ask for."""
+        restore_slots(self, state)
 
     def spawn(self) -> HalfSpaceScorer:
         child = HalfSpaceScorer(self.p, self.forest)
         child.loc, child.scale, child.n = array("d", self.loc), array("d", self.scale), self.n
+        child.quiet = None if self.quiet is None else self.quiet.copy()
+        child.tails = array("d", self.tails)
         return child
 
     def is_warm(self, t: float, warmup: float) -> bool:
@@ -125,15 +146,45 @@ class HalfSpaceScorer(WindowModel[HalfSpaceParams, Sequence[float | None], Seque
         return features
 
     def score_one(self, xs: Sequence[float | None], t: float, n: int = 0) -> float:
-        if self.n < self.p.min_points or self.forest.n == 0:
+        return unrepeated(self._score(xs), self.quiet, tuple(xs))
+
+    def score_in_alert(self, xs: Sequence[float | None], t: float, n: int = 0) -> float:
+        return self._score(xs)
+
+    def _score(self, xs: Sequence[float | None]) -> float:
+        """The score before repeats are suppressed: the forest's, or the point test's when
+        it is on and louder."""
+        if self.n < self.p.min_points:
             return 0.0
-        z = self.forest.calibrated_z(self.forest.raw(self._features(xs)))
-        return deviation_score(z, self.p.z)
+        score = 0.0
+        # the forest's calibration needs a few of its scores first: on its first one the
+        # spread is 0 and any score is infinitely far out (a false alarm on every series)
+        if self.forest.n >= self.p.min_points:
+            z = self.forest.calibrated_z(self.forest.raw(self._features(xs)))
+            score = deviation_score(z, self.p.z)
+        if self.p.point_z > 0.0:
+            score = max(score, deviation_score(self._point_z(xs), self.p.point_z))
+        return score
+
+    def _point_z(self, xs: Sequence[float | None]) -> float:
+        """The largest deviation of a metric from its baseline, in its sigmas (unclipped),
+        sigma at least the usual deviation's size over 2.33 (its 98th percentile, as the EWMA
+        chart floors its own): a heavy-tailed metric's ordinary spikes are no news."""
+        out = 0.0
+        for i, x in enumerate(xs):
+            if x is None or i >= len(self.tails) or self.loc[i] != self.loc[i]:
+                continue
+            floor = max(1e-6 * (abs(self.loc[i]) + 1e-6), self.tails[i] / TAIL_Z)
+            sigma = max(self.scale[i], floor)
+            out = max(out, abs(x - self.loc[i]) / sigma)
+        return out
 
     def describe(self, xs: Sequence[float | None], t: float, n: int = 0) -> dict[str, Any]:
         return {"values": list(xs), "expected": [round(v, 6) for v in self.loc]}
 
     def learn_one(self, xs: Sequence[float | None], t: float, n: int = 0) -> None:
+        if self.quiet is not None:
+            remember_scored(self.quiet, tuple(xs), lambda: self._score(xs))
         while len(self.loc) < len(xs):
             self.loc.append(math.nan)
             self.scale.append(0.0)
@@ -148,6 +199,10 @@ class HalfSpaceScorer(WindowModel[HalfSpaceParams, Sequence[float | None], Seque
             if self.loc[i] != self.loc[i]:
                 self.loc[i] = x
                 continue
+            if self.p.point_z > 0.0:
+                while len(self.tails) <= i:
+                    self.tails.append(0.0)
+                self.tails[i] = tail_step(self.tails[i], abs(x - self.loc[i]))
             self.loc[i], self.scale[i] = robust_step(
                 self.loc[i], self.scale[i], x, alpha, clip, self.scale[i]
             )
