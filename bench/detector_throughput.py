@@ -12,6 +12,8 @@ at the end of every 30 s epoch of event time, as the dataflow does) against a lo
 only reads each event's time and name.
 The ratios are detector time / baseline time (and / the EWMA chart's time: a new detector
 stays within 10x of it), measured in this run on this machine.
+The "score path" rows run a kind with the parameters `spanwatch score` adds (`SCORE_PARAMS`).
+`--no-events` skips the second table.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from typing import Any
 
 from detectors.absence import Absence
 from detectors.budget import BudgetBurn, BudgetParams
-from detectors.changepoint import ChangePoint
+from detectors.changepoint import ChangePoint, ChangePointParams
+from detectors.cli import SCORE_PARAMS
 from detectors.config import DetectorsConfig
 from detectors.detectorset import DetectorSet
 from detectors.ensemble import Ensemble
 from detectors.ewma import EwmaChart
-from detectors.halfspace import HalfSpaceScorer
+from detectors.halfspace import HalfSpaceParams, HalfSpaceScorer
 from detectors.likelihood import AnomalyLikelihood
 from detectors.model import Observation
 from detectors.new_value import NewValue
@@ -181,8 +184,13 @@ def event_rows(days: int, users: int) -> None:
         print(f"{name:28} {n / secs:14,.0f} {secs / n * 1e6:10.2f} {secs / base:11.1f}")
 
 
+SCORE_CP = SCORE_PARAMS["changepoint"]
+SCORE_HST = SCORE_PARAMS["hst"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--points", type=int, default=50_000)
     parser.add_argument("--days", type=int, default=2, help="simulated days (events table)")
     parser.add_argument("--users", type=int, default=200, help="simulated users (events table)")
@@ -194,10 +202,12 @@ def main() -> None:
         "seasonal": (SeasonalBaseline, lambda x: x),
         "ewma": (EwmaChart, lambda x: x),
         "changepoint": (ChangePoint, lambda x: x),
+        "changepoint (score path)": (lambda: ChangePoint(ChangePointParams(**SCORE_CP)), float),
         "absence": (Absence, lambda x: x),
         "budget": (lambda: BudgetBurn(BudgetParams(budget=1e9)), lambda x: x),
         "new_value": (NewValue, lambda x: {str(int(x) % 7)}),
         "hst (2 metrics)": (HalfSpaceScorer, lambda x: [x, x * 2.0]),
+        "hst (score path)": (lambda: HalfSpaceScorer(HalfSpaceParams(**SCORE_HST)), lambda x: [x]),
         "likelihood": (AnomalyLikelihood, lambda x: x),
         "ensemble": (Ensemble, lambda x: x),
     }
@@ -213,7 +223,8 @@ def main() -> None:
             f"{name:28} {n / secs:14,.0f} {secs / n * 1e6:10.2f} {secs / base:11.1f}"
             f" {secs / ewma:7.2f}"
         )
-    event_rows(args.days, args.users)
+    if args.events:
+        event_rows(args.days, args.users)
 
 
 if __name__ == "__main__":
