@@ -14,11 +14,14 @@ long, dear answers moves both within minutes.
 The multiples are over the key's own largest values, learned `hold` windows late and never
 above the alert bar, so a surge does not teach the bar it is judged by while it goes on. A key
 is judged once `settle` of its windows were active: a newcomer's largest values are not yet
-their ordinary ones.
+their ordinary ones. Nor is a key's largest taken below the median largest of the settled keys
+(`floor`): a light person's first heavy session is ordinary work for the organisation, and a
+surge worth paging is one for the organisation too.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,9 +30,15 @@ from typing import Any
 from detectors.persist import restore_slots
 from detectors.window_model import WindowModel
 
+_MEMBERS = 200_000  # keys whose largest values the detector keeps for the peers' floor
+
 # A window's point: (first metric's sum, second metric's sum, calls).
 Sums = tuple[float, float, float]
-# A window as judged: (total, per call, own largest total, own largest per call).
+# What the detector learns of a key (`taught`): (key, largest total, largest per call, active
+# windows).
+MemberPeaks = tuple[tuple[str, ...], float, float, int]
+# A window as judged: (total, per call, largest total, largest per call), the largest being the
+# key's own or the peers' floor, whichever is larger.
 JointSeen = tuple[float, float, float, float]
 
 
@@ -42,6 +51,10 @@ class JointSurgeParams:
     settle: active windows a key needs before it is judged.
     hold: windows after which a judged value becomes part of the key's largest (at most the
     bar), so a surge's first windows do not raise the bar while it goes on.
+    floor: the share of everyone's median largest values (of keys with `settle` active
+    windows) below which a key's own largest is not taken: a light person's first heavy
+    session is ordinary work for the organisation, not a surge (0: off).
+    min_peers: settled keys the floor needs (fewer: no floor).
     step: the window's length, set from the detector's interval.
     """
 
@@ -50,10 +63,12 @@ class JointSurgeParams:
     min_calls: int = 3
     settle: int = 20
     hold: int = 6
+    floor: float = 1.0
+    min_peers: int = 10
     step: float = 300.0
 
 
-class JointSurge(WindowModel[JointSurgeParams, Sums, JointSeen]):
+class JointSurge(WindowModel[JointSurgeParams, Sums | MemberPeaks, JointSeen]):
     """One key's recent windows and its largest ordinary total and per-call value.
 
     >>> m = JointSurge(JointSurgeParams(settle=3, hold=1))
@@ -65,9 +80,17 @@ class JointSurge(WindowModel[JointSurgeParams, Sums, JointSeen]):
     True
     """
 
-    __slots__ = ("busy", "p", "peak_per_call", "peak_total", "pending", "recent")
+    __slots__ = (
+        "busy",
+        "medians",
+        "members",
+        "p",
+        "peak_per_call",
+        "peak_total",
+        "pending",
+        "recent",
+    )
     Params = JointSurgeParams
-    inherits = False
 
     def __init__(self, params: JointSurgeParams | None = None) -> None:
         self.p = params or JointSurgeParams()
@@ -76,6 +99,8 @@ class JointSurge(WindowModel[JointSurgeParams, Sums, JointSeen]):
         self.peak_total = 0.0
         self.peak_per_call = 0.0
         self.busy = 0
+        self.members: dict[tuple[str, ...], tuple[float, float, int]] = {}  # as the detector
+        self.medians: tuple[float, float, float] = (-1.0, 0.0, 0.0)  # (at, total, per call)
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)
@@ -126,15 +151,25 @@ class JointSurge(WindowModel[JointSurgeParams, Sums, JointSeen]):
 
     def judged(
         self,
-        x: Sums,
+        x: Sums | MemberPeaks,
         parent: JointSurge | None,
         root: JointSurge | None,
         t: float,
         warmup: float,
         key: tuple[str, ...] = (),
     ) -> JointSeen:
-        total, per_call = self._sums(x, t)
-        return total, per_call, self.peak_total, self.peak_per_call
+        """(total, per call, and the largest each is judged against: the key's own or the
+        peers' floor, whichever is larger)."""
+        if len(x) == 4:
+            raise TypeError("a key's own window is sums; only the root learns a key's largest")
+        total, per_call = self._sums((float(x[0]), float(x[1]), float(x[2])), t)
+        floor_total, floor_per_call = root.floors(t) if root is not None else (0.0, 0.0)
+        return (
+            total,
+            per_call,
+            max(self.peak_total, floor_total),
+            max(self.peak_per_call, floor_per_call),
+        )
 
     def multiple(self, seen: JointSeen) -> float:
         """The smaller of the total's and the per-call value's multiples of their largest."""
@@ -150,10 +185,15 @@ class JointSurge(WindowModel[JointSurgeParams, Sums, JointSeen]):
             return 0.0
         return min(1.0, 0.5 * self.multiple(x) / self.p.ratio)
 
-    def learn_one(self, x: Sums, t: float, n: int = 0) -> None:
-        total, per_call = self._sums(x, t)
+    def learn_one(self, x: Sums | MemberPeaks, t: float, n: int = 0) -> None:
+        if len(x) == 4:  # the detector learning one of its keys' largest values (`taught`)
+            key, peak_total, peak_per_call, busy = x
+            self.teach_member(key, peak_total, peak_per_call, busy)
+            return
+        point = (float(x[0]), float(x[1]), float(x[2]))
+        total, per_call = self._sums(point, t)
         self.busy += 1
-        self.recent.append((t, x))
+        self.recent.append((t, point))
         while self.recent and self.recent[0][0] <= t - self.p.windows * self.p.step:
             self.recent.popleft()
         while self.pending and self.pending[0][0] <= t - self.p.hold * self.p.step:
@@ -188,4 +228,37 @@ class JointSurge(WindowModel[JointSurgeParams, Sums, JointSeen]):
         return self.busy >= self.p.settle
 
     def spawn(self) -> JointSurge:
-        return JointSurge(self.p)
+        return JointSurge(self.p)  # a key starts from nothing; the peers' floor is the root's
+
+    def taught(
+        self,
+        key: tuple[str, ...],
+        x: Sums | MemberPeaks,
+        root: JointSurge | None,
+        pending: Any,
+        max_keys: int,
+    ) -> MemberPeaks:
+        """The detector learns the key's largest values, not its window."""
+        return key, self.peak_total, self.peak_per_call, self.busy
+
+    # -- as the detector's root ---------------------------------------------------------------
+
+    def teach_member(self, key: tuple[str, ...], total: float, per_call: float, busy: int) -> None:
+        """Keep a key's largest values (the least recently taught go first past `_MEMBERS`)."""
+        self.members.pop(key, None)
+        self.members[key] = (total, per_call, busy)
+        if len(self.members) > _MEMBERS:
+            del self.members[next(iter(self.members))]
+
+    def floors(self, t: float) -> tuple[float, float]:
+        """`floor` times the median largest total and per-call value of the settled keys
+        ((0, 0) with fewer than `min_peers` of them), once per window."""
+        at, total, per_call = self.medians
+        if at != t:
+            settled = [(a, b) for a, b, busy in self.members.values() if busy >= self.p.settle]
+            total = per_call = 0.0
+            if self.p.floor > 0.0 and len(settled) >= self.p.min_peers:
+                total = self.p.floor * statistics.median(a for a, _ in settled)
+                per_call = self.p.floor * statistics.median(b for _, b in settled)
+            self.medians = (t, total, per_call)
+        return total, per_call

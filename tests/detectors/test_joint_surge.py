@@ -22,7 +22,8 @@ PARAMS = JointSurgeParams(settle=20, hold=6, windows=3, ratio=2.0, min_calls=3)
 
 def ordinary(seed: int, windows: int = 60) -> tuple[JointSurge, float]:
     """A key that learned `windows` active windows of ordinary calls (heavy tailed spend,
-    answers of a few hundred tokens), and the next window's start."""
+    answers of a few hundred tokens), and a start after its last quarter hour (so a window
+    judged then is the quarter hour's only one)."""
     rng = random.Random(seed)
     m = JointSurge(PARAMS)
     t = 0.0
@@ -32,7 +33,7 @@ def ordinary(seed: int, windows: int = 60) -> tuple[JointSurge, float]:
             (calls * rng.lognormvariate(-2.0, 1.0), calls * rng.uniform(200, 900), calls), t
         )
         t += STEP * rng.choice([1, 1, 1, 2, 12])
-    return m, t
+    return m, t + PARAMS.windows * STEP
 
 
 @settings(max_examples=60, deadline=None)
@@ -101,3 +102,21 @@ def test_a_surge_of_few_dear_calls_reaches_the_bar_within_a_quarter_hour_and_sta
     assert max(scores[:3]) >= 0.5
     assert sum(s >= 0.5 for s in scores) >= 9
     assert m.peak_total <= PARAMS.ratio**2 * bar_total * 3.0  # at most ratio a hold
+
+
+def test_a_light_key_is_judged_against_no_less_than_the_median_key():
+    """A light person's first heavy session (twice their own largest on both) is ordinary
+    work for an organisation whose median person reaches four times that: no alert; the same
+    window from a key of a lone organisation (no peers) does alert."""
+    root = JointSurge(PARAMS)
+    for i in range(PARAMS.min_peers):
+        root.teach_member((f"peer{i}",), 4.0, 1200.0, PARAMS.settle)
+    m = JointSurge(PARAMS)
+    t = 0.0
+    for _ in range(40):
+        m.learn_one((0.3, 900.0, 3.0), t)
+        t += STEP
+    t += PARAMS.windows * STEP  # the session alone in its quarter hour
+    heavy = (3.0 * m.peak_total, 3.0 * 2.5 * m.peak_per_call, 3.0)
+    assert m.score_one(m.judged(heavy, None, None, t, 0.0), t) >= 0.5
+    assert m.score_one(m.judged(heavy, None, root, t, 0.0), t) < 0.5
