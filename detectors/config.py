@@ -51,6 +51,7 @@ Kind = Literal[
     "sustained",
     "slowdown",
     "steady_surge",
+    "joint_surge",
     "slices",
 ]
 Aggregation = Literal[

@@ -14,6 +14,7 @@ from detectors.creep import CallCreep
 from detectors.ensemble import Ensemble
 from detectors.ewma import EwmaChart
 from detectors.halfspace import HalfSpaceScorer
+from detectors.joint_surge import JointSurge
 from detectors.likelihood import AnomalyLikelihood
 from detectors.new_value import NewValue
 from detectors.seasonal import SeasonalBaseline
@@ -40,6 +41,7 @@ ESTIMATORS: dict[str, type[AnyKindModel]] = {
     "sustained": SustainedSurge,
     "slowdown": Slowdown,
     "steady_surge": SteadySurge,
+    "joint_surge": JointSurge,
 }
 # Kinds judged over a table of slices rather than one series per key: their state is their
 # own (`detectors.slice_state.SliceState`), their parameters the dataclass named here.

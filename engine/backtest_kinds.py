@@ -26,6 +26,7 @@ _SPEND = frozenset(
     {
         "cost-per-user",
         "cost-surge-per-user",
+        "spend-and-answers-per-user",
         "cost-per-team",
         "cost-per-call-per-team",
         "opus-output-per-user",
