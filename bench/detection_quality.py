@@ -24,7 +24,7 @@ injected one. Shown beside them: cost surges (a runaway agent's spend) within 15
 
 `--history PATH... --truth FILE` scores history made elsewhere (another generator, a real
 incident review): the truth is JSON lines as `spanwatch simulate --truth` writes them
-(`kind`, `start`, `end`, `group`, `severity`). Matching is the strict one of
+(`kind`, `start`, `end`, `group`, `severity`; `group` a mapping or `key=value,key=value` text). Matching is the strict one of
 `engine.backtest`: an incident matches an injection when it opens in its window (from 5
 minutes before its start to 30 minutes after its end), every label it groups by equals the
 injection's or is carried by the injected subject's own events there, and its rule or detector

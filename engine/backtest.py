@@ -38,6 +38,17 @@ SUBJECT_LABELS = ("user", "team", "repo", "workflow", "model", "region", "sessio
 _CATALOG = ModelCatalog()
 
 
+def parse_group(group: object) -> dict[str, str]:
+    """An injection's group: a mapping, or the `key=value,key=value` text other tools write."""
+    if isinstance(group, dict):
+        return {str(k): str(v) for k, v in group.items()}
+    if isinstance(group, str):
+        pairs = [p.partition("=") for p in group.split(",") if p.strip()]
+        if all(sep and k.strip() for k, sep, _v in pairs):
+            return {k.strip(): v.strip() for k, _sep, v in pairs}
+    raise ValueError(f"an injection's group must be a mapping or key=value pairs, not {group!r}")
+
+
 class Injection:
     """One injected incident: its window, its group, and the labels its subject's events carry."""
 
@@ -47,7 +58,7 @@ class Injection:
         self.severity: str = truth.get("severity", "")
         self.start = parse_time(truth["start"])
         self.end = parse_time(truth["end"])
-        self.group = {k: str(v) for k, v in truth.get("group", {}).items()}
+        self.group = parse_group(truth.get("group", {}))
         # None: a kind the table does not know, matched by labels and time alone
         self.finders = finders_of(self.kind)
         if "model" in self.group:  # the truth may spell the model as the telemetry did

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from engine.backtest import Injection
+import pytest
+
+from engine.backtest import Injection, parse_group
 
 T = 1_764_316_800.0
 
@@ -74,3 +76,19 @@ def test_a_storm_matches_by_the_labels_its_folded_incidents_share():
     assert inj.matches(incident(storm="over-budget", team="checkout"), T + 60)
     assert not inj.matches(incident(storm="over-budget", team="ledger"), T + 60)
     assert not inj.matches(incident(storm="over-budget"), T + 60)  # no one's storm
+
+
+def test_a_group_written_as_key_value_text_is_the_same_group():
+    assert parse_group("user=ann@corp.example,region=sa-east-1") == {
+        "user": "ann@corp.example",
+        "region": "sa-east-1",
+    }
+    assert parse_group({"team": 7}) == {"team": "7"}
+    inj = Injection({"kind": "k", "start": T, "end": T + 3600, "group": "user=ann"})
+    assert inj.matches(incident(user="ann"), T + 60)
+
+
+@pytest.mark.parametrize("bad", ["ann", "=ann", 7, ["user", "ann"]])
+def test_a_group_that_names_no_label_is_a_clear_error(bad: object):
+    with pytest.raises(ValueError, match="key=value"):
+        parse_group(bad)
