@@ -490,7 +490,7 @@ class CorrelationState:
         # Evidence only for a hit: building it on every input would cost more than the window.
         evidence = self._evidence(window, measured)
         norms: Norms | None = getattr(self, "norms", None)
-        if norms is not None:  # the group's own threshold, beside the rule's
+        if norms is not None and spec.norm is not None:  # the group's own threshold too
             floor = max((b for op, b in spec.conditions if op in ("gt", "gte")), default=0.0)
             evidence["threshold"] = max(floor, norms.threshold(inp.group))
         evidence["last_event"] = inp.evidence

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import pickle
 import random
+import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rules
 from rules.config import RulesConfig
+from rules.model import RuleLoadError
 from rules.norms import NORM_BINS, Norms, NormSpec
 from rules.ruleset import RuleSet
 from rules.testing import run_events
@@ -142,3 +145,62 @@ def test_a_block_that_fired_is_not_learned() -> None:
     norms.reached(("ana",), "", 200 * 300.0, 40.0, floor=True)  # a runaway's block
     norms.reached(("ana",), "", 201 * 300.0, 1.0, floor=False)
     assert norms.threshold(("ana",)) == 6.0  # twice three: the runaway's 40 taught nothing
+
+
+def test_a_page_shows_the_persons_threshold() -> None:
+    hits = [h for h in run_events(pack(), loop("rex", "kiln", T0, 8, 20)) if h.rule_id == RULE]
+    assert hits and hits[0].raw_evidence["threshold"] == 7.0
+
+
+SHARE_RULES = """
+title: call
+name: call
+logsource: {product: test}
+detection: {sel: {name: call}, condition: sel}
+---
+title: failed
+name: failed
+logsource: {product: test}
+detection: {sel: {name: call, status: error}, condition: sel}
+---
+title: burst
+name: burst
+level: high
+correlation:
+  type: %(kind)s
+  rules: [failed, call]
+  group-by: [user]
+  timespan: 10m
+  condition: {gte: 3%(field)s}
+spanwatch:
+  share: {of: %(of)s, min: 0.5}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "of", "message"),
+    [
+        ("value_count", ", field: session", "[call]", "`share` is for event_count"),
+        ("event_count", "", "[other]", "`share.of` must name some"),
+        ("event_count", "", "[call, failed]", "`share.of` must name some"),
+    ],
+)
+def test_a_misused_share_is_a_load_error(
+    load_rules, kind: str, field: str, of: str, message: str
+) -> None:
+    with pytest.raises(RuleLoadError, match=re.escape(message)):
+        load_rules(SHARE_RULES % {"kind": kind, "field": field, "of": of})
+
+
+def test_share_counts_failures_among_calls(load_rules) -> None:
+    ruleset = load_rules(SHARE_RULES % {"kind": "event_count", "field": "", "of": "call"})
+    calls = [{"time": T0 + k, "name": "call", "user": "ana", "status": "ok"} for k in range(4)]
+    fails = [
+        {"time": T0 + 10 + k, "name": "call", "user": "ana", "status": "error"} for k in range(3)
+    ]
+    assert [h for h in run_events(ruleset, calls + fails)] == []  # 3 of 7: under half
+    more = [
+        {"time": T0 + 20 + k, "name": "call", "user": "ana", "status": "error"} for k in range(2)
+    ]
+    hits = run_events(ruleset, calls + fails + more)
+    assert [h.raw_evidence["share"] for h in hits] == [round(4 / 8, 4), round(5 / 9, 4)]
