@@ -50,9 +50,9 @@ class DedupExtension(BaseModel):
 
 
 class NormExtension(BaseModel):
-    """`norm: {by: team, quantile: 0.99, factor: 2, prior: 50}` on a correlation: a group's
-    threshold is also `factor` times the `quantile` of its own block peaks, blended with its
-    `by` group's pooled peaks worth `prior` blocks (see rules.norms). The condition's number
+    """`norm: {by: team, quantile: 0.99, factor: 2, prior: 20}` on a correlation: a group's
+    threshold is also `factor` times the `quantile` of its own block peaks, shrunk towards its
+    `by` group's typical member's as if that were `prior` blocks (see rules.norms). The condition's number
     stays as the floor."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,7 +60,7 @@ class NormExtension(BaseModel):
     by: str | None = "team"
     quantile: float = Field(0.99, gt=0.0, le=1.0)
     factor: float = Field(2.0, ge=1.0)
-    prior: float = Field(50.0, ge=0.0)
+    prior: float = Field(20.0, ge=0.0)
 
     @field_validator("by")
     @classmethod

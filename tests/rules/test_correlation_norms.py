@@ -204,3 +204,12 @@ def test_share_counts_failures_among_calls(load_rules) -> None:
     ]
     hits = run_events(ruleset, calls + fails + more)
     assert [h.raw_evidence["share"] for h in hits] == [round(4 / 8, 4), round(5 / 9, 4)]
+
+
+def test_a_newcomer_is_judged_by_the_teams_typical_person_not_its_busiest() -> None:
+    rng = random.Random(17)
+    team = [(f"m{k}", 7 if k < 2 else 2) for k in range(7)]  # two open up to seven at once
+    history = [e for user, burst in team for e in workdays(user, "kiln", 2, burst, rng)]
+    start = T0 + 2 * DAY + 14 * 3600
+    times = pages(history + loop("newbie", "kiln", start, 30, 28), "newbie")
+    assert times and times[0] <= start + 300
