@@ -52,8 +52,8 @@ class DedupExtension(BaseModel):
 class NormExtension(BaseModel):
     """`norm: {by: team, quantile: 0.99, factor: 2, prior: 20}` on a correlation: a group's
     threshold is also `factor` times the `quantile` of its own block peaks, shrunk towards its
-    `by` group's typical member's as if that were `prior` blocks (see rules.norms). The condition's number
-    stays as the floor."""
+    `by` group's typical member's as if that were `prior` blocks (see rules.norms). The
+    condition's number stays as the floor."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
