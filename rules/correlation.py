@@ -4,7 +4,10 @@ Semantics (Sigma correlation specification, made concrete for a stream):
 - The window of an input at time t is (t - timespan, t]; the condition is checked after
   every input of a group, and each input after which it holds is one hit (the incident stage
   turns repeated hits into updates of one incident).
-- `event_count` counts matching events, `value_count` distinct values of `field` (with
+- `event_count` counts matching events (with `spanwatch: {share: {of: [rule], min: m}}`, the
+  inputs of the `of` rules are the calls the others are counted among, and the condition
+  also needs the counted ones to be at least `m` of those calls: failures that are a small
+  part of a busy person's calls are no burst), `value_count` distinct values of `field` (with
   `spanwatch: {count: new-values}`, only those first seen within the timespan; a value idle
   longer than the timespan is forgotten, so one that comes back counts as new again),
   `value_sum`/`value_avg` sum/average `field` (a list of fields is summed per event),
@@ -13,6 +16,7 @@ Semantics (Sigma correlation specification, made concrete for a stream):
   (default: all of them; an extended condition such as `a and not b` is a boolean formula);
   `temporal_ordered` needs them in the listed order.
 - Conditions: gt, gte, lt, lte, eq, neq, several at once for a range (`gte: 10, lt: 20`).
+- `norm` (rules.norms): a group's threshold also scales with its own habits.
 - `reset-on` rules: their input empties the group's window up to its time, so the condition
   counts only what followed the last reset (failures since the last passing assertion). An
   input at or before the group's last reset is left out whenever it arrives: a test run
@@ -40,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from .model import CorrelationInput, RuleHit
+from .norms import Norms, NormSpec
 
 BUCKETS_PER_WINDOW = 256
 MAX_PREFERRED = 10_000  # `dedup`: the most recent `by` values remembered as preferred
@@ -89,6 +94,10 @@ class CorrelationSpec:
     reset_rules: tuple[str, ...] = ()
     # `count: new-values` (value_count): only values first seen within the timespan count
     new_values: bool = False
+    # `norm`: each group's threshold also scales with its own habits (see rules.norms)
+    norm: NormSpec | None = None
+    # `share` (event_count): (rules whose inputs are the calls, least share of them counted)
+    share: tuple[tuple[str, ...], float] | None = None
 
     def holds(self, value: float) -> bool:
         for op, bound in self.conditions:  # noqa: SIM110 - a loop beats all() on the hot path
@@ -139,6 +148,31 @@ class SumWindow:
             self.count -= int(count)
         if not buckets:
             self.total, self.count = 0.0, 0
+
+
+class ShareWindow:
+    """An event_count's counted inputs and, beside them, all the calls they are a share of
+    (`spanwatch: {share: ...}`): failed calls and calls, in the same buckets."""
+
+    __slots__ = ("calls", "counted", "last")
+
+    def __init__(self) -> None:
+        self.counted = SumWindow()
+        self.calls = SumWindow()
+        self.last = -math.inf
+
+    def add(self, t: float, is_call: bool, width: float) -> None:
+        (self.calls if is_call else self.counted).add(t, 1.0, width)
+        self.last = max(self.last, t)
+
+    def expire(self, cutoff: float) -> None:
+        self.counted.expire(cutoff)
+        self.calls.expire(cutoff)
+
+    def share(self) -> float:
+        """The counted inputs' share of the calls (1 when no call was seen: nothing to dilute)."""
+        calls = self.calls.count
+        return min(1.0, self.counted.count / calls) if calls else 1.0
 
 
 class DistinctWindow:
@@ -313,7 +347,7 @@ def _time_of(item: tuple[str, float]) -> float:
     return item[1]
 
 
-Window = SumWindow | DistinctWindow | NewValueWindow | SampleWindow | TemporalWindow
+Window = SumWindow | ShareWindow | DistinctWindow | NewValueWindow | SampleWindow | TemporalWindow
 
 
 # --- the state of one correlation rule ----------------------------------------------------------
@@ -331,6 +365,7 @@ class CorrelationState:
         self.watermark = -math.inf
         # per group, the time of its last reset (bounded as `groups` is)
         self.reset_at: OrderedDict[tuple[str, ...], float] = OrderedDict()
+        self.norms: Norms | None = None  # `norm`: each group's own threshold (rules.norms)
 
     def __repr__(self) -> str:
         return (
@@ -359,10 +394,32 @@ class CorrelationState:
         if not self._add(window, inp):
             return []
         window.expire(end - spec.timespan)
+        if spec.share is not None and inp.rule_id in spec.share[0]:
+            return []  # a call (failed or not) only dilutes: its failure, if any, is counted
         measured = self._measure(window)
-        if measured is None or not self._satisfied(measured, window):
+        if measured is None:
+            return []
+        satisfied = self._satisfied(measured, window)
+        if spec.norm is not None:
+            satisfied = self._norm_reached(spec.norm, inp, end, measured, satisfied)
+        if not satisfied:
             return []
         return [self._hit(window, measured, end, inp)]
+
+    def _norm_reached(
+        self, norm: NormSpec, inp: CorrelationInput, end: float, measured: float, floor: bool
+    ) -> bool:
+        """Whether the measured value also reaches the group's own threshold (and learn it)."""
+        norms: Norms | None = getattr(self, "norms", None)  # None: saved before it was kept
+        if norms is None:
+            norms = self.norms = Norms(norm, self.spec.timespan, self.max_groups)
+        norms.spec, norms.max_groups = norm, self.max_groups  # a reload may change them
+        parent = ""
+        if norm.by is not None:
+            source = inp.evidence_source
+            if norm.by in source.names:
+                parent = str(source.values[source.names.index(norm.by)] or "")
+        return norms.reached(inp.group, parent, end, measured, floor)
 
     def _reset(self, inp: CorrelationInput) -> None:
         """Forget what the group's window holds up to the input's time: a reset (a passing
@@ -405,7 +462,10 @@ class CorrelationState:
         spec = self.spec
         kind = spec.type
         t, value = inp.time, inp.value
-        if kind in _SUMMED:
+        if isinstance(window, ShareWindow):
+            share_rules = spec.share[0] if spec.share is not None else ()
+            window.add(t, inp.rule_id in share_rules, spec.timespan / BUCKETS_PER_WINDOW)
+        elif kind in _SUMMED:
             if kind == "event_count":
                 value = 1.0
             elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -429,6 +489,10 @@ class CorrelationState:
         spec = self.spec
         # Evidence only for a hit: building it on every input would cost more than the window.
         evidence = self._evidence(window, measured)
+        norms: Norms | None = getattr(self, "norms", None)
+        if norms is not None and spec.norm is not None:  # the group's own threshold too
+            floor = max((b for op, b in spec.conditions if op in ("gt", "gte")), default=0.0)
+            evidence["threshold"] = max(floor, norms.threshold(inp.group))
         evidence["last_event"] = inp.evidence
         return RuleHit(
             rule_id=spec.rule_id,
@@ -479,6 +543,8 @@ class CorrelationState:
 
     def _new_window(self) -> Window:
         kind = self.spec.type
+        if kind == "event_count" and self.spec.share is not None:
+            return ShareWindow()
         if kind in ("event_count", "value_sum", "value_avg"):
             return SumWindow()
         if kind == "value_count":
@@ -490,6 +556,8 @@ class CorrelationState:
     def _measure(self, window: Window) -> float | None:
         """The number the condition is checked against (None: nothing to check yet)."""
         kind = self.spec.type
+        if isinstance(window, ShareWindow):
+            return float(window.counted.count)
         if isinstance(window, SumWindow):
             if kind == "event_count":
                 return float(window.count)
@@ -510,6 +578,11 @@ class CorrelationState:
         """What a hit shows of the window, given what `_measure` returned for it."""
         spec = self.spec
         base: dict[str, Any] = {"type": spec.type, "timespan": spec.timespan_text}
+        if isinstance(window, ShareWindow):
+            base["events"] = window.counted.count
+            base["calls"] = window.calls.count
+            base["share"] = round(window.share(), 4)
+            return base
         if isinstance(window, SumWindow):
             base["events"] = window.count
             if spec.type == "value_sum":
@@ -544,6 +617,8 @@ class CorrelationState:
         spec = self.spec
         if spec.formula is not None and isinstance(window, TemporalWindow):
             return _formula_holds(spec.formula, window.seen)
+        if isinstance(window, ShareWindow) and spec.share is not None:
+            return spec.holds(measured) and window.share() >= spec.share[1]
         return spec.holds(measured)
 
 

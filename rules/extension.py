@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .evidence import KEY_FIELDS
+from .norms import NormSpec
 from .timeutil import parse_duration
 
 
@@ -48,9 +49,50 @@ class DedupExtension(BaseModel):
         return self.by, prefer
 
 
+class NormExtension(BaseModel):
+    """`norm: {by: team, quantile: 0.99, factor: 2, prior: 20}` on a correlation: a group's
+    threshold is also `factor` times the `quantile` of its own block peaks, shrunk towards its
+    `by` group's typical member's as if that were `prior` blocks (see rules.norms). The
+    condition's number stays as the floor."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str | None = "team"
+    quantile: float = Field(0.99, gt=0.0, le=1.0)
+    factor: float = Field(2.0, ge=1.0)
+    prior: float = Field(20.0, ge=0.0)
+
+    @field_validator("by")
+    @classmethod
+    def _key_field(cls, value: str | None) -> str | None:
+        if value is not None and value not in KEY_FIELDS:
+            raise ValueError(f"`by` must be one of {', '.join(KEY_FIELDS)}")
+        return value
+
+    def compiled(self) -> NormSpec:
+        return NormSpec(by=self.by, quantile=self.quantile, factor=self.factor, prior=self.prior)
+
+
+class ShareExtension(BaseModel):
+    """`share: {of: [model_call], min: 0.5}` on an event_count correlation: inputs of the `of`
+    rules (listed in the correlation's `rules` too) are the calls; the others are counted, and
+    the condition also needs them to be at least `min` of the calls in the window."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    of: list[str] = Field(min_length=1)
+    min: float = Field(gt=0.0, le=1.0)
+
+    @field_validator("of", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
 class SpanwatchExtension(BaseModel):
     """`spanwatch: {group-by: [...], labels: {...}, runbook: URL, resolve-after: 30m,
-    noise-budget: 20, reset-on: [rule, ...], count: new-values}`.
+    noise-budget: 20, reset-on: [rule, ...], count: new-values, norm: {...},
+    share: {of: [rule], min: 0.5}}`.
 
     `reset-on` (correlations): detection rules whose match empties the window of the group it
     belongs to, so that the condition counts only what came after it (a passing assertion ends
@@ -72,6 +114,8 @@ class SpanwatchExtension(BaseModel):
     dedup: DedupExtension | None = None
     reset_on: list[str] | None = Field(default=None, alias="reset-on", min_length=1)
     count: Literal["values", "new-values"] | None = None
+    norm: NormExtension | None = None
+    share: ShareExtension | None = None
 
     @field_validator("group_by", "reset_on", mode="before")
     @classmethod

@@ -677,22 +677,66 @@ def _compile_correlation(
         alias.alias: {rule_id_of(ref.rule): field for ref, field in alias.mapping.items()}
         for alias in rule.aliases
     }
-    group_by = tuple(rule.group_by or ())
+    share = _share_of(doc, ext, kind, referenced, problems)
+    aggregated = _aggregated(rule, referenced, condition, ext, share)
+    prints = [detections[r].fingerprint for r in (*referenced, *resets)]
+    state_key = _state_key((*aggregated, resets) if resets else aggregated, aliases, prints)
+    spec = replace(
+        _correlation_spec(rule, referenced, condition, ext, state_key),
+        reset_rules=tuple(resets),
+        share=share,
+    )
+    return spec, _feeds(spec, aliases), bool(rule.generate)
+
+
+def _aggregated(
+    rule: SigmaCorrelationRule,
+    referenced: list[str],
+    condition: _CorrelationCondition,
+    ext: SpanwatchExtension,
+    share: tuple[tuple[str, ...], float] | None,
+) -> tuple[Any, ...]:
+    """What the correlation's windows hold depends on (its state key's part of the rule)."""
     aggregated: tuple[Any, ...] = (
-        kind,
+        str(rule.type),
         referenced,
-        group_by,
+        tuple(rule.group_by or ()),
         rule.timespan.seconds,
         condition.value_fields,
     )
     if ext.count == "new-values":  # its windows remember first times: a plain one has none
         aggregated = (*aggregated, "new-values")
-    prints = [detections[r].fingerprint for r in (*referenced, *resets)]
-    state_key = _state_key((*aggregated, resets) if resets else aggregated, aliases, prints)
-    spec = replace(
-        _correlation_spec(rule, referenced, condition, ext, state_key), reset_rules=tuple(resets)
-    )
-    return spec, _feeds(spec, aliases), bool(rule.generate)
+    if share is not None:  # its windows count the calls too
+        aggregated = (*aggregated, "share", share[0])
+    return aggregated
+
+
+def _share_of(
+    doc: RuleDoc,
+    ext: SpanwatchExtension,
+    kind: str,
+    referenced: list[str],
+    problems: list[RuleProblem],
+) -> tuple[tuple[str, ...], float] | None:
+    """`share`: (the rules whose inputs are the calls, the least share), checked."""
+    if ext.share is None:
+        return None
+    if kind != "event_count":
+        problems.append(
+            doc.problem(f"`share` is for event_count, not {kind}", "spanwatch", "share")
+        )
+        return None
+    unknown = [r for r in ext.share.of if r not in referenced]
+    if unknown or len(set(ext.share.of)) >= len(set(referenced)):
+        problems.append(
+            doc.problem(
+                f"`share.of` must name some, not all, of the correlation's rules ({unknown or 'all'})",
+                "spanwatch",
+                "share",
+            )
+        )
+        return None
+    return tuple(ext.share.of), ext.share.min
 
 
 def _correlation_spec(
@@ -723,6 +767,7 @@ def _correlation_spec(
         dedup=ext.dedup.compiled() if ext.dedup is not None else None,
         state_key=state_key,
         new_values=ext.count == "new-values",
+        norm=ext.norm.compiled() if ext.norm is not None else None,
     )
 
 
@@ -753,6 +798,14 @@ def _correlation_extension(doc: RuleDoc, problems: list[RuleProblem]) -> Spanwat
                 f"`count: new-values` is for value_count correlations, not {kind}",
                 "spanwatch",
                 "count",
+            )
+        )
+    if ext.norm is not None and kind not in ("event_count", "value_count", "value_sum"):
+        problems.append(
+            doc.problem(
+                f"`norm` is for event_count, value_count and value_sum correlations, not {kind}",
+                "spanwatch",
+                "norm",
             )
         )
     return ext

@@ -184,7 +184,10 @@ class NoiseBudgetConfig(_IncidentsSection):
 
 def _default_inhibit_rules() -> list[InhibitRule]:
     """While a team's error burst pages (critical), the error incidents of its people fold
-    into it: one outage, one page. A person failing alone still pages. Likewise a runaway
+    into it: one outage, one page. A person failing alone still pages, once: the detector's
+    burst (`error-rate-per-user`) folds into the rule's (`user-error-burst`, high), which needs
+    most of a busy person's calls failing and mostly fires first; a thin person's burst, which
+    the rule cannot count, is the detector's alone. Likewise a runaway
     agent (`user-session-churn`, critical) fails its checks in session after session: those
     sessions' `repeated-assertion-failures` fold into the runaway's page."""
     return [
@@ -193,6 +196,14 @@ def _default_inhibit_rules() -> list[InhibitRule]:
                 "source_matchers": ["rule_id=error-rate-per-team"],
                 "target_matchers": ["rule_id=~error-rate-per-user|user-error-burst"],
                 "equal": ["team"],
+                "fold": True,
+            }
+        ),
+        InhibitRule.model_validate(
+            {
+                "source_matchers": ["rule_id=user-error-burst"],
+                "target_matchers": ["rule_id=error-rate-per-user"],
+                "equal": ["user"],
                 "fold": True,
             }
         ),
@@ -230,7 +241,8 @@ class IncidentsConfig(_IncidentsSection):
         default_factory=_default_inhibit_rules,
         description="firing incidents that mute others (Alertmanager's inhibit rules); by "
         "default a team's error burst (`error-rate-per-team`) folds its people's error "
-        "incidents (`error-rate-per-user`, `user-error-burst`, equal `team`), and a runaway "
+        "incidents (`error-rate-per-user`, `user-error-burst`, equal `team`), a person's "
+        "`error-rate-per-user` folds into their `user-error-burst` (equal `user`), and a runaway "
         "agent (`user-session-churn`) folds its sessions' `repeated-assertion-failures` "
         "(equal `user`); a list set here replaces it",
     )

@@ -81,6 +81,19 @@ def test_a_person_failing_alone_or_in_another_team_still_pages():
     assert sorted(ids[i] for i in told(out)) == ["ann", "dee", "eli", "kiln"]
 
 
+def test_a_person_failing_alone_pages_once_the_detectors_burst_folding_into_the_rules():
+    b = book(**one_receiver())
+    out = b.on_hit(person_rule(T0, "ann", team="forge"))
+    out += b.on_hit(person(T0 + 240, "ann", team="forge"))  # the detector, later
+    out += b.on_hit(person(T0 + 260, "bo", team="forge"))  # the detector alone: pages
+    out += b.advance(T0 + 3 * 3600)
+    ids = opened(out)
+    assert len(ids) == 3  # the incident log keeps every incident
+    pages = sorted((ids[i], next(t.incident["rule_id"] for t in moves(out, "incident.opened")
+                    if t.incident["id"] == i)) for i in told(out))  # fmt: skip
+    assert pages == [("ann", RULE), ("bo", PERSON)]
+
+
 def test_a_person_announced_before_the_team_burst_is_not_folded_into_it():
     """Their receivers know of them: muted while the team pages, told again after."""
     b = book(**one_receiver())
@@ -109,6 +122,6 @@ def test_without_fold_a_target_pages_once_its_source_resolves_as_alertmanager_do
 
 
 def test_the_default_inhibit_rules_fold_a_team_bursts_people_first():
-    rule, _runaway = IncidentsConfig().inhibit_rules
+    rule, _person, _runaway = IncidentsConfig().inhibit_rules
     assert rule.fold and rule.equal == ["team"]
     assert IncidentsConfig.model_validate({"inhibit_rules": []}).inhibit_rules == []
