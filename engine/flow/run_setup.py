@@ -256,9 +256,12 @@ class ShardState:
         for did, name in setup.det_shard.items():
             if name == shard and did not in self.detectors:
                 self.detectors[did] = setup.new_detector_state(did)
-        rules = setup.rules
-        if rules.generation == self.generation:
-            return
+        if setup.rules.generation != self.generation:
+            self._adopt(setup.rules, shard)
+
+    def _adopt(self, rules: LoadedRules, shard: str) -> None:
+        """Take `rules`: the windows of this shard's correlations that mean the same are kept,
+        the others start fresh, and those now on another shard are left to it."""
         adopted = rules.ruleset.adopt(self.correlations)
         self.correlations = {c: s for c, s in adopted.items() if rules.shard_of[c] == shard}
         self.generation = rules.generation
@@ -277,9 +280,7 @@ class ShardState:
                 kept = restored_detector(old, setup.detectors.compiled(did))
             detectors[did] = kept if kept is not None else setup.new_detector_state(did)
         self.detectors = detectors
-        adopted = setup.rules.ruleset.adopt(self.correlations)
-        self.correlations = {c: s for c, s in adopted.items() if setup.rules.shard_of[c] == shard}
-        self.generation = setup.rules.generation
+        self._adopt(setup.rules, shard)
         self.setup = setup
 
     def apply(self, items: list[Any], watermark: float, quarantine: Quarantine) -> list[Hit]:
