@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from detectors import hysteresis
 from detectors.config import DetectorsConfig, DetectorSpec
 from detectors.estimators import ESTIMATORS, TABLE_KINDS, build_params
+from detectors.json_value import Event
 from detectors.model import STAT_NAMES, Observation, Signal
 from detectors.recent import RecentPoints, baseline_of
 from detectors.rollup import NUMERIC_INPUT, TRUTH_INPUT, Accumulator
@@ -165,7 +166,7 @@ class DetectorSet:
     def compiled(self, detector_id: str) -> CompiledDetector:
         return self._compiled[detector_id]
 
-    def route(self, event: Mapping[str, Any]) -> list[Observation]:
+    def route(self, event: Event) -> list[Observation]:
         """One Observation per detector that this event feeds (none without a valid time).
 
         Only the detectors that can accept the event's `name` are tried (see `NameIndex`).

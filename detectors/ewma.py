@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from detectors.binomial_evidence import BurstRatio, evidence_z
+from detectors.burst_bound import burst_below
 from detectors.persist import restore_slots
 from detectors.quiet_period import remember_scored, repeat_period, unrepeated
 from detectors.rollup import Accumulator
@@ -486,7 +487,10 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
             return True
         if not self._counts_burst(n):
             return False
-        return self.burst_nats(x, n, t) >= self.p.burst_nats * self._dispersion() ** 2
+        p, limit = self.p, self.p.burst_nats * self._dispersion() ** 2
+        if burst_below(p.burst_share, p.ordinary_share, round(x * n), n, self._within(t), limit):
+            return False  # no run can reach the alert point: the exact ratios are not needed
+        return self.burst_nats(x, n, t) >= limit
 
     def _within(self, t: float) -> list[tuple[float, int, int, bool]]:
         """The remembered windows of the steps before t that are within the evidence's span."""
@@ -593,7 +597,7 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
             self._teach(k, n)
             return
         above = k > n * (self.hits + 0.5) / (self.trials + 1.0)
-        if self._alarmed_by(x, n, t):
+        if not self.alarmed and self._alarmed_by(x, n, t):  # alarmed stays so: not asked
             self.alarmed = True
         kept, leaving = self._split_span(t + self.p.step)
         self._settle(leaving, alarmed=self.alarmed)

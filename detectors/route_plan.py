@@ -11,11 +11,12 @@ route that needs them. The outcome is, by construction and by test
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
+from detectors.json_value import Event
 from detectors.model import Observation
 from detectors.routing import CompiledMatcher, Dedup, MetricExtractor, Route, norm
 
@@ -47,7 +48,7 @@ def _label(value: Any) -> str:
     return norm(value)
 
 
-def _key(event: Mapping[str, Any], keyer: Keyer) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+def _key(event: Event, keyer: Keyer) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """(group, parent) of the event for one keyer, None when a group label is missing
     (`group_key`, the reference, with the label of each field read in one pass)."""
     group_by, parent_by, defaults = keyer
@@ -97,7 +98,7 @@ class RoutePlan:
             )
         return cls(tuple(keyers), tuple(extractors), tuple(planned), tuple(dedups))
 
-    def observe(self, event: Mapping[str, Any], time: float) -> list[Observation]:
+    def observe(self, event: Event, time: float) -> list[Observation]:
         """What `Route.observe` gives for each route, each key and metric computed once."""
         if not self.routes:
             return []

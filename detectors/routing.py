@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from detectors.config import DedupSpec, DetectorSpec, MatcherSpec, MetricSpec
+from detectors.json_value import Event
 from detectors.model import Observation
 
 _TRUE = frozenset({"true", "1", "yes", "y", "on"})
@@ -85,14 +84,14 @@ class CompiledMatcher:
         """The same matcher minus its clause on `field` (for a caller that checked it)."""
         return CompiledMatcher(tuple(c for c in self.clauses if c[0] != field))
 
-    def matches(self, event: Mapping[str, Any]) -> bool:
+    def matches(self, event: Event) -> bool:
         for field, accepted in self.clauses:
             v = event.get(field)
             if v is None or norm(v) not in accepted:
                 return False
         return True
 
-    def excludes(self, event: Mapping[str, Any]) -> bool:
+    def excludes(self, event: Event) -> bool:
         """For `exclude`: any clause that matches excludes the event."""
         for field, accepted in self.clauses:
             v = event.get(field)
@@ -126,7 +125,7 @@ class MetricExtractor:
             return MetricExtractor("distinct", self.fields, self.condition)
         return MetricExtractor("sum", self.fields, None)  # every numeric aggregation
 
-    def extract(self, event: Mapping[str, Any]) -> float | str | None:
+    def extract(self, event: Event) -> float | str | None:
         agg = self.aggregation
         if agg == "count":
             return 1.0
@@ -162,7 +161,7 @@ class Dedup:
     def compile(cls, spec: DedupSpec | None) -> Dedup | None:
         return None if spec is None else cls(spec.by, CompiledMatcher.compile(spec.prefer))
 
-    def mark_of(self, event: Mapping[str, Any]) -> tuple[str, bool] | None:
+    def mark_of(self, event: Event) -> tuple[str, bool] | None:
         """(the event's `by` value, whether it is preferred); None when it has no `by` value."""
         v = event.get(self.by)
         if v is None or v == "":
@@ -171,7 +170,7 @@ class Dedup:
 
 
 def group_key(
-    event: Mapping[str, Any], group_by: tuple[str, ...], defaults: tuple[str | None, ...]
+    event: Event, group_by: tuple[str, ...], defaults: tuple[str | None, ...]
 ) -> tuple[str, ...] | None:
     """The event's group labels; a missing one takes its default, or the event has no key."""
     group = []
@@ -212,7 +211,7 @@ class Route:
             Dedup.compile(spec.dedup),
         )
 
-    def observe(self, event: Mapping[str, Any], time: float) -> Observation | None:
+    def observe(self, event: Event, time: float) -> Observation | None:
         """The Observation for this event, or None when the event does not feed this detector."""
         if not self.filter.matches(event) or self.exclude.excludes(event):
             return None
@@ -234,7 +233,7 @@ class Route:
         return Observation(self.detector_id, time, group, value, parent, values, mark)
 
 
-def event_time(event: Mapping[str, Any]) -> float | None:
+def event_time(event: Event) -> float | None:
     """The event's time as a finite float, else None."""
     t = event.get("time")
     if isinstance(t, bool) or not isinstance(t, int | float):

@@ -40,10 +40,12 @@ from sigma.types import (
     SpecialChars,
 )
 
+from rules.json_value import Event
+
 from .regex import RegexSyntaxError, compile_quietly, error_reason, quiet_options
 from .semantics import as_bool, as_number, as_text, time_part
 
-Matcher = Callable[[Mapping[str, Any]], bool]
+Matcher = Callable[[Event], bool]
 
 
 class CompileError(ValueError):
@@ -91,11 +93,11 @@ def re2_test(pattern: str, whole: bool = False) -> Callable[[str], bool]:
     return lambda text: match(text) is not None
 
 
-def _true(_ev: Mapping[str, Any]) -> bool:
+def _true(_ev: Event) -> bool:
     return True
 
 
-def _false(_ev: Mapping[str, Any]) -> bool:
+def _false(_ev: Event) -> bool:
     return False
 
 
@@ -221,7 +223,7 @@ def _field_string_matcher(name: str, tests: StringTests) -> Matcher:
     test = tests.text_test()
     if tests.cased:
 
-        def match_cased(ev: Mapping[str, Any]) -> bool:
+        def match_cased(ev: Event) -> bool:
             value = ev.get(name)
             if type(value) is not str:
                 value = as_text(value)
@@ -234,7 +236,7 @@ def _field_string_matcher(name: str, tests: StringTests) -> Matcher:
     exact = frozenset(tests.exact)
     if not (tests.prefixes or tests.suffixes or tests.infixes or tests.patterns or tests.anything):
 
-        def match_exact(ev: Mapping[str, Any]) -> bool:
+        def match_exact(ev: Event) -> bool:
             value = ev.get(name)
             if type(value) is not str:
                 value = as_text(value)
@@ -244,7 +246,7 @@ def _field_string_matcher(name: str, tests: StringTests) -> Matcher:
 
         return match_exact
 
-    def match(ev: Mapping[str, Any]) -> bool:
+    def match(ev: Event) -> bool:
         value = ev.get(name)
         if type(value) is not str:
             value = as_text(value)
@@ -259,7 +261,7 @@ def _keyword_string_matcher(tests: StringTests) -> Matcher:
     test = tests.text_test()
     cased = tests.cased
 
-    def match(ev: Mapping[str, Any]) -> bool:
+    def match(ev: Event) -> bool:
         for value in ev.values():
             if isinstance(value, str) and test(value if cased else value.lower()):
                 return True
@@ -311,12 +313,12 @@ def _regex_matcher(name: str | None, patterns: list[str]) -> Matcher:
         raise CompileError(RegexSyntaxError(pattern, error_reason(exc)).describe(), name) from None
     if name is None:
 
-        def match_any(ev: Mapping[str, Any]) -> bool:
+        def match_any(ev: Event) -> bool:
             return any(isinstance(v, str) and _safe(search, v) for v in ev.values())
 
         return match_any
 
-    def match(ev: Mapping[str, Any]) -> bool:
+    def match(ev: Event) -> bool:
         text = ev.get(name)
         if type(text) is not str:
             if text is None:  # most events lack most fields
@@ -345,7 +347,7 @@ def _compare_matcher(name: str, value: SigmaCompareExpression) -> Matcher:
     op = _COMPARE[value.op]
     bound = float(value.number.number)
 
-    def match(ev: Mapping[str, Any]) -> bool:
+    def match(ev: Event) -> bool:
         raw = ev.get(name)
         if type(raw) is float and raw - raw == 0.0:  # finite float: the common case
             return op(raw, bound)
@@ -356,7 +358,7 @@ def _compare_matcher(name: str, value: SigmaCompareExpression) -> Matcher:
 
 
 def _number_matcher(name: str, number: float) -> Matcher:
-    def match(ev: Mapping[str, Any]) -> bool:
+    def match(ev: Event) -> bool:
         got = as_number(ev.get(name))
         return got is not None and got == number
 
@@ -408,7 +410,7 @@ def _strings(name: str | None, tests: StringTests) -> Matcher:
 
 
 def _cidr_matcher(name: str, network: IPv4Network | IPv6Network) -> Matcher:
-    def match(ev: Mapping[str, Any]) -> bool:
+    def match(ev: Event) -> bool:
         value = ev.get(name)
         if not isinstance(value, str):
             return False
@@ -423,7 +425,7 @@ def _cidr_matcher(name: str, network: IPv4Network | IPv6Network) -> Matcher:
 def _fieldref_matcher(name: str, ref: SigmaFieldReference) -> Matcher:
     other, starts, ends = ref.field, ref.starts_with, ref.ends_with
 
-    def match(ev: Mapping[str, Any]) -> bool:
+    def match(ev: Event) -> bool:
         left, right = ev.get(name), ev.get(other)
         if left is None or right is None:
             return False
@@ -466,7 +468,7 @@ def _and(matchers: list[Matcher]) -> Matcher:
         return lambda ev: a(ev) and b(ev) and c(ev)
     chain = tuple(matchers)
 
-    def match_all(ev: Mapping[str, Any]) -> bool:
+    def match_all(ev: Event) -> bool:
         for m in chain:  # noqa: SIM110 - a plain loop is faster than all() over a generator
             if not m(ev):
                 return False
@@ -488,7 +490,7 @@ def _or(matchers: list[Matcher]) -> Matcher:
         return lambda ev: a(ev) or b(ev)
     chain = tuple(matchers)
 
-    def match_any(ev: Mapping[str, Any]) -> bool:
+    def match_any(ev: Event) -> bool:
         for m in chain:  # noqa: SIM110 - a plain loop is faster than any() over a generator
             if m(ev):
                 return True

@@ -42,6 +42,8 @@ from sigma.types import (
     SpecialChars,
 )
 
+from rules.json_value import Event
+
 from .compiler import CompileError, Decided, Matcher, compile_condition, plain_values, specialise
 from .semantics import as_text
 
@@ -504,7 +506,7 @@ class IndexEntry(Generic[R]):
         object.__setattr__(self, "combined", {})
         object.__setattr__(self, "resolved", {})  # found slots are gated anew once split
 
-    def candidates(self, event: Mapping[str, Any]) -> Sequence[tuple[R, Matcher]]:
+    def candidates(self, event: Event) -> Sequence[tuple[R, Matcher]]:
         """The rules (with their matchers) whose key this event passes, in rule order."""
         if not self.fields and not self.presence:
             return self.tries
@@ -661,7 +663,7 @@ class RuleIndex(Generic[R]):
             ]
         )
 
-    def candidates(self, event: Mapping[str, Any]) -> Sequence[tuple[R, Matcher]]:
+    def candidates(self, event: Event) -> Sequence[tuple[R, Matcher]]:
         """The rules that can match `event`, each with the matcher to try, in rule order."""
         name = event.get(DISPATCH_FIELD)
         entry = self._by_name.get(name) if type(name) is str else None

@@ -4,7 +4,7 @@ each kind of item goes. The dataflow's steps are thin shells around this object.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -20,6 +20,7 @@ from engine.flow.quarantine import Quarantine
 from engine.flow.worker_keys import routing_keys
 from engine.incidents.model import Hit
 from engine.otlp.aliases import AliasTable
+from engine.otlp.json_value import Event
 from engine.restored_state import restored_detector, restored_drift
 from rules import ruleset as _ruleset
 from rules.evidence import Evidence, EvidenceSource
@@ -128,14 +129,14 @@ class RunSetup:
         self.dests = [INCIDENTS, *self.shard_names]
         self.keys = routing_keys(self._shard_weights(), 1, {ORDER: 0, INCIDENTS: 0})
 
-    def spread_over(self, workers: int, sample: Sequence[Mapping[str, Any]] = ()) -> None:
+    def spread_over(self, workers: int, sample: Sequence[Event] = ()) -> None:
         """Route the order and incident stages to worker 0, where the results are written,
         and the shards over every worker of the cluster, weighed by the inputs they would take
         from `sample` (events spread through the history), else by what they hold."""
         weights = self._sampled_weights(sample) if sample else self._shard_weights()
         self.keys = routing_keys(weights, workers, {ORDER: 0, INCIDENTS: 0})
 
-    def _sampled_weights(self, sample: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    def _sampled_weights(self, sample: Sequence[Event]) -> dict[str, float]:
         """Each shard's inputs per event of `sample`, in what a stage pinned to worker 0 costs.
 
         What a detector holds says little of its work: one that observes every event costs
@@ -157,7 +158,7 @@ class RunSetup:
             weights[shard] += 1.0
         return weights
 
-    def match(self, event: Mapping[str, Any]) -> tuple[list[Hit], list[tuple[str, Any]]]:
+    def match(self, event: Event) -> tuple[list[Hit], list[tuple[str, Any]]]:
         """The stateless hot path: hits of rules without a window, and what the windows need.
 
         Returns the incident hits (they need no window, so they can open an incident at once)
@@ -256,9 +257,12 @@ class ShardState:
         for did, name in setup.det_shard.items():
             if name == shard and did not in self.detectors:
                 self.detectors[did] = setup.new_detector_state(did)
-        rules = setup.rules
-        if rules.generation == self.generation:
-            return
+        if setup.rules.generation != self.generation:
+            self._adopt(setup.rules, shard)
+
+    def _adopt(self, rules: LoadedRules, shard: str) -> None:
+        """Take `rules`: the windows of this shard's correlations that mean the same are kept,
+        the others start fresh, and those now on another shard are left to it."""
         adopted = rules.ruleset.adopt(self.correlations)
         self.correlations = {c: s for c, s in adopted.items() if rules.shard_of[c] == shard}
         self.generation = rules.generation
@@ -277,9 +281,7 @@ class ShardState:
                 kept = restored_detector(old, setup.detectors.compiled(did))
             detectors[did] = kept if kept is not None else setup.new_detector_state(did)
         self.detectors = detectors
-        adopted = setup.rules.ruleset.adopt(self.correlations)
-        self.correlations = {c: s for c, s in adopted.items() if setup.rules.shard_of[c] == shard}
-        self.generation = setup.rules.generation
+        self._adopt(setup.rules, shard)
         self.setup = setup
 
     def apply(self, items: list[Any], watermark: float, quarantine: Quarantine) -> list[Hit]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.otlp.aliases import AliasTable
+from engine.otlp.json_value import JSONValue
 from engine.otlp.normalised_event import NotOtlpError, finish_log, finish_span
 
 _STATUS_ERROR = (2, "STATUS_CODE_ERROR")
@@ -143,7 +144,7 @@ def _scope_base(resource_attrs: dict[str, Any], scope: Any) -> dict[str, Any]:
     return base
 
 
-def decode_traces(request: Mapping[str, Any], aliases: AliasTable) -> list[dict[str, Any]]:
+def decode_traces(request: Mapping[str, Any], aliases: AliasTable) -> list[dict[str, JSONValue]]:
     """ExportTraceServiceRequest as JSON -> one normalised event per span."""
     out: list[dict[str, Any]] = []
     resource_spans = request.get("resourceSpans")
@@ -185,7 +186,7 @@ def decode_traces(request: Mapping[str, Any], aliases: AliasTable) -> list[dict[
     return out
 
 
-def decode_logs(request: Mapping[str, Any], aliases: AliasTable) -> list[dict[str, Any]]:
+def decode_logs(request: Mapping[str, Any], aliases: AliasTable) -> list[dict[str, JSONValue]]:
     """ExportLogsServiceRequest as JSON -> one normalised event per log record."""
     out: list[dict[str, Any]] = []
     resource_logs = request.get("resourceLogs")

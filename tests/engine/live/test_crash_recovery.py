@@ -31,7 +31,6 @@ import threading
 import time
 from collections import Counter
 from contextlib import closing
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from engine.live.intake import decode_events
 from engine.live.wal import IntakeLog
 from engine.live.wal_format import EVENTS
 from tests.patience import PATIENCE
+from tests.webhook_server import WebhookServer
 
 from ..test_live_engine import (
     INGEST_AUTH,
@@ -62,7 +62,7 @@ USERS = 12
 RULES = Path(__file__).with_name("planted_rules.yml")
 
 
-class Hook:
+class Hook(WebhookServer):
     """A webhook that answers every call 200 and notes which engine run sent each key.
 
     Each run of the engine is given its own path (`/hook/<run>`), so a call is attributed to
@@ -70,31 +70,18 @@ class Hook:
     a kill may wait in the socket and be read after the kill, or after the next run started.
     """
 
-    def __init__(self) -> None:
-        self.keys: Counter[str] = Counter()
-        self.runs: dict[str, list[int]] = {}  # per key, the run of each call, in arrival order
-        self.lock = threading.Lock()
-        hook = self
+    @property
+    def keys(self) -> Counter[str]:
+        """How many calls carried each idempotency key."""
+        return Counter(call.headers["Idempotency-Key"] for call in self.calls())
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with hook.lock:
-                    key = self.headers["Idempotency-Key"]
-                    hook.keys[key] += 1
-                    hook.runs.setdefault(key, []).append(int(self.path.rsplit("/", 1)[1]))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, run: int) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook/{run}"
+    @property
+    def runs(self) -> dict[str, list[int]]:
+        """Per key, the run of each call, in arrival order."""
+        runs: dict[str, list[int]] = {}
+        for call in self.calls():
+            runs.setdefault(call.headers["Idempotency-Key"], []).append(int(call.name))
+        return runs
 
 
 def recorded_keys(state: Path) -> set[str]:

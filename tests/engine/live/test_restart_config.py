@@ -14,15 +14,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
 from tests.patience import PATIENCE
+from tests.webhook_server import WebhookServer
 
 from ..test_live_engine import (
     INGEST_AUTH,
@@ -38,36 +37,15 @@ RULES = Path(__file__).with_name("planted_rules.yml")
 PAGER_ROUTE = "    routes: [{matchers: ['severity=\"high\"'], receiver: pager, continue: true}]\n"
 
 
-class Receivers:
+class Receivers(WebhookServer):
     """Webhooks that answer 200 and keep, per receiver, the incident ids of each call."""
 
-    def __init__(self) -> None:
-        self.calls: dict[str, list[list[str]]] = {}
-        self.lock = threading.Lock()
-        receivers = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                ids = sorted(i["id"] for i in body["incidents"])
-                with receivers.lock:
-                    receivers.calls.setdefault(self.path.rsplit("/", 1)[1], []).append(ids)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook/{name}"
-
     def told(self, name: str) -> list[list[str]]:
-        with self.lock:
-            return [list(ids) for ids in self.calls.get(name, [])]
+        return [
+            sorted(i["id"] for i in json.loads(call.body)["incidents"])
+            for call in self.calls()
+            if call.name == name
+        ]
 
 
 class Engine:
