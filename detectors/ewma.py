@@ -291,8 +291,9 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
 
     def peer_counts(self, x: RatePoint, n: int) -> tuple[float, float, float] | None:
         """(hits, events, hits the key's learned rate expects) of a warm key's window: a key
-        still learning has no expectation to exceed."""
-        if n <= 0 or self.n < self.p.min_points:
+        still learning has no expectation to exceed, and a key whose own evidence reached its
+        alert point (one team's outage) is its own trouble, not a wave across keys."""
+        if n <= 0 or self.n < self.p.min_points or self.alarmed:
             return None
         return (float(round(_split(x)[0] * n)), float(n), n * self._rate())
 
@@ -329,7 +330,9 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
             excess = hits - expected - self.p.wave_z * math.sqrt(expected + 1.0)
             if events >= 1.0 and excess > 0.0:
                 best = max(best, excess / events)
-        return best
+        # a wave this far below an outage's share (as a usual rate is, see `_counts_burst`)
+        # is the others' ordinary swing, and would only slow a thin key's outage
+        return best if best * RATE_BELOW_SHARE > self.p.burst_share else 0.0
 
     def _rate(self) -> float:
         """The key's learned rate (its posterior mean)."""
