@@ -137,6 +137,17 @@ class _Closing:
     stepped: set[tuple[str, ...]] = field(default_factory=set)  # keys whose alert was stepped
     out: list[Signal] = field(default_factory=list)
     parents: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)  # of its keys
+    # kinds that judge peers: the sums of every key's `peer_counts`, and each key's own
+    peer_sums: tuple[float, float, float] | None = None
+    peer_own: dict[tuple[str, ...], tuple[float, float, float]] = field(default_factory=dict)
+
+
+def _tell_peers(c: _Closing, key: tuple[str, ...], model: AnyKindModel) -> None:
+    """Tell a key of a kind that judges peers the sums of the window's other keys."""
+    if c.peer_sums is not None:
+        hits, events, expected = c.peer_own.get(key, (0.0, 0.0, 0.0))
+        all_hits, all_events, all_expected = c.peer_sums
+        model.see_peers((all_hits - hits, all_events - events, all_expected - expected), c.start)
 
 
 class HeldBack:
@@ -420,6 +431,8 @@ class DetectorState:
         window = self.open.pop(start, {})
         self._release(start, window)
         closing = self._closing(start)
+        if closing.model.judges_peers(self.d.params):
+            self._sum_peers(closing, window)
         # What a key without events in this window gives: None = no point at all, so only
         # the keys with events are visited (most keys of a busy detector are idle).
         items = self.keys.items() if closing.empty_x is not None else self._keys_in(window)
@@ -434,6 +447,20 @@ class DetectorState:
         self.stats["points"] += points
         self.stats["signals"] += len(out)
         return out
+
+    def _sum_peers(self, c: _Closing, window: Window) -> None:
+        """Each key's `peer_counts` of the closing window, and their sums (see
+        `WindowModel.judges_peers`): a wave that fails every key at once is told apart from
+        one key's own trouble by the others' windows of the same minutes."""
+        d, sums = self.d, [0.0, 0.0, 0.0]
+        for key, (_, accs) in window.items():
+            model = self.keys.get(key)
+            x = None if model is None else c.model.point(accs, d.aggregations, d.min_count)
+            counts = None if model is None or x is None else model.peer_counts(x, accs[0].count)
+            if counts is not None:
+                c.peer_own[key] = counts
+                sums = [a + b for a, b in zip(sums, counts, strict=True)]
+        c.peer_sums = (sums[0], sums[1], sums[2])
 
     def _closing(self, start: float) -> _Closing:
         """What every key's point of the window at `start` needs to know."""
@@ -471,6 +498,7 @@ class DetectorState:
                 parent = self.pools.get(entry[0])
                 c.parents[key] = entry[0]
             seen_x = model.judged(x, parent, self.root, c.start, d.warmup, key)
+        _tell_peers(c, key, model)
         self._judge(c, key, model, seen_x, n, idle)
         if not idle:
             model.learn_one(x, c.start, n)

@@ -25,6 +25,8 @@ from detectors.scoring import (
 from detectors.window_model import WindowModel
 
 RATE_BELOW_SHARE = 20.0  # the ratio judges a key whose usual rate is this far below an outage's
+WAVE_LONG = 8.0  # the long horizon of the other keys' sums, in evidence spans (`wave_z`)
+MAX_SHARE = 0.95  # an outage's share of failing events within a wave, at most
 MAX_NAMED = 8  # subjects a window's point keeps of its hits (`min_subjects` asks fewer)
 Counts = tuple[int, ...] | None  # the hits of each subject a point names, when it says them
 # A window's value: the rate alone, or with a second metric (rate, subjects, their hits), and
@@ -94,6 +96,14 @@ class EwmaParams:
     whatever the key's learned rate, the test's null then being the likelier of the two
     (a person's calls failing a tenth of the time on a throttled afternoon is ordinary; a
     few of their calls failing in a row at that share must not add up to a burst).
+    wave_z (binomial, direction up; 0: off): the other keys' windows of the same close are a
+    reference (a provider throttling every team on a model at once). Their hits beyond what
+    each key's own learned rate expects, less this many Poisson sds of that excess, as a share
+    of their events (summed over two decayed horizons, see `_wave_horizons`), is the wave.
+    Within one, the key's rate and the outage's share are raised by the wave's share for the
+    count tests and `min_delta`, the chart is not asked, and the key learns the window without
+    the wave's share: a wave across keys is the provider's, while one key failing far beyond
+    it is still its own trouble.
     late_prior: a key still learning (fewer than `min_points` points) takes the baseline of
     its parent, or else of the detector's root (every key's points), once that is warm, as
     a key new when its parents are warm does from the start. A key first seen on the first
@@ -125,6 +135,7 @@ class EwmaParams:
     point_z: float = 6.0
     ordinary_share: float = 0.0
     late_prior: bool = False
+    wave_z: float = 0.0
 
 
 class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
@@ -147,8 +158,8 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
     """
 
     __slots__ = (
-        "alarmed", "escale", "ewma", "hits", "loc", "n", "named", "p", "quiet", "recent", "run",
-        "scale", "t_last", "tail", "trials", "unit", "zscale", "ztail",
+        "alarmed", "escale", "ewma", "hits", "loc", "n", "named", "p", "peers", "quiet", "recent",
+        "run", "scale", "t_last", "tail", "trials", "unit", "zscale", "ztail",
     )  # fmt: skip
     Params = EwmaParams
 
@@ -174,6 +185,10 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         # min_subjects: (time, subjects of the hits) of the windows of the last steps
         self.named: list[tuple[Any, ...]] = []  # (time, subjects) or (time, subjects, hits)
         self.quiet = repeat_period(self.p.repeat)  # the scores of the last `repeat` points
+        # wave_z: the time, then the other keys' hits, events and hits expected summed over
+        # the windows the key saw, each weighted by exp(-age / horizon), for each horizon of
+        # `_wave_horizons`
+        self.peers: tuple[float, ...] | None = None
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)  # saved before `named` existed: it starts empty
@@ -259,11 +274,76 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
             raise ValueError("burst_share is the share of failing events in an outage: below 1")
         if not 0.0 <= params.get("ordinary_share", 0.0) < share:
             raise ValueError("ordinary_share is a share of failing events below burst_share")
+        if params.get("wave_z", 0.0) and (
+            params.get("noise") != "binomial" or params.get("direction") != "up"
+        ):
+            raise ValueError("wave_z judges a rate's hits upwards: noise binomial, direction up")
         if params.get("min_subjects", 0) > 0 and not pair:
             raise ValueError(
                 "min_subjects needs `metrics`: the rate, then a `distinct` metric of the "
                 "subjects (e.g. field user) with the rate's `condition`"
             )
+
+    # -- the other keys of the window (wave_z) ------------------------------------------------
+
+    @classmethod
+    def judges_peers(cls, params: EwmaParams) -> bool:
+        return params.wave_z > 0.0 and params.noise == "binomial"
+
+    def peer_counts(self, x: RatePoint, n: int) -> tuple[float, float, float] | None:
+        """(hits, events, hits the key's learned rate expects) of a warm key's window: a key
+        still learning has no expectation to exceed, and a key whose own evidence reached its
+        alert point (one team's outage) is its own trouble, not a wave across keys."""
+        if n <= 0 or self.n < self.p.min_points or self.alarmed:
+            return None
+        return (float(round(_split(x)[0] * n)), float(n), n * self._rate())
+
+    def _wave_horizons(self) -> tuple[float, float]:
+        """The time constants of the other keys' sums: the evidence's span, so a wave is seen
+        as soon as a burst would be; and eight times that, since a wave lasts hours and a
+        thin organisation's few calls of one span say little of it."""
+        short = max(self.p.span * self.p.step, 1.0)
+        return short, WAVE_LONG * short
+
+    def see_peers(self, sums: tuple[float, float, float] | None, t: float) -> None:
+        """Add the other keys' window at t to their sums (decayed by the time since the last
+        window the key saw: a key does not see every window)."""
+        if sums is None or self.p.wave_z <= 0.0:
+            return
+        state = [t]
+        for i, horizon in enumerate(self._wave_horizons()):
+            keep = 0.0
+            if self.peers is not None:
+                keep = math.exp(-max(t - self.peers[0], 0.0) / horizon)
+            old = self.peers[1 + 3 * i : 4 + 3 * i] if self.peers is not None else (0.0,) * 3
+            state.extend(new + keep * was for new, was in zip(sums, old, strict=True))
+        self.peers = tuple(state)
+
+    def wave(self) -> float:
+        """The share of the other keys' recent events failing beyond what their learned rates
+        expect, less `wave_z` sampling sds of that excess (0 when nothing is left: no wave);
+        the larger of the two horizons' (see `_wave_horizons`)."""
+        if self.p.wave_z <= 0.0 or self.peers is None:
+            return 0.0
+        best = 0.0
+        for i in range(len(self._wave_horizons())):
+            hits, events, expected = self.peers[1 + 3 * i : 4 + 3 * i]
+            excess = hits - expected - self.p.wave_z * math.sqrt(expected + 1.0)
+            if events >= 1.0 and excess > 0.0:
+                best = max(best, excess / events)
+        # a wave this far below an outage's share (as a usual rate is, see `_counts_burst`)
+        # is the others' ordinary swing, and would only slow a thin key's outage
+        return best if best * RATE_BELOW_SHARE > self.p.burst_share else 0.0
+
+    def _rate(self) -> float:
+        """The key's learned rate (its posterior mean)."""
+        return (max(self.hits, 0.0) + 0.5) / (max(self.trials, 0.0) + 1.0)
+
+    def _null_hits(self, wave: float) -> float:
+        """The learned hits with the wave's share of the learned events added: the rate the
+        window is judged against."""
+        trials = max(self.trials, 0.0)
+        return min(max(self.hits, 0.0) + wave * trials, trials)
 
     def _enough_subjects(self, x: RatePoint, t: float) -> bool:
         """Whether the hits of the window and the evidence's windows before it come from
@@ -343,13 +423,13 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
                 self.named.append((t, names) if counts is None else (t, names, counts))
         return value
 
-    def _sigma(self, n: int = 0) -> float:
+    def _sigma(self, n: int = 0, wave: float = 0.0) -> float:
         if self.p.noise == "binomial" and n > 0:
             # A share of a few events swings by sampling alone (one error in three calls is
             # 33%): its spread and usual spikes are measured in sampling sds of the window's
             # own size, so the quiet minutes of three calls do not hide a burst in a busy one
             # (one person failing often is a spike of their calls, not of the whole team's).
-            floor = noise_floor("binomial", self.loc, n, self.unit)
+            floor = noise_floor("binomial", min(self.loc + wave, 1.0), n, self.unit)
             return floor * max(1.0, self.zscale, self.ztail / TAIL_Z)
         # recurring spikes are normal: sigma at least makes their usual size 2.33 sigmas
         sigma = max(self.scale, 1e-6 * (abs(self.loc) + 1e-6), self.tail / TAIL_Z)
@@ -363,28 +443,30 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
             return self.ewma
         return self.loc + (1.0 - self.p.lam) ** (round(min(gap, 1e6)) - 1) * (self.ewma - self.loc)
 
-    def _chart_sigma(self, n: int = 0) -> float:
+    def _chart_sigma(self, n: int = 0, wave: float = 0.0) -> float:
         """The spread of the chart statistic around the baseline: what independent points
         would give, or what the statistic has shown, whichever is larger (real metrics are
         autocorrelated, and then the average of recent points wanders further)."""
         lam = self.p.lam
-        theory = self._sigma(n) * math.sqrt(lam / (2.0 - lam))
+        theory = self._sigma(n, wave) * math.sqrt(lam / (2.0 - lam))
         return theory if theory > self.escale else self.escale
 
-    def _winsorised(self, x: float, n: int = 0) -> float:
+    def _winsorised(self, x: float, n: int = 0, wave: float = 0.0) -> float:
         """The point as the chart averages it: at most `winsor` sigmas from the baseline, so
         a lone spike (one busy minute, a nightly job) cannot carry the average across the
         alert line; a shift that lasts still does, a few points later."""
         if self.n < self.p.min_points:
             return x
-        bound = self.p.winsor * self._sigma(n)
+        bound = self.p.winsor * self._sigma(n, wave)
         d = x - self.loc
         return self.loc + (bound if d > bound else (-bound if d < -bound else d))
 
-    def chart_z(self, x: float, n: int = 0, t: float = -math.inf) -> float:
+    def chart_z(self, x: float, n: int = 0, t: float = -math.inf, wave: float = 0.0) -> float:
+        """The chart's deviation with x as its newest point; within a `wave` across keys, of
+        the point less the wave's share, in sds of a rate the wave's share higher."""
         lam = self.p.lam
-        e = lam * self._winsorised(x, n) + (1.0 - lam) * self._previous(t)
-        return (e - self.loc) / self._chart_sigma(n)
+        e = lam * self._winsorised(x - wave, n, wave) + (1.0 - lam) * self._previous(t)
+        return (e - self.loc) / self._chart_sigma(n, wave)
 
     def score_one(self, x: RatePoint, t: float, n: int = 0) -> float:
         return unrepeated(self._score(x, t, n), self.quiet, (x, t, n))
@@ -399,35 +481,43 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
             return 0.0
         if self.p.transform == "log":
             x = log_scale(x)
-        if not self._large_enough(x, n, t) or not self._enough_subjects(point, t):
+        wave = self.wave()
+        if not self._large_enough(x, n, t, wave) or not self._enough_subjects(point, t):
             return 0.0
         if not self._others_depart(x, n, t, names, counts):
             return 0.0
-        score = deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
-        if self.p.point_z > 0.0:
-            score = max(score, deviation_score(self.point_z(x, n), self.p.point_z))
+        score = 0.0
+        if wave <= 0.0 or not self._counts_hits(n):
+            # within a wave the window's hits are judged by the count tests alone: the
+            # chart's normal sds understate how a few calls' share swings at a higher rate
+            score = deviation_score(directed(self.chart_z(x, n, t), self.p.direction), self.p.z)
+            if self.p.point_z > 0.0:
+                score = max(score, deviation_score(self.point_z(x, n), self.p.point_z))
         if self._counts_evidence(n):
-            score = max(score, deviation_score(self.evidence(x, n, t), self.p.evidence))
+            score = max(score, deviation_score(self.evidence(x, n, t, wave), self.p.evidence))
         if self._counts_burst(n):
             # nats are half a z squared: 0.5 at `burst_nats`, as the z tests score theirs
-            nats = max(self.burst_nats(x, n, t), 0.0) / self._dispersion() ** 2
+            nats = max(self.burst_nats(x, n, t, wave), 0.0) / self._dispersion() ** 2
             score = max(score, deviation_score(math.sqrt(nats), math.sqrt(self.p.burst_nats)))
         return score
 
-    def point_z(self, x: float, n: int = 0) -> float:
-        """The point's own deviation from the baseline in the watched direction, in sigmas."""
-        return directed((x - self.loc) / self._sigma(n), self.p.direction)
+    def point_z(self, x: float, n: int = 0, wave: float = 0.0) -> float:
+        """The point's own deviation from the baseline (and a `wave`'s share) in the watched
+        direction, in sigmas."""
+        return directed((x - wave - self.loc) / self._sigma(n, wave), self.p.direction)
 
-    def _large_enough(self, x: float, n: int, t: float) -> bool:
+    def _large_enough(self, x: float, n: int, t: float, wave: float = 0.0) -> bool:
         """Whether the departure is as large as `min_delta` and `min_hits` ask: the window's
         own, or (binomial) that of the window joined to the evidence's windows before it, so
-        that one calmer window of an outage under way does not end its incident."""
+        that one calmer window of an outage under way does not end its incident. A `wave`
+        across keys raises the baseline the departure is measured from."""
         p = self.p
         hits, events = (round(x * n), n) if n > 0 else (0, 0)
         for w in self._within(t) if n > 0 else ():
             hits, events = hits + w[1], events + w[2]
-        if p.min_delta > 0.0 and directed(x - self.loc, p.direction) < p.min_delta:
-            joined = hits / events - self.loc if events > n else 0.0
+        base = self.loc + wave
+        if p.min_delta > 0.0 and directed(x - base, p.direction) < p.min_delta:
+            joined = hits / events - base if events > n else 0.0
             if directed(joined, p.direction) < p.min_delta:
                 return False
         return hits >= p.min_hits
@@ -441,7 +531,7 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         p = self.p
         return (p.evidence > 0.0 or p.burst_nats > 0.0) and p.noise == "binomial" and n > 0
 
-    def evidence(self, x: float, n: int, t: float) -> float:
+    def evidence(self, x: float, n: int, t: float, wave: float = 0.0) -> float:
         """The binomial evidence of the window's hits against the key's learned rate, alone
         or joined to the windows of the steps before it (a burst gathers evidence window by
         window, over `span` steps at most), in sampling sds deflated by the key's
@@ -449,12 +539,12 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         loop now and then, needs more). A window between with no failure, or no window at
         all (a lone person's pause), does not reset the count: a thin team's burst shows as a
         failure now and then among a few calls, and its evidence is their sum; the quiet
-        windows' calls count against it."""
-        k = round(x * n)
-        z = evidence_z(k, n, self.hits, self.trials)
+        windows' calls count against it. Against the learned rate plus a `wave`'s share."""
+        k, null = round(x * n), self._null_hits(wave)
+        z = evidence_z(k, n, null, self.trials)
         for _, hits, events, _ in reversed(self._within(t)):
             k, n = k + hits, n + events
-            z = max(z, evidence_z(k, n, self.hits, self.trials))
+            z = max(z, evidence_z(k, n, null, self.trials))
         return z / self._dispersion()
 
     def _counts_burst(self, n: int) -> bool:
@@ -464,17 +554,18 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         of failures reach it every few hundred windows, and the count's tail decides alone."""
         if not (self.p.burst_nats > 0.0 and self._counts_hits(n)):
             return False
-        usual = (max(self.hits, 0.0) + 0.5) / (max(self.trials, 0.0) + 1.0)
-        return usual * RATE_BELOW_SHARE <= self.p.burst_share
+        return self._rate() * RATE_BELOW_SHARE <= self.p.burst_share
 
-    def burst_nats(self, x: float, n: int, t: float) -> float:
+    def burst_nats(self, x: float, n: int, t: float, wave: float = 0.0) -> float:
         """The log-likelihood ratio of an outage (`burst_share` failing) against the key's
         learned rate, of the window's hits alone or joined to the windows of the steps before
         it within the span, the largest (a CUSUM over the span: the run of windows that says
-        most). Divided by the square of the key's usual spikes, as `evidence` is by them."""
-        share, ordinary = self.p.burst_share, self.p.ordinary_share
+        most). Divided by the square of the key's usual spikes, as `evidence` is by them.
+        Within a `wave`, an outage of the key's own is on top of it: the wave's share is
+        added to both the learned rate and the outage's share."""
+        share, ordinary = min(self.p.burst_share + wave, MAX_SHARE), self.p.ordinary_share
         k = round(x * n)
-        ratio = BurstRatio(self.hits, self.trials, share, ordinary)
+        ratio = BurstRatio(self._null_hits(wave), self.trials, share, ordinary)
         best = ratio(k, n)
         for _, hits, events, _ in reversed(self._within(t)):
             k, n = k + hits, n + events
@@ -483,14 +574,16 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
 
     def _alarmed_by(self, x: float, n: int, t: float) -> bool:
         """Whether the window's evidence (either test) reached its alert point."""
-        if self._counts_evidence(n) and self.evidence(x, n, t) >= self.p.evidence:
+        wave = self.wave()
+        if self._counts_evidence(n) and self.evidence(x, n, t, wave) >= self.p.evidence:
             return True
         if not self._counts_burst(n):
             return False
-        p, limit = self.p, self.p.burst_nats * self._dispersion() ** 2
-        if burst_below(p.burst_share, p.ordinary_share, round(x * n), n, self._within(t), limit):
+        limit = self.p.burst_nats * self._dispersion() ** 2
+        share = min(self.p.burst_share + wave, MAX_SHARE)  # as burst_nats takes it
+        if burst_below(share, self.p.ordinary_share, round(x * n), n, self._within(t), limit):
             return False  # no run can reach the alert point: the exact ratios are not needed
-        return self.burst_nats(x, n, t) >= limit
+        return self.burst_nats(x, n, t, wave) >= limit
 
     def _within(self, t: float) -> list[tuple[float, int, int, bool]]:
         """The remembered windows of the steps before t that are within the evidence's span."""
@@ -517,7 +610,7 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         if names is not None:
             seen = set(names).union(*(w[1] for w in self._named_within(t)))
             subjects = {"subjects": sorted(seen)[:MAX_NAMED]}
-        raw = x
+        raw, wave = x, self.wave()
         if self.p.transform == "log":
             x = log_scale(x)
         return {
@@ -525,11 +618,18 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
             "expected": round(math.expm1(self.loc) if self.p.transform == "log" else self.loc, 6),
             "sigma": round(self._sigma(n), 6),
             "chart_sigma": round(self._chart_sigma(n), 6),
-            "z": round(self.chart_z(x, n, t), 3) if self.n else 0.0,
+            "z": round(self.chart_z(x, n, t, wave), 3) if self.n else 0.0,
+            **({"wave": round(wave, 6)} if wave > 0.0 else {}),
             **(
-                {"evidence_z": round(self.evidence(x, n, t), 3)} if self._counts_evidence(n) else {}
+                {"evidence_z": round(self.evidence(x, n, t, wave), 3)}
+                if self._counts_evidence(n)
+                else {}
             ),
-            **({"burst_nats": round(self.burst_nats(x, n, t), 3)} if self._counts_burst(n) else {}),
+            **(
+                {"burst_nats": round(self.burst_nats(x, n, t, wave), 3)}
+                if self._counts_burst(n)
+                else {}
+            ),
             **subjects,
         }
 
@@ -540,8 +640,10 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         p = self.p
         if p.transform == "log":
             x = log_scale(x)
+        wave = self.wave()
         if self._counts_hits(n):
-            self._learn_counts(x, n, t)
+            self._learn_counts(x, n, t, wave)
+        x = max(x - wave, 0.0)  # the wave is the other keys' as much as this one's
         if n > 0 and x > 0.0 and p.noise == "compound":
             self.unit = x / n if self.unit <= 0.0 else self.unit + 0.02 * (x / n - self.unit)
         self.n += 1
@@ -583,20 +685,22 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
                 zc = min(z, p.clip)
                 self.zscale += max(1.0 / self.n, p.alpha) * (MAD_TO_SIGMA * zc - self.zscale)
 
-    def _learn_counts(self, x: float, n: int, t: float) -> None:
+    def _learn_counts(self, x: float, n: int, t: float, wave: float = 0.0) -> None:
         """Teach the key's rate the window's hits and events. A window above the rate waits
         while its evidence is still gathering (`span` steps): if the evidence of the
         windows waiting reaches the alert point, none of them is taught (a burst must not
         teach that bursts are usual, nor its first windows dilute the rate it is judged by);
         a window that leaves the span without that is taught. While warming up, or once the
-        chart has adopted a lasting shift as the new normal, every window is taught at once."""
+        chart has adopted a lasting shift as the new normal, every window is taught at once.
+        A window within a `wave` across keys is taught without the wave's share of its hits."""
         k = round(x * n)
+        own = max(k - wave * n, 0.0)
         if self.n < self.p.min_points or self.run >= self.p.adapt_after:
             self._settle(self.recent, alarmed=False)
             self.recent = []
-            self._teach(k, n)
+            self._teach(own, n)
             return
-        above = k > n * (self.hits + 0.5) / (self.trials + 1.0)
+        above = k > n * (self._rate() + wave)
         if not self.alarmed and self._alarmed_by(x, n, t):  # alarmed stays so: not asked
             self.alarmed = True
         kept, leaving = self._split_span(t + self.p.step)
@@ -604,7 +708,7 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         self.recent = kept
         self.recent.append((t, k, n, above))
         if not above:
-            self._teach(k, n)
+            self._teach(own, n)
         if not any(waiting for *_, waiting in self.recent):
             self.alarmed = False
 
@@ -616,7 +720,7 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
                 if waiting:
                     self._teach(hits, events)
 
-    def _teach(self, k: int, n: int) -> None:
+    def _teach(self, k: float, n: int) -> None:
         keep = 1.0 - self.p.alpha / 20.0  # the rate is a long-run property: ~1000 windows
         self.hits = keep * self.hits + k
         self.trials = keep * self.trials + n

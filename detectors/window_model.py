@@ -157,6 +157,23 @@ class WindowModel(Generic[ParamsT, PointT, JudgedT]):
         detector's root model (the window's value itself, unless the kind judges otherwise)."""
         return cast(JudgedT, x)
 
+    # -- the other keys of the same window (kinds that judge a key beside its peers) ----------
+
+    @classmethod
+    def judges_peers(cls, params: ParamsT) -> bool:
+        """Whether each key's window is judged beside the other keys' windows of the same
+        close: `peer_counts` of every key with events are summed, and each key is told the
+        sums without its own (`see_peers`) before it is scored and learnt."""
+        return False
+
+    def peer_counts(self, x: PointT, n: int) -> tuple[float, float, float] | None:
+        """What this key's window adds to the sums its peers see (for a rate: hits, events,
+        and the hits its learned rate expects); None: nothing."""
+        return None
+
+    def see_peers(self, sums: tuple[float, float, float] | None, t: float) -> None:
+        """The other keys' sums in the window at t being closed."""
+
     def due(self, t: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         """Asked of the detector's root model at each close: (key, evidence) of alerts it held
         back that are due at t (none, unless the kind holds news back)."""
