@@ -148,9 +148,9 @@ class AbsenceParams:
         with coefficient of variation 1/sqrt(a)); smaller = long lulls are more ordinary.
     step: seconds between points (sets how fast the profile forgets old weeks).
     min_points: windows seen before the key can be said to be silent at all.
-    min_people: mean value of a window at an hour (people, with `aggregation: distinct` over
-        the person) below which the hour is not one the key is expected to be busy at: an
-        hour carried by one or two people going quiet is them stopping, not the team.
+    min_people: mean value of an active window at an hour (people, with `aggregation:
+        distinct` over the person) below which the hour is not one the key is expected to be
+        busy at: an hour carried by one person going quiet is them stopping, not the team.
     """
 
     surprise: float = 10.0
@@ -296,7 +296,7 @@ class Absence(WindowModel[AbsenceParams, float, float]):
     def _expected_active(self, t: float) -> bool:
         """Whether the key is more often active than not at t's hour, by the same estimate
         as the hazard's (so one or two busy evenings do not yet make the evening busy), and
-        busy with at least `min_people` in a window on average."""
+        busy with at least `min_people` in an active window on average."""
         seen, active, _, _ = self._pooled(t)
         if seen <= 0.0:
             return False
