@@ -430,15 +430,7 @@ class Absence(WindowModel[AbsenceParams, float, float]):
             st.deferred = 0.0
             st.last_active = self._hours_into_day(t) + p.step / 3600.0
         else:
-            if st.run_hazard == 0.0:  # the silence starts, or starts to count after idle hours
-                st.end_nats = self._end_nats(t)
-            hazard = self._run_hazard(t)
-            if hazard > st.run_hazard:
-                st.hazard_day = float(self._day_of(t))
-            st.run_hazard = hazard
-            if st.run_windows == 0.0:
-                st.run_opening = st.run_hazard
-            st.run_windows = st.run_windows + 1.0
+            self._extend_silence(t)
             # Like a clipped residual: a silence already half-way to an alert is not learned
             # (else it would explain itself away), and never will be if it ends normally.
             half_way = self._surprise_of(st.run_hazard, st.end_nats, t) >= 0.5 * p.surprise
@@ -455,6 +447,19 @@ class Absence(WindowModel[AbsenceParams, float, float]):
         cells[_SEEN + c] = keep * cells[_SEEN + c] + 1.0
         cells[_ACTIVE + c] = keep * cells[_ACTIVE + c] + (1.0 if x > 0.0 else 0.0)
         cells[_PEOPLE + c] = keep * cells[_PEOPLE + c] + max(x, 0.0)
+
+    def _extend_silence(self, t: float) -> None:
+        """A silent window at t: the silence's evidence so far, and the day it last grew in."""
+        st = self.stats
+        if st.run_hazard == 0.0:  # the silence starts, or starts to count after idle hours
+            st.end_nats = self._end_nats(t)
+        hazard = self._run_hazard(t)
+        if hazard > st.run_hazard:
+            st.hazard_day = float(self._day_of(t))
+        st.run_hazard = hazard
+        if st.run_windows == 0.0:
+            st.run_opening = st.run_hazard
+        st.run_windows = st.run_windows + 1.0
 
     def _fold_lull(self, t: float) -> None:
         """A silence ended at t: if it counted hazard in today's begun day, it tells how busy
