@@ -365,7 +365,8 @@ class Absence(WindowModel[AbsenceParams, float, float]):
         """Whether the organisation is not seen at work: most of the other keys expected at
         work are silent too (a holiday, the telemetry's path down, an offsite). Such a window
         is held: it neither adds to the silence's evidence nor starts it again. A key alone in
-        its hours (no other at work or expected) is judged on its own rhythm."""
+        its hours (no other expected) is judged on its own rhythm once any key, itself
+        included, was at work lately: its own day begun shows the organisation at work."""
         peers = getattr(self, "peers", None)
         return peers is not None and peers < 0.5
 

@@ -24,7 +24,8 @@ from detectors.window_model import AnyKindModel, PendingKeys
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
 
 # Hours since a key's last activity under which it is at work, and under which the organisation
-# was seen at work lately (a key alone in its working hours: the others' day ended lately).
+# was seen at work lately (a key alone in its working hours: the others' day ended lately, or
+# its own began).
 PEER_AT_WORK, PEER_LATELY = 1.0, 4.0
 # One open window of a detector: key -> (its parent's labels, an accumulator per metric).
 WindowEntry = tuple[tuple[str, ...], list[Accumulator]]
@@ -455,8 +456,10 @@ class DetectorState:
             others = expected - exp
             if others:
                 model.hear_peers(min(1.0, (working - (idle < PEER_AT_WORK)) / others))
-            elif len(said) - (s is not None) and not lately - (idle < PEER_LATELY):
-                model.hear_peers(0.0)  # nobody else at work for hours: not confirmed
+            elif len(said) - (s is not None) and not lately:
+                # nobody at work for hours, itself included: not confirmed. A key that was at
+                # work itself lately has shown the organisation at work (its day is no holiday).
+                model.hear_peers(0.0)
             else:
                 model.hear_peers(None)
 

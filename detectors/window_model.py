@@ -143,9 +143,10 @@ class WindowModel(Generic[ParamsT, PointT, JudgedT]):
 
     def hear_peers(self, share: float | None) -> None:
         """Before the window is judged: the other keys at work (active within the hour), as
-        a share of those expected at work (at most 1); 0 when none is expected and none has
-        been at work for hours; None when no other key can say, or when none is expected but
-        one was at work lately (a key alone in its hours). Only `hears_peers` kinds are told."""
+        a share of those expected at work (at most 1); 0 when none is expected and no key, this
+        one included, has been at work for hours; None when no other key can say, or when none
+        is expected but one (this one too) was at work lately (a key alone in its hours).
+        Only `hears_peers` kinds are told."""
 
     @property
     def active(self) -> bool:
