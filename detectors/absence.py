@@ -63,6 +63,8 @@ _DAY_TYPES = 2  # per type of day: working day (0), weekend day (1)
 _DAY_END_SUMS = ("end_weight", "end_mean", "end_ss")
 # Scalars added since the day ends, after them: a record saved before is a prefix of today's.
 _LATER_SCALARS = ("deferred", "day_lulls", "run_opening")
+# Added after the day's lulls, last, for the same reason.
+_LATEST_SCALARS = ("hazard_day",)
 
 
 class AbsenceStats(ctypes.Structure):
@@ -95,19 +97,21 @@ class AbsenceStats(ctypes.Structure):
     run_opening: float  # hazard counted at the current silence's first window (no resumption due)
     # log-likelihood of today's lulls over a grid of day-rate multipliers (see detectors.day_rate)
     day_loglik: MutableSequence[float]
+    hazard_day: float  # the key's day in which the current silence last gathered evidence
 
     _fields_ = (
         [(name, ctypes.c_float) for name in _SCALARS]
         + [(name, ctypes.c_float * _DAY_TYPES) for name in _DAY_END_SUMS]
         + [(name, ctypes.c_float) for name in _LATER_SCALARS]
         + [("day_loglik", ctypes.c_float * GRID)]
+        + [(name, ctypes.c_float) for name in _LATEST_SCALARS]
     )
 
     @classmethod
     def fresh(cls) -> AbsenceStats:
         st = cls()  # all zero, then the fields whose "none yet" is not 0
         st.day_start_at = -1e9
-        st.day = st.last_active = st.day_began = -1.0
+        st.day = st.last_active = st.day_began = st.hazard_day = -1.0
         return st
 
     @classmethod
@@ -144,9 +148,9 @@ class AbsenceParams:
         with coefficient of variation 1/sqrt(a)); smaller = long lulls are more ordinary.
     step: seconds between points (sets how fast the profile forgets old weeks).
     min_points: windows seen before the key can be said to be silent at all.
-    min_people: mean value of a window at an hour (people, with `aggregation: distinct` over
-        the person) below which the hour is not one the key is expected to be busy at: an
-        hour carried by one or two people going quiet is them stopping, not the team.
+    min_people: mean value of an active window at an hour (people, with `aggregation:
+        distinct` over the person) below which the hour is not one the key is expected to be
+        busy at: an hour carried by one person going quiet is them stopping, not the team.
     """
 
     surprise: float = 10.0
@@ -191,19 +195,22 @@ class Absence(WindowModel[AbsenceParams, float, float]):
     True
     """
 
-    __slots__ = ("cells", "p", "stats")
+    __slots__ = ("cells", "p", "peers", "stats")
     Params = AbsenceParams
     inherits = False
+    hears_peers = True
 
     def __init__(self, params: AbsenceParams | None = None) -> None:
         self.p = params or AbsenceParams()
         self.cells = array("f", bytes(4 * 5 * CELLS))
         self.stats = AbsenceStats.fresh()
+        self.peers: float | None = None  # told each window (`hear_peers`), never saved
 
     def __getstate__(self) -> tuple[array[float], bytes, AbsenceParams]:
         return packed_state(self)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.peers = None
         if len(state) == 3 and len(state[1]) < ctypes.sizeof(AbsenceStats):
             self.cells, saved, self.p = state  # saved before the later scalars
             self.stats = AbsenceStats.from_saved(saved)
@@ -239,6 +246,7 @@ class Absence(WindowModel[AbsenceParams, float, float]):
         child.p = self.p
         child.cells = array("f", self.cells)
         child.stats = AbsenceStats.from_buffer_copy(self.stats)
+        child.peers = None
         st = child.stats
         st.run_hazard = st.run_windows = st.anomalous = st.end_nats = st.deferred = 0.0
         _forget_today(st)
@@ -288,11 +296,18 @@ class Absence(WindowModel[AbsenceParams, float, float]):
     def _expected_active(self, t: float) -> bool:
         """Whether the key is more often active than not at t's hour, by the same estimate
         as the hazard's (so one or two busy evenings do not yet make the evening busy), and
-        busy with at least `min_people` in a window on average."""
+        busy with at least `min_people` in an active window on average."""
         seen, active, _, _ = self._pooled(t)
-        if seen <= 0.0 or self._active_share(seen, active) < 0.5:
+        if seen <= 0.0:
             return False
-        return self.p.min_people <= 0.0 or self._people(t) >= self.p.min_people * seen
+        if self._active_share(seen, active) < 0.5 and not self._resumes_hourly(t):
+            return False
+        return self.p.min_people <= 0.0 or self._people(t) >= self.p.min_people * active
+
+    def _resumes_hourly(self, t: float) -> bool:
+        """Whether, at t's hour, an hour without activity is rarer than one with: a small
+        team is idle in most of its five-minute windows, yet at work every hour."""
+        return self._step_hazard(t) * self._per_hour() > math.log(2.0)
 
     def _people(self, t: float) -> float:
         """Decayed sum of the windows' values at t's hour on days of its type."""
@@ -319,8 +334,41 @@ class Absence(WindowModel[AbsenceParams, float, float]):
         or begin late), and in a new day of the key (from its quietest hour), the count
         starts again."""
         if not self._expected_active(t):
-            return self.stats.run_hazard if self._day_begun(t) else 0.0
+            return self.stats.run_hazard if self._holds(t) else 0.0
+        if self._shared_silence():
+            return self.stats.run_hazard  # held until the organisation is seen at work
         return self.stats.run_hazard + self._step_hazard(t)
+
+    def _holds(self, t: float) -> bool:
+        """Whether an hour at which the key is not expected busy keeps the silence's evidence:
+        in a day it has begun, or once the silence has gathered evidence in this day (a day
+        with no activity by the end of its morning is not saved by its lunch hour)."""
+        st = self.stats
+        if self._day_begun(t):
+            return True
+        return st.run_hazard > 0.0 and st.hazard_day == self._day_of(t)
+
+    def peer_state(self, t: float, has_events: bool) -> tuple[bool, float] | None:
+        """None until it has learned enough to say; else whether it is expected at work at
+        t (an hour it is busy at) and the hours since its last active window."""
+        st = self.stats
+        if st.points < self.p.min_points:
+            return None
+        return self._expected_active(
+            t
+        ), 0.0 if has_events else st.run_windows * self.p.step / 3600.0
+
+    def hear_peers(self, share: float | None) -> None:
+        self.peers = share
+
+    def _shared_silence(self) -> bool:
+        """Whether the organisation is not seen at work: most of the other keys expected at
+        work are silent too (a holiday, the telemetry's path down, an offsite). Such a window
+        is held: it neither adds to the silence's evidence nor starts it again. A key alone in
+        its hours (no other expected) is judged on its own rhythm once any key, itself
+        included, was at work lately: its own day begun shows the organisation at work."""
+        peers = getattr(self, "peers", None)
+        return peers is not None and peers < 0.5
 
     def _shape(self, t: float) -> float:
         """Gamma shape of today's resumption rate around the learned one: the day-to-day
@@ -383,12 +431,7 @@ class Absence(WindowModel[AbsenceParams, float, float]):
             st.deferred = 0.0
             st.last_active = self._hours_into_day(t) + p.step / 3600.0
         else:
-            if st.run_hazard == 0.0:  # the silence starts, or starts to count after idle hours
-                st.end_nats = self._end_nats(t)
-            st.run_hazard = self._run_hazard(t)
-            if st.run_windows == 0.0:
-                st.run_opening = st.run_hazard
-            st.run_windows = st.run_windows + 1.0
+            self._extend_silence(t)
             # Like a clipped residual: a silence already half-way to an alert is not learned
             # (else it would explain itself away), and never will be if it ends normally.
             half_way = self._surprise_of(st.run_hazard, st.end_nats, t) >= 0.5 * p.surprise
@@ -405,6 +448,19 @@ class Absence(WindowModel[AbsenceParams, float, float]):
         cells[_SEEN + c] = keep * cells[_SEEN + c] + 1.0
         cells[_ACTIVE + c] = keep * cells[_ACTIVE + c] + (1.0 if x > 0.0 else 0.0)
         cells[_PEOPLE + c] = keep * cells[_PEOPLE + c] + max(x, 0.0)
+
+    def _extend_silence(self, t: float) -> None:
+        """A silent window at t: the silence's evidence so far, and the day it last grew in."""
+        st = self.stats
+        if st.run_hazard == 0.0:  # the silence starts, or starts to count after idle hours
+            st.end_nats = self._end_nats(t)
+        hazard = self._run_hazard(t)
+        if hazard > st.run_hazard:
+            st.hazard_day = float(self._day_of(t))
+        st.run_hazard = hazard
+        if st.run_windows == 0.0:
+            st.run_opening = st.run_hazard
+        st.run_windows = st.run_windows + 1.0
 
     def _fold_lull(self, t: float) -> None:
         """A silence ended at t: if it counted hazard in today's begun day, it tells how busy

@@ -24,6 +24,10 @@ from detectors.window_model import AnyKindModel, PendingKeys
 
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
 
+# Hours since a key's last activity under which it is at work, and under which the organisation
+# was seen at work lately (a key alone in its working hours: the others' day ended lately, or
+# its own began).
+PEER_AT_WORK, PEER_LATELY = 1.0, 4.0
 # One open window of a detector: key -> (its parent's labels, an accumulator per metric).
 WindowEntry = tuple[tuple[str, ...], list[Accumulator]]
 Window = dict[tuple[str, ...], WindowEntry]
@@ -436,6 +440,8 @@ class DetectorState:
         # What a key without events in this window gives: None = no point at all, so only
         # the keys with events are visited (most keys of a busy detector are idle).
         items = self.keys.items() if closing.empty_x is not None else self._keys_in(window)
+        if closing.model.hears_peers:
+            self._tell_peers(start, window)
         points = 0
         for key, model in items:
             points += self._close_key(closing, key, model, window.get(key))
@@ -461,6 +467,29 @@ class DetectorState:
                 c.peer_own[key] = counts
                 sums = [a + b for a, b in zip(sums, counts, strict=True)]
         c.peer_sums = (sums[0], sums[1], sums[2])
+
+    def _tell_peers(self, start: float, window: Window) -> None:
+        """Tell each key, before its window is judged, the share of the other keys expected
+        at work at `start` that are at work (see `WindowModel.hear_peers`): a silence the whole
+        organisation shares (a holiday, an outage of the telemetry's path) is not one key's.
+        Every key of a detector lives in one shard, so the share is the same whatever the
+        workers and processes."""
+        states = [(m, m.peer_state(start, k in window)) for k, m in self.keys.items()]
+        said = [s for _, s in states if s is not None]
+        expected = sum(1 for exp, _idle in said if exp)
+        working = sum(1 for _exp, idle in said if idle < PEER_AT_WORK)
+        lately = sum(1 for _exp, idle in said if idle < PEER_LATELY)
+        for model, s in states:
+            exp, idle = s if s is not None else (False, math.inf)
+            others = expected - exp
+            if others:
+                model.hear_peers(min(1.0, (working - (idle < PEER_AT_WORK)) / others))
+            elif len(said) - (s is not None) and not lately:
+                # nobody at work for hours, itself included: not confirmed. A key that was at
+                # work itself lately has shown the organisation at work (its day is no holiday).
+                model.hear_peers(0.0)
+            else:
+                model.hear_peers(None)
 
     def _closing(self, start: float) -> _Closing:
         """What every key's point of the window at `start` needs to know."""

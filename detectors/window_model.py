@@ -45,6 +45,8 @@ class WindowModel(Generic[ParamsT, PointT, JudgedT]):
     Params: type[ParamsT]
     # Whether a new key starts from its parent's (or the detector's) baseline via `spawn`.
     inherits: ClassVar[bool] = True
+    # Whether its keys are told, each window, how their peers fare (see `peer_state`).
+    hears_peers: ClassVar[bool] = False
 
     # -- the verbs -----------------------------------------------------------------------------
 
@@ -132,6 +134,19 @@ class WindowModel(Generic[ParamsT, PointT, JudgedT]):
     def skips_empty_windows(cls, params: ParamsT) -> bool:
         """Whether an empty window of an `active` key is neither scored nor learned."""
         return False
+
+    def peer_state(self, t: float, has_events: bool) -> tuple[bool, float] | None:
+        """(whether the key is expected at work at t, hours since its last activity: 0 with
+        events in this window), for its peers' sake (`hears_peers`); None while it knows too
+        little to say."""
+        return None
+
+    def hear_peers(self, share: float | None) -> None:
+        """Before the window is judged: the other keys at work (active within the hour), as
+        a share of those expected at work (at most 1); 0 when none is expected and no key, this
+        one included, has been at work for hours; None when no other key can say, or when none
+        is expected but one (this one too) was at work lately (a key alone in its hours).
+        Only `hears_peers` kinds are told."""
 
     @property
     def active(self) -> bool:

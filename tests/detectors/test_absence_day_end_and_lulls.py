@@ -118,7 +118,7 @@ def test_a_possible_end_of_day_only_ever_makes_a_silence_less_surprising(gap, en
 def test_the_state_is_small_float32_sums_and_scalars_that_pickle():
     m, _ = team_with_varied_day_ends()
     assert m.cells.itemsize == 4 and len(m.cells) == 5 * 168  # five sums per hour of the week
-    assert ctypes.sizeof(m.stats) == 4 * (22 + GRID)  # today's lulls: a grid of day rates
+    assert ctypes.sizeof(m.stats) == 4 * (23 + GRID)  # today's lulls: a grid of day rates
     copy = pickle.loads(pickle.dumps(m))
     t = MONDAY + 3 * DAY + 12 * HOUR
     assert copy.describe(0.0, t) == m.describe(0.0, t)
