@@ -55,6 +55,21 @@ def wait_until_healthy(
     raise AssertionError("engine did not come up:\n" + log.read_text())
 
 
+def start_planted_engine(config: Path, rules: Path, log: Path, api: int) -> subprocess.Popen:
+    """`spanwatch run` on `config` and `rules` with both tokens set, its output appended to
+    `log`, returned once its API on port `api` answers (the restart and crash tests)."""
+    env = {**os.environ, "SPANWATCH_INGEST_TOKEN": INGEST_TOKEN}
+    env["SPANWATCH_API_READ_TOKEN"] = READ_TOKEN
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "run", "--config", str(config), "--rules", str(rules)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    wait_until_healthy(f"http://127.0.0.1:{api}", log, poll=0.05, proc=proc)
+    return proc
+
+
 class Engine:
     """`spanwatch run` in a subprocess; `ingest_token=None` starts it without the variable."""
 

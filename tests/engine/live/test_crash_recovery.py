@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -49,15 +47,12 @@ from tests.webhook_server import WebhookServer
 
 from ..test_live_engine import (
     INGEST_AUTH,
-    INGEST_TOKEN,
     READ_AUTH,
-    READ_TOKEN,
     free_port,
-    wait_until_healthy,
+    start_planted_engine,
 )
 
 KILLS = 10
-ENGINE = [sys.executable, "-m", "engine.cli", "run"]
 USERS = 12
 RULES = Path(__file__).with_name("planted_rules.yml")
 
@@ -131,15 +126,7 @@ class Engine:
 
     def start(self) -> None:
         self.write_config()
-        env = {**os.environ, "SPANWATCH_INGEST_TOKEN": INGEST_TOKEN}
-        env["SPANWATCH_API_READ_TOKEN"] = READ_TOKEN
-        self.proc = subprocess.Popen(
-            [*ENGINE, "--config", str(self.config), "--rules", str(RULES)],
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        wait_until_healthy(f"http://127.0.0.1:{self.api}", self.log, poll=0.05, proc=self.proc)
+        self.proc = start_planted_engine(self.config, RULES, self.log, self.api)
 
     def kill(self) -> None:
         """SIGKILL the run, then note what its delivery log held (nothing writes it now)."""

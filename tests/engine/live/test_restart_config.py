@@ -11,9 +11,7 @@ the restart is not told again.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,14 +23,11 @@ from tests.webhook_server import WebhookServer
 
 from ..test_live_engine import (
     INGEST_AUTH,
-    INGEST_TOKEN,
     READ_AUTH,
-    READ_TOKEN,
     free_port,
-    wait_until_healthy,
+    start_planted_engine,
 )
 
-ENGINE = [sys.executable, "-m", "engine.cli", "run"]
 RULES = Path(__file__).with_name("planted_rules.yml")
 PAGER_ROUTE = "    routes: [{matchers: ['severity=\"high\"'], receiver: pager, continue: true}]\n"
 
@@ -70,15 +65,7 @@ class Engine:
             "  route:\n    receiver: team\n    group_by: [rule_id, user]\n    group_wait: 0s\n"
             + extra_route
         )
-        env = {**os.environ, "SPANWATCH_INGEST_TOKEN": INGEST_TOKEN}
-        env["SPANWATCH_API_READ_TOKEN"] = READ_TOKEN
-        self.proc = subprocess.Popen(
-            [*ENGINE, "--config", str(self.config), "--rules", str(RULES)],
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        wait_until_healthy(f"http://127.0.0.1:{self.api}", self.log, poll=0.05, proc=self.proc)
+        self.proc = start_planted_engine(self.config, RULES, self.log, self.api)
 
     def stop(self) -> int:
         assert self.proc is not None
