@@ -279,6 +279,10 @@ def model_invocation(ev):
     return _name(ev) in ("claude.invoke", "claude_code.api_request")
 
 
+def model_call(ev):
+    return _name(ev) in INVOKE
+
+
 def error_event(ev):
     name = _name(ev)
     failed_call = (
@@ -310,6 +314,7 @@ HANDWRITTEN: dict[str, Callable[[Mapping[str, Any]], bool]] = {
     "assertion_failed": assertion_failed,
     "test_run_passed": test_run_passed,
     "model_invocation": model_invocation,
+    "model_call": model_call,
     "error_event": error_event,
     "repo_activity": repo_activity,
     "session_activity": session_activity,
