@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+Loc = int | str
+"""One step of a pydantic error's location: a field's name or alias, an index, a union's tag."""
 ADDRESS_EXAMPLE = "HOST:PORT, for example 0.0.0.0:4318, 127.0.0.1:8080 or [::]:4317"
 
 
@@ -60,7 +62,7 @@ def _slips(a: str, b: str) -> int:
     return prev[-1]
 
 
-def known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+def known_keys(model: type[BaseModel], loc: Sequence[Loc]) -> list[str]:
     """The keys the models at `loc` accept (every member's, when a union is ambiguous)."""
     keys: set[str] = set()
     for tp, _field in _walk(model, loc):
@@ -70,13 +72,13 @@ def known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     return sorted(keys)
 
 
-def field_at(model: type[BaseModel], loc: Sequence[Any]) -> FieldInfo | None:
+def field_at(model: type[BaseModel], loc: Sequence[Loc]) -> FieldInfo | None:
     """The model field the error's location ends in, if it ends in one."""
     found = [field for _tp, field in _walk(model, loc) if field is not None]
     return found[0] if found else None
 
 
-def _walk(model: type[BaseModel], loc: Sequence[Any]) -> list[tuple[Any, FieldInfo | None]]:
+def _walk(model: type[BaseModel], loc: Sequence[Loc]) -> list[tuple[Any, FieldInfo | None]]:
     """Follow `loc` through annotations; pydantic's union tags in `loc` pick union members."""
     current: list[tuple[Any, FieldInfo | None]] = [(model, None)]
     for part in loc:
@@ -91,7 +93,7 @@ def _walk(model: type[BaseModel], loc: Sequence[Any]) -> list[tuple[Any, FieldIn
     return current
 
 
-def _step(tp: Any, part: Any) -> list[tuple[Any, FieldInfo | None]]:
+def _step(tp: Any, part: Loc) -> list[tuple[Any, FieldInfo | None]]:
     out: list[tuple[Any, FieldInfo | None]] = []
     for member in _members(tp):
         origin = get_origin(member)
@@ -115,7 +117,7 @@ def _members(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _tagged(member: Any, tag: Any) -> bool:
+def _tagged(member: Any, tag: Loc) -> bool:
     """Whether a union member is the one pydantic names `tag` (a Literal value or its class)."""
     if not (isinstance(member, type) and issubclass(member, BaseModel)):
         return False
@@ -132,6 +134,6 @@ def _is_address(field: FieldInfo) -> bool:
     return any(isinstance(p, str) and p.endswith(r":\d{1,5}$") for p in patterns)
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

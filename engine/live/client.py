@@ -24,7 +24,9 @@ class ApiError(Exception):
     pass
 
 
-def call(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+def call(
+    base: str, method: str, path: str, body: dict[str, Any] | None = None
+) -> tuple[int, object]:
     """One request; the token comes from the environment, never from the command line:
     the read token for reads when it is set, else the write token."""
     if not base.startswith(("http://", "https://")):
@@ -50,10 +52,30 @@ def call(base: str, method: str, path: str, body: dict[str, Any] | None = None) 
         raise ApiError(f"cannot reach {base}: {getattr(exc, 'reason', exc)}") from None
 
 
-def _fail(status: int, payload: Any, out: TextIO) -> int:
+def _fail(status: int, payload: object, out: TextIO) -> int:
     reason = payload.get("error") if isinstance(payload, dict) else payload
     print(f"spanwatch: HTTP {status}: {reason}", file=out)
     return 1
+
+
+def _answer(payload: object, path: str) -> dict[str, Any]:
+    """A successful answer's JSON object: anything else did not come from the engine's API."""
+    if not isinstance(payload, dict):
+        raise ApiError(f"{path}: the answer is not a JSON object: {str(payload)[:80]}")
+    return payload
+
+
+def _outcome_message(answer: dict[str, Any]) -> str | None:
+    """What the engine said it did (a write answered within its wait), if it said it."""
+    outcome = answer.get("outcome")
+    message = outcome.get("message") if isinstance(outcome, dict) else None
+    return message if isinstance(message, str) and message else None
+
+
+def _accepted(answer: dict[str, Any]) -> dict[str, Any]:
+    """The control event the engine accepted, as it echoes it (empty when it does not)."""
+    accepted = answer.get("accepted")
+    return accepted if isinstance(accepted, dict) else {}
 
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -96,10 +118,14 @@ def table(incidents: list[IncidentData]) -> list[str]:
 def list_incidents(
     base: str, status: str | None, out: TextIO, err: TextIO, *, as_json: bool = False
 ) -> int:
-    code, payload = call(base, "GET", "/v1/incidents" + (f"?status={status}" if status else ""))
+    path = "/v1/incidents" + (f"?status={status}" if status else "")
+    code, payload = call(base, "GET", path)
     if code != 200:
         return _fail(code, payload, err)
-    rows = by_severity_then_newest(payload["incidents"])
+    incidents = _answer(payload, path).get("incidents")
+    if not isinstance(incidents, list):
+        raise ApiError(f"{path}: the answer holds no list of incidents")
+    rows = by_severity_then_newest(incidents)
     if as_json:
         out.write(json.dumps(rows, indent=2) + "\n")
     elif not rows:
@@ -113,17 +139,17 @@ def list_incidents(
 def transition(
     base: str, action: str, ref: str, by: str, comment: str, out: TextIO, err: TextIO
 ) -> int:
-    code, payload = call(
-        base, "POST", f"/v1/incidents/{ref}/{action}", {"by": by, "comment": comment}
-    )
+    path = f"/v1/incidents/{ref}/{action}"
+    code, payload = call(base, "POST", path, {"by": by, "comment": comment})
     if code not in (200, 202):
         return _fail(code, payload, err)
-    outcome = payload.get("outcome")
-    if code == 200 and outcome and outcome.get("message"):
-        print(outcome["message"], file=out)  # applied, or already so
+    answer = _answer(payload, path)
+    message = _outcome_message(answer)
+    if code == 200 and message:
+        print(message, file=out)  # applied, or already so
         return 0
     done = "acknowledgement" if action == "ack" else "resolution"
-    print(f"{done} of {payload['accepted'].get('incident', ref)} accepted", file=out)
+    print(f"{done} of {_accepted(answer).get('incident', ref)} accepted", file=out)
     return 0
 
 
@@ -132,10 +158,11 @@ def silence(base: str, body: dict[str, Any], out: TextIO, err: TextIO) -> int:
     if code not in (200, 202):
         return _fail(code, payload, err)
     until = f", until {iso(body['ends_at'])}" if "ends_at" in body else ""
-    outcome = payload.get("outcome")
-    if code == 200 and outcome and outcome.get("message"):
-        print(f"{outcome['message']}{until}", file=out)  # created, or updated
+    answer = _answer(payload, "/v1/silences")
+    message = _outcome_message(answer)
+    if code == 200 and message:
+        print(f"{message}{until}", file=out)  # created, or updated
         return 0
-    ident = payload["accepted"].get("id")
+    ident = _accepted(answer).get("id")
     print(f"silence {ident} accepted{until}" if ident else f"silence accepted{until}", file=out)
     return 0

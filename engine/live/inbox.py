@@ -28,6 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.incidents.control import ControlEvent
+from engine.incidents.model import Hit
+
 MAX_SENDERS_COUNTED = 10_000  # senders with refused events remembered, the latest kept
 
 # A decoded event holds its dict plus the values in it: about twice the dict's own size
@@ -53,8 +56,8 @@ class AcceptedItem:
     seq: int
     pos: int  # where its frame starts in the intake log
     arrivals: list[Arrival]
-    hits: list[Any]
-    controls: list[tuple[str | None, Any]]  # (ticket the API waits on, control event)
+    hits: list[Hit]
+    controls: list[tuple[str | None, ControlEvent]]  # (ticket the API waits on, control event)
     nbytes: int
 
 
@@ -68,8 +71,8 @@ class Drain:
     """What one drain takes, and where that leaves the log (a tick says the same)."""
 
     events: list[Taken]
-    hits: list[Any]
-    controls: list[tuple[str | None, Any]]
+    hits: list[Hit]
+    controls: list[tuple[str | None, ControlEvent]]
     ev_seq: int  # events are taken through record `ev_seq`, `ev_idx` of its events
     ev_idx: int
     vis_seq: int  # hits and controls of every record through `vis_seq`
@@ -89,8 +92,8 @@ class Inbox:
         self.max_bytes = max_bytes
         self._records: deque[AcceptedItem] = deque()  # published, with events not yet taken
         self._head = 0  # events of the first record already taken
-        self._hits: list[Any] = []
-        self._controls: list[tuple[str | None, Any]] = []
+        self._hits: list[Hit] = []
+        self._controls: list[tuple[str | None, ControlEvent]] = []
         self._events = 0  # waiting + reserved
         self._bytes = 0
         self._ev = (0, 0)

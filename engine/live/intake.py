@@ -36,7 +36,7 @@ import orjson
 
 from engine.flow.items import Arrivals
 from engine.flow.run_setup import RunSetup
-from engine.incidents.control import parse_control
+from engine.incidents.control import ControlEvent, parse_control
 from engine.incidents.model import Hit
 from engine.live.disk_space import DiskSpace, is_disk_full
 from engine.live.inbox import AcceptedItem, Inbox, Taken
@@ -326,10 +326,10 @@ class Intake:
         """A record as the receivers had published it, from its frame."""
         if frame.kind == CONTROL:
             obj = orjson.loads(frame.payload)
-            ok, event = self.setup.quarantine.run(
+            _ok, event = self.setup.quarantine.run(
                 "control", obj, lambda: parse_control(obj["c"], where="intake log")
             )
-            controls = [(obj.get("k"), event)] if ok else []
+            controls = [(obj.get("k"), event)] if event is not None else []
             return AcceptedItem(frame.seq, frame.pos, [], [], controls, 0)
         senders, events = self._events_of(frame)
         matched = self.match(senders, events)
@@ -390,9 +390,11 @@ class _Follower:
             return
         self.unpublished.append(self.intake.record_of(frame))
 
-    def take(self, info: TickInfo) -> tuple[list[Taken], list[Any], list[Any]]:
-        hits: list[Any] = []
-        controls: list[Any] = []
+    def take(
+        self, info: TickInfo
+    ) -> tuple[list[Taken], list[Hit], list[tuple[str | None, ControlEvent]]]:
+        hits: list[Hit] = []
+        controls: list[tuple[str | None, ControlEvent]] = []
         while self.unpublished and self.unpublished[0].seq <= info.vis_seq:
             record = self.unpublished.popleft()
             hits.extend(record.hits)

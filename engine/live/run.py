@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import uvicorn
+from bytewax.dataflow import Dataflow
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
+from starlette.applications import Starlette
 
 from engine.config import SpanwatchConfig
 from engine.flow.dataflow import build_dataflow
@@ -101,7 +103,7 @@ def _bind_all(addresses: list[tuple[str, str]]) -> dict[str, socket.socket]:
 class _Server:
     """A uvicorn server on an already-bound socket, in a thread."""
 
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+    def __init__(self, app: Starlette, sock: socket.socket) -> None:
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -279,7 +281,7 @@ class LiveEngine:
         sockets.pop("otlp_grpc").close()  # free again for gRPC, which binds its own
         return sockets
 
-    def _slack_actions(self) -> Any | None:
+    def _slack_actions(self) -> Starlette | None:
         """Slack's buttons, when a signing secret is set to check their callbacks."""
         secret = os.environ.get(SLACK_SECRET_ENV)
         if not secret:
@@ -288,7 +290,7 @@ class LiveEngine:
 
         return make_slack_actions_app(secret, self._control_from_slack)
 
-    def _otlp_http_app(self, bounds: TimeBounds) -> Any:
+    def _otlp_http_app(self, bounds: TimeBounds) -> Starlette:
         live = self.config.live
         return make_otlp_app(
             self.intake,
@@ -331,7 +333,7 @@ class LiveEngine:
             share = (self.cluster.process_id, self.cluster.processes)
         return KafkaIntake(kafka, self.intake, self.setup.aliases, bounds=bounds, share=share)
 
-    def _api_app(self, slack: Any | None) -> Any:
+    def _api_app(self, slack: Starlette | None) -> Starlette:
         return make_api_app(
             self.views,
             self.intake,
@@ -451,7 +453,7 @@ class LiveEngine:
 
         return prepare_cluster_recovery_dir(path, self.cluster)
 
-    def _dataflow(self) -> Any:
+    def _dataflow(self) -> Dataflow:
         """The replay's dataflow, fed by the intake log and writing to the live sink. In a
         cluster, events wait in the order stage (on process 0) as themselves, not as places in
         an intake log that may be another machine's."""
@@ -564,7 +566,7 @@ class LiveEngine:
         self.incident_log.close()
         self.quarantine.close()
 
-    def _run_dataflow(self, flow: Any, recovery_dir: Path) -> int:
+    def _run_dataflow(self, flow: Dataflow, recovery_dir: Path) -> int:
         """Run the dataflow until the engine stops; when Bytewax fails, start it again from
         the last snapshot (after a pause, and once the disk has room). In a cluster, a failure
         stops the process instead (exit status 2): a Bytewax cluster that lost a process comes

@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from engine.timeutil import parse_time
+from notifiers.model import IncidentData
 
 # The dispatcher's counters, per receiver, as notification outcomes.
 NOTIFICATION_OUTCOMES = (
@@ -32,18 +33,71 @@ NOTIFICATION_OUTCOMES = (
 )
 
 
+# What a scrape reads of each of the live engine's objects: only these, so the metrics need
+# none of the objects' modules, and a test can hand in a small stand-in.
+
+
+class InboxDepth(Protocol):
+    """The inbox (`engine.live.inbox.Inbox`): what waits for the dataflow, and its limits."""
+
+    @property
+    def waiting_events(self) -> int: ...
+    @property
+    def waiting_bytes(self) -> int: ...
+    @property
+    def max_events(self) -> int: ...
+    @property
+    def max_bytes(self) -> int: ...
+
+
+class IncidentViews(Protocol):
+    """The API's views (`engine.live.views.Views`): the order stage's last health report
+    (`watermark` and `windows_closed_to` as ISO text, `late`, `source_count`) and the
+    incidents."""
+
+    @property
+    def event_time(self) -> Mapping[str, Any]: ...
+    def list(self) -> Sequence[IncidentData]: ...
+
+
+class DeliveryStats(Protocol):
+    """The dispatcher (`notifiers.dispatcher.Dispatcher`): its counters, `receivers` per
+    receiver and `intake`/`pending` for the queues."""
+
+    @property
+    def stats(self) -> Mapping[str, Any]: ...
+
+
+class RefusalCounts(Protocol):
+    """The ingest gate (`engine.live.ingest_auth.IngestGate`): requests refused, by reason."""
+
+    def counts(self) -> Mapping[str, int]: ...
+
+
+class KafkaCounts(Protocol):
+    """The Kafka intake (`engine.live.kafka.KafkaIntake`): messages and events by outcome."""
+
+    @property
+    def bad_messages(self) -> int: ...
+    @property
+    def refused_events(self) -> int: ...
+    @property
+    def taken_events(self) -> int: ...
+
+
 class EngineState(Collector):
     """`inbox`, `views`, `dispatcher`, `gate` and `kafka` are the live engine's own objects;
-    any may be None (a test, or Kafka not configured)."""
+    any may be None (a test, or Kafka not configured). `kafka` is asked at each scrape, since
+    the Kafka intake starts after the metrics."""
 
     def __init__(
         self,
         *,
-        inbox: Any = None,
-        views: Any = None,
-        dispatcher: Any = None,
-        gate: Any = None,
-        kafka: Callable[[], Any] | None = None,
+        inbox: InboxDepth | None = None,
+        views: IncidentViews | None = None,
+        dispatcher: DeliveryStats | None = None,
+        gate: RefusalCounts | None = None,
+        kafka: Callable[[], KafkaCounts | None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.inbox, self.views, self.dispatcher, self.gate = inbox, views, dispatcher, gate
@@ -181,11 +235,11 @@ class EngineState(Collector):
         )
         family.add_metric(["bad_messages"], kafka.bad_messages)
         family.add_metric(["refused_events"], kafka.refused_events)
-        family.add_metric(["taken_events"], getattr(kafka, "taken_events", 0))
+        family.add_metric(["taken_events"], kafka.taken_events)
         yield family
 
 
-def _seconds(value: Any) -> float | None:
+def _seconds(value: object) -> float | None:
     if not isinstance(value, str):
         return None
     try:

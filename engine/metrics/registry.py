@@ -4,7 +4,6 @@ that read the engine's state when Prometheus scrapes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -12,7 +11,14 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from detectors.usage import UsageRollup
 from engine.incidents.model import LogLineData
 from engine.metrics.config import MetricsConfig
-from engine.metrics.engine_state import EngineState
+from engine.metrics.engine_state import (
+    DeliveryStats,
+    EngineState,
+    InboxDepth,
+    IncidentViews,
+    KafkaCounts,
+    RefusalCounts,
+)
 from engine.metrics.meters import IngestMeter, StageTimer
 from engine.metrics.usage_families import Match, Usage, metered_match
 
@@ -42,9 +48,18 @@ class EngineMetrics:
             self.usage = Usage(rollup, self.config.top_users)
             self.registry.register(self.usage)
 
-    def watch(self, **engine: Any) -> None:
+    def watch(
+        self,
+        *,
+        inbox: InboxDepth,
+        views: IncidentViews,
+        dispatcher: DeliveryStats,
+        gate: RefusalCounts,
+        kafka: Callable[[], KafkaCounts | None],
+    ) -> None:
         """Read the engine's own objects at scrape time (see `EngineState`)."""
-        self.registry.register(EngineState(**engine))
+        state = EngineState(inbox=inbox, views=views, dispatcher=dispatcher, gate=gate, kafka=kafka)
+        self.registry.register(state)
 
     def match(self, match: Match) -> Match:
         return metered_match(match, self.stages, self.usage)

@@ -20,7 +20,7 @@ from engine.otlp.normalised_event import NotOtlpError, finish_log, finish_span
 _STATUS_ERROR = (2, "STATUS_CODE_ERROR")
 
 
-def any_value(value: Any) -> Any:
+def any_value(value: object) -> Any:
     """Decode an OTLP/JSON AnyValue to a plain Python value (kvlists stay dicts here)."""
     if not isinstance(value, Mapping):
         raise NotOtlpError(f"AnyValue must be an object, got {type(value).__name__}")
@@ -90,7 +90,7 @@ def attributes(items: Any, into: dict[str, Any], prefix: str = "") -> None:
             into[key] = decoded
 
 
-def _plain_int(raw: Any) -> bool:
+def _plain_int(raw: object) -> bool:
     """An intValue that `int` takes as it is: an int, or ASCII digits (the file exporter's
     spelling of a non-negative integer); anything else goes the long way, through `any_value`."""
     return type(raw) is int or (type(raw) is str and raw.isascii() and raw.isdigit())
@@ -104,7 +104,7 @@ def flatten(mapping: Mapping[str, Any], into: dict[str, Any], prefix: str) -> No
             into[prefix + key] = value
 
 
-def otlp_id(raw: Any, size: int) -> str | None:
+def otlp_id(raw: object, size: int) -> str | None:
     """Ids as lowercase hex: the file exporter writes hex, protobuf's JSON mapping base64."""
     if not raw:
         return None
@@ -126,14 +126,23 @@ def otlp_id(raw: Any, size: int) -> str | None:
     return decoded.hex()
 
 
-def nanos(raw: Any) -> int:
-    if raw is None or raw == "":
+def nanos(raw: object) -> int:
+    """A timestamp in nanoseconds from its integer or decimal text (0 when absent)."""
+    if type(raw) is str or type(raw) is int:  # what exporters write: one check on the hot path
+        return _integer(raw) if raw != "" else 0
+    if raw is None:
         return 0
     if isinstance(raw, bool):
         raise NotOtlpError("timestamps must be integers")
+    if not isinstance(raw, int | str | float):
+        raise NotOtlpError(f"timestamp {raw!r} is not an integer")
+    return _integer(raw)
+
+
+def _integer(raw: int | str | float) -> int:
     try:
         return int(raw)
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise NotOtlpError(f"timestamp {raw!r} is not an integer") from exc
 
 

@@ -17,7 +17,7 @@ class DecodeError(ValueError):
     """A line that is not JSON, or JSON that is neither OTLP nor a normalised event."""
 
 
-def decode_object(obj: Any, aliases: AliasTable) -> list[dict[str, Any]]:
+def decode_object(obj: object, aliases: AliasTable) -> list[dict[str, Any]]:
     """An already-parsed JSON object -> normalised events."""
     if not isinstance(obj, Mapping):
         raise NotOtlpError(f"expected a JSON object, got {type(obj).__name__}")

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 UNKNOWN = "unknown"
 
@@ -141,9 +140,9 @@ class ModelCatalog:
             self._profiles[key] = identity
             if key.startswith("arn:"):  # the same profile named by its ID alone
                 self._profiles.setdefault(key.rsplit("/", 1)[-1], identity)
-        self._cache: dict[Any, ModelIdentity] = {}
+        self._cache: dict[object, ModelIdentity] = {}
 
-    def identify(self, raw: Any) -> ModelIdentity:
+    def identify(self, raw: object) -> ModelIdentity:
         """The identity of one model attribute value; never raises."""
         try:
             found = self._cache.get(raw)
@@ -156,7 +155,7 @@ class ModelCatalog:
             self._cache[raw] = found
         return found
 
-    def _identify(self, raw: Any) -> ModelIdentity:
+    def _identify(self, raw: object) -> ModelIdentity:
         text = _clean(raw)
         if self._profiles:
             mapped = self._profiles.get(text)
@@ -166,19 +165,19 @@ class ModelCatalog:
                 return mapped
         return identify_spelling(text)
 
-    def canonical(self, raw: Any) -> str:
+    def canonical(self, raw: object) -> str:
         """Just the canonical name (for allow-list entries and tests)."""
         return self.identify(raw).model
 
 
-def _clean(raw: Any) -> str:
+def _clean(raw: object) -> str:
     if isinstance(raw, bool) or raw is None:
         return ""
     text = raw if isinstance(raw, str) else str(raw)
     return text.strip().lower()
 
 
-def arn_region(raw: Any) -> str | None:
+def arn_region(raw: object) -> str | None:
     """The region of a Bedrock ARN (`arn:PARTITION:bedrock:REGION:ACCOUNT:RESOURCE`), or None
     for any other spelling: a call made through an ARN was made in that region, whether its
     client said so or not."""
@@ -194,7 +193,7 @@ def arn_region(raw: Any) -> str | None:
     return region
 
 
-def identify_spelling(raw: Any) -> ModelIdentity:
+def identify_spelling(raw: object) -> ModelIdentity:
     """The identity of a spelling without account-specific profiles; never raises."""
     try:
         return _identify(_clean(raw))

@@ -7,10 +7,13 @@ import math
 
 import pytest
 
+from detectors import json_value as detectors_json
 from detectors import timeparse
+from engine.otlp import json_value as otlp_json
 from engine.otlp.aliases import CANONICAL_KEYS
 from notifiers import timefmt as notifier_time
 from replay import timefmt as replay_time
+from rules import json_value as rules_json
 from rules import lint
 from rules import timeutil as rules_time
 
@@ -39,3 +42,9 @@ def test_every_parse_time_copy_reads_alike(value):
 @pytest.mark.parametrize("value", DURATIONS)
 def test_both_duration_parsers_agree(value):
     assert rules_time.parse_duration(value) == timeparse.parse_duration(value)
+
+
+def test_the_decoded_event_is_one_type_in_every_package():
+    """What the decoders hand on is what the rules and the detectors are typed to read."""
+    assert otlp_json.JSONValue == rules_json.JSONValue == detectors_json.JSONValue
+    assert otlp_json.Event == rules_json.Event == detectors_json.Event

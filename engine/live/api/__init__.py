@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from engine.live.api.access import Access
 from engine.live.api.control_desk import ControlDesk
@@ -40,7 +40,7 @@ def make_api_app(
     *,
     token: str | None,
     read_token: str | None = None,
-    slack_actions: Any | None = None,
+    slack_actions: Starlette | None = None,
     clock: Callable[[], float] = time.time,
     ingest_refused: Callable[[], dict[str, int]] | None = None,
     control_wait: float = 2.0,
@@ -52,7 +52,7 @@ def make_api_app(
     buttons when the engine has them."""
     access = Access(token, read_token)
     desk = ControlDesk(views, intake, control_wait)
-    routes: list[Any] = [
+    routes: list[BaseRoute] = [
         HealthRoute(views, intake.inbox, ingest_refused, health_extra).route(),
         *IncidentRoutes(views, access, desk, clock).routes(),
         *SilenceRoutes(views, access, desk, clock).routes(),

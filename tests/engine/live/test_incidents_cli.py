@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from hypothesis import given
@@ -195,6 +197,46 @@ def test_ack_says_it_was_accepted(api, capsys):
     api.views.apply({"type": "incident.opened", "incident": incident(3, "high", T0)})
     code, out, _ = cli(capsys, "incidents", "ack", "fp-003", "--api", api.url, "--by", "ann")
     assert (code, out) == (0, "acknowledgement of inc-003 accepted\n")
+
+
+@pytest.fixture
+def not_the_engine() -> Iterator[str]:
+    """A local HTTP server that answers every request 200 with JSON that is no API answer
+    (a proxy or another service on the engine's port)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            body = b'["not", "the", "engine"]'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "action",
+    [("list",), ("ack", "inc-1", "--by", "ann"), ("silence", "team=a", "--for", "1h")],
+)
+def test_an_answer_that_is_not_the_apis_is_one_line_not_a_traceback(not_the_engine, capsys, action):
+    code, out, err = cli(capsys, "incidents", *action, "--api", not_the_engine)
+    assert (code, out) == (2, "")
+    assert err.startswith("spanwatch: /v1/") and "not a JSON object" in err
+    assert err.count("\n") == 1
 
 
 @given(

@@ -258,6 +258,10 @@ def test_every_anyvalue_kind_decodes_from_otlp_json():
             "not an integer",
         ),
         (
+            b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": [1, 2]}]}]}]}',
+            r"timestamp \[1, 2\] is not an integer",
+        ),
+        (
             b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x", "attributes": [{"value": {}}]}]}]}]}',
             "without a key",
         ),
