@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from detectors import batch_intake, hysteresis
+from detectors import hysteresis
 from detectors.config import DetectorsConfig, DetectorSpec
 from detectors.estimators import ESTIMATORS, TABLE_KINDS, build_params
 from detectors.json_value import Event
@@ -243,12 +243,6 @@ class DetectorState:
         index of the observation that made it. `rejected`: told of an observation whose update
         failed, and the rest go on; without it the failure is raised."""
         signals: list[tuple[int, Signal]] = []
-        if rejected is not None and batch_intake.batchable(self.d.aggregations):
-            observations = list(observations)
-            grouped = self._group(observations)
-            if grouped is not None:  # no key can be evicted: each key and window touched once
-                self._take_grouped(grouped, rejected)
-                return signals
         take = self.take
         for i, obs in enumerate(observations):
             try:
@@ -259,77 +253,6 @@ class DetectorState:
                     raise
                 rejected(obs, exc)
         return signals
-
-    def _group(self, observations: list[Observation]) -> batch_intake.Grouped | None:
-        """The checks of `take` for each observation, and where the valid ones go, with no
-        change to the state; None when the new keys could evict one (then they go one by one)."""
-        d = self.d
-        single, first, counting, numeric = d.intake
-        interval, count, place = d.interval, batch_intake.count, batch_intake.place
-        g = batch_intake.Grouped(next_start=self.next_start, first_time=self.first_time)
-        for obs in observations:
-            try:
-                _id, t, _key, value, _parent, values, _mark = obs
-                count(g, "observations")
-                if (type(t) is not float or t - t != 0.0) and not _finite(t):
-                    count(g, "bad_time")
-                    continue
-                plain = counting or (
-                    numeric and type(value) is float and value - value == 0.0 and value >= 0.0
-                )
-                taken = (value,) if single else self._values(values)
-                if taken is None or not (
-                    plain or not single or _valid(first, value, d.allow_negative)
-                ):
-                    count(g, "bad_value")
-                    continue
-                start = (t // interval) * interval
-                if g.next_start is None:
-                    g.next_start, g.first_time = start, t
-                elif start < g.next_start:
-                    count(g, "late")
-                    continue
-                place(g, start, obs, taken)
-            except Exception as exc:
-                g.rejected.append((obs, exc))
-        new = sum(1 for key in g.first_parent if key not in self.keys)
-        return g if len(self.keys) + new <= d.max_keys else None
-
-    def _take_grouped(
-        self, g: batch_intake.Grouped, rejected: Callable[[Observation, Exception], None]
-    ) -> None:
-        """Apply what `_group` found: the state `take` leaves, each key and window once."""
-        for obs, exc in g.rejected:
-            rejected(obs, exc)
-        self.next_start, self.first_time = g.next_start, g.first_time
-        for name, n in g.counts.items():
-            self.stats[name] = self.stats.get(name, 0) + n
-        keys = self.keys
-        for key, parent in g.first_parent.items():
-            if key not in keys:
-                keys[key] = self._new_model(key, parent)
-        for key in g.last_seen:  # least recently seen first, as one by one
-            keys[key] = keys.pop(key)
-        aggregations, rng, counting = self.d.aggregations, self.rng, self.d.intake[2]
-        for (start, key, by), (parent, taken) in g.groups.items():
-            window = self.open.get(start)
-            if window is None:
-                window = self.open[start] = {}
-            if by is not None:
-                window = self._dedup_target(start, key, (by, False))
-            entry = window.get(key)
-            if entry is None:
-                entry = window[key] = (parent, [Accumulator() for _ in aggregations])
-            accumulators = entry[1]
-            if counting:
-                accumulators[0].count += len(taken)
-                continue
-            for values in taken:
-                for agg, acc, v in zip(aggregations, accumulators, values, strict=True):
-                    if v is not None or agg == "count":
-                        acc.add(agg, v, rng)
-        for start, by in g.preferred:
-            self._dedup_target(start, (), (by, True))
 
     def take(
         self,
