@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from detectors import time_span
 from detectors.binomial_evidence import BurstRatio, evidence_z
 from detectors.burst_bound import burst_below
 from detectors.persist import restore_slots
@@ -408,7 +409,7 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         if self.p.step <= 0:
             return []
         horizon = (self.p.span - 0.5) * self.p.step
-        return [w for w in self.named if 0.0 < t - w[0] <= horizon]
+        return time_span.within(self.named, t, horizon)
 
     def _remember_named(self, point: RatePoint, t: float) -> float:
         """Keep the point's subjects (and those of its events with no hit, when it says them)
@@ -418,9 +419,9 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         if self.p.min_subjects > 0 and names is not None:
             self.named = self._named_within(t + self.p.step)
             if calm is not None and (names or calm):
-                self.named.append((t, names, counts or (), calm))
+                time_span.remember(self.named, (t, names, counts or (), calm))
             elif names:
-                self.named.append((t, names) if counts is None else (t, names, counts))
+                time_span.remember(self.named, (t, names) if counts is None else (t, names, counts))
         return value
 
     def _sigma(self, n: int = 0, wave: float = 0.0) -> float:
@@ -594,12 +595,8 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
     ) -> tuple[list[tuple[float, int, int, bool]], list[tuple[float, int, int, bool]]]:
         """The remembered windows within the evidence's span of the steps before t, and the
         rest (those leaving it), in one pass."""
-        kept: list[tuple[float, int, int, bool]] = []
-        leaving: list[tuple[float, int, int, bool]] = []
         horizon = (self.p.span - 0.5) * self.p.step if self.p.step > 0 else 0.0
-        for w in self.recent:
-            (kept if 0.0 < t - w[0] <= horizon else leaving).append(w)
-        return kept, leaving
+        return time_span.split(self.recent, t, horizon)
 
     def _dispersion(self) -> float:
         return max(1.0, self.zscale, self.ztail / TAIL_Z)
@@ -706,7 +703,7 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         kept, leaving = self._split_span(t + self.p.step)
         self._settle(leaving, alarmed=self.alarmed)
         self.recent = kept
-        self.recent.append((t, k, n, above))
+        time_span.remember(self.recent, (t, k, n, above))
         if not above:
             self._teach(own, n)
         if not any(waiting for *_, waiting in self.recent):
