@@ -35,7 +35,9 @@ def replay_opened(tmp: Path, lines: Iterable[bytes], *options: str) -> list[dict
     ]
 
 
-def replay_raised(tmp: Path, lines: Iterable[bytes], *options: str) -> tuple[list[dict], list[dict]]:
+def replay_raised(
+    tmp: Path, lines: Iterable[bytes], *options: str
+) -> tuple[list[dict], list[dict]]:
     """The incidents a replay opens and the findings it records, each in the log's order."""
     rows = replay_rows(tmp, lines, *options)
     opened = [r["incident"] for r in rows if r["type"] == "incident.opened"]

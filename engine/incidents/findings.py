@@ -106,7 +106,7 @@ class Findings:
         nodes = match_routes(root, labels)
         window = hit.resolve_after or default_window or self.config.digest_interval
         self._open[fp] = Open(tuple(n.path for n in nodes), hit.time, window)
-        subject = subject_labels(hit)
+        subject = {**hit.labels, **subject_labels(hit)}
         for node in nodes:
             self._receivers[node.path] = node.options.receivers
             tally = self._tally(node.path)
