@@ -83,7 +83,6 @@ class Findings:
     def __init__(self, config: FindingsConfig) -> None:
         self.config = config
         self._open: dict[str, Open] = {}  # fingerprint -> its finding's window
-        self._numbers: dict[str, int] = {}  # fingerprint -> findings recorded so far
         self._routes: dict[str, RouteTally] = {}  # route path -> this period's tally
         self._receivers: dict[str, tuple[str, ...]] = {}  # route path -> its receivers
         self.period_end: float | None = None  # when the pending digest is due
@@ -99,8 +98,9 @@ class Findings:
             for path in known.route_paths:
                 self._tally(path).hits += 1
             return []
-        number = self._numbers[fp] = self._numbers.get(fp, 0) + 1
-        record = finding_dict(hit, f"{fp[:10]}-f{number}")
+        # named by its first hit's time: unique (a problem's next finding starts after this
+        # one's window) without remembering every problem ever seen
+        record = finding_dict(hit, f"{fp[:10]}-f{round(hit.time * 1000)}")
         labels = {**record["labels"], **record["group"], "rule_id": hit.rule_id,
                   "severity": hit.severity, "source": hit.source, "produces": "finding"}  # fmt: skip
         nodes = match_routes(root, labels)
@@ -138,7 +138,6 @@ class Findings:
         self._routes = {}
         self.period_end = None
         self._open = {fp: o for fp, o in self._open.items() if o.last_seen + o.window >= at}
-        self._numbers = {fp: n for fp, n in self._numbers.items() if fp in self._open}
         return out
 
     def _summary(self, path: str, tally: RouteTally, start: float, end: float) -> dict[str, Any]:

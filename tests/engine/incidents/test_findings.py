@@ -136,3 +136,11 @@ def test_every_hit_is_counted_in_exactly_one_digest(offsets, sessions, interval)
     assert all(d.at % interval == 0 for d in digests)
     assert len({d.at for d in digests}) == len(digests)
     assert moves(out) == []
+
+
+def test_a_problem_back_after_its_window_is_a_new_finding_with_its_own_id():
+    b = book(**one_receiver())
+    out = feed(b, [finding(T0), finding(T0 + 3 * DAY)], T0 + 5 * DAY)
+    ids = [r.data["id"] for r in lines(out, "finding.recorded")]
+    assert len(ids) == 2 and len(set(ids)) == 2
+    assert len({r.id for r in lines(out, "finding.recorded")}) == 2
