@@ -55,7 +55,7 @@ from engine.incidents.book_snapshots import upgrade_snapshot
 from engine.incidents.config import IncidentsConfig
 from engine.incidents.control import Ack, ControlEvent, CreateSilence, ExpireSilence, Resolve
 from engine.incidents.escalation_steps import Escalations
-from engine.incidents.findings import DIGEST_KEY, Findings
+from engine.incidents.findings import Findings
 from engine.incidents.flush import flush_group
 from engine.incidents.grouping import Grouping
 from engine.incidents.lifecycle import IncidentRecords, Lifecycle
@@ -146,21 +146,11 @@ class IncidentBook:
         hits at the wall clock, so that a sender's clock cannot move the book's.
         """
         out = self._run_timers(hit.time if at is None else at)
-        if hit.produces == "finding":
-            return out + self._record_finding(hit)
+        if hit.produces == "finding":  # counted for its routes' digest, never an incident
+            root, window = self._grouping.root, self.config.resolve_timeout
+            return out + self._findings.take(hit, self._now, root, window, self._timers)
         out += self._lifecycle.apply_hit(hit, self._now)
         out += self._run_timers(self._now)  # zero waits take effect at once
-        return out
-
-    def _record_finding(self, hit: Hit) -> list[Output]:
-        """A finding: logged and counted for its routes' digest, never an incident."""
-        if hit.resolved:  # a detector demoted to findings: its end changes nothing
-            return []
-        findings = self._findings
-        root, window = self._grouping.root, self.config.resolve_timeout
-        out: list[Output] = list(findings.record(hit, self._now, root, window))
-        if findings.period_end is None:
-            self._timers.schedule(DIGEST, DIGEST_KEY, findings.due(self._now))
         return out
 
     def on_control(self, event: ControlEvent) -> list[Output]:

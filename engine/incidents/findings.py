@@ -30,6 +30,8 @@ from engine.incidents.config import FindingsConfig
 from engine.incidents.model import FindingRecord, Hit
 from engine.incidents.noise_budget import subject_labels
 from engine.incidents.route_tree import RouteNode, match_routes
+from engine.incidents.timers import DIGEST as DIGEST_TIMER
+from engine.incidents.timers import Timers
 from engine.timeutil import iso
 from notifiers.model import IncidentData, Notification
 from rules.evidence import shown
@@ -86,6 +88,18 @@ class Findings:
         self._routes: dict[str, RouteTally] = {}  # route path -> this period's tally
         self._receivers: dict[str, tuple[str, ...]] = {}  # route path -> its receivers
         self.period_end: float | None = None  # when the pending digest is due
+
+    def take(
+        self, hit: Hit, at: float, root: RouteNode, window: float | None, timers: Timers
+    ) -> list[FindingRecord]:
+        """A finding's hit in the book: recorded, and the digest timer armed for its period.
+        A detector's end changes nothing (a finding has nothing to resolve)."""
+        if hit.resolved:
+            return []
+        out = self.record(hit, at, root, window)
+        if self.period_end is None:
+            timers.schedule(DIGEST_TIMER, DIGEST_KEY, self.due(at))
+        return out
 
     def record(
         self, hit: Hit, at: float, root: RouteNode, default_window: float | None
