@@ -17,6 +17,11 @@ incident log without notifications, those not folded into a storm. Then how many
 person's error incidents opened inside a team's error burst, and how many of them were
 notified (one outage should page once, for the team). A last table compares the shapes.
 
+Findings (`finding.recorded` lines: rules that produce findings, such as the quality rules,
+are digested, never paged) are counted per rule apart and are never true positives; an
+injection that no incident explains but a finding does is shown as found as a finding, by
+policy, and is not counted missed.
+
 Targets (out of the box): every kind detected; critical kinds detected within 5 minutes, and
 the two that must page as critical (a runaway agent opening sessions, a team's error burst)
 with a critical incident within 5 minutes; at least 95% of opened incidents matching an
@@ -163,6 +168,7 @@ class KindResult:
     severity: str = ""
     found_by: list[str] = field(default_factory=list)  # matching rules, first to open first
     coincident: int = 0  # incidents that fit by labels and time but cannot find the kind
+    as_finding: int = 0  # injections no incident explains but a finding does (by policy)
     kind_known: bool = True
 
 
@@ -177,6 +183,10 @@ class Score:
     false_examples: list[str]
     # a person's error incidents opened inside a team's error burst, and those notified
     person_in_burst: tuple[int, int] = (0, 0)
+    # findings (rules that produce findings, not incidents) per rule: never paged, so never
+    # counted as matching nor as false; shown apart
+    findings_by_rule: dict[str, int] = field(default_factory=dict)
+    digests: int = 0
 
     @property
     def precision(self) -> float:
@@ -189,8 +199,9 @@ class Score:
     def failures(self) -> list[str]:
         out = []
         for kind, r in sorted(self.kinds.items()):
-            if r.detected < r.injected:
-                out.append(f"{kind}: {r.injected - r.detected} of {r.injected} not detected")
+            if r.detected + r.as_finding < r.injected:
+                missed = r.injected - r.detected - r.as_finding
+                out.append(f"{kind}: {missed} of {r.injected} not detected")
             if r.severity == "critical" and r.delays and max(r.delays) > CRITICAL_WITHIN:
                 out.append(f"{kind}: detected after more than 5 min")
             if kind in MUST_PAGE_CRITICAL and not critical_in_time(r):
@@ -228,11 +239,29 @@ def person_in_burst(
     return len(inside), len(inside & told)
 
 
+def findings_of(log: Path) -> tuple[dict[str, int], int]:
+    """Findings recorded per rule, and findings digests, in an incident log."""
+    by_rule: dict[str, int] = defaultdict(int)
+    digests = 0
+    for line in load_jsonl(log):
+        if line.get("type") == "finding.recorded":
+            by_rule[line["finding"].get("rule_id", "?")] += 1
+        elif line.get("type") == "finding.digest":
+            digests += 1
+    return dict(by_rule), digests
+
+
 def score(history: list[str], truth: Path, log: Path, notes: Path | None = None) -> Score:
     injections = [Injection(t) for t in load_jsonl(truth)]
     collect_subject_labels(history, injections)
-    opened = [line for line in load_jsonl(log) if line.get("type") == "incident.opened"]
+    lines = load_jsonl(log)
+    opened = [line for line in lines if line.get("type") == "incident.opened"]
     times = [parse_time(line["at"]) for line in opened]
+    recorded = [
+        (line["finding"], parse_time(line["at"]))
+        for line in lines
+        if line.get("type") == "finding.recorded"
+    ]
     matched: set[int] = set()
     kinds: dict[str, KindResult] = defaultdict(KindResult)
     for inj in injections:
@@ -261,6 +290,8 @@ def score(history: list[str], truth: Path, log: Path, notes: Path | None = None)
         if delays:
             result.detected += 1
             result.delays.append(min(delays))
+        elif any(inj.matches(f, t) for f, t in recorded):
+            result.as_finding += 1
         if grave:
             result.grave_delays.append(min(grave))
         else:
@@ -290,6 +321,7 @@ def score(history: list[str], truth: Path, log: Path, notes: Path | None = None)
         dict(by_rule),
         examples,
         person_in_burst(injections, opened, times, set(notified)),
+        *findings_of(log),
     )
 
 
@@ -314,6 +346,8 @@ def report(title: str, s: Score, show_false: bool) -> None:
         r = s.kinds[kind]
         found = ", ".join(r.found_by) or "-"
         notes = [] if r.kind_known else ["kind unknown: matched by labels and time alone"]
+        if r.as_finding:
+            notes.append(f"{r.as_finding} found as findings (digest, by policy not paged)")
         if r.coincident:
             notes.append(f"{r.coincident} fitting by labels and time only")
         print(f"  {kind:28} {found}" + (f"  ({'; '.join(notes)})" if notes else ""))
@@ -323,6 +357,10 @@ def report(title: str, s: Score, show_false: bool) -> None:
           f"precision {s.notified_precision:.1%}")  # fmt: skip
     opened, told = s.person_in_burst
     print(f"person error incidents inside team bursts: {opened} opened, {told} notified")
+    findings = sum(s.findings_by_rule.values())
+    print(f"findings (digested, never paged; not scored): {findings} in {s.digests} digests")
+    for rule, n in sorted(s.findings_by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  findings from {rule}: {n}")
     for rule, n in sorted(s.false_by_rule.items(), key=lambda kv: -kv[1])[:8]:
         print(f"  false from {rule}: {n}")
     if show_false:

@@ -161,8 +161,10 @@ def opened_at(log: Path) -> dict[str, float]:
     found = {}
     for raw in log.read_bytes().splitlines() if log.exists() else []:
         line = json.loads(raw)
+        if line["type"] != "incident.opened":  # findings lines have no incident
+            continue
         user = line["incident"]["group"].get("user", "")
-        if line["type"] == "incident.opened" and user.startswith("probe-"):
+        if user.startswith("probe-"):
             found[user] = parse_time(line["at"])
     return found
 

@@ -83,7 +83,38 @@ Table = tuple[str, list[str], list[list[str]]]  # title, header, rows of text
 
 def _tables(doc: Mapping[str, Any]) -> list[Table]:
     """The document's sections as (title, header, rows) of text, for either rendering."""
-    return [_weekly(doc), _drift(doc), _rule_hits(doc), _incidents(doc), _silences(doc)]
+    tables = [_weekly(doc), _drift(doc), _rule_hits(doc), _incidents(doc)]
+    return [*tables, _findings(doc), _silences(doc)]
+
+
+def finding_counts(
+    lines: Iterable[Mapping[str, Any]],
+    start: float,
+    end: float,
+    parse_time: Callable[[str], float],
+) -> list[dict[str, Any]]:
+    """Per rule that produces findings (quality indicators, never paged): the findings the
+    log recorded in [start, end) and how many people they came from."""
+    by_rule: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        found = line.get("finding")
+        if line.get("type") != "finding.recorded" or not isinstance(found, Mapping):
+            continue
+        if not start <= parse_time(str(line.get("at"))) < end:
+            continue
+        row = by_rule.setdefault(str(found.get("rule_id")), {"findings": 0, "people": set()})
+        row["findings"] += 1
+        row["people"].add(str((found.get("group") or {}).get("user", "")))
+    return [
+        {"rule_id": rule, "findings": row["findings"], "people": len(row["people"] - {""})}
+        for rule, row in sorted(by_rule.items(), key=lambda kv: (-kv[1]["findings"], kv[0]))
+    ]
+
+
+def _findings(doc: Mapping[str, Any]) -> Table:
+    header = ["rule", "findings", "people"]
+    rows = [[f["rule_id"], str(f["findings"]), str(f["people"])] for f in doc.get("findings", [])]
+    return "Findings (quality indicators, digested, never paged)", header, rows
 
 
 def _weekly(doc: Mapping[str, Any]) -> Table:

@@ -21,7 +21,13 @@ from typing import Any
 import orjson
 
 from compliance.drift import DriftParams, find_drift
-from compliance.evidence import incident_records, render_html, render_markdown, rule_counts
+from compliance.evidence import (
+    finding_counts,
+    incident_records,
+    render_html,
+    render_markdown,
+    rule_counts,
+)
 from compliance.metrics import ANY, ComplianceTally
 from detectors.timeparse import iso, parse_time
 from engine.atomic_output import OutputError, written_whole
@@ -170,10 +176,11 @@ def build_evidence(args: argparse.Namespace, config: SpanwatchConfig) -> dict[st
     tally = ComplianceTally(names, credential_rules(ruleset), dangerous_rules(ruleset))
     history = _read_history(list(args.paths), config, ruleset, tally, start, end)
     rows = tally.rows()
-    incidents = []
+    incidents, findings = [], []
     if args.incidents:
         lines = [obj for _, obj in _json_lines(args.incidents, "incident log")]
         incidents = incident_records(lines, start, end, parse_time)
+        findings = finding_counts(lines, start, end, parse_time)
     params = DriftParams(alpha=args.alpha)
     return {
         "period": {"from": iso(start), "to": iso(end)},
@@ -185,6 +192,7 @@ def build_evidence(args: argparse.Namespace, config: SpanwatchConfig) -> dict[st
         "drift": find_drift(rows, [ANY, *names], params),
         "rules": rule_counts(rows, categories),
         "incidents": incidents,
+        "findings": findings,
         "silences": _silences(args.control),
     }
 

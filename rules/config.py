@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -73,6 +74,12 @@ class RulesConfig(BaseModel):
     values: dict[str, float | int | str] = Field(
         default_factory=_default_values,
         description="named thresholds rules use as `'%name%'`; merged over the defaults",
+    )
+    produces: dict[str, Literal["incident", "finding"]] = Field(
+        default_factory=dict,
+        description="rule id -> `incident` (paged) or `finding` (recorded, counted and sent "
+        "in the findings digest, never paged), over what the rule file says (unset there: "
+        "`finding` for rules tagged `spanwatch.quality`, `incident` for the others)",
     )
     max_groups_per_rule: int = Field(
         default=10000,

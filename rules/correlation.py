@@ -86,6 +86,7 @@ class CorrelationSpec:
     runbook: str | None = None
     resolve_after: float | None = None
     noise_budget: int | None = None
+    produces: str = "incident"  # or "finding" (see rules.extension.produces_of)
     # (by, ((field, accepted values), ...)): inputs of a `by` value that sent a preferred one
     # are left out (see rules.extension.DedupExtension)
     dedup: tuple[str, tuple[tuple[str, frozenset[str]], ...]] | None = None
@@ -505,6 +506,7 @@ class CorrelationState:
             runbook=spec.runbook,
             resolve_after=spec.resolve_after,
             noise_budget=spec.noise_budget,
+            produces=spec.produces,
         )
 
     def _duplicate(

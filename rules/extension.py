@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -92,7 +93,11 @@ class ShareExtension(BaseModel):
 class SpanwatchExtension(BaseModel):
     """`spanwatch: {group-by: [...], labels: {...}, runbook: URL, resolve-after: 30m,
     noise-budget: 20, reset-on: [rule, ...], count: new-values, norm: {...},
-    share: {of: [rule], min: 0.5}}`.
+    share: {of: [rule], min: 0.5}, produces: finding}`.
+
+    `produces`: `incident` (paged: routed, notified, escalated) or `finding` (recorded and
+    counted, delivered in a periodic digest, never paged). Unset: `finding` for a rule tagged
+    `spanwatch.quality`, else `incident` (see `produces_of`).
 
     `reset-on` (correlations): detection rules whose match empties the window of the group it
     belongs to, so that the condition counts only what came after it (a passing assertion ends
@@ -116,6 +121,7 @@ class SpanwatchExtension(BaseModel):
     count: Literal["values", "new-values"] | None = None
     norm: NormExtension | None = None
     share: ShareExtension | None = None
+    produces: Literal["incident", "finding"] | None = None
 
     @field_validator("group_by", "reset_on", mode="before")
     @classmethod
@@ -138,6 +144,19 @@ class SpanwatchExtension(BaseModel):
     @classmethod
     def _budget(cls, value: Any) -> Any:
         return noise_budget_value(value)
+
+
+PRODUCES = ("incident", "finding")
+FINDING_TAGS = frozenset({"spanwatch.quality"})  # signals for reports, not pages
+
+
+def produces_of(ext: SpanwatchExtension, tags: Iterable[object]) -> str:
+    """What a rule produces: its own `produces`, else `finding` for a quality-tagged rule (a
+    code-quality signal is for a digest and a report, as Sigma keeps informational levels for
+    hunting), else `incident`."""
+    if ext.produces is not None:
+        return ext.produces
+    return "finding" if any(str(t).lower() in FINDING_TAGS for t in tags) else "incident"
 
 
 def noise_budget_value(value: object) -> int | None:

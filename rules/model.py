@@ -29,6 +29,7 @@ class RuleHit(NamedTuple):
     runbook: str | None = None
     resolve_after: float | None = None
     noise_budget: int | None = None  # None: the global budget; 0: none
+    produces: str = "incident"  # or "finding": recorded and digested, never paged
 
     @property
     def evidence(self) -> dict[str, Any]:

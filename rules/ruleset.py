@@ -28,7 +28,7 @@ from .compiler import CompileError, compile_condition, referenced_fields, requir
 from .config import RulesConfig
 from .correlation import CorrelationSpec, CorrelationState
 from .evidence import EvidenceSource, evidence_names, small_value
-from .extension import SpanwatchExtension, parse_extension
+from .extension import SpanwatchExtension, parse_extension, produces_of
 from .lint import unknown_field_problems
 from .loader import RuleDoc, load_rule_docs
 from .model import CorrelationInput, RuleHit, RuleLoadError, RuleProblem
@@ -75,6 +75,7 @@ class DetectionRule:
     dispatch: frozenset[str] | None
     feeds: tuple[Feed, ...] = ()
     noise_budget: int | None = None
+    produces: str = "incident"  # or "finding" (see rules.extension.produces_of)
     fingerprint: str = ""
     has_level: bool = True
     where: tuple[str, int] = ("", 0)
@@ -218,6 +219,7 @@ def _rule_hit(
         rule.runbook,
         rule.resolve_after,
         rule.noise_budget,
+        rule.produces,
     )
 
 
@@ -376,8 +378,28 @@ def build_ruleset(
     problems.extend(_missing_level_warnings(detections))
     if any(p.severity == "error" for p in problems):
         return None, problems
+    detections, correlations = _produces_overridden(detections, correlations, config.produces)
     files = sorted({d.path for d in docs})
     return RuleSet(detections, correlations, config, problems, files), problems
+
+
+def _produces_overridden(
+    detections: list[DetectionRule],
+    correlations: dict[str, CorrelationSpec],
+    produces: Mapping[str, str],
+) -> tuple[list[DetectionRule], dict[str, CorrelationSpec]]:
+    """The configuration's `rules.produces` over the rule files' (promote a finding rule to
+    incidents, demote a noisy one to findings); ids it names that no rule has are the
+    engine's to report, at their line of the configuration file."""
+    if not produces:
+        return detections, correlations
+    return (
+        [replace(r, produces=produces.get(r.rule_id, r.produces)) for r in detections],
+        {
+            cid: replace(spec, produces=produces.get(cid, spec.produces))
+            for cid, spec in correlations.items()
+        },
+    )
 
 
 def _identified_rules(usable: list[RuleDoc], problems: list[RuleProblem]) -> list[RuleDoc]:
@@ -568,6 +590,7 @@ def _compile_detection(
         runbook=ext.runbook,
         resolve_after=ext.resolve_after,
         noise_budget=ext.noise_budget,
+        produces=produces_of(ext, rule.tags),
         evidence_fields=fields,
         evidence_names=evidence_names(fields),
         dispatch=required_values(tree, DISPATCH_FIELD),
@@ -764,6 +787,7 @@ def _correlation_spec(
         runbook=ext.runbook,
         resolve_after=ext.resolve_after,
         noise_budget=ext.noise_budget,
+        produces=produces_of(ext, rule.tags),
         dedup=ext.dedup.compiled() if ext.dedup is not None else None,
         state_key=state_key,
         new_values=ext.count == "new-values",

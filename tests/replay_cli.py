@@ -35,6 +35,15 @@ def replay_opened(tmp: Path, lines: Iterable[bytes], *options: str) -> list[dict
     ]
 
 
+def replay_raised(
+    tmp: Path, lines: Iterable[bytes], *options: str
+) -> tuple[list[dict], list[dict]]:
+    """The incidents a replay opens and the findings it records, each in the log's order."""
+    rows = replay_rows(tmp, lines, *options)
+    opened = [r["incident"] for r in rows if r["type"] == "incident.opened"]
+    return opened, [r["finding"] for r in rows if r["type"] == "finding.recorded"]
+
+
 def replay_opened_at(tmp: Path, lines: Iterable[bytes], *options: str) -> list[tuple[float, dict]]:
     """The incidents a replay opens, each with the event time it was opened at."""
     rows = replay_rows(tmp, lines, *options)

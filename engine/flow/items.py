@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from engine.flow.epoch_merge import EpochMsg
 from engine.incidents.control import ControlEvent
-from engine.incidents.model import ControlReport, Hit, LogLineData
+from engine.incidents.model import ControlReport, FindingLogData, Hit, LogLineData
 from notifiers.model import Notification
 
 MAX_REPORTED_BAD_LINES = 100
@@ -189,9 +189,9 @@ class ForShard(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """One incident transition, as the incident log writes it."""
+    """One incident transition or findings line, as the incident log writes it."""
 
-    record: LogLineData
+    record: LogLineData | FindingLogData
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from engine.incidents.model import Hit
 from engine.otlp.aliases import AliasTable
 from engine.otlp.json_value import Event
 from engine.restored_state import restored_detector, restored_drift
+from engine.yamlfile import ConfigError
 from rules import ruleset as _ruleset
 from rules.evidence import Evidence, EvidenceSource
 from rules.model import CorrelationInput, RuleHit
@@ -47,6 +48,7 @@ def rule_hit(hit: RuleHit) -> Hit:
         runbook=hit.runbook,
         resolve_after=hit.resolve_after,
         noise_budget=hit.noise_budget,
+        produces=hit.produces,
     )
 
 
@@ -71,6 +73,20 @@ def signal_hit(signal: Signal) -> Hit:
         noise_budget=signal.noise_budget,
         resolve_after=getattr(signal, "resolve_after", None),  # signals saved before it existed
     )
+
+
+def check_produces(config: SpanwatchConfig, rule_ids: Sequence[str]) -> None:
+    """`rules.produces` may only name rules that are loaded: a misspelt id would leave the
+    rule paging (or silent) with nothing said. ConfigError at the id's line."""
+    known = set(rule_ids)
+    unknown = [rid for rid in config.rules.produces if rid not in known]
+    if unknown:
+        raise ConfigError(
+            [
+                config.problem(f"rules.produces.{rid}", f"no loaded rule has the id {rid!r}")
+                for rid in unknown
+            ]
+        )
 
 
 def rule_paths(config: SpanwatchConfig, override: Sequence[str] | None = None) -> list[str]:
@@ -117,6 +133,7 @@ class RunSetup:
         self.time_range = time_range
         shards = config.stream.shards
         self.rules = LoadedRules(_ruleset.RuleSet.load(self.rule_paths, config.rules), shards, 0)
+        check_produces(config, self.rules.ruleset.rule_ids)
         self.det_shard = {d: _shard(d, "d", shards) for d in self.detectors.detector_ids}
         drift = config.compliance.drift
         self.drift = drift.params() if drift.enabled else None

@@ -11,7 +11,7 @@ import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from engine.flow.items import LogLine, Result, Summary
-from engine.incidents.model import ControlReport, LogLineData
+from engine.incidents.model import ControlReport, FindingLogData, LogLineData
 from notifiers.model import Notification
 
 
@@ -25,7 +25,7 @@ class RunResult:
     notification_count: int = 0
 
 
-def log_line(record: LogLineData) -> bytes:
+def log_line(record: LogLineData | FindingLogData) -> bytes:
     return orjson.dumps(record) + b"\n"
 
 

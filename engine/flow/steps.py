@@ -53,7 +53,7 @@ from engine.flow.state_pickle import load_state
 from engine.history_sort import CONTROL
 from engine.incidents.book import IncidentBook
 from engine.incidents.control import parse_control
-from engine.incidents.model import ControlReport, Hit, Transition
+from engine.incidents.model import ControlReport, FindingRecord, Hit, Transition
 from notifiers.model import Notification
 
 PICKLE = pickle.HIGHEST_PROTOCOL
@@ -534,5 +534,8 @@ class IncidentStage:
                     inc = line["incident"]
                     self.opened[(inc["rule_id"], inc["severity"])] += 1
                 out.append(LogLine(line))
+            elif isinstance(o, FindingRecord):
+                self.transitions[o.type] += 1
+                out.append(LogLine(o.to_log()))
             elif isinstance(o, Notification | ControlReport):
                 out.append(o)

@@ -31,6 +31,10 @@ budget is opened and logged but folded into the rule's storm incident instead of
 aggregation group; the storm incident is grouped on its own, so it is announced once.
 `Lifecycle.open_within_budget` is the one seam between the lifecycle and the budget.
 
+Findings (`engine.incidents.findings`): the hit of a rule that produces findings is logged as
+a `finding.recorded` line and counted, never opened as an incident; a DIGEST timer at the end
+of each digest period hands each route its digest.
+
 Escalation (PagerDuty; stepped in `engine.incidents.escalation_steps`, acknowledged in
 `engine.incidents.acknowledgement`): a route with `escalation: POLICY` adds the first level's
 receivers to the group and starts the incident on the policy when it is first announced. Each level's timeout
@@ -51,6 +55,7 @@ from engine.incidents.book_snapshots import upgrade_snapshot
 from engine.incidents.config import IncidentsConfig
 from engine.incidents.control import Ack, ControlEvent, CreateSilence, ExpireSilence, Resolve
 from engine.incidents.escalation_steps import Escalations
+from engine.incidents.findings import Findings
 from engine.incidents.flush import flush_group
 from engine.incidents.grouping import Grouping
 from engine.incidents.lifecycle import IncidentRecords, Lifecycle
@@ -60,7 +65,7 @@ from engine.incidents.noise_budget import NoiseBudget
 from engine.incidents.route_tree import build_routes
 from engine.incidents.silences import SilenceData
 from engine.incidents.state import Incident
-from engine.incidents.timers import ESCALATE, FLUSH, RESOLVE, Due, Timers
+from engine.incidents.timers import DIGEST, ESCALATE, FLUSH, RESOLVE, Due, Timers
 from notifiers.model import IncidentData
 
 
@@ -83,6 +88,7 @@ class IncidentBook:
         self._muting = Muting(self.config, self._incidents)
         self._timers = Timers()
         self._noise = NoiseBudget(self.config.noise_budget)
+        self._findings = Findings(self.config.findings)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Books snapshotted by earlier versions resume where they stopped."""
@@ -103,6 +109,7 @@ class IncidentBook:
         self._grouping = self._grouping.reroute(build_routes(config), self._incidents)
         self._muting.reconfigure(old, config, self._incidents)
         self._noise.config = config.noise_budget
+        self._findings.config = config.findings
         for fp in sorted(self._incidents):
             incident = self._incidents[fp]
             if incident.open and incident.folded_into is None:
@@ -139,6 +146,9 @@ class IncidentBook:
         hits at the wall clock, so that a sender's clock cannot move the book's.
         """
         out = self._run_timers(hit.time if at is None else at)
+        if hit.produces == "finding":  # counted for its routes' digest, never an incident
+            root, window = self._grouping.root, self.config.resolve_timeout
+            return out + self._findings.take(hit, self._now, root, window, self._timers)
         out += self._lifecycle.apply_hit(hit, self._now)
         out += self._run_timers(self._now)  # zero waits take effect at once
         return out
@@ -198,5 +208,7 @@ class IncidentBook:
             return flush_group(due.key, at, self._escalations)
         if due.kind == ESCALATE:
             return self._escalations.step(self._timers.pop_same(due), at)
+        if due.kind == DIGEST:
+            return list(self._findings.digest(at))
         self._lifecycle.forget(due.key, at)
         return []

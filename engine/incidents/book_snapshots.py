@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.incidents.config import FindingsConfig
+from engine.incidents.findings import Findings
 from engine.incidents.grouping import Grouping
 from engine.incidents.muting import Muting
 from engine.incidents.noise_budget import NoiseBudget
@@ -28,6 +30,8 @@ def upgrade_snapshot(state: dict[str, Any]) -> dict[str, Any]:
         state = _split_flat_book(state)
     if "_noise" not in state:
         state["_noise"] = NoiseBudget(state["config"].noise_budget)
+    if "_findings" not in state:
+        state["_findings"] = Findings(FindingsConfig())
     return state
 
 

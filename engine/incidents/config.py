@@ -182,6 +182,17 @@ class NoiseBudgetConfig(_IncidentsSection):
     )
 
 
+class FindingsConfig(_IncidentsSection):
+    """Findings (rules that `produces: finding`): recorded and counted, never paged; each
+    route they reach hears of them once per `digest_interval`, in a digest."""
+
+    digest_interval: PositiveDuration = Field(
+        86400.0, description="how often each route gets its findings digest (aligned in UTC)"
+    )
+    top: int = Field(5, ge=1, le=100, description="teams and users with most findings listed")
+    examples: int = Field(3, ge=0, le=50, description="example findings per digest")
+
+
 def _default_inhibit_rules() -> list[InhibitRule]:
     """While a team's error burst pages (critical), the error incidents of its people fold
     into it: one outage, one page. A person failing alone still pages, once: the detector's
@@ -268,6 +279,10 @@ class IncidentsConfig(_IncidentsSection):
     noise_budget: NoiseBudgetConfig = Field(
         default_factory=NoiseBudgetConfig,
         description="how many incidents a rule or detector may open before they fold",
+    )
+    findings: FindingsConfig = Field(
+        default_factory=FindingsConfig,
+        description="the digest of findings (rules that produce findings, not incidents)",
     )
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, NotRequired, TypedDict, TypeGuard
 
 from engine.incidents.silences import SilenceData
 from engine.timeutil import iso
@@ -17,6 +17,7 @@ from rules.evidence import Evidence
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 SOURCES = ("rule", "detector")
+PRODUCES = ("incident", "finding")
 TRANSITIONS = (
     "incident.opened",
     "incident.updated",
@@ -49,6 +50,7 @@ class Hit:
     resolved: bool = False  # detectors: an explicit "no longer firing"
     score: float | None = None
     noise_budget: int | None = None  # incidents per budget period; None: global; 0: none
+    produces: str = "incident"  # "finding": recorded and digested (engine.incidents.findings)
 
     def __post_init__(self) -> None:
         # A bad hit is a bug in the adapter that built it, not user input: fail loudly there.
@@ -56,6 +58,8 @@ class Hit:
             raise ValueError(f"hit {self.rule_id!r}: unknown severity {self.severity!r}")
         if self.source not in SOURCES:
             raise ValueError(f"hit {self.rule_id!r}: unknown source {self.source!r}")
+        if self.produces not in PRODUCES:
+            raise ValueError(f"hit {self.rule_id!r}: unknown produces {self.produces!r}")
         if self.resolve_after is not None and self.resolve_after <= 0:
             raise ValueError(f"hit {self.rule_id!r}: resolve_after must be positive")
 
@@ -141,4 +145,38 @@ def report(
     return ControlReport(at, kind, target, outcome, message, data)
 
 
-Output = Transition | Notification | ControlReport
+class FindingLogData(TypedDict):
+    """One findings line of the incident log: `finding.recorded` (with `finding`) or
+    `finding.digest` (with `digest`)."""
+
+    type: str
+    at: str
+    id: str
+    finding: NotRequired[dict[str, Any]]
+    digest: NotRequired[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """A finding recorded, or a route's digest: one incident-log line (docs/architecture.md)."""
+
+    type: str  # finding.recorded | finding.digest
+    at: float
+    id: str
+    data: dict[str, Any]  # the finding, or the digest
+
+    def to_log(self) -> FindingLogData:
+        out: FindingLogData = {"type": self.type, "at": iso(self.at), "id": self.id}
+        if self.type == "finding.digest":
+            out["digest"] = self.data
+        else:
+            out["finding"] = self.data
+        return out
+
+
+def is_transition(line: LogLineData | FindingLogData) -> TypeGuard[LogLineData]:
+    """An incident's transition, not a findings line."""
+    return "incident" in line
+
+
+Output = Transition | Notification | ControlReport | FindingRecord

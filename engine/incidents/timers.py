@@ -11,7 +11,7 @@ import heapq
 from typing import NamedTuple
 
 # Timer kinds, in the order they fire when due at the same instant.
-RESOLVE, FLUSH, ESCALATE, FORGET = 0, 1, 2, 3
+RESOLVE, FLUSH, ESCALATE, FORGET, DIGEST = 0, 1, 2, 3, 4
 
 
 TimerEntry = tuple[float, int, str, int]  # (due, kind, key, serial) on the heap

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from engine.incidents.model import LogLineData
+from engine.incidents.model import FindingLogData, LogLineData
 from engine.live.disk_space import DiskSpace, is_disk_full
 
 log = logging.getLogger("spanwatch")
@@ -72,7 +72,9 @@ class IncidentLogFile:
             self._seen.popitem(last=False)
         return True
 
-    def write(self, lines: list[LogLineData]) -> list[LogLineData]:
+    def write(
+        self, lines: list[LogLineData | FindingLogData]
+    ) -> list[LogLineData | FindingLogData]:
         """Append the lines not written before; those are returned (in order)."""
         new = [line for line in lines if not line.get("id") or self._remember(line["id"])]
         self.duplicates += len(lines) - len(new)

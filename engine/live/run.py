@@ -35,7 +35,7 @@ from engine.flow.dataflow import build_dataflow
 from engine.flow.items import Answer, Health, LogLine, Result
 from engine.flow.quarantine import Quarantine
 from engine.flow.run_setup import RunSetup
-from engine.incidents.model import ControlReport
+from engine.incidents.model import ControlReport, is_transition
 from engine.live.api import make_api_app
 from engine.live.disk_space import DiskSpace
 from engine.live.inbox import Inbox
@@ -144,8 +144,9 @@ class _LiveResultPartition(StatefulSinkPartition[Result, None]):
     def write_batch(self, values: list[Result]) -> None:
         lines = [item.record for item in values if isinstance(item, LogLine)]
         for line in self.out.write(lines):
-            self.views.apply(line)
-            self.metrics.transition(line)
+            if is_transition(line):  # findings lines are the log's only: no incident view
+                self.views.apply(line)
+                self.metrics.transition(line)
         self.dispatcher.accept([item for item in values if isinstance(item, Notification)])
         for item in values:
             if isinstance(item, ControlReport):

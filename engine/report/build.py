@@ -10,7 +10,7 @@ import orjson
 
 from detectors.recent import RecentPoints
 from engine.replay_run import ReplayReport
-from engine.report.incident_digest import digest
+from engine.report.incident_digest import digest, findings
 from engine.report.page import ReportInput, render
 from engine.report.truth import score
 
@@ -33,6 +33,7 @@ def build_report(
         group_by = {d: setup.detectors.compiled(d).group_by for d in setup.detectors.detector_ids}
     summary = report.result.summary
     opened = [line for line in lines if line.get("type") == "incident.opened"]
+    recorded = [line for line in lines if line.get("type") == "finding.recorded"]
     return render(
         ReportInput(
             history=history,
@@ -41,7 +42,8 @@ def build_report(
             incidents=digest(lines),
             series=recent.series(),
             group_by=group_by,
-            truth=score(truth, history, opened) if truth is not None else None,
+            truth=score(truth, history, opened, recorded) if truth is not None else None,
             dropped_series=recent.dropped_alerts,
+            findings=findings(lines),
         )
     )

@@ -65,6 +65,35 @@ def digest(lines: list[dict[str, Any]]) -> list[LoggedIncident]:
     return sorted(by_id.values(), key=lambda i: (i.opened, i.id))
 
 
+@dataclass
+class RuleFindings:
+    """One rule's findings in the log: how many, and the people with the most."""
+
+    rule_id: str
+    severity: str
+    recorded: int = 0
+    users: dict[str, int] = field(default_factory=dict)
+
+    def top_users(self, n: int = 3) -> list[tuple[str, int]]:
+        return sorted(self.users.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def findings(lines: list[dict[str, Any]]) -> list[RuleFindings]:
+    """Per rule that produces findings, the `finding.recorded` lines; most findings first."""
+    by_rule: dict[str, RuleFindings] = {}
+    for line in lines:
+        if line.get("type") != "finding.recorded":
+            continue
+        found = line.get("finding") or {}
+        rule = str(found.get("rule_id", ""))
+        row = by_rule.setdefault(rule, RuleFindings(rule, str(found.get("severity", ""))))
+        row.recorded += 1
+        user = (found.get("group") or {}).get("user")
+        if user:
+            row.users[str(user)] = row.users.get(str(user), 0) + 1
+    return sorted(by_rule.values(), key=lambda r: (-r.recorded, r.rule_id))
+
+
 def noise(incidents: list[LoggedIncident], days: float) -> list[RuleNoise]:
     """Per rule or detector: opened, per day of history, share resolved within half an hour;
     noisiest first."""

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from html import escape
 
 from detectors.recent import AlertSeries
-from engine.report.incident_digest import LoggedIncident, RuleNoise, count_by_severity, noise
+from engine.report.incident_digest import (
+    LoggedIncident,
+    RuleFindings,
+    RuleNoise,
+    count_by_severity,
+    noise,
+)
 from engine.report.svg import COLOURS, series_chart, timeline
 from engine.report.truth import TruthScore
 from engine.timeutil import iso
@@ -58,6 +64,7 @@ class ReportInput:
     group_by: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per detector
     truth: TruthScore | None = None
     dropped_series: int = 0
+    findings: list[RuleFindings] = field(default_factory=list)
 
 
 def render(data: ReportInput) -> str:
@@ -75,6 +82,9 @@ def render(data: ReportInput) -> str:
         "<h2>Rules and detectors</h2>",
         _noise_table(rows),
     ]
+    if data.findings:
+        body += ["<h2>Findings (recorded and digested, never paged)</h2>"]
+        body += [_findings_table(data.findings, days)]
     if data.truth is not None:
         body += ["<h2>Injected incidents and what was raised</h2>", _truth(data.truth, data)]
     body += ["<h2>Detector series around each incident</h2>", _series(data)]
@@ -127,12 +137,31 @@ def _noise_table(rows: list[RuleNoise]) -> str:
     return "".join(out)
 
 
+def _findings_table(rows: list[RuleFindings], days: float) -> str:
+    """Per rule that produces findings: how many, per day, and who raised most."""
+    out = [
+        '<table id="findings"><thead><tr><th>rule</th><th>severity</th>'
+        '<th class="n">findings</th><th class="n">per day</th><th>most findings</th>'
+        "</tr></thead><tbody>"
+    ]
+    for r in rows:
+        per_day = r.recorded / days if days > 0 else float(r.recorded)
+        top = ", ".join(f"{user} {n}" for user, n in r.top_users())
+        out.append(
+            f"<tr><td>{escape(r.rule_id)}</td><td>{_pill(r.severity)}</td>"
+            f'<td class="n">{r.recorded}</td><td class="n">{per_day:.1f}</td>'
+            f"<td>{escape(top)}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 def _truth(score: TruthScore, data: ReportInput) -> str:
-    found = sum(d.delay is not None for d in score.detections)
+    found = sum(d.delay is not None or bool(d.findings) for d in score.detections)
     rules = {i.id: i.rule_id for i in data.incidents}
     out = [
         f"<p>recall <b>{score.recall:.1%}</b> ({found} of {len(score.detections)} injected "
-        f"incidents explained by an incident) · precision <b>{score.precision:.1%}</b> "
+        f"incidents explained by an incident, or a finding by policy) · precision <b>{score.precision:.1%}</b> "
         f"({score.matched} of {score.opened} opened incidents explain an injected one)</p>",
         '<table id="truth"><thead><tr><th>kind</th><th>severity</th><th>start</th>'
         '<th>group</th><th class="n">delay</th><th>raised</th></tr></thead><tbody>',
@@ -141,6 +170,8 @@ def _truth(score: TruthScore, data: ReportInput) -> str:
         group = ", ".join(f"{k}={v}" for k, v in d.group.items())
         raised = ", ".join(sorted({rules.get(i, i) for i in d.incidents}))
         delay = _duration(d.delay) if d.delay is not None else '<span class="missed">missed</span>'
+        if d.delay is None and d.findings:
+            delay, raised = "finding", ", ".join(d.findings)  # by policy recorded, not paged
         out.append(
             f"<tr><td>{escape(d.kind)}</td><td>{_pill(d.severity)}</td><td>{escape(iso(d.start))}"
             f'</td><td>{escape(group)}</td><td class="n">{delay}</td><td>{escape(raised)}</td></tr>'

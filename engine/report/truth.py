@@ -4,6 +4,7 @@ over injections, precision over opened incidents. Matching is `engine.backtest`'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class Detection:
     group: dict[str, str]
     delay: float | None  # first matching incident's opening minus the start; None: missed
     incidents: list[str] = field(default_factory=list)  # ids of the matching incidents
+    findings: list[str] = field(default_factory=list)  # rules of matching findings (not paged)
 
 
 @dataclass
@@ -38,7 +40,7 @@ class TruthScore:
 
     @property
     def recall(self) -> float:
-        found = sum(d.delay is not None for d in self.detections)
+        found = sum(d.delay is not None or bool(d.findings) for d in self.detections)
         return found / len(self.detections) if self.detections else 1.0
 
     @property
@@ -66,10 +68,24 @@ def read_truth(path: str) -> list[dict[str, Any]]:
     return out
 
 
+def _finding_rules(inj: Injection, recorded: Sequence[dict[str, Any]]) -> list[str]:
+    """The rules of the findings that explain `inj` (recorded in its window, fitting it)."""
+    found = {
+        str(line["finding"].get("rule_id"))
+        for line in recorded
+        if inj.matches(line["finding"], parse_time(line["at"]))
+    }
+    return sorted(found)
+
+
 def score(
-    truth: list[dict[str, Any]], history: list[str], opened: list[dict[str, Any]]
+    truth: list[dict[str, Any]],
+    history: list[str],
+    opened: list[dict[str, Any]],
+    recorded: Sequence[dict[str, Any]] = (),
 ) -> TruthScore:
-    """`opened`: the `incident.opened` lines of the incident log."""
+    """`opened`: the `incident.opened` lines of the incident log; `recorded`: its
+    `finding.recorded` lines, which explain an injection but never count in precision."""
     injections = [Injection(t) for t in truth]
     collect_subject_labels(history, injections)
     times = [parse_time(line["at"]) for line in opened]
@@ -88,6 +104,7 @@ def score(
                 inj.group,
                 delay,
                 [str(opened[i]["incident"].get("id")) for i in hits],
+                _finding_rules(inj, recorded),
             )
         )
     unmatched = [

@@ -183,3 +183,16 @@ def test_usage_errors_are_one_line(audit, tmp_path, extra, message):
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_findings_are_counted_per_rule_apart_from_incidents(audit):
+    recorded = [x["finding"] for x in read_jsonl(audit["log"]) if x["type"] == "finding.recorded"]
+    expected: dict[str, tuple[int, set]] = {}
+    for f in recorded:
+        n, people = expected.get(f["rule_id"], (0, set()))
+        expected[f["rule_id"]] = (n + 1, people | {f["group"]["user"]})
+    doc = audit["doc"]
+    assert {f["rule_id"]: (f["findings"], f["people"]) for f in doc["findings"]} == {
+        rule: (n, len(people)) for rule, (n, people) in expected.items()
+    }
+    assert not {i["id"] for i in doc["incidents"]} & {f["id"] for f in recorded}

@@ -52,7 +52,9 @@ def replay(tmp: Path, files: list[list[bytes]], rules: list[str] | None = None) 
     )
     run_replay(config, ReplayOptions(paths=paths, out=str(tmp / "out.jsonl"), rules=rules))
     lines = [orjson.loads(x) for x in (tmp / "out.jsonl").read_bytes().splitlines()]
-    return [x["incident"]["rule_id"] for x in lines if x["type"] == "incident.opened"]
+    # what the rules raised: incidents, and findings (the quality rules produce findings)
+    raised = {"incident.opened": "incident", "finding.recorded": "finding"}
+    return [x[raised[x["type"]]]["rule_id"] for x in lines if x["type"] in raised]
 
 
 FAILURE = flat(T0 + 1, "assertion", **{"assertion.passed": False})
@@ -72,7 +74,7 @@ def test_an_assertion_a_second_before_the_pull_request_in_the_same_tick_counts(t
     assert "pr-without-passing-assertion" not in replay(tmp_path, files)
 
 
-def test_a_pull_request_before_the_passing_assertion_opens_an_incident(tmp_path):
+def test_a_pull_request_before_the_passing_assertion_is_raised(tmp_path):
     later_assertion = flat(T0 + 4, "assertion", **{"assertion.passed": True})
     opened = replay(tmp_path, [[later_assertion, PULL_REQUEST, FAILURE]])
     assert "pr-without-passing-assertion" in opened

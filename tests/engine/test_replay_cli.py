@@ -166,6 +166,8 @@ def test_the_quickstart_demo_runs_at_a_reduced_size(tmp_path):
     assert "incidents opened" in done.stdout
     assert "injected incidents and what the engine raised" in done.stdout
     assert "DETECTED" in done.stdout
+    # the injected pull request over failing checks is a finding, by policy not paged
+    assert "RECORDED as a finding by pr-without-passing-assertion" in done.stdout
     assert (tmp_path / "incidents.jsonl").stat().st_size > 0
 
 

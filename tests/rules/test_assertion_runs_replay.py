@@ -7,7 +7,7 @@ import random
 
 import orjson
 
-from tests.replay_cli import replay_opened
+from tests.replay_cli import replay_raised
 
 T0 = 1_794_960_000  # 2026-11-18 00:00 UTC; the sessions below run in the evening, UTC+5:30
 MINUTE_NS = 60_000_000_000
@@ -63,9 +63,7 @@ def test_sessions_fixing_tests_raise_nothing_and_a_failing_loop_does(tmp_path):
         session_request("arjun@example.in", "fix-2", fixing[1]),
         session_request("arjun@example.in", "fix-3", [(m + 2, n, p) for m, n, p in fixing[2]]),
     ]
-    opened = [
-        i
-        for i in replay_opened(tmp_path, lines, "--quiet")
-        if i["rule_id"] == "repeated-assertion-failures"
-    ]
-    assert [i["group"] for i in opened] == [{"user": "priya@example.in", "session": "loop-1"}]
+    opened, findings = replay_raised(tmp_path, lines, "--quiet")
+    assert [i for i in opened if i["rule_id"] == "repeated-assertion-failures"] == []
+    loops = [f for f in findings if f["rule_id"] == "repeated-assertion-failures"]
+    assert [f["group"] for f in loops] == [{"user": "priya@example.in", "session": "loop-1"}]

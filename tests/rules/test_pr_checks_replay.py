@@ -7,7 +7,7 @@ import orjson
 import pytest
 import yaml
 
-from tests.replay_cli import replay_opened
+from tests.replay_cli import replay_raised
 
 T0 = 1_796_083_200  # 2026-12-01 00:00 UTC; the sessions run late evening in UTC-7 (06:00 UTC)
 MINUTE_NS = 60_000_000_000
@@ -68,11 +68,18 @@ def opened_groups(opened: list[dict], rule: str) -> list[dict]:
     return [i["group"] for i in opened if i["rule_id"] == rule]
 
 
-def test_by_default_only_a_pull_request_over_a_failing_check_opens_an_incident(tmp_path):
-    opened = replay_opened(tmp_path, history(), "--quiet")
+def recorded(tmp_path, lines: list[bytes], *options: str) -> list[dict]:
+    """The findings a replay records; the quality rules produce findings, never incidents."""
+    opened, findings = replay_raised(tmp_path, lines, "--quiet", *options)
+    assert [i for i in opened if i["rule_id"].startswith("pr-")] == []
+    return findings
+
+
+def test_by_default_only_a_pull_request_over_a_failing_check_is_a_finding(tmp_path):
+    findings = recorded(tmp_path, history())
     broken = {"user": "mateo@example.mx", "session": "broken"}
-    assert opened_groups(opened, "pr-without-passing-assertion") == [broken]
-    assert opened_groups(opened, "pr-without-any-assertion") == []
+    assert opened_groups(findings, "pr-without-passing-assertion") == [broken]
+    assert opened_groups(findings, "pr-without-any-assertion") == []
 
 
 @pytest.mark.parametrize(
@@ -81,7 +88,7 @@ def test_by_default_only_a_pull_request_over_a_failing_check_opens_an_incident(t
 def test_the_opt_in_pack_adds_pull_requests_with_no_check(tmp_path, packs):
     config = tmp_path / "spanwatch.yml"
     config.write_text(yaml.safe_dump({"rules": {"packs": packs}}))
-    opened = replay_opened(tmp_path, history(), "--quiet", "--config", str(config))
+    opened = recorded(tmp_path, history(), "--config", str(config))
     unchecked = [
         {"user": "mateo@example.mx", "session": "docs-only"},
         {"user": "sofia@example.es", "session": "pr-there"},
@@ -123,7 +130,7 @@ def test_a_test_run_reporting_a_failure_beside_passes_at_one_instant_is_not_fail
         lines = [request(user, [s]) for s in spans]
     else:
         lines = [request(user, spans[::-1])]
-    opened = replay_opened(tmp_path, lines, "--quiet")
+    opened = recorded(tmp_path, lines)
     assert opened_groups(opened, "pr-without-passing-assertion") == [
         {"user": user, "session": "failing"}
     ]

@@ -106,6 +106,25 @@ def test_the_truth_section_scores_what_was_injected(backtest):
     assert int(recall.group(2)) > len(truth) // 2 and float(precision.group(1)) > 50
 
 
+def test_findings_have_their_own_table_and_explain_without_counting_as_incidents(backtest):
+    html = (backtest / "report.html").read_text()
+    log = [orjson.loads(x) for x in (backtest / "log.jsonl").read_bytes().splitlines()]
+    recorded = [x["finding"] for x in log if x["type"] == "finding.recorded"]
+    assert recorded  # the injected pull request over failing checks, at least
+    assert not any(
+        x["incident"]["rule_id"] == "pr-without-passing-assertion"
+        for x in log
+        if x["type"] == "incident.opened"
+    )
+    table = html.split('id="findings"')[1].split("</table>")[0]
+    for rule in {f["rule_id"] for f in recorded}:
+        count = sum(f["rule_id"] == rule for f in recorded)
+        assert re.search(rf"<td>{rule}</td>.*?<td class=\"n\">{count}</td>", table)
+    truth = html.split('id="truth"')[1].split("</table>")[0]
+    row = next(r for r in truth.split("<tr>") if "pr_without_passing_assertions" in r)
+    assert ">finding<" in row and "pr-without-passing-assertion" in row
+
+
 def test_truth_needs_a_report_and_a_bad_truth_file_is_one_line(tmp_path, backtest):
     history = str(backtest / "h.jsonl.gz")
     alone = spanwatch("replay", history, "--truth", str(backtest / "truth.jsonl"))
