@@ -32,15 +32,13 @@ SCORE_DECIMALS = 6  # of a score written: ranks beyond them tie for whoever read
 # and repeat suppression; their forest, which on a single metric can only say how rarely the
 # window visits a value and says "never" alike for three sigmas and a hundred, speaks at 12
 # of its own spreads rather than 2.5, so that its ties do not outrank the point test's sizes.
-# The change-point test, which models no daily cycle, keeps its repeats quiet for 300 points
-# (a day of 5-minute points): a nightly job's step or spike recurs within a day at its size.
 # The EWMA chart's baseline follows the last ten points or so (alpha 0.1, not the dataflow's
 # 0.02, which serves windows of a day's activity): scored alone its errors feed the anomaly
 # likelihood (`SCORE_ERRORS`), and a baseline fifty points slow makes every daily cycle an
 # error, where a short one leaves the errors of a one-step forecast.
 SCORE_PARAMS: dict[str, dict[str, Any]] = {
     "ewma": {"alpha": 0.1},
-    "changepoint": {"point_z": 6.0, "repeat": 300},
+    "changepoint": {"point_z": 6.0, "repeat": 60},
     "hst": {"point_z": 6.0, "repeat": 60, "z": 12.0},
 }
 
