@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from detectors.config import DetectorSpec, default_detectors, params_model
 from detectors.csvseries import BadRows, SeriesRow, disorder, read_series, typical_step
+from detectors.error_likelihood import ErrorLikelihood, ErrorOf, ewma_error, seasonal_error
 from detectors.estimators import ESTIMATORS, KINDS, TABLE_KINDS, build_params, new_estimator
 
 # What `spanwatch score` runs when no detector is named.
@@ -31,10 +32,19 @@ SCORE_DECIMALS = 6  # of a score written: ranks beyond them tie for whoever read
 # and repeat suppression; their forest, which on a single metric can only say how rarely the
 # window visits a value and says "never" alike for three sigmas and a hundred, speaks at 12
 # of its own spreads rather than 2.5, so that its ties do not outrank the point test's sizes.
+# The EWMA chart's baseline follows the last ten points or so (alpha 0.1, not the dataflow's
+# 0.02, which serves windows of a day's activity): scored alone its errors feed the anomaly
+# likelihood (`SCORE_ERRORS`), and a baseline fifty points slow makes every daily cycle an
+# error, where a short one leaves the errors of a one-step forecast.
 SCORE_PARAMS: dict[str, dict[str, Any]] = {
+    "ewma": {"alpha": 0.1},
     "changepoint": {"point_z": 6.0, "repeat": 60},
     "hst": {"point_z": 6.0, "repeat": 60, "z": 12.0},
 }
+
+# The kinds whose bare scores are the anomaly likelihood of their prediction errors (see
+# `detectors.error_likelihood`), and how each model's error is read.
+SCORE_ERRORS: dict[str, ErrorOf] = {"ewma": ewma_error, "seasonal": seasonal_error}
 
 
 class ScoreError(Exception):
@@ -159,7 +169,7 @@ def score(
         given = _validate(kind, {**base, **params})
         points, bad = _read_points(csv_path)
         model_params, note = _model_params(kind, given, points, spec, aggregation)
-        scores = run_online(kind, model_params, points)
+        scores = run_online(kind, model_params, points, bare=spec is None)
         _write_scores(points, scores, out_path, stdout)
     except ScoreError as exc:
         print(exc, file=report)
@@ -191,10 +201,16 @@ def auto_transform(kind: str, given: dict[str, Any], points: list[SeriesRow]) ->
     return "log" if median > 0.0 and q99 > 10.0 * median else None
 
 
-def run_online(kind: str, model_params: Any, points: list[SeriesRow]) -> list[float | None]:
+def run_online(
+    kind: str, model_params: Any, points: list[SeriesRow], bare: bool = True
+) -> list[float | None]:
     """Each point's score in [0, 1] before the model learns it (what a live key would see);
-    None for a row without a usable time or value, which the model never sees."""
-    model = new_estimator(kind, model_params)
+    None for a row without a usable time or value, which the model never sees. The kinds of
+    `SCORE_ERRORS`, run `bare` (not as a configured detector, which scores as in the
+    dataflow), score the anomaly likelihood of their errors."""
+    model: Any = new_estimator(kind, model_params)
+    if bare and kind in SCORE_ERRORS:
+        model = ErrorLikelihood(model, SCORE_ERRORS[kind])
     scores: list[float | None] = []
     for p in points:
         if p.time is None or p.value is None:
