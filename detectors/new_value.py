@@ -365,6 +365,8 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
             news = root.new_values(x)
             if self.p.within == "known_geography":
                 news = self.within_known_geography(news, root, t, warmup)
+            if self.at_home_and_away(x, root, t, warmup):
+                return news  # no new office's first morning: news now, not held
             return self.hold_news(key, news, root, t, warmup)
         if root is not None and self.is_young(t, warmup):
             several = self.p.min_new > 1
@@ -374,6 +376,15 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
                 return news
         self.remember_news(x, t)
         return x
+
+    def at_home_and_away(self, x: set[str], root: NewValue, t: float, warmup: float) -> bool:
+        """Whether a newcomer's first window, after the warm-up, shows them where the
+        organisation works as well as in a geography new to it: a person at home and
+        elsewhere at once (a key used from two places) is not a new office's first morning,
+        whose people call only from there. Inside known geographies newcomers are learned."""
+        if self.born is not None or self.p.within == "known_geography":
+            return False
+        return root.is_warm(t, warmup) and any(root.norm(v) in root.seen for v in x)
 
     def within_known_geography(
         self, news: list[str], root: NewValue, t: float, warmup: float

@@ -137,3 +137,19 @@ def test_a_region_used_in_five_minutes_is_news_then_else_after_the_hold(uses, ga
     fifth = start + 60 * gap * 4
     expected = fifth + 60 if uses >= 5 and fifth < start + 3600 else start + 3600 + 60
     assert firing(signals) == [("ana", ["ap-southeast-3"], expected)]
+
+
+def test_a_newcomer_at_home_and_elsewhere_at_once_is_news_at_once():
+    """A person first seen calling both where the organisation works and from a geography
+    nobody uses, in the same minutes: news in that window, not held as a new office's first
+    morning would be (whose people call only from there, and are held)."""
+    ds = region_watch(FALLBACK)
+    start = MONDAY + 7200
+    both = [invoke(start + i, user="uma", region="us-east-1") for i in range(0, 600, 20)]
+    both += [invoke(start + 5 + i, user="uma", region="sa-east-1") for i in range(0, 600, 20)]
+    only_away = [invoke(start + i, user="ria", region="ca-central-1") for i in range(0, 600, 20)]
+    signals = feed(ds, ds.new_state("geo"), at_work() + both + only_away, MONDAY + 400 * 60)
+    assert firing(signals) == [
+        ("uma", ["sa-east-1"], start + 60),
+        ("ria", ["ca-central-1"], start + 3600 + 60),
+    ]
