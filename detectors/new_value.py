@@ -367,6 +367,7 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
                 news = self.within_known_geography(news, root, t, warmup)
             if self.at_home_and_away(x, root, t, warmup):
                 return news  # no new office's first morning: news now, not held
+            self.release_at_home(key, x, root, t)
             return self.hold_news(key, news, root, t, warmup)
         if root is not None and self.is_young(t, warmup):
             several = self.p.min_new > 1
@@ -385,6 +386,18 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         if self.born is not None or self.p.within == "known_geography":
             return False
         return root.is_warm(t, warmup) and any(root.norm(v) in root.seen for v in x)
+
+    def release_at_home(self, key: tuple[str, ...], x: set[str], root: NewValue, t: float) -> None:
+        """A held newcomer now calling where the organisation works: their news is due now
+        (first seen elsewhere, then at home: a key used from two places, not a new office)."""
+        if not root.held or self.p.within == "known_geography" or self.born is None:
+            return
+        if not any(root.norm(v) in root.seen for v in x):
+            return
+        for waiting in root.held.values():
+            h = waiting.get(key)
+            if h is not None and h.not_before == -math.inf:
+                waiting[key] = replace(h, not_before=t)
 
     def within_known_geography(
         self, news: list[str], root: NewValue, t: float, warmup: float

@@ -153,3 +153,14 @@ def test_a_newcomer_at_home_and_elsewhere_at_once_is_news_at_once():
         ("uma", ["sa-east-1"], start + 60),
         ("ria", ["ca-central-1"], start + 3600 + 60),
     ]
+
+
+def test_a_held_newcomer_who_then_calls_at_home_is_news_then():
+    """First seen from a geography nobody uses, held as a newcomer; calling where the
+    organisation works ten minutes later makes it news in that window."""
+    ds = region_watch(FALLBACK)
+    start = MONDAY + 7200
+    away = [invoke(start + i, user="uma", region="sa-east-1") for i in range(0, 1200, 20)]
+    home = [invoke(start + 600 + i, user="uma", region="us-east-1") for i in range(0, 600, 20)]
+    signals = feed(ds, ds.new_state("geo"), at_work() + away + home, MONDAY + 400 * 60)
+    assert firing(signals) == [("uma", ["sa-east-1"], start + 660)]
