@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from detectors.persist import restore_slots
@@ -60,6 +60,11 @@ class NewValueParams:
     of an hour is news while it is used). The warm-up is there for the people not seen yet
     (a weekend shows few), whose first geographies are learned; a person already calling
     where the organisation does has a home of their own.
+    `sustained` (with `within: known_geography`): how many windows of a known person's
+    calls in a held region make it news before the hold is over (0: only the hold ends it).
+    A key used from elsewhere is used: minute after minute of calls there; a person whose
+    team is spreading to a second region calls there now and then among their calls at
+    home, and the team takes the region up within the hold.
     `warm_on: weekdays` (with `scope: everyone`): the organisation's warm-up counts only
     Monday to Friday (UTC), so it spans a full working day of traffic however the history
     starts: an organisation first seen on a Saturday has shown only its weekend people and
@@ -77,6 +82,7 @@ class NewValueParams:
     within: str = "anywhere"
     warm_on: str = "clock"
     warmup_news: str = "at_end"
+    sustained: int = 0
 
 
 def geography(region: str) -> str:
@@ -87,6 +93,39 @@ def geography(region: str) -> str:
     """
     parts = region.lower().split("-")
     return "-".join(parts[:-2]) if len(parts) >= 3 else region.lower()
+
+
+# Where a cross-region inference profile's prefix sends calls: the geography of its regions
+# (`jp.` and `au.` profiles run in Asia Pacific regions). `global.` and application profiles
+# may run anywhere: no geography.
+PROFILE_GEOGRAPHY = {"us": "us", "us-gov": "us-gov", "eu": "eu", "apac": "ap", "jp": "ap",
+                     "au": "ap", "ca": "ca"}  # fmt: skip
+
+
+def is_region(value: str) -> bool:
+    """Whether a value is spelled as an AWS region (`ap-south-1`), not a geography or a name.
+
+    >>> is_region("us-gov-west-1"), is_region("us"), is_region("alice@example.com")
+    (True, False, False)
+    """
+    parts = value.split("-")
+    return len(parts) >= 3 and parts[-1].isdigit() and all(p.isalpha() for p in parts[:-1])
+
+
+def place(value: str, generalize: str) -> str | None:
+    """What a region detector learns of a value: a region, or with `generalize: geography`
+    its geography, or an inference profile's geography; None for anything else (a call's
+    other fields, given as the last fallback, only show that the person called).
+
+    >>> place("eu-north-1", "geography"), place("apac", "geography"), place("global", "geography")
+    ('eu', 'ap', None)
+    >>> place("eu-north-1", "value"), place("apac", "value")
+    ('eu-north-1', None)
+    """
+    v = value.lower()
+    if is_region(v):
+        return geography(v) if generalize == "geography" else v
+    return PROFILE_GEOGRAPHY.get(v) if generalize == "geography" else None
 
 
 DAY = 86400.0
@@ -121,10 +160,14 @@ class Held:
     since: float
     values: tuple[str, ...]
     not_before: float = -math.inf
+    uses: int = 1  # windows of the key's that showed the value since (this one included)
 
-    def is_due(self, t: float, hold: float) -> bool:
+    def is_due(self, t: float, hold: float, sustained: int = 0) -> bool:
         """A newcomer's news waits `hold`; news held through the warm-up (of a person who
-        calls where the organisation does, news at once after it) waits for its end only."""
+        calls where the organisation does, news at once after it) waits for its end only;
+        a value used in `sustained` windows is news at once (0: never so)."""
+        if 0 < sustained <= getattr(self, "uses", 1):  # held before `uses` existed: 1
+            return True
         return t - self.since >= hold or self.not_before > -math.inf
 
 
@@ -206,10 +249,20 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
 
     def norm(self, value: str) -> str:
         """What is remembered of a value (itself, or its geography)."""
-        return geography(value) if self.p.generalize == "geography" else value
+        if self.p.generalize == "geography":
+            return place(value, "geography") or geography(value)
+        return value
+
+    def kept(self, values: Iterable[str]) -> Iterable[str]:
+        """The values a region detector judges and learns: regions (and, generalized to
+        geographies, inference profiles' geographies); a window of other values only
+        shows the person at work (a call without a region is no newcomer's next time)."""
+        if self.p.generalize != "geography" and self.p.within != "known_geography":
+            return values
+        return [v for v in values if place(v, self.p.generalize) is not None]
 
     def new_values(self, values: Iterable[str]) -> list[str]:
-        return sorted(v for v in set(values) if self.norm(v) not in self.seen)
+        return sorted(v for v in set(self.kept(values)) if self.norm(v) not in self.seen)
 
     def news_horizon(self) -> float:
         """How far back a window's news counts: the `span - 1` steps before it (half a step
@@ -261,7 +314,7 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
     def know(self, values: Iterable[str]) -> list[str]:
         """Remember values (most recent last, the least recently seen forgotten past
         `max_values`); returns what was remembered of them."""
-        normed = sorted({self.norm(v) for v in values})
+        normed = sorted({self.norm(v) for v in self.kept(values)})
         seen = self.seen
         for v in normed:
             seen.pop(v, None)
@@ -303,6 +356,7 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         warm-up's history of its own."""
         if parent is not None:
             self.adopt(parent)
+        x = set(self.kept(x))
         if self.p.scope == "everyone":
             if root is None:
                 return []
@@ -311,6 +365,9 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
             news = root.new_values(x)
             if self.p.within == "known_geography":
                 news = self.within_known_geography(news, root, t, warmup)
+            if self.at_home_and_away(x, root, t, warmup):
+                return news  # no new office's first morning: news now, not held
+            self.release_at_home(key, x, root, t)
             return self.hold_news(key, news, root, t, warmup)
         if root is not None and self.is_young(t, warmup):
             several = self.p.min_new > 1
@@ -320,6 +377,27 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
                 return news
         self.remember_news(x, t)
         return x
+
+    def at_home_and_away(self, x: set[str], root: NewValue, t: float, warmup: float) -> bool:
+        """Whether a newcomer's first window, after the warm-up, shows them where the
+        organisation works as well as in a geography new to it: a person at home and
+        elsewhere at once (a key used from two places) is not a new office's first morning,
+        whose people call only from there. Inside known geographies newcomers are learned."""
+        if self.born is not None or self.p.within == "known_geography":
+            return False
+        return root.is_warm(t, warmup) and any(root.norm(v) in root.seen for v in x)
+
+    def release_at_home(self, key: tuple[str, ...], x: set[str], root: NewValue, t: float) -> None:
+        """A held newcomer now calling where the organisation works: their news is due now
+        (first seen elsewhere, then at home: a key used from two places, not a new office)."""
+        if not root.held or self.p.within == "known_geography" or self.born is None:
+            return
+        if not any(root.norm(v) in root.seen for v in x):
+            return
+        for waiting in root.held.values():
+            h = waiting.get(key)
+            if h is not None and h.not_before == -math.inf:
+                waiting[key] = replace(h, not_before=t)
 
     def within_known_geography(
         self, news: list[str], root: NewValue, t: float, warmup: float
@@ -358,6 +436,8 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         for v in news:
             waiting = root.held.get(root.norm(v))
             if waiting is not None and key in waiting:
+                h = waiting[key]  # used again: counted towards `sustained`
+                waiting[key] = replace(h, uses=getattr(h, "uses", 1) + 1)
                 continue
             if not warm:
                 self.hold_warming(key, v, news, root, t, warmup)
@@ -409,6 +489,10 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         """Whether this key's own windows showed a value the organisation has made its own."""
         return any(v in root.seen for v in self.own or ())
 
+    def is_due(self, h: Held, t: float) -> bool:
+        """Whether held news is due at t (see `Held.is_due`)."""
+        return t >= h.not_before and h.is_due(t, self.p.hold, self.p.sustained)
+
     def due(self, t: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         """The organisation's held news whose hold is over at t, not adopted meanwhile:
         (key, evidence) to alert on, oldest first. With `within: known_geography` a region is
@@ -417,7 +501,7 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         for norm in list(self.held or ()):
             assert self.held is not None
             waiting = self.held[norm]
-            due = [k for k, h in waiting.items() if t >= h.not_before and h.is_due(t, self.p.hold)]
+            due = [k for k, h in waiting.items() if self.is_due(h, t)]
             for key in due:
                 h = waiting.pop(key)
                 news = sorted(v for v in h.values if self.norm(v) not in self.seen)
@@ -447,7 +531,7 @@ class NewValue(WindowModel[NewValueParams, set[str], Iterable[str]]):
         if self.p.scope != "everyone" or root is None:
             return x
         kept = set()
-        for v in x:
+        for v in self.kept(x):
             norm = root.norm(v)
             if norm in root.seen:
                 kept.add(v)

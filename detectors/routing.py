@@ -137,10 +137,7 @@ class MetricExtractor:
             v = event.get(self.fields[0])
             return None if v is None else (1.0 if truth(v) else 0.0)
         if agg == "distinct":
-            v = event.get(self.fields[0])
-            if v is None or (self.condition is not None and not self.condition.matches(event)):
-                return None
-            return norm(v)
+            return self._distinct(event)
         total, found = 0.0, False
         for f in self.fields:
             v = event.get(f)
@@ -148,6 +145,17 @@ class MetricExtractor:
                 total += v if type(v) is float else number(v)
                 found = True
         return total if found else None
+
+    def _distinct(self, event: Event) -> str | None:
+        """The value of the first of `fields` the event has: a fallback when the first is
+        often missing (a call's region, else its inference profile's geography)."""
+        if self.condition is not None and not self.condition.matches(event):
+            return None
+        for f in self.fields:
+            v = event.get(f)
+            if v is not None:
+                return norm(v)
+        return None
 
 
 @dataclass(frozen=True)

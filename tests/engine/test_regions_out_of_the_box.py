@@ -167,13 +167,14 @@ def one_geography() -> list[dict]:
 
 
 def test_a_known_person_in_a_region_nobody_uses_inside_a_known_geography_is_news(tmp_path):
-    """Jakarta is news after the hour's hold (nobody took it up); Melbourne (a team
-    spreading) and Tokyo (where a newcomer starts, and a colleague joins them) are not; and
-    the geography is the organisation's, so the geography detector says nothing."""
+    """Jakarta is news within minutes, while it is used (five minutes of calls there, and
+    nobody took it up); Melbourne (a team spreading, its people calling it now and then among
+    calls at home) and Tokyo (where a newcomer starts, and a colleague joins them) are not;
+    and the geography is the organisation's, so the geography detector says nothing."""
     history = one_geography()
     inside = regional_incidents(tmp_path, history, "region-new-in-known-geography")
     assert [i["group"] for i in inside] == [{"user": "mumbai1"}]
-    assert inside[0]["first_seen"].startswith("2025-11-06T15:0")  # its hour's hold over
+    assert inside[0]["first_seen"].startswith("2025-11-06T14:0")  # its fifth minute there
     assert "ap-southeast-3" in str(inside[0]["evidence"])
     assert regional_incidents(tmp_path, history) == []
 
@@ -235,11 +236,11 @@ def weekend_then_spreading() -> list[dict]:
 def test_a_weekend_start_learns_a_working_day_and_a_new_region_is_news_once(tmp_path):
     """The warm-up spans Monday's traffic (the weekend counts for nothing), so the regions
     the organisation takes up on Sunday and Monday are its own; us-west-1, taken up by three
-    people within the hour, is adoption; eu-south-2 is news once, after its hour's hold, and
-    not again when the same person calls there later."""
+    people within the hour, is adoption; eu-south-2 is news once, at its fifth minute of calls
+    (every other minute: in its tenth), and not again when the same person calls there later."""
     history = weekend_then_spreading()
     inside = regional_incidents(tmp_path, history, "region-new-in-known-geography")
     assert [i["group"] for i in inside] == [{"user": "maps1"}]
-    assert inside[0]["first_seen"].startswith("2025-11-04T16:0")
+    assert inside[0]["first_seen"].startswith("2025-11-04T15:0")
     assert "eu-south-2" in str(inside[0]["evidence"])
     assert regional_incidents(tmp_path, history) == []
