@@ -186,7 +186,11 @@ class MetricSpec(BaseModel):
         Annotated[str, Field(pattern=_FIELD_RE)]
         | list[Annotated[str, Field(pattern=_FIELD_RE)]]
         | None
-    ) = Field(None, description="the event field aggregated (a list is summed per event)")
+    ) = Field(
+        None,
+        description="the event field aggregated (a list is summed per event; for `distinct`, "
+        "each combination of the fields' values is one value)",
+    )
     condition: MatcherSpec | None = Field(
         None,
         description="for `rate` and `ratio`: which events count as hits; for `distinct`: "
@@ -202,8 +206,6 @@ class MetricSpec(BaseModel):
             raise ValueError("aggregation 'rate' needs a `condition` (e.g. {status: error})")
         if agg == "ratio" and not (self.field or self.condition):
             raise ValueError("aggregation 'ratio' needs a boolean `field` or a `condition`")
-        if agg == "distinct" and isinstance(self.field, list):
-            raise ValueError("aggregation 'distinct' takes one `field`")
         return self
 
     @property
@@ -251,7 +253,11 @@ class DetectorSpec(BaseModel):
         Annotated[str, Field(pattern=_FIELD_RE)]
         | list[Annotated[str, Field(pattern=_FIELD_RE)]]
         | None
-    ) = Field(None, description="the event field aggregated (a list is summed per event)")
+    ) = Field(
+        None,
+        description="the event field aggregated (a list is summed per event; for `distinct`, "
+        "each combination of the fields' values is one value)",
+    )
     condition: MatcherSpec | None = Field(
         None,
         description="for `rate` and `ratio`: which events count as hits; for `distinct`: "

@@ -137,7 +137,7 @@ class MetricExtractor:
             v = event.get(self.fields[0])
             return None if v is None else (1.0 if truth(v) else 0.0)
         if agg == "distinct":
-            v = event.get(self.fields[0])
+            v = event.get(self.fields[0]) if len(self.fields) == 1 else self._combined(event)
             if v is None or (self.condition is not None and not self.condition.matches(event)):
                 return None
             return norm(v)
@@ -148,6 +148,14 @@ class MetricExtractor:
                 total += v if type(v) is float else number(v)
                 found = True
         return total if found else None
+
+    def _combined(self, event: Event) -> str | None:
+        """A distinct value of several fields: their values joined by "|" (a missing one is
+        empty), so each combination is one value (a model in a region); None without any."""
+        values = [event.get(f) for f in self.fields]
+        if all(v is None for v in values):
+            return None
+        return "|".join("" if v is None else norm(v) for v in values)
 
 
 @dataclass(frozen=True)
