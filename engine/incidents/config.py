@@ -189,7 +189,21 @@ def _default_inhibit_rules() -> list[InhibitRule]:
     most of a busy person's calls failing and mostly fires first; a thin person's burst, which
     the rule cannot count, is the detector's alone. Likewise a runaway
     agent (`user-session-churn`, critical) fails its checks in session after session: those
-    sessions' `repeated-assertion-failures` fold into the runaway's page."""
+    sessions' `repeated-assertion-failures` fold into the runaway's page. And a provider's
+    trouble on a model in a region (`failing-teams-per-model-region`, high) is one incident:
+    the error rate of that region or that model departing (`slices-error-rate`'s slice of
+    the same region or model) folds into it."""
+    provider = [
+        InhibitRule.model_validate(
+            {
+                "source_matchers": ["rule_id=failing-teams-per-model-region"],
+                "target_matchers": ["rule_id=slices-error-rate"],
+                "equal": [label],
+                "fold": True,
+            }
+        )
+        for label in ("region", "model")
+    ]
     return [
         InhibitRule.model_validate(
             {
@@ -215,6 +229,7 @@ def _default_inhibit_rules() -> list[InhibitRule]:
                 "fold": True,
             }
         ),
+        *provider,
     ]
 
 
