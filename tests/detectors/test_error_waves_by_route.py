@@ -1,6 +1,6 @@
-"""A provider's wave is judged model and region by model and region: a team is excused only the
-share of the wave on the models and regions it calls (the `routes` metrics of
-error-rate-per-team), so a throttled model in one region hides no other team's outage."""
+"""A provider's wave is judged cell by cell (the `routes` metrics of error-rate-per-team: each
+region by default, or each model in each region): a team is excused only the share of the
+wave on the cells it calls, so a throttled region hides no other region's team outage."""
 
 from __future__ import annotations
 
