@@ -182,6 +182,22 @@ class NoiseBudgetConfig(_IncidentsSection):
     )
 
 
+def _provider_inhibit_rules() -> list[InhibitRule]:
+    """A model and region's error incident folds the error-rate slices of its region and of
+    its model (see `_default_inhibit_rules`)."""
+    return [
+        InhibitRule.model_validate(
+            {
+                "source_matchers": ["rule_id=failing-teams-per-model-region"],
+                "target_matchers": ["rule_id=slices-error-rate"],
+                "equal": [label],
+                "fold": True,
+            }
+        )
+        for label in ("region", "model")
+    ]
+
+
 def _default_inhibit_rules() -> list[InhibitRule]:
     """While a team's error burst pages (critical), the error incidents of its people fold
     into it: one outage, one page. A person failing alone still pages, once: the detector's
@@ -193,17 +209,6 @@ def _default_inhibit_rules() -> list[InhibitRule]:
     trouble on a model in a region (`failing-teams-per-model-region`, high) is one incident:
     the error rate of that region or that model departing (`slices-error-rate`'s slice of
     the same region or model) folds into it."""
-    provider = [
-        InhibitRule.model_validate(
-            {
-                "source_matchers": ["rule_id=failing-teams-per-model-region"],
-                "target_matchers": ["rule_id=slices-error-rate"],
-                "equal": [label],
-                "fold": True,
-            }
-        )
-        for label in ("region", "model")
-    ]
     return [
         InhibitRule.model_validate(
             {
@@ -229,7 +234,7 @@ def _default_inhibit_rules() -> list[InhibitRule]:
                 "fold": True,
             }
         ),
-        *provider,
+        *_provider_inhibit_rules(),
     ]
 
 
