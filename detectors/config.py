@@ -189,7 +189,12 @@ class MetricSpec(BaseModel):
     ) = Field(
         None,
         description="the event field aggregated (a list is summed per event; for `distinct`, "
-        "the first of them the event has)",
+        "the first of them the event has, or each combination with `combine`)",
+    )
+    combine: bool = Field(
+        False,
+        description="for `distinct` over several fields: each combination of their values is "
+        "one value (`[model, region]`: a model in a region), instead of the first field present",
     )
     condition: MatcherSpec | None = Field(
         None,
@@ -256,7 +261,12 @@ class DetectorSpec(BaseModel):
     ) = Field(
         None,
         description="the event field aggregated (a list is summed per event; for `distinct`, "
-        "the first of them the event has)",
+        "the first of them the event has, or each combination with `combine`)",
+    )
+    combine: bool = Field(
+        False,
+        description="for `distinct` over several fields: each combination of their values is "
+        "one value (`[model, region]`: a model in a region), instead of the first field present",
     )
     condition: MatcherSpec | None = Field(
         None,
@@ -346,7 +356,12 @@ class DetectorSpec(BaseModel):
         if self.metrics and (self.field is not None or self.condition is not None):
             raise ValueError("give either `metrics` or `aggregation`/`field`/`condition`, not both")
         if not self.metrics:
-            MetricSpec(aggregation=self.aggregation, field=self.field, condition=self.condition)
+            MetricSpec(
+                aggregation=self.aggregation,
+                field=self.field,
+                combine=self.combine,
+                condition=self.condition,
+            )
         if self.kind in TABLE_KINDS:
             self._slices()
         else:
@@ -388,7 +403,12 @@ class DetectorSpec(BaseModel):
         if self.metrics:
             return list(self.metrics)
         return [
-            MetricSpec(aggregation=self.aggregation, field=self.field, condition=self.condition)
+            MetricSpec(
+                aggregation=self.aggregation,
+                field=self.field,
+                combine=self.combine,
+                condition=self.condition,
+            )
         ]
 
     @property

@@ -20,7 +20,7 @@ from detectors.route_plan import NameIndex
 from detectors.routing import Route, event_time
 from detectors.slice_state import SliceState
 from detectors.timeparse import iso
-from detectors.window_model import AnyKindModel, PendingKeys
+from detectors.window_model import AnyKindModel, PeerCounts, PendingKeys
 
 MAX_CATCH_UP_WINDOWS = 7 * 24 * 12  # a longer gap in event time is skipped (and counted)
 
@@ -141,17 +141,23 @@ class _Closing:
     stepped: set[tuple[str, ...]] = field(default_factory=set)  # keys whose alert was stepped
     out: list[Signal] = field(default_factory=list)
     parents: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)  # of its keys
-    # kinds that judge peers: the sums of every key's `peer_counts`, and each key's own
-    peer_sums: tuple[float, float, float] | None = None
-    peer_own: dict[tuple[str, ...], tuple[float, float, float]] = field(default_factory=dict)
+    # kinds that judge peers: the sums per cell of every key's `peer_counts`, each key's own,
+    # and each key's events per cell (`peer_cells`)
+    peer_sums: PeerCounts | None = None
+    peer_own: dict[tuple[str, ...], PeerCounts] = field(default_factory=dict)
+    peer_mix: dict[tuple[str, ...], dict[str, float]] = field(default_factory=dict)
 
 
 def _tell_peers(c: _Closing, key: tuple[str, ...], model: AnyKindModel) -> None:
-    """Tell a key of a kind that judges peers the sums of the window's other keys."""
+    """Tell a key of a kind that judges peers the sums per cell of the window's other keys,
+    and its own events per cell."""
     if c.peer_sums is not None:
-        hits, events, expected = c.peer_own.get(key, (0.0, 0.0, 0.0))
-        all_hits, all_events, all_expected = c.peer_sums
-        model.see_peers((all_hits - hits, all_events - events, all_expected - expected), c.start)
+        own = c.peer_own.get(key, {})
+        others = {}
+        for cell, total in c.peer_sums.items():
+            mine = own.get(cell, (0.0, 0.0, 0.0))
+            others[cell] = (total[0] - mine[0], total[1] - mine[1], total[2] - mine[2])
+        model.see_peers(others, c.peer_mix.get(key, {}), c.start)
 
 
 class HeldBack:
@@ -455,18 +461,25 @@ class DetectorState:
         return out
 
     def _sum_peers(self, c: _Closing, window: Window) -> None:
-        """Each key's `peer_counts` of the closing window, and their sums (see
-        `WindowModel.judges_peers`): a wave that fails every key at once is told apart from
-        one key's own trouble by the others' windows of the same minutes."""
-        d, sums = self.d, [0.0, 0.0, 0.0]
-        for key, (_, accs) in window.items():
-            model = self.keys.get(key)
+        """Each key's `peer_counts` of the closing window, and their sums per cell (see
+        `WindowModel.judges_peers`): a wave that fails every key of a cell at once (a model in
+        a region) is told apart from one key's own trouble by the others' windows there.
+        Keys in sorted order: the sums are the same whatever order the events came in."""
+        d, sums = self.d, PeerCounts()
+        for key in sorted(window):
+            model, accs = self.keys.get(key), window[key][1]
             x = None if model is None else c.model.point(accs, d.aggregations, d.min_count)
-            counts = None if model is None or x is None else model.peer_counts(x, accs[0].count)
+            if model is None or x is None:
+                continue
+            cells = model.peer_cells(x, accs[0].count, accs)
+            c.peer_mix[key] = {cell: events for cell, (_, events) in cells.items()}
+            counts = model.peer_counts(x, accs[0].count, cells)
+            for cell, (hits, events, expected) in (counts or {}).items():
+                was = sums.get(cell, (0.0, 0.0, 0.0))
+                sums[cell] = (was[0] + hits, was[1] + events, was[2] + expected)
             if counts is not None:
                 c.peer_own[key] = counts
-                sums = [a + b for a, b in zip(sums, counts, strict=True)]
-        c.peer_sums = (sums[0], sums[1], sums[2])
+        c.peer_sums = sums
 
     def _tell_peers(self, start: float, window: Window) -> None:
         """Tell each key, before its window is judged, the share of the other keys expected

@@ -23,11 +23,13 @@ from detectors.scoring import (
     robust_step,
     tail_step,
 )
-from detectors.window_model import WindowModel
+from detectors.window_model import PeerCells, PeerCounts, WindowModel
 
 RATE_BELOW_SHARE = 20.0  # the ratio judges a key whose usual rate is this far below an outage's
 WAVE_LONG = 8.0  # the long horizon of the other keys' sums, in evidence spans (`wave_z`)
 MAX_SHARE = 0.95  # an outage's share of failing events within a wave, at most
+MAX_CELLS = 64  # cells (models in regions) whose other keys' sums a key keeps (`wave_z`)
+NO_PEERS = (0.0, 0.0, 0.0)
 MAX_NAMED = 8  # subjects a window's point keeps of its hits (`min_subjects` asks fewer)
 Counts = tuple[int, ...] | None  # the hits of each subject a point names, when it says them
 # A window's value: the rate alone, or with a second metric (rate, subjects, their hits), and
@@ -159,8 +161,8 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
     """
 
     __slots__ = (
-        "alarmed", "escale", "ewma", "hits", "loc", "n", "named", "p", "peers", "quiet", "recent",
-        "run", "scale", "t_last", "tail", "trials", "unit", "zscale", "ztail",
+        "alarmed", "escale", "ewma", "hits", "loc", "mix", "n", "named", "p", "peers", "quiet",
+        "recent", "run", "scale", "t_last", "tail", "trials", "unit", "zscale", "ztail",
     )  # fmt: skip
     Params = EwmaParams
 
@@ -186,15 +188,19 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         # min_subjects: (time, subjects of the hits) of the windows of the last steps
         self.named: list[tuple[Any, ...]] = []  # (time, subjects) or (time, subjects, hits)
         self.quiet = repeat_period(self.p.repeat)  # the scores of the last `repeat` points
-        # wave_z: the time, then the other keys' hits, events and hits expected summed over
-        # the windows the key saw, each weighted by exp(-age / horizon), for each horizon of
-        # `_wave_horizons`
-        self.peers: tuple[float, ...] | None = None
+        # wave_z: per cell (a model in a region, "" when cells are not told apart), the time,
+        # then the other keys' hits, events and hits expected summed over the windows the key
+        # saw, each weighted by exp(-age / horizon), for each horizon of `_wave_horizons`;
+        # and the key's own events per cell in the window being judged (`mix`)
+        self.peers: dict[str, tuple[float, ...]] | None = None
+        self.mix: dict[str, float] = {}
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         restore_slots(self, state)  # saved before `named` existed: it starts empty
         # saved before windows carried their time: a burst's first windows are not rejoined
         self.recent = [w for w in self.recent if len(w) == 4]
+        if isinstance(self.peers, tuple):  # saved before cells: the whole window was one
+            self.peers = {"": self.peers}
 
     def spawn(self) -> EwmaChart:
         child = EwmaChart(self.p)
@@ -244,6 +250,8 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         also the first `MAX_NAMED` of those with no hit (the people at work whose calls
         went through)."""
         x = accs[0].value(aggregations[0], min_count)
+        if len(accs) > 3:  # the last two are the cells of the events and hits (`peer_cells`)
+            accs = accs[:-2]
         if len(accs) == 1 or x is None:
             return x
         seen = accs[1].distinct or {}
@@ -262,13 +270,14 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         params: Mapping[str, Any],
         budgets: Mapping[str, float],
     ) -> None:
-        pair = len(aggregations) in (2, 3) and aggregations[0] in ("rate", "ratio")
+        pair = len(aggregations) in (2, 3, 4, 5) and aggregations[0] in ("rate", "ratio")
         pair = pair and all(a == "distinct" for a in aggregations[1:])
         if len(aggregations) > 1 and not pair:
             raise ValueError(
                 f"kind {kind!r} watches one metric, or a rate then the distinct subjects of its "
                 "hits (a `distinct` metric with the rate's `condition`) for `min_subjects`, "
-                "and then, optionally, the distinct subjects of all its events"
+                "and then, optionally, the distinct subjects of all its events; and, for `wave_z`, "
+                "the distinct cells (e.g. field [model, region] with combine) of all its events and of its hits"
             )
         share = params.get("burst_share", 0.3)
         if not 0.0 < share < 1.0:
@@ -279,6 +288,8 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
             params.get("noise") != "binomial" or params.get("direction") != "up"
         ):
             raise ValueError("wave_z judges a rate's hits upwards: noise binomial, direction up")
+        if len(aggregations) > 3 and not params.get("wave_z", 0.0):
+            raise ValueError("the cells of events and hits (a fourth and fifth metric) need wave_z")
         if params.get("min_subjects", 0) > 0 and not pair:
             raise ValueError(
                 "min_subjects needs `metrics`: the rate, then a `distinct` metric of the "
@@ -291,13 +302,24 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
     def judges_peers(cls, params: EwmaParams) -> bool:
         return params.wave_z > 0.0 and params.noise == "binomial"
 
-    def peer_counts(self, x: RatePoint, n: int) -> tuple[float, float, float] | None:
-        """(hits, events, hits the key's learned rate expects) of a warm key's window: a key
-        still learning has no expectation to exceed, and a key whose own evidence reached its
-        alert point (one team's outage) is its own trouble, not a wave across keys."""
+    def peer_cells(self, x: RatePoint, n: int, accs: Sequence[Accumulator]) -> PeerCells:
+        """(hits, events) per cell of the window: from its last two metrics when it has four
+        or five (the distinct cells, such as [model, region], of its events and of its hits,
+        see `point`); else the whole window as one cell ""."""
+        if len(accs) < 4:
+            return {"": (float(round(_split(x)[0] * n)), float(n))}
+        events, hits = accs[-2].distinct or {}, accs[-1].distinct or {}
+        return {cell: (float(hits.get(cell, 0)), float(k)) for cell, k in events.items()}
+
+    def peer_counts(self, x: RatePoint, n: int, cells: PeerCells) -> PeerCounts | None:
+        """(hits, events, hits the key's learned rate expects) per cell of a warm key's
+        window: a key still learning has no expectation to exceed, and a key whose own
+        evidence reached its alert point (one team's outage) is its own trouble, not a wave
+        across keys."""
         if n <= 0 or self.n < self.p.min_points or self.alarmed:
             return None
-        return (float(round(_split(x)[0] * n)), float(n), n * self._rate())
+        rate = self._rate()
+        return {cell: (hits, events, events * rate) for cell, (hits, events) in cells.items()}
 
     def _wave_horizons(self) -> tuple[float, float]:
         """The time constants of the other keys' sums: the evidence's span, so a wave is seen
@@ -306,29 +328,41 @@ class EwmaChart(WindowModel[EwmaParams, RatePoint, RatePoint]):
         short = max(self.p.span * self.p.step, 1.0)
         return short, WAVE_LONG * short
 
-    def see_peers(self, sums: tuple[float, float, float] | None, t: float) -> None:
-        """Add the other keys' window at t to their sums (decayed by the time since the last
-        window the key saw: a key does not see every window)."""
-        if sums is None or self.p.wave_z <= 0.0:
+    def see_peers(self, others: PeerCounts, mix: Mapping[str, float], t: float) -> None:
+        """Add the other keys' window at t to their sums per cell (decayed by the time since
+        the last window the key saw: a key does not see every window), and keep the key's own
+        events per cell there: its wave is that of the cells it calls (`wave`)."""
+        if self.p.wave_z <= 0.0:
             return
-        state = [t]
-        for i, horizon in enumerate(self._wave_horizons()):
-            keep = 0.0
-            if self.peers is not None:
-                keep = math.exp(-max(t - self.peers[0], 0.0) / horizon)
-            old = self.peers[1 + 3 * i : 4 + 3 * i] if self.peers is not None else (0.0,) * 3
-            state.extend(new + keep * was for new, was in zip(sums, old, strict=True))
-        self.peers = tuple(state)
+        self.mix = dict(mix)
+        was, horizons = self.peers or {}, self._wave_horizons()
+        cells = {
+            cell: _decayed(was.get(cell), others.get(cell, NO_PEERS), t, horizons)
+            for cell in sorted(set(was) | set(others) | set(mix))
+        }
+        self.peers = _bounded(cells, self.mix)
 
     def wave(self) -> float:
-        """The share of the other keys' recent events failing beyond what their learned rates
-        expect, less `wave_z` sampling sds of that excess (0 when nothing is left: no wave);
-        the larger of the two horizons' (see `_wave_horizons`)."""
-        if self.p.wave_z <= 0.0 or self.peers is None:
+        """The share of the key's window that the other keys' wave explains: per cell it
+        calls (a model in a region), the share of the others' recent events there failing
+        beyond what their learned rates expect, less `wave_z` sampling sds of that excess
+        (see `_cell_wave`), weighted by the key's events in the cell. A wave on one model
+        and region excuses the calls to it alone."""
+        if self.p.wave_z <= 0.0 or not self.peers:
             return 0.0
+        peers, mix = self.peers, self.mix
+        total = sum(mix.values())
+        if total <= 0.0:
+            return 0.0
+        found = sum(k * self._cell_wave(peers[c]) for c, k in mix.items() if c in peers)
+        return found / total
+
+    def _cell_wave(self, sums: tuple[float, ...]) -> float:
+        """One cell's wave: the larger of the two horizons' (see `_wave_horizons`); 0 when
+        nothing is left beyond the others' rates and their sampling."""
         best = 0.0
         for i in range(len(self._wave_horizons())):
-            hits, events, expected = self.peers[1 + 3 * i : 4 + 3 * i]
+            hits, events, expected = sums[1 + 3 * i : 4 + 3 * i]
             excess = hits - expected - self.p.wave_z * math.sqrt(expected + 1.0)
             if events >= 1.0 and excess > 0.0:
                 best = max(best, excess / events)
@@ -734,3 +768,31 @@ def _split(x: RatePoint) -> tuple[float, tuple[str, ...] | None, Counts]:
 def _calm(x: RatePoint) -> tuple[str, ...] | None:
     """The subjects of a point's events with no hit, None when the point does not say them."""
     return x[3] if isinstance(x, tuple) and len(x) > 3 else None
+
+
+def _decayed(
+    old: tuple[float, ...] | None,
+    new: tuple[float, float, float],
+    t: float,
+    horizons: Sequence[float],
+) -> tuple[float, ...]:
+    """A cell's sums (time, then hits, events, expected per horizon) with a window at t added
+    and what was there weighted by exp(-age / horizon)."""
+    state = [t]
+    for i, horizon in enumerate(horizons):
+        keep = 0.0 if old is None else math.exp(-max(t - old[0], 0.0) / horizon)
+        was = NO_PEERS if old is None else old[1 + 3 * i : 4 + 3 * i]
+        state.extend(a + keep * b for a, b in zip(new, was, strict=True))
+    return tuple(state)
+
+
+def _bounded(
+    cells: dict[str, tuple[float, ...]], mix: Mapping[str, float]
+) -> dict[str, tuple[float, ...]]:
+    """The cells worth keeping: those the key calls now, and those with an event left in the
+    long horizon's sums; at most `MAX_CELLS`, the key's own first, then the busiest."""
+    live = {c: s for c, s in cells.items() if c in mix or s[-2] >= 0.5}
+    if len(live) <= MAX_CELLS:
+        return live
+    ranked = sorted(live, key=lambda c: (c not in mix, -live[c][-2], c))[:MAX_CELLS]
+    return {c: live[c] for c in sorted(ranked)}

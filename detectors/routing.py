@@ -107,11 +107,12 @@ class MetricExtractor:
     aggregation: str
     fields: tuple[str, ...]
     condition: CompiledMatcher | None
+    combine: bool = False
 
     @classmethod
     def compile(cls, m: MetricSpec) -> MetricExtractor:
         cond = CompiledMatcher.compile(m.condition) if m.condition else None
-        return cls(m.aggregation, m.fields, cond)
+        return cls(m.aggregation, m.fields, cond, m.combine)
 
     def shared(self) -> MetricExtractor:
         """An extractor that gives the same values, the same one for metrics that read the
@@ -122,7 +123,7 @@ class MetricExtractor:
         if agg in ("rate", "ratio"):
             return MetricExtractor("rate", self.fields, self.condition)
         if agg == "distinct":
-            return MetricExtractor("distinct", self.fields, self.condition)
+            return MetricExtractor("distinct", self.fields, self.condition, self.combine)
         return MetricExtractor("sum", self.fields, None)  # every numeric aggregation
 
     def extract(self, event: Event) -> float | str | None:
@@ -147,10 +148,17 @@ class MetricExtractor:
         return total if found else None
 
     def _distinct(self, event: Event) -> str | None:
-        """The value of the first of `fields` the event has: a fallback when the first is
-        often missing (a call's region, else its inference profile's geography)."""
+        """The value of the first of `fields` the event has (a fallback when the first is often
+        missing: a call's region, else its inference profile's geography), or with `combine`
+        every field's value joined by "|" (a missing one empty), so each combination is one
+        value (a model in a region); None without any."""
         if self.condition is not None and not self.condition.matches(event):
             return None
+        if self.combine and len(self.fields) > 1:
+            values = [event.get(f) for f in self.fields]
+            if all(v is None for v in values):
+                return None
+            return "|".join("" if v is None else norm(v) for v in values)
         for f in self.fields:
             v = event.get(f)
             if v is not None:

@@ -29,6 +29,10 @@ own (`spanwatch score`), so a kind whose `judged` reshapes the point takes both 
 # What each detector's state keeps a bookkeeping of while several keys agree (`taught`): keys
 # by the value they showed.
 PendingKeys = dict[str, set[tuple[str, ...]]]
+# Kinds that judge a key beside its peers: per cell of the reference (a model in a region),
+# a window's (hits, events), and what it adds to the peers' sums (hits, events, hits expected).
+PeerCells = dict[str, tuple[float, float]]
+PeerCounts = dict[str, tuple[float, float, float]]
 
 
 class WindowModel(Generic[ParamsT, PointT, JudgedT]):
@@ -181,13 +185,20 @@ class WindowModel(Generic[ParamsT, PointT, JudgedT]):
         sums without its own (`see_peers`) before it is scored and learnt."""
         return False
 
-    def peer_counts(self, x: PointT, n: int) -> tuple[float, float, float] | None:
-        """What this key's window adds to the sums its peers see (for a rate: hits, events,
-        and the hits its learned rate expects); None: nothing."""
+    def peer_cells(self, x: PointT, n: int, accs: Sequence[Accumulator]) -> PeerCells:
+        """The window's (hits, events) per cell of its peers' reference (a model in a region:
+        a key is judged beside the other keys' windows of the cells it calls); one cell ""
+        when the kind does not tell cells apart."""
+        return {}
+
+    def peer_counts(self, x: PointT, n: int, cells: PeerCells) -> PeerCounts | None:
+        """What this key's window adds to the sums its peers see, per cell (for a rate: hits,
+        events, and the hits its learned rate expects); None: nothing."""
         return None
 
-    def see_peers(self, sums: tuple[float, float, float] | None, t: float) -> None:
-        """The other keys' sums in the window at t being closed."""
+    def see_peers(self, others: PeerCounts, mix: Mapping[str, float], t: float) -> None:
+        """The other keys' sums per cell in the window at t being closed, and this key's own
+        events per cell there (`mix`: which cells its window is to be judged beside)."""
 
     def due(self, t: float) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         """Asked of the detector's root model at each close: (key, evidence) of alerts it held

@@ -193,6 +193,22 @@ class FindingsConfig(_IncidentsSection):
     examples: int = Field(3, ge=0, le=50, description="example findings per digest")
 
 
+def _provider_inhibit_rules() -> list[InhibitRule]:
+    """A model and region's error incident folds the error-rate slices of its region and of
+    its model (see `_default_inhibit_rules`)."""
+    return [
+        InhibitRule.model_validate(
+            {
+                "source_matchers": ["rule_id=failing-teams-per-model-region"],
+                "target_matchers": ["rule_id=slices-error-rate"],
+                "equal": [label],
+                "fold": True,
+            }
+        )
+        for label in ("region", "model")
+    ]
+
+
 def _default_inhibit_rules() -> list[InhibitRule]:
     """While a team's error burst pages (critical), the error incidents of its people fold
     into it: one outage, one page. A person failing alone still pages, once: the detector's
@@ -200,7 +216,10 @@ def _default_inhibit_rules() -> list[InhibitRule]:
     most of a busy person's calls failing and mostly fires first; a thin person's burst, which
     the rule cannot count, is the detector's alone. Likewise a runaway
     agent (`user-session-churn`, critical) fails its checks in session after session: those
-    sessions' `repeated-assertion-failures` fold into the runaway's page."""
+    sessions' `repeated-assertion-failures` fold into the runaway's page. And a provider's
+    trouble on a model in a region (`failing-teams-per-model-region`, high) is one incident:
+    the error rate of that region or that model departing (`slices-error-rate`'s slice of
+    the same region or model) folds into it."""
     return [
         InhibitRule.model_validate(
             {
@@ -226,6 +245,7 @@ def _default_inhibit_rules() -> list[InhibitRule]:
                 "fold": True,
             }
         ),
+        *_provider_inhibit_rules(),
     ]
 
 

@@ -113,8 +113,10 @@ def test_without_the_callers_metric_one_person_alone_never_pages_for_the_team(se
 
 
 def test_the_default_team_detector_asks_two_people():
-    """Opt-in: by default one person failing never pages for their team (see defaults.yml)."""
-    assert [m.aggregation for m in SPEC.metric_specs] == ["rate", "distinct"]
+    """Opt-in: by default one person failing never pages for their team (see defaults.yml):
+    no callers metric, only the failing people and the routes of calls and failures."""
+    names = [m.name for m in SPEC.metric_specs]
+    assert names == ["error_rate", "failing_people", "routes", "failing_routes"]
 
 
 @pytest.mark.parametrize("third", ["count", "rate"])

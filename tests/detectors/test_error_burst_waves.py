@@ -57,12 +57,12 @@ def _wave_window(params: EwmaParams) -> float:
     rng, m, t = random.Random(0), EwmaChart(params), 0.0
     for _ in range(300):
         t += params.step
-        m.see_peers((6.0, 600.0, 6.0), t)
+        m.see_peers({"": (6.0, 600.0, 6.0)}, {"": 60.0}, t)
         failed = sum(rng.random() < 0.01 for _ in range(60))
         m.learn_one((failed / 60, ("p1", "p2")[: min(failed, 2)]), t, 60)
     for _ in range(3):
         t += params.step
-        m.see_peers((60.0, 600.0, 6.0), t)
+        m.see_peers({"": (60.0, 600.0, 6.0)}, {"": 60.0}, t)
     return m.score_one((9 / 60, ("p1", "p2", "p3")), t, 60)
 
 
@@ -81,7 +81,7 @@ def test_the_wave_never_exceeds_the_peers_worst_excess_share(windows):
     t, worst = 0.0, 0.0
     for k, n, expected, gap in windows:
         t += gap
-        m.see_peers((float(min(k, n)), float(n), expected), t)
+        m.see_peers({"": (float(min(k, n)), float(n), expected)}, {"": 1.0}, t)
         worst = max(worst, (min(k, n) - expected) / n)
         assert 0.0 <= m.wave() <= max(worst, 0.0) + 1e-12
 

@@ -5,9 +5,11 @@ retried), and optionally one team's own burst: what the error tests are judged o
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from detectors import DetectorsConfig, DetectorSet, Signal
+from detectors.config import DetectorSpec
 
 MONDAY = 1793577600.0  # 2026-11-02T00:00:00Z
 HOUR = 3600.0
@@ -121,10 +123,12 @@ def firing(
     bursts: list[Burst],
     detectors: tuple[str, ...],
     days: int = 3,
+    change: Callable[[DetectorSpec], DetectorSpec] | None = None,
 ) -> list[Signal]:
-    """The signals opening an alert of the named default detectors over the days."""
+    """The signals opening an alert of the named default detectors over the days (each
+    detector's spec first through `change`, when given)."""
     config = DetectorsConfig()
-    config.detectors = [d for d in config.detectors if d.id in detectors]
+    config.detectors = [change(d) if change else d for d in config.detectors if d.id in detectors]
     ds = DetectorSet.from_config(config)
     states = {d: ds.new_state(d) for d in detectors}
     out: list[Signal] = []

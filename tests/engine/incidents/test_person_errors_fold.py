@@ -122,6 +122,6 @@ def test_without_fold_a_target_pages_once_its_source_resolves_as_alertmanager_do
 
 
 def test_the_default_inhibit_rules_fold_a_team_bursts_people_first():
-    rule, _person, _runaway = IncidentsConfig().inhibit_rules
+    rule, _person, _runaway, *_provider = IncidentsConfig().inhibit_rules
     assert rule.fold and rule.equal == ["team"]
     assert IncidentsConfig.model_validate({"inhibit_rules": []}).inhibit_rules == []
