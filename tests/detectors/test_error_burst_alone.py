@@ -42,13 +42,13 @@ def point(failed: list[str], ok: list[str]) -> tuple[Point, int]:
 
 
 def warmed(seed: int) -> tuple[EwmaChart, float]:
-    """A team of six people by day, 1% of its calls failing, then as many windows without a
+    """A team of six people by day, 0.5% of its calls failing, then as many windows without a
     call as the evidence spans (a night)."""
     rng, m, t = random.Random(seed), EwmaChart(team_params()), 0.0
     for _ in range(300):
         t += STEP
         calls = [f"p{rng.randrange(6)}" for _ in range(rng.randint(10, 20))]
-        failed = [c for c in calls if rng.random() < 0.01]
+        failed = [c for c in calls if rng.random() < 0.005]
         ok = [c for c in calls if c not in failed]
         x, n = point(failed, ok)
         m.learn_one(x, t, n)
