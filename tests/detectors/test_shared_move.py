@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 import random
 
 import pytest
@@ -84,3 +85,13 @@ def test_a_move_of_people_who_seldom_are_on_scores_from_its_first_quarter_hour(s
         seen = m.judged((everyone, everyone), None, None, t + i * STEP, 0.0)
         assert m.score_one(seen, t) >= 0.5
         m.learn_one((everyone, everyone), t + i * STEP)
+
+
+def test_a_restored_key_judges_as_it_would_have():
+    m, t = team(3, 6, habitual=1)
+    everyone = {f"p{p}": 4 for p in range(6)}
+    m.learn_one((everyone, everyone), t)
+    restored = pickle.loads(pickle.dumps(m))
+    x = (everyone, everyone)
+    later = t + STEP
+    assert restored.judged(x, None, None, later, 0.0) == m.judged(x, None, None, later, 0.0)
