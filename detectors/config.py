@@ -52,6 +52,7 @@ Kind = Literal[
     "slowdown",
     "steady_surge",
     "joint_surge",
+    "shared_move",
     "slices",
 ]
 Aggregation = Literal[

@@ -18,6 +18,7 @@ from detectors.joint_surge import JointSurge
 from detectors.likelihood import AnomalyLikelihood
 from detectors.new_value import NewValue
 from detectors.seasonal import SeasonalBaseline
+from detectors.shared_move import SharedMove
 from detectors.slices import SliceParams
 from detectors.slowdown import Slowdown
 from detectors.steady_surge import SteadySurge
@@ -42,6 +43,7 @@ ESTIMATORS: dict[str, type[AnyKindModel]] = {
     "slowdown": Slowdown,
     "steady_surge": SteadySurge,
     "joint_surge": JointSurge,
+    "shared_move": SharedMove,
 }
 # Kinds judged over a table of slices rather than one series per key: their state is their
 # own (`detectors.slice_state.SliceState`), their parameters the dataclass named here.

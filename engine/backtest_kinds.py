@@ -29,6 +29,7 @@ _SPEND = frozenset(
         "spend-and-answers-per-user",
         "cost-per-team",
         "cost-per-call-per-team",
+        "model-move-per-team",
         "opus-output-per-user",
         "tokens-per-user",
         "tokens-per-team",
