@@ -93,7 +93,9 @@ def detectors() -> list[dict]:
     spec = yaml.safe_load(DEFAULT_DETECTORS.read_text())["detectors"]
     for d in spec:
         if d["id"] == "error-rate-per-team":
-            d["metrics"] = [*d["metrics"], {"aggregation": "distinct", "field": "user"}]
+            # the third metric, after the failing people and before the routes of `wave_z`
+            callers = {"aggregation": "distinct", "field": "user"}
+            d["metrics"] = [*d["metrics"][:2], callers, *d["metrics"][2:]]
         if d["id"] in ("error-rate-per-team", "error-rate-per-user"):
             d["exclude"] = {key: list(range(2, 17)) for key in ("attempt", "retry.attempt")}
     return spec
